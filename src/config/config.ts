@@ -1,0 +1,74 @@
+// Configuration: read once at start-up, validated, frozen. Problems are reported one line per
+// variable, naming what is expected and never echoing a value (some of them are secrets).
+import { z } from 'zod';
+
+const boolFlag = z
+  .enum(['true', 'false', '1', '0', ''])
+  .default('false')
+  .transform((v) => v === 'true' || v === '1');
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+
+const hexKey = z.string().regex(/^[0-9a-fA-F]{64}$/u, 'expected 64 hex characters (32 bytes)');
+
+const schema = z.object({
+  ENCLAVE_MODE: boolFlag,
+  AMD_SEV_SNP: boolFlag,
+  DATABASE_URL: z.string().url('expected a postgresql:// URL').optional(),
+  /** Data directory of the embedded PostgreSQL (PGlite) used when DATABASE_URL is unset. */
+  EMBEDDED_DB_DIR: z.string().min(1).default('.data/pglite'),
+  /** Current credential key. Older keys for rotation: ENCRYPTION_KEYS="id:hex,id:hex". */
+  ENCRYPTION_KEY: hexKey.optional(),
+  ENCRYPTION_KEY_ID: z.coerce.number().int().min(0).max(255).default(1),
+  ENCRYPTION_KEYS: z
+    .string()
+    .regex(/^(\d{1,3}:[0-9a-fA-F]{64})(,\d{1,3}:[0-9a-fA-F]{64})*$/u, 'expected id:hex64 pairs separated by commas')
+    .optional(),
+  ENCLAVE_HOST: z.string().min(1).default('127.0.0.1'),
+  ENCLAVE_PORT: port(50051),
+  METRICS_PORT: port(9464),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** How often each account syncs by itself (ms); 0 disables the schedule. */
+  SYNC_INTERVAL_MS: z.coerce.number().int().min(0).default(3_600_000),
+  /** Idle time after which an account actor is passivated (ms). */
+  ACTOR_IDLE_MS: z.coerce.number().int().min(1_000).default(900_000),
+  /** Maximum number of accounts that get labelled Prometheus series. */
+  METRICS_ACCOUNT_CAP: z.coerce.number().int().min(0).default(10_000),
+  /** mTLS material (required in enclave mode). */
+  TLS_CA_FILE: z.string().min(1).optional(),
+  TLS_CERT_FILE: z.string().min(1).optional(),
+  TLS_KEY_FILE: z.string().min(1).optional(),
+  /** Worker threads for the aggregation pool; 0 = one per core. */
+  POOL_THREADS: z.coerce.number().int().min(0).default(0),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+});
+
+export type Config = Readonly<z.infer<typeof schema>>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.join('\n')}`);
+  }
+}
+
+/** Parses the environment; throws ConfigError listing every problem (variable names only). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const input = Object.fromEntries(Object.keys(schema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]));
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    // zod messages never contain the input value, only what was expected.
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(problems);
+  }
+  const config = parsed.data;
+  const problems: string[] = [];
+  if (config.ENCLAVE_MODE) {
+    if (config.ENCRYPTION_KEY === undefined) problems.push('ENCRYPTION_KEY: required when ENCLAVE_MODE=true');
+    for (const name of ['TLS_CA_FILE', 'TLS_CERT_FILE', 'TLS_KEY_FILE'] as const) {
+      if (config[name] === undefined) problems.push(`${name}: required when ENCLAVE_MODE=true (mTLS)`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(config);
+}

@@ -1,0 +1,123 @@
+// The normalized vocabulary every layer shares. Pure types and constants: no I/O.
+
+/** Venues the enclave can sync. `simulated` is the deterministic demo venue (never in enclave mode). */
+export const EXCHANGES = ['binance', 'bybit', 'bitget', 'mexc', 'alpaca', 'ibkr', 'simulated'] as const;
+export type Exchange = (typeof EXCHANGES)[number];
+
+export function isExchange(value: string): value is Exchange {
+  return (EXCHANGES as readonly string[]).includes(value);
+}
+
+/** One account = one (user, venue) pair; it owns one actor, one credential, one cursor per stream. */
+export interface AccountKey {
+  readonly userUid: string;
+  readonly exchange: Exchange;
+}
+
+/** Stable text form of an account, for actor names and map keys (never a metric label by itself). */
+export function accountId(account: AccountKey): string {
+  return `${account.exchange}:${account.userUid}`;
+}
+
+/**
+ * A decimal amount as a canonical string, exactly as PostgreSQL `numeric` returns it
+ * ("0.00012", "-3", "1234.5"). Money crosses layer boundaries as text so no float rounding
+ * happens before the engine decides how to compute.
+ */
+export type DecimalString = string;
+
+/** Epoch milliseconds, UTC. */
+export type EpochMs = number;
+
+export type Side = 'buy' | 'sell';
+
+/** One execution (fill). Secret to the enclave: never logged, returned or exported. */
+export interface Fill {
+  /** The venue's trade id; unique per account. Never leaves the enclave. */
+  readonly exchangeTradeId: string;
+  /** Unified symbol, `BASE/QUOTE` (e.g. "BTC/USDT", "AAPL/USD"). */
+  readonly symbol: string;
+  readonly baseAsset: string;
+  readonly quoteAsset: string;
+  readonly side: Side;
+  /** Base-asset quantity, positive. */
+  readonly quantity: DecimalString;
+  /** Price in the quote asset, positive. */
+  readonly price: DecimalString;
+  /** Fee amount, non-negative, in `feeAsset`. */
+  readonly fee: DecimalString;
+  readonly feeAsset: string;
+  readonly executedAt: EpochMs;
+}
+
+export type CashFlowKind = 'deposit' | 'withdrawal';
+
+/** An external transfer into or out of the account (needed for honest returns). */
+export interface CashFlow {
+  /** The venue's id for the transfer; unique per account. Never leaves the enclave. */
+  readonly exchangeFlowId: string;
+  readonly kind: CashFlowKind;
+  readonly asset: string;
+  /** Positive amount of `asset`; the direction is `kind`. */
+  readonly amount: DecimalString;
+  readonly occurredAt: EpochMs;
+}
+
+/** A current holding reported by the venue. */
+export interface Balance {
+  readonly asset: string;
+  /** Free + locked, in `asset`. */
+  readonly total: DecimalString;
+}
+
+/** One hourly candle (public market data, cacheable, not secret). */
+export interface Candle {
+  /** Unified symbol, `BASE/QUOTE`. */
+  readonly symbol: string;
+  /** Start of the hour, epoch ms, aligned to the hour. */
+  readonly openTime: EpochMs;
+  readonly open: DecimalString;
+  readonly high: DecimalString;
+  readonly low: DecimalString;
+  readonly close: DecimalString;
+  readonly volume: DecimalString;
+}
+
+/**
+ * Position in a stream of venue records, opaque to everyone but the connector that made it.
+ * Serializable (the connector's own JSON), stored in `sync_cursors` with the rows it covers.
+ */
+export type SyncCursor = string;
+export type SyncStream = 'fills' | 'cash_flows';
+
+// ---- Aggregates: the only things that may leave the enclave. ----
+
+/** One published hourly return. */
+export interface HourlyReturn {
+  /** Start of the hour, epoch ms. */
+  readonly hourStart: EpochMs;
+  /** Modified Dietz return for the hour, as a fraction (0.01 = 1%). */
+  readonly return: number;
+  /** Time-weighted cumulative return from the first published hour through this one. */
+  readonly cumulativeReturn: number;
+  /** Equity at the end of the hour, in the account's base currency. */
+  readonly equityEnd: number;
+  /** Net external flow during the hour, base currency (deposits positive). */
+  readonly netFlow: number;
+}
+
+/** Equity and cash at one instant, in the account's base currency. */
+export interface BalanceSnapshot {
+  readonly at: EpochMs;
+  /** Cash: the base-currency balance. */
+  readonly balance: number;
+  /** Cash plus every position at its mark. */
+  readonly equity: number;
+}
+
+export function assertNever(value: never): never {
+  // Names only the tag: the value itself may be a fill or a credential.
+  const tagged = value as { readonly type?: unknown } | null;
+  const tag = typeof tagged === 'object' && tagged !== null ? String(tagged.type) : typeof tagged;
+  throw new TypeError(`unhandled variant: ${tag}`);
+}

@@ -1,0 +1,46 @@
+// The one interface every venue connector implements. Actors depend on this, never on a venue SDK.
+import type { Balance, Candle, CashFlow, Exchange, Fill, SyncCursor } from '../domain/types.js';
+
+/** One page of venue records and the cursor that resumes right after it. */
+export interface Page<T> {
+  readonly items: readonly T[];
+  /** Commit this together with `items`; passing it back resumes after this page. */
+  readonly cursor: SyncCursor;
+}
+
+export interface VenueConnector {
+  readonly exchange: Exchange;
+  /** The currency equity is measured in (USDT for crypto venues, USD for brokers). */
+  readonly baseCurrency: string;
+  /** Fills after `since` (everything when null), oldest first, page by page. */
+  fetchFills(since: SyncCursor | null, signal?: AbortSignal): AsyncIterable<Page<Fill>>;
+  /** Deposits and withdrawals after `since`, oldest first, page by page. */
+  fetchCashFlows(since: SyncCursor | null, signal?: AbortSignal): AsyncIterable<Page<CashFlow>>;
+  /** Current holdings. A failure throws: it is never an empty or zero balance. */
+  fetchBalances(signal?: AbortSignal): Promise<readonly Balance[]>;
+  /** Hourly candles for a unified symbol with openTime in [fromMs, toMs). */
+  fetchHourlyCandles(symbol: string, fromMs: number, toMs: number, signal?: AbortSignal): Promise<readonly Candle[]>;
+  /** Releases sockets and drops references to the credential. */
+  close(): Promise<void>;
+}
+
+/**
+ * What an account's decrypted envelope holds. Per venue:
+ * - ccxt venues and Alpaca: apiKey + secret (+ passphrase for Bitget);
+ * - IBKR Flex: apiKey = Flex token, secret = Flex query id;
+ * - IBKR TWS/Gateway: apiKey = account id (no secret; the socket is authenticated by the gateway).
+ */
+export interface VenueCredential {
+  readonly apiKey: string;
+  readonly secret: string;
+  readonly passphrase?: string;
+}
+
+/** Where a connector may send requests; only tests and the demo override it (never in enclave mode). */
+export interface ConnectorOptions {
+  readonly enclaveMode: boolean;
+  /** Base URL replacing every venue endpoint (fake venues in tests). */
+  readonly baseUrl?: string;
+  /** Upper bound for one venue request, including retries. */
+  readonly requestBudgetMs?: number;
+}

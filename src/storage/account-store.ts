@@ -1,0 +1,52 @@
+// The storage an account actor needs, as one narrow interface. `createAccountStore(pool)` in
+// this folder implements it on slonik; actor tests may pass an in-memory implementation.
+import type {
+  AccountKey,
+  BalanceSnapshot,
+  Candle,
+  CashFlow,
+  EpochMs,
+  Exchange,
+  Fill,
+  HourlyReturn,
+  SyncCursor,
+  SyncStream,
+} from '../domain/types.js';
+
+export type ConnectionStatus = 'active' | 'failed' | 'disabled';
+
+export interface StoredConnection {
+  readonly account: AccountKey;
+  /** Sealed credential (see src/crypto); opened only inside the owning actor. */
+  readonly envelope: Buffer;
+  readonly status: ConnectionStatus;
+}
+
+/** Everything written at the end of an aggregation, in one transaction. */
+export interface AggregateWrite {
+  readonly hourlyReturns: readonly HourlyReturn[];
+  readonly snapshot: BalanceSnapshot | null;
+  /** The engine's resumable state (positions, cost basis, last equity); enclave-only. */
+  readonly engineState: unknown;
+}
+
+export interface AccountStore {
+  loadConnection(account: AccountKey): Promise<StoredConnection | null>;
+  setConnectionStatus(account: AccountKey, status: ConnectionStatus): Promise<void>;
+  loadCursor(account: AccountKey, stream: SyncStream): Promise<SyncCursor | null>;
+  /** Inserts new fills (duplicates ignored) and advances the cursor, in one transaction. */
+  commitFillsPage(account: AccountKey, fills: readonly Fill[], cursor: SyncCursor): Promise<{ inserted: number }>;
+  /** Inserts new cash flows (duplicates ignored) and advances the cursor, in one transaction. */
+  commitCashFlowsPage(account: AccountKey, flows: readonly CashFlow[], cursor: SyncCursor): Promise<{ inserted: number }>;
+  /** Fills with executedAt >= fromMs, oldest first (ties by trade id). */
+  loadFills(account: AccountKey, fromMs: EpochMs): Promise<Fill[]>;
+  loadCashFlows(account: AccountKey, fromMs: EpochMs): Promise<CashFlow[]>;
+  upsertCandles(exchange: Exchange, candles: readonly Candle[]): Promise<void>;
+  /** Stored hourly candles for these symbols with openTime in [fromMs, toMs). */
+  loadCandles(exchange: Exchange, symbols: readonly string[], fromMs: EpochMs, toMs: EpochMs): Promise<Candle[]>;
+  loadEngineState(account: AccountKey): Promise<unknown>;
+  saveAggregates(account: AccountKey, write: AggregateWrite): Promise<void>;
+  /** Published returns with hourStart in [fromMs, toMs), oldest first. */
+  loadHourlyReturns(account: AccountKey, fromMs: EpochMs, toMs: EpochMs): Promise<HourlyReturn[]>;
+  loadSnapshots(account: AccountKey, fromMs: EpochMs, toMs: EpochMs): Promise<BalanceSnapshot[]>;
+}
