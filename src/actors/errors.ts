@@ -1,0 +1,36 @@
+// The actor layer's error family. gRPC maps exactly these (src/grpc), anything else is UNKNOWN.
+// Messages name the account and the cause class only: never a credential, fill, id or amount.
+
+export class ActorError extends Error {
+  override name = 'ActorError';
+}
+
+/** No connection is stored for this (user, exchange). */
+export class AccountNotFoundError extends ActorError {
+  override name = 'AccountNotFoundError';
+}
+
+/** The account crashed too often and is parked in the failed state. */
+export class AccountFailedError extends ActorError {
+  override name = 'AccountFailedError';
+}
+
+/** The venue could not be reached or kept failing within the retry budget. */
+export class VenueUnavailableError extends ActorError {
+  override name = 'VenueUnavailableError';
+}
+
+/** Too much work in flight (e.g. full syncs); the caller may retry later. */
+export class OverloadedError extends ActorError {
+  override name = 'OverloadedError';
+}
+
+/** An ask got no reply before its deadline. */
+export class AskTimeoutError extends ActorError {
+  override name = 'AskTimeoutError';
+}
+
+/** The runtime is shutting down and takes no new work. */
+export class ShuttingDownError extends ActorError {
+  override name = 'ShuttingDownError';
+}

@@ -1,0 +1,67 @@
+// The contract between the account actor and the returns engine (which runs in the worker pool).
+// The engine's implementation may add fields; the actor, storage and gRPC layers rely on these.
+import type { Balance, BalanceSnapshot, Candle, CashFlow, EpochMs, Fill, HourlyReturn } from './types.js';
+
+export type CostMethod = 'average' | 'fifo';
+
+export interface AggregationInput {
+  /** Currency equity is measured in; an asset's mark comes from the `ASSET/BASE` candles. */
+  readonly baseCurrency: string;
+  readonly costMethod: CostMethod;
+  /** State saved by the previous run (null: start from nothing, or from `openingBalances`). */
+  readonly state: unknown;
+  /** Holdings at the start when there is no state (e.g. from the first balance snapshot). */
+  readonly openingBalances: readonly Balance[];
+  /** Fills and flows not yet covered by `state`, oldest first. */
+  readonly fills: readonly Fill[];
+  readonly cashFlows: readonly CashFlow[];
+  readonly candles: readonly Candle[];
+  /** Compute hours up to (excluding) this aligned hour boundary. */
+  readonly untilHour: EpochMs;
+}
+
+/** Why part of the history could not be valued as given; reported, never hidden. */
+export interface DataGap {
+  readonly kind: 'oversold' | 'stale-mark' | 'missing-mark' | 'non-positive-equity';
+  readonly asset: string;
+  readonly hourStart: EpochMs;
+  /** How the engine treated it, in words (no amounts, no ids). */
+  readonly treatment: string;
+}
+
+export interface PerformanceMetrics {
+  readonly hours: number;
+  readonly cumulativeReturn: number;
+  readonly annualizedReturn: number;
+  readonly annualizedVolatility: number;
+  readonly maxDrawdown: number;
+  readonly maxDrawdownPeakHour: EpochMs | null;
+  readonly maxDrawdownTroughHour: EpochMs | null;
+  readonly sharpe: number | null;
+  readonly sortino: number | null;
+  readonly calmar: number | null;
+  readonly positiveHourShare: number;
+  readonly bestHour: number | null;
+  readonly worstHour: number | null;
+  readonly totalFees: number;
+  readonly realizedPnl: number;
+  readonly unrealizedPnl: number;
+}
+
+export interface AggregationResult {
+  /** New or recomputed hours, oldest first. */
+  readonly hourlyReturns: readonly HourlyReturn[];
+  /** Equity at `untilHour` (null when nothing could be valued). */
+  readonly snapshot: BalanceSnapshot | null;
+  /** Resumable state after `untilHour`; stored by the caller, opaque to it. */
+  readonly state: unknown;
+  readonly gaps: readonly DataGap[];
+  readonly realizedPnl: number;
+  readonly unrealizedPnl: number;
+  readonly totalFees: number;
+}
+
+/** Runs the engine (in the worker pool in production, in-process in unit tests). */
+export interface Aggregator {
+  aggregate(input: AggregationInput, signal?: AbortSignal): Promise<AggregationResult>;
+}
