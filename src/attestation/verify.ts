@@ -61,7 +61,7 @@ function checkSignature(report: SnpReport, vcek: X509Certificate | KeyObject | u
   if (report.signatureAlgo !== SNP_SIGNATURE_ALGO_ECDSA_P384_SHA384) {
     return { name: 'signature', status: 'fail', detail: `unsupported signature algorithm ${report.signatureAlgo}` };
   }
-  const key = vcek instanceof X509Certificate ? vcek.publicKey : createPublicKey(vcek);
+  const key = vcek instanceof X509Certificate ? vcek.publicKey : vcek.type === 'public' ? vcek : createPublicKey(vcek);
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'secp384r1') {
     return { name: 'signature', status: 'fail', detail: 'the VCEK is not an ECDSA P-384 key' };
   }
