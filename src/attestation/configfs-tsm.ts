@@ -1,10 +1,11 @@
 // Attestation reports through the Linux configfs-tsm interface
 // (Documentation/ABI/testing/configfs-tsm-report, kernel ≥ 6.7):
 //   mkdir $root/$name            the kernel populates inblob, outblob, provider, generation, …
+//   write $name/privlevel        optional VMPL (bumps `generation`)
 //   write $name/inblob           up to 64 bytes of report data (one write; bumps `generation`)
 //   read  $name/outblob          the provider's report (sev_guest: the raw ATTESTATION_REPORT)
 //   read  $name/provider         format of outblob; we require "sev_guest"
-//   read  $name/generation       must still equal the number of writes we made (1), else another
+//   read  $name/generation       must still equal the number of writes we made, else another
 //                                writer changed the entry between our write and our read
 //   rmdir $name
 // Each request uses its own uniquely named entry, so concurrent requests do not race.
@@ -28,6 +29,11 @@ export interface TsmReportOptions {
    * so this only matters for a directory that is not configfs (the test double).
    */
   readonly attributeTimeoutMs?: number;
+  /**
+   * SEV-SNP VMPL to request the report at (`privlevel`, 0-3). Unset: the kernel default, which
+   * must not be below `privlevel_floor` (a guest under an SVSM needs this set).
+   */
+  readonly privlevel?: number;
 }
 
 export interface TsmReport {
@@ -101,15 +107,24 @@ export async function requestTsmReport(inblob: Uint8Array, options: TsmReportOpt
   if (inblob.byteLength === 0 || inblob.byteLength > SNP_REPORT_DATA_LENGTH) throw new RangeError('inblob must be 1 to 64 bytes');
   const root = options.root ?? DEFAULT_TSM_REPORT_ROOT;
   const timeoutMs = options.attributeTimeoutMs ?? 2_000;
+  const privlevel = options.privlevel;
+  if (privlevel !== undefined && (!Number.isInteger(privlevel) || privlevel < 0 || privlevel > 3)) throw new RangeError('privlevel must be 0 to 3');
   return withEntry(root, async (entry) => {
+    // Every attribute write bumps `generation`; we make one or two.
+    let writes = 0;
+    if (privlevel !== undefined) {
+      await writeFile(path.join(entry, 'privlevel'), `${privlevel}\n`);
+      writes += 1;
+    }
     await writeFile(path.join(entry, 'inblob'), inblob);
+    writes += 1;
     const deadline = Date.now() + timeoutMs;
     const provider = (await readAttribute(entry, 'provider', deadline)).toString('utf8').trim();
     const outblob = await readAttribute(entry, 'outblob', deadline);
     const generationText = (await readAttribute(entry, 'generation', deadline)).toString('utf8').trim();
     const generation = Number.parseInt(generationText, 10);
-    if (generation !== 1) {
-      throw new AttestationDeviceError(`configfs-tsm generation is ${generationText}, expected 1: another writer changed the entry`);
+    if (generation !== writes) {
+      throw new AttestationDeviceError(`configfs-tsm generation is ${generationText}, expected ${writes}: another writer changed the entry`);
     }
     return { provider, generation, outblob };
   });

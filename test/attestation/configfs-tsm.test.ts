@@ -67,6 +67,17 @@ test('concurrent requests each get their own entry and their own binding', async
   t.is(fake.entries.size, 6);
 });
 
+test('writes privlevel before inblob when a VMPL is configured, and accepts generation 2', async (t) => {
+  const fake = await startFakeConfigfs();
+  t.teardown(() => fake.stop());
+  const identity = await createEnclaveIdentity();
+  const attester = createAttester({ root: fake.root, amdSevSnp: true, identity, tlsCertificateFingerprint: null, privlevel: 2 });
+  const nonce = randomBytes(32);
+  const attestation = await attester.getAttestation(nonce);
+  t.deepEqual(fake.privlevels, [2]);
+  t.deepEqual(attestation.reportData, expectedReportData(nonce, identity.publicKey, Buffer.alloc(0)));
+});
+
 test('answers "not available" when there is no device and AMD_SEV_SNP is not true', async (t) => {
   const identity = await createEnclaveIdentity();
   const attester = createAttester({ root: missingRoot, amdSevSnp: false, identity, tlsCertificateFingerprint: null });

@@ -11,6 +11,8 @@ export interface FakeConfigfs {
   readonly root: string;
   /** Every inblob the fake kernel served, in order. */
   readonly inblobs: Buffer[];
+  /** privlevel values written before inblob, in order. */
+  readonly privlevels: number[];
   /** Entry directories seen (names). */
   readonly entries: Set<string>;
   stop(): Promise<void>;
@@ -21,7 +23,7 @@ export interface FakeConfigfsOptions {
   readonly report?: Omit<SyntheticReportFields, 'reportData'>;
   /** Rewrites the outblob before publishing (to simulate a misbehaving device). */
   readonly tamper?: (outblob: Buffer) => Buffer;
-  /** Generation written alongside the outblob (the kernel writes 1 after one inblob write). */
+  /** Generation written alongside the outblob (default: the number of attribute writes, as the kernel counts). */
   readonly generationAfterWrite?: number;
 }
 
@@ -45,6 +47,7 @@ export async function startFakeConfigfs(options: FakeConfigfsOptions = {}): Prom
   const root = path.join(base, 'tsm', 'report');
   await mkdir(root, { recursive: true });
   const inblobs: Buffer[] = [];
+  const privlevels: number[] = [];
   const entries = new Set<string>();
   const served = new Set<string>();
   let running = true;
@@ -67,7 +70,10 @@ export async function startFakeConfigfs(options: FakeConfigfsOptions = {}): Prom
         inblob.copy(reportData);
         let outblob = buildSyntheticReport({ ...options.report, reportData });
         if (options.tamper !== undefined) outblob = options.tamper(outblob);
-        await publish(path.join(entry, 'generation'), `${options.generationAfterWrite ?? 1}\n`);
+        const privlevel = (await exists(path.join(entry, 'privlevel'))) ? (await readFile(path.join(entry, 'privlevel'), 'utf8')).trim() : null;
+        if (privlevel !== null) privlevels.push(Number(privlevel));
+        const writes = privlevel === null ? 1 : 2;
+        await publish(path.join(entry, 'generation'), `${options.generationAfterWrite ?? writes}\n`);
         await publish(path.join(entry, 'outblob'), outblob);
       } catch {
         // The entry was removed while we looked at it.
@@ -85,6 +91,7 @@ export async function startFakeConfigfs(options: FakeConfigfsOptions = {}): Prom
   return {
     root,
     inblobs,
+    privlevels,
     entries,
     async stop() {
       running = false;
