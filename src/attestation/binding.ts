@@ -1,0 +1,57 @@
+// What an attestation report's 64-byte REPORT_DATA binds: the verifier's nonce, the enclave's
+// X25519 identity key and the TLS certificate the enclave serves, so a report cannot be replayed
+// (nonce), and whoever checks it knows which key to seal credentials to and which TLS endpoint
+// is the measured one.
+//
+// REPORT_DATA = SHA-512( u16be(len(nonce)) ‖ nonce
+//                      ‖ u16be(32) ‖ enclave X25519 public key (raw, 32 bytes)
+//                      ‖ u16be(len(fp)) ‖ fp )
+// where fp = SHA-256 over the DER encoding of the TLS leaf certificate (32 bytes; the same value as
+// `openssl x509 -noout -fingerprint -sha256`), or empty (length 0) when the service runs without
+// TLS. Nonces are 16 to 64 bytes. Length prefixes keep the concatenation unambiguous.
+import { createHash, X509Certificate } from 'node:crypto';
+import { InvalidAttestationRequestError } from './errors.js';
+import { X25519_PUBLIC_KEY_LENGTH } from './identity.js';
+
+export const NONCE_MIN_LENGTH = 16;
+export const NONCE_MAX_LENGTH = 64;
+export const CERTIFICATE_FINGERPRINT_LENGTH = 32;
+
+export interface AttestationBinding {
+  readonly nonce: Uint8Array;
+  readonly enclavePublicKey: Uint8Array;
+  /** SHA-256 of the TLS certificate's DER, or null when no TLS is served. */
+  readonly tlsCertificateFingerprint: Uint8Array | null;
+}
+
+/** SHA-256 over the DER of a certificate given as PEM text or DER bytes. */
+export function certificateFingerprint(certificate: string | Uint8Array): Buffer {
+  const parsed = new X509Certificate(typeof certificate === 'string' ? certificate : Buffer.from(certificate));
+  return createHash('sha256').update(parsed.raw).digest();
+}
+
+function prefixed(bytes: Uint8Array): Buffer {
+  const length = Buffer.alloc(2);
+  length.writeUInt16BE(bytes.byteLength, 0);
+  return Buffer.concat([length, bytes]);
+}
+
+/** The 64 bytes the enclave writes to configfs-tsm `inblob` (and a verifier recomputes). */
+export function attestationReportData(binding: AttestationBinding): Buffer {
+  const { nonce, enclavePublicKey, tlsCertificateFingerprint } = binding;
+  if (nonce.byteLength < NONCE_MIN_LENGTH || nonce.byteLength > NONCE_MAX_LENGTH) {
+    throw new InvalidAttestationRequestError(`the nonce must be ${NONCE_MIN_LENGTH} to ${NONCE_MAX_LENGTH} bytes`);
+  }
+  if (enclavePublicKey.byteLength !== X25519_PUBLIC_KEY_LENGTH) {
+    throw new InvalidAttestationRequestError('the enclave public key must be 32 bytes (raw X25519)');
+  }
+  const fingerprint = tlsCertificateFingerprint ?? new Uint8Array(0);
+  if (fingerprint.byteLength !== 0 && fingerprint.byteLength !== CERTIFICATE_FINGERPRINT_LENGTH) {
+    throw new InvalidAttestationRequestError('the TLS certificate fingerprint must be 32 bytes (SHA-256) or absent');
+  }
+  return createHash('sha512')
+    .update(prefixed(nonce))
+    .update(prefixed(enclavePublicKey))
+    .update(prefixed(fingerprint))
+    .digest();
+}

@@ -1,0 +1,72 @@
+// The enclave's identity: an X25519 key pair made in memory at start (the private half is a
+// non-extractable WebCrypto key, so no code path can write or serialize it), plus what the
+// service says it is (version from package.json, hash of its built files).
+import { webcrypto } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { computeBuildHash } from './build-hash.js';
+
+/** Length of a raw X25519 public key (RFC 7748). */
+export const X25519_PUBLIC_KEY_LENGTH = 32;
+
+/** Build hash reported when the service runs from TypeScript sources (tests, `tsx`). */
+export const UNBUILT = 'unbuilt';
+
+export interface EnclaveIdentity {
+  /** Raw 32-byte X25519 public key; a fresh copy on every read. */
+  readonly publicKey: Buffer;
+  /** The key pair HPKE opens with. The private key is non-extractable. */
+  readonly recipientKey: webcrypto.CryptoKeyPair;
+  readonly serviceVersion: string;
+  /** Hex SHA-256 of the built files (see build-hash.ts), or UNBUILT. */
+  readonly buildHash: string;
+}
+
+export interface IdentityOptions {
+  readonly serviceVersion?: string;
+  readonly buildHash?: string;
+}
+
+function isKeyPair(value: webcrypto.CryptoKey | webcrypto.CryptoKeyPair): value is webcrypto.CryptoKeyPair {
+  return 'privateKey' in value;
+}
+
+/** Generates a fresh identity. Every start gets a new key: nothing of it is ever persisted. */
+export async function createEnclaveIdentity(options: IdentityOptions = {}): Promise<EnclaveIdentity> {
+  const generated = await webcrypto.subtle.generateKey({ name: 'X25519' }, false, ['deriveBits']);
+  if (!isKeyPair(generated)) throw new Error('X25519 key generation returned a single key');
+  const rawPublic = Buffer.from(await webcrypto.subtle.exportKey('raw', generated.publicKey));
+  if (rawPublic.length !== X25519_PUBLIC_KEY_LENGTH) throw new Error('unexpected X25519 public key length');
+  const version = options.serviceVersion ?? readServiceVersion();
+  const buildHash = options.buildHash ?? (await resolveBuildHash());
+  return Object.freeze({
+    get publicKey(): Buffer {
+      return Buffer.from(rawPublic);
+    },
+    recipientKey: generated,
+    serviceVersion: version,
+    buildHash,
+  });
+}
+
+const packageJsonUrl = new URL('../../package.json', import.meta.url);
+
+/** `version` from package.json (two levels up from both src/attestation and dist/attestation). */
+export function readServiceVersion(): string {
+  const parsed: unknown = JSON.parse(readFileSync(packageJsonUrl, 'utf8'));
+  if (typeof parsed === 'object' && parsed !== null && 'version' in parsed && typeof parsed.version === 'string') {
+    return parsed.version;
+  }
+  throw new Error('package.json has no version');
+}
+
+/**
+ * The hash of the tree this module runs from when it runs built (dist/attestation/identity.js →
+ * hash of dist/), the same value `npm run build:hash` prints; UNBUILT when running from sources.
+ */
+export async function resolveBuildHash(moduleUrl: string = import.meta.url): Promise<string> {
+  if (!moduleUrl.endsWith('.js')) return UNBUILT;
+  const distRoot = path.dirname(path.dirname(fileURLToPath(moduleUrl)));
+  return computeBuildHash(distRoot);
+}

@@ -1,0 +1,184 @@
+// Sealed credential intake: the ops CLI seals a venue credential to the enclave's X25519 key with
+// HPKE (RFC 9180, base mode, DHKEM(X25519, HKDF-SHA256) / HKDF-SHA256 / AES-256-GCM) so the
+// gateway only ever carries ciphertext. The HPKE associated data names the account, so a sealed
+// credential moved to another (user_uid, exchange) does not open.
+//
+// Wire format of a sealed credential (one bytes field):
+//   0x01 (format version) ‖ enc (32 bytes, the HPKE encapsulated key) ‖ AEAD ciphertext (+16-byte tag)
+// HPKE info:   UTF-8 "track-record-enclave/credential/v1"
+// HPKE aad:    UTF-8 "track-record-enclave/credential/v1" ‖ 0x00
+//              ‖ u16be(len(user_uid)) ‖ user_uid (UTF-8) ‖ u16be(len(exchange)) ‖ exchange (UTF-8)
+// Plaintext:   UTF-8 JSON {"apiKey": string, "secret": string, "passphrase"?: string}
+import { Aes256Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from '@hpke/core';
+import type { AccountKey } from '../domain/types.js';
+import type { VenueCredential } from '../exchanges/connector.js';
+import { SealedCredentialError, WritableCredentialError } from './errors.js';
+import { X25519_PUBLIC_KEY_LENGTH, type EnclaveIdentity } from './identity.js';
+
+export const SEALED_CREDENTIAL_VERSION = 1;
+/** Larger inputs are refused before any crypto runs (a credential is well under 1 KiB). */
+export const SEALED_CREDENTIAL_MAX_BYTES = 16 * 1024;
+
+const LABEL = 'track-record-enclave/credential/v1';
+const INFO = Buffer.from(LABEL, 'utf8');
+const ENC_LENGTH = 32;
+const TAG_LENGTH = 16;
+
+const suite = new CipherSuite({ kem: new DhkemX25519HkdfSha256(), kdf: new HkdfSha256(), aead: new Aes256Gcm() });
+
+function lengthPrefixed(text: string): Buffer {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length > 0xffff) throw new RangeError('account field too long');
+  const out = Buffer.alloc(2 + bytes.length);
+  out.writeUInt16BE(bytes.length, 0);
+  bytes.copy(out, 2);
+  return out;
+}
+
+/** The HPKE associated data for an account (exported so other clients can reproduce it). */
+export function credentialAssociatedData(account: AccountKey): Buffer {
+  return Buffer.concat([INFO, Buffer.of(0), lengthPrefixed(account.userUid), lengthPrefixed(account.exchange)]);
+}
+
+function encodeCredential(credential: VenueCredential): Buffer {
+  const body: Record<string, string> = { apiKey: credential.apiKey, secret: credential.secret };
+  if (credential.passphrase !== undefined) body['passphrase'] = credential.passphrase;
+  return Buffer.from(JSON.stringify(body), 'utf8');
+}
+
+/**
+ * Parses opened credential bytes. Throws SealedCredentialError('malformed') unless they are exactly
+ * {apiKey: non-empty string, secret: string, passphrase?: string}.
+ */
+export function decodeCredential(bytes: Uint8Array): VenueCredential {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  } catch {
+    throw new SealedCredentialError('malformed');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new SealedCredentialError('malformed');
+  const record = parsed as Record<string, unknown>;
+  const allowed = new Set(['apiKey', 'secret', 'passphrase']);
+  if (Object.keys(record).some((key) => !allowed.has(key))) throw new SealedCredentialError('malformed');
+  const { apiKey, secret, passphrase } = record;
+  if (typeof apiKey !== 'string' || apiKey.length === 0 || typeof secret !== 'string') throw new SealedCredentialError('malformed');
+  if (passphrase !== undefined && typeof passphrase !== 'string') throw new SealedCredentialError('malformed');
+  return passphrase === undefined ? { apiKey, secret } : { apiKey, secret, passphrase };
+}
+
+/** Client side (ops CLI): seals `credential` for `account` to the enclave's raw X25519 public key. */
+export async function sealCredential(enclavePublicKey: Uint8Array, account: AccountKey, credential: VenueCredential): Promise<Buffer> {
+  if (enclavePublicKey.byteLength !== X25519_PUBLIC_KEY_LENGTH) throw new RangeError('enclave public key must be 32 bytes (raw X25519)');
+  const recipientPublicKey = await suite.kem.deserializePublicKey(enclavePublicKey);
+  const plaintext = encodeCredential(credential);
+  try {
+    const { enc, ct } = await suite.seal({ recipientPublicKey, info: INFO }, plaintext, credentialAssociatedData(account));
+    return Buffer.concat([Buffer.of(SEALED_CREDENTIAL_VERSION), Buffer.from(enc), Buffer.from(ct)]);
+  } finally {
+    plaintext.fill(0);
+  }
+}
+
+/**
+ * Enclave side: opens a sealed credential for `account`. Returns the credential's JSON bytes in a
+ * Buffer the caller owns and must `fill(0)` when done (it is the only copy this function keeps).
+ * Anything that is not a credential sealed to this identity for this account throws
+ * SealedCredentialError, with no plaintext and no key bytes in it.
+ */
+export async function openSealedCredential(
+  identity: Pick<EnclaveIdentity, 'recipientKey'>,
+  account: AccountKey,
+  sealed: Uint8Array,
+): Promise<Buffer> {
+  if (sealed.byteLength < 1 + ENC_LENGTH + TAG_LENGTH || sealed.byteLength > SEALED_CREDENTIAL_MAX_BYTES) {
+    throw new SealedCredentialError('unopenable');
+  }
+  if (sealed[0] !== SEALED_CREDENTIAL_VERSION) throw new SealedCredentialError('unopenable');
+  let aad: Buffer;
+  try {
+    aad = credentialAssociatedData(account);
+  } catch {
+    throw new SealedCredentialError('unopenable');
+  }
+  const enc = sealed.subarray(1, 1 + ENC_LENGTH);
+  const ct = sealed.subarray(1 + ENC_LENGTH);
+  let opened: ArrayBuffer;
+  try {
+    opened = await suite.open({ recipientKey: identity.recipientKey, enc, info: INFO }, ct, aad);
+  } catch {
+    // HPKE's errors carry nothing secret, but the cause is dropped anyway: one answer for every failure.
+    throw new SealedCredentialError('unopenable');
+  }
+  // A view over WebCrypto's fresh output buffer (no pool, no extra copy): zeroing it zeroes the plaintext.
+  const credential = Buffer.from(opened);
+  try {
+    decodeCredential(credential);
+  } catch (error) {
+    credential.fill(0);
+    throw error;
+  }
+  return credential;
+}
+
+// ---- read-only policy -------------------------------------------------------------------------
+
+/**
+ * Rights a venue can grant an API key, normalized across venues. Connectors map their venue's
+ * permission answer onto these (e.g. Binance apiRestrictions: enableReading → read,
+ * enableSpotAndMarginTrading → spot_trade + margin_trade, enableFutures → futures_trade,
+ * enableWithdrawals → withdraw, enableInternalTransfer → internal_transfer,
+ * permitsUniversalTransfer → sub_account_transfer).
+ */
+export const VENUE_RIGHTS = [
+  'read',
+  'spot_trade',
+  'margin_trade',
+  'futures_trade',
+  'options_trade',
+  'withdraw',
+  'internal_transfer',
+  'sub_account_transfer',
+] as const;
+export type VenueRight = (typeof VENUE_RIGHTS)[number];
+
+/** What the venue said about a key; `reported: false` where the venue has no such endpoint. */
+export type VenuePermissions =
+  | { readonly reported: true; readonly rights: readonly VenueRight[] }
+  | { readonly reported: false };
+
+export type PermissionVerdict =
+  | { readonly ok: true; readonly checked: boolean }
+  | { readonly ok: false; readonly reason: string; readonly refused: readonly VenueRight[] };
+
+const TRADE_RIGHTS: readonly VenueRight[] = ['spot_trade', 'margin_trade', 'futures_trade', 'options_trade'];
+const MOVE_RIGHTS: readonly VenueRight[] = ['withdraw', 'internal_transfer', 'sub_account_transfer'];
+
+/** Pure policy: only keys that can read and can do nothing else are accepted. */
+export function checkReadOnlyPermissions(permissions: VenuePermissions): PermissionVerdict {
+  if (!permissions.reported) return { ok: true, checked: false };
+  const rights = new Set(permissions.rights);
+  const trade = TRADE_RIGHTS.filter((right) => rights.has(right));
+  const move = MOVE_RIGHTS.filter((right) => rights.has(right));
+  const refused = [...trade, ...move];
+  if (refused.length > 0) {
+    const parts: string[] = [];
+    if (trade.length > 0) parts.push(`trading rights (${trade.join(', ')})`);
+    if (move.length > 0) parts.push(`withdrawal or transfer rights (${move.join(', ')})`);
+    return {
+      ok: false,
+      refused,
+      reason: `the API key has ${parts.join(' and ')}; create a read-only key with trading, withdrawals and transfers disabled`,
+    };
+  }
+  if (!rights.has('read')) {
+    return { ok: false, refused: [], reason: 'the API key cannot read account data; enable read access (and nothing else)' };
+  }
+  return { ok: true, checked: true };
+}
+
+/** checkReadOnlyPermissions, throwing WritableCredentialError with the verdict's reason. */
+export function assertReadOnlyPermissions(permissions: VenuePermissions): void {
+  const verdict = checkReadOnlyPermissions(permissions);
+  if (!verdict.ok) throw new WritableCredentialError(verdict.reason);
+}
