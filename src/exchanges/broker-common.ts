@@ -96,6 +96,11 @@ export function isZeroDecimal(value: string): boolean {
   return toScaled(value).units === 0n;
 }
 
+export function compareDecimal(a: string, b: string): number {
+  const d = toScaled(addDecimal(a, negateDecimal(b))).units;
+  return d === 0n ? 0 : d < 0n ? -1 : 1;
+}
+
 export function negateDecimal(value: string): DecimalString {
   const x = toScaled(value);
   return fromScaled({ units: -x.units, scale: x.scale });

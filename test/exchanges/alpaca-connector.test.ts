@@ -11,7 +11,7 @@ import { alpaca429, alpaca500, alpacaActivityId, makeAlpacaFills, startAlpacaFak
 const KEY = 'AKCANARYKEY0000000001';
 const SECRET = 'canary-secret-5f0c9e1d2b3a4c5d6e7f';
 const credential = { apiKey: KEY, secret: SECRET };
-const fastRetry = { baseDelayMs: 1, maxDelayMs: 5, attemptTimeoutMs: 300, budgetMs: 5_000, maxAttempts: 4 };
+const fastRetry = { baseDelayMs: 1, maxDelayMs: 5, attemptTimeoutMs: 2_000, budgetMs: 10_000, maxAttempts: 4 };
 const T0 = Date.UTC(2025, 0, 2, 14, 30);
 
 function options(url: string, extra: Partial<AlpacaConnectorOptions> = {}): AlpacaConnectorOptions {
@@ -157,7 +157,7 @@ test('5xx, a reset connection, a hanging request and a malformed body are each r
   fake.server.inject('/v2/account/activities/FILL', { kind: 'reset' });
   fake.server.inject('/v2/account/activities/FILL', { kind: 'hang' });
   fake.server.inject('/v2/account/activities/FILL', { kind: 'malformed' });
-  const connector = createAlpacaConnector(credential, options(fake.url, { retry: { ...fastRetry, maxAttempts: 6 } }));
+  const connector = createAlpacaConnector(credential, options(fake.url, { retry: { ...fastRetry, maxAttempts: 6, attemptTimeoutMs: 400 } }));
   const { items } = await collect<Fill>(connector.fetchFills(null));
   t.is(items.length, 150);
   t.is(fake.server.requests.length, 4 + 2);
@@ -166,9 +166,10 @@ test('5xx, a reset connection, a hanging request and a malformed body are each r
 test('faults that never clear are reported with their cause', async (t) => {
   const fake = await startAlpacaFake(KEY, SECRET, { fills: makeAlpacaFills(3, T0) });
   t.teardown(() => fake.close());
-  const connector = createAlpacaConnector(credential, options(fake.url, { retry: { ...fastRetry, maxAttempts: 2, attemptTimeoutMs: 150 } }));
+  const impatient = createAlpacaConnector(credential, options(fake.url, { retry: { ...fastRetry, maxAttempts: 2, attemptTimeoutMs: 150 } }));
   fake.server.inject('/v2/account/activities/FILL', { kind: 'hang' }, 2);
-  t.like(await t.throwsAsync(collect(connector.fetchFills(null)), { instanceOf: VenueError }), { kind: 'timeout' });
+  t.like(await t.throwsAsync(collect(impatient.fetchFills(null)), { instanceOf: VenueError }), { kind: 'timeout' });
+  const connector = createAlpacaConnector(credential, options(fake.url, { retry: { ...fastRetry, maxAttempts: 2 } }));
   fake.server.inject('/v2/account/activities/FILL', { kind: 'malformed' }, 2);
   t.like(await t.throwsAsync(collect(connector.fetchFills(null)), { instanceOf: VenueError }), { kind: 'bad-response' });
   fake.server.inject('/v2/account/activities/FILL', alpaca500(), 2);
