@@ -2,7 +2,7 @@
 // exact decimal arithmetic on strings, the HTTP failure classifier, and cursor (de)serialization.
 import type { DecimalString, Exchange } from '../domain/types.js';
 import { parseRetryAfter, VenueError, type FailureClass, type RetryPolicy } from './retry.js';
-import type { ConnectorOptions } from './connector.js';
+import type { ConnectorOptions, Page } from './connector.js';
 
 /**
  * Picks the URL a connector talks to. An override is for fake venues and demos only: enclave
@@ -203,6 +203,42 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 
 export function isStringArray(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((v) => typeof v === 'string');
+}
+
+/**
+ * Cursor (JSON): `{"v":1,"t":<epoch ms of the newest delivered record>,"ids":[<ids delivered with
+ * exactly that time>]}`. Records after `t`, or at `t` with an id not listed, are new.
+ */
+export interface TimeCursor {
+  readonly v: 1;
+  readonly t: number;
+  readonly ids: readonly string[];
+}
+
+function isTimeCursor(value: unknown): value is TimeCursor {
+  return isRecord(value) && value.v === 1 && typeof value.t === 'number' && Number.isFinite(value.t) && isStringArray(value.ids);
+}
+
+export function* timeCursorPages<T>(items: readonly T[], since: TimeCursor | null, time: (x: T) => number, id: (x: T) => string, pageSize: number): Generator<Page<T>> {
+  const known = new Set(since?.ids ?? []);
+  const fresh = since === null ? items : items.filter((x) => time(x) > since.t || (time(x) === since.t && !known.has(id(x))));
+  let t = since?.t ?? Number.NEGATIVE_INFINITY;
+  let ids = [...(since?.ids ?? [])];
+  for (let i = 0; i < fresh.length; i += pageSize) {
+    const chunk = fresh.slice(i, i + pageSize);
+    for (const x of chunk) {
+      if (time(x) !== t) {
+        t = time(x);
+        ids = [];
+      }
+      ids.push(id(x));
+    }
+    yield { items: chunk, cursor: JSON.stringify({ v: 1, t, ids } satisfies TimeCursor) };
+  }
+}
+
+export function parseTimeCursor(exchange: Exchange, cursor: string): TimeCursor {
+  return parseCursor(exchange, cursor, isTimeCursor);
 }
 
 export const HOUR_MS = 3_600_000;

@@ -4,7 +4,7 @@
 // and marks for a short while, since IB allows only a few requests per minute per token.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Candle, CashFlow, Fill } from '../../domain/types.js';
-import type { ConnectorOptions, Page, VenueConnector, VenueCredential } from '../connector.js';
+import type { ConnectorOptions, VenueConnector, VenueCredential } from '../connector.js';
 import { VenueError, withRetry, type FailureClass, type RetryPolicy } from '../retry.js';
 import {
   HOUR_MS,
@@ -14,9 +14,8 @@ import {
   classifyHttpStatus,
   compareDecimal,
   isConnectionFailure,
-  isRecord,
-  isStringArray,
-  parseCursor,
+  parseTimeCursor,
+  timeCursorPages,
   resolveVenueUrl,
   retryPolicyFor,
 } from '../broker-common.js';
@@ -77,38 +76,6 @@ export function classifyFlexError(error: unknown, throttleBackoffMs = 10_000): F
   if (malformed !== undefined) return malformed;
   if (isConnectionFailure(error)) return { kind: 'unavailable', retryable: true, errorClass: 'ConnectionError' };
   return { kind: 'rejected', retryable: false, errorClass: error instanceof Error ? error.name : typeof error };
-}
-
-/**
- * Cursor (JSON): `{"v":1,"t":<epoch ms of the newest delivered record>,"ids":[<ids delivered with
- * exactly that time>]}`. Records after `t`, or at `t` with an id not listed, are new.
- */
-interface TimeCursor {
-  readonly v: 1;
-  readonly t: number;
-  readonly ids: readonly string[];
-}
-
-function isTimeCursor(value: unknown): value is TimeCursor {
-  return isRecord(value) && value.v === 1 && typeof value.t === 'number' && Number.isFinite(value.t) && isStringArray(value.ids);
-}
-
-function* pagesAfter<T>(items: readonly T[], since: TimeCursor | null, time: (x: T) => number, id: (x: T) => string, pageSize: number): Generator<Page<T>> {
-  const known = new Set(since?.ids ?? []);
-  const fresh = since === null ? items : items.filter((x) => time(x) > since.t || (time(x) === since.t && !known.has(id(x))));
-  let t = since?.t ?? Number.NEGATIVE_INFINITY;
-  let ids = [...(since?.ids ?? [])];
-  for (let i = 0; i < fresh.length; i += pageSize) {
-    const chunk = fresh.slice(i, i + pageSize);
-    for (const x of chunk) {
-      if (time(x) !== t) {
-        t = time(x);
-        ids = [];
-      }
-      ids.push(id(x));
-    }
-    yield { items: chunk, cursor: JSON.stringify({ v: 1, t, ids } satisfies TimeCursor) };
-  }
 }
 
 /**
@@ -231,15 +198,15 @@ export function createIbkrFlexConnector(credential: VenueCredential, options: Ib
     baseCurrency,
 
     async *fetchFills(since, signal) {
-      const cursor = since === null ? null : parseCursor('ibkr', since, isTimeCursor);
+      const cursor = since === null ? null : parseTimeCursor('ibkr', since);
       const { fills } = await statement(signal);
-      yield* pagesAfter<Fill>(fills, cursor, (f) => f.executedAt, (f) => f.exchangeTradeId, pageSize);
+      yield* timeCursorPages<Fill>(fills, cursor, (f) => f.executedAt, (f) => f.exchangeTradeId, pageSize);
     },
 
     async *fetchCashFlows(since, signal) {
-      const cursor = since === null ? null : parseCursor('ibkr', since, isTimeCursor);
+      const cursor = since === null ? null : parseTimeCursor('ibkr', since);
       const { cashFlows } = await statement(signal);
-      yield* pagesAfter<CashFlow>(cashFlows, cursor, (f) => f.occurredAt, (f) => f.exchangeFlowId, pageSize);
+      yield* timeCursorPages<CashFlow>(cashFlows, cursor, (f) => f.occurredAt, (f) => f.exchangeFlowId, pageSize);
     },
 
     async fetchBalances(signal) {
