@@ -34,7 +34,7 @@ test.serial('10,000 executions over many pages, with one repeated at a page bord
   trades.splice(1000, 0, trades[999] ?? trades[0]!);
   const fake = await startFlexFake(TOKEN, QUERY, { trades });
   t.teardown(() => fake.close());
-  const connector = createIbkrFlexConnector(credential, options(fake.url, { pageSize: 1000 }));
+  const connector = createIbkrFlexConnector(credential, options(fake.url, { pageSize: 1000, retry: { ...fastRetry, attemptTimeoutMs: 30_000, budgetMs: 60_000 } }));
   const { items, pages } = await collect<Fill>(connector.fetchFills(null));
   t.is(items.length, 10_000);
   t.is(new Set(items.map((f) => f.exchangeTradeId)).size, 10_000);

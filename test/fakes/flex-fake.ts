@@ -45,6 +45,7 @@ export interface FlexFake {
 }
 
 function escape(value: string): string {
+  if (!/[&"<>]/u.test(value)) return value;
   return value.replace(/&/gu, '&amp;').replace(/"/gu, '&quot;').replace(/</gu, '&lt;').replace(/>/gu, '&gt;');
 }
 

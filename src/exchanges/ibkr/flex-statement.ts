@@ -64,7 +64,21 @@ const DATE_TIME = /^(\d{4})-?(\d{2})-?(\d{2})(?:[;,T ]+(\d{2}):?(\d{2})(?::?(\d{
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
+const offsets = new Map<string, number>();
+
+/** Zone offsets change on whole quarter hours at most: one lookup per zone and quarter hour. */
 function zoneOffsetMs(utcMs: number, timeZone: string): number {
+  const key = `${timeZone}|${Math.floor(utcMs / 900_000)}`;
+  let offset = offsets.get(key);
+  if (offset === undefined) {
+    if (offsets.size > 100_000) offsets.clear();
+    offset = computeZoneOffsetMs(Math.floor(utcMs / 900_000) * 900_000, timeZone);
+    offsets.set(key, offset);
+  }
+  return offset;
+}
+
+function computeZoneOffsetMs(utcMs: number, timeZone: string): number {
   // Building a DateTimeFormat costs far more than using one: one per zone.
   let format = formatters.get(timeZone);
   if (format === undefined) {
