@@ -207,6 +207,15 @@ export function createAlpacaConnector(credential: VenueCredential, options: Alpa
     }
   }
 
+  function accountSummary(signal?: AbortSignal): Promise<AlpacaAccountSummary> {
+    return call(async (s) => {
+      const body = await readJson(await live().accounts.getAccountRaw({ signal: s }));
+      if (!isRecord(body)) throw new MalformedVenueResponse('account');
+      const currency = typeof body.currency === 'string' && body.currency !== '' ? body.currency : 'USD';
+      return { currency, cash: decimalField(body, 'cash'), equity: decimalField(body, 'equity') };
+    }, signal);
+  }
+
   return {
     exchange: 'alpaca',
     baseCurrency: 'USD',
@@ -231,17 +240,10 @@ export function createAlpacaConnector(credential: VenueCredential, options: Alpa
       }, alpacaCashFlowFromActivity, signal);
     },
 
-    async fetchAccountSummary(signal) {
-      return call(async (s) => {
-        const body = await readJson(await live().accounts.getAccountRaw({ signal: s }));
-        if (!isRecord(body)) throw new MalformedVenueResponse('account');
-        const currency = typeof body.currency === 'string' && body.currency !== '' ? body.currency : 'USD';
-        return { currency, cash: decimalField(body, 'cash'), equity: decimalField(body, 'equity') };
-      }, signal);
-    },
+    fetchAccountSummary: accountSummary,
 
     async fetchBalances(signal) {
-      const account = await this.fetchAccountSummary(signal);
+      const account = await accountSummary(signal);
       const positions = await call(async (s) => {
         const body = asArray(await readJson(await live().positions.getAllOpenPositionsRaw({ signal: s })), 'positions');
         return body.map((row): Balance => {
