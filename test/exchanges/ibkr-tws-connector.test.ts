@@ -240,3 +240,16 @@ test('TWS execution times parse in their stated, default or UTC zone', (t) => {
   t.is(parseTwsTime('20250102 09:30:00 Mars/Olympus', 'America/New_York'), undefined);
   t.is(parseTwsTime('soon', 'America/New_York'), undefined);
 });
+
+test('concurrent requests share one connection attempt', async (t) => {
+  const { api, connector } = setup();
+  api.executions = [row('a', '20250102-14:30:00', 'BOT', 1, 10, 1)];
+  api.summary = [{ account: ACCOUNT, tag: 'TotalCashValue', value: '5', currency: 'USD' }];
+  const [fills, balances] = await Promise.all([collect<Fill>(connector.fetchFills(null)), connector.fetchBalances()]);
+  t.is(fills.items.length, 1);
+  t.deepEqual(balances, [{ asset: 'USD', total: '5' }]);
+  t.is(api.connectCalls, 1);
+  await connector.close();
+  t.false(api.isConnected);
+  await t.throwsAsync(connector.fetchBalances(), { instanceOf: VenueError });
+});

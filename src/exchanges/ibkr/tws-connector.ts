@@ -127,7 +127,11 @@ export function createIbkrTwsConnector(credential: VenueCredential, options: Ibk
         action();
       };
       const onAbort = () => finish(() => {
-        cancel?.(reqId);
+        try {
+          cancel?.(reqId);
+        } catch {
+          // closed meanwhile: nothing left to cancel
+        }
         reject(signal.reason);
       });
       signal.addEventListener('abort', onAbort, { once: true });
@@ -143,10 +147,20 @@ export function createIbkrTwsConnector(credential: VenueCredential, options: Ibk
     });
   }
 
+  let connecting: Promise<void> | undefined;
+
+  /** Connects once; concurrent callers share the attempt. */
   async function connected(signal: AbortSignal): Promise<void> {
     const ib = live();
     if (ib.isConnected) return;
-    await new Promise<void>((resolve, reject) => {
+    connecting ??= connect(ib, signal).finally(() => {
+      connecting = undefined;
+    });
+    await connecting;
+  }
+
+  function connect(ib: IBApi, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       const cleanup = () => {
         ib.off(EventName.connected, onConnected);
         ib.off(EventName.error, onError);
