@@ -1,0 +1,309 @@
+// Alpaca through @alpacahq/alpaca-trade-api's generated API classes (the `Alpaca` facade has no
+// base-URL option). Bodies are read raw and validated here: the SDK's FILL mapping picks the
+// non-trade shape for every row (its `instanceOf…` checks always answer true) and would drop
+// price, side and time, and its JSON parse would turn money into doubles.
+import { errors, marketData, trading } from '@alpacahq/alpaca-trade-api';
+import type { Balance, Candle, CashFlow, Fill } from '../../domain/types.js';
+import type { ConnectorOptions, Page, VenueConnector, VenueCredential } from '../connector.js';
+import { VenueError, withRetry, type FailureClass, type RetryPolicy } from '../retry.js';
+import {
+  HOUR_MS,
+  MalformedVenueResponse,
+  absDecimal,
+  badResponse,
+  classifyHttpStatus,
+  decimalOf,
+  isConnectionFailure,
+  isRecord,
+  parseCursor,
+  parseJsonKeepingNumberText,
+  resolveVenueUrl,
+  retryPolicyFor,
+} from '../broker-common.js';
+
+export const ALPACA_LIVE_URL = 'https://api.alpaca.markets';
+export const ALPACA_PAPER_URL = 'https://paper-api.alpaca.markets';
+export const ALPACA_DATA_URL = 'https://data.alpaca.markets';
+/** Alpaca's largest activities page. */
+export const ALPACA_ACTIVITY_PAGE_SIZE = 100;
+
+export interface AlpacaConnectorOptions extends ConnectorOptions {
+  /** Paper-trading host instead of live (ignored when baseUrl is set). */
+  readonly paper?: boolean;
+  /** Market-data feed for bars; `iex` works on every plan. */
+  readonly feed?: 'iex' | 'sip';
+  readonly retry?: Partial<RetryPolicy>;
+}
+
+/** Cash and equity as Alpaca's account reports them, USD decimal strings. */
+export interface AlpacaAccountSummary {
+  readonly currency: string;
+  readonly cash: string;
+  readonly equity: string;
+}
+
+export interface AlpacaConnector extends VenueConnector {
+  fetchAccountSummary(signal?: AbortSignal): Promise<AlpacaAccountSummary>;
+}
+
+/**
+ * Cursor (JSON): `{"v":1,"lastId":"<activity id>"}`: the id of the newest activity already
+ * delivered; Alpaca's `page_token` resumes strictly after it (direction=asc).
+ */
+interface ActivityCursor {
+  readonly v: 1;
+  readonly lastId: string;
+}
+
+function isActivityCursor(value: unknown): value is ActivityCursor {
+  return isRecord(value) && value.v === 1 && typeof value.lastId === 'string' && value.lastId !== '';
+}
+
+export function classifyAlpacaError(error: unknown): FailureClass {
+  if (error instanceof errors.ApiError) {
+    return classifyHttpStatus({ status: error.status, errorClass: error.name, ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }) });
+  }
+  const malformed = badResponse(error);
+  if (malformed !== undefined) return malformed;
+  if (isConnectionFailure(error)) return { kind: 'unavailable', retryable: true, errorClass: 'ConnectionError' };
+  if (error instanceof VenueError) return { kind: error.kind, retryable: error.retryable };
+  return { kind: 'rejected', retryable: false, errorClass: error instanceof Error ? error.name : typeof error };
+}
+
+function str(row: Record<string, unknown>, key: string): string {
+  const value = row[key];
+  if (typeof value !== 'string' || value === '') throw new MalformedVenueResponse(`activity field ${key}`);
+  return value;
+}
+
+function decimalField(row: Record<string, unknown>, key: string): string {
+  const value = decimalOf(row[key]);
+  if (value === undefined) throw new MalformedVenueResponse(`field ${key}`);
+  return value;
+}
+
+function timeField(row: Record<string, unknown>, key: string): number {
+  const ms = Date.parse(str(row, key));
+  if (Number.isNaN(ms)) throw new MalformedVenueResponse(`field ${key}`);
+  return ms;
+}
+
+function splitSymbol(symbol: string): { symbol: string; baseAsset: string; quoteAsset: string } {
+  // Crypto activities carry "BTC/USD" (or "BTCUSD"); equities carry the ticker alone, quoted in USD.
+  const slash = symbol.indexOf('/');
+  if (slash > 0) {
+    const baseAsset = symbol.slice(0, slash);
+    const quoteAsset = symbol.slice(slash + 1);
+    return { symbol: `${baseAsset}/${quoteAsset}`, baseAsset, quoteAsset };
+  }
+  return { symbol: `${symbol}/USD`, baseAsset: symbol, quoteAsset: 'USD' };
+}
+
+/** One FILL activity → Fill. Alpaca charges regulatory fees as separate FEE activities. */
+export function alpacaFillFromActivity(row: unknown): Fill {
+  if (!isRecord(row)) throw new MalformedVenueResponse('activity row');
+  const side = str(row, 'side');
+  if (side !== 'buy' && side !== 'sell' && side !== 'sell_short') throw new MalformedVenueResponse('activity side');
+  return {
+    exchangeTradeId: str(row, 'id'),
+    ...splitSymbol(str(row, 'symbol')),
+    side: side === 'buy' ? 'buy' : 'sell',
+    quantity: absDecimal(decimalField(row, 'qty')),
+    price: decimalField(row, 'price'),
+    fee: '0',
+    feeAsset: 'USD',
+    executedAt: timeField(row, 'transaction_time'),
+  };
+}
+
+/** One CSD/CSW activity → CashFlow (null for a cancelled one). */
+export function alpacaCashFlowFromActivity(row: unknown): CashFlow | null {
+  if (!isRecord(row)) throw new MalformedVenueResponse('activity row');
+  const type = str(row, 'activity_type');
+  if (type !== 'CSD' && type !== 'CSW') throw new MalformedVenueResponse('activity type');
+  if (row.status === 'canceled') return null;
+  const occurredAt = typeof row.created_at === 'string' ? timeField(row, 'created_at') : timeField(row, 'date');
+  return {
+    exchangeFlowId: str(row, 'id'),
+    kind: type === 'CSD' ? 'deposit' : 'withdrawal',
+    asset: typeof row.currency === 'string' && row.currency !== '' ? row.currency : 'USD',
+    amount: absDecimal(decimalField(row, 'net_amount')),
+    occurredAt,
+  };
+}
+
+async function readJson(response: { raw: Response }): Promise<unknown> {
+  return parseJsonKeepingNumberText(await response.raw.text());
+}
+
+function asArray(body: unknown, what: string): unknown[] {
+  if (!Array.isArray(body)) throw new MalformedVenueResponse(what);
+  return body;
+}
+
+export function createAlpacaConnector(credential: VenueCredential, options: AlpacaConnectorOptions): AlpacaConnector {
+  const tradingUrl = resolveVenueUrl('alpaca', options.paper === true ? ALPACA_PAPER_URL : ALPACA_LIVE_URL, options);
+  const dataUrl = resolveVenueUrl('alpaca', ALPACA_DATA_URL, options);
+  const policy = retryPolicyFor(options);
+  // The SDK's own retries and deadline are off: withRetry owns both (its signal ends an attempt).
+  const common = { keyId: credential.apiKey, secret: credential.secret, timeoutMs: 0, userAgent: '' };
+  let apis: {
+    activities: trading.AccountActivitiesApi;
+    accounts: trading.AccountsApi;
+    positions: trading.PositionsApi;
+    stocks: marketData.StockApi;
+  } | undefined = {
+    activities: new trading.AccountActivitiesApi(new trading.Configuration({ ...common, basePath: tradingUrl })),
+    accounts: new trading.AccountsApi(new trading.Configuration({ ...common, basePath: tradingUrl })),
+    positions: new trading.PositionsApi(new trading.Configuration({ ...common, basePath: tradingUrl })),
+    stocks: new marketData.StockApi(new marketData.Configuration({ ...common, basePath: dataUrl })),
+  };
+
+  const live = () => {
+    if (apis === undefined) throw new VenueError('alpaca', 'rejected', { errorClass: 'connector closed' });
+    return apis;
+  };
+  const call = <T>(attempt: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> =>
+    withRetry('alpaca', attempt, classifyAlpacaError, { policy, ...(signal === undefined ? {} : { signal }) });
+
+  /** Walks one activity stream with page_token until a short page; each page carries its cursor. */
+  async function* walk<T>(
+    since: string | null,
+    fetchPage: (pageToken: string | undefined, signal: AbortSignal) => Promise<unknown[]>,
+    convert: (row: unknown) => T | null,
+    signal?: AbortSignal,
+  ): AsyncGenerator<Page<T>> {
+    let token = since === null ? undefined : parseCursor('alpaca', since, isActivityCursor).lastId;
+    // Ids of the previous page (and the cursor's id): a row repeated across a border is dropped.
+    let previous = new Set<string>(token === undefined ? [] : [token]);
+    for (;;) {
+      const pageToken = token;
+      const rows = await call((s) => fetchPage(pageToken, s), signal);
+      if (rows.length === 0) return;
+      const items: T[] = [];
+      const current = new Set<string>();
+      let lastId: string | undefined;
+      for (const row of rows) {
+        const id = isRecord(row) && typeof row.id === 'string' ? row.id : undefined;
+        if (id === undefined) throw new VenueError('alpaca', 'bad-response', { errorClass: 'MalformedVenueResponse' });
+        lastId = id;
+        if (previous.has(id) || current.has(id)) continue;
+        current.add(id);
+        let item: T | null;
+        try {
+          item = convert(row);
+        } catch {
+          throw new VenueError('alpaca', 'bad-response', { errorClass: 'MalformedVenueResponse' });
+        }
+        if (item !== null) items.push(item);
+      }
+      // Only the row the token names came back: the stream has nothing newer.
+      if (current.size === 0 && rows.length < ALPACA_ACTIVITY_PAGE_SIZE) return;
+      if (lastId === undefined || lastId === token) throw new VenueError('alpaca', 'bad-response', { errorClass: 'page_token made no progress' });
+      token = lastId;
+      previous = current;
+      yield { items, cursor: JSON.stringify({ v: 1, lastId } satisfies ActivityCursor) };
+      if (rows.length < ALPACA_ACTIVITY_PAGE_SIZE) return;
+    }
+  }
+
+  function accountSummary(signal?: AbortSignal): Promise<AlpacaAccountSummary> {
+    return call(async (s) => {
+      const body = await readJson(await live().accounts.getAccountRaw({ signal: s }));
+      if (!isRecord(body)) throw new MalformedVenueResponse('account');
+      const currency = typeof body.currency === 'string' && body.currency !== '' ? body.currency : 'USD';
+      return { currency, cash: decimalField(body, 'cash'), equity: decimalField(body, 'equity') };
+    }, signal);
+  }
+
+  return {
+    exchange: 'alpaca',
+    baseCurrency: 'USD',
+
+    fetchFills(since, signal) {
+      return walk(since, async (pageToken, s) => {
+        const response = await live().activities.getAccountActivitiesByActivityTypeRaw(
+          { activityType: 'FILL', direction: 'asc', pageSize: ALPACA_ACTIVITY_PAGE_SIZE, ...(pageToken === undefined ? {} : { pageToken }) },
+          { signal: s },
+        );
+        return asArray(await readJson(response), 'FILL activities');
+      }, alpacaFillFromActivity, signal);
+    },
+
+    fetchCashFlows(since, signal) {
+      return walk(since, async (pageToken, s) => {
+        const response = await live().activities.getAccountActivitiesRaw(
+          { activityTypes: ['CSD', 'CSW'], direction: 'asc', pageSize: ALPACA_ACTIVITY_PAGE_SIZE, ...(pageToken === undefined ? {} : { pageToken }) },
+          { signal: s },
+        );
+        return asArray(await readJson(response), 'cash activities');
+      }, alpacaCashFlowFromActivity, signal);
+    },
+
+    fetchAccountSummary: accountSummary,
+
+    async fetchBalances(signal) {
+      const account = await accountSummary(signal);
+      const positions = await call(async (s) => {
+        const body = asArray(await readJson(await live().positions.getAllOpenPositionsRaw({ signal: s })), 'positions');
+        return body.map((row): Balance => {
+          if (!isRecord(row)) throw new MalformedVenueResponse('position');
+          return { asset: splitSymbol(str(row, 'symbol')).baseAsset, total: decimalField(row, 'qty') };
+        });
+      }, signal);
+      return [{ asset: account.currency, total: account.cash }, ...positions];
+    },
+
+    async fetchHourlyCandles(symbol, fromMs, toMs, signal) {
+      const { baseAsset, quoteAsset } = splitSymbol(symbol);
+      if (quoteAsset !== 'USD') throw new VenueError('alpaca', 'rejected', { errorClass: 'only USD stock bars are supported' });
+      const candles: Candle[] = [];
+      let pageToken: string | undefined;
+      do {
+        const token = pageToken;
+        const body = await call(async (s) => {
+          const response = await live().stocks.stockBarSingleRaw({
+            symbol: baseAsset,
+            timeframe: '1Hour',
+            start: new Date(fromMs),
+            end: new Date(toMs - 1),
+            limit: 10_000,
+            adjustment: 'raw',
+            feed: options.feed ?? 'iex',
+            sort: 'asc',
+            ...(token === undefined ? {} : { pageToken: token }),
+          }, { signal: s });
+          const parsed = await readJson(response);
+          if (!isRecord(parsed)) throw new MalformedVenueResponse('bars');
+          const bars = parsed.bars ?? [];
+          if (!Array.isArray(bars)) throw new MalformedVenueResponse('bars');
+          const next = parsed.next_page_token;
+          return {
+            next: typeof next === 'string' && next !== '' ? next : undefined,
+            bars: bars.map((bar): Candle => {
+              if (!isRecord(bar)) throw new MalformedVenueResponse('bar');
+              return {
+                symbol: `${baseAsset}/USD`,
+                openTime: timeField(bar, 't'),
+                open: decimalField(bar, 'o'),
+                high: decimalField(bar, 'h'),
+                low: decimalField(bar, 'l'),
+                close: decimalField(bar, 'c'),
+                volume: decimalField(bar, 'v'),
+              };
+            }),
+          };
+        }, signal);
+        for (const bar of body.bars) {
+          if (bar.openTime >= fromMs && bar.openTime < toMs && bar.openTime % HOUR_MS === 0) candles.push(bar);
+        }
+        pageToken = body.next;
+      } while (pageToken !== undefined);
+      return candles;
+    },
+
+    async close() {
+      apis = undefined;
+    },
+  };
+}

@@ -1,0 +1,250 @@
+// Parsing of IBKR Flex Web Service v3 XML: the SendRequest/GetStatement envelopes
+// (FlexStatementResponse) and a statement (FlexQueryResponse) into normalized records in the
+// account's base currency (every amount times its row's `fxRateToBase`).
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import type { Balance, CashFlow, Fill } from '../../domain/types.js';
+import { MalformedVenueResponse, absDecimal, addDecimal, decimalOf, isNegativeDecimal, isRecord, isZeroDecimal, multiplyDecimal } from '../broker-common.js';
+
+/** SendRequest / GetStatement status envelope. */
+export type FlexEnvelope =
+  | { readonly kind: 'reference'; readonly referenceCode: string }
+  | { readonly kind: 'error'; readonly status: string; readonly code: number }
+  | { readonly kind: 'statement'; readonly xml: unknown };
+
+const ARRAY_TAGS = new Set(['FlexStatement', 'Trade', 'CashTransaction', 'OpenPosition', 'CashReportCurrency', 'EquitySummaryByReportDateInBase', 'PriorPeriodPosition']);
+
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '',
+  parseTagValue: false,
+  parseAttributeValue: false,
+  isArray: (name) => ARRAY_TAGS.has(name),
+});
+
+/** Parses either envelope; a body that is not well-formed XML is a MalformedVenueResponse. */
+export function parseFlexEnvelope(text: string): FlexEnvelope {
+  // The validator's message quotes the document, so only its verdict is used.
+  if (text.trim() === '' || XMLValidator.validate(text) !== true) throw new MalformedVenueResponse('Flex XML');
+  const doc: unknown = parser.parse(text);
+  if (!isRecord(doc)) throw new MalformedVenueResponse('Flex XML');
+  if (isRecord(doc.FlexQueryResponse)) return { kind: 'statement', xml: doc.FlexQueryResponse };
+  const response = doc.FlexStatementResponse;
+  if (!isRecord(response)) throw new MalformedVenueResponse('Flex envelope');
+  const status = typeof response.Status === 'string' ? response.Status : '';
+  if (status === 'Success' && typeof response.ReferenceCode === 'string' && response.ReferenceCode !== '') {
+    return { kind: 'reference', referenceCode: response.ReferenceCode.trim() };
+  }
+  const code = Number(response.ErrorCode);
+  if (!Number.isInteger(code)) throw new MalformedVenueResponse('Flex envelope');
+  return { kind: 'error', status, code };
+}
+
+export interface FlexPricePoint {
+  readonly at: number;
+  /** Price per unit in the base currency. */
+  readonly price: string;
+  /** Traded quantity (0 for a mark). */
+  readonly quantity: string;
+}
+
+/** One downloaded statement, normalized. */
+export interface FlexStatement {
+  readonly baseCurrency: string | undefined;
+  readonly generatedAt: number | undefined;
+  readonly fills: readonly Fill[];
+  readonly cashFlows: readonly CashFlow[];
+  /** Base-currency cash, when the statement has a cash report or equity summary. */
+  readonly cash: string | undefined;
+  readonly positions: readonly Balance[];
+  /** Per base asset: executions and marks, oldest first (for derived hourly candles). */
+  readonly prices: ReadonlyMap<string, readonly FlexPricePoint[]>;
+}
+
+const DATE_TIME = /^(\d{4})-?(\d{2})-?(\d{2})(?:[;,T ]+(\d{2}):?(\d{2})(?::?(\d{2}))?)?/u;
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+const offsets = new Map<string, number>();
+
+/** Zone offsets change on whole quarter hours at most: one lookup per zone and quarter hour. */
+function zoneOffsetMs(utcMs: number, timeZone: string): number {
+  const key = `${timeZone}|${Math.floor(utcMs / 900_000)}`;
+  let offset = offsets.get(key);
+  if (offset === undefined) {
+    if (offsets.size > 100_000) offsets.clear();
+    offset = computeZoneOffsetMs(Math.floor(utcMs / 900_000) * 900_000, timeZone);
+    offsets.set(key, offset);
+  }
+  return offset;
+}
+
+function computeZoneOffsetMs(utcMs: number, timeZone: string): number {
+  // Building a DateTimeFormat costs far more than using one: one per zone.
+  let format = formatters.get(timeZone);
+  if (format === undefined) {
+    format = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+    formatters.set(timeZone, format);
+  }
+  const parts = format.formatToParts(new Date(utcMs));
+  const get = (type: string) => Number(parts.find((p) => p.type === type)?.value);
+  return Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second')) - utcMs;
+}
+
+/**
+ * Flex date-times ("20250102;093015", "2025-01-02;09:30:15", "20250102") are wall-clock times in
+ * the statement's zone (US/Eastern unless the query says otherwise).
+ */
+export function parseFlexDateTime(value: unknown, timeZone: string, defaultTime: readonly [number, number, number] = [0, 0, 0]): number | undefined {
+  if (typeof value !== 'string') return undefined;
+  const m = DATE_TIME.exec(value.trim());
+  if (m === null) return undefined;
+  const [h, mi, s] = m[4] === undefined ? defaultTime : [Number(m[4]), Number(m[5]), Number(m[6] ?? '0')];
+  const wall = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), h, mi, s);
+  if (Number.isNaN(wall)) return undefined;
+  // Two passes settle the offset across a daylight-saving change.
+  const first = wall - zoneOffsetMs(wall, timeZone);
+  return wall - zoneOffsetMs(first, timeZone);
+}
+
+function attr(row: Record<string, unknown>, key: string): string | undefined {
+  const value = row[key];
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+}
+
+function decimalAttr(row: Record<string, unknown>, key: string): string {
+  const value = decimalOf(attr(row, key));
+  if (value === undefined) throw new MalformedVenueResponse(`Flex attribute ${key}`);
+  return value;
+}
+
+function rows(section: unknown, tag: string): Record<string, unknown>[] {
+  if (!isRecord(section)) return [];
+  const list = section[tag];
+  return Array.isArray(list) ? list.filter(isRecord) : [];
+}
+
+function fxOf(row: Record<string, unknown>): string {
+  return decimalOf(attr(row, 'fxRateToBase') ?? '1') ?? '1';
+}
+
+function multiplierOf(row: Record<string, unknown>): string {
+  const m = decimalOf(attr(row, 'multiplier') ?? '1');
+  return m === undefined || isZeroDecimal(m) ? '1' : m;
+}
+
+/** FX pairs ("EUR.USD") trade their first currency; everything else trades the symbol. */
+function baseAssetOf(row: Record<string, unknown>): string {
+  const symbol = attr(row, 'symbol');
+  if (symbol === undefined) throw new MalformedVenueResponse('Flex attribute symbol');
+  if (attr(row, 'assetCategory') === 'CASH' && symbol.includes('.')) return symbol.split('.')[0] ?? symbol;
+  return symbol;
+}
+
+const DETAIL_ROW = (row: Record<string, unknown>, wanted: string): boolean => {
+  const level = attr(row, 'levelOfDetail');
+  return level === undefined || level === wanted;
+};
+
+export interface FlexParseOptions {
+  /** The account's base currency, used when the statement has no AccountInformation. */
+  readonly baseCurrency: string;
+  readonly timeZone: string;
+}
+
+export function parseFlexStatement(xml: unknown, options: FlexParseOptions): FlexStatement {
+  if (!isRecord(xml)) throw new MalformedVenueResponse('FlexQueryResponse');
+  const statements = rows(xml.FlexStatements, 'FlexStatement');
+  if (statements.length === 0) throw new MalformedVenueResponse('FlexStatements');
+  let baseCurrency: string | undefined;
+  let generatedAt: number | undefined;
+  const fills: Fill[] = [];
+  const cashFlows: CashFlow[] = [];
+  const positions: Balance[] = [];
+  const prices = new Map<string, FlexPricePoint[]>();
+  let cash: string | undefined;
+  const addPrice = (asset: string, point: FlexPricePoint) => {
+    const list = prices.get(asset) ?? [];
+    list.push(point);
+    prices.set(asset, list);
+  };
+
+  for (const statement of statements) {
+    const info = statement.AccountInformation;
+    if (isRecord(info) && attr(info, 'currency') !== undefined) baseCurrency = attr(info, 'currency');
+    generatedAt = parseFlexDateTime(attr(statement, 'whenGenerated'), options.timeZone) ?? generatedAt;
+    const base = baseCurrency ?? options.baseCurrency;
+
+    for (const trade of rows(statement.Trades, 'Trade')) {
+      if (!DETAIL_ROW(trade, 'EXECUTION')) continue;
+      const id = attr(trade, 'tradeID') ?? attr(trade, 'ibExecID') ?? attr(trade, 'transactionID');
+      if (id === undefined) throw new MalformedVenueResponse('Flex trade id');
+      const executedAt = parseFlexDateTime(attr(trade, 'dateTime') ?? attr(trade, 'tradeDate'), options.timeZone);
+      if (executedAt === undefined) throw new MalformedVenueResponse('Flex trade dateTime');
+      const quantity = decimalAttr(trade, 'quantity');
+      const buySell = attr(trade, 'buySell') ?? '';
+      const side = isZeroDecimal(quantity) ? (buySell.startsWith('SELL') ? 'sell' : 'buy') : isNegativeDecimal(quantity) ? 'sell' : 'buy';
+      const fx = fxOf(trade);
+      const currency = attr(trade, 'currency') ?? base;
+      const commission = decimalOf(attr(trade, 'ibCommission') ?? '0') ?? '0';
+      const commissionCurrency = attr(trade, 'ibCommissionCurrency') ?? currency;
+      // Commission in the trade currency converts with the trade's rate; in any other currency it stays as is.
+      const [fee, feeAsset] = commissionCurrency === currency ? [multiplyDecimal(absDecimal(commission), fx), base] : [absDecimal(commission), commissionCurrency];
+      const baseAsset = baseAssetOf(trade);
+      const units = multiplyDecimal(absDecimal(quantity), multiplierOf(trade));
+      const price = multiplyDecimal(decimalAttr(trade, 'tradePrice'), fx);
+      fills.push({ exchangeTradeId: id, symbol: `${baseAsset}/${base}`, baseAsset, quoteAsset: base, side, quantity: units, price, fee, feeAsset, executedAt });
+      addPrice(baseAsset, { at: executedAt, price, quantity: units });
+    }
+
+    for (const row of rows(statement.CashTransactions, 'CashTransaction')) {
+      const type = attr(row, 'type') ?? '';
+      if (!/^Deposits?\s*(\/|&|and)\s*Withdrawals?$/iu.test(type) || !DETAIL_ROW(row, 'DETAIL')) continue;
+      const id = attr(row, 'transactionID');
+      if (id === undefined) continue; // summary rows carry no id
+      const amount = decimalAttr(row, 'amount');
+      if (isZeroDecimal(amount)) continue;
+      const occurredAt = parseFlexDateTime(attr(row, 'dateTime') ?? attr(row, 'settleDate') ?? attr(row, 'reportDate'), options.timeZone);
+      if (occurredAt === undefined) throw new MalformedVenueResponse('Flex cash transaction dateTime');
+      cashFlows.push({ exchangeFlowId: id, kind: isNegativeDecimal(amount) ? 'withdrawal' : 'deposit', asset: base, amount: multiplyDecimal(absDecimal(amount), fxOf(row)), occurredAt });
+    }
+
+    for (const row of rows(statement.OpenPositions, 'OpenPosition')) {
+      if (!DETAIL_ROW(row, 'SUMMARY')) continue;
+      const asset = baseAssetOf(row);
+      const units = multiplyDecimal(decimalAttr(row, 'position'), multiplierOf(row));
+      positions.push({ asset, total: units });
+      const mark = decimalOf(attr(row, 'markPrice'));
+      // A mark is the closing price of its report date (16:00 in the statement's zone).
+      const at = parseFlexDateTime(attr(row, 'reportDate'), options.timeZone, [16, 0, 0]);
+      if (mark !== undefined && at !== undefined) addPrice(asset, { at, price: multiplyDecimal(mark, fxOf(row)), quantity: '0' });
+    }
+
+    for (const row of rows(statement.PriorPeriodPositions, 'PriorPeriodPosition')) {
+      const price = decimalOf(attr(row, 'price'));
+      const at = parseFlexDateTime(attr(row, 'date'), options.timeZone, [16, 0, 0]);
+      if (price !== undefined && at !== undefined && attr(row, 'symbol') !== undefined) addPrice(baseAssetOf(row), { at, price: multiplyDecimal(price, fxOf(row)), quantity: '0' });
+    }
+
+    const baseSummary = rows(statement.CashReport, 'CashReportCurrency').find((r) => attr(r, 'currency') === 'BASE_SUMMARY');
+    const equity = rows(statement.EquitySummaryInBase, 'EquitySummaryByReportDateInBase').at(-1);
+    const statementCash = baseSummary === undefined ? (equity === undefined ? undefined : decimalAttr(equity, 'cash')) : decimalAttr(baseSummary, 'endingCash');
+    // Multi-account statements: the accounts' base cash adds up.
+    if (statementCash !== undefined) cash = cash === undefined ? statementCash : addDecimal(cash, statementCash);
+  }
+
+  const byTime = <T>(time: (x: T) => number, id: (x: T) => string) => (a: T, b: T) => time(a) - time(b) || (id(a) < id(b) ? -1 : id(a) > id(b) ? 1 : 0);
+  fills.sort(byTime((f: Fill) => f.executedAt, (f) => f.exchangeTradeId));
+  cashFlows.sort(byTime((f: CashFlow) => f.occurredAt, (f) => f.exchangeFlowId));
+  for (const list of prices.values()) list.sort((a, b) => a.at - b.at);
+  return { baseCurrency, generatedAt, fills: dedupeBy(fills, (f) => f.exchangeTradeId), cashFlows: dedupeBy(cashFlows, (f) => f.exchangeFlowId), cash, positions, prices };
+}
+
+function dedupeBy<T>(list: readonly T[], key: (x: T) => string): T[] {
+  const seen = new Set<string>();
+  return list.filter((x) => {
+    const k = key(x);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
