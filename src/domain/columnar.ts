@@ -1,0 +1,200 @@
+// The engine's own input and output: columns of typed arrays plus small string dictionaries.
+// This is what crosses to a worker thread (the buffers are transferred, not copied), and what the
+// engine reads in-process too, so both paths run exactly the same code. Fill ids never enter it.
+import type { AggregationInput, CostMethod, DataGap, PerformanceMetrics } from './aggregation.js';
+import { AggregationInputError, parseAmount } from './decimal.js';
+import { parseEngineState, type EngineState } from './engine-state.js';
+import type { BalanceSnapshot } from './types.js';
+
+export const HOUR_MS = 3_600_000;
+
+/**
+ * Columnar input. Asset columns hold indices into `assets` (index 0 is always the base currency);
+ * `candleSymbol` indexes `symbols`. Amounts are float64 parsed from the decimal strings.
+ */
+export interface ColumnarInput {
+  readonly baseCurrency: string;
+  readonly costMethod: CostMethod;
+  readonly state: EngineState | null;
+  /** First hour to compute when there is no state (null: the hour of the earliest fill or flow). */
+  readonly startHour: number | null;
+  readonly untilHour: number;
+  readonly assets: readonly string[];
+  readonly symbols: readonly string[];
+  readonly openingAsset: Int32Array;
+  readonly openingAmount: Float64Array;
+  readonly fillTime: Float64Array;
+  /** 0 = buy, 1 = sell. */
+  readonly fillSide: Uint8Array;
+  readonly fillBase: Int32Array;
+  readonly fillQuote: Int32Array;
+  readonly fillFeeAsset: Int32Array;
+  readonly fillQuantity: Float64Array;
+  readonly fillPrice: Float64Array;
+  readonly fillFee: Float64Array;
+  readonly flowTime: Float64Array;
+  readonly flowAsset: Int32Array;
+  /** Signed: deposits positive, withdrawals negative. */
+  readonly flowAmount: Float64Array;
+  readonly candleTime: Float64Array;
+  readonly candleSymbol: Int32Array;
+  readonly candleOpen: Float64Array;
+  readonly candleClose: Float64Array;
+}
+
+/** Fields of HourlyReturn per row in `ColumnarResult.returns` (row-major, stride 5). */
+export const RETURN_STRIDE = 5;
+export const RETURN_FIELDS = ['hourStart', 'return', 'cumulativeReturn', 'equityEnd', 'netFlow'] as const;
+
+/** A DataGap as the engine reports it: runs of consecutive hours are merged. */
+export interface EngineGap extends DataGap {
+  /** End of the run (exclusive hour boundary). */
+  readonly untilHour: number;
+  /** Occurrences in the run (asset-hours, or fills for `oversold`). */
+  readonly count: number;
+}
+
+export interface ColumnarResult {
+  /** Rows of [hourStart, return, cumulativeReturn, equityEnd, netFlow], oldest first. */
+  readonly returns: Float64Array;
+  readonly snapshot: BalanceSnapshot | null;
+  readonly state: EngineState;
+  readonly gaps: readonly EngineGap[];
+  readonly realizedPnl: number;
+  readonly unrealizedPnl: number;
+  readonly totalFees: number;
+  readonly metrics: PerformanceMetrics;
+  /** Fills and flows at or after `untilHour`: not applied; the next run gets them again. */
+  readonly deferredFills: number;
+  readonly deferredFlows: number;
+  /** Asset-hours valued with a carried-forward mark. */
+  readonly staleMarks: number;
+}
+
+class Dictionary {
+  readonly names: string[] = [];
+  private readonly index = new Map<string, number>();
+  id(name: string): number {
+    let id = this.index.get(name);
+    if (id === undefined) {
+      id = this.names.length;
+      this.names.push(name);
+      this.index.set(name, id);
+    }
+    return id;
+  }
+}
+
+function checkAsset(name: unknown, field: string): string {
+  if (typeof name !== 'string' || name === '') throw new AggregationInputError(`${field} is not an asset name`);
+  return name;
+}
+
+function checkTime(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw new AggregationInputError(`${field} is not an epoch millisecond`);
+  return value;
+}
+
+/** Validates and encodes the contract input into columns (one pass, no per-row objects kept). */
+export function encodeInput(input: AggregationInput & { readonly startHour?: number | null }): ColumnarInput {
+  const baseCurrency = checkAsset(input.baseCurrency, 'baseCurrency');
+  if (input.costMethod !== 'average' && input.costMethod !== 'fifo') throw new AggregationInputError('costMethod must be average or fifo');
+  const untilHour = checkTime(input.untilHour, 'untilHour');
+  if (untilHour % HOUR_MS !== 0) throw new AggregationInputError('untilHour is not aligned to an hour');
+  const startHour = input.startHour ?? null;
+  if (startHour !== null && (checkTime(startHour, 'startHour') % HOUR_MS !== 0)) throw new AggregationInputError('startHour is not aligned to an hour');
+  const state = input.state === null || input.state === undefined ? null : parseEngineState(input.state);
+  if (state !== null && (state.baseCurrency !== baseCurrency || state.costMethod !== input.costMethod)) {
+    throw new AggregationInputError('saved state was computed with another base currency or cost method');
+  }
+
+  const assets = new Dictionary();
+  assets.id(baseCurrency);
+  if (state !== null) {
+    for (const p of state.positions) assets.id(p.asset);
+    for (const m of state.marks) assets.id(m.asset);
+  }
+
+  const opening = input.openingBalances;
+  const openingAsset = new Int32Array(opening.length);
+  const openingAmount = new Float64Array(opening.length);
+  for (let i = 0; i < opening.length; i++) {
+    const b = opening[i]!;
+    openingAsset[i] = assets.id(checkAsset(b.asset, `opening balance ${i}: asset`));
+    openingAmount[i] = parseAmount(b.total, `opening balance ${i}: total`, false);
+  }
+
+  const fills = input.fills;
+  const n = fills.length;
+  const fillTime = new Float64Array(n);
+  const fillSide = new Uint8Array(n);
+  const fillBase = new Int32Array(n);
+  const fillQuote = new Int32Array(n);
+  const fillFeeAsset = new Int32Array(n);
+  const fillQuantity = new Float64Array(n);
+  const fillPrice = new Float64Array(n);
+  const fillFee = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const f = fills[i]!;
+    fillTime[i] = checkTime(f.executedAt, `fill ${i}: executedAt`);
+    if (f.side === 'buy') fillSide[i] = 0;
+    else if (f.side === 'sell') fillSide[i] = 1;
+    else throw new AggregationInputError(`fill ${i}: side must be buy or sell`);
+    fillBase[i] = assets.id(checkAsset(f.baseAsset, `fill ${i}: baseAsset`));
+    fillQuote[i] = assets.id(checkAsset(f.quoteAsset, `fill ${i}: quoteAsset`));
+    if (fillBase[i] === fillQuote[i]) throw new AggregationInputError(`fill ${i}: base and quote asset are the same`);
+    fillFeeAsset[i] = assets.id(checkAsset(f.feeAsset, `fill ${i}: feeAsset`));
+    fillQuantity[i] = parseAmount(f.quantity, `fill ${i}: quantity`, true);
+    fillPrice[i] = parseAmount(f.price, `fill ${i}: price`, true);
+    fillFee[i] = parseAmount(f.fee, `fill ${i}: fee`, false);
+  }
+
+  const flows = input.cashFlows;
+  const flowTime = new Float64Array(flows.length);
+  const flowAsset = new Int32Array(flows.length);
+  const flowAmount = new Float64Array(flows.length);
+  for (let i = 0; i < flows.length; i++) {
+    const f = flows[i]!;
+    flowTime[i] = checkTime(f.occurredAt, `cash flow ${i}: occurredAt`);
+    flowAsset[i] = assets.id(checkAsset(f.asset, `cash flow ${i}: asset`));
+    const amount = parseAmount(f.amount, `cash flow ${i}: amount`, true);
+    if (f.kind === 'deposit') flowAmount[i] = amount;
+    else if (f.kind === 'withdrawal') flowAmount[i] = -amount;
+    else throw new AggregationInputError(`cash flow ${i}: kind must be deposit or withdrawal`);
+  }
+
+  const symbols = new Dictionary();
+  const candles = input.candles;
+  const candleTime = new Float64Array(candles.length);
+  const candleSymbol = new Int32Array(candles.length);
+  const candleOpen = new Float64Array(candles.length);
+  const candleClose = new Float64Array(candles.length);
+  for (let i = 0; i < candles.length; i++) {
+    const c = candles[i]!;
+    candleTime[i] = checkTime(c.openTime, `candle ${i}: openTime`);
+    if (candleTime[i]! % HOUR_MS !== 0) throw new AggregationInputError(`candle ${i}: openTime is not aligned to an hour`);
+    candleSymbol[i] = symbols.id(checkAsset(c.symbol, `candle ${i}: symbol`));
+    candleOpen[i] = parseAmount(c.open, `candle ${i}: open`, true);
+    candleClose[i] = parseAmount(c.close, `candle ${i}: close`, true);
+  }
+
+  return {
+    baseCurrency, costMethod: input.costMethod, state, startHour, untilHour,
+    assets: assets.names, symbols: symbols.names,
+    openingAsset, openingAmount,
+    fillTime, fillSide, fillBase, fillQuote, fillFeeAsset, fillQuantity, fillPrice, fillFee,
+    flowTime, flowAsset, flowAmount,
+    candleTime, candleSymbol, candleOpen, candleClose,
+  };
+}
+
+/** The buffers of a columnar input, for a worker's transferList (each is owned by one column). */
+export function inputBuffers(c: ColumnarInput): ArrayBuffer[] {
+  return [
+    c.openingAsset, c.openingAmount,
+    c.fillTime, c.fillSide, c.fillBase, c.fillQuote, c.fillFeeAsset, c.fillQuantity, c.fillPrice, c.fillFee,
+    c.flowTime, c.flowAsset, c.flowAmount,
+    c.candleTime, c.candleSymbol, c.candleOpen, c.candleClose,
+  ].map((column) => column.buffer as ArrayBuffer);
+}
+
