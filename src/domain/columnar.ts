@@ -164,6 +164,7 @@ export function encodeInput(input: AggregationInput & { readonly startHour?: num
   }
 
   const symbols = new Dictionary();
+  const quoteSuffix = `/${baseCurrency}`;
   const candles = input.candles;
   const candleTime = new Float64Array(candles.length);
   const candleSymbol = new Int32Array(candles.length);
@@ -173,7 +174,11 @@ export function encodeInput(input: AggregationInput & { readonly startHour?: num
     const c = candles[i]!;
     candleTime[i] = checkTime(c.openTime, `candle ${i}: openTime`);
     if (candleTime[i]! % HOUR_MS !== 0) throw new AggregationInputError(`candle ${i}: openTime is not aligned to an hour`);
-    candleSymbol[i] = symbols.id(checkAsset(c.symbol, `candle ${i}: symbol`));
+    const symbol = checkAsset(c.symbol, `candle ${i}: symbol`);
+    const before = symbols.names.length;
+    candleSymbol[i] = symbols.id(symbol);
+    // Every marked asset gets a slot, held or not: its mark must carry into the saved state.
+    if (symbols.names.length > before && symbol.endsWith(quoteSuffix)) assets.id(symbol.slice(0, -quoteSuffix.length));
     candleOpen[i] = parseAmount(c.open, `candle ${i}: open`, true);
     candleClose[i] = parseAmount(c.close, `candle ${i}: close`, true);
   }
