@@ -106,8 +106,8 @@ export function referenceAggregate(input: ReferenceInput): ReferenceResult {
 
   type Event = { t: number; flow?: CashFlow; fill?: Fill };
   const events: Event[] = [
-    ...input.cashFlows.map((f) => ({ t: f.occurredAt, flow: f })),
-    ...input.fills.map((f) => ({ t: f.executedAt, fill: f })),
+    ...input.cashFlows.map((f): Event => ({ t: f.occurredAt, flow: f })),
+    ...input.fills.map((f): Event => ({ t: f.executedAt, fill: f })),
   ].sort((x, y) => x.t - y.t || (x.flow ? 0 : 1) - (y.flow ? 0 : 1));
 
   let eStart = equity();

@@ -2,7 +2,7 @@ import test from 'ava';
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { aggregate, type EngineInput, type EngineResult } from '../../src/domain/aggregate.js';
-import type { HourlyReturn } from '../../src/domain/types.js';
+import type { CashFlow, HourlyReturn } from '../../src/domain/types.js';
 import { decimal, historyArb } from './arbitrary.js';
 import { H, T0 } from './history.js';
 
@@ -30,7 +30,7 @@ test('a deposit or withdrawal alone never creates a return', (t) => {
       baseCurrency: 'USDT', costMethod: 'average', state: null, startHour: T0, untilHour: T0 + 12 * H,
       openingBalances: [{ asset: 'USDT', total: '1000000' }, { asset: 'BTC', total: '100' }, { asset: 'ETH', total: '1000' }],
       fills: [],
-      cashFlows: flows.map((f, i) => ({ exchangeFlowId: `f${i}`, kind: f.withdrawal ? 'withdrawal' : 'deposit', asset: f.asset, amount: decimal(f.amount, 4), occurredAt: T0 + f.hour * H + f.offset })).sort((a, b) => a.occurredAt - b.occurredAt),
+      cashFlows: flows.map((f, i): CashFlow => ({ exchangeFlowId: `f${i}`, kind: f.withdrawal ? 'withdrawal' : 'deposit', asset: f.asset, amount: decimal(f.amount, 4), occurredAt: T0 + f.hour * H + f.offset })).sort((a, b) => a.occurredAt - b.occurredAt),
       candles: flatCandles(12, { BTC: '43210.5', ETH: '2345.67' }),
     });
     return result.hourlyReturns.length === 12 && result.hourlyReturns.every((h) => Math.abs(h.return) < 1e-14);
