@@ -2,7 +2,7 @@
 // This is what crosses to a worker thread (the buffers are transferred, not copied), and what the
 // engine reads in-process too, so both paths run exactly the same code. Fill ids never enter it.
 import type { AggregationInput, CostMethod, DataGap, PerformanceMetrics } from './aggregation.js';
-import { AggregationInputError, parseAmount } from './decimal.js';
+import { AggregationInputError, decimalToNumber } from './decimal.js';
 import { parseEngineState, type EngineState } from './engine-state.js';
 import type { BalanceSnapshot } from './types.js';
 
@@ -85,24 +85,43 @@ class Dictionary {
   }
 }
 
-function checkAsset(name: unknown, field: string): string {
-  if (typeof name !== 'string' || name === '') throw new AggregationInputError(`${field} is not an asset name`);
+// Error messages are built only on failure: the hot loops below run millions of times.
+type Row = readonly [what: string, index: number];
+
+function refuse(row: Row | string, field: string, problem: string): never {
+  const where = typeof row === 'string' ? row : `${row[0]} ${row[1]}`;
+  throw new AggregationInputError(`${where}: ${field} ${problem}`);
+}
+
+function checkAsset(name: unknown, what: string, index: number, field: string): string {
+  if (typeof name !== 'string' || name === '') refuse([what, index], field, 'is not an asset name');
   return name;
 }
 
-function checkTime(value: unknown, field: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw new AggregationInputError(`${field} is not an epoch millisecond`);
+function checkTime(value: unknown, what: string, index: number, field: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) refuse([what, index], field, 'is not an epoch millisecond');
+  return value;
+}
+
+/** A decimal string ≥ 0 (> 0 when `positive`). */
+function amount(text: unknown, positive: boolean, what: string, index: number, field: string): number {
+  const value = typeof text === 'string' ? decimalToNumber(text) : NaN;
+  if (value !== value) refuse([what, index], field, 'is not a decimal string');
+  if (positive ? !(value > 0) : !(value >= 0)) refuse([what, index], field, positive ? 'must be positive' : 'must be non-negative');
+  if (value === Infinity) refuse([what, index], field, 'is out of range');
   return value;
 }
 
 /** Validates and encodes the contract input into columns (one pass, no per-row objects kept). */
 export function encodeInput(input: AggregationInput & { readonly startHour?: number | null }): ColumnarInput {
-  const baseCurrency = checkAsset(input.baseCurrency, 'baseCurrency');
+  if (typeof input.baseCurrency !== 'string' || input.baseCurrency === '') throw new AggregationInputError('baseCurrency is not an asset name');
+  const baseCurrency = input.baseCurrency;
   if (input.costMethod !== 'average' && input.costMethod !== 'fifo') throw new AggregationInputError('costMethod must be average or fifo');
-  const untilHour = checkTime(input.untilHour, 'untilHour');
+  if (!Number.isSafeInteger(input.untilHour)) throw new AggregationInputError('untilHour is not an epoch millisecond');
+  const untilHour = input.untilHour;
   if (untilHour % HOUR_MS !== 0) throw new AggregationInputError('untilHour is not aligned to an hour');
   const startHour = input.startHour ?? null;
-  if (startHour !== null && (checkTime(startHour, 'startHour') % HOUR_MS !== 0)) throw new AggregationInputError('startHour is not aligned to an hour');
+  if (startHour !== null && (!Number.isSafeInteger(startHour) || startHour % HOUR_MS !== 0)) throw new AggregationInputError('startHour is not an hour-aligned epoch millisecond');
   const state = input.state === null || input.state === undefined ? null : parseEngineState(input.state);
   if (state !== null && (state.baseCurrency !== baseCurrency || state.costMethod !== input.costMethod)) {
     throw new AggregationInputError('saved state was computed with another base currency or cost method');
@@ -120,8 +139,8 @@ export function encodeInput(input: AggregationInput & { readonly startHour?: num
   const openingAmount = new Float64Array(opening.length);
   for (let i = 0; i < opening.length; i++) {
     const b = opening[i]!;
-    openingAsset[i] = assets.id(checkAsset(b.asset, `opening balance ${i}: asset`));
-    openingAmount[i] = parseAmount(b.total, `opening balance ${i}: total`, false);
+    openingAsset[i] = assets.id(checkAsset(b.asset, 'opening balance', i, 'asset'));
+    openingAmount[i] = amount(b.total, false, 'opening balance', i, 'total');
   }
 
   const fills = input.fills;
@@ -134,19 +153,33 @@ export function encodeInput(input: AggregationInput & { readonly startHour?: num
   const fillQuantity = new Float64Array(n);
   const fillPrice = new Float64Array(n);
   const fillFee = new Float64Array(n);
+  const none = Symbol('none');
+  let lastBase: unknown = none;
+  let lastQuote: unknown = none;
+  let lastFee: unknown = none;
+  let lastBaseId = -1;
+  let lastQuoteId = -1;
+  let lastFeeId = -1;
   for (let i = 0; i < n; i++) {
     const f = fills[i]!;
-    fillTime[i] = checkTime(f.executedAt, `fill ${i}: executedAt`);
+    fillTime[i] = checkTime(f.executedAt, 'fill', i, 'executedAt');
     if (f.side === 'buy') fillSide[i] = 0;
     else if (f.side === 'sell') fillSide[i] = 1;
-    else throw new AggregationInputError(`fill ${i}: side must be buy or sell`);
-    fillBase[i] = assets.id(checkAsset(f.baseAsset, `fill ${i}: baseAsset`));
-    fillQuote[i] = assets.id(checkAsset(f.quoteAsset, `fill ${i}: quoteAsset`));
-    if (fillBase[i] === fillQuote[i]) throw new AggregationInputError(`fill ${i}: base and quote asset are the same`);
-    fillFeeAsset[i] = assets.id(checkAsset(f.feeAsset, `fill ${i}: feeAsset`));
-    fillQuantity[i] = parseAmount(f.quantity, `fill ${i}: quantity`, true);
-    fillPrice[i] = parseAmount(f.price, `fill ${i}: price`, true);
-    fillFee[i] = parseAmount(f.fee, `fill ${i}: fee`, false);
+    else refuse(['fill', i], 'side', 'must be buy or sell');
+    // Consecutive fills mostly repeat their assets: compare with the previous row before hashing.
+    const base = f.baseAsset;
+    if (base !== lastBase) { lastBaseId = assets.id(checkAsset(base, 'fill', i, 'baseAsset')); lastBase = base; }
+    const quote = f.quoteAsset;
+    if (quote !== lastQuote) { lastQuoteId = assets.id(checkAsset(quote, 'fill', i, 'quoteAsset')); lastQuote = quote; }
+    const feeAsset = f.feeAsset;
+    if (feeAsset !== lastFee) { lastFeeId = assets.id(checkAsset(feeAsset, 'fill', i, 'feeAsset')); lastFee = feeAsset; }
+    if (lastBaseId === lastQuoteId) refuse(['fill', i], 'quoteAsset', 'is the same as baseAsset');
+    fillBase[i] = lastBaseId;
+    fillQuote[i] = lastQuoteId;
+    fillFeeAsset[i] = lastFeeId;
+    fillQuantity[i] = amount(f.quantity, true, 'fill', i, 'quantity');
+    fillPrice[i] = amount(f.price, true, 'fill', i, 'price');
+    fillFee[i] = amount(f.fee, false, 'fill', i, 'fee');
   }
 
   const flows = input.cashFlows;
@@ -155,12 +188,12 @@ export function encodeInput(input: AggregationInput & { readonly startHour?: num
   const flowAmount = new Float64Array(flows.length);
   for (let i = 0; i < flows.length; i++) {
     const f = flows[i]!;
-    flowTime[i] = checkTime(f.occurredAt, `cash flow ${i}: occurredAt`);
-    flowAsset[i] = assets.id(checkAsset(f.asset, `cash flow ${i}: asset`));
-    const amount = parseAmount(f.amount, `cash flow ${i}: amount`, true);
-    if (f.kind === 'deposit') flowAmount[i] = amount;
-    else if (f.kind === 'withdrawal') flowAmount[i] = -amount;
-    else throw new AggregationInputError(`cash flow ${i}: kind must be deposit or withdrawal`);
+    flowTime[i] = checkTime(f.occurredAt, 'cash flow', i, 'occurredAt');
+    flowAsset[i] = assets.id(checkAsset(f.asset, 'cash flow', i, 'asset'));
+    const value = amount(f.amount, true, 'cash flow', i, 'amount');
+    if (f.kind === 'deposit') flowAmount[i] = value;
+    else if (f.kind === 'withdrawal') flowAmount[i] = -value;
+    else refuse(['cash flow', i], 'kind', 'must be deposit or withdrawal');
   }
 
   const symbols = new Dictionary();
@@ -172,15 +205,15 @@ export function encodeInput(input: AggregationInput & { readonly startHour?: num
   const candleClose = new Float64Array(candles.length);
   for (let i = 0; i < candles.length; i++) {
     const c = candles[i]!;
-    candleTime[i] = checkTime(c.openTime, `candle ${i}: openTime`);
-    if (candleTime[i]! % HOUR_MS !== 0) throw new AggregationInputError(`candle ${i}: openTime is not aligned to an hour`);
-    const symbol = checkAsset(c.symbol, `candle ${i}: symbol`);
+    candleTime[i] = checkTime(c.openTime, 'candle', i, 'openTime');
+    if (candleTime[i]! % HOUR_MS !== 0) refuse(['candle', i], 'openTime', 'is not aligned to an hour');
+    const symbol = checkAsset(c.symbol, 'candle', i, 'symbol');
     const before = symbols.names.length;
     candleSymbol[i] = symbols.id(symbol);
     // Every marked asset gets a slot, held or not: its mark must carry into the saved state.
     if (symbols.names.length > before && symbol.endsWith(quoteSuffix)) assets.id(symbol.slice(0, -quoteSuffix.length));
-    candleOpen[i] = parseAmount(c.open, `candle ${i}: open`, true);
-    candleClose[i] = parseAmount(c.close, `candle ${i}: close`, true);
+    candleOpen[i] = amount(c.open, true, 'candle', i, 'open');
+    candleClose[i] = amount(c.close, true, 'candle', i, 'close');
   }
 
   return {

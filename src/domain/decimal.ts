@@ -6,27 +6,47 @@ export class AggregationInputError extends Error {
   override name = 'AggregationInputError';
 }
 
-// PostgreSQL `numeric` text: optional minus, digits, optional fraction. No exponent, no hex, no spaces.
-const DECIMAL = /^-?(?:\d+(?:\.\d*)?|\.\d+)$/u;
+const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
+const TWO_53 = 2 ** 53;
 
 /**
- * Parses a canonical decimal string to the nearest float64 (`Number` rounds correctly, so the
- * representation error is at most half an ulp: a relative 1.1e-16).
+ * The float64 nearest to a PostgreSQL `numeric` text (optional minus, digits, optional fraction;
+ * no exponent, hex or spaces), or NaN when the text is not one. Exact like `Number` (½ ulp):
+ * when the digits fit in 2^53 and there are at most 22 decimals, digits / 10^k is one correctly
+ * rounded division of two exact doubles (Clinger's fast path); otherwise `Number` does it.
  */
-export function parseDecimal(text: string, field: string): number {
-  if (typeof text !== 'string' || !DECIMAL.test(text)) {
-    throw new AggregationInputError(`${field} is not a decimal string`);
+export function decimalToNumber(text: string): number {
+  const n = text.length;
+  let i = 0;
+  let negative = false;
+  if (n > 0 && text.charCodeAt(0) === 45) {
+    negative = true;
+    i = 1;
   }
-  const value = Number(text);
-  if (!Number.isFinite(value)) throw new AggregationInputError(`${field} is out of range`);
-  return value;
+  let digits = 0;
+  let mantissa = 0;
+  let point = -1;
+  for (; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      mantissa = mantissa * 10 + (c - 48);
+      digits++;
+    } else if (c === 46 && point < 0) {
+      point = i;
+    } else {
+      return NaN;
+    }
+  }
+  if (digits === 0) return NaN;
+  const decimals = point < 0 ? 0 : n - point - 1;
+  const value = mantissa <= TWO_53 && decimals <= 22 ? mantissa / POW10[decimals]! : Number(text);
+  return negative ? -value : value;
 }
 
-/** As parseDecimal, and the value must be ≥ 0 (or > 0 when `positive`). */
-export function parseAmount(text: string, field: string, positive: boolean): number {
-  const value = parseDecimal(text, field);
-  if (positive ? !(value > 0) : value < 0) {
-    throw new AggregationInputError(`${field} must be ${positive ? 'positive' : 'non-negative'}`);
-  }
+/** decimalToNumber that throws AggregationInputError naming `field` (never the text). */
+export function parseDecimal(text: string, field: string): number {
+  const value = typeof text === 'string' ? decimalToNumber(text) : NaN;
+  if (Number.isNaN(value)) throw new AggregationInputError(`${field} is not a decimal string`);
+  if (!Number.isFinite(value)) throw new AggregationInputError(`${field} is out of range`);
   return value;
 }

@@ -131,19 +131,25 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
 
   // ---- Gaps, merged into runs per (kind, asset). ----
   const gaps: MutableGap[] = [];
-  const openGap = new Map<string, MutableGap>();
-  const gap = (kind: DataGap['kind'], a: number, hour: number): void => {
-    const key = `${kind}\u0000${a}`;
-    const last = openGap.get(key);
+  const KINDS: readonly DataGap['kind'][] = ['oversold', 'stale-mark', 'missing-mark', 'non-positive-equity'];
+  const openGap: (MutableGap | undefined)[] = new Array<MutableGap | undefined>(KINDS.length * nA);
+  const gap = (kind: 0 | 1 | 2 | 3, a: number, hour: number): void => {
+    const key = kind * nA + a;
+    const last = openGap[key];
     if (last !== undefined && hour <= last.untilHour) {
       last.count++;
       if (hour + HOUR_MS > last.untilHour) last.untilHour = hour + HOUR_MS;
       return;
     }
-    const g: MutableGap = { kind, asset: c.assets[a]!, hourStart: hour, untilHour: hour + HOUR_MS, count: 1, treatment: TREATMENT[kind] };
+    const k = KINDS[kind]!;
+    const g: MutableGap = { kind: k, asset: c.assets[a]!, hourStart: hour, untilHour: hour + HOUR_MS, count: 1, treatment: TREATMENT[k] };
     gaps.push(g);
-    openGap.set(key, g);
+    openGap[key] = g;
   };
+  const OVERSOLD = 0;
+  const STALE = 1;
+  const MISSING = 2;
+  const NON_POSITIVE = 3;
 
   // ---- The book. `hour` is the current hour start; flows accumulate for Modified Dietz. ----
   let hour = start;
@@ -155,7 +161,7 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
   const unitValue = (a: number): number => {
     const m = mark[a]!;
     if (m === m) return m;
-    gap('missing-mark', a, hour);
+    gap(MISSING, a, hour);
     return qty[a]! > 0 ? cost[a]! / qty[a]! : 0;
   };
   const flow = (value: number, t: number): void => {
@@ -175,7 +181,7 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
     if (q - held > CLOSE_TOLERANCE * q) {
       // Incomplete history: the shortfall arrived unrecorded before this trade.
       const shortfall = q - held;
-      gap('oversold', a, hour);
+      gap(OVERSOLD, a, hour);
       increase(a, shortfall, unit);
       flow(shortfall * unit, t);
       held = q;
@@ -226,10 +232,10 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
       if (qty[a] === 0) continue;
       const m = mark[a]!;
       if (m !== m) {
-        gap('missing-mark', a, boundaryHour);
+        gap(MISSING, a, boundaryHour);
         e += cost[a]!;
       } else {
-        if (!fresh) { gap('stale-mark', a, boundaryHour); staleMarks++; }
+        if (!fresh) { gap(STALE, a, boundaryHour); staleMarks++; }
         e += qty[a]! * m;
       }
     }
@@ -307,7 +313,7 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
     const equityEnd = equityAt(j + 1, hourEnd, false);
     const denominator = equityStart + flowWeighted;
     if ((flowCount === 0 && equityStart <= 0) || !(denominator > 0)) {
-      gap('non-positive-equity', 0, hour);
+      gap(NON_POSITIVE, 0, hour);
     } else {
       /** Modified Dietz: r = (E_end − E_start − ΣF) / (E_start + Σ wᵢFᵢ), wᵢ = share of the hour left. */
       const r = (equityEnd - equityStart - flowSum) / denominator;
