@@ -2,7 +2,10 @@
 // 8,760 hourly returns and the metrics; once in the worker pool, once on the main thread.
 // Pool time counts everything the caller waits for: encoding the strings into columns on the
 // main thread, the transfer, the engine in the worker, the transfer back and decoding.
-import { performance } from 'node:perf_hooks';
+import { availableParallelism, loadavg } from 'node:os';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { aggregate, type EngineInput } from '../src/domain/aggregate.js';
 import type { Candle, CashFlow, Fill } from '../src/domain/types.js';
 import { createAggregationPool } from '../src/pool/aggregation-pool.js';
@@ -63,17 +66,39 @@ const pool = createAggregationPool({ threads: Number(process.env['POOL_THREADS']
 // Warm-up: worker start-up (and tsx's compile of the worker) is paid once per process, not per task.
 await pool.aggregate({ ...input, fills: input.fills.slice(0, 1000), untilHour: T0 + 24 * H });
 
-let start = performance.now();
-const inPool = await pool.aggregate(input);
-const poolMs = performance.now() - start;
-await pool.close();
+// Collect the generator's garbage before each timed section so neither run pays for it.
+setFlagsFromString('--expose-gc');
+const collect = runInNewContext('gc') as () => void;
 
-start = performance.now();
-const onMain = aggregate(input);
-const mainThreadMs = performance.now() - start;
+// Main-thread garbage collection inside each timed section (the 1M input objects make it costly).
+let gcMs = 0;
+const gc = new PerformanceObserver((list) => { for (const e of list.getEntries()) gcMs += e.duration; });
+gc.observe({ entryTypes: ['gc'] });
+const timed = async <T>(run: () => T | Promise<T>): Promise<{ value: T; ms: number; cpuMs: number; gcMs: number }> => {
+  collect();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  gcMs = 0;
+  const cpu = process.cpuUsage();
+  const t = performance.now();
+  const value = await run();
+  const ms = performance.now() - t;
+  const cpuMs = process.cpuUsage(cpu).user / 1000;
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  return { value, ms, cpuMs, gcMs };
+};
+
+const pooled = await timed(() => pool.aggregate(input));
+await pool.close();
+const main = await timed(() => aggregate(input));
+gc.disconnect();
+const inPool = pooled.value;
+const onMain = main.value;
+const poolMs = pooled.ms;
+const mainThreadMs = main.ms;
 
 const m = inPool.metrics;
 console.log(`fills ${FILLS}, candles ${input.candles.length}, flows ${input.cashFlows.length}, pool threads ${pool.threads}`);
 console.log(`hourly returns ${inPool.hourlyReturns.length}, gaps ${inPool.gaps.length}, cumulative ${(m.cumulativeReturn * 100).toFixed(3)}%, max drawdown ${(m.maxDrawdown * 100).toFixed(3)}%, Sharpe ${m.sharpe?.toFixed(3)}`);
-console.log(`pool ${poolMs.toFixed(0)} ms, main thread ${mainThreadMs.toFixed(0)} ms, same result: ${JSON.stringify(inPool) === JSON.stringify(onMain)}`);
+console.log(`pool ${poolMs.toFixed(0)} ms (process CPU ${pooled.cpuMs.toFixed(0)} ms, main-thread GC ${pooled.gcMs.toFixed(0)} ms); main thread ${mainThreadMs.toFixed(0)} ms (CPU ${main.cpuMs.toFixed(0)} ms, GC ${main.gcMs.toFixed(0)} ms)`);
+console.log(`same result both ways: ${JSON.stringify(inPool) === JSON.stringify(onMain)}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${availableParallelism()} cores`);
 console.log(JSON.stringify({ fills: FILLS, hours: inPool.hourlyReturns.length, poolMs: Math.round(poolMs), mainThreadMs: Math.round(mainThreadMs) }));

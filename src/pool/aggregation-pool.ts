@@ -29,16 +29,16 @@ export interface AggregationPool extends Aggregator {
   close(): Promise<void>;
 }
 
-/** The worker next to this module: `.ts` under tsx (tests), `.js` in the built `dist/`. */
-function defaultWorkerFile(): URL {
-  const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  return new URL(`./aggregation.worker${extension}`, import.meta.url);
+/** The worker next to a module: `.ts` under tsx (tests, bench), `.js` in the built `dist/`. */
+export function workerFileFor(moduleUrl: string): URL {
+  const extension = new URL(moduleUrl).pathname.endsWith('.ts') ? '.ts' : '.js';
+  return new URL(`./aggregation.worker${extension}`, moduleUrl);
 }
 
 export function createAggregationPool(options: AggregationPoolOptions): AggregationPool {
   const threads = options.threads > 0 ? options.threads : availableParallelism();
   const piscina = new Piscina<WorkerTask, WorkerReply>({
-    filename: (options.workerFile ?? defaultWorkerFile()).href,
+    filename: (options.workerFile ?? workerFileFor(import.meta.url)).href,
     minThreads: threads,
     maxThreads: threads,
   });

@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { aggregate } from '../../src/domain/aggregate.js';
 import { encodeInput } from '../../src/domain/columnar.js';
 import { AggregationInputError } from '../../src/domain/decimal.js';
-import { AggregationWorkerError, createAggregationPool } from '../../src/pool/aggregation-pool.js';
+import { AggregationWorkerError, createAggregationPool, workerFileFor } from '../../src/pool/aggregation-pool.js';
 import { historyArb } from '../domain/arbitrary.js';
 import { H, T0, balance, candle, fill, input } from '../domain/history.js';
 import { CANARY } from './crashing.worker.js';
@@ -86,4 +86,9 @@ test('the default pool runs the real worker file and is sized to the machine whe
   } finally {
     await sized.close();
   }
+});
+
+test('the worker file follows the extension of the running module (tsx source or built dist)', (t) => {
+  t.is(workerFileFor('file:///app/src/pool/aggregation-pool.ts').href, 'file:///app/src/pool/aggregation.worker.ts');
+  t.is(workerFileFor('file:///app/dist/pool/aggregation-pool.js').href, 'file:///app/dist/pool/aggregation.worker.js');
 });
