@@ -6,11 +6,8 @@ import { runEngine } from './engine.js';
 import type { EngineState } from './engine-state.js';
 import type { HourlyReturn } from './types.js';
 
-/** Input with the engine's optional extra: where a history without saved state begins. */
-export interface EngineInput extends AggregationInput {
-  /** First hour to compute when `state` is null (default: the hour of the earliest fill or flow). */
-  readonly startHour?: number | null;
-}
+/** The contract's input (kept as a name for the engine's callers). */
+export type EngineInput = AggregationInput;
 
 export interface EngineResult extends AggregationResult {
   readonly state: EngineState;

@@ -113,7 +113,7 @@ function amount(text: unknown, positive: boolean, what: string, index: number, f
 }
 
 /** Validates and encodes the contract input into columns (one pass, no per-row objects kept). */
-export function encodeInput(input: AggregationInput & { readonly startHour?: number | null }): ColumnarInput {
+export function encodeInput(input: AggregationInput): ColumnarInput {
   if (typeof input.baseCurrency !== 'string' || input.baseCurrency === '') throw new AggregationInputError('baseCurrency is not an asset name');
   const baseCurrency = input.baseCurrency;
   if (input.costMethod !== 'average' && input.costMethod !== 'fifo') throw new AggregationInputError('costMethod must be average or fifo');
