@@ -43,7 +43,9 @@ export function createAggregationPool(options: AggregationPoolOptions): Aggregat
     maxThreads: threads,
   });
 
+  let closed = false;
   const runColumns = async (columns: ColumnarInput, signal?: AbortSignal): Promise<ColumnarResult> => {
+    if (closed) throw new AggregationWorkerError('aggregation pool is closed');
     let reply: WorkerReply;
     try {
       reply = await piscina.run({ columns }, { transferList: inputBuffers(columns), ...(signal === undefined ? {} : { signal }) });
@@ -62,9 +64,12 @@ export function createAggregationPool(options: AggregationPoolOptions): Aggregat
     runColumns,
     async aggregate(input, signal) {
       signal?.throwIfAborted();
+      if (closed) throw new AggregationWorkerError('aggregation pool is closed');
       return decodeResult(await runColumns(encodeInput(input), signal));
     },
     async close() {
+      if (closed) return;
+      closed = true;
       await piscina.destroy();
     },
   };

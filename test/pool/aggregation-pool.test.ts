@@ -86,6 +86,7 @@ test('the default pool runs the real worker file and is sized to the machine whe
   } finally {
     await sized.close();
   }
+  await t.throwsAsync(sized.aggregate(good), { instanceOf: AggregationWorkerError, message: 'aggregation pool is closed' });
 });
 
 test('the worker file follows the extension of the running module (tsx source or built dist)', (t) => {
