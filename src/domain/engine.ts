@@ -9,11 +9,18 @@
 // bit-identical however the input was batched or ordered within a millisecond.
 //
 // Treatments (each reported as a DataGap, never hidden):
-// - A fill or withdrawal that takes more of an asset than is held: the shortfall is an unrecorded
-//   deposit at the trade's unit value just before it, counted as an external flow (no return).
+// - A fill, fee or withdrawal that takes more of an asset than is held: the shortfall is an
+//   unrecorded deposit at the trade's unit value just before it, counted as an external flow.
 // - No candle closed at a boundary: the last mark is carried forward (counted as stale).
 // - An asset never marked: valued at its cost basis (price paid; 0 if deposited), never at 1.
 // - Starting equity ≤ 0 and no flow, or a Dietz denominator ≤ 0: no return for that hour.
+//
+// Valuation: every asset is valued in the base currency at its mark (the close of the `ASSET/BASE`
+// candle that ends at the boundary). A fill moves two legs (base and quote asset) at the fill price
+// times the quote's mark at the hour start; a fee is an expense at its value (quote, base, or its
+// own mark for a third asset) and also disposes of the fee asset. A deposit enters at its mark as
+// cost basis; a withdrawal disposes at its mark (realizing the gain). Thus at every boundary
+// realized + unrealized = equity − opening equity − net flows.
 import type { DataGap } from './aggregation.js';
 import { HOUR_MS, RETURN_STRIDE, type ColumnarInput, type ColumnarResult, type EngineGap } from './columnar.js';
 import { AggregationInputError } from './decimal.js';
@@ -21,7 +28,7 @@ import type { EngineState, MarkState, PositionState } from './engine-state.js';
 import { metricsOf } from './metrics.js';
 
 const TREATMENT: Record<DataGap['kind'], string> = {
-  oversold: 'more was sold or withdrawn than held (incomplete history): the shortfall is treated as an unrecorded deposit at the trade value just before it, counted as an external flow so it creates no return',
+  oversold: 'more was sold, spent or withdrawn than held (incomplete history): the shortfall is treated as an unrecorded deposit at the trade value just before it, counted as an external flow so it creates no return',
   'stale-mark': 'no candle closed at this hour boundary: the last known mark is carried forward',
   'missing-mark': 'no mark has ever been seen for this asset: it is valued at its cost basis (0 when deposited or held at the start), never at 1',
   'non-positive-equity': 'starting equity is zero or negative without a flow (or the Dietz denominator is not positive): no return for this hour, the cumulative return carries over',
@@ -220,8 +227,11 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
     }
     realized += q * unit - removed;
   };
-  /** Equity at the boundary after `hourEnd`'s marks are applied; counts stale and missing marks. */
-  const equityAt = (j: number, boundaryHour: number, useOpen: boolean): number => {
+  /**
+   * Equity at boundary j after its marks are applied. Stale and missing marks are reported against
+   * `gapHour`: the hour whose return the valuation feeds (the hour ending at the boundary).
+   */
+  const equityAt = (j: number, gapHour: number, useOpen: boolean): number => {
     let e = qty[0]!;
     const row = j * nA;
     for (const a of others) {
@@ -232,10 +242,10 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
       if (qty[a] === 0) continue;
       const m = mark[a]!;
       if (m !== m) {
-        gap(MISSING, a, boundaryHour);
+        gap(MISSING, a, gapHour);
         e += cost[a]!;
       } else {
-        if (!fresh) { gap(STALE, a, boundaryHour); staleMarks++; }
+        if (!fresh) { gap(STALE, a, gapHour); staleMarks++; }
         e += qty[a]! * m;
       }
     }
@@ -310,7 +320,7 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
         fp++;
       }
     }
-    const equityEnd = equityAt(j + 1, hourEnd, false);
+    const equityEnd = equityAt(j + 1, hour, false);
     const denominator = equityStart + flowWeighted;
     if ((flowCount === 0 && equityStart <= 0) || !(denominator > 0)) {
       gap(NON_POSITIVE, 0, hour);
@@ -360,7 +370,8 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
   const hourStarts = new Float64Array(nRows);
   for (let i = 0; i < nRows; i++) { hourStarts[i] = returns[i * RETURN_STRIDE]!; r[i] = returns[i * RETURN_STRIDE + 1]!; }
   const totals = { realizedPnl: realized, unrealizedPnl: unrealized, totalFees: fees };
-  const snapshot = nH === 0 && state === null ? null : { at: until, balance: qty[0]!, equity: equityStart };
+  // Equity at untilHour (with no hours to compute: the opening valuation).
+  const snapshot = { at: until, balance: qty[0]!, equity: equityStart };
   return {
     returns,
     snapshot,

@@ -95,7 +95,8 @@ test('a missing candle carries the last mark forward and counts it as stale', (t
   }));
   t.deepEqual(result.hourlyReturns.map((h) => h.equityEnd), [110, 110, 121]);
   t.is(result.staleMarks, 1);
-  t.like(result.gaps[0], { kind: 'stale-mark', asset: 'BTC', hourStart: T0 + 2 * H, count: 1 });
+  // The candle of hour T0 + 1h is missing: that hour's closing equity uses the carried mark.
+  t.like(result.gaps[0], { kind: 'stale-mark', asset: 'BTC', hourStart: T0 + H, untilHour: T0 + 2 * H, count: 1 });
 });
 
 test('an asset never marked is reported and valued at cost, never at 1', (t) => {

@@ -99,3 +99,20 @@ test('permuting fills and flows within the same millisecond does not change the 
   }), { numRuns: 200 });
   t.pass();
 });
+
+test('realized plus unrealized P&L equals the change in equity net of flows', (t) => {
+  fc.assert(fc.property(fc.tuple(historyArb({ maxHours: 24, maxFills: 60 }), fc.constantFrom('average' as const, 'fifo' as const)), ([{ input }, costMethod]) => {
+    const run = { ...input, costMethod };
+    const result = aggregate(run);
+    // Hours without a return carry no netFlow row: keep to histories where every hour has one.
+    fc.pre(result.hourlyReturns.length === (run.untilHour - run.startHour!) / H);
+    const opening = aggregate({ ...run, untilHour: run.startHour! }).snapshot!.equity;
+    const flows = result.hourlyReturns.reduce((sum, h) => sum + h.netFlow, 0);
+    const change = result.snapshot!.equity - opening - flows;
+    const scale = 1 + Math.abs(opening) + run.fills.reduce((s, f) => s + Number(f.quantity) * Number(f.price) * (f.quoteAsset === 'BTC' ? 1e5 : 1), 0);
+    if (Math.abs(change - (result.realizedPnl + result.unrealizedPnl)) > 1e-9 * scale) {
+      throw new Error(`equity change ${change} vs P&L ${result.realizedPnl + result.unrealizedPnl}`);
+    }
+  }), { numRuns: 200 });
+  t.pass();
+});
