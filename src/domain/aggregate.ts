@@ -1,6 +1,6 @@
 // The engine as the contract shows it: AggregationInput in, AggregationResult out, in-process.
 // The worker pool runs the same three steps with the columns crossing threads in between.
-import type { AggregationInput, AggregationResult, PerformanceMetrics } from './aggregation.js';
+import type { AggregationInput, AggregationResult, Aggregator, PerformanceMetrics } from './aggregation.js';
 import { RETURN_STRIDE, encodeInput, type ColumnarResult, type EngineGap } from './columnar.js';
 import { runEngine } from './engine.js';
 import type { EngineState } from './engine-state.js';
@@ -43,3 +43,13 @@ export function decodeResult(c: ColumnarResult): EngineResult {
 export function aggregate(input: EngineInput): EngineResult {
   return decodeResult(runEngine(encodeInput(input)));
 }
+
+/** The Aggregator contract on the calling thread (actor tests, tiny accounts); the pool is the default. */
+export const inProcessAggregator: Aggregator & { aggregate(input: EngineInput, signal?: AbortSignal): Promise<EngineResult> } = {
+  aggregate(input, signal) {
+    return new Promise((resolve) => {
+      signal?.throwIfAborted();
+      resolve(aggregate(input));
+    });
+  },
+};

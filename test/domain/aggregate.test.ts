@@ -1,5 +1,6 @@
 import test from 'ava';
-import { aggregate } from '../../src/domain/aggregate.js';
+import { aggregate, inProcessAggregator } from '../../src/domain/aggregate.js';
+import { encodeInput } from '../../src/domain/columnar.js';
 import { AggregationInputError } from '../../src/domain/decimal.js';
 import { H, T0, balance, candle, deposit, fill, input, withdrawal } from './history.js';
 
@@ -149,4 +150,18 @@ test('fills after untilHour are deferred, and fills before the saved state are r
 test('the saved state survives JSON', (t) => {
   const result = aggregate(input({ ...held, costMethod: 'fifo', fills: [fill(T0 + 60_000, 'buy', 'BTC/USDT', '0.3', '105', '0.01')] }));
   t.deepEqual(JSON.parse(JSON.stringify(result.state)), result.state);
+});
+
+test('fill ids and symbols never enter the columns that cross to a worker', (t) => {
+  const canary = fill(T0 + 1, 'buy', 'BTC/USDT', '1', '100');
+  const columns = encodeInput(input({ fills: [{ ...canary, exchangeTradeId: 'canary-trade-id-9137' }], cashFlows: [{ ...deposit(T0, 'USDT', '5'), exchangeFlowId: 'canary-flow-id-5521' }] }));
+  const text = JSON.stringify(columns, (_key, value: unknown) => (ArrayBuffer.isView(value) ? Array.from(value as Float64Array) : value));
+  t.false(text.includes('canary'));
+  t.deepEqual(columns.assets, ['USDT', 'BTC']);
+});
+
+test('the in-process aggregator honours the contract and an aborted signal', async (t) => {
+  const run = input({ openingBalances: [balance('USDT', '1')] });
+  t.deepEqual(await inProcessAggregator.aggregate(run), aggregate(run));
+  await t.throwsAsync(inProcessAggregator.aggregate(run, AbortSignal.abort()), { name: 'AbortError' });
 });
