@@ -1,4 +1,4 @@
-// An exact-decimal reference of the engine's rules (average cost), written independently and
+// An exact-decimal reference of the engine's rules (average cost or FIFO), written independently and
 // simply: BigInt fixed point with 36 decimals, maps by asset name, one event at a time. Its only
 // rounding is at 1e-36, far below the 1e-9 bound the float64 engine is held to.
 import type { Balance, Candle, CashFlow, Fill } from '../../src/domain/types.js';
@@ -24,6 +24,7 @@ export interface ReferenceInput {
   readonly candles: readonly Candle[];
   readonly startHour: number;
   readonly untilHour: number;
+  readonly costMethod: 'average' | 'fifo';
 }
 
 export interface ReferenceHour {
@@ -46,6 +47,8 @@ export function referenceAggregate(input: ReferenceInput): ReferenceResult {
   const qty = new Map<string, bigint>();
   const cost = new Map<string, bigint>();
   const mark = new Map<string, bigint>([[base, SCALE]]);
+  const lots = new Map<string, { qty: bigint; unit: bigint }[]>();
+  const fifo = input.costMethod === 'fifo';
   const q = (a: string): bigint => qty.get(a) ?? 0n;
   const c = (a: string): bigint => cost.get(a) ?? 0n;
   let realized = 0n;
@@ -72,6 +75,7 @@ export function referenceAggregate(input: ReferenceInput): ReferenceResult {
   const increase = (a: string, n: bigint, u: bigint): void => {
     qty.set(a, q(a) + n);
     if (a !== base) cost.set(a, c(a) + mul(n, u));
+    if (a !== base && fifo) lots.set(a, [...(lots.get(a) ?? []), { qty: n, unit: u }]);
   };
   const decrease = (a: string, n: bigint, u: bigint, t: number): void => {
     if (n > q(a)) {
@@ -82,7 +86,25 @@ export function referenceAggregate(input: ReferenceInput): ReferenceResult {
     const held = q(a);
     qty.set(a, held - n);
     if (a === base) return;
-    const removed = held === n ? c(a) : div(mul(c(a), n), held);
+    let removed: bigint;
+    if (held === n) {
+      removed = c(a);
+      lots.set(a, []);
+    } else if (fifo) {
+      removed = 0n;
+      let left = n;
+      const open = lots.get(a) ?? [];
+      while (left > 0n && open.length > 0) {
+        const lot = open[0]!;
+        const take = left < lot.qty ? left : lot.qty;
+        removed += mul(take, lot.unit);
+        left -= take;
+        if (take === lot.qty) open.shift();
+        else lot.qty -= take;
+      }
+    } else {
+      removed = div(mul(c(a), n), held);
+    }
     cost.set(a, c(a) - removed);
     realized += mul(n, u) - removed;
   };

@@ -6,11 +6,11 @@ import { referenceAggregate, toNumber } from './exact-reference.js';
 
 const BOUND = 1e-9;
 
-test('float64 equity, growth and P&L stay within 1e-9 of an exact decimal reference on random histories', (t) => {
+for (const costMethod of ['average', 'fifo'] as const) test(`float64 equity, growth and P&L stay within 1e-9 of an exact decimal reference on random histories (${costMethod})`, (t) => {
   let compared = 0;
-  fc.assert(fc.property(historyArb({ maxHours: 24, maxFills: 60 }), ({ input }) => {
+  fc.assert(fc.property(historyArb({ maxHours: 24, maxFills: 60, costMethod }), ({ input }) => {
     const fast = aggregate(input);
-    const exact = referenceAggregate({ ...input, startHour: input.startHour! });
+    const exact = referenceAggregate({ ...input, costMethod, startHour: input.startHour! });
     const byHour = new Map(fast.hourlyReturns.map((h) => [h.hourStart, h]));
     let growthFast = 1;
     for (const h of exact.hours) {
