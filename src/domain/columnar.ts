@@ -88,9 +88,8 @@ class Dictionary {
 // Error messages are built only on failure: the hot loops below run millions of times.
 type Row = readonly [what: string, index: number];
 
-function refuse(row: Row | string, field: string, problem: string): never {
-  const where = typeof row === 'string' ? row : `${row[0]} ${row[1]}`;
-  throw new AggregationInputError(`${where}: ${field} ${problem}`);
+function refuse(row: Row, field: string, problem: string): never {
+  throw new AggregationInputError(`${row[0]} ${row[1]}: ${field} ${problem}`);
 }
 
 function checkAsset(name: unknown, what: string, index: number, field: string): string {

@@ -39,14 +39,7 @@ export function decimalToNumber(text: string): number {
   }
   if (digits === 0) return NaN;
   const decimals = point < 0 ? 0 : n - point - 1;
-  const value = mantissa <= TWO_53 && decimals <= 22 ? mantissa / POW10[decimals]! : Number(text);
+  if (mantissa > TWO_53 || decimals > 22) return Number(text);
+  const value = mantissa / POW10[decimals]!;
   return negative ? -value : value;
-}
-
-/** decimalToNumber that throws AggregationInputError naming `field` (never the text). */
-export function parseDecimal(text: string, field: string): number {
-  const value = typeof text === 'string' ? decimalToNumber(text) : NaN;
-  if (Number.isNaN(value)) throw new AggregationInputError(`${field} is not a decimal string`);
-  if (!Number.isFinite(value)) throw new AggregationInputError(`${field} is out of range`);
-  return value;
 }
