@@ -272,6 +272,8 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
   let wp = 0;
   const nFills = fillOrder.length;
   const nFlows = flowOrder.length;
+  // Columns as locals: the loop calls closures, so V8 would otherwise reload them from `c`.
+  const { fillTime, fillSide, fillBase, fillQuote, fillFeeAsset, fillQuantity, fillPrice, fillFee, flowTime, flowAsset, flowAmount } = c;
   for (let j = 0; j < nH; j++) {
     hour = start + j * HOUR_MS;
     const hourEnd = hour + HOUR_MS;
@@ -281,36 +283,36 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
     for (;;) {
       const fi = fp < nFills ? fillOrder[fp]! : -1;
       const wi = wp < nFlows ? flowOrder[wp]! : -1;
-      const ft = fi >= 0 ? c.fillTime[fi]! : Infinity;
-      const wt = wi >= 0 ? c.flowTime[wi]! : Infinity;
+      const ft = fi >= 0 ? fillTime[fi]! : Infinity;
+      const wt = wi >= 0 ? flowTime[wi]! : Infinity;
       if (ft >= hourEnd && wt >= hourEnd) break;
       if (wt <= ft) {
         // Deposits first within a millisecond: flows sort before fills at equal times.
-        const a = c.flowAsset[wi]!;
-        const amount = c.flowAmount[wi]!;
+        const a = flowAsset[wi]!;
+        const amount = flowAmount[wi]!;
         const unit = a === 0 ? 1 : unitValue(a);
         if (amount > 0) increase(a, amount, unit);
         else decrease(a, -amount, unit, wt);
         flow(amount * unit, wt);
         wp++;
       } else {
-        const base = c.fillBase[fi]!;
-        const quote = c.fillQuote[fi]!;
-        const q = c.fillQuantity[fi]!;
-        const price = c.fillPrice[fi]!;
+        const base = fillBase[fi]!;
+        const quote = fillQuote[fi]!;
+        const q = fillQuantity[fi]!;
+        const price = fillPrice[fi]!;
         const quoteUnit = quote === 0 ? 1 : unitValue(quote);
         const baseUnit = price * quoteUnit;
         const notional = q * price;
-        if (c.fillSide[fi] === 0) {
+        if (fillSide[fi] === 0) {
           increase(base, q, baseUnit);
           decrease(quote, notional, quoteUnit, ft);
         } else {
           decrease(base, q, baseUnit, ft);
           increase(quote, notional, quoteUnit);
         }
-        const fee = c.fillFee[fi]!;
+        const fee = fillFee[fi]!;
         if (fee > 0) {
-          const fa = c.fillFeeAsset[fi]!;
+          const fa = fillFeeAsset[fi]!;
           const feeUnit = fa === 0 ? 1 : fa === quote ? quoteUnit : fa === base ? baseUnit : unitValue(fa);
           const feeValue = fee * feeUnit;
           fees += feeValue;
