@@ -18,6 +18,11 @@ export interface AggregationInput {
   readonly candles: readonly Candle[];
   /** Compute hours up to (excluding) this aligned hour boundary. */
   readonly untilHour: EpochMs;
+  /**
+   * First hour to compute when `state` is null (aligned; default: the hour of the earliest fill or
+   * flow). Ignored when there is a state: it resumes at the hour it was saved for.
+   */
+  readonly startHour?: EpochMs | null;
 }
 
 /** Why part of the history could not be valued as given; reported, never hidden. */
@@ -29,6 +34,7 @@ export interface DataGap {
   readonly treatment: string;
 }
 
+/** Formulas: see `computeMetrics` in ./metrics.ts (hourly returns, annualized with 8760 hours). */
 export interface PerformanceMetrics {
   readonly hours: number;
   readonly cumulativeReturn: number;

@@ -1,0 +1,108 @@
+// 1,000,000 synthetic fills over one year on 10 assets with hourly marks and 50 cash flows →
+// 8,760 hourly returns and the metrics; once in the worker pool, once on the main thread.
+// Pool time counts everything the caller waits for: encoding the strings into columns on the
+// main thread, the transfer, the engine in the worker, the transfer back and decoding.
+import { availableParallelism, loadavg } from 'node:os';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { aggregate, type EngineInput } from '../src/domain/aggregate.js';
+import type { Candle, CashFlow, Fill } from '../src/domain/types.js';
+import { createAggregationPool } from '../src/pool/aggregation-pool.js';
+
+const FILLS = Number(process.env['BENCH_FILLS'] ?? 1_000_000);
+const HOURS = 8760;
+const H = 3_600_000;
+const T0 = Date.UTC(2025, 0, 1);
+const ASSETS = ['BTC', 'ETH', 'SOL', 'BNB', 'XRP', 'ADA', 'DOGE', 'AVAX', 'DOT', 'LINK'];
+
+// Deterministic pseudo-random numbers (mulberry32) so every run measures the same history.
+let seed = 0x5eed;
+const random = (): number => {
+  seed = (seed + 0x6d2b79f5) | 0;
+  let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+  x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+  return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+};
+
+function history(): EngineInput {
+  const prices = ASSETS.map((_, a) => 10 + a * 97.3);
+  const markAt: number[][] = ASSETS.map(() => []);
+  const candles: Candle[] = [];
+  for (let h = -1; h < HOURS; h++) {
+    for (let a = 0; a < ASSETS.length; a++) {
+      const open = prices[a]!;
+      prices[a] = open * (1 + (random() - 0.5) * 0.01);
+      if (h >= 0) markAt[a]![h] = open;
+      candles.push({ symbol: `${ASSETS[a]}/USDT`, openTime: T0 + h * H, open: open.toFixed(4), high: Math.max(open, prices[a]!).toFixed(4), low: Math.min(open, prices[a]!).toFixed(4), close: prices[a]!.toFixed(4), volume: '1000' });
+    }
+  }
+  const fills: Fill[] = new Array<Fill>(FILLS);
+  for (let i = 0; i < FILLS; i++) {
+    const t = T0 + Math.floor((i / FILLS) * HOURS * H);
+    const a = i % ASSETS.length;
+    const mark = markAt[a]![Math.floor((t - T0) / H)]!;
+    const asset = ASSETS[a]!;
+    fills[i] = {
+      exchangeTradeId: `b${i}`, symbol: `${asset}/USDT`, baseAsset: asset, quoteAsset: 'USDT',
+      side: (i / ASSETS.length) % 2 < 1 ? 'buy' : 'sell', quantity: (0.01 + random() * 0.5).toFixed(6),
+      price: (mark * (1 + (random() - 0.5) * 0.002)).toFixed(4), fee: (random() * 0.01).toFixed(6),
+      feeAsset: i % 7 === 0 ? 'BNB' : 'USDT', executedAt: t,
+    };
+  }
+  const cashFlows: CashFlow[] = Array.from({ length: 50 }, (_, k) => ({
+    exchangeFlowId: `c${k}`, kind: k % 5 === 4 ? 'withdrawal' : 'deposit', asset: k % 3 === 0 ? 'BTC' : 'USDT',
+    amount: k % 3 === 0 ? '0.5' : '25000', occurredAt: T0 + Math.floor(((k + 0.5) / 50) * HOURS * H) + 1234,
+  }));
+  return {
+    baseCurrency: 'USDT', costMethod: 'average', state: null, startHour: T0, untilHour: T0 + HOURS * H,
+    openingBalances: [{ asset: 'USDT', total: '1000000' }, ...ASSETS.map((asset) => ({ asset, total: '100' }))],
+    fills, cashFlows, candles,
+  };
+}
+
+const input = history();
+const pool = createAggregationPool({ threads: Number(process.env['POOL_THREADS'] ?? 0) });
+// Warm-up: worker start-up (and tsx's compile of the worker) is paid once per process, not per task.
+await pool.aggregate({ ...input, fills: input.fills.slice(0, 1000), untilHour: T0 + 24 * H });
+
+// Collect the generator's garbage before each timed section so neither run pays for it.
+setFlagsFromString('--expose-gc');
+const collect = runInNewContext('gc') as () => void;
+
+// Main-thread garbage collection inside each timed section (the 1M input objects make it costly).
+let gcMs = 0;
+const gc = new PerformanceObserver((list) => { for (const e of list.getEntries()) gcMs += e.duration; });
+gc.observe({ entryTypes: ['gc'] });
+const timed = async <T>(run: () => T | Promise<T>): Promise<{ value: T; ms: number; cpuMs: number; gcMs: number }> => {
+  collect();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  gcMs = 0;
+  const cpu = process.cpuUsage();
+  const t = performance.now();
+  const value = await run();
+  const ms = performance.now() - t;
+  const cpuMs = process.cpuUsage(cpu).user / 1000;
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  return { value, ms, cpuMs, gcMs };
+};
+
+// First (cold) runs include V8 compiling the hot loops in each thread; then warm runs, as a
+// long-running service sees them. The JSON reports the warm figures and the cold pool time.
+const poolCold = await timed(() => pool.aggregate(input));
+const mainCold = await timed(() => aggregate(input));
+const pooled = await timed(() => pool.aggregate(input));
+const main = await timed(() => aggregate(input));
+await pool.close();
+gc.disconnect();
+const inPool = pooled.value;
+const onMain = main.value;
+const poolMs = pooled.ms;
+const mainThreadMs = main.ms;
+console.log(`cold: pool ${poolCold.ms.toFixed(0)} ms (process CPU ${poolCold.cpuMs.toFixed(0)} ms, main-thread GC ${poolCold.gcMs.toFixed(0)} ms); main thread ${mainCold.ms.toFixed(0)} ms (CPU ${mainCold.cpuMs.toFixed(0)} ms)`);
+const m = inPool.metrics;
+console.log(`fills ${FILLS}, candles ${input.candles.length}, flows ${input.cashFlows.length}, pool threads ${pool.threads}`);
+console.log(`hourly returns ${inPool.hourlyReturns.length}, gaps ${inPool.gaps.length}, cumulative ${(m.cumulativeReturn * 100).toFixed(3)}%, max drawdown ${(m.maxDrawdown * 100).toFixed(3)}%, Sharpe ${m.sharpe?.toFixed(3)}`);
+console.log(`warm: pool ${poolMs.toFixed(0)} ms (process CPU ${pooled.cpuMs.toFixed(0)} ms, main-thread GC ${pooled.gcMs.toFixed(0)} ms); main thread ${mainThreadMs.toFixed(0)} ms (CPU ${main.cpuMs.toFixed(0)} ms, GC ${main.gcMs.toFixed(0)} ms)`);
+console.log(`same result both ways: ${JSON.stringify(inPool) === JSON.stringify(onMain)}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${availableParallelism()} cores`);
+console.log(JSON.stringify({ fills: FILLS, hours: inPool.hourlyReturns.length, poolMs: Math.round(poolMs), mainThreadMs: Math.round(mainThreadMs), poolColdMs: Math.round(poolCold.ms), mainThreadColdMs: Math.round(mainCold.ms) }));

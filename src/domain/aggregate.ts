@@ -1,0 +1,55 @@
+// The engine as the contract shows it: AggregationInput in, AggregationResult out, in-process.
+// The worker pool runs the same three steps with the columns crossing threads in between.
+import type { AggregationInput, AggregationResult, Aggregator, PerformanceMetrics } from './aggregation.js';
+import { RETURN_STRIDE, encodeInput, type ColumnarResult, type EngineGap } from './columnar.js';
+import { runEngine } from './engine.js';
+import type { EngineState } from './engine-state.js';
+import type { HourlyReturn } from './types.js';
+
+/** The contract's input (kept as a name for the engine's callers). */
+export type EngineInput = AggregationInput;
+
+export interface EngineResult extends AggregationResult {
+  readonly state: EngineState;
+  readonly gaps: readonly EngineGap[];
+  /** Metrics over this run's `hourlyReturns` (the whole record after a run from no state). */
+  readonly metrics: PerformanceMetrics;
+  /** Fills and flows at or after `untilHour`, not applied: pass them again next run. */
+  readonly deferredFills: number;
+  readonly deferredFlows: number;
+  /** Asset-hours valued with a carried-forward mark. */
+  readonly staleMarks: number;
+}
+
+/** Rebuilds the contract's result from the engine's columns. */
+export function decodeResult(c: ColumnarResult): EngineResult {
+  const n = c.returns.length / RETURN_STRIDE;
+  const hourlyReturns: HourlyReturn[] = new Array<HourlyReturn>(n);
+  for (let i = 0; i < n; i++) {
+    const o = i * RETURN_STRIDE;
+    hourlyReturns[i] = {
+      hourStart: c.returns[o]!, return: c.returns[o + 1]!, cumulativeReturn: c.returns[o + 2]!,
+      equityEnd: c.returns[o + 3]!, netFlow: c.returns[o + 4]!,
+    };
+  }
+  return {
+    hourlyReturns, snapshot: c.snapshot, state: c.state, gaps: c.gaps,
+    realizedPnl: c.realizedPnl, unrealizedPnl: c.unrealizedPnl, totalFees: c.totalFees,
+    metrics: c.metrics, deferredFills: c.deferredFills, deferredFlows: c.deferredFlows, staleMarks: c.staleMarks,
+  };
+}
+
+/** Runs the engine in-process (unit tests, small accounts). Throws AggregationInputError on bad input. */
+export function aggregate(input: EngineInput): EngineResult {
+  return decodeResult(runEngine(encodeInput(input)));
+}
+
+/** The Aggregator contract on the calling thread (actor tests, tiny accounts); the pool is the default. */
+export const inProcessAggregator: Aggregator & { aggregate(input: EngineInput, signal?: AbortSignal): Promise<EngineResult> } = {
+  aggregate(input, signal) {
+    return new Promise((resolve) => {
+      signal?.throwIfAborted();
+      resolve(aggregate(input));
+    });
+  },
+};
