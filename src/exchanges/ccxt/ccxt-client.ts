@@ -2,7 +2,7 @@
 // (outside enclave mode only) every API URL rewritten to a base-URL override such as a fake venue.
 import { binance, bitget, bybit, mexc, type Exchange as CcxtExchange } from 'ccxt';
 import type { VenueCredential } from '../connector.js';
-import { assertOverrideAllowed, assertVenueUrlAllowed } from '../venue-url.js';
+import { VenueConfigError, assertOverrideAllowed, assertVenueUrlAllowed } from '../venue-url.js';
 
 export type CcxtVenue = 'binance' | 'bybit' | 'bitget' | 'mexc';
 
@@ -11,12 +11,15 @@ export interface CcxtClientOptions {
   readonly baseUrl?: string;
   /** ccxt's own per-request timeout. */
   readonly timeoutMs: number;
+  /** Overrides ccxt's built-in spacing between requests (tests against a local fake). */
+  readonly rateLimitMs?: number;
 }
 
 // Only spot markets, no currencies/margin calls: loadMarkets becomes one public request.
 const VENUE_OPTIONS: Record<CcxtVenue, Record<string, unknown>> = {
   binance: { fetchMarkets: { types: ['spot'] }, fetchCurrencies: false, fetchMargins: false, defaultType: 'spot', adjustForTimeDifference: false },
-  bybit: { fetchMarkets: { types: ['spot'] }, defaultType: 'spot', adjustForTimeDifference: false },
+  // A unified trading account (Bybit's only account type for new users): no probing calls first.
+  bybit: { fetchMarkets: { types: ['spot'] }, defaultType: 'spot', adjustForTimeDifference: false, enableUnifiedMargin: false, enableUnifiedAccount: true, unifiedMarginStatus: 6 },
   // uta: false: classic (v2) spot accounts; otherwise ccxt probes the UTA settings endpoint first.
   bitget: { fetchMarkets: { types: ['spot'] }, defaultType: 'spot', adjustForTimeDifference: false, uta: false },
   mexc: { fetchMarkets: { types: { spot: true, swap: { linear: false, inverse: false } } }, defaultType: 'spot', adjustForTimeDifference: false },
@@ -40,11 +43,15 @@ function collectStrings(node: unknown, into: string[]): string[] {
 
 export function createCcxtExchange(venue: CcxtVenue, credential: VenueCredential, options: CcxtClientOptions): CcxtExchange {
   if (options.baseUrl !== undefined) assertOverrideAllowed(venue, options.baseUrl, options.enclaveMode);
+  if (venue === 'bitget' && (credential.passphrase === undefined || credential.passphrase === '')) {
+    throw new VenueConfigError(venue, 'the credential has no passphrase (Bitget requires one)');
+  }
   const config = {
     apiKey: credential.apiKey,
     secret: credential.secret,
     ...(credential.passphrase === undefined ? {} : { password: credential.passphrase }),
     enableRateLimit: true,
+    ...(options.rateLimitMs === undefined ? {} : { rateLimit: options.rateLimitMs }),
     timeout: options.timeoutMs,
     options: VENUE_OPTIONS[venue],
   };

@@ -4,7 +4,7 @@ import type { Exchange as CcxtExchange, Trade, Transaction } from 'ccxt';
 import type { Logger } from 'pino';
 import type { Balance, Candle, CashFlow, Fill, SyncCursor } from '../../domain/types.js';
 import type { ConnectorOptions, Page, VenueConnector, VenueCredential } from '../connector.js';
-import { VenueError, withRetry, type RetryPolicy } from '../retry.js';
+import { VenueError, withRetry, type FailureClass, type RetryPolicy } from '../retry.js';
 import { createCcxtExchange, type CcxtVenue } from './ccxt-client.js';
 import {
   isIdState, parseCashFlowsCursor, parseFillsCursor, serializeCursor,
@@ -26,6 +26,8 @@ export interface CcxtConnectorOptions extends ConnectorOptions {
   /** Windows end this long before now, so records the venue has not indexed yet are not skipped. */
   readonly settleLagMs?: number;
   readonly now?: () => number;
+  /** Spacing between requests that ccxt enforces; its per-venue default when unset. */
+  readonly rateLimitMs?: number;
 }
 
 type FillPaging =
@@ -121,6 +123,7 @@ export class CcxtConnector implements VenueConnector {
       enclaveMode: options.enclaveMode,
       ...(options.baseUrl === undefined ? {} : { baseUrl: options.baseUrl }),
       timeoutMs: attemptTimeoutMs,
+      ...(options.rateLimitMs === undefined ? {} : { rateLimitMs: options.rateLimitMs }),
     });
     this.now = options.now ?? Date.now;
     this.historyStartMs = options.historyStartMs ?? profile.historyStartMs;
@@ -214,15 +217,27 @@ export class CcxtConnector implements VenueConnector {
     if (this.closed) throw new VenueError(this.exchange, 'rejected', { errorClass: 'ConnectorClosed' });
     return await withRetry(
       this.exchange,
-      async (attemptSignal) => await raceAbort(run(), attemptSignal),
+      async (attemptSignal) => {
+        try {
+          return await raceAbort(run(), attemptSignal);
+        } catch (error) {
+          // withRetry classifies an attempt that ran out of time itself; log it here.
+          if (attemptSignal.aborted && signal?.aborted !== true) this.logFailure(operation, { kind: 'timeout', retryable: true });
+          throw error;
+        }
+      },
       (error) => {
         const failure = classifyCcxtError(error, this.client.last_response_headers as Record<string, unknown> | undefined, this.now());
-        // Class, status and kind only: ccxt's message holds the signed URL and the response body.
-        this.options.logger?.warn({ exchange: this.exchange, operation, kind: failure.kind, errorClass: failure.errorClass, status: failure.status, retryAfterMs: failure.retryAfterMs }, 'venue request failed');
+        this.logFailure(operation, failure);
         return failure;
       },
       { ...(this.options.retryPolicy === undefined ? {} : { policy: this.options.retryPolicy }), ...(signal === undefined ? {} : { signal }) },
     );
+  }
+
+  /** Class, status and kind only: ccxt's message holds the signed URL and the response body. */
+  private logFailure(operation: string, failure: FailureClass): void {
+    this.options.logger?.warn({ exchange: this.exchange, operation, kind: failure.kind, errorClass: failure.errorClass, status: failure.status, retryAfterMs: failure.retryAfterMs }, 'venue request failed');
   }
 
   private async loadMarkets(signal: AbortSignal | undefined): Promise<void> {
@@ -394,10 +409,10 @@ export class CcxtConnector implements VenueConnector {
     const holdFloor = this.now() - PENDING_HOLD_MS;
     let heldAt: number | undefined;
     let seenCarried = state.seen;
-    const key = (t: Transaction): { id: string; timestamp: number } => ({ id: `${t.type ?? ''}:${t.id ?? ''}`, timestamp: t.timestamp ?? -1 });
+    const key = (t: Transaction): { id: string; timestamp: number } => ({ id: `${t.type ?? ''}:${transferId(t) ?? ''}`, timestamp: t.timestamp ?? -1 });
     for await (const window of this.walkWindows(state, windowMs, signal, async (from, to) => await this.fetchTransferWindow(from, to, signal), key)) {
       for (const t of window.items) {
-        if (t.id === undefined || t.timestamp === undefined || t.currency === undefined || t.amount === undefined) throw new VenueError(this.exchange, 'bad-response', { errorClass: 'MalformedTransfer' });
+        if (transferId(t) === undefined || t.timestamp === undefined || t.currency === undefined || t.amount === undefined) throw new VenueError(this.exchange, 'bad-response', { errorClass: 'MalformedTransfer' });
         if (t.status === 'pending' && t.timestamp >= holdFloor) heldAt = Math.min(heldAt ?? t.timestamp, t.timestamp);
       }
       const emitted = window.items.filter((t) => t.status !== 'pending').map((t) => seenKey(t.timestamp ?? 0, key(t).id));
@@ -434,13 +449,18 @@ export class CcxtConnector implements VenueConnector {
     // A withdrawal fee paid in the same asset leaves the account too.
     const feeCost = kind === 'withdrawal' && fee?.cost !== undefined && fee.currency === t.currency ? fee.cost : 0;
     return {
-      exchangeFlowId: `${kind}:${t.id ?? ''}`,
+      exchangeFlowId: `${kind}:${transferId(t) ?? ''}`,
       kind,
       asset: t.currency ?? '',
       amount: addDecimals(toDecimalString(t.amount ?? 0), toDecimalString(feeCost)),
       occurredAt: t.timestamp ?? 0,
     };
   }
+}
+
+/** MEXC deposits carry no id, only the chain transaction hash. */
+function transferId(t: Transaction): string | undefined {
+  return t.id ?? (t.txid === undefined ? undefined : `tx:${t.txid}`);
 }
 
 /** Exact sum of two non-negative decimal strings (no float rounding). */
