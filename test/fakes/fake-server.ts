@@ -153,6 +153,7 @@ export class FakeVenueServer {
         return;
       }
       const text = reply.raw ?? JSON.stringify(reply.body ?? null);
+      if (process.env['FAKE_VENUE_DEBUG'] === '1' && reply.status >= 400) console.error('fake venue:', request.method, request.path, request.rawQuery.replace(/signature=\w+/u, ''), reply.status, text);
       res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
       res.end(text);
     });

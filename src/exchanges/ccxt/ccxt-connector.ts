@@ -40,7 +40,8 @@ export interface VenueProfile {
   readonly venue: CcxtVenue;
   readonly baseCurrency: string;
   readonly fills: FillPaging;
-  readonly transfers: { readonly windowMs: number; readonly pageLimit: number };
+  /** `endParam`: how ccxt's fetchDeposits/fetchWithdrawals take the window end for this venue. */
+  readonly transfers: { readonly windowMs: number; readonly pageLimit: number; readonly endParam: 'until' | 'endTime' };
   readonly candleLimit: number;
   readonly historyStartMs: number;
 }
@@ -48,22 +49,22 @@ export interface VenueProfile {
 export const VENUE_PROFILES: Record<CcxtVenue, VenueProfile> = {
   binance: {
     venue: 'binance', baseCurrency: 'USDT', fills: { kind: 'from-id', pageLimit: 1000 },
-    transfers: { windowMs: 90 * DAY_MS, pageLimit: 1000 }, candleLimit: 1000, historyStartMs: Date.UTC(2017, 6, 1),
+    transfers: { windowMs: 90 * DAY_MS, pageLimit: 1000, endParam: 'until' }, candleLimit: 1000, historyStartMs: Date.UTC(2017, 6, 1),
   },
   bybit: {
     venue: 'bybit', baseCurrency: 'USDT',
     fills: { kind: 'windowed', perSymbol: false, windowMs: 7 * DAY_MS, pageLimit: 100, within: 'venue-cursor' },
-    transfers: { windowMs: 30 * DAY_MS, pageLimit: 50 }, candleLimit: 1000, historyStartMs: Date.UTC(2018, 2, 1),
+    transfers: { windowMs: 30 * DAY_MS, pageLimit: 50, endParam: 'until' }, candleLimit: 1000, historyStartMs: Date.UTC(2018, 2, 1),
   },
   bitget: {
     venue: 'bitget', baseCurrency: 'USDT',
     fills: { kind: 'windowed', perSymbol: true, windowMs: 90 * DAY_MS, pageLimit: 100, within: 'id-less-than' },
-    transfers: { windowMs: 90 * DAY_MS, pageLimit: 100 }, candleLimit: 200, historyStartMs: Date.UTC(2018, 6, 1),
+    transfers: { windowMs: 90 * DAY_MS, pageLimit: 100, endParam: 'until' }, candleLimit: 200, historyStartMs: Date.UTC(2018, 6, 1),
   },
   mexc: {
     venue: 'mexc', baseCurrency: 'USDT',
     fills: { kind: 'windowed', perSymbol: true, windowMs: DAY_MS, pageLimit: 100, within: 'split-window' },
-    transfers: { windowMs: 7 * DAY_MS, pageLimit: 1000 }, candleLimit: 1000, historyStartMs: Date.UTC(2018, 3, 1),
+    transfers: { windowMs: 7 * DAY_MS, pageLimit: 1000, endParam: 'endTime' }, candleLimit: 500, historyStartMs: Date.UTC(2018, 3, 1),
   },
 };
 
@@ -429,8 +430,8 @@ export class CcxtConnector implements VenueConnector {
   }
 
   private async fetchTransferWindow(from: number, to: number, signal: AbortSignal | undefined): Promise<Transaction[]> {
-    const { pageLimit } = this.profile.transfers;
-    const params = { until: to };
+    const { pageLimit, endParam } = this.profile.transfers;
+    const params = { [endParam]: to };
     const [deposits, withdrawals] = [
       await this.call('fetchDeposits', async () => await this.client.fetchDeposits(undefined, from, pageLimit, params), signal),
       await this.call('fetchWithdrawals', async () => await this.client.fetchWithdrawals(undefined, from, pageLimit, params), signal),
