@@ -66,7 +66,10 @@ export function createCcxtExchange(venue: CcxtVenue, credential: VenueCredential
   exchange.has['fetchCurrencies'] = false;
   // mexc has no option to skip its contract markets: load spot only.
   if (exchange instanceof mexc) exchange.fetchSwapMarkets = async () => await Promise.resolve([]);
+  // Headers carry Retry-After; the raw and parsed bodies let the connector spot an unparseable answer.
   exchange.enableLastResponseHeaders = true;
+  exchange.enableLastHttpResponse = true;
+  exchange.enableLastJsonResponse = true;
   const baseUrl = options.baseUrl?.replace(/\/+$/, '');
   if (baseUrl !== undefined) {
     const urls = exchange.urls as { api: unknown };

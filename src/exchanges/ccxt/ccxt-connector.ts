@@ -1,6 +1,6 @@
 // One VenueConnector for the ccxt venues. What differs per venue (how fills are paged, window
 // sizes, page limits) lives in a VenueProfile; paging, dedup, cursors and retries are shared.
-import type { Exchange as CcxtExchange, Trade, Transaction } from 'ccxt';
+import { BadResponse, type Exchange as CcxtExchange, type Trade, type Transaction } from 'ccxt';
 import type { Logger } from 'pino';
 import type { Balance, Candle, CashFlow, Fill, SyncCursor } from '../../domain/types.js';
 import type { ConnectorOptions, Page, VenueConnector, VenueCredential } from '../connector.js';
@@ -220,7 +220,11 @@ export class CcxtConnector implements VenueConnector {
       this.exchange,
       async (attemptSignal) => {
         try {
-          return await raceAbort(run(), attemptSignal);
+          const result = await raceAbort(run(), attemptSignal);
+          // Some ccxt venues turn a 200 with an unparseable body into an empty result: refuse it.
+          const body: unknown = this.client.last_http_response;
+          if (typeof body === 'string' && body !== '' && this.client.last_json_response === undefined) throw new BadResponse('unparseable response body');
+          return result;
         } catch (error) {
           // withRetry classifies an attempt that ran out of time itself; log it here.
           if (attemptSignal.aborted && signal?.aborted !== true) this.logFailure(operation, { kind: 'timeout', retryable: true });
@@ -414,9 +418,9 @@ export class CcxtConnector implements VenueConnector {
     for await (const window of this.walkWindows(state, windowMs, signal, async (from, to) => await this.fetchTransferWindow(from, to, signal), key)) {
       for (const t of window.items) {
         if (transferId(t) === undefined || t.timestamp === undefined || t.currency === undefined || t.amount === undefined) throw new VenueError(this.exchange, 'bad-response', { errorClass: 'MalformedTransfer' });
-        if (t.status === 'pending' && t.timestamp >= holdFloor) heldAt = Math.min(heldAt ?? t.timestamp, t.timestamp);
+        if (!isSettled(t) && t.timestamp >= holdFloor) heldAt = Math.min(heldAt ?? t.timestamp, t.timestamp);
       }
-      const emitted = window.items.filter((t) => t.status !== 'pending').map((t) => seenKey(t.timestamp ?? 0, key(t).id));
+      const emitted = window.items.filter(isSettled).map((t) => seenKey(t.timestamp ?? 0, key(t).id));
       if (heldAt === undefined) {
         seenCarried = window.state.seen;
         yield { items: window.items, state: window.state };
@@ -424,7 +428,7 @@ export class CcxtConnector implements VenueConnector {
         // Resume at the pending transfer; everything already handed over from there on is `seen`.
         const hold = heldAt;
         seenCarried = [...new Set([...seenCarried, ...emitted])].filter((k) => seenTime(k) >= hold);
-        yield { items: window.items.filter((t) => t.status !== 'pending'), state: { sinceMs: hold, seen: seenCarried } };
+        yield { items: window.items.filter(isSettled), state: { sinceMs: hold, seen: seenCarried } };
       }
     }
   }
@@ -457,6 +461,12 @@ export class CcxtConnector implements VenueConnector {
       occurredAt: t.timestamp ?? 0,
     };
   }
+}
+
+/** ccxt leaves some venues' statuses raw ('processing', 'unknown'); only these are final. */
+const FINAL_STATUSES = new Set(['ok', 'failed', 'fail', 'canceled', 'cancelled', 'rejected']);
+function isSettled(t: Transaction): boolean {
+  return t.status !== undefined && FINAL_STATUSES.has(t.status);
 }
 
 /** MEXC deposits carry no id, only the chain transaction hash. */
