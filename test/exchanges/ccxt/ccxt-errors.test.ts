@@ -1,9 +1,10 @@
 import test from 'ava';
 import { AuthenticationError, BadResponse, DDoSProtection, ExchangeError, ExchangeNotAvailable, InvalidNonce, NetworkError, PermissionDenied, RateLimitExceeded, RequestTimeout } from 'ccxt';
 import { classifyCcxtError } from '../../../src/exchanges/ccxt/ccxt-errors.js';
+import type { VenueFailureKind } from '../../../src/exchanges/retry.js';
 
 test('maps each ccxt error class to one failure kind', (t) => {
-  const cases: [Error, string, boolean][] = [
+  const cases: [Error, VenueFailureKind, boolean][] = [
     [new DDoSProtection('binance 418 x'), 'rate-limited', true],
     [new RateLimitExceeded('bybit {"retCode":10006}'), 'rate-limited', true],
     [new InvalidNonce('binance 400 -1021'), 'clock-skew', true],
