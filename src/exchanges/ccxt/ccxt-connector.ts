@@ -34,7 +34,12 @@ type FillPaging =
   /** Binance: per symbol, ascending by trade id from `fromId`. */
   | { readonly kind: 'from-id'; readonly pageLimit: number }
   /** Per symbol or for all symbols at once, in time windows; `within` pages inside one window. */
-  | { readonly kind: 'windowed'; readonly perSymbol: boolean; readonly windowMs: number; readonly pageLimit: number; readonly within: 'venue-cursor' | 'id-less-than' | 'split-window' };
+  | {
+    readonly kind: 'windowed'; readonly perSymbol: boolean; readonly windowMs: number; readonly pageLimit: number;
+    readonly within: 'venue-cursor' | 'id-less-than' | 'split-window';
+    /** How far back the venue serves fills at all: a first sync starts there, not years earlier. */
+    readonly lookbackMs: number;
+  };
 
 export interface VenueProfile {
   readonly venue: CcxtVenue;
@@ -53,17 +58,17 @@ export const VENUE_PROFILES: Record<CcxtVenue, VenueProfile> = {
   },
   bybit: {
     venue: 'bybit', baseCurrency: 'USDT',
-    fills: { kind: 'windowed', perSymbol: false, windowMs: 7 * DAY_MS, pageLimit: 100, within: 'venue-cursor' },
+    fills: { kind: 'windowed', perSymbol: false, windowMs: 7 * DAY_MS, pageLimit: 100, within: 'venue-cursor', lookbackMs: 730 * DAY_MS },
     transfers: { windowMs: 30 * DAY_MS, pageLimit: 50, endParam: 'until' }, candleLimit: 1000, historyStartMs: Date.UTC(2018, 2, 1),
   },
   bitget: {
     venue: 'bitget', baseCurrency: 'USDT',
-    fills: { kind: 'windowed', perSymbol: true, windowMs: 90 * DAY_MS, pageLimit: 100, within: 'id-less-than' },
+    fills: { kind: 'windowed', perSymbol: true, windowMs: 90 * DAY_MS, pageLimit: 100, within: 'id-less-than', lookbackMs: 90 * DAY_MS },
     transfers: { windowMs: 90 * DAY_MS, pageLimit: 100, endParam: 'until' }, candleLimit: 200, historyStartMs: Date.UTC(2018, 6, 1),
   },
   mexc: {
     venue: 'mexc', baseCurrency: 'USDT',
-    fills: { kind: 'windowed', perSymbol: true, windowMs: DAY_MS, pageLimit: 100, within: 'split-window' },
+    fills: { kind: 'windowed', perSymbol: true, windowMs: DAY_MS, pageLimit: 100, within: 'split-window', lookbackMs: 30 * DAY_MS },
     transfers: { windowMs: 7 * DAY_MS, pageLimit: 1000, endParam: 'endTime' }, candleLimit: 500, historyStartMs: Date.UTC(2018, 3, 1),
   },
 };
@@ -276,7 +281,8 @@ export class CcxtConnector implements VenueConnector {
     }
     if (state !== undefined && isIdState(state)) throw new VenueError(this.exchange, 'rejected', { errorClass: 'CursorMismatch' });
     const market = symbol === ALL_SYMBOLS ? undefined : symbol;
-    return this.walkFillWindows(market, state ?? { sinceMs: this.historyStartMs, seen: [] }, paging, signal);
+    const firstSince = Math.max(this.historyStartMs, this.now() - paging.lookbackMs);
+    return this.walkFillWindows(market, state ?? { sinceMs: firstSince, seen: [] }, paging, signal);
   }
 
   private async *walkFillWindows(symbol: string | undefined, state: WindowState, paging: Extract<FillPaging, { kind: 'windowed' }>, signal: AbortSignal | undefined): AsyncIterable<SymbolPage> {

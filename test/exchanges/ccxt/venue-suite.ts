@@ -5,6 +5,7 @@ import { createLogger } from '../../../src/config/logger.js';
 import type { CashFlow, Fill } from '../../../src/domain/types.js';
 import type { CcxtVenue } from '../../../src/exchanges/ccxt/ccxt-client.js';
 import { CcxtConnector, createCcxtConnector, type CcxtConnectorOptions } from '../../../src/exchanges/ccxt/ccxt-connector.js';
+import { CursorError } from '../../../src/exchanges/ccxt/ccxt-cursor.js';
 import type { Page } from '../../../src/exchanges/connector.js';
 import { VenueError, type VenueFailureKind } from '../../../src/exchanges/retry.js';
 import type { Fault, FakeVenueServer } from '../../fakes/fake-server.js';
@@ -185,8 +186,31 @@ export function venueSuite(fixture: VenueFixture): void {
         t.deepEqual(warned.map((l) => l.kind), [kind]);
       }
       if (fault === 'rate-limit' || fault === 'ip-ban') t.is(warned[0]?.retryAfterMs, 1000, 'Retry-After honoured');
+      if (fault === 'venue-rate-limit') t.is(typeof warned[0]?.retryAfterMs, 'number', 'the venue\'s reset time honoured');
     });
   }
+
+  test(`${venue}: a caller's abort ends a sync stuck on a hung request at once`, async (t) => {
+    const h = await start(fixture, t, { fills: 10 });
+    h.fake.inject(fixture.paths.fills, 'hang');
+    const controller = new AbortController();
+    const sync = collect(h.connector.fetchFills(null, controller.signal));
+    while (h.fake.hung === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    controller.abort();
+    const error = await t.throwsAsync(sync);
+    t.is(error?.name, 'AbortError');
+  });
+
+  test(`${venue}: a cursor this connector did not write is refused, naming no content`, async (t) => {
+    const h = await start(fixture, t, { fills: 10 });
+    const other = venue === 'binance' ? 'bybit' : 'binance';
+    for (const cursor of ['not json', '{"v":2}', JSON.stringify({ v: 1, venue: other, stream: 'fills', symbols: {}, assets: [], transfers: null })]) {
+      const error = await t.throwsAsync(collect(h.connector.fetchFills(cursor)), { instanceOf: CursorError });
+      t.false(error?.message.includes(cursor) ?? true);
+    }
+    await t.throwsAsync(collect(h.connector.fetchCashFlows(JSON.stringify({ v: 1, venue, stream: 'fills', symbols: {}, assets: [], transfers: null }))), { instanceOf: CursorError });
+    t.is(h.fake.requests.length, 0, 'nothing was asked of the venue');
+  });
 
   test(`${venue}: a rejected signature is reported as an auth failure without retrying`, async (t) => {
     const h = await start(fixture, t, { fills: 10 });
