@@ -120,6 +120,8 @@ export class CcxtConnector implements VenueConnector {
   private readonly historyStartMs: number;
   private readonly settleLagMs: number;
   private closed = false;
+  /** ConnectorOptions.requestBudgetMs bounds each request with its retries; retryPolicy tunes the rest. */
+  private readonly policy: Partial<RetryPolicy>;
 
   constructor(private readonly profile: VenueProfile, credential: VenueCredential, private readonly options: CcxtConnectorOptions) {
     this.exchange = profile.venue;
@@ -131,6 +133,7 @@ export class CcxtConnector implements VenueConnector {
       timeoutMs: attemptTimeoutMs,
       ...(options.rateLimitMs === undefined ? {} : { rateLimitMs: options.rateLimitMs }),
     });
+    this.policy = { ...(options.requestBudgetMs === undefined ? {} : { budgetMs: options.requestBudgetMs }), ...options.retryPolicy };
     this.now = options.now ?? Date.now;
     this.historyStartMs = options.historyStartMs ?? profile.historyStartMs;
     this.settleLagMs = options.settleLagMs ?? 60_000;
@@ -241,7 +244,7 @@ export class CcxtConnector implements VenueConnector {
         this.logFailure(operation, failure);
         return failure;
       },
-      { ...(this.options.retryPolicy === undefined ? {} : { policy: this.options.retryPolicy }), ...(signal === undefined ? {} : { signal }) },
+      { policy: this.policy, ...(signal === undefined ? {} : { signal }) },
     );
   }
 
