@@ -2,7 +2,7 @@
 // same HMAC-SHA256 query signature and error shape); they differ in the key header, the error
 // codes, page limits, and where wallet history lives. Those differences are the Flavor.
 import { FakeVenueServer, MALFORMED_BODY, hmacSha256, header, intParam, safeEqual, type Dialect, type FakeReply, type FakeRequest, type Route } from './fake-server.js';
-import { addDecimals } from '../../src/exchanges/ccxt/ccxt-connector.js';
+import { addDecimals } from '../../src/exchanges/ccxt/decimal.js';
 import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticAccount, type SyntheticFill, type SyntheticTransfer } from './history.js';
 
 interface Flavor {

@@ -1,7 +1,7 @@
 // Fake Bitget v2 (classic spot account): ACCESS-* headers with a base64 HMAC-SHA256 over
 // timestamp + method + path + query, the {code, msg, data} envelope, 90-day windows, pages of at
 // most 100 newest first, walked back with idLessThan.
-import { addDecimals } from '../../src/exchanges/ccxt/ccxt-connector.js';
+import { addDecimals } from '../../src/exchanges/ccxt/decimal.js';
 import { FakeVenueServer, MALFORMED_BODY, hmacSha256, header, intParam, safeEqual, type Dialect, type FakeReply, type FakeRequest, type Route } from './fake-server.js';
 import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticAccount, type SyntheticTransfer } from './history.js';
 

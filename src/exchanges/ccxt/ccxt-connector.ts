@@ -11,7 +11,7 @@ import {
   type CashFlowsCursor, type FillsCursor, type SymbolState, type WindowState,
 } from './ccxt-cursor.js';
 import { classifyCcxtError } from './ccxt-errors.js';
-import { toDecimalString } from './decimal.js';
+import { addDecimals, toDecimalString } from './decimal.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -461,7 +461,7 @@ export class CcxtConnector implements VenueConnector {
     const kind = t.type === 'deposit' ? 'deposit' : 'withdrawal';
     const fee = t.fee as { cost?: number; currency?: string } | undefined;
     // A withdrawal fee paid in the same asset leaves the account too.
-    const feeCost = kind === 'withdrawal' && fee?.cost !== undefined && fee.currency === t.currency ? fee.cost : 0;
+    const feeCost = kind === 'withdrawal' && fee?.cost !== undefined && fee.currency === t.currency ? Math.abs(fee.cost) : 0;
     return {
       exchangeFlowId: `${kind}:${transferId(t) ?? ''}`,
       kind,
@@ -481,19 +481,6 @@ function isSettled(t: Transaction): boolean {
 /** MEXC deposits carry no id, only the chain transaction hash. */
 function transferId(t: Transaction): string | undefined {
   return t.id ?? (t.txid === undefined ? undefined : `tx:${t.txid}`);
-}
-
-/** Exact sum of two non-negative decimal strings (no float rounding). */
-export function addDecimals(a: string, b: string): string {
-  const scale = Math.max(a.split('.')[1]?.length ?? 0, b.split('.')[1]?.length ?? 0);
-  const units = (value: string): bigint => {
-    const [whole = '0', frac = ''] = value.split('.');
-    return BigInt(whole + frac.padEnd(scale, '0'));
-  };
-  const sum = (units(a) + units(b)).toString().padStart(scale + 1, '0');
-  if (scale === 0) return sum;
-  const text = `${sum.slice(0, -scale)}.${sum.slice(-scale)}`.replace(/0+$/u, '');
-  return text.endsWith('.') ? text.slice(0, -1) : text;
 }
 
 export function createCcxtConnector(venue: CcxtVenue, credential: VenueCredential, options: CcxtConnectorOptions): CcxtConnector {

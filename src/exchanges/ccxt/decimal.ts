@@ -15,3 +15,16 @@ export function toDecimalString(value: number): string {
   if (point >= digits.length) return `${sign}${digits}${'0'.repeat(point - digits.length)}`;
   return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
 }
+
+/** Exact sum of two non-negative decimal strings (no float rounding). */
+export function addDecimals(a: string, b: string): string {
+  const scale = Math.max(a.split('.')[1]?.length ?? 0, b.split('.')[1]?.length ?? 0);
+  const units = (value: string): bigint => {
+    const [whole = '0', frac = ''] = value.split('.');
+    return BigInt(whole + frac.padEnd(scale, '0'));
+  };
+  const sum = (units(a) + units(b)).toString().padStart(scale + 1, '0');
+  if (scale === 0) return sum;
+  const text = `${sum.slice(0, -scale)}.${sum.slice(-scale)}`.replace(/0+$/u, '');
+  return text.endsWith('.') ? text.slice(0, -1) : text;
+}

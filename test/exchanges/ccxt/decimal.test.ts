@@ -1,7 +1,6 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { addDecimals } from '../../../src/exchanges/ccxt/ccxt-connector.js';
-import { toDecimalString } from '../../../src/exchanges/ccxt/decimal.js';
+import { addDecimals, toDecimalString } from '../../../src/exchanges/ccxt/decimal.js';
 
 test('formats numbers as plain decimals, expanding exponent notation', (t) => {
   t.is(toDecimalString(0.00012), '0.00012');
