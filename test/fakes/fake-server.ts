@@ -166,7 +166,10 @@ export class FakeVenueServer {
       return fault === 'hang' ? 'hang' : this.dialect.fault(fault);
     }
     const route = this.routes.get(`${request.method} ${request.path}`);
-    if (route === undefined) return this.dialect.notFound(request);
+    if (route === undefined) {
+      this.count('unrouted');
+      return this.dialect.notFound(request);
+    }
     if (route.signed) {
       const rejection = this.dialect.authenticate(request);
       if (rejection !== undefined) return rejection;

@@ -30,7 +30,8 @@ export interface SyntheticTransfer {
 }
 
 export interface SyntheticAccount {
-  readonly markets: readonly SyntheticMarket[];
+  /** The venue's listed markets; a test may delist one. */
+  readonly markets: SyntheticMarket[];
   readonly fills: SyntheticFill[];
   readonly transfers: SyntheticTransfer[];
   readonly balances: Record<string, string>;
@@ -108,7 +109,7 @@ export function addTransfer(account: SyntheticAccount, transfer: Omit<SyntheticT
 
 /** A standard account: `fills` fills over [fromMs, toMs), 3 deposits and 2 withdrawals, balances. */
 export function syntheticAccount(options: { fills: number; fromMs: number; toMs: number }): SyntheticAccount {
-  const account: SyntheticAccount = { markets: MARKETS, fills: [], transfers: [], balances: { BTC: '1.25', ETH: '10.5', USDT: '25000.75', XRP: '0' }, nextId: 100_001 };
+  const account: SyntheticAccount = { markets: [...MARKETS], fills: [], transfers: [], balances: { BTC: '1.25', ETH: '10.5', USDT: '25000.75', XRP: '0' }, nextId: 100_001 };
   const { fromMs, toMs } = options;
   const span = toMs - fromMs;
   addTransfer(account, { kind: 'deposit', asset: 'USDT', amount: '50000', fee: '0', time: fromMs - DAY_MS });

@@ -149,6 +149,11 @@ export class CcxtConnector implements VenueConnector {
       ? [ALL_SYMBOLS]
       : await this.discoverSymbols(cursor, signal).then((found) => { cursor = found.cursor; return found.symbols; });
     for (const symbol of symbols) {
+      // A delisted market is no longer in the venue's list and cannot be asked for; its position stays.
+      if (symbol !== ALL_SYMBOLS && this.client.markets?.[symbol] === undefined) {
+        this.options.logger?.warn({ exchange: this.exchange }, 'a market from an earlier sync is no longer listed; skipped');
+        continue;
+      }
       for await (const page of this.walkSymbol(symbol, cursor.symbols[symbol], signal)) {
         cursor = { ...cursor, symbols: { ...cursor.symbols, [symbol]: page.state } };
         if (page.fills.length > 0) {

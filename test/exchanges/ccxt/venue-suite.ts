@@ -27,7 +27,7 @@ export interface VenueFixture {
   readonly venue: CcxtVenue;
   readonly createFake: (options: FakeStartOptions) => FakeVenueServer;
   /** Path fragments of the fills, balance and deposit endpoints (for fault injection and counting). */
-  readonly paths: { readonly fills: string; readonly balance: string; readonly deposits: string };
+  readonly paths: { readonly fills: string; readonly balance: string; readonly deposits: string; readonly markets: string };
   /** Each fault this venue's fake speaks, and the kind the connector reports it as. */
   readonly faults: readonly (readonly [Fault, VenueFailureKind])[];
   /** Fewest venue pages 10,000 fills take (page limits differ). */
@@ -110,6 +110,9 @@ export function venueSuite(fixture: VenueFixture): void {
       const times = result.items.filter((f) => f.symbol === symbol).map((f) => f.executedAt);
       t.deepEqual(times, [...times].sort((a, b) => a - b), `${symbol} in time order`);
     }
+    // loadMarkets asked once for spot markets, and nothing was asked that the venue would not serve.
+    t.is(h.fake.requestsTo(fixture.paths.markets).length, 1);
+    t.is(h.fake.counter('unrouted'), 0);
     // Markets the account never touched are not walked.
     t.false(h.fake.requests.some((r) => r.params['symbol']?.startsWith('XRP') === true || r.params['symbol']?.startsWith('SOL') === true));
   });
@@ -132,6 +135,22 @@ export function venueSuite(fixture: VenueFixture): void {
     const third = await collect(h.connect().fetchFills(second.cursor));
     t.is(third.items.length, 0);
   });
+
+  if (venue !== 'bybit') {
+    test(`${venue}: a market delisted since the last sync is skipped and the others still sync`, async (t) => {
+      const h = await start(fixture, t, { fills: 300 });
+      const first = await collect(h.connect({ now: () => Date.now() - 10 * HOUR_MS }).fetchFills(null));
+      t.is(first.items.length, 300);
+      h.account.markets.splice(h.account.markets.findIndex((m) => m.base === 'ETH' && m.quote === 'BTC'), 1);
+      const now = Date.now();
+      const added = addFills(h.account, 12, now - 6 * HOUR_MS, now - HOUR_MS, [{ base: 'BTC', quote: 'USDT' }]);
+      const second = await collect(h.connect().fetchFills(first.cursor));
+      t.deepEqual(second.items.map((f) => f.exchangeTradeId).sort(), added.map((f) => String(f.id)).sort());
+      t.true(h.logs.some((line) => line.includes('no longer listed')));
+      // The delisted market's position is kept for if it comes back.
+      t.true(second.cursor?.includes('ETH/BTC') ?? false);
+    });
+  }
 
   test(`${venue}: deposits and withdrawals arrive as cash flows, a pending one once it completes`, async (t) => {
     const h = await start(fixture, t, { fills: 10 });
