@@ -1,0 +1,69 @@
+// The ccxt connectors' own cursor format: versioned JSON, validated on the way in. Opaque to callers.
+// It holds venue trade ids (fromId, ids at a window border): store it like the fills it covers.
+import { z } from 'zod';
+import type { Exchange, SyncCursor } from '../../domain/types.js';
+
+/** Position in a time-windowed stream: everything before `sinceMs` is done, plus `seen` at or after it. */
+const windowState = z.object({ sinceMs: z.number().int().nonnegative(), seen: z.array(z.string()).max(100_000) });
+export type WindowState = z.infer<typeof windowState>;
+
+/** Position in an id-ordered stream (binance myTrades): the next request starts at `fromId`. */
+const idState = z.object({ fromId: z.string().regex(/^\d+$/u) });
+export type IdState = z.infer<typeof idState>;
+
+const symbolState = z.union([idState, windowState]);
+export type SymbolState = z.infer<typeof symbolState>;
+
+const fillsCursor = z.object({
+  v: z.literal(1),
+  venue: z.string(),
+  stream: z.literal('fills'),
+  /** Per unified symbol for venues that need a symbol per call; the key '*' for venues that do not. */
+  symbols: z.record(z.string(), symbolState),
+  /** Assets ever seen (balances, transfers): symbols are discovered from them. */
+  assets: z.array(z.string()),
+  /** How far transfers were scanned for asset discovery. */
+  transfers: windowState.nullable(),
+});
+export type FillsCursor = z.infer<typeof fillsCursor>;
+
+const cashFlowsCursor = z.object({ v: z.literal(1), venue: z.string(), stream: z.literal('cash_flows'), window: windowState });
+export type CashFlowsCursor = z.infer<typeof cashFlowsCursor>;
+
+/** A stored cursor that this connector did not write (or that was damaged). Names no content. */
+export class CursorError extends Error {
+  override readonly name = 'CursorError';
+  constructor(exchange: Exchange, stream: string) {
+    super(`${exchange}: the saved ${stream} cursor is not one this connector wrote`);
+  }
+}
+
+function parse<T extends { venue: string }>(schema: z.ZodType<T>, raw: SyncCursor, exchange: Exchange, stream: string): T {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new CursorError(exchange, stream);
+  }
+  const result = schema.safeParse(json);
+  if (!result.success || result.data.venue !== exchange) throw new CursorError(exchange, stream);
+  return result.data;
+}
+
+export function parseFillsCursor(raw: SyncCursor | null, exchange: Exchange): FillsCursor {
+  if (raw === null) return { v: 1, venue: exchange, stream: 'fills', symbols: {}, assets: [], transfers: null };
+  return parse(fillsCursor, raw, exchange, 'fills');
+}
+
+export function parseCashFlowsCursor(raw: SyncCursor | null, exchange: Exchange, historyStartMs: number): CashFlowsCursor {
+  if (raw === null) return { v: 1, venue: exchange, stream: 'cash_flows', window: { sinceMs: historyStartMs, seen: [] } };
+  return parse(cashFlowsCursor, raw, exchange, 'cash_flows');
+}
+
+export function serializeCursor(cursor: FillsCursor | CashFlowsCursor): SyncCursor {
+  return JSON.stringify(cursor);
+}
+
+export function isIdState(state: SymbolState): state is IdState {
+  return 'fromId' in state;
+}

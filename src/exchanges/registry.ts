@@ -1,0 +1,34 @@
+// Picks the connector for an account's venue. Wired once, in src/main.ts.
+import type { AccountKey, Exchange } from '../domain/types.js';
+import { assertNever } from '../domain/types.js';
+import type { VenueConnector, VenueCredential } from './connector.js';
+import { createCcxtConnector, type CcxtConnectorOptions } from './ccxt/ccxt-connector.js';
+
+/** No connector exists (yet) for this venue. */
+export class UnsupportedVenueError extends Error {
+  override readonly name = 'UnsupportedVenueError';
+  constructor(readonly exchange: Exchange) {
+    super(`${exchange}: no connector for this venue`);
+  }
+}
+
+/** Options every connector understands, plus the optional logger and retry tuning. */
+export type RegistryOptions = CcxtConnectorOptions;
+
+export function createConnector(account: AccountKey, credential: VenueCredential, options: RegistryOptions): VenueConnector {
+  const exchange = account.exchange;
+  switch (exchange) {
+    case 'binance':
+    case 'bybit':
+    case 'bitget':
+    case 'mexc':
+      return createCcxtConnector(exchange, credential, options);
+    // ---- Added by the Alpaca/IBKR and demo work: replace these throws with their factories. ----
+    case 'alpaca':
+    case 'ibkr':
+    case 'simulated':
+      throw new UnsupportedVenueError(exchange);
+    default:
+      return assertNever(exchange);
+  }
+}

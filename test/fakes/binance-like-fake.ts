@@ -1,0 +1,214 @@
+// Fake Binance and fake MEXC. MEXC's spot v3 API is a copy of Binance's (same paths under /api/v3,
+// same HMAC-SHA256 query signature and error shape); they differ in the key header, the error
+// codes, page limits, and where wallet history lives. Those differences are the Flavor.
+import { FakeVenueServer, MALFORMED_BODY, hmacSha256, header, intParam, safeEqual, type Dialect, type FakeReply, type FakeRequest, type Route } from './fake-server.js';
+import { addDecimals } from '../../src/exchanges/ccxt/decimal.js';
+import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticAccount, type SyntheticFill, type SyntheticTransfer } from './history.js';
+
+interface Flavor {
+  readonly keyHeader: string;
+  readonly codes: { readonly rateLimit: number; readonly timestamp: number; readonly signature: number; readonly badKey: number; readonly invalidParam: number; readonly ban: number };
+  readonly tradeLimit: { readonly default: number; readonly max: number };
+  /** Binance pages myTrades by fromId; MEXC has only time ranges. */
+  readonly fromId: boolean;
+  readonly walletPrefix: string;
+  readonly transferWindowMs: number;
+  readonly depositStatus: Record<SyntheticTransfer['status'], number>;
+  readonly withdrawalStatus: Record<SyntheticTransfer['status'], number>;
+  /** Binance: "2019-10-12 11:12:02"; MEXC: epoch ms. */
+  readonly withdrawalTime: (ms: number) => string | number;
+}
+
+const FLAVORS = {
+  binance: {
+    keyHeader: 'X-MBX-APIKEY',
+    codes: { rateLimit: -1003, timestamp: -1021, signature: -1022, badKey: -2015, invalidParam: -1127, ban: -1003 },
+    tradeLimit: { default: 500, max: 1000 },
+    fromId: true,
+    walletPrefix: '/sapi/v1/capital',
+    transferWindowMs: 90 * DAY_MS,
+    depositStatus: { ok: 1, pending: 0 },
+    withdrawalStatus: { ok: 6, pending: 4 },
+    withdrawalTime: (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 19),
+  },
+  mexc: {
+    keyHeader: 'X-MEXC-APIKEY',
+    codes: { rateLimit: 429, timestamp: 700003, signature: 700002, badKey: 10072, invalidParam: 700004, ban: 429 },
+    tradeLimit: { default: 100, max: 100 },
+    fromId: false,
+    walletPrefix: '/api/v3/capital',
+    transferWindowMs: 7 * DAY_MS,
+    depositStatus: { ok: 5, pending: 4 },
+    withdrawalStatus: { ok: 7, pending: 4 },
+    withdrawalTime: (ms: number) => ms,
+  },
+} satisfies Record<string, Flavor>;
+
+export type BinanceLikeVenue = keyof typeof FLAVORS;
+
+export interface BinanceLikeFakeOptions {
+  readonly account: SyntheticAccount;
+  readonly apiKey: string;
+  readonly secret: string;
+  /** When set, each fromId page starts with the last fill of the page before (a border repeat). */
+  readonly repeatBorderFill?: boolean;
+}
+
+const RECV_WINDOW_DEFAULT = 5000;
+
+export function createBinanceLikeFake(venue: BinanceLikeVenue, options: BinanceLikeFakeOptions): FakeVenueServer {
+  const flavor: Flavor = FLAVORS[venue];
+  let server: FakeVenueServer | undefined;
+  const { account } = options;
+  const error = (status: number, code: number, msg: string, headers?: Record<string, string>): FakeReply => ({ status, body: { code, msg }, ...(headers === undefined ? {} : { headers }) });
+  const invalid = (msg: string): FakeReply => error(400, flavor.codes.invalidParam, msg);
+
+  const dialect: Dialect = {
+    authenticate(request) {
+      const key = header(request, flavor.keyHeader);
+      if (key === undefined || !safeEqual(key, options.apiKey)) return error(401, flavor.codes.badKey, 'Invalid API-key, IP, or permissions for action.');
+      const signature = request.query.get('signature');
+      const signed = request.rawQuery.replace(/&?signature=[^&]*/u, '');
+      if (signature === null || !safeEqual(signature, hmacSha256(options.secret, signed, 'hex'))) return error(400, flavor.codes.signature, 'Signature for this request is not valid.');
+      const timestamp = intParam(request, 'timestamp');
+      const recvWindow = intParam(request, 'recvWindow') ?? RECV_WINDOW_DEFAULT;
+      const now = Date.now();
+      if (timestamp === undefined || Number.isNaN(timestamp) || timestamp > now + 1000 || now - timestamp > recvWindow) {
+        return error(400, flavor.codes.timestamp, 'Timestamp for this request is outside of the recvWindow.');
+      }
+      return undefined;
+    },
+    fault(fault) {
+      switch (fault) {
+        case 'rate-limit': return error(429, flavor.codes.rateLimit, 'Too many requests; current limit of IP is 6000 requests per minute.', { 'Retry-After': '1' });
+        case 'ip-ban': return error(418, flavor.codes.ban, 'Way too many requests; IP banned until later.', { 'Retry-After': '1' });
+        case 'venue-rate-limit': return error(429, flavor.codes.rateLimit, 'Too much request weight used.', { 'Retry-After': '0' });
+        case 'clock-skew': return error(400, flavor.codes.timestamp, 'Timestamp for this request was 1000ms ahead of the server\'s time.');
+        case 'bad-signature': return error(400, flavor.codes.signature, 'Signature for this request is not valid.');
+        case 'server-error': return { status: 503, raw: 'Service Unavailable', headers: { 'content-type': 'text/plain' } };
+        case 'malformed': return { status: 200, raw: MALFORMED_BODY };
+      }
+    },
+    notFound: () => ({ status: 404, raw: '<html><body><h1>404 Not Found</h1></body></html>', headers: { 'content-type': 'text/html' } }),
+  };
+
+  const marketFor = (symbol: string | null) => account.markets.find((m) => marketId(m) === symbol);
+
+  const exchangeInfo = (): FakeReply => ({
+    status: 200,
+    body: {
+      timezone: 'UTC', serverTime: Date.now(), rateLimits: [], exchangeFilters: [],
+      symbols: account.markets.map((m) => ({
+        symbol: marketId(m), status: venue === 'mexc' ? '1' : 'TRADING', baseAsset: m.base, quoteAsset: m.quote,
+        baseAssetPrecision: 8, quotePrecision: 8, quoteAssetPrecision: 8, baseCommissionPrecision: 8, quoteCommissionPrecision: 8,
+        orderTypes: ['LIMIT', 'MARKET'], isSpotTradingAllowed: true, isMarginTradingAllowed: false,
+        permissions: ['SPOT'], permissionSets: [['SPOT']], filters: [],
+        makerCommission: '0.001', takerCommission: '0.001', baseSizePrecision: '0.000001', quoteAmountPrecision: '1',
+      })),
+    },
+  });
+
+  const renderTrade = (f: SyntheticFill) => ({
+    symbol: marketId(f), id: f.id, orderId: f.orderId, orderListId: -1, price: f.price, qty: f.qty,
+    quoteQty: (Number(f.qty) * Number(f.price)).toFixed(8), commission: f.fee, commissionAsset: f.feeAsset,
+    time: f.time, isBuyer: f.side === 'buy', isMaker: f.maker, isBestMatch: true,
+  });
+
+  const myTrades = (request: FakeRequest): FakeReply => {
+    const market = marketFor(request.query.get('symbol'));
+    if (market === undefined) return error(400, -1121, 'Invalid symbol.');
+    const limit = intParam(request, 'limit') ?? flavor.tradeLimit.default;
+    if (Number.isNaN(limit) || limit < 1 || limit > flavor.tradeLimit.max) return invalid(`Illegal limit; legal range is '1' to '${flavor.tradeLimit.max}'.`);
+    const fromId = flavor.fromId ? intParam(request, 'fromId') : undefined;
+    const startTime = intParam(request, 'startTime');
+    let endTime = intParam(request, 'endTime');
+    if (fromId !== undefined && (startTime !== undefined || endTime !== undefined)) return error(400, -1128, 'Combination of optional parameters invalid.');
+    if (startTime !== undefined && endTime !== undefined && endTime - startTime > DAY_MS) return invalid('More than 24 hours between startTime and endTime.');
+    const ofMarket = account.fills.filter((f) => f.base === market.base && f.quote === market.quote).sort((a, b) => a.id - b.id);
+    let page: SyntheticFill[];
+    if (fromId !== undefined) {
+      const start = ofMarket.findIndex((f) => f.id >= fromId);
+      const from = start < 0 ? ofMarket.length : options.repeatBorderFill === true && start > 0 ? start - 1 : start;
+      page = ofMarket.slice(from, from + limit);
+    } else if (startTime !== undefined || endTime !== undefined) {
+      if (startTime !== undefined && endTime === undefined) endTime = startTime + DAY_MS;
+      const lo = startTime ?? (endTime ?? 0) - DAY_MS;
+      const hi = endTime ?? lo + DAY_MS;
+      page = ofMarket.filter((f) => f.time >= lo && f.time <= hi).slice(0, limit);
+    } else {
+      page = ofMarket.slice(-limit); // most recent
+    }
+    server?.count('fillsServed', page.length);
+    return { status: 200, body: page.map(renderTrade) };
+  };
+
+  const transfersIn = (request: FakeRequest, kind: SyntheticTransfer['kind']): SyntheticTransfer[] | FakeReply => {
+    const now = Date.now();
+    const endTime = intParam(request, 'endTime') ?? now;
+    const startTime = intParam(request, 'startTime') ?? endTime - flavor.transferWindowMs;
+    if (endTime - startTime > flavor.transferWindowMs) return invalid('The time range between startTime and endTime is too long.');
+    const limit = intParam(request, 'limit') ?? 1000;
+    if (limit < 1 || limit > 1000) return invalid('Illegal limit.');
+    return account.transfers.filter((t) => t.kind === kind && t.time >= startTime && t.time <= endTime).sort((a, b) => b.time - a.time).slice(0, limit); // newest first
+  };
+
+  const deposits = (request: FakeRequest): FakeReply => {
+    const list = transfersIn(request, 'deposit');
+    if (!Array.isArray(list)) return list;
+    return {
+      status: 200,
+      body: list.map((t) => ({
+        ...(venue === 'binance' ? { id: t.id } : {}), amount: t.amount, coin: t.asset, network: t.asset, status: flavor.depositStatus[t.status],
+        address: '0xfake', addressTag: '', txId: `0xdeposit${t.id}`, insertTime: t.time, transferType: 0, confirmTimes: '12/12', unlockConfirm: 0, walletType: 0,
+      })),
+    };
+  };
+
+  const withdrawals = (request: FakeRequest): FakeReply => {
+    const list = transfersIn(request, 'withdrawal');
+    if (!Array.isArray(list)) return list;
+    return {
+      status: 200,
+      body: list.map((t) => ({
+        // MEXC reports the gross amount (fee included), Binance the amount sent.
+        id: t.id, amount: venue === 'mexc' ? addDecimals(t.amount, t.fee) : t.amount, transactionFee: t.fee, coin: t.asset, status: flavor.withdrawalStatus[t.status], address: '0xfake',
+        txId: `0xwithdrawal${t.id}`, applyTime: flavor.withdrawalTime(t.time), network: t.asset, transferType: 0, confirmNo: 12, walletType: 0,
+      })),
+    };
+  };
+
+  const accountInfo = (): FakeReply => ({
+    status: 200,
+    body: {
+      makerCommission: 10, takerCommission: 10, canTrade: true, canWithdraw: true, canDeposit: true, updateTime: Date.now(), accountType: 'SPOT',
+      balances: Object.entries(account.balances).map(([asset, free]) => ({ asset, free, locked: '0' })), permissions: ['SPOT'],
+    },
+  });
+
+  const klines = (request: FakeRequest): FakeReply => {
+    const market = marketFor(request.query.get('symbol'));
+    if (market === undefined) return error(400, -1121, 'Invalid symbol.');
+    if (request.query.get('interval') !== (venue === 'mexc' ? '60m' : '1h')) return invalid('Invalid interval.');
+    const limit = Math.min(intParam(request, 'limit') ?? 500, 1000);
+    const start = Math.ceil((intParam(request, 'startTime') ?? Date.now() - limit * HOUR_MS) / HOUR_MS) * HOUR_MS;
+    const end = Math.min(intParam(request, 'endTime') ?? Date.now(), Date.now());
+    const rows: (string | number)[][] = [];
+    for (let t = start; t <= end && rows.length < limit; t += HOUR_MS) {
+      const c = candleAt(market, t);
+      rows.push([t, c.open, c.high, c.low, c.close, c.volume, t + HOUR_MS - 1, '0', 0, '0', '0', '0']);
+    }
+    return { status: 200, body: rows };
+  };
+
+  const routes: Route[] = [
+    { method: 'GET', path: '/api/v3/exchangeInfo', signed: false, handle: exchangeInfo },
+    { method: 'GET', path: '/api/v3/time', signed: false, handle: () => ({ status: 200, body: { serverTime: Date.now() } }) },
+    { method: 'GET', path: '/api/v3/klines', signed: false, handle: klines },
+    { method: 'GET', path: '/api/v3/account', signed: true, handle: accountInfo },
+    { method: 'GET', path: '/api/v3/myTrades', signed: true, handle: myTrades },
+    { method: 'GET', path: `${flavor.walletPrefix}/deposit/hisrec`, signed: true, handle: deposits },
+    { method: 'GET', path: `${flavor.walletPrefix}/withdraw/history`, signed: true, handle: withdrawals },
+  ];
+  server = new FakeVenueServer(dialect, routes);
+  return server;
+}

@@ -1,0 +1,166 @@
+// Fake Bybit v5: signed headers (X-BAPI-*), the retCode envelope, 7-day execution windows,
+// newest-first pages with an opaque nextPageCursor, 30-day wallet history windows.
+import { FakeVenueServer, MALFORMED_BODY, hmacSha256, header, intParam, safeEqual, type Dialect, type FakeReply, type FakeRequest, type Route } from './fake-server.js';
+import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticAccount, type SyntheticTransfer } from './history.js';
+
+export interface BybitFakeOptions {
+  readonly account: SyntheticAccount;
+  readonly apiKey: string;
+  readonly secret: string;
+  /** When set, each follow-up page starts with the last record of the page before. */
+  readonly repeatBorderFill?: boolean;
+}
+
+const envelope = (result: unknown, retCode = 0, retMsg = 'OK'): unknown => ({ retCode, retMsg, result, retExtInfo: {}, time: Date.now() });
+
+/** Cursor = base64 of the offset into the query's result list plus a fingerprint of the query. */
+function encodeCursor(offset: number, fingerprint: string): string {
+  return Buffer.from(JSON.stringify({ offset, fingerprint })).toString('base64url');
+}
+function decodeCursor(cursor: string, fingerprint: string): number | undefined {
+  try {
+    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { offset?: unknown; fingerprint?: unknown };
+    return parsed.fingerprint === fingerprint && typeof parsed.offset === 'number' ? parsed.offset : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function createBybitFake(options: BybitFakeOptions): FakeVenueServer {
+  const { account } = options;
+  let server: FakeVenueServer | undefined;
+  const fail = (retCode: number, retMsg: string, status = 200, headers?: Record<string, string>): FakeReply => ({ status, body: envelope({}, retCode, retMsg), ...(headers === undefined ? {} : { headers }) });
+
+  const dialect: Dialect = {
+    authenticate(request) {
+      const key = header(request, 'X-BAPI-API-KEY');
+      if (key === undefined || !safeEqual(key, options.apiKey)) return fail(10003, 'API key is invalid.', 401);
+      const timestamp = header(request, 'X-BAPI-TIMESTAMP') ?? '';
+      const recvWindow = header(request, 'X-BAPI-RECV-WINDOW') ?? '5000';
+      const payload = timestamp + key + recvWindow + (request.method === 'GET' ? request.rawQuery : request.body);
+      if (!safeEqual(header(request, 'X-BAPI-SIGN') ?? '', hmacSha256(options.secret, payload, 'hex'))) return fail(10004, 'error sign! origin_string[redacted]');
+      const skew = Date.now() - Number(timestamp);
+      if (!Number.isFinite(skew) || skew > Number(recvWindow) || skew < -1000) return fail(10002, 'invalid request, please check your server timestamp or recv_window param');
+      return undefined;
+    },
+    fault(fault) {
+      switch (fault) {
+        case 'rate-limit': return fail(10006, 'Too many visits!', 429, { 'Retry-After': '1' });
+        case 'ip-ban': return { status: 403, raw: '<html><body>access too frequent</body></html>', headers: { 'content-type': 'text/html', 'Retry-After': '1' } };
+        // Bybit answers its own rate limit with HTTP 200 and says when the window resets.
+        case 'venue-rate-limit': return fail(10006, 'Too many visits!', 200, { 'X-Bapi-Limit-Status': '0', 'X-Bapi-Limit-Reset-Timestamp': String(Date.now() + 200) });
+        case 'clock-skew': return fail(10002, 'invalid request, please check your server timestamp or recv_window param');
+        case 'bad-signature': return fail(10004, 'error sign!');
+        case 'server-error': return { status: 503, raw: '<html>503 Service Temporarily Unavailable</html>', headers: { 'content-type': 'text/html' } };
+        case 'malformed': return { status: 200, raw: MALFORMED_BODY };
+      }
+    },
+    notFound: () => ({ status: 404, raw: '404 page not found', headers: { 'content-type': 'text/plain' } }),
+  };
+
+  const instruments = (): FakeReply => ({
+    status: 200,
+    body: envelope({
+      category: 'spot', nextPageCursor: '',
+      list: account.markets.map((m) => ({
+        symbol: marketId(m), baseCoin: m.base, quoteCoin: m.quote, innovation: '0', status: 'Trading', marginTrading: 'none',
+        lotSizeFilter: { basePrecision: '0.000001', quotePrecision: '0.00000001', minOrderQty: '0.000001', maxOrderQty: '1000', minOrderAmt: '1', maxOrderAmt: '2000000' },
+        priceFilter: { tickSize: '0.000001' },
+      })),
+    }),
+  });
+
+  /** Window and cursor rules shared by executions and wallet history. */
+  const page = <T>(request: FakeRequest, all: readonly T[], time: (item: T) => number, rules: { windowMs: number; maxLimit: number; defaultLimit: number }): FakeReply | { items: T[]; next: string } => {
+    const limit = intParam(request, 'limit') ?? rules.defaultLimit;
+    if (Number.isNaN(limit) || limit < 1 || limit > rules.maxLimit) return fail(10001, 'Illegal limit');
+    let start = intParam(request, 'startTime');
+    let end = intParam(request, 'endTime');
+    if (start === undefined && end === undefined) { end = Date.now(); start = end - rules.windowMs; }
+    if (start === undefined) start = (end ?? 0) - rules.windowMs;
+    if (end === undefined) end = start + rules.windowMs;
+    if (end - start > rules.windowMs) return fail(10001, `The time range between startTime and endTime cannot exceed ${rules.windowMs / DAY_MS} days`);
+    const lo = start;
+    const hi = end;
+    const matching = all.filter((item) => time(item) >= lo && time(item) <= hi).sort((a, b) => time(b) - time(a)); // newest first
+    const fingerprint = `${request.path}|${lo}|${hi}|${limit}`;
+    const cursor = request.query.get('cursor');
+    let offset = 0;
+    if (cursor !== null && cursor !== '') {
+      const decoded = decodeCursor(cursor, fingerprint);
+      if (decoded === undefined) return fail(10001, 'cursor is invalid');
+      offset = options.repeatBorderFill === true && decoded > 0 ? decoded - 1 : decoded;
+    }
+    const items = matching.slice(offset, offset + limit);
+    const nextOffset = (cursor === null || cursor === '' ? 0 : decodeCursor(cursor, fingerprint) ?? 0) + limit;
+    return { items, next: nextOffset < matching.length ? encodeCursor(nextOffset, fingerprint) : '' };
+  };
+
+  const executions = (request: FakeRequest): FakeReply => {
+    if (request.query.get('category') !== 'spot') return fail(10001, 'category only support spot here');
+    const result = page(request, account.fills, (f) => f.time, { windowMs: 7 * DAY_MS, maxLimit: 100, defaultLimit: 50 });
+    if (!('items' in result)) return result;
+    server?.count('fillsServed', result.items.length);
+    return {
+      status: 200,
+      body: envelope({
+        category: 'spot', nextPageCursor: result.next,
+        list: result.items.map((f) => ({
+          symbol: marketId(f), orderId: String(f.orderId), orderLinkId: '', side: f.side === 'buy' ? 'Buy' : 'Sell', orderPrice: f.price, orderQty: f.qty,
+          leavesQty: '0', orderType: 'Limit', stopOrderType: '', execFee: f.fee, feeCoin: f.feeAsset, execId: String(f.id), execPrice: f.price, execQty: f.qty,
+          execType: 'Trade', execValue: (Number(f.qty) * Number(f.price)).toFixed(8), execTime: String(f.time), isMaker: f.maker, feeRate: '0.001',
+          markPrice: '', blockTradeId: '', closedSize: '', seq: f.id,
+        })),
+      }),
+    };
+  };
+
+  const wallet = (kind: SyntheticTransfer['kind']) => (request: FakeRequest): FakeReply => {
+    const result = page(request, account.transfers.filter((t) => t.kind === kind), (t) => t.time, { windowMs: 30 * DAY_MS, maxLimit: 50, defaultLimit: 50 });
+    if (!('items' in result)) return result;
+    const rows = result.items.map((t) => kind === 'deposit'
+      ? { id: t.id, coin: t.asset, chain: t.asset, amount: t.amount, txID: `0xdeposit${t.id}`, status: t.status === 'ok' ? 3 : 2, toAddress: '0xfake', tag: '', depositFee: '', successAt: String(t.time), confirmations: '12', txIndex: '0', blockHash: '', depositType: '0' }
+      : { withdrawId: t.id, coin: t.asset, chain: t.asset, amount: t.amount, txID: `0xwithdrawal${t.id}`, status: t.status === 'ok' ? 'success' : 'Pending', toAddress: '0xfake', tag: '', withdrawFee: t.fee, createTime: String(t.time), updateTime: String(t.time), withdrawType: 0 });
+    return { status: 200, body: envelope({ rows, nextPageCursor: result.next }) };
+  };
+
+  const walletBalance = (request: FakeRequest): FakeReply => {
+    if (request.query.get('accountType') !== 'UNIFIED') return fail(10001, 'accountType only support UNIFIED');
+    return {
+      status: 200,
+      body: envelope({
+        list: [{
+          accountType: 'UNIFIED', totalEquity: '0', totalWalletBalance: '0', totalAvailableBalance: '0',
+          coin: Object.entries(account.balances).map(([coin, amount]) => ({ coin, equity: amount, walletBalance: amount, locked: '0', usdValue: '0', borrowAmount: '0', totalOrderIM: '0', totalPositionIM: '0', unrealisedPnl: '0', cumRealisedPnl: '0' })),
+        }],
+      }),
+    };
+  };
+
+  const klines = (request: FakeRequest): FakeReply => {
+    const market = account.markets.find((m) => marketId(m) === request.query.get('symbol'));
+    if (market === undefined) return fail(10001, 'Not supported symbols');
+    if (request.query.get('interval') !== '60') return fail(10001, 'Invalid period');
+    const limit = Math.min(intParam(request, 'limit') ?? 200, 1000);
+    const start = Math.ceil((intParam(request, 'start') ?? Date.now() - limit * HOUR_MS) / HOUR_MS) * HOUR_MS;
+    const end = Math.min(intParam(request, 'end') ?? Date.now(), Date.now());
+    const list: string[][] = [];
+    for (let t = start; t <= end && list.length < limit; t += HOUR_MS) {
+      const c = candleAt(market, t);
+      list.push([String(t), c.open, c.high, c.low, c.close, c.volume, '0']);
+    }
+    return { status: 200, body: envelope({ category: 'spot', symbol: marketId(market), list: list.reverse() }) }; // newest first
+  };
+
+  const routes: Route[] = [
+    { method: 'GET', path: '/v5/market/instruments-info', signed: false, handle: instruments },
+    { method: 'GET', path: '/v5/market/time', signed: false, handle: () => ({ status: 200, body: envelope({ timeSecond: String(Math.floor(Date.now() / 1000)), timeNano: `${Date.now()}000000` }) }) },
+    { method: 'GET', path: '/v5/market/kline', signed: false, handle: klines },
+    { method: 'GET', path: '/v5/account/wallet-balance', signed: true, handle: walletBalance },
+    { method: 'GET', path: '/v5/execution/list', signed: true, handle: executions },
+    { method: 'GET', path: '/v5/asset/deposit/query-record', signed: true, handle: wallet('deposit') },
+    { method: 'GET', path: '/v5/asset/withdraw/query-record', signed: true, handle: wallet('withdrawal') },
+  ];
+  server = new FakeVenueServer(dialect, routes);
+  return server;
+}
