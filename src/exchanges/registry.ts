@@ -3,6 +3,9 @@ import type { AccountKey, Exchange } from '../domain/types.js';
 import { assertNever } from '../domain/types.js';
 import type { VenueConnector, VenueCredential } from './connector.js';
 import { createCcxtConnector, type CcxtConnectorOptions } from './ccxt/ccxt-connector.js';
+import { createAlpacaConnector } from './alpaca/alpaca-connector.js';
+import { createIbkrFlexConnector } from './ibkr/flex-connector.js';
+import { createIbkrTwsConnector } from './ibkr/tws-connector.js';
 
 /** No connector exists (yet) for this venue. */
 export class UnsupportedVenueError extends Error {
@@ -23,9 +26,11 @@ export function createConnector(account: AccountKey, credential: VenueCredential
     case 'bitget':
     case 'mexc':
       return createCcxtConnector(exchange, credential, options);
-    // ---- Added by the Alpaca/IBKR and demo work: replace these throws with their factories. ----
     case 'alpaca':
+      return createAlpacaConnector(credential, options);
     case 'ibkr':
+      // A Flex credential is a token plus a query id; a TWS/IB Gateway one is just the account id.
+      return credential.secret === '' ? createIbkrTwsConnector(credential, options) : createIbkrFlexConnector(credential, options);
     case 'simulated':
       throw new UnsupportedVenueError(exchange);
     default:
