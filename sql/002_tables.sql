@@ -1,9 +1,10 @@
 -- Enclave tables. Money is numeric (exact), times are timestamptz. An account is
--- (user_uid, exchange); every secret table is keyed and deduplicated by it.
+-- (user_uid, exchange); every secret table is keyed and deduplicated by it. Key columns use the
+-- "C" collation: ids are opaque, and byte comparison makes the dedup index cheaper to maintain.
 
 CREATE TABLE exchange_connections (
-  user_uid   text        NOT NULL,
-  exchange   text        NOT NULL,
+  user_uid   text COLLATE "C" NOT NULL,
+  exchange   text COLLATE "C" NOT NULL,
   -- Sealed credential (src/crypto): version, key id, IV, tag, ciphertext.
   envelope   bytea       NOT NULL,
   -- Key that sealed the envelope (also in its header); lets rotation find stale rows.
@@ -17,9 +18,9 @@ CREATE TABLE exchange_connections (
 -- One row per fill. The primary key is the dedup rule: a page re-fetched after a crash
 -- inserts nothing twice.
 CREATE TABLE trades (
-  user_uid          text        NOT NULL,
-  exchange          text        NOT NULL,
-  exchange_trade_id text        NOT NULL,
+  user_uid          text COLLATE "C" NOT NULL,
+  exchange          text COLLATE "C" NOT NULL,
+  exchange_trade_id text COLLATE "C" NOT NULL,
   symbol            text        NOT NULL,
   base_asset        text        NOT NULL,
   quote_asset       text        NOT NULL,
@@ -36,9 +37,9 @@ CREATE TABLE trades (
 CREATE INDEX trades_account_time_idx ON trades (user_uid, exchange, executed_at, exchange_trade_id);
 
 CREATE TABLE cash_flows (
-  user_uid         text        NOT NULL,
-  exchange         text        NOT NULL,
-  exchange_flow_id text        NOT NULL,
+  user_uid         text COLLATE "C" NOT NULL,
+  exchange         text COLLATE "C" NOT NULL,
+  exchange_flow_id text COLLATE "C" NOT NULL,
   kind             text        NOT NULL CHECK (kind IN ('deposit', 'withdrawal')),
   asset            text        NOT NULL,
   amount           numeric     NOT NULL CHECK (amount > 0),
@@ -49,8 +50,8 @@ CREATE INDEX cash_flows_account_time_idx ON cash_flows (user_uid, exchange, occu
 
 -- Resume point per account and stream, written in the same transaction as the rows it covers.
 CREATE TABLE sync_cursors (
-  user_uid   text        NOT NULL,
-  exchange   text        NOT NULL,
+  user_uid   text COLLATE "C" NOT NULL,
+  exchange   text COLLATE "C" NOT NULL,
   stream     text        NOT NULL CHECK (stream IN ('fills', 'cash_flows')),
   cursor     text        NOT NULL,
   updated_at timestamptz NOT NULL DEFAULT now(),
@@ -59,7 +60,7 @@ CREATE TABLE sync_cursors (
 
 -- Hourly marks: public market data, shared by every account on the venue.
 CREATE TABLE price_candles (
-  exchange  text        NOT NULL,
+  exchange  text COLLATE "C" NOT NULL,
   symbol    text        NOT NULL,
   open_time timestamptz NOT NULL,
   open      numeric     NOT NULL,
@@ -72,8 +73,8 @@ CREATE TABLE price_candles (
 
 -- The aggregation engine's resumable state (positions, cost basis). Derived from fills: enclave-only.
 CREATE TABLE engine_states (
-  user_uid   text        NOT NULL,
-  exchange   text        NOT NULL,
+  user_uid   text COLLATE "C" NOT NULL,
+  exchange   text COLLATE "C" NOT NULL,
   state      jsonb       NOT NULL,
   updated_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (user_uid, exchange)
@@ -82,8 +83,8 @@ CREATE TABLE engine_states (
 -- Published aggregates: the only tables the gateway may read. Domain values are JS numbers,
 -- which float8 stores exactly.
 CREATE TABLE balance_snapshots (
-  user_uid text             NOT NULL,
-  exchange text             NOT NULL,
+  user_uid text COLLATE "C" NOT NULL,
+  exchange text COLLATE "C" NOT NULL,
   at       timestamptz      NOT NULL,
   balance  double precision NOT NULL,
   equity   double precision NOT NULL,
@@ -91,8 +92,8 @@ CREATE TABLE balance_snapshots (
 );
 
 CREATE TABLE hourly_returns (
-  user_uid          text             NOT NULL,
-  exchange          text             NOT NULL,
+  user_uid          text COLLATE "C" NOT NULL,
+  exchange          text COLLATE "C" NOT NULL,
   hour_start        timestamptz      NOT NULL,
   return            double precision NOT NULL,
   cumulative_return double precision NOT NULL,
