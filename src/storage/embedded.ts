@@ -5,9 +5,13 @@
 // Connections: pglite-socket accepts `maxConnections` sockets (default 1) but PGlite itself is
 // one session. It queues work per protocol *message*, keeping a transaction's messages together,
 // yet outside a transaction two clients' extended-protocol sequences (Parse/Bind/Execute/Sync)
-// can interleave and overwrite each other's unnamed statement. So the slonik pool must hold ONE
+// can interleave and overwrite each other's unnamed statement. Measured: three clients sending
+// 300 kB parameters concurrently got 2 of 300 results computed by ANOTHER client's statement,
+// silently. So the slonik pool must hold ONE
 // connection (`EMBEDDED_MAX_POOL_SIZE`); the server allows a second socket only so a short-lived
-// client (slonik's type lookup at pool start, the migrator) never races a closing one.
+// client (slonik's type lookup at pool start, the migrator) never races a closing one. Run the
+// migrator before opening the pool, never alongside it. PGlite runs on this process's main
+// thread: a long query blocks the event loop, one more reason the embedded mode is for demos.
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
