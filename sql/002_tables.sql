@@ -16,7 +16,8 @@ CREATE TABLE exchange_connections (
 );
 
 -- One row per fill. The primary key is the dedup rule: a page re-fetched after a crash
--- inserts nothing twice.
+-- inserts nothing twice. numeric accepts NaN and ±Infinity (NaN sorts above everything), so
+-- "< 'Infinity'" keeps amounts finite: money that cannot be read back must not be written.
 CREATE TABLE trades (
   user_uid          text COLLATE "C" NOT NULL,
   exchange          text COLLATE "C" NOT NULL,
@@ -25,10 +26,10 @@ CREATE TABLE trades (
   base_asset        text        NOT NULL,
   quote_asset       text        NOT NULL,
   side              text        NOT NULL CHECK (side IN ('buy', 'sell')),
-  quantity          numeric     NOT NULL CHECK (quantity > 0),
-  price             numeric     NOT NULL CHECK (price >= 0),
+  quantity          numeric     NOT NULL CHECK (quantity > 0 AND quantity < 'Infinity'),
+  price             numeric     NOT NULL CHECK (price >= 0 AND price < 'Infinity'),
   -- Not sign-checked: some venues pay maker rebates as negative fees; refusing them would stall a sync.
-  fee               numeric     NOT NULL,
+  fee               numeric     NOT NULL CHECK (fee > '-Infinity' AND fee < 'Infinity'),
   fee_asset         text        NOT NULL,
   executed_at       timestamptz NOT NULL,
   PRIMARY KEY (user_uid, exchange, exchange_trade_id)
@@ -42,7 +43,7 @@ CREATE TABLE cash_flows (
   exchange_flow_id text COLLATE "C" NOT NULL,
   kind             text        NOT NULL CHECK (kind IN ('deposit', 'withdrawal')),
   asset            text        NOT NULL,
-  amount           numeric     NOT NULL CHECK (amount > 0),
+  amount           numeric     NOT NULL CHECK (amount > 0 AND amount < 'Infinity'),
   occurred_at      timestamptz NOT NULL,
   PRIMARY KEY (user_uid, exchange, exchange_flow_id)
 );
@@ -68,6 +69,8 @@ CREATE TABLE price_candles (
   low       numeric     NOT NULL,
   close     numeric     NOT NULL,
   volume    numeric     NOT NULL,
+  CHECK (open >= 0 AND high >= 0 AND low >= 0 AND close >= 0 AND volume >= 0),
+  CHECK (open < 'Infinity' AND high < 'Infinity' AND low < 'Infinity' AND close < 'Infinity' AND volume < 'Infinity'),
   PRIMARY KEY (exchange, symbol, open_time)
 );
 

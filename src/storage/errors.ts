@@ -41,6 +41,13 @@ export class StorageSchemaError extends StorageError {
   }
 }
 
+type IssuePath = readonly (PropertyKey | { readonly key: PropertyKey })[] | undefined;
+
+/** Column paths of schema issues ("side", "legs.0.price"): where, never what. */
+export function issuePaths(issues: readonly { readonly path?: IssuePath }[]): string[] {
+  return issues.map((issue) => (issue.path ?? []).map((p) => String(typeof p === 'object' ? p.key : p)).join('.'));
+}
+
 /** An applied migration's file no longer matches the checksum recorded when it ran. */
 export class MigrationChecksumError extends StorageError {
   override name = 'MigrationChecksumError';
@@ -73,7 +80,7 @@ function pgCode(error: unknown): string | undefined {
 export function toStorageError(error: unknown, operation: string): StorageError {
   if (error instanceof StorageError) return error;
   if (error instanceof SchemaValidationError) {
-    return new StorageSchemaError(error.issues.map((i) => (i.path ?? []).map((p) => String(typeof p === 'object' ? p.key : p)).join('.')), { cause: error });
+    return new StorageSchemaError(issuePaths(error.issues), { cause: error });
   }
   if (
     error instanceof ConnectionError ||

@@ -12,7 +12,7 @@ import {
   type QueryResultRow,
 } from 'slonik';
 import { z } from 'zod';
-import { StorageSchemaError, toStorageError } from './errors.js';
+import { issuePaths, StorageSchemaError, toStorageError } from './errors.js';
 
 export type { DatabasePool };
 export { sql };
@@ -34,10 +34,6 @@ const typeParsers: readonly DriverTypeParser[] = [
   createTimestampWithTimeZoneTypeParser(),
   createTimestampTypeParser(),
 ];
-
-function issuePaths(issues: readonly { readonly path?: readonly (PropertyKey | { readonly key: PropertyKey })[] | undefined }[]): string[] {
-  return issues.map((issue) => (issue.path ?? []).map((p) => String(typeof p === 'object' ? p.key : p)).join('.'));
-}
 
 /** Validates (and transforms) each row through the query's `sql.type` schema. */
 export const resultParserInterceptor: Interceptor = {

@@ -82,6 +82,16 @@ test('a malformed amount is refused with a clear error that does not echo it', a
   t.is(await store.loadCursor(account, 'fills'), null);
 });
 
+test('NaN and infinite amounts are refused at write time', async (t) => {
+  const store = createAccountStore(db().pool);
+  const account = newAccount();
+  for (const bad of [{ quantity: 'NaN' }, { price: 'Infinity' }, { fee: '-Infinity' }, { fee: 'NaN' }]) {
+    await t.throwsAsync(store.commitFillsPage(account, [fill('t1', bad)], 'c'), { instanceOf: StorageRejectedError });
+  }
+  await t.throwsAsync(store.commitCashFlowsPage(account, [flow('d1', { amount: 'NaN' })], 'c'), { instanceOf: StorageRejectedError });
+  t.deepEqual(await store.loadFills(account, 0), []);
+});
+
 test('numeric amounts round-trip exactly, without float rounding', async (t) => {
   const store = createAccountStore(db().pool);
   const account = newAccount();
