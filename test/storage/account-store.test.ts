@@ -126,6 +126,15 @@ test('cash flows dedupe and advance their own cursor', async (t) => {
   t.is(flows[1]?.amount, '0.000000000123456789');
 });
 
+test('a fractional or non-finite time is refused rather than rounded', async (t) => {
+  const store = createAccountStore(db().pool);
+  const account = newAccount();
+  for (const executedAt of [1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+    await t.throwsAsync(store.commitFillsPage(account, [fill('t1', { executedAt })], 'c'), { instanceOf: StorageRejectedError });
+  }
+  t.is(await store.loadCursor(account, 'fills'), null);
+});
+
 test('an empty page still advances the cursor', async (t) => {
   const store = createAccountStore(db().pool);
   const account = newAccount();
@@ -146,6 +155,19 @@ test('the COPY path dedupes, counts and commits the cursor like the small-page p
   t.deepEqual(stored.find((f) => f.exchangeTradeId === tricky.exchangeTradeId), tricky);
   t.is((await store.commitCashFlowsPage(account, [flow('d1'), flow('d2'), flow('d1')], 'f1')).inserted, 2);
   t.is(await store.loadCursor(account, 'cash_flows'), 'f1');
+});
+
+test('the COPY path keeps millisecond times exact', async (t) => {
+  copy ??= createCopyIngest(db().url);
+  const store = createAccountStore(db().pool, { copy, copyThreshold: 1 });
+  const account = newAccount();
+  const times = [1735689600123, 4102444799999, 946684800001, 1, 1735689600999];
+  const fills = times.map((ms, i) => fill(`ms${i}`, { executedAt: ms }));
+  await store.commitFillsPage(account, fills, 'c');
+  t.deepEqual((await store.loadFills(account, 0)).map((f) => f.executedAt), [...times].sort((a, b) => a - b));
+  await store.commitCashFlowsPage(account, times.map((ms, i) => flow(`f${i}`, { occurredAt: ms })), 'c');
+  t.deepEqual((await store.loadCashFlows(account, 0)).map((f) => f.occurredAt), [...times].sort((a, b) => a - b));
+  await t.throwsAsync(store.commitFillsPage(account, [fill('bad', { executedAt: 1.5 })], 'c'), { instanceOf: StorageRejectedError });
 });
 
 test('a bad row on the COPY path stores nothing and keeps the cursor', async (t) => {
