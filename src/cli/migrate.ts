@@ -2,7 +2,7 @@
 // in EMBEDDED_DB_DIR when DATABASE_URL is unset. Exits non-zero on any problem.
 import { ConfigError, loadConfig } from '../config/config.js';
 import { createLogger } from '../config/logger.js';
-import { startEmbeddedDatabase } from '../storage/embedded.js';
+import { startEmbeddedDatabase, type EmbeddedDatabase } from '../storage/embedded.js';
 import { migrate } from '../storage/migrate.js';
 
 async function main(): Promise<number> {
@@ -17,12 +17,14 @@ async function main(): Promise<number> {
     throw error;
   }
   const logger = createLogger(config.LOG_LEVEL);
-  const embedded = config.DATABASE_URL === undefined ? await startEmbeddedDatabase(config.EMBEDDED_DB_DIR) : null;
+  let embedded: EmbeddedDatabase | null = null;
   try {
+    if (config.DATABASE_URL === undefined) embedded = await startEmbeddedDatabase(config.EMBEDDED_DB_DIR);
     const { applied } = await migrate(config.DATABASE_URL ?? embedded!.url, logger);
     logger.info({ applied: applied.length, embedded: embedded !== null }, 'migrations done');
     return 0;
   } catch (error) {
+    // Storage errors carry only migration names and SQLSTATEs; their causes are not logged.
     logger.error({ err: { name: (error as Error).name, message: (error as Error).message } }, 'migration failed');
     return 1;
   } finally {

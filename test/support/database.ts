@@ -38,8 +38,37 @@ async function withAdmin<T>(work: (client: pg.Client) => Promise<T>): Promise<T>
   }
 }
 
+const NAME_PATTERN = /^test_(\d+)_(\d+)_[0-9a-f]+$/u;
+const STALE_AFTER_S = 3_600;
+let sweptStale = false;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Drops databases left by test processes that died an hour or more ago (crash, kill -9). */
+async function sweepStaleDatabases(): Promise<void> {
+  if (sweptStale) return;
+  sweptStale = true;
+  const now = Math.floor(Date.now() / 1000);
+  await withAdmin(async (c) => {
+    const { rows } = await c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'test\\_%'`);
+    for (const { datname } of rows) {
+      const match = NAME_PATTERN.exec(datname);
+      if (match === null || processAlive(Number(match[1])) || now - Number(match[2]) < STALE_AFTER_S) continue;
+      await c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`).catch(() => undefined);
+    }
+  });
+}
+
 export async function createTestDatabase(t?: Teardown, options: { migrate?: boolean; pool?: PoolOptions } = {}): Promise<TestDatabase> {
-  const name = `test_${process.pid}_${randomBytes(6).toString('hex')}`;
+  await sweepStaleDatabases();
+  const name = `test_${process.pid}_${Math.floor(Date.now() / 1000)}_${randomBytes(4).toString('hex')}`;
   await withAdmin((c) => c.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`));
   const url = `${TEST_SERVER}/${name}`;
   let pool: DatabasePool | undefined;
