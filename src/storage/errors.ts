@@ -1,6 +1,8 @@
 // The storage layer's error family. `toStorageError` is the one place a driver or slonik error
 // becomes one of these. Messages name the operation (and at most the account), never a row, a
 // value or the driver's own text, which can quote the offending input (a trade id, an amount).
+// The driver error is NOT kept as `cause` either: pino's err serializer prints the whole cause
+// chain. The cause is a DatabaseErrorSummary: SQLSTATE and object names, no values.
 import {
   BackendTerminatedError,
   BackendTerminatedUnexpectedlyError,
@@ -65,6 +67,33 @@ export class MigrationMissingError extends StorageError {
 }
 
 // SQLSTATEs (connection, shutdown, too many connections, serialization) and socket errnos.
+/** What survives of a driver error: its class name, SQLSTATE and the schema objects involved. */
+export class DatabaseErrorSummary extends Error {
+  override name = 'DatabaseErrorSummary';
+  constructor(
+    readonly errorClass: string,
+    readonly code: string | undefined,
+    readonly constraint: string | undefined,
+    readonly table: string | undefined,
+    readonly column: string | undefined,
+  ) {
+    super([errorClass, code && `SQLSTATE ${code}`, constraint && `constraint ${constraint}`, table && `table ${table}`, column && `column ${column}`].filter(Boolean).join(', '));
+  }
+}
+
+function stringField(value: unknown, key: string): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const field = (value as Record<string, unknown>)[key];
+  return typeof field === 'string' ? field : undefined;
+}
+
+function summarize(error: unknown): DatabaseErrorSummary {
+  const inner = (error as { cause?: unknown } | null)?.cause;
+  const pick = (key: string) => stringField(error, key) ?? stringField(inner, key);
+  const errorClass = error instanceof Error ? error.constructor.name : typeof error;
+  return new DatabaseErrorSummary(errorClass, pgCode(error) ?? pgCode(inner), pick('constraint'), pick('table'), pick('column'));
+}
+
 const PG_UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '08000', '08001', '08003', '08004', '08006', '57P01', '57P02', '57P03', '53300', '40001', '40P01']);
 
 function pgCode(error: unknown): string | undefined {
@@ -79,8 +108,9 @@ function pgCode(error: unknown): string | undefined {
  */
 export function toStorageError(error: unknown, operation: string): StorageError {
   if (error instanceof StorageError) return error;
+  const cause = summarize(error);
   if (error instanceof SchemaValidationError) {
-    return new StorageSchemaError(issuePaths(error.issues), { cause: error });
+    return new StorageSchemaError(issuePaths(error.issues), { cause: summarize(error) });
   }
   if (
     error instanceof ConnectionError ||
@@ -90,19 +120,19 @@ export function toStorageError(error: unknown, operation: string): StorageError 
     error instanceof StatementTimeoutError ||
     error instanceof StatementCancelledError
   ) {
-    return new StorageUnavailableError(`${operation}: database unavailable`, { cause: error });
+    return new StorageUnavailableError(`${operation}: database unavailable`, { cause });
   }
   if (error instanceof IntegrityConstraintViolationError || error instanceof InvalidInputError) {
-    return new StorageRejectedError(`${operation}: the database refused the data`, { cause: error });
+    return new StorageRejectedError(`${operation}: the database refused the data`, { cause });
   }
   const code = pgCode(error) ?? pgCode((error as { cause?: unknown } | null)?.cause);
   if (code !== undefined) {
-    if (PG_UNAVAILABLE_CODES.has(code)) return new StorageUnavailableError(`${operation}: database unavailable`, { cause: error });
+    if (PG_UNAVAILABLE_CODES.has(code)) return new StorageUnavailableError(`${operation}: database unavailable`, { cause });
     // Class 22 (data exception) and 23 (integrity constraint): the input was bad.
     if (code.startsWith('22') || code.startsWith('23')) {
-      return new StorageRejectedError(`${operation}: the database refused the data (SQLSTATE ${code})`, { cause: error });
+      return new StorageRejectedError(`${operation}: the database refused the data (SQLSTATE ${code})`, { cause });
     }
-    return new StorageError(`${operation}: database error (SQLSTATE ${code})`, { cause: error });
+    return new StorageError(`${operation}: database error (SQLSTATE ${code})`, { cause });
   }
-  return new StorageError(`${operation}: storage failure`, { cause: error });
+  return new StorageError(`${operation}: storage failure`, { cause });
 }

@@ -123,7 +123,9 @@ export async function migrate(target: DatabasePool | string, logger: Logger, opt
             await client.query('COMMIT');
           } catch (error) {
             await client.query('ROLLBACK').catch(() => undefined);
-            throw toStorageError(error, `apply migration ${file.name}`);
+            // Our own SQL failed: the server's text (e.g. a syntax error) is needed and holds no user data.
+            const detail = error instanceof Error ? `: ${error.message}` : '';
+            throw toStorageError(error, `apply migration ${file.name}${detail}`);
           }
         },
       })),

@@ -5,6 +5,7 @@ import { createAccountStore } from '../../src/storage/create-account-store.js';
 import { createCopyIngest, type CopyIngest } from '../../src/storage/copy-ingest.js';
 import { StorageRejectedError, StorageSchemaError } from '../../src/storage/errors.js';
 import { sql } from '../../src/storage/pool.js';
+import { createLogger } from '../../src/config/logger.js';
 import { useTestDatabase } from '../support/database.js';
 
 const db = useTestDatabase(test);
@@ -90,6 +91,18 @@ test('NaN and infinite amounts are refused at write time', async (t) => {
   }
   await t.throwsAsync(store.commitCashFlowsPage(account, [flow('d1', { amount: 'NaN' })], 'c'), { instanceOf: StorageRejectedError });
   t.deepEqual(await store.loadFills(account, 0), []);
+});
+
+test('a refused write logged with its error chain shows no value from the row', async (t) => {
+  const store = createAccountStore(db().pool);
+  const account = newAccount();
+  const error = await t.throwsAsync(store.commitFillsPage(account, [fill('canary-trade-id', { price: 'canary-price-777' })], 'c'));
+  let line = '';
+  const logger = createLogger('info', { write: (chunk: string) => { line += chunk; } });
+  logger.error({ err: error }, 'sync failed');
+  t.regex(line, /refused the data/u);
+  t.false(line.includes('canary'));
+  t.regex(line, /caused by: DatabaseErrorSummary: InvalidInputError/u);
 });
 
 test('numeric amounts round-trip exactly, without float rounding', async (t) => {
