@@ -1,0 +1,36 @@
+// VenueCredential <-> the plaintext Buffer inside an envelope. JSON, because the fields are
+// strings anyway; the Buffer is the caller's to zero after use.
+import { z } from 'zod';
+import type { VenueCredential } from '../exchanges/connector.js';
+
+export class CredentialFormatError extends Error {
+  override name = 'CredentialFormatError';
+  constructor() {
+    // Deliberately says nothing about the content.
+    super('the decrypted credential is not a valid venue credential');
+  }
+}
+
+const credentialSchema = z
+  .object({ apiKey: z.string().min(1), secret: z.string(), passphrase: z.string().optional() })
+  .strict();
+
+export function encodeCredential(credential: VenueCredential): Buffer {
+  const plain: { apiKey: string; secret: string; passphrase?: string } = { apiKey: credential.apiKey, secret: credential.secret };
+  if (credential.passphrase !== undefined) plain.passphrase = credential.passphrase;
+  return Buffer.from(JSON.stringify(plain), 'utf8');
+}
+
+/** Parses a plaintext Buffer; does not zero it (the caller owns it). */
+export function decodeCredential(plaintext: Buffer): VenueCredential {
+  let value: unknown;
+  try {
+    value = JSON.parse(plaintext.toString('utf8'));
+  } catch {
+    throw new CredentialFormatError();
+  }
+  const parsed = credentialSchema.safeParse(value);
+  if (!parsed.success) throw new CredentialFormatError();
+  const { apiKey, secret, passphrase } = parsed.data;
+  return passphrase === undefined ? { apiKey, secret } : { apiKey, secret, passphrase };
+}

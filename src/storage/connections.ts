@@ -1,0 +1,102 @@
+// Stored exchange connections (sealed credentials). Used by the connect flow and by key rotation;
+// account actors read theirs through AccountStore.loadConnection.
+import { z } from 'zod';
+import type { DatabasePool } from 'slonik';
+import { accountId, EXCHANGES, type AccountKey } from '../domain/types.js';
+import { envelopeKeyId } from '../crypto/envelope.js';
+import type { EnvelopeStore, StoredEnvelope } from '../crypto/rotate.js';
+import type { ConnectionStatus } from './account-store.js';
+import { toStorageError } from './errors.js';
+import { noRows, sql } from './pool.js';
+
+const statusSchema = z.enum(['active', 'failed', 'disabled']);
+const exchangeSchema = z.enum(EXCHANGES);
+
+const summaryRow = z.object({
+  userUid: z.string(),
+  exchange: exchangeSchema,
+  status: statusSchema,
+  keyId: z.number().int(),
+  updatedAt: z.number(),
+});
+export type ConnectionSummary = Readonly<{ account: AccountKey; status: ConnectionStatus; keyId: number; updatedAt: number }>;
+
+const envelopeRow = z.object({ userUid: z.string(), exchange: exchangeSchema, envelope: z.instanceof(Buffer) });
+
+export interface ConnectionRepository extends EnvelopeStore {
+  /** Inserts or replaces the account's envelope; the status becomes `status` (default active). */
+  saveConnection(account: AccountKey, envelope: Buffer, status?: ConnectionStatus): Promise<void>;
+  /** Every connection without its envelope, ordered by user then exchange. */
+  listConnections(): Promise<ConnectionSummary[]>;
+  /** Removes the account's connection; false when there was none. */
+  removeConnection(account: AccountKey): Promise<boolean>;
+}
+
+export function createConnectionRepository(pool: DatabasePool, pageSize = 500): ConnectionRepository {
+  return {
+    async saveConnection(account, envelope, status = 'active') {
+      try {
+        await pool.query(sql.type(noRows)`
+          INSERT INTO exchange_connections (user_uid, exchange, envelope, key_id, status)
+          VALUES (${account.userUid}, ${account.exchange}, ${sql.binary(envelope)}, ${envelopeKeyId(envelope)}, ${status})
+          ON CONFLICT (user_uid, exchange) DO UPDATE
+            SET envelope = excluded.envelope, key_id = excluded.key_id, status = excluded.status, updated_at = now()`);
+      } catch (error) {
+        throw toStorageError(error, `save connection ${accountId(account)}`);
+      }
+    },
+
+    async listConnections() {
+      try {
+        const rows = await pool.any(sql.type(summaryRow)`
+          SELECT user_uid AS "userUid", exchange, status, key_id AS "keyId", updated_at AS "updatedAt"
+          FROM exchange_connections ORDER BY user_uid, exchange`);
+        return rows.map((r) => ({ account: { userUid: r.userUid, exchange: r.exchange }, status: r.status, keyId: r.keyId, updatedAt: r.updatedAt }));
+      } catch (error) {
+        throw toStorageError(error, 'list connections');
+      }
+    },
+
+    async removeConnection(account) {
+      try {
+        const result = await pool.query(sql.type(noRows)`
+          DELETE FROM exchange_connections WHERE user_uid = ${account.userUid} AND exchange = ${account.exchange}`);
+        return result.rowCount > 0;
+      } catch (error) {
+        throw toStorageError(error, `remove connection ${accountId(account)}`);
+      }
+    },
+
+    // Keyset pages, so a long rotation never holds one huge result or a long transaction.
+    async *iterateEnvelopes(): AsyncIterable<StoredEnvelope> {
+      let after: { userUid: string; exchange: string } | null = null;
+      for (;;) {
+        let rows: readonly z.infer<typeof envelopeRow>[];
+        try {
+          const position = after === null ? sql.fragment`TRUE` : sql.fragment`(user_uid, exchange) > (${after.userUid}, ${after.exchange})`;
+          rows = await pool.any(sql.type(envelopeRow)`
+            SELECT user_uid AS "userUid", exchange, envelope FROM exchange_connections
+            WHERE ${position} ORDER BY user_uid, exchange LIMIT ${pageSize}`);
+        } catch (error) {
+          throw toStorageError(error, 'read envelopes');
+        }
+        for (const row of rows) yield { account: { userUid: row.userUid, exchange: row.exchange }, envelope: row.envelope };
+        const last = rows.at(-1);
+        if (last === undefined || rows.length < pageSize) return;
+        after = { userUid: last.userUid, exchange: last.exchange };
+      }
+    },
+
+    async replaceEnvelope(account, expected, next) {
+      try {
+        const result = await pool.query(sql.type(noRows)`
+          UPDATE exchange_connections
+          SET envelope = ${sql.binary(next)}, key_id = ${envelopeKeyId(next)}, updated_at = now()
+          WHERE user_uid = ${account.userUid} AND exchange = ${account.exchange} AND envelope = ${sql.binary(expected)}`);
+        return result.rowCount === 1;
+      } catch (error) {
+        throw toStorageError(error, `replace envelope ${accountId(account)}`);
+      }
+    },
+  };
+}

@@ -1,0 +1,270 @@
+// AccountStore on slonik. Every method is one parameterized statement or one transaction;
+// rows come back through zod schemas (validated by the pool's result-parser interceptor).
+import { z } from 'zod';
+import type { DatabasePool, DatabaseTransactionConnection, SerializableValue } from 'slonik';
+import { accountId, type AccountKey, type CashFlow, type Fill, type SyncCursor, type SyncStream } from '../domain/types.js';
+import type { AccountStore } from './account-store.js';
+import type { CopyIngest } from './copy-ingest.js';
+import { isoTime } from './copy-ingest.js';
+import { toStorageError } from './errors.js';
+import { noRows, sql } from './pool.js';
+
+const decimal = z.string().regex(/^-?\d+(\.\d+)?$/u);
+const epochMs = z.number().finite();
+
+const fillRow = z.object({
+  exchangeTradeId: z.string(),
+  symbol: z.string(),
+  baseAsset: z.string(),
+  quoteAsset: z.string(),
+  side: z.enum(['buy', 'sell']),
+  quantity: decimal,
+  price: decimal,
+  fee: decimal,
+  feeAsset: z.string(),
+  executedAt: epochMs,
+});
+
+const cashFlowRow = z.object({
+  exchangeFlowId: z.string(),
+  kind: z.enum(['deposit', 'withdrawal']),
+  asset: z.string(),
+  amount: decimal,
+  occurredAt: epochMs,
+});
+
+const candleRow = z.object({
+  symbol: z.string(),
+  openTime: epochMs,
+  open: decimal,
+  high: decimal,
+  low: decimal,
+  close: decimal,
+  volume: decimal,
+});
+
+const hourlyReturnRow = z.object({
+  hourStart: epochMs,
+  return: z.number(),
+  cumulativeReturn: z.number(),
+  equityEnd: z.number(),
+  netFlow: z.number(),
+});
+
+const snapshotRow = z.object({ at: epochMs, balance: z.number(), equity: z.number() });
+const connectionRow = z.object({ envelope: z.instanceof(Buffer), status: z.enum(['active', 'failed', 'disabled']) });
+const cursorRow = z.object({ cursor: z.string() });
+const engineStateRow = z.object({ state: z.unknown() });
+
+export interface AccountStoreOptions {
+  /** Bulk COPY path for large pages (not available on the embedded database). */
+  readonly copy?: CopyIngest;
+  /** Pages with at least this many rows go through `copy` (default 2,000). */
+  readonly copyThreshold?: number;
+}
+
+// One unnest statement per slice keeps the parameter arrays moderate.
+const UNNEST_SLICE = 5_000;
+
+async function upsertCursor(tx: DatabaseTransactionConnection, account: AccountKey, stream: SyncStream, cursor: SyncCursor): Promise<void> {
+  await tx.query(sql.type(noRows)`
+    INSERT INTO sync_cursors (user_uid, exchange, stream, cursor)
+    VALUES (${account.userUid}, ${account.exchange}, ${stream}, ${cursor})
+    ON CONFLICT (user_uid, exchange, stream) DO UPDATE SET cursor = excluded.cursor, updated_at = now()`);
+}
+
+async function insertFills(tx: DatabaseTransactionConnection, account: AccountKey, fills: readonly Fill[]): Promise<number> {
+  let inserted = 0;
+  for (let start = 0; start < fills.length; start += UNNEST_SLICE) {
+    const slice = fills.slice(start, start + UNNEST_SLICE);
+    const tuples = slice.map((f) => [f.exchangeTradeId, f.symbol, f.baseAsset, f.quoteAsset, f.side, f.quantity, f.price, f.fee, f.feeAsset, isoTime(f.executedAt)]);
+    const result = await tx.query(sql.type(noRows)`
+      INSERT INTO trades (user_uid, exchange, exchange_trade_id, symbol, base_asset, quote_asset, side, quantity, price, fee, fee_asset, executed_at)
+      SELECT ${account.userUid}, ${account.exchange}, t.*
+      FROM ${sql.unnest(tuples, ['text', 'text', 'text', 'text', 'text', 'numeric', 'numeric', 'numeric', 'text', 'timestamptz'])}
+        AS t(exchange_trade_id, symbol, base_asset, quote_asset, side, quantity, price, fee, fee_asset, executed_at)
+      ON CONFLICT DO NOTHING`);
+    inserted += result.rowCount;
+  }
+  return inserted;
+}
+
+async function insertCashFlows(tx: DatabaseTransactionConnection, account: AccountKey, flows: readonly CashFlow[]): Promise<number> {
+  let inserted = 0;
+  for (let start = 0; start < flows.length; start += UNNEST_SLICE) {
+    const slice = flows.slice(start, start + UNNEST_SLICE);
+    const tuples = slice.map((c) => [c.exchangeFlowId, c.kind, c.asset, c.amount, isoTime(c.occurredAt)]);
+    const result = await tx.query(sql.type(noRows)`
+      INSERT INTO cash_flows (user_uid, exchange, exchange_flow_id, kind, asset, amount, occurred_at)
+      SELECT ${account.userUid}, ${account.exchange}, t.*
+      FROM ${sql.unnest(tuples, ['text', 'text', 'text', 'numeric', 'timestamptz'])}
+        AS t(exchange_flow_id, kind, asset, amount, occurred_at)
+      ON CONFLICT DO NOTHING`);
+    inserted += result.rowCount;
+  }
+  return inserted;
+}
+
+export function createAccountStore(pool: DatabasePool, options: AccountStoreOptions = {}): AccountStore {
+  const copyThreshold = options.copyThreshold ?? 2_000;
+
+  async function run<T>(operation: string, account: AccountKey | null, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      throw toStorageError(error, account === null ? operation : `${operation} for ${accountId(account)}`);
+    }
+  }
+
+  const account = (a: AccountKey) => sql.fragment`user_uid = ${a.userUid} AND exchange = ${a.exchange}`;
+
+  return {
+    loadConnection: (key) =>
+      run('load connection', key, async () => {
+        const row = await pool.maybeOne(sql.type(connectionRow)`
+          SELECT envelope, status FROM exchange_connections WHERE ${account(key)}`);
+        return row === null ? null : { account: key, envelope: row.envelope, status: row.status };
+      }),
+
+    setConnectionStatus: (key, status) =>
+      run('set connection status', key, async () => {
+        await pool.query(sql.type(noRows)`
+          UPDATE exchange_connections SET status = ${status}, updated_at = now() WHERE ${account(key)}`);
+      }),
+
+    loadCursor: (key, stream) =>
+      run('load cursor', key, async () => {
+        const row = await pool.maybeOne(sql.type(cursorRow)`
+          SELECT cursor FROM sync_cursors WHERE ${account(key)} AND stream = ${stream}`);
+        return row?.cursor ?? null;
+      }),
+
+    commitFillsPage: (key, fills, cursor) =>
+      run('commit fills page', key, async () => {
+        if (options.copy !== undefined && fills.length >= copyThreshold) return options.copy.commitFillsPage(key, fills, cursor);
+        return pool.transaction(async (tx) => {
+          const inserted = await insertFills(tx, key, fills);
+          await upsertCursor(tx, key, 'fills', cursor);
+          return { inserted };
+        });
+      }),
+
+    commitCashFlowsPage: (key, flows, cursor) =>
+      run('commit cash flows page', key, async () => {
+        if (options.copy !== undefined && flows.length >= copyThreshold) return options.copy.commitCashFlowsPage(key, flows, cursor);
+        return pool.transaction(async (tx) => {
+          const inserted = await insertCashFlows(tx, key, flows);
+          await upsertCursor(tx, key, 'cash_flows', cursor);
+          return { inserted };
+        });
+      }),
+
+    loadFills: (key, fromMs) =>
+      run('load fills', key, async () => {
+        const rows = await pool.any(sql.type(fillRow)`
+          SELECT exchange_trade_id AS "exchangeTradeId", symbol, base_asset AS "baseAsset", quote_asset AS "quoteAsset",
+                 side, quantity, price, fee, fee_asset AS "feeAsset", executed_at AS "executedAt"
+          FROM trades
+          WHERE ${account(key)} AND executed_at >= ${isoTime(fromMs)}::timestamptz
+          ORDER BY executed_at, exchange_trade_id`);
+        return [...rows];
+      }),
+
+    loadCashFlows: (key, fromMs) =>
+      run('load cash flows', key, async () => {
+        const rows = await pool.any(sql.type(cashFlowRow)`
+          SELECT exchange_flow_id AS "exchangeFlowId", kind, asset, amount, occurred_at AS "occurredAt"
+          FROM cash_flows
+          WHERE ${account(key)} AND occurred_at >= ${isoTime(fromMs)}::timestamptz
+          ORDER BY occurred_at, exchange_flow_id`);
+        return [...rows];
+      }),
+
+    upsertCandles: (exchange, candles) =>
+      run(`upsert candles on ${exchange}`, null, async () => {
+        if (candles.length === 0) return;
+        for (let start = 0; start < candles.length; start += UNNEST_SLICE) {
+          const tuples = candles
+            .slice(start, start + UNNEST_SLICE)
+            .map((c) => [c.symbol, isoTime(c.openTime), c.open, c.high, c.low, c.close, c.volume]);
+          // A later fetch of the same hour (e.g. the partial current candle, then the final one) wins.
+          await pool.query(sql.type(noRows)`
+            INSERT INTO price_candles (exchange, symbol, open_time, open, high, low, close, volume)
+            SELECT ${exchange}, t.*
+            FROM ${sql.unnest(tuples, ['text', 'timestamptz', 'numeric', 'numeric', 'numeric', 'numeric', 'numeric'])}
+              AS t(symbol, open_time, open, high, low, close, volume)
+            ON CONFLICT (exchange, symbol, open_time) DO UPDATE
+              SET open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close, volume = excluded.volume`);
+        }
+      }),
+
+    loadCandles: (exchange, symbols, fromMs, toMs) =>
+      run(`load candles on ${exchange}`, null, async () => {
+        if (symbols.length === 0) return [];
+        const rows = await pool.any(sql.type(candleRow)`
+          SELECT symbol, open_time AS "openTime", open, high, low, close, volume
+          FROM price_candles
+          WHERE exchange = ${exchange} AND symbol = ANY(${sql.array([...symbols], 'text')})
+            AND open_time >= ${isoTime(fromMs)}::timestamptz AND open_time < ${isoTime(toMs)}::timestamptz
+          ORDER BY open_time, symbol`);
+        return [...rows];
+      }),
+
+    loadEngineState: (key) =>
+      run('load engine state', key, async () => {
+        const row = await pool.maybeOne(sql.type(engineStateRow)`SELECT state FROM engine_states WHERE ${account(key)}`);
+        return row === null ? null : row.state;
+      }),
+
+    saveAggregates: (key, write) =>
+      run('save aggregates', key, async () => {
+        await pool.transaction(async (tx) => {
+          if (write.hourlyReturns.length > 0) {
+            const tuples = write.hourlyReturns.map((h) => [isoTime(h.hourStart), h.return, h.cumulativeReturn, h.equityEnd, h.netFlow]);
+            // Recomputed hours (late fills) replace what was published before.
+            await tx.query(sql.type(noRows)`
+              INSERT INTO hourly_returns (user_uid, exchange, hour_start, return, cumulative_return, equity_end, net_flow)
+              SELECT ${key.userUid}, ${key.exchange}, t.*
+              FROM ${sql.unnest(tuples, ['timestamptz', 'float8', 'float8', 'float8', 'float8'])}
+                AS t(hour_start, return, cumulative_return, equity_end, net_flow)
+              ON CONFLICT (user_uid, exchange, hour_start) DO UPDATE
+                SET return = excluded.return, cumulative_return = excluded.cumulative_return,
+                    equity_end = excluded.equity_end, net_flow = excluded.net_flow`);
+          }
+          if (write.snapshot !== null) {
+            const s = write.snapshot;
+            await tx.query(sql.type(noRows)`
+              INSERT INTO balance_snapshots (user_uid, exchange, at, balance, equity)
+              VALUES (${key.userUid}, ${key.exchange}, ${isoTime(s.at)}::timestamptz, ${s.balance}, ${s.equity})
+              ON CONFLICT (user_uid, exchange, at) DO UPDATE SET balance = excluded.balance, equity = excluded.equity`);
+          }
+          if (write.engineState !== undefined) {
+            await tx.query(sql.type(noRows)`
+              INSERT INTO engine_states (user_uid, exchange, state)
+              VALUES (${key.userUid}, ${key.exchange}, ${sql.jsonb(write.engineState as SerializableValue)})
+              ON CONFLICT (user_uid, exchange) DO UPDATE SET state = excluded.state, updated_at = now()`);
+          }
+        });
+      }),
+
+    loadHourlyReturns: (key, fromMs, toMs) =>
+      run('load hourly returns', key, async () => {
+        const rows = await pool.any(sql.type(hourlyReturnRow)`
+          SELECT hour_start AS "hourStart", return, cumulative_return AS "cumulativeReturn",
+                 equity_end AS "equityEnd", net_flow AS "netFlow"
+          FROM hourly_returns
+          WHERE ${account(key)} AND hour_start >= ${isoTime(fromMs)}::timestamptz AND hour_start < ${isoTime(toMs)}::timestamptz
+          ORDER BY hour_start`);
+        return [...rows];
+      }),
+
+    loadSnapshots: (key, fromMs, toMs) =>
+      run('load snapshots', key, async () => {
+        const rows = await pool.any(sql.type(snapshotRow)`
+          SELECT at, balance, equity FROM balance_snapshots
+          WHERE ${account(key)} AND at >= ${isoTime(fromMs)}::timestamptz AND at < ${isoTime(toMs)}::timestamptz
+          ORDER BY at`);
+        return [...rows];
+      }),
+  };
+}

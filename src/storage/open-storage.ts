@@ -1,0 +1,54 @@
+// Wires the storage layer from configuration, once, for src/main.ts and the CLIs:
+// DATABASE_URL or the embedded database, migrations, the slonik pool and (on a real server)
+// the COPY bulk path.
+import type { DatabasePool } from 'slonik';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../config/logger.js';
+import type { AccountStore } from './account-store.js';
+import { createConnectionRepository, type ConnectionRepository } from './connections.js';
+import { createCopyIngest, type CopyIngest } from './copy-ingest.js';
+import { createAccountStore } from './create-account-store.js';
+import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded.js';
+import { migrate } from './migrate.js';
+import { createDatabasePool } from './pool.js';
+
+export interface Storage {
+  readonly pool: DatabasePool;
+  readonly accountStore: AccountStore;
+  readonly connections: ConnectionRepository;
+  readonly embedded: boolean;
+  close(): Promise<void>;
+}
+
+export async function openStorage(config: Pick<Config, 'DATABASE_URL' | 'EMBEDDED_DB_DIR'>, logger: Logger): Promise<Storage> {
+  let embedded: EmbeddedDatabase | null = null;
+  if (config.DATABASE_URL === undefined) {
+    embedded = await startEmbeddedDatabase(config.EMBEDDED_DB_DIR);
+    logger.info({ dir: config.EMBEDDED_DB_DIR }, 'using the embedded database (DATABASE_URL is unset)');
+  }
+  const url = config.DATABASE_URL ?? embedded!.url;
+  let pool: DatabasePool | undefined;
+  let copy: CopyIngest | undefined;
+  try {
+    await migrate(url, logger);
+    pool = await createDatabasePool(url, embedded === null ? {} : { maxPoolSize: embedded.maxPoolSize });
+    // COPY through pglite-socket is untested and PGlite serves one session: small-page path only.
+    copy = embedded === null ? createCopyIngest(url) : undefined;
+  } catch (error) {
+    await pool?.end();
+    await embedded?.stop();
+    throw error;
+  }
+  const openPool = pool;
+  return {
+    pool: openPool,
+    accountStore: createAccountStore(openPool, copy === undefined ? {} : { copy }),
+    connections: createConnectionRepository(openPool),
+    embedded: embedded !== null,
+    async close() {
+      await copy?.end();
+      await openPool.end();
+      await embedded?.stop();
+    },
+  };
+}
