@@ -2,11 +2,15 @@
 // gauges (a per-account histogram makes a 10k-account scrape take ~0.5 s); the sync-duration
 // histogram is labelled by venue only. The account label is `exchange:user_uid`: never an amount,
 // id or key. A cap bounds the number of labelled accounts; the rest count in the totals only.
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { accountId, type AccountKey, type Exchange } from '../domain/types.js';
+//
+// The per-account families are registered as collectors over one map of plain numbers, with each
+// account's label set escaped once when it is tracked: 10,000 accounts × 5 series render in a
+// fraction of what prom-client's labelled Counter/Gauge take (label hashing and escaping per
+// series per scrape). Mailbox depth is exported only while non-zero, restarts once one happened.
+import { Gauge, Histogram, type Metric, type Registry } from 'prom-client';
+import { accountId, type AccountKey } from '../domain/types.js';
 
 export type ActorStateName = 'starting' | 'idle' | 'syncing' | 'restarting' | 'failed';
-export const ACTOR_STATES: readonly ActorStateName[] = ['starting', 'idle', 'syncing', 'restarting', 'failed'];
 export type SyncResultLabel = 'ok' | 'venue_error' | 'overloaded' | 'error';
 const SYNC_RESULTS: readonly SyncResultLabel[] = ['ok', 'venue_error', 'overloaded', 'error'];
 
@@ -16,46 +20,57 @@ export interface RuntimeTotals {
   readonly failed: number;
 }
 
-interface Tracked {
+interface AccountSeries {
+  /** `account="…"`, escaped once. */
   readonly label: string;
   state: ActorStateName;
   mailbox: () => number;
+  readonly syncs: Record<SyncResultLabel, number>;
+  fills: number;
+  restarts: number;
+  lastSuccess: number | null;
+  lastDuration: number | null;
+}
+
+interface Sample { readonly metricName: string; readonly labels: Record<string, never>; readonly value: number }
+
+function escapeLabel(value: string): string {
+  return value.replace(/\\/gu, '\\\\').replace(/\n/gu, '\\n').replace(/"/gu, '\\"');
 }
 
 export class ActorMetrics {
-  private readonly tracked = new Map<string, Tracked>();
+  private readonly series = new Map<string, AccountSeries>();
   private unlabelled = 0;
   private totalsProbe: () => RuntimeTotals = () => ({ alive: 0, passivated: 0, failed: 0 });
-
-  private readonly syncs: Counter<'account' | 'result'>;
-  private readonly fills: Counter<'account'>;
-  private readonly restarts: Counter<'account'>;
-  private readonly lastSuccess: Gauge<'account'>;
-  private readonly lastDuration: Gauge<'account'>;
   private readonly syncDuration: Histogram<'venue'>;
 
   constructor(registry: Registry, private readonly accountCap: number) {
     const registers = [registry];
-    this.syncs = new Counter({ name: 'enclave_account_syncs_total', help: 'Syncs finished, by account and result.', labelNames: ['account', 'result'], registers });
-    this.fills = new Counter({ name: 'enclave_account_fills_ingested_total', help: 'New fills stored, by account.', labelNames: ['account'], registers });
-    this.restarts = new Counter({ name: 'enclave_account_restarts_total', help: 'Account actor restarts after a crash.', labelNames: ['account'], registers });
-    this.lastSuccess = new Gauge({ name: 'enclave_account_last_successful_sync_seconds', help: 'Unix time of the last successful sync.', labelNames: ['account'], registers });
-    this.lastDuration = new Gauge({ name: 'enclave_account_last_sync_duration_seconds', help: 'Duration of the last sync.', labelNames: ['account'], registers });
     this.syncDuration = new Histogram({ name: 'enclave_sync_duration_seconds', help: 'Sync duration by venue.', labelNames: ['venue'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300], registers });
-    const tracked = this.tracked;
-    new Gauge({
-      name: 'enclave_account_mailbox_depth', help: 'Messages waiting in the account actor mailbox.', labelNames: ['account'], registers,
-      collect() {
-        this.reset();
-        for (const entry of tracked.values()) this.set({ account: entry.label }, entry.mailbox());
-      },
+    this.family(registry, 'enclave_account_syncs_total', 'Syncs finished, by account and result.', 'counter', (s, out, name) => {
+      for (const result of SYNC_RESULTS) {
+        const value = s.syncs[result];
+        if (value > 0) out.push({ metricName: `${name}{${s.label},result="${result}"}`, labels: {}, value });
+      }
     });
-    new Gauge({
-      name: 'enclave_account_actor_state', help: 'Current state of the account actor (1 for the current state).', labelNames: ['account', 'state'], registers,
-      collect() {
-        this.reset();
-        for (const entry of tracked.values()) this.set({ account: entry.label, state: entry.state }, 1);
-      },
+    this.family(registry, 'enclave_account_fills_ingested_total', 'New fills stored, by account.', 'counter', (s, out, name) => {
+      if (s.syncs.ok > 0) out.push({ metricName: `${name}{${s.label}}`, labels: {}, value: s.fills });
+    });
+    this.family(registry, 'enclave_account_restarts_total', 'Account actor restarts after a crash.', 'counter', (s, out, name) => {
+      if (s.restarts > 0) out.push({ metricName: `${name}{${s.label}}`, labels: {}, value: s.restarts });
+    });
+    this.family(registry, 'enclave_account_last_successful_sync_seconds', 'Unix time of the last successful sync.', 'gauge', (s, out, name) => {
+      if (s.lastSuccess !== null) out.push({ metricName: `${name}{${s.label}}`, labels: {}, value: s.lastSuccess });
+    });
+    this.family(registry, 'enclave_account_last_sync_duration_seconds', 'Duration of the last sync.', 'gauge', (s, out, name) => {
+      if (s.lastDuration !== null) out.push({ metricName: `${name}{${s.label}}`, labels: {}, value: s.lastDuration });
+    });
+    this.family(registry, 'enclave_account_mailbox_depth', 'Messages waiting in the account actor mailbox (absent: empty).', 'gauge', (s, out, name) => {
+      const depth = s.mailbox();
+      if (depth > 0) out.push({ metricName: `${name}{${s.label}}`, labels: {}, value: depth });
+    });
+    this.family(registry, 'enclave_account_actor_state', 'Current state of the account actor (1 for the current state).', 'gauge', (s, out, name) => {
+      out.push({ metricName: `${name}{${s.label},state="${s.state}"}`, labels: {}, value: 1 });
     });
     const totals = (): RuntimeTotals => this.totalsProbe();
     new Gauge({
@@ -74,6 +89,17 @@ export class ActorMetrics {
     });
   }
 
+  /** Registers one per-account family as a collector over the series map. */
+  private family(registry: Registry, name: string, help: string, type: 'counter' | 'gauge', emit: (s: AccountSeries, out: Sample[], name: string) => void): void {
+    const series = this.series;
+    const get = async (): Promise<{ name: string; help: string; type: string; aggregator: string; values: Sample[] }> => {
+      const values: Sample[] = [];
+      for (const s of series.values()) emit(s, values, name);
+      return { name, help, type, aggregator: 'sum', values };
+    };
+    registry.registerMetric({ name, help, type, aggregator: 'sum', get, reset: () => undefined } as unknown as Metric);
+  }
+
   /** Where runtime totals come from (the supervisor). */
   setTotalsProbe(probe: () => RuntimeTotals): void {
     this.totalsProbe = probe;
@@ -82,59 +108,46 @@ export class ActorMetrics {
   /** Starts per-account series for a live actor, unless the cap is reached. */
   track(account: AccountKey, mailbox: () => number): void {
     const id = accountId(account);
-    const existing = this.tracked.get(id);
+    const existing = this.series.get(id);
     if (existing !== undefined) {
       existing.mailbox = mailbox;
       existing.state = 'starting';
       return;
     }
-    if (this.tracked.size >= this.accountCap) {
+    if (this.series.size >= this.accountCap) {
       this.unlabelled += 1;
       return;
     }
-    this.tracked.set(id, { label: id, state: 'starting', mailbox });
+    this.series.set(id, {
+      label: `account="${escapeLabel(id)}"`, state: 'starting', mailbox,
+      syncs: { ok: 0, venue_error: 0, overloaded: 0, error: 0 }, fills: 0, restarts: 0, lastSuccess: null, lastDuration: null,
+    });
   }
 
   /** Removes every series of an account whose actor stopped. */
   untrack(account: AccountKey): void {
-    const id = accountId(account);
-    const entry = this.tracked.get(id);
-    if (entry === undefined) {
-      this.unlabelled = Math.max(0, this.unlabelled - 1);
-      return;
-    }
-    this.tracked.delete(id);
-    const labels = { account: entry.label };
-    for (const result of SYNC_RESULTS) this.syncs.remove({ ...labels, result });
-    this.fills.remove(labels);
-    this.restarts.remove(labels);
-    this.lastSuccess.remove(labels);
-    this.lastDuration.remove(labels);
+    if (!this.series.delete(accountId(account))) this.unlabelled = Math.max(0, this.unlabelled - 1);
   }
 
   setState(account: AccountKey, state: ActorStateName): void {
-    const entry = this.tracked.get(accountId(account));
-    if (entry !== undefined) entry.state = state;
+    const s = this.series.get(accountId(account));
+    if (s !== undefined) s.state = state;
   }
 
   restarted(account: AccountKey): void {
-    const label = this.labelOf(account);
-    if (label !== undefined) this.restarts.inc({ account: label });
+    const s = this.series.get(accountId(account));
+    if (s !== undefined) s.restarts += 1;
   }
 
   syncFinished(account: AccountKey, result: SyncResultLabel, durationMs: number, fillsIngested: number, finishedAt: number): void {
-    this.syncDuration.observe({ venue: account.exchange satisfies Exchange }, durationMs / 1000);
-    const label = this.labelOf(account);
-    if (label === undefined) return;
-    this.syncs.inc({ account: label, result });
-    this.lastDuration.set({ account: label }, durationMs / 1000);
+    this.syncDuration.observe({ venue: account.exchange }, durationMs / 1000);
+    const s = this.series.get(accountId(account));
+    if (s === undefined) return;
+    s.syncs[result] += 1;
+    s.lastDuration = durationMs / 1000;
     if (result === 'ok') {
-      this.lastSuccess.set({ account: label }, finishedAt / 1000);
-      this.fills.inc({ account: label }, fillsIngested);
+      s.lastSuccess = finishedAt / 1000;
+      s.fills += fillsIngested;
     }
-  }
-
-  private labelOf(account: AccountKey): string | undefined {
-    return this.tracked.get(accountId(account))?.label;
   }
 }

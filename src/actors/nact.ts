@@ -63,13 +63,15 @@ export interface SpawnOptions<S, M> {
 
 interface RefRecord {
   readonly systemName: string;
-  readonly nactRef: nact.Ref<unknown>;
+  nactRef: nact.Ref<unknown>;
   readonly name: string;
   /** Messages told but not yet taken by the handler. */
   queued: number;
-  readonly stopped: Promise<void>;
+  isStopped: boolean;
+  /** Resolvers waiting for the stop (created on demand: most actors are never awaited). */
+  stopWaiters: (() => void)[] | null;
   /** Children by name, so a parent's policy gets the branded ref of the child that escalated. */
-  readonly children: Map<string, ActorRef<never>>;
+  children: Map<string, ActorRef<never>> | null;
 }
 
 const records = new WeakMap<object, RefRecord>();
@@ -113,58 +115,79 @@ export function stopSystem(system: ActorSystem): void {
 
 /** Names are mandatory: nact's anonymous names are random and collide. */
 export function spawn<S, M>(parent: Parent, name: string, handler: Handler<S, M>, options: SpawnOptions<S, M>): ActorRef<M> {
-  let markStopped!: () => void;
-  const stopped = new Promise<void>((resolve) => { markStopped = resolve; });
   const ref = { name } as ActorRef<M>;
-  const ctx: ActorContext<M> = { self: ref, name };
   const parentRecord = (parent as ActorSystem).kind === 'system' ? undefined : recordOf(parent as ActorRef<never>);
-  const record: RefRecord = { systemName: systemNameOf(parent), nactRef: undefined as unknown as nact.Ref<unknown>, name, queued: 0, stopped, children: new Map() };
+  const cell = new Cell<S, M>(ref, systemNameOf(parent), handler, options, parentRecord);
+  const nactRef = nact.spawn(nactParent(parent), cell.receive.bind(cell) as nact.ActorFunc<S, M, nact.Ref<unknown>>, name, {
+    initialState: options.initialState,
+    onCrash: cell.crash.bind(cell) as unknown as nact.SupervisionActorFunc<M, nact.Ref<unknown>, nact.Ref<unknown>>,
+    afterStop: cell.afterStop.bind(cell) as unknown as (state: S, ctx: nact.ActorContextWithMailbox<M, nact.Ref<unknown>>) => Promise<void>,
+  });
+  cell.nactRef = nactRef;
+  records.set(ref, cell);
+  if (parentRecord !== undefined) (parentRecord.children ??= new Map()).set(name, ref as ActorRef<never>);
+  return ref;
+}
 
-  const f = async (state: S, message: M): Promise<S> => {
-    record.queued = Math.max(0, record.queued - 1);
-    const next = await handler(state, message, ctx);
+/** What nact runs for one actor: the handler, the crash policy and the stop hook (methods, not closures). */
+class Cell<S, M> implements RefRecord {
+  nactRef = undefined as unknown as nact.Ref<unknown>;
+  readonly name: string;
+  queued = 0;
+  isStopped = false;
+  stopWaiters: (() => void)[] | null = null;
+  children: Map<string, ActorRef<never>> | null = null;
+  private readonly ctx: ActorContext<M>;
+
+  constructor(
+    private readonly ref: ActorRef<M>,
+    readonly systemName: string,
+    private readonly handler: Handler<S, M>,
+    private readonly options: SpawnOptions<S, M>,
+    private readonly parentRecord: RefRecord | undefined,
+  ) {
+    this.name = ref.name;
+    this.ctx = { self: ref, name: ref.name };
+  }
+
+  async receive(state: S, message: M): Promise<S> {
+    this.queued = Math.max(0, this.queued - 1);
+    const next = await this.handler(state, message, this.ctx);
     // An `undefined` state would silently reset the actor in nact: make it a crash instead.
-    if (next === undefined) throw new TypeError(`actor ${name} returned no state`);
+    if (next === undefined) throw new TypeError(`actor ${this.name} returned no state`);
     return next;
-  };
+  }
 
-  const onCrash = async (message: M | undefined, error: Error | undefined, sctx: nact.SupervisionContext<M, nact.Ref<unknown>>, child: nact.Ref<unknown> | undefined): Promise<symbol> => {
+  async crash(message: M | undefined, error: Error | undefined, sctx: nact.SupervisionContext<M, nact.Ref<unknown>>, child: nact.Ref<unknown> | undefined): Promise<symbol> {
     if (child !== undefined) {
-      const childName = (child as unknown as { name: string }).name;
-      const childRef = record.children.get(childName);
-      const decision = childRef === undefined || options.onChildCrash === undefined ? 'stopChild' : await options.onChildCrash(childRef, error);
+      const childRef = this.children?.get((child as unknown as { name: string }).name);
+      const decision = childRef === undefined || this.options.onChildCrash === undefined ? 'stopChild' : await this.options.onChildCrash(childRef, error);
       return sctx[decision] as symbol;
     }
     let decision: CrashDecision;
     try {
-      decision = await options.onCrash(error, message);
+      decision = await this.options.onCrash(error, message);
     } catch {
       decision = 'stop';
     }
-    if (decision === 'reset') record.queued = sctx.mailbox.length;
+    if (decision === 'reset') this.queued = sctx.mailbox.length;
     return sctx[decision] as symbol;
-  };
+  }
 
-  const afterStop = async (state: S, sctx: nact.ActorContextWithMailbox<M, nact.Ref<unknown>>): Promise<void> => {
-    if (parentRecord?.children.get(name) === ref) parentRecord.children.delete(name);
-    record.queued = 0;
+  async afterStop(state: S, sctx: nact.ActorContextWithMailbox<M, nact.Ref<unknown>>): Promise<void> {
+    const siblings = this.parentRecord?.children;
+    if (siblings?.get(this.name) === this.ref) siblings.delete(this.name);
+    this.queued = 0;
     try {
       const undelivered = (sctx.mailbox as unknown as { message: M }[]).map((entry) => entry.message);
-      await options.afterStop?.(state, undelivered);
+      await this.options.afterStop?.(state, undelivered);
     } finally {
-      markStopped();
+      this.isStopped = true;
+      const waiters = this.stopWaiters ?? [];
+      this.stopWaiters = null;
+      for (const resolve of waiters) resolve();
     }
-  };
-
-  const nactRef = nact.spawn(nactParent(parent), f as nact.ActorFunc<S, M, nact.Ref<unknown>>, name, {
-    initialState: options.initialState,
-    onCrash: onCrash as unknown as nact.SupervisionActorFunc<M, nact.Ref<unknown>, nact.Ref<unknown>>,
-    afterStop: afterStop as unknown as (state: S, ctx: nact.ActorContextWithMailbox<M, nact.Ref<unknown>>) => Promise<void>,
-  });
-  (record as { nactRef: nact.Ref<unknown> }).nactRef = nactRef;
-  records.set(ref, record);
-  parentRecord?.children.set(name, ref as ActorRef<never>);
-  return ref;
+  }
 }
 
 /** Sends without waiting. Returns false when the actor no longer exists (nothing was delivered). */
@@ -252,10 +275,12 @@ export function pendingAsks(): number {
 export function stop(ref: ActorRef<never>): Promise<void> {
   const record = recordOf(ref);
   nact.stop(record.nactRef);
-  return record.stopped;
+  return stopped(ref);
 }
 
-/** Resolves once the actor has stopped (by any cause). */
+/** Resolves once the actor has stopped (by any cause) and its afterStop hook ran. */
 export function stopped(ref: ActorRef<never>): Promise<void> {
-  return recordOf(ref).stopped;
+  const record = recordOf(ref);
+  if (record.isStopped) return Promise.resolve();
+  return new Promise((resolve) => { (record.stopWaiters ??= []).push(resolve); });
 }

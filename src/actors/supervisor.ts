@@ -8,6 +8,7 @@ import { accountId, type AccountKey, type BalanceSnapshot, type EpochMs, type Ho
 import {
   spawnAccountActor,
   type AccountActorDeps,
+  type AccountLifecycle,
   type AccountMessage,
   type AccountMetrics,
   type CrashClass,
@@ -68,14 +69,47 @@ export interface Supervisor {
   shutdown(graceMs: number): Promise<void>;
 }
 
-interface Entry {
-  readonly account: AccountKey;
-  ref: ActorRef<AccountMessage> | null;
-  name: string | null;
-  crashes: EpochMs[];
-  resets: number;
-  failed: boolean;
-  wake: TimerHandle | null;
+interface SupervisorHooks {
+  onPassivated(entry: Entry, nextSyncAt: EpochMs | null): void;
+  onStopped(entry: Entry, self: ActorRef<AccountMessage>, undelivered: readonly AccountMessage[]): void;
+  onCrash(entry: Entry, crash: CrashClass): Promise<CrashDecision>;
+}
+
+/** One account's place in the supervisor's map; also the lifecycle its actor reports to. */
+class Entry implements AccountLifecycle {
+  ref: ActorRef<AccountMessage> | null = null;
+  name: string | null = null;
+  crashes: EpochMs[] = [];
+  resets = 0;
+  failed = false;
+  wake: TimerHandle | null = null;
+  // Bound once per account (cheaper than closures per spawn).
+  readonly onCrash: (crash: CrashClass) => Promise<CrashDecision>;
+  readonly mailbox: () => number;
+
+  constructor(readonly account: AccountKey, private readonly hooks: SupervisorHooks) {
+    this.onCrash = this.crash.bind(this);
+    this.mailbox = this.depth.bind(this);
+  }
+
+  passivate(self: ActorRef<AccountMessage>, nextSyncAt: EpochMs | null): void {
+    if (this.ref === self) this.ref = null;
+    void stop(self as ActorRef<never>);
+    this.hooks.onPassivated(this, nextSyncAt);
+  }
+
+  stopped(self: ActorRef<AccountMessage>, undelivered: readonly AccountMessage[]): void {
+    if (this.ref === self) this.ref = null;
+    this.hooks.onStopped(this, self, undelivered);
+  }
+
+  private crash(crash: CrashClass): Promise<CrashDecision> {
+    return this.hooks.onCrash(this, crash);
+  }
+
+  private depth(): number {
+    return this.ref === null ? 0 : mailboxDepth(this.ref as ActorRef<never>);
+  }
 }
 
 type Request<R> = (replyTo: ReplyTo<R>) => AccountMessage;
@@ -130,7 +164,19 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     });
   };
 
-  const onCrash = (entry: Entry) => async (crash: CrashClass): Promise<CrashDecision> => {
+  const hooks: SupervisorHooks = {
+    onPassivated: (entry, nextSyncAt) => {
+      if (nextSyncAt !== null && !shuttingDown) scheduleWakeOf(entry, nextSyncAt);
+    },
+    onStopped: (entry, self, undelivered) => {
+      if (entry.ref === null && byName.get(self.name) === entry) byName.delete(self.name);
+      if (!entry.failed) metrics?.untrack(entry.account);
+      for (const message of undelivered) redeliver(entry, message);
+    },
+    onCrash: (entry, crash) => crashDecision(entry, crash),
+  };
+
+  const crashDecision = async (entry: Entry, crash: CrashClass): Promise<CrashDecision> => {
     switch (crash) {
       case 'resume':
         return 'resume';
@@ -152,7 +198,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     const id = accountId(account);
     let entry = entries.get(id);
     if (entry === undefined) {
-      entry = { account: { userUid: account.userUid, exchange: account.exchange }, ref: null, name: null, crashes: [], resets: 0, failed: false, wake: null };
+      entry = new Entry({ userUid: account.userUid, exchange: account.exchange }, hooks);
       entries.set(id, entry);
     }
     return entry;
@@ -167,25 +213,9 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     if (entry.name !== null) byName.delete(entry.name);
     entry.name = name;
     byName.set(name, entry);
-    const ref = spawnAccountActor({
-      parent, name, account: entry.account, deps: actorDeps,
-      onCrash: onCrash(entry),
-      lifecycle: {
-        passivate: (self, nextSyncAt) => {
-          if (entry.ref === self) entry.ref = null;
-          void stop(self);
-          if (nextSyncAt !== null && !shuttingDown) scheduleWakeOf(entry, nextSyncAt);
-        },
-        stopped: (self, undelivered) => {
-          if (entry.ref === self) entry.ref = null;
-          if (byName.get(name) === entry && entry.ref === null) byName.delete(name);
-          if (!entry.failed) metrics?.untrack(entry.account);
-          for (const message of undelivered) redeliver(entry, message);
-        },
-      },
-    });
+    const ref = spawnAccountActor({ parent, name, account: entry.account, deps: actorDeps, onCrash: entry.onCrash, lifecycle: entry });
     entry.ref = ref;
-    metrics?.track(entry.account, () => mailboxDepth(ref as ActorRef<never>));
+    metrics?.track(entry.account, entry.mailbox);
     return ref;
   };
 

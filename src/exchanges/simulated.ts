@@ -104,20 +104,34 @@ function parseCursor(cursor: SyncCursor | null): number {
 }
 
 export function createSimulatedConnector(account: AccountKey, options: SimulatedVenueOptions): VenueConnector {
-  const startMs = options.startMs ?? SIMULATED_GENESIS;
-  const pageSize = options.pageSize ?? 100;
-  const assets = options.assets ?? DEFAULT_ASSETS;
-  const chance = options.fillsPerHour ?? 0.15;
-  const market = marketFor(options.seed, startMs);
-  const ledger: Ledger = { fills: [], flows: [], nextHour: 0, cash: 0, holdings: new Map(), random: prng(hash(account.userUid, options.seed)) };
-  let closed = false;
+  return new SimulatedConnector(account, options);
+}
 
-  const ensureOpen = (): void => {
-    if (closed) throw new VenueError('simulated', 'rejected', { errorClass: 'ConnectorClosed' });
-  };
+/** A class rather than closures: the bench keeps 10,000 of these alive. The ledger is built lazily. */
+class SimulatedConnector implements VenueConnector {
+  readonly exchange = 'simulated' as const;
+  readonly baseCurrency = SIMULATED_BASE;
+  private readonly startMs: EpochMs;
+  private readonly market: Market;
+  private ledger: Ledger | null = null;
+  private closed = false;
+
+  constructor(private readonly account: AccountKey, private readonly options: SimulatedVenueOptions) {
+    this.startMs = options.startMs ?? SIMULATED_GENESIS;
+    this.market = marketFor(options.seed, this.startMs);
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw new VenueError('simulated', 'rejected', { errorClass: 'ConnectorClosed' });
+  }
 
   /** Generates every hour that has started by now. */
-  const advance = (): void => {
+  private advance(): Ledger {
+    const { account, options, startMs, market } = this;
+    const assets = options.assets ?? DEFAULT_ASSETS;
+    const chance = options.fillsPerHour ?? 0.15;
+    const ledger: Ledger = this.ledger ?? { fills: [], flows: [], nextHour: 0, cash: 0, holdings: new Map(), random: prng(hash(account.userUid, options.seed)) };
+    this.ledger = ledger;
     const now = options.clock.now();
     while (startMs + ledger.nextHour * HOUR <= now) {
       const h = ledger.nextHour;
@@ -147,14 +161,15 @@ export function createSimulatedConnector(account: AccountKey, options: Simulated
       }
       ledger.nextHour += 1;
     }
-  };
+    return ledger;
+  }
 
-  async function* pages<T>(records: () => readonly T[], timeOf: (r: T) => EpochMs, since: SyncCursor | null, signal?: AbortSignal): AsyncIterable<Page<T>> {
-    ensureOpen();
+  private async *pages<T>(pick: (ledger: Ledger) => readonly T[], timeOf: (r: T) => EpochMs, since: SyncCursor | null, signal?: AbortSignal): AsyncIterable<Page<T>> {
+    this.ensureOpen();
+    const pageSize = this.options.pageSize ?? 100;
     let index = parseCursor(since);
-    advance();
-    const now = options.clock.now();
-    const all = records();
+    const all = pick(this.advance());
+    const now = this.options.clock.now();
     for (;;) {
       signal?.throwIfAborted();
       const items: T[] = [];
@@ -166,40 +181,48 @@ export function createSimulatedConnector(account: AccountKey, options: Simulated
       }
       if (items.length === 0) return;
       yield { items, cursor: JSON.stringify({ i: index }) };
-      ensureOpen();
+      this.ensureOpen();
     }
   }
 
-  return {
-    exchange: 'simulated',
-    baseCurrency: SIMULATED_BASE,
-    fetchFills: (since, signal) => pages(() => ledger.fills, (f) => f.executedAt, since, signal),
-    fetchCashFlows: (since, signal) => pages(() => ledger.flows, (c) => c.occurredAt, since, signal),
-    fetchBalances: async () => {
-      ensureOpen();
-      advance();
-      const balances: Balance[] = [{ asset: SIMULATED_BASE, total: decimal(ledger.cash, 8) }];
-      for (const [asset, quantity] of ledger.holdings) if (quantity > 0) balances.push({ asset, total: decimal(quantity, 6) });
-      return balances;
-    },
-    fetchHourlyCandles: async (symbol, fromMs, toMs, signal) => {
-      ensureOpen();
-      signal?.throwIfAborted();
-      const [asset, quote] = symbol.split('/');
-      if (asset === undefined || quote !== SIMULATED_BASE || !assets.includes(asset)) throw new VenueError('simulated', 'rejected', { errorClass: 'UnknownSymbol' });
-      const now = options.clock.now();
-      const candles: Candle[] = [];
-      const first = Math.max(0, Math.ceil((fromMs - startMs) / HOUR));
-      for (let i = first; startMs + i * HOUR < toMs && startMs + (i + 1) * HOUR <= now; i += 1) {
-        const open = market.price(asset, i);
-        const close = market.price(asset, i + 1);
-        candles.push({
-          symbol, openTime: startMs + i * HOUR, open: decimal(open, 2), close: decimal(close, 2),
-          high: decimal(Math.max(open, close) * 1.002, 2), low: decimal(Math.min(open, close) * 0.998, 2), volume: decimal(10 + (hash(`${symbol}${i}`, options.seed) % 1000) / 10, 1),
-        });
-      }
-      return candles;
-    },
-    close: async () => { closed = true; },
-  };
+  fetchFills(since: SyncCursor | null, signal?: AbortSignal): AsyncIterable<Page<Fill>> {
+    return this.pages((l) => l.fills, (f) => f.executedAt, since, signal);
+  }
+
+  fetchCashFlows(since: SyncCursor | null, signal?: AbortSignal): AsyncIterable<Page<CashFlow>> {
+    return this.pages((l) => l.flows, (c) => c.occurredAt, since, signal);
+  }
+
+  async fetchBalances(): Promise<readonly Balance[]> {
+    this.ensureOpen();
+    const ledger = this.advance();
+    const balances: Balance[] = [{ asset: SIMULATED_BASE, total: decimal(ledger.cash, 8) }];
+    for (const [asset, quantity] of ledger.holdings) if (quantity > 0) balances.push({ asset, total: decimal(quantity, 6) });
+    return balances;
+  }
+
+  async fetchHourlyCandles(symbol: string, fromMs: number, toMs: number, signal?: AbortSignal): Promise<readonly Candle[]> {
+    this.ensureOpen();
+    signal?.throwIfAborted();
+    const { startMs, market, options } = this;
+    const [asset, quote] = symbol.split('/');
+    if (asset === undefined || quote !== SIMULATED_BASE || !(options.assets ?? DEFAULT_ASSETS).includes(asset)) throw new VenueError('simulated', 'rejected', { errorClass: 'UnknownSymbol' });
+    const now = options.clock.now();
+    const candles: Candle[] = [];
+    const first = Math.max(0, Math.ceil((fromMs - startMs) / HOUR));
+    for (let i = first; startMs + i * HOUR < toMs && startMs + (i + 1) * HOUR <= now; i += 1) {
+      const open = market.price(asset, i);
+      const close = market.price(asset, i + 1);
+      candles.push({
+        symbol, openTime: startMs + i * HOUR, open: decimal(open, 2), close: decimal(close, 2),
+        high: decimal(Math.max(open, close) * 1.002, 2), low: decimal(Math.min(open, close) * 0.998, 2), volume: decimal(10 + (hash(`${symbol}${i}`, options.seed) % 1000) / 10, 1),
+      });
+    }
+    return candles;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.ledger = null;
+  }
 }
