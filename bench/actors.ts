@@ -20,7 +20,7 @@ const gc = runInNewContext('gc') as () => void;
 
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 10_000);
 const ASKS = Number(process.env.BENCH_ASKS ?? 100_000);
-const IN_FLIGHT = 10_000;
+const IN_FLIGHT = 2_000;
 
 const store = new MemoryAccountStore();
 const accounts: AccountKey[] = Array.from({ length: ACCOUNTS }, (_, i) => ({ userUid: `user-${i}`, exchange: 'simulated' }));

@@ -220,6 +220,7 @@ class AccountActor {
   private running: RunningSync | null = null;
   // Run ids outlive restarts, so a sync cancelled by a restart is never taken for the current one.
   private runCounter = 0;
+  private everStarted = false;
   private self!: ActorRef<AnyMessage>;
   private readonly onTimer: () => void;
 
@@ -260,6 +261,7 @@ class AccountActor {
       if (crash !== 'resume') {
         this.setState('restarting');
         await this.release(() => new ActorError(`${this.id}: restarting`));
+        this.armCold();
       }
       throw error;
     }
@@ -296,6 +298,11 @@ class AccountActor {
     this.timer = this.deps.clock.setTimer(Math.max(0, at - this.deps.clock.now()), this.onTimer);
   }
 
+  /** A cold actor (after a restart, or for an unknown account) passivates after the idle time. */
+  private armCold(): void {
+    if (this.timer === null) this.timer = this.deps.clock.setTimer(this.deps.settings.idleMs, this.onTimer);
+  }
+
   private tick(): void {
     tell(this.self, TICK);
   }
@@ -325,6 +332,7 @@ class AccountActor {
       phase: 'ready', session: { connector, progress: { fillsCursor, cashFlowsCursor, engine: parseEnvelope(stored) } },
       running: null, queuedFull: null, metrics: null, lastActivity: now, nextSyncAt: this.nextSchedule(now), stopWaiters: [],
     };
+    this.everStarted = true;
     this.arm(state);
     this.setState('idle');
     return state;
@@ -409,7 +417,13 @@ class AccountActor {
     const { deps, account } = this;
     if (state.phase === 'passivated') return state;
     if (state.phase === 'cold') {
-      if (msg.type === 'Tick' || msg.type === 'SyncSettled') return state;
+      if (msg.type === 'SyncSettled') return state;
+      if (msg.type === 'Tick') {
+        // Hand the schedule to the supervisor, so an account that crashed still syncs on time.
+        this.timer = null;
+        this.options.lifecycle.passivate(this.self as ActorRef<AccountMessage>, this.everStarted ? this.nextSchedule(deps.clock.now()) : null);
+        return PASSIVATED;
+      }
       if (msg.type === 'Stop') {
         reply(msg.replyTo, { stopped: true });
         this.options.lifecycle.passivate(this.self as ActorRef<AccountMessage>, null);
@@ -418,6 +432,7 @@ class AccountActor {
       const started = await this.start();
       if (started === null) {
         replyError(msg.replyTo, new AccountNotFoundError(`no connection for ${this.id}`));
+        this.armCold();
         return state;
       }
       return this.handle(started, msg);

@@ -32,7 +32,11 @@ interface AccountSeries {
   lastDuration: number | null;
 }
 
-interface Sample { readonly metricName: string; readonly labels: Record<string, never>; readonly value: number }
+interface Sample { readonly metricName: string; readonly labels: Record<string, never>; readonly sharedLabels: Record<string, never>; readonly value: number }
+
+// One shared empty label object: prom-client caches shared-label text per object in a WeakMap,
+// so a fresh `{}` per sample would cost a WeakMap insert per series per scrape.
+const NO_LABELS: Record<string, never> = Object.freeze({});
 
 function escapeLabel(value: string): string {
   return value.replace(/\\/gu, '\\\\').replace(/\n/gu, '\\n').replace(/"/gu, '\\"');
@@ -50,27 +54,27 @@ export class ActorMetrics {
     this.family(registry, 'enclave_account_syncs_total', 'Syncs finished, by account and result.', 'counter', (s, out, name) => {
       for (const result of SYNC_RESULTS) {
         const value = s.syncs[result];
-        if (value > 0) out.push({ metricName: `${name}{${s.label},result="${result}"}`, labels: {}, value });
+        if (value > 0) out.push({ metricName: `${name}{${s.label},result="${result}"}`, labels: NO_LABELS, sharedLabels: NO_LABELS, value });
       }
     });
     this.family(registry, 'enclave_account_fills_ingested_total', 'New fills stored, by account.', 'counter', (s, out, name) => {
-      if (s.syncs.ok > 0) out.push({ metricName: `${name}{${s.label}}`, labels: {}, value: s.fills });
+      if (s.syncs.ok > 0) out.push({ metricName: `${name}{${s.label}}`, labels: NO_LABELS, sharedLabels: NO_LABELS, value: s.fills });
     });
     this.family(registry, 'enclave_account_restarts_total', 'Account actor restarts after a crash.', 'counter', (s, out, name) => {
-      if (s.restarts > 0) out.push({ metricName: `${name}{${s.label}}`, labels: {}, value: s.restarts });
+      if (s.restarts > 0) out.push({ metricName: `${name}{${s.label}}`, labels: NO_LABELS, sharedLabels: NO_LABELS, value: s.restarts });
     });
     this.family(registry, 'enclave_account_last_successful_sync_seconds', 'Unix time of the last successful sync.', 'gauge', (s, out, name) => {
-      if (s.lastSuccess !== null) out.push({ metricName: `${name}{${s.label}}`, labels: {}, value: s.lastSuccess });
+      if (s.lastSuccess !== null) out.push({ metricName: `${name}{${s.label}}`, labels: NO_LABELS, sharedLabels: NO_LABELS, value: s.lastSuccess });
     });
     this.family(registry, 'enclave_account_last_sync_duration_seconds', 'Duration of the last sync.', 'gauge', (s, out, name) => {
-      if (s.lastDuration !== null) out.push({ metricName: `${name}{${s.label}}`, labels: {}, value: s.lastDuration });
+      if (s.lastDuration !== null) out.push({ metricName: `${name}{${s.label}}`, labels: NO_LABELS, sharedLabels: NO_LABELS, value: s.lastDuration });
     });
     this.family(registry, 'enclave_account_mailbox_depth', 'Messages waiting in the account actor mailbox (absent: empty).', 'gauge', (s, out, name) => {
       const depth = s.mailbox();
-      if (depth > 0) out.push({ metricName: `${name}{${s.label}}`, labels: {}, value: depth });
+      if (depth > 0) out.push({ metricName: `${name}{${s.label}}`, labels: NO_LABELS, sharedLabels: NO_LABELS, value: depth });
     });
     this.family(registry, 'enclave_account_actor_state', 'Current state of the account actor (1 for the current state).', 'gauge', (s, out, name) => {
-      out.push({ metricName: `${name}{${s.label},state="${s.state}"}`, labels: {}, value: 1 });
+      out.push({ metricName: `${name}{${s.label},state="${s.state}"}`, labels: NO_LABELS, sharedLabels: NO_LABELS, value: 1 });
     });
     const totals = (): RuntimeTotals => this.totalsProbe();
     new Gauge({

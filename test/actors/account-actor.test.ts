@@ -304,3 +304,75 @@ test('no credential or trade id reaches a log line, a metric or an error', async
   t.true(h.logLines.some((l) => l.includes('sync finished')));
   await h.close();
 });
+
+test('a request that reaches an actor as it passivates is answered by a fresh actor', async (t) => {
+  const clock = new ManualClock(T0);
+  const h = createActorHarness({ clock, settings: { idleMs: 60_000, syncIntervalMs: 0 } });
+  h.addAccount(alice);
+  await h.supervisor.sync(alice, 'incremental');
+  clock.advance(61_000); // the idle Tick is now queued in the mailbox
+  const late = h.supervisor.getReturns(alice, 0, T0); // queued behind it, to the actor about to stop
+  t.is((await late).length, 48);
+  t.is(h.openedCredentials.length, 2, 'answered by a respawned actor');
+  t.true(h.openedCredentials[0]?.every((byte) => byte === 0));
+  await h.close();
+});
+
+test('an actor restarted after a crash still passivates when idle and keeps its schedule', async (t) => {
+  const clock = new ManualClock(T0);
+  const aggregator = new StandInAggregator();
+  const h = createActorHarness({ clock, aggregator, random: () => 0.5, crashPolicy: { backoffBaseMs: 0, backoffMaxMs: 0 }, settings: { idleMs: 60_000, syncIntervalMs: 2 * HOUR, syncJitter: 0 } });
+  h.addAccount(alice);
+  await h.supervisor.sync(alice, 'incremental');
+  clock.advance(HOUR);
+  aggregator.failNext(new Error('engine bug'));
+  await t.throwsAsync(h.supervisor.sync(alice, 'incremental'), { instanceOf: ActorError });
+  while (h.supervisor.status(alice) !== 'alive') await new Promise((resolve) => { setImmediate(resolve); });
+  await new Promise((resolve) => { setImmediate(resolve); });
+  clock.advance(61_000);
+  while (h.supervisor.status(alice) !== 'passivated') await new Promise((resolve) => { setImmediate(resolve); });
+  const saves = h.store.calls.get('saveAggregates') ?? 0;
+  clock.advance(2 * HOUR);
+  while ((h.store.calls.get('saveAggregates') ?? 0) === saves) await new Promise((resolve) => { setImmediate(resolve); });
+  t.pass('the scheduled sync ran after the restart');
+  await h.close();
+});
+
+test('the label cap bounds per-account series; the rest count as unlabelled', async (t) => {
+  const h = createActorHarness({ metricsAccountCap: 1, settings: { syncIntervalMs: 0 } });
+  h.addAccount(alice);
+  h.addAccount(bob);
+  await h.supervisor.sync(alice, 'incremental');
+  await h.supervisor.sync(bob, 'incremental');
+  const text = await h.registry.metrics();
+  t.regex(text, /account="simulated:alice"/u);
+  t.notRegex(text, /account="simulated:bob"/u);
+  t.regex(text, /enclave_metrics_unlabelled_accounts 1/u);
+  t.regex(text, /enclave_sync_duration_seconds_count\{venue="simulated"\} 2/u, 'the venue histogram counts every account');
+  t.regex(text, /enclave_account_actors\{state="alive"\} 2/u);
+  await h.passivate(alice);
+  t.regex(await h.registry.metrics(), /enclave_account_actors\{state="passivated"\} 1/u);
+  await h.close();
+});
+
+test('a fill older than the computed history triggers a recompute from the start', async (t) => {
+  const clock = new ManualClock(T0);
+  const aggregator = new StandInAggregator();
+  let late = false;
+  const h = createActorHarness({ clock, aggregator, settings: { syncIntervalMs: 0, idleMs: 10 * HOUR }, connectorFactory: (account) => {
+    const inner = simulated(account, clock);
+    return { ...inner, exchange: inner.exchange, baseCurrency: inner.baseCurrency, close: () => inner.close(), fetchBalances: (s) => inner.fetchBalances(s), fetchHourlyCandles: (a, b, c, s) => inner.fetchHourlyCandles(a, b, c, s), fetchCashFlows: (c, s) => inner.fetchCashFlows(c, s),
+      fetchFills: (since, signal) => (late
+        ? (async function* () { yield { items: [{ exchangeTradeId: 'late-1', symbol: 'BTC/USDT', baseAsset: 'BTC', quoteAsset: 'USDT', side: 'buy' as const, quantity: '0.001', price: '60000', fee: '0', feeAsset: 'USDT', executedAt: T0 - 10 * HOUR }], cursor: since ?? 'x' }; })()
+        : inner.fetchFills(since, signal)) };
+  } });
+  h.addAccount(alice);
+  await h.supervisor.sync(alice, 'incremental');
+  clock.advance(HOUR);
+  late = true;
+  const result = await h.supervisor.sync(alice, 'incremental');
+  t.is(result.fillsIngested, 1);
+  t.is(aggregator.inputs.at(-1)?.state, null, 'recomputed from no state');
+  t.is(result.hourlyReturnsWritten, 49);
+  await h.close();
+});

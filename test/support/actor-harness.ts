@@ -67,6 +67,7 @@ export interface ActorHarness<S extends AccountStore> {
   readonly logLines: string[];
   /** Stores a connection whose envelope holds a canary credential (MemoryAccountStore only). */
   addAccount(account: AccountKey): void;
+  passivate(account: AccountKey): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -114,6 +115,7 @@ export function createActorHarness<S extends AccountStore = MemoryAccountStore>(
       if (!(store instanceof MemoryAccountStore)) throw new TypeError('addAccount needs the MemoryAccountStore');
       store.putConnection(account, Buffer.from(JSON.stringify({ apiKey: `key-${CANARY_SECRET}`, secret: CANARY_SECRET })));
     },
+    passivate: (account) => supervisor.passivate(account),
     close: () => supervisor.shutdown(1_000),
   };
 }
