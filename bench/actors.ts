@@ -2,6 +2,7 @@
 // stand-in engine, simulated venue), then 100,000 ask round trips through the supervisor, then
 // one metrics scrape with every account's series populated. Last line: one JSON object.
 // Goals: spawn ≤ 1 s, RSS ≤ 300 MB with 10,000 actors alive, metrics render ≤ 200 ms.
+import { loadavg } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Registry } from 'prom-client';
@@ -73,19 +74,23 @@ console.log(`RSS with ${totals.alive} actors alive: ${rssMb.toFixed(0)} MB`);
 // Every account as after one sync: syncs, fills, last success and duration series populated.
 const now = Date.now();
 for (const a of accounts) metrics.syncFinished(a, 'ok', 120, 42, now);
-// Median of three scrapes (the machine is shared; a single figure is noisy).
+// The first scrape builds each series name once; Prometheus then scrapes every few seconds, so
+// the figure is the median of the next five (the machine is shared; one figure is noisy).
+t0 = performance.now();
+let text = await registry.metrics();
+const firstRenderMs = performance.now() - t0;
 const renders: number[] = [];
-let text = '';
-for (let i = 0; i < 3; i += 1) {
+for (let i = 0; i < 5; i += 1) {
   t0 = performance.now();
   text = await registry.metrics();
   renders.push(performance.now() - t0);
 }
-const metricsRenderMs = renders.sort((a, b) => a - b)[1] ?? Number.NaN;
-console.log(`metrics render: ${metricsRenderMs.toFixed(0)} ms, ${(text.length / 1024 / 1024).toFixed(1)} MB, ${text.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length} series`);
+const metricsRenderMs = renders.sort((a, b) => a - b)[2] ?? Number.NaN;
+console.log(`metrics render: ${metricsRenderMs.toFixed(0)} ms (first scrape ${firstRenderMs.toFixed(0)} ms), ${(text.length / 1024 / 1024).toFixed(1)} MB, ${text.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length} series`);
 
 await supervisor.shutdown(5_000);
 console.log(JSON.stringify({
   accounts: ACCOUNTS, asks: ASKS,
   spawnMs: Math.round(spawnMs), asksPerSecond: Math.round(asksPerSecond), rssMb: Math.round(rssMb), metricsRenderMs: Math.round(metricsRenderMs),
+  loadAverage1m: Number(loadavg()[0]?.toFixed(2)),
 }));

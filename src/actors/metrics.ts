@@ -23,6 +23,8 @@ export interface RuntimeTotals {
 interface AccountSeries {
   /** `account="…"`, escaped once. */
   readonly label: string;
+  /** Full series names (`name{account="…",…}`) built once per slot and reused every scrape. */
+  readonly names: (string | undefined)[];
   state: ActorStateName;
   mailbox: () => number;
   readonly syncs: Record<SyncResultLabel, number>;
@@ -38,6 +40,26 @@ interface Sample { readonly metricName: string; readonly labels: Record<string, 
 // so a fresh `{}` per sample would cost a WeakMap insert per series per scrape.
 const NO_LABELS: Record<string, never> = Object.freeze({});
 
+const STATES: readonly ActorStateName[] = ['starting', 'idle', 'syncing', 'restarting', 'failed'];
+// Slots of AccountSeries.names.
+const SLOT_SYNCS = 0; // + result index (4)
+const SLOT_FILLS = 4;
+const SLOT_RESTARTS = 5;
+const SLOT_LAST_SUCCESS = 6;
+const SLOT_LAST_DURATION = 7;
+const SLOT_MAILBOX = 8;
+const SLOT_STATE = 9; // + state index (5)
+
+/** A series name, built on first use: strings rebuilt per scrape cost more than their text. */
+function seriesName(s: AccountSeries, slot: number, build: () => string): string {
+  let name = s.names[slot];
+  if (name === undefined) {
+    name = build();
+    s.names[slot] = name;
+  }
+  return name;
+}
+
 function escapeLabel(value: string): string {
   return value.replace(/\\/gu, '\\\\').replace(/\n/gu, '\\n').replace(/"/gu, '\\"');
 }
@@ -52,29 +74,30 @@ export class ActorMetrics {
     const registers = [registry];
     this.syncDuration = new Histogram({ name: 'enclave_sync_duration_seconds', help: 'Sync duration by venue.', labelNames: ['venue'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300], registers });
     this.family(registry, 'enclave_account_syncs_total', 'Syncs finished, by account and result.', 'counter', (s, out, name) => {
-      for (const result of SYNC_RESULTS) {
+      SYNC_RESULTS.forEach((result, i) => {
         const value = s.syncs[result];
-        if (value > 0) out.push({ metricName: `${name}{${s.label},result="${result}"}`, labels: NO_LABELS, sharedLabels: NO_LABELS, value });
-      }
+        if (value > 0) out.push({ metricName: seriesName(s, SLOT_SYNCS + i, () => `${name}{${s.label},result="${result}"}`), labels: NO_LABELS, sharedLabels: NO_LABELS, value });
+      });
     });
     this.family(registry, 'enclave_account_fills_ingested_total', 'New fills stored, by account.', 'counter', (s, out, name) => {
-      if (s.syncs.ok > 0) out.push({ metricName: `${name}{${s.label}}`, labels: NO_LABELS, sharedLabels: NO_LABELS, value: s.fills });
+      if (s.syncs.ok > 0) out.push({ metricName: seriesName(s, SLOT_FILLS, () => `${name}{${s.label}}`), labels: NO_LABELS, sharedLabels: NO_LABELS, value: s.fills });
     });
     this.family(registry, 'enclave_account_restarts_total', 'Account actor restarts after a crash.', 'counter', (s, out, name) => {
-      if (s.restarts > 0) out.push({ metricName: `${name}{${s.label}}`, labels: NO_LABELS, sharedLabels: NO_LABELS, value: s.restarts });
+      if (s.restarts > 0) out.push({ metricName: seriesName(s, SLOT_RESTARTS, () => `${name}{${s.label}}`), labels: NO_LABELS, sharedLabels: NO_LABELS, value: s.restarts });
     });
     this.family(registry, 'enclave_account_last_successful_sync_seconds', 'Unix time of the last successful sync.', 'gauge', (s, out, name) => {
-      if (s.lastSuccess !== null) out.push({ metricName: `${name}{${s.label}}`, labels: NO_LABELS, sharedLabels: NO_LABELS, value: s.lastSuccess });
+      if (s.lastSuccess !== null) out.push({ metricName: seriesName(s, SLOT_LAST_SUCCESS, () => `${name}{${s.label}}`), labels: NO_LABELS, sharedLabels: NO_LABELS, value: s.lastSuccess });
     });
     this.family(registry, 'enclave_account_last_sync_duration_seconds', 'Duration of the last sync.', 'gauge', (s, out, name) => {
-      if (s.lastDuration !== null) out.push({ metricName: `${name}{${s.label}}`, labels: NO_LABELS, sharedLabels: NO_LABELS, value: s.lastDuration });
+      if (s.lastDuration !== null) out.push({ metricName: seriesName(s, SLOT_LAST_DURATION, () => `${name}{${s.label}}`), labels: NO_LABELS, sharedLabels: NO_LABELS, value: s.lastDuration });
     });
     this.family(registry, 'enclave_account_mailbox_depth', 'Messages waiting in the account actor mailbox (absent: empty).', 'gauge', (s, out, name) => {
       const depth = s.mailbox();
-      if (depth > 0) out.push({ metricName: `${name}{${s.label}}`, labels: NO_LABELS, sharedLabels: NO_LABELS, value: depth });
+      if (depth > 0) out.push({ metricName: seriesName(s, SLOT_MAILBOX, () => `${name}{${s.label}}`), labels: NO_LABELS, sharedLabels: NO_LABELS, value: depth });
     });
     this.family(registry, 'enclave_account_actor_state', 'Current state of the account actor (1 for the current state).', 'gauge', (s, out, name) => {
-      out.push({ metricName: `${name}{${s.label},state="${s.state}"}`, labels: NO_LABELS, sharedLabels: NO_LABELS, value: 1 });
+      const state = s.state;
+      out.push({ metricName: seriesName(s, SLOT_STATE + STATES.indexOf(state), () => `${name}{${s.label},state="${state}"}`), labels: NO_LABELS, sharedLabels: NO_LABELS, value: 1 });
     });
     const totals = (): RuntimeTotals => this.totalsProbe();
     new Gauge({
@@ -123,7 +146,7 @@ export class ActorMetrics {
       return;
     }
     this.series.set(id, {
-      label: `account="${escapeLabel(id)}"`, state: 'starting', mailbox,
+      label: `account="${escapeLabel(id)}"`, names: [], state: 'starting', mailbox,
       syncs: { ok: 0, venue_error: 0, overloaded: 0, error: 0 }, fills: 0, restarts: 0, lastSuccess: null, lastDuration: null,
     });
   }
