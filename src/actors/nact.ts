@@ -160,8 +160,18 @@ class Cell<S, M> implements RefRecord {
 
   async crash(message: M | undefined, error: Error | undefined, sctx: nact.SupervisionContext<M, nact.Ref<unknown>>, child: nact.Ref<unknown> | undefined): Promise<symbol> {
     if (child !== undefined) {
-      const childRef = this.children?.get((child as unknown as { name: string }).name);
-      const decision = childRef === undefined || this.options.onChildCrash === undefined ? 'stopChild' : await this.options.onChildCrash(childRef, error);
+      const childName = (child as unknown as { name: string }).name;
+      const childRef = this.children?.get(childName);
+      let decision: ChildCrashDecision = 'stopChild';
+      try {
+        if (childRef !== undefined && this.options.onChildCrash !== undefined) decision = await this.options.onChildCrash(childRef, error);
+      } catch {
+        decision = 'stopChild';
+      }
+      // nact dereferences the child without checking: if it stopped meanwhile (a shutdown during
+      // the backoff), leave the parent as it is.
+      const current = this.children?.get(childName);
+      if (current === undefined || !isAlive(current)) return sctx.resume as symbol;
       return sctx[decision] as symbol;
     }
     let decision: CrashDecision;
@@ -181,6 +191,9 @@ class Cell<S, M> implements RefRecord {
     try {
       const undelivered = (sctx.mailbox as unknown as { message: M }[]).map((entry) => entry.message);
       await this.options.afterStop?.(state, undelivered);
+    } catch {
+      // nact runs this hook unawaited: a failure here would be an unhandled rejection. The hooks
+      // report their own failures; the stop itself has happened either way.
     } finally {
       this.isStopped = true;
       const waiters = this.stopWaiters ?? [];

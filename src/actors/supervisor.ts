@@ -226,7 +226,13 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       replyError(message.replyTo as ReplyTo<never>, refuse);
       return;
     }
-    if (!tell(liveRef(entry), message)) replyError(message.replyTo as ReplyTo<never>, new ActorError(`${accountId(entry.account)}: actor unavailable`));
+    let delivered = false;
+    try {
+      delivered = tell(liveRef(entry), message);
+    } catch {
+      delivered = false;
+    }
+    if (!delivered) replyError(message.replyTo as ReplyTo<never>, new ActorError(`${accountId(entry.account)}: actor unavailable`));
   };
 
   const failedError = (entry: Entry): AccountFailedError => new AccountFailedError(`${accountId(entry.account)} is failed after ${policy.maxCrashes} crashes`);

@@ -376,3 +376,15 @@ test('a fill older than the computed history triggers a recompute from the start
   t.is(result.hourlyReturnsWritten, 49);
   await h.close();
 });
+
+test('a shutdown during a restart backoff stops the account cleanly', async (t) => {
+  const aggregator = new StandInAggregator();
+  const h = createActorHarness({ aggregator, crashPolicy: { backoffBaseMs: 40, backoffMaxMs: 40 }, settings: { syncIntervalMs: 0 } });
+  h.addAccount(alice);
+  aggregator.failNext(new Error('engine bug'));
+  await t.throwsAsync(h.supervisor.sync(alice, 'incremental'), { instanceOf: ActorError });
+  await h.supervisor.shutdown(10);
+  await new Promise((resolve) => { setTimeout(resolve, 80); }); // past the backoff: nothing may throw
+  t.true(h.openedCredentials.every((c) => c.every((byte) => byte === 0)));
+  await t.throwsAsync(h.supervisor.sync(alice, 'incremental'), { instanceOf: ShuttingDownError });
+});
