@@ -8,8 +8,7 @@ import { VenueError } from '../../src/exchanges/retry.js';
 import { CANARY_SECRET, createActorHarness, spawnAccount } from '../support/actor-harness.js';
 import { instrument, type Instrumented } from '../support/connectors.js';
 import { ManualClock } from '../support/manual-clock.js';
-import { TransientStorageError } from '../support/memory-account-store.js';
-import { StandInAggregator } from '../support/stand-in-aggregator.js';
+import { TransientStorageError } from '../support/instrumented-store.js';
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2026, 5, 1, 12, 30);
@@ -27,24 +26,24 @@ function noSecrets(t: { false(v: boolean, m?: string): void }, text: string): vo
 
 test('every message of the protocol gets its typed reply, and no reply carries a fill', async (t) => {
   const clock = new ManualClock(T0);
-  const h = spawnAccount(alice, { clock, settings: { syncIntervalMs: 0 } });
+  const h = await spawnAccount(alice, { clock, settings: { syncIntervalMs: 0 } });
   const result = await h.send<SyncResult>((replyTo) => ({ type: 'Sync', mode: 'incremental', replyTo }));
   t.is(result.mode, 'incremental');
   t.is(result.trigger, 'request');
   t.true(result.fillsIngested > 5, 'pulled several pages');
-  t.is(result.fillsIngested, h.store.fillCount(alice));
+  t.is(result.fillsIngested, await h.store.fillCount(alice));
   t.is(result.cashFlowsIngested, 1);
-  t.is(result.hourlyReturnsWritten, 48);
+  t.true(result.hourlyReturnsWritten > 0);
   t.deepEqual(result.snapshot?.at, T0 - (T0 % HOUR));
   noSecrets(t, JSON.stringify(result));
 
   const returns = await h.send<readonly HourlyReturn[]>((replyTo) => ({ type: 'GetReturns', from: 0, to: T0, replyTo }));
-  t.is(returns.length, 48);
+  t.is(returns.length, result.hourlyReturnsWritten);
   t.true(returns.every((r, i) => i === 0 || r.hourStart - (returns[i - 1]?.hourStart ?? 0) === HOUR));
   const snapshots = await h.send<readonly BalanceSnapshot[]>((replyTo) => ({ type: 'GetSnapshots', from: 0, to: T0, replyTo }));
   t.is(snapshots.length, 1);
   const metrics = await h.send<AccountMetrics>((replyTo) => ({ type: 'GetMetrics', replyTo }));
-  t.is(metrics.metrics.hours, 48);
+  t.is(metrics.metrics.hours, returns.length);
   t.is(metrics.metrics.cumulativeReturn, returns.at(-1)?.cumulativeReturn ?? Number.NaN);
   noSecrets(t, JSON.stringify([returns, snapshots, metrics]));
 
@@ -58,32 +57,30 @@ test('every message of the protocol gets its typed reply, and no reply carries a
 
 test('an incremental sync resumes from the committed cursor and only appends new hours', async (t) => {
   const clock = new ManualClock(T0);
-  const aggregator = new StandInAggregator();
   const recorders: Instrumented[] = [];
-  const h = spawnAccount(alice, { clock, aggregator, settings: { syncIntervalMs: 0, idleMs: 10 * HOUR }, connectorFactory: (account) => { const i = instrument(simulated(account, clock)); recorders.push(i); return i.connector; } });
+  const h = await spawnAccount(alice, { clock, settings: { syncIntervalMs: 0, idleMs: 10 * HOUR }, connectorFactory: (account) => { const i = instrument(simulated(account, clock)); recorders.push(i); return i.connector; } });
   const first = await h.send<SyncResult>((replyTo) => ({ type: 'Sync', mode: 'incremental', replyTo }));
   const cursor = await h.store.loadCursor(alice, 'fills');
   clock.advance(3 * HOUR);
   const second = await h.send<SyncResult>((replyTo) => ({ type: 'Sync', mode: 'incremental', replyTo }));
   t.deepEqual(recorders[0]?.fillsSince, [null, cursor]);
   t.is(second.hourlyReturnsWritten, 3);
-  t.is(h.store.fillCount(alice), first.fillsIngested + second.fillsIngested);
-  t.not(aggregator.inputs[1]?.state, null, 'resumed from the saved engine state');
+  t.is(await h.store.fillCount(alice), first.fillsIngested + second.fillsIngested);
+  t.not(h.aggregator.inputs[1]?.state, null, 'resumed from the saved engine state');
   await h.close();
 });
 
 test('a full sync resets the cursors and recomputes from the start', async (t) => {
   const clock = new ManualClock(T0);
-  const aggregator = new StandInAggregator();
   const recorders: Instrumented[] = [];
-  const h = spawnAccount(alice, { clock, aggregator, settings: { syncIntervalMs: 0 }, connectorFactory: (account) => { const i = instrument(simulated(account, clock)); recorders.push(i); return i.connector; } });
+  const h = await spawnAccount(alice, { clock, settings: { syncIntervalMs: 0 }, connectorFactory: (account) => { const i = instrument(simulated(account, clock)); recorders.push(i); return i.connector; } });
   const first = await h.send<SyncResult>((replyTo) => ({ type: 'Sync', mode: 'incremental', replyTo }));
   const full = await h.send<SyncResult>((replyTo) => ({ type: 'Sync', mode: 'full', replyTo }));
   t.deepEqual(recorders[0]?.fillsSince, [null, null]);
   t.is(full.mode, 'full');
   t.is(full.fillsIngested, 0, 'duplicates are ignored');
   t.is(full.hourlyReturnsWritten, first.hourlyReturnsWritten);
-  t.is(aggregator.inputs[1]?.state, null);
+  t.is(h.aggregator.inputs[1]?.state, null);
   await h.close();
 });
 
@@ -91,7 +88,7 @@ test('a second Sync during a running one joins its result, and queries answer fr
   const clock = new ManualClock(T0);
   let gated: Instrumented | undefined;
   const h = createActorHarness({ clock, settings: { syncIntervalMs: 0 }, connectorFactory: (account) => { gated = instrument(simulated(account, clock), { gated: true }); return gated.connector; } });
-  h.addAccount(alice);
+  await h.addAccount(alice);
   const first = h.supervisor.sync(alice, 'incremental');
   const second = h.supervisor.sync(alice, 'incremental');
   await new Promise((resolve) => { setTimeout(resolve, 0); });
@@ -109,13 +106,12 @@ test('a second Sync during a running one joins its result, and queries answer fr
 
 test('a crash restarts the actor with its cursor and positions restored from storage', async (t) => {
   const clock = new ManualClock(T0);
-  const aggregator = new StandInAggregator();
   const recorders: Instrumented[] = [];
-  const h = createActorHarness({ clock, aggregator, settings: { syncIntervalMs: 0, idleMs: 10 * HOUR }, crashPolicy: { backoffBaseMs: 0, backoffMaxMs: 0 }, connectorFactory: (account) => { const i = instrument(simulated(account, clock)); recorders.push(i); return i.connector; } });
-  h.addAccount(alice);
+  const h = createActorHarness({ clock, settings: { syncIntervalMs: 0, idleMs: 10 * HOUR }, crashPolicy: { backoffBaseMs: 0, backoffMaxMs: 0 }, connectorFactory: (account) => { const i = instrument(simulated(account, clock)); recorders.push(i); return i.connector; } });
+  await h.addAccount(alice);
   await h.supervisor.sync(alice, 'incremental');
   clock.advance(2 * HOUR);
-  aggregator.failNext(new Error('engine bug'));
+  h.aggregator.failNext(new Error('engine bug'));
   const error = await t.throwsAsync(h.supervisor.sync(alice, 'incremental'), { instanceOf: ActorError });
   t.false(error.message.includes('engine bug'), 'inner text is not passed on');
   const cursorAfterCrash = await h.store.loadCursor(alice, 'fills');
@@ -123,7 +119,7 @@ test('a crash restarts the actor with its cursor and positions restored from sto
   t.is(recorders.length, 2, 'a new connector after the restart');
   t.deepEqual(recorders[1]?.fillsSince, [cursorAfterCrash], 'resumed from the stored cursor');
   t.is(resumed.hourlyReturnsWritten, 2, 'only the two new hours, from the stored engine state');
-  t.not(aggregator.inputs.at(-1)?.state, null);
+  t.not(h.aggregator.inputs.at(-1)?.state, null);
   t.true(h.openedCredentials[0]?.every((byte) => byte === 0), 'the crashed instance zeroed its credential');
   t.regex(await h.registry.metrics(), /enclave_account_restarts_total\{account="simulated:alice"\} 1/u);
   t.is(h.supervisor.status(alice), 'alive');
@@ -132,7 +128,7 @@ test('a crash restarts the actor with its cursor and positions restored from sto
 
 test('after N crashes in the window the account is failed, in replies and in metrics', async (t) => {
   const h = createActorHarness({ crashPolicy: { maxCrashes: 3, windowMs: 60_000 }, settings: { syncIntervalMs: 0 }, connectorFactory: () => { throw new Error('factory bug'); } });
-  h.addAccount(alice);
+  await h.addAccount(alice);
   const outcomes = await Promise.allSettled([1, 2, 3, 4, 5].map(() => h.supervisor.sync(alice, 'incremental')));
   t.true(outcomes.every((o) => o.status === 'rejected'));
   const errors = outcomes.map((o) => (o.status === 'rejected' ? o.reason as unknown : null));
@@ -143,7 +139,7 @@ test('after N crashes in the window the account is failed, in replies and in met
   const text = await h.registry.metrics();
   t.regex(text, /enclave_account_actor_state\{account="simulated:alice",state="failed"\} 1/u);
   t.regex(text, /enclave_account_actors\{state="failed"\} 1/u);
-  t.is(h.store.connectionStatus(alice), 'failed');
+  t.is(await h.store.connectionStatus(alice), 'failed');
   await h.close();
 });
 
@@ -152,8 +148,8 @@ test('two accounts stay isolated: one crash-looping, the other syncing', async (
     if (account.userUid === 'alice') throw new Error('alice is broken');
     return simulated(account, { now: () => T0 });
   } });
-  h.addAccount(alice);
-  h.addAccount(bob);
+  await h.addAccount(alice);
+  await h.addAccount(bob);
   const [aliceOutcomes, bobResults] = await Promise.all([
     Promise.allSettled([1, 2, 3].map(() => h.supervisor.sync(alice, 'incremental'))),
     Promise.all([h.supervisor.sync(bob, 'incremental'), h.supervisor.getMetrics(bob)]),
@@ -170,7 +166,7 @@ test('an idle actor is passivated: credential bytes zeroed, series removed, next
   const clock = new ManualClock(T0);
   const recorders: Instrumented[] = [];
   const h = createActorHarness({ clock, settings: { idleMs: 60_000, syncIntervalMs: 0 }, connectorFactory: (account) => { const i = instrument(simulated(account, clock)); recorders.push(i); return i.connector; } });
-  h.addAccount(alice);
+  await h.addAccount(alice);
   const before = await h.supervisor.getReturns(alice, 0, T0).then(async () => h.supervisor.sync(alice, 'incremental'));
   const credential = h.openedCredentials[0];
   t.true(credential?.includes(CANARY_SECRET));
@@ -194,7 +190,7 @@ test('each actor runs its own incremental sync on schedule', async (t) => {
   const clock = new ManualClock(T0);
   const recorders: Instrumented[] = [];
   const h = createActorHarness({ clock, random: () => 0.5, settings: { syncIntervalMs: HOUR, syncJitter: 0.1, idleMs: 10 * HOUR }, connectorFactory: (account) => { const i = instrument(simulated(account, clock), { gated: true }); recorders.push(i); return i.connector; } });
-  h.addAccount(alice);
+  await h.addAccount(alice);
   await h.supervisor.getMetrics(alice);
   t.deepEqual(recorders[0]?.fillsSince, [], 'no sync yet');
   clock.advance(HOUR);
@@ -210,22 +206,22 @@ test('each actor runs its own incremental sync on schedule', async (t) => {
 test('a passivated account wakes up for its next scheduled sync', async (t) => {
   const clock = new ManualClock(T0);
   const h = createActorHarness({ clock, random: () => 0.5, settings: { syncIntervalMs: 2 * HOUR, syncJitter: 0, idleMs: 60_000 } });
-  h.addAccount(alice);
-  await h.supervisor.sync(alice, 'incremental');
+  await h.addAccount(alice);
+  const first = await h.supervisor.sync(alice, 'incremental');
   clock.advance(61_000);
   while (h.supervisor.status(alice) !== 'passivated') await new Promise((resolve) => { setImmediate(resolve); });
   const before = h.store.calls.get('saveAggregates') ?? 0;
   clock.advance(2 * HOUR);
   while ((h.store.calls.get('saveAggregates') ?? 0) === before) await new Promise((resolve) => { setImmediate(resolve); });
   t.is(h.openedCredentials.length, 2);
-  t.is((await h.supervisor.getReturns(alice, 0, T0 + 3 * HOUR)).length, 50);
+  t.is((await h.supervisor.getReturns(alice, 0, T0 + 3 * HOUR)).length, first.hourlyReturnsWritten + 2, 'two more hours, computed with no request');
   await h.close();
 });
 
 test('a venue failure is answered as VenueUnavailableError without restarting the actor', async (t) => {
   let fail = true;
   const h = createActorHarness({ settings: { syncIntervalMs: 0 }, connectorFactory: (account) => instrument(simulated(account, { now: () => T0 }), { fail: () => (fail ? new VenueError('simulated', 'unavailable', { status: 503 }) : undefined) }).connector });
-  h.addAccount(alice);
+  await h.addAccount(alice);
   const error = await t.throwsAsync(h.supervisor.sync(alice, 'incremental'), { instanceOf: VenueUnavailableError });
   t.regex(error.message, /unavailable/u);
   fail = false;
@@ -237,7 +233,7 @@ test('a venue failure is answered as VenueUnavailableError without restarting th
 
 test('a transient storage error restarts from storage without counting towards the failed cut-off', async (t) => {
   const h = createActorHarness({ crashPolicy: { maxCrashes: 1 }, settings: { syncIntervalMs: 0 } });
-  h.addAccount(alice);
+  await h.addAccount(alice);
   h.store.failNext('saveAggregates', new TransientStorageError('connection lost'), 2);
   await t.throwsAsync(h.supervisor.sync(alice, 'incremental'), { instanceOf: ActorError });
   await t.throwsAsync(h.supervisor.sync(alice, 'incremental'), { instanceOf: ActorError });
@@ -253,8 +249,8 @@ test('full syncs beyond the concurrency limit are refused with OverloadedError',
   const clock = new ManualClock(T0);
   const gates: Instrumented[] = [];
   const h = createActorHarness({ clock, maxConcurrentFullSyncs: 1, settings: { syncIntervalMs: 0 }, connectorFactory: (account) => { const i = instrument(simulated(account, clock), { gated: true }); gates.push(i); return i.connector; } });
-  h.addAccount(alice);
-  h.addAccount(bob);
+  await h.addAccount(alice);
+  await h.addAccount(bob);
   const first = h.supervisor.sync(alice, 'full');
   while (gates.length === 0) await new Promise((resolve) => { setImmediate(resolve); });
   await gates[0]?.reachedGate;
@@ -276,8 +272,8 @@ test('shutdown lets a running sync finish, zeroes every credential and refuses n
   const clock = new ManualClock(T0);
   const gates: Instrumented[] = [];
   const h = createActorHarness({ clock, settings: { syncIntervalMs: 0 }, connectorFactory: (account) => { const i = instrument(simulated(account, clock), { gated: account.userUid === 'alice' }); gates.push(i); return i.connector; } });
-  h.addAccount(alice);
-  h.addAccount(bob);
+  await h.addAccount(alice);
+  await h.addAccount(bob);
   await h.supervisor.getMetrics(bob);
   const running = h.supervisor.sync(alice, 'incremental');
   while (gates.length < 2) await new Promise((resolve) => { setImmediate(resolve); });
@@ -294,7 +290,7 @@ test('shutdown lets a running sync finish, zeroes every credential and refuses n
 
 test('no credential or trade id reaches a log line, a metric or an error', async (t) => {
   const h = createActorHarness({ settings: { syncIntervalMs: 0 } });
-  h.addAccount(alice);
+  await h.addAccount(alice);
   await h.supervisor.sync(alice, 'incremental');
   h.store.failNext('loadHourlyReturns', new Error(`boom ${CANARY_SECRET}`));
   const error = await t.throwsAsync(h.supervisor.getReturns(alice, 0, T0));
@@ -308,11 +304,11 @@ test('no credential or trade id reaches a log line, a metric or an error', async
 test('a request that reaches an actor as it passivates is answered by a fresh actor', async (t) => {
   const clock = new ManualClock(T0);
   const h = createActorHarness({ clock, settings: { idleMs: 60_000, syncIntervalMs: 0 } });
-  h.addAccount(alice);
-  await h.supervisor.sync(alice, 'incremental');
+  await h.addAccount(alice);
+  const synced = await h.supervisor.sync(alice, 'incremental');
   clock.advance(61_000); // the idle Tick is now queued in the mailbox
   const late = h.supervisor.getReturns(alice, 0, T0); // queued behind it, to the actor about to stop
-  t.is((await late).length, 48);
+  t.is((await late).length, synced.hourlyReturnsWritten);
   t.is(h.openedCredentials.length, 2, 'answered by a respawned actor');
   t.true(h.openedCredentials[0]?.every((byte) => byte === 0));
   await h.close();
@@ -320,12 +316,11 @@ test('a request that reaches an actor as it passivates is answered by a fresh ac
 
 test('an actor restarted after a crash still passivates when idle and keeps its schedule', async (t) => {
   const clock = new ManualClock(T0);
-  const aggregator = new StandInAggregator();
-  const h = createActorHarness({ clock, aggregator, random: () => 0.5, crashPolicy: { backoffBaseMs: 0, backoffMaxMs: 0 }, settings: { idleMs: 60_000, syncIntervalMs: 2 * HOUR, syncJitter: 0 } });
-  h.addAccount(alice);
+  const h = createActorHarness({ clock, random: () => 0.5, crashPolicy: { backoffBaseMs: 0, backoffMaxMs: 0 }, settings: { idleMs: 60_000, syncIntervalMs: 2 * HOUR, syncJitter: 0 } });
+  await h.addAccount(alice);
   await h.supervisor.sync(alice, 'incremental');
   clock.advance(HOUR);
-  aggregator.failNext(new Error('engine bug'));
+  h.aggregator.failNext(new Error('engine bug'));
   await t.throwsAsync(h.supervisor.sync(alice, 'incremental'), { instanceOf: ActorError });
   while (h.supervisor.status(alice) !== 'alive') await new Promise((resolve) => { setImmediate(resolve); });
   await new Promise((resolve) => { setImmediate(resolve); });
@@ -340,8 +335,8 @@ test('an actor restarted after a crash still passivates when idle and keeps its 
 
 test('the label cap bounds per-account series; the rest count as unlabelled', async (t) => {
   const h = createActorHarness({ metricsAccountCap: 1, settings: { syncIntervalMs: 0 } });
-  h.addAccount(alice);
-  h.addAccount(bob);
+  await h.addAccount(alice);
+  await h.addAccount(bob);
   await h.supervisor.sync(alice, 'incremental');
   await h.supervisor.sync(bob, 'incremental');
   const text = await h.registry.metrics();
@@ -357,31 +352,29 @@ test('the label cap bounds per-account series; the rest count as unlabelled', as
 
 test('a fill older than the computed history triggers a recompute from the start', async (t) => {
   const clock = new ManualClock(T0);
-  const aggregator = new StandInAggregator();
   let late = false;
-  const h = createActorHarness({ clock, aggregator, settings: { syncIntervalMs: 0, idleMs: 10 * HOUR }, connectorFactory: (account) => {
+  const h = createActorHarness({ clock, settings: { syncIntervalMs: 0, idleMs: 10 * HOUR }, connectorFactory: (account) => {
     const inner = simulated(account, clock);
     return { ...inner, exchange: inner.exchange, baseCurrency: inner.baseCurrency, close: () => inner.close(), fetchBalances: (s) => inner.fetchBalances(s), fetchHourlyCandles: (a, b, c, s) => inner.fetchHourlyCandles(a, b, c, s), fetchCashFlows: (c, s) => inner.fetchCashFlows(c, s),
       fetchFills: (since, signal) => (late
         ? (async function* () { yield { items: [{ exchangeTradeId: 'late-1', symbol: 'BTC/USDT', baseAsset: 'BTC', quoteAsset: 'USDT', side: 'buy' as const, quantity: '0.001', price: '60000', fee: '0', feeAsset: 'USDT', executedAt: T0 - 10 * HOUR }], cursor: since ?? 'x' }; })()
         : inner.fetchFills(since, signal)) };
   } });
-  h.addAccount(alice);
-  await h.supervisor.sync(alice, 'incremental');
+  await h.addAccount(alice);
+  const first = await h.supervisor.sync(alice, 'incremental');
   clock.advance(HOUR);
   late = true;
   const result = await h.supervisor.sync(alice, 'incremental');
   t.is(result.fillsIngested, 1);
-  t.is(aggregator.inputs.at(-1)?.state, null, 'recomputed from no state');
-  t.is(result.hourlyReturnsWritten, 49);
+  t.is(h.aggregator.inputs.at(-1)?.state, null, 'recomputed from no state');
+  t.is(result.hourlyReturnsWritten, first.hourlyReturnsWritten + 1, 'every hour again, one more than before');
   await h.close();
 });
 
 test('a shutdown during a restart backoff stops the account cleanly', async (t) => {
-  const aggregator = new StandInAggregator();
-  const h = createActorHarness({ aggregator, crashPolicy: { backoffBaseMs: 40, backoffMaxMs: 40 }, settings: { syncIntervalMs: 0 } });
-  h.addAccount(alice);
-  aggregator.failNext(new Error('engine bug'));
+  const h = createActorHarness({ crashPolicy: { backoffBaseMs: 40, backoffMaxMs: 40 }, settings: { syncIntervalMs: 0 } });
+  await h.addAccount(alice);
+  h.aggregator.failNext(new Error('engine bug'));
   await t.throwsAsync(h.supervisor.sync(alice, 'incremental'), { instanceOf: ActorError });
   await h.supervisor.shutdown(10);
   await new Promise((resolve) => { setTimeout(resolve, 80); }); // past the backoff: nothing may throw

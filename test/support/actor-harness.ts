@@ -7,10 +7,11 @@
 //   const result = await h.supervisor.sync(alice, 'incremental');
 //   t.true(h.store.fillCount(alice) > 0);
 //
-// Every dependency can be replaced per test: `store` (pass the real PostgreSQL store at
-// integration), `aggregator` (the real engine + pool), `connectorFactory`, `openCredential`,
-// `clock`, `random`, settings, crash policy, metrics registry. Opened credential Buffers are kept
-// in `openedCredentials` so a test can check that they were zeroed.
+// Every dependency can be replaced per test: `store` + `putConnection` (the real PostgreSQL store
+// at integration), `aggregator` (the real engine + pool), `connectorFactory`, `openCredential`,
+// `clock`, `random`, settings, crash policy, metrics registry. Whatever the store, `h.store`
+// wraps it to count calls and inject failures (instrumented-store.ts). Opened credential Buffers
+// are kept in `openedCredentials` so a test can check that they were zeroed.
 import { Registry } from 'prom-client';
 import { createLogger } from '../../src/config/logger.js';
 import {
@@ -31,14 +32,18 @@ import type { AccountKey, EpochMs } from '../../src/domain/types.js';
 import type { VenueConnector } from '../../src/exchanges/connector.js';
 import { createSimulatedConnector } from '../../src/exchanges/simulated.js';
 import type { AccountStore } from '../../src/storage/account-store.js';
+import { instrumentStore, type InstrumentedStore } from './instrumented-store.js';
 import { MemoryAccountStore } from './memory-account-store.js';
-import { StandInAggregator, standInMetrics } from './stand-in-aggregator.js';
+import { instrumentAggregator, StandInAggregator, standInMetrics, type InstrumentedAggregator } from './stand-in-aggregator.js';
 
 /** A secret that must never show up outside the actor (logs, metrics, replies). */
 export const CANARY_SECRET = 'canary-secret-7f3a9c';
 
-export interface HarnessOptions<S extends AccountStore = MemoryAccountStore> {
-  readonly store?: S;
+export interface HarnessOptions {
+  /** Default: a fresh MemoryAccountStore. */
+  readonly store?: AccountStore;
+  /** Stores a connection row; required with a store other than MemoryAccountStore. */
+  readonly putConnection?: (account: AccountKey, envelope: Buffer) => Promise<void>;
   readonly aggregator?: Aggregator;
   readonly clock?: Clock;
   readonly random?: () => number;
@@ -53,33 +58,49 @@ export interface HarnessOptions<S extends AccountStore = MemoryAccountStore> {
   readonly openCredential?: (account: AccountKey, envelope: Buffer) => Buffer | Promise<Buffer>;
 }
 
-export interface ActorHarness<S extends AccountStore> {
+export interface ActorHarness {
   readonly supervisor: Supervisor;
-  readonly store: S;
-  readonly aggregator: Aggregator;
+  readonly store: InstrumentedStore;
+  /** The engine given (default: the stand-in), wrapped to record inputs and inject failures. */
+  readonly aggregator: InstrumentedAggregator;
   readonly clock: Clock;
   readonly registry: Registry;
   readonly metrics: ActorMetrics;
-  readonly deps: Omit<AccountActorDeps, 'metrics' | 'fullSyncGate'>;
+  readonly deps: HarnessDeps;
   /** Every credential Buffer handed to a connector, in order. */
   readonly openedCredentials: Buffer[];
   /** Every log line the actors wrote. */
   readonly logLines: string[];
-  /** Stores a connection whose envelope holds a canary credential (MemoryAccountStore only). */
-  addAccount(account: AccountKey): void;
+  /** Stores a connection whose envelope holds a canary credential. */
+  addAccount(account: AccountKey): Promise<void>;
   passivate(account: AccountKey): Promise<void>;
   close(): Promise<void>;
 }
 
 const HOUR = 3_600_000;
 
-export function harnessDeps<S extends AccountStore>(options: HarnessOptions<S>, opened: Buffer[], logLines: string[] = []): { deps: Omit<AccountActorDeps, 'metrics' | 'fullSyncGate'>; store: S } {
-  const store = options.store ?? (new MemoryAccountStore() as unknown as S);
+/** The envelope test accounts get: in tests the "sealed" credential is the plaintext itself. */
+export function canaryEnvelope(): Buffer {
+  return Buffer.from(JSON.stringify({ apiKey: `key-${CANARY_SECRET}`, secret: CANARY_SECRET }));
+}
+
+function connectionWriter(options: HarnessOptions, store: AccountStore): (account: AccountKey, envelope: Buffer) => Promise<void> {
+  if (options.putConnection !== undefined) return options.putConnection;
+  if (store instanceof MemoryAccountStore) return async (account, envelope) => { store.putConnection(account, envelope); };
+  throw new TypeError('pass putConnection with a store other than MemoryAccountStore');
+}
+
+export type HarnessDeps = Omit<AccountActorDeps, 'metrics' | 'fullSyncGate'> & { readonly aggregator: InstrumentedAggregator };
+
+export function harnessDeps(options: HarnessOptions, opened: Buffer[], logLines: string[] = []): { deps: HarnessDeps; store: InstrumentedStore; putConnection: (account: AccountKey, envelope: Buffer) => Promise<void> } {
+  const raw = options.store ?? new MemoryAccountStore();
+  const putConnection = connectionWriter(options, raw);
+  const store = instrumentStore(raw);
   const clock = options.clock ?? systemClock;
   const startMs = Math.floor(clock.now() / HOUR) * HOUR - 48 * HOUR;
-  const deps: Omit<AccountActorDeps, 'metrics' | 'fullSyncGate'> = {
+  const deps: HarnessDeps = {
     store,
-    aggregator: options.aggregator ?? new StandInAggregator(),
+    aggregator: instrumentAggregator(options.aggregator ?? new StandInAggregator()),
     openCredential: options.openCredential ?? ((_account, envelope) => Buffer.from(envelope)),
     connectorFactory: async (account, credential) => {
       opened.push(credential);
@@ -93,13 +114,13 @@ export function harnessDeps<S extends AccountStore>(options: HarnessOptions<S>, 
     isTransientStorageError: isTransientStorageErrorByShape,
     logger: createLogger('debug', { write: (line: string) => { logLines.push(line); } }),
   };
-  return { deps, store };
+  return { deps, store, putConnection };
 }
 
-export function createActorHarness<S extends AccountStore = MemoryAccountStore>(options: HarnessOptions<S> = {}): ActorHarness<S> {
+export function createActorHarness(options: HarnessOptions = {}): ActorHarness {
   const openedCredentials: Buffer[] = [];
   const logLines: string[] = [];
-  const { deps, store } = harnessDeps(options, openedCredentials, logLines);
+  const { deps, store, putConnection } = harnessDeps(options, openedCredentials, logLines);
   const registry = new Registry();
   const metrics = new ActorMetrics(registry, options.metricsAccountCap ?? 10_000);
   const supervisor = createSupervisor({
@@ -111,10 +132,7 @@ export function createActorHarness<S extends AccountStore = MemoryAccountStore>(
   });
   return {
     supervisor, store, aggregator: deps.aggregator, clock: deps.clock, registry, metrics, deps, openedCredentials, logLines,
-    addAccount: (account) => {
-      if (!(store instanceof MemoryAccountStore)) throw new TypeError('addAccount needs the MemoryAccountStore');
-      store.putConnection(account, Buffer.from(JSON.stringify({ apiKey: `key-${CANARY_SECRET}`, secret: CANARY_SECRET })));
-    },
+    addAccount: (account) => putConnection(account, canaryEnvelope()),
     passivate: (account) => supervisor.passivate(account),
     close: () => supervisor.shutdown(1_000),
   };
@@ -123,8 +141,9 @@ export function createActorHarness<S extends AccountStore = MemoryAccountStore>(
 /** One bare account actor (no supervisor): crashes stop it, passivation stops it. */
 export interface SingleActorHarness {
   readonly ref: ActorRef<AccountMessage>;
-  readonly store: MemoryAccountStore;
-  readonly deps: Omit<AccountActorDeps, 'metrics' | 'fullSyncGate'>;
+  readonly store: InstrumentedStore;
+  readonly aggregator: InstrumentedAggregator;
+  readonly deps: HarnessDeps;
   readonly openedCredentials: Buffer[];
   /** Sends a request built around a replyTo and awaits the reply. */
   send<R>(make: (replyTo: ReplyTo<R>) => AccountMessage, timeoutMs?: number): Promise<R>;
@@ -133,10 +152,11 @@ export interface SingleActorHarness {
   close(): Promise<void>;
 }
 
-export function spawnAccount(account: AccountKey, options: HarnessOptions = {}): SingleActorHarness {
+/** Spawns one bare account actor for `account` (its connection stored first). */
+export async function spawnAccount(account: AccountKey, options: HarnessOptions = {}): Promise<SingleActorHarness> {
   const openedCredentials: Buffer[] = [];
-  const { deps, store } = harnessDeps(options, openedCredentials);
-  store.putConnection(account, Buffer.from(JSON.stringify({ apiKey: `key-${CANARY_SECRET}`, secret: CANARY_SECRET })));
+  const { deps, store, putConnection } = harnessDeps(options, openedCredentials);
+  await putConnection(account, canaryEnvelope());
   const system: ActorSystem = startSystem();
   const passivations: (EpochMs | null)[] = [];
   const lifecycle: AccountLifecycle = {
@@ -145,7 +165,7 @@ export function spawnAccount(account: AccountKey, options: HarnessOptions = {}):
   };
   const ref = spawnAccountActor({ parent: system, name: 'account-under-test', account, deps, lifecycle, onCrash: (crash) => (crash === 'resume' ? 'resume' : 'reset') });
   return {
-    ref, store, deps, openedCredentials, passivations,
+    ref, store, aggregator: deps.aggregator, deps, openedCredentials, passivations,
     send: (make, timeoutMs = 10_000) => ask(ref, make, timeoutMs),
     close: async () => { await stop(ref as ActorRef<never>); stopSystem(system); },
   };

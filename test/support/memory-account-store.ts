@@ -1,6 +1,6 @@
 // An in-memory AccountStore that keeps the interface's promises: rows deduplicated by venue id,
-// a page and its cursor committed together (or not at all), aggregates upserted by hour, engine
-// state stored as JSON (as jsonb would). `failNext` injects a storage failure for crash tests.
+// a page and its cursor committed together, aggregates upserted by hour, engine state stored as
+// JSON (as jsonb would). Failures are injected by the wrapper in instrumented-store.ts.
 import type { AccountKey, BalanceSnapshot, Candle, CashFlow, EpochMs, Exchange, Fill, HourlyReturn, SyncCursor, SyncStream } from '../../src/domain/types.js';
 import { accountId } from '../../src/domain/types.js';
 import type { AccountStore, AggregateWrite, ConnectionStatus, StoredConnection } from '../../src/storage/account-store.js';
@@ -14,48 +14,17 @@ interface AccountData {
   engineState: string | null;
 }
 
-type Method = keyof AccountStore;
-
 const EMPTY: AccountData = Object.freeze({ fills: new Map(), flows: new Map(), cursors: new Map(), returns: new Map(), snapshots: new Map(), engineState: null });
-
-/** Error shaped like a lost database connection (classified as transient). */
-export class TransientStorageError extends Error {
-  override name = 'TransientStorageError';
-}
 
 export class MemoryAccountStore implements AccountStore {
   private readonly connections = new Map<string, StoredConnection>();
   private readonly data = new Map<string, AccountData>();
   private readonly candles = new Map<string, Candle>();
-  private readonly failures = new Map<Method, Error[]>();
-  /** Calls per method, for assertions. */
-  readonly calls = new Map<Method, number>();
 
   putConnection(account: AccountKey, envelope: Buffer, status: ConnectionStatus = 'active'): void {
     this.connections.set(accountId(account), { account, envelope, status });
   }
 
-  /** The next call(s) of `method` throw `error` before changing anything. */
-  failNext(method: Method, error: Error, times = 1): void {
-    const queue = this.failures.get(method) ?? [];
-    for (let i = 0; i < times; i += 1) queue.push(error);
-    this.failures.set(method, queue);
-  }
-
-  fillCount(account: AccountKey): number {
-    return this.peek(account).fills.size;
-  }
-
-  flowCount(account: AccountKey): number {
-    return this.peek(account).flows.size;
-  }
-
-  private enter(method: Method): void {
-    this.calls.set(method, (this.calls.get(method) ?? 0) + 1);
-    const queue = this.failures.get(method);
-    const error = queue?.shift();
-    if (error !== undefined) throw error;
-  }
 
   /** Reads never create an account's maps (keeps 10,000 idle accounts cheap in the bench). */
   private peek(account: AccountKey): AccountData {
@@ -73,28 +42,20 @@ export class MemoryAccountStore implements AccountStore {
   }
 
   async loadConnection(account: AccountKey): Promise<StoredConnection | null> {
-    this.enter('loadConnection');
     const found = this.connections.get(accountId(account));
     return found === undefined ? null : { ...found, envelope: Buffer.from(found.envelope) };
   }
 
   async setConnectionStatus(account: AccountKey, status: ConnectionStatus): Promise<void> {
-    this.enter('setConnectionStatus');
     const found = this.connections.get(accountId(account));
     if (found !== undefined) this.connections.set(accountId(account), { ...found, status });
   }
 
-  connectionStatus(account: AccountKey): ConnectionStatus | undefined {
-    return this.connections.get(accountId(account))?.status;
-  }
-
   async loadCursor(account: AccountKey, stream: SyncStream): Promise<SyncCursor | null> {
-    this.enter('loadCursor');
     return this.peek(account).cursors.get(stream) ?? null;
   }
 
   async commitFillsPage(account: AccountKey, fills: readonly Fill[], cursor: SyncCursor): Promise<{ inserted: number }> {
-    this.enter('commitFillsPage');
     const data = this.of(account);
     let inserted = 0;
     for (const fill of fills) {
@@ -108,7 +69,6 @@ export class MemoryAccountStore implements AccountStore {
   }
 
   async commitCashFlowsPage(account: AccountKey, flows: readonly CashFlow[], cursor: SyncCursor): Promise<{ inserted: number }> {
-    this.enter('commitCashFlowsPage');
     const data = this.of(account);
     let inserted = 0;
     for (const flow of flows) {
@@ -122,24 +82,20 @@ export class MemoryAccountStore implements AccountStore {
   }
 
   async loadFills(account: AccountKey, fromMs: EpochMs): Promise<Fill[]> {
-    this.enter('loadFills');
     return [...this.peek(account).fills.values()]
       .filter((f) => f.executedAt >= fromMs)
       .sort((a, b) => a.executedAt - b.executedAt || (a.exchangeTradeId < b.exchangeTradeId ? -1 : a.exchangeTradeId > b.exchangeTradeId ? 1 : 0));
   }
 
   async loadCashFlows(account: AccountKey, fromMs: EpochMs): Promise<CashFlow[]> {
-    this.enter('loadCashFlows');
     return [...this.peek(account).flows.values()].filter((c) => c.occurredAt >= fromMs).sort((a, b) => a.occurredAt - b.occurredAt);
   }
 
   async upsertCandles(exchange: Exchange, candles: readonly Candle[]): Promise<void> {
-    this.enter('upsertCandles');
     for (const candle of candles) this.candles.set(`${exchange}|${candle.symbol}|${candle.openTime}`, { ...candle });
   }
 
   async loadCandles(exchange: Exchange, symbols: readonly string[], fromMs: EpochMs, toMs: EpochMs): Promise<Candle[]> {
-    this.enter('loadCandles');
     const wanted = new Set(symbols);
     return [...this.candles.entries()]
       .filter(([key, c]) => key.startsWith(`${exchange}|`) && wanted.has(c.symbol) && c.openTime >= fromMs && c.openTime < toMs)
@@ -148,13 +104,11 @@ export class MemoryAccountStore implements AccountStore {
   }
 
   async loadEngineState(account: AccountKey): Promise<unknown> {
-    this.enter('loadEngineState');
     const stored = this.peek(account).engineState;
     return stored === null ? null : JSON.parse(stored) as unknown;
   }
 
   async saveAggregates(account: AccountKey, write: AggregateWrite): Promise<void> {
-    this.enter('saveAggregates');
     const data = this.of(account);
     const state = JSON.stringify(write.engineState ?? null);
     for (const r of write.hourlyReturns) data.returns.set(r.hourStart, { ...r });
@@ -163,12 +117,10 @@ export class MemoryAccountStore implements AccountStore {
   }
 
   async loadHourlyReturns(account: AccountKey, fromMs: EpochMs, toMs: EpochMs): Promise<HourlyReturn[]> {
-    this.enter('loadHourlyReturns');
     return [...this.peek(account).returns.values()].filter((r) => r.hourStart >= fromMs && r.hourStart < toMs).sort((a, b) => a.hourStart - b.hourStart);
   }
 
   async loadSnapshots(account: AccountKey, fromMs: EpochMs, toMs: EpochMs): Promise<BalanceSnapshot[]> {
-    this.enter('loadSnapshots');
     return [...this.peek(account).snapshots.values()].filter((s) => s.at >= fromMs && s.at < toMs).sort((a, b) => a.at - b.at);
   }
 }

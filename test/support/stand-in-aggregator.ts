@@ -1,7 +1,8 @@
 // A small in-process engine standing in for the real one (src/domain + worker pool) in actor
 // tests and the actor bench: cash + positions at the hour's close, Modified Dietz per hour,
 // chained cumulative return, resumable JSON state. Floats are fine here; the real engine is
-// tested on its own. `calls` and `failNext` let tests observe and break it.
+// tested on its own. `instrumentAggregator` wraps any engine (this one or the real pool) so tests
+// can see its inputs and make it fail.
 import type { AggregationInput, AggregationResult, Aggregator, PerformanceMetrics } from '../../src/domain/aggregation.js';
 import type { HourlyReturn } from '../../src/domain/types.js';
 import type { PnlTotals } from '../../src/actors/account-actor.js';
@@ -17,19 +18,31 @@ interface StandInState {
   readonly fees: number;
 }
 
+export interface InstrumentedAggregator extends Aggregator {
+  /** Every input the engine was given, in order. */
+  readonly inputs: AggregationInput[];
+  /** The next run throws `error`. */
+  failNext(error: Error): void;
+}
+
+export function instrumentAggregator(inner: Aggregator): InstrumentedAggregator {
+  const inputs: AggregationInput[] = [];
+  const failures: Error[] = [];
+  return {
+    inputs,
+    failNext: (error) => { failures.push(error); },
+    aggregate: async (input, signal) => {
+      inputs.push(input);
+      const failure = failures.shift();
+      if (failure !== undefined) throw failure;
+      return inner.aggregate(input, signal);
+    },
+  };
+}
+
 export class StandInAggregator implements Aggregator {
-  readonly inputs: AggregationInput[] = [];
-  private failures: Error[] = [];
-
-  failNext(error: Error): void {
-    this.failures.push(error);
-  }
-
   async aggregate(input: AggregationInput, signal?: AbortSignal): Promise<AggregationResult> {
     signal?.throwIfAborted();
-    this.inputs.push(input);
-    const failure = this.failures.shift();
-    if (failure !== undefined) throw failure;
     const prior = input.state as StandInState | null;
     const firstRecord = Math.min(input.fills[0]?.executedAt ?? Infinity, input.cashFlows[0]?.occurredAt ?? Infinity);
     const start = prior?.nextHour ?? (Number.isFinite(firstRecord) ? Math.floor(firstRecord / HOUR) * HOUR : input.untilHour);
