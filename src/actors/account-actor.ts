@@ -214,8 +214,9 @@ class AccountActor {
   private readonly account: AccountKey;
   private readonly id: string;
   private readonly deps: AccountActorDeps;
-  private readonly credentials = new Set<Buffer>();
-  private readonly connectors = new Set<VenueConnector>();
+  /** The opened credential; zeroed on every exit path. */
+  private credential: Buffer | null = null;
+  private connector: VenueConnector | null = null;
   private timer: TimerHandle | null = null;
   private running: RunningSync | null = null;
   // Run ids outlive restarts, so a sync cancelled by a restart is never taken for the current one.
@@ -274,8 +275,8 @@ class AccountActor {
   private async release(reason: () => ActorError): Promise<void> {
     this.timer?.cancel();
     this.timer = null;
-    for (const buffer of this.credentials) buffer.fill(0);
-    this.credentials.clear();
+    this.credential?.fill(0);
+    this.credential = null;
     const running = this.running;
     if (running !== null) {
       const error = reason();
@@ -284,11 +285,10 @@ class AccountActor {
       if (running.holdsGate) this.deps.fullSyncGate?.release();
       this.running = null;
     }
-    if (this.connectors.size > 0) {
-      const closing = [...this.connectors];
-      this.connectors.clear();
-      await Promise.allSettled(closing.map(async (c) => c.close()));
-    }
+    const connector = this.connector;
+    this.connector = null;
+    // A connector that fails to close must not stop the release (the credential is already zeroed).
+    if (connector !== null) await Promise.resolve().then(async () => connector.close()).catch(() => undefined);
   }
 
   private arm(state: ReadyState): void {
@@ -319,9 +319,10 @@ class AccountActor {
     const connection = await deps.store.loadConnection(account);
     if (connection === null || connection.status === 'disabled') return null;
     const credential = await deps.openCredential(account, connection.envelope);
-    this.credentials.add(credential);
+    this.credential?.fill(0);
+    this.credential = credential;
     const connector = await deps.connectorFactory(account, credential);
-    this.connectors.add(connector);
+    this.connector = connector;
     const [fillsCursor, cashFlowsCursor, stored] = await Promise.all([
       deps.store.loadCursor(account, 'fills'),
       deps.store.loadCursor(account, 'cash_flows'),

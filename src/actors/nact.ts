@@ -74,7 +74,13 @@ interface RefRecord {
   children: Map<string, ActorRef<never>> | null;
 }
 
-const records = new WeakMap<object, RefRecord>();
+// The record rides on the ref under a private symbol (a WeakMap per ref costs more at 10k actors).
+const RECORD = Symbol('actor record');
+type WithRecord = { [RECORD]?: RefRecord };
+const records = {
+  get: (ref: object): RefRecord | undefined => (ref as WithRecord)[RECORD],
+  set: (ref: object, record: RefRecord): void => { Object.defineProperty(ref, RECORD, { value: record, enumerable: false }); },
+};
 const systems = new WeakMap<object, { ref: nact.ActorSystemRef; name: string }>();
 
 function recordOf(ref: ActorRef<never>): RefRecord {
