@@ -74,6 +74,7 @@ console.log(`${ASKS} asks in ${askMs.toFixed(0)} ms: ${asksPerSecond.toFixed(0)}
 
 gc();
 const rssMb = process.memoryUsage().rss / 1024 / 1024;
+const heapUsedMb = process.memoryUsage().heapUsed / 1024 / 1024;
 console.log(`heap used ${(process.memoryUsage().heapUsed / 1024 / 1024).toFixed(0)} MB, external ${(process.memoryUsage().external / 1024 / 1024).toFixed(0)} MB, array buffers ${(process.memoryUsage().arrayBuffers / 1024 / 1024).toFixed(0)} MB`);
 console.log(`RSS with ${totals.alive} actors alive: ${rssMb.toFixed(0)} MB`);
 
@@ -97,6 +98,6 @@ console.log(`metrics render: ${metricsRenderMs.toFixed(0)} ms (first scrape ${fi
 await supervisor.shutdown(5_000);
 console.log(JSON.stringify({
   accounts: ACCOUNTS, asks: ASKS,
-  spawnMs: Math.round(spawnMs), readyMs: Math.round(readyMs), asksPerSecond: Math.round(asksPerSecond), rssMb: Math.round(rssMb), metricsRenderMs: Math.round(metricsRenderMs),
+  spawnMs: Math.round(spawnMs), readyMs: Math.round(readyMs), asksPerSecond: Math.round(asksPerSecond), rssMb: Math.round(rssMb), heapUsedMb: Math.round(heapUsedMb), metricsRenderMs: Math.round(metricsRenderMs),
   loadAverage1m: Number(loadavg()[0]?.toFixed(2)),
 }));
