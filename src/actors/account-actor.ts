@@ -399,6 +399,7 @@ class AccountActor {
       if (crashClassOf(msg.outcome.error, deps.isTransientStorageError) !== 'resume') {
         // The in-memory view may be ahead of or behind storage: let supervision restart from storage.
         for (const waiter of state.queuedFull ?? []) replyError(waiter, error);
+        for (const waiter of state.stopWaiters) replyError(waiter, error);
         throw msg.outcome.error;
       }
       next = { ...next, nextSyncAt: this.nextSchedule(now) };
