@@ -134,11 +134,13 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   };
   const actorDeps: AccountActorDeps = { ...deps, fullSyncGate, ...(metrics === undefined ? {} : { metrics }) };
 
-  const decideChild = async (child: ActorRef<never>): Promise<ChildCrashDecision> => {
+  const decideChild = async (child: ActorRef<never>, error: unknown): Promise<ChildCrashDecision> => {
     const entry = byName.get(child.name);
     if (entry === undefined) return 'stopChild';
     const now = clock.now();
     entry.crashes = [...entry.crashes.filter((t) => now - t < policy.windowMs), now];
+    // The error's class only: its message may carry what a venue or driver said.
+    logger?.warn({ account: accountId(entry.account), error: error instanceof Error ? error.name : typeof error, crashes: entry.crashes.length }, 'account actor crashed');
     if (entry.crashes.length >= policy.maxCrashes || shuttingDown) {
       if (!shuttingDown) markFailed(entry);
       return 'stopChild';
