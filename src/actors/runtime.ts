@@ -1,0 +1,57 @@
+// Wires the actor runtime from the validated configuration: what src/main.ts calls once.
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Config } from '../config/config.js';
+import type { Aggregator, PerformanceMetrics } from '../domain/aggregation.js';
+import type { AccountKey, HourlyReturn } from '../domain/types.js';
+import type { VenueConnector } from '../exchanges/connector.js';
+import type { AccountStore } from '../storage/account-store.js';
+import { DEFAULT_ACCOUNT_SETTINGS, isTransientStorageErrorByShape, type AccountActorSettings, type PnlTotals } from './account-actor.js';
+import { systemClock, type Clock } from './clock.js';
+import { ActorMetrics } from './metrics.js';
+import { createSupervisor, type CrashPolicy, type Supervisor } from './supervisor.js';
+
+export interface ActorRuntimeDeps {
+  readonly store: AccountStore;
+  /** The engine behind the worker pool. */
+  readonly aggregator: Aggregator;
+  /** src/crypto: opens a sealed envelope bound to the account; the actor zeroes the Buffer. */
+  readonly openCredential: (account: AccountKey, envelope: Buffer) => Buffer | Promise<Buffer>;
+  /** src/exchanges: the venue connector for an account (refuse `simulated` in enclave mode). */
+  readonly connectorFactory: (account: AccountKey, credential: Buffer) => VenueConnector | Promise<VenueConnector>;
+  /** src/domain: metrics over the published returns. */
+  readonly computeMetrics: (returns: readonly HourlyReturn[], totals: PnlTotals) => PerformanceMetrics;
+  readonly registry: Registry;
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  /** Classifies storage errors a restart may cure (default: by error name and SQLSTATE). */
+  readonly isTransientStorageError?: (error: unknown) => boolean;
+  readonly crashPolicy?: Partial<CrashPolicy>;
+  readonly maxConcurrentFullSyncs?: number;
+  readonly settings?: Partial<AccountActorSettings>;
+}
+
+export interface ActorRuntime {
+  readonly supervisor: Supervisor;
+  readonly metrics: ActorMetrics;
+  /** Stops taking work and zeroes every credential within SHUTDOWN_GRACE_MS. */
+  shutdown(): Promise<void>;
+}
+
+export function createActorRuntime(config: Config, deps: ActorRuntimeDeps): ActorRuntime {
+  const metrics = new ActorMetrics(deps.registry, config.METRICS_ACCOUNT_CAP);
+  const supervisor = createSupervisor({
+    deps: {
+      store: deps.store, aggregator: deps.aggregator, openCredential: deps.openCredential, connectorFactory: deps.connectorFactory,
+      computeMetrics: deps.computeMetrics, clock: deps.clock ?? systemClock, random: Math.random,
+      settings: { ...DEFAULT_ACCOUNT_SETTINGS, syncIntervalMs: config.SYNC_INTERVAL_MS, idleMs: config.ACTOR_IDLE_MS, ...deps.settings },
+      isTransientStorageError: deps.isTransientStorageError ?? isTransientStorageErrorByShape,
+      logger: deps.logger,
+    },
+    metrics,
+    logger: deps.logger,
+    ...(deps.crashPolicy === undefined ? {} : { crashPolicy: deps.crashPolicy }),
+    ...(deps.maxConcurrentFullSyncs === undefined ? {} : { maxConcurrentFullSyncs: deps.maxConcurrentFullSyncs }),
+  });
+  return { supervisor, metrics, shutdown: () => supervisor.shutdown(config.SHUTDOWN_GRACE_MS) };
+}

@@ -1,0 +1,328 @@
+// The supervisor owns the map of account actors: it spawns one on the first message for an
+// account, routes requests to it, restarts it after a crash with exponential backoff and jitter,
+// parks it as failed after too many crashes in a window, passivates it when idle (credential
+// zeroed, actor stopped, its next scheduled sync kept as a wake-up), and shuts everything down.
+// This is the typed API the gRPC layer calls.
+import type { Logger } from 'pino';
+import { accountId, type AccountKey, type BalanceSnapshot, type EpochMs, type HourlyReturn } from '../domain/types.js';
+import {
+  spawnAccountActor,
+  type AccountActorDeps,
+  type AccountLifecycle,
+  type AccountMessage,
+  type AccountMetrics,
+  type CrashClass,
+  type FullSyncGate,
+  type SyncMode,
+  type SyncResult,
+} from './account-actor.js';
+import { backoffDelay, sleepOn, type TimerHandle } from './clock.js';
+import { AccountFailedError, ActorError, ShuttingDownError } from './errors.js';
+import type { ActorMetrics, RuntimeTotals } from './metrics.js';
+import {
+  ActorStoppedError, ask, isAlive, mailboxDepth, replyError, spawn, startSystem, stop, stopped, stopSystem, tell,
+  type ActorRef, type ActorSystem, type ChildCrashDecision, type CrashDecision, type ReplyTo,
+} from './nact.js';
+
+export interface CrashPolicy {
+  /** Crashes (escalated errors) within `windowMs` that park the account as failed. */
+  readonly maxCrashes: number;
+  readonly windowMs: number;
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
+}
+
+export const DEFAULT_CRASH_POLICY: CrashPolicy = { maxCrashes: 5, windowMs: 600_000, backoffBaseMs: 1_000, backoffMaxMs: 60_000 };
+
+export interface SupervisorOptions {
+  /** Everything an account actor needs, wired once (src/main.ts) or per test. */
+  readonly deps: Omit<AccountActorDeps, 'metrics' | 'fullSyncGate'>;
+  readonly metrics?: ActorMetrics;
+  readonly crashPolicy?: Partial<CrashPolicy>;
+  /** Full syncs running at once across all accounts; more are refused with OverloadedError. */
+  readonly maxConcurrentFullSyncs?: number;
+  /** Ask timeout when the caller gives no deadline. */
+  readonly defaultTimeoutMs?: number;
+  readonly system?: ActorSystem;
+  readonly logger?: Logger;
+}
+
+export type AccountRuntimeStatus = 'alive' | 'passivated' | 'failed' | 'unknown';
+
+export interface Supervisor {
+  /** Runs (or joins) a sync; `deadline` is an absolute time on the supervisor's clock. */
+  sync(account: AccountKey, mode: SyncMode, deadline?: EpochMs): Promise<SyncResult>;
+  /** Published hourly returns with hourStart in [from, to). */
+  getReturns(account: AccountKey, from: EpochMs, to: EpochMs, deadline?: EpochMs): Promise<readonly HourlyReturn[]>;
+  getMetrics(account: AccountKey, deadline?: EpochMs): Promise<AccountMetrics>;
+  /** Balance snapshots with `at` in [from, to). */
+  getSnapshots(account: AccountKey, from: EpochMs, to: EpochMs, deadline?: EpochMs): Promise<readonly BalanceSnapshot[]>;
+  /** Passivates the account's actor now (after a running sync). */
+  passivate(account: AccountKey): Promise<void>;
+  /** Makes a passivated account sync by itself at `at` (main.ts calls this for stored accounts at start). */
+  scheduleWake(account: AccountKey, at: EpochMs): void;
+  /** Clears the failed mark (an operator fixed the cause). */
+  revive(account: AccountKey): void;
+  status(account: AccountKey): AccountRuntimeStatus;
+  totals(): RuntimeTotals;
+  /** Stops taking work, lets running syncs finish within `graceMs`, then stops every actor; every credential is zeroed when it resolves. */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+interface SupervisorHooks {
+  onPassivated(entry: Entry, nextSyncAt: EpochMs | null): void;
+  onStopped(entry: Entry, self: ActorRef<AccountMessage>, undelivered: readonly AccountMessage[]): void;
+  onCrash(entry: Entry, crash: CrashClass): Promise<CrashDecision>;
+}
+
+/** One account's place in the supervisor's map; also the lifecycle its actor reports to. */
+class Entry implements AccountLifecycle {
+  ref: ActorRef<AccountMessage> | null = null;
+  name: string | null = null;
+  crashes: EpochMs[] = [];
+  resets = 0;
+  failed = false;
+  wake: TimerHandle | null = null;
+  // Bound once per account (cheaper than closures per spawn).
+  readonly onCrash: (crash: CrashClass) => Promise<CrashDecision>;
+  readonly mailbox: () => number;
+
+  constructor(readonly account: AccountKey, private readonly hooks: SupervisorHooks) {
+    this.onCrash = this.crash.bind(this);
+    this.mailbox = this.depth.bind(this);
+  }
+
+  passivate(self: ActorRef<AccountMessage>, nextSyncAt: EpochMs | null): void {
+    if (this.ref === self) this.ref = null;
+    void stop(self as ActorRef<never>);
+    this.hooks.onPassivated(this, nextSyncAt);
+  }
+
+  stopped(self: ActorRef<AccountMessage>, undelivered: readonly AccountMessage[]): void {
+    if (this.ref === self) this.ref = null;
+    this.hooks.onStopped(this, self, undelivered);
+  }
+
+  private crash(crash: CrashClass): Promise<CrashDecision> {
+    return this.hooks.onCrash(this, crash);
+  }
+
+  private depth(): number {
+    return this.ref === null ? 0 : mailboxDepth(this.ref as ActorRef<never>);
+  }
+}
+
+type Request<R> = (replyTo: ReplyTo<R>) => AccountMessage;
+
+export function createSupervisor(options: SupervisorOptions): Supervisor {
+  const { deps, metrics, logger } = options;
+  const clock = deps.clock;
+  const policy: CrashPolicy = { ...DEFAULT_CRASH_POLICY, ...options.crashPolicy };
+  const defaultTimeoutMs = options.defaultTimeoutMs ?? 30_000;
+  const ownSystem = options.system === undefined;
+  const system = options.system ?? startSystem();
+  const entries = new Map<string, Entry>();
+  const byName = new Map<string, Entry>();
+  let spawnSeq = 0;
+  let shuttingDown = false;
+
+  const maxFull = options.maxConcurrentFullSyncs ?? 2;
+  let fullRunning = 0;
+  const fullSyncGate: FullSyncGate = {
+    tryAcquire: () => { if (fullRunning >= maxFull) return false; fullRunning += 1; return true; },
+    release: () => { fullRunning = Math.max(0, fullRunning - 1); },
+  };
+  const actorDeps: AccountActorDeps = { ...deps, fullSyncGate, ...(metrics === undefined ? {} : { metrics }) };
+
+  const decideChild = async (child: ActorRef<never>, error: unknown): Promise<ChildCrashDecision> => {
+    const entry = byName.get(child.name);
+    if (entry === undefined) return 'stopChild';
+    const now = clock.now();
+    entry.crashes = [...entry.crashes.filter((t) => now - t < policy.windowMs), now];
+    // The error's class only: its message may carry what a venue or driver said.
+    logger?.warn({ account: accountId(entry.account), error: error instanceof Error ? error.name : typeof error, crashes: entry.crashes.length }, 'account actor crashed');
+    if (entry.crashes.length >= policy.maxCrashes || shuttingDown) {
+      if (!shuttingDown) markFailed(entry);
+      return 'stopChild';
+    }
+    metrics?.restarted(entry.account);
+    await sleepOn(clock, backoffDelay(entry.crashes.length, policy.backoffBaseMs, policy.backoffMaxMs, deps.random));
+    return 'resetChild';
+  };
+
+  // Parent of every account actor: its policy is where escalated crashes land.
+  const parent = spawn<null, never>(system, 'accounts', (state) => state, {
+    initialState: null,
+    onCrash: () => 'resume',
+    onChildCrash: decideChild,
+  });
+
+  const markFailed = (entry: Entry): void => {
+    entry.failed = true;
+    metrics?.setState(entry.account, 'failed');
+    logger?.error({ account: accountId(entry.account), crashes: entry.crashes.length }, 'account failed: too many crashes');
+    deps.store.setConnectionStatus(entry.account, 'failed').catch(() => {
+      logger?.warn({ account: accountId(entry.account) }, 'could not store the failed status');
+    });
+  };
+
+  const hooks: SupervisorHooks = {
+    onPassivated: (entry, nextSyncAt) => {
+      if (nextSyncAt !== null && !shuttingDown) scheduleWakeOf(entry, nextSyncAt);
+    },
+    onStopped: (entry, self, undelivered) => {
+      if (entry.ref === null && byName.get(self.name) === entry) byName.delete(self.name);
+      if (!entry.failed) metrics?.untrack(entry.account);
+      for (const message of undelivered) redeliver(entry, message);
+    },
+    onCrash: (entry, crash) => crashDecision(entry, crash),
+  };
+
+  const crashDecision = async (entry: Entry, crash: CrashClass): Promise<CrashDecision> => {
+    switch (crash) {
+      case 'resume':
+        return 'resume';
+      case 'reset':
+        // Transient storage trouble: restart from storage after a backoff, without counting
+        // towards the failed cut-off (an outage must not park every account).
+        entry.resets += 1;
+        metrics?.restarted(entry.account);
+        await sleepOn(clock, backoffDelay(entry.resets, policy.backoffBaseMs, policy.backoffMaxMs, deps.random));
+        return 'reset';
+      case 'escalate':
+        return 'escalate';
+      default:
+        return crash satisfies never;
+    }
+  };
+
+  const entryOf = (account: AccountKey): Entry => {
+    const id = accountId(account);
+    let entry = entries.get(id);
+    if (entry === undefined) {
+      entry = new Entry({ userUid: account.userUid, exchange: account.exchange }, hooks);
+      entries.set(id, entry);
+    }
+    return entry;
+  };
+
+  const liveRef = (entry: Entry): ActorRef<AccountMessage> => {
+    if (entry.ref !== null && isAlive(entry.ref)) return entry.ref;
+    entry.wake?.cancel();
+    entry.wake = null;
+    spawnSeq += 1;
+    const name = `account-${spawnSeq}`;
+    if (entry.name !== null) byName.delete(entry.name);
+    entry.name = name;
+    byName.set(name, entry);
+    const ref = spawnAccountActor({ parent, name, account: entry.account, deps: actorDeps, onCrash: entry.onCrash, lifecycle: entry });
+    entry.ref = ref;
+    metrics?.track(entry.account, entry.mailbox);
+    return ref;
+  };
+
+  // A request that reached an actor as it stopped: answer it or hand it to a fresh actor.
+  const redeliver = (entry: Entry, message: AccountMessage): void => {
+    const refuse = shuttingDown ? new ShuttingDownError('shutting down') : entry.failed ? failedError(entry) : null;
+    if (refuse !== null) {
+      replyError(message.replyTo as ReplyTo<never>, refuse);
+      return;
+    }
+    let delivered = false;
+    try {
+      delivered = tell(liveRef(entry), message);
+    } catch {
+      delivered = false;
+    }
+    if (!delivered) replyError(message.replyTo as ReplyTo<never>, new ActorError(`${accountId(entry.account)}: actor unavailable`));
+  };
+
+  const failedError = (entry: Entry): AccountFailedError => new AccountFailedError(`${accountId(entry.account)} is failed after ${policy.maxCrashes} crashes`);
+
+  const scheduleWakeOf = (entry: Entry, at: EpochMs): void => {
+    entry.wake?.cancel();
+    entry.wake = clock.setTimer(Math.max(0, at - clock.now()), () => {
+      entry.wake = null;
+      if (shuttingDown || entry.failed || entry.ref !== null) return;
+      route(entry.account, (replyTo) => ({ type: 'Sync', mode: 'incremental', replyTo }), undefined).catch((error: unknown) => {
+        logger?.warn({ account: accountId(entry.account), error: error instanceof Error ? error.name : typeof error }, 'scheduled sync failed');
+      });
+    });
+  };
+
+  const route = async <R>(account: AccountKey, make: Request<R>, deadline: EpochMs | undefined): Promise<R> => {
+    if (shuttingDown) throw new ShuttingDownError('shutting down: no new work');
+    const entry = entryOf(account);
+    if (entry.failed) throw failedError(entry);
+    const timeoutMs = Math.max(1, (deadline ?? clock.now() + defaultTimeoutMs) - clock.now());
+    try {
+      return await ask(liveRef(entry), make, timeoutMs);
+    } catch (error) {
+      // The actor stopped between lookup and delivery (passivation): one fresh attempt.
+      if (error instanceof ActorStoppedError && !shuttingDown && !entry.failed) return ask(liveRef(entry), make, timeoutMs);
+      throw error;
+    }
+  };
+
+  const totals = (): RuntimeTotals => {
+    let alive = 0; let passivated = 0; let failed = 0;
+    for (const entry of entries.values()) {
+      if (entry.failed) failed += 1;
+      else if (entry.ref !== null) alive += 1;
+      else passivated += 1;
+    }
+    return { alive, passivated, failed };
+  };
+  metrics?.setTotalsProbe(totals);
+
+  return {
+    sync: (account, mode, deadline) => route<SyncResult>(account, (replyTo) => ({ type: 'Sync', mode, replyTo }), deadline),
+    getReturns: (account, from, to, deadline) => route<readonly HourlyReturn[]>(account, (replyTo) => ({ type: 'GetReturns', from, to, replyTo }), deadline),
+    getMetrics: (account, deadline) => route<AccountMetrics>(account, (replyTo) => ({ type: 'GetMetrics', replyTo }), deadline),
+    getSnapshots: (account, from, to, deadline) => route<readonly BalanceSnapshot[]>(account, (replyTo) => ({ type: 'GetSnapshots', from, to, replyTo }), deadline),
+    passivate: async (account) => {
+      const entry = entries.get(accountId(account));
+      const ref = entry?.ref ?? null;
+      if (ref === null) return;
+      await ask(ref, (replyTo) => ({ type: 'Stop' as const, replyTo }), defaultTimeoutMs).catch((error: unknown) => {
+        if (!(error instanceof ActorStoppedError)) throw error;
+      });
+      await stopped(ref as ActorRef<never>);
+    },
+    scheduleWake: (account, at) => {
+      const entry = entryOf(account);
+      if (entry.ref === null && !entry.failed) scheduleWakeOf(entry, at);
+    },
+    revive: (account) => {
+      const entry = entries.get(accountId(account));
+      if (entry === undefined) return;
+      entry.failed = false;
+      entry.crashes = [];
+      if (entry.ref === null) metrics?.untrack(entry.account);
+    },
+    status: (account) => {
+      const entry = entries.get(accountId(account));
+      if (entry === undefined) return 'unknown';
+      if (entry.failed) return 'failed';
+      return entry.ref !== null ? 'alive' : 'passivated';
+    },
+    totals,
+    shutdown: async (graceMs) => {
+      if (shuttingDown) return;
+      shuttingDown = true;
+      const live: ActorRef<AccountMessage>[] = [];
+      for (const entry of entries.values()) {
+        entry.wake?.cancel();
+        entry.wake = null;
+        if (entry.ref !== null) live.push(entry.ref);
+      }
+      // Stop waits for a running sync; past the grace period actors are stopped regardless
+      // (their running syncs are aborted). Either way afterStop zeroes the credential.
+      const graceful = Promise.allSettled(live.map((ref) => ask(ref, (replyTo) => ({ type: 'Stop' as const, replyTo }), Math.max(1, graceMs))));
+      await graceful;
+      await Promise.all(live.map((ref) => (isAlive(ref as ActorRef<never>) ? stop(ref as ActorRef<never>) : stopped(ref as ActorRef<never>))));
+      await stop(parent as ActorRef<never>);
+      if (ownSystem) stopSystem(system);
+    },
+  };
+}

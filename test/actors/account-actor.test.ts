@@ -1,0 +1,383 @@
+// Message-injection tests of one account actor and of the supervisor, with injected dependencies.
+import test from 'ava';
+import type { AccountMetrics, SyncResult } from '../../src/actors/account-actor.js';
+import { AccountFailedError, AccountNotFoundError, ActorError, OverloadedError, ShuttingDownError, VenueUnavailableError } from '../../src/actors/errors.js';
+import type { AccountKey, BalanceSnapshot, HourlyReturn } from '../../src/domain/types.js';
+import { createSimulatedConnector } from '../../src/exchanges/simulated.js';
+import { VenueError } from '../../src/exchanges/retry.js';
+import { CANARY_SECRET, createActorHarness, spawnAccount } from '../support/actor-harness.js';
+import { instrument, type Instrumented } from '../support/connectors.js';
+import { ManualClock } from '../support/manual-clock.js';
+import { TransientStorageError } from '../support/instrumented-store.js';
+
+const HOUR = 3_600_000;
+const T0 = Date.UTC(2026, 5, 1, 12, 30);
+const alice: AccountKey = { userUid: 'alice', exchange: 'simulated' };
+const bob: AccountKey = { userUid: 'bob', exchange: 'simulated' };
+
+function simulated(account: AccountKey, clock: { now(): number }): ReturnType<typeof createSimulatedConnector> {
+  return createSimulatedConnector(account, { seed: 7, clock, startMs: T0 - (T0 % HOUR) - 48 * HOUR, fillsPerHour: 0.5, pageSize: 5 });
+}
+
+function noSecrets(t: { false(v: boolean, m?: string): void }, text: string): void {
+  t.false(text.includes(CANARY_SECRET), 'credential leaked');
+  t.false(/sim-(alice|bob)-\d/u.test(text), 'trade id leaked');
+}
+
+test('every message of the protocol gets its typed reply, and no reply carries a fill', async (t) => {
+  const clock = new ManualClock(T0);
+  const h = await spawnAccount(alice, { clock, settings: { syncIntervalMs: 0 } });
+  const result = await h.send<SyncResult>((replyTo) => ({ type: 'Sync', mode: 'incremental', replyTo }));
+  t.is(result.mode, 'incremental');
+  t.is(result.trigger, 'request');
+  t.true(result.fillsIngested > 5, 'pulled several pages');
+  t.is(result.fillsIngested, await h.store.fillCount(alice));
+  t.is(result.cashFlowsIngested, 1);
+  t.true(result.hourlyReturnsWritten > 0);
+  t.deepEqual(result.snapshot?.at, T0 - (T0 % HOUR));
+  noSecrets(t, JSON.stringify(result));
+
+  const returns = await h.send<readonly HourlyReturn[]>((replyTo) => ({ type: 'GetReturns', from: 0, to: T0, replyTo }));
+  t.is(returns.length, result.hourlyReturnsWritten);
+  t.true(returns.every((r, i) => i === 0 || r.hourStart - (returns[i - 1]?.hourStart ?? 0) === HOUR));
+  const snapshots = await h.send<readonly BalanceSnapshot[]>((replyTo) => ({ type: 'GetSnapshots', from: 0, to: T0, replyTo }));
+  t.is(snapshots.length, 1);
+  const metrics = await h.send<AccountMetrics>((replyTo) => ({ type: 'GetMetrics', replyTo }));
+  t.is(metrics.metrics.hours, returns.length);
+  t.is(metrics.metrics.cumulativeReturn, returns.at(-1)?.cumulativeReturn ?? Number.NaN);
+  noSecrets(t, JSON.stringify([returns, snapshots, metrics]));
+
+  const credential = h.openedCredentials[0];
+  t.truthy(credential);
+  t.true(credential?.includes(CANARY_SECRET));
+  t.deepEqual(await h.send((replyTo) => ({ type: 'Stop', replyTo })), { stopped: true });
+  t.true(credential?.every((byte) => byte === 0), 'credential zeroed on Stop');
+  await h.close();
+});
+
+test('an incremental sync resumes from the committed cursor and only appends new hours', async (t) => {
+  const clock = new ManualClock(T0);
+  const recorders: Instrumented[] = [];
+  const h = await spawnAccount(alice, { clock, settings: { syncIntervalMs: 0, idleMs: 10 * HOUR }, connectorFactory: (account) => { const i = instrument(simulated(account, clock)); recorders.push(i); return i.connector; } });
+  const first = await h.send<SyncResult>((replyTo) => ({ type: 'Sync', mode: 'incremental', replyTo }));
+  const cursor = await h.store.loadCursor(alice, 'fills');
+  clock.advance(3 * HOUR);
+  const second = await h.send<SyncResult>((replyTo) => ({ type: 'Sync', mode: 'incremental', replyTo }));
+  t.deepEqual(recorders[0]?.fillsSince, [null, cursor]);
+  t.is(second.hourlyReturnsWritten, 3);
+  t.is(await h.store.fillCount(alice), first.fillsIngested + second.fillsIngested);
+  t.not(h.aggregator.inputs[1]?.state, null, 'resumed from the saved engine state');
+  await h.close();
+});
+
+test('a full sync resets the cursors and recomputes from the start', async (t) => {
+  const clock = new ManualClock(T0);
+  const recorders: Instrumented[] = [];
+  const h = await spawnAccount(alice, { clock, settings: { syncIntervalMs: 0 }, connectorFactory: (account) => { const i = instrument(simulated(account, clock)); recorders.push(i); return i.connector; } });
+  const first = await h.send<SyncResult>((replyTo) => ({ type: 'Sync', mode: 'incremental', replyTo }));
+  const full = await h.send<SyncResult>((replyTo) => ({ type: 'Sync', mode: 'full', replyTo }));
+  t.deepEqual(recorders[0]?.fillsSince, [null, null]);
+  t.is(full.mode, 'full');
+  t.is(full.fillsIngested, 0, 'duplicates are ignored');
+  t.is(full.hourlyReturnsWritten, first.hourlyReturnsWritten);
+  t.is(h.aggregator.inputs[1]?.state, null);
+  await h.close();
+});
+
+test('a second Sync during a running one joins its result, and queries answer from the last committed state', async (t) => {
+  const clock = new ManualClock(T0);
+  let gated: Instrumented | undefined;
+  const h = createActorHarness({ clock, settings: { syncIntervalMs: 0 }, connectorFactory: (account) => { gated = instrument(simulated(account, clock), { gated: true }); return gated.connector; } });
+  await h.addAccount(alice);
+  const first = h.supervisor.sync(alice, 'incremental');
+  const second = h.supervisor.sync(alice, 'incremental');
+  await new Promise((resolve) => { setTimeout(resolve, 0); });
+  while (gated === undefined) await new Promise((resolve) => { setImmediate(resolve); });
+  await gated.reachedGate;
+  const during = await h.supervisor.getReturns(alice, 0, T0);
+  t.deepEqual(during, [], 'nothing committed yet');
+  gated.open();
+  const [a, b] = await Promise.all([first, second]);
+  t.is(a, b, 'both callers got the same result');
+  t.is(gated.fillsSince.length, 1, 'the venue was read once');
+  t.is((await h.supervisor.getReturns(alice, 0, T0)).length, a.hourlyReturnsWritten);
+  await h.close();
+});
+
+test('a crash restarts the actor with its cursor and positions restored from storage', async (t) => {
+  const clock = new ManualClock(T0);
+  const recorders: Instrumented[] = [];
+  const h = createActorHarness({ clock, settings: { syncIntervalMs: 0, idleMs: 10 * HOUR }, crashPolicy: { backoffBaseMs: 0, backoffMaxMs: 0 }, connectorFactory: (account) => { const i = instrument(simulated(account, clock)); recorders.push(i); return i.connector; } });
+  await h.addAccount(alice);
+  await h.supervisor.sync(alice, 'incremental');
+  clock.advance(2 * HOUR);
+  h.aggregator.failNext(new Error('engine bug'));
+  const error = await t.throwsAsync(h.supervisor.sync(alice, 'incremental'), { instanceOf: ActorError });
+  t.false(error.message.includes('engine bug'), 'inner text is not passed on');
+  const cursorAfterCrash = await h.store.loadCursor(alice, 'fills');
+  const resumed = await h.supervisor.sync(alice, 'incremental');
+  t.is(recorders.length, 2, 'a new connector after the restart');
+  t.deepEqual(recorders[1]?.fillsSince, [cursorAfterCrash], 'resumed from the stored cursor');
+  t.is(resumed.hourlyReturnsWritten, 2, 'only the two new hours, from the stored engine state');
+  t.not(h.aggregator.inputs.at(-1)?.state, null);
+  t.true(h.openedCredentials[0]?.every((byte) => byte === 0), 'the crashed instance zeroed its credential');
+  t.regex(await h.registry.metrics(), /enclave_account_restarts_total\{account="simulated:alice"\} 1/u);
+  t.is(h.supervisor.status(alice), 'alive');
+  await h.close();
+});
+
+test('after N crashes in the window the account is failed, in replies and in metrics', async (t) => {
+  const h = createActorHarness({ crashPolicy: { maxCrashes: 3, windowMs: 60_000 }, settings: { syncIntervalMs: 0 }, connectorFactory: () => { throw new Error('factory bug'); } });
+  await h.addAccount(alice);
+  const outcomes = await Promise.allSettled([1, 2, 3, 4, 5].map(() => h.supervisor.sync(alice, 'incremental')));
+  t.true(outcomes.every((o) => o.status === 'rejected'));
+  const errors = outcomes.map((o) => (o.status === 'rejected' ? o.reason as unknown : null));
+  t.is(errors.filter((e) => e instanceof AccountFailedError).length, 2, 'queued requests are refused once failed');
+  await t.throwsAsync(h.supervisor.getMetrics(alice), { instanceOf: AccountFailedError });
+  t.is(h.supervisor.status(alice), 'failed');
+  t.deepEqual(h.supervisor.totals(), { alive: 0, passivated: 0, failed: 1 });
+  const text = await h.registry.metrics();
+  t.regex(text, /enclave_account_actor_state\{account="simulated:alice",state="failed"\} 1/u);
+  t.regex(text, /enclave_account_actors\{state="failed"\} 1/u);
+  t.is(await h.store.connectionStatus(alice), 'failed');
+  await h.close();
+});
+
+test('two accounts stay isolated: one crash-looping, the other syncing', async (t) => {
+  const h = createActorHarness({ crashPolicy: { maxCrashes: 2 }, settings: { syncIntervalMs: 0 }, connectorFactory: (account) => {
+    if (account.userUid === 'alice') throw new Error('alice is broken');
+    return simulated(account, { now: () => T0 });
+  } });
+  await h.addAccount(alice);
+  await h.addAccount(bob);
+  const [aliceOutcomes, bobResults] = await Promise.all([
+    Promise.allSettled([1, 2, 3].map(() => h.supervisor.sync(alice, 'incremental'))),
+    Promise.all([h.supervisor.sync(bob, 'incremental'), h.supervisor.getMetrics(bob)]),
+  ]);
+  t.true(aliceOutcomes.every((o) => o.status === 'rejected'));
+  t.true(bobResults[0].fillsIngested > 0);
+  t.is(h.supervisor.status(alice), 'failed');
+  t.is(h.supervisor.status(bob), 'alive');
+  t.true((await h.supervisor.sync(bob, 'incremental')).fillsIngested >= 0);
+  await h.close();
+});
+
+test('an idle actor is passivated: credential bytes zeroed, series removed, next message restores it from storage', async (t) => {
+  const clock = new ManualClock(T0);
+  const recorders: Instrumented[] = [];
+  const h = createActorHarness({ clock, settings: { idleMs: 60_000, syncIntervalMs: 0 }, connectorFactory: (account) => { const i = instrument(simulated(account, clock)); recorders.push(i); return i.connector; } });
+  await h.addAccount(alice);
+  const before = await h.supervisor.getReturns(alice, 0, T0).then(async () => h.supervisor.sync(alice, 'incremental'));
+  const credential = h.openedCredentials[0];
+  t.true(credential?.includes(CANARY_SECRET));
+  t.regex(await h.registry.metrics(), /account="simulated:alice"/u);
+  clock.advance(61_000);
+  while (h.supervisor.status(alice) !== 'passivated') await new Promise((resolve) => { setImmediate(resolve); });
+  await new Promise((resolve) => { setImmediate(resolve); });
+  t.true(credential?.every((byte) => byte === 0), 'every byte of the credential is zero');
+  t.notRegex(await h.registry.metrics(), /account="simulated:alice"/u);
+  t.deepEqual(h.supervisor.totals(), { alive: 0, passivated: 1, failed: 0 });
+  const cursor = await h.store.loadCursor(alice, 'fills');
+  const returns = await h.supervisor.getReturns(alice, 0, T0 + HOUR);
+  t.is(returns.length, before.hourlyReturnsWritten);
+  t.is(h.openedCredentials.length, 2, 'respawned with a freshly opened credential');
+  await h.supervisor.sync(alice, 'incremental');
+  t.deepEqual(recorders[1]?.fillsSince, [cursor]);
+  await h.close();
+});
+
+test('each actor runs its own incremental sync on schedule', async (t) => {
+  const clock = new ManualClock(T0);
+  const recorders: Instrumented[] = [];
+  const h = createActorHarness({ clock, random: () => 0.5, settings: { syncIntervalMs: HOUR, syncJitter: 0.1, idleMs: 10 * HOUR }, connectorFactory: (account) => { const i = instrument(simulated(account, clock), { gated: true }); recorders.push(i); return i.connector; } });
+  await h.addAccount(alice);
+  await h.supervisor.getMetrics(alice);
+  t.deepEqual(recorders[0]?.fillsSince, [], 'no sync yet');
+  clock.advance(HOUR);
+  const joined = h.supervisor.sync(alice, 'incremental');
+  await recorders[0]?.reachedGate;
+  recorders[0]?.open();
+  const result = await joined;
+  t.is(result.trigger, 'schedule', 'the request joined the scheduled sync');
+  t.is(recorders[0]?.fillsSince.length, 1);
+  await h.close();
+});
+
+test('a passivated account wakes up for its next scheduled sync', async (t) => {
+  const clock = new ManualClock(T0);
+  const h = createActorHarness({ clock, random: () => 0.5, settings: { syncIntervalMs: 2 * HOUR, syncJitter: 0, idleMs: 60_000 } });
+  await h.addAccount(alice);
+  const first = await h.supervisor.sync(alice, 'incremental');
+  clock.advance(61_000);
+  while (h.supervisor.status(alice) !== 'passivated') await new Promise((resolve) => { setImmediate(resolve); });
+  const before = h.store.calls.get('saveAggregates') ?? 0;
+  clock.advance(2 * HOUR);
+  while ((h.store.calls.get('saveAggregates') ?? 0) === before) await new Promise((resolve) => { setImmediate(resolve); });
+  t.is(h.openedCredentials.length, 2);
+  t.is((await h.supervisor.getReturns(alice, 0, T0 + 3 * HOUR)).length, first.hourlyReturnsWritten + 2, 'two more hours, computed with no request');
+  await h.close();
+});
+
+test('a venue failure is answered as VenueUnavailableError without restarting the actor', async (t) => {
+  let fail = true;
+  const h = createActorHarness({ settings: { syncIntervalMs: 0 }, connectorFactory: (account) => instrument(simulated(account, { now: () => T0 }), { fail: () => (fail ? new VenueError('simulated', 'unavailable', { status: 503 }) : undefined) }).connector });
+  await h.addAccount(alice);
+  const error = await t.throwsAsync(h.supervisor.sync(alice, 'incremental'), { instanceOf: VenueUnavailableError });
+  t.regex(error.message, /unavailable/u);
+  fail = false;
+  t.true((await h.supervisor.sync(alice, 'incremental')).fillsIngested > 0);
+  t.is(h.openedCredentials.length, 1, 'same actor, no restart');
+  t.regex(await h.registry.metrics(), /enclave_account_syncs_total\{account="simulated:alice",result="venue_error"\} 1/u);
+  await h.close();
+});
+
+test('a transient storage error restarts from storage without counting towards the failed cut-off', async (t) => {
+  const h = createActorHarness({ crashPolicy: { maxCrashes: 1 }, settings: { syncIntervalMs: 0 } });
+  await h.addAccount(alice);
+  h.store.failNext('saveAggregates', new TransientStorageError('connection lost'), 2);
+  await t.throwsAsync(h.supervisor.sync(alice, 'incremental'), { instanceOf: ActorError });
+  await t.throwsAsync(h.supervisor.sync(alice, 'incremental'), { instanceOf: ActorError });
+  const result = await h.supervisor.sync(alice, 'incremental');
+  t.is(result.fillsIngested, 0, 'pages committed before the failure were kept');
+  t.true(result.hourlyReturnsWritten > 0);
+  t.is(h.supervisor.status(alice), 'alive');
+  t.is(h.openedCredentials.length, 3);
+  await h.close();
+});
+
+test('full syncs beyond the concurrency limit are refused with OverloadedError', async (t) => {
+  const clock = new ManualClock(T0);
+  const gates: Instrumented[] = [];
+  const h = createActorHarness({ clock, maxConcurrentFullSyncs: 1, settings: { syncIntervalMs: 0 }, connectorFactory: (account) => { const i = instrument(simulated(account, clock), { gated: true }); gates.push(i); return i.connector; } });
+  await h.addAccount(alice);
+  await h.addAccount(bob);
+  const first = h.supervisor.sync(alice, 'full');
+  while (gates.length === 0) await new Promise((resolve) => { setImmediate(resolve); });
+  await gates[0]?.reachedGate;
+  await t.throwsAsync(h.supervisor.sync(bob, 'full'), { instanceOf: OverloadedError });
+  gates[0]?.open();
+  t.is((await first).mode, 'full');
+  gates[1]?.open();
+  t.is((await h.supervisor.sync(bob, 'full')).mode, 'full', 'accepted once the slot is free');
+  await h.close();
+});
+
+test('an unknown account is answered with AccountNotFoundError', async (t) => {
+  const h = createActorHarness();
+  await t.throwsAsync(h.supervisor.getMetrics({ userUid: 'nobody', exchange: 'simulated' }), { instanceOf: AccountNotFoundError });
+  await h.close();
+});
+
+test('shutdown lets a running sync finish, zeroes every credential and refuses new work', async (t) => {
+  const clock = new ManualClock(T0);
+  const gates: Instrumented[] = [];
+  const h = createActorHarness({ clock, settings: { syncIntervalMs: 0 }, connectorFactory: (account) => { const i = instrument(simulated(account, clock), { gated: account.userUid === 'alice' }); gates.push(i); return i.connector; } });
+  await h.addAccount(alice);
+  await h.addAccount(bob);
+  await h.supervisor.getMetrics(bob);
+  const running = h.supervisor.sync(alice, 'incremental');
+  while (gates.length < 2) await new Promise((resolve) => { setImmediate(resolve); });
+  const aliceGate = gates.find((g) => g.fillsSince.length > 0);
+  await aliceGate?.reachedGate;
+  const shutdown = h.supervisor.shutdown(5_000);
+  await t.throwsAsync(h.supervisor.getMetrics(bob), { instanceOf: ShuttingDownError });
+  aliceGate?.open();
+  t.true((await running).fillsIngested > 0, 'the running sync finished');
+  await shutdown;
+  t.is(h.openedCredentials.length, 2);
+  t.true(h.openedCredentials.every((c) => c.every((byte) => byte === 0)));
+});
+
+test('no credential or trade id reaches a log line, a metric or an error', async (t) => {
+  const h = createActorHarness({ settings: { syncIntervalMs: 0 } });
+  await h.addAccount(alice);
+  await h.supervisor.sync(alice, 'incremental');
+  h.store.failNext('loadHourlyReturns', new Error(`boom ${CANARY_SECRET}`));
+  const error = await t.throwsAsync(h.supervisor.getReturns(alice, 0, T0));
+  noSecrets(t, `${error.message} ${String(error.cause)}`);
+  noSecrets(t, await h.registry.metrics());
+  noSecrets(t, h.logLines.join('\n'));
+  t.true(h.logLines.some((l) => l.includes('sync finished')));
+  await h.close();
+});
+
+test('a request that reaches an actor as it passivates is answered by a fresh actor', async (t) => {
+  const clock = new ManualClock(T0);
+  const h = createActorHarness({ clock, settings: { idleMs: 60_000, syncIntervalMs: 0 } });
+  await h.addAccount(alice);
+  const synced = await h.supervisor.sync(alice, 'incremental');
+  clock.advance(61_000); // the idle Tick is now queued in the mailbox
+  const late = h.supervisor.getReturns(alice, 0, T0); // queued behind it, to the actor about to stop
+  t.is((await late).length, synced.hourlyReturnsWritten);
+  t.is(h.openedCredentials.length, 2, 'answered by a respawned actor');
+  t.true(h.openedCredentials[0]?.every((byte) => byte === 0));
+  await h.close();
+});
+
+test('an actor restarted after a crash still passivates when idle and keeps its schedule', async (t) => {
+  const clock = new ManualClock(T0);
+  const h = createActorHarness({ clock, random: () => 0.5, crashPolicy: { backoffBaseMs: 0, backoffMaxMs: 0 }, settings: { idleMs: 60_000, syncIntervalMs: 2 * HOUR, syncJitter: 0 } });
+  await h.addAccount(alice);
+  await h.supervisor.sync(alice, 'incremental');
+  clock.advance(HOUR);
+  h.aggregator.failNext(new Error('engine bug'));
+  await t.throwsAsync(h.supervisor.sync(alice, 'incremental'), { instanceOf: ActorError });
+  while (h.supervisor.status(alice) !== 'alive') await new Promise((resolve) => { setImmediate(resolve); });
+  await new Promise((resolve) => { setImmediate(resolve); });
+  clock.advance(61_000);
+  while (h.supervisor.status(alice) !== 'passivated') await new Promise((resolve) => { setImmediate(resolve); });
+  const saves = h.store.calls.get('saveAggregates') ?? 0;
+  clock.advance(2 * HOUR);
+  while ((h.store.calls.get('saveAggregates') ?? 0) === saves) await new Promise((resolve) => { setImmediate(resolve); });
+  t.pass('the scheduled sync ran after the restart');
+  await h.close();
+});
+
+test('the label cap bounds per-account series; the rest count as unlabelled', async (t) => {
+  const h = createActorHarness({ metricsAccountCap: 1, settings: { syncIntervalMs: 0 } });
+  await h.addAccount(alice);
+  await h.addAccount(bob);
+  await h.supervisor.sync(alice, 'incremental');
+  await h.supervisor.sync(bob, 'incremental');
+  const text = await h.registry.metrics();
+  t.regex(text, /account="simulated:alice"/u);
+  t.notRegex(text, /account="simulated:bob"/u);
+  t.regex(text, /enclave_metrics_unlabelled_accounts 1/u);
+  t.regex(text, /enclave_sync_duration_seconds_count\{venue="simulated"\} 2/u, 'the venue histogram counts every account');
+  t.regex(text, /enclave_account_actors\{state="alive"\} 2/u);
+  await h.passivate(alice);
+  t.regex(await h.registry.metrics(), /enclave_account_actors\{state="passivated"\} 1/u);
+  await h.close();
+});
+
+test('a fill older than the computed history triggers a recompute from the start', async (t) => {
+  const clock = new ManualClock(T0);
+  let late = false;
+  const h = createActorHarness({ clock, settings: { syncIntervalMs: 0, idleMs: 10 * HOUR }, connectorFactory: (account) => {
+    const inner = simulated(account, clock);
+    return { ...inner, exchange: inner.exchange, baseCurrency: inner.baseCurrency, close: () => inner.close(), fetchBalances: (s) => inner.fetchBalances(s), fetchHourlyCandles: (a, b, c, s) => inner.fetchHourlyCandles(a, b, c, s), fetchCashFlows: (c, s) => inner.fetchCashFlows(c, s),
+      fetchFills: (since, signal) => (late
+        ? (async function* () { yield { items: [{ exchangeTradeId: 'late-1', symbol: 'BTC/USDT', baseAsset: 'BTC', quoteAsset: 'USDT', side: 'buy' as const, quantity: '0.001', price: '60000', fee: '0', feeAsset: 'USDT', executedAt: T0 - 10 * HOUR }], cursor: since ?? 'x' }; })()
+        : inner.fetchFills(since, signal)) };
+  } });
+  await h.addAccount(alice);
+  const first = await h.supervisor.sync(alice, 'incremental');
+  clock.advance(HOUR);
+  late = true;
+  const result = await h.supervisor.sync(alice, 'incremental');
+  t.is(result.fillsIngested, 1);
+  t.is(h.aggregator.inputs.at(-1)?.state, null, 'recomputed from no state');
+  t.is(result.hourlyReturnsWritten, first.hourlyReturnsWritten + 1, 'every hour again, one more than before');
+  await h.close();
+});
+
+test('a shutdown during a restart backoff stops the account cleanly', async (t) => {
+  const h = createActorHarness({ crashPolicy: { backoffBaseMs: 40, backoffMaxMs: 40 }, settings: { syncIntervalMs: 0 } });
+  await h.addAccount(alice);
+  h.aggregator.failNext(new Error('engine bug'));
+  await t.throwsAsync(h.supervisor.sync(alice, 'incremental'), { instanceOf: ActorError });
+  await h.supervisor.shutdown(10);
+  await new Promise((resolve) => { setTimeout(resolve, 80); }); // past the backoff: nothing may throw
+  t.true(h.openedCredentials.every((c) => c.every((byte) => byte === 0)));
+  await t.throwsAsync(h.supervisor.sync(alice, 'incremental'), { instanceOf: ShuttingDownError });
+});

@@ -1,0 +1,52 @@
+// Wraps any AccountStore (the in-memory one now, the PostgreSQL one at integration) to count
+// calls and inject failures, so the same actor tests run on either.
+import type { AccountKey } from '../../src/domain/types.js';
+import type { AccountStore, ConnectionStatus } from '../../src/storage/account-store.js';
+
+type Method = keyof AccountStore;
+
+/** Error shaped like a lost database connection (classified as transient). */
+export class TransientStorageError extends Error {
+  override name = 'TransientStorageError';
+}
+
+export interface InstrumentedStore extends AccountStore {
+  readonly inner: AccountStore;
+  /** Calls per method. */
+  readonly calls: Map<Method, number>;
+  /** The next `times` calls of `method` throw `error` before reaching the store. */
+  failNext(method: Method, error: Error, times?: number): void;
+  fillCount(account: AccountKey): Promise<number>;
+  connectionStatus(account: AccountKey): Promise<ConnectionStatus | undefined>;
+}
+
+const METHODS: readonly Method[] = [
+  'loadConnection', 'setConnectionStatus', 'loadCursor', 'commitFillsPage', 'commitCashFlowsPage', 'loadFills', 'loadCashFlows',
+  'upsertCandles', 'loadCandles', 'loadEngineState', 'saveAggregates', 'loadHourlyReturns', 'loadSnapshots',
+];
+
+export function instrumentStore(inner: AccountStore): InstrumentedStore {
+  const calls = new Map<Method, number>();
+  const failures = new Map<Method, Error[]>();
+  const wrapped: Record<string, unknown> = {
+    inner,
+    calls,
+    failNext: (method: Method, error: Error, times = 1) => {
+      const queue = failures.get(method) ?? [];
+      for (let i = 0; i < times; i += 1) queue.push(error);
+      failures.set(method, queue);
+    },
+    fillCount: async (account: AccountKey) => (await inner.loadFills(account, 0)).length,
+    connectionStatus: async (account: AccountKey) => (await inner.loadConnection(account))?.status,
+  };
+  for (const method of METHODS) {
+    const original = inner[method] as (...args: unknown[]) => Promise<unknown>;
+    wrapped[method] = async (...args: unknown[]) => {
+      calls.set(method, (calls.get(method) ?? 0) + 1);
+      const error = failures.get(method)?.shift();
+      if (error !== undefined) throw error;
+      return original.apply(inner, args);
+    };
+  }
+  return wrapped as unknown as InstrumentedStore;
+}

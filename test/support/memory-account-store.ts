@@ -1,0 +1,126 @@
+// An in-memory AccountStore that keeps the interface's promises: rows deduplicated by venue id,
+// a page and its cursor committed together, aggregates upserted by hour, engine state stored as
+// JSON (as jsonb would). Failures are injected by the wrapper in instrumented-store.ts.
+import type { AccountKey, BalanceSnapshot, Candle, CashFlow, EpochMs, Exchange, Fill, HourlyReturn, SyncCursor, SyncStream } from '../../src/domain/types.js';
+import { accountId } from '../../src/domain/types.js';
+import type { AccountStore, AggregateWrite, ConnectionStatus, StoredConnection } from '../../src/storage/account-store.js';
+
+interface AccountData {
+  readonly fills: Map<string, Fill>;
+  readonly flows: Map<string, CashFlow>;
+  readonly cursors: Map<SyncStream, SyncCursor>;
+  readonly returns: Map<EpochMs, HourlyReturn>;
+  readonly snapshots: Map<EpochMs, BalanceSnapshot>;
+  engineState: string | null;
+}
+
+const EMPTY: AccountData = Object.freeze({ fills: new Map(), flows: new Map(), cursors: new Map(), returns: new Map(), snapshots: new Map(), engineState: null });
+
+export class MemoryAccountStore implements AccountStore {
+  private readonly connections = new Map<string, StoredConnection>();
+  private readonly data = new Map<string, AccountData>();
+  private readonly candles = new Map<string, Candle>();
+
+  putConnection(account: AccountKey, envelope: Buffer, status: ConnectionStatus = 'active'): void {
+    this.connections.set(accountId(account), { account, envelope, status });
+  }
+
+
+  /** Reads never create an account's maps (keeps 10,000 idle accounts cheap in the bench). */
+  private peek(account: AccountKey): AccountData {
+    return this.data.get(accountId(account)) ?? EMPTY;
+  }
+
+  private of(account: AccountKey): AccountData {
+    const id = accountId(account);
+    let entry = this.data.get(id);
+    if (entry === undefined) {
+      entry = { fills: new Map(), flows: new Map(), cursors: new Map(), returns: new Map(), snapshots: new Map(), engineState: null };
+      this.data.set(id, entry);
+    }
+    return entry;
+  }
+
+  async loadConnection(account: AccountKey): Promise<StoredConnection | null> {
+    const found = this.connections.get(accountId(account));
+    return found === undefined ? null : { ...found, envelope: Buffer.from(found.envelope) };
+  }
+
+  async setConnectionStatus(account: AccountKey, status: ConnectionStatus): Promise<void> {
+    const found = this.connections.get(accountId(account));
+    if (found !== undefined) this.connections.set(accountId(account), { ...found, status });
+  }
+
+  async loadCursor(account: AccountKey, stream: SyncStream): Promise<SyncCursor | null> {
+    return this.peek(account).cursors.get(stream) ?? null;
+  }
+
+  async commitFillsPage(account: AccountKey, fills: readonly Fill[], cursor: SyncCursor): Promise<{ inserted: number }> {
+    const data = this.of(account);
+    let inserted = 0;
+    for (const fill of fills) {
+      if (!data.fills.has(fill.exchangeTradeId)) {
+        data.fills.set(fill.exchangeTradeId, { ...fill });
+        inserted += 1;
+      }
+    }
+    data.cursors.set('fills', cursor);
+    return { inserted };
+  }
+
+  async commitCashFlowsPage(account: AccountKey, flows: readonly CashFlow[], cursor: SyncCursor): Promise<{ inserted: number }> {
+    const data = this.of(account);
+    let inserted = 0;
+    for (const flow of flows) {
+      if (!data.flows.has(flow.exchangeFlowId)) {
+        data.flows.set(flow.exchangeFlowId, { ...flow });
+        inserted += 1;
+      }
+    }
+    data.cursors.set('cash_flows', cursor);
+    return { inserted };
+  }
+
+  async loadFills(account: AccountKey, fromMs: EpochMs): Promise<Fill[]> {
+    return [...this.peek(account).fills.values()]
+      .filter((f) => f.executedAt >= fromMs)
+      .sort((a, b) => a.executedAt - b.executedAt || (a.exchangeTradeId < b.exchangeTradeId ? -1 : a.exchangeTradeId > b.exchangeTradeId ? 1 : 0));
+  }
+
+  async loadCashFlows(account: AccountKey, fromMs: EpochMs): Promise<CashFlow[]> {
+    return [...this.peek(account).flows.values()].filter((c) => c.occurredAt >= fromMs).sort((a, b) => a.occurredAt - b.occurredAt);
+  }
+
+  async upsertCandles(exchange: Exchange, candles: readonly Candle[]): Promise<void> {
+    for (const candle of candles) this.candles.set(`${exchange}|${candle.symbol}|${candle.openTime}`, { ...candle });
+  }
+
+  async loadCandles(exchange: Exchange, symbols: readonly string[], fromMs: EpochMs, toMs: EpochMs): Promise<Candle[]> {
+    const wanted = new Set(symbols);
+    return [...this.candles.entries()]
+      .filter(([key, c]) => key.startsWith(`${exchange}|`) && wanted.has(c.symbol) && c.openTime >= fromMs && c.openTime < toMs)
+      .map(([, c]) => c)
+      .sort((a, b) => a.openTime - b.openTime || (a.symbol < b.symbol ? -1 : 1));
+  }
+
+  async loadEngineState(account: AccountKey): Promise<unknown> {
+    const stored = this.peek(account).engineState;
+    return stored === null ? null : JSON.parse(stored) as unknown;
+  }
+
+  async saveAggregates(account: AccountKey, write: AggregateWrite): Promise<void> {
+    const data = this.of(account);
+    const state = JSON.stringify(write.engineState ?? null);
+    for (const r of write.hourlyReturns) data.returns.set(r.hourStart, { ...r });
+    if (write.snapshot !== null) data.snapshots.set(write.snapshot.at, { ...write.snapshot });
+    data.engineState = state;
+  }
+
+  async loadHourlyReturns(account: AccountKey, fromMs: EpochMs, toMs: EpochMs): Promise<HourlyReturn[]> {
+    return [...this.peek(account).returns.values()].filter((r) => r.hourStart >= fromMs && r.hourStart < toMs).sort((a, b) => a.hourStart - b.hourStart);
+  }
+
+  async loadSnapshots(account: AccountKey, fromMs: EpochMs, toMs: EpochMs): Promise<BalanceSnapshot[]> {
+    return [...this.peek(account).snapshots.values()].filter((s) => s.at >= fromMs && s.at < toMs).sort((a, b) => a.at - b.at);
+  }
+}
