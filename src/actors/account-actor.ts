@@ -2,7 +2,7 @@
 // cursors and the engine state (positions); it syncs one page at a time, stores aggregates, and
 // answers queries from the last committed state. Replies carry counts and aggregates, never a fill.
 import type { Logger } from 'pino';
-import type { AggregationResult, Aggregator, CostMethod, PerformanceMetrics } from '../domain/aggregation.js';
+import type { AggregationResult, Aggregator, CostMethod, DataGap, PerformanceMetrics } from '../domain/aggregation.js';
 import { accountId, assertNever, type AccountKey, type BalanceSnapshot, type CashFlow, type EpochMs, type Fill, type HourlyReturn, type SyncCursor } from '../domain/types.js';
 import type { VenueConnector } from '../exchanges/connector.js';
 import { VenueError } from '../exchanges/retry.js';
@@ -34,6 +34,8 @@ export interface SyncResult {
   readonly cashFlowsIngested: number;
   readonly hourlyReturnsWritten: number;
   readonly dataGaps: number;
+  /** Distinct kinds of gap met, sorted (kinds only: no assets, hours or amounts). */
+  readonly gapKinds: readonly DataGap['kind'][];
   readonly snapshot: BalanceSnapshot | null;
   readonly startedAt: EpochMs;
   readonly finishedAt: EpochMs;
@@ -545,12 +547,13 @@ async function runSync(
   if (engine !== null && (earliestNew < engine.computedUntil || engine.computedUntil > untilHour)) engine = null;
   const fromMs = engine?.computedUntil ?? 0;
   const [fills, cashFlows] = await Promise.all([store.loadFills(account, fromMs), store.loadCashFlows(account, fromMs)]);
-  const finish = (hours: number, gaps: number, snapshot: BalanceSnapshot | null): SyncResult => ({
-    mode, trigger, fillsIngested, cashFlowsIngested, hourlyReturnsWritten: hours, dataGaps: gaps, snapshot, startedAt, finishedAt: deps.clock.now(),
+  const finish = (hours: number, gaps: readonly DataGap[], snapshot: BalanceSnapshot | null): SyncResult => ({
+    mode, trigger, fillsIngested, cashFlowsIngested, hourlyReturnsWritten: hours, dataGaps: gaps.length,
+    gapKinds: [...new Set(gaps.map((gap) => gap.kind))].sort(), snapshot, startedAt, finishedAt: deps.clock.now(),
   });
   if (engine !== null && fills.length === 0 && cashFlows.length === 0 && engine.computedUntil === untilHour) {
     progress.engine = engine;
-    return finish(0, 0, engine.snapshot);
+    return finish(0, [], engine.snapshot);
   }
 
   const base = connector.baseCurrency;
@@ -577,5 +580,5 @@ async function runSync(
   };
   await store.saveAggregates(account, { hourlyReturns: result.hourlyReturns, snapshot: result.snapshot, engineState: next });
   progress.engine = next;
-  return finish(result.hourlyReturns.length, result.gaps.length, snapshot);
+  return finish(result.hourlyReturns.length, result.gaps, snapshot);
 }

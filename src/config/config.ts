@@ -41,9 +41,29 @@ const schema = z.object({
   /** Worker threads for the aggregation pool; 0 = one per core. */
   POOL_THREADS: z.coerce.number().int().min(0).default(0),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+  /** Fake or local venue endpoints, `exchange=url,…` (tests and demos; refused in enclave mode). */
+  VENUE_BASE_URLS: z
+    .string()
+    .regex(/^[a-z]+=[^,=\s]+(,[a-z]+=[^,=\s]+)*$/u, 'expected exchange=url pairs separated by commas')
+    .optional(),
+  /** Add and sync the `simulated` demo account at start (default: on the embedded database outside enclave mode). */
+  DEMO: z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1').optional(),
+  /** Root of the configfs-tsm report interface (SEV-SNP attestation). */
+  TSM_REPORT_ROOT: z.string().min(1).default('/sys/kernel/config/tsm/report'),
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;
+
+/** VENUE_BASE_URLS as a map; unknown exchange names are refused by the caller. */
+export function venueBaseUrls(config: Pick<Config, 'VENUE_BASE_URLS'>): ReadonlyMap<string, string> {
+  const pairs = config.VENUE_BASE_URLS?.split(',') ?? [];
+  return new Map(pairs.map((pair) => pair.split('=', 2) as [string, string]));
+}
+
+/** The demo runs when asked, or by default on the embedded database outside enclave mode. */
+export function demoEnabled(config: Pick<Config, 'DEMO' | 'ENCLAVE_MODE' | 'DATABASE_URL'>): boolean {
+  return config.DEMO ?? (!config.ENCLAVE_MODE && config.DATABASE_URL === undefined);
+}
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -68,6 +88,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     for (const name of ['TLS_CA_FILE', 'TLS_CERT_FILE', 'TLS_KEY_FILE'] as const) {
       if (config[name] === undefined) problems.push(`${name}: required when ENCLAVE_MODE=true (mTLS)`);
     }
+    if (config.VENUE_BASE_URLS !== undefined) problems.push('VENUE_BASE_URLS: not allowed when ENCLAVE_MODE=true (venues are reached at their own HTTPS endpoints)');
+    if (config.DEMO === true) problems.push('DEMO: not allowed when ENCLAVE_MODE=true (the simulated venue is for demos only)');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

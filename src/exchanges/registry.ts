@@ -6,6 +6,11 @@ import { createCcxtConnector, type CcxtConnectorOptions } from './ccxt/ccxt-conn
 import { createAlpacaConnector } from './alpaca/alpaca-connector.js';
 import { createIbkrFlexConnector } from './ibkr/flex-connector.js';
 import { createIbkrTwsConnector } from './ibkr/tws-connector.js';
+import { createSimulatedConnector } from './simulated.js';
+import { VenueConfigError } from './venue-url.js';
+
+/** Market seed of the demo venue: every instance shows the same prices. */
+const SIMULATED_SEED = 20_260_101;
 
 /** No connector exists (yet) for this venue. */
 export class UnsupportedVenueError extends Error {
@@ -32,7 +37,8 @@ export function createConnector(account: AccountKey, credential: VenueCredential
       // A Flex credential is a token plus a query id; a TWS/IB Gateway one is just the account id.
       return credential.secret === '' ? createIbkrTwsConnector(credential, options) : createIbkrFlexConnector(credential, options);
     case 'simulated':
-      throw new UnsupportedVenueError(exchange);
+      if (options.enclaveMode) throw new VenueConfigError(exchange, 'the simulated venue is refused in enclave mode');
+      return createSimulatedConnector(account, { seed: SIMULATED_SEED, clock: { now: options.now ?? Date.now } });
     default:
       return assertNever(exchange);
   }
