@@ -35,6 +35,16 @@ export interface SyncReport {
   readonly gapKinds: readonly DataGap['kind'][];
 }
 
+/** How far a running sync has got (counts only). */
+export interface SyncProgress {
+  readonly phase: 'fetching' | 'aggregating';
+  readonly fillsFetched: number;
+  readonly cashFlowsFetched: number;
+  readonly hoursDone: number;
+  /** 0 while not yet known. */
+  readonly hoursTotal: number;
+}
+
 export interface PortHealth {
   readonly status: 'serving' | 'degraded' | 'not-serving';
   /** Accounts with a live actor. */
@@ -44,8 +54,12 @@ export interface PortHealth {
 }
 
 export interface EnclavePort {
-  /** Syncs the account now. Joins a sync already running for it rather than starting another. */
-  sync(account: AccountKey, mode: SyncMode, ask: Ask): Promise<SyncReport>;
+  /**
+   * Syncs the account now. Joins a sync already running for it rather than starting another.
+   * `onProgress`, when given, is called as the sync advances (as often as convenient: the
+   * caller throttles).
+   */
+  sync(account: AccountKey, mode: SyncMode, ask: Ask, onProgress?: (progress: SyncProgress) => void): Promise<SyncReport>;
   /** Published hourly returns whose hour starts in the range, oldest first. */
   getReturns(account: AccountKey, range: TimeRange, ask: Ask): Promise<readonly HourlyReturn[]>;
   /** Metrics over the account's whole published history. */

@@ -1,7 +1,15 @@
 // EnclaveService as a factory of its one dependency, the EnclavePort: each method validates,
 // asks the port with the call's deadline, and maps the reply (or the error, via toGrpcStatus).
 // A handler never touches the database or a venue.
-import { status, type handleUnaryCall, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition } from '@grpc/grpc-js';
+import {
+  status,
+  type handleServerStreamingCall,
+  type handleUnaryCall,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServiceDefinition,
+} from '@grpc/grpc-js';
 import type { PerformanceMetrics } from '../domain/aggregation.js';
 import { EXCHANGES, type BalanceSnapshot, type Exchange } from '../domain/types.js';
 import { AskTimeoutError } from '../actors/errors.js';
@@ -15,13 +23,15 @@ import {
   HealthCheckRequest,
   ProcessSyncJobRequest,
   ServingStatus,
+  SyncPhase,
   SyncStatus,
   type BalanceSnapshot as BalanceSnapshotMessage,
   type EnclaveServiceServer,
   type PerformanceMetrics as PerformanceMetricsMessage,
   type ProcessSyncJobResponse,
+  type SyncJobProgress,
 } from './generated/enclave.js';
-import type { Ask, EnclavePort, PortHealth, SyncReport } from './port.js';
+import type { Ask, EnclavePort, PortHealth, SyncProgress, SyncReport } from './port.js';
 import {
   DEFAULT_MAX_RANGE_MS,
   UNDECODABLE,
@@ -46,6 +56,8 @@ export interface EnclaveServiceOptions {
   readonly maxSyncMs?: number;
   /** Longest a query may take, ms, whatever the client's deadline (default 30 s). */
   readonly maxQueryMs?: number;
+  /** Least time between two WatchSyncJob progress messages, ms (default 200). */
+  readonly progressIntervalMs?: number;
   readonly now?: () => number;
 }
 
@@ -66,6 +78,7 @@ export function createEnclaveService(options: EnclaveServiceOptions): EnclaveSer
   };
   const maxSyncMs = options.maxSyncMs ?? DEFAULT_MAX_SYNC_MS;
   const maxQueryMs = options.maxQueryMs ?? DEFAULT_MAX_QUERY_MS;
+  const progressIntervalMs = options.progressIntervalMs ?? 200;
   const unary = <Req, Res>(method: string, maxMs: number, work: (request: Req, ask: Ask) => Promise<Res>) =>
     askingHandler(method, maxMs, now, logger, work);
 
@@ -74,6 +87,10 @@ export function createEnclaveService(options: EnclaveServiceOptions): EnclaveSer
       const { account, mode } = validateSync(request, limits);
       return syncReply(await port.sync(account, mode, ask));
     }),
+    watchSyncJob: watchingHandler(maxSyncMs, now, logger, (request: ProcessSyncJobRequest, ask, onProgress) => {
+      const { account, mode } = validateSync(request, limits);
+      return port.sync(account, mode, ask, onProgress);
+    }, progressIntervalMs),
     calculateHistoricalReturns: unary('CalculateHistoricalReturns', maxQueryMs, async (request: CalculateHistoricalReturnsRequest, ask) => {
       const { account, range } = validateRangeRequest(request, limits);
       const returns = await port.getReturns(account, range, ask);
@@ -110,11 +127,51 @@ export function createEnclaveService(options: EnclaveServiceOptions): EnclaveSer
   };
 }
 
+interface OpenAsk {
+  readonly ask: Ask;
+  /** Rejects with the signal's reason when the ask is aborted (never resolves). */
+  readonly aborted: Promise<never>;
+  close(): void;
+}
+
 /**
- * Runs one unary call: the ask's deadline is the client's, capped at `maxMs`; its signal aborts
- * on cancellation or at the deadline, and the call is answered then even if the port never
- * settles (a late reply is dropped).
+ * The ask for one call: its deadline is the client's, capped at `maxMs`; its signal aborts on
+ * cancellation or at the deadline, so the call is answered then even if the port never settles.
  */
+/** What openAsk needs of a call (every server call type has it). */
+type SurfaceCall = Pick<ServerUnaryCall<unknown, unknown>, 'getDeadline' | 'once' | 'removeListener'>;
+
+function openAsk(call: SurfaceCall, method: string, maxMs: number, now: () => number): OpenAsk {
+  const start = now();
+  const callDeadline = call.getDeadline();
+  const clientDeadline = callDeadline instanceof Date ? callDeadline.getTime() : callDeadline;
+  const deadline = Math.min(clientDeadline, start + maxMs);
+  const controller = new AbortController();
+  const onCancelled = (): void => controller.abort(new CallCancelledError());
+  call.once('cancelled', onCancelled);
+  const timer = setTimeout(() => controller.abort(new AskTimeoutError(`${method}: deadline passed`)), Math.max(0, deadline - start));
+  const aborted = new Promise<never>((_resolve, reject) => {
+    controller.signal.addEventListener('abort', () => reject(controller.signal.reason as Error), { once: true });
+  });
+  return {
+    ask: { deadline, signal: controller.signal },
+    aborted,
+    close() {
+      clearTimeout(timer);
+      call.removeListener('cancelled', onCancelled);
+    },
+  };
+}
+
+function statusFor(method: string, error: unknown, logger: Logger): { code: status; details: string } {
+  const mapped = toGrpcStatus(error);
+  if (mapped.code === status.UNKNOWN) {
+    // The class name only: an unknown error's message may quote anything.
+    logger.error({ method, errorClass: error instanceof Error ? error.name : typeof error }, 'unexpected error in gRPC handler');
+  }
+  return { code: mapped.code, details: mapped.details };
+}
+
 function askingHandler<Req, Res>(
   method: string,
   maxMs: number,
@@ -123,34 +180,68 @@ function askingHandler<Req, Res>(
   work: (request: Req, ask: Ask) => Promise<Res>,
 ): handleUnaryCall<Req, Res> {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-    const start = now();
-    const callDeadline = call.getDeadline();
-    const clientDeadline = callDeadline instanceof Date ? callDeadline.getTime() : callDeadline;
-    const deadline = Math.min(clientDeadline, start + maxMs);
-    const controller = new AbortController();
-    const onCancelled = (): void => controller.abort(new CallCancelledError());
-    call.once('cancelled', onCancelled);
-    const timer = setTimeout(() => controller.abort(new AskTimeoutError(`${method}: deadline passed`)), Math.max(0, deadline - start));
-    const aborted = new Promise<never>((_resolve, reject) => {
-      controller.signal.addEventListener('abort', () => reject(controller.signal.reason as Error), { once: true });
-    });
-    const run = async (): Promise<Res> => work(call.request, { deadline, signal: controller.signal });
-    Promise.race([run(), aborted])
+    const open = openAsk(call, method, maxMs, now);
+    const run = async (): Promise<Res> => work(call.request, open.ask);
+    Promise.race([run(), open.aborted])
       .then(
         (reply) => callback(null, reply),
+        (error: unknown) => callback(statusFor(method, error, logger)),
+      )
+      .finally(() => open.close())
+      .catch(() => undefined);
+  };
+}
+
+function watchingHandler(
+  maxMs: number,
+  now: () => number,
+  logger: Logger,
+  work: (request: ProcessSyncJobRequest, ask: Ask, onProgress: (progress: SyncProgress) => void) => Promise<SyncReport>,
+  intervalMs: number,
+): handleServerStreamingCall<ProcessSyncJobRequest, SyncJobProgress> {
+  const method = 'WatchSyncJob';
+  return (call: ServerWritableStream<ProcessSyncJobRequest, SyncJobProgress>) => {
+    const open = openAsk(call, method, maxMs, now);
+    let lastSent = -Infinity;
+    let lastPhase: SyncProgress['phase'] | undefined;
+    let finished = false;
+    const onProgress = (p: SyncProgress): void => {
+      const t = now();
+      // Phase changes always go out; otherwise at most one message per interval.
+      if (finished || (p.phase === lastPhase && t - lastSent < intervalMs)) return;
+      lastSent = t;
+      lastPhase = p.phase;
+      call.write({
+        phase: p.phase === 'fetching' ? SyncPhase.SYNC_PHASE_FETCHING : SyncPhase.SYNC_PHASE_AGGREGATING,
+        fillsFetched: p.fillsFetched,
+        cashFlowsFetched: p.cashFlowsFetched,
+        hoursDone: p.hoursDone,
+        hoursTotal: p.hoursTotal,
+        result: undefined,
+      });
+    };
+    const run = async (): Promise<SyncReport> => work(call.request, open.ask, onProgress);
+    Promise.race([run(), open.aborted])
+      .then(
+        (report) => {
+          finished = true;
+          const result = syncReply(report);
+          call.write({
+            phase: SyncPhase.SYNC_PHASE_DONE,
+            fillsFetched: result.fillsSynced,
+            cashFlowsFetched: result.cashFlowsSynced,
+            hoursDone: result.hourlyReturnsGenerated,
+            hoursTotal: result.hourlyReturnsGenerated,
+            result,
+          });
+          call.end();
+        },
         (error: unknown) => {
-          const mapped = toGrpcStatus(error);
-          if (mapped.code === status.UNKNOWN) {
-            // The class name only: an unknown error's message may quote anything.
-            logger.error({ method, errorClass: error instanceof Error ? error.name : typeof error }, 'unexpected error in gRPC handler');
-          }
-          callback({ code: mapped.code, details: mapped.details });
+          finished = true;
+          call.emit('error', statusFor(method, error, logger));
         },
       )
-      .finally(() => {
-        clearTimeout(timer);
-        call.removeListener('cancelled', onCancelled);
-      })
+      .finally(() => open.close())
       .catch(() => undefined);
   };
 }
@@ -238,6 +329,10 @@ export const enclaveServiceDefinition = {
   getSnapshotTimeSeries: {
     ...EnclaveServiceService.getSnapshotTimeSeries,
     requestDeserialize: tolerant(EnclaveServiceService.getSnapshotTimeSeries.requestDeserialize, () => GetSnapshotTimeSeriesRequest.create()),
+  },
+  watchSyncJob: {
+    ...EnclaveServiceService.watchSyncJob,
+    requestDeserialize: tolerant(EnclaveServiceService.watchSyncJob.requestDeserialize, () => ProcessSyncJobRequest.create()),
   },
   healthCheck: {
     ...EnclaveServiceService.healthCheck,

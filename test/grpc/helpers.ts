@@ -7,7 +7,7 @@ import type { AccountKey, BalanceSnapshot, HourlyReturn } from '../../src/domain
 import { createLogger, type Logger } from '../../src/config/logger.js';
 import { EnclaveServiceClient } from '../../src/grpc/generated/enclave.js';
 import { HealthClient } from '../../src/grpc/generated/health/v1/health.js';
-import type { Ask, EnclavePort, PortHealth, SyncMode, SyncReport, TimeRange } from '../../src/grpc/port.js';
+import type { Ask, EnclavePort, PortHealth, SyncMode, SyncProgress, SyncReport, TimeRange } from '../../src/grpc/port.js';
 import { startGrpcServer, type GrpcServerOptions, type RunningGrpcServer } from '../../src/grpc/server.js';
 
 export const HOUR = 3_600_000;
@@ -56,9 +56,9 @@ export class TestPort implements EnclavePort {
   readonly calls: PortCall[] = [];
   behaviour: Partial<{ [K in keyof EnclavePort]: EnclavePort[K] }> = {};
 
-  async sync(account: AccountKey, mode: SyncMode, ask: Ask): Promise<SyncReport> {
+  async sync(account: AccountKey, mode: SyncMode, ask: Ask, onProgress?: (progress: SyncProgress) => void): Promise<SyncReport> {
     this.calls.push({ method: 'sync', account, mode, ask });
-    if (this.behaviour.sync) return this.behaviour.sync(account, mode, ask);
+    if (this.behaviour.sync) return this.behaviour.sync(account, mode, ask, onProgress);
     return { fillsSynced: 42, cashFlowsSynced: 1, hourlyReturnsGenerated: 24, latestSnapshot: { at: T0 + 24 * HOUR, balance: 1000, equity: 10_123.45 }, gapKinds: [] };
   }
 

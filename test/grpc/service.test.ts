@@ -12,7 +12,7 @@ import {
   VenueUnavailableError,
 } from '../../src/actors/errors.js';
 import { CallCancelledError } from '../../src/grpc/errors.js';
-import { ServingStatus, SyncStatus, SyncType } from '../../src/grpc/generated/enclave.js';
+import { ServingStatus, SyncPhase, SyncStatus, SyncType, type SyncJobProgress } from '../../src/grpc/generated/enclave.js';
 import { HealthCheckResponse_ServingStatus } from '../../src/grpc/generated/health/v1/health.js';
 import { ServerReflectionClient, type ServerReflectionResponse } from '../../src/grpc/generated/grpc/reflection/v1/reflection.js';
 import { defaultExchanges } from '../../src/grpc/service.js';
@@ -69,6 +69,62 @@ test.serial('a sync that met data gaps says so with the gap kinds only', async (
     t.deepEqual(reply.dataGapKinds, ['missing-mark', 'stale-mark']);
     t.is(reply.latestSnapshot, undefined);
     t.not(reply.error, '');
+  } finally {
+    h.port.behaviour = {};
+  }
+});
+
+function watch(request: { userUid: string; exchange: string; type: SyncType }): Promise<{ messages: SyncJobProgress[]; error?: ServiceError }> {
+  return new Promise((resolve) => {
+    const messages: SyncJobProgress[] = [];
+    const stream = h.client.watchSyncJob(request, new Metadata(), { deadline: Date.now() + 10_000 });
+    stream.on('data', (m: SyncJobProgress) => messages.push(m));
+    stream.on('error', (error: ServiceError) => resolve({ messages, error }));
+    stream.on('end', () => resolve({ messages }));
+  });
+}
+
+test.serial('WatchSyncJob streams throttled progress, then the result with phase DONE', async (t) => {
+  h.port.behaviour = {
+    sync: async (_account, _mode, _ask, onProgress) => {
+      for (let i = 1; i <= 500; i++) {
+        onProgress?.({ phase: 'fetching', fillsFetched: i, cashFlowsFetched: 0, hoursDone: 0, hoursTotal: 0 });
+        if (i % 100 === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      onProgress?.({ phase: 'aggregating', fillsFetched: 500, cashFlowsFetched: 1, hoursDone: 0, hoursTotal: 24 });
+      return { fillsSynced: 500, cashFlowsSynced: 1, hourlyReturnsGenerated: 24, latestSnapshot: null, gapKinds: [] };
+    },
+  };
+  try {
+    const { messages, error } = await watch({ ...account, type: SyncType.SYNC_TYPE_FULL });
+    t.is(error, undefined);
+    const phases = messages.map((m) => m.phase);
+    t.is(phases[0], SyncPhase.SYNC_PHASE_FETCHING);
+    t.true(phases.includes(SyncPhase.SYNC_PHASE_AGGREGATING));
+    t.true(messages.length < 20, `${messages.length} messages for 501 progress calls`);
+    const last = messages.at(-1)!;
+    t.is(last.phase, SyncPhase.SYNC_PHASE_DONE);
+    t.is(last.result?.fillsSynced, 500);
+    t.is(last.result?.status, SyncStatus.SYNC_STATUS_COMPLETED);
+    t.true(messages.slice(0, -1).every((m) => m.result === undefined));
+  } finally {
+    h.port.behaviour = {};
+  }
+});
+
+test.serial('WatchSyncJob ends with the mapped status when the sync fails, and validates like ProcessSyncJob', async (t) => {
+  h.port.behaviour = {
+    sync: async () => {
+      throw new VenueUnavailableError('CANARY');
+    },
+  };
+  try {
+    const failed = await watch({ ...account, type: SyncType.SYNC_TYPE_INCREMENTAL });
+    t.is(failed.error?.code, status.UNAVAILABLE);
+    t.false(failed.error?.details.includes('CANARY'));
+    const invalidRequest = await watch({ userUid: "'; --", exchange: 'binance', type: SyncType.SYNC_TYPE_INCREMENTAL });
+    t.is(invalidRequest.error?.code, status.INVALID_ARGUMENT);
+    t.regex(invalidRequest.error?.details ?? '', /^user_uid: /u);
   } finally {
     h.port.behaviour = {};
   }
@@ -310,7 +366,13 @@ test.serial('a call without a deadline still ends at the server limit with DEADL
   const quick = await startHarness({ service: { maxQueryMs: 200 } });
   t.teardown(() => quick.close());
   let seen: Ask | undefined;
-  quick.port.behaviour = { getMetrics: hangUntilAborted((ask) => (seen = ask)) };
+  // This port ignores its signal and never settles: the handler must answer by itself.
+  quick.port.behaviour = {
+    getMetrics: (_account, ask) => {
+      seen = ask;
+      return new Promise<never>(() => undefined);
+    },
+  };
   const error = await rejection(t, unary(quick.client.getAggregatedMetrics.bind(quick.client), account, { deadline: Infinity }));
   t.is(error.code, status.DEADLINE_EXCEEDED);
   t.is(error.details, 'no answer before the deadline');
@@ -379,5 +441,5 @@ test.serial('server reflection describes EnclaveService so stock tools can call 
   const files = (reply.fileDescriptorResponse?.fileDescriptorProto ?? []).map((bytes) => fromBinary(FileDescriptorProtoSchema, bytes));
   const file = files.find((f) => f.package === 'enclave.v1');
   t.truthy(file);
-  t.deepEqual(file!.service[0]?.method.map((m) => m.name), ['ProcessSyncJob', 'CalculateHistoricalReturns', 'GetAggregatedMetrics', 'GetSnapshotTimeSeries', 'HealthCheck']);
+  t.deepEqual(file!.service[0]?.method.map((m) => m.name), ['ProcessSyncJob', 'WatchSyncJob', 'CalculateHistoricalReturns', 'GetAggregatedMetrics', 'GetSnapshotTimeSeries', 'HealthCheck']);
 });

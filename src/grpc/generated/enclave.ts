@@ -11,7 +11,9 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -116,6 +118,53 @@ export function syncStatusToJSON(object: SyncStatus): string {
   }
 }
 
+export enum SyncPhase {
+  SYNC_PHASE_UNSPECIFIED = 0,
+  /** SYNC_PHASE_FETCHING - Reading new records from the venue. */
+  SYNC_PHASE_FETCHING = 1,
+  /** SYNC_PHASE_AGGREGATING - Computing hourly returns and snapshots. */
+  SYNC_PHASE_AGGREGATING = 2,
+  SYNC_PHASE_DONE = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function syncPhaseFromJSON(object: any): SyncPhase {
+  switch (object) {
+    case 0:
+    case "SYNC_PHASE_UNSPECIFIED":
+      return SyncPhase.SYNC_PHASE_UNSPECIFIED;
+    case 1:
+    case "SYNC_PHASE_FETCHING":
+      return SyncPhase.SYNC_PHASE_FETCHING;
+    case 2:
+    case "SYNC_PHASE_AGGREGATING":
+      return SyncPhase.SYNC_PHASE_AGGREGATING;
+    case 3:
+    case "SYNC_PHASE_DONE":
+      return SyncPhase.SYNC_PHASE_DONE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return SyncPhase.UNRECOGNIZED;
+  }
+}
+
+export function syncPhaseToJSON(object: SyncPhase): string {
+  switch (object) {
+    case SyncPhase.SYNC_PHASE_UNSPECIFIED:
+      return "SYNC_PHASE_UNSPECIFIED";
+    case SyncPhase.SYNC_PHASE_FETCHING:
+      return "SYNC_PHASE_FETCHING";
+    case SyncPhase.SYNC_PHASE_AGGREGATING:
+      return "SYNC_PHASE_AGGREGATING";
+    case SyncPhase.SYNC_PHASE_DONE:
+      return "SYNC_PHASE_DONE";
+    case SyncPhase.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export enum ServingStatus {
   SERVING_STATUS_UNSPECIFIED = 0,
   SERVING_STATUS_SERVING = 1,
@@ -191,6 +240,18 @@ export interface ProcessSyncJobResponse {
   dataGapKinds: string[];
   /** Empty when status is COMPLETED; otherwise a fixed description of why not. */
   error: string;
+}
+
+export interface SyncJobProgress {
+  phase: SyncPhase;
+  /** Counts so far; records themselves never leave the enclave. */
+  fillsFetched: number;
+  cashFlowsFetched: number;
+  /** Hours computed so far, of hours_total (0 while not yet known). */
+  hoursDone: number;
+  hoursTotal: number;
+  /** Set on the last message only (phase DONE). */
+  result: ProcessSyncJobResponse | undefined;
 }
 
 export interface CalculateHistoricalReturnsRequest {
@@ -671,6 +732,173 @@ export const ProcessSyncJobResponse: MessageFns<ProcessSyncJobResponse> = {
       : undefined;
     message.dataGapKinds = object.dataGapKinds?.map((e) => e) || [];
     message.error = object.error ?? "";
+    return message;
+  },
+};
+
+function createBaseSyncJobProgress(): SyncJobProgress {
+  return { phase: 0, fillsFetched: 0, cashFlowsFetched: 0, hoursDone: 0, hoursTotal: 0, result: undefined };
+}
+
+export const SyncJobProgress: MessageFns<SyncJobProgress> = {
+  encode(message: SyncJobProgress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.phase !== 0) {
+      writer.uint32(8).int32(message.phase);
+    }
+    if (message.fillsFetched !== 0) {
+      writer.uint32(16).int64(message.fillsFetched);
+    }
+    if (message.cashFlowsFetched !== 0) {
+      writer.uint32(24).int64(message.cashFlowsFetched);
+    }
+    if (message.hoursDone !== 0) {
+      writer.uint32(32).int64(message.hoursDone);
+    }
+    if (message.hoursTotal !== 0) {
+      writer.uint32(40).int64(message.hoursTotal);
+    }
+    if (message.result !== undefined) {
+      ProcessSyncJobResponse.encode(message.result, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SyncJobProgress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSyncJobProgress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.phase = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.fillsFetched = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.cashFlowsFetched = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.hoursDone = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.hoursTotal = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.result = ProcessSyncJobResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SyncJobProgress {
+    return {
+      phase: isSet(object.phase) ? syncPhaseFromJSON(object.phase) : 0,
+      fillsFetched: isSet(object.fillsFetched)
+        ? globalThis.Number(object.fillsFetched)
+        : isSet(object.fills_fetched)
+        ? globalThis.Number(object.fills_fetched)
+        : 0,
+      cashFlowsFetched: isSet(object.cashFlowsFetched)
+        ? globalThis.Number(object.cashFlowsFetched)
+        : isSet(object.cash_flows_fetched)
+        ? globalThis.Number(object.cash_flows_fetched)
+        : 0,
+      hoursDone: isSet(object.hoursDone)
+        ? globalThis.Number(object.hoursDone)
+        : isSet(object.hours_done)
+        ? globalThis.Number(object.hours_done)
+        : 0,
+      hoursTotal: isSet(object.hoursTotal)
+        ? globalThis.Number(object.hoursTotal)
+        : isSet(object.hours_total)
+        ? globalThis.Number(object.hours_total)
+        : 0,
+      result: isSet(object.result) ? ProcessSyncJobResponse.fromJSON(object.result) : undefined,
+    };
+  },
+
+  toJSON(message: SyncJobProgress): unknown {
+    const obj: any = {};
+    if (message.phase !== 0) {
+      obj.phase = syncPhaseToJSON(message.phase);
+    }
+    if (message.fillsFetched !== 0) {
+      obj.fillsFetched = Math.round(message.fillsFetched);
+    }
+    if (message.cashFlowsFetched !== 0) {
+      obj.cashFlowsFetched = Math.round(message.cashFlowsFetched);
+    }
+    if (message.hoursDone !== 0) {
+      obj.hoursDone = Math.round(message.hoursDone);
+    }
+    if (message.hoursTotal !== 0) {
+      obj.hoursTotal = Math.round(message.hoursTotal);
+    }
+    if (message.result !== undefined) {
+      obj.result = ProcessSyncJobResponse.toJSON(message.result);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SyncJobProgress>, I>>(base?: I): SyncJobProgress {
+    return SyncJobProgress.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SyncJobProgress>, I>>(object: I): SyncJobProgress {
+    const message = createBaseSyncJobProgress();
+    message.phase = object.phase ?? 0;
+    message.fillsFetched = object.fillsFetched ?? 0;
+    message.cashFlowsFetched = object.cashFlowsFetched ?? 0;
+    message.hoursDone = object.hoursDone ?? 0;
+    message.hoursTotal = object.hoursTotal ?? 0;
+    message.result = (object.result !== undefined && object.result !== null)
+      ? ProcessSyncJobResponse.fromPartial(object.result)
+      : undefined;
     return message;
   },
 };
@@ -2005,6 +2233,20 @@ export const EnclaveServiceService = {
       Buffer.from(ProcessSyncJobResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ProcessSyncJobResponse => ProcessSyncJobResponse.decode(value),
   },
+  /**
+   * ProcessSyncJob with progress while it runs (for progress bars): a message at most every
+   * 200 ms, and a last one with phase DONE carrying the result. Same errors as ProcessSyncJob.
+   */
+  watchSyncJob: {
+    path: "/enclave.v1.EnclaveService/WatchSyncJob" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: ProcessSyncJobRequest): Buffer =>
+      Buffer.from(ProcessSyncJobRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ProcessSyncJobRequest => ProcessSyncJobRequest.decode(value),
+    responseSerialize: (value: SyncJobProgress): Buffer => Buffer.from(SyncJobProgress.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SyncJobProgress => SyncJobProgress.decode(value),
+  },
   /** Published hourly returns in [from_ms, to_ms), oldest first. */
   calculateHistoricalReturns: {
     path: "/enclave.v1.EnclaveService/CalculateHistoricalReturns" as const,
@@ -2062,6 +2304,11 @@ export interface EnclaveServiceServer extends UntypedServiceImplementation {
    * FAILED_PRECONDITION: the account is parked after repeated failures.
    */
   processSyncJob: handleUnaryCall<ProcessSyncJobRequest, ProcessSyncJobResponse>;
+  /**
+   * ProcessSyncJob with progress while it runs (for progress bars): a message at most every
+   * 200 ms, and a last one with phase DONE carrying the result. Same errors as ProcessSyncJob.
+   */
+  watchSyncJob: handleServerStreamingCall<ProcessSyncJobRequest, SyncJobProgress>;
   /** Published hourly returns in [from_ms, to_ms), oldest first. */
   calculateHistoricalReturns: handleUnaryCall<CalculateHistoricalReturnsRequest, CalculateHistoricalReturnsResponse>;
   /** Performance metrics over the account's whole published history. */
@@ -2093,6 +2340,16 @@ export interface EnclaveServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ProcessSyncJobResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * ProcessSyncJob with progress while it runs (for progress bars): a message at most every
+   * 200 ms, and a last one with phase DONE carrying the result. Same errors as ProcessSyncJob.
+   */
+  watchSyncJob(request: ProcessSyncJobRequest, options?: Partial<CallOptions>): ClientReadableStream<SyncJobProgress>;
+  watchSyncJob(
+    request: ProcessSyncJobRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<SyncJobProgress>;
   /** Published hourly returns in [from_ms, to_ms), oldest first. */
   calculateHistoricalReturns(
     request: CalculateHistoricalReturnsRequest,
