@@ -5,6 +5,7 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { BinaryReader } from '@bufbuild/protobuf/wire';
 import { HealthImplementation } from 'grpc-health-check';
+import type { Config } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
 import { descriptorSetBase64 } from './generated/descriptor-set.js';
 import type { EnclavePort } from './port.js';
@@ -47,6 +48,16 @@ export interface RunningGrpcServer {
 
 export class GrpcServerConfigError extends Error {
   override readonly name = 'GrpcServerConfigError';
+}
+
+/** The mTLS files from the configuration: all three, or none (then plaintext, outside enclave mode). */
+export function tlsFilesFromConfig(config: Pick<Config, 'TLS_CA_FILE' | 'TLS_CERT_FILE' | 'TLS_KEY_FILE'>): TlsFiles | undefined {
+  const { TLS_CA_FILE: caFile, TLS_CERT_FILE: certFile, TLS_KEY_FILE: keyFile } = config;
+  if (caFile === undefined && certFile === undefined && keyFile === undefined) return undefined;
+  if (caFile === undefined || certFile === undefined || keyFile === undefined) {
+    throw new GrpcServerConfigError('TLS_CA_FILE, TLS_CERT_FILE and TLS_KEY_FILE must be set together');
+  }
+  return { caFile, certFile, keyFile };
 }
 
 export async function startGrpcServer(options: GrpcServerOptions): Promise<RunningGrpcServer> {

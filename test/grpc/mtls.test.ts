@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, status, type ChannelCredentials } from '@grpc/grpc-js';
 import { EnclaveServiceClient } from '../../src/grpc/generated/enclave.js';
-import { GrpcServerConfigError, startGrpcServer } from '../../src/grpc/server.js';
+import { GrpcServerConfigError, startGrpcServer, tlsFilesFromConfig } from '../../src/grpc/server.js';
 import { TlsMaterialError, type TlsFiles } from '../../src/grpc/tls.js';
 import { createCa, type Pem, type TestCa } from './certificates.js';
 import { captureLogger, isServiceError, startHarness, TestPort, unary, type Harness } from './helpers.js';
@@ -141,4 +141,10 @@ test('plaintext outside enclave mode works and logs one warning line', async (t)
   t.teardown(() => h.close());
   t.is(await healthOf(h, credentials.createInsecure()), 'ok');
   t.is(h.lines.filter((l) => l.includes('plaintext')).length, 1);
+});
+
+test('TLS files come from the configuration all together or not at all', (t) => {
+  t.is(tlsFilesFromConfig({}), undefined);
+  t.deepEqual(tlsFilesFromConfig({ TLS_CA_FILE: 'ca', TLS_CERT_FILE: 'c', TLS_KEY_FILE: 'k' }), { caFile: 'ca', certFile: 'c', keyFile: 'k' });
+  t.throws(() => tlsFilesFromConfig({ TLS_CA_FILE: 'ca' }), { instanceOf: GrpcServerConfigError });
 });
