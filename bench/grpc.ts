@@ -7,6 +7,7 @@
 // --no-baseline skips it.
 // (At integration, `benchPort` is replaced by the supervisor with simulated venues.)
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { credentials, Metadata, Server, ServerCredentials, type sendUnaryData } from '@grpc/grpc-js';
 import { AccountNotFoundError } from '../src/actors/errors.js';
@@ -33,6 +34,8 @@ interface LoadResult {
   readonly errors: number;
   readonly errorCodes: Record<string, number>;
   readonly elapsedMs: number;
+  /** Process CPU (all threads) over the measured window, µs. */
+  readonly cpuUs: number;
 }
 
 function benchAccount(i: number): AccountKey {
@@ -119,12 +122,16 @@ async function load(plan: LoadPlan): Promise<LoadResult> {
   const warmup = Math.round(plan.rate * plan.warmupSeconds);
   const start = performance.now();
   let measureStart = start;
+  let cpuStart = process.cpuUsage();
   await new Promise<void>((resolve) => {
     const fire = (): void => {
       const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * plan.rate));
       while (sent < due) {
         const index = sent++;
-        if (index === warmup) measureStart = performance.now();
+        if (index === warmup) {
+          measureStart = performance.now();
+          cpuStart = process.cpuUsage();
+        }
         const t0 = performance.now();
         client.getAggregatedMetrics(benchAccount(index % plan.accounts), new Metadata(), { deadline: Date.now() + 5_000 }, (error) => {
           const ms = performance.now() - t0;
@@ -143,8 +150,9 @@ async function load(plan: LoadPlan): Promise<LoadResult> {
     fire();
   });
   const elapsedMs = performance.now() - measureStart;
+  const cpu = process.cpuUsage(cpuStart);
   client.close();
-  return { latenciesMs, errors, errorCodes, elapsedMs };
+  return { latenciesMs, errors, errorCodes, elapsedMs, cpuUs: cpu.user + cpu.system };
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -163,6 +171,8 @@ interface Summary {
   readonly errors: number;
   readonly requests: number;
   readonly achievedRps: number;
+  /** Process CPU (server, client and worker together) per request; comparable across runs on a busy machine. */
+  readonly cpuUsPerRequest: number;
 }
 
 async function measure(label: string, plan: LoadPlan): Promise<Summary> {
@@ -183,9 +193,11 @@ async function measure(label: string, plan: LoadPlan): Promise<Summary> {
     errors: result.errors,
     requests,
     achievedRps: Math.round(requests / (result.elapsedMs / 1000)),
+    cpuUsPerRequest: Math.round(result.cpuUs / requests),
   };
   const codes = result.errors > 0 ? ` ${JSON.stringify(result.errorCodes)}` : '';
   console.log(`${label}: ${requests} requests, ${result.errors} errors${codes}, achieved ${summary.achievedRps} req/s`);
+  console.log(`${label}: process CPU ${summary.cpuUsPerRequest} µs per request (client and server)`);
   console.log(`${label}: latency ms p50 ${summary.p50Ms}  p90 ${summary.p90Ms}  p99 ${summary.p99Ms}  p99.9 ${summary.p999Ms}  max ${summary.maxMs}`);
   return summary;
 }
@@ -238,7 +250,17 @@ if (isMainThread) {
   const summary = await measure('EnclaveService', { port: server.port, rate, seconds, warmupSeconds: 1, accounts });
   await server.close(1_000);
   console.log(`goal: p99 ≤ 3 ms and 0 errors: ${summary.p99Ms <= 3 && summary.errors === 0 ? 'met' : 'NOT met'}`);
-  console.log(JSON.stringify({ ...summary, baselineP50Ms: baseline?.p50Ms ?? null, baselineP99Ms: baseline?.p99Ms ?? null }));
+  const loadAverage = loadavg()[0]!;
+  console.log(`machine load average (1 min): ${loadAverage.toFixed(2)} on ${availableParallelism()} cores`);
+  console.log(
+    JSON.stringify({
+      ...summary,
+      baselineP50Ms: baseline?.p50Ms ?? null,
+      baselineP99Ms: baseline?.p99Ms ?? null,
+      baselineCpuUsPerRequest: baseline?.cpuUsPerRequest ?? null,
+      loadAverage: Math.round(loadAverage * 100) / 100,
+    }),
+  );
 } else {
   const result = await load(workerData as LoadPlan);
   parentPort!.postMessage(result);
