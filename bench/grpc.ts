@@ -139,6 +139,7 @@ async function load(plan: LoadPlan): Promise<LoadResult> {
             if (error === null) latenciesMs.push(ms);
             else {
               errors++;
+              if (errors === 1) console.error('first error:', error.code, error.details);
               errorCodes[String(error.code)] = (errorCodes[String(error.code)] ?? 0) + 1;
             }
           }
