@@ -6,6 +6,7 @@
 // machine gives at this moment), so the service's own cost can be read off on a busy machine;
 // --no-baseline skips it.
 // (At integration, `benchPort` is replaced by the supervisor with simulated venues.)
+import { EventEmitter } from 'node:events';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -17,6 +18,7 @@ import { accountId, type AccountKey, type Exchange } from '../src/domain/types.j
 import { EnclaveServiceClient, EnclaveServiceService, type GetAggregatedMetricsResponse } from '../src/grpc/generated/enclave.js';
 import type { EnclavePort } from '../src/grpc/port.js';
 import { startGrpcServer } from '../src/grpc/server.js';
+import { createEnclaveService } from '../src/grpc/service.js';
 
 const HOUR = 3_600_000;
 const VENUES: readonly Exchange[] = ['binance', 'bybit', 'bitget', 'mexc', 'alpaca'];
@@ -111,7 +113,8 @@ function benchPort(accounts: number): EnclavePort {
 
 /** Open-loop load: requests go out on schedule whether or not earlier ones have answered. */
 async function load(plan: LoadPlan): Promise<LoadResult> {
-  const client = new EnclaveServiceClient(`127.0.0.1:${plan.port}`, credentials.createInsecure());
+  // Channelz off as on the server: the client shares this machine's two cores with the server.
+  const client = new EnclaveServiceClient(`127.0.0.1:${plan.port}`, credentials.createInsecure(), { 'grpc.enable_channelz': 0 });
   await new Promise<void>((resolve, reject) => client.waitForReady(Date.now() + 5_000, (e) => (e ? reject(e) : resolve())));
   const latenciesMs: number[] = [];
   const errorCodes: Record<string, number> = {};
@@ -205,7 +208,7 @@ async function measure(label: string, plan: LoadPlan): Promise<Summary> {
 
 /** A grpc-js server with the same generated service answering one constant reply. */
 async function bareServer(): Promise<{ port: number; close(): void }> {
-  const server = new Server();
+  const server = new Server({ 'grpc.enable_channelz': 0 });
   const reply: GetAggregatedMetricsResponse = { metrics: { ...metricsOf(1), maxDrawdownPeakHourMs: 0, maxDrawdownTroughHourMs: 0, sharpe: 1, sortino: 1, calmar: 1, bestHour: 0, worstHour: 0 } };
   const notUsed = (_call: unknown, callback: sendUnaryData<never>): void => callback({ code: 12 });
   server.addService(EnclaveServiceService, {
@@ -221,6 +224,24 @@ async function bareServer(): Promise<{ port: number; close(): void }> {
   return { port, close: () => server.forceShutdown() };
 }
 
+/**
+ * The service's own cost per call without the transport: the real handler (validate, ask with
+ * deadline and abort signal, map) on a stand-in call object, sequentially.
+ */
+async function handlerOverheadUs(accounts: number, calls: number): Promise<number> {
+  const service = createEnclaveService({ port: benchPort(accounts), logger: createLogger('error'), enclaveMode: false, version: 'bench' });
+  const one = (i: number): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      const call = Object.assign(new EventEmitter(), { request: benchAccount(i % accounts), getDeadline: () => Date.now() + 5_000 });
+      // A stand-in for grpc-js's ServerUnaryCall: the handler uses only these members.
+      service.getAggregatedMetrics(call as never, (error, reply) => (error ? reject(new Error(error.details ?? 'error')) : resolve(reply)));
+    });
+  for (let i = 0; i < calls / 5; i++) await one(i); // warm-up
+  const start = performance.now();
+  for (let i = 0; i < calls; i++) await one(i);
+  return ((performance.now() - start) * 1000) / calls;
+}
+
 if (isMainThread) {
   const { values } = parseArgs({
     options: {
@@ -234,9 +255,13 @@ if (isMainThread) {
   const seconds = Number(values.seconds);
   const accounts = Number(values.accounts);
   console.log(`GetAggregatedMetrics: ${accounts} accounts, ${rate} req/s for ${seconds} s (+1 s warm-up), loopback client in a worker thread`);
+  const handlerUs = await handlerOverheadUs(accounts, 50_000);
+  console.log(`handler alone (validate, ask, map; no transport): ${handlerUs.toFixed(1)} µs per call`);
   let baseline: Summary | undefined;
   if (!values['no-baseline']) {
     const bare = await bareServer();
+    // A discarded first run, so that neither measured run pays for warming grpc-js up.
+    await measure('warm-up (discarded)', { port: bare.port, rate, seconds: 2, warmupSeconds: 1, accounts });
     baseline = await measure('bare grpc-js floor', { port: bare.port, rate, seconds, warmupSeconds: 1, accounts });
     bare.close();
   }
@@ -259,6 +284,7 @@ if (isMainThread) {
       baselineP50Ms: baseline?.p50Ms ?? null,
       baselineP99Ms: baseline?.p99Ms ?? null,
       baselineCpuUsPerRequest: baseline?.cpuUsPerRequest ?? null,
+      handlerUsPerCall: Math.round(handlerUs * 10) / 10,
       loadAverage: Math.round(loadAverage * 100) / 100,
     }),
   );
