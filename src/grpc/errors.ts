@@ -1,0 +1,49 @@
+// The gRPC boundary's error translation: exactly one function, `toGrpcStatus`, turns whatever a
+// handler caught into a status. Details are fixed sentences per class, never an inner message
+// (an unknown error may quote a venue URL, a body or an id), except our own validation reasons.
+import { status } from '@grpc/grpc-js';
+import {
+  AccountFailedError,
+  AccountNotFoundError,
+  AskTimeoutError,
+  OverloadedError,
+  ShuttingDownError,
+  VenueUnavailableError,
+} from '../actors/errors.js';
+
+/** A request field failed validation. `reason` is ours and never quotes the offending value. */
+export class InvalidArgumentError extends Error {
+  override readonly name = 'InvalidArgumentError';
+  constructor(readonly violations: readonly { readonly field: string; readonly reason: string }[]) {
+    super(violations.map((v) => `${v.field}: ${v.reason}`).join('; '));
+  }
+}
+
+/** The client cancelled the call; the ask's signal carries this as its reason. */
+export class CallCancelledError extends Error {
+  override readonly name = 'CallCancelledError';
+  constructor() {
+    super('the client cancelled the call');
+  }
+}
+
+export interface GrpcStatus {
+  readonly code: status;
+  readonly details: string;
+}
+
+export const UNKNOWN_DETAILS = 'internal error';
+
+export function toGrpcStatus(error: unknown): GrpcStatus {
+  if (error instanceof InvalidArgumentError) return { code: status.INVALID_ARGUMENT, details: error.message };
+  if (error instanceof AccountNotFoundError) return { code: status.NOT_FOUND, details: 'no account is connected for this user and exchange' };
+  if (error instanceof AccountFailedError) {
+    return { code: status.FAILED_PRECONDITION, details: 'the account is parked after repeated failures; an operator must re-enable it' };
+  }
+  if (error instanceof VenueUnavailableError) return { code: status.UNAVAILABLE, details: 'the exchange could not be reached; retry later' };
+  if (error instanceof OverloadedError) return { code: status.RESOURCE_EXHAUSTED, details: 'too much work in flight; retry later' };
+  if (error instanceof AskTimeoutError) return { code: status.DEADLINE_EXCEEDED, details: 'no answer before the deadline' };
+  if (error instanceof ShuttingDownError) return { code: status.UNAVAILABLE, details: 'the service is shutting down; retry on another instance' };
+  if (error instanceof CallCancelledError) return { code: status.CANCELLED, details: 'cancelled by the client' };
+  return { code: status.UNKNOWN, details: UNKNOWN_DETAILS };
+}

@@ -1,0 +1,117 @@
+// Request validation at the gRPC edge. Every problem is reported (not just the first) with a
+// reason that names the field and what is expected, never the value received: a misplaced API
+// key pasted into user_uid must not come back in an error.
+import { EXCHANGES, type AccountKey, type Exchange } from '../domain/types.js';
+import { InvalidArgumentError } from './errors.js';
+import { SyncType } from './generated/enclave.js';
+import type { SyncMode, TimeRange } from './port.js';
+
+/**
+ * user_uid: the gateway's opaque user id (UUIDs, "user_123", "auth0|..."-style ids mapped to
+ * ":"). 1-128 characters of A-Z a-z 0-9 _ . : @ -. Anything else (quotes, ";", spaces, "%",
+ * backslashes, NUL, non-ASCII) is rejected with INVALID_ARGUMENT rather than stored literally:
+ * ids outside this set are never legitimate, and rejecting them keeps them out of logs, actor
+ * names and metric labels as well as SQL (which is parameterized regardless).
+ */
+export const USER_UID_PATTERN = /^[A-Za-z0-9_.:@-]{1,128}$/u;
+export const USER_UID_RULE = '1-128 characters of A-Z a-z 0-9 _ . : @ -';
+
+/** Latest instant a JavaScript Date can hold; int64 inputs past it are nonsense. */
+const MAX_EPOCH_MS = 8_640_000_000_000_000;
+
+export interface ValidationLimits {
+  /** Exchanges this instance serves (no `simulated` in enclave mode). */
+  readonly exchanges: readonly Exchange[];
+  /** Widest [from, to) a range query may ask for, ms. Bounds reply size. */
+  readonly maxRangeMs: number;
+}
+
+export const DEFAULT_MAX_RANGE_MS = 366 * 24 * 3_600_000;
+
+/** Marks a request whose bytes could not be decoded (see service.ts). */
+export const UNDECODABLE: unique symbol = Symbol('undecodable');
+
+interface Violation {
+  readonly field: string;
+  readonly reason: string;
+}
+
+class Checker {
+  readonly violations: Violation[] = [];
+  add(field: string, reason: string): void {
+    this.violations.push({ field, reason });
+  }
+  done(): void {
+    if (this.violations.length > 0) throw new InvalidArgumentError(this.violations);
+  }
+}
+
+function checkDecodable(request: object, c: Checker): void {
+  if (UNDECODABLE in request) c.add('request', 'could not be decoded (malformed bytes, or an int64 beyond ±2^53)');
+}
+
+function checkAccount(request: { readonly userUid: string; readonly exchange: string }, limits: ValidationLimits, c: Checker): AccountKey {
+  if (!USER_UID_PATTERN.test(request.userUid)) c.add('user_uid', `must be ${USER_UID_RULE}`);
+  const exchange = limits.exchanges.find((e) => e === request.exchange);
+  if (exchange === undefined) c.add('exchange', `must be one of ${limits.exchanges.join(', ')}`);
+  return { userUid: request.userUid, exchange: exchange ?? EXCHANGES[0] };
+}
+
+function checkRange(request: { readonly fromMs: number; readonly toMs: number }, limits: ValidationLimits, c: Checker): TimeRange {
+  const { fromMs, toMs } = request;
+  let ok = true;
+  for (const [field, value] of [['from_ms', fromMs], ['to_ms', toMs]] as const) {
+    if (!Number.isSafeInteger(value) || value < 0 || value > MAX_EPOCH_MS) {
+      c.add(field, 'must be epoch milliseconds between 0 and 8.64e15');
+      ok = false;
+    }
+  }
+  if (ok && toMs <= fromMs) c.add('to_ms', 'must be after from_ms');
+  else if (ok && toMs - fromMs > limits.maxRangeMs) c.add('to_ms', `must be at most ${limits.maxRangeMs} ms after from_ms`);
+  return { from: fromMs, to: toMs };
+}
+
+function checkSyncType(type: SyncType, c: Checker): SyncMode {
+  switch (type) {
+    case SyncType.SYNC_TYPE_INCREMENTAL:
+      return 'incremental';
+    case SyncType.SYNC_TYPE_FULL:
+      return 'full';
+    default:
+      // UNSPECIFIED, UNRECOGNIZED and numbers from a newer schema alike.
+      c.add('type', 'must be SYNC_TYPE_INCREMENTAL or SYNC_TYPE_FULL');
+      return 'incremental';
+  }
+}
+
+export function validateSync(
+  request: { readonly userUid: string; readonly exchange: string; readonly type: SyncType },
+  limits: ValidationLimits,
+): { readonly account: AccountKey; readonly mode: SyncMode } {
+  const c = new Checker();
+  checkDecodable(request, c);
+  const account = checkAccount(request, limits, c);
+  const mode = checkSyncType(request.type, c);
+  c.done();
+  return { account, mode };
+}
+
+export function validateAccountRequest(request: { readonly userUid: string; readonly exchange: string }, limits: ValidationLimits): AccountKey {
+  const c = new Checker();
+  checkDecodable(request, c);
+  const account = checkAccount(request, limits, c);
+  c.done();
+  return account;
+}
+
+export function validateRangeRequest(
+  request: { readonly userUid: string; readonly exchange: string; readonly fromMs: number; readonly toMs: number },
+  limits: ValidationLimits,
+): { readonly account: AccountKey; readonly range: TimeRange } {
+  const c = new Checker();
+  checkDecodable(request, c);
+  const account = checkAccount(request, limits, c);
+  const range = checkRange(request, limits, c);
+  c.done();
+  return { account, range };
+}

@@ -1,0 +1,143 @@
+// Shared by the gRPC tests: a small in-memory EnclavePort whose behaviour each test sets, a real
+// server on 127.0.0.1:0, real generated clients, and a logger whose lines the test can read.
+import { Writable } from 'node:stream';
+import { credentials as channelCredentials, Metadata, type CallOptions, type ChannelCredentials, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import type { PerformanceMetrics } from '../../src/domain/aggregation.js';
+import type { AccountKey, BalanceSnapshot, HourlyReturn } from '../../src/domain/types.js';
+import { createLogger, type Logger } from '../../src/config/logger.js';
+import { EnclaveServiceClient } from '../../src/grpc/generated/enclave.js';
+import { HealthClient } from '../../src/grpc/generated/health/v1/health.js';
+import type { Ask, EnclavePort, PortHealth, SyncMode, SyncProgress, SyncReport, TimeRange } from '../../src/grpc/port.js';
+import { startGrpcServer, type GrpcServerOptions, type RunningGrpcServer } from '../../src/grpc/server.js';
+
+export const HOUR = 3_600_000;
+export const T0 = Date.UTC(2026, 0, 1);
+
+export const sampleMetrics: PerformanceMetrics = {
+  hours: 48,
+  cumulativeReturn: 0.0123,
+  annualizedReturn: 0.25,
+  annualizedVolatility: 0.4,
+  maxDrawdown: 0.05,
+  maxDrawdownPeakHour: T0 + 3 * HOUR,
+  maxDrawdownTroughHour: T0 + 9 * HOUR,
+  sharpe: 1.5,
+  sortino: null,
+  calmar: 5,
+  positiveHourShare: 0.55,
+  bestHour: 0.01,
+  worstHour: -0.02,
+  totalFees: 12.5,
+  realizedPnl: 100.25,
+  unrealizedPnl: -3.5,
+};
+
+export function sampleReturns(from: number, to: number): HourlyReturn[] {
+  const out: HourlyReturn[] = [];
+  let cumulative = 1;
+  for (let h = Math.ceil(from / HOUR) * HOUR; h < to; h += HOUR) {
+    const r = ((h / HOUR) % 7) / 1000 - 0.003;
+    cumulative *= 1 + r;
+    out.push({ hourStart: h, return: r, cumulativeReturn: cumulative - 1, equityEnd: 10_000 * cumulative, netFlow: 0 });
+  }
+  return out;
+}
+
+export interface PortCall {
+  readonly method: keyof EnclavePort;
+  readonly account?: AccountKey;
+  readonly mode?: SyncMode;
+  readonly range?: TimeRange;
+  readonly ask: Ask;
+}
+
+/** An EnclavePort that records every ask; `behaviour` overrides a method for one test. */
+export class TestPort implements EnclavePort {
+  readonly calls: PortCall[] = [];
+  behaviour: Partial<{ [K in keyof EnclavePort]: EnclavePort[K] }> = {};
+
+  async sync(account: AccountKey, mode: SyncMode, ask: Ask, onProgress?: (progress: SyncProgress) => void): Promise<SyncReport> {
+    this.calls.push({ method: 'sync', account, mode, ask });
+    if (this.behaviour.sync) return this.behaviour.sync(account, mode, ask, onProgress);
+    return { fillsSynced: 42, cashFlowsSynced: 1, hourlyReturnsGenerated: 24, latestSnapshot: { at: T0 + 24 * HOUR, balance: 1000, equity: 10_123.45 }, gapKinds: [] };
+  }
+
+  async getReturns(account: AccountKey, range: TimeRange, ask: Ask): Promise<readonly HourlyReturn[]> {
+    this.calls.push({ method: 'getReturns', account, range, ask });
+    if (this.behaviour.getReturns) return this.behaviour.getReturns(account, range, ask);
+    return sampleReturns(range.from, range.to);
+  }
+
+  async getMetrics(account: AccountKey, ask: Ask): Promise<PerformanceMetrics> {
+    this.calls.push({ method: 'getMetrics', account, ask });
+    if (this.behaviour.getMetrics) return this.behaviour.getMetrics(account, ask);
+    return sampleMetrics;
+  }
+
+  async getSnapshots(account: AccountKey, range: TimeRange, ask: Ask): Promise<readonly BalanceSnapshot[]> {
+    this.calls.push({ method: 'getSnapshots', account, range, ask });
+    if (this.behaviour.getSnapshots) return this.behaviour.getSnapshots(account, range, ask);
+    return sampleReturns(range.from, range.to).map((r) => ({ at: r.hourStart + HOUR, balance: 500, equity: r.equityEnd }));
+  }
+
+  async health(ask: Ask): Promise<PortHealth> {
+    this.calls.push({ method: 'health', ask });
+    if (this.behaviour.health) return this.behaviour.health(ask);
+    return { status: 'serving', activeAccounts: 3, failedAccounts: 0 };
+  }
+}
+
+/** A logger writing JSON lines into an array the test can inspect. */
+export function captureLogger(): { readonly logger: Logger; readonly lines: string[] } {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString('utf8').split('\n').filter((l) => l.length > 0));
+      done();
+    },
+  });
+  return { logger: createLogger('info', sink), lines };
+}
+
+export interface Harness {
+  readonly running: RunningGrpcServer;
+  readonly port: TestPort;
+  readonly client: EnclaveServiceClient;
+  readonly health: HealthClient;
+  readonly lines: string[];
+  close(): Promise<void>;
+}
+
+export async function startHarness(overrides: Partial<GrpcServerOptions> = {}, clientCredentials: ChannelCredentials = channelCredentials.createInsecure()): Promise<Harness> {
+  const port = new TestPort();
+  const { logger, lines } = captureLogger();
+  const running = await startGrpcServer({ host: '127.0.0.1', port: 0, enclave: port, logger, enclaveMode: false, version: '1.2.3', ...overrides });
+  const target = `127.0.0.1:${running.port}`;
+  const client = new EnclaveServiceClient(target, clientCredentials);
+  const health = new HealthClient(target, clientCredentials);
+  return {
+    running,
+    port,
+    client,
+    health,
+    lines,
+    async close() {
+      client.close();
+      health.close();
+      await running.close(1_000);
+    },
+  };
+}
+
+type Unary<Req, Res> = (request: Req, metadata: Metadata, options: Partial<CallOptions>, callback: (error: ServiceError | null, response: Res) => void) => ClientUnaryCall;
+
+/** Promisifies one unary call of a generated client (pass the method bound to its client). */
+export function unary<Req, Res>(method: Unary<Req, Res>, request: Req, options: Partial<CallOptions> = {}): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    method(request, new Metadata(), { deadline: Date.now() + 10_000, ...options }, (error, response) => (error === null ? resolve(response) : reject(error)));
+  });
+}
+
+export function isServiceError(value: unknown): value is ServiceError {
+  return value instanceof Error && 'code' in value && 'details' in value;
+}
