@@ -13,7 +13,7 @@ const YEAR_MS = 365 * 24 * 3_600_000;
 export async function runDemo(service: RunningService, logger: Logger, write: (text: string) => void): Promise<void> {
   const { connections } = service.storage;
   const known = await connections.listConnections();
-  if (!known.some((c) => c.userUid === DEMO_ACCOUNT.userUid && c.exchange === DEMO_ACCOUNT.exchange)) {
+  if (!known.some((c) => c.account.userUid === DEMO_ACCOUNT.userUid && c.account.exchange === DEMO_ACCOUNT.exchange)) {
     const plaintext = encodeCredential({ apiKey: 'demo', secret: 'demo' });
     try {
       await connections.saveConnection(DEMO_ACCOUNT, sealEnvelope(service.keyring, DEMO_ACCOUNT, plaintext));
