@@ -1,5 +1,5 @@
 // Picks the connector for an account's venue. Wired once, in src/main.ts.
-import type { AccountKey, Exchange } from '../domain/types.js';
+import type { AccountKey } from '../domain/types.js';
 import { assertNever } from '../domain/types.js';
 import type { VenueConnector, VenueCredential } from './connector.js';
 import { createCcxtConnector, type CcxtConnectorOptions } from './ccxt/ccxt-connector.js';
@@ -11,14 +11,6 @@ import { VenueConfigError } from './venue-url.js';
 
 /** Market seed of the demo venue: every instance shows the same prices. */
 const SIMULATED_SEED = 20_260_101;
-
-/** No connector exists (yet) for this venue. */
-export class UnsupportedVenueError extends Error {
-  override readonly name = 'UnsupportedVenueError';
-  constructor(readonly exchange: Exchange) {
-    super(`${exchange}: no connector for this venue`);
-  }
-}
 
 /** Options every connector understands, plus the optional logger and retry tuning. */
 export type RegistryOptions = CcxtConnectorOptions;

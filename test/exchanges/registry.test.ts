@@ -1,6 +1,7 @@
 import test from 'ava';
 import { CcxtConnector } from '../../src/exchanges/ccxt/ccxt-connector.js';
-import { UnsupportedVenueError, createConnector } from '../../src/exchanges/registry.js';
+import { EXCHANGES } from '../../src/domain/types.js';
+import { createConnector } from '../../src/exchanges/registry.js';
 import { VenueConfigError } from '../../src/exchanges/venue-url.js';
 
 const credential = { apiKey: 'CANARYKEYregistry01', secret: 'CANARYSECRETregistry01', passphrase: 'pass' };
@@ -15,11 +16,16 @@ test('creates a ccxt connector for each ccxt venue', (t) => {
   }
 });
 
-test('venues without a connector yet are refused with a typed error', (t) => {
-  for (const exchange of ['alpaca', 'ibkr', 'simulated'] as const) {
-    const error = t.throws(() => createConnector({ ...user, exchange }, credential, { enclaveMode: false }), { instanceOf: UnsupportedVenueError });
-    t.is(error?.exchange, exchange);
+test('every venue has a connector, and the simulated one is refused in enclave mode', async (t) => {
+  for (const exchange of EXCHANGES) {
+    const connector = createConnector({ ...user, exchange }, credential, { enclaveMode: false });
+    t.is(connector.exchange, exchange);
+    await connector.close();
   }
+  const tws = createConnector({ ...user, exchange: 'ibkr' }, { apiKey: 'U1234567', secret: '' }, { enclaveMode: false });
+  t.is(tws.exchange, 'ibkr');
+  await tws.close();
+  t.throws(() => createConnector({ ...user, exchange: 'simulated' }, credential, { enclaveMode: true }), { instanceOf: VenueConfigError });
 });
 
 test('enclave mode refuses a venue URL that is not https', (t) => {

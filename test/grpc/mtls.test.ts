@@ -41,7 +41,7 @@ async function healthOf(h: Harness, creds: ChannelCredentials): Promise<'ok' | s
   // The certificate names 127.0.0.1 too; the override only avoids Node's IP-as-SNI warning.
   const client = new EnclaveServiceClient(`127.0.0.1:${h.running.port}`, creds, { 'grpc.ssl_target_name_override': 'localhost' });
   try {
-    await unary(client.healthCheck.bind(client), {}, { deadline: Date.now() + 3_000 });
+    await unary(client.healthCheck.bind(client), {}, { deadline: Date.now() + 15_000 });
     return 'ok';
   } catch (error) {
     if (isServiceError(error)) return error.code;
