@@ -95,6 +95,8 @@ export function supervisorPort(supervisor: Supervisor, intake: IntakeDeps): Encl
       // Zero the credential and stop the actor (after a running sync) before its data goes.
       await supervisor.passivate(account);
       const removed = await connections.removeAccount(account, { keepAggregates });
+      // A request that arrived in between may have spawned it again with the old credential.
+      await supervisor.passivate(account);
       logger.info({ account: accountId(account), removed, keepAggregates }, 'connection removed');
       return removed;
     },
