@@ -107,6 +107,11 @@ function benchPort(accounts: number): EnclavePort {
     sync: notHere,
     getReturns: notHere,
     getSnapshots: notHere,
+    identity: notHere,
+    registerConnection: notHere,
+    removeConnection: notHere,
+    listConnections: notHere,
+    getAttestation: notHere,
     health: async () => ({ status: 'serving', activeAccounts: metrics.size, failedAccounts: 0 }),
   };
 }

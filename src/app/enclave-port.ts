@@ -3,7 +3,28 @@
 import type { PerformanceMetrics } from '../domain/aggregation.js';
 import type { AccountKey, BalanceSnapshot, HourlyReturn } from '../domain/types.js';
 import type { Supervisor } from '../actors/supervisor.js';
-import type { Ask, EnclavePort, PortHealth, SyncMode, SyncProgress, SyncReport, TimeRange } from '../grpc/port.js';
+import type { Ask, ConnectionInfo, EnclaveIdentityInfo, EnclavePort, PortHealth, RegisteredConnection, SyncMode, SyncProgress, SyncReport, TimeRange } from '../grpc/port.js';
+import type { Attestation, Attester } from '../attestation/configfs-tsm.js';
+import type { EnclaveIdentity } from '../attestation/identity.js';
+import { assertReadOnlyPermissions, openSealedCredential, type VenuePermissions } from '../attestation/sealed-intake.js';
+import type { Logger } from '../config/logger.js';
+import { accountId } from '../domain/types.js';
+import { sealEnvelope } from '../crypto/envelope.js';
+import type { Keyring } from '../crypto/keyring.js';
+import type { VenueConnector } from '../exchanges/connector.js';
+import type { ConnectionRepository } from '../storage/connections.js';
+
+/** What the connection and attestation calls need besides the supervisor (wired in service.ts). */
+export interface IntakeDeps {
+  readonly identity: EnclaveIdentity;
+  readonly keyring: Keyring;
+  readonly connections: ConnectionRepository;
+  /** Builds a connector from opened credential bytes, to ask the venue what the key may do. */
+  readonly connectorFactory: (account: AccountKey, plaintext: Buffer) => VenueConnector;
+  /** An attester for the TLS certificate served now (certificates reload without a restart). */
+  readonly attester: () => Attester;
+  readonly logger: Logger;
+}
 
 /** Rejects with the signal's reason once it aborts (client cancel or deadline), else with `work`. */
 async function raceSignal<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
@@ -20,7 +41,8 @@ async function raceSignal<T>(work: Promise<T>, signal: AbortSignal): Promise<T> 
   }
 }
 
-export function supervisorPort(supervisor: Supervisor): EnclavePort {
+export function supervisorPort(supervisor: Supervisor, intake: IntakeDeps): EnclavePort {
+  const { identity, keyring, connections, logger } = intake;
   return {
     async sync(account: AccountKey, mode: SyncMode, ask: Ask, onProgress?: (progress: SyncProgress) => void): Promise<SyncReport> {
       onProgress?.({ phase: 'fetching', fillsFetched: 0, cashFlowsFetched: 0, hoursDone: 0, hoursTotal: 0 });
@@ -45,6 +67,49 @@ export function supervisorPort(supervisor: Supervisor): EnclavePort {
     async health(): Promise<PortHealth> {
       const totals = supervisor.totals();
       return { status: 'serving', activeAccounts: totals.alive, failedAccounts: totals.failed };
+    },
+    async identity(): Promise<EnclaveIdentityInfo> {
+      return { publicKey: identity.publicKey, serviceVersion: identity.serviceVersion, buildHash: identity.buildHash };
+    },
+    async registerConnection(account: AccountKey, sealed: Uint8Array, ask: Ask): Promise<RegisteredConnection> {
+      const plaintext = await openSealedCredential(identity, account, sealed);
+      try {
+        let permissions: VenuePermissions = { reported: false };
+        const connector = intake.connectorFactory(account, plaintext);
+        try {
+          if (connector.fetchPermissions !== undefined) permissions = await raceSignal(connector.fetchPermissions(ask.signal), ask.signal);
+        } finally {
+          await connector.close();
+        }
+        assertReadOnlyPermissions(permissions);
+        await connections.saveConnection(account, sealEnvelope(keyring, account, plaintext));
+        // A live actor still holds the previous credential: stop it so the next request opens the new one.
+        await supervisor.passivate(account);
+        logger.info({ account: accountId(account), permissionsChecked: permissions.reported }, 'connection registered');
+        return { status: 'active', permissionsChecked: permissions.reported };
+      } finally {
+        plaintext.fill(0);
+      }
+    },
+    async removeConnection(account: AccountKey, keepAggregates: boolean): Promise<boolean> {
+      // Zero the credential and stop the actor (after a running sync) before its data goes.
+      await supervisor.passivate(account);
+      const removed = await connections.removeAccount(account, { keepAggregates });
+      // A request that arrived in between may have spawned it again with the old credential.
+      await supervisor.passivate(account);
+      logger.info({ account: accountId(account), removed, keepAggregates }, 'connection removed');
+      return removed;
+    },
+    async listConnections(): Promise<readonly ConnectionInfo[]> {
+      const stored = await connections.listConnections();
+      return stored.map((c) => ({
+        account: c.account,
+        // A parked actor is failed even before its row says so.
+        status: supervisor.status(c.account) === 'failed' ? 'failed' : c.status,
+      }));
+    },
+    getAttestation(nonce: Uint8Array, ask: Ask): Promise<Attestation> {
+      return raceSignal(intake.attester().getAttestation(nonce), ask.signal);
     },
   };
 }

@@ -19,8 +19,9 @@ import { decodeCredential } from '../crypto/credential.js';
 import { createConnector } from '../exchanges/registry.js';
 import type { VenueConnector } from '../exchanges/connector.js';
 import { startGrpcServer, tlsFilesFromConfig, type RunningGrpcServer } from '../grpc/server.js';
-import { checkAttestationAtStartup } from '../attestation/configfs-tsm.js';
-import { readServiceVersion } from '../attestation/identity.js';
+import { checkAttestationAtStartup, createAttester } from '../attestation/configfs-tsm.js';
+import { certificateFingerprint } from '../attestation/binding.js';
+import { createEnclaveIdentity, type EnclaveIdentity } from '../attestation/identity.js';
 import { supervisorPort } from './enclave-port.js';
 
 export interface RunningService {
@@ -29,6 +30,8 @@ export interface RunningService {
   readonly storage: Storage;
   readonly runtime: ActorRuntime;
   readonly keyring: Keyring;
+  /** The in-memory X25519 identity served by GetEnclaveIdentity (new at every start). */
+  readonly identity: EnclaveIdentity;
   /** Stops taking calls, lets syncs finish within SHUTDOWN_GRACE_MS, zeroes credentials, closes everything. */
   stop(): Promise<void>;
 }
@@ -71,6 +74,7 @@ async function startMetricsServer(registry: Registry, host: string, port: number
 
 export async function startService(config: Config, logger: Logger): Promise<RunningService> {
   await checkAttestationAtStartup({ amdSevSnp: config.AMD_SEV_SNP, root: config.TSM_REPORT_ROOT });
+  const identity = await createEnclaveIdentity();
   const keyring = config.ENCRYPTION_KEY === undefined ? developmentKeyring(config, logger) : keyringFromConfig(config);
   const baseUrls = venueBaseUrls(config);
   for (const name of baseUrls.keys()) if (!isExchange(name)) throw new Error(`VENUE_BASE_URLS: unknown exchange ${name}`);
@@ -99,14 +103,29 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   });
 
   const tls = tlsFilesFromConfig(config);
+  const attester = () =>
+    createAttester({
+      amdSevSnp: config.AMD_SEV_SNP,
+      root: config.TSM_REPORT_ROOT,
+      identity,
+      // Read per report: the certificate file may have been replaced since start.
+      tlsCertificateFingerprint: tls === undefined ? null : certificateFingerprint(readFileSync(tls.certFile)),
+    });
   const grpc: RunningGrpcServer = await startGrpcServer({
     host: config.ENCLAVE_HOST,
     port: config.ENCLAVE_PORT,
-    enclave: supervisorPort(runtime.supervisor),
+    enclave: supervisorPort(runtime.supervisor, {
+      identity,
+      keyring,
+      connections: storage.connections,
+      connectorFactory,
+      attester,
+      logger,
+    }),
     logger,
     enclaveMode: config.ENCLAVE_MODE,
     ...(tls === undefined ? {} : { tls }),
-    version: readServiceVersion(),
+    version: identity.serviceVersion,
   });
   const metricsServer = await startMetricsServer(registry, config.ENCLAVE_HOST, config.METRICS_PORT);
   const metricsAddress = metricsServer.address();
@@ -120,6 +139,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     storage,
     runtime,
     keyring,
+    identity,
     stop() {
       stopping ??= (async () => {
         // Refuse new calls first, then let the runtime drain syncs and zero every credential.

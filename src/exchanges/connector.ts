@@ -1,5 +1,6 @@
 // The one interface every venue connector implements. Actors depend on this, never on a venue SDK.
 import type { Balance, Candle, CashFlow, Exchange, Fill, SyncCursor } from '../domain/types.js';
+import type { VenuePermissions } from '../attestation/sealed-intake.js';
 
 /** One page of venue records and the cursor that resumes right after it. */
 export interface Page<T> {
@@ -20,6 +21,11 @@ export interface VenueConnector {
   fetchBalances(signal?: AbortSignal): Promise<readonly Balance[]>;
   /** Hourly candles for a unified symbol with openTime in [fromMs, toMs). */
   fetchHourlyCandles(symbol: string, fromMs: number, toMs: number, signal?: AbortSignal): Promise<readonly Candle[]>;
+  /**
+   * What the key may do, where the venue reports it (intake refuses keys beyond reading).
+   * Absent on connectors whose venue has no such endpoint: their keys are accepted unchecked.
+   */
+  fetchPermissions?(signal?: AbortSignal): Promise<VenuePermissions>;
   /** Releases sockets and drops references to the credential. */
   close(): Promise<void>;
 }

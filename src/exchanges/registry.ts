@@ -30,7 +30,11 @@ export function createConnector(account: AccountKey, credential: VenueCredential
       return credential.secret === '' ? createIbkrTwsConnector(credential, options) : createIbkrFlexConnector(credential, options);
     case 'simulated':
       if (options.enclaveMode) throw new VenueConfigError(exchange, 'the simulated venue is refused in enclave mode');
-      return createSimulatedConnector(account, { seed: SIMULATED_SEED, clock: { now: options.now ?? Date.now } });
+      return createSimulatedConnector(account, {
+        seed: SIMULATED_SEED,
+        clock: { now: options.now ?? Date.now },
+        rights: credential.apiKey.startsWith('trading-') ? ['read', 'spot_trade'] : ['read'],
+      });
     default:
       return assertNever(exchange);
   }

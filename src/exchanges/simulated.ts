@@ -5,6 +5,7 @@
 import type { AccountKey, Balance, Candle, CashFlow, EpochMs, Fill, SyncCursor } from '../domain/types.js';
 import type { Page, VenueConnector } from './connector.js';
 import { VenueError } from './retry.js';
+import type { VenuePermissions, VenueRight } from '../attestation/sealed-intake.js';
 
 const HOUR = 3_600_000;
 /** Default start of every simulated history (fixed, so a stored demo account stays consistent). */
@@ -23,6 +24,11 @@ export interface SimulatedVenueOptions {
   readonly assets?: readonly string[];
   /** Chance of a fill in a given hour (0..1). */
   readonly fillsPerHour?: number;
+  /**
+   * The key's rights as the demo venue reports them (default read only). The registry grants
+   * trading to keys named `trading-…`, so the read-only refusal can be shown without a real venue.
+   */
+  readonly rights?: readonly VenueRight[];
 }
 
 /** mulberry32: small, fast, good enough for a demo walk. */
@@ -119,6 +125,11 @@ class SimulatedConnector implements VenueConnector {
   constructor(private readonly account: AccountKey, private readonly options: SimulatedVenueOptions) {
     this.startMs = options.startMs ?? SIMULATED_GENESIS;
     this.market = marketFor(options.seed, this.startMs);
+  }
+
+  fetchPermissions(): Promise<VenuePermissions> {
+    this.ensureOpen();
+    return Promise.resolve({ reported: true, rights: this.options.rights ?? ['read'] });
   }
 
   private ensureOpen(): void {

@@ -10,6 +10,13 @@ import {
   ShuttingDownError,
   VenueUnavailableError,
 } from '../actors/errors.js';
+import {
+  AttestationDeviceError,
+  AttestationUnavailableError,
+  InvalidAttestationRequestError,
+  SealedCredentialError,
+  WritableCredentialError,
+} from '../attestation/errors.js';
 
 /** A request field failed validation. `reason` is ours and never quotes the offending value. */
 export class InvalidArgumentError extends Error {
@@ -44,6 +51,12 @@ export function toGrpcStatus(error: unknown): GrpcStatus {
   if (error instanceof OverloadedError) return { code: status.RESOURCE_EXHAUSTED, details: 'too much work in flight; retry later' };
   if (error instanceof AskTimeoutError) return { code: status.DEADLINE_EXCEEDED, details: 'no answer before the deadline' };
   if (error instanceof ShuttingDownError) return { code: status.UNAVAILABLE, details: 'the service is shutting down; retry on another instance' };
+  // The attestation family's messages are fixed sentences with no secret (src/attestation/errors.ts).
+  if (error instanceof SealedCredentialError || error instanceof WritableCredentialError || error instanceof InvalidAttestationRequestError) {
+    return { code: status.INVALID_ARGUMENT, details: error.message };
+  }
+  if (error instanceof AttestationUnavailableError) return { code: status.FAILED_PRECONDITION, details: error.message };
+  if (error instanceof AttestationDeviceError) return { code: status.INTERNAL, details: 'the attestation device failed to produce a report' };
   if (error instanceof CallCancelledError) return { code: status.CANCELLED, details: 'cancelled by the client' };
   return { code: status.UNKNOWN, details: UNKNOWN_DETAILS };
 }

@@ -3,6 +3,8 @@
 // Failures are the actor error family (src/actors/errors.ts); anything else becomes UNKNOWN.
 import type { DataGap, PerformanceMetrics } from '../domain/aggregation.js';
 import type { AccountKey, BalanceSnapshot, EpochMs, HourlyReturn } from '../domain/types.js';
+import type { Attestation } from '../attestation/configfs-tsm.js';
+import type { ConnectionStatus } from '../storage/account-store.js';
 
 export type SyncMode = 'incremental' | 'full';
 
@@ -53,6 +55,24 @@ export interface PortHealth {
   readonly failedAccounts: number;
 }
 
+export interface EnclaveIdentityInfo {
+  /** Raw 32-byte X25519 public key clients seal credentials to. */
+  readonly publicKey: Buffer;
+  readonly serviceVersion: string;
+  readonly buildHash: string;
+}
+
+export interface RegisteredConnection {
+  readonly status: ConnectionStatus;
+  /** False when the venue does not report key permissions (the key was accepted unchecked). */
+  readonly permissionsChecked: boolean;
+}
+
+export interface ConnectionInfo {
+  readonly account: AccountKey;
+  readonly status: ConnectionStatus;
+}
+
 export interface EnclavePort {
   /**
    * Syncs the account now. Joins a sync already running for it rather than starting another.
@@ -67,4 +87,15 @@ export interface EnclavePort {
   /** Balance snapshots taken in the range, oldest first. */
   getSnapshots(account: AccountKey, range: TimeRange, ask: Ask): Promise<readonly BalanceSnapshot[]>;
   health(ask: Ask): Promise<PortHealth>;
+  identity(ask: Ask): Promise<EnclaveIdentityInfo>;
+  /**
+   * Opens a sealed credential, checks it is read-only where the venue reports permissions, and
+   * stores it. Refusals: SealedCredentialError or WritableCredentialError; nothing is stored then.
+   */
+  registerConnection(account: AccountKey, sealed: Uint8Array, ask: Ask): Promise<RegisteredConnection>;
+  /** Stops the account (credential zeroed) and deletes its private data; false when none was stored. */
+  removeConnection(account: AccountKey, keepAggregates: boolean, ask: Ask): Promise<boolean>;
+  listConnections(ask: Ask): Promise<readonly ConnectionInfo[]>;
+  /** AttestationUnavailableError when this machine has no SEV-SNP device. */
+  getAttestation(nonce: Uint8Array, ask: Ask): Promise<Attestation>;
 }

@@ -15,9 +15,19 @@ import { EXCHANGES, type BalanceSnapshot, type Exchange } from '../domain/types.
 import { AskTimeoutError } from '../actors/errors.js';
 import type { Logger } from '../config/logger.js';
 import { CallCancelledError, toGrpcStatus } from './errors.js';
+import { NONCE_MAX_LENGTH, NONCE_MIN_LENGTH } from '../attestation/binding.js';
+import type { TcbVersion as SnpTcbVersion } from '../attestation/snp-report.js';
+import type { ConnectionStatus as StoredConnectionStatus } from '../storage/account-store.js';
 import {
   CalculateHistoricalReturnsRequest,
+  ConnectionStatus,
   EnclaveServiceService,
+  GetAttestationRequest,
+  GetEnclaveIdentityRequest,
+  ListConnectionsRequest,
+  RegisterConnectionRequest,
+  RemoveConnectionRequest,
+  type TcbVersion as TcbVersionMessage,
   GetAggregatedMetricsRequest,
   GetSnapshotTimeSeriesRequest,
   HealthCheckRequest,
@@ -36,7 +46,10 @@ import {
   DEFAULT_MAX_RANGE_MS,
   UNDECODABLE,
   validateAccountRequest,
+  validateEmpty,
+  validateNonce,
   validateRangeRequest,
+  validateRegistration,
   validateSync,
   type ValidationLimits,
 } from './validate.js';
@@ -124,7 +137,65 @@ export function createEnclaveService(options: EnclaveServiceOptions): EnclaveSer
         failedAccounts: health.failedAccounts,
       };
     }),
+    getEnclaveIdentity: unary('GetEnclaveIdentity', maxQueryMs, async (request: GetEnclaveIdentityRequest, ask) => {
+      validateEmpty(request);
+      const identity = await port.identity(ask);
+      return { hpkePublicKey: identity.publicKey, serviceVersion: identity.serviceVersion, buildHash: identity.buildHash };
+    }),
+    registerConnection: unary('RegisterConnection', maxQueryMs, async (request: RegisterConnectionRequest, ask) => {
+      const { account, sealed } = validateRegistration(request, limits);
+      const registered = await port.registerConnection(account, sealed, ask);
+      return { status: connectionStatus(registered.status), permissionsChecked: registered.permissionsChecked };
+    }),
+    removeConnection: unary('RemoveConnection', maxQueryMs, async (request: RemoveConnectionRequest, ask) => {
+      const account = validateAccountRequest(request, limits);
+      return { removed: await port.removeConnection(account, request.keepAggregates, ask) };
+    }),
+    listConnections: unary('ListConnections', maxQueryMs, async (request: ListConnectionsRequest, ask) => {
+      validateEmpty(request);
+      const connections = await port.listConnections(ask);
+      return {
+        connections: connections.map((c) => ({ userUid: c.account.userUid, exchange: c.account.exchange, status: connectionStatus(c.status) })),
+      };
+    }),
+    getAttestation: unary('GetAttestation', maxQueryMs, async (request: GetAttestationRequest, ask) => {
+      const nonce = validateNonce(request, { min: NONCE_MIN_LENGTH, max: NONCE_MAX_LENGTH });
+      const { report, reportData, parsed } = await port.getAttestation(nonce, ask);
+      return {
+        report,
+        reportData,
+        measurement: parsed.measurement,
+        policy: {
+          abiMajor: parsed.policy.abiMajor,
+          abiMinor: parsed.policy.abiMinor,
+          smtAllowed: parsed.policy.smtAllowed,
+          migrationAgentAllowed: parsed.policy.migrationAgentAllowed,
+          debugAllowed: parsed.policy.debugAllowed,
+          singleSocket: parsed.policy.singleSocket,
+        },
+        vmpl: parsed.vmpl,
+        currentTcb: tcbMessage(parsed.currentTcb),
+        reportedTcb: tcbMessage(parsed.reportedTcb),
+        committedTcb: tcbMessage(parsed.committedTcb),
+        launchTcb: tcbMessage(parsed.launchTcb),
+      };
+    }),
   };
+}
+
+function tcbMessage(tcb: SnpTcbVersion): TcbVersionMessage {
+  return { bootLoader: tcb.bootLoader, tee: tcb.tee, snp: tcb.snp, microcode: tcb.microcode, fmc: tcb.fmc ?? undefined };
+}
+
+function connectionStatus(s: StoredConnectionStatus): ConnectionStatus {
+  switch (s) {
+    case 'active':
+      return ConnectionStatus.CONNECTION_STATUS_ACTIVE;
+    case 'failed':
+      return ConnectionStatus.CONNECTION_STATUS_FAILED;
+    case 'disabled':
+      return ConnectionStatus.CONNECTION_STATUS_DISABLED;
+  }
 }
 
 interface OpenAsk {
@@ -337,5 +408,25 @@ export const enclaveServiceDefinition = {
   healthCheck: {
     ...EnclaveServiceService.healthCheck,
     requestDeserialize: tolerant(EnclaveServiceService.healthCheck.requestDeserialize, () => HealthCheckRequest.create()),
+  },
+  getEnclaveIdentity: {
+    ...EnclaveServiceService.getEnclaveIdentity,
+    requestDeserialize: tolerant(EnclaveServiceService.getEnclaveIdentity.requestDeserialize, () => GetEnclaveIdentityRequest.create()),
+  },
+  registerConnection: {
+    ...EnclaveServiceService.registerConnection,
+    requestDeserialize: tolerant(EnclaveServiceService.registerConnection.requestDeserialize, () => RegisterConnectionRequest.create()),
+  },
+  removeConnection: {
+    ...EnclaveServiceService.removeConnection,
+    requestDeserialize: tolerant(EnclaveServiceService.removeConnection.requestDeserialize, () => RemoveConnectionRequest.create()),
+  },
+  listConnections: {
+    ...EnclaveServiceService.listConnections,
+    requestDeserialize: tolerant(EnclaveServiceService.listConnections.requestDeserialize, () => ListConnectionsRequest.create()),
+  },
+  getAttestation: {
+    ...EnclaveServiceService.getAttestation,
+    requestDeserialize: tolerant(EnclaveServiceService.getAttestation.requestDeserialize, () => GetAttestationRequest.create()),
   },
 } satisfies ServiceDefinition;

@@ -115,3 +115,34 @@ export function validateRangeRequest(
   c.done();
   return { account, range };
 }
+
+/** Largest sealed credential accepted (a credential is well under 1 KiB). */
+export const SEALED_CREDENTIAL_MAX_BYTES = 16 * 1024;
+
+export function validateRegistration(
+  request: { readonly userUid: string; readonly exchange: string; readonly sealedCredential: Uint8Array },
+  limits: ValidationLimits,
+): { readonly account: AccountKey; readonly sealed: Uint8Array } {
+  const c = new Checker();
+  checkDecodable(request, c);
+  const account = checkAccount(request, limits, c);
+  const size = request.sealedCredential.byteLength;
+  if (size === 0 || size > SEALED_CREDENTIAL_MAX_BYTES) c.add('sealed_credential', `must be 1 to ${SEALED_CREDENTIAL_MAX_BYTES} bytes of HPKE ciphertext`);
+  c.done();
+  return { account, sealed: request.sealedCredential };
+}
+
+export function validateNonce(request: { readonly nonce: Uint8Array }, range: { readonly min: number; readonly max: number }): Uint8Array {
+  const c = new Checker();
+  checkDecodable(request, c);
+  if (request.nonce.byteLength < range.min || request.nonce.byteLength > range.max) c.add('nonce', `must be ${range.min} to ${range.max} bytes`);
+  c.done();
+  return request.nonce;
+}
+
+/** Exhaustive over the request-free calls: only decodability to check. */
+export function validateEmpty(request: object): void {
+  const c = new Checker();
+  checkDecodable(request, c);
+  c.done();
+}

@@ -30,6 +30,12 @@ export interface ConnectionRepository extends EnvelopeStore {
   listConnections(): Promise<ConnectionSummary[]>;
   /** Removes the account's connection; false when there was none. */
   removeConnection(account: AccountKey): Promise<boolean>;
+  /**
+   * Deletes everything private of the account in one transaction: its envelope, fills, cash
+   * flows, sync cursors and engine state, and its published aggregates unless `keepAggregates`.
+   * Returns whether a connection was stored. Shared market data (price_candles) stays.
+   */
+  removeAccount(account: AccountKey, options: { readonly keepAggregates: boolean }): Promise<boolean>;
 }
 
 export function createConnectionRepository(pool: DatabasePool, pageSize = 500): ConnectionRepository {
@@ -64,6 +70,27 @@ export function createConnectionRepository(pool: DatabasePool, pageSize = 500): 
         return result.rowCount > 0;
       } catch (error) {
         throw toStorageError(error, `remove connection ${accountId(account)}`);
+      }
+    },
+
+    async removeAccount(account, { keepAggregates }) {
+      const { userUid, exchange } = account;
+      try {
+        return await pool.transaction(async (tx) => {
+          const removed = await tx.query(sql.type(noRows)`
+            DELETE FROM exchange_connections WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
+          await tx.query(sql.type(noRows)`DELETE FROM trades WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
+          await tx.query(sql.type(noRows)`DELETE FROM cash_flows WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
+          await tx.query(sql.type(noRows)`DELETE FROM sync_cursors WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
+          await tx.query(sql.type(noRows)`DELETE FROM engine_states WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
+          if (!keepAggregates) {
+            await tx.query(sql.type(noRows)`DELETE FROM hourly_returns WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
+            await tx.query(sql.type(noRows)`DELETE FROM balance_snapshots WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
+          }
+          return removed.rowCount > 0;
+        });
+      } catch (error) {
+        throw toStorageError(error, `remove account ${accountId(account)}`);
       }
     },
 

@@ -7,7 +7,11 @@ import type { AccountKey, BalanceSnapshot, HourlyReturn } from '../../src/domain
 import { createLogger, type Logger } from '../../src/config/logger.js';
 import { EnclaveServiceClient } from '../../src/grpc/generated/enclave.js';
 import { HealthClient } from '../../src/grpc/generated/health/v1/health.js';
-import type { Ask, EnclavePort, PortHealth, SyncMode, SyncProgress, SyncReport, TimeRange } from '../../src/grpc/port.js';
+import type {
+  Ask, ConnectionInfo, EnclaveIdentityInfo, EnclavePort, PortHealth, RegisteredConnection, SyncMode, SyncProgress, SyncReport, TimeRange,
+} from '../../src/grpc/port.js';
+import type { Attestation } from '../../src/attestation/configfs-tsm.js';
+import { AttestationUnavailableError } from '../../src/attestation/errors.js';
 import { startGrpcServer, type GrpcServerOptions, type RunningGrpcServer } from '../../src/grpc/server.js';
 
 export const HOUR = 3_600_000;
@@ -84,6 +88,36 @@ export class TestPort implements EnclavePort {
     this.calls.push({ method: 'health', ask });
     if (this.behaviour.health) return this.behaviour.health(ask);
     return { status: 'serving', activeAccounts: 3, failedAccounts: 0 };
+  }
+
+  async identity(ask: Ask): Promise<EnclaveIdentityInfo> {
+    this.calls.push({ method: 'identity', ask });
+    if (this.behaviour.identity) return this.behaviour.identity(ask);
+    return { publicKey: Buffer.alloc(32, 7), serviceVersion: '1.2.3', buildHash: 'unbuilt' };
+  }
+
+  async registerConnection(account: AccountKey, sealed: Uint8Array, ask: Ask): Promise<RegisteredConnection> {
+    this.calls.push({ method: 'registerConnection', account, ask });
+    if (this.behaviour.registerConnection) return this.behaviour.registerConnection(account, sealed, ask);
+    return { status: 'active', permissionsChecked: false };
+  }
+
+  async removeConnection(account: AccountKey, keepAggregates: boolean, ask: Ask): Promise<boolean> {
+    this.calls.push({ method: 'removeConnection', account, ask });
+    if (this.behaviour.removeConnection) return this.behaviour.removeConnection(account, keepAggregates, ask);
+    return true;
+  }
+
+  async listConnections(ask: Ask): Promise<readonly ConnectionInfo[]> {
+    this.calls.push({ method: 'listConnections', ask });
+    if (this.behaviour.listConnections) return this.behaviour.listConnections(ask);
+    return [];
+  }
+
+  async getAttestation(nonce: Uint8Array, ask: Ask): Promise<Attestation> {
+    this.calls.push({ method: 'getAttestation', ask });
+    if (this.behaviour.getAttestation) return this.behaviour.getAttestation(nonce, ask);
+    throw new AttestationUnavailableError('no SEV-SNP attestation device (test port)');
   }
 }
 

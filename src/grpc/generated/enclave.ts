@@ -211,6 +211,52 @@ export function servingStatusToJSON(object: ServingStatus): string {
   }
 }
 
+export enum ConnectionStatus {
+  CONNECTION_STATUS_UNSPECIFIED = 0,
+  CONNECTION_STATUS_ACTIVE = 1,
+  /** CONNECTION_STATUS_FAILED - Parked after repeated failures. */
+  CONNECTION_STATUS_FAILED = 2,
+  CONNECTION_STATUS_DISABLED = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function connectionStatusFromJSON(object: any): ConnectionStatus {
+  switch (object) {
+    case 0:
+    case "CONNECTION_STATUS_UNSPECIFIED":
+      return ConnectionStatus.CONNECTION_STATUS_UNSPECIFIED;
+    case 1:
+    case "CONNECTION_STATUS_ACTIVE":
+      return ConnectionStatus.CONNECTION_STATUS_ACTIVE;
+    case 2:
+    case "CONNECTION_STATUS_FAILED":
+      return ConnectionStatus.CONNECTION_STATUS_FAILED;
+    case 3:
+    case "CONNECTION_STATUS_DISABLED":
+      return ConnectionStatus.CONNECTION_STATUS_DISABLED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ConnectionStatus.UNRECOGNIZED;
+  }
+}
+
+export function connectionStatusToJSON(object: ConnectionStatus): string {
+  switch (object) {
+    case ConnectionStatus.CONNECTION_STATUS_UNSPECIFIED:
+      return "CONNECTION_STATUS_UNSPECIFIED";
+    case ConnectionStatus.CONNECTION_STATUS_ACTIVE:
+      return "CONNECTION_STATUS_ACTIVE";
+    case ConnectionStatus.CONNECTION_STATUS_FAILED:
+      return "CONNECTION_STATUS_FAILED";
+    case ConnectionStatus.CONNECTION_STATUS_DISABLED:
+      return "CONNECTION_STATUS_DISABLED";
+    case ConnectionStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface ProcessSyncJobRequest {
   userUid: string;
   exchange: string;
@@ -329,6 +375,93 @@ export interface HealthCheckResponse {
   /** Accounts with a live actor, and accounts parked in the failed state. */
   activeAccounts: number;
   failedAccounts: number;
+}
+
+export interface GetEnclaveIdentityRequest {
+}
+
+export interface GetEnclaveIdentityResponse {
+  /** Raw 32-byte X25519 public key: public by design, it is what clients seal to. */
+  hpkePublicKey: Buffer;
+  serviceVersion: string;
+  /** Hex SHA-256 of the built files, or "unbuilt" when run from sources. */
+  buildHash: string;
+}
+
+export interface RegisterConnectionRequest {
+  userUid: string;
+  exchange: string;
+  /** HPKE ciphertext only the enclave can open; its associated data names user_uid and exchange. */
+  sealedCredential: Buffer;
+}
+
+export interface RegisterConnectionResponse {
+  status: ConnectionStatus;
+  /** False when the venue does not report key permissions (accepted unchecked). */
+  permissionsChecked: boolean;
+}
+
+export interface RemoveConnectionRequest {
+  userUid: string;
+  exchange: string;
+  /** Keep the published hourly returns and balance snapshots. */
+  keepAggregates: boolean;
+}
+
+export interface RemoveConnectionResponse {
+  /** False when no connection was stored (the call is idempotent). */
+  removed: boolean;
+}
+
+export interface ListConnectionsRequest {
+}
+
+export interface Connection {
+  userUid: string;
+  exchange: string;
+  status: ConnectionStatus;
+}
+
+export interface ListConnectionsResponse {
+  connections: Connection[];
+}
+
+export interface GetAttestationRequest {
+  /** The verifier's fresh challenge, 16 to 64 bytes. */
+  nonce: Buffer;
+}
+
+export interface TcbVersion {
+  bootLoader: number;
+  tee: number;
+  snp: number;
+  microcode: number;
+  /** Turin only. */
+  fmc?: number | undefined;
+}
+
+export interface GuestPolicy {
+  abiMajor: number;
+  abiMinor: number;
+  smtAllowed: boolean;
+  migrationAgentAllowed: boolean;
+  debugAllowed: boolean;
+  singleSocket: boolean;
+}
+
+export interface GetAttestationResponse {
+  /** The raw 1184-byte ATTESTATION_REPORT, for verifiers. */
+  report: Buffer;
+  /** The 64 bytes bound into the report (SHA-512 over nonce, enclave key, TLS fingerprint). */
+  reportData: Buffer;
+  /** Launch measurement, 48 bytes. */
+  measurement: Buffer;
+  policy: GuestPolicy | undefined;
+  vmpl: number;
+  currentTcb: TcbVersion | undefined;
+  reportedTcb: TcbVersion | undefined;
+  committedTcb: TcbVersion | undefined;
+  launchTcb: TcbVersion | undefined;
 }
 
 function createBaseProcessSyncJobRequest(): ProcessSyncJobRequest {
@@ -2215,6 +2348,1394 @@ export const HealthCheckResponse: MessageFns<HealthCheckResponse> = {
   },
 };
 
+function createBaseGetEnclaveIdentityRequest(): GetEnclaveIdentityRequest {
+  return {};
+}
+
+export const GetEnclaveIdentityRequest: MessageFns<GetEnclaveIdentityRequest> = {
+  encode(_: GetEnclaveIdentityRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetEnclaveIdentityRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetEnclaveIdentityRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetEnclaveIdentityRequest {
+    return {};
+  },
+
+  toJSON(_: GetEnclaveIdentityRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetEnclaveIdentityRequest>, I>>(base?: I): GetEnclaveIdentityRequest {
+    return GetEnclaveIdentityRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetEnclaveIdentityRequest>, I>>(_: I): GetEnclaveIdentityRequest {
+    const message = createBaseGetEnclaveIdentityRequest();
+    return message;
+  },
+};
+
+function createBaseGetEnclaveIdentityResponse(): GetEnclaveIdentityResponse {
+  return { hpkePublicKey: Buffer.alloc(0), serviceVersion: "", buildHash: "" };
+}
+
+export const GetEnclaveIdentityResponse: MessageFns<GetEnclaveIdentityResponse> = {
+  encode(message: GetEnclaveIdentityResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.hpkePublicKey.length !== 0) {
+      writer.uint32(10).bytes(message.hpkePublicKey);
+    }
+    if (message.serviceVersion !== "") {
+      writer.uint32(18).string(message.serviceVersion);
+    }
+    if (message.buildHash !== "") {
+      writer.uint32(26).string(message.buildHash);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetEnclaveIdentityResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetEnclaveIdentityResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.hpkePublicKey = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.serviceVersion = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.buildHash = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetEnclaveIdentityResponse {
+    return {
+      hpkePublicKey: isSet(object.hpkePublicKey)
+        ? Buffer.from(bytesFromBase64(object.hpkePublicKey))
+        : isSet(object.hpke_public_key)
+        ? Buffer.from(bytesFromBase64(object.hpke_public_key))
+        : Buffer.alloc(0),
+      serviceVersion: isSet(object.serviceVersion)
+        ? globalThis.String(object.serviceVersion)
+        : isSet(object.service_version)
+        ? globalThis.String(object.service_version)
+        : "",
+      buildHash: isSet(object.buildHash)
+        ? globalThis.String(object.buildHash)
+        : isSet(object.build_hash)
+        ? globalThis.String(object.build_hash)
+        : "",
+    };
+  },
+
+  toJSON(message: GetEnclaveIdentityResponse): unknown {
+    const obj: any = {};
+    if (message.hpkePublicKey.length !== 0) {
+      obj.hpkePublicKey = base64FromBytes(message.hpkePublicKey);
+    }
+    if (message.serviceVersion !== "") {
+      obj.serviceVersion = message.serviceVersion;
+    }
+    if (message.buildHash !== "") {
+      obj.buildHash = message.buildHash;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetEnclaveIdentityResponse>, I>>(base?: I): GetEnclaveIdentityResponse {
+    return GetEnclaveIdentityResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetEnclaveIdentityResponse>, I>>(object: I): GetEnclaveIdentityResponse {
+    const message = createBaseGetEnclaveIdentityResponse();
+    message.hpkePublicKey = object.hpkePublicKey ?? Buffer.alloc(0);
+    message.serviceVersion = object.serviceVersion ?? "";
+    message.buildHash = object.buildHash ?? "";
+    return message;
+  },
+};
+
+function createBaseRegisterConnectionRequest(): RegisterConnectionRequest {
+  return { userUid: "", exchange: "", sealedCredential: Buffer.alloc(0) };
+}
+
+export const RegisterConnectionRequest: MessageFns<RegisterConnectionRequest> = {
+  encode(message: RegisterConnectionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userUid !== "") {
+      writer.uint32(10).string(message.userUid);
+    }
+    if (message.exchange !== "") {
+      writer.uint32(18).string(message.exchange);
+    }
+    if (message.sealedCredential.length !== 0) {
+      writer.uint32(26).bytes(message.sealedCredential);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegisterConnectionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegisterConnectionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userUid = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.exchange = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.sealedCredential = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RegisterConnectionRequest {
+    return {
+      userUid: isSet(object.userUid)
+        ? globalThis.String(object.userUid)
+        : isSet(object.user_uid)
+        ? globalThis.String(object.user_uid)
+        : "",
+      exchange: isSet(object.exchange) ? globalThis.String(object.exchange) : "",
+      sealedCredential: isSet(object.sealedCredential)
+        ? Buffer.from(bytesFromBase64(object.sealedCredential))
+        : isSet(object.sealed_credential)
+        ? Buffer.from(bytesFromBase64(object.sealed_credential))
+        : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: RegisterConnectionRequest): unknown {
+    const obj: any = {};
+    if (message.userUid !== "") {
+      obj.userUid = message.userUid;
+    }
+    if (message.exchange !== "") {
+      obj.exchange = message.exchange;
+    }
+    if (message.sealedCredential.length !== 0) {
+      obj.sealedCredential = base64FromBytes(message.sealedCredential);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RegisterConnectionRequest>, I>>(base?: I): RegisterConnectionRequest {
+    return RegisterConnectionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RegisterConnectionRequest>, I>>(object: I): RegisterConnectionRequest {
+    const message = createBaseRegisterConnectionRequest();
+    message.userUid = object.userUid ?? "";
+    message.exchange = object.exchange ?? "";
+    message.sealedCredential = object.sealedCredential ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseRegisterConnectionResponse(): RegisterConnectionResponse {
+  return { status: 0, permissionsChecked: false };
+}
+
+export const RegisterConnectionResponse: MessageFns<RegisterConnectionResponse> = {
+  encode(message: RegisterConnectionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.status !== 0) {
+      writer.uint32(8).int32(message.status);
+    }
+    if (message.permissionsChecked !== false) {
+      writer.uint32(16).bool(message.permissionsChecked);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegisterConnectionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegisterConnectionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.permissionsChecked = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RegisterConnectionResponse {
+    return {
+      status: isSet(object.status) ? connectionStatusFromJSON(object.status) : 0,
+      permissionsChecked: isSet(object.permissionsChecked)
+        ? globalThis.Boolean(object.permissionsChecked)
+        : isSet(object.permissions_checked)
+        ? globalThis.Boolean(object.permissions_checked)
+        : false,
+    };
+  },
+
+  toJSON(message: RegisterConnectionResponse): unknown {
+    const obj: any = {};
+    if (message.status !== 0) {
+      obj.status = connectionStatusToJSON(message.status);
+    }
+    if (message.permissionsChecked !== false) {
+      obj.permissionsChecked = message.permissionsChecked;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RegisterConnectionResponse>, I>>(base?: I): RegisterConnectionResponse {
+    return RegisterConnectionResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RegisterConnectionResponse>, I>>(object: I): RegisterConnectionResponse {
+    const message = createBaseRegisterConnectionResponse();
+    message.status = object.status ?? 0;
+    message.permissionsChecked = object.permissionsChecked ?? false;
+    return message;
+  },
+};
+
+function createBaseRemoveConnectionRequest(): RemoveConnectionRequest {
+  return { userUid: "", exchange: "", keepAggregates: false };
+}
+
+export const RemoveConnectionRequest: MessageFns<RemoveConnectionRequest> = {
+  encode(message: RemoveConnectionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userUid !== "") {
+      writer.uint32(10).string(message.userUid);
+    }
+    if (message.exchange !== "") {
+      writer.uint32(18).string(message.exchange);
+    }
+    if (message.keepAggregates !== false) {
+      writer.uint32(24).bool(message.keepAggregates);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveConnectionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveConnectionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userUid = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.exchange = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.keepAggregates = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveConnectionRequest {
+    return {
+      userUid: isSet(object.userUid)
+        ? globalThis.String(object.userUid)
+        : isSet(object.user_uid)
+        ? globalThis.String(object.user_uid)
+        : "",
+      exchange: isSet(object.exchange) ? globalThis.String(object.exchange) : "",
+      keepAggregates: isSet(object.keepAggregates)
+        ? globalThis.Boolean(object.keepAggregates)
+        : isSet(object.keep_aggregates)
+        ? globalThis.Boolean(object.keep_aggregates)
+        : false,
+    };
+  },
+
+  toJSON(message: RemoveConnectionRequest): unknown {
+    const obj: any = {};
+    if (message.userUid !== "") {
+      obj.userUid = message.userUid;
+    }
+    if (message.exchange !== "") {
+      obj.exchange = message.exchange;
+    }
+    if (message.keepAggregates !== false) {
+      obj.keepAggregates = message.keepAggregates;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveConnectionRequest>, I>>(base?: I): RemoveConnectionRequest {
+    return RemoveConnectionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveConnectionRequest>, I>>(object: I): RemoveConnectionRequest {
+    const message = createBaseRemoveConnectionRequest();
+    message.userUid = object.userUid ?? "";
+    message.exchange = object.exchange ?? "";
+    message.keepAggregates = object.keepAggregates ?? false;
+    return message;
+  },
+};
+
+function createBaseRemoveConnectionResponse(): RemoveConnectionResponse {
+  return { removed: false };
+}
+
+export const RemoveConnectionResponse: MessageFns<RemoveConnectionResponse> = {
+  encode(message: RemoveConnectionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.removed !== false) {
+      writer.uint32(8).bool(message.removed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveConnectionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveConnectionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.removed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveConnectionResponse {
+    return { removed: isSet(object.removed) ? globalThis.Boolean(object.removed) : false };
+  },
+
+  toJSON(message: RemoveConnectionResponse): unknown {
+    const obj: any = {};
+    if (message.removed !== false) {
+      obj.removed = message.removed;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveConnectionResponse>, I>>(base?: I): RemoveConnectionResponse {
+    return RemoveConnectionResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveConnectionResponse>, I>>(object: I): RemoveConnectionResponse {
+    const message = createBaseRemoveConnectionResponse();
+    message.removed = object.removed ?? false;
+    return message;
+  },
+};
+
+function createBaseListConnectionsRequest(): ListConnectionsRequest {
+  return {};
+}
+
+export const ListConnectionsRequest: MessageFns<ListConnectionsRequest> = {
+  encode(_: ListConnectionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListConnectionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListConnectionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListConnectionsRequest {
+    return {};
+  },
+
+  toJSON(_: ListConnectionsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListConnectionsRequest>, I>>(base?: I): ListConnectionsRequest {
+    return ListConnectionsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListConnectionsRequest>, I>>(_: I): ListConnectionsRequest {
+    const message = createBaseListConnectionsRequest();
+    return message;
+  },
+};
+
+function createBaseConnection(): Connection {
+  return { userUid: "", exchange: "", status: 0 };
+}
+
+export const Connection: MessageFns<Connection> = {
+  encode(message: Connection, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userUid !== "") {
+      writer.uint32(10).string(message.userUid);
+    }
+    if (message.exchange !== "") {
+      writer.uint32(18).string(message.exchange);
+    }
+    if (message.status !== 0) {
+      writer.uint32(24).int32(message.status);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Connection {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConnection();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userUid = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.exchange = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Connection {
+    return {
+      userUid: isSet(object.userUid)
+        ? globalThis.String(object.userUid)
+        : isSet(object.user_uid)
+        ? globalThis.String(object.user_uid)
+        : "",
+      exchange: isSet(object.exchange) ? globalThis.String(object.exchange) : "",
+      status: isSet(object.status) ? connectionStatusFromJSON(object.status) : 0,
+    };
+  },
+
+  toJSON(message: Connection): unknown {
+    const obj: any = {};
+    if (message.userUid !== "") {
+      obj.userUid = message.userUid;
+    }
+    if (message.exchange !== "") {
+      obj.exchange = message.exchange;
+    }
+    if (message.status !== 0) {
+      obj.status = connectionStatusToJSON(message.status);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Connection>, I>>(base?: I): Connection {
+    return Connection.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Connection>, I>>(object: I): Connection {
+    const message = createBaseConnection();
+    message.userUid = object.userUid ?? "";
+    message.exchange = object.exchange ?? "";
+    message.status = object.status ?? 0;
+    return message;
+  },
+};
+
+function createBaseListConnectionsResponse(): ListConnectionsResponse {
+  return { connections: [] };
+}
+
+export const ListConnectionsResponse: MessageFns<ListConnectionsResponse> = {
+  encode(message: ListConnectionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.connections) {
+      Connection.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListConnectionsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListConnectionsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.connections.push(Connection.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListConnectionsResponse {
+    return {
+      connections: globalThis.Array.isArray(object?.connections)
+        ? object.connections.map((e: any) => Connection.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListConnectionsResponse): unknown {
+    const obj: any = {};
+    if (message.connections?.length) {
+      obj.connections = message.connections.map((e) => Connection.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListConnectionsResponse>, I>>(base?: I): ListConnectionsResponse {
+    return ListConnectionsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListConnectionsResponse>, I>>(object: I): ListConnectionsResponse {
+    const message = createBaseListConnectionsResponse();
+    message.connections = object.connections?.map((e) => Connection.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetAttestationRequest(): GetAttestationRequest {
+  return { nonce: Buffer.alloc(0) };
+}
+
+export const GetAttestationRequest: MessageFns<GetAttestationRequest> = {
+  encode(message: GetAttestationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nonce.length !== 0) {
+      writer.uint32(10).bytes(message.nonce);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetAttestationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetAttestationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nonce = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetAttestationRequest {
+    return { nonce: isSet(object.nonce) ? Buffer.from(bytesFromBase64(object.nonce)) : Buffer.alloc(0) };
+  },
+
+  toJSON(message: GetAttestationRequest): unknown {
+    const obj: any = {};
+    if (message.nonce.length !== 0) {
+      obj.nonce = base64FromBytes(message.nonce);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetAttestationRequest>, I>>(base?: I): GetAttestationRequest {
+    return GetAttestationRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetAttestationRequest>, I>>(object: I): GetAttestationRequest {
+    const message = createBaseGetAttestationRequest();
+    message.nonce = object.nonce ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseTcbVersion(): TcbVersion {
+  return { bootLoader: 0, tee: 0, snp: 0, microcode: 0, fmc: undefined };
+}
+
+export const TcbVersion: MessageFns<TcbVersion> = {
+  encode(message: TcbVersion, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.bootLoader !== 0) {
+      writer.uint32(8).uint32(message.bootLoader);
+    }
+    if (message.tee !== 0) {
+      writer.uint32(16).uint32(message.tee);
+    }
+    if (message.snp !== 0) {
+      writer.uint32(24).uint32(message.snp);
+    }
+    if (message.microcode !== 0) {
+      writer.uint32(32).uint32(message.microcode);
+    }
+    if (message.fmc !== undefined) {
+      writer.uint32(40).uint32(message.fmc);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TcbVersion {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTcbVersion();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.bootLoader = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.tee = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.snp = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.microcode = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.fmc = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TcbVersion {
+    return {
+      bootLoader: isSet(object.bootLoader)
+        ? globalThis.Number(object.bootLoader)
+        : isSet(object.boot_loader)
+        ? globalThis.Number(object.boot_loader)
+        : 0,
+      tee: isSet(object.tee) ? globalThis.Number(object.tee) : 0,
+      snp: isSet(object.snp) ? globalThis.Number(object.snp) : 0,
+      microcode: isSet(object.microcode) ? globalThis.Number(object.microcode) : 0,
+      fmc: isSet(object.fmc) ? globalThis.Number(object.fmc) : undefined,
+    };
+  },
+
+  toJSON(message: TcbVersion): unknown {
+    const obj: any = {};
+    if (message.bootLoader !== 0) {
+      obj.bootLoader = Math.round(message.bootLoader);
+    }
+    if (message.tee !== 0) {
+      obj.tee = Math.round(message.tee);
+    }
+    if (message.snp !== 0) {
+      obj.snp = Math.round(message.snp);
+    }
+    if (message.microcode !== 0) {
+      obj.microcode = Math.round(message.microcode);
+    }
+    if (message.fmc !== undefined) {
+      obj.fmc = Math.round(message.fmc);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TcbVersion>, I>>(base?: I): TcbVersion {
+    return TcbVersion.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TcbVersion>, I>>(object: I): TcbVersion {
+    const message = createBaseTcbVersion();
+    message.bootLoader = object.bootLoader ?? 0;
+    message.tee = object.tee ?? 0;
+    message.snp = object.snp ?? 0;
+    message.microcode = object.microcode ?? 0;
+    message.fmc = object.fmc ?? undefined;
+    return message;
+  },
+};
+
+function createBaseGuestPolicy(): GuestPolicy {
+  return {
+    abiMajor: 0,
+    abiMinor: 0,
+    smtAllowed: false,
+    migrationAgentAllowed: false,
+    debugAllowed: false,
+    singleSocket: false,
+  };
+}
+
+export const GuestPolicy: MessageFns<GuestPolicy> = {
+  encode(message: GuestPolicy, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.abiMajor !== 0) {
+      writer.uint32(8).uint32(message.abiMajor);
+    }
+    if (message.abiMinor !== 0) {
+      writer.uint32(16).uint32(message.abiMinor);
+    }
+    if (message.smtAllowed !== false) {
+      writer.uint32(24).bool(message.smtAllowed);
+    }
+    if (message.migrationAgentAllowed !== false) {
+      writer.uint32(32).bool(message.migrationAgentAllowed);
+    }
+    if (message.debugAllowed !== false) {
+      writer.uint32(40).bool(message.debugAllowed);
+    }
+    if (message.singleSocket !== false) {
+      writer.uint32(48).bool(message.singleSocket);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GuestPolicy {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGuestPolicy();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.abiMajor = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.abiMinor = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.smtAllowed = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.migrationAgentAllowed = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.debugAllowed = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.singleSocket = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GuestPolicy {
+    return {
+      abiMajor: isSet(object.abiMajor)
+        ? globalThis.Number(object.abiMajor)
+        : isSet(object.abi_major)
+        ? globalThis.Number(object.abi_major)
+        : 0,
+      abiMinor: isSet(object.abiMinor)
+        ? globalThis.Number(object.abiMinor)
+        : isSet(object.abi_minor)
+        ? globalThis.Number(object.abi_minor)
+        : 0,
+      smtAllowed: isSet(object.smtAllowed)
+        ? globalThis.Boolean(object.smtAllowed)
+        : isSet(object.smt_allowed)
+        ? globalThis.Boolean(object.smt_allowed)
+        : false,
+      migrationAgentAllowed: isSet(object.migrationAgentAllowed)
+        ? globalThis.Boolean(object.migrationAgentAllowed)
+        : isSet(object.migration_agent_allowed)
+        ? globalThis.Boolean(object.migration_agent_allowed)
+        : false,
+      debugAllowed: isSet(object.debugAllowed)
+        ? globalThis.Boolean(object.debugAllowed)
+        : isSet(object.debug_allowed)
+        ? globalThis.Boolean(object.debug_allowed)
+        : false,
+      singleSocket: isSet(object.singleSocket)
+        ? globalThis.Boolean(object.singleSocket)
+        : isSet(object.single_socket)
+        ? globalThis.Boolean(object.single_socket)
+        : false,
+    };
+  },
+
+  toJSON(message: GuestPolicy): unknown {
+    const obj: any = {};
+    if (message.abiMajor !== 0) {
+      obj.abiMajor = Math.round(message.abiMajor);
+    }
+    if (message.abiMinor !== 0) {
+      obj.abiMinor = Math.round(message.abiMinor);
+    }
+    if (message.smtAllowed !== false) {
+      obj.smtAllowed = message.smtAllowed;
+    }
+    if (message.migrationAgentAllowed !== false) {
+      obj.migrationAgentAllowed = message.migrationAgentAllowed;
+    }
+    if (message.debugAllowed !== false) {
+      obj.debugAllowed = message.debugAllowed;
+    }
+    if (message.singleSocket !== false) {
+      obj.singleSocket = message.singleSocket;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GuestPolicy>, I>>(base?: I): GuestPolicy {
+    return GuestPolicy.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GuestPolicy>, I>>(object: I): GuestPolicy {
+    const message = createBaseGuestPolicy();
+    message.abiMajor = object.abiMajor ?? 0;
+    message.abiMinor = object.abiMinor ?? 0;
+    message.smtAllowed = object.smtAllowed ?? false;
+    message.migrationAgentAllowed = object.migrationAgentAllowed ?? false;
+    message.debugAllowed = object.debugAllowed ?? false;
+    message.singleSocket = object.singleSocket ?? false;
+    return message;
+  },
+};
+
+function createBaseGetAttestationResponse(): GetAttestationResponse {
+  return {
+    report: Buffer.alloc(0),
+    reportData: Buffer.alloc(0),
+    measurement: Buffer.alloc(0),
+    policy: undefined,
+    vmpl: 0,
+    currentTcb: undefined,
+    reportedTcb: undefined,
+    committedTcb: undefined,
+    launchTcb: undefined,
+  };
+}
+
+export const GetAttestationResponse: MessageFns<GetAttestationResponse> = {
+  encode(message: GetAttestationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.report.length !== 0) {
+      writer.uint32(10).bytes(message.report);
+    }
+    if (message.reportData.length !== 0) {
+      writer.uint32(18).bytes(message.reportData);
+    }
+    if (message.measurement.length !== 0) {
+      writer.uint32(26).bytes(message.measurement);
+    }
+    if (message.policy !== undefined) {
+      GuestPolicy.encode(message.policy, writer.uint32(34).fork()).join();
+    }
+    if (message.vmpl !== 0) {
+      writer.uint32(40).uint32(message.vmpl);
+    }
+    if (message.currentTcb !== undefined) {
+      TcbVersion.encode(message.currentTcb, writer.uint32(50).fork()).join();
+    }
+    if (message.reportedTcb !== undefined) {
+      TcbVersion.encode(message.reportedTcb, writer.uint32(58).fork()).join();
+    }
+    if (message.committedTcb !== undefined) {
+      TcbVersion.encode(message.committedTcb, writer.uint32(66).fork()).join();
+    }
+    if (message.launchTcb !== undefined) {
+      TcbVersion.encode(message.launchTcb, writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetAttestationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetAttestationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.report = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reportData = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.measurement = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.policy = GuestPolicy.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.vmpl = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.currentTcb = TcbVersion.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.reportedTcb = TcbVersion.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.committedTcb = TcbVersion.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.launchTcb = TcbVersion.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetAttestationResponse {
+    return {
+      report: isSet(object.report) ? Buffer.from(bytesFromBase64(object.report)) : Buffer.alloc(0),
+      reportData: isSet(object.reportData)
+        ? Buffer.from(bytesFromBase64(object.reportData))
+        : isSet(object.report_data)
+        ? Buffer.from(bytesFromBase64(object.report_data))
+        : Buffer.alloc(0),
+      measurement: isSet(object.measurement) ? Buffer.from(bytesFromBase64(object.measurement)) : Buffer.alloc(0),
+      policy: isSet(object.policy) ? GuestPolicy.fromJSON(object.policy) : undefined,
+      vmpl: isSet(object.vmpl) ? globalThis.Number(object.vmpl) : 0,
+      currentTcb: isSet(object.currentTcb)
+        ? TcbVersion.fromJSON(object.currentTcb)
+        : isSet(object.current_tcb)
+        ? TcbVersion.fromJSON(object.current_tcb)
+        : undefined,
+      reportedTcb: isSet(object.reportedTcb)
+        ? TcbVersion.fromJSON(object.reportedTcb)
+        : isSet(object.reported_tcb)
+        ? TcbVersion.fromJSON(object.reported_tcb)
+        : undefined,
+      committedTcb: isSet(object.committedTcb)
+        ? TcbVersion.fromJSON(object.committedTcb)
+        : isSet(object.committed_tcb)
+        ? TcbVersion.fromJSON(object.committed_tcb)
+        : undefined,
+      launchTcb: isSet(object.launchTcb)
+        ? TcbVersion.fromJSON(object.launchTcb)
+        : isSet(object.launch_tcb)
+        ? TcbVersion.fromJSON(object.launch_tcb)
+        : undefined,
+    };
+  },
+
+  toJSON(message: GetAttestationResponse): unknown {
+    const obj: any = {};
+    if (message.report.length !== 0) {
+      obj.report = base64FromBytes(message.report);
+    }
+    if (message.reportData.length !== 0) {
+      obj.reportData = base64FromBytes(message.reportData);
+    }
+    if (message.measurement.length !== 0) {
+      obj.measurement = base64FromBytes(message.measurement);
+    }
+    if (message.policy !== undefined) {
+      obj.policy = GuestPolicy.toJSON(message.policy);
+    }
+    if (message.vmpl !== 0) {
+      obj.vmpl = Math.round(message.vmpl);
+    }
+    if (message.currentTcb !== undefined) {
+      obj.currentTcb = TcbVersion.toJSON(message.currentTcb);
+    }
+    if (message.reportedTcb !== undefined) {
+      obj.reportedTcb = TcbVersion.toJSON(message.reportedTcb);
+    }
+    if (message.committedTcb !== undefined) {
+      obj.committedTcb = TcbVersion.toJSON(message.committedTcb);
+    }
+    if (message.launchTcb !== undefined) {
+      obj.launchTcb = TcbVersion.toJSON(message.launchTcb);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetAttestationResponse>, I>>(base?: I): GetAttestationResponse {
+    return GetAttestationResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetAttestationResponse>, I>>(object: I): GetAttestationResponse {
+    const message = createBaseGetAttestationResponse();
+    message.report = object.report ?? Buffer.alloc(0);
+    message.reportData = object.reportData ?? Buffer.alloc(0);
+    message.measurement = object.measurement ?? Buffer.alloc(0);
+    message.policy = (object.policy !== undefined && object.policy !== null)
+      ? GuestPolicy.fromPartial(object.policy)
+      : undefined;
+    message.vmpl = object.vmpl ?? 0;
+    message.currentTcb = (object.currentTcb !== undefined && object.currentTcb !== null)
+      ? TcbVersion.fromPartial(object.currentTcb)
+      : undefined;
+    message.reportedTcb = (object.reportedTcb !== undefined && object.reportedTcb !== null)
+      ? TcbVersion.fromPartial(object.reportedTcb)
+      : undefined;
+    message.committedTcb = (object.committedTcb !== undefined && object.committedTcb !== null)
+      ? TcbVersion.fromPartial(object.committedTcb)
+      : undefined;
+    message.launchTcb = (object.launchTcb !== undefined && object.launchTcb !== null)
+      ? TcbVersion.fromPartial(object.launchTcb)
+      : undefined;
+    return message;
+  },
+};
+
 export type EnclaveServiceService = typeof EnclaveServiceService;
 export const EnclaveServiceService = {
   /**
@@ -2295,6 +3816,79 @@ export const EnclaveServiceService = {
     responseSerialize: (value: HealthCheckResponse): Buffer => Buffer.from(HealthCheckResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): HealthCheckResponse => HealthCheckResponse.decode(value),
   },
+  /**
+   * The enclave's X25519 public key (HPKE recipient for sealed credentials; new at every start),
+   * its version and the hash of its built files.
+   */
+  getEnclaveIdentity: {
+    path: "/enclave.v1.EnclaveService/GetEnclaveIdentity" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetEnclaveIdentityRequest): Buffer =>
+      Buffer.from(GetEnclaveIdentityRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetEnclaveIdentityRequest => GetEnclaveIdentityRequest.decode(value),
+    responseSerialize: (value: GetEnclaveIdentityResponse): Buffer =>
+      Buffer.from(GetEnclaveIdentityResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetEnclaveIdentityResponse => GetEnclaveIdentityResponse.decode(value),
+  },
+  /**
+   * Stores a credential sealed to the enclave key (HPKE, see docs/attestation.md). Status only.
+   * INVALID_ARGUMENT: sealed for another account or enclave key, tampered, not a credential, or
+   * the venue reports rights beyond reading (the reason names them). Nothing is stored then.
+   */
+  registerConnection: {
+    path: "/enclave.v1.EnclaveService/RegisterConnection" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RegisterConnectionRequest): Buffer =>
+      Buffer.from(RegisterConnectionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RegisterConnectionRequest => RegisterConnectionRequest.decode(value),
+    responseSerialize: (value: RegisterConnectionResponse): Buffer =>
+      Buffer.from(RegisterConnectionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RegisterConnectionResponse => RegisterConnectionResponse.decode(value),
+  },
+  /**
+   * Stops the account, zeroes its credential and deletes its envelope, fills, cash flows, cursors
+   * and engine state in one transaction; aggregates too unless keep_aggregates.
+   */
+  removeConnection: {
+    path: "/enclave.v1.EnclaveService/RemoveConnection" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemoveConnectionRequest): Buffer =>
+      Buffer.from(RemoveConnectionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveConnectionRequest => RemoveConnectionRequest.decode(value),
+    responseSerialize: (value: RemoveConnectionResponse): Buffer =>
+      Buffer.from(RemoveConnectionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RemoveConnectionResponse => RemoveConnectionResponse.decode(value),
+  },
+  /** Connected accounts and their status (for the ops CLI). */
+  listConnections: {
+    path: "/enclave.v1.EnclaveService/ListConnections" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListConnectionsRequest): Buffer =>
+      Buffer.from(ListConnectionsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListConnectionsRequest => ListConnectionsRequest.decode(value),
+    responseSerialize: (value: ListConnectionsResponse): Buffer =>
+      Buffer.from(ListConnectionsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListConnectionsResponse => ListConnectionsResponse.decode(value),
+  },
+  /**
+   * An SEV-SNP report whose REPORT_DATA binds the nonce, the enclave key and the TLS certificate.
+   * FAILED_PRECONDITION when this machine has no SEV-SNP attestation device.
+   */
+  getAttestation: {
+    path: "/enclave.v1.EnclaveService/GetAttestation" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetAttestationRequest): Buffer =>
+      Buffer.from(GetAttestationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetAttestationRequest => GetAttestationRequest.decode(value),
+    responseSerialize: (value: GetAttestationResponse): Buffer =>
+      Buffer.from(GetAttestationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetAttestationResponse => GetAttestationResponse.decode(value),
+  },
 } as const;
 
 export interface EnclaveServiceServer extends UntypedServiceImplementation {
@@ -2317,6 +3911,29 @@ export interface EnclaveServiceServer extends UntypedServiceImplementation {
   getSnapshotTimeSeries: handleUnaryCall<GetSnapshotTimeSeriesRequest, GetSnapshotTimeSeriesResponse>;
   /** Liveness of the service itself (the standard grpc.health.v1.Health is served too). */
   healthCheck: handleUnaryCall<HealthCheckRequest, HealthCheckResponse>;
+  /**
+   * The enclave's X25519 public key (HPKE recipient for sealed credentials; new at every start),
+   * its version and the hash of its built files.
+   */
+  getEnclaveIdentity: handleUnaryCall<GetEnclaveIdentityRequest, GetEnclaveIdentityResponse>;
+  /**
+   * Stores a credential sealed to the enclave key (HPKE, see docs/attestation.md). Status only.
+   * INVALID_ARGUMENT: sealed for another account or enclave key, tampered, not a credential, or
+   * the venue reports rights beyond reading (the reason names them). Nothing is stored then.
+   */
+  registerConnection: handleUnaryCall<RegisterConnectionRequest, RegisterConnectionResponse>;
+  /**
+   * Stops the account, zeroes its credential and deletes its envelope, fills, cash flows, cursors
+   * and engine state in one transaction; aggregates too unless keep_aggregates.
+   */
+  removeConnection: handleUnaryCall<RemoveConnectionRequest, RemoveConnectionResponse>;
+  /** Connected accounts and their status (for the ops CLI). */
+  listConnections: handleUnaryCall<ListConnectionsRequest, ListConnectionsResponse>;
+  /**
+   * An SEV-SNP report whose REPORT_DATA binds the nonce, the enclave key and the TLS certificate.
+   * FAILED_PRECONDITION when this machine has no SEV-SNP attestation device.
+   */
+  getAttestation: handleUnaryCall<GetAttestationRequest, GetAttestationResponse>;
 }
 
 export interface EnclaveServiceClient extends Client {
@@ -2414,6 +4031,99 @@ export interface EnclaveServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: HealthCheckResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * The enclave's X25519 public key (HPKE recipient for sealed credentials; new at every start),
+   * its version and the hash of its built files.
+   */
+  getEnclaveIdentity(
+    request: GetEnclaveIdentityRequest,
+    callback: (error: ServiceError | null, response: GetEnclaveIdentityResponse) => void,
+  ): ClientUnaryCall;
+  getEnclaveIdentity(
+    request: GetEnclaveIdentityRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetEnclaveIdentityResponse) => void,
+  ): ClientUnaryCall;
+  getEnclaveIdentity(
+    request: GetEnclaveIdentityRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetEnclaveIdentityResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Stores a credential sealed to the enclave key (HPKE, see docs/attestation.md). Status only.
+   * INVALID_ARGUMENT: sealed for another account or enclave key, tampered, not a credential, or
+   * the venue reports rights beyond reading (the reason names them). Nothing is stored then.
+   */
+  registerConnection(
+    request: RegisterConnectionRequest,
+    callback: (error: ServiceError | null, response: RegisterConnectionResponse) => void,
+  ): ClientUnaryCall;
+  registerConnection(
+    request: RegisterConnectionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RegisterConnectionResponse) => void,
+  ): ClientUnaryCall;
+  registerConnection(
+    request: RegisterConnectionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RegisterConnectionResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Stops the account, zeroes its credential and deletes its envelope, fills, cash flows, cursors
+   * and engine state in one transaction; aggregates too unless keep_aggregates.
+   */
+  removeConnection(
+    request: RemoveConnectionRequest,
+    callback: (error: ServiceError | null, response: RemoveConnectionResponse) => void,
+  ): ClientUnaryCall;
+  removeConnection(
+    request: RemoveConnectionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RemoveConnectionResponse) => void,
+  ): ClientUnaryCall;
+  removeConnection(
+    request: RemoveConnectionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RemoveConnectionResponse) => void,
+  ): ClientUnaryCall;
+  /** Connected accounts and their status (for the ops CLI). */
+  listConnections(
+    request: ListConnectionsRequest,
+    callback: (error: ServiceError | null, response: ListConnectionsResponse) => void,
+  ): ClientUnaryCall;
+  listConnections(
+    request: ListConnectionsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListConnectionsResponse) => void,
+  ): ClientUnaryCall;
+  listConnections(
+    request: ListConnectionsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListConnectionsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * An SEV-SNP report whose REPORT_DATA binds the nonce, the enclave key and the TLS certificate.
+   * FAILED_PRECONDITION when this machine has no SEV-SNP attestation device.
+   */
+  getAttestation(
+    request: GetAttestationRequest,
+    callback: (error: ServiceError | null, response: GetAttestationResponse) => void,
+  ): ClientUnaryCall;
+  getAttestation(
+    request: GetAttestationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetAttestationResponse) => void,
+  ): ClientUnaryCall;
+  getAttestation(
+    request: GetAttestationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetAttestationResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const EnclaveServiceClient = makeGenericClientConstructor(
@@ -2424,6 +4134,14 @@ export const EnclaveServiceClient = makeGenericClientConstructor(
   service: typeof EnclaveServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;

@@ -1,0 +1,401 @@
+#!/usr/bin/env node
+// `enclave`: the ops CLI. It talks to a running service over gRPC; the service owns the work.
+// Credentials are read from stdin or a file (never argv), sealed here to the key the enclave
+// reports (HPKE) and sent as ciphertext. Errors are one line on stderr and a non-zero exit;
+// nothing this prints carries a credential.
+import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { credentials, Metadata, status, type CallOptions, type ChannelCredentials, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import { SingleBar } from 'cli-progress';
+import type { PerformanceMetrics } from '../domain/aggregation.js';
+import { EXCHANGES, isExchange, type AccountKey, type HourlyReturn } from '../domain/types.js';
+import type { VenueCredential } from '../exchanges/connector.js';
+import { sealCredential } from '../attestation/sealed-intake.js';
+import {
+  ConnectionStatus,
+  EnclaveServiceClient,
+  SyncPhase,
+  SyncStatus,
+  SyncType,
+  type PerformanceMetrics as PerformanceMetricsMessage,
+  type ProcessSyncJobResponse,
+  type SyncJobProgress,
+  type TcbVersion,
+} from '../grpc/generated/enclave.js';
+import { equityChart, equitySvg, metricsTable, returnsTable, table } from './render.js';
+import { runVerifyAttestation } from './verify-attestation.js';
+
+export const USAGE = `usage: enclave <command> [options]
+  add <user> <exchange> [--key-file FILE]   register an API key (read from stdin or FILE, never argv):
+                                            JSON {"apiKey","secret","passphrase"?} or lines: key, secret[, passphrase]
+  list                                      connected accounts and their status
+  remove <user> <exchange> [--keep-aggregates]
+                                            delete the account's key, fills, cash flows, cursors (and aggregates)
+  sync <user> <exchange> [--full]           sync now, with a progress bar
+  returns <user> <exchange> [--from ISO] [--to ISO] [--last N] [--svg FILE]
+                                            hourly returns table and equity chart (default: the last 365 days)
+  metrics <user> <exchange>                 performance metrics
+  identity                                  the enclave's public key, version and build hash
+  attest [--nonce HEX] [--out FILE]         an SEV-SNP report bound to the nonce (random when omitted)
+  verify-attestation ...                    check a report offline (see: enclave verify-attestation --help)
+options: --target HOST:PORT (or ENCLAVE_TARGET; default 127.0.0.1:50051)
+         --ca FILE --cert FILE --key FILE   mTLS client credentials (enclave mode)`;
+
+export interface CliIo {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  /** All of standard input (only `add` reads it). */
+  readonly readStdin: () => Promise<Buffer>;
+  /** The stream the progress bar draws on (default: none). */
+  readonly progressStream?: NodeJS.WritableStream;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+class UsageError extends Error {}
+class CliError extends Error {}
+
+const DAY_MS = 24 * 3_600_000;
+const QUERY_DEADLINE_MS = 30_000;
+const SYNC_DEADLINE_MS = 15 * 60_000;
+
+type Unary<Req, Res> = (request: Req, metadata: Metadata, options: Partial<CallOptions>, callback: (error: ServiceError | null, response: Res) => void) => ClientUnaryCall;
+
+function call<Req, Res>(method: Unary<Req, Res>, request: Req, deadlineMs = QUERY_DEADLINE_MS): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    method(request, new Metadata(), { deadline: Date.now() + deadlineMs }, (error, response) => (error === null ? resolve(response) : reject(error)));
+  });
+}
+
+function isServiceError(value: unknown): value is ServiceError {
+  return value instanceof Error && 'code' in value && typeof value.code === 'number' && 'details' in value;
+}
+
+function channelCredentials(values: { ca?: string | undefined; cert?: string | undefined; key?: string | undefined }): ChannelCredentials {
+  const given = [values.ca, values.cert, values.key].filter((v) => v !== undefined).length;
+  if (given === 0) return credentials.createInsecure();
+  if (given !== 3 || values.ca === undefined || values.cert === undefined || values.key === undefined) {
+    throw new UsageError('--ca, --cert and --key go together (mTLS)');
+  }
+  return credentials.createSsl(readFileSync(values.ca), readFileSync(values.key), readFileSync(values.cert));
+}
+
+function accountArgs(positionals: readonly string[]): AccountKey {
+  const [userUid, exchange] = positionals;
+  if (userUid === undefined || exchange === undefined || positionals.length !== 2) throw new UsageError('expected <user> <exchange>');
+  if (!isExchange(exchange)) throw new UsageError(`exchange must be one of ${EXCHANGES.join(', ')}`);
+  return { userUid, exchange };
+}
+
+/** Parses credential text: JSON {apiKey, secret, passphrase?} or lines (key, secret[, passphrase]). */
+export function parseCredentialText(text: string): VenueCredential {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('{')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(trimmed);
+    } catch {
+      throw new CliError('the credential input is not valid JSON');
+    }
+    const record = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
+    const { apiKey, secret, passphrase } = record;
+    if (typeof apiKey !== 'string' || apiKey === '' || typeof secret !== 'string' || (passphrase !== undefined && typeof passphrase !== 'string')) {
+      throw new CliError('the credential JSON needs string fields apiKey and secret (and optionally passphrase)');
+    }
+    return passphrase === undefined ? { apiKey, secret } : { apiKey, secret, passphrase };
+  }
+  const lines = trimmed.split(/\r?\n/u).map((line) => line.trim());
+  const [apiKey, secret, passphrase, ...rest] = lines;
+  if (apiKey === undefined || apiKey === '' || rest.length > 0) {
+    throw new CliError('the credential input must be the API key, the secret and optionally a passphrase, one per line');
+  }
+  const base = { apiKey, secret: secret ?? '' };
+  return passphrase === undefined || passphrase === '' ? base : { ...base, passphrase };
+}
+
+function statusName(s: ConnectionStatus): string {
+  switch (s) {
+    case ConnectionStatus.CONNECTION_STATUS_ACTIVE:
+      return 'active';
+    case ConnectionStatus.CONNECTION_STATUS_FAILED:
+      return 'failed';
+    case ConnectionStatus.CONNECTION_STATUS_DISABLED:
+      return 'disabled';
+    default:
+      return 'unknown';
+  }
+}
+
+function toMetrics(m: PerformanceMetricsMessage): PerformanceMetrics {
+  const opt = (v: number | undefined): number | null => v ?? null;
+  return {
+    hours: m.hours,
+    cumulativeReturn: m.cumulativeReturn,
+    annualizedReturn: m.annualizedReturn,
+    annualizedVolatility: m.annualizedVolatility,
+    maxDrawdown: m.maxDrawdown,
+    maxDrawdownPeakHour: opt(m.maxDrawdownPeakHourMs),
+    maxDrawdownTroughHour: opt(m.maxDrawdownTroughHourMs),
+    sharpe: opt(m.sharpe),
+    sortino: opt(m.sortino),
+    calmar: opt(m.calmar),
+    positiveHourShare: m.positiveHourShare,
+    bestHour: opt(m.bestHour),
+    worstHour: opt(m.worstHour),
+    totalFees: m.totalFees,
+    realizedPnl: m.realizedPnl,
+    unrealizedPnl: m.unrealizedPnl,
+  };
+}
+
+function parseTime(text: string, flag: string): number {
+  const ms = /^\d+$/u.test(text) ? Number(text) : Date.parse(text);
+  if (!Number.isFinite(ms)) throw new UsageError(`${flag} must be an ISO time or epoch milliseconds`);
+  return ms;
+}
+
+function syncSummary(result: ProcessSyncJobResponse | undefined): string {
+  if (result === undefined) return 'sync finished without a result';
+  const state = result.status === SyncStatus.SYNC_STATUS_COMPLETED_WITH_GAPS ? `completed with gaps (${result.dataGapKinds.join(', ')})` : 'completed';
+  const snapshot = result.latestSnapshot === undefined ? '' : `; equity ${result.latestSnapshot.equity.toFixed(2)} at ${new Date(result.latestSnapshot.timeMs).toISOString()}`;
+  return `sync ${state}: ${result.fillsSynced} new fills, ${result.cashFlowsSynced} new cash flows, ${result.hourlyReturnsGenerated} hours computed${snapshot}`;
+}
+
+const tcb = (t: TcbVersion | undefined): string => (t === undefined ? '—' : `${t.bootLoader}.${t.tee}.${t.snp}.${t.microcode}${t.fmc === undefined ? '' : ` fmc ${t.fmc}`}`);
+
+async function watchSync(client: EnclaveServiceClient, account: AccountKey, full: boolean, io: CliIo): Promise<ProcessSyncJobResponse | undefined> {
+  const stream = client.watchSyncJob(
+    { userUid: account.userUid, exchange: account.exchange, type: full ? SyncType.SYNC_TYPE_FULL : SyncType.SYNC_TYPE_INCREMENTAL },
+    { deadline: Date.now() + SYNC_DEADLINE_MS },
+  );
+  const bar = new SingleBar({
+    format: '{phase} |{bar}| {value}/{total} hours | {fills} fills, {flows} cash flows',
+    stream: io.progressStream ?? process.stderr,
+    noTTYOutput: false,
+    hideCursor: true,
+    clearOnComplete: false,
+  });
+  let started = false;
+  let result: ProcessSyncJobResponse | undefined;
+  try {
+    for await (const message of stream as AsyncIterable<SyncJobProgress>) {
+      const payload = {
+        phase: message.phase === SyncPhase.SYNC_PHASE_FETCHING ? 'fetching   ' : message.phase === SyncPhase.SYNC_PHASE_AGGREGATING ? 'aggregating' : 'done       ',
+        fills: message.fillsFetched,
+        flows: message.cashFlowsFetched,
+      };
+      const total = Math.max(1, message.hoursTotal);
+      if (!started) {
+        bar.start(total, message.hoursDone, payload);
+        started = true;
+      } else {
+        bar.setTotal(total);
+        bar.update(message.hoursDone, payload);
+      }
+      if (message.phase === SyncPhase.SYNC_PHASE_DONE) result = message.result;
+    }
+  } finally {
+    if (started) bar.stop();
+  }
+  return result;
+}
+
+/** Runs one command; resolves to the exit code (0 ok, 1 failed, 2 usage). */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === 'verify-attestation') {
+    return runVerifyAttestation(rest, { out: (line) => io.out(`${line}\n`), err: (line) => io.err(`${line}\n`) });
+  }
+  let client: EnclaveServiceClient | undefined;
+  try {
+    if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+      io.out(`${USAGE}\n`);
+      return command === undefined ? 2 : 0;
+    }
+    const { values, positionals } = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        target: { type: 'string' },
+        ca: { type: 'string' },
+        cert: { type: 'string' },
+        key: { type: 'string' },
+        'key-file': { type: 'string' },
+        'keep-aggregates': { type: 'boolean' },
+        full: { type: 'boolean' },
+        from: { type: 'string' },
+        to: { type: 'string' },
+        last: { type: 'string' },
+        svg: { type: 'string' },
+        nonce: { type: 'string' },
+        out: { type: 'string' },
+      },
+    });
+    const target = values.target ?? io.env['ENCLAVE_TARGET'] ?? '127.0.0.1:50051';
+    const open = (): EnclaveServiceClient => {
+      client = new EnclaveServiceClient(target, channelCredentials(values));
+      return client;
+    };
+
+    switch (command) {
+      case 'add': {
+        const account = accountArgs(positionals);
+        const input = values['key-file'] === undefined ? await io.readStdin() : readFileSync(values['key-file']);
+        let credential: VenueCredential;
+        try {
+          credential = parseCredentialText(input.toString('utf8'));
+        } finally {
+          input.fill(0);
+        }
+        const c = open();
+        const identity = await call(c.getEnclaveIdentity.bind(c), {});
+        const sealed = await sealCredential(identity.hpkePublicKey, account, credential);
+        const reply = await call(c.registerConnection.bind(c), { userUid: account.userUid, exchange: account.exchange, sealedCredential: sealed });
+        io.out(
+          `added ${account.userUid} on ${account.exchange}: ${statusName(reply.status)}` +
+            `${reply.permissionsChecked ? ' (key checked read-only)' : ' (the venue does not report key permissions: not checked)'}\n`,
+        );
+        return 0;
+      }
+      case 'list': {
+        if (positionals.length > 0) throw new UsageError('list takes no arguments');
+        const c = open();
+        const { connections } = await call(c.listConnections.bind(c), {});
+        if (connections.length === 0) {
+          io.out('no accounts connected\n');
+          return 0;
+        }
+        io.out(`${table([['user', 'exchange', 'status'], ...connections.map((x) => [x.userUid, x.exchange, statusName(x.status)])])}\n`);
+        return 0;
+      }
+      case 'remove': {
+        const account = accountArgs(positionals);
+        const keep = values['keep-aggregates'] === true;
+        const c = open();
+        const { removed } = await call(c.removeConnection.bind(c), { userUid: account.userUid, exchange: account.exchange, keepAggregates: keep });
+        io.out(
+          removed
+            ? `removed ${account.userUid} on ${account.exchange}: key, fills, cash flows and cursors deleted${keep ? '; aggregates kept' : ', aggregates too'}\n`
+            : `no connection stored for ${account.userUid} on ${account.exchange}\n`,
+        );
+        return 0;
+      }
+      case 'sync': {
+        const account = accountArgs(positionals);
+        const result = await watchSync(open(), account, values.full === true, io);
+        io.out(`${syncSummary(result)}\n`);
+        return 0;
+      }
+      case 'returns': {
+        const account = accountArgs(positionals);
+        const to = values.to === undefined ? Date.now() + 3_600_000 : parseTime(values.to, '--to');
+        const from = values.from === undefined ? to - 365 * DAY_MS : parseTime(values.from, '--from');
+        const last = values.last === undefined ? 24 : Number(values.last);
+        if (!Number.isInteger(last) || last < 1) throw new UsageError('--last must be a positive integer');
+        const c = open();
+        const reply = await call(c.calculateHistoricalReturns.bind(c), { userUid: account.userUid, exchange: account.exchange, fromMs: from, toMs: to });
+        const returns: HourlyReturn[] = reply.returns.map((r) => ({
+          hourStart: r.hourStartMs,
+          return: r.hourlyReturn,
+          cumulativeReturn: r.cumulativeReturn,
+          equityEnd: r.equityEnd,
+          netFlow: r.netFlow,
+        }));
+        if (returns.length === 0) {
+          io.out('no published hourly returns in this range\n');
+        } else {
+          io.out(`${returns.length} hourly returns; the last ${Math.min(last, returns.length)}:\n${returnsTable(returns, last)}\n\nGrowth of 1 unit:\n${equityChart(returns)}\n`);
+        }
+        if (values.svg !== undefined) {
+          writeFileSync(values.svg, equitySvg(returns));
+          io.out(`equity curve written to ${values.svg}\n`);
+        }
+        return 0;
+      }
+      case 'metrics': {
+        const account = accountArgs(positionals);
+        const c = open();
+        const { metrics } = await call(c.getAggregatedMetrics.bind(c), { userUid: account.userUid, exchange: account.exchange });
+        if (metrics === undefined) throw new CliError('the service answered without metrics');
+        io.out(`${metricsTable(toMetrics(metrics))}\n`);
+        return 0;
+      }
+      case 'identity': {
+        const c = open();
+        const identity = await call(c.getEnclaveIdentity.bind(c), {});
+        io.out(`public key ${Buffer.from(identity.hpkePublicKey).toString('hex')}\nversion    ${identity.serviceVersion}\nbuild hash ${identity.buildHash}\n`);
+        return 0;
+      }
+      case 'attest': {
+        const nonceText = values.nonce?.replace(/^0x/u, '');
+        if (nonceText !== undefined && !/^([0-9a-fA-F]{2})+$/u.test(nonceText)) throw new UsageError('--nonce must be hex');
+        const nonce = nonceText === undefined ? randomBytes(32) : Buffer.from(nonceText, 'hex');
+        const c = open();
+        const identity = await call(c.getEnclaveIdentity.bind(c), {});
+        const report = await call(c.getAttestation.bind(c), { nonce });
+        if (values.out !== undefined) writeFileSync(values.out, report.report);
+        const policy = report.policy;
+        io.out(
+          [
+            `nonce        ${nonce.toString('hex')}`,
+            `public key   ${Buffer.from(identity.hpkePublicKey).toString('hex')}`,
+            `measurement  ${Buffer.from(report.measurement).toString('hex')}`,
+            `report data  ${Buffer.from(report.reportData).toString('hex')}`,
+            `policy       abi ${policy?.abiMajor ?? '?'}.${policy?.abiMinor ?? '?'}, debug ${policy?.debugAllowed === true ? 'ALLOWED' : 'off'}, smt ${policy?.smtAllowed === true ? 'on' : 'off'}`,
+            `vmpl         ${report.vmpl}`,
+            `tcb          current ${tcb(report.currentTcb)}, reported ${tcb(report.reportedTcb)}, committed ${tcb(report.committedTcb)}, launch ${tcb(report.launchTcb)}`,
+            values.out === undefined ? 'report not saved (use --out FILE, then enclave verify-attestation --report FILE ...)' : `report       ${values.out} (${report.report.length} bytes)`,
+            '',
+          ].join('\n'),
+        );
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
+      io.err(`enclave: ${error.message}\n${USAGE}\n`);
+      return 2;
+    }
+    if (isServiceError(error)) {
+      // Details are the service's fixed sentences (src/grpc/errors.ts), never a secret.
+      io.err(`enclave: ${status[error.code] ?? error.code}: ${error.details}\n`);
+      return 1;
+    }
+    if (error instanceof CliError || (error instanceof TypeError && 'code' in error)) {
+      io.err(`enclave: ${error.message}\n`);
+      return 1;
+    }
+    // Our own errors say what failed; a file error names the path only.
+    const code = typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' ? error.code : undefined;
+    io.err(`enclave: ${code !== undefined && 'path' in (error as object) ? `${code}: ${String((error as { path: unknown }).path)}` : error instanceof Error ? error.name : 'failed'}\n`);
+    return 1;
+  } finally {
+    client?.close();
+  }
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  const all = Buffer.concat(chunks);
+  for (const chunk of chunks) chunk.fill(0);
+  return all;
+}
+
+// Run as a program (also through the npm bin symlink), not when imported by tests.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
+  process.exitCode = await runCli(process.argv.slice(2), {
+    out: (text) => process.stdout.write(text),
+    err: (text) => process.stderr.write(text),
+    readStdin: async () => {
+      if (process.stdin.isTTY) process.stderr.write('API key, secret and optional passphrase, one per line; end with Ctrl-D:\n');
+      return readAll(process.stdin);
+    },
+    progressStream: process.stderr,
+    env: process.env,
+  });
+}

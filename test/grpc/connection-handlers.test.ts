@@ -1,0 +1,57 @@
+// The connection and attestation handlers: validation before the port, status mapping after it.
+import test from 'ava';
+import { status } from '@grpc/grpc-js';
+import { SealedCredentialError, WritableCredentialError } from '../../src/attestation/errors.js';
+import { isServiceError, startHarness, unary, type Harness } from './helpers.js';
+
+let h: Harness;
+test.before(async () => {
+  h = await startHarness();
+});
+test.after.always(async () => {
+  await h.close();
+});
+
+async function codeOf(promise: Promise<unknown>): Promise<{ code: number; details: string }> {
+  try {
+    await promise;
+    return { code: status.OK, details: '' };
+  } catch (error) {
+    if (!isServiceError(error)) throw error;
+    return { code: error.code, details: error.details };
+  }
+}
+
+test.serial('RegisterConnection validates the account and the ciphertext size before asking the port', async (t) => {
+  const before = h.port.calls.length;
+  const bad = await codeOf(unary(h.client.registerConnection.bind(h.client), { userUid: 'bad uid;', exchange: 'nasdaq', sealedCredential: Buffer.alloc(0) }));
+  t.is(bad.code, status.INVALID_ARGUMENT);
+  t.regex(bad.details, /user_uid: .*exchange: .*sealed_credential: must be 1 to 16384 bytes/u);
+  t.is(h.port.calls.length, before, 'the port was not asked');
+});
+
+test.serial('RegisterConnection maps refused credentials to INVALID_ARGUMENT with their fixed reason', async (t) => {
+  h.port.behaviour.registerConnection = () => Promise.reject(new SealedCredentialError('unopenable'));
+  const unopenable = await codeOf(unary(h.client.registerConnection.bind(h.client), { userUid: 'u1', exchange: 'binance', sealedCredential: Buffer.alloc(80, 1) }));
+  t.deepEqual(unopenable, { code: status.INVALID_ARGUMENT, details: 'the sealed credential cannot be opened for this account by this enclave' });
+  h.port.behaviour.registerConnection = () => Promise.reject(new WritableCredentialError('the API key has trading rights (spot_trade)'));
+  const writable = await codeOf(unary(h.client.registerConnection.bind(h.client), { userUid: 'u1', exchange: 'binance', sealedCredential: Buffer.alloc(80, 1) }));
+  t.deepEqual(writable, { code: status.INVALID_ARGUMENT, details: 'the API key has trading rights (spot_trade)' });
+  delete h.port.behaviour.registerConnection;
+});
+
+test.serial('RemoveConnection passes keep_aggregates through; GetAttestation checks the nonce length', async (t) => {
+  let kept: boolean | undefined;
+  h.port.behaviour.removeConnection = async (_account, keep) => {
+    kept = keep;
+    return true;
+  };
+  const reply = await unary(h.client.removeConnection.bind(h.client), { userUid: 'u1', exchange: 'bybit', keepAggregates: true });
+  t.true(reply.removed);
+  t.true(kept);
+  delete h.port.behaviour.removeConnection;
+  const short = await codeOf(unary(h.client.getAttestation.bind(h.client), { nonce: Buffer.alloc(15) }));
+  t.deepEqual(short, { code: status.INVALID_ARGUMENT, details: 'nonce: must be 16 to 64 bytes' });
+  const unavailable = await codeOf(unary(h.client.getAttestation.bind(h.client), { nonce: Buffer.alloc(16) }));
+  t.is(unavailable.code, status.FAILED_PRECONDITION);
+});
