@@ -88,7 +88,7 @@ interface Scenario {
 
 async function runScenario(t: ExecutionContext, scenario: Scenario): Promise<{ output: string }> {
   // A fresh embedded database takes tens of seconds to initialise on a busy 2-core machine.
-  t.timeout(240_000);
+  t.timeout(420_000);
   const now = Date.now();
   const history = syntheticAccount({ fills: FILLS, fromMs: now - 3 * DAY_MS, toMs: now - 2 * HOUR_MS });
   const fake = createBinanceLikeFake('binance', { account: history, apiKey: CANARY_KEY, secret: CANARY_SECRET });
