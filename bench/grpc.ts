@@ -1,18 +1,33 @@
 // `npm run bench -- grpc`: GetAggregatedMetrics at a fixed rate (default 1,000 req/s for 10 s)
-// from a loopback client running in a worker thread (its own event loop), against the real
-// server and service over an EnclavePort holding 1,000 in-memory accounts. Latency is per call,
+// from a loopback client running in a worker thread (its own event loop). Latency is per call,
 // send to reply. Goal: p99 ≤ 3 ms, 0 errors. Options: --rate N --seconds N --accounts N.
+// --target service (default): the whole service in-process (`startService`: storage, keyring,
+//   worker pool, actor runtime, gRPC server) on a throw-away PostgreSQL database (the local
+//   server, as the tests use; --database embedded for PGlite in a temp directory), with N
+//   `simulated` accounts added and synced first (--history-days, default 30, of simulated history).
+// --target port: the gRPC server over an in-bench EnclavePort holding N in-memory metrics (the
+//   transport and handler cost alone).
 // The same load first runs against a bare grpc-js server answering a constant (the floor this
 // machine gives at this moment), so the service's own cost can be read off on a busy machine;
 // --no-baseline skips it.
-// (At integration, `benchPort` is replaced by the supervisor with simulated venues.)
 import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { credentials, Metadata, Server, ServerCredentials, type sendUnaryData } from '@grpc/grpc-js';
 import { AccountNotFoundError } from '../src/actors/errors.js';
+import { startService, type RunningService } from '../src/app/service.js';
+import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/config/logger.js';
+import { decodeCredential, encodeCredential } from '../src/crypto/credential.js';
+import type { VenueConnector } from '../src/exchanges/connector.js';
+import { createSimulatedConnector } from '../src/exchanges/simulated.js';
+import { sealEnvelope } from '../src/crypto/envelope.js';
+import { createTestDatabase, type TestDatabase } from '../test/support/database.js';
 import type { PerformanceMetrics } from '../src/domain/aggregation.js';
 import { accountId, type AccountKey, type Exchange } from '../src/domain/types.js';
 import { EnclaveServiceClient, EnclaveServiceService, type GetAggregatedMetricsResponse } from '../src/grpc/generated/enclave.js';
@@ -29,6 +44,8 @@ interface LoadPlan {
   readonly seconds: number;
   readonly warmupSeconds: number;
   readonly accounts: number;
+  /** Accounts are `simulated` ones (the real service) rather than the in-bench port's mix. */
+  readonly simulated: boolean;
 }
 
 interface LoadResult {
@@ -40,8 +57,8 @@ interface LoadResult {
   readonly cpuUs: number;
 }
 
-function benchAccount(i: number): AccountKey {
-  return { userUid: `bench_user_${i}`, exchange: VENUES[i % VENUES.length]! };
+function benchAccount(i: number, simulated = false): AccountKey {
+  return { userUid: `bench_user_${i}`, exchange: simulated ? 'simulated' : VENUES[i % VENUES.length]! };
 }
 
 /** Metrics of a deterministic 30-day random walk, computed once per account. */
@@ -141,7 +158,7 @@ async function load(plan: LoadPlan): Promise<LoadResult> {
           cpuStart = process.cpuUsage();
         }
         const t0 = performance.now();
-        client.getAggregatedMetrics(benchAccount(index % plan.accounts), new Metadata(), { deadline: Date.now() + 5_000 }, (error) => {
+        client.getAggregatedMetrics(benchAccount(index % plan.accounts, plan.simulated), new Metadata(), { deadline: Date.now() + 5_000 }, (error) => {
           const ms = performance.now() - t0;
           if (index >= warmup) {
             if (error === null) latenciesMs.push(ms);
@@ -247,6 +264,65 @@ async function handlerOverheadUs(accounts: number, calls: number): Promise<numbe
   return ((performance.now() - start) * 1000) / calls;
 }
 
+/** The real service in-process, as src/main.ts starts it (no demo, no schedule), on a throw-away database. */
+async function startBenchService(embedded: boolean, historyDays: number): Promise<{ service: RunningService; close(): Promise<void> }> {
+  let database: TestDatabase | undefined;
+  let dir: string | undefined;
+  const env: Record<string, string> = {
+    ENCRYPTION_KEY: randomBytes(32).toString('hex'), ENCLAVE_PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'error',
+    SYNC_INTERVAL_MS: '0', DEMO: 'false',
+  };
+  if (embedded) {
+    dir = await mkdtemp(join(tmpdir(), 'bench-grpc-'));
+    env.EMBEDDED_DB_DIR = join(dir, 'pglite');
+  } else {
+    database = await createTestDatabase(undefined, { migrate: false });
+    env.DATABASE_URL = database.url;
+  }
+  // A shorter simulated history than the demo's (which starts at the simulated genesis), so that
+  // syncing every account first takes seconds, not minutes; the connector is otherwise the registry's.
+  const startMs = Math.floor(Date.now() / HOUR) * HOUR - historyDays * 24 * HOUR;
+  const connectorFactory = (account: AccountKey, plaintext: Buffer): VenueConnector => {
+    decodeCredential(plaintext);
+    return createSimulatedConnector(account, { seed: 1, clock: { now: Date.now }, startMs });
+  };
+  const service = await startService(loadConfig(env), createLogger('error'), { connectorFactory });
+  return {
+    service,
+    async close() {
+      await service.stop();
+      await database?.drop();
+      if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Adds `accounts` simulated accounts (sealed like any credential) and syncs each once; returns seconds. */
+async function addAndSync(service: RunningService, accounts: number, concurrency: number): Promise<number> {
+  for (let i = 0; i < accounts; i++) {
+    const account = benchAccount(i, true);
+    const plaintext = encodeCredential({ apiKey: 'bench', secret: 'bench' });
+    await service.storage.connections.saveConnection(account, sealEnvelope(service.keyring, account, plaintext));
+    plaintext.fill(0);
+  }
+  const start = performance.now();
+  let next = 0;
+  let fills = 0;
+  let hours = 0;
+  const worker = async (): Promise<void> => {
+    while (next < accounts) {
+      const account = benchAccount(next++, true);
+      const result = await service.runtime.supervisor.sync(account, 'incremental', Date.now() + 600_000);
+      fills += result.fillsIngested;
+      hours += result.hourlyReturnsWritten;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
+  const seconds = (performance.now() - start) / 1000;
+  console.log(`synced ${accounts} simulated accounts in ${seconds.toFixed(1)} s: ${fills} fills, ${hours} hourly returns stored`);
+  return Math.round(seconds * 10) / 10;
+}
+
 if (isMainThread) {
   const { values } = parseArgs({
     options: {
@@ -254,38 +330,59 @@ if (isMainThread) {
       seconds: { type: 'string', default: '10' },
       accounts: { type: 'string', default: '1000' },
       'no-baseline': { type: 'boolean', default: false },
+      target: { type: 'string', default: 'service' },
+      database: { type: 'string', default: 'postgres' },
+      'sync-concurrency': { type: 'string', default: '8' },
+      'history-days': { type: 'string', default: '30' },
     },
   });
+  if (values.target !== 'service' && values.target !== 'port') throw new Error('--target service|port');
+  if (values.database !== 'postgres' && values.database !== 'embedded') throw new Error('--database postgres|embedded');
+  const onService = values.target === 'service';
   const rate = Number(values.rate);
   const seconds = Number(values.seconds);
   const accounts = Number(values.accounts);
-  console.log(`GetAggregatedMetrics: ${accounts} accounts, ${rate} req/s for ${seconds} s (+1 s warm-up), loopback client in a worker thread`);
+  console.log(`GetAggregatedMetrics: ${accounts} accounts, ${rate} req/s for ${seconds} s (+1 s warm-up), loopback client in a worker thread, target ${onService ? `the service on ${values.database}` : 'the in-bench port'}`);
   const handlerUs = await handlerOverheadUs(accounts, 50_000);
   console.log(`handler alone (validate, ask, map; no transport): ${handlerUs.toFixed(1)} µs per call`);
   let baseline: Summary | undefined;
   if (!values['no-baseline']) {
     const bare = await bareServer();
     // A discarded first run, so that neither measured run pays for warming grpc-js up.
-    await measure('warm-up (discarded)', { port: bare.port, rate, seconds: 2, warmupSeconds: 1, accounts });
-    baseline = await measure('bare grpc-js floor', { port: bare.port, rate, seconds, warmupSeconds: 1, accounts });
+    await measure('warm-up (discarded)', { port: bare.port, rate, seconds: 2, warmupSeconds: 1, accounts, simulated: false });
+    baseline = await measure('bare grpc-js floor', { port: bare.port, rate, seconds, warmupSeconds: 1, accounts, simulated: false });
     bare.close();
   }
-  const server = await startGrpcServer({
-    host: '127.0.0.1',
-    port: 0,
-    enclave: benchPort(accounts),
-    logger: createLogger('error'),
-    enclaveMode: false,
-    version: 'bench',
-  });
-  const summary = await measure('EnclaveService', { port: server.port, rate, seconds, warmupSeconds: 1, accounts });
-  await server.close(1_000);
+  let summary: Summary;
+  let syncSeconds: number | null = null;
+  if (onService) {
+    const running = await startBenchService(values.database === 'embedded', Number(values['history-days']));
+    try {
+      syncSeconds = await addAndSync(running.service, accounts, Number(values['sync-concurrency']));
+      summary = await measure('EnclaveService (whole service)', { port: running.service.grpcPort, rate, seconds, warmupSeconds: 1, accounts, simulated: true });
+    } finally {
+      await running.close();
+    }
+  } else {
+    const server = await startGrpcServer({
+      host: '127.0.0.1',
+      port: 0,
+      enclave: benchPort(accounts),
+      logger: createLogger('error'),
+      enclaveMode: false,
+      version: 'bench',
+    });
+    summary = await measure('EnclaveService (in-bench port)', { port: server.port, rate, seconds, warmupSeconds: 1, accounts, simulated: false });
+    await server.close(1_000);
+  }
   console.log(`goal: p99 ≤ 3 ms and 0 errors: ${summary.p99Ms <= 3 && summary.errors === 0 ? 'met' : 'NOT met'}`);
   const loadAverage = loadavg()[0]!;
   console.log(`machine load average (1 min): ${loadAverage.toFixed(2)} on ${availableParallelism()} cores`);
   console.log(
     JSON.stringify({
       ...summary,
+      target: onService ? `service-${values.database}` : 'port',
+      syncSeconds,
       baselineP50Ms: baseline?.p50Ms ?? null,
       baselineP99Ms: baseline?.p99Ms ?? null,
       baselineCpuUsPerRequest: baseline?.cpuUsPerRequest ?? null,

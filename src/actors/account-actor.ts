@@ -157,6 +157,12 @@ interface SyncProgress {
   fillsCursor: SyncCursor | null;
   cashFlowsCursor: SyncCursor | null;
   engine: EngineEnvelope | null;
+  /**
+   * Metrics over the whole published history when this sync recomputed all of it (the engine's
+   * result is then the full record), so GetMetrics answers from memory without reading every
+   * return back; null after an appending sync (computed on the next GetMetrics, then kept).
+   */
+  metrics: AccountMetrics | null;
 }
 
 interface RunningSync {
@@ -332,7 +338,7 @@ class AccountActor {
     ]);
     const now = deps.clock.now();
     const state: ReadyState = {
-      phase: 'ready', session: { connector, progress: { fillsCursor, cashFlowsCursor, engine: parseEnvelope(stored) } },
+      phase: 'ready', session: { connector, progress: { fillsCursor, cashFlowsCursor, engine: parseEnvelope(stored), metrics: null } },
       running: null, queuedFull: null, metrics: null, lastActivity: now, nextSyncAt: this.nextSchedule(now), stopWaiters: [],
     };
     this.everStarted = true;
@@ -360,8 +366,8 @@ class AccountActor {
     this.running = run;
     this.setState('syncing');
     const progress: SyncProgress = mode === 'full'
-      ? { fillsCursor: null, cashFlowsCursor: null, engine: null }
-      : { ...state.session.progress };
+      ? { fillsCursor: null, cashFlowsCursor: null, engine: null, metrics: null }
+      : { ...state.session.progress, metrics: null };
     const self = this.self;
     runSync(this.account, deps, state.session.connector, mode, trigger, progress, run.abort.signal, startedAt).then(
       (value) => { tell(self, { type: 'SyncSettled', runId, progress, outcome: { ok: true, value } }); },
@@ -391,7 +397,9 @@ class AccountActor {
       for (const waiter of run.waiters) reply(waiter, result);
       deps.metrics?.syncFinished(account, 'ok', durationMs, result.fillsIngested, now);
       deps.logger?.info({ account: id, mode: result.mode, trigger: result.trigger, fills: result.fillsIngested, hours: result.hourlyReturnsWritten, durationMs }, 'sync finished');
-      next = { ...next, metrics: null, nextSyncAt: this.nextSchedule(now) };
+      // A sync that found nothing new keeps the engine state object, and with it the cached metrics.
+      const unchanged = msg.progress.engine !== null && msg.progress.engine === state.session.progress.engine;
+      next = { ...next, metrics: msg.progress.metrics ?? (unchanged ? state.metrics : null), nextSyncAt: this.nextSchedule(now) };
     } else {
       const error = toActorError(msg.outcome.error, account);
       for (const waiter of run.waiters) replyError(waiter, error);
@@ -580,5 +588,6 @@ async function runSync(
   };
   await store.saveAggregates(account, { hourlyReturns: result.hourlyReturns, snapshot: result.snapshot, engineState: next });
   progress.engine = next;
+  if (engine === null) progress.metrics = { metrics: deps.computeMetrics(result.hourlyReturns, next.totals), snapshot, computedUntil: untilHour };
   return finish(result.hourlyReturns.length, result.gaps, snapshot);
 }

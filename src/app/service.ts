@@ -72,7 +72,13 @@ async function startMetricsServer(registry: Registry, host: string, port: number
   return server;
 }
 
-export async function startService(config: Config, logger: Logger): Promise<RunningService> {
+/** In-process callers only (benchmarks): replaces what configuration cannot express. */
+export interface ServiceOverrides {
+  /** Builds an account's connector from its opened credential (default: the venue registry). */
+  readonly connectorFactory?: (account: AccountKey, plaintext: Buffer) => VenueConnector;
+}
+
+export async function startService(config: Config, logger: Logger, overrides: ServiceOverrides = {}): Promise<RunningService> {
   await checkAttestationAtStartup({ amdSevSnp: config.AMD_SEV_SNP, root: config.TSM_REPORT_ROOT });
   const identity = await createEnclaveIdentity();
   const keyring = config.ENCRYPTION_KEY === undefined ? developmentKeyring(config, logger) : keyringFromConfig(config);
@@ -84,14 +90,14 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
-  const connectorFactory = (account: AccountKey, plaintext: Buffer): VenueConnector => {
+  const connectorFactory = overrides.connectorFactory ?? ((account: AccountKey, plaintext: Buffer): VenueConnector => {
     const baseUrl = baseUrls.get(account.exchange);
     return createConnector(account, decodeCredential(plaintext), {
       enclaveMode: config.ENCLAVE_MODE,
       logger,
       ...(baseUrl === undefined ? {} : { baseUrl }),
     });
-  };
+  });
   const runtime = createActorRuntime(config, {
     store: storage.accountStore,
     aggregator: pool,

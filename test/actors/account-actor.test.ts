@@ -381,3 +381,25 @@ test('a shutdown during a restart backoff stops the account cleanly', async (t) 
   t.true(h.openedCredentials.every((c) => c.every((byte) => byte === 0)));
   await t.throwsAsync(h.supervisor.sync(alice, 'incremental'), { instanceOf: ShuttingDownError });
 });
+
+test('GetMetrics after a sync from nothing answers from memory; after an appending sync it reads the returns once', async (t) => {
+  const clock = new ManualClock(T0);
+  const h = await spawnAccount(alice, { clock, settings: { syncIntervalMs: 0, idleMs: 24 * HOUR } });
+  const reads = (): number => h.store.calls.get('loadHourlyReturns') ?? 0;
+  await h.send<SyncResult>((replyTo) => ({ type: 'Sync', mode: 'incremental', replyTo }));
+  const cached = await h.send<AccountMetrics>((replyTo) => ({ type: 'GetMetrics', replyTo }));
+  t.is(reads(), 0, 'the full recompute left its metrics in memory');
+  const returns = await h.send<readonly HourlyReturn[]>((replyTo) => ({ type: 'GetReturns', from: 0, to: T0, replyTo }));
+  t.is(cached.metrics.hours, returns.length);
+  t.is(cached.metrics.cumulativeReturn, returns.at(-1)?.cumulativeReturn ?? Number.NaN);
+
+  clock.advance(3 * HOUR);
+  const appended = await h.send<SyncResult>((replyTo) => ({ type: 'Sync', mode: 'incremental', replyTo }));
+  t.true(appended.hourlyReturnsWritten > 0);
+  const before = reads();
+  const fresh = await h.send<AccountMetrics>((replyTo) => ({ type: 'GetMetrics', replyTo }));
+  t.is(fresh.metrics.hours, returns.length + appended.hourlyReturnsWritten, 'no stale metrics after new hours');
+  await h.send<AccountMetrics>((replyTo) => ({ type: 'GetMetrics', replyTo }));
+  t.is(reads(), before + 1, 'read once, then kept');
+  await h.close();
+});

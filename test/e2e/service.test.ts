@@ -1,0 +1,215 @@
+// The built service as an operator runs it: `node dist/main.js` as a child process, once on a
+// throw-away PostgreSQL database and once on the embedded default, an account on the fake
+// Binance, then a real gRPC client syncs it and reads returns and metrics, which must equal the
+// domain engine's own result on the same fills, candles and hours.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import test, { type ExecutionContext } from 'ava';
+import { credentials } from '@grpc/grpc-js';
+import pg from 'pg';
+import { createLogger } from '../../src/config/logger.js';
+import { aggregate } from '../../src/domain/aggregate.js';
+import type { PerformanceMetrics } from '../../src/domain/aggregation.js';
+import { computeMetrics } from '../../src/domain/metrics.js';
+import type { AccountKey, HourlyReturn } from '../../src/domain/types.js';
+import { EnclaveServiceClient, SyncStatus, SyncType, type PerformanceMetrics as WireMetrics } from '../../src/grpc/generated/enclave.js';
+import { HealthCheckResponse_ServingStatus, HealthClient } from '../../src/grpc/generated/health/v1/health.js';
+import type { AccountStore } from '../../src/storage/account-store.js';
+import { createAccountStore } from '../../src/storage/create-account-store.js';
+import { openStorage } from '../../src/storage/open-storage.js';
+import { createBinanceLikeFake } from '../fakes/binance-like-fake.js';
+import { DAY_MS, HOUR_MS, syntheticAccount } from '../fakes/history.js';
+import { createTestDatabase } from '../support/database.js';
+import { addAccount, ensureBuilt, startServiceProcess, unary, type ServiceProcess, type StorageTarget } from './support.js';
+
+const CANARY_KEY = 'E2ECANARYKEY5d0c7a91b2';
+const CANARY_SECRET = 'E2ECANARYSECRET8e44f1c06a';
+const ACCOUNT: AccountKey = { userUid: 'e2e-trader', exchange: 'binance' };
+const FILLS = 300;
+const SHUTDOWN_GRACE_MS = 5_000;
+
+test.before(async () => {
+  await ensureBuilt();
+});
+
+interface Expected {
+  readonly returns: readonly HourlyReturn[];
+  readonly metrics: PerformanceMetrics;
+}
+
+/** The engine's own answer on the fills, flows and candles the service stored, as the actor would ask it. */
+async function engineResult(store: AccountStore, untilHour: number): Promise<Expected> {
+  const [fills, cashFlows] = await Promise.all([store.loadFills(ACCOUNT, 0), store.loadCashFlows(ACCOUNT, 0)]);
+  const base = 'USDT';
+  const assets = new Set<string>();
+  for (const f of fills) for (const a of [f.baseAsset, f.quoteAsset, f.feeAsset]) assets.add(a);
+  for (const c of cashFlows) assets.add(c.asset);
+  const symbols = [...assets].filter((a) => a !== base).sort().map((a) => `${a}/${base}`);
+  const first = Math.min(fills[0]?.executedAt ?? Infinity, cashFlows[0]?.occurredAt ?? Infinity);
+  const candles = await store.loadCandles(ACCOUNT.exchange, symbols, Math.floor(first / HOUR_MS) * HOUR_MS, untilHour);
+  const result = aggregate({ baseCurrency: base, costMethod: 'average', state: null, openingBalances: [], fills, cashFlows, candles, untilHour });
+  const totals = { realizedPnl: result.realizedPnl, unrealizedPnl: result.unrealizedPnl, totalFees: result.totalFees };
+  return { returns: result.hourlyReturns, metrics: computeMetrics(result.hourlyReturns, totals) };
+}
+
+function wireOf(m: PerformanceMetrics): Record<string, number | undefined> {
+  const opt = (v: number | null): number | undefined => v ?? undefined;
+  return {
+    hours: m.hours, cumulativeReturn: m.cumulativeReturn, annualizedReturn: m.annualizedReturn, annualizedVolatility: m.annualizedVolatility,
+    maxDrawdown: m.maxDrawdown, maxDrawdownPeakHourMs: opt(m.maxDrawdownPeakHour), maxDrawdownTroughHourMs: opt(m.maxDrawdownTroughHour),
+    sharpe: opt(m.sharpe), sortino: opt(m.sortino), calmar: opt(m.calmar), positiveHourShare: m.positiveHourShare,
+    bestHour: opt(m.bestHour), worstHour: opt(m.worstHour), totalFees: m.totalFees, realizedPnl: m.realizedPnl, unrealizedPnl: m.unrealizedPnl,
+  };
+}
+
+function assertClose(t: ExecutionContext, actual: Record<string, number | undefined>, expected: Record<string, number | undefined>, what: string): void {
+  for (const [key, want] of Object.entries(expected)) {
+    const got = actual[key];
+    if (want === undefined || got === undefined) {
+      t.is(got, want, `${what}.${key}`);
+      continue;
+    }
+    t.true(Math.abs(got - want) <= 1e-9 * Math.max(1, Math.abs(want)), `${what}.${key}: ${got} vs ${want}`);
+  }
+}
+
+interface Scenario {
+  readonly target: StorageTarget;
+  readonly env: Record<string, string>;
+  /** Adds the account: before the start on the embedded database (one process owns it), after it otherwise. */
+  readonly addBeforeStart: boolean;
+  /** The stored history, readable once the scenario allows it (after the stop on the embedded database). */
+  readonly withStore: <T>(work: (store: AccountStore) => Promise<T>) => Promise<T>;
+  /** Checks as the gateway role, while the service runs (PostgreSQL only). */
+  readonly asGateway?: (t: ExecutionContext, expectedRows: number) => Promise<void>;
+}
+
+async function runScenario(t: ExecutionContext, scenario: Scenario): Promise<{ output: string }> {
+  // A fresh embedded database takes tens of seconds to initialise on a busy 2-core machine.
+  t.timeout(420_000);
+  const now = Date.now();
+  const history = syntheticAccount({ fills: FILLS, fromMs: now - 3 * DAY_MS, toMs: now - 2 * HOUR_MS });
+  const fake = createBinanceLikeFake('binance', { account: history, apiKey: CANARY_KEY, secret: CANARY_SECRET });
+  const venueUrl = await fake.start();
+  t.teardown(() => fake.stop());
+  const encryptionKey = randomBytes(32).toString('hex');
+  const env = {
+    ...scenario.env,
+    ENCRYPTION_KEY: encryptionKey,
+    VENUE_BASE_URLS: `binance=${venueUrl}`,
+    SHUTDOWN_GRACE_MS: String(SHUTDOWN_GRACE_MS),
+    POOL_THREADS: '1',
+    LOG_LEVEL: 'info',
+  };
+  const credential = { apiKey: CANARY_KEY, secret: CANARY_SECRET };
+
+  if (scenario.addBeforeStart) await addAccount(scenario.target, encryptionKey, ACCOUNT, credential);
+  const service: ServiceProcess = await startServiceProcess(env);
+  t.teardown(async () => {
+    if (service.child.exitCode === null) service.child.kill('SIGKILL');
+  });
+  if (!scenario.addBeforeStart) await addAccount(scenario.target, encryptionKey, ACCOUNT, credential);
+
+  const target = `127.0.0.1:${service.grpcPort}`;
+  const client = new EnclaveServiceClient(target, credentials.createInsecure());
+  const health = new HealthClient(target, credentials.createInsecure());
+  t.teardown(() => {
+    client.close();
+    health.close();
+  });
+
+  const served = await unary(health.check.bind(health), { service: '' });
+  t.is(served.status, HealthCheckResponse_ServingStatus.SERVING, 'grpc.health.v1 answers SERVING');
+
+  const sync = await unary(client.processSyncJob.bind(client), { userUid: ACCOUNT.userUid, exchange: ACCOUNT.exchange, type: SyncType.SYNC_TYPE_INCREMENTAL }, 90_000);
+  t.true(sync.status === SyncStatus.SYNC_STATUS_COMPLETED || sync.status === SyncStatus.SYNC_STATUS_COMPLETED_WITH_GAPS, `sync status ${sync.status} ${sync.error}`);
+  t.is(sync.fillsSynced, FILLS, 'every fill of the fake is stored once');
+  t.is(sync.cashFlowsSynced, history.transfers.length);
+  t.true(sync.hourlyReturnsGenerated > 48, `hours ${sync.hourlyReturnsGenerated}`);
+  const untilHour = sync.latestSnapshot?.timeMs;
+  if (untilHour === undefined) return t.fail('the sync reply carries no snapshot') as never;
+  t.is(untilHour % HOUR_MS, 0);
+
+  const fromMs = untilHour - 10 * DAY_MS;
+  const { returns } = await unary(client.calculateHistoricalReturns.bind(client), { userUid: ACCOUNT.userUid, exchange: ACCOUNT.exchange, fromMs, toMs: untilHour });
+  t.is(returns.length, sync.hourlyReturnsGenerated);
+  const { metrics } = await unary(client.getAggregatedMetrics.bind(client), { userUid: ACCOUNT.userUid, exchange: ACCOUNT.exchange });
+  if (metrics === undefined) return t.fail('no metrics in the reply') as never;
+
+  await scenario.asGateway?.(t, returns.length);
+
+  const scrape = await fetch(`http://127.0.0.1:${service.metricsPort}/metrics`);
+  t.is(scrape.status, 200);
+  const exposition = await scrape.text();
+  t.regex(exposition, /enclave_account_syncs_total\{account="binance:e2e-trader",result="ok"\} 1\b/u);
+  t.regex(exposition, new RegExp(`enclave_account_fills_ingested_total\\{account="binance:e2e-trader"\\} ${FILLS}\\b`, 'u'));
+  t.regex(exposition, /enclave_account_actor_state\{account="binance:e2e-trader",state="idle"\} 1/u);
+  t.regex(exposition, /enclave_sync_duration_seconds_count\{venue="binance"\} 1/u);
+  t.regex(exposition, /process_cpu_user_seconds_total/u);
+
+  const exit = await service.terminate();
+  t.is(exit.code, 0, `exit code (signal ${exit.signal})`);
+  t.true(exit.ms < SHUTDOWN_GRACE_MS + 5_000, `SIGTERM exit took ${Math.round(exit.ms)} ms`);
+
+  const output = service.output();
+  for (const text of [output, exposition, JSON.stringify({ sync, returns, metrics })]) {
+    t.false(text.includes(CANARY_KEY), 'the API key never leaves the enclave');
+    t.false(text.includes(CANARY_SECRET), 'the secret never leaves the enclave');
+  }
+  t.regex(output, /"msg":"enclave worker stopped"/u);
+
+  const expected = await scenario.withStore((store) => engineResult(store, untilHour));
+  t.is(returns.length, expected.returns.length, 'as many hours as the engine computes');
+  returns.forEach((r, i) => {
+    const e = expected.returns[i]!;
+    assertClose(t, { hour: r.hourStartMs, r: r.hourlyReturn, c: r.cumulativeReturn, equity: r.equityEnd, flow: r.netFlow },
+      { hour: e.hourStart, r: e.return, c: e.cumulativeReturn, equity: e.equityEnd, flow: e.netFlow }, `hour ${i}`);
+  });
+  assertClose(t, metrics as unknown as Record<string, number | undefined>, wireOf(expected.metrics), 'metrics');
+  t.is((metrics as WireMetrics).hours, expected.returns.length);
+  return { output };
+}
+
+test.serial('the built service on PostgreSQL syncs the fake Binance and serves what the engine computes', async (t) => {
+  const db = await createTestDatabase(t);
+  await runScenario(t, {
+    target: { DATABASE_URL: db.url },
+    env: { DATABASE_URL: db.url, DEMO: 'false' },
+    addBeforeStart: false,
+    withStore: (work) => work(createAccountStore(db.pool)),
+    async asGateway(t, expectedRows) {
+      const gateway = new pg.Client({ connectionString: db.urlAs('gateway_user') });
+      await gateway.connect();
+      try {
+        const { rows } = await gateway.query<{ n: number }>('SELECT count(*)::int AS n FROM hourly_returns WHERE user_uid = $1 AND exchange = $2', [ACCOUNT.userUid, ACCOUNT.exchange]);
+        t.is(rows[0]?.n, expectedRows, 'gateway_user reads the new hourly_returns rows');
+        const denied = await gateway.query('SELECT count(*) FROM trades').then(() => null, (error: unknown) => error as { code?: string });
+        t.is(denied?.code, '42501', 'gateway_user cannot read fills');
+      } finally {
+        await gateway.end();
+      }
+    },
+  });
+});
+
+test.serial('the built service on the embedded default runs the demo and syncs the fake Binance too', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'enclave-e2e-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const EMBEDDED_DB_DIR = join(dir, 'pglite');
+  const { output } = await runScenario(t, {
+    target: { EMBEDDED_DB_DIR },
+    env: { EMBEDDED_DB_DIR },
+    addBeforeStart: true,
+    async withStore(work) {
+      const storage = await openStorage({ EMBEDDED_DB_DIR }, createLogger('silent'));
+      try {
+        return await work(storage.accountStore);
+      } finally {
+        await storage.close();
+      }
+    },
+  });
+  t.regex(output, /Demo account simulated\/demo synced/u, 'the default start prints the demo account');
+});

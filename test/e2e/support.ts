@@ -1,0 +1,123 @@
+// End-to-end support: the built service as a child process, a fake venue account, and the one
+// place that adds an account (swap `addAccount` for the ops CLI once it exists).
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { Metadata, type CallOptions, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import { createLogger } from '../../src/config/logger.js';
+import { encodeCredential } from '../../src/crypto/credential.js';
+import { sealEnvelope } from '../../src/crypto/envelope.js';
+import { keyringFromConfig } from '../../src/crypto/keyring.js';
+import type { AccountKey } from '../../src/domain/types.js';
+import { openStorage } from '../../src/storage/open-storage.js';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const NODE = join(ROOT, 'node_modules/.bin/node');
+const TSC = join(ROOT, 'node_modules/.bin/tsc');
+const MAIN = join(ROOT, 'dist/main.js');
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds dist/ with tsc only when a source file is newer than dist/main.js (the build is what ships). */
+export async function ensureBuilt(): Promise<void> {
+  let built = 0;
+  try {
+    built = statSync(MAIN).mtimeMs;
+  } catch {
+    built = 0;
+  }
+  const sources = Math.max(newestMtime(join(ROOT, 'src')), statSync(join(ROOT, 'tsconfig.build.json')).mtimeMs, statSync(join(ROOT, 'tsconfig.json')).mtimeMs);
+  if (built > sources) return;
+  await promisify(execFile)(NODE, [TSC, '-p', 'tsconfig.build.json'], { cwd: ROOT, timeout: 120_000 });
+}
+
+export interface ServiceProcess {
+  readonly child: ChildProcess;
+  readonly grpcPort: number;
+  readonly metricsPort: number;
+  /** Everything the process wrote so far, stdout and stderr interleaved. */
+  output(): string;
+  /** Sends SIGTERM and resolves with the exit code and how long the exit took. */
+  terminate(): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>;
+}
+
+/** Starts `node dist/main.js` with exactly `env` (plus PATH), on free ports; resolves once it serves. */
+export async function startServiceProcess(env: Record<string, string>, timeoutMs = 90_000): Promise<ServiceProcess> {
+  const child = spawn(NODE, [MAIN], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ENCLAVE_PORT: '0', METRICS_PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let text = '';
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  const ports = new Promise<{ grpcPort: number; metricsPort: number }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the service did not start within ${timeoutMs} ms:\n${text}`)), timeoutMs);
+    const onData = (chunk: Buffer): void => {
+      text += chunk.toString('utf8');
+      for (const line of text.split('\n')) {
+        if (!line.includes('"enclave worker started"')) continue;
+        const parsed = JSON.parse(line) as { grpcPort: number; metricsPort: number };
+        clearTimeout(timer);
+        resolve({ grpcPort: parsed.grpcPort, metricsPort: parsed.metricsPort });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    void exited.then(([code]) => {
+      clearTimeout(timer);
+      reject(new Error(`the service exited (${code}) before serving:\n${text}`));
+    });
+  });
+  const { grpcPort, metricsPort } = await ports;
+  return {
+    child,
+    grpcPort,
+    metricsPort,
+    output: () => text,
+    async terminate() {
+      const start = performance.now();
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const [code, signal] = await exited;
+      return { code, signal, ms: performance.now() - start };
+    },
+  };
+}
+
+/** Where the service keeps its data: a PostgreSQL URL or an embedded-database directory. */
+export type StorageTarget = { readonly DATABASE_URL: string } | { readonly EMBEDDED_DB_DIR: string };
+
+/**
+ * Adds a venue account the way an operator would: the credential sealed with the service's
+ * ENCRYPTION_KEY and stored as an envelope. Stand-in for `enclave add` (the ops CLI); on the
+ * embedded database call it while the service is stopped (PGlite serves one process).
+ */
+export async function addAccount(target: StorageTarget, encryptionKey: string, account: AccountKey, credential: { apiKey: string; secret: string }): Promise<void> {
+  const keyring = keyringFromConfig({ ENCRYPTION_KEY: encryptionKey, ENCRYPTION_KEY_ID: 1, ENCRYPTION_KEYS: undefined });
+  const storage = await openStorage({ EMBEDDED_DB_DIR: '', ...target }, createLogger('silent'));
+  const plaintext = encodeCredential(credential);
+  try {
+    await storage.connections.saveConnection(account, sealEnvelope(keyring, account, plaintext));
+  } finally {
+    plaintext.fill(0);
+    await storage.close();
+  }
+}
+
+type Unary<Req, Res> = (request: Req, metadata: Metadata, options: Partial<CallOptions>, callback: (error: ServiceError | null, response: Res) => void) => ClientUnaryCall;
+
+/** Promisifies one unary call of a generated client (pass the method bound to its client). */
+export function unary<Req, Res>(method: Unary<Req, Res>, request: Req, deadlineMs = 60_000): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    method(request, new Metadata(), { deadline: Date.now() + deadlineMs }, (error, response) => (error === null ? resolve(response) : reject(error)));
+  });
+}
