@@ -8,6 +8,9 @@ import { AccountFailedError, AccountNotFoundError, ActorError, OverloadedError, 
 import { accountId, type AccountKey, type BalanceSnapshot, type HourlyReturn } from '../../src/domain/types.js';
 import { createSimulatedConnector } from '../../src/exchanges/simulated.js';
 import { VenueError } from '../../src/exchanges/retry.js';
+import { restoreSchedules } from '../../src/actors/restore-schedules.js';
+import { AggregationInputError } from '../../src/domain/decimal.js';
+import { createConnectionRepository } from '../../src/storage/connections.js';
 import { sql } from '../../src/storage/pool.js';
 import { CANARY_SECRET, createActorHarness, historyStart, spawnAccount } from '../support/actor-harness.js';
 import { useTestDatabase } from '../support/database.js';
@@ -67,6 +70,12 @@ test('every message of the protocol gets its typed reply, and no reply carries a
   t.true(result.hourlyReturnsWritten > 0);
   t.deepEqual(result.snapshot?.at, T0 - (T0 % HOUR));
   noSecrets(t, JSON.stringify(result));
+  t.is(await rows('trades', alice), result.fillsIngested, 'every fill is a row');
+  t.is(await rows('cash_flows', alice), 1);
+  t.is(await rows('sync_cursors', alice), 2, 'one cursor per stream');
+  t.is(await rows('hourly_returns', alice), result.hourlyReturnsWritten);
+  t.is(await rows('balance_snapshots', alice), 1);
+  t.is(await rows('engine_states', alice), 1);
 
   const returns = await h.send<readonly HourlyReturn[]>((replyTo) => ({ type: 'GetReturns', from: 0, to: T0, replyTo }));
   t.is(returns.length, result.hourlyReturnsWritten);
@@ -150,6 +159,8 @@ test('a crash restarts the actor with its cursor and positions restored from sto
   const error = await t.throwsAsync(h.supervisor.sync(alice, 'incremental'), { instanceOf: ActorError });
   t.false(error.message.includes('engine bug'), 'inner text is not passed on');
   const cursorAfterCrash = await h.store.loadCursor(alice, 'fills');
+  const tradesAfterCrash = await rows('trades', alice);
+  t.true(tradesAfterCrash > 0, 'pages committed before the crash are kept');
   const resumed = await h.supervisor.sync(alice, 'incremental');
   t.is(recorders.length, 2, 'a new connector after the restart');
   t.deepEqual(recorders[1]?.fillsSince, [cursorAfterCrash], 'resumed from the stored cursor');
@@ -158,6 +169,13 @@ test('a crash restarts the actor with its cursor and positions restored from sto
   t.true(h.openedCredentials[0]?.every((byte) => byte === 0), 'the crashed instance zeroed its credential');
   t.true((await h.registry.metrics()).includes(`enclave_account_restarts_total{${label(alice)}} 1`));
   t.is(h.supervisor.status(alice), 'alive');
+  // Reading the whole history again after the restart duplicates nothing.
+  const full = await h.supervisor.sync(alice, 'full');
+  t.is(full.fillsIngested, 0);
+  t.is(await rows('trades', alice), tradesAfterCrash);
+  t.is(await rows('cash_flows', alice), 1);
+  t.is(await rows('hourly_returns', alice), full.hourlyReturnsWritten, 'one row per hour');
+  t.is(await rows('balance_snapshots', alice), 2, 'one snapshot per computed boundary');
   await h.close();
 });
 
@@ -175,7 +193,105 @@ test('after N crashes in the window the account is failed, in replies and in met
   const text = await h.registry.metrics();
   t.true(text.includes(`enclave_account_actor_state{${label(alice)},state="failed"} 1`));
   t.regex(text, /enclave_account_actors\{state="failed"\} 1/u);
-  t.is(await h.store.connectionStatus(alice), 'failed');
+  await eventually(async () => (await h.store.connectionStatus(alice)) === 'failed');
+  await h.close();
+});
+
+test('an account stored as failed answers AccountFailedError at start until revived', async (t) => {
+  const { alice } = accounts();
+  const h = createActorHarness({ database: db(), settings: { syncIntervalMs: 0 } });
+  await h.addAccount(alice, 'failed');
+  const error = await t.throwsAsync(h.supervisor.sync(alice, 'incremental'), { instanceOf: AccountFailedError });
+  t.regex(error.message, /marked failed/u);
+  t.is(h.supervisor.status(alice), 'failed');
+  await t.throwsAsync(h.supervisor.getReturns(alice, 0, T0), { instanceOf: AccountFailedError });
+  t.is(h.openedCredentials.length, 0, 'the credential was never opened');
+  t.is(await rows('trades', alice), 0);
+  await h.supervisor.revive(alice);
+  t.is(await h.store.connectionStatus(alice), 'active');
+  t.true((await h.supervisor.sync(alice, 'incremental')).fillsIngested > 0);
+  t.is(h.supervisor.status(alice), 'alive');
+  await h.close();
+});
+
+test('revive leaves a disabled connection disabled', async (t) => {
+  const { alice } = accounts();
+  const h = createActorHarness({ database: db(), settings: { syncIntervalMs: 0 } });
+  await h.addAccount(alice, 'disabled');
+  await h.supervisor.revive(alice);
+  t.is(await h.store.connectionStatus(alice), 'disabled');
+  await t.throwsAsync(h.supervisor.getMetrics(alice), { instanceOf: AccountNotFoundError });
+  await h.close();
+});
+
+test('stored active accounts resume their scheduled syncs at start; failed and disabled ones do not', async (t) => {
+  const { alice, bob } = accounts();
+  const carol: AccountKey = { userUid: `carol-${alice.userUid}`, exchange: 'simulated' };
+  const dave: AccountKey = { userUid: `dave-${alice.userUid}`, exchange: 'simulated' };
+  const clock = new ManualClock(T0);
+  const h = createActorHarness({ database: db(), clock, random: () => 0.5, settings: { syncIntervalMs: 2 * HOUR, syncJitter: 0, idleMs: 60_000 } });
+  await h.addAccount(alice);
+  await h.addAccount(bob);
+  await h.addAccount(carol, 'failed');
+  await h.addAccount(dave, 'disabled');
+  const stored = (await createConnectionRepository(db().pool).listConnections()).filter((c) => [alice, bob, carol, dave].some((a) => a.userUid === c.account.userUid));
+  t.is(stored.length, 4);
+  const report = restoreSchedules(h.supervisor, stored, { now: clock.now(), syncIntervalMs: 2 * HOUR, random: () => 0.5 });
+  t.deepEqual(report, { scheduled: 2, skipped: 2 });
+  t.is(h.openedCredentials.length, 0, 'nothing starts before its wake-up');
+  clock.advance(HOUR);
+  await eventually(async () => (await rows('hourly_returns', alice)) > 0 && (await rows('hourly_returns', bob)) > 0);
+  t.is(h.openedCredentials.length, 2, 'only the two active accounts woke up');
+  t.is(await rows('trades', carol), 0);
+  t.is(await rows('trades', dave), 0);
+  await h.close();
+});
+
+test('a sync that fails between pages keeps the committed pages and their cursor, and the next sync resumes there', async (t) => {
+  const { alice } = accounts();
+  const clock = new ManualClock(T0);
+  let pagesBeforeFailure = 2;
+  const cursors: (string | null)[] = [];
+  const h = createActorHarness({ database: db(), clock, settings: { syncIntervalMs: 0 }, connectorFactory: (account) => {
+    const inner = simulated(account, clock);
+    return { exchange: inner.exchange, baseCurrency: inner.baseCurrency, close: () => inner.close(), fetchBalances: (s) => inner.fetchBalances(s),
+      fetchHourlyCandles: (a, b, c, s) => inner.fetchHourlyCandles(a, b, c, s), fetchCashFlows: (c, s) => inner.fetchCashFlows(c, s),
+      fetchFills: (since, signal) => (async function* () {
+        cursors.push(since);
+        for await (const page of inner.fetchFills(since, signal)) {
+          if (pagesBeforeFailure === 0) throw new VenueError('simulated', 'unavailable', { status: 503 });
+          pagesBeforeFailure -= 1;
+          yield page;
+        }
+      })() };
+  } });
+  await h.addAccount(alice);
+  await t.throwsAsync(h.supervisor.sync(alice, 'incremental'), { instanceOf: VenueUnavailableError });
+  t.is(await rows('trades', alice), 10, 'two pages of five, committed');
+  const cursor = await h.store.loadCursor(alice, 'fills');
+  t.is(cursor, JSON.stringify({ i: 10 }), 'the cursor of the last committed page');
+  t.is(await rows('hourly_returns', alice), 0, 'nothing published from a partial sync');
+  pagesBeforeFailure = Number.POSITIVE_INFINITY;
+  const result = await h.supervisor.sync(alice, 'incremental');
+  t.is(cursors.at(-1), cursor);
+  t.is(await rows('trades', alice), 10 + result.fillsIngested);
+  t.true(await rows('hourly_returns', alice) > 0);
+  await h.close();
+});
+
+test('a saved engine state the engine refuses is replaced by a recompute from the start', async (t) => {
+  const { alice } = accounts();
+  const clock = new ManualClock(T0);
+  const h = createActorHarness({ database: db(), clock, settings: { syncIntervalMs: 0, idleMs: 10 * HOUR } });
+  await h.addAccount(alice);
+  const first = await h.supervisor.sync(alice, 'incremental');
+  clock.advance(HOUR);
+  h.aggregator.failNext(new AggregationInputError('1 fill(s) fall before the first hour to compute'));
+  const result = await h.supervisor.sync(alice, 'incremental');
+  t.not(h.aggregator.inputs.at(-2)?.state, null, 'tried from the saved state first');
+  t.is(h.aggregator.inputs.at(-1)?.state, null, 'then from nothing');
+  t.is(result.hourlyReturnsWritten, first.hourlyReturnsWritten + 1);
+  t.is(h.supervisor.status(alice), 'alive', 'no crash');
   await h.close();
 });
 
