@@ -15,10 +15,15 @@ test('creates a ccxt connector for each ccxt venue', (t) => {
   }
 });
 
-test('venues without a connector yet are refused with a typed error', (t) => {
-  for (const exchange of ['alpaca', 'ibkr', 'simulated'] as const) {
-    const error = t.throws(() => createConnector({ ...user, exchange }, credential, { enclaveMode: false }), { instanceOf: UnsupportedVenueError });
-    t.is(error?.exchange, exchange);
+test('the simulated venue has no production connector and is refused with a typed error', (t) => {
+  const error = t.throws(() => createConnector({ ...user, exchange: 'simulated' }, credential, { enclaveMode: false }), { instanceOf: UnsupportedVenueError });
+  t.is(error?.exchange, 'simulated');
+});
+
+test('the brokers get their own connectors', (t) => {
+  for (const exchange of ['alpaca', 'ibkr'] as const) {
+    const connector = createConnector({ ...user, exchange }, credential, { enclaveMode: false });
+    t.is(connector.exchange, exchange);
   }
 });
 
