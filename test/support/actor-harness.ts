@@ -182,7 +182,8 @@ export function createActorHarness(options: HarnessOptions = {}): ActorHarness {
     deps, metrics,
     crashPolicy: { backoffBaseMs: 2, backoffMaxMs: 20, ...options.crashPolicy },
     ...(options.maxConcurrentFullSyncs === undefined ? {} : { maxConcurrentFullSyncs: options.maxConcurrentFullSyncs }),
-    defaultTimeoutMs: options.defaultTimeoutMs ?? 10_000,
+    // Generous: on a loaded shared machine a real-database sync can take seconds; a hang still fails.
+    defaultTimeoutMs: options.defaultTimeoutMs ?? 60_000,
     ...(deps.logger === undefined ? {} : { logger: deps.logger }),
   });
   return {
@@ -222,7 +223,7 @@ export async function spawnAccount(account: AccountKey, options: HarnessOptions 
   const ref = spawnAccountActor({ parent: system, name: 'account-under-test', account, deps, lifecycle, onCrash: (crash) => (crash === 'resume' ? 'resume' : 'reset') });
   return {
     ref, store, aggregator: deps.aggregator, deps, openedCredentials, passivations,
-    send: (make, timeoutMs = 10_000) => ask(ref, make, timeoutMs),
+    send: (make, timeoutMs = 60_000) => ask(ref, make, timeoutMs),
     close: async () => { await stop(ref as ActorRef<never>); stopSystem(system); },
   };
 }
