@@ -1,5 +1,5 @@
 // `npm run bench -- actors`: 10,000 account actors on in-memory dependencies (memory store,
-// stand-in engine, simulated venue), then 100,000 ask round trips through the supervisor, then
+// the real engine in-process, simulated venue), then 100,000 ask round trips through the supervisor, then
 // one metrics scrape with every account's series populated. Last line: one JSON object.
 // Goals: spawn ≤ 1 s, RSS ≤ 300 MB with 10,000 actors alive, metrics render ≤ 200 ms.
 // Run under tsx, whose keepNames wrapping makes every named closure cost more than in the
@@ -15,8 +15,9 @@ import { ActorMetrics } from '../src/actors/metrics.js';
 import { createSupervisor } from '../src/actors/supervisor.js';
 import type { AccountKey } from '../src/domain/types.js';
 import { createSimulatedConnector } from '../src/exchanges/simulated.js';
+import { inProcessAggregator } from '../src/domain/aggregate.js';
+import { computeMetrics } from '../src/domain/metrics.js';
 import { MemoryAccountStore } from '../test/support/memory-account-store.js';
-import { StandInAggregator, standInMetrics } from '../test/support/stand-in-aggregator.js';
 
 // V8 grows the young generation to 2×64 MB under this allocation rate and keeps it resident,
 // which is most of the RSS here (live heap ≈ 55 MB). The service should run with a 16 MB
@@ -46,7 +47,7 @@ const registry = new Registry();
 const metrics = new ActorMetrics(registry, ACCOUNTS);
 const supervisor = createSupervisor({
   deps: {
-    store, aggregator: new StandInAggregator(), computeMetrics: standInMetrics, clock: systemClock, random: Math.random,
+    store, aggregator: inProcessAggregator, computeMetrics, clock: systemClock, random: Math.random,
     openCredential: (_account, sealed) => Buffer.from(sealed),
     connectorFactory: (account) => createSimulatedConnector(account, { seed: 1, clock: systemClock }),
     settings: { ...DEFAULT_ACCOUNT_SETTINGS },

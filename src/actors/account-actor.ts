@@ -3,12 +3,13 @@
 // answers queries from the last committed state. Replies carry counts and aggregates, never a fill.
 import type { Logger } from 'pino';
 import type { AggregationResult, Aggregator, CostMethod, DataGap, PerformanceMetrics } from '../domain/aggregation.js';
+import { AggregationInputError } from '../domain/decimal.js';
 import { accountId, assertNever, type AccountKey, type BalanceSnapshot, type CashFlow, type EpochMs, type Fill, type HourlyReturn, type SyncCursor } from '../domain/types.js';
 import type { VenueConnector } from '../exchanges/connector.js';
 import { VenueError } from '../exchanges/retry.js';
 import type { AccountStore } from '../storage/account-store.js';
 import type { Clock, TimerHandle } from './clock.js';
-import { AccountNotFoundError, ActorError, OverloadedError, ShuttingDownError, VenueUnavailableError } from './errors.js';
+import { AccountFailedError, AccountNotFoundError, ActorError, OverloadedError, ShuttingDownError, VenueUnavailableError } from './errors.js';
 import type { ActorMetrics, ActorStateName, SyncResultLabel } from './metrics.js';
 import { reply, replyError, spawn, tell, type ActorRef, type CrashDecision, type Parent, type ReplyTo } from './nact.js';
 
@@ -100,6 +101,8 @@ export interface AccountLifecycle {
   passivate(self: ActorRef<AccountMessage>, nextSyncAt: EpochMs | null): void;
   /** The actor stopped (any cause); `undelivered` are requests it never handled. */
   stopped(self: ActorRef<AccountMessage>, undelivered: readonly AccountMessage[]): void;
+  /** The stored connection is marked failed: the actor refused to start and asks to be stopped. */
+  storedFailed(self: ActorRef<AccountMessage>): void;
 }
 
 // ---- Crash classes (STYLE 7): refusals resume, transient storage resets, the rest escalates ----
@@ -321,11 +324,13 @@ class AccountActor {
     return from + Math.round(syncIntervalMs * (1 + syncJitter * (2 * this.deps.random() - 1)));
   }
 
-  private async start(): Promise<ReadyState | null> {
+  private async start(): Promise<ReadyState | 'missing' | 'failed'> {
     const { deps, account } = this;
     this.setState('starting');
     const connection = await deps.store.loadConnection(account);
-    if (connection === null || connection.status === 'disabled') return null;
+    if (connection === null || connection.status === 'disabled') return 'missing';
+    // Parked by the crash-loop cut-off (maybe by an earlier process): stays so until revived.
+    if (connection.status === 'failed') return 'failed';
     const credential = await deps.openCredential(account, connection.envelope);
     this.credential?.fill(0);
     this.credential = credential;
@@ -442,10 +447,16 @@ class AccountActor {
         return PASSIVATED;
       }
       const started = await this.start();
-      if (started === null) {
+      if (started === 'missing') {
         replyError(msg.replyTo, new AccountNotFoundError(`no connection for ${this.id}`));
         this.armCold();
         return state;
+      }
+      if (started === 'failed') {
+        replyError(msg.replyTo, new AccountFailedError(`${this.id} is marked failed`));
+        this.setState('failed');
+        this.options.lifecycle.storedFailed(this.self as ActorRef<AccountMessage>);
+        return PASSIVATED;
       }
       return this.handle(started, msg);
     }
@@ -553,34 +564,28 @@ async function runSync(
   // A record older than the computed history cannot be appended: recompute from the start.
   let engine = progress.engine;
   if (engine !== null && (earliestNew < engine.computedUntil || engine.computedUntil > untilHour)) engine = null;
-  const fromMs = engine?.computedUntil ?? 0;
-  const [fills, cashFlows] = await Promise.all([store.loadFills(account, fromMs), store.loadCashFlows(account, fromMs)]);
   const finish = (hours: number, gaps: readonly DataGap[], snapshot: BalanceSnapshot | null): SyncResult => ({
     mode, trigger, fillsIngested, cashFlowsIngested, hourlyReturnsWritten: hours, dataGaps: gaps.length,
     gapKinds: [...new Set(gaps.map((gap) => gap.kind))].sort(), snapshot, startedAt, finishedAt: deps.clock.now(),
   });
-  if (engine !== null && fills.length === 0 && cashFlows.length === 0 && engine.computedUntil === untilHour) {
+  // Nothing new can be valued before the next hour boundary (newer records wait for it).
+  if (engine !== null && engine.computedUntil === untilHour) {
     progress.engine = engine;
     return finish(0, [], engine.snapshot);
   }
 
-  const base = connector.baseCurrency;
-  const assets = assetsOf(fills, cashFlows, engine?.assets ?? []);
-  const firstRecord = Math.min(fills[0]?.executedAt ?? Infinity, cashFlows[0]?.occurredAt ?? Infinity);
-  const candleFrom = engine?.computedUntil ?? (Number.isFinite(firstRecord) ? Math.floor(firstRecord / HOUR) * HOUR : untilHour);
-  const symbols = assets.filter((a) => a !== base).map((a) => `${a}/${base}`);
-  if (candleFrom < untilHour) {
-    for (const symbol of symbols) {
-      const candles = await connector.fetchHourlyCandles(symbol, candleFrom, untilHour, signal);
-      if (candles.length > 0) await store.upsertCandles(account.exchange, candles);
-    }
+  let result: AggregationResult;
+  let assets: string[];
+  try {
+    ({ result, assets } = await valueHistory(account, deps, connector, engine, untilHour, signal));
+  } catch (error) {
+    // The saved state does not fit what storage holds (a record older than it, another base
+    // currency, a state from an older engine): the whole record is recomputed instead.
+    if (!(error instanceof AggregationInputError) || engine === null) throw error;
+    deps.logger?.warn({ account: accountId(account) }, 'saved engine state refused: recomputing from the start');
+    engine = null;
+    ({ result, assets } = await valueHistory(account, deps, connector, null, untilHour, signal));
   }
-  const candles = candleFrom < untilHour && symbols.length > 0 ? await store.loadCandles(account.exchange, symbols, candleFrom, untilHour) : [];
-  signal.throwIfAborted();
-  const result: AggregationResult = await deps.aggregator.aggregate({
-    baseCurrency: base, costMethod: deps.settings.costMethod, state: engine?.engine ?? null, openingBalances: [],
-    fills, cashFlows, candles, untilHour,
-  }, signal);
   const snapshot = result.snapshot ?? engine?.snapshot ?? null;
   const next: EngineEnvelope = {
     v: ENGINE_ENVELOPE_VERSION, engine: result.state, computedUntil: untilHour, assets,
@@ -590,4 +595,39 @@ async function runSync(
   progress.engine = next;
   if (engine === null) progress.metrics = { metrics: deps.computeMetrics(result.hourlyReturns, next.totals), snapshot, computedUntil: untilHour };
   return finish(result.hourlyReturns.length, result.gaps, snapshot);
+}
+
+/**
+ * Runs the engine over what storage holds after `engine` (everything when null): fills and flows
+ * with computedUntil ≤ t < untilHour (later ones wait for the next run), and candles from one
+ * hour before the first hour to compute (its close is the opening mark) up to `untilHour`.
+ */
+async function valueHistory(
+  account: AccountKey, deps: AccountActorDeps, connector: VenueConnector, engine: EngineEnvelope | null, untilHour: EpochMs, signal: AbortSignal,
+): Promise<{ result: AggregationResult; assets: string[] }> {
+  const { store } = deps;
+  const fromMs = engine?.computedUntil ?? 0;
+  const [storedFills, storedFlows] = await Promise.all([store.loadFills(account, fromMs), store.loadCashFlows(account, fromMs)]);
+  const fills = storedFills.filter((f) => f.executedAt < untilHour);
+  const cashFlows = storedFlows.filter((c) => c.occurredAt < untilHour);
+  const base = connector.baseCurrency;
+  const assets = assetsOf(fills, cashFlows, engine?.assets ?? []);
+  const firstRecord = Math.min(fills[0]?.executedAt ?? Infinity, cashFlows[0]?.occurredAt ?? Infinity);
+  const firstHour = engine?.computedUntil ?? (Number.isFinite(firstRecord) ? Math.floor(firstRecord / HOUR) * HOUR : untilHour);
+  const candleFrom = firstHour - HOUR;
+  const symbols = assets.filter((a) => a !== base).map((a) => `${a}/${base}`);
+  const needCandles = firstHour < untilHour && symbols.length > 0;
+  if (needCandles) {
+    for (const symbol of symbols) {
+      const candles = await connector.fetchHourlyCandles(symbol, candleFrom, untilHour, signal);
+      if (candles.length > 0) await store.upsertCandles(account.exchange, candles);
+    }
+  }
+  const candles = needCandles ? await store.loadCandles(account.exchange, symbols, candleFrom, untilHour) : [];
+  signal.throwIfAborted();
+  const result = await deps.aggregator.aggregate({
+    baseCurrency: base, costMethod: deps.settings.costMethod, state: engine?.engine ?? null, openingBalances: [],
+    fills, cashFlows, candles, untilHour,
+  }, signal);
+  return { result, assets };
 }

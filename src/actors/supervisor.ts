@@ -61,8 +61,8 @@ export interface Supervisor {
   passivate(account: AccountKey): Promise<void>;
   /** Makes a passivated account sync by itself at `at` (main.ts calls this for stored accounts at start). */
   scheduleWake(account: AccountKey, at: EpochMs): void;
-  /** Clears the failed mark (an operator fixed the cause). */
-  revive(account: AccountKey): void;
+  /** Clears the failed mark, in memory and in storage (an operator fixed the cause). */
+  revive(account: AccountKey): Promise<void>;
   status(account: AccountKey): AccountRuntimeStatus;
   totals(): RuntimeTotals;
   /** Stops taking work, lets running syncs finish within `graceMs`, then stops every actor; every credential is zeroed when it resolves. */
@@ -72,6 +72,7 @@ export interface Supervisor {
 interface SupervisorHooks {
   onPassivated(entry: Entry, nextSyncAt: EpochMs | null): void;
   onStopped(entry: Entry, self: ActorRef<AccountMessage>, undelivered: readonly AccountMessage[]): void;
+  onStoredFailed(entry: Entry): void;
   onCrash(entry: Entry, crash: CrashClass): Promise<CrashDecision>;
 }
 
@@ -82,6 +83,8 @@ class Entry implements AccountLifecycle {
   crashes: EpochMs[] = [];
   resets = 0;
   failed = false;
+  /** Failed by the stored status (found at start), not by crashes in this process. */
+  failedInStorage = false;
   wake: TimerHandle | null = null;
   // Bound once per account (cheaper than closures per spawn).
   readonly onCrash: (crash: CrashClass) => Promise<CrashDecision>;
@@ -101,6 +104,12 @@ class Entry implements AccountLifecycle {
   stopped(self: ActorRef<AccountMessage>, undelivered: readonly AccountMessage[]): void {
     if (this.ref === self) this.ref = null;
     this.hooks.onStopped(this, self, undelivered);
+  }
+
+  storedFailed(self: ActorRef<AccountMessage>): void {
+    if (this.ref === self) this.ref = null;
+    void stop(self as ActorRef<never>);
+    this.hooks.onStoredFailed(this);
   }
 
   private crash(crash: CrashClass): Promise<CrashDecision> {
@@ -176,6 +185,11 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       for (const message of undelivered) redeliver(entry, message);
     },
     onCrash: (entry, crash) => crashDecision(entry, crash),
+    onStoredFailed: (entry) => {
+      entry.failed = true;
+      entry.failedInStorage = true;
+      metrics?.setState(entry.account, 'failed');
+    },
   };
 
   const crashDecision = async (entry: Entry, crash: CrashClass): Promise<CrashDecision> => {
@@ -237,7 +251,9 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     if (!delivered) replyError(message.replyTo as ReplyTo<never>, new ActorError(`${accountId(entry.account)}: actor unavailable`));
   };
 
-  const failedError = (entry: Entry): AccountFailedError => new AccountFailedError(`${accountId(entry.account)} is failed after ${policy.maxCrashes} crashes`);
+  const failedError = (entry: Entry): AccountFailedError => new AccountFailedError(entry.failedInStorage
+    ? `${accountId(entry.account)} is marked failed`
+    : `${accountId(entry.account)} is failed after ${policy.maxCrashes} crashes`);
 
   const scheduleWakeOf = (entry: Entry, at: EpochMs): void => {
     entry.wake?.cancel();
@@ -293,10 +309,14 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       const entry = entryOf(account);
       if (entry.ref === null && !entry.failed) scheduleWakeOf(entry, at);
     },
-    revive: (account) => {
+    revive: async (account) => {
+      // Storage first: an actor started after this must not find the failed status.
+      // Only a failed connection becomes active again (a disabled one stays disabled).
+      if ((await deps.store.loadConnection(account))?.status === 'failed') await deps.store.setConnectionStatus(account, 'active');
       const entry = entries.get(accountId(account));
       if (entry === undefined) return;
       entry.failed = false;
+      entry.failedInStorage = false;
       entry.crashes = [];
       if (entry.ref === null) metrics?.untrack(entry.account);
     },

@@ -19,6 +19,7 @@ export interface SimulatedVenueOptions {
   /** Seeds the market; accounts derive their own fill seed from it and their user_uid. */
   readonly seed: number;
   readonly clock: { now(): EpochMs };
+  /** First hour of the history (rounded down to the hour). */
   readonly startMs?: EpochMs;
   readonly pageSize?: number;
   readonly assets?: readonly string[];
@@ -123,7 +124,8 @@ class SimulatedConnector implements VenueConnector {
   private closed = false;
 
   constructor(private readonly account: AccountKey, private readonly options: SimulatedVenueOptions) {
-    this.startMs = options.startMs ?? SIMULATED_GENESIS;
+    // Hour-aligned, as a venue's candles are (the engine refuses an unaligned candle).
+    this.startMs = Math.floor((options.startMs ?? SIMULATED_GENESIS) / HOUR) * HOUR;
     this.market = marketFor(options.seed, this.startMs);
   }
 

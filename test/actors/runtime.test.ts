@@ -3,21 +3,27 @@ import { Registry } from 'prom-client';
 import { createActorRuntime } from '../../src/actors/runtime.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/config/logger.js';
+import { openEnvelope, sealEnvelope } from '../../src/crypto/envelope.js';
+import { inProcessAggregator } from '../../src/domain/aggregate.js';
+import { computeMetrics } from '../../src/domain/metrics.js';
 import type { AccountKey } from '../../src/domain/types.js';
 import { createSimulatedConnector } from '../../src/exchanges/simulated.js';
-import { MemoryAccountStore } from '../support/memory-account-store.js';
-import { StandInAggregator, standInMetrics } from '../support/stand-in-aggregator.js';
+import { createConnectionRepository } from '../../src/storage/connections.js';
+import { createAccountStore } from '../../src/storage/create-account-store.js';
+import { TEST_KEYRING } from '../support/actor-harness.js';
+import { useTestDatabase } from '../support/database.js';
+
+const db = useTestDatabase(test);
 
 test('the runtime wired from configuration syncs the simulated venue and shuts down zeroing credentials', async (t) => {
   const config = loadConfig({ SYNC_INTERVAL_MS: '0', ACTOR_IDLE_MS: '60000', METRICS_ACCOUNT_CAP: '5', SHUTDOWN_GRACE_MS: '1000' });
-  const store = new MemoryAccountStore();
   const demo: AccountKey = { userUid: 'demo', exchange: 'simulated' };
-  store.putConnection(demo, Buffer.from('{"apiKey":"demo","secret":"demo"}'));
+  await createConnectionRepository(db().pool).saveConnection(demo, sealEnvelope(TEST_KEYRING, demo, Buffer.from('{"apiKey":"demo","secret":"demo"}')));
   const opened: Buffer[] = [];
   const registry = new Registry();
   const runtime = createActorRuntime(config, {
-    store, aggregator: new StandInAggregator(), computeMetrics: standInMetrics, registry, logger: createLogger('silent'),
-    openCredential: (_account, envelope) => { const b = Buffer.from(envelope); opened.push(b); return b; },
+    store: createAccountStore(db().pool), aggregator: inProcessAggregator, computeMetrics, registry, logger: createLogger('silent'),
+    openCredential: (account, envelope) => { const b = openEnvelope(TEST_KEYRING, account, envelope); opened.push(b); return b; },
     connectorFactory: (account) => createSimulatedConnector(account, { seed: 1, clock: { now: () => Date.now() }, startMs: Date.now() - 72 * 3_600_000 }),
   });
   const result = await runtime.supervisor.sync(demo, 'incremental', Date.now() + 30_000);
@@ -26,5 +32,6 @@ test('the runtime wired from configuration syncs the simulated venue and shuts d
   t.is(metrics.metrics.hours, result.hourlyReturnsWritten);
   t.regex(await registry.metrics(), /enclave_account_syncs_total\{account="simulated:demo",result="ok"\} 1/u);
   await runtime.shutdown();
+  t.is(opened.length, 1);
   t.true(opened.every((b) => b.every((byte) => byte === 0)));
 });

@@ -1,17 +1,22 @@
 // Message injection for actor tests. `createActorHarness()` wires the supervisor (or, with
-// `spawnAccount`, one bare account actor) to injectable dependencies, so a test sends messages
-// and asserts on replies, on the store and on metrics, with no network:
+// `spawnAccount`, one bare account actor) to the real parts: the slonik AccountStore on a
+// throw-away PostgreSQL database, credentials sealed with a test keyring and opened by the real
+// `openEnvelope`, the real engine (in-process by default; pass the worker pool as `aggregator`)
+// and the domain's `computeMetrics`. A test sends messages and asserts on replies, on the
+// database and on metrics, with no network:
 //
-//   const h = createActorHarness({ clock: new ManualClock(t0) });
-//   h.addAccount(alice);                       // a stored connection with a canary credential
+//   const db = useTestDatabase(test);
+//   const h = createActorHarness({ database: db(), clock: new ManualClock(t0) });
+//   await h.addAccount(alice);                 // a stored connection sealing a canary credential
 //   const result = await h.supervisor.sync(alice, 'incremental');
-//   t.true(h.store.fillCount(alice) > 0);
+//   t.true(await h.store.fillCount(alice) > 0);
 //
-// Every dependency can be replaced per test: `store` + `putConnection` (the real PostgreSQL store
-// at integration), `aggregator` (the real engine + pool), `connectorFactory`, `openCredential`,
-// `clock`, `random`, settings, crash policy, metrics registry. Whatever the store, `h.store`
-// wraps it to count calls and inject failures (instrumented-store.ts). Opened credential Buffers
-// are kept in `openedCredentials` so a test can check that they were zeroed.
+// Every dependency can be replaced per test: `store` + `putConnection`, `aggregator`,
+// `connectorFactory`, `openCredential`, `clock`, `random`, settings, crash policy, metrics
+// registry. Whatever the store, `h.store` wraps it to count calls and inject failures
+// (instrumented-store.ts), and `h.aggregator` wraps the engine the same way. Opened credential
+// Buffers are kept in `openedCredentials` so a test can check that they were zeroed.
+import { randomBytes } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { createLogger } from '../../src/config/logger.js';
 import {
@@ -27,23 +32,30 @@ import { systemClock, type Clock } from '../../src/actors/clock.js';
 import { ActorMetrics } from '../../src/actors/metrics.js';
 import { ask, startSystem, stop, stopSystem, type ActorRef, type ActorSystem, type ReplyTo } from '../../src/actors/nact.js';
 import { createSupervisor, type CrashPolicy, type Supervisor } from '../../src/actors/supervisor.js';
-import type { Aggregator } from '../../src/domain/aggregation.js';
+import { sealEnvelope, openEnvelope } from '../../src/crypto/envelope.js';
+import { createKeyring, type Keyring } from '../../src/crypto/keyring.js';
+import { inProcessAggregator } from '../../src/domain/aggregate.js';
+import type { AggregationInput, Aggregator } from '../../src/domain/aggregation.js';
+import { computeMetrics } from '../../src/domain/metrics.js';
 import type { AccountKey, EpochMs } from '../../src/domain/types.js';
 import type { VenueConnector } from '../../src/exchanges/connector.js';
 import { createSimulatedConnector } from '../../src/exchanges/simulated.js';
 import type { AccountStore } from '../../src/storage/account-store.js';
+import { createConnectionRepository } from '../../src/storage/connections.js';
+import { createAccountStore } from '../../src/storage/create-account-store.js';
+import type { TestDatabase } from './database.js';
 import { instrumentStore, type InstrumentedStore } from './instrumented-store.js';
-import { MemoryAccountStore } from './memory-account-store.js';
-import { instrumentAggregator, StandInAggregator, standInMetrics, type InstrumentedAggregator } from './stand-in-aggregator.js';
 
 /** A secret that must never show up outside the actor (logs, metrics, replies). */
 export const CANARY_SECRET = 'canary-secret-7f3a9c';
 
 export interface HarnessOptions {
-  /** Default: a fresh MemoryAccountStore. */
+  /** The throw-away database the real store runs on (test/support/database.ts). */
+  readonly database?: TestDatabase;
+  /** Instead of `database`: any store, with the function that stores a connection row. */
   readonly store?: AccountStore;
-  /** Stores a connection row; required with a store other than MemoryAccountStore. */
   readonly putConnection?: (account: AccountKey, envelope: Buffer) => Promise<void>;
+  /** Default: the real engine in-process (`inProcessAggregator`). */
   readonly aggregator?: Aggregator;
   readonly clock?: Clock;
   readonly random?: () => number;
@@ -54,14 +66,51 @@ export interface HarnessOptions {
   readonly defaultTimeoutMs?: number;
   /** Default: the simulated venue with seed 7, history starting 48 hours before the clock's start. */
   readonly connectorFactory?: (account: AccountKey, credential: Buffer) => VenueConnector | Promise<VenueConnector>;
-  /** Default: the envelope is the plaintext credential (tests only); the result is a fresh Buffer. */
+  /** Default: `openEnvelope` with TEST_KEYRING (what sealed the stored envelope). */
   readonly openCredential?: (account: AccountKey, envelope: Buffer) => Buffer | Promise<Buffer>;
+}
+
+/** An instrumented engine: records every input and can be told to fail its next run. */
+export interface InstrumentedAggregator extends Aggregator {
+  /** Every input the engine was given, in order. */
+  readonly inputs: AggregationInput[];
+  /** The next run throws `error`. */
+  failNext(error: Error): void;
+}
+
+export function instrumentAggregator(inner: Aggregator): InstrumentedAggregator {
+  const inputs: AggregationInput[] = [];
+  const failures: Error[] = [];
+  return {
+    inputs,
+    failNext: (error) => { failures.push(error); },
+    aggregate: async (input, signal) => {
+      inputs.push(input);
+      const failure = failures.shift();
+      if (failure !== undefined) throw failure;
+      return inner.aggregate(input, signal);
+    },
+  };
+}
+
+/** The envelope key of every test process (random: nothing sealed here outlives the run). */
+export const TEST_KEYRING: Keyring = createKeyring([{ id: 1, secret: randomBytes(32) }], 1);
+
+const DAY = 24 * 3_600_000;
+
+/**
+ * Where the simulated history of the harness's default connector starts: two whole days before
+ * `now`'s day. Day-aligned, so every test in a file (sharing one database, whose candles are
+ * shared by exchange) sees one price path per market, whatever the hour it runs in.
+ */
+export function historyStart(now: EpochMs): EpochMs {
+  return Math.floor(now / DAY) * DAY - 2 * DAY;
 }
 
 export interface ActorHarness {
   readonly supervisor: Supervisor;
   readonly store: InstrumentedStore;
-  /** The engine given (default: the stand-in), wrapped to record inputs and inject failures. */
+  /** The engine given (default: the real one in-process), wrapped to record inputs and inject failures. */
   readonly aggregator: InstrumentedAggregator;
   readonly clock: Clock;
   readonly registry: Registry;
@@ -71,43 +120,49 @@ export interface ActorHarness {
   readonly openedCredentials: Buffer[];
   /** Every log line the actors wrote. */
   readonly logLines: string[];
-  /** Stores a connection whose envelope holds a canary credential. */
-  addAccount(account: AccountKey): Promise<void>;
+  /** Stores a connection whose sealed envelope holds a canary credential. */
+  addAccount(account: AccountKey, status?: 'active' | 'failed' | 'disabled'): Promise<void>;
   passivate(account: AccountKey): Promise<void>;
   close(): Promise<void>;
 }
 
-const HOUR = 3_600_000;
 
-/** The envelope test accounts get: in tests the "sealed" credential is the plaintext itself. */
-export function canaryEnvelope(): Buffer {
+/** The plaintext credential test accounts get (a canary: it must never leave the actor). */
+export function canaryCredential(): Buffer {
   return Buffer.from(JSON.stringify({ apiKey: `key-${CANARY_SECRET}`, secret: CANARY_SECRET }));
 }
 
-function connectionWriter(options: HarnessOptions, store: AccountStore): (account: AccountKey, envelope: Buffer) => Promise<void> {
-  if (options.putConnection !== undefined) return options.putConnection;
-  if (store instanceof MemoryAccountStore) return async (account, envelope) => { store.putConnection(account, envelope); };
-  throw new TypeError('pass putConnection with a store other than MemoryAccountStore');
+type PutConnection = (account: AccountKey, envelope: Buffer, status?: 'active' | 'failed' | 'disabled') => Promise<void>;
+
+function storeOf(options: HarnessOptions): { raw: AccountStore; putConnection: PutConnection } {
+  if (options.database !== undefined) {
+    const connections = createConnectionRepository(options.database.pool);
+    return { raw: createAccountStore(options.database.pool), putConnection: (account, envelope, status) => connections.saveConnection(account, envelope, status) };
+  }
+  if (options.store !== undefined && options.putConnection !== undefined) {
+    const put = options.putConnection;
+    return { raw: options.store, putConnection: (account, envelope) => put(account, envelope) };
+  }
+  throw new TypeError('the actor harness needs a test database (or a store with putConnection)');
 }
 
 export type HarnessDeps = Omit<AccountActorDeps, 'metrics' | 'fullSyncGate'> & { readonly aggregator: InstrumentedAggregator };
 
-export function harnessDeps(options: HarnessOptions, opened: Buffer[], logLines: string[] = []): { deps: HarnessDeps; store: InstrumentedStore; putConnection: (account: AccountKey, envelope: Buffer) => Promise<void> } {
-  const raw = options.store ?? new MemoryAccountStore();
-  const putConnection = connectionWriter(options, raw);
+export function harnessDeps(options: HarnessOptions, opened: Buffer[], logLines: string[] = []): { deps: HarnessDeps; store: InstrumentedStore; putConnection: PutConnection } {
+  const { raw, putConnection } = storeOf(options);
   const store = instrumentStore(raw);
   const clock = options.clock ?? systemClock;
-  const startMs = Math.floor(clock.now() / HOUR) * HOUR - 48 * HOUR;
+  const startMs = historyStart(clock.now());
   const deps: HarnessDeps = {
     store,
-    aggregator: instrumentAggregator(options.aggregator ?? new StandInAggregator()),
-    openCredential: options.openCredential ?? ((_account, envelope) => Buffer.from(envelope)),
+    aggregator: instrumentAggregator(options.aggregator ?? inProcessAggregator),
+    openCredential: options.openCredential ?? ((account, envelope) => openEnvelope(TEST_KEYRING, account, envelope)),
     connectorFactory: async (account, credential) => {
       opened.push(credential);
       if (options.connectorFactory !== undefined) return options.connectorFactory(account, credential);
       return createSimulatedConnector(account, { seed: 7, clock, startMs, fillsPerHour: 0.5, pageSize: 5 });
     },
-    computeMetrics: standInMetrics,
+    computeMetrics,
     clock,
     random: options.random ?? Math.random,
     settings: { ...DEFAULT_ACCOUNT_SETTINGS, ...options.settings },
@@ -127,12 +182,13 @@ export function createActorHarness(options: HarnessOptions = {}): ActorHarness {
     deps, metrics,
     crashPolicy: { backoffBaseMs: 2, backoffMaxMs: 20, ...options.crashPolicy },
     ...(options.maxConcurrentFullSyncs === undefined ? {} : { maxConcurrentFullSyncs: options.maxConcurrentFullSyncs }),
-    defaultTimeoutMs: options.defaultTimeoutMs ?? 10_000,
+    // Generous: on a loaded shared machine a real-database sync can take seconds; a hang still fails.
+    defaultTimeoutMs: options.defaultTimeoutMs ?? 60_000,
     ...(deps.logger === undefined ? {} : { logger: deps.logger }),
   });
   return {
     supervisor, store, aggregator: deps.aggregator, clock: deps.clock, registry, metrics, deps, openedCredentials, logLines,
-    addAccount: (account) => putConnection(account, canaryEnvelope()),
+    addAccount: (account, status) => putConnection(account, sealEnvelope(TEST_KEYRING, account, canaryCredential()), status),
     passivate: (account) => supervisor.passivate(account),
     close: () => supervisor.shutdown(1_000),
   };
@@ -156,17 +212,18 @@ export interface SingleActorHarness {
 export async function spawnAccount(account: AccountKey, options: HarnessOptions = {}): Promise<SingleActorHarness> {
   const openedCredentials: Buffer[] = [];
   const { deps, store, putConnection } = harnessDeps(options, openedCredentials);
-  await putConnection(account, canaryEnvelope());
+  await putConnection(account, sealEnvelope(TEST_KEYRING, account, canaryCredential()));
   const system: ActorSystem = startSystem();
   const passivations: (EpochMs | null)[] = [];
   const lifecycle: AccountLifecycle = {
     passivate: (self, nextSyncAt) => { passivations.push(nextSyncAt); void stop(self as ActorRef<never>); },
     stopped: () => undefined,
+    storedFailed: (self) => { void stop(self as ActorRef<never>); },
   };
   const ref = spawnAccountActor({ parent: system, name: 'account-under-test', account, deps, lifecycle, onCrash: (crash) => (crash === 'resume' ? 'resume' : 'reset') });
   return {
     ref, store, aggregator: deps.aggregator, deps, openedCredentials, passivations,
-    send: (make, timeoutMs = 10_000) => ask(ref, make, timeoutMs),
+    send: (make, timeoutMs = 60_000) => ask(ref, make, timeoutMs),
     close: async () => { await stop(ref as ActorRef<never>); stopSystem(system); },
   };
 }

@@ -1,5 +1,5 @@
-// Wraps any AccountStore (the in-memory one now, the PostgreSQL one at integration) to count
-// calls and inject failures, so the same actor tests run on either.
+// Wraps any AccountStore (the actor tests: the PostgreSQL one) to count
+// calls and inject failures the real store cannot be made to give on demand.
 import type { AccountKey } from '../../src/domain/types.js';
 import type { AccountStore, ConnectionStatus } from '../../src/storage/account-store.js';
 

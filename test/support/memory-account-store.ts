@@ -1,4 +1,5 @@
-// An in-memory AccountStore that keeps the interface's promises: rows deduplicated by venue id,
+// Only for bench/actors.ts (10,000 actors on in-memory dependencies, as the issue asks); the
+// actor tests run on the real PostgreSQL store. An in-memory AccountStore that keeps the interface's promises: rows deduplicated by venue id,
 // a page and its cursor committed together, aggregates upserted by hour, engine state stored as
 // JSON (as jsonb would). Failures are injected by the wrapper in instrumented-store.ts.
 import type { AccountKey, BalanceSnapshot, Candle, CashFlow, EpochMs, Exchange, Fill, HourlyReturn, SyncCursor, SyncStream } from '../../src/domain/types.js';

@@ -28,9 +28,11 @@ function statusOf(error: Error): number | undefined {
 function retryAfterOf(headers: ResponseHeaders, nowMs: number): number | undefined {
   const after = parseRetryAfter(header(headers, 'Retry-After'), nowMs);
   if (after !== undefined) return after;
-  // Bybit says when its window resets instead of Retry-After.
-  const reset = Number(header(headers, 'X-Bapi-Limit-Reset-Timestamp'));
-  return Number.isFinite(reset) && reset > nowMs ? reset - nowMs : undefined;
+  // Bybit says when its window resets instead of Retry-After; a reset already past (a slow
+  // reader) means the window is open again now.
+  const text = header(headers, 'X-Bapi-Limit-Reset-Timestamp');
+  const reset = text === undefined || text === '' ? Number.NaN : Number(text);
+  return Number.isFinite(reset) && reset > 0 ? Math.max(0, reset - nowMs) : undefined;
 }
 
 export function classifyCcxtError(error: unknown, headers: ResponseHeaders, nowMs: number = Date.now()): FailureClass {

@@ -34,5 +34,6 @@ test('takes the HTTP status from the message but keeps none of its text', (t) =>
 test('honours Retry-After, and Bybit\'s reset timestamp when there is none', (t) => {
   t.is(classifyCcxtError(new DDoSProtection('x'), { 'Retry-After': '3' }, 0).retryAfterMs, 3000);
   t.is(classifyCcxtError(new RateLimitExceeded('x'), { 'X-Bapi-Limit-Reset-Timestamp': '1500' }, 1000).retryAfterMs, 500);
+  t.is(classifyCcxtError(new RateLimitExceeded('x'), { 'X-Bapi-Limit-Reset-Timestamp': '900' }, 1000).retryAfterMs, 0, 'a reset already past: retry now');
   t.is(classifyCcxtError(new RateLimitExceeded('x'), {}, 1000).retryAfterMs, undefined);
 });
