@@ -2,6 +2,7 @@
 // a bounded total time, then a typed VenueError naming the venue and the class of cause.
 import { setTimeout as sleepMs } from 'node:timers/promises';
 import type { Exchange } from '../domain/types.js';
+import type { ConnectorOptions } from './connector.js';
 
 export type VenueFailureKind =
   | 'rate-limited' // 429/418, venue rate-limit codes
@@ -117,4 +118,12 @@ export async function withRetry<T>(
     if (deps.now() - started + delay > policy.budgetMs) throw new VenueError(exchange, failure.kind, detail);
     await deps.sleep(delay, options.signal);
   }
+}
+
+/** A connector's retry policy: its `retry` tuning over the request budget, over the defaults. */
+export function retryPolicyFor(options: Pick<ConnectorOptions, 'requestBudgetMs' | 'retry'>): Partial<RetryPolicy> {
+  return {
+    ...(options.requestBudgetMs === undefined ? {} : { budgetMs: options.requestBudgetMs }),
+    ...options.retry,
+  };
 }

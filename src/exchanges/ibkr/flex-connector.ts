@@ -5,20 +5,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Candle, CashFlow, Fill } from '../../domain/types.js';
 import type { ConnectorOptions, VenueConnector, VenueCredential } from '../connector.js';
-import { VenueError, withRetry, type FailureClass, type RetryPolicy } from '../retry.js';
-import {
-  HOUR_MS,
-  MalformedVenueResponse,
-  addDecimal,
-  badResponse,
-  classifyHttpStatus,
-  compareDecimal,
-  isConnectionFailure,
-  parseTimeCursor,
-  timeCursorPages,
-  resolveVenueUrl,
-  retryPolicyFor,
-} from '../broker-common.js';
+import { addDecimal, compareDecimal } from '../../domain/decimal-string.js';
+import { VenueError, retryPolicyFor, withRetry, type FailureClass } from '../retry.js';
+import { resolveVenueUrl } from '../venue-url.js';
+import { HOUR_MS, MalformedVenueResponse, classifyHttpStatus, classifyOtherFailure, parseTimeCursor, timeCursorPages } from '../broker-common.js';
 import { parseFlexEnvelope, parseFlexStatement, type FlexEnvelope, type FlexPricePoint, type FlexStatement } from './flex-statement.js';
 
 export const FLEX_HOST = 'https://ndcdyn.interactivebrokers.com';
@@ -41,7 +31,6 @@ export interface IbkrFlexConnectorOptions extends ConnectorOptions {
   readonly statementTtlMs?: number;
   /** Records per yielded page. */
   readonly pageSize?: number;
-  readonly retry?: Partial<RetryPolicy>;
   readonly fetch?: typeof fetch;
 }
 
@@ -72,10 +61,7 @@ export function classifyFlexError(error: unknown, throttleBackoffMs = 10_000): F
     return { kind: 'rejected', retryable: false, errorClass };
   }
   if (error instanceof FlexHttpError) return classifyHttpStatus({ status: error.status, retryAfter: error.retryAfter, errorClass: 'FlexHttpError' });
-  const malformed = badResponse(error);
-  if (malformed !== undefined) return malformed;
-  if (isConnectionFailure(error)) return { kind: 'unavailable', retryable: true, errorClass: 'ConnectionError' };
-  return { kind: 'rejected', retryable: false, errorClass: error instanceof Error ? error.name : typeof error };
+  return classifyOtherFailure(error);
 }
 
 /**
