@@ -12,14 +12,6 @@ import { VenueConfigError } from './venue-url.js';
 /** Market seed of the demo venue: every instance shows the same prices. */
 const SIMULATED_SEED = 20_260_101;
 
-/** No connector exists (yet) for this venue. */
-export class UnsupportedVenueError extends Error {
-  override readonly name = 'UnsupportedVenueError';
-  constructor(readonly exchange: Exchange) {
-    super(`${exchange}: no connector for this venue`);
-  }
-}
-
 /** Options every connector understands, plus the optional logger and retry tuning. */
 export type RegistryOptions = CcxtConnectorOptions;
 

@@ -34,6 +34,11 @@ export class VenueError extends Error {
   }
 }
 
+/** A call on a connector after close(): a definitive refusal, the same from every venue. */
+export function connectorClosed(exchange: Exchange): VenueError {
+  return new VenueError(exchange, 'rejected', { errorClass: 'ConnectorClosed' });
+}
+
 /** What a connector says about one failed attempt. */
 export interface FailureClass {
   readonly kind: VenueFailureKind;
@@ -126,4 +131,10 @@ export function retryPolicyFor(options: Pick<ConnectorOptions, 'requestBudgetMs'
     ...(options.requestBudgetMs === undefined ? {} : { budgetMs: options.requestBudgetMs }),
     ...options.retry,
   };
+}
+
+/** `withRetry` bound to one connector's venue, classifier and policy: `call(attempt, signal?)`. */
+export function retrying(exchange: Exchange, classify: (error: unknown) => FailureClass, policy: Partial<RetryPolicy>) {
+  return async <T>(attempt: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> =>
+    await withRetry(exchange, attempt, classify, { policy, ...(signal === undefined ? {} : { signal }) });
 }

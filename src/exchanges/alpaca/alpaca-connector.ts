@@ -6,7 +6,7 @@ import { errors, marketData, trading } from '@alpacahq/alpaca-trade-api';
 import type { Balance, Candle, CashFlow, Fill } from '../../domain/types.js';
 import type { ConnectorOptions, Page, VenueConnector, VenueCredential } from '../connector.js';
 import { absDecimal } from '../../domain/decimal-string.js';
-import { VenueError, retryPolicyFor, withRetry, type FailureClass } from '../retry.js';
+import { VenueError, connectorClosed, retrying, retryPolicyFor, type FailureClass } from '../retry.js';
 import { resolveVenueUrl } from '../venue-url.js';
 import {
   HOUR_MS,
@@ -154,11 +154,10 @@ export function createAlpacaConnector(credential: VenueCredential, options: Alpa
   };
 
   const live = () => {
-    if (apis === undefined) throw new VenueError('alpaca', 'rejected', { errorClass: 'connector closed' });
+    if (apis === undefined) throw connectorClosed('alpaca');
     return apis;
   };
-  const call = <T>(attempt: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> =>
-    withRetry('alpaca', attempt, classifyAlpacaError, { policy, ...(signal === undefined ? {} : { signal }) });
+  const call = retrying('alpaca', classifyAlpacaError, policy);
 
   /** Walks one activity stream with page_token until a short page; each page carries its cursor. */
   async function* walk<T>(

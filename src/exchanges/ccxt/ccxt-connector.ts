@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { addDecimal, numberToDecimal } from '../../domain/decimal-string.js';
 import type { Balance, Candle, CashFlow, Fill, SyncCursor } from '../../domain/types.js';
 import type { ConnectorOptions, Page, VenueConnector, VenueCredential } from '../connector.js';
-import { VenueError, retryPolicyFor, withRetry, type FailureClass, type RetryPolicy } from '../retry.js';
+import { VenueError, connectorClosed, retryPolicyFor, withRetry, type FailureClass, type RetryPolicy } from '../retry.js';
 import { createCcxtExchange, type CcxtVenue } from './ccxt-client.js';
 import {
   isIdState, parseCashFlowsCursor, parseFillsCursor, serializeCursor,
@@ -227,7 +227,7 @@ export class CcxtConnector implements VenueConnector {
   // ---- Requests ----
 
   private async call<T>(operation: string, run: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-    if (this.closed) throw new VenueError(this.exchange, 'rejected', { errorClass: 'ConnectorClosed' });
+    if (this.closed) throw connectorClosed(this.exchange);
     return await withRetry(
       this.exchange,
       async (attemptSignal) => {

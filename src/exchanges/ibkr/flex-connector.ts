@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Candle, CashFlow, Fill } from '../../domain/types.js';
 import type { ConnectorOptions, VenueConnector, VenueCredential } from '../connector.js';
 import { addDecimal, compareDecimal } from '../../domain/decimal-string.js';
-import { VenueError, retryPolicyFor, withRetry, type FailureClass } from '../retry.js';
+import { VenueError, connectorClosed, retrying, retryPolicyFor, type FailureClass } from '../retry.js';
 import { resolveVenueUrl } from '../venue-url.js';
 import { HOUR_MS, MalformedVenueResponse, classifyHttpStatus, classifyOtherFailure, parseTimeCursor, timeCursorPages } from '../broker-common.js';
 import { parseFlexEnvelope, parseFlexStatement, type FlexEnvelope, type FlexPricePoint, type FlexStatement } from './flex-statement.js';
@@ -120,12 +120,10 @@ export function createIbkrFlexConnector(credential: VenueCredential, options: Ib
   let queryId: string | undefined = credential.secret;
   let cached: { readonly at: number; readonly statement: Promise<FlexStatement> } | undefined;
 
-  const classify = (error: unknown) => classifyFlexError(error, throttleBackoffMs);
-  const call = <T>(attempt: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> =>
-    withRetry('ibkr', attempt, classify, { policy, ...(signal === undefined ? {} : { signal }) });
+  const call = retrying('ibkr', (error) => classifyFlexError(error, throttleBackoffMs), policy);
 
   async function get(endpoint: 'SendRequest' | 'GetStatement', q: string, signal: AbortSignal): Promise<FlexEnvelope> {
-    if (token === undefined) throw new VenueError('ibkr', 'rejected', { errorClass: 'connector closed' });
+    if (token === undefined) throw connectorClosed('ibkr');
     // The token rides in the query string: this URL is never logged or put in an error.
     const url = `${base}/${endpoint}?${new URLSearchParams({ t: token, q, v: '3' }).toString()}`;
     const response = await fetchImpl(url, { signal, redirect: 'error', headers: { 'User-Agent': 'track-record-enclave/1 (Flex v3)', Accept: 'text/xml' } });
@@ -135,7 +133,7 @@ export function createIbkrFlexConnector(credential: VenueCredential, options: Ib
   }
 
   async function download(signal?: AbortSignal): Promise<FlexStatement> {
-    if (queryId === undefined) throw new VenueError('ibkr', 'rejected', { errorClass: 'connector closed' });
+    if (queryId === undefined) throw connectorClosed('ibkr');
     const query = queryId;
     const referenceCode = await call(async (s) => {
       const envelope = await get('SendRequest', query, s);

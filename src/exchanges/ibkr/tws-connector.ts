@@ -16,7 +16,7 @@ import {
 import type { Balance, Candle, Fill } from '../../domain/types.js';
 import type { ConnectorOptions, VenueConnector, VenueCredential } from '../connector.js';
 import { absDecimal, multiplyDecimal } from '../../domain/decimal-string.js';
-import { VenueError, retryPolicyFor, withRetry, type FailureClass } from '../retry.js';
+import { VenueError, connectorClosed, retrying, retryPolicyFor, type FailureClass } from '../retry.js';
 import { VenueConfigError } from '../venue-url.js';
 import { HOUR_MS, MalformedVenueResponse, badResponse, decimalOf, parseTimeCursor, timeCursorPages, unclassifiedFailure } from '../broker-common.js';
 import { parseFlexDateTime } from './flex-statement.js';
@@ -97,11 +97,10 @@ export function createIbkrTwsConnector(credential: VenueCredential, options: Ibk
   let nextReqId = 1_000;
 
   const live = (): IBApi => {
-    if (api === undefined) throw new VenueError('ibkr', 'rejected', { errorClass: 'connector closed' });
+    if (api === undefined) throw connectorClosed('ibkr');
     return api;
   };
-  const call = <T>(attempt: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> =>
-    withRetry('ibkr', attempt, classifyTwsError, { policy, ...(signal === undefined ? {} : { signal }) });
+  const call = retrying('ibkr', classifyTwsError, policy);
 
   /**
    * Runs one request/response exchange: `start` sends the request and registers listeners through
