@@ -3,7 +3,7 @@
 // codes, page limits, and where wallet history lives. Those differences are the Flavor.
 import { FakeVenueServer, MALFORMED_BODY, hmacSha256, header, intParam, safeEqual, type Dialect, type FakeReply, type FakeRequest, type Route } from './fake-server.js';
 import { addDecimal } from '../../src/domain/decimal-string.js';
-import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticAccount, type SyntheticFill, type SyntheticTransfer } from './history.js';
+import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticAccount, type SyntheticVenueFakeOptions, type SyntheticFill, type SyntheticTransfer } from './history.js';
 
 interface Flavor {
   readonly keyHeader: string;
@@ -46,13 +46,8 @@ const FLAVORS = {
 
 export type BinanceLikeVenue = keyof typeof FLAVORS;
 
-export interface BinanceLikeFakeOptions {
-  readonly account: SyntheticAccount;
-  readonly apiKey: string;
-  readonly secret: string;
-  /** When set, each fromId page starts with the last fill of the page before (a border repeat). */
-  readonly repeatBorderFill?: boolean;
-}
+/** `repeatBorderFill`: each fromId page starts with the last fill of the page before. */
+export type BinanceLikeFakeOptions = SyntheticVenueFakeOptions;
 
 const RECV_WINDOW_DEFAULT = 5000;
 

@@ -1,15 +1,10 @@
 // Fake Bybit v5: signed headers (X-BAPI-*), the retCode envelope, 7-day execution windows,
 // newest-first pages with an opaque nextPageCursor, 30-day wallet history windows.
 import { FakeVenueServer, MALFORMED_BODY, hmacSha256, header, intParam, safeEqual, type Dialect, type FakeReply, type FakeRequest, type Route } from './fake-server.js';
-import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticAccount, type SyntheticTransfer } from './history.js';
+import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticAccount, type SyntheticVenueFakeOptions, type SyntheticTransfer } from './history.js';
 
-export interface BybitFakeOptions {
-  readonly account: SyntheticAccount;
-  readonly apiKey: string;
-  readonly secret: string;
-  /** When set, each follow-up page starts with the last record of the page before. */
-  readonly repeatBorderFill?: boolean;
-}
+/** `repeatBorderFill`: each follow-up page starts with the last record of the page before. */
+export type BybitFakeOptions = SyntheticVenueFakeOptions;
 
 const envelope = (result: unknown, retCode = 0, retMsg = 'OK'): unknown => ({ retCode, retMsg, result, retExtInfo: {}, time: Date.now() });
 
