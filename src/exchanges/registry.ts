@@ -1,5 +1,5 @@
 // Picks the connector for an account's venue. Wired once, in src/main.ts.
-import type { AccountKey, Exchange } from '../domain/types.js';
+import type { AccountKey } from '../domain/types.js';
 import { assertNever } from '../domain/types.js';
 import type { VenueConnector, VenueCredential } from './connector.js';
 import { createCcxtConnector, type CcxtConnectorOptions } from './ccxt/ccxt-connector.js';
