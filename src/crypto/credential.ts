@@ -21,11 +21,14 @@ export function encodeCredential(credential: VenueCredential): Buffer {
   return Buffer.from(JSON.stringify(plain), 'utf8');
 }
 
-/** Parses a plaintext Buffer; does not zero it (the caller owns it). */
-export function decodeCredential(plaintext: Buffer): VenueCredential {
+/**
+ * Parses plaintext bytes (a Buffer or any Uint8Array view, e.g. an HPKE open result); exactly
+ * {apiKey: non-empty string, secret: string, passphrase?: string}. Does not zero them (the caller owns them).
+ */
+export function decodeCredential(plaintext: Uint8Array): VenueCredential {
   let value: unknown;
   try {
-    value = JSON.parse(plaintext.toString('utf8'));
+    value = JSON.parse(Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength).toString('utf8'));
   } catch {
     throw new CredentialFormatError();
   }

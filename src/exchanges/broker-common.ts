@@ -1,110 +1,11 @@
-// Pieces the broker connectors (Alpaca, IBKR Flex, IBKR TWS) share: the venue-URL policy,
-// exact decimal arithmetic on strings, the HTTP failure classifier, and cursor (de)serialization.
+// Pieces the broker connectors (Alpaca, IBKR Flex, IBKR TWS) share: reading venue numbers as exact
+// decimal strings, the HTTP failure classifier, and the time cursor. Decimal arithmetic itself is
+// src/domain/decimal-string.ts; the URL policy is venue-url.ts; cursor reading is sync-cursor.ts.
+import { isDecimal, normalizeDecimal, numberToDecimal } from '../domain/decimal-string.js';
 import type { DecimalString, Exchange } from '../domain/types.js';
-import { parseRetryAfter, VenueError, type FailureClass, type RetryPolicy } from './retry.js';
-import type { ConnectorOptions, Page } from './connector.js';
-
-/**
- * Picks the URL a connector talks to. An override is for fake venues and demos only: enclave
- * mode refuses it, and refuses any URL that is not HTTPS. The URL itself is never echoed.
- */
-export function resolveVenueUrl(exchange: Exchange, defaultUrl: string, options: ConnectorOptions): string {
-  const url = options.baseUrl ?? defaultUrl;
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new VenueError(exchange, 'rejected', { errorClass: 'invalid venue URL' });
-  }
-  if (options.enclaveMode) {
-    if (parsed.protocol !== 'https:') throw new VenueError(exchange, 'rejected', { errorClass: 'non-HTTPS venue URL refused in enclave mode' });
-    if (options.baseUrl !== undefined) throw new VenueError(exchange, 'rejected', { errorClass: 'venue URL override refused in enclave mode' });
-  } else if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-    throw new VenueError(exchange, 'rejected', { errorClass: 'invalid venue URL' });
-  }
-  return url.replace(/\/+$/u, '');
-}
-
-/** Retry policy for one connector: defaults, bounded by the caller's request budget. */
-export function retryPolicyFor(options: ConnectorOptions & { readonly retry?: Partial<RetryPolicy> }): Partial<RetryPolicy> {
-  return {
-    ...(options.requestBudgetMs === undefined ? {} : { budgetMs: options.requestBudgetMs }),
-    ...options.retry,
-  };
-}
-
-// ---- Exact decimals on strings (no float ever touches money). ----
-
-const DECIMAL = /^([+-])?(\d+)(?:\.(\d+))?$/u;
-
-interface Scaled {
-  readonly units: bigint;
-  readonly scale: number;
-}
-
-function toScaled(value: string): Scaled {
-  const m = DECIMAL.exec(value.trim());
-  if (m === null) throw new TypeError('not a decimal number');
-  const fraction = m[3] ?? '';
-  const units = BigInt(`${m[2] ?? '0'}${fraction}`);
-  return { units: m[1] === '-' ? -units : units, scale: fraction.length };
-}
-
-function fromScaled({ units, scale }: Scaled): DecimalString {
-  const negative = units < 0n;
-  let digits = (negative ? -units : units).toString();
-  if (scale > 0) {
-    digits = digits.padStart(scale + 1, '0');
-    const whole = digits.slice(0, digits.length - scale);
-    const fraction = digits.slice(digits.length - scale).replace(/0+$/u, '');
-    digits = fraction === '' ? whole : `${whole}.${fraction}`;
-  }
-  return negative && digits !== '0' ? `-${digits}` : digits;
-}
-
-export function isDecimal(value: unknown): value is string {
-  return typeof value === 'string' && DECIMAL.test(value.trim());
-}
-
-/** Canonical form: no leading "+", no trailing fraction zeros, "-0" → "0". */
-export function normalizeDecimal(value: string): DecimalString {
-  return fromScaled(toScaled(value));
-}
-
-export function multiplyDecimal(a: string, b: string): DecimalString {
-  const x = toScaled(a);
-  const y = toScaled(b);
-  return fromScaled({ units: x.units * y.units, scale: x.scale + y.scale });
-}
-
-export function addDecimal(a: string, b: string): DecimalString {
-  const x = toScaled(a);
-  const y = toScaled(b);
-  const scale = Math.max(x.scale, y.scale);
-  return fromScaled({ units: x.units * 10n ** BigInt(scale - x.scale) + y.units * 10n ** BigInt(scale - y.scale), scale });
-}
-
-export function absDecimal(value: string): DecimalString {
-  return normalizeDecimal(value.trim().replace(/^[+-]/u, ''));
-}
-
-export function isNegativeDecimal(value: string): boolean {
-  return toScaled(value).units < 0n;
-}
-
-export function isZeroDecimal(value: string): boolean {
-  return toScaled(value).units === 0n;
-}
-
-export function compareDecimal(a: string, b: string): number {
-  const d = toScaled(addDecimal(a, negateDecimal(b))).units;
-  return d === 0n ? 0 : d < 0n ? -1 : 1;
-}
-
-export function negateDecimal(value: string): DecimalString {
-  const x = toScaled(value);
-  return fromScaled({ units: -x.units, scale: x.scale });
-}
+import { parseRetryAfter, type FailureClass } from './retry.js';
+import type { Page } from './connector.js';
+import { readCursor } from './sync-cursor.js';
 
 /**
  * A JSON number as the exact text the venue sent (JSON.parse source access, Node ≥ 21),
@@ -118,17 +19,13 @@ export function parseJsonKeepingNumberText(text: string): unknown {
 
 /** Decimal text from a venue value that should be a number (string or JSON number text). */
 export function decimalOf(value: unknown): DecimalString | undefined {
-  if (typeof value === 'number' && Number.isFinite(value)) return normalizeDecimal(numberToPlain(value));
+  if (typeof value === 'number' && Number.isFinite(value)) return numberToDecimal(value);
   if (isDecimal(value)) return normalizeDecimal(value);
-  if (typeof value === 'string' && /^[+-]?\d+(\.\d+)?[eE][+-]?\d+$/u.test(value)) return normalizeDecimal(numberToPlain(Number(value)));
+  if (typeof value === 'string' && /^[+-]?\d+(\.\d+)?[eE][+-]?\d+$/u.test(value)) {
+    const n = Number(value);
+    if (Number.isFinite(n)) return numberToDecimal(n);
+  }
   return undefined;
-}
-
-/** A double's shortest round-trip text, without exponent notation. */
-function numberToPlain(n: number): string {
-  const s = String(n);
-  if (!/[eE]/u.test(s)) return s;
-  return n.toFixed(20).replace(/\.?0+$/u, '');
 }
 
 // ---- Failure classification for HTTP venues. ----
@@ -183,18 +80,24 @@ export function badResponse(error: unknown): FailureClass | undefined {
   return undefined;
 }
 
+/** Any failure nothing else recognised: a definitive refusal, named by its class only. */
+export function unclassifiedFailure(error: unknown): FailureClass {
+  return { kind: 'rejected', retryable: false, errorClass: error instanceof Error ? error.name : typeof error };
+}
+
+/** After a venue's own error types: an unreadable body, a lost connection, or else a refusal. */
+export function classifyOtherFailure(error: unknown): FailureClass {
+  const malformed = badResponse(error);
+  if (malformed !== undefined) return malformed;
+  if (isConnectionFailure(error)) return { kind: 'unavailable', retryable: true, errorClass: 'ConnectionError' };
+  return unclassifiedFailure(error);
+}
+
 // ---- Cursors: versioned JSON the connector alone reads. ----
 
 /** Parses a cursor this connector wrote; anything else is refused instead of silently resyncing. */
 export function parseCursor<T>(exchange: Exchange, cursor: string, check: (value: unknown) => value is T): T {
-  let value: unknown;
-  try {
-    value = JSON.parse(cursor);
-  } catch {
-    throw new VenueError(exchange, 'rejected', { errorClass: 'unreadable sync cursor' });
-  }
-  if (!check(value)) throw new VenueError(exchange, 'rejected', { errorClass: 'unreadable sync cursor' });
-  return value;
+  return readCursor(exchange, cursor, (value) => (check(value) ? value : undefined));
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

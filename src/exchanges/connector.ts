@@ -1,6 +1,7 @@
 // The one interface every venue connector implements. Actors depend on this, never on a venue SDK.
 import type { Balance, Candle, CashFlow, Exchange, Fill, SyncCursor } from '../domain/types.js';
 import type { VenuePermissions } from '../attestation/sealed-intake.js';
+import type { RetryPolicy } from './retry.js';
 
 /** One page of venue records and the cursor that resumes right after it. */
 export interface Page<T> {
@@ -42,11 +43,13 @@ export interface VenueCredential {
   readonly passphrase?: string;
 }
 
-/** Where a connector may send requests; only tests and the demo override it (never in enclave mode). */
+/** Options every connector takes. Only tests and the demo override the URL (never in enclave mode). */
 export interface ConnectorOptions {
   readonly enclaveMode: boolean;
   /** Base URL replacing every venue endpoint (fake venues in tests). */
   readonly baseUrl?: string;
   /** Upper bound for one venue request, including retries. */
   readonly requestBudgetMs?: number;
+  /** Tunes the retry policy (tests shorten it); `requestBudgetMs` is the default `budgetMs`. */
+  readonly retry?: Partial<RetryPolicy>;
 }

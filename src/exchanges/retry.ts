@@ -2,6 +2,7 @@
 // a bounded total time, then a typed VenueError naming the venue and the class of cause.
 import { setTimeout as sleepMs } from 'node:timers/promises';
 import type { Exchange } from '../domain/types.js';
+import type { ConnectorOptions } from './connector.js';
 
 export type VenueFailureKind =
   | 'rate-limited' // 429/418, venue rate-limit codes
@@ -31,6 +32,11 @@ export class VenueError extends Error {
   get retryable(): boolean {
     return this.kind === 'rate-limited' || this.kind === 'unavailable' || this.kind === 'timeout' || this.kind === 'clock-skew' || this.kind === 'bad-response';
   }
+}
+
+/** A call on a connector after close(): a definitive refusal, the same from every venue. */
+export function connectorClosed(exchange: Exchange): VenueError {
+  return new VenueError(exchange, 'rejected', { errorClass: 'ConnectorClosed' });
 }
 
 /** What a connector says about one failed attempt. */
@@ -117,4 +123,18 @@ export async function withRetry<T>(
     if (deps.now() - started + delay > policy.budgetMs) throw new VenueError(exchange, failure.kind, detail);
     await deps.sleep(delay, options.signal);
   }
+}
+
+/** A connector's retry policy: its `retry` tuning over the request budget, over the defaults. */
+export function retryPolicyFor(options: Pick<ConnectorOptions, 'requestBudgetMs' | 'retry'>): Partial<RetryPolicy> {
+  return {
+    ...(options.requestBudgetMs === undefined ? {} : { budgetMs: options.requestBudgetMs }),
+    ...options.retry,
+  };
+}
+
+/** `withRetry` bound to one connector's venue, classifier and policy: `call(attempt, signal?)`. */
+export function retrying(exchange: Exchange, classify: (error: unknown) => FailureClass, policy: Partial<RetryPolicy>) {
+  return async <T>(attempt: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> =>
+    await withRetry(exchange, attempt, classify, { policy, ...(signal === undefined ? {} : { signal }) });
 }

@@ -4,7 +4,7 @@
 // appear once the clock has passed them, so later incremental syncs find new pages.
 import type { AccountKey, Balance, Candle, CashFlow, EpochMs, Fill, SyncCursor } from '../domain/types.js';
 import type { Page, VenueConnector } from './connector.js';
-import { VenueError } from './retry.js';
+import { VenueError, connectorClosed } from './retry.js';
 import type { VenuePermissions, VenueRight } from '../attestation/sealed-intake.js';
 
 const HOUR = 3_600_000;
@@ -135,7 +135,7 @@ class SimulatedConnector implements VenueConnector {
   }
 
   private ensureOpen(): void {
-    if (this.closed) throw new VenueError('simulated', 'rejected', { errorClass: 'ConnectorClosed' });
+    if (this.closed) throw connectorClosed('simulated');
   }
 
   /** Generates every hour that has started by now. */

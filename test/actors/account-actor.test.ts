@@ -549,8 +549,9 @@ test('a shutdown during a restart backoff stops the account cleanly', async (t) 
 });
 
 test('GetMetrics after a sync from nothing answers from memory; after an appending sync it reads the returns once', async (t) => {
+  const { alice } = accounts();
   const clock = new ManualClock(T0);
-  const h = await spawnAccount(alice, { clock, settings: { syncIntervalMs: 0, idleMs: 24 * HOUR } });
+  const h = await spawnAccount(alice, { database: db(), clock, settings: { syncIntervalMs: 0, idleMs: 24 * HOUR } });
   const reads = (): number => h.store.calls.get('loadHourlyReturns') ?? 0;
   await h.send<SyncResult>((replyTo) => ({ type: 'Sync', mode: 'incremental', replyTo }));
   const cached = await h.send<AccountMetrics>((replyTo) => ({ type: 'GetMetrics', replyTo }));

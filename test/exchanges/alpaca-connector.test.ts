@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { trading } from '@alpacahq/alpaca-trade-api';
 import { createAlpacaConnector, classifyAlpacaError, type AlpacaConnectorOptions } from '../../src/exchanges/alpaca/alpaca-connector.js';
 import { VenueError } from '../../src/exchanges/retry.js';
+import { VenueConfigError } from '../../src/exchanges/venue-url.js';
 import { createLogger } from '../../src/config/logger.js';
 import type { Fill, CashFlow } from '../../src/domain/types.js';
 import type { Page } from '../../src/exchanges/connector.js';
@@ -193,9 +194,9 @@ test('an unreadable cursor is refused rather than resyncing from scratch', async
 });
 
 test('enclave mode refuses a non-HTTPS venue URL and any base-URL override', (t) => {
-  const refused = t.throws(() => createAlpacaConnector(credential, { enclaveMode: true, baseUrl: 'http://127.0.0.1:8080' }), { instanceOf: VenueError });
+  const refused = t.throws(() => createAlpacaConnector(credential, { enclaveMode: true, baseUrl: 'http://127.0.0.1:8080' }), { instanceOf: VenueConfigError });
   t.regex(refused.message, /non-HTTPS venue URL refused in enclave mode/u);
-  t.throws(() => createAlpacaConnector(credential, { enclaveMode: true, baseUrl: 'https://proxy.example' }), { instanceOf: VenueError, message: /override refused/u });
+  t.throws(() => createAlpacaConnector(credential, { enclaveMode: true, baseUrl: 'https://proxy.example' }), { instanceOf: VenueConfigError, message: /override refused/u });
   t.notThrows(() => createAlpacaConnector(credential, { enclaveMode: true }));
   t.notThrows(() => createAlpacaConnector(credential, { enclaveMode: false, baseUrl: 'http://127.0.0.1:8080' }));
 });

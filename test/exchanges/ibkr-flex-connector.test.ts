@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import { createIbkrFlexConnector, deriveHourlyCandles, type IbkrFlexConnectorOptions } from '../../src/exchanges/ibkr/flex-connector.js';
 import { parseFlexDateTime } from '../../src/exchanges/ibkr/flex-statement.js';
 import { VenueError } from '../../src/exchanges/retry.js';
+import { VenueConfigError } from '../../src/exchanges/venue-url.js';
 import { createLogger } from '../../src/config/logger.js';
 import type { CashFlow, Fill } from '../../src/domain/types.js';
 import type { Page } from '../../src/exchanges/connector.js';
@@ -224,8 +225,8 @@ test.serial('Flex date-times follow US/Eastern across daylight saving', (t) => {
 });
 
 test.serial('enclave mode refuses a non-HTTPS Flex URL and any base-URL override', (t) => {
-  t.throws(() => createIbkrFlexConnector(credential, { enclaveMode: true, baseUrl: 'http://127.0.0.1:1' }), { instanceOf: VenueError, message: /non-HTTPS venue URL refused/u });
-  t.throws(() => createIbkrFlexConnector(credential, { enclaveMode: true, baseUrl: 'https://elsewhere.example' }), { instanceOf: VenueError, message: /override refused/u });
+  t.throws(() => createIbkrFlexConnector(credential, { enclaveMode: true, baseUrl: 'http://127.0.0.1:1' }), { instanceOf: VenueConfigError, message: /non-HTTPS venue URL refused/u });
+  t.throws(() => createIbkrFlexConnector(credential, { enclaveMode: true, baseUrl: 'https://elsewhere.example' }), { instanceOf: VenueConfigError, message: /override refused/u });
   t.notThrows(() => createIbkrFlexConnector(credential, { enclaveMode: true }));
 });
 

@@ -5,6 +5,7 @@ import test from 'ava';
 import { EventName, IBApi, type CommissionReport, type Contract, type Execution, type ExecutionFilter } from '@stoqey/ib';
 import { createIbkrTwsConnector, parseTwsTime, type IbkrTwsConnectorOptions } from '../../src/exchanges/ibkr/tws-connector.js';
 import { VenueError } from '../../src/exchanges/retry.js';
+import { VenueConfigError } from '../../src/exchanges/venue-url.js';
 import type { Fill } from '../../src/domain/types.js';
 import type { Page } from '../../src/exchanges/connector.js';
 
@@ -229,7 +230,7 @@ test('cash flows are empty for TWS (they come from Flex)', async (t) => {
 });
 
 test('enclave mode refuses a TWS host other than loopback', (t) => {
-  t.throws(() => createIbkrTwsConnector({ apiKey: ACCOUNT, secret: '' }, { enclaveMode: true, host: '10.0.0.5', api: new ScriptedIBApi() }), { instanceOf: VenueError, message: /non-loopback/u });
+  t.throws(() => createIbkrTwsConnector({ apiKey: ACCOUNT, secret: '' }, { enclaveMode: true, host: '10.0.0.5', api: new ScriptedIBApi() }), { instanceOf: VenueConfigError, message: /non-loopback/u });
   t.notThrows(() => createIbkrTwsConnector({ apiKey: ACCOUNT, secret: '' }, { enclaveMode: true, api: new ScriptedIBApi() }));
 });
 

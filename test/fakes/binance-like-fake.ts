@@ -2,8 +2,8 @@
 // same HMAC-SHA256 query signature and error shape); they differ in the key header, the error
 // codes, page limits, and where wallet history lives. Those differences are the Flavor.
 import { FakeVenueServer, MALFORMED_BODY, hmacSha256, header, intParam, safeEqual, type Dialect, type FakeReply, type FakeRequest, type Route } from './fake-server.js';
-import { addDecimals } from '../../src/exchanges/ccxt/decimal.js';
-import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticAccount, type SyntheticFill, type SyntheticTransfer } from './history.js';
+import { addDecimal } from '../../src/domain/decimal-string.js';
+import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticAccount, type SyntheticVenueFakeOptions, type SyntheticFill, type SyntheticTransfer } from './history.js';
 
 interface Flavor {
   readonly keyHeader: string;
@@ -46,13 +46,8 @@ const FLAVORS = {
 
 export type BinanceLikeVenue = keyof typeof FLAVORS;
 
-export interface BinanceLikeFakeOptions {
-  readonly account: SyntheticAccount;
-  readonly apiKey: string;
-  readonly secret: string;
-  /** When set, each fromId page starts with the last fill of the page before (a border repeat). */
-  readonly repeatBorderFill?: boolean;
-}
+/** `repeatBorderFill`: each fromId page starts with the last fill of the page before. */
+export type BinanceLikeFakeOptions = SyntheticVenueFakeOptions;
 
 const RECV_WINDOW_DEFAULT = 5000;
 
@@ -171,7 +166,7 @@ export function createBinanceLikeFake(venue: BinanceLikeVenue, options: BinanceL
       status: 200,
       body: list.map((t) => ({
         // MEXC reports the gross amount (fee included), Binance the amount sent.
-        id: t.id, amount: venue === 'mexc' ? addDecimals(t.amount, t.fee) : t.amount, transactionFee: t.fee, coin: t.asset, status: flavor.withdrawalStatus[t.status], address: '0xfake',
+        id: t.id, amount: venue === 'mexc' ? addDecimal(t.amount, t.fee) : t.amount, transactionFee: t.fee, coin: t.asset, status: flavor.withdrawalStatus[t.status], address: '0xfake',
         txId: `0xwithdrawal${t.id}`, applyTime: flavor.withdrawalTime(t.time), network: t.asset, transferType: 0, confirmNo: 12, walletType: 0,
       })),
     };

@@ -1,17 +1,13 @@
 // Fake Bitget v2 (classic spot account): ACCESS-* headers with a base64 HMAC-SHA256 over
 // timestamp + method + path + query, the {code, msg, data} envelope, 90-day windows, pages of at
 // most 100 newest first, walked back with idLessThan.
-import { addDecimals } from '../../src/exchanges/ccxt/decimal.js';
+import { addDecimal } from '../../src/domain/decimal-string.js';
 import { FakeVenueServer, MALFORMED_BODY, hmacSha256, header, intParam, safeEqual, type Dialect, type FakeReply, type FakeRequest, type Route } from './fake-server.js';
-import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticAccount, type SyntheticTransfer } from './history.js';
+import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticAccount, type SyntheticVenueFakeOptions, type SyntheticTransfer } from './history.js';
 
-export interface BitgetFakeOptions {
-  readonly account: SyntheticAccount;
-  readonly apiKey: string;
-  readonly secret: string;
+/** `repeatBorderFill`: an idLessThan page also holds the record with that id. */
+export interface BitgetFakeOptions extends SyntheticVenueFakeOptions {
   readonly passphrase: string;
-  /** When set, an idLessThan page also holds the record with that id (a border repeat). */
-  readonly repeatBorderFill?: boolean;
 }
 
 const WINDOW_MS = 90 * DAY_MS;
@@ -85,7 +81,7 @@ export function createBitgetFake(options: BitgetFakeOptions): FakeVenueServer {
     return ok(result.map((t) => ({
       orderId: t.id, tradeId: `0x${kind}${t.id}`, coin: t.asset, type: kind === 'deposit' ? 'deposit' : 'withdraw', dest: 'on_chain', chain: t.asset,
       // Bitget's size is gross: ccxt subtracts the fee.
-      size: kind === 'withdrawal' ? addDecimals(t.amount, t.fee) : t.amount, ...(kind === 'withdrawal' ? { fee: `-${t.fee}` } : {}),
+      size: kind === 'withdrawal' ? addDecimal(t.amount, t.fee) : t.amount, ...(kind === 'withdrawal' ? { fee: `-${t.fee}` } : {}),
       status: t.status === 'ok' ? 'success' : 'pending', toAddress: '0xfake', fromAddress: '0xsource', confirm: '12', cTime: String(t.time), uTime: String(t.time),
     })));
   };

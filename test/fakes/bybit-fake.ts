@@ -1,15 +1,10 @@
 // Fake Bybit v5: signed headers (X-BAPI-*), the retCode envelope, 7-day execution windows,
 // newest-first pages with an opaque nextPageCursor, 30-day wallet history windows.
 import { FakeVenueServer, MALFORMED_BODY, hmacSha256, header, intParam, safeEqual, type Dialect, type FakeReply, type FakeRequest, type Route } from './fake-server.js';
-import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticAccount, type SyntheticTransfer } from './history.js';
+import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticAccount, type SyntheticVenueFakeOptions, type SyntheticTransfer } from './history.js';
 
-export interface BybitFakeOptions {
-  readonly account: SyntheticAccount;
-  readonly apiKey: string;
-  readonly secret: string;
-  /** When set, each follow-up page starts with the last record of the page before. */
-  readonly repeatBorderFill?: boolean;
-}
+/** `repeatBorderFill`: each follow-up page starts with the last record of the page before. */
+export type BybitFakeOptions = SyntheticVenueFakeOptions;
 
 const envelope = (result: unknown, retCode = 0, retMsg = 'OK'): unknown => ({ retCode, retMsg, result, retExtInfo: {}, time: Date.now() });
 
@@ -47,8 +42,9 @@ export function createBybitFake(options: BybitFakeOptions): FakeVenueServer {
       switch (fault) {
         case 'rate-limit': return fail(10006, 'Too many visits!', 429, { 'Retry-After': '1' });
         case 'ip-ban': return { status: 403, raw: '<html><body>access too frequent</body></html>', headers: { 'content-type': 'text/html', 'Retry-After': '1' } };
-        // Bybit answers its own rate limit with HTTP 200 and says when the window resets.
-        case 'venue-rate-limit': return fail(10006, 'Too many visits!', 200, { 'X-Bapi-Limit-Status': '0', 'X-Bapi-Limit-Reset-Timestamp': String(Date.now() + 200) });
+        // Bybit answers its own rate limit with HTTP 200 and says when the window resets (1 s ahead:
+        // still in the future when a loaded machine gets round to classifying the answer).
+        case 'venue-rate-limit': return fail(10006, 'Too many visits!', 200, { 'X-Bapi-Limit-Status': '0', 'X-Bapi-Limit-Reset-Timestamp': String(Date.now() + 1_000) });
         case 'clock-skew': return fail(10002, 'invalid request, please check your server timestamp or recv_window param');
         case 'bad-signature': return fail(10004, 'error sign!');
         case 'server-error': return { status: 503, raw: '<html>503 Service Temporarily Unavailable</html>', headers: { 'content-type': 'text/html' } };

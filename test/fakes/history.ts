@@ -38,6 +38,15 @@ export interface SyntheticAccount {
   nextId: number;
 }
 
+/** What every crypto-venue fake serves and checks requests against. */
+export interface SyntheticVenueFakeOptions {
+  readonly account: SyntheticAccount;
+  readonly apiKey: string;
+  readonly secret: string;
+  /** When set, pages overlap at their border the way the venue's paging can (see each fake). */
+  readonly repeatBorderFill?: boolean;
+}
+
 /** Markets the fakes list; XRP/USDT and SOL/USDT are never touched by the account. */
 export const MARKETS: readonly SyntheticMarket[] = [
   { base: 'BTC', quote: 'USDT' },

@@ -5,20 +5,18 @@
 import { errors, marketData, trading } from '@alpacahq/alpaca-trade-api';
 import type { Balance, Candle, CashFlow, Fill } from '../../domain/types.js';
 import type { ConnectorOptions, Page, VenueConnector, VenueCredential } from '../connector.js';
-import { VenueError, withRetry, type FailureClass, type RetryPolicy } from '../retry.js';
+import { absDecimal } from '../../domain/decimal-string.js';
+import { VenueError, connectorClosed, retrying, retryPolicyFor, type FailureClass } from '../retry.js';
+import { resolveVenueUrl } from '../venue-url.js';
 import {
   HOUR_MS,
   MalformedVenueResponse,
-  absDecimal,
-  badResponse,
   classifyHttpStatus,
+  classifyOtherFailure,
   decimalOf,
-  isConnectionFailure,
   isRecord,
   parseCursor,
   parseJsonKeepingNumberText,
-  resolveVenueUrl,
-  retryPolicyFor,
 } from '../broker-common.js';
 
 export const ALPACA_LIVE_URL = 'https://api.alpaca.markets';
@@ -32,7 +30,6 @@ export interface AlpacaConnectorOptions extends ConnectorOptions {
   readonly paper?: boolean;
   /** Market-data feed for bars; `iex` works on every plan. */
   readonly feed?: 'iex' | 'sip';
-  readonly retry?: Partial<RetryPolicy>;
 }
 
 /** Cash and equity as Alpaca's account reports them, USD decimal strings. */
@@ -63,11 +60,8 @@ export function classifyAlpacaError(error: unknown): FailureClass {
   if (error instanceof errors.ApiError) {
     return classifyHttpStatus({ status: error.status, errorClass: error.name, ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }) });
   }
-  const malformed = badResponse(error);
-  if (malformed !== undefined) return malformed;
-  if (isConnectionFailure(error)) return { kind: 'unavailable', retryable: true, errorClass: 'ConnectionError' };
   if (error instanceof VenueError) return { kind: error.kind, retryable: error.retryable };
-  return { kind: 'rejected', retryable: false, errorClass: error instanceof Error ? error.name : typeof error };
+  return classifyOtherFailure(error);
 }
 
 function str(row: Record<string, unknown>, key: string): string {
@@ -160,11 +154,10 @@ export function createAlpacaConnector(credential: VenueCredential, options: Alpa
   };
 
   const live = () => {
-    if (apis === undefined) throw new VenueError('alpaca', 'rejected', { errorClass: 'connector closed' });
+    if (apis === undefined) throw connectorClosed('alpaca');
     return apis;
   };
-  const call = <T>(attempt: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> =>
-    withRetry('alpaca', attempt, classifyAlpacaError, { policy, ...(signal === undefined ? {} : { signal }) });
+  const call = retrying('alpaca', classifyAlpacaError, policy);
 
   /** Walks one activity stream with page_token until a short page; each page carries its cursor. */
   async function* walk<T>(

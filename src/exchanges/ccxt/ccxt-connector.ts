@@ -2,16 +2,16 @@
 // sizes, page limits) lives in a VenueProfile; paging, dedup, cursors and retries are shared.
 import { BadResponse, type Exchange as CcxtExchange, type Trade, type Transaction } from 'ccxt';
 import type { Logger } from 'pino';
+import { addDecimal, numberToDecimal } from '../../domain/decimal-string.js';
 import type { Balance, Candle, CashFlow, Fill, SyncCursor } from '../../domain/types.js';
 import type { ConnectorOptions, Page, VenueConnector, VenueCredential } from '../connector.js';
-import { VenueError, withRetry, type FailureClass, type RetryPolicy } from '../retry.js';
+import { VenueError, connectorClosed, retryPolicyFor, withRetry, type FailureClass, type RetryPolicy } from '../retry.js';
 import { createCcxtExchange, type CcxtVenue } from './ccxt-client.js';
 import {
   isIdState, parseCashFlowsCursor, parseFillsCursor, serializeCursor,
   type CashFlowsCursor, type FillsCursor, type SymbolState, type WindowState,
 } from './ccxt-cursor.js';
 import { classifyCcxtError } from './ccxt-errors.js';
-import { addDecimals, toDecimalString } from './decimal.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -20,7 +20,6 @@ const PENDING_HOLD_MS = 7 * DAY_MS;
 
 export interface CcxtConnectorOptions extends ConnectorOptions {
   readonly logger?: Logger;
-  readonly retryPolicy?: Partial<RetryPolicy>;
   /** Earliest time windowed streams are scanned from on a first sync (defaults per venue). */
   readonly historyStartMs?: number;
   /** Windows end this long before now, so records the venue has not indexed yet are not skipped. */
@@ -120,20 +119,20 @@ export class CcxtConnector implements VenueConnector {
   private readonly historyStartMs: number;
   private readonly settleLagMs: number;
   private closed = false;
-  /** ConnectorOptions.requestBudgetMs bounds each request with its retries; retryPolicy tunes the rest. */
+  /** ConnectorOptions.requestBudgetMs bounds each request with its retries; `retry` tunes the rest. */
   private readonly policy: Partial<RetryPolicy>;
 
   constructor(private readonly profile: VenueProfile, credential: VenueCredential, private readonly options: CcxtConnectorOptions) {
     this.exchange = profile.venue;
     this.baseCurrency = profile.baseCurrency;
-    const attemptTimeoutMs = options.retryPolicy?.attemptTimeoutMs ?? 30_000;
+    const attemptTimeoutMs = options.retry?.attemptTimeoutMs ?? 30_000;
     this.client = createCcxtExchange(profile.venue, credential, {
       enclaveMode: options.enclaveMode,
       ...(options.baseUrl === undefined ? {} : { baseUrl: options.baseUrl }),
       timeoutMs: attemptTimeoutMs,
       ...(options.rateLimitMs === undefined ? {} : { rateLimitMs: options.rateLimitMs }),
     });
-    this.policy = { ...(options.requestBudgetMs === undefined ? {} : { budgetMs: options.requestBudgetMs }), ...options.retryPolicy };
+    this.policy = retryPolicyFor(options);
     this.now = options.now ?? Date.now;
     this.historyStartMs = options.historyStartMs ?? profile.historyStartMs;
     this.settleLagMs = options.settleLagMs ?? 60_000;
@@ -190,7 +189,7 @@ export class CcxtConnector implements VenueConnector {
     const result: Balance[] = [];
     for (const [asset, amount] of Object.entries(total as Record<string, unknown>)) {
       if (typeof amount !== 'number' || !Number.isFinite(amount)) throw new VenueError(this.exchange, 'bad-response', { errorClass: 'MissingBalances' });
-      if (amount !== 0) result.push({ asset, total: toDecimalString(amount) });
+      if (amount !== 0) result.push({ asset, total: numberToDecimal(amount) });
     }
     return result.sort((a, b) => (a.asset < b.asset ? -1 : 1));
   }
@@ -209,7 +208,7 @@ export class CcxtConnector implements VenueConnector {
         }
         if (openTime < start || openTime >= toMs || openTime % HOUR_MS !== 0 || openTime <= last) continue;
         last = openTime;
-        candles.push({ symbol, openTime, open: toDecimalString(open), high: toDecimalString(high), low: toDecimalString(low), close: toDecimalString(close), volume: toDecimalString(volume) });
+        candles.push({ symbol, openTime, open: numberToDecimal(open), high: numberToDecimal(high), low: numberToDecimal(low), close: numberToDecimal(close), volume: numberToDecimal(volume) });
       }
       if (last < 0) break; // nothing more in range
       from = last + HOUR_MS;
@@ -228,7 +227,7 @@ export class CcxtConnector implements VenueConnector {
   // ---- Requests ----
 
   private async call<T>(operation: string, run: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-    if (this.closed) throw new VenueError(this.exchange, 'rejected', { errorClass: 'ConnectorClosed' });
+    if (this.closed) throw connectorClosed(this.exchange);
     return await withRetry(
       this.exchange,
       async (attemptSignal) => {
@@ -409,9 +408,9 @@ export class CcxtConnector implements VenueConnector {
       baseAsset: market.base,
       quoteAsset: market.quote,
       side,
-      quantity: toDecimalString(amount),
-      price: toDecimalString(price),
-      fee: toDecimalString(fee?.cost ?? 0),
+      quantity: numberToDecimal(amount),
+      price: numberToDecimal(price),
+      fee: numberToDecimal(fee?.cost ?? 0),
       feeAsset: fee?.currency ?? market.quote,
       executedAt: timestamp,
     };
@@ -471,7 +470,7 @@ export class CcxtConnector implements VenueConnector {
       exchangeFlowId: `${kind}:${transferId(t) ?? ''}`,
       kind,
       asset: t.currency ?? '',
-      amount: addDecimals(toDecimalString(t.amount ?? 0), toDecimalString(feeCost)),
+      amount: addDecimal(numberToDecimal(t.amount ?? 0), numberToDecimal(feeCost)),
       occurredAt: t.timestamp ?? 0,
     };
   }

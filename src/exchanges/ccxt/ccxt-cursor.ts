@@ -2,6 +2,7 @@
 // It holds venue trade ids (fromId, ids at a window border): store it like the fills it covers.
 import { z } from 'zod';
 import type { Exchange, SyncCursor } from '../../domain/types.js';
+import { readCursor } from '../sync-cursor.js';
 
 /** Position in a time-windowed stream: everything before `sinceMs` is done, plus `seen` at or after it. */
 const windowState = z.object({ sinceMs: z.number().int().nonnegative(), seen: z.array(z.string()).max(100_000) });
@@ -30,24 +31,11 @@ export type FillsCursor = z.infer<typeof fillsCursor>;
 const cashFlowsCursor = z.object({ v: z.literal(1), venue: z.string(), stream: z.literal('cash_flows'), window: windowState });
 export type CashFlowsCursor = z.infer<typeof cashFlowsCursor>;
 
-/** A stored cursor that this connector did not write (or that was damaged). Names no content. */
-export class CursorError extends Error {
-  override readonly name = 'CursorError';
-  constructor(exchange: Exchange, stream: string) {
-    super(`${exchange}: the saved ${stream} cursor is not one this connector wrote`);
-  }
-}
-
 function parse<T extends { venue: string }>(schema: z.ZodType<T>, raw: SyncCursor, exchange: Exchange, stream: string): T {
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch {
-    throw new CursorError(exchange, stream);
-  }
-  const result = schema.safeParse(json);
-  if (!result.success || result.data.venue !== exchange) throw new CursorError(exchange, stream);
-  return result.data;
+  return readCursor(exchange, raw, (json) => {
+    const result = schema.safeParse(json);
+    return result.success && result.data.venue === exchange ? result.data : undefined;
+  }, stream);
 }
 
 export function parseFillsCursor(raw: SyncCursor | null, exchange: Exchange): FillsCursor {

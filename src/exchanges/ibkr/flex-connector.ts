@@ -5,20 +5,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Candle, CashFlow, Fill } from '../../domain/types.js';
 import type { ConnectorOptions, VenueConnector, VenueCredential } from '../connector.js';
-import { VenueError, withRetry, type FailureClass, type RetryPolicy } from '../retry.js';
-import {
-  HOUR_MS,
-  MalformedVenueResponse,
-  addDecimal,
-  badResponse,
-  classifyHttpStatus,
-  compareDecimal,
-  isConnectionFailure,
-  parseTimeCursor,
-  timeCursorPages,
-  resolveVenueUrl,
-  retryPolicyFor,
-} from '../broker-common.js';
+import { addDecimal, compareDecimal } from '../../domain/decimal-string.js';
+import { VenueError, connectorClosed, retrying, retryPolicyFor, type FailureClass } from '../retry.js';
+import { resolveVenueUrl } from '../venue-url.js';
+import { HOUR_MS, MalformedVenueResponse, classifyHttpStatus, classifyOtherFailure, parseTimeCursor, timeCursorPages } from '../broker-common.js';
 import { parseFlexEnvelope, parseFlexStatement, type FlexEnvelope, type FlexPricePoint, type FlexStatement } from './flex-statement.js';
 
 export const FLEX_HOST = 'https://ndcdyn.interactivebrokers.com';
@@ -41,7 +31,6 @@ export interface IbkrFlexConnectorOptions extends ConnectorOptions {
   readonly statementTtlMs?: number;
   /** Records per yielded page. */
   readonly pageSize?: number;
-  readonly retry?: Partial<RetryPolicy>;
   readonly fetch?: typeof fetch;
 }
 
@@ -72,10 +61,7 @@ export function classifyFlexError(error: unknown, throttleBackoffMs = 10_000): F
     return { kind: 'rejected', retryable: false, errorClass };
   }
   if (error instanceof FlexHttpError) return classifyHttpStatus({ status: error.status, retryAfter: error.retryAfter, errorClass: 'FlexHttpError' });
-  const malformed = badResponse(error);
-  if (malformed !== undefined) return malformed;
-  if (isConnectionFailure(error)) return { kind: 'unavailable', retryable: true, errorClass: 'ConnectionError' };
-  return { kind: 'rejected', retryable: false, errorClass: error instanceof Error ? error.name : typeof error };
+  return classifyOtherFailure(error);
 }
 
 /**
@@ -134,12 +120,10 @@ export function createIbkrFlexConnector(credential: VenueCredential, options: Ib
   let queryId: string | undefined = credential.secret;
   let cached: { readonly at: number; readonly statement: Promise<FlexStatement> } | undefined;
 
-  const classify = (error: unknown) => classifyFlexError(error, throttleBackoffMs);
-  const call = <T>(attempt: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> =>
-    withRetry('ibkr', attempt, classify, { policy, ...(signal === undefined ? {} : { signal }) });
+  const call = retrying('ibkr', (error) => classifyFlexError(error, throttleBackoffMs), policy);
 
   async function get(endpoint: 'SendRequest' | 'GetStatement', q: string, signal: AbortSignal): Promise<FlexEnvelope> {
-    if (token === undefined) throw new VenueError('ibkr', 'rejected', { errorClass: 'connector closed' });
+    if (token === undefined) throw connectorClosed('ibkr');
     // The token rides in the query string: this URL is never logged or put in an error.
     const url = `${base}/${endpoint}?${new URLSearchParams({ t: token, q, v: '3' }).toString()}`;
     const response = await fetchImpl(url, { signal, redirect: 'error', headers: { 'User-Agent': 'track-record-enclave/1 (Flex v3)', Accept: 'text/xml' } });
@@ -149,7 +133,7 @@ export function createIbkrFlexConnector(credential: VenueCredential, options: Ib
   }
 
   async function download(signal?: AbortSignal): Promise<FlexStatement> {
-    if (queryId === undefined) throw new VenueError('ibkr', 'rejected', { errorClass: 'connector closed' });
+    if (queryId === undefined) throw connectorClosed('ibkr');
     const query = queryId;
     const referenceCode = await call(async (s) => {
       const envelope = await get('SendRequest', query, s);

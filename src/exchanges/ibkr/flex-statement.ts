@@ -3,7 +3,8 @@
 // account's base currency (every amount times its row's `fxRateToBase`).
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import type { Balance, CashFlow, Fill } from '../../domain/types.js';
-import { MalformedVenueResponse, absDecimal, addDecimal, decimalOf, isNegativeDecimal, isRecord, isZeroDecimal, multiplyDecimal } from '../broker-common.js';
+import { absDecimal, addDecimal, isNegativeDecimal, isZeroDecimal, multiplyDecimal } from '../../domain/decimal-string.js';
+import { MalformedVenueResponse, decimalOf, isRecord } from '../broker-common.js';
 
 /** SendRequest / GetStatement status envelope. */
 export type FlexEnvelope =

@@ -15,8 +15,10 @@ import {
 } from '@stoqey/ib';
 import type { Balance, Candle, Fill } from '../../domain/types.js';
 import type { ConnectorOptions, VenueConnector, VenueCredential } from '../connector.js';
-import { VenueError, withRetry, type FailureClass, type RetryPolicy } from '../retry.js';
-import { HOUR_MS, MalformedVenueResponse, absDecimal, badResponse, decimalOf, multiplyDecimal, parseTimeCursor, timeCursorPages } from '../broker-common.js';
+import { absDecimal, multiplyDecimal } from '../../domain/decimal-string.js';
+import { VenueError, connectorClosed, retrying, retryPolicyFor, type FailureClass } from '../retry.js';
+import { VenueConfigError } from '../venue-url.js';
+import { HOUR_MS, MalformedVenueResponse, badResponse, decimalOf, parseTimeCursor, timeCursorPages, unclassifiedFailure } from '../broker-common.js';
 import { parseFlexDateTime } from './flex-statement.js';
 
 export interface IbkrTwsConnectorOptions extends ConnectorOptions {
@@ -30,7 +32,6 @@ export interface IbkrTwsConnectorOptions extends ConnectorOptions {
   /** How long to wait after execDetailsEnd for commission reports still on their way. */
   readonly commissionGraceMs?: number;
   readonly pageSize?: number;
-  readonly retry?: Partial<RetryPolicy>;
   /** An IBApi (or a subclass) to use instead of a new one; tests script its events. */
   readonly api?: IBApi;
 }
@@ -53,9 +54,7 @@ export function classifyTwsError(error: unknown): FailureClass {
     if (TWS_RATE_LIMITED.has(error.code)) return { kind: 'rate-limited', retryable: true, errorClass, retryAfterMs: 10_000 };
     return { kind: 'rejected', retryable: false, errorClass };
   }
-  const malformed = badResponse(error);
-  if (malformed !== undefined) return malformed;
-  return { kind: 'rejected', retryable: false, errorClass: error instanceof Error ? error.name : typeof error };
+  return badResponse(error) ?? unclassifiedFailure(error);
 }
 
 type Listener = (...args: never[]) => void;
@@ -87,22 +86,21 @@ function num(value: unknown): string | undefined {
 
 export function createIbkrTwsConnector(credential: VenueCredential, options: IbkrTwsConnectorOptions): VenueConnector {
   const host = options.host ?? '127.0.0.1';
-  if (options.enclaveMode && !LOOPBACK.has(host)) throw new VenueError('ibkr', 'rejected', { errorClass: 'non-loopback TWS host refused in enclave mode' });
+  if (options.enclaveMode && !LOOPBACK.has(host)) throw new VenueConfigError('ibkr', 'non-loopback TWS host refused in enclave mode');
   const account = credential.apiKey;
   const baseCurrency = options.baseCurrency ?? 'USD';
   const timeZone = options.timeZone ?? 'America/New_York';
   const graceMs = options.commissionGraceMs ?? 1_000;
   const pageSize = options.pageSize ?? 1_000;
-  const policy = { ...(options.requestBudgetMs === undefined ? {} : { budgetMs: options.requestBudgetMs }), ...options.retry };
+  const policy = retryPolicyFor(options);
   let api: IBApi | undefined = options.api ?? new IBApi({ host, port: options.port ?? 4001 });
   let nextReqId = 1_000;
 
   const live = (): IBApi => {
-    if (api === undefined) throw new VenueError('ibkr', 'rejected', { errorClass: 'connector closed' });
+    if (api === undefined) throw connectorClosed('ibkr');
     return api;
   };
-  const call = <T>(attempt: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> =>
-    withRetry('ibkr', attempt, classifyTwsError, { policy, ...(signal === undefined ? {} : { signal }) });
+  const call = retrying('ibkr', classifyTwsError, policy);
 
   /**
    * Runs one request/response exchange: `start` sends the request and registers listeners through

@@ -5,7 +5,7 @@ import { createLogger } from '../../../src/config/logger.js';
 import type { CashFlow, Fill } from '../../../src/domain/types.js';
 import type { CcxtVenue } from '../../../src/exchanges/ccxt/ccxt-client.js';
 import { CcxtConnector, createCcxtConnector, type CcxtConnectorOptions } from '../../../src/exchanges/ccxt/ccxt-connector.js';
-import { CursorError } from '../../../src/exchanges/ccxt/ccxt-cursor.js';
+import { CursorError } from '../../../src/exchanges/sync-cursor.js';
 import type { Page } from '../../../src/exchanges/connector.js';
 import { VenueError, type VenueFailureKind } from '../../../src/exchanges/retry.js';
 import type { Fault, FakeVenueServer } from '../../fakes/fake-server.js';
@@ -56,7 +56,7 @@ async function start(fixture: VenueFixture, t: { teardown: (fn: () => Promise<vo
   const connect = (overrides: Partial<CcxtConnectorOptions> = {}): CcxtConnector => {
     const connector = createCcxtConnector(fixture.venue, { apiKey: CANARY_KEY, secret: CANARY_SECRET, passphrase: CANARY_PASSPHRASE }, {
       enclaveMode: false, baseUrl, logger, rateLimitMs: 0, historyStartMs: now - 25 * DAY_MS, settleLagMs: 1000,
-      retryPolicy: { baseDelayMs: 5, maxDelayMs: 50, budgetMs: 5_000, maxAttempts: 4, attemptTimeoutMs: 5_000 },
+      retry: { baseDelayMs: 5, maxDelayMs: 50, budgetMs: 5_000, maxAttempts: 4, attemptTimeoutMs: 5_000 },
       ...overrides,
     });
     connectors.push(connector);
@@ -192,7 +192,7 @@ export function venueSuite(fixture: VenueFixture): void {
     test(`${venue}: a ${fault} answer is retried and the sync completes (reported as ${kind})`, async (t) => {
       const h = await start(fixture, t, { fills: 300 });
       // A hung request is abandoned after the attempt timeout; keep it short for this one.
-      const connector = fault === 'hang' ? h.connect({ retryPolicy: { baseDelayMs: 5, maxDelayMs: 50, budgetMs: 10_000, maxAttempts: 4, attemptTimeoutMs: 1_500 } }) : h.connector;
+      const connector = fault === 'hang' ? h.connect({ retry: { baseDelayMs: 5, maxDelayMs: 50, budgetMs: 10_000, maxAttempts: 4, attemptTimeoutMs: 1_500 } }) : h.connector;
       h.fake.inject(fixture.paths.fills, fault);
       const result = await collect(connector.fetchFills(null));
       t.is(new Set(result.items.map((f) => f.exchangeTradeId)).size, 300);
