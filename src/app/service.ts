@@ -11,6 +11,7 @@ import type { Logger } from '../config/logger.js';
 import { computeMetrics } from '../domain/metrics.js';
 import { isExchange, type AccountKey } from '../domain/types.js';
 import { createActorRuntime, type ActorRuntime } from '../actors/runtime.js';
+import { restoreSchedules } from '../actors/restore-schedules.js';
 import { createAggregationPool, type AggregationPool } from '../pool/aggregation-pool.js';
 import { openStorage, type Storage } from '../storage/open-storage.js';
 import { createKeyring, keyringFromConfig, type Keyring } from '../crypto/keyring.js';
@@ -107,6 +108,11 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     registry,
     logger,
   });
+  // Stored accounts keep syncing by themselves after a restart, spread over one interval.
+  const restored = restoreSchedules(runtime.supervisor, await storage.connections.listConnections(), {
+    now: Date.now(), syncIntervalMs: config.SYNC_INTERVAL_MS, random: Math.random,
+  });
+  logger.info(restored, 'account schedules restored');
 
   const tls = tlsFilesFromConfig(config);
   const attester = () =>
