@@ -22,7 +22,7 @@ import { openStorage } from '../../src/storage/open-storage.js';
 import { createBinanceLikeFake } from '../fakes/binance-like-fake.js';
 import { DAY_MS, HOUR_MS, syntheticAccount } from '../fakes/history.js';
 import { createTestDatabase } from '../support/database.js';
-import { addAccount, ensureBuilt, startServiceProcess, unary, type ServiceProcess, type StorageTarget } from './support.js';
+import { addAccount, ensureBuilt, startServiceProcess, unary, type ServiceProcess } from './support.js';
 
 const CANARY_KEY = 'E2ECANARYKEY5d0c7a91b2';
 const CANARY_SECRET = 'E2ECANARYSECRET8e44f1c06a';
@@ -76,10 +76,7 @@ function assertClose(t: ExecutionContext, actual: Record<string, number | undefi
 }
 
 interface Scenario {
-  readonly target: StorageTarget;
   readonly env: Record<string, string>;
-  /** Adds the account: before the start on the embedded database (one process owns it), after it otherwise. */
-  readonly addBeforeStart: boolean;
   /** The stored history, readable once the scenario allows it (after the stop on the embedded database). */
   readonly withStore: <T>(work: (store: AccountStore) => Promise<T>) => Promise<T>;
   /** Checks as the gateway role, while the service runs (PostgreSQL only). */
@@ -105,14 +102,16 @@ async function runScenario(t: ExecutionContext, scenario: Scenario): Promise<{ o
   };
   const credential = { apiKey: CANARY_KEY, secret: CANARY_SECRET };
 
-  if (scenario.addBeforeStart) await addAccount(scenario.target, encryptionKey, ACCOUNT, credential);
   const service: ServiceProcess = await startServiceProcess(env);
   t.teardown(async () => {
     if (service.child.exitCode === null) service.child.kill('SIGKILL');
   });
-  if (!scenario.addBeforeStart) await addAccount(scenario.target, encryptionKey, ACCOUNT, credential);
-
   const target = `127.0.0.1:${service.grpcPort}`;
+  const added = await addAccount(target, ACCOUNT, credential);
+  t.is(added.code, 0, `enclave add failed: ${added.stderr}`);
+  const cliText = `${added.stdout}${added.stderr}${added.argv.join(' ')}`;
+  t.false(cliText.includes(CANARY_KEY) || cliText.includes(CANARY_SECRET), 'the CLI prints and passes no credential');
+
   const client = new EnclaveServiceClient(target, credentials.createInsecure());
   const health = new HealthClient(target, credentials.createInsecure());
   t.teardown(() => {
@@ -175,9 +174,7 @@ async function runScenario(t: ExecutionContext, scenario: Scenario): Promise<{ o
 test.serial('the built service on PostgreSQL syncs the fake Binance and serves what the engine computes', async (t) => {
   const db = await createTestDatabase(t);
   await runScenario(t, {
-    target: { DATABASE_URL: db.url },
     env: { DATABASE_URL: db.url, DEMO: 'false' },
-    addBeforeStart: false,
     withStore: (work) => work(createAccountStore(db.pool)),
     async asGateway(t, expectedRows) {
       const gateway = new pg.Client({ connectionString: db.urlAs('gateway_user') });
@@ -199,9 +196,7 @@ test.serial('the built service on the embedded default runs the demo and syncs t
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const EMBEDDED_DB_DIR = join(dir, 'pglite');
   const { output } = await runScenario(t, {
-    target: { EMBEDDED_DB_DIR },
     env: { EMBEDDED_DB_DIR },
-    addBeforeStart: true,
     async withStore(work) {
       const storage = await openStorage({ EMBEDDED_DB_DIR }, createLogger('silent'));
       try {

@@ -7,12 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Metadata, type CallOptions, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
-import { createLogger } from '../../src/config/logger.js';
-import { encodeCredential } from '../../src/crypto/credential.js';
-import { sealEnvelope } from '../../src/crypto/envelope.js';
-import { keyringFromConfig } from '../../src/crypto/keyring.js';
 import type { AccountKey } from '../../src/domain/types.js';
-import { openStorage } from '../../src/storage/open-storage.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const NODE = join(ROOT, 'node_modules/.bin/node');
@@ -94,23 +89,32 @@ export async function startServiceProcess(env: Record<string, string>, timeoutMs
 }
 
 /** Where the service keeps its data: a PostgreSQL URL or an embedded-database directory. */
-export type StorageTarget = { readonly DATABASE_URL: string } | { readonly EMBEDDED_DB_DIR: string };
+
+export interface CliRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly argv: readonly string[];
+}
 
 /**
- * Adds a venue account the way an operator would: the credential sealed with the service's
- * ENCRYPTION_KEY and stored as an envelope. Stand-in for `enclave add` (the ops CLI); on the
- * embedded database call it while the service is stopped (PGlite serves one process).
+ * Adds a venue account the way an operator does: the built ops CLI (`enclave add`) reads the key
+ * and secret from standard input, seals them to the running enclave's public key, and registers
+ * them over gRPC. Returns everything the CLI printed, for the leak checks.
  */
-export async function addAccount(target: StorageTarget, encryptionKey: string, account: AccountKey, credential: { apiKey: string; secret: string }): Promise<void> {
-  const keyring = keyringFromConfig({ ENCRYPTION_KEY: encryptionKey, ENCRYPTION_KEY_ID: 1, ENCRYPTION_KEYS: undefined });
-  const storage = await openStorage({ EMBEDDED_DB_DIR: '', ...target }, createLogger('silent'));
-  const plaintext = encodeCredential(credential);
-  try {
-    await storage.connections.saveConnection(account, sealEnvelope(keyring, account, plaintext));
-  } finally {
-    plaintext.fill(0);
-    await storage.close();
-  }
+export async function addAccount(grpcTarget: string, account: AccountKey, credential: { apiKey: string; secret: string }): Promise<CliRun> {
+  const child = spawn(NODE, [join(ROOT, 'dist/cli/main.js'), 'add', account.userUid, account.exchange, '--target', grpcTarget], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '' },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString('utf8'); });
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
+  child.stdin.end(JSON.stringify(credential));
+  const [code] = (await once(child, 'close')) as [number | null];
+  return { code: code ?? -1, stdout, stderr, argv: child.spawnargs };
 }
 
 type Unary<Req, Res> = (request: Req, metadata: Metadata, options: Partial<CallOptions>, callback: (error: ServiceError | null, response: Res) => void) => ClientUnaryCall;
