@@ -12,6 +12,7 @@
 import { Aes256Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from '@hpke/core';
 import type { AccountKey } from '../domain/types.js';
 import type { VenueCredential } from '../exchanges/connector.js';
+import { decodeCredential, encodeCredential } from '../crypto/credential.js';
 import { SealedCredentialError, WritableCredentialError } from './errors.js';
 import { X25519_PUBLIC_KEY_LENGTH, type EnclaveIdentity } from './identity.js';
 
@@ -38,33 +39,6 @@ function lengthPrefixed(text: string): Buffer {
 /** The HPKE associated data for an account (exported so other clients can reproduce it). */
 export function credentialAssociatedData(account: AccountKey): Buffer {
   return Buffer.concat([INFO, Buffer.of(0), lengthPrefixed(account.userUid), lengthPrefixed(account.exchange)]);
-}
-
-function encodeCredential(credential: VenueCredential): Buffer {
-  const body: Record<string, string> = { apiKey: credential.apiKey, secret: credential.secret };
-  if (credential.passphrase !== undefined) body['passphrase'] = credential.passphrase;
-  return Buffer.from(JSON.stringify(body), 'utf8');
-}
-
-/**
- * Parses opened credential bytes. Throws SealedCredentialError('malformed') unless they are exactly
- * {apiKey: non-empty string, secret: string, passphrase?: string}.
- */
-export function decodeCredential(bytes: Uint8Array): VenueCredential {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
-  } catch {
-    throw new SealedCredentialError('malformed');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new SealedCredentialError('malformed');
-  const record = parsed as Record<string, unknown>;
-  const allowed = new Set(['apiKey', 'secret', 'passphrase']);
-  if (Object.keys(record).some((key) => !allowed.has(key))) throw new SealedCredentialError('malformed');
-  const { apiKey, secret, passphrase } = record;
-  if (typeof apiKey !== 'string' || apiKey.length === 0 || typeof secret !== 'string') throw new SealedCredentialError('malformed');
-  if (passphrase !== undefined && typeof passphrase !== 'string') throw new SealedCredentialError('malformed');
-  return passphrase === undefined ? { apiKey, secret } : { apiKey, secret, passphrase };
 }
 
 /** Client side (ops CLI): seals `credential` for `account` to the enclave's raw X25519 public key. */
@@ -114,9 +88,9 @@ export async function openSealedCredential(
   const credential = Buffer.from(opened);
   try {
     decodeCredential(credential);
-  } catch (error) {
+  } catch {
     credential.fill(0);
-    throw error;
+    throw new SealedCredentialError('malformed');
   }
   return credential;
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { webcrypto } from 'node:crypto';
+import { decodeCredential } from '../../src/crypto/credential.js';
 import test from 'ava';
 import type { AccountKey } from '../../src/domain/types.js';
 import { SealedCredentialError, WritableCredentialError } from '../../src/attestation/errors.js';
@@ -8,7 +9,6 @@ import { createEnclaveIdentity, UNBUILT } from '../../src/attestation/identity.j
 import {
   assertReadOnlyPermissions,
   checkReadOnlyPermissions,
-  decodeCredential,
   openSealedCredential,
   sealCredential,
 } from '../../src/attestation/sealed-intake.js';
