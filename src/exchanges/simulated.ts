@@ -6,6 +6,7 @@ import type { AccountKey, Balance, Candle, CashFlow, EpochMs, Fill, SyncCursor }
 import type { Page, VenueConnector } from './connector.js';
 import { VenueError, connectorClosed } from './retry.js';
 import type { VenuePermissions, VenueRight } from '../attestation/sealed-intake.js';
+import { prng } from '../domain/prng.js';
 
 const HOUR = 3_600_000;
 /** Default start of every simulated history (fixed, so a stored demo account stays consistent). */
@@ -30,18 +31,6 @@ export interface SimulatedVenueOptions {
    * trading to keys named `trading-…`, so the read-only refusal can be shown without a real venue.
    */
   readonly rights?: readonly VenueRight[];
-}
-
-/** mulberry32: small, fast, good enough for a demo walk. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 function hash(text: string, seed: number): number {

@@ -1,5 +1,6 @@
 // A deterministic synthetic account every fake venue is seeded with: spot markets, fills,
 // deposits/withdrawals and balances. Venue modules only render it in their wire format.
+import { prng } from '../../src/domain/prng.js';
 
 export interface SyntheticMarket { readonly base: string; readonly quote: string }
 
@@ -58,17 +59,6 @@ export const MARKETS: readonly SyntheticMarket[] = [
 export const TRADED: readonly SyntheticMarket[] = MARKETS.slice(0, 3);
 
 const PRICES: Record<string, number> = { 'BTC/USDT': 60_000, 'ETH/USDT': 3_000, 'ETH/BTC': 0.05 };
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function decimal(value: number, places: number): string {
   const text = value.toFixed(places).replace(/0+$/u, '');
