@@ -93,6 +93,8 @@ export async function startServiceProcess(env: Record<string, string>, options: 
   collect(child.stdout!);
   collect(child.stderr!);
   const timeoutMs = options.startTimeoutMs ?? 60_000;
+  // The ports come from an info line: never start below info.
+  if (env.LOG_LEVEL !== undefined && !['info', 'debug', 'trace'].includes(env.LOG_LEVEL)) throw new Error('LOG_LEVEL must be info or lower');
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the service did not start within ${timeoutMs} ms:\n${lines.slice(-20).join('\n')}`)), timeoutMs);
     onPorts = () => {
@@ -100,9 +102,13 @@ export async function startServiceProcess(env: Record<string, string>, options: 
       resolve();
     };
     void exited.then((exit) => {
+      if (ports !== undefined) return;
       clearTimeout(timer);
       reject(new Error(`the service exited during start-up (${exit.code ?? exit.signal ?? '?'}) after ${Date.now() - startedAt} ms:\n${lines.slice(-20).join('\n')}`));
     });
+  }).catch((error: unknown) => {
+    child.kill('SIGKILL');
+    throw error;
   });
   const { grpcPort, metricsPort } = ports!;
   const address = `127.0.0.1:${grpcPort}`;
