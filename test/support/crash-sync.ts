@@ -20,6 +20,8 @@ export interface CrashFigures {
   readonly crashPointsTried: number;
   /** Kill points the sync finished before reaching (nothing left to interrupt). */
   readonly completedBeforeKill: number;
+  /** Comparisons with the reference: after every round whose sync completed, and at the end. */
+  readonly comparisons: number;
   readonly lost: number;
   readonly duplicated: number;
   readonly mismatches: { readonly trades: number; readonly cashFlows: number; readonly hourlyReturns: number };
@@ -101,11 +103,34 @@ export async function runCrashSync(options: { readonly fills: number; readonly p
     await connectAccount(db.pool, REF, { apiKey: CANARY_API_KEY, secret: CANARY_API_SECRET });
     await connectAccount(db.pool, CRASH, { apiKey: CANARY_API_KEY, secret: CANARY_API_SECRET });
     const refStart = Date.now();
+    // Hours up to the one the reference ran in: later hours exist only in the later run.
+    const hourCut = `AND hour_start < to_timestamp(${Math.floor(refStart / 3_600_000) * 3_600})`;
+    const order = (q: string, by: string): string => q.replace('user_uid =', `user_uid = $1 ${q === HOURLY ? hourCut : ''} ORDER BY ${by} --`);
+    const sum = { lost: 0, duplicated: 0, trades: 0, cashFlows: 0, hourlyReturns: 0, comparisons: 0 };
+    // Compares `crash` with `ref`, then (unless last) wipes `crash` so the next kill meets a whole sync again.
+    const compareAndReset = async (reset: boolean): Promise<void> => {
+      const trades = diff(await rows(watcher, order(TRADES, 'exchange_trade_id'), REF.userUid), await rows(watcher, order(TRADES, 'exchange_trade_id'), CRASH.userUid));
+      const flows = diff(await rows(watcher, order(CASH_FLOWS, 'exchange_flow_id'), REF.userUid), await rows(watcher, order(CASH_FLOWS, 'exchange_flow_id'), CRASH.userUid));
+      const hours = diff(await rows(watcher, order(HOURLY, 'hour_start'), REF.userUid), await rows(watcher, order(HOURLY, 'hour_start'), CRASH.userUid));
+      sum.lost += trades.lost + flows.lost;
+      sum.duplicated += trades.extra + flows.extra;
+      sum.trades += trades.mismatched;
+      sum.cashFlows += flows.mismatched;
+      sum.hourlyReturns += hours.mismatched;
+      sum.comparisons += 1;
+      if (!reset) return;
+      for (const table of ['trades', 'cash_flows', 'sync_cursors', 'engine_states', 'hourly_returns', 'balance_snapshots']) {
+        await watcher.query(`DELETE FROM ${table} WHERE user_uid = $1`, [CRASH.userUid]);
+      }
+    };
     let completedBeforeKill = 0;
     for (const [round, point] of options.points.entries()) {
       // The first round's process syncs the reference first, saving a start.
       const completed = await killRound(db, venue, point, watcher, round === 0 ? (svc) => syncAccount(svc, REF) : undefined);
-      if (completed) completedBeforeKill += 1;
+      if (completed) {
+        completedBeforeKill += 1;
+        await compareAndReset(true);
+      }
       options.onRound?.(round, completed);
     }
     const svc = await startServiceProcess({ DATABASE_URL: db.url, VENUE_BASE_URLS: `binance=${venue.baseUrl}`, LOG_LEVEL: 'info' });
@@ -114,21 +139,17 @@ export async function runCrashSync(options: { readonly fills: number; readonly p
     } finally {
       await svc.stop('SIGTERM');
     }
-    // Hours up to the one the reference ran in: later hours exist only in the later run.
-    const hourCut = `AND hour_start < to_timestamp(${Math.floor(refStart / 3_600_000) * 3_600})`;
-    const order = (q: string, by: string): string => q.replace('user_uid =', `user_uid = $1 ${q === HOURLY ? hourCut : ''} ORDER BY ${by} --`);
-    const trades = diff(await rows(watcher, order(TRADES, 'exchange_trade_id'), REF.userUid), await rows(watcher, order(TRADES, 'exchange_trade_id'), CRASH.userUid));
-    const flows = diff(await rows(watcher, order(CASH_FLOWS, 'exchange_flow_id'), REF.userUid), await rows(watcher, order(CASH_FLOWS, 'exchange_flow_id'), CRASH.userUid));
+    await compareAndReset(false);
     const refHours = await rows(watcher, order(HOURLY, 'hour_start'), REF.userUid);
-    const hours = diff(refHours, await rows(watcher, order(HOURLY, 'hour_start'), CRASH.userUid));
     const refTrades = await rows(watcher, order(TRADES, 'exchange_trade_id'), REF.userUid);
     return {
       fills: options.fills,
       crashPointsTried: options.points.length,
       completedBeforeKill,
-      lost: trades.lost + flows.lost,
-      duplicated: trades.extra + flows.extra,
-      mismatches: { trades: trades.mismatched, cashFlows: flows.mismatched, hourlyReturns: hours.mismatched },
+      comparisons: sum.comparisons,
+      lost: sum.lost,
+      duplicated: sum.duplicated,
+      mismatches: { trades: sum.trades, cashFlows: sum.cashFlows, hourlyReturns: sum.hourlyReturns },
       compared: { trades: refTrades.length, cashFlows: (await rows(watcher, order(CASH_FLOWS, 'exchange_flow_id'), REF.userUid)).length, hourlyReturns: refHours.length },
     };
   } finally {

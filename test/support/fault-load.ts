@@ -31,7 +31,7 @@ import { TEST_KEY_HEX, TEST_KEY_ID, connectAccount } from './service-process.js'
 
 export interface FaultLoadFigures {
   readonly accounts: number;
-  readonly healthy: { readonly total: number; readonly syncsOk: number; readonly syncsFailed: number };
+  readonly healthy: { readonly total: number; readonly syncsOk: number; readonly syncsFailed: number; readonly failures: Record<string, number> };
   readonly faulty: { readonly total: number; readonly completed: number; readonly typedFailures: number; readonly untypedFailures: number; readonly overBound: number; readonly faultsServed: number };
   readonly crashing: { readonly total: number; readonly failedState: number; readonly refusedAsFailed: number; readonly restartLoops: number };
   readonly slowestSyncMs: number;
@@ -128,13 +128,15 @@ export async function runFaultLoad(options: { readonly accounts: number; readonl
   const concurrency = options.concurrency ?? 25;
   try {
     await bounded(accounts, 20, (a) => connectAccount(db.pool, a, { apiKey: CANARY_API_KEY, secret: CANARY_API_SECRET }));
-    const healthy = { total: of('healthy').length, syncsOk: 0, syncsFailed: 0 };
+    const healthy = { total: of('healthy').length, syncsOk: 0, syncsFailed: 0, failures: {} as Record<string, number> };
     const syncHealthy = async (a: AccountKey): Promise<void> => {
       try {
         await supervisor.sync(a, 'incremental', Date.now() + boundMs);
         healthy.syncsOk += 1;
-      } catch {
+      } catch (error) {
         healthy.syncsFailed += 1;
+        const name = error instanceof Error ? error.name : typeof error;
+        healthy.failures[name] = (healthy.failures[name] ?? 0) + 1;
       }
     };
     const queryRounds = options.queryRounds ?? 3;
@@ -151,6 +153,7 @@ export async function runFaultLoad(options: { readonly accounts: number; readonl
     await bounded([...of('healthy'), ...of('faulty')], concurrency, syncHealthy);
     healthy.syncsOk = 0;
     healthy.syncsFailed = 0;
+    healthy.failures = {};
     const calmSamples: number[] = [];
     await timeQueries(calmSamples);
 
