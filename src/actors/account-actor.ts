@@ -449,8 +449,10 @@ class AccountActor {
       const started = await this.start();
       if (started === 'missing') {
         replyError(msg.replyTo, new AccountNotFoundError(`no connection for ${this.id}`));
-        this.armCold();
-        return state;
+        // Passivate at once: an id nobody connected must not keep an actor and a labelled metric
+        // series alive (any well-formed user_uid a caller sends would otherwise add one).
+        this.options.lifecycle.passivate(this.self as ActorRef<AccountMessage>, null);
+        return PASSIVATED;
       }
       if (started === 'failed') {
         replyError(msg.replyTo, new AccountFailedError(`${this.id} is marked failed`));

@@ -570,3 +570,17 @@ test('GetMetrics after a sync from nothing answers from memory; after an appendi
   t.is(reads(), before + 1, 'read once, then kept');
   await h.close();
 });
+
+test('an ask for an account nobody connected leaves no live actor and no labelled metric series', async (t) => {
+  const h = createActorHarness({ database: db(), settings: { syncIntervalMs: 0 } });
+  const stranger: AccountKey = { userUid: 'stranger_42', exchange: 'simulated' };
+  await t.throwsAsync(h.supervisor.sync(stranger, 'incremental'), { instanceOf: AccountNotFoundError });
+  await t.throwsAsync(h.supervisor.getMetrics(stranger), { instanceOf: AccountNotFoundError });
+  while (h.supervisor.status(stranger) === 'alive') await new Promise((resolve) => { setImmediate(resolve); });
+  t.is(h.supervisor.totals().alive, 0);
+  t.notRegex(await h.registry.metrics(), /stranger_42/u);
+  // Connected later, the same id syncs normally.
+  await h.addAccount(stranger);
+  t.true((await h.supervisor.sync(stranger, 'incremental')).fillsIngested > 0);
+  await h.close();
+});

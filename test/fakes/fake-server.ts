@@ -86,6 +86,8 @@ export class FakeVenueServer {
   private readonly routes: Map<string, Route>;
   /** How many requests were left hanging (for assertions). */
   hung = 0;
+  /** Consulted for every request the queue has no fault for: a fault to answer with, or none (load tests). */
+  randomFault: ((request: FakeRequest) => Fault | undefined) | undefined;
   /** Counters the venue modules keep (e.g. fills served, border repeats included). */
   readonly counters = new Map<string, number>();
 
@@ -161,8 +163,9 @@ export class FakeVenueServer {
 
   private answer(request: FakeRequest): FakeReply | 'hang' {
     const index = this.faults.findIndex((f) => request.path.includes(f.pathPart));
-    if (index >= 0) {
-      const fault = this.faults.splice(index, 1)[0]?.fault ?? 'server-error';
+    const fault = index >= 0 ? this.faults.splice(index, 1)[0]?.fault ?? 'server-error' : this.randomFault?.(request);
+    if (fault !== undefined) {
+      this.count(`fault:${fault}`);
       return fault === 'hang' ? 'hang' : this.dialect.fault(fault);
     }
     const route = this.routes.get(`${request.method} ${request.path}`);

@@ -1,0 +1,36 @@
+// A fake Binance seeded with canary values: an API key, a secret and trade ids that must never
+// leave the enclave. Shared by the leak test and the soak.
+import { createBinanceLikeFake } from '../fakes/binance-like-fake.js';
+import type { FakeVenueServer } from '../fakes/fake-server.js';
+import { DAY_MS, addFills, syntheticAccount, type SyntheticAccount } from '../fakes/history.js';
+
+export const CANARY_API_KEY = 'CANARYKEYq8Zt4Lm2Xv9Rw';
+export const CANARY_API_SECRET = 'CANARYSECRETn3Jp7Yc5Hk1Ds';
+/** Every fill id is 4242424242xxxxxx: a digit run that no figure the service publishes contains. */
+export const CANARY_TRADE_ID_BASE = 4_242_424_242_000_001;
+export const CANARY_TRADE_ID_MARK = '4242424242';
+
+export interface CanaryVenue {
+  readonly fake: FakeVenueServer;
+  readonly account: SyntheticAccount;
+  readonly baseUrl: string;
+  readonly canaries: readonly string[];
+}
+
+export async function startCanaryVenue(options: { readonly fills: number; readonly days?: number; readonly firstId?: number }): Promise<CanaryVenue> {
+  const now = Date.now();
+  const days = options.days ?? 10;
+  const account = syntheticAccount({ fills: 0, fromMs: now - days * DAY_MS, toMs: now - DAY_MS });
+  account.nextId = options.firstId ?? CANARY_TRADE_ID_BASE;
+  addFills(account, options.fills, now - days * DAY_MS, now - DAY_MS);
+  const fake = createBinanceLikeFake('binance', { account, apiKey: CANARY_API_KEY, secret: CANARY_API_SECRET });
+  const baseUrl = await fake.start();
+  return { fake, account, baseUrl, canaries: [CANARY_API_KEY, CANARY_API_SECRET, CANARY_TRADE_ID_MARK] };
+}
+
+/** Each canary with how many times it occurs in the text. */
+export function canaryHits(text: string, canaries: readonly string[]): Record<string, number> {
+  const hits: Record<string, number> = {};
+  for (const canary of canaries) hits[canary] = text.split(canary).length - 1;
+  return hits;
+}

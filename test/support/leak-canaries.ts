@@ -1,0 +1,139 @@
+// The full flow with canary values (test/reliability/leak-canaries.test.ts, scripts/soak.ts): the
+// real service process syncs a fake Binance seeded with a canary API key, secret and trade ids,
+// then everything it emits is collected and scanned: every log line (debug level), /metrics,
+// every gRPC reply and error, and whatever the gateway role can read. The figures also show that
+// the canaries reached the venue and the trades table, so a scan finding nothing means something.
+import pg from 'pg';
+import { z } from 'zod';
+import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { SyncType, type SyncJobProgress } from '../../src/grpc/generated/enclave.js';
+import { sql } from '../../src/storage/pool.js';
+import { createTestDatabase } from './database.js';
+import { CANARY_API_KEY, CANARY_API_SECRET, CANARY_TRADE_ID_MARK, canaryHits, startCanaryVenue } from './canary-venue.js';
+import { connectAccount, startServiceProcess } from './service-process.js';
+import { isServiceError, unary } from '../grpc/helpers.js';
+
+const DAY = 86_400_000;
+export const CANARIES = [CANARY_API_KEY, CANARY_API_SECRET, CANARY_TRADE_ID_MARK] as const;
+
+export interface LeakFigures {
+  readonly fills: number;
+  readonly fillsSynced: number;
+  readonly returnsServed: number;
+  readonly venueFillsServed: number;
+  readonly tradeIdsStored: number;
+  readonly tradeIdsCanary: number;
+  readonly gatewayHourlyRows: number;
+  readonly gatewayDenied: readonly string[];
+  readonly rejectedKeyStatus: string;
+  readonly unknownAccountStatus: string;
+  readonly repliesScanned: number;
+  readonly logLines: number;
+  readonly logsNameAccount: boolean;
+  readonly metricsNameAccount: boolean;
+  readonly exitCode: number | null;
+  /** Canary occurrences per surface (all must be 0). */
+  readonly hits: { readonly logs: number; readonly metrics: number; readonly replies: number; readonly gatewayTables: number };
+}
+
+const total = (text: string): number => Object.values(canaryHits(text, CANARIES)).reduce((a, b) => a + b, 0);
+
+export async function runLeakCanaries(options: { readonly fills: number }): Promise<LeakFigures> {
+  const db = await createTestDatabase();
+  const venue = await startCanaryVenue({ fills: options.fills });
+  const account = { userUid: 'canary_user', exchange: 'binance' } as const;
+  // A second account whose venue rejects the key: the failure path must not quote it either.
+  const rejected = { userUid: 'canary_rejected', exchange: 'binance' } as const;
+  let svc: Awaited<ReturnType<typeof startServiceProcess>> | undefined;
+  try {
+    await connectAccount(db.pool, account, { apiKey: CANARY_API_KEY, secret: CANARY_API_SECRET });
+    await connectAccount(db.pool, rejected, { apiKey: `${CANARY_API_KEY}x`, secret: CANARY_API_SECRET });
+    svc = await startServiceProcess({ DATABASE_URL: db.url, VENUE_BASE_URLS: `binance=${venue.baseUrl}` });
+    const emitted: string[] = [];
+    const record = (value: unknown): void => { emitted.push(JSON.stringify(value)); };
+    const errorOf = async (promise: Promise<unknown>): Promise<ServiceError | undefined> => {
+      try {
+        record(await promise);
+        return undefined;
+      } catch (error) {
+        if (!isServiceError(error)) throw error;
+        record({ code: error.code, details: error.details, message: error.message, metadata: error.metadata.getMap() });
+        return error;
+      }
+    };
+    const c = svc.client;
+    const now = Date.now();
+    const full = await unary(c.processSyncJob.bind(c), { ...account, type: SyncType.SYNC_TYPE_FULL }, { deadline: now + 300_000 });
+    record(full);
+    record(await new Promise<SyncJobProgress[]>((resolve, reject) => {
+      const messages: SyncJobProgress[] = [];
+      const stream = c.watchSyncJob({ ...account, type: SyncType.SYNC_TYPE_INCREMENTAL }, new Metadata(), { deadline: Date.now() + 120_000 });
+      stream.on('data', (m: SyncJobProgress) => messages.push(m));
+      stream.on('error', reject);
+      stream.on('end', () => resolve(messages));
+    }));
+    const range = { ...account, fromMs: now - 12 * DAY, toMs: now };
+    const returns = await unary(c.calculateHistoricalReturns.bind(c), range);
+    record(returns);
+    record(await unary(c.getAggregatedMetrics.bind(c), account));
+    record(await unary(c.getSnapshotTimeSeries.bind(c), range));
+    record(await unary(c.healthCheck.bind(c), {}));
+    record(await unary(svc.health.check.bind(svc.health), { service: '' }));
+
+    // Errors: a rejected key, an unknown account, and canaries pasted where ids belong.
+    const venueError = await errorOf(unary(c.processSyncJob.bind(c), { ...rejected, type: SyncType.SYNC_TYPE_FULL }, { deadline: Date.now() + 120_000 }));
+    const unknown = await errorOf(unary(c.getAggregatedMetrics.bind(c), { userUid: 'nobody', exchange: 'binance' }));
+    for (const canary of [CANARY_API_KEY, CANARY_API_SECRET, `${CANARY_TRADE_ID_MARK}000001`]) {
+      await errorOf(unary(c.getAggregatedMetrics.bind(c), { userUid: `${canary}/x`, exchange: 'binance' }));
+      await errorOf(unary(c.getAggregatedMetrics.bind(c), { userUid: canary, exchange: canary }));
+      await errorOf(unary(c.calculateHistoricalReturns.bind(c), { userUid: canary, exchange: 'binance', fromMs: now, toMs: now - 1 }));
+      await errorOf(unary(c.processSyncJob.bind(c), { userUid: canary, exchange: 'binance', type: SyncType.SYNC_TYPE_FULL }));
+    }
+    const metricsText = await svc.metricsText();
+
+    const tradeIds = await db.pool.anyFirst(sql.type(z.object({ id: z.string() }))`SELECT exchange_trade_id AS id FROM trades`);
+    // What the gateway role can read: the two aggregate tables, and nothing else.
+    const gateway = new pg.Client({ connectionString: db.urlAs('gateway_user') });
+    await gateway.connect();
+    let gatewayText: string;
+    let gatewayHourlyRows: number;
+    const gatewayDenied: string[] = [];
+    try {
+      const snapshots = await gateway.query('SELECT * FROM balance_snapshots');
+      const hourly = await gateway.query('SELECT * FROM hourly_returns');
+      gatewayHourlyRows = hourly.rows.length;
+      gatewayText = JSON.stringify([snapshots.rows, hourly.rows]);
+      for (const table of ['trades', 'cash_flows', 'exchange_connections', 'sync_cursors', 'engine_states', 'price_candles']) {
+        const denied = await gateway.query(`SELECT * FROM ${table} LIMIT 1`).then(() => false, (e: unknown) => e instanceof Error && /permission denied/u.test(e.message));
+        if (denied) gatewayDenied.push(table);
+      }
+    } finally {
+      await gateway.end();
+    }
+    const exit = await svc.stop('SIGTERM');
+    const logText = svc.lines.join('\n');
+    const name = (e: ServiceError | undefined): string => (e === undefined ? 'OK' : status[e.code] ?? String(e.code));
+    return {
+      fills: options.fills,
+      fillsSynced: full.fillsSynced,
+      returnsServed: returns.returns.length,
+      venueFillsServed: venue.fake.counter('fillsServed'),
+      tradeIdsStored: tradeIds.length,
+      tradeIdsCanary: tradeIds.filter((id) => id.startsWith(CANARY_TRADE_ID_MARK)).length,
+      gatewayHourlyRows,
+      gatewayDenied,
+      rejectedKeyStatus: name(venueError),
+      unknownAccountStatus: name(unknown),
+      repliesScanned: emitted.length,
+      logLines: svc.lines.length,
+      logsNameAccount: logText.includes('canary_user'),
+      metricsNameAccount: metricsText.includes('canary_user'),
+      exitCode: exit.code,
+      hits: { logs: total(logText), metrics: total(metricsText), replies: total(emitted.join('\n')), gatewayTables: total(gatewayText) },
+    };
+  } finally {
+    await svc?.stop('SIGKILL');
+    await venue.fake.stop();
+    await db.drop();
+  }
+}
