@@ -112,7 +112,7 @@ export async function runFaultLoad(options: { readonly accounts: number; readonl
           historyStartMs: now - 3 * DAY_MS,
           settleLagMs: 1000,
           // Attempts get 5 s: the fakes share this process's event loop, which 1,000 accounts saturate.
-          retryPolicy: { baseDelayMs: 5, maxDelayMs: 200, budgetMs: 15_000, maxAttempts: 4, attemptTimeoutMs: 5_000 },
+          retry: { baseDelayMs: 5, maxDelayMs: 200, budgetMs: 15_000, maxAttempts: 4, attemptTimeoutMs: 5_000 },
         });
       },
       computeMetrics,
