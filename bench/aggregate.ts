@@ -9,6 +9,7 @@ import { runInNewContext } from 'node:vm';
 import { aggregate, type EngineInput } from '../src/domain/aggregate.js';
 import type { Candle, CashFlow, Fill } from '../src/domain/types.js';
 import { createAggregationPool } from '../src/pool/aggregation-pool.js';
+import { prng } from '../src/domain/prng.js';
 
 const FILLS = Number(process.env['BENCH_FILLS'] ?? 1_000_000);
 const HOURS = 8760;
@@ -17,13 +18,7 @@ const T0 = Date.UTC(2025, 0, 1);
 const ASSETS = ['BTC', 'ETH', 'SOL', 'BNB', 'XRP', 'ADA', 'DOGE', 'AVAX', 'DOT', 'LINK'];
 
 // Deterministic pseudo-random numbers (mulberry32) so every run measures the same history.
-let seed = 0x5eed;
-const random = (): number => {
-  seed = (seed + 0x6d2b79f5) | 0;
-  let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-  x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-  return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-};
+const random = prng(0x5eed);
 
 function history(): EngineInput {
   const prices = ASSETS.map((_, a) => 10 + a * 97.3);

@@ -10,21 +10,12 @@ import { runFaultLoad } from '../test/support/fault-load.js';
 import { runShutdown } from '../test/support/shutdown.js';
 import { createTestDatabase } from '../test/support/database.js';
 import { startServiceProcess } from '../test/support/service-process.js';
+import { prng } from '../src/domain/prng.js';
 
 const size = (name: string, fallback: number): number => {
   const value = Number(process.env[name]);
   return Number.isInteger(value) && value > 0 ? value : fallback;
 };
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sections: Record<string, () => Promise<Record<string, unknown>>> = {
   async leak() {

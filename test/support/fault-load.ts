@@ -28,6 +28,7 @@ import { DAY_MS } from '../fakes/history.js';
 import { createTestDatabase } from './database.js';
 import { CANARY_API_KEY, CANARY_API_SECRET, startCanaryVenue } from './canary-venue.js';
 import { TEST_KEY_HEX, TEST_KEY_ID, connectAccount } from './service-process.js';
+import { prng } from '../../src/domain/prng.js';
 
 export interface FaultLoadFigures {
   readonly accounts: number;
@@ -43,16 +44,6 @@ export interface FaultLoadFigures {
 }
 
 const FAULTS: readonly Fault[] = ['rate-limit', 'ip-ban', 'server-error', 'hang', 'malformed'];
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function p99(samples: number[]): number {
   if (samples.length === 0) return 0;
