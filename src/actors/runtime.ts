@@ -2,25 +2,13 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/config.js';
-import type { Aggregator, PerformanceMetrics } from '../domain/aggregation.js';
-import type { AccountKey, HourlyReturn } from '../domain/types.js';
-import type { VenueConnector } from '../exchanges/connector.js';
-import type { AccountStore } from '../storage/account-store.js';
-import { DEFAULT_ACCOUNT_SETTINGS, isTransientStorageErrorByShape, type AccountActorSettings, type PnlTotals } from './account-actor.js';
+import { DEFAULT_ACCOUNT_SETTINGS, isTransientStorageErrorByShape, type AccountActorDeps, type AccountActorSettings } from './account-actor.js';
 import { systemClock, type Clock } from './clock.js';
 import { ActorMetrics } from './metrics.js';
 import { createSupervisor, type CrashPolicy, type Supervisor } from './supervisor.js';
 
-export interface ActorRuntimeDeps {
-  readonly store: AccountStore;
-  /** The engine behind the worker pool. */
-  readonly aggregator: Aggregator;
-  /** src/crypto: opens a sealed envelope bound to the account; the actor zeroes the Buffer. */
-  readonly openCredential: (account: AccountKey, envelope: Buffer) => Buffer | Promise<Buffer>;
-  /** src/exchanges: the venue connector for an account (refuse `simulated` in enclave mode). */
-  readonly connectorFactory: (account: AccountKey, credential: Buffer) => VenueConnector | Promise<VenueConnector>;
-  /** src/domain: metrics over the published returns. */
-  readonly computeMetrics: (returns: readonly HourlyReturn[], totals: PnlTotals) => PerformanceMetrics;
+/** The account actors' own dependencies (store, engine, credential opener, connectors, metrics), plus the runtime's. */
+export interface ActorRuntimeDeps extends Pick<AccountActorDeps, 'store' | 'aggregator' | 'openCredential' | 'connectorFactory' | 'computeMetrics'> {
   readonly registry: Registry;
   readonly logger: Logger;
   readonly clock?: Clock;
