@@ -401,7 +401,7 @@ class AccountActor {
       const result = msg.outcome.value;
       for (const waiter of run.waiters) reply(waiter, result);
       deps.metrics?.syncFinished(account, 'ok', durationMs, result.fillsIngested, now);
-      deps.logger?.info({ account: id, mode: result.mode, trigger: result.trigger, fills: result.fillsIngested, hours: result.hourlyReturnsWritten, durationMs }, 'sync finished');
+      deps.logger?.info({ account: id, mode: result.mode, trigger: result.trigger, fillCount: result.fillsIngested, hourCount: result.hourlyReturnsWritten, durationMs }, 'sync finished');
       // A sync that found nothing new keeps the engine state object, and with it the cached metrics.
       const unchanged = msg.progress.engine !== null && msg.progress.engine === state.session.progress.engine;
       next = { ...next, metrics: msg.progress.metrics ?? (unchanged ? state.metrics : null), nextSyncAt: this.nextSchedule(now) };
