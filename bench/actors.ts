@@ -15,9 +15,9 @@ import { ActorMetrics } from '../src/actors/metrics.js';
 import { createSupervisor } from '../src/actors/supervisor.js';
 import type { AccountKey } from '../src/domain/types.js';
 import { createSimulatedConnector } from '../src/exchanges/simulated.js';
-import { inProcessAggregator } from '../src/domain/aggregate.js';
-import { computeMetrics } from '../src/domain/metrics.js';
-import { MemoryAccountStore } from '../test/support/memory-account-store.js';
+import { inProcessAggregator } from '../src/domain/in-process-aggregator.js';
+import { computePerformanceStats } from '../src/domain/performance.js';
+import { MemoryAccountStore } from '../testkit/support/memory-account-store.js';
 
 // V8 grows the young generation to 2×64 MB under this allocation rate and keeps it resident,
 // which is most of the RSS here (live heap ≈ 55 MB). The service should run with a 16 MB
@@ -47,7 +47,7 @@ const registry = new Registry();
 const metrics = new ActorMetrics(registry, ACCOUNTS);
 const supervisor = createSupervisor({
   deps: {
-    store, aggregator: inProcessAggregator, computeMetrics, clock: systemClock, random: Math.random,
+    store, aggregator: inProcessAggregator, computePerformanceStats, clock: systemClock, random: Math.random,
     openCredential: (_account, sealed) => Buffer.from(sealed),
     connectorFactory: (account) => createSimulatedConnector(account, { seed: 1, clock: systemClock }),
     settings: { ...DEFAULT_ACCOUNT_SETTINGS },
@@ -77,7 +77,7 @@ let spawnMs = 0;
 let t0 = performance.now();
 for (let start = 0; start < ACCOUNTS; start += IN_FLIGHT) {
   const s0 = performance.now();
-  const wave = accounts.slice(start, start + IN_FLIGHT).map((a) => supervisor.getMetrics(a));
+  const wave = accounts.slice(start, start + IN_FLIGHT).map((a) => supervisor.getPerformance(a));
   spawnMs += performance.now() - s0;
   await Promise.all(wave);
 }
@@ -86,7 +86,7 @@ const totals = supervisor.totals();
 console.log(`spawned ${totals.alive} account actors in ${spawnMs.toFixed(0)} ms; all initialized and answering after ${readyMs.toFixed(0)} ms`);
 
 t0 = performance.now();
-await inWaves(ASKS, (i) => supervisor.getMetrics(account(i)));
+await inWaves(ASKS, (i) => supervisor.getPerformance(account(i)));
 const askMs = performance.now() - t0;
 const asksPerSecond = ASKS / (askMs / 1000);
 console.log(`${ASKS} asks in ${askMs.toFixed(0)} ms: ${asksPerSecond.toFixed(0)} asks/s (${IN_FLIGHT} in flight)`);

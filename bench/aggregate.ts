@@ -6,7 +6,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { aggregate, type EngineInput } from '../src/domain/aggregate.js';
+import { aggregate, type EngineInput } from '../src/domain/in-process-aggregator.js';
 import type { Candle, CashFlow, Fill } from '../src/domain/types.js';
 import { createAggregationPool } from '../src/pool/aggregation-pool.js';
 import { prng } from '../src/domain/prng.js';

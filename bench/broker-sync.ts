@@ -2,8 +2,8 @@
 // (100 pages of 100 through the SDK) and one Flex statement of 10,000 executions.
 import { createAlpacaConnector } from '../src/exchanges/alpaca/alpaca-connector.js';
 import { createIbkrFlexConnector } from '../src/exchanges/ibkr/flex-connector.js';
-import { makeAlpacaFills, startAlpacaFake } from '../test/fakes/alpaca-fake.js';
-import { makeFlexTrades, startFlexFake } from '../test/fakes/flex-fake.js';
+import { makeAlpacaFills, startAlpacaFake } from '../testkit/fakes/alpaca-fake.js';
+import { makeFlexTrades, startFlexFake } from '../testkit/fakes/flex-fake.js';
 
 const FILLS = Number(process.argv[2] ?? '10000');
 

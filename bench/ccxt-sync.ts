@@ -3,11 +3,11 @@
 import { performance } from 'node:perf_hooks';
 import type { CcxtVenue } from '../src/exchanges/ccxt/ccxt-client.js';
 import { createCcxtConnector } from '../src/exchanges/ccxt/ccxt-connector.js';
-import { createBinanceLikeFake } from '../test/fakes/binance-like-fake.js';
-import { createBitgetFake } from '../test/fakes/bitget-fake.js';
-import { createBybitFake } from '../test/fakes/bybit-fake.js';
-import type { FakeVenueServer } from '../test/fakes/fake-server.js';
-import { DAY_MS, syntheticAccount, type SyntheticAccount } from '../test/fakes/history.js';
+import { createBinanceLikeFake } from '../testkit/fakes/binance-like-fake.js';
+import { createBitgetFake } from '../testkit/fakes/bitget-fake.js';
+import { createBybitFake } from '../testkit/fakes/bybit-fake.js';
+import type { FakeVenueServer } from '../testkit/fakes/fake-server.js';
+import { DAY_MS, syntheticAccount, type SyntheticAccount } from '../testkit/fakes/history.js';
 
 const FILLS = Number(process.argv[2] ?? 10_000);
 const credential = { apiKey: 'bench-key', secret: 'bench-secret', passphrase: 'bench-pass' };

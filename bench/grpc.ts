@@ -5,7 +5,7 @@
 //   worker pool, actor runtime, gRPC server) on a throw-away PostgreSQL database (the local
 //   server, as the tests use; --database embedded for PGlite in a temp directory), with N
 //   `simulated` accounts added and synced first (--history-days, default 30, of simulated history).
-// --target port: the gRPC server over an in-bench EnclavePort holding N in-memory metrics (the
+// --target port: the gRPC server over an in-bench EnclaveApi holding N in-memory metrics (the
 //   transport and handler cost alone).
 // The same load first runs against a bare grpc-js server answering a constant (the floor this
 // machine gives at this moment), so the service's own cost can be read off on a busy machine;
@@ -27,11 +27,11 @@ import { decodeCredential, encodeCredential } from '../src/crypto/credential.js'
 import type { VenueConnector } from '../src/exchanges/connector.js';
 import { createSimulatedConnector } from '../src/exchanges/simulated.js';
 import { sealEnvelope } from '../src/crypto/envelope.js';
-import { createTestDatabase, type TestDatabase } from '../test/support/database.js';
-import type { PerformanceMetrics } from '../src/domain/aggregation.js';
+import { createTestDatabase, type TestDatabase } from '../testkit/support/database.js';
+import type { PerformanceStats } from '../src/domain/aggregation.js';
 import { accountId, type AccountKey, type Exchange } from '../src/domain/types.js';
 import { EnclaveServiceClient, EnclaveServiceService, type GetAggregatedMetricsResponse } from '../src/grpc/generated/enclave.js';
-import type { EnclavePort } from '../src/grpc/port.js';
+import type { EnclaveApi } from '../src/grpc/enclave-api.js';
 import { startGrpcServer } from '../src/grpc/server.js';
 import { createEnclaveService } from '../src/grpc/service.js';
 
@@ -62,7 +62,7 @@ function benchAccount(i: number, simulated = false): AccountKey {
 }
 
 /** Metrics of a deterministic 30-day random walk, computed once per account. */
-function metricsOf(seed: number): PerformanceMetrics {
+function performanceStatsOf(seed: number): PerformanceStats {
   let state = seed * 2654435761 + 1;
   const random = (): number => {
     state = (state * 1103515245 + 12345) % 2 ** 31;
@@ -111,12 +111,12 @@ function metricsOf(seed: number): PerformanceMetrics {
   };
 }
 
-function benchPort(accounts: number): EnclavePort {
-  const metrics = new Map<string, PerformanceMetrics>();
-  for (let i = 0; i < accounts; i++) metrics.set(accountId(benchAccount(i)), metricsOf(i));
+function benchPort(accounts: number): EnclaveApi {
+  const metrics = new Map<string, PerformanceStats>();
+  for (let i = 0; i < accounts; i++) metrics.set(accountId(benchAccount(i)), performanceStatsOf(i));
   const notHere = (): Promise<never> => Promise.reject(new Error('not part of this benchmark'));
   return {
-    getMetrics: async (account) => {
+    getPerformance: async (account) => {
       const found = metrics.get(accountId(account));
       if (found === undefined) throw new AccountNotFoundError(accountId(account));
       return found;
@@ -231,7 +231,7 @@ async function measure(label: string, plan: LoadPlan): Promise<Summary> {
 /** A grpc-js server with the same generated service answering one constant reply. */
 async function bareServer(): Promise<{ port: number; close(): void }> {
   const server = new Server({ 'grpc.enable_channelz': 0 });
-  const reply: GetAggregatedMetricsResponse = { metrics: { ...metricsOf(1), maxDrawdownPeakHourMs: 0, maxDrawdownTroughHourMs: 0, sharpe: 1, sortino: 1, calmar: 1, bestHour: 0, worstHour: 0 } };
+  const reply: GetAggregatedMetricsResponse = { metrics: { ...performanceStatsOf(1), maxDrawdownPeakHourMs: 0, maxDrawdownTroughHourMs: 0, sharpe: 1, sortino: 1, calmar: 1, bestHour: 0, worstHour: 0 } };
   const notUsed = (_call: unknown, callback: sendUnaryData<never>): void => callback({ code: 12 });
   server.addService(EnclaveServiceService, {
     getAggregatedMetrics: (_call: unknown, callback: sendUnaryData<GetAggregatedMetricsResponse>) => callback(null, reply),

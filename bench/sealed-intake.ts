@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { attestationReportData } from '../src/attestation/binding.js';
 import { createEnclaveIdentity } from '../src/attestation/identity.js';
-import { openSealedCredential, sealCredential } from '../src/attestation/sealed-intake.js';
+import { openSealedCredential, sealCredential } from '../src/crypto/sealed-intake.js';
 import { parseSnpReport } from '../src/attestation/snp-report.js';
 import { verifyAttestationReport } from '../src/attestation/verify.js';
 

@@ -3,13 +3,13 @@
 //   npm run soak -- fuzz crash         only these sections
 // Sizes can be lowered for a quick look: SOAK_FUZZ=10000 SOAK_CRASH_POINTS=100 SOAK_CRASH_FILLS=20000
 // SOAK_ACCOUNTS=1000 SOAK_LEAK_FILLS=5000 SOAK_SHUTDOWN_ACCOUNTS=100.
-import { runLeakCanaries } from '../test/support/leak-canaries.js';
-import { fuzzServer, rawClient } from '../test/support/grpc-fuzz.js';
-import { runCrashSync, type KillPoint } from '../test/support/crash-sync.js';
-import { runFaultLoad } from '../test/support/fault-load.js';
-import { runShutdown } from '../test/support/shutdown.js';
-import { createTestDatabase } from '../test/support/database.js';
-import { startServiceProcess } from '../test/support/service-process.js';
+import { runLeakCanaries } from '../testkit/support/leak-canaries.js';
+import { fuzzServer, rawClient } from '../testkit/support/grpc-fuzz.js';
+import { runCrashSync, type KillPoint } from '../testkit/support/crash-sync.js';
+import { runFaultLoad } from '../testkit/support/fault-load.js';
+import { runShutdown } from '../testkit/support/shutdown.js';
+import { createTestDatabase } from '../testkit/support/database.js';
+import { startServiceProcess } from '../testkit/support/service-process.js';
 import { prng } from '../src/domain/prng.js';
 
 const size = (name: string, fallback: number): number => {
@@ -30,7 +30,7 @@ const sections: Record<string, () => Promise<Record<string, unknown>>> = {
     const started = Date.now();
     try {
       const f = await fuzzServer(client, { count: size('SOAK_FUZZ', 10_000), seed: 10, alive: () => svc.child.exitCode === null && svc.child.signalCode === null });
-      const { unary } = await import('../test/grpc/helpers.js');
+      const { unary } = await import('../testkit/support/grpc-client.js');
       const health = await unary(svc.health.check.bind(svc.health), { service: 'enclave.v1.EnclaveService' });
       return { ...f, healthAfter: health.status === 1 ? 'SERVING' : String(health.status), seconds: (Date.now() - started) / 1000, ok: f.crashes === 0 && f.mismatches === 0 && health.status === 1 };
     } finally {

@@ -2,11 +2,11 @@
 // cursors and the engine state (positions); it syncs one page at a time, stores aggregates, and
 // answers queries from the last committed state. Replies carry counts and aggregates, never a fill.
 import type { Logger } from 'pino';
-import type { AggregationResult, Aggregator, CostMethod, DataGap, PerformanceMetrics } from '../domain/aggregation.js';
-import { AggregationInputError } from '../domain/decimal.js';
+import type { AggregationResult, Aggregator, CostMethod, DataGap, PerformanceStats } from '../domain/aggregation.js';
+import { AggregationInputError } from '../domain/errors.js';
 import { accountId, assertNever, type AccountKey, type BalanceSnapshot, type CashFlow, type EpochMs, type Fill, type HourlyReturn, type SyncCursor } from '../domain/types.js';
 import type { VenueConnector } from '../exchanges/connector.js';
-import { VenueError } from '../exchanges/retry.js';
+import { VenueError } from '../exchanges/errors.js';
 import type { AccountStore } from '../storage/account-store.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { AccountFailedError, AccountNotFoundError, ActorError, OverloadedError, ShuttingDownError, VenueUnavailableError } from './errors.js';
@@ -19,12 +19,12 @@ export type SyncMode = 'incremental' | 'full';
 
 export interface Sync { readonly type: 'Sync'; readonly mode: SyncMode; readonly replyTo: ReplyTo<SyncResult> }
 export interface GetReturns { readonly type: 'GetReturns'; readonly from: EpochMs; readonly to: EpochMs; readonly replyTo: ReplyTo<readonly HourlyReturn[]> }
-export interface GetMetrics { readonly type: 'GetMetrics'; readonly replyTo: ReplyTo<AccountMetrics> }
+export interface GetPerformance { readonly type: 'GetPerformance'; readonly replyTo: ReplyTo<AccountPerformance> }
 export interface GetSnapshots { readonly type: 'GetSnapshots'; readonly from: EpochMs; readonly to: EpochMs; readonly replyTo: ReplyTo<readonly BalanceSnapshot[]> }
 /** Passivate now: zero the credential and stop (after a running sync finishes). */
 export interface Stop { readonly type: 'Stop'; readonly replyTo: ReplyTo<Stopped> }
 
-export type AccountMessage = Sync | GetReturns | GetMetrics | GetSnapshots | Stop;
+export type AccountMessage = Sync | GetReturns | GetPerformance | GetSnapshots | Stop;
 
 /** What a sync did: counts and aggregates only. */
 export interface SyncResult {
@@ -42,8 +42,8 @@ export interface SyncResult {
   readonly finishedAt: EpochMs;
 }
 
-export interface AccountMetrics {
-  readonly metrics: PerformanceMetrics;
+export interface AccountPerformance {
+  readonly metrics: PerformanceStats;
   /** Equity at the last computed hour (null before the first sync). */
   readonly snapshot: BalanceSnapshot | null;
   /** End (exclusive) of the computed history. */
@@ -85,7 +85,7 @@ export interface AccountActorDeps {
   readonly openCredential: (account: AccountKey, envelope: Buffer) => Buffer | Promise<Buffer>;
   readonly connectorFactory: (account: AccountKey, credential: Buffer) => VenueConnector | Promise<VenueConnector>;
   /** The domain's metrics over the published returns. */
-  readonly computeMetrics: (returns: readonly HourlyReturn[], totals: PnlTotals) => PerformanceMetrics;
+  readonly computePerformanceStats: (returns: readonly HourlyReturn[], totals: PnlTotals) => PerformanceStats;
   readonly clock: Clock;
   readonly random: () => number;
   readonly settings: AccountActorSettings;
@@ -162,10 +162,10 @@ interface SyncProgress {
   engine: EngineEnvelope | null;
   /**
    * Metrics over the whole published history when this sync recomputed all of it (the engine's
-   * result is then the full record), so GetMetrics answers from memory without reading every
-   * return back; null after an appending sync (computed on the next GetMetrics, then kept).
+   * result is then the full record), so GetPerformance answers from memory without reading every
+   * return back; null after an appending sync (computed on the next GetPerformance, then kept).
    */
-  metrics: AccountMetrics | null;
+  metrics: AccountPerformance | null;
 }
 
 interface RunningSync {
@@ -189,7 +189,7 @@ interface ReadyState {
   readonly running: RunningSync | null;
   /** A full sync asked for while an incremental one runs. */
   readonly queuedFull: readonly ReplyTo<SyncResult>[] | null;
-  readonly metrics: AccountMetrics | null;
+  readonly metrics: AccountPerformance | null;
   readonly lastActivity: EpochMs;
   readonly nextSyncAt: EpochMs | null;
   readonly stopWaiters: readonly ReplyTo<Stopped>[];
@@ -479,7 +479,7 @@ class AccountActor {
       case 'GetSnapshots':
         reply(msg.replyTo, await deps.store.loadSnapshots(account, msg.from, msg.to));
         return ready;
-      case 'GetMetrics': {
+      case 'GetPerformance': {
         const metrics = ready.metrics ?? await computeAccountMetrics(account, deps, ready.session.progress.engine);
         reply(msg.replyTo, metrics);
         return { ...ready, metrics };
@@ -520,11 +520,11 @@ function parseEnvelope(stored: unknown): EngineEnvelope | null {
   return stored as EngineEnvelope;
 }
 
-async function computeAccountMetrics(account: AccountKey, deps: AccountActorDeps, engine: EngineEnvelope | null): Promise<AccountMetrics> {
+async function computeAccountMetrics(account: AccountKey, deps: AccountActorDeps, engine: EngineEnvelope | null): Promise<AccountPerformance> {
   const until = engine?.computedUntil ?? null;
   const returns = until === null ? [] : await deps.store.loadHourlyReturns(account, 0, until);
   const totals = engine?.totals ?? { realizedPnl: 0, unrealizedPnl: 0, totalFees: 0 };
-  return { metrics: deps.computeMetrics(returns, totals), snapshot: engine?.snapshot ?? null, computedUntil: until };
+  return { metrics: deps.computePerformanceStats(returns, totals), snapshot: engine?.snapshot ?? null, computedUntil: until };
 }
 
 function assetsOf(fills: readonly Fill[], flows: readonly CashFlow[], known: readonly string[]): string[] {
@@ -595,7 +595,7 @@ async function runSync(
   };
   await store.saveAggregates(account, { hourlyReturns: result.hourlyReturns, snapshot: result.snapshot, engineState: next });
   progress.engine = next;
-  if (engine === null) progress.metrics = { metrics: deps.computeMetrics(result.hourlyReturns, next.totals), snapshot, computedUntil: untilHour };
+  if (engine === null) progress.metrics = { metrics: deps.computePerformanceStats(result.hourlyReturns, next.totals), snapshot, computedUntil: untilHour };
   return finish(result.hourlyReturns.length, result.gaps, snapshot);
 }
 

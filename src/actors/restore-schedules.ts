@@ -18,7 +18,7 @@ export interface RestoreReport {
   readonly skipped: number;
 }
 
-/** main.ts: `restoreSchedules(runtime.supervisor, await connections.listConnections(), {...})`. */
+/** The composition root (src/app/service.ts): `restoreSchedules(runtime.supervisor, await connections.listConnections(), {...})`. */
 export function restoreSchedules(
   supervisor: Pick<Supervisor, 'scheduleWake'>,
   connections: readonly Pick<ConnectionSummary, 'account' | 'status'>[],

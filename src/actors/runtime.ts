@@ -1,4 +1,4 @@
-// Wires the actor runtime from the validated configuration: what src/main.ts calls once.
+// Wires the actor runtime from the validated configuration: what the composition root (src/app/service.ts) calls once.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/config.js';
@@ -8,7 +8,7 @@ import { ActorMetrics } from './metrics.js';
 import { createSupervisor, type CrashPolicy, type Supervisor } from './supervisor.js';
 
 /** The account actors' own dependencies (store, engine, credential opener, connectors, metrics), plus the runtime's. */
-export interface ActorRuntimeDeps extends Pick<AccountActorDeps, 'store' | 'aggregator' | 'openCredential' | 'connectorFactory' | 'computeMetrics'> {
+export interface ActorRuntimeDeps extends Pick<AccountActorDeps, 'store' | 'aggregator' | 'openCredential' | 'connectorFactory' | 'computePerformanceStats'> {
   readonly registry: Registry;
   readonly logger: Logger;
   readonly clock?: Clock;
@@ -31,7 +31,7 @@ export function createActorRuntime(config: Config, deps: ActorRuntimeDeps): Acto
   const supervisor = createSupervisor({
     deps: {
       store: deps.store, aggregator: deps.aggregator, openCredential: deps.openCredential, connectorFactory: deps.connectorFactory,
-      computeMetrics: deps.computeMetrics, clock: deps.clock ?? systemClock, random: Math.random,
+      computePerformanceStats: deps.computePerformanceStats, clock: deps.clock ?? systemClock, random: Math.random,
       settings: { ...DEFAULT_ACCOUNT_SETTINGS, syncIntervalMs: config.SYNC_INTERVAL_MS, idleMs: config.ACTOR_IDLE_MS, ...deps.settings },
       isTransientStorageError: deps.isTransientStorageError ?? isTransientStorageErrorByShape,
       logger: deps.logger,

@@ -10,7 +10,7 @@ import {
   type AccountActorDeps,
   type AccountLifecycle,
   type AccountMessage,
-  type AccountMetrics,
+  type AccountPerformance,
   type CrashClass,
   type FullSyncGate,
   type SyncMode,
@@ -35,7 +35,7 @@ export interface CrashPolicy {
 export const DEFAULT_CRASH_POLICY: CrashPolicy = { maxCrashes: 5, windowMs: 600_000, backoffBaseMs: 1_000, backoffMaxMs: 60_000 };
 
 export interface SupervisorOptions {
-  /** Everything an account actor needs, wired once (src/main.ts) or per test. */
+  /** Everything an account actor needs, wired once (src/app/service.ts) or per test. */
   readonly deps: Omit<AccountActorDeps, 'metrics' | 'fullSyncGate'>;
   readonly metrics?: ActorMetrics;
   readonly crashPolicy?: Partial<CrashPolicy>;
@@ -54,12 +54,12 @@ export interface Supervisor {
   sync(account: AccountKey, mode: SyncMode, deadline?: EpochMs): Promise<SyncResult>;
   /** Published hourly returns with hourStart in [from, to). */
   getReturns(account: AccountKey, from: EpochMs, to: EpochMs, deadline?: EpochMs): Promise<readonly HourlyReturn[]>;
-  getMetrics(account: AccountKey, deadline?: EpochMs): Promise<AccountMetrics>;
+  getPerformance(account: AccountKey, deadline?: EpochMs): Promise<AccountPerformance>;
   /** Balance snapshots with `at` in [from, to). */
   getSnapshots(account: AccountKey, from: EpochMs, to: EpochMs, deadline?: EpochMs): Promise<readonly BalanceSnapshot[]>;
   /** Passivates the account's actor now (after a running sync). */
   passivate(account: AccountKey): Promise<void>;
-  /** Makes a passivated account sync by itself at `at` (main.ts calls this for stored accounts at start). */
+  /** Makes a passivated account sync by itself at `at` (the composition root calls this for stored accounts at start). */
   scheduleWake(account: AccountKey, at: EpochMs): void;
   /** Clears the failed mark, in memory and in storage (an operator fixed the cause). */
   revive(account: AccountKey): Promise<void>;
@@ -294,7 +294,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   return {
     sync: (account, mode, deadline) => route<SyncResult>(account, (replyTo) => ({ type: 'Sync', mode, replyTo }), deadline),
     getReturns: (account, from, to, deadline) => route<readonly HourlyReturn[]>(account, (replyTo) => ({ type: 'GetReturns', from, to, replyTo }), deadline),
-    getMetrics: (account, deadline) => route<AccountMetrics>(account, (replyTo) => ({ type: 'GetMetrics', replyTo }), deadline),
+    getPerformance: (account, deadline) => route<AccountPerformance>(account, (replyTo) => ({ type: 'GetPerformance', replyTo }), deadline),
     getSnapshots: (account, from, to, deadline) => route<readonly BalanceSnapshot[]>(account, (replyTo) => ({ type: 'GetSnapshots', from, to, replyTo }), deadline),
     passivate: async (account) => {
       const entry = entries.get(accountId(account));

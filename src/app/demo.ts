@@ -27,7 +27,7 @@ export async function runDemo(service: RunningService, logger: Logger, write: (t
   const result = await supervisor.sync(DEMO_ACCOUNT, 'incremental', started + 10 * 60_000);
   const now = Date.now();
   const returns = await supervisor.getReturns(DEMO_ACCOUNT, now - YEAR_MS, now);
-  const { metrics } = await supervisor.getMetrics(DEMO_ACCOUNT);
+  const { metrics } = await supervisor.getPerformance(DEMO_ACCOUNT);
   write([
     '',
     `Demo account simulated/demo synced in ${now - started} ms: ${result.fillsIngested} new fills, ${result.cashFlowsIngested} new cash flows, ${result.hourlyReturnsWritten} hours computed.`,

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { venueBaseUrls, type Config } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
-import { computeMetrics } from '../domain/metrics.js';
+import { computePerformanceStats } from '../domain/performance.js';
 import { isExchange, type AccountKey } from '../domain/types.js';
 import { createActorRuntime, type ActorRuntime } from '../actors/runtime.js';
 import { restoreSchedules } from '../actors/restore-schedules.js';
@@ -23,7 +23,7 @@ import { startGrpcServer, tlsFilesFromConfig, type RunningGrpcServer } from '../
 import { checkAttestationAtStartup, createAttester } from '../attestation/configfs-tsm.js';
 import { certificateFingerprint } from '../attestation/binding.js';
 import { createEnclaveIdentity, type EnclaveIdentity } from '../attestation/identity.js';
-import { supervisorPort } from './enclave-port.js';
+import { createEnclaveApi } from './enclave-api.js';
 
 export interface RunningService {
   readonly grpcPort: number;
@@ -104,7 +104,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     aggregator: pool,
     openCredential: (account, envelope) => openEnvelope(keyring, account, envelope),
     connectorFactory,
-    computeMetrics,
+    computePerformanceStats,
     registry,
     logger,
   });
@@ -126,7 +126,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
   const grpc: RunningGrpcServer = await startGrpcServer({
     host: config.ENCLAVE_HOST,
     port: config.ENCLAVE_PORT,
-    enclave: supervisorPort(runtime.supervisor, {
+    enclave: createEnclaveApi(runtime.supervisor, {
       identity,
       keyring,
       connections: storage.connections,

@@ -11,7 +11,7 @@
 // TLS. Nonces are 16 to 64 bytes. Length prefixes keep the concatenation unambiguous.
 import { createHash, X509Certificate } from 'node:crypto';
 import { InvalidAttestationRequestError } from './errors.js';
-import { X25519_PUBLIC_KEY_LENGTH } from './identity.js';
+import { X25519_PUBLIC_KEY_LENGTH } from '../crypto/sealed-intake.js';
 
 export const NONCE_MIN_LENGTH = 16;
 export const NONCE_MAX_LENGTH = 64;

@@ -5,10 +5,9 @@ import { webcrypto } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { X25519_PUBLIC_KEY_LENGTH } from '../crypto/sealed-intake.js';
 import { computeBuildHash } from './build-hash.js';
 
-/** Length of a raw X25519 public key (RFC 7748). */
-export const X25519_PUBLIC_KEY_LENGTH = 32;
 
 /** Build hash reported when the service runs from TypeScript sources (tests, `tsx`). */
 export const UNBUILT = 'unbuilt';

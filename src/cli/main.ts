@@ -9,10 +9,10 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { credentials, Metadata, status, type CallOptions, type ChannelCredentials, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
 import { SingleBar } from 'cli-progress';
-import type { PerformanceMetrics } from '../domain/aggregation.js';
+import type { PerformanceStats } from '../domain/aggregation.js';
 import { EXCHANGES, isExchange, type AccountKey, type HourlyReturn } from '../domain/types.js';
-import type { VenueCredential } from '../exchanges/connector.js';
-import { sealCredential } from '../attestation/sealed-intake.js';
+import type { VenueCredential } from '../domain/types.js';
+import { sealCredential } from '../crypto/sealed-intake.js';
 import {
   ConnectionStatus,
   EnclaveServiceClient,
@@ -127,7 +127,7 @@ function statusName(s: ConnectionStatus): string {
   }
 }
 
-function toMetrics(m: PerformanceMetricsMessage): PerformanceMetrics {
+function toMetrics(m: PerformanceMetricsMessage): PerformanceStats {
   const opt = (v: number | undefined): number | null => v ?? null;
   return {
     hours: m.hours,

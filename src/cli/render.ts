@@ -1,7 +1,7 @@
 // Turns published aggregates into text for a terminal (tables, an equity chart) and into an SVG.
 // Only aggregates reach here: returns, snapshots and metrics.
 import { plot } from 'asciichart';
-import type { PerformanceMetrics } from '../domain/aggregation.js';
+import type { PerformanceStats } from '../domain/aggregation.js';
 import type { HourlyReturn } from '../domain/types.js';
 
 const percent = (value: number | null): string => (value === null ? '—' : `${(value * 100).toFixed(4)}%`);
@@ -26,7 +26,7 @@ export function returnsTable(returns: readonly HourlyReturn[], last = 12): strin
   ]);
 }
 
-export function metricsTable(m: PerformanceMetrics): string {
+export function metricsTable(m: PerformanceStats): string {
   return table([
     ['metric', 'value'],
     ['hours', String(m.hours)],

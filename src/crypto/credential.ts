@@ -1,15 +1,8 @@
 // VenueCredential <-> the plaintext Buffer inside an envelope. JSON, because the fields are
 // strings anyway; the Buffer is the caller's to zero after use.
+import { CredentialFormatError } from './errors.js';
 import { z } from 'zod';
-import type { VenueCredential } from '../exchanges/connector.js';
-
-export class CredentialFormatError extends Error {
-  override name = 'CredentialFormatError';
-  constructor() {
-    // Deliberately says nothing about the content.
-    super('the decrypted credential is not a valid venue credential');
-  }
-}
+import type { VenueCredential } from '../domain/types.js';
 
 const credentialSchema = z
   .object({ apiKey: z.string().min(1), secret: z.string(), passphrase: z.string().optional() })

@@ -10,9 +10,11 @@
 //
 // The associated data is the 2-byte header plus the length-prefixed user_uid and exchange, so
 // changing the version, the key id or the account breaks the tag.
+import { EnvelopeOpenError } from './errors.js';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { accountId, type AccountKey } from '../domain/types.js';
-import { KeyNotFoundError, type Keyring } from './keyring.js';
+import type { AccountKey } from '../domain/types.js';
+import { KeyNotFoundError } from './errors.js';
+import { type Keyring } from './keyring.js';
 
 export const ENVELOPE_VERSION = 1;
 const HEADER_LENGTH = 2;
@@ -20,17 +22,6 @@ const IV_LENGTH = 12;
 const TAG_LENGTH = 16;
 const CIPHERTEXT_OFFSET = HEADER_LENGTH + IV_LENGTH + TAG_LENGTH;
 const ALGORITHM = 'aes-256-gcm';
-
-/** The one error for an envelope that cannot be opened. Names the account, nothing else. */
-export class EnvelopeOpenError extends Error {
-  override name = 'EnvelopeOpenError';
-  constructor(
-    readonly account: AccountKey,
-    reason: 'malformed' | 'unsupported version' | 'unknown key' | 'authentication failed',
-  ) {
-    super(`cannot open the credential envelope of ${accountId(account)}: ${reason}`);
-  }
-}
 
 function associatedData(version: number, keyId: number, account: AccountKey): Buffer {
   const user = Buffer.from(account.userUid, 'utf8');

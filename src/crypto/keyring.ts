@@ -2,21 +2,11 @@
 // the key id as info) into the AES-256 key, so the configured secret is never used directly and
 // one secret reused under two ids still yields unrelated keys. The newest key seals; any key
 // opens what it sealed (rotation re-seals everything to the newest, see rotate.ts).
+import { KeyNotFoundError, KeyringError } from './errors.js';
 import { createSecretKey, hkdfSync, type KeyObject } from 'node:crypto';
 import type { Config } from '../config/config.js';
 
 const HKDF_SALT = Buffer.from('track-record-enclave/credential-envelope/v1', 'utf8');
-
-export class KeyringError extends Error {
-  override name = 'KeyringError';
-}
-
-export class KeyNotFoundError extends KeyringError {
-  override name = 'KeyNotFoundError';
-  constructor(readonly keyId: number) {
-    super(`no envelope key with id ${keyId} is configured`);
-  }
-}
 
 export interface EnvelopeKey {
   readonly id: number;

@@ -34,8 +34,8 @@ export interface DataGap {
   readonly treatment: string;
 }
 
-/** Formulas: see `computeMetrics` in ./metrics.ts (hourly returns, annualized with 8760 hours). */
-export interface PerformanceMetrics {
+/** Formulas: see `computePerformanceStats` in ./metrics.ts (hourly returns, annualized with 8760 hours). */
+export interface PerformanceStats {
   readonly hours: number;
   readonly cumulativeReturn: number;
   readonly annualizedReturn: number;

@@ -1,8 +1,9 @@
 // The engine's own input and output: columns of typed arrays plus small string dictionaries.
 // This is what crosses to a worker thread (the buffers are transferred, not copied), and what the
 // engine reads in-process too, so both paths run exactly the same code. Fill ids never enter it.
-import type { AggregationInput, CostMethod, DataGap, PerformanceMetrics } from './aggregation.js';
-import { AggregationInputError, decimalToNumber } from './decimal.js';
+import type { AggregationInput, CostMethod, DataGap, PerformanceStats } from './aggregation.js';
+import { AggregationInputError } from './errors.js';
+import { decimalToNumber } from './decimal.js';
 import { parseEngineState, type EngineState } from './engine-state.js';
 import type { BalanceSnapshot } from './types.js';
 
@@ -63,7 +64,7 @@ export interface ColumnarResult {
   readonly realizedPnl: number;
   readonly unrealizedPnl: number;
   readonly totalFees: number;
-  readonly metrics: PerformanceMetrics;
+  readonly metrics: PerformanceStats;
   /** Fills and flows at or after `untilHour`: not applied; the next run gets them again. */
   readonly deferredFills: number;
   readonly deferredFlows: number;

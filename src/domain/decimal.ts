@@ -1,10 +1,6 @@
 // Decimal strings → float64. The engine computes in float64 for speed (see engine.ts for the error
 // bound); parsing is the only place a decimal string is read, so it is also where bad text stops.
 
-/** Input the engine cannot compute from. Messages name the field and position, never a value. */
-export class AggregationInputError extends Error {
-  override name = 'AggregationInputError';
-}
 
 const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
 const TWO_53 = 2 ** 53;

@@ -1,7 +1,7 @@
 // The engine's resumable state: plain JSON (stored as jsonb), enough to continue exactly where the
 // previous run stopped. float64 values survive JSON and jsonb exactly (shortest round-trip text).
 import type { CostMethod } from './aggregation.js';
-import { AggregationInputError } from './decimal.js';
+import { AggregationInputError } from './errors.js';
 
 export interface PositionState {
   readonly asset: string;

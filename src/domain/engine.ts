@@ -23,9 +23,9 @@
 // realized + unrealized = equity − opening equity − net flows.
 import type { DataGap } from './aggregation.js';
 import { HOUR_MS, RETURN_STRIDE, type ColumnarInput, type ColumnarResult, type EngineGap } from './columnar.js';
-import { AggregationInputError } from './decimal.js';
+import { AggregationInputError } from './errors.js';
 import type { EngineState, MarkState, PositionState } from './engine-state.js';
-import { metricsOf } from './metrics.js';
+import { performanceStatsOf } from './performance.js';
 
 const TREATMENT: Record<DataGap['kind'], string> = {
   oversold: 'more was sold, spent or withdrawn than held (incomplete history): the shortfall is treated as an unrecorded deposit at the trade value just before it, counted as an external flow so it creates no return',
@@ -380,7 +380,7 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
     state: nextState,
     gaps: gaps.map((g): EngineGap => ({ ...g })),
     ...totals,
-    metrics: metricsOf(r, hourStarts, totals),
+    metrics: performanceStatsOf(r, hourStarts, totals),
     deferredFills: c.fillTime.length - nFills,
     deferredFlows: c.flowTime.length - nFlows,
     staleMarks,

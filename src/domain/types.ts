@@ -121,3 +121,42 @@ export function assertNever(value: never): never {
   const tag = typeof tagged === 'object' && tagged !== null ? String(tagged.type) : typeof tagged;
   throw new TypeError(`unhandled variant: ${tag}`);
 }
+
+/**
+ * What an account's decrypted envelope holds. Per venue:
+ * - ccxt venues and Alpaca: apiKey + secret (+ passphrase for Bitget);
+ * - IBKR Flex: apiKey = Flex token, secret = Flex query id;
+ * - IBKR TWS/Gateway: apiKey = account id (no secret; the socket is authenticated by the gateway).
+ */
+export interface VenueCredential {
+  readonly apiKey: string;
+  readonly secret: string;
+  readonly passphrase?: string;
+}
+
+/** Stored state of a connection: syncing, parked by the crash-loop cut-off, or switched off. */
+export type ConnectionStatus = 'active' | 'failed' | 'disabled';
+
+/**
+ * Rights a venue can grant an API key, normalized across venues. Connectors map their venue's
+ * permission answer onto these (e.g. Binance apiRestrictions: enableReading → read,
+ * enableSpotAndMarginTrading → spot_trade + margin_trade, enableFutures → futures_trade,
+ * enableWithdrawals → withdraw, enableInternalTransfer → internal_transfer,
+ * permitsUniversalTransfer → sub_account_transfer).
+ */
+export const VENUE_RIGHTS = [
+  'read',
+  'spot_trade',
+  'margin_trade',
+  'futures_trade',
+  'options_trade',
+  'withdraw',
+  'internal_transfer',
+  'sub_account_transfer',
+] as const;
+export type VenueRight = (typeof VENUE_RIGHTS)[number];
+
+/** What the venue said about a key; `reported: false` where the venue has no such endpoint. */
+export type VenuePermissions =
+  | { readonly reported: true; readonly rights: readonly VenueRight[] }
+  | { readonly reported: false };

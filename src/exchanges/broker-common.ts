@@ -1,6 +1,7 @@
 // Pieces the broker connectors (Alpaca, IBKR Flex, IBKR TWS) share: reading venue numbers as exact
 // decimal strings, the HTTP failure classifier, and the time cursor. Decimal arithmetic itself is
 // src/domain/decimal-string.ts; the URL policy is venue-url.ts; cursor reading is sync-cursor.ts.
+import { MalformedVenueResponse } from './errors.js';
 import { isDecimal, normalizeDecimal, numberToDecimal } from '../domain/decimal-string.js';
 import type { DecimalString, Exchange } from '../domain/types.js';
 import { parseRetryAfter, type FailureClass } from './retry.js';
@@ -67,13 +68,6 @@ export function isConnectionFailure(error: unknown): boolean {
   return false;
 }
 
-/** A body the connector could not make sense of; retried as `bad-response`. */
-export class MalformedVenueResponse extends Error {
-  override readonly name = 'MalformedVenueResponse';
-  constructor(what: string) {
-    super(`malformed venue response: ${what}`);
-  }
-}
 
 export function badResponse(error: unknown): FailureClass | undefined {
   if (error instanceof MalformedVenueResponse || error instanceof SyntaxError) return { kind: 'bad-response', retryable: true, errorClass: 'MalformedVenueResponse' };

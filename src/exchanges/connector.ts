@@ -1,6 +1,6 @@
 // The one interface every venue connector implements. Actors depend on this, never on a venue SDK.
 import type { Balance, Candle, CashFlow, Exchange, Fill, SyncCursor } from '../domain/types.js';
-import type { VenuePermissions } from '../attestation/sealed-intake.js';
+import type { VenuePermissions } from '../domain/types.js';
 import type { RetryPolicy } from './retry.js';
 
 /** One page of venue records and the cursor that resumes right after it. */
@@ -31,17 +31,6 @@ export interface VenueConnector {
   close(): Promise<void>;
 }
 
-/**
- * What an account's decrypted envelope holds. Per venue:
- * - ccxt venues and Alpaca: apiKey + secret (+ passphrase for Bitget);
- * - IBKR Flex: apiKey = Flex token, secret = Flex query id;
- * - IBKR TWS/Gateway: apiKey = account id (no secret; the socket is authenticated by the gateway).
- */
-export interface VenueCredential {
-  readonly apiKey: string;
-  readonly secret: string;
-  readonly passphrase?: string;
-}
 
 /** Options every connector takes. Only tests and the demo override the URL (never in enclave mode). */
 export interface ConnectorOptions {

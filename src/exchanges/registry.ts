@@ -1,13 +1,14 @@
-// Picks the connector for an account's venue. Wired once, in src/main.ts.
+// Picks the connector for an account's venue. Wired once, in the composition root (src/app/service.ts).
 import type { AccountKey } from '../domain/types.js';
 import { assertNever } from '../domain/types.js';
-import type { VenueConnector, VenueCredential } from './connector.js';
+import type { VenueConnector } from './connector.js';
+import type { VenueCredential } from '../domain/types.js';
 import { createCcxtConnector, type CcxtConnectorOptions } from './ccxt/ccxt-connector.js';
 import { createAlpacaConnector } from './alpaca/alpaca-connector.js';
 import { createIbkrFlexConnector } from './ibkr/flex-connector.js';
 import { createIbkrTwsConnector } from './ibkr/tws-connector.js';
 import { createSimulatedConnector } from './simulated.js';
-import { VenueConfigError } from './venue-url.js';
+import { VenueConfigError } from './errors.js';
 
 /** Market seed of the demo venue: every instance shows the same prices. */
 const SIMULATED_SEED = 20_260_101;

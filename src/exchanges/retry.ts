@@ -1,38 +1,11 @@
 // One retry policy for every venue: exponential backoff with full jitter, Retry-After honoured,
 // a bounded total time, then a typed VenueError naming the venue and the class of cause.
+import { VenueError, type VenueFailureKind } from './errors.js';
 import { setTimeout as sleepMs } from 'node:timers/promises';
 import type { Exchange } from '../domain/types.js';
 import type { ConnectorOptions } from './connector.js';
 
-export type VenueFailureKind =
-  | 'rate-limited' // 429/418, venue rate-limit codes
-  | 'unavailable' // 5xx, connection refused/reset
-  | 'timeout' // no answer within the attempt timeout
-  | 'bad-response' // malformed body, unexpected shape
-  | 'clock-skew' // timestamp outside the venue's receive window
-  | 'auth' // key rejected, signature rejected, permission denied
-  | 'rejected'; // any other definitive refusal
 
-/**
- * The connector layer's only error. It deliberately keeps no `cause`: venue SDK errors carry
- * request URLs with signatures and response bodies with ids, so only the class of failure, the
- * HTTP status and the SDK's error class name survive.
- */
-export class VenueError extends Error {
-  override readonly name = 'VenueError';
-  constructor(
-    readonly exchange: Exchange,
-    readonly kind: VenueFailureKind,
-    readonly detail: { readonly status?: number; readonly errorClass?: string; readonly attempts?: number } = {},
-  ) {
-    const parts = [detail.errorClass, detail.status === undefined ? undefined : `HTTP ${detail.status}`, detail.attempts === undefined ? undefined : `${detail.attempts} attempts`];
-    super(`${exchange}: ${kind}${parts.some(Boolean) ? ` (${parts.filter(Boolean).join(', ')})` : ''}`);
-  }
-
-  get retryable(): boolean {
-    return this.kind === 'rate-limited' || this.kind === 'unavailable' || this.kind === 'timeout' || this.kind === 'clock-skew' || this.kind === 'bad-response';
-  }
-}
 
 /** A call on a connector after close(): a definitive refusal, the same from every venue. */
 export function connectorClosed(exchange: Exchange): VenueError {

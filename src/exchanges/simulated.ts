@@ -4,8 +4,9 @@
 // appear once the clock has passed them, so later incremental syncs find new pages.
 import type { AccountKey, Balance, Candle, CashFlow, EpochMs, Fill, SyncCursor } from '../domain/types.js';
 import type { Page, VenueConnector } from './connector.js';
-import { VenueError, connectorClosed } from './retry.js';
-import type { VenuePermissions, VenueRight } from '../attestation/sealed-intake.js';
+import { VenueError } from './errors.js';
+import { connectorClosed } from './retry.js';
+import type { VenuePermissions, VenueRight } from '../domain/types.js';
 import { prng } from '../domain/prng.js';
 
 const HOUR = 3_600_000;

@@ -1,16 +1,10 @@
 // Where a connector may send requests: the one venue-URL policy for every connector. Fake venues
 // (plain http on loopback) are for tests and the demo only: in enclave mode a base-URL override is
 // refused, and so is any venue URL that is not https. A refused URL is never echoed (it may carry a token).
+import { VenueConfigError } from './errors.js';
 import type { Exchange } from '../domain/types.js';
 import type { ConnectorOptions } from './connector.js';
 
-/** A connector was configured to talk to a place it must not. Carries no credential. */
-export class VenueConfigError extends Error {
-  override readonly name = 'VenueConfigError';
-  constructor(readonly exchange: Exchange, message: string) {
-    super(`${exchange}: ${message}`);
-  }
-}
 
 /** Throws unless `url` may be used: https always; http too, but only outside enclave mode. */
 export function assertVenueUrlAllowed(exchange: Exchange, url: string, enclaveMode: boolean): void {

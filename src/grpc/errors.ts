@@ -10,13 +10,9 @@ import {
   ShuttingDownError,
   VenueUnavailableError,
 } from '../actors/errors.js';
-import {
-  AttestationDeviceError,
-  AttestationUnavailableError,
-  InvalidAttestationRequestError,
-  SealedCredentialError,
-  WritableCredentialError,
-} from '../attestation/errors.js';
+import { AttestationDeviceError, AttestationUnavailableError, InvalidAttestationRequestError } from '../attestation/errors.js';
+import { SealedCredentialError } from '../crypto/errors.js';
+import { WritableCredentialError } from '../domain/errors.js';
 
 /** A request field failed validation. `reason` is ours and never quotes the offending value. */
 export class InvalidArgumentError extends Error {

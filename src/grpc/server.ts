@@ -8,7 +8,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
 import { descriptorSetBase64 } from './generated/descriptor-set.js';
-import type { EnclavePort } from './port.js';
+import type { EnclaveApi } from './enclave-api.js';
 import { createEnclaveService, enclaveServiceDefinition, type EnclaveServiceOptions } from './service.js';
 import { createMutualTlsCredentials, type TlsFiles } from './tls.js';
 
@@ -18,7 +18,7 @@ export interface GrpcServerOptions {
   readonly host: string;
   /** 0 picks a free port (tests). */
   readonly port: number;
-  readonly enclave: EnclavePort;
+  readonly enclave: EnclaveApi;
   readonly logger: Logger;
   /** ENCLAVE_MODE: TLS becomes mandatory and `simulated` is not served. */
   readonly enclaveMode: boolean;

@@ -1,4 +1,4 @@
-// EnclaveService as a factory of its one dependency, the EnclavePort: each method validates,
+// EnclaveService as a factory of its one dependency, the EnclaveApi: each method validates,
 // asks the port with the call's deadline, and maps the reply (or the error, via toGrpcStatus).
 // A handler never touches the database or a venue.
 import {
@@ -10,14 +10,14 @@ import {
   type ServerWritableStream,
   type ServiceDefinition,
 } from '@grpc/grpc-js';
-import type { PerformanceMetrics } from '../domain/aggregation.js';
+import type { PerformanceStats } from '../domain/aggregation.js';
 import { EXCHANGES, type BalanceSnapshot, type Exchange } from '../domain/types.js';
 import { AskTimeoutError } from '../actors/errors.js';
 import type { Logger } from '../config/logger.js';
 import { CallCancelledError, toGrpcStatus } from './errors.js';
 import { NONCE_MAX_LENGTH, NONCE_MIN_LENGTH } from '../attestation/binding.js';
 import type { TcbVersion as SnpTcbVersion } from '../attestation/snp-report.js';
-import type { ConnectionStatus as StoredConnectionStatus } from '../storage/account-store.js';
+import type { ConnectionStatus as StoredConnectionStatus } from '../domain/types.js';
 import {
   CalculateHistoricalReturnsRequest,
   ConnectionStatus,
@@ -41,7 +41,7 @@ import {
   type ProcessSyncJobResponse,
   type SyncJobProgress,
 } from './generated/enclave.js';
-import type { Ask, EnclavePort, PortHealth, SyncProgress, SyncReport } from './port.js';
+import type { Ask, EnclaveApi, ApiHealth, SyncProgress, SyncReport } from './enclave-api.js';
 import {
   DEFAULT_MAX_RANGE_MS,
   UNDECODABLE,
@@ -55,7 +55,7 @@ import {
 } from './validate.js';
 
 export interface EnclaveServiceOptions {
-  readonly port: EnclavePort;
+  readonly port: EnclaveApi;
   readonly logger: Logger;
   /** Enclave mode drops the `simulated` venue from the default exchange set. */
   readonly enclaveMode: boolean;
@@ -119,7 +119,7 @@ export function createEnclaveService(options: EnclaveServiceOptions): EnclaveSer
     }),
     getAggregatedMetrics: unary('GetAggregatedMetrics', maxQueryMs, async (request: GetAggregatedMetricsRequest, ask) => {
       const account = validateAccountRequest(request, limits);
-      return { metrics: metricsMessage(await port.getMetrics(account, ask)) };
+      return { metrics: metricsMessage(await port.getPerformance(account, ask)) };
     }),
     getSnapshotTimeSeries: unary('GetSnapshotTimeSeries', maxQueryMs, async (request: GetSnapshotTimeSeriesRequest, ask) => {
       const { account, range } = validateRangeRequest(request, limits);
@@ -336,7 +336,7 @@ function snapshotMessage(snapshot: BalanceSnapshot): BalanceSnapshotMessage {
   return { timeMs: snapshot.at, balance: snapshot.balance, equity: snapshot.equity };
 }
 
-function metricsMessage(m: PerformanceMetrics): PerformanceMetricsMessage {
+function metricsMessage(m: PerformanceStats): PerformanceMetricsMessage {
   const opt = (v: number | null): number | undefined => (v === null ? undefined : v);
   return {
     hours: m.hours,
@@ -358,7 +358,7 @@ function metricsMessage(m: PerformanceMetrics): PerformanceMetricsMessage {
   };
 }
 
-function servingStatus(s: PortHealth['status']): ServingStatus {
+function servingStatus(s: ApiHealth['status']): ServingStatus {
   switch (s) {
     case 'serving':
       return ServingStatus.SERVING_STATUS_SERVING;

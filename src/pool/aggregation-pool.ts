@@ -3,10 +3,10 @@
 // the column buffers are transferred to a worker, and the result columns are transferred back.
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { decodeResult, type EngineInput, type EngineResult } from '../domain/aggregate.js';
+import { decodeResult, type EngineInput, type EngineResult } from '../domain/in-process-aggregator.js';
 import type { Aggregator } from '../domain/aggregation.js';
 import { encodeInput, inputBuffers, type ColumnarInput, type ColumnarResult } from '../domain/columnar.js';
-import { AggregationInputError } from '../domain/decimal.js';
+import { AggregationInputError } from '../domain/errors.js';
 import type { WorkerReply, WorkerTask } from './aggregation.worker.js';
 
 /** A task the worker could not finish: it crashed or threw. Never carries the worker's own text. */

@@ -3,7 +3,7 @@
 // is thrown and the pool turns it into a generic error.
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import type { ColumnarInput, ColumnarResult } from '../domain/columnar.js';
-import { AggregationInputError } from '../domain/decimal.js';
+import { AggregationInputError } from '../domain/errors.js';
 import { runEngine } from '../domain/engine.js';
 
 export interface WorkerTask {

@@ -1,5 +1,6 @@
 // The storage an account actor needs, as one narrow interface. `createAccountStore(pool)` in
 // this folder implements it on slonik; actor tests may pass an in-memory implementation.
+import type { ConnectionStatus } from '../domain/types.js';
 import type {
   AccountKey,
   BalanceSnapshot,
@@ -13,7 +14,6 @@ import type {
   SyncStream,
 } from '../domain/types.js';
 
-export type ConnectionStatus = 'active' | 'failed' | 'disabled';
 
 export interface StoredConnection {
   readonly account: AccountKey;

@@ -5,7 +5,7 @@ import type { DatabasePool } from 'slonik';
 import { accountId, EXCHANGES, type AccountKey } from '../domain/types.js';
 import { envelopeKeyId } from '../crypto/envelope.js';
 import type { EnvelopeStore, StoredEnvelope } from '../crypto/rotate.js';
-import type { ConnectionStatus } from './account-store.js';
+import type { ConnectionStatus } from '../domain/types.js';
 import { toStorageError } from './errors.js';
 import { noRows, sql } from './pool.js';
 

@@ -1,4 +1,4 @@
-// Wires the storage layer from configuration, once, for src/main.ts and the CLIs:
+// Wires the storage layer from configuration, once, for the composition root (src/app/service.ts) and the CLIs:
 // DATABASE_URL or the embedded database, migrations, the slonik pool and (on a real server)
 // the COPY bulk path.
 import type { DatabasePool } from 'slonik';

@@ -3,20 +3,20 @@
 // the file's database; each uses its own accounts (fresh user ids), so they stay independent.
 import test from 'ava';
 import { z } from 'zod';
-import type { AccountMetrics, SyncResult } from '../../src/actors/account-actor.js';
+import type { AccountPerformance, SyncResult } from '../../src/actors/account-actor.js';
 import { AccountFailedError, AccountNotFoundError, ActorError, OverloadedError, ShuttingDownError, VenueUnavailableError } from '../../src/actors/errors.js';
 import { accountId, type AccountKey, type BalanceSnapshot, type HourlyReturn } from '../../src/domain/types.js';
 import { createSimulatedConnector } from '../../src/exchanges/simulated.js';
-import { VenueError } from '../../src/exchanges/retry.js';
+import { VenueError } from '../../src/exchanges/errors.js';
 import { restoreSchedules } from '../../src/actors/restore-schedules.js';
-import { AggregationInputError } from '../../src/domain/decimal.js';
+import { AggregationInputError } from '../../src/domain/errors.js';
 import { createConnectionRepository } from '../../src/storage/connections.js';
 import { sql } from '../../src/storage/pool.js';
-import { CANARY_SECRET, createActorHarness, historyStart, spawnAccount } from '../support/actor-harness.js';
-import { useTestDatabase } from '../support/database.js';
-import { instrument, type Instrumented } from '../support/connectors.js';
-import { ManualClock } from '../support/manual-clock.js';
-import { TransientStorageError } from '../support/instrumented-store.js';
+import { CANARY_SECRET, createActorHarness, historyStart, spawnAccount } from '../../testkit/support/actor-harness.js';
+import { useTestDatabase } from '../../testkit/support/database.js';
+import { instrument, type Instrumented } from '../../testkit/support/connectors.js';
+import { ManualClock } from '../../testkit/support/manual-clock.js';
+import { TransientStorageError } from '../../testkit/support/instrumented-store.js';
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2026, 5, 1, 12, 30);
@@ -58,7 +58,7 @@ function noSecrets(t: { false(v: boolean, m?: string): void }, text: string): vo
 }
 
 test('every message of the protocol gets its typed reply, and no reply carries a fill', async (t) => {
-  const { alice, bob } = accounts();
+  const { alice } = accounts();
   const clock = new ManualClock(T0);
   const h = await spawnAccount(alice, { database: db(), clock, settings: { syncIntervalMs: 0 } });
   const result = await h.send<SyncResult>((replyTo) => ({ type: 'Sync', mode: 'incremental', replyTo }));
@@ -82,7 +82,7 @@ test('every message of the protocol gets its typed reply, and no reply carries a
   t.true(returns.every((r, i) => i === 0 || r.hourStart - (returns[i - 1]?.hourStart ?? 0) === HOUR));
   const snapshots = await h.send<readonly BalanceSnapshot[]>((replyTo) => ({ type: 'GetSnapshots', from: 0, to: T0, replyTo }));
   t.is(snapshots.length, 1);
-  const metrics = await h.send<AccountMetrics>((replyTo) => ({ type: 'GetMetrics', replyTo }));
+  const metrics = await h.send<AccountPerformance>((replyTo) => ({ type: 'GetPerformance', replyTo }));
   t.is(metrics.metrics.hours, returns.length);
   t.is(metrics.metrics.cumulativeReturn, returns.at(-1)?.cumulativeReturn ?? Number.NaN);
   noSecrets(t, JSON.stringify([returns, snapshots, metrics]));
@@ -96,7 +96,7 @@ test('every message of the protocol gets its typed reply, and no reply carries a
 });
 
 test('an incremental sync resumes from the committed cursor and only appends new hours', async (t) => {
-  const { alice, bob } = accounts();
+  const { alice } = accounts();
   const clock = new ManualClock(T0);
   const recorders: Instrumented[] = [];
   const h = await spawnAccount(alice, { database: db(), clock, settings: { syncIntervalMs: 0, idleMs: 10 * HOUR }, connectorFactory: (account) => { const i = instrument(simulated(account, clock)); recorders.push(i); return i.connector; } });
@@ -112,7 +112,7 @@ test('an incremental sync resumes from the committed cursor and only appends new
 });
 
 test('a full sync resets the cursors and recomputes from the start', async (t) => {
-  const { alice, bob } = accounts();
+  const { alice } = accounts();
   const clock = new ManualClock(T0);
   const recorders: Instrumented[] = [];
   const h = await spawnAccount(alice, { database: db(), clock, settings: { syncIntervalMs: 0 }, connectorFactory: (account) => { const i = instrument(simulated(account, clock)); recorders.push(i); return i.connector; } });
@@ -127,7 +127,7 @@ test('a full sync resets the cursors and recomputes from the start', async (t) =
 });
 
 test('a second Sync during a running one joins its result, and queries answer from the last committed state', async (t) => {
-  const { alice, bob } = accounts();
+  const { alice } = accounts();
   const clock = new ManualClock(T0);
   let gated: Instrumented | undefined;
   const h = createActorHarness({ database: db(), clock, settings: { syncIntervalMs: 0 }, connectorFactory: (account) => { gated = instrument(simulated(account, clock), { gated: true }); return gated.connector; } });
@@ -148,7 +148,7 @@ test('a second Sync during a running one joins its result, and queries answer fr
 });
 
 test('a crash restarts the actor with its cursor and positions restored from storage', async (t) => {
-  const { alice, bob } = accounts();
+  const { alice } = accounts();
   const clock = new ManualClock(T0);
   const recorders: Instrumented[] = [];
   const h = createActorHarness({ database: db(), clock, settings: { syncIntervalMs: 0, idleMs: 10 * HOUR }, crashPolicy: { backoffBaseMs: 0, backoffMaxMs: 0 }, connectorFactory: (account) => { const i = instrument(simulated(account, clock)); recorders.push(i); return i.connector; } });
@@ -180,14 +180,14 @@ test('a crash restarts the actor with its cursor and positions restored from sto
 });
 
 test('after N crashes in the window the account is failed, in replies and in metrics', async (t) => {
-  const { alice, bob } = accounts();
+  const { alice } = accounts();
   const h = createActorHarness({ database: db(), crashPolicy: { maxCrashes: 3, windowMs: 60_000 }, settings: { syncIntervalMs: 0 }, connectorFactory: () => { throw new Error('factory bug'); } });
   await h.addAccount(alice);
   const outcomes = await Promise.allSettled([1, 2, 3, 4, 5].map(() => h.supervisor.sync(alice, 'incremental')));
   t.true(outcomes.every((o) => o.status === 'rejected'));
   const errors = outcomes.map((o) => (o.status === 'rejected' ? o.reason as unknown : null));
   t.is(errors.filter((e) => e instanceof AccountFailedError).length, 2, 'queued requests are refused once failed');
-  await t.throwsAsync(h.supervisor.getMetrics(alice), { instanceOf: AccountFailedError });
+  await t.throwsAsync(h.supervisor.getPerformance(alice), { instanceOf: AccountFailedError });
   t.is(h.supervisor.status(alice), 'failed');
   t.deepEqual(h.supervisor.totals(), { alive: 0, passivated: 0, failed: 1 });
   const text = await h.registry.metrics();
@@ -220,7 +220,7 @@ test('revive leaves a disabled connection disabled', async (t) => {
   await h.addAccount(alice, 'disabled');
   await h.supervisor.revive(alice);
   t.is(await h.store.connectionStatus(alice), 'disabled');
-  await t.throwsAsync(h.supervisor.getMetrics(alice), { instanceOf: AccountNotFoundError });
+  await t.throwsAsync(h.supervisor.getPerformance(alice), { instanceOf: AccountNotFoundError });
   await h.close();
 });
 
@@ -305,7 +305,7 @@ test('two accounts stay isolated: one crash-looping, the other syncing', async (
   await h.addAccount(bob);
   const [aliceOutcomes, bobResults] = await Promise.all([
     Promise.allSettled([1, 2, 3].map(() => h.supervisor.sync(alice, 'incremental'))),
-    Promise.all([h.supervisor.sync(bob, 'incremental'), h.supervisor.getMetrics(bob)]),
+    Promise.all([h.supervisor.sync(bob, 'incremental'), h.supervisor.getPerformance(bob)]),
   ]);
   t.true(aliceOutcomes.every((o) => o.status === 'rejected'));
   t.true(bobResults[0].fillsIngested > 0);
@@ -316,7 +316,7 @@ test('two accounts stay isolated: one crash-looping, the other syncing', async (
 });
 
 test('an idle actor is passivated: credential bytes zeroed, series removed, next message restores it from storage', async (t) => {
-  const { alice, bob } = accounts();
+  const { alice } = accounts();
   const clock = new ManualClock(T0);
   const recorders: Instrumented[] = [];
   const h = createActorHarness({ database: db(), clock, settings: { idleMs: 60_000, syncIntervalMs: 0 }, connectorFactory: (account) => { const i = instrument(simulated(account, clock)); recorders.push(i); return i.connector; } });
@@ -341,12 +341,12 @@ test('an idle actor is passivated: credential bytes zeroed, series removed, next
 });
 
 test('each actor runs its own incremental sync on schedule', async (t) => {
-  const { alice, bob } = accounts();
+  const { alice } = accounts();
   const clock = new ManualClock(T0);
   const recorders: Instrumented[] = [];
   const h = createActorHarness({ database: db(), clock, random: () => 0.5, settings: { syncIntervalMs: HOUR, syncJitter: 0.1, idleMs: 10 * HOUR }, connectorFactory: (account) => { const i = instrument(simulated(account, clock), { gated: true }); recorders.push(i); return i.connector; } });
   await h.addAccount(alice);
-  await h.supervisor.getMetrics(alice);
+  await h.supervisor.getPerformance(alice);
   t.deepEqual(recorders[0]?.fillsSince, [], 'no sync yet');
   clock.advance(HOUR);
   const joined = h.supervisor.sync(alice, 'incremental');
@@ -359,7 +359,7 @@ test('each actor runs its own incremental sync on schedule', async (t) => {
 });
 
 test('a passivated account wakes up for its next scheduled sync', async (t) => {
-  const { alice, bob } = accounts();
+  const { alice } = accounts();
   const clock = new ManualClock(T0);
   const h = createActorHarness({ database: db(), clock, random: () => 0.5, settings: { syncIntervalMs: 2 * HOUR, syncJitter: 0, idleMs: 60_000 } });
   await h.addAccount(alice);
@@ -374,7 +374,7 @@ test('a passivated account wakes up for its next scheduled sync', async (t) => {
 });
 
 test('a venue failure is answered as VenueUnavailableError without restarting the actor', async (t) => {
-  const { alice, bob } = accounts();
+  const { alice } = accounts();
   let fail = true;
   const h = createActorHarness({ database: db(), settings: { syncIntervalMs: 0 }, connectorFactory: (account) => instrument(simulated(account, { now: () => T0 }), { fail: () => (fail ? new VenueError('simulated', 'unavailable', { status: 503 }) : undefined) }).connector });
   await h.addAccount(alice);
@@ -388,7 +388,7 @@ test('a venue failure is answered as VenueUnavailableError without restarting th
 });
 
 test('a transient storage error restarts from storage without counting towards the failed cut-off', async (t) => {
-  const { alice, bob } = accounts();
+  const { alice } = accounts();
   const h = createActorHarness({ database: db(), crashPolicy: { maxCrashes: 1 }, settings: { syncIntervalMs: 0 } });
   await h.addAccount(alice);
   h.store.failNext('saveAggregates', new TransientStorageError('connection lost'), 2);
@@ -421,9 +421,8 @@ test('full syncs beyond the concurrency limit are refused with OverloadedError',
 });
 
 test('an unknown account is answered with AccountNotFoundError', async (t) => {
-  const { alice, bob } = accounts();
   const h = createActorHarness({ database: db() });
-  await t.throwsAsync(h.supervisor.getMetrics({ userUid: 'nobody', exchange: 'simulated' }), { instanceOf: AccountNotFoundError });
+  await t.throwsAsync(h.supervisor.getPerformance({ userUid: 'nobody', exchange: 'simulated' }), { instanceOf: AccountNotFoundError });
   await h.close();
 });
 
@@ -434,13 +433,13 @@ test('shutdown lets a running sync finish, zeroes every credential and refuses n
   const h = createActorHarness({ database: db(), clock, settings: { syncIntervalMs: 0 }, connectorFactory: (account) => { const i = instrument(simulated(account, clock), { gated: account.userUid === 'alice' }); gates.push(i); return i.connector; } });
   await h.addAccount(alice);
   await h.addAccount(bob);
-  await h.supervisor.getMetrics(bob);
+  await h.supervisor.getPerformance(bob);
   const running = h.supervisor.sync(alice, 'incremental');
   while (gates.length < 2) await new Promise((resolve) => { setImmediate(resolve); });
   const aliceGate = gates.find((g) => g.fillsSince.length > 0);
   await aliceGate?.reachedGate;
   const shutdown = h.supervisor.shutdown(60_000); // generous: the sync must finish, however loaded the machine
-  await t.throwsAsync(h.supervisor.getMetrics(bob), { instanceOf: ShuttingDownError });
+  await t.throwsAsync(h.supervisor.getPerformance(bob), { instanceOf: ShuttingDownError });
   aliceGate?.open();
   t.true((await running).fillsIngested > 0, 'the running sync finished');
   await shutdown;
@@ -449,7 +448,7 @@ test('shutdown lets a running sync finish, zeroes every credential and refuses n
 });
 
 test('no credential or trade id reaches a log line, a metric or an error', async (t) => {
-  const { alice, bob } = accounts();
+  const { alice } = accounts();
   const h = createActorHarness({ database: db(), settings: { syncIntervalMs: 0 } });
   await h.addAccount(alice);
   await h.supervisor.sync(alice, 'incremental');
@@ -463,7 +462,7 @@ test('no credential or trade id reaches a log line, a metric or an error', async
 });
 
 test('a request that reaches an actor as it passivates is answered by a fresh actor', async (t) => {
-  const { alice, bob } = accounts();
+  const { alice } = accounts();
   const clock = new ManualClock(T0);
   const h = createActorHarness({ database: db(), clock, settings: { idleMs: 60_000, syncIntervalMs: 0 } });
   await h.addAccount(alice);
@@ -477,7 +476,7 @@ test('a request that reaches an actor as it passivates is answered by a fresh ac
 });
 
 test('an actor restarted after a crash still passivates when idle and keeps its schedule', async (t) => {
-  const { alice, bob } = accounts();
+  const { alice } = accounts();
   const clock = new ManualClock(T0);
   const h = createActorHarness({ database: db(), clock, random: () => 0.5, crashPolicy: { backoffBaseMs: 0, backoffMaxMs: 0 }, settings: { idleMs: 60_000, syncIntervalMs: 2 * HOUR, syncJitter: 0 } });
   await h.addAccount(alice);
@@ -515,7 +514,7 @@ test('the label cap bounds per-account series; the rest count as unlabelled', as
 });
 
 test('a fill older than the computed history triggers a recompute from the start', async (t) => {
-  const { alice, bob } = accounts();
+  const { alice } = accounts();
   const clock = new ManualClock(T0);
   let late = false;
   const h = createActorHarness({ database: db(), clock, settings: { syncIntervalMs: 0, idleMs: 10 * HOUR }, connectorFactory: (account) => {
@@ -537,7 +536,7 @@ test('a fill older than the computed history triggers a recompute from the start
 });
 
 test('a shutdown during a restart backoff stops the account cleanly', async (t) => {
-  const { alice, bob } = accounts();
+  const { alice } = accounts();
   const h = createActorHarness({ database: db(), crashPolicy: { backoffBaseMs: 40, backoffMaxMs: 40 }, settings: { syncIntervalMs: 0 } });
   await h.addAccount(alice);
   h.aggregator.failNext(new Error('engine bug'));
@@ -548,13 +547,13 @@ test('a shutdown during a restart backoff stops the account cleanly', async (t) 
   await t.throwsAsync(h.supervisor.sync(alice, 'incremental'), { instanceOf: ShuttingDownError });
 });
 
-test('GetMetrics after a sync from nothing answers from memory; after an appending sync it reads the returns once', async (t) => {
+test('GetPerformance after a sync from nothing answers from memory; after an appending sync it reads the returns once', async (t) => {
   const { alice } = accounts();
   const clock = new ManualClock(T0);
   const h = await spawnAccount(alice, { database: db(), clock, settings: { syncIntervalMs: 0, idleMs: 24 * HOUR } });
   const reads = (): number => h.store.calls.get('loadHourlyReturns') ?? 0;
   await h.send<SyncResult>((replyTo) => ({ type: 'Sync', mode: 'incremental', replyTo }));
-  const cached = await h.send<AccountMetrics>((replyTo) => ({ type: 'GetMetrics', replyTo }));
+  const cached = await h.send<AccountPerformance>((replyTo) => ({ type: 'GetPerformance', replyTo }));
   t.is(reads(), 0, 'the full recompute left its metrics in memory');
   const returns = await h.send<readonly HourlyReturn[]>((replyTo) => ({ type: 'GetReturns', from: 0, to: T0, replyTo }));
   t.is(cached.metrics.hours, returns.length);
@@ -564,9 +563,9 @@ test('GetMetrics after a sync from nothing answers from memory; after an appendi
   const appended = await h.send<SyncResult>((replyTo) => ({ type: 'Sync', mode: 'incremental', replyTo }));
   t.true(appended.hourlyReturnsWritten > 0);
   const before = reads();
-  const fresh = await h.send<AccountMetrics>((replyTo) => ({ type: 'GetMetrics', replyTo }));
+  const fresh = await h.send<AccountPerformance>((replyTo) => ({ type: 'GetPerformance', replyTo }));
   t.is(fresh.metrics.hours, returns.length + appended.hourlyReturnsWritten, 'no stale metrics after new hours');
-  await h.send<AccountMetrics>((replyTo) => ({ type: 'GetMetrics', replyTo }));
+  await h.send<AccountPerformance>((replyTo) => ({ type: 'GetPerformance', replyTo }));
   t.is(reads(), before + 1, 'read once, then kept');
   await h.close();
 });
@@ -575,7 +574,7 @@ test('an ask for an account nobody connected leaves no live actor and no labelle
   const h = createActorHarness({ database: db(), settings: { syncIntervalMs: 0 } });
   const stranger: AccountKey = { userUid: 'stranger_42', exchange: 'simulated' };
   await t.throwsAsync(h.supervisor.sync(stranger, 'incremental'), { instanceOf: AccountNotFoundError });
-  await t.throwsAsync(h.supervisor.getMetrics(stranger), { instanceOf: AccountNotFoundError });
+  await t.throwsAsync(h.supervisor.getPerformance(stranger), { instanceOf: AccountNotFoundError });
   while (h.supervisor.status(stranger) === 'alive') await new Promise((resolve) => { setImmediate(resolve); });
   t.is(h.supervisor.totals().alive, 0);
   t.notRegex(await h.registry.metrics(), /stranger_42/u);

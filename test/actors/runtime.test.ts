@@ -4,14 +4,14 @@ import { createActorRuntime } from '../../src/actors/runtime.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/config/logger.js';
 import { openEnvelope, sealEnvelope } from '../../src/crypto/envelope.js';
-import { inProcessAggregator } from '../../src/domain/aggregate.js';
-import { computeMetrics } from '../../src/domain/metrics.js';
+import { inProcessAggregator } from '../../src/domain/in-process-aggregator.js';
+import { computePerformanceStats } from '../../src/domain/performance.js';
 import type { AccountKey } from '../../src/domain/types.js';
 import { createSimulatedConnector } from '../../src/exchanges/simulated.js';
 import { createConnectionRepository } from '../../src/storage/connections.js';
 import { createAccountStore } from '../../src/storage/create-account-store.js';
-import { TEST_KEYRING } from '../support/actor-harness.js';
-import { useTestDatabase } from '../support/database.js';
+import { TEST_KEYRING } from '../../testkit/support/actor-harness.js';
+import { useTestDatabase } from '../../testkit/support/database.js';
 
 const db = useTestDatabase(test);
 
@@ -22,13 +22,13 @@ test('the runtime wired from configuration syncs the simulated venue and shuts d
   const opened: Buffer[] = [];
   const registry = new Registry();
   const runtime = createActorRuntime(config, {
-    store: createAccountStore(db().pool), aggregator: inProcessAggregator, computeMetrics, registry, logger: createLogger('silent'),
+    store: createAccountStore(db().pool), aggregator: inProcessAggregator, computePerformanceStats, registry, logger: createLogger('silent'),
     openCredential: (account, envelope) => { const b = openEnvelope(TEST_KEYRING, account, envelope); opened.push(b); return b; },
     connectorFactory: (account) => createSimulatedConnector(account, { seed: 1, clock: { now: () => Date.now() }, startMs: Date.now() - 72 * 3_600_000 }),
   });
   const result = await runtime.supervisor.sync(demo, 'incremental', Date.now() + 30_000);
   t.true(result.hourlyReturnsWritten > 0);
-  const metrics = await runtime.supervisor.getMetrics(demo);
+  const metrics = await runtime.supervisor.getPerformance(demo);
   t.is(metrics.metrics.hours, result.hourlyReturnsWritten);
   t.regex(await registry.metrics(), /enclave_account_syncs_total\{account="simulated:demo",result="ok"\} 1/u);
   await runtime.shutdown();

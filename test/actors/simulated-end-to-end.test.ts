@@ -2,15 +2,15 @@
 // real engine behind the worker pool: what is published equals what the engine computes directly
 // over the records loaded back from the database.
 import test from 'ava';
-import { inProcessAggregator } from '../../src/domain/aggregate.js';
-import { computeMetrics } from '../../src/domain/metrics.js';
+import { inProcessAggregator } from '../../src/domain/in-process-aggregator.js';
+import { computePerformanceStats } from '../../src/domain/performance.js';
 import type { AccountKey } from '../../src/domain/types.js';
 import { SIMULATED_BASE } from '../../src/exchanges/simulated.js';
 import { createAggregationPool } from '../../src/pool/aggregation-pool.js';
 import { createAccountStore } from '../../src/storage/create-account-store.js';
-import { createActorHarness } from '../support/actor-harness.js';
-import { useTestDatabase } from '../support/database.js';
-import { ManualClock } from '../support/manual-clock.js';
+import { createActorHarness } from '../../testkit/support/actor-harness.js';
+import { useTestDatabase } from '../../testkit/support/database.js';
+import { ManualClock } from '../../testkit/support/manual-clock.js';
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2026, 5, 1, 12, 30);
@@ -44,8 +44,8 @@ test('published hourly returns equal the engine run directly over the fills stor
   t.deepEqual(published, direct.hourlyReturns);
   const snapshots = await h.supervisor.getSnapshots(carol, 0, untilHour + 1);
   t.deepEqual(snapshots.at(-1), direct.snapshot ?? undefined);
-  const metrics = await h.supervisor.getMetrics(carol);
-  t.deepEqual(metrics.metrics, computeMetrics(direct.hourlyReturns, direct));
+  const metrics = await h.supervisor.getPerformance(carol);
+  t.deepEqual(metrics.metrics, computePerformanceStats(direct.hourlyReturns, direct));
   t.is(metrics.computedUntil, untilHour);
   await h.close();
 });

@@ -3,12 +3,12 @@
 import anyTest, { type TestFn } from 'ava';
 import { status } from '@grpc/grpc-js';
 import { createEnclaveIdentity } from '../../src/attestation/identity.js';
-import { sealCredential } from '../../src/attestation/sealed-intake.js';
+import { sealCredential } from '../../src/crypto/sealed-intake.js';
 import { attestationReportData } from '../../src/attestation/binding.js';
 import { openEnvelope } from '../../src/crypto/envelope.js';
 import type { AccountKey } from '../../src/domain/types.js';
 import { ConnectionStatus, SyncType } from '../../src/grpc/generated/enclave.js';
-import { isServiceError, unary } from '../grpc/helpers.js';
+import { isServiceError, unary } from '../../testkit/support/grpc-client.js';
 import { startFakeConfigfs, type FakeConfigfs } from '../attestation/fake-configfs.js';
 import { TEST_MEASUREMENT } from '../attestation/synthetic-report.js';
 import { accountRowCounts, startServiceHarness, type ServiceHarness } from './service-harness.js';

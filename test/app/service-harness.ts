@@ -8,8 +8,8 @@ import { credentials } from '@grpc/grpc-js';
 import { loadConfig } from '../../src/config/config.js';
 import { startService, type RunningService } from '../../src/app/service.js';
 import { EnclaveServiceClient } from '../../src/grpc/generated/enclave.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { captureLogger } from '../grpc/helpers.js';
+import { createTestDatabase, type TestDatabase } from '../../testkit/support/database.js';
+import { captureLogger } from '../../testkit/support/grpc-client.js';
 
 export interface ServiceHarness {
   readonly service: RunningService;

@@ -4,14 +4,11 @@ import { webcrypto } from 'node:crypto';
 import { decodeCredential } from '../../src/crypto/credential.js';
 import test from 'ava';
 import type { AccountKey } from '../../src/domain/types.js';
-import { SealedCredentialError, WritableCredentialError } from '../../src/attestation/errors.js';
+import { SealedCredentialError } from '../../src/crypto/errors.js';
+import { WritableCredentialError } from '../../src/domain/errors.js';
 import { createEnclaveIdentity, UNBUILT } from '../../src/attestation/identity.js';
-import {
-  assertReadOnlyPermissions,
-  checkReadOnlyPermissions,
-  openSealedCredential,
-  sealCredential,
-} from '../../src/attestation/sealed-intake.js';
+import { assertReadOnlyPermissions, checkReadOnlyPermissions } from '../../src/domain/permissions.js';
+import { openSealedCredential, sealCredential } from '../../src/crypto/sealed-intake.js';
 
 const account: AccountKey = { userUid: 'user-7f3a', exchange: 'binance' };
 const credential = { apiKey: 'canary-apikey-Q9xZ', secret: 'canary-secret-W2vB' };

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { CredentialFormatError, decodeCredential, encodeCredential } from '../../src/crypto/credential.js';
+import { CredentialFormatError } from '../../src/crypto/errors.js';
+import { decodeCredential, encodeCredential } from '../../src/crypto/credential.js';
 
 test('a credential decodes from a Uint8Array view into a larger buffer, reading only the view', (t) => {
   const encoded = encodeCredential({ apiKey: 'CANARYKEYcred01', secret: 's', passphrase: 'p' });

@@ -2,9 +2,12 @@ import { randomBytes } from 'node:crypto';
 import test from 'ava';
 import fc from 'fast-check';
 import type { AccountKey } from '../../src/domain/types.js';
-import { CredentialFormatError, decodeCredential, encodeCredential } from '../../src/crypto/credential.js';
-import { EnvelopeOpenError, envelopeKeyId, openEnvelope, sealEnvelope } from '../../src/crypto/envelope.js';
-import { createKeyring, KeyNotFoundError, KeyringError, keyringFromConfig } from '../../src/crypto/keyring.js';
+import { CredentialFormatError } from '../../src/crypto/errors.js';
+import { decodeCredential, encodeCredential } from '../../src/crypto/credential.js';
+import { EnvelopeOpenError } from '../../src/crypto/errors.js';
+import { envelopeKeyId, openEnvelope, sealEnvelope } from '../../src/crypto/envelope.js';
+import { createKeyring, keyringFromConfig } from '../../src/crypto/keyring.js';
+import { KeyNotFoundError, KeyringError } from '../../src/crypto/errors.js';
 import { rotateEnvelopes, type EnvelopeStore, type StoredEnvelope } from '../../src/crypto/rotate.js';
 
 const secretA = randomBytes(32);

@@ -1,7 +1,7 @@
 import test from 'ava';
-import { aggregate, inProcessAggregator } from '../../src/domain/aggregate.js';
+import { aggregate, inProcessAggregator } from '../../src/domain/in-process-aggregator.js';
 import { encodeInput } from '../../src/domain/columnar.js';
-import { AggregationInputError } from '../../src/domain/decimal.js';
+import { AggregationInputError } from '../../src/domain/errors.js';
 import { H, T0, balance, candle, deposit, fill, input, withdrawal } from './history.js';
 
 const close = (t: { is: (a: unknown, b: unknown) => void; true: (v: boolean, m?: string) => void }, actual: number, expected: number, what = ''): void => {

@@ -1,6 +1,6 @@
 // fast-check generators of random account histories (decimal strings, as PostgreSQL returns them).
 import fc from 'fast-check';
-import type { EngineInput } from '../../src/domain/aggregate.js';
+import type { EngineInput } from '../../src/domain/in-process-aggregator.js';
 import type { Candle, CashFlow, Fill } from '../../src/domain/types.js';
 import { H, T0 } from './history.js';
 

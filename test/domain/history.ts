@@ -1,5 +1,5 @@
 // Builders for engine inputs in tests and benchmarks (plain contract objects, decimal strings).
-import type { EngineInput } from '../../src/domain/aggregate.js';
+import type { EngineInput } from '../../src/domain/in-process-aggregator.js';
 import type { Balance, Candle, CashFlow, Fill, Side } from '../../src/domain/types.js';
 
 export const H = 3_600_000;

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { computeMetrics } from '../../src/domain/metrics.js';
+import { computePerformanceStats } from '../../src/domain/performance.js';
 import type { HourlyReturn } from '../../src/domain/types.js';
 import { H, T0 } from './history.js';
 
@@ -8,7 +8,7 @@ const pnl = { realizedPnl: 12.5, unrealizedPnl: -3, totalFees: 0.75 };
 const near = (a: number | null, b: number): boolean => a !== null && Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(b));
 
 test('metrics of +10%, −20%, +5% match the hand computation', (t) => {
-  const m = computeMetrics(series([0.1, -0.2, 0.05]), pnl);
+  const m = computePerformanceStats(series([0.1, -0.2, 0.05]), pnl);
   const mean = -0.05 / 3;
   const sd = Math.sqrt(((0.1 - mean) ** 2 + (-0.2 - mean) ** 2 + (0.05 - mean) ** 2) / 2);
   t.is(m.hours, 3);
@@ -29,13 +29,13 @@ test('metrics of +10%, −20%, +5% match the hand computation', (t) => {
 });
 
 test('metrics of no hours are zeros and nulls, never NaN', (t) => {
-  const m = computeMetrics([], pnl);
+  const m = computePerformanceStats([], pnl);
   t.like(m, { hours: 0, cumulativeReturn: 0, annualizedReturn: 0, annualizedVolatility: 0, maxDrawdown: 0, sharpe: null, sortino: null, calmar: null, bestHour: null, worstHour: null, maxDrawdownPeakHour: null });
   t.false(Object.values(m).some((v) => typeof v === 'number' && Number.isNaN(v)));
 });
 
 test('a series that only rises has no drawdown and no Sortino or Calmar', (t) => {
-  const m = computeMetrics(series([0.01, 0.02, 0.01]), pnl);
+  const m = computePerformanceStats(series([0.01, 0.02, 0.01]), pnl);
   t.is(m.maxDrawdown, 0);
   t.is(m.sortino, null);
   t.is(m.calmar, null);

@@ -1,6 +1,6 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { aggregate } from '../../src/domain/aggregate.js';
+import { aggregate } from '../../src/domain/in-process-aggregator.js';
 import { historyArb } from './arbitrary.js';
 import { referenceAggregate, toNumber } from './exact-reference.js';
 

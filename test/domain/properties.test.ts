@@ -1,7 +1,7 @@
 import test from 'ava';
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
-import { aggregate, type EngineInput, type EngineResult } from '../../src/domain/aggregate.js';
+import { aggregate, type EngineInput, type EngineResult } from '../../src/domain/in-process-aggregator.js';
 import type { CashFlow, HourlyReturn } from '../../src/domain/types.js';
 import { decimal, historyArb } from './arbitrary.js';
 import { H, T0 } from './history.js';

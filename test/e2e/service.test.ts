@@ -10,18 +10,18 @@ import test, { type ExecutionContext } from 'ava';
 import { credentials } from '@grpc/grpc-js';
 import pg from 'pg';
 import { createLogger } from '../../src/config/logger.js';
-import { aggregate } from '../../src/domain/aggregate.js';
-import type { PerformanceMetrics } from '../../src/domain/aggregation.js';
-import { computeMetrics } from '../../src/domain/metrics.js';
+import { aggregate } from '../../src/domain/in-process-aggregator.js';
+import type { PerformanceStats } from '../../src/domain/aggregation.js';
+import { computePerformanceStats } from '../../src/domain/performance.js';
 import type { AccountKey, HourlyReturn } from '../../src/domain/types.js';
 import { EnclaveServiceClient, SyncStatus, SyncType, type PerformanceMetrics as WireMetrics } from '../../src/grpc/generated/enclave.js';
 import { HealthCheckResponse_ServingStatus, HealthClient } from '../../src/grpc/generated/health/v1/health.js';
 import type { AccountStore } from '../../src/storage/account-store.js';
 import { createAccountStore } from '../../src/storage/create-account-store.js';
 import { openStorage } from '../../src/storage/open-storage.js';
-import { createBinanceLikeFake } from '../fakes/binance-like-fake.js';
-import { DAY_MS, HOUR_MS, syntheticAccount } from '../fakes/history.js';
-import { createTestDatabase } from '../support/database.js';
+import { createBinanceLikeFake } from '../../testkit/fakes/binance-like-fake.js';
+import { DAY_MS, HOUR_MS, syntheticAccount } from '../../testkit/fakes/history.js';
+import { createTestDatabase } from '../../testkit/support/database.js';
 import { addAccount, ensureBuilt, startServiceProcess, unary, type ServiceProcess } from './support.js';
 
 const CANARY_KEY = 'E2ECANARYKEY5d0c7a91b2';
@@ -36,7 +36,7 @@ test.before(async () => {
 
 interface Expected {
   readonly returns: readonly HourlyReturn[];
-  readonly metrics: PerformanceMetrics;
+  readonly metrics: PerformanceStats;
 }
 
 /** The engine's own answer on the fills, flows and candles the service stored, as the actor would ask it. */
@@ -51,10 +51,10 @@ async function engineResult(store: AccountStore, untilHour: number): Promise<Exp
   const candles = await store.loadCandles(ACCOUNT.exchange, symbols, Math.floor(first / HOUR_MS) * HOUR_MS, untilHour);
   const result = aggregate({ baseCurrency: base, costMethod: 'average', state: null, openingBalances: [], fills, cashFlows, candles, untilHour });
   const totals = { realizedPnl: result.realizedPnl, unrealizedPnl: result.unrealizedPnl, totalFees: result.totalFees };
-  return { returns: result.hourlyReturns, metrics: computeMetrics(result.hourlyReturns, totals) };
+  return { returns: result.hourlyReturns, metrics: computePerformanceStats(result.hourlyReturns, totals) };
 }
 
-function wireOf(m: PerformanceMetrics): Record<string, number | undefined> {
+function wireOf(m: PerformanceStats): Record<string, number | undefined> {
   const opt = (v: number | null): number | undefined => v ?? undefined;
   return {
     hours: m.hours, cumulativeReturn: m.cumulativeReturn, annualizedReturn: m.annualizedReturn, annualizedVolatility: m.annualizedVolatility,

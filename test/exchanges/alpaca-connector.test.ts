@@ -2,12 +2,12 @@ import test from 'ava';
 import { Writable } from 'node:stream';
 import { trading } from '@alpacahq/alpaca-trade-api';
 import { createAlpacaConnector, classifyAlpacaError, type AlpacaConnectorOptions } from '../../src/exchanges/alpaca/alpaca-connector.js';
-import { VenueError } from '../../src/exchanges/retry.js';
-import { VenueConfigError } from '../../src/exchanges/venue-url.js';
+import { VenueError } from '../../src/exchanges/errors.js';
+import { VenueConfigError } from '../../src/exchanges/errors.js';
 import { createLogger } from '../../src/config/logger.js';
 import type { Fill, CashFlow } from '../../src/domain/types.js';
 import type { Page } from '../../src/exchanges/connector.js';
-import { alpaca429, alpaca500, alpacaActivityId, makeAlpacaFills, startAlpacaFake } from '../fakes/alpaca-fake.js';
+import { alpaca429, alpaca500, alpacaActivityId, makeAlpacaFills, startAlpacaFake } from '../../testkit/fakes/alpaca-fake.js';
 
 const KEY = 'AKCANARYKEY0000000001';
 const SECRET = 'canary-secret-5f0c9e1d2b3a4c5d6e7f';

@@ -1,8 +1,9 @@
 import test from 'ava';
 import { decimalOf, parseJsonKeepingNumberText, parseTimeCursor, timeCursorPages } from '../../src/exchanges/broker-common.js';
-import { VenueError } from '../../src/exchanges/retry.js';
-import { CursorError } from '../../src/exchanges/sync-cursor.js';
-import { VenueConfigError, resolveVenueUrl } from '../../src/exchanges/venue-url.js';
+import { VenueError } from '../../src/exchanges/errors.js';
+import { CursorError } from '../../src/exchanges/errors.js';
+import { VenueConfigError } from '../../src/exchanges/errors.js';
+import { resolveVenueUrl } from '../../src/exchanges/venue-url.js';
 
 test('JSON numbers keep the exact text the venue sent', (t) => {
   t.deepEqual(parseJsonKeepingNumberText('{"o":187.10,"v":123456789012345678901,"x":[1e-7]}'), { o: '187.10', v: '123456789012345678901', x: ['1e-7'] });

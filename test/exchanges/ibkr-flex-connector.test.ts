@@ -3,12 +3,12 @@ import test from 'ava';
 import { Writable } from 'node:stream';
 import { createIbkrFlexConnector, deriveHourlyCandles, type IbkrFlexConnectorOptions } from '../../src/exchanges/ibkr/flex-connector.js';
 import { parseFlexDateTime } from '../../src/exchanges/ibkr/flex-statement.js';
-import { VenueError } from '../../src/exchanges/retry.js';
-import { VenueConfigError } from '../../src/exchanges/venue-url.js';
+import { VenueError } from '../../src/exchanges/errors.js';
+import { VenueConfigError } from '../../src/exchanges/errors.js';
 import { createLogger } from '../../src/config/logger.js';
 import type { CashFlow, Fill } from '../../src/domain/types.js';
 import type { Page } from '../../src/exchanges/connector.js';
-import { flexCash, flexTrade, makeFlexTrades, startFlexFake } from '../fakes/flex-fake.js';
+import { flexCash, flexTrade, makeFlexTrades, startFlexFake } from '../../testkit/fakes/flex-fake.js';
 
 const TOKEN = '123456789012345678901234-canary-token';
 const QUERY = '987654-canary-query';

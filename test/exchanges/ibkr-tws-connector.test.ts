@@ -4,8 +4,8 @@
 import test from 'ava';
 import { EventName, IBApi, type CommissionReport, type Contract, type Execution, type ExecutionFilter } from '@stoqey/ib';
 import { createIbkrTwsConnector, parseTwsTime, type IbkrTwsConnectorOptions } from '../../src/exchanges/ibkr/tws-connector.js';
-import { VenueError } from '../../src/exchanges/retry.js';
-import { VenueConfigError } from '../../src/exchanges/venue-url.js';
+import { VenueError } from '../../src/exchanges/errors.js';
+import { VenueConfigError } from '../../src/exchanges/errors.js';
 import type { Fill } from '../../src/domain/types.js';
 import type { Page } from '../../src/exchanges/connector.js';
 

@@ -2,7 +2,7 @@ import test from 'ava';
 import { CcxtConnector } from '../../src/exchanges/ccxt/ccxt-connector.js';
 import { EXCHANGES } from '../../src/domain/types.js';
 import { createConnector } from '../../src/exchanges/registry.js';
-import { VenueConfigError } from '../../src/exchanges/venue-url.js';
+import { VenueConfigError } from '../../src/exchanges/errors.js';
 
 const credential = { apiKey: 'CANARYKEYregistry01', secret: 'CANARYSECRETregistry01', passphrase: 'pass' };
 const user = { userUid: '00000000-0000-4000-8000-000000000001' };

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { VenueError, parseRetryAfter, withRetry, type FailureClass, type RetryDeps } from '../../src/exchanges/retry.js';
+import { VenueError } from '../../src/exchanges/errors.js';
+import { parseRetryAfter, withRetry, type FailureClass, type RetryDeps } from '../../src/exchanges/retry.js';
 
 function fakeClock(): RetryDeps & { slept: number[] } {
   let now = 0;

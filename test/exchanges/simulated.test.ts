@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { AccountKey, Fill } from '../../src/domain/types.js';
 import { createSimulatedConnector } from '../../src/exchanges/simulated.js';
-import { VenueError } from '../../src/exchanges/retry.js';
+import { VenueError } from '../../src/exchanges/errors.js';
 
 const HOUR = 3_600_000;
 const START = Date.UTC(2026, 0, 1);

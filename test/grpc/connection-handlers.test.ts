@@ -1,8 +1,9 @@
 // The connection and attestation handlers: validation before the port, status mapping after it.
 import test from 'ava';
 import { status } from '@grpc/grpc-js';
-import { SealedCredentialError, WritableCredentialError } from '../../src/attestation/errors.js';
-import { isServiceError, startHarness, unary, type Harness } from './helpers.js';
+import { SealedCredentialError } from '../../src/crypto/errors.js';
+import { WritableCredentialError } from '../../src/domain/errors.js';
+import { isServiceError, startHarness, unary, type Harness } from '../../testkit/support/grpc-client.js';
 
 let h: Harness;
 test.before(async () => {

@@ -7,7 +7,7 @@ import { EnclaveServiceClient } from '../../src/grpc/generated/enclave.js';
 import { GrpcServerConfigError, startGrpcServer, tlsFilesFromConfig } from '../../src/grpc/server.js';
 import { TlsMaterialError, type TlsFiles } from '../../src/grpc/tls.js';
 import { createCa, type Pem, type TestCa } from './certificates.js';
-import { captureLogger, isServiceError, startHarness, TestPort, unary, type Harness } from './helpers.js';
+import { captureLogger, isServiceError, startHarness, TestPort, unary, type Harness } from '../../testkit/support/grpc-client.js';
 
 interface Pki {
   readonly dir: string;

@@ -16,8 +16,8 @@ import { ServingStatus, SyncPhase, SyncStatus, SyncType, type SyncJobProgress } 
 import { HealthCheckResponse_ServingStatus } from '../../src/grpc/generated/health/v1/health.js';
 import { ServerReflectionClient, type ServerReflectionResponse } from '../../src/grpc/generated/grpc/reflection/v1/reflection.js';
 import { defaultExchanges } from '../../src/grpc/service.js';
-import type { Ask } from '../../src/grpc/port.js';
-import { HOUR, T0, isServiceError, sampleMetrics, startHarness, unary, type Harness } from './helpers.js';
+import type { Ask } from '../../src/grpc/enclave-api.js';
+import { HOUR, T0, isServiceError, sampleMetrics, startHarness, unary, type Harness } from '../../testkit/support/grpc-client.js';
 
 const account = { userUid: 'user_123', exchange: 'binance' };
 
@@ -305,7 +305,7 @@ for (const [what, make, code] of mapped) {
 
 test.serial('an unexpected error is answered UNKNOWN with a generic message and logged by class only', async (t) => {
   h.port.behaviour = {
-    getMetrics: async () => {
+    getPerformance: async () => {
       throw new RangeError('CANARY secret=abc');
     },
   };
@@ -351,7 +351,7 @@ function hangUntilAborted(seen: (ask: Ask) => void) {
 
 test.serial('a port that misses the client deadline yields DEADLINE_EXCEEDED and its signal is aborted', async (t) => {
   let seen: Ask | undefined;
-  h.port.behaviour = { getMetrics: hangUntilAborted((ask) => (seen = ask)) };
+  h.port.behaviour = { getPerformance: hangUntilAborted((ask) => (seen = ask)) };
   try {
     const error = await rejection(t, metrics(account, { deadline: Date.now() + 300 }));
     t.is(error.code, status.DEADLINE_EXCEEDED);
@@ -368,7 +368,7 @@ test.serial('a call without a deadline still ends at the server limit with DEADL
   let seen: Ask | undefined;
   // This port ignores its signal and never settles: the handler must answer by itself.
   quick.port.behaviour = {
-    getMetrics: (_account, ask) => {
+    getPerformance: (_account, ask) => {
       seen = ask;
       return new Promise<never>(() => undefined);
     },
@@ -383,7 +383,7 @@ test.serial('a cancelled call aborts the ask with CallCancelledError', async (t)
   let seen: Ask | undefined;
   const asked = new Promise<void>((resolve) => {
     h.port.behaviour = {
-      getMetrics: hangUntilAborted((ask) => {
+      getPerformance: hangUntilAborted((ask) => {
         seen = ask;
         resolve();
       }),

@@ -1,9 +1,9 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { availableParallelism } from 'node:os';
-import { aggregate } from '../../src/domain/aggregate.js';
+import { aggregate } from '../../src/domain/in-process-aggregator.js';
 import { encodeInput } from '../../src/domain/columnar.js';
-import { AggregationInputError } from '../../src/domain/decimal.js';
+import { AggregationInputError } from '../../src/domain/errors.js';
 import { AggregationWorkerError, createAggregationPool, workerFileFor } from '../../src/pool/aggregation-pool.js';
 import { historyArb } from '../domain/arbitrary.js';
 import { H, T0, balance, candle, fill, input } from '../domain/history.js';

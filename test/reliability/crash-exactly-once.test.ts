@@ -4,7 +4,7 @@
 // interrupted account's trades, cash flows and hourly returns then equal those of an
 // uninterrupted run of the same venue history: 0 lost, 0 duplicated.
 import test from 'ava';
-import { runCrashSync } from '../support/crash-sync.js';
+import { runCrashSync } from '../../testkit/support/crash-sync.js';
 
 test('a sync SIGKILLed at write boundaries and resumed ends with exactly the rows of an uninterrupted sync', async (t) => {
   // Each round starts a service process (seconds each on a loaded 2-core machine).

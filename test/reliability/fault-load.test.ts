@@ -3,7 +3,7 @@
 // store and engine; 20 behind a venue answering 429/418/503/hang/malformed at random, 10 whose
 // actor crashes on every sync.
 import test from 'ava';
-import { runFaultLoad } from '../support/fault-load.js';
+import { runFaultLoad } from '../../testkit/support/fault-load.js';
 
 test('under venue faults and crashing neighbours, healthy accounts all sync, faulty ones end typed within the bound, crashers end failed', async (t) => {
   t.timeout(300_000);

@@ -9,11 +9,11 @@ import { status } from '@grpc/grpc-js';
 import { ServingStatus, SyncType } from '../../src/grpc/generated/enclave.js';
 import { HealthCheckResponse_ServingStatus } from '../../src/grpc/generated/health/v1/health.js';
 import { sql } from '../../src/storage/pool.js';
-import { createTestDatabase } from '../support/database.js';
-import { CANARY_API_KEY, CANARY_API_SECRET, startCanaryVenue } from '../support/canary-venue.js';
-import { fuzzServer, rawClient } from '../support/grpc-fuzz.js';
-import { connectAccount, startServiceProcess } from '../support/service-process.js';
-import { isServiceError, unary } from '../grpc/helpers.js';
+import { createTestDatabase } from '../../testkit/support/database.js';
+import { CANARY_API_KEY, CANARY_API_SECRET, startCanaryVenue } from '../../testkit/support/canary-venue.js';
+import { fuzzServer, rawClient } from '../../testkit/support/grpc-fuzz.js';
+import { connectAccount, startServiceProcess } from '../../testkit/support/service-process.js';
+import { isServiceError, unary } from '../../testkit/support/grpc-client.js';
 
 const METACHAR_UID = '_.:@-_%'.replace('%', '') + '_a.b:c@d-e_';
 

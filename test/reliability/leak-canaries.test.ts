@@ -2,7 +2,7 @@
 // or trade id in any log line, /metrics, gRPC reply or error, or gateway-visible table, while the
 // canaries demonstrably reached the venue and the enclave's own trades table.
 import test from 'ava';
-import { runLeakCanaries } from '../support/leak-canaries.js';
+import { runLeakCanaries } from '../../testkit/support/leak-canaries.js';
 
 test('no canary key, secret or trade id appears in logs, metrics, replies, errors or gateway-visible tables', async (t) => {
   t.timeout(240_000);

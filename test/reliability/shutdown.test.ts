@@ -1,7 +1,7 @@
 // SIGTERM during concurrent syncs, fast variant (scripts/soak.ts: 100 accounts): the process
 // exits 0 within its bound, no page is torn, and a restart re-syncs every fill exactly once.
 import test from 'ava';
-import { runShutdown } from '../support/shutdown.js';
+import { runShutdown } from '../../testkit/support/shutdown.js';
 
 test('SIGTERM during concurrent syncs exits within the bound with every page transaction whole or absent', async (t) => {
   t.timeout(300_000);

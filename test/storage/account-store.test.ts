@@ -6,7 +6,7 @@ import { createCopyIngest, type CopyIngest } from '../../src/storage/copy-ingest
 import { StorageRejectedError, StorageSchemaError } from '../../src/storage/errors.js';
 import { sql } from '../../src/storage/pool.js';
 import { createLogger } from '../../src/config/logger.js';
-import { useTestDatabase } from '../support/database.js';
+import { useTestDatabase } from '../../testkit/support/database.js';
 
 const db = useTestDatabase(test);
 let copy: CopyIngest | undefined;

@@ -7,7 +7,7 @@ import { createKeyring } from '../../src/crypto/keyring.js';
 import { rotateEnvelopes } from '../../src/crypto/rotate.js';
 import { createConnectionRepository } from '../../src/storage/connections.js';
 import { createAccountStore } from '../../src/storage/create-account-store.js';
-import { createTestDatabase, useTestDatabase } from '../support/database.js';
+import { createTestDatabase, useTestDatabase } from '../../testkit/support/database.js';
 
 const db = useTestDatabase(test);
 const k1 = randomBytes(32);

@@ -7,7 +7,7 @@ import { MigrationChecksumError, MigrationMissingError, StorageRejectedError } f
 import { migrate, migrationsDir, readMigrations } from '../../src/storage/migrate.js';
 import { sql } from '../../src/storage/pool.js';
 import { z } from 'zod';
-import { createTestDatabase } from '../support/database.js';
+import { createTestDatabase } from '../../testkit/support/database.js';
 
 const silent = createLogger('silent');
 

@@ -1,7 +1,7 @@
 import test from 'ava';
 import pg from 'pg';
 import { noRows, sql } from '../../src/storage/pool.js';
-import { useTestDatabase } from '../support/database.js';
+import { useTestDatabase } from '../../testkit/support/database.js';
 
 const db = useTestDatabase(test);
 

@@ -4,20 +4,14 @@
 // price, side and time, and its JSON parse would turn money into doubles.
 import { errors, marketData, trading } from '@alpacahq/alpaca-trade-api';
 import type { Balance, Candle, CashFlow, Fill } from '../../domain/types.js';
-import type { ConnectorOptions, Page, VenueConnector, VenueCredential } from '../connector.js';
+import type { ConnectorOptions, Page, VenueConnector } from '../connector.js';
+import type { VenueCredential } from '../../domain/types.js';
 import { absDecimal } from '../../domain/decimal-string.js';
-import { VenueError, connectorClosed, retrying, retryPolicyFor, type FailureClass } from '../retry.js';
+import { VenueError } from '../errors.js';
+import { connectorClosed, retrying, retryPolicyFor, type FailureClass } from '../retry.js';
 import { resolveVenueUrl } from '../venue-url.js';
-import {
-  HOUR_MS,
-  MalformedVenueResponse,
-  classifyHttpStatus,
-  classifyOtherFailure,
-  decimalOf,
-  isRecord,
-  parseCursor,
-  parseJsonKeepingNumberText,
-} from '../broker-common.js';
+import { HOUR_MS, classifyHttpStatus, classifyOtherFailure, decimalOf, isRecord, parseCursor, parseJsonKeepingNumberText } from '../broker-common.js';
+import { MalformedVenueResponse } from '../errors.js';
 
 export const ALPACA_LIVE_URL = 'https://api.alpaca.markets';
 export const ALPACA_PAPER_URL = 'https://paper-api.alpaca.markets';

@@ -1,8 +1,9 @@
 // Builds one ccxt exchange instance for a venue: trimmed market loading, ccxt's own timeout, and
 // (outside enclave mode only) every API URL rewritten to a base-URL override such as a fake venue.
 import { binance, bitget, bybit, mexc, type Exchange as CcxtExchange } from 'ccxt';
-import type { VenueCredential } from '../connector.js';
-import { VenueConfigError, assertOverrideAllowed, assertVenueUrlAllowed } from '../venue-url.js';
+import type { VenueCredential } from '../../domain/types.js';
+import { VenueConfigError } from '../errors.js';
+import { assertOverrideAllowed, assertVenueUrlAllowed } from '../venue-url.js';
 
 export type CcxtVenue = 'binance' | 'bybit' | 'bitget' | 'mexc';
 

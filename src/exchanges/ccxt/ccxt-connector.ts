@@ -4,8 +4,10 @@ import { BadResponse, type Exchange as CcxtExchange, type Trade, type Transactio
 import type { Logger } from 'pino';
 import { addDecimal, numberToDecimal } from '../../domain/decimal-string.js';
 import type { Balance, Candle, CashFlow, Fill, SyncCursor } from '../../domain/types.js';
-import type { ConnectorOptions, Page, VenueConnector, VenueCredential } from '../connector.js';
-import { VenueError, connectorClosed, retryPolicyFor, withRetry, type FailureClass, type RetryPolicy } from '../retry.js';
+import type { ConnectorOptions, Page, VenueConnector } from '../connector.js';
+import type { VenueCredential } from '../../domain/types.js';
+import { VenueError } from '../errors.js';
+import { connectorClosed, retryPolicyFor, withRetry, type FailureClass, type RetryPolicy } from '../retry.js';
 import { createCcxtExchange, type CcxtVenue } from './ccxt-client.js';
 import {
   isIdState, parseCashFlowsCursor, parseFillsCursor, serializeCursor,

@@ -4,11 +4,14 @@
 // and marks for a short while, since IB allows only a few requests per minute per token.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Candle, CashFlow, Fill } from '../../domain/types.js';
-import type { ConnectorOptions, VenueConnector, VenueCredential } from '../connector.js';
+import type { ConnectorOptions, VenueConnector } from '../connector.js';
+import type { VenueCredential } from '../../domain/types.js';
 import { addDecimal, compareDecimal } from '../../domain/decimal-string.js';
-import { VenueError, connectorClosed, retrying, retryPolicyFor, type FailureClass } from '../retry.js';
+import { VenueError } from '../errors.js';
+import { connectorClosed, retrying, retryPolicyFor, type FailureClass } from '../retry.js';
 import { resolveVenueUrl } from '../venue-url.js';
-import { HOUR_MS, MalformedVenueResponse, classifyHttpStatus, classifyOtherFailure, parseTimeCursor, timeCursorPages } from '../broker-common.js';
+import { HOUR_MS, classifyHttpStatus, classifyOtherFailure, parseTimeCursor, timeCursorPages } from '../broker-common.js';
+import { MalformedVenueResponse } from '../errors.js';
 import { parseFlexEnvelope, parseFlexStatement, type FlexEnvelope, type FlexPricePoint, type FlexStatement } from './flex-statement.js';
 
 export const FLEX_HOST = 'https://ndcdyn.interactivebrokers.com';

@@ -4,7 +4,8 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import type { Balance, CashFlow, Fill } from '../../domain/types.js';
 import { absDecimal, addDecimal, isNegativeDecimal, isZeroDecimal, multiplyDecimal } from '../../domain/decimal-string.js';
-import { MalformedVenueResponse, decimalOf, isRecord } from '../broker-common.js';
+import { MalformedVenueResponse } from '../errors.js';
+import { decimalOf, isRecord } from '../broker-common.js';
 
 /** SendRequest / GetStatement status envelope. */
 export type FlexEnvelope =

@@ -14,11 +14,14 @@ import {
   type Execution,
 } from '@stoqey/ib';
 import type { Balance, Candle, Fill } from '../../domain/types.js';
-import type { ConnectorOptions, VenueConnector, VenueCredential } from '../connector.js';
+import type { ConnectorOptions, VenueConnector } from '../connector.js';
+import type { VenueCredential } from '../../domain/types.js';
 import { absDecimal, multiplyDecimal } from '../../domain/decimal-string.js';
-import { VenueError, connectorClosed, retrying, retryPolicyFor, type FailureClass } from '../retry.js';
-import { VenueConfigError } from '../venue-url.js';
-import { HOUR_MS, MalformedVenueResponse, badResponse, decimalOf, parseTimeCursor, timeCursorPages, unclassifiedFailure } from '../broker-common.js';
+import { VenueError } from '../errors.js';
+import { connectorClosed, retrying, retryPolicyFor, type FailureClass } from '../retry.js';
+import { VenueConfigError } from '../errors.js';
+import { HOUR_MS, badResponse, decimalOf, parseTimeCursor, timeCursorPages, unclassifiedFailure } from '../broker-common.js';
+import { MalformedVenueResponse } from '../errors.js';
 import { parseFlexDateTime } from './flex-statement.js';
 
 export interface IbkrTwsConnectorOptions extends ConnectorOptions {
@@ -133,7 +136,7 @@ export function createIbkrTwsConnector(credential: VenueCredential, options: Ibk
         reject(signal.reason);
       });
       signal.addEventListener('abort', onAbort, { once: true });
-      onEvent(EventName.error, ((error: unknown, code: unknown, id: unknown) => {
+      onEvent(EventName.error, ((_error: unknown, code: unknown, id: unknown) => {
         if (id === reqId || (id === -1 && TWS_UNAVAILABLE.has(Number(code)))) finish(() => reject(new TwsRequestError(Number(code))));
       }));
       onEvent(EventName.disconnected, (() => finish(() => reject(new TwsRequestError(504)))));

@@ -1,4 +1,4 @@
-import { createBinanceLikeFake } from '../../fakes/binance-like-fake.js';
+import { createBinanceLikeFake } from '../../../testkit/fakes/binance-like-fake.js';
 import { venueSuite } from './venue-suite.js';
 
 venueSuite({

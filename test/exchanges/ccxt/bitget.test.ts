@@ -1,4 +1,4 @@
-import { createBitgetFake } from '../../fakes/bitget-fake.js';
+import { createBitgetFake } from '../../../testkit/fakes/bitget-fake.js';
 import { venueSuite } from './venue-suite.js';
 
 venueSuite({

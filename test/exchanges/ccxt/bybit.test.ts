@@ -1,4 +1,4 @@
-import { createBybitFake } from '../../fakes/bybit-fake.js';
+import { createBybitFake } from '../../../testkit/fakes/bybit-fake.js';
 import { venueSuite } from './venue-suite.js';
 
 venueSuite({

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { AuthenticationError, BadResponse, DDoSProtection, ExchangeError, ExchangeNotAvailable, InvalidNonce, NetworkError, PermissionDenied, RateLimitExceeded, RequestTimeout } from 'ccxt';
 import { classifyCcxtError } from '../../../src/exchanges/ccxt/ccxt-errors.js';
-import type { VenueFailureKind } from '../../../src/exchanges/retry.js';
+import type { VenueFailureKind } from '../../../src/exchanges/errors.js';
 
 test('maps each ccxt error class to one failure kind', (t) => {
   const cases: [Error, VenueFailureKind, boolean][] = [

@@ -5,11 +5,11 @@ import { createLogger } from '../../../src/config/logger.js';
 import type { CashFlow, Fill } from '../../../src/domain/types.js';
 import type { CcxtVenue } from '../../../src/exchanges/ccxt/ccxt-client.js';
 import { CcxtConnector, createCcxtConnector, type CcxtConnectorOptions } from '../../../src/exchanges/ccxt/ccxt-connector.js';
-import { CursorError } from '../../../src/exchanges/sync-cursor.js';
+import { CursorError } from '../../../src/exchanges/errors.js';
 import type { Page } from '../../../src/exchanges/connector.js';
-import { VenueError, type VenueFailureKind } from '../../../src/exchanges/retry.js';
-import type { Fault, FakeVenueServer } from '../../fakes/fake-server.js';
-import { DAY_MS, HOUR_MS, addFills, addTransfer, candleAt, syntheticAccount, type SyntheticAccount } from '../../fakes/history.js';
+import { VenueError, type VenueFailureKind } from '../../../src/exchanges/errors.js';
+import type { Fault, FakeVenueServer } from '../../../testkit/fakes/fake-server.js';
+import { DAY_MS, HOUR_MS, addFills, addTransfer, candleAt, syntheticAccount, type SyntheticAccount } from '../../../testkit/fakes/history.js';
 
 export const CANARY_KEY = 'CANARYKEY7f3a9c2e41d8b6';
 export const CANARY_SECRET = 'CANARYSECRET0b5e8d1f9a3c47';

@@ -16,7 +16,7 @@ import { sealEnvelope } from '../../src/crypto/envelope.js';
 import { encodeCredential } from '../../src/crypto/credential.js';
 import { createConnectionRepository } from '../../src/storage/connections.js';
 import type { AccountKey } from '../../src/domain/types.js';
-import type { VenueCredential } from '../../src/exchanges/connector.js';
+import type { VenueCredential } from '../../src/domain/types.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** A fixed test key (never used outside tests). */

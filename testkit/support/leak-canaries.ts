@@ -11,7 +11,7 @@ import { sql } from '../../src/storage/pool.js';
 import { createTestDatabase } from './database.js';
 import { CANARY_API_KEY, CANARY_API_SECRET, CANARY_TRADE_ID_MARK, canaryHits, startCanaryVenue } from './canary-venue.js';
 import { connectAccount, startServiceProcess } from './service-process.js';
-import { isServiceError, unary } from '../grpc/helpers.js';
+import { isServiceError, unary } from './grpc-client.js';
 
 const DAY = 86_400_000;
 export const CANARIES = [CANARY_API_KEY, CANARY_API_SECRET, CANARY_TRADE_ID_MARK] as const;

@@ -1,10 +1,10 @@
-// The one thing gRPC handlers call. The actor supervisor implements it (adapted in src/main.ts);
+// The one thing gRPC handlers call. The actor supervisor implements it (adapted in src/app/enclave-api.ts);
 // tests and the benchmark use small in-memory implementations. Replies are domain aggregates only.
 // Failures are the actor error family (src/actors/errors.ts); anything else becomes UNKNOWN.
-import type { DataGap, PerformanceMetrics } from '../domain/aggregation.js';
+import type { DataGap, PerformanceStats } from '../domain/aggregation.js';
 import type { AccountKey, BalanceSnapshot, EpochMs, HourlyReturn } from '../domain/types.js';
 import type { Attestation } from '../attestation/configfs-tsm.js';
-import type { ConnectionStatus } from '../storage/account-store.js';
+import type { ConnectionStatus } from '../domain/types.js';
 
 export type SyncMode = 'incremental' | 'full';
 
@@ -47,7 +47,7 @@ export interface SyncProgress {
   readonly hoursTotal: number;
 }
 
-export interface PortHealth {
+export interface ApiHealth {
   readonly status: 'serving' | 'degraded' | 'not-serving';
   /** Accounts with a live actor. */
   readonly activeAccounts: number;
@@ -73,7 +73,7 @@ export interface ConnectionInfo {
   readonly status: ConnectionStatus;
 }
 
-export interface EnclavePort {
+export interface EnclaveApi {
   /**
    * Syncs the account now. Joins a sync already running for it rather than starting another.
    * `onProgress`, when given, is called as the sync advances (as often as convenient: the
@@ -83,10 +83,10 @@ export interface EnclavePort {
   /** Published hourly returns whose hour starts in the range, oldest first. */
   getReturns(account: AccountKey, range: TimeRange, ask: Ask): Promise<readonly HourlyReturn[]>;
   /** Metrics over the account's whole published history. */
-  getMetrics(account: AccountKey, ask: Ask): Promise<PerformanceMetrics>;
+  getPerformance(account: AccountKey, ask: Ask): Promise<PerformanceStats>;
   /** Balance snapshots taken in the range, oldest first. */
   getSnapshots(account: AccountKey, range: TimeRange, ask: Ask): Promise<readonly BalanceSnapshot[]>;
-  health(ask: Ask): Promise<PortHealth>;
+  health(ask: Ask): Promise<ApiHealth>;
   identity(ask: Ask): Promise<EnclaveIdentityInfo>;
   /**
    * Opens a sealed credential, checks it is read-only where the venue reports permissions, and

@@ -10,7 +10,7 @@ import { SyncType } from '../../src/grpc/generated/enclave.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { CANARY_API_KEY, CANARY_API_SECRET, startCanaryVenue, type CanaryVenue } from './canary-venue.js';
 import { connectAccount, startServiceProcess, type ServiceProcess } from './service-process.js';
-import { unary } from '../grpc/helpers.js';
+import { unary } from './grpc-client.js';
 
 /** afterCommits: any committed change; afterTradePages: commits that added trades; afterMs: a delay. */
 export type KillPoint = { readonly afterCommits: number } | { readonly afterTradePages: number } | { readonly afterMs: number };

@@ -2,7 +2,7 @@
 // `spawnAccount`, one bare account actor) to the real parts: the slonik AccountStore on a
 // throw-away PostgreSQL database, credentials sealed with a test keyring and opened by the real
 // `openEnvelope`, the real engine (in-process by default; pass the worker pool as `aggregator`)
-// and the domain's `computeMetrics`. A test sends messages and asserts on replies, on the
+// and the domain's `computePerformanceStats`. A test sends messages and asserts on replies, on the
 // database and on metrics, with no network:
 //
 //   const db = useTestDatabase(test);
@@ -34,9 +34,9 @@ import { ask, startSystem, stop, stopSystem, type ActorRef, type ActorSystem, ty
 import { createSupervisor, type CrashPolicy, type Supervisor } from '../../src/actors/supervisor.js';
 import { sealEnvelope, openEnvelope } from '../../src/crypto/envelope.js';
 import { createKeyring, type Keyring } from '../../src/crypto/keyring.js';
-import { inProcessAggregator } from '../../src/domain/aggregate.js';
+import { inProcessAggregator } from '../../src/domain/in-process-aggregator.js';
 import type { AggregationInput, Aggregator } from '../../src/domain/aggregation.js';
-import { computeMetrics } from '../../src/domain/metrics.js';
+import { computePerformanceStats } from '../../src/domain/performance.js';
 import type { AccountKey, EpochMs } from '../../src/domain/types.js';
 import type { VenueConnector } from '../../src/exchanges/connector.js';
 import { createSimulatedConnector } from '../../src/exchanges/simulated.js';
@@ -162,7 +162,7 @@ export function harnessDeps(options: HarnessOptions, opened: Buffer[], logLines:
       if (options.connectorFactory !== undefined) return options.connectorFactory(account, credential);
       return createSimulatedConnector(account, { seed: 7, clock, startMs, fillsPerHour: 0.5, pageSize: 5 });
     },
-    computeMetrics,
+    computePerformanceStats,
     clock,
     random: options.random ?? Math.random,
     settings: { ...DEFAULT_ACCOUNT_SETTINGS, ...options.settings },

@@ -1,7 +1,8 @@
 // Wraps any AccountStore (the actor tests: the PostgreSQL one) to count
 // calls and inject failures the real store cannot be made to give on demand.
 import type { AccountKey } from '../../src/domain/types.js';
-import type { AccountStore, ConnectionStatus } from '../../src/storage/account-store.js';
+import type { AccountStore } from '../../src/storage/account-store.js';
+import type { ConnectionStatus } from '../../src/domain/types.js';
 
 type Method = keyof AccountStore;
 

@@ -9,7 +9,7 @@ import { SyncType } from '../../src/grpc/generated/enclave.js';
 import { createTestDatabase } from './database.js';
 import { CANARY_API_KEY, CANARY_API_SECRET, startCanaryVenue } from './canary-venue.js';
 import { connectAccount, startServiceProcess } from './service-process.js';
-import { unary } from '../grpc/helpers.js';
+import { unary } from './grpc-client.js';
 
 export interface ShutdownFigures {
   readonly accounts: number;

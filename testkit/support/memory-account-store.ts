@@ -4,7 +4,8 @@
 // JSON (as jsonb would). Failures are injected by the wrapper in instrumented-store.ts.
 import type { AccountKey, BalanceSnapshot, Candle, CashFlow, EpochMs, Exchange, Fill, HourlyReturn, SyncCursor, SyncStream } from '../../src/domain/types.js';
 import { accountId } from '../../src/domain/types.js';
-import type { AccountStore, AggregateWrite, ConnectionStatus, StoredConnection } from '../../src/storage/account-store.js';
+import type { AccountStore, AggregateWrite, StoredConnection } from '../../src/storage/account-store.js';
+import type { ConnectionStatus } from '../../src/domain/types.js';
 
 interface AccountData {
   readonly fills: Map<string, Fill>;

@@ -1,7 +1,7 @@
 // Fake Bybit v5: signed headers (X-BAPI-*), the retCode envelope, 7-day execution windows,
 // newest-first pages with an opaque nextPageCursor, 30-day wallet history windows.
 import { FakeVenueServer, MALFORMED_BODY, hmacSha256, header, intParam, safeEqual, type Dialect, type FakeReply, type FakeRequest, type Route } from './fake-server.js';
-import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticAccount, type SyntheticVenueFakeOptions, type SyntheticTransfer } from './history.js';
+import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticVenueFakeOptions, type SyntheticTransfer } from './history.js';
 
 /** `repeatBorderFill`: each follow-up page starts with the last record of the page before. */
 export type BybitFakeOptions = SyntheticVenueFakeOptions;

@@ -1,12 +1,14 @@
 // Adapts the actor supervisor to the port the gRPC handlers call. The only translation here is
 // of shapes (deadlines, counts, gap kinds); errors pass through as the actor error family.
-import type { PerformanceMetrics } from '../domain/aggregation.js';
+import type { PerformanceStats } from '../domain/aggregation.js';
 import type { AccountKey, BalanceSnapshot, HourlyReturn } from '../domain/types.js';
 import type { Supervisor } from '../actors/supervisor.js';
-import type { Ask, ConnectionInfo, EnclaveIdentityInfo, EnclavePort, PortHealth, RegisteredConnection, SyncMode, SyncProgress, SyncReport, TimeRange } from '../grpc/port.js';
+import type { Ask, ConnectionInfo, EnclaveIdentityInfo, EnclaveApi, ApiHealth, RegisteredConnection, SyncMode, SyncProgress, SyncReport, TimeRange } from '../grpc/enclave-api.js';
 import type { Attestation, Attester } from '../attestation/configfs-tsm.js';
 import type { EnclaveIdentity } from '../attestation/identity.js';
-import { assertReadOnlyPermissions, openSealedCredential, type VenuePermissions } from '../attestation/sealed-intake.js';
+import { assertReadOnlyPermissions } from '../domain/permissions.js';
+import { openSealedCredential } from '../crypto/sealed-intake.js';
+import { type VenuePermissions } from '../domain/types.js';
 import type { Logger } from '../config/logger.js';
 import { accountId } from '../domain/types.js';
 import { sealEnvelope } from '../crypto/envelope.js';
@@ -41,7 +43,7 @@ async function raceSignal<T>(work: Promise<T>, signal: AbortSignal): Promise<T> 
   }
 }
 
-export function supervisorPort(supervisor: Supervisor, intake: IntakeDeps): EnclavePort {
+export function createEnclaveApi(supervisor: Supervisor, intake: IntakeDeps): EnclaveApi {
   const { identity, keyring, connections, logger } = intake;
   return {
     async sync(account: AccountKey, mode: SyncMode, ask: Ask, onProgress?: (progress: SyncProgress) => void): Promise<SyncReport> {
@@ -58,13 +60,13 @@ export function supervisorPort(supervisor: Supervisor, intake: IntakeDeps): Encl
     getReturns(account: AccountKey, range: TimeRange, ask: Ask): Promise<readonly HourlyReturn[]> {
       return raceSignal(supervisor.getReturns(account, range.from, range.to, ask.deadline), ask.signal);
     },
-    async getMetrics(account: AccountKey, ask: Ask): Promise<PerformanceMetrics> {
-      return (await raceSignal(supervisor.getMetrics(account, ask.deadline), ask.signal)).metrics;
+    async getPerformance(account: AccountKey, ask: Ask): Promise<PerformanceStats> {
+      return (await raceSignal(supervisor.getPerformance(account, ask.deadline), ask.signal)).metrics;
     },
     getSnapshots(account: AccountKey, range: TimeRange, ask: Ask): Promise<readonly BalanceSnapshot[]> {
       return raceSignal(supervisor.getSnapshots(account, range.from, range.to, ask.deadline), ask.signal);
     },
-    async health(): Promise<PortHealth> {
+    async health(): Promise<ApiHealth> {
       const totals = supervisor.totals();
       return { status: 'serving', activeAccounts: totals.alive, failedAccounts: totals.failed };
     },

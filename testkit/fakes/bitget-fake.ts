@@ -3,7 +3,7 @@
 // most 100 newest first, walked back with idLessThan.
 import { addDecimal } from '../../src/domain/decimal-string.js';
 import { FakeVenueServer, MALFORMED_BODY, hmacSha256, header, intParam, safeEqual, type Dialect, type FakeReply, type FakeRequest, type Route } from './fake-server.js';
-import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticAccount, type SyntheticVenueFakeOptions, type SyntheticTransfer } from './history.js';
+import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticVenueFakeOptions, type SyntheticTransfer } from './history.js';
 
 /** `repeatBorderFill`: an idLessThan page also holds the record with that id. */
 export interface BitgetFakeOptions extends SyntheticVenueFakeOptions {

@@ -11,7 +11,7 @@
 // Used by test/reliability/fault-load.test.ts (100 accounts) and scripts/soak.ts (1,000).
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/config/logger.js';
-import { computeMetrics } from '../../src/domain/metrics.js';
+import { computePerformanceStats } from '../../src/domain/performance.js';
 import type { AccountKey } from '../../src/domain/types.js';
 import { DEFAULT_ACCOUNT_SETTINGS, isTransientStorageErrorByShape } from '../../src/actors/account-actor.js';
 import { ActorError, AccountFailedError } from '../../src/actors/errors.js';
@@ -106,7 +106,7 @@ export async function runFaultLoad(options: { readonly accounts: number; readonl
           retry: { baseDelayMs: 5, maxDelayMs: 200, budgetMs: 15_000, maxAttempts: 4, attemptTimeoutMs: 5_000 },
         });
       },
-      computeMetrics,
+      computePerformanceStats,
       clock: systemClock,
       random,
       settings: { ...DEFAULT_ACCOUNT_SETTINGS, syncIntervalMs: 0, idleMs: 3_600_000 },
@@ -136,7 +136,7 @@ export async function runFaultLoad(options: { readonly accounts: number; readonl
       for (let round = 0; round < queryRounds; round += 1) {
         await bounded(of('healthy'), concurrency, async (a) => {
           const t0 = performance.now();
-          await supervisor.getMetrics(a, Date.now() + boundMs).catch(() => undefined);
+          await supervisor.getPerformance(a, Date.now() + boundMs).catch(() => undefined);
           samples.push(performance.now() - t0);
         });
       }

@@ -1,5 +1,5 @@
 // Performance metrics from a series of hourly returns. Pure; works on stored returns too.
-import type { PerformanceMetrics } from './aggregation.js';
+import type { PerformanceStats } from './aggregation.js';
 import type { HourlyReturn } from './types.js';
 
 export const HOURS_PER_YEAR = 8760;
@@ -12,18 +12,18 @@ export interface PnlTotals {
 }
 
 /** Metrics of `returns` (oldest first; hours without a return are simply absent). */
-export function computeMetrics(returns: readonly HourlyReturn[], pnl: PnlTotals): PerformanceMetrics {
+export function computePerformanceStats(returns: readonly HourlyReturn[], pnl: PnlTotals): PerformanceStats {
   const r = new Float64Array(returns.length);
   const hourStart = new Float64Array(returns.length);
   for (let i = 0; i < returns.length; i++) {
     r[i] = returns[i]!.return;
     hourStart[i] = returns[i]!.hourStart;
   }
-  return metricsOf(r, hourStart, pnl);
+  return performanceStatsOf(r, hourStart, pnl);
 }
 
-/** computeMetrics on columns: `r[i]` is the return of the hour starting at `hourStart[i]`. */
-export function metricsOf(r: Float64Array, hourStart: Float64Array, pnl: PnlTotals): PerformanceMetrics {
+/** computePerformanceStats on columns: `r[i]` is the return of the hour starting at `hourStart[i]`. */
+export function performanceStatsOf(r: Float64Array, hourStart: Float64Array, pnl: PnlTotals): PerformanceStats {
   const n = r.length;
   let growth = 1;
   let sum = 0;

@@ -9,12 +9,20 @@
 // HPKE aad:    UTF-8 "track-record-enclave/credential/v1" ‖ 0x00
 //              ‖ u16be(len(user_uid)) ‖ user_uid (UTF-8) ‖ u16be(len(exchange)) ‖ exchange (UTF-8)
 // Plaintext:   UTF-8 JSON {"apiKey": string, "secret": string, "passphrase"?: string}
+import type { webcrypto } from 'node:crypto';
 import { Aes256Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from '@hpke/core';
 import type { AccountKey } from '../domain/types.js';
-import type { VenueCredential } from '../exchanges/connector.js';
-import { decodeCredential, encodeCredential } from '../crypto/credential.js';
-import { SealedCredentialError, WritableCredentialError } from './errors.js';
-import { X25519_PUBLIC_KEY_LENGTH, type EnclaveIdentity } from './identity.js';
+import type { VenueCredential } from '../domain/types.js';
+import { decodeCredential, encodeCredential } from './credential.js';
+import { SealedCredentialError } from './errors.js';
+
+/** Length of a raw X25519 public key (RFC 7748). */
+export const X25519_PUBLIC_KEY_LENGTH = 32;
+
+/** The private half intake opens with (the enclave identity's key pair; never extractable). */
+export interface IntakeKey {
+  readonly recipientKey: webcrypto.CryptoKeyPair;
+}
 
 export const SEALED_CREDENTIAL_VERSION = 1;
 /** Larger inputs are refused before any crypto runs (a credential is well under 1 KiB). */
@@ -61,7 +69,7 @@ export async function sealCredential(enclavePublicKey: Uint8Array, account: Acco
  * SealedCredentialError, with no plaintext and no key bytes in it.
  */
 export async function openSealedCredential(
-  identity: Pick<EnclaveIdentity, 'recipientKey'>,
+  identity: IntakeKey,
   account: AccountKey,
   sealed: Uint8Array,
 ): Promise<Buffer> {
@@ -93,66 +101,4 @@ export async function openSealedCredential(
     throw new SealedCredentialError('malformed');
   }
   return credential;
-}
-
-// ---- read-only policy -------------------------------------------------------------------------
-
-/**
- * Rights a venue can grant an API key, normalized across venues. Connectors map their venue's
- * permission answer onto these (e.g. Binance apiRestrictions: enableReading → read,
- * enableSpotAndMarginTrading → spot_trade + margin_trade, enableFutures → futures_trade,
- * enableWithdrawals → withdraw, enableInternalTransfer → internal_transfer,
- * permitsUniversalTransfer → sub_account_transfer).
- */
-export const VENUE_RIGHTS = [
-  'read',
-  'spot_trade',
-  'margin_trade',
-  'futures_trade',
-  'options_trade',
-  'withdraw',
-  'internal_transfer',
-  'sub_account_transfer',
-] as const;
-export type VenueRight = (typeof VENUE_RIGHTS)[number];
-
-/** What the venue said about a key; `reported: false` where the venue has no such endpoint. */
-export type VenuePermissions =
-  | { readonly reported: true; readonly rights: readonly VenueRight[] }
-  | { readonly reported: false };
-
-export type PermissionVerdict =
-  | { readonly ok: true; readonly checked: boolean }
-  | { readonly ok: false; readonly reason: string; readonly refused: readonly VenueRight[] };
-
-const TRADE_RIGHTS: readonly VenueRight[] = ['spot_trade', 'margin_trade', 'futures_trade', 'options_trade'];
-const MOVE_RIGHTS: readonly VenueRight[] = ['withdraw', 'internal_transfer', 'sub_account_transfer'];
-
-/** Pure policy: only keys that can read and can do nothing else are accepted. */
-export function checkReadOnlyPermissions(permissions: VenuePermissions): PermissionVerdict {
-  if (!permissions.reported) return { ok: true, checked: false };
-  const rights = new Set(permissions.rights);
-  const trade = TRADE_RIGHTS.filter((right) => rights.has(right));
-  const move = MOVE_RIGHTS.filter((right) => rights.has(right));
-  const refused = [...trade, ...move];
-  if (refused.length > 0) {
-    const parts: string[] = [];
-    if (trade.length > 0) parts.push(`trading rights (${trade.join(', ')})`);
-    if (move.length > 0) parts.push(`withdrawal or transfer rights (${move.join(', ')})`);
-    return {
-      ok: false,
-      refused,
-      reason: `the API key has ${parts.join(' and ')}; create a read-only key with trading, withdrawals and transfers disabled`,
-    };
-  }
-  if (!rights.has('read')) {
-    return { ok: false, refused: [], reason: 'the API key cannot read account data; enable read access (and nothing else)' };
-  }
-  return { ok: true, checked: true };
-}
-
-/** checkReadOnlyPermissions, throwing WritableCredentialError with the verdict's reason. */
-export function assertReadOnlyPermissions(permissions: VenuePermissions): void {
-  const verdict = checkReadOnlyPermissions(permissions);
-  if (!verdict.ok) throw new WritableCredentialError(verdict.reason);
 }

@@ -1,11 +1,11 @@
 // The fakes are only worth testing against if they enforce the venues' rules: check the rules bite.
 import test from 'ava';
 import { createCcxtExchange, type CcxtVenue } from '../../src/exchanges/ccxt/ccxt-client.js';
-import { createBinanceLikeFake } from './binance-like-fake.js';
-import { createBitgetFake } from './bitget-fake.js';
-import { createBybitFake } from './bybit-fake.js';
-import type { FakeVenueServer } from './fake-server.js';
-import { DAY_MS, syntheticAccount } from './history.js';
+import { createBinanceLikeFake } from '../../testkit/fakes/binance-like-fake.js';
+import { createBitgetFake } from '../../testkit/fakes/bitget-fake.js';
+import { createBybitFake } from '../../testkit/fakes/bybit-fake.js';
+import type { FakeVenueServer } from '../../testkit/fakes/fake-server.js';
+import { DAY_MS, syntheticAccount } from '../../testkit/fakes/history.js';
 
 const credential = { apiKey: 'fake-rules-key', secret: 'fake-rules-secret', passphrase: 'fake-rules-pass' };
 

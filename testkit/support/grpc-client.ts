@@ -1,15 +1,15 @@
-// Shared by the gRPC tests: a small in-memory EnclavePort whose behaviour each test sets, a real
+// Shared by the gRPC tests: a small in-memory EnclaveApi whose behaviour each test sets, a real
 // server on 127.0.0.1:0, real generated clients, and a logger whose lines the test can read.
 import { Writable } from 'node:stream';
 import { credentials as channelCredentials, Metadata, type CallOptions, type ChannelCredentials, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
-import type { PerformanceMetrics } from '../../src/domain/aggregation.js';
+import type { PerformanceStats } from '../../src/domain/aggregation.js';
 import type { AccountKey, BalanceSnapshot, HourlyReturn } from '../../src/domain/types.js';
 import { createLogger, type Logger } from '../../src/config/logger.js';
 import { EnclaveServiceClient } from '../../src/grpc/generated/enclave.js';
 import { HealthClient } from '../../src/grpc/generated/health/v1/health.js';
 import type {
-  Ask, ConnectionInfo, EnclaveIdentityInfo, EnclavePort, PortHealth, RegisteredConnection, SyncMode, SyncProgress, SyncReport, TimeRange,
-} from '../../src/grpc/port.js';
+  Ask, ConnectionInfo, EnclaveIdentityInfo, EnclaveApi, ApiHealth, RegisteredConnection, SyncMode, SyncProgress, SyncReport, TimeRange,
+} from '../../src/grpc/enclave-api.js';
 import type { Attestation } from '../../src/attestation/configfs-tsm.js';
 import { AttestationUnavailableError } from '../../src/attestation/errors.js';
 import { startGrpcServer, type GrpcServerOptions, type RunningGrpcServer } from '../../src/grpc/server.js';
@@ -17,7 +17,7 @@ import { startGrpcServer, type GrpcServerOptions, type RunningGrpcServer } from 
 export const HOUR = 3_600_000;
 export const T0 = Date.UTC(2026, 0, 1);
 
-export const sampleMetrics: PerformanceMetrics = {
+export const sampleMetrics: PerformanceStats = {
   hours: 48,
   cumulativeReturn: 0.0123,
   annualizedReturn: 0.25,
@@ -48,17 +48,17 @@ export function sampleReturns(from: number, to: number): HourlyReturn[] {
 }
 
 export interface PortCall {
-  readonly method: keyof EnclavePort;
+  readonly method: keyof EnclaveApi;
   readonly account?: AccountKey;
   readonly mode?: SyncMode;
   readonly range?: TimeRange;
   readonly ask: Ask;
 }
 
-/** An EnclavePort that records every ask; `behaviour` overrides a method for one test. */
-export class TestPort implements EnclavePort {
+/** An EnclaveApi that records every ask; `behaviour` overrides a method for one test. */
+export class TestPort implements EnclaveApi {
   readonly calls: PortCall[] = [];
-  behaviour: Partial<{ [K in keyof EnclavePort]: EnclavePort[K] }> = {};
+  behaviour: Partial<{ [K in keyof EnclaveApi]: EnclaveApi[K] }> = {};
 
   async sync(account: AccountKey, mode: SyncMode, ask: Ask, onProgress?: (progress: SyncProgress) => void): Promise<SyncReport> {
     this.calls.push({ method: 'sync', account, mode, ask });
@@ -72,9 +72,9 @@ export class TestPort implements EnclavePort {
     return sampleReturns(range.from, range.to);
   }
 
-  async getMetrics(account: AccountKey, ask: Ask): Promise<PerformanceMetrics> {
-    this.calls.push({ method: 'getMetrics', account, ask });
-    if (this.behaviour.getMetrics) return this.behaviour.getMetrics(account, ask);
+  async getPerformance(account: AccountKey, ask: Ask): Promise<PerformanceStats> {
+    this.calls.push({ method: 'getPerformance', account, ask });
+    if (this.behaviour.getPerformance) return this.behaviour.getPerformance(account, ask);
     return sampleMetrics;
   }
 
@@ -84,7 +84,7 @@ export class TestPort implements EnclavePort {
     return sampleReturns(range.from, range.to).map((r) => ({ at: r.hourStart + HOUR, balance: 500, equity: r.equityEnd }));
   }
 
-  async health(ask: Ask): Promise<PortHealth> {
+  async health(ask: Ask): Promise<ApiHealth> {
     this.calls.push({ method: 'health', ask });
     if (this.behaviour.health) return this.behaviour.health(ask);
     return { status: 'serving', activeAccounts: 3, failedAccounts: 0 };
