@@ -128,6 +128,7 @@ function benchPort(accounts: number): EnclaveApi {
     registerConnection: notHere,
     removeConnection: notHere,
     listConnections: notHere,
+    reviveConnection: notHere,
     getAttestation: notHere,
     health: async () => ({ status: 'serving', activeAccounts: metrics.size, failedAccounts: 0 }),
   };

@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import type { AggregationResult, Aggregator, CostMethod, DataGap, PerformanceStats } from '../domain/aggregation.js';
 import { AggregationInputError } from '../domain/errors.js';
-import { accountId, assertNever, type AccountKey, type BalanceSnapshot, type CashFlow, type EpochMs, type Fill, type HourlyReturn, type SyncCursor } from '../domain/types.js';
+import { accountId, assertNever, type AccountKey, type SyncMode, type BalanceSnapshot, type CashFlow, type EpochMs, type Fill, type HourlyReturn, type SyncCursor } from '../domain/types.js';
 import type { VenueConnector } from '../exchanges/connector.js';
 import { VenueError } from '../exchanges/errors.js';
 import type { AccountStore } from '../storage/account-store.js';
@@ -15,7 +15,6 @@ import { reply, replyError, spawn, tell, type ActorRef, type CrashDecision, type
 
 // ---- Protocol ----
 
-export type SyncMode = 'incremental' | 'full';
 
 export interface Sync { readonly type: 'Sync'; readonly mode: SyncMode; readonly replyTo: ReplyTo<SyncResult> }
 export interface GetReturns { readonly type: 'GetReturns'; readonly from: EpochMs; readonly to: EpochMs; readonly replyTo: ReplyTo<readonly HourlyReturn[]> }

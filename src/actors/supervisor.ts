@@ -5,17 +5,8 @@
 // This is the typed API the gRPC layer calls.
 import type { Logger } from 'pino';
 import { accountId, type AccountKey, type BalanceSnapshot, type EpochMs, type HourlyReturn } from '../domain/types.js';
-import {
-  spawnAccountActor,
-  type AccountActorDeps,
-  type AccountLifecycle,
-  type AccountMessage,
-  type AccountPerformance,
-  type CrashClass,
-  type FullSyncGate,
-  type SyncMode,
-  type SyncResult,
-} from './account-actor.js';
+import { spawnAccountActor, type AccountActorDeps, type AccountLifecycle, type AccountMessage, type AccountPerformance, type CrashClass, type FullSyncGate, type SyncResult } from './account-actor.js';
+import { type SyncMode } from '../domain/types.js';
 import { backoffDelay, sleepOn, type TimerHandle } from './clock.js';
 import { AccountFailedError, ActorError, ShuttingDownError } from './errors.js';
 import type { ActorMetrics, RuntimeTotals } from './metrics.js';

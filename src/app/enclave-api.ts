@@ -3,7 +3,8 @@
 import type { PerformanceStats } from '../domain/aggregation.js';
 import type { AccountKey, BalanceSnapshot, HourlyReturn } from '../domain/types.js';
 import type { Supervisor } from '../actors/supervisor.js';
-import type { Ask, ConnectionInfo, EnclaveIdentityInfo, EnclaveApi, ApiHealth, RegisteredConnection, SyncMode, SyncProgress, SyncReport, TimeRange } from '../grpc/enclave-api.js';
+import type { CallContext, ConnectionInfo, EnclaveIdentityInfo, EnclaveApi, ApiHealth, RegisteredConnection, SyncReport, TimeRange } from '../grpc/enclave-api.js';
+import type { SyncMode, SyncProgress } from '../domain/types.js';
 import type { Attestation, Attester } from '../attestation/configfs-tsm.js';
 import type { EnclaveIdentity } from '../attestation/identity.js';
 import { assertReadOnlyPermissions } from '../domain/permissions.js';
@@ -43,12 +44,15 @@ async function raceSignal<T>(work: Promise<T>, signal: AbortSignal): Promise<T> 
   }
 }
 
+// Interim until the supervisor takes the call's signal: the signal race below enforces the deadline.
+const INTERIM_DEADLINE = (): number => Date.now() + 86_400_000;
+
 export function createEnclaveApi(supervisor: Supervisor, intake: IntakeDeps): EnclaveApi {
   const { identity, keyring, connections, logger } = intake;
   return {
-    async sync(account: AccountKey, mode: SyncMode, ask: Ask, onProgress?: (progress: SyncProgress) => void): Promise<SyncReport> {
-      onProgress?.({ phase: 'fetching', fillsFetched: 0, cashFlowsFetched: 0, hoursDone: 0, hoursTotal: 0 });
-      const result = await raceSignal(supervisor.sync(account, mode, ask.deadline), ask.signal);
+    async sync(account: AccountKey, mode: SyncMode, ask: CallContext, onProgress?: (progress: SyncProgress) => void): Promise<SyncReport> {
+      onProgress?.({ phase: 'fetching', fillPages: 0, fillsFetched: 0, cashFlowPages: 0, cashFlowsFetched: 0, hoursDone: 0, hoursTotal: 0 });
+      const result = await raceSignal(supervisor.sync(account, mode, INTERIM_DEADLINE()), ask.signal);
       return {
         fillsSynced: result.fillsIngested,
         cashFlowsSynced: result.cashFlowsIngested,
@@ -57,14 +61,14 @@ export function createEnclaveApi(supervisor: Supervisor, intake: IntakeDeps): En
         gapKinds: result.gapKinds,
       };
     },
-    getReturns(account: AccountKey, range: TimeRange, ask: Ask): Promise<readonly HourlyReturn[]> {
-      return raceSignal(supervisor.getReturns(account, range.from, range.to, ask.deadline), ask.signal);
+    getReturns(account: AccountKey, range: TimeRange, ask: CallContext): Promise<readonly HourlyReturn[]> {
+      return raceSignal(supervisor.getReturns(account, range.from, range.to, INTERIM_DEADLINE()), ask.signal);
     },
-    async getPerformance(account: AccountKey, ask: Ask): Promise<PerformanceStats> {
-      return (await raceSignal(supervisor.getPerformance(account, ask.deadline), ask.signal)).metrics;
+    async getPerformance(account: AccountKey, ask: CallContext): Promise<PerformanceStats> {
+      return (await raceSignal(supervisor.getPerformance(account, INTERIM_DEADLINE()), ask.signal)).metrics;
     },
-    getSnapshots(account: AccountKey, range: TimeRange, ask: Ask): Promise<readonly BalanceSnapshot[]> {
-      return raceSignal(supervisor.getSnapshots(account, range.from, range.to, ask.deadline), ask.signal);
+    getSnapshots(account: AccountKey, range: TimeRange, ask: CallContext): Promise<readonly BalanceSnapshot[]> {
+      return raceSignal(supervisor.getSnapshots(account, range.from, range.to, INTERIM_DEADLINE()), ask.signal);
     },
     async health(): Promise<ApiHealth> {
       const totals = supervisor.totals();
@@ -73,7 +77,7 @@ export function createEnclaveApi(supervisor: Supervisor, intake: IntakeDeps): En
     async identity(): Promise<EnclaveIdentityInfo> {
       return { publicKey: identity.publicKey, serviceVersion: identity.serviceVersion, buildHash: identity.buildHash };
     },
-    async registerConnection(account: AccountKey, sealed: Uint8Array, ask: Ask): Promise<RegisteredConnection> {
+    async registerConnection(account: AccountKey, sealed: Uint8Array, ask: CallContext): Promise<RegisteredConnection> {
       const plaintext = await openSealedCredential(identity, account, sealed);
       try {
         let permissions: VenuePermissions = { reported: false };
@@ -108,9 +112,15 @@ export function createEnclaveApi(supervisor: Supervisor, intake: IntakeDeps): En
         account: c.account,
         // A parked actor is failed even before its row says so.
         status: supervisor.status(c.account) === 'failed' ? 'failed' : c.status,
+        parkedReason: supervisor.status(c.account) === 'failed' || c.status === 'failed' ? 'internal' : null,
       }));
     },
-    getAttestation(nonce: Uint8Array, ask: Ask): Promise<Attestation> {
+    async reviveConnection(account: AccountKey): Promise<boolean> {
+      const parked = supervisor.status(account) === 'failed' || (await connections.listConnections()).some((c) => c.status === 'failed' && accountId(c.account) === accountId(account));
+      await supervisor.revive(account);
+      return parked;
+    },
+    getAttestation(nonce: Uint8Array, ask: CallContext): Promise<Attestation> {
       return raceSignal(intake.attester().getAttestation(nonce), ask.signal);
     },
   };

@@ -138,6 +138,14 @@ export interface VenueCredential {
 export type ConnectionStatus = 'active' | 'failed' | 'disabled';
 
 /**
+ * Why an account is parked (status failed): a fixed class an operator can act on, never an inner
+ * message. venue_auth: the venue refused the key; venue_unavailable: the venue kept failing;
+ * internal: our own failure; tamper: stored data failed its integrity check.
+ */
+export const PARKED_REASONS = ['venue_auth', 'venue_unavailable', 'internal', 'tamper'] as const;
+export type ParkedReason = (typeof PARKED_REASONS)[number];
+
+/**
  * Rights a venue can grant an API key, normalized across venues. Connectors map their venue's
  * permission answer onto these (e.g. Binance apiRestrictions: enableReading → read,
  * enableSpotAndMarginTrading → spot_trade + margin_trade, enableFutures → futures_trade,
@@ -160,3 +168,18 @@ export type VenueRight = (typeof VENUE_RIGHTS)[number];
 export type VenuePermissions =
   | { readonly reported: true; readonly rights: readonly VenueRight[] }
   | { readonly reported: false };
+
+export type SyncMode = 'incremental' | 'full';
+
+/** How far a running sync has got (counts only), as the actor reports it while it runs. */
+export interface SyncProgress {
+  readonly phase: 'fetching' | 'aggregating';
+  /** Pages and records fetched so far, per stream. */
+  readonly fillPages: number;
+  readonly fillsFetched: number;
+  readonly cashFlowPages: number;
+  readonly cashFlowsFetched: number;
+  /** Hours valued so far, of hoursTotal (0 while not yet known: the engine knows it before it starts). */
+  readonly hoursDone: number;
+  readonly hoursTotal: number;
+}

@@ -4,18 +4,14 @@
 import type { DataGap, PerformanceStats } from '../domain/aggregation.js';
 import type { AccountKey, BalanceSnapshot, EpochMs, HourlyReturn } from '../domain/types.js';
 import type { Attestation } from '../attestation/configfs-tsm.js';
-import type { ConnectionStatus } from '../domain/types.js';
+import type { ConnectionStatus, ParkedReason, SyncMode, SyncProgress } from '../domain/types.js';
 
-export type SyncMode = 'incremental' | 'full';
-
-/** Carried by every ask: how long the caller waits, and a signal for when it stops waiting. */
-export interface Ask {
-  /** Absolute deadline, epoch ms: the client's gRPC deadline, capped by the server's limit. */
-  readonly deadline: EpochMs;
-  /**
-   * Aborted when the client cancels (reason: CallCancelledError) or the deadline passes
-   * (reason: AskTimeoutError). Throwing `signal.reason` maps to the right status.
-   */
+/**
+ * Carried by every call (nice-grpc's CallContext): the one deadline, as a signal, passed all the
+ * way down into the actor ask. Aborted when the client cancels (reason: CallCancelledError) or the
+ * deadline passes (reason: AskTimeoutError); throwing `signal.reason` maps to the right status.
+ */
+export interface CallContext {
   readonly signal: AbortSignal;
 }
 
@@ -37,15 +33,6 @@ export interface SyncReport {
   readonly gapKinds: readonly DataGap['kind'][];
 }
 
-/** How far a running sync has got (counts only). */
-export interface SyncProgress {
-  readonly phase: 'fetching' | 'aggregating';
-  readonly fillsFetched: number;
-  readonly cashFlowsFetched: number;
-  readonly hoursDone: number;
-  /** 0 while not yet known. */
-  readonly hoursTotal: number;
-}
 
 export interface ApiHealth {
   readonly status: 'serving' | 'degraded' | 'not-serving';
@@ -71,6 +58,8 @@ export interface RegisteredConnection {
 export interface ConnectionInfo {
   readonly account: AccountKey;
   readonly status: ConnectionStatus;
+  /** Why a failed account is parked (a fixed class, never an inner message); null unless failed. */
+  readonly parkedReason: ParkedReason | null;
 }
 
 export interface EnclaveApi {
@@ -79,23 +68,25 @@ export interface EnclaveApi {
    * `onProgress`, when given, is called as the sync advances (as often as convenient: the
    * caller throttles).
    */
-  sync(account: AccountKey, mode: SyncMode, ask: Ask, onProgress?: (progress: SyncProgress) => void): Promise<SyncReport>;
+  sync(account: AccountKey, mode: SyncMode, call: CallContext, onProgress?: (progress: SyncProgress) => void): Promise<SyncReport>;
   /** Published hourly returns whose hour starts in the range, oldest first. */
-  getReturns(account: AccountKey, range: TimeRange, ask: Ask): Promise<readonly HourlyReturn[]>;
+  getReturns(account: AccountKey, range: TimeRange, call: CallContext): Promise<readonly HourlyReturn[]>;
   /** Metrics over the account's whole published history. */
-  getPerformance(account: AccountKey, ask: Ask): Promise<PerformanceStats>;
+  getPerformance(account: AccountKey, call: CallContext): Promise<PerformanceStats>;
   /** Balance snapshots taken in the range, oldest first. */
-  getSnapshots(account: AccountKey, range: TimeRange, ask: Ask): Promise<readonly BalanceSnapshot[]>;
-  health(ask: Ask): Promise<ApiHealth>;
-  identity(ask: Ask): Promise<EnclaveIdentityInfo>;
+  getSnapshots(account: AccountKey, range: TimeRange, call: CallContext): Promise<readonly BalanceSnapshot[]>;
+  health(call: CallContext): Promise<ApiHealth>;
+  identity(call: CallContext): Promise<EnclaveIdentityInfo>;
   /**
    * Opens a sealed credential, checks it is read-only where the venue reports permissions, and
    * stores it. Refusals: SealedCredentialError or WritableCredentialError; nothing is stored then.
    */
-  registerConnection(account: AccountKey, sealed: Uint8Array, ask: Ask): Promise<RegisteredConnection>;
+  registerConnection(account: AccountKey, sealed: Uint8Array, call: CallContext): Promise<RegisteredConnection>;
   /** Stops the account (credential zeroed) and deletes its private data; false when none was stored. */
-  removeConnection(account: AccountKey, keepAggregates: boolean, ask: Ask): Promise<boolean>;
-  listConnections(ask: Ask): Promise<readonly ConnectionInfo[]>;
+  removeConnection(account: AccountKey, keepAggregates: boolean, call: CallContext): Promise<boolean>;
+  listConnections(call: CallContext): Promise<readonly ConnectionInfo[]>;
+  /** Clears a parked (failed) account so it syncs again; false when it was not parked. */
+  reviveConnection(account: AccountKey, call: CallContext): Promise<boolean>;
   /** AttestationUnavailableError when this machine has no SEV-SNP device. */
-  getAttestation(nonce: Uint8Array, ask: Ask): Promise<Attestation>;
+  getAttestation(nonce: Uint8Array, call: CallContext): Promise<Attestation>;
 }

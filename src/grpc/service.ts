@@ -41,7 +41,8 @@ import {
   type ProcessSyncJobResponse,
   type SyncJobProgress,
 } from './generated/enclave.js';
-import type { Ask, EnclaveApi, ApiHealth, SyncProgress, SyncReport } from './enclave-api.js';
+import type { CallContext, EnclaveApi, ApiHealth, SyncReport } from './enclave-api.js';
+import type { SyncProgress } from '../domain/types.js';
 import {
   DEFAULT_MAX_RANGE_MS,
   UNDECODABLE,
@@ -92,7 +93,7 @@ export function createEnclaveService(options: EnclaveServiceOptions): EnclaveSer
   const maxSyncMs = options.maxSyncMs ?? DEFAULT_MAX_SYNC_MS;
   const maxQueryMs = options.maxQueryMs ?? DEFAULT_MAX_QUERY_MS;
   const progressIntervalMs = options.progressIntervalMs ?? 200;
-  const unary = <Req, Res>(method: string, maxMs: number, work: (request: Req, ask: Ask) => Promise<Res>) =>
+  const unary = <Req, Res>(method: string, maxMs: number, work: (request: Req, ask: CallContext) => Promise<Res>) =>
     askingHandler(method, maxMs, now, logger, work);
 
   return {
@@ -199,7 +200,7 @@ function connectionStatus(s: StoredConnectionStatus): ConnectionStatus {
 }
 
 interface OpenAsk {
-  readonly ask: Ask;
+  readonly ask: CallContext;
   /** Rejects with the signal's reason when the ask is aborted (never resolves). */
   readonly aborted: Promise<never>;
   close(): void;
@@ -225,7 +226,7 @@ function openAsk(call: SurfaceCall, method: string, maxMs: number, now: () => nu
     controller.signal.addEventListener('abort', () => reject(controller.signal.reason as Error), { once: true });
   });
   return {
-    ask: { deadline, signal: controller.signal },
+    ask: { signal: controller.signal },
     aborted,
     close() {
       clearTimeout(timer);
@@ -248,7 +249,7 @@ function askingHandler<Req, Res>(
   maxMs: number,
   now: () => number,
   logger: Logger,
-  work: (request: Req, ask: Ask) => Promise<Res>,
+  work: (request: Req, ask: CallContext) => Promise<Res>,
 ): handleUnaryCall<Req, Res> {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
     const open = openAsk(call, method, maxMs, now);
@@ -267,7 +268,7 @@ function watchingHandler(
   maxMs: number,
   now: () => number,
   logger: Logger,
-  work: (request: ProcessSyncJobRequest, ask: Ask, onProgress: (progress: SyncProgress) => void) => Promise<SyncReport>,
+  work: (request: ProcessSyncJobRequest, ask: CallContext, onProgress: (progress: SyncProgress) => void) => Promise<SyncReport>,
   intervalMs: number,
 ): handleServerStreamingCall<ProcessSyncJobRequest, SyncJobProgress> {
   const method = 'WatchSyncJob';

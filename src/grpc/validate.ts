@@ -4,7 +4,8 @@
 import { EXCHANGES, type AccountKey, type Exchange } from '../domain/types.js';
 import { InvalidArgumentError } from './errors.js';
 import { SyncType } from './generated/enclave.js';
-import type { SyncMode, TimeRange } from './enclave-api.js';
+import type { SyncMode } from '../domain/types.js';
+import type { TimeRange } from './enclave-api.js';
 
 /**
  * user_uid: the gateway's opaque user id (UUIDs, "user_123", "auth0|..."-style ids mapped to

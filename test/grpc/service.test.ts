@@ -16,7 +16,7 @@ import { ServingStatus, SyncPhase, SyncStatus, SyncType, type SyncJobProgress } 
 import { HealthCheckResponse_ServingStatus } from '../../src/grpc/generated/health/v1/health.js';
 import { ServerReflectionClient, type ServerReflectionResponse } from '../../src/grpc/generated/grpc/reflection/v1/reflection.js';
 import { defaultExchanges } from '../../src/grpc/service.js';
-import type { Ask } from '../../src/grpc/enclave-api.js';
+import type { CallContext } from '../../src/grpc/enclave-api.js';
 import { HOUR, T0, isServiceError, sampleMetrics, startHarness, unary, type Harness } from '../../testkit/support/grpc-client.js';
 
 const account = { userUid: 'user_123', exchange: 'binance' };
@@ -88,10 +88,10 @@ test.serial('WatchSyncJob streams throttled progress, then the result with phase
   h.port.behaviour = {
     sync: async (_account, _mode, _ask, onProgress) => {
       for (let i = 1; i <= 500; i++) {
-        onProgress?.({ phase: 'fetching', fillsFetched: i, cashFlowsFetched: 0, hoursDone: 0, hoursTotal: 0 });
+        onProgress?.({ phase: 'fetching', fillPages: i, fillsFetched: i, cashFlowPages: 0, cashFlowsFetched: 0, hoursDone: 0, hoursTotal: 0 });
         if (i % 100 === 0) await new Promise((resolve) => setTimeout(resolve, 10));
       }
-      onProgress?.({ phase: 'aggregating', fillsFetched: 500, cashFlowsFetched: 1, hoursDone: 0, hoursTotal: 24 });
+      onProgress?.({ phase: 'aggregating', fillPages: 500, fillsFetched: 500, cashFlowPages: 1, cashFlowsFetched: 1, hoursDone: 0, hoursTotal: 24 });
       return { fillsSynced: 500, cashFlowsSynced: 1, hourlyReturnsGenerated: 24, latestSnapshot: null, gapKinds: [] };
     },
   };
@@ -324,33 +324,43 @@ test.serial('an unexpected error is answered UNKNOWN with a generic message and 
 
 // ---- deadlines ----
 
-test.serial('the port is asked with the client deadline', async (t) => {
-  h.port.calls.length = 0;
-  const deadline = Date.now() + 2_000;
-  await metrics(account, { deadline });
-  const ask = h.port.calls[0]!.ask;
-  t.true(Math.abs(ask.deadline - deadline) < 250, `server deadline off by ${ask.deadline - deadline} ms`);
-  t.false(ask.signal.aborted);
+test.serial('the call signal aborts at the client deadline', async (t) => {
+  let aborted = 0;
+  const start = Date.now();
+  h.port.behaviour = { getPerformance: hangUntilAborted((ask) => ask.signal.addEventListener('abort', () => { aborted = Date.now(); })) };
+  try {
+    const error = await t.throwsAsync(metrics(account, { deadline: start + 1_000 }));
+    t.is((error as unknown as { code: number }).code, status.DEADLINE_EXCEEDED);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    t.true(aborted > 0, 'the signal never aborted');
+    t.true(aborted - start >= 900 && aborted - start < 2_500, `aborted after ${aborted - start} ms`);
+  } finally {
+    h.port.behaviour = {};
+  }
 });
 
 test.serial('a client deadline beyond the server limit is capped at the limit', async (t) => {
-  h.port.calls.length = 0;
-  const before = Date.now();
-  await metrics(account, { deadline: Date.now() + 3_600_000 });
-  const ask = h.port.calls[0]!.ask;
-  t.true(ask.deadline <= Date.now() + 30_000);
-  t.true(ask.deadline >= before + 29_000);
+  const capped = await startHarness({ service: { maxQueryMs: 800 } });
+  let abortedAfter = -1;
+  const start = Date.now();
+  capped.port.behaviour = { getPerformance: hangUntilAborted((ask) => ask.signal.addEventListener('abort', () => { abortedAfter = Date.now() - start; })) };
+  try {
+    await t.throwsAsync(unary(capped.client.getAggregatedMetrics.bind(capped.client), { userUid: account.userUid, exchange: account.exchange }, { deadline: Date.now() + 3_600_000 }));
+    t.true(abortedAfter >= 700 && abortedAfter < 2_500, `aborted after ${abortedAfter} ms`);
+  } finally {
+    await capped.close();
+  }
 });
 
-function hangUntilAborted(seen: (ask: Ask) => void) {
-  return async (_account: unknown, ask: Ask): Promise<never> => {
+function hangUntilAborted(seen: (ask: CallContext) => void) {
+  return async (_account: unknown, ask: CallContext): Promise<never> => {
     seen(ask);
     return new Promise<never>((_resolve, reject) => ask.signal.addEventListener('abort', () => reject(ask.signal.reason as Error)));
   };
 }
 
 test.serial('a port that misses the client deadline yields DEADLINE_EXCEEDED and its signal is aborted', async (t) => {
-  let seen: Ask | undefined;
+  let seen: CallContext | undefined;
   h.port.behaviour = { getPerformance: hangUntilAborted((ask) => (seen = ask)) };
   try {
     const error = await rejection(t, metrics(account, { deadline: Date.now() + 300 }));
@@ -365,7 +375,7 @@ test.serial('a port that misses the client deadline yields DEADLINE_EXCEEDED and
 test.serial('a call without a deadline still ends at the server limit with DEADLINE_EXCEEDED', async (t) => {
   const quick = await startHarness({ service: { maxQueryMs: 200 } });
   t.teardown(() => quick.close());
-  let seen: Ask | undefined;
+  let seen: CallContext | undefined;
   // This port ignores its signal and never settles: the handler must answer by itself.
   quick.port.behaviour = {
     getPerformance: (_account, ask) => {
@@ -380,7 +390,7 @@ test.serial('a call without a deadline still ends at the server limit with DEADL
 });
 
 test.serial('a cancelled call aborts the ask with CallCancelledError', async (t) => {
-  let seen: Ask | undefined;
+  let seen: CallContext | undefined;
   const asked = new Promise<void>((resolve) => {
     h.port.behaviour = {
       getPerformance: hangUntilAborted((ask) => {

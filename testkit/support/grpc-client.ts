@@ -7,9 +7,8 @@ import type { AccountKey, BalanceSnapshot, HourlyReturn } from '../../src/domain
 import { createLogger, type Logger } from '../../src/config/logger.js';
 import { EnclaveServiceClient } from '../../src/grpc/generated/enclave.js';
 import { HealthClient } from '../../src/grpc/generated/health/v1/health.js';
-import type {
-  Ask, ConnectionInfo, EnclaveIdentityInfo, EnclaveApi, ApiHealth, RegisteredConnection, SyncMode, SyncProgress, SyncReport, TimeRange,
-} from '../../src/grpc/enclave-api.js';
+import type { CallContext, ConnectionInfo, EnclaveIdentityInfo, EnclaveApi, ApiHealth, RegisteredConnection, SyncReport, TimeRange } from '../../src/grpc/enclave-api.js';
+import type { SyncMode, SyncProgress } from '../../src/domain/types.js';
 import type { Attestation } from '../../src/attestation/configfs-tsm.js';
 import { AttestationUnavailableError } from '../../src/attestation/errors.js';
 import { startGrpcServer, type GrpcServerOptions, type RunningGrpcServer } from '../../src/grpc/server.js';
@@ -52,7 +51,7 @@ export interface PortCall {
   readonly account?: AccountKey;
   readonly mode?: SyncMode;
   readonly range?: TimeRange;
-  readonly ask: Ask;
+  readonly ask: CallContext;
 }
 
 /** An EnclaveApi that records every ask; `behaviour` overrides a method for one test. */
@@ -60,61 +59,67 @@ export class TestPort implements EnclaveApi {
   readonly calls: PortCall[] = [];
   behaviour: Partial<{ [K in keyof EnclaveApi]: EnclaveApi[K] }> = {};
 
-  async sync(account: AccountKey, mode: SyncMode, ask: Ask, onProgress?: (progress: SyncProgress) => void): Promise<SyncReport> {
+  async sync(account: AccountKey, mode: SyncMode, ask: CallContext, onProgress?: (progress: SyncProgress) => void): Promise<SyncReport> {
     this.calls.push({ method: 'sync', account, mode, ask });
     if (this.behaviour.sync) return this.behaviour.sync(account, mode, ask, onProgress);
     return { fillsSynced: 42, cashFlowsSynced: 1, hourlyReturnsGenerated: 24, latestSnapshot: { at: T0 + 24 * HOUR, balance: 1000, equity: 10_123.45 }, gapKinds: [] };
   }
 
-  async getReturns(account: AccountKey, range: TimeRange, ask: Ask): Promise<readonly HourlyReturn[]> {
+  async getReturns(account: AccountKey, range: TimeRange, ask: CallContext): Promise<readonly HourlyReturn[]> {
     this.calls.push({ method: 'getReturns', account, range, ask });
     if (this.behaviour.getReturns) return this.behaviour.getReturns(account, range, ask);
     return sampleReturns(range.from, range.to);
   }
 
-  async getPerformance(account: AccountKey, ask: Ask): Promise<PerformanceStats> {
+  async getPerformance(account: AccountKey, ask: CallContext): Promise<PerformanceStats> {
     this.calls.push({ method: 'getPerformance', account, ask });
     if (this.behaviour.getPerformance) return this.behaviour.getPerformance(account, ask);
     return sampleMetrics;
   }
 
-  async getSnapshots(account: AccountKey, range: TimeRange, ask: Ask): Promise<readonly BalanceSnapshot[]> {
+  async getSnapshots(account: AccountKey, range: TimeRange, ask: CallContext): Promise<readonly BalanceSnapshot[]> {
     this.calls.push({ method: 'getSnapshots', account, range, ask });
     if (this.behaviour.getSnapshots) return this.behaviour.getSnapshots(account, range, ask);
     return sampleReturns(range.from, range.to).map((r) => ({ at: r.hourStart + HOUR, balance: 500, equity: r.equityEnd }));
   }
 
-  async health(ask: Ask): Promise<ApiHealth> {
+  async health(ask: CallContext): Promise<ApiHealth> {
     this.calls.push({ method: 'health', ask });
     if (this.behaviour.health) return this.behaviour.health(ask);
     return { status: 'serving', activeAccounts: 3, failedAccounts: 0 };
   }
 
-  async identity(ask: Ask): Promise<EnclaveIdentityInfo> {
+  async identity(ask: CallContext): Promise<EnclaveIdentityInfo> {
     this.calls.push({ method: 'identity', ask });
     if (this.behaviour.identity) return this.behaviour.identity(ask);
     return { publicKey: Buffer.alloc(32, 7), serviceVersion: '1.2.3', buildHash: 'unbuilt' };
   }
 
-  async registerConnection(account: AccountKey, sealed: Uint8Array, ask: Ask): Promise<RegisteredConnection> {
+  async registerConnection(account: AccountKey, sealed: Uint8Array, ask: CallContext): Promise<RegisteredConnection> {
     this.calls.push({ method: 'registerConnection', account, ask });
     if (this.behaviour.registerConnection) return this.behaviour.registerConnection(account, sealed, ask);
     return { status: 'active', permissionsChecked: false };
   }
 
-  async removeConnection(account: AccountKey, keepAggregates: boolean, ask: Ask): Promise<boolean> {
+  async removeConnection(account: AccountKey, keepAggregates: boolean, ask: CallContext): Promise<boolean> {
     this.calls.push({ method: 'removeConnection', account, ask });
     if (this.behaviour.removeConnection) return this.behaviour.removeConnection(account, keepAggregates, ask);
     return true;
   }
 
-  async listConnections(ask: Ask): Promise<readonly ConnectionInfo[]> {
+  async reviveConnection(account: AccountKey, ask: CallContext): Promise<boolean> {
+    this.calls.push({ method: 'reviveConnection', account, ask });
+    if (this.behaviour.reviveConnection) return this.behaviour.reviveConnection(account, ask);
+    return false;
+  }
+
+  async listConnections(ask: CallContext): Promise<readonly ConnectionInfo[]> {
     this.calls.push({ method: 'listConnections', ask });
     if (this.behaviour.listConnections) return this.behaviour.listConnections(ask);
     return [];
   }
 
-  async getAttestation(nonce: Uint8Array, ask: Ask): Promise<Attestation> {
+  async getAttestation(nonce: Uint8Array, ask: CallContext): Promise<Attestation> {
     this.calls.push({ method: 'getAttestation', ask });
     if (this.behaviour.getAttestation) return this.behaviour.getAttestation(nonce, ask);
     throw new AttestationUnavailableError('no SEV-SNP attestation device (test port)');
