@@ -1,7 +1,8 @@
 // The process entry point, not a composition root: configuration, then startService (the one
 // composition root, src/app/service.ts), then the demo when
 // it applies. SIGTERM/SIGINT drain and exit 0; a bad configuration exits 2 before anything starts.
-import { ConfigError, demoEnabled, loadConfig, type Config } from './config/config.js';
+import { ConfigError } from './config/errors.js';
+import { demoEnabled, loadConfig, type Config } from './config/config.js';
 import { createLogger } from './config/logger.js';
 import { runDemo } from './app/demo.js';
 import { startService } from './app/service.js';

@@ -1,6 +1,7 @@
 // `npm run migrate`: applies pending migrations to DATABASE_URL, or to the embedded database
 // in EMBEDDED_DB_DIR when DATABASE_URL is unset. Exits non-zero on any problem.
-import { ConfigError, loadConfig } from '../config/config.js';
+import { ConfigError } from '../config/errors.js';
+import { loadConfig } from '../config/config.js';
 import { createLogger } from '../config/logger.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from '../storage/embedded.js';
 import { migrate } from '../storage/migrate.js';

@@ -1,7 +1,8 @@
 // `node dist/cli/rotate-keys.js`: re-seals every stored credential envelope with the newest key
 // (ENCRYPTION_KEY / ENCRYPTION_KEY_ID), opening old ones with ENCRYPTION_KEYS. Prints counts
 // and the ids of accounts whose envelope no configured key opens; exits 1 if there are any.
-import { ConfigError, loadConfig } from '../config/config.js';
+import { ConfigError } from '../config/errors.js';
+import { loadConfig } from '../config/config.js';
 import { createLogger } from '../config/logger.js';
 import { keyringFromConfig } from '../crypto/keyring.js';
 import { rotateEnvelopes } from '../crypto/rotate.js';

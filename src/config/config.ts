@@ -1,5 +1,6 @@
 // Configuration: read once at start-up, validated, frozen. Problems are reported one line per
 // variable, naming what is expected and never echoing a value (some of them are secrets).
+import { ConfigError } from './errors.js';
 import { z } from 'zod';
 
 const boolFlag = z
@@ -63,13 +64,6 @@ export function venueBaseUrls(config: Pick<Config, 'VENUE_BASE_URLS'>): Readonly
 /** The demo runs when asked, or by default on the embedded database outside enclave mode. */
 export function demoEnabled(config: Pick<Config, 'DEMO' | 'ENCLAVE_MODE' | 'DATABASE_URL'>): boolean {
   return config.DEMO ?? (!config.ENCLAVE_MODE && config.DATABASE_URL === undefined);
-}
-
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(readonly problems: readonly string[]) {
-    super(`invalid configuration:\n${problems.join('\n')}`);
-  }
 }
 
 /** Parses the environment; throws ConfigError listing every problem (variable names only). */

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { ConfigError, loadConfig } from '../../src/config/config.js';
+import { ConfigError } from '../../src/config/errors.js';
+import { loadConfig } from '../../src/config/config.js';
 
 const key = 'a'.repeat(64);
 
