@@ -408,7 +408,7 @@ class AccountActor {
       const error = toActorError(msg.outcome.error, account);
       for (const waiter of run.waiters) replyError(waiter, error);
       const label: SyncResultLabel = msg.outcome.error instanceof VenueError ? 'venue_error' : 'error';
-      deps.metrics?.syncFinished(account, label, durationMs, 0, now);
+      deps.metrics?.syncFinished(account, label, durationMs, 0, now, msg.outcome.error instanceof VenueError ? msg.outcome.error.kind : undefined);
       deps.logger?.warn({ account: id, error: errorClassName(msg.outcome.error) }, 'sync failed');
       if (crashClassOf(msg.outcome.error, deps.isTransientStorageError) !== 'resume') {
         // The in-memory view may be ahead of or behind storage: let supervision restart from storage.

@@ -7,12 +7,30 @@
 // account's label set escaped once when it is tracked: 10,000 accounts × 5 series render in a
 // fraction of what prom-client's labelled Counter/Gauge take (label hashing and escaping per
 // series per scrape). Mailbox depth is exported only while non-zero, restarts once one happened.
-import { Gauge, Histogram, type Metric, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Metric, type Registry } from 'prom-client';
 import { accountId, type AccountKey } from '../domain/types.js';
+import type { VenueFailureKind } from '../exchanges/errors.js';
 
 export type ActorStateName = 'starting' | 'idle' | 'syncing' | 'restarting' | 'failed';
 export type SyncResultLabel = 'ok' | 'venue_error' | 'overloaded' | 'error';
 const SYNC_RESULTS: readonly SyncResultLabel[] = ['ok', 'venue_error', 'overloaded', 'error'];
+
+/** The supervisor's full-sync gate: full syncs running and the most allowed at once. */
+export interface FullSyncGateUsage {
+  readonly inUse: number;
+  readonly capacity: number;
+}
+
+/** What alerting needs besides the per-account series (see deploy/prometheus). */
+export interface ActorMetricsOptions {
+  /** Each account's sync period; 0 disables scheduled syncs, and with it the staleness count. */
+  readonly syncIntervalMs?: number;
+  /** Scrape time, ms (the actors' clock). */
+  readonly now?: () => number;
+}
+
+/** Staleness is counted past this many sync intervals without a successful sync. */
+export const STALE_AFTER_INTERVALS = 2;
 
 export interface RuntimeTotals {
   readonly alive: number;
@@ -69,9 +87,49 @@ export class ActorMetrics {
   private unlabelled = 0;
   private totalsProbe: () => RuntimeTotals = () => ({ alive: 0, passivated: 0, failed: 0 });
   private readonly syncDuration: Histogram<'venue'>;
+  private readonly venueSyncs: Counter<'venue' | 'result'>;
+  private readonly venueFailures: Counter<'venue' | 'kind'>;
+  private gateProbe: () => FullSyncGateUsage = () => ({ inUse: 0, capacity: 0 });
+  /**
+   * Per account (capped or not): when its last successful sync finished, else when it was first
+   * seen, in ms. Unlike the labelled series this outlives passivation, which with the default
+   * settings happens between every two scheduled syncs; forget() drops it when the connection goes.
+   */
+  private readonly syncedSince = new Map<string, { readonly venue: string; at: number }>();
+  private readonly now: () => number;
 
-  constructor(registry: Registry, private readonly accountCap: number) {
+  constructor(registry: Registry, private readonly accountCap: number, options: ActorMetricsOptions = {}) {
     const registers = [registry];
+    const intervalSeconds = (options.syncIntervalMs ?? 0) / 1000;
+    const now = options.now ?? Date.now;
+    this.now = now;
+    this.venueSyncs = new Counter({ name: 'enclave_venue_syncs_total', help: 'Syncs finished, by venue and result (every account, capped or not).', labelNames: ['venue', 'result'], registers });
+    this.venueFailures = new Counter({ name: 'enclave_venue_sync_failures_total', help: 'Syncs failed by the venue, by venue and failure class (after retries).', labelNames: ['venue', 'kind'], registers });
+    new Gauge({
+      name: 'enclave_sync_interval_seconds', help: 'Configured period of each account\'s scheduled sync (0: disabled).', registers,
+      collect() { this.set(intervalSeconds); },
+    });
+    const syncedSince = this.syncedSince;
+    new Gauge({
+      name: 'enclave_accounts_stale', help: `Accounts without a successful sync for more than ${STALE_AFTER_INTERVALS} sync intervals, by venue.`, labelNames: ['venue'], registers,
+      collect() {
+        this.reset();
+        if (intervalSeconds <= 0) return;
+        const cutoff = now() - STALE_AFTER_INTERVALS * intervalSeconds * 1000;
+        const byVenue = new Map<string, number>();
+        for (const { venue, at } of syncedSince.values()) byVenue.set(venue, (byVenue.get(venue) ?? 0) + (at < cutoff ? 1 : 0));
+        for (const [venue, count] of byVenue) this.set({ venue }, count);
+      },
+    });
+    const gate = (): FullSyncGateUsage => this.gateProbe();
+    new Gauge({
+      name: 'enclave_full_sync_gate_in_use', help: 'Full syncs running now (each holds one gate slot).', registers,
+      collect() { this.set(gate().inUse); },
+    });
+    new Gauge({
+      name: 'enclave_full_sync_gate_capacity', help: 'Full syncs allowed at once; more are refused with RESOURCE_EXHAUSTED.', registers,
+      collect() { this.set(gate().capacity); },
+    });
     this.syncDuration = new Histogram({ name: 'enclave_sync_duration_seconds', help: 'Sync duration by venue.', labelNames: ['venue'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300], registers });
     this.family(registry, 'enclave_account_syncs_total', 'Syncs finished, by account and result.', 'counter', (s, out, name) => {
       SYNC_RESULTS.forEach((result, i) => {
@@ -109,6 +167,12 @@ export class ActorMetrics {
         this.set({ state: 'failed' }, t.failed);
       },
     });
+    // Today the supervisor parks an account for one reason: repeated crashes (internal). The other
+    // reason classes (venue_auth, venue_unavailable, tamper) appear when their features park accounts.
+    new Gauge({
+      name: 'enclave_accounts_parked', help: 'Accounts parked (failed) until an operator revives them, by reason class.', labelNames: ['reason'], registers,
+      collect() { this.set({ reason: 'internal' }, totals().failed); },
+    });
     const unlabelled = (): number => this.unlabelled;
     new Gauge({
       name: 'enclave_metrics_unlabelled_accounts', help: 'Live accounts beyond the label cap (no per-account series).', registers,
@@ -130,6 +194,16 @@ export class ActorMetrics {
   /** Where runtime totals come from (the supervisor). */
   setTotalsProbe(probe: () => RuntimeTotals): void {
     this.totalsProbe = probe;
+  }
+
+  /** Where the full-sync gate's usage comes from (the supervisor). */
+  setFullSyncGateProbe(probe: () => FullSyncGateUsage): void {
+    this.gateProbe = probe;
+  }
+
+  /** The account's connection was removed: it no longer counts as stale. */
+  forget(account: AccountKey): void {
+    this.syncedSince.delete(accountId(account));
   }
 
   /** Starts per-account series for a live actor, unless the cap is reached. */
@@ -157,7 +231,11 @@ export class ActorMetrics {
   }
 
   setState(account: AccountKey, state: ActorStateName): void {
-    const s = this.series.get(accountId(account));
+    const id = accountId(account);
+    // Staleness starts at the first start that found the connection ('idle'): a request for an
+    // account nobody connected (or one just removed) spawns an actor too, but never gets here.
+    if (state === 'idle' && !this.syncedSince.has(id)) this.syncedSince.set(id, { venue: account.exchange, at: this.now() });
+    const s = this.series.get(id);
     if (s !== undefined) s.state = state;
   }
 
@@ -166,8 +244,12 @@ export class ActorMetrics {
     if (s !== undefined) s.restarts += 1;
   }
 
-  syncFinished(account: AccountKey, result: SyncResultLabel, durationMs: number, fillsIngested: number, finishedAt: number): void {
+  syncFinished(account: AccountKey, result: SyncResultLabel, durationMs: number, fillsIngested: number, finishedAt: number, venueFailure?: VenueFailureKind): void {
     this.syncDuration.observe({ venue: account.exchange }, durationMs / 1000);
+    this.venueSyncs.inc({ venue: account.exchange, result });
+    // Label values use underscores like every other label here ('rate-limited' → 'rate_limited').
+    if (venueFailure !== undefined) this.venueFailures.inc({ venue: account.exchange, kind: venueFailure.replace(/-/gu, '_') });
+    if (result === 'ok') this.syncedSince.set(accountId(account), { venue: account.exchange, at: finishedAt });
     const s = this.series.get(accountId(account));
     if (s === undefined) return;
     s.syncs[result] += 1;

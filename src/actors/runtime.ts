@@ -27,11 +27,12 @@ export interface ActorRuntime {
 }
 
 export function createActorRuntime(config: Config, deps: ActorRuntimeDeps): ActorRuntime {
-  const metrics = new ActorMetrics(deps.registry, config.METRICS_ACCOUNT_CAP);
+  const clock = deps.clock ?? systemClock;
+  const metrics = new ActorMetrics(deps.registry, config.METRICS_ACCOUNT_CAP, { syncIntervalMs: config.SYNC_INTERVAL_MS, now: () => clock.now() });
   const supervisor = createSupervisor({
     deps: {
       store: deps.store, aggregator: deps.aggregator, openCredential: deps.openCredential, connectorFactory: deps.connectorFactory,
-      computePerformanceStats: deps.computePerformanceStats, clock: deps.clock ?? systemClock, random: Math.random,
+      computePerformanceStats: deps.computePerformanceStats, clock, random: Math.random,
       settings: { ...DEFAULT_ACCOUNT_SETTINGS, syncIntervalMs: config.SYNC_INTERVAL_MS, idleMs: config.ACTOR_IDLE_MS, ...deps.settings },
       isTransientStorageError: deps.isTransientStorageError ?? isTransientStorageErrorByShape,
       logger: deps.logger,

@@ -281,6 +281,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     return { alive, passivated, failed };
   };
   metrics?.setTotalsProbe(totals);
+  metrics?.setFullSyncGateProbe(() => ({ inUse: fullRunning, capacity: maxFull }));
 
   return {
     sync: (account, mode, deadline) => route<SyncResult>(account, (replyTo) => ({ type: 'Sync', mode, replyTo }), deadline),

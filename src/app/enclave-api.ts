@@ -27,6 +27,8 @@ export interface IntakeDeps {
   /** An attester for the TLS certificate served now (certificates reload without a restart). */
   readonly attester: () => Attester;
   readonly logger: Logger;
+  /** Told after a connection is removed (the metrics stop counting it as stale). */
+  readonly onConnectionRemoved?: (account: AccountKey) => void;
 }
 
 /** Rejects with the signal's reason once it aborts (client cancel or deadline), else with `work`. */
@@ -103,6 +105,7 @@ export function createEnclaveApi(supervisor: Supervisor, intake: IntakeDeps): En
       const removed = await connections.removeAccount(account, { keepAggregates });
       // A request that arrived in between may have spawned it again with the old credential.
       await supervisor.passivate(account);
+      intake.onConnectionRemoved?.(account);
       logger.info({ account: accountId(account), removed, keepAggregates }, 'connection removed');
       return removed;
     },

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { venueBaseUrls, type Config } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
 import { computePerformanceStats } from '../domain/performance.js';
@@ -24,6 +24,7 @@ import { checkAttestationAtStartup, createAttester } from '../attestation/config
 import { certificateFingerprint } from '../attestation/binding.js';
 import { createEnclaveIdentity, type EnclaveIdentity } from '../attestation/identity.js';
 import { createEnclaveApi } from './enclave-api.js';
+import { collectProcessMetrics } from './process-metrics.js';
 
 export interface RunningService {
   readonly grpcPort: number;
@@ -89,7 +90,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
   const storage = await openStorage(config, logger);
   const pool: AggregationPool = createAggregationPool({ threads: config.POOL_THREADS });
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  collectProcessMetrics(registry, pool);
 
   const connectorFactory = overrides.connectorFactory ?? ((account: AccountKey, plaintext: Buffer): VenueConnector => {
     const baseUrl = baseUrls.get(account.exchange);
@@ -133,6 +134,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       connectorFactory,
       attester,
       logger,
+      onConnectionRemoved: (account) => runtime.metrics.forget(account),
     }),
     logger,
     enclaveMode: config.ENCLAVE_MODE,

@@ -26,6 +26,8 @@ export interface AggregationPool extends Aggregator {
   /** Runs already-encoded columns; their buffers are transferred (unusable here afterwards). */
   runColumns(columns: ColumnarInput, signal?: AbortSignal): Promise<ColumnarResult>;
   readonly threads: number;
+  /** Tasks waiting for a free worker (the metrics' pool queue). */
+  readonly queueSize: number;
   close(): Promise<void>;
 }
 
@@ -61,6 +63,7 @@ export function createAggregationPool(options: AggregationPoolOptions): Aggregat
 
   return {
     threads,
+    get queueSize() { return piscina.queueSize; },
     runColumns,
     async aggregate(input, signal) {
       signal?.throwIfAborted();

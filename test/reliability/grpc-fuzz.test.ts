@@ -1,5 +1,5 @@
 // 1,000 generated malformed requests against the real service process (scripts/soak.ts sends
-// 10,000): no crash, each answered as the model in test/support/grpc-fuzz.ts expects
+// 10,000): no crash, each answered as the model in testkit/support/grpc-fuzz.ts expects
 // (INVALID_ARGUMENT, RESOURCE_EXHAUSTED, or NOT_FOUND for a well-formed unknown account), and the
 // health services still SERVING. A user_uid made of every allowed metacharacter is stored and
 // matched literally (no LIKE, regex or shell reading of "_", ".", ":", "@", "-").

@@ -1,4 +1,4 @@
-// The confidentiality guarantee end to end (test/support/leak-canaries.ts): no canary key, secret
+// The confidentiality guarantee end to end (testkit/support/leak-canaries.ts): no canary key, secret
 // or trade id in any log line, /metrics, gRPC reply or error, or gateway-visible table, while the
 // canaries demonstrably reached the venue and the enclave's own trades table.
 import test from 'ava';

@@ -50,7 +50,7 @@ import { instrumentStore, type InstrumentedStore } from './instrumented-store.js
 export const CANARY_SECRET = 'canary-secret-7f3a9c';
 
 export interface HarnessOptions {
-  /** The throw-away database the real store runs on (test/support/database.ts). */
+  /** The throw-away database the real store runs on (testkit/support/database.ts). */
   readonly database?: TestDatabase;
   /** Instead of `database`: any store, with the function that stores a connection row. */
   readonly store?: AccountStore;
