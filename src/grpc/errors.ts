@@ -30,6 +30,21 @@ export class CallCancelledError extends Error {
   }
 }
 
+/** The TLS files are missing, unreadable or inconsistent; the message names the part, never the contents. */
+export class TlsMaterialError extends Error {
+  override readonly name = 'TlsMaterialError';
+}
+
+/** The server cannot start with the given settings (such as enclave mode without mTLS files). */
+export class GrpcServerConfigError extends Error {
+  override readonly name = 'GrpcServerConfigError';
+}
+
+/** A reply the client cannot map to the domain (an enum value from a newer schema, a missing field). */
+export class WireFormatError extends Error {
+  override readonly name = 'WireFormatError';
+}
+
 export interface GrpcStatus {
   readonly code: status;
   readonly details: string;
