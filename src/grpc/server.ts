@@ -31,7 +31,7 @@ export interface GrpcServerOptions {
   /** Largest reply sent, bytes (default 16 MiB; the range limit keeps replies far below it). */
   readonly maxReplyBytes?: number;
   /** Validation and timeout settings passed to the service. */
-  readonly service?: Partial<Pick<EnclaveServiceOptions, 'exchanges' | 'maxRangeMs' | 'maxSyncMs' | 'maxQueryMs'>>;
+  readonly service?: Partial<Pick<EnclaveServiceOptions, 'exchanges' | 'maxRangeMs' | 'maxSyncMs' | 'maxQueryMs' | 'progressIntervalMs'>>;
 }
 
 export interface RunningGrpcServer {
