@@ -46,7 +46,6 @@ async function cli(args: readonly string[]): Promise<Run> {
     progressStream: terminal,
     env: {},
   });
-  // eslint-disable-next-line no-control-regex
   return { code, out, err, bar: bar.replace(/\u001b(\[[0-9;?]*[A-Za-z]|[78])/gu, '\n') };
 }
 
