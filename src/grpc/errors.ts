@@ -56,7 +56,7 @@ export function toGrpcStatus(error: unknown): GrpcStatus {
   if (error instanceof InvalidArgumentError) return { code: status.INVALID_ARGUMENT, details: error.message };
   if (error instanceof AccountNotFoundError) return { code: status.NOT_FOUND, details: 'no account is connected for this user and exchange' };
   if (error instanceof AccountFailedError) {
-    return { code: status.FAILED_PRECONDITION, details: 'the account is parked after repeated failures; an operator must re-enable it' };
+    return { code: status.FAILED_PRECONDITION, details: 'the account is parked after repeated failures; an operator can revive it (ReviveConnection, enclave revive)' };
   }
   if (error instanceof VenueUnavailableError) return { code: status.UNAVAILABLE, details: 'the exchange could not be reached; retry later' };
   if (error instanceof OverloadedError) return { code: status.RESOURCE_EXHAUSTED, details: 'too much work in flight; retry later' };
