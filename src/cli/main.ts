@@ -9,28 +9,29 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { credentials, Metadata, status, type CallOptions, type ChannelCredentials, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
 import { SingleBar } from 'cli-progress';
-import type { PerformanceStats } from '../domain/aggregation.js';
-import { EXCHANGES, isExchange, type AccountKey, type HourlyReturn } from '../domain/types.js';
+import { EXCHANGES, isExchange, type AccountKey, type SyncProgress } from '../domain/types.js';
 import type { VenueCredential } from '../domain/types.js';
 import { sealCredential } from '../crypto/sealed-intake.js';
+import { EnclaveServiceClient, type SyncJobProgress, type TcbVersion } from '../grpc/generated/enclave.js';
+import type { SyncReport } from '../grpc/enclave-api.js';
+import { WireFormatError } from '../grpc/errors.js';
 import {
-  ConnectionStatus,
-  EnclaveServiceClient,
-  SyncPhase,
-  SyncStatus,
-  SyncType,
-  type PerformanceMetrics as PerformanceMetricsMessage,
-  type ProcessSyncJobResponse,
-  type SyncJobProgress,
-  type TcbVersion,
-} from '../grpc/generated/enclave.js';
-import { equityChart, equitySvg, metricsTable, returnsTable, table } from './render.js';
+  accountToWire,
+  connectionInfoFromWire,
+  connectionStatusFromWire,
+  hourlyReturnFromWire,
+  performanceStatsFromWire,
+  syncModeToWire,
+  watchedSyncFromWire,
+} from '../grpc/wire.js';
+import { connectionsTable, equityChart, equitySvg, performanceTable, returnsTable, syncProgressText } from './render.js';
 import { runVerifyAttestation } from './verify-attestation.js';
 
 export const USAGE = `usage: enclave <command> [options]
   add <user> <exchange> [--key-file FILE]   register an API key (read from stdin or FILE, never argv):
                                             JSON {"apiKey","secret","passphrase"?} or lines: key, secret[, passphrase]
-  list                                      connected accounts and their status
+  list                                      connected accounts, their status and why a parked one is parked
+  revive <user> <exchange>                  let a parked (failed) account sync again
   remove <user> <exchange> [--keep-aggregates]
                                             delete the account's key, fills, cash flows, cursors (and aggregates)
   sync <user> <exchange> [--full]           sync now, with a progress bar
@@ -114,91 +115,55 @@ export function parseCredentialText(text: string): VenueCredential {
   return passphrase === undefined || passphrase === '' ? base : { ...base, passphrase };
 }
 
-function statusName(s: ConnectionStatus): string {
-  switch (s) {
-    case ConnectionStatus.CONNECTION_STATUS_ACTIVE:
-      return 'active';
-    case ConnectionStatus.CONNECTION_STATUS_FAILED:
-      return 'failed';
-    case ConnectionStatus.CONNECTION_STATUS_DISABLED:
-      return 'disabled';
-    default:
-      return 'unknown';
-  }
-}
-
-function toMetrics(m: PerformanceMetricsMessage): PerformanceStats {
-  const opt = (v: number | undefined): number | null => v ?? null;
-  return {
-    hours: m.hours,
-    cumulativeReturn: m.cumulativeReturn,
-    annualizedReturn: m.annualizedReturn,
-    annualizedVolatility: m.annualizedVolatility,
-    maxDrawdown: m.maxDrawdown,
-    maxDrawdownPeakHour: opt(m.maxDrawdownPeakHourMs),
-    maxDrawdownTroughHour: opt(m.maxDrawdownTroughHourMs),
-    sharpe: opt(m.sharpe),
-    sortino: opt(m.sortino),
-    calmar: opt(m.calmar),
-    positiveHourShare: m.positiveHourShare,
-    bestHour: opt(m.bestHour),
-    worstHour: opt(m.worstHour),
-    totalFees: m.totalFees,
-    realizedPnl: m.realizedPnl,
-    unrealizedPnl: m.unrealizedPnl,
-  };
-}
-
 function parseTime(text: string, flag: string): number {
   const ms = /^\d+$/u.test(text) ? Number(text) : Date.parse(text);
   if (!Number.isFinite(ms)) throw new UsageError(`${flag} must be an ISO time or epoch milliseconds`);
   return ms;
 }
 
-function syncSummary(result: ProcessSyncJobResponse | undefined): string {
-  if (result === undefined) return 'sync finished without a result';
-  const state = result.status === SyncStatus.SYNC_STATUS_COMPLETED_WITH_GAPS ? `completed with gaps (${result.dataGapKinds.join(', ')})` : 'completed';
-  const snapshot = result.latestSnapshot === undefined ? '' : `; equity ${result.latestSnapshot.equity.toFixed(2)} at ${new Date(result.latestSnapshot.timeMs).toISOString()}`;
-  return `sync ${state}: ${result.fillsSynced} new fills, ${result.cashFlowsSynced} new cash flows, ${result.hourlyReturnsGenerated} hours computed${snapshot}`;
+function syncSummary(report: SyncReport | undefined): string {
+  if (report === undefined) return 'sync finished without a result';
+  const state = report.gapKinds.length > 0 ? `completed with gaps (${report.gapKinds.join(', ')})` : 'completed';
+  const snapshot = report.latestSnapshot === null ? '' : `; equity ${report.latestSnapshot.equity.toFixed(2)} at ${new Date(report.latestSnapshot.at).toISOString()}`;
+  return `sync ${state}: ${report.fillsSynced} new fills, ${report.cashFlowsSynced} new cash flows, ${report.hourlyReturnsGenerated} hours computed${snapshot}`;
 }
 
 const tcb = (t: TcbVersion | undefined): string => (t === undefined ? '—' : `${t.bootLoader}.${t.tee}.${t.snp}.${t.microcode}${t.fmc === undefined ? '' : ` fmc ${t.fmc}`}`);
 
-async function watchSync(client: EnclaveServiceClient, account: AccountKey, full: boolean, io: CliIo): Promise<ProcessSyncJobResponse | undefined> {
-  const stream = client.watchSyncJob(
-    { userUid: account.userUid, exchange: account.exchange, type: full ? SyncType.SYNC_TYPE_FULL : SyncType.SYNC_TYPE_INCREMENTAL },
-    { deadline: Date.now() + SYNC_DEADLINE_MS },
-  );
+/** Streams the sync's progress into a bar: pages and fills while fetching, then hours of hours total. */
+async function watchSync(client: EnclaveServiceClient, account: AccountKey, full: boolean, io: CliIo): Promise<SyncReport | undefined> {
+  const stream = client.watchSyncJob({ ...accountToWire(account), type: syncModeToWire(full ? 'full' : 'incremental') }, { deadline: Date.now() + SYNC_DEADLINE_MS });
   const bar = new SingleBar({
-    format: '{phase} |{bar}| {value}/{total} hours | {fills} fills, {flows} cash flows',
+    format: '{phase} |{bar}| {detail}',
     stream: io.progressStream ?? process.stderr,
     noTTYOutput: false,
     hideCursor: true,
     clearOnComplete: false,
   });
   let started = false;
-  let result: ProcessSyncJobResponse | undefined;
+  let report: SyncReport | undefined;
+  const draw = (progress: SyncProgress, done: boolean): void => {
+    const payload = { phase: (done ? 'done' : progress.phase).padEnd(11), detail: syncProgressText(progress) };
+    const total = Math.max(1, progress.hoursTotal);
+    if (!started) {
+      bar.start(total, progress.hoursDone, payload);
+      started = true;
+    } else {
+      bar.setTotal(total);
+      bar.update(progress.hoursDone, payload);
+    }
+  };
   try {
     for await (const message of stream as AsyncIterable<SyncJobProgress>) {
-      const payload = {
-        phase: message.phase === SyncPhase.SYNC_PHASE_FETCHING ? 'fetching   ' : message.phase === SyncPhase.SYNC_PHASE_AGGREGATING ? 'aggregating' : 'done       ',
-        fills: message.fillsFetched,
-        flows: message.cashFlowsFetched,
-      };
-      const total = Math.max(1, message.hoursTotal);
-      if (!started) {
-        bar.start(total, message.hoursDone, payload);
-        started = true;
-      } else {
-        bar.setTotal(total);
-        bar.update(message.hoursDone, payload);
-      }
-      if (message.phase === SyncPhase.SYNC_PHASE_DONE) result = message.result;
+      const watched = watchedSyncFromWire(message);
+      draw(watched.progress, watched.done);
+      if (watched.done) report = watched.report;
     }
   } finally {
     if (started) bar.stop();
+    stream.cancel();
   }
-  return result;
+  return report;
 }
 
 /** Runs one command; resolves to the exit code (0 ok, 1 failed, 2 usage). */
@@ -252,9 +217,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         const c = open();
         const identity = await call(c.getEnclaveIdentity.bind(c), {});
         const sealed = await sealCredential(identity.hpkePublicKey, account, credential);
-        const reply = await call(c.registerConnection.bind(c), { userUid: account.userUid, exchange: account.exchange, sealedCredential: sealed });
+        const reply = await call(c.registerConnection.bind(c), { ...accountToWire(account), sealedCredential: sealed });
         io.out(
-          `added ${account.userUid} on ${account.exchange}: ${statusName(reply.status)}` +
+          `added ${account.userUid} on ${account.exchange}: ${connectionStatusFromWire(reply.status)}` +
             `${reply.permissionsChecked ? ' (key checked read-only)' : ' (the venue does not report key permissions: not checked)'}\n`,
         );
         return 0;
@@ -262,19 +227,26 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       case 'list': {
         if (positionals.length > 0) throw new UsageError('list takes no arguments');
         const c = open();
-        const { connections } = await call(c.listConnections.bind(c), {});
-        if (connections.length === 0) {
-          io.out('no accounts connected\n');
-          return 0;
-        }
-        io.out(`${table([['user', 'exchange', 'status'], ...connections.map((x) => [x.userUid, x.exchange, statusName(x.status)])])}\n`);
+        const connections = (await call(c.listConnections.bind(c), {})).connections.map(connectionInfoFromWire);
+        io.out(connections.length === 0 ? 'no accounts connected\n' : `${connectionsTable(connections)}\n`);
+        return 0;
+      }
+      case 'revive': {
+        const account = accountArgs(positionals);
+        const c = open();
+        const { revived } = await call(c.reviveConnection.bind(c), accountToWire(account));
+        io.out(
+          revived
+            ? `revived ${account.userUid} on ${account.exchange}: it syncs again\n`
+            : `${account.userUid} on ${account.exchange} is not parked: nothing to revive\n`,
+        );
         return 0;
       }
       case 'remove': {
         const account = accountArgs(positionals);
         const keep = values['keep-aggregates'] === true;
         const c = open();
-        const { removed } = await call(c.removeConnection.bind(c), { userUid: account.userUid, exchange: account.exchange, keepAggregates: keep });
+        const { removed } = await call(c.removeConnection.bind(c), { ...accountToWire(account), keepAggregates: keep });
         io.out(
           removed
             ? `removed ${account.userUid} on ${account.exchange}: key, fills, cash flows and cursors deleted${keep ? '; aggregates kept' : ', aggregates too'}\n`
@@ -295,14 +267,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         const last = values.last === undefined ? 24 : Number(values.last);
         if (!Number.isInteger(last) || last < 1) throw new UsageError('--last must be a positive integer');
         const c = open();
-        const reply = await call(c.calculateHistoricalReturns.bind(c), { userUid: account.userUid, exchange: account.exchange, fromMs: from, toMs: to });
-        const returns: HourlyReturn[] = reply.returns.map((r) => ({
-          hourStart: r.hourStartMs,
-          return: r.hourlyReturn,
-          cumulativeReturn: r.cumulativeReturn,
-          equityEnd: r.equityEnd,
-          netFlow: r.netFlow,
-        }));
+        const reply = await call(c.calculateHistoricalReturns.bind(c), { ...accountToWire(account), fromMs: from, toMs: to });
+        const returns = reply.returns.map(hourlyReturnFromWire);
         if (returns.length === 0) {
           io.out('no published hourly returns in this range\n');
         } else {
@@ -317,9 +283,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       case 'metrics': {
         const account = accountArgs(positionals);
         const c = open();
-        const { metrics } = await call(c.getAggregatedMetrics.bind(c), { userUid: account.userUid, exchange: account.exchange });
-        if (metrics === undefined) throw new CliError('the service answered without metrics');
-        io.out(`${metricsTable(toMetrics(metrics))}\n`);
+        const { metrics: stats } = await call(c.getAggregatedMetrics.bind(c), accountToWire(account));
+        if (stats === undefined) throw new CliError('the service answered without performance figures');
+        io.out(`${performanceTable(performanceStatsFromWire(stats))}\n`);
         return 0;
       }
       case 'identity': {
@@ -365,7 +331,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.err(`enclave: ${status[error.code] ?? error.code}: ${error.details}\n`);
       return 1;
     }
-    if (error instanceof CliError || (error instanceof TypeError && 'code' in error)) {
+    if (error instanceof CliError || error instanceof WireFormatError || (error instanceof TypeError && 'code' in error)) {
       io.err(`enclave: ${error.message}\n`);
       return 1;
     }

@@ -1,8 +1,10 @@
 // Turns published aggregates into text for a terminal (tables, an equity chart) and into an SVG.
-// Only aggregates reach here: returns, snapshots and metrics.
+// Only aggregates reach here: returns, snapshots, performance figures, connection states and
+// sync progress counts.
 import { plot } from 'asciichart';
 import type { PerformanceStats } from '../domain/aggregation.js';
-import type { HourlyReturn } from '../domain/types.js';
+import type { HourlyReturn, ParkedReason, SyncProgress } from '../domain/types.js';
+import type { ConnectionInfo } from '../grpc/enclave-api.js';
 
 const percent = (value: number | null): string => (value === null ? '—' : `${(value * 100).toFixed(4)}%`);
 const ratio = (value: number | null): string => (value === null ? '—' : value.toFixed(3));
@@ -26,7 +28,7 @@ export function returnsTable(returns: readonly HourlyReturn[], last = 12): strin
   ]);
 }
 
-export function metricsTable(m: PerformanceStats): string {
+export function performanceTable(m: PerformanceStats): string {
   return table([
     ['metric', 'value'],
     ['hours', String(m.hours)],
@@ -46,6 +48,36 @@ export function metricsTable(m: PerformanceStats): string {
     ['realized P&L', money(m.realizedPnl)],
     ['unrealized P&L', money(m.unrealizedPnl)],
   ]);
+}
+
+/** @deprecated The old name, kept only until src/app/demo.ts (owned by the actor-side change) imports performanceTable. */
+export const metricsTable = performanceTable;
+
+const PARKED_REASON_WORDS: Record<ParkedReason, string> = {
+  venue_auth: 'venue auth refused',
+  venue_unavailable: 'venue unavailable',
+  internal: 'internal error',
+  tamper: 'tamper detected',
+};
+
+/** Why an account is parked, in words; '—' when it is not. */
+export function parkedReasonText(reason: ParkedReason | null): string {
+  return reason === null ? '—' : PARKED_REASON_WORDS[reason];
+}
+
+export function connectionsTable(connections: readonly ConnectionInfo[]): string {
+  return table([
+    ['user', 'exchange', 'status', 'parked because'],
+    ...connections.map((c) => [c.account.userUid, c.account.exchange, c.status, parkedReasonText(c.parkedReason)]),
+  ]);
+}
+
+const plural = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
+
+/** The progress bar's text: pages and records per stream while fetching, then hours of hours total. */
+export function syncProgressText(p: SyncProgress): string {
+  const fetched = `${plural(p.fillsFetched, 'fill', 'fills')} in ${plural(p.fillPages, 'page', 'pages')}, ${plural(p.cashFlowsFetched, 'cash flow', 'cash flows')} in ${plural(p.cashFlowPages, 'page', 'pages')}`;
+  return p.phase === 'fetching' ? fetched : `${p.hoursDone}/${p.hoursTotal} hours | ${fetched}`;
 }
 
 /** Growth of 1 unit, downsampled to at most `width` points (last value of each bucket). */

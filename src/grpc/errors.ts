@@ -30,6 +30,21 @@ export class CallCancelledError extends Error {
   }
 }
 
+/** The TLS files are missing, unreadable or inconsistent; the message names the part, never the contents. */
+export class TlsMaterialError extends Error {
+  override readonly name = 'TlsMaterialError';
+}
+
+/** The server cannot start with the given settings (such as enclave mode without mTLS files). */
+export class GrpcServerConfigError extends Error {
+  override readonly name = 'GrpcServerConfigError';
+}
+
+/** A reply the client cannot map to the domain (an enum value from a newer schema, a missing field). */
+export class WireFormatError extends Error {
+  override readonly name = 'WireFormatError';
+}
+
 export interface GrpcStatus {
   readonly code: status;
   readonly details: string;
@@ -41,7 +56,7 @@ export function toGrpcStatus(error: unknown): GrpcStatus {
   if (error instanceof InvalidArgumentError) return { code: status.INVALID_ARGUMENT, details: error.message };
   if (error instanceof AccountNotFoundError) return { code: status.NOT_FOUND, details: 'no account is connected for this user and exchange' };
   if (error instanceof AccountFailedError) {
-    return { code: status.FAILED_PRECONDITION, details: 'the account is parked after repeated failures; an operator must re-enable it' };
+    return { code: status.FAILED_PRECONDITION, details: 'the account is parked after repeated failures; an operator can revive it (ReviveConnection, enclave revive)' };
   }
   if (error instanceof VenueUnavailableError) return { code: status.UNAVAILABLE, details: 'the exchange could not be reached; retry later' };
   if (error instanceof OverloadedError) return { code: status.RESOURCE_EXHAUSTED, details: 'too much work in flight; retry later' };

@@ -9,6 +9,7 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
 import { descriptorSetBase64 } from './generated/descriptor-set.js';
 import type { EnclaveApi } from './enclave-api.js';
+import { GrpcServerConfigError } from './errors.js';
 import { createEnclaveService, enclaveServiceDefinition, type EnclaveServiceOptions } from './service.js';
 import { createMutualTlsCredentials, type TlsFiles } from './tls.js';
 
@@ -30,7 +31,7 @@ export interface GrpcServerOptions {
   /** Largest reply sent, bytes (default 16 MiB; the range limit keeps replies far below it). */
   readonly maxReplyBytes?: number;
   /** Validation and timeout settings passed to the service. */
-  readonly service?: Partial<Pick<EnclaveServiceOptions, 'exchanges' | 'maxRangeMs' | 'maxSyncMs' | 'maxQueryMs'>>;
+  readonly service?: Partial<Pick<EnclaveServiceOptions, 'exchanges' | 'maxRangeMs' | 'maxSyncMs' | 'maxQueryMs' | 'progressIntervalMs'>>;
 }
 
 export interface RunningGrpcServer {
@@ -44,10 +45,6 @@ export interface RunningGrpcServer {
    * then cancels the rest.
    */
   close(graceMs?: number): Promise<void>;
-}
-
-export class GrpcServerConfigError extends Error {
-  override readonly name = 'GrpcServerConfigError';
 }
 
 /** The mTLS files from the configuration: all three, or none (then plaintext, outside enclave mode). */

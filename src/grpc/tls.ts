@@ -9,6 +9,7 @@ import { X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { experimental, type ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from '../config/logger.js';
+import { TlsMaterialError } from './errors.js';
 
 export interface TlsFiles {
   /** CA bundle that client certificates must chain to. */
@@ -24,10 +25,6 @@ interface Material {
   readonly ca: Buffer;
   readonly cert: Buffer;
   readonly key: Buffer;
-}
-
-export class TlsMaterialError extends Error {
-  override readonly name = 'TlsMaterialError';
 }
 
 /** Throws TlsMaterialError naming which part is wrong (never the file contents). */

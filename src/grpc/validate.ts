@@ -3,7 +3,8 @@
 // key pasted into user_uid must not come back in an error.
 import { EXCHANGES, type AccountKey, type Exchange } from '../domain/types.js';
 import { InvalidArgumentError } from './errors.js';
-import { SyncType } from './generated/enclave.js';
+import type { SyncType } from './generated/enclave.js';
+import { syncModeFromWire } from './wire.js';
 import type { SyncMode } from '../domain/types.js';
 import type { TimeRange } from './enclave-api.js';
 
@@ -73,16 +74,10 @@ function checkRange(request: { readonly fromMs: number; readonly toMs: number },
 }
 
 function checkSyncType(type: SyncType, c: Checker): SyncMode {
-  switch (type) {
-    case SyncType.SYNC_TYPE_INCREMENTAL:
-      return 'incremental';
-    case SyncType.SYNC_TYPE_FULL:
-      return 'full';
-    default:
-      // UNSPECIFIED, UNRECOGNIZED and numbers from a newer schema alike.
-      c.add('type', 'must be SYNC_TYPE_INCREMENTAL or SYNC_TYPE_FULL');
-      return 'incremental';
-  }
+  const mode = syncModeFromWire(type);
+  // UNSPECIFIED, UNRECOGNIZED and numbers from a newer schema alike.
+  if (mode === null) c.add('type', 'must be SYNC_TYPE_INCREMENTAL or SYNC_TYPE_FULL');
+  return mode ?? 'incremental';
 }
 
 export function validateSync(

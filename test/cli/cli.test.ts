@@ -148,6 +148,29 @@ test.serial('errors are one line with a non-zero exit: unknown account, bad usag
   t.regex(err, /^enclave: UNAVAILABLE: .*\n$/u);
 });
 
+test.serial('revive brings a parked account back: list names the reason class, then shows it active', async (t) => {
+  const { h } = t.context;
+  const notParked = await cli(h, ['revive', 'cli-user', 'simulated']);
+  t.is(notParked.code, 0, notParked.err);
+  t.is(notParked.out, 'cli-user on simulated is not parked: nothing to revive\n');
+  // Parked as the crash-loop cut-off leaves it: the stored status says failed.
+  const pg = await import('pg');
+  const db = new pg.default.Client({ connectionString: h.db.url });
+  await db.connect();
+  try {
+    await db.query(`UPDATE exchange_connections SET status = 'failed' WHERE user_uid = $1 AND exchange = $2`, ['cli-file-user', 'simulated']);
+  } finally {
+    await db.end();
+  }
+  const parked = await cli(h, ['list']);
+  t.regex(parked.out, /cli-file-user\s+simulated\s+failed\s+(venue auth refused|venue unavailable|internal error|tamper detected)\n/u);
+  t.regex(parked.out, /cli-user\s+simulated\s+active\s+—\n/u);
+  const revived = await cli(h, ['revive', 'cli-file-user', 'simulated']);
+  t.is(revived.code, 0, revived.err);
+  t.is(revived.out, 'revived cli-file-user on simulated: it syncs again\n');
+  t.regex((await cli(h, ['list'])).out, /cli-file-user\s+simulated\s+active\s+—\n/u);
+});
+
 test.serial('attest without an SEV-SNP device says so in one line; remove deletes the account', async (t) => {
   const { h } = t.context;
   const attest = await cli(h, ['attest']);

@@ -3,6 +3,10 @@ import test from 'ava';
 import { status } from '@grpc/grpc-js';
 import { SealedCredentialError } from '../../src/crypto/errors.js';
 import { WritableCredentialError } from '../../src/domain/errors.js';
+import { PARKED_REASONS } from '../../src/domain/types.js';
+import { AccountNotFoundError } from '../../src/actors/errors.js';
+import { ConnectionStatus, ParkedReason } from '../../src/grpc/generated/enclave.js';
+import { connectionInfoFromWire } from '../../src/grpc/wire.js';
 import { isServiceError, startHarness, unary, type Harness } from '../../testkit/support/grpc-client.js';
 
 let h: Harness;
@@ -55,4 +59,57 @@ test.serial('RemoveConnection passes keep_aggregates through; GetAttestation che
   t.deepEqual(short, { code: status.INVALID_ARGUMENT, details: 'nonce: must be 16 to 64 bytes' });
   const unavailable = await codeOf(unary(h.client.getAttestation.bind(h.client), { nonce: Buffer.alloc(16) }));
   t.is(unavailable.code, status.FAILED_PRECONDITION);
+});
+
+test.serial('ReviveConnection asks the port for the account and answers whether it was parked', async (t) => {
+  const revived: string[] = [];
+  h.port.behaviour.reviveConnection = async (account) => {
+    revived.push(`${account.exchange}:${account.userUid}`);
+    return account.userUid === 'parked-user';
+  };
+  try {
+    t.deepEqual(await unary(h.client.reviveConnection.bind(h.client), { userUid: 'parked-user', exchange: 'bitget' }), { revived: true });
+    t.deepEqual(await unary(h.client.reviveConnection.bind(h.client), { userUid: 'active-user', exchange: 'bitget' }), { revived: false });
+    t.deepEqual(revived, ['bitget:parked-user', 'bitget:active-user']);
+  } finally {
+    delete h.port.behaviour.reviveConnection;
+  }
+});
+
+test.serial('ReviveConnection of an unknown account is NOT_FOUND, and it validates before asking', async (t) => {
+  h.port.behaviour.reviveConnection = () => Promise.reject(new AccountNotFoundError('bitget:nobody CANARY'));
+  try {
+    const unknown = await codeOf(unary(h.client.reviveConnection.bind(h.client), { userUid: 'nobody', exchange: 'bitget' }));
+    t.deepEqual(unknown, { code: status.NOT_FOUND, details: 'no account is connected for this user and exchange' });
+    const before = h.port.calls.length;
+    const bad = await codeOf(unary(h.client.reviveConnection.bind(h.client), { userUid: 'x y', exchange: 'kraken' }));
+    t.is(bad.code, status.INVALID_ARGUMENT);
+    t.regex(bad.details, /^user_uid: .*; exchange: /u);
+    t.is(h.port.calls.length, before, 'the port was not asked');
+  } finally {
+    delete h.port.behaviour.reviveConnection;
+  }
+});
+
+test.serial('ListConnections carries the reason class of each parked account, and none for the others', async (t) => {
+  h.port.behaviour.listConnections = async () => [
+    { account: { userUid: 'ok', exchange: 'binance' }, status: 'active', parkedReason: null },
+    ...PARKED_REASONS.map((reason) => ({ account: { userUid: `parked-${reason}`, exchange: 'binance' as const }, status: 'failed' as const, parkedReason: reason })),
+  ];
+  try {
+    const reply = await unary(h.client.listConnections.bind(h.client), {});
+    t.deepEqual(
+      reply.connections.map((c) => [c.userUid, c.status, c.parkedReason]),
+      [
+        ['ok', ConnectionStatus.CONNECTION_STATUS_ACTIVE, ParkedReason.PARKED_REASON_UNSPECIFIED],
+        ['parked-venue_auth', ConnectionStatus.CONNECTION_STATUS_FAILED, ParkedReason.PARKED_REASON_VENUE_AUTH],
+        ['parked-venue_unavailable', ConnectionStatus.CONNECTION_STATUS_FAILED, ParkedReason.PARKED_REASON_VENUE_UNAVAILABLE],
+        ['parked-internal', ConnectionStatus.CONNECTION_STATUS_FAILED, ParkedReason.PARKED_REASON_INTERNAL],
+        ['parked-tamper', ConnectionStatus.CONNECTION_STATUS_FAILED, ParkedReason.PARKED_REASON_TAMPER],
+      ],
+    );
+    t.deepEqual(reply.connections.map(connectionInfoFromWire), await h.port.behaviour.listConnections({ signal: new AbortController().signal }));
+  } finally {
+    delete h.port.behaviour.listConnections;
+  }
 });

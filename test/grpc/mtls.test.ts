@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, status, type ChannelCredentials } from '@grpc/grpc-js';
 import { EnclaveServiceClient } from '../../src/grpc/generated/enclave.js';
-import { GrpcServerConfigError, startGrpcServer, tlsFilesFromConfig } from '../../src/grpc/server.js';
-import { TlsMaterialError, type TlsFiles } from '../../src/grpc/tls.js';
+import { GrpcServerConfigError, TlsMaterialError } from '../../src/grpc/errors.js';
+import { startGrpcServer, tlsFilesFromConfig } from '../../src/grpc/server.js';
+import type { TlsFiles } from '../../src/grpc/tls.js';
 import { createCa, type Pem, type TestCa } from './certificates.js';
 import { captureLogger, isServiceError, startHarness, TestPort, unary, type Harness } from '../../testkit/support/grpc-client.js';
 

@@ -17,7 +17,7 @@ import { HealthCheckResponse_ServingStatus } from '../../src/grpc/generated/heal
 import { ServerReflectionClient, type ServerReflectionResponse } from '../../src/grpc/generated/grpc/reflection/v1/reflection.js';
 import { defaultExchanges } from '../../src/grpc/service.js';
 import type { CallContext } from '../../src/grpc/enclave-api.js';
-import { HOUR, T0, isServiceError, sampleMetrics, startHarness, unary, type Harness } from '../../testkit/support/grpc-client.js';
+import { HOUR, T0, isServiceError, samplePerformance, startHarness, unary, type Harness } from '../../testkit/support/grpc-client.js';
 
 const account = { userUid: 'user_123', exchange: 'binance' };
 
@@ -146,7 +146,7 @@ test.serial('GetAggregatedMetrics carries every metric, with absent values for t
   const reply = await metrics(account);
   t.deepEqual(reply.metrics, {
     hours: 48,
-    cumulativeReturn: sampleMetrics.cumulativeReturn,
+    cumulativeReturn: samplePerformance.cumulativeReturn,
     annualizedReturn: 0.25,
     annualizedVolatility: 0.4,
     maxDrawdown: 0.05,
@@ -452,6 +452,6 @@ test.serial('server reflection describes EnclaveService so stock tools can call 
   const file = files.find((f) => f.package === 'enclave.v1');
   t.truthy(file);
   t.deepEqual(file!.service[0]?.method.map((m) => m.name), ['ProcessSyncJob', 'WatchSyncJob', 'CalculateHistoricalReturns', 'GetAggregatedMetrics', 'GetSnapshotTimeSeries', 'HealthCheck',
-    'GetEnclaveIdentity', 'RegisterConnection', 'RemoveConnection', 'ListConnections', 'GetAttestation',
+    'GetEnclaveIdentity', 'RegisterConnection', 'RemoveConnection', 'ListConnections', 'ReviveConnection', 'GetAttestation',
   ]);
 });

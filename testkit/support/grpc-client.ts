@@ -16,7 +16,7 @@ import { startGrpcServer, type GrpcServerOptions, type RunningGrpcServer } from 
 export const HOUR = 3_600_000;
 export const T0 = Date.UTC(2026, 0, 1);
 
-export const sampleMetrics: PerformanceStats = {
+export const samplePerformance: PerformanceStats = {
   hours: 48,
   cumulativeReturn: 0.0123,
   annualizedReturn: 0.25,
@@ -74,7 +74,7 @@ export class TestPort implements EnclaveApi {
   async getPerformance(account: AccountKey, ask: CallContext): Promise<PerformanceStats> {
     this.calls.push({ method: 'getPerformance', account, ask });
     if (this.behaviour.getPerformance) return this.behaviour.getPerformance(account, ask);
-    return sampleMetrics;
+    return samplePerformance;
   }
 
   async getSnapshots(account: AccountKey, range: TimeRange, ask: CallContext): Promise<readonly BalanceSnapshot[]> {

@@ -257,6 +257,63 @@ export function connectionStatusToJSON(object: ConnectionStatus): string {
   }
 }
 
+/** Why an account is parked: a fixed class an operator can act on, never an inner message. */
+export enum ParkedReason {
+  /** PARKED_REASON_UNSPECIFIED - Not parked. */
+  PARKED_REASON_UNSPECIFIED = 0,
+  /** PARKED_REASON_VENUE_AUTH - The venue refused the API key (revoked, expired, or its rights changed). */
+  PARKED_REASON_VENUE_AUTH = 1,
+  /** PARKED_REASON_VENUE_UNAVAILABLE - The venue kept failing or could not be reached. */
+  PARKED_REASON_VENUE_UNAVAILABLE = 2,
+  /** PARKED_REASON_INTERNAL - A failure of the enclave itself. */
+  PARKED_REASON_INTERNAL = 3,
+  /** PARKED_REASON_TAMPER - Stored data failed its integrity check. */
+  PARKED_REASON_TAMPER = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function parkedReasonFromJSON(object: any): ParkedReason {
+  switch (object) {
+    case 0:
+    case "PARKED_REASON_UNSPECIFIED":
+      return ParkedReason.PARKED_REASON_UNSPECIFIED;
+    case 1:
+    case "PARKED_REASON_VENUE_AUTH":
+      return ParkedReason.PARKED_REASON_VENUE_AUTH;
+    case 2:
+    case "PARKED_REASON_VENUE_UNAVAILABLE":
+      return ParkedReason.PARKED_REASON_VENUE_UNAVAILABLE;
+    case 3:
+    case "PARKED_REASON_INTERNAL":
+      return ParkedReason.PARKED_REASON_INTERNAL;
+    case 4:
+    case "PARKED_REASON_TAMPER":
+      return ParkedReason.PARKED_REASON_TAMPER;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ParkedReason.UNRECOGNIZED;
+  }
+}
+
+export function parkedReasonToJSON(object: ParkedReason): string {
+  switch (object) {
+    case ParkedReason.PARKED_REASON_UNSPECIFIED:
+      return "PARKED_REASON_UNSPECIFIED";
+    case ParkedReason.PARKED_REASON_VENUE_AUTH:
+      return "PARKED_REASON_VENUE_AUTH";
+    case ParkedReason.PARKED_REASON_VENUE_UNAVAILABLE:
+      return "PARKED_REASON_VENUE_UNAVAILABLE";
+    case ParkedReason.PARKED_REASON_INTERNAL:
+      return "PARKED_REASON_INTERNAL";
+    case ParkedReason.PARKED_REASON_TAMPER:
+      return "PARKED_REASON_TAMPER";
+    case ParkedReason.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface ProcessSyncJobRequest {
   userUid: string;
   exchange: string;
@@ -297,7 +354,12 @@ export interface SyncJobProgress {
   hoursDone: number;
   hoursTotal: number;
   /** Set on the last message only (phase DONE). */
-  result: ProcessSyncJobResponse | undefined;
+  result:
+    | ProcessSyncJobResponse
+    | undefined;
+  /** Pages read from the venue so far, per stream. */
+  fillPages: number;
+  cashFlowPages: number;
 }
 
 export interface CalculateHistoricalReturnsRequest {
@@ -420,10 +482,22 @@ export interface Connection {
   userUid: string;
   exchange: string;
   status: ConnectionStatus;
+  /** Set when status is FAILED. */
+  parkedReason: ParkedReason;
 }
 
 export interface ListConnectionsResponse {
   connections: Connection[];
+}
+
+export interface ReviveConnectionRequest {
+  userUid: string;
+  exchange: string;
+}
+
+export interface ReviveConnectionResponse {
+  /** False when the account was not parked (the call is idempotent). */
+  revived: boolean;
 }
 
 export interface GetAttestationRequest {
@@ -870,7 +944,16 @@ export const ProcessSyncJobResponse: MessageFns<ProcessSyncJobResponse> = {
 };
 
 function createBaseSyncJobProgress(): SyncJobProgress {
-  return { phase: 0, fillsFetched: 0, cashFlowsFetched: 0, hoursDone: 0, hoursTotal: 0, result: undefined };
+  return {
+    phase: 0,
+    fillsFetched: 0,
+    cashFlowsFetched: 0,
+    hoursDone: 0,
+    hoursTotal: 0,
+    result: undefined,
+    fillPages: 0,
+    cashFlowPages: 0,
+  };
 }
 
 export const SyncJobProgress: MessageFns<SyncJobProgress> = {
@@ -892,6 +975,12 @@ export const SyncJobProgress: MessageFns<SyncJobProgress> = {
     }
     if (message.result !== undefined) {
       ProcessSyncJobResponse.encode(message.result, writer.uint32(50).fork()).join();
+    }
+    if (message.fillPages !== 0) {
+      writer.uint32(56).int64(message.fillPages);
+    }
+    if (message.cashFlowPages !== 0) {
+      writer.uint32(64).int64(message.cashFlowPages);
     }
     return writer;
   },
@@ -957,6 +1046,22 @@ export const SyncJobProgress: MessageFns<SyncJobProgress> = {
             message.result = ProcessSyncJobResponse.decode(reader, reader.uint32());
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.fillPages = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.cashFlowPages = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -993,6 +1098,16 @@ export const SyncJobProgress: MessageFns<SyncJobProgress> = {
         ? globalThis.Number(object.hours_total)
         : 0,
       result: isSet(object.result) ? ProcessSyncJobResponse.fromJSON(object.result) : undefined,
+      fillPages: isSet(object.fillPages)
+        ? globalThis.Number(object.fillPages)
+        : isSet(object.fill_pages)
+        ? globalThis.Number(object.fill_pages)
+        : 0,
+      cashFlowPages: isSet(object.cashFlowPages)
+        ? globalThis.Number(object.cashFlowPages)
+        : isSet(object.cash_flow_pages)
+        ? globalThis.Number(object.cash_flow_pages)
+        : 0,
     };
   },
 
@@ -1016,6 +1131,12 @@ export const SyncJobProgress: MessageFns<SyncJobProgress> = {
     if (message.result !== undefined) {
       obj.result = ProcessSyncJobResponse.toJSON(message.result);
     }
+    if (message.fillPages !== 0) {
+      obj.fillPages = Math.round(message.fillPages);
+    }
+    if (message.cashFlowPages !== 0) {
+      obj.cashFlowPages = Math.round(message.cashFlowPages);
+    }
     return obj;
   },
 
@@ -1032,6 +1153,8 @@ export const SyncJobProgress: MessageFns<SyncJobProgress> = {
     message.result = (object.result !== undefined && object.result !== null)
       ? ProcessSyncJobResponse.fromPartial(object.result)
       : undefined;
+    message.fillPages = object.fillPages ?? 0;
+    message.cashFlowPages = object.cashFlowPages ?? 0;
     return message;
   },
 };
@@ -2940,7 +3063,7 @@ export const ListConnectionsRequest: MessageFns<ListConnectionsRequest> = {
 };
 
 function createBaseConnection(): Connection {
-  return { userUid: "", exchange: "", status: 0 };
+  return { userUid: "", exchange: "", status: 0, parkedReason: 0 };
 }
 
 export const Connection: MessageFns<Connection> = {
@@ -2953,6 +3076,9 @@ export const Connection: MessageFns<Connection> = {
     }
     if (message.status !== 0) {
       writer.uint32(24).int32(message.status);
+    }
+    if (message.parkedReason !== 0) {
+      writer.uint32(32).int32(message.parkedReason);
     }
     return writer;
   },
@@ -2994,6 +3120,14 @@ export const Connection: MessageFns<Connection> = {
             message.status = reader.int32() as any;
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.parkedReason = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3015,6 +3149,11 @@ export const Connection: MessageFns<Connection> = {
         : "",
       exchange: isSet(object.exchange) ? globalThis.String(object.exchange) : "",
       status: isSet(object.status) ? connectionStatusFromJSON(object.status) : 0,
+      parkedReason: isSet(object.parkedReason)
+        ? parkedReasonFromJSON(object.parkedReason)
+        : isSet(object.parked_reason)
+        ? parkedReasonFromJSON(object.parked_reason)
+        : 0,
     };
   },
 
@@ -3029,6 +3168,9 @@ export const Connection: MessageFns<Connection> = {
     if (message.status !== 0) {
       obj.status = connectionStatusToJSON(message.status);
     }
+    if (message.parkedReason !== 0) {
+      obj.parkedReason = parkedReasonToJSON(message.parkedReason);
+    }
     return obj;
   },
 
@@ -3040,6 +3182,7 @@ export const Connection: MessageFns<Connection> = {
     message.userUid = object.userUid ?? "";
     message.exchange = object.exchange ?? "";
     message.status = object.status ?? 0;
+    message.parkedReason = object.parkedReason ?? 0;
     return message;
   },
 };
@@ -3111,6 +3254,162 @@ export const ListConnectionsResponse: MessageFns<ListConnectionsResponse> = {
   fromPartial<I extends Exact<DeepPartial<ListConnectionsResponse>, I>>(object: I): ListConnectionsResponse {
     const message = createBaseListConnectionsResponse();
     message.connections = object.connections?.map((e) => Connection.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseReviveConnectionRequest(): ReviveConnectionRequest {
+  return { userUid: "", exchange: "" };
+}
+
+export const ReviveConnectionRequest: MessageFns<ReviveConnectionRequest> = {
+  encode(message: ReviveConnectionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userUid !== "") {
+      writer.uint32(10).string(message.userUid);
+    }
+    if (message.exchange !== "") {
+      writer.uint32(18).string(message.exchange);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReviveConnectionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReviveConnectionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userUid = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.exchange = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReviveConnectionRequest {
+    return {
+      userUid: isSet(object.userUid)
+        ? globalThis.String(object.userUid)
+        : isSet(object.user_uid)
+        ? globalThis.String(object.user_uid)
+        : "",
+      exchange: isSet(object.exchange) ? globalThis.String(object.exchange) : "",
+    };
+  },
+
+  toJSON(message: ReviveConnectionRequest): unknown {
+    const obj: any = {};
+    if (message.userUid !== "") {
+      obj.userUid = message.userUid;
+    }
+    if (message.exchange !== "") {
+      obj.exchange = message.exchange;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReviveConnectionRequest>, I>>(base?: I): ReviveConnectionRequest {
+    return ReviveConnectionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReviveConnectionRequest>, I>>(object: I): ReviveConnectionRequest {
+    const message = createBaseReviveConnectionRequest();
+    message.userUid = object.userUid ?? "";
+    message.exchange = object.exchange ?? "";
+    return message;
+  },
+};
+
+function createBaseReviveConnectionResponse(): ReviveConnectionResponse {
+  return { revived: false };
+}
+
+export const ReviveConnectionResponse: MessageFns<ReviveConnectionResponse> = {
+  encode(message: ReviveConnectionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.revived !== false) {
+      writer.uint32(8).bool(message.revived);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReviveConnectionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReviveConnectionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.revived = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReviveConnectionResponse {
+    return { revived: isSet(object.revived) ? globalThis.Boolean(object.revived) : false };
+  },
+
+  toJSON(message: ReviveConnectionResponse): unknown {
+    const obj: any = {};
+    if (message.revived !== false) {
+      obj.revived = message.revived;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReviveConnectionResponse>, I>>(base?: I): ReviveConnectionResponse {
+    return ReviveConnectionResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReviveConnectionResponse>, I>>(object: I): ReviveConnectionResponse {
+    const message = createBaseReviveConnectionResponse();
+    message.revived = object.revived ?? false;
     return message;
   },
 };
@@ -3862,7 +4161,7 @@ export const EnclaveServiceService = {
       Buffer.from(RemoveConnectionResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RemoveConnectionResponse => RemoveConnectionResponse.decode(value),
   },
-  /** Connected accounts and their status (for the ops CLI). */
+  /** Connected accounts, their status and, for a parked one, why (for the ops CLI). */
   listConnections: {
     path: "/enclave.v1.EnclaveService/ListConnections" as const,
     requestStream: false as const,
@@ -3873,6 +4172,21 @@ export const EnclaveServiceService = {
     responseSerialize: (value: ListConnectionsResponse): Buffer =>
       Buffer.from(ListConnectionsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListConnectionsResponse => ListConnectionsResponse.decode(value),
+  },
+  /**
+   * Clears a parked (failed) account so it syncs again; revived is false when it was not parked.
+   * NOT_FOUND: no connection is stored for the account.
+   */
+  reviveConnection: {
+    path: "/enclave.v1.EnclaveService/ReviveConnection" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReviveConnectionRequest): Buffer =>
+      Buffer.from(ReviveConnectionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReviveConnectionRequest => ReviveConnectionRequest.decode(value),
+    responseSerialize: (value: ReviveConnectionResponse): Buffer =>
+      Buffer.from(ReviveConnectionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReviveConnectionResponse => ReviveConnectionResponse.decode(value),
   },
   /**
    * An SEV-SNP report whose REPORT_DATA binds the nonce, the enclave key and the TLS certificate.
@@ -3927,8 +4241,13 @@ export interface EnclaveServiceServer extends UntypedServiceImplementation {
    * and engine state in one transaction; aggregates too unless keep_aggregates.
    */
   removeConnection: handleUnaryCall<RemoveConnectionRequest, RemoveConnectionResponse>;
-  /** Connected accounts and their status (for the ops CLI). */
+  /** Connected accounts, their status and, for a parked one, why (for the ops CLI). */
   listConnections: handleUnaryCall<ListConnectionsRequest, ListConnectionsResponse>;
+  /**
+   * Clears a parked (failed) account so it syncs again; revived is false when it was not parked.
+   * NOT_FOUND: no connection is stored for the account.
+   */
+  reviveConnection: handleUnaryCall<ReviveConnectionRequest, ReviveConnectionResponse>;
   /**
    * An SEV-SNP report whose REPORT_DATA binds the nonce, the enclave key and the TLS certificate.
    * FAILED_PRECONDITION when this machine has no SEV-SNP attestation device.
@@ -4089,7 +4408,7 @@ export interface EnclaveServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RemoveConnectionResponse) => void,
   ): ClientUnaryCall;
-  /** Connected accounts and their status (for the ops CLI). */
+  /** Connected accounts, their status and, for a parked one, why (for the ops CLI). */
   listConnections(
     request: ListConnectionsRequest,
     callback: (error: ServiceError | null, response: ListConnectionsResponse) => void,
@@ -4104,6 +4423,25 @@ export interface EnclaveServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListConnectionsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Clears a parked (failed) account so it syncs again; revived is false when it was not parked.
+   * NOT_FOUND: no connection is stored for the account.
+   */
+  reviveConnection(
+    request: ReviveConnectionRequest,
+    callback: (error: ServiceError | null, response: ReviveConnectionResponse) => void,
+  ): ClientUnaryCall;
+  reviveConnection(
+    request: ReviveConnectionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReviveConnectionResponse) => void,
+  ): ClientUnaryCall;
+  reviveConnection(
+    request: ReviveConnectionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReviveConnectionResponse) => void,
   ): ClientUnaryCall;
   /**
    * An SEV-SNP report whose REPORT_DATA binds the nonce, the enclave key and the TLS certificate.

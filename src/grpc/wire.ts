@@ -1,0 +1,311 @@
+// Every conversion between domain values and enclave.v1 messages, both directions, as pure
+// functions. The service maps replies with the *ToWire half; the CLI reads replies with the
+// *FromWire half, so the two sides cannot drift apart. A reply this client cannot represent (an
+// enum value from a newer schema, a missing required message) is a WireFormatError.
+import type { DataGap, PerformanceStats } from '../domain/aggregation.js';
+import {
+  isExchange,
+  PARKED_REASONS,
+  type AccountKey,
+  type BalanceSnapshot,
+  type ConnectionStatus,
+  type Exchange,
+  type HourlyReturn,
+  type ParkedReason,
+  type SyncMode,
+  type SyncProgress,
+} from '../domain/types.js';
+import type { TcbVersion as SnpTcbVersion } from '../attestation/snp-report.js';
+import type { Attestation } from '../attestation/configfs-tsm.js';
+import {
+  ConnectionStatus as ConnectionStatusMessage,
+  ParkedReason as ParkedReasonMessage,
+  ServingStatus,
+  SyncPhase,
+  SyncStatus,
+  SyncType,
+  type BalanceSnapshot as BalanceSnapshotMessage,
+  type Connection as ConnectionMessage,
+  type GetAttestationResponse,
+  type HourlyReturn as HourlyReturnMessage,
+  type PerformanceMetrics as PerformanceStatsMessage,
+  type ProcessSyncJobResponse,
+  type SyncJobProgress,
+  type TcbVersion as TcbVersionMessage,
+} from './generated/enclave.js';
+import type { ApiHealth, ConnectionInfo, SyncReport } from './enclave-api.js';
+import { WireFormatError } from './errors.js';
+
+// ---- accounts and exchanges ----
+
+export function accountToWire(account: AccountKey): { readonly userUid: string; readonly exchange: string } {
+  return { userUid: account.userUid, exchange: account.exchange };
+}
+
+/** The exchange name of a reply; requests are checked by validate.ts against the served set. */
+export function exchangeFromWire(name: string): Exchange {
+  if (!isExchange(name)) throw new WireFormatError('the service named an exchange this client does not know');
+  return name;
+}
+
+export function accountFromWire(message: { readonly userUid: string; readonly exchange: string }): AccountKey {
+  return { userUid: message.userUid, exchange: exchangeFromWire(message.exchange) };
+}
+
+// ---- sync mode ----
+
+export function syncModeToWire(mode: SyncMode): SyncType {
+  switch (mode) {
+    case 'incremental':
+      return SyncType.SYNC_TYPE_INCREMENTAL;
+    case 'full':
+      return SyncType.SYNC_TYPE_FULL;
+  }
+}
+
+/** Null for UNSPECIFIED and numbers from a newer schema (validation reports them). */
+export function syncModeFromWire(type: SyncType): SyncMode | null {
+  switch (type) {
+    case SyncType.SYNC_TYPE_INCREMENTAL:
+      return 'incremental';
+    case SyncType.SYNC_TYPE_FULL:
+      return 'full';
+    default:
+      return null;
+  }
+}
+
+// ---- returns, snapshots, performance ----
+
+export function hourlyReturnToWire(r: HourlyReturn): HourlyReturnMessage {
+  return { hourStartMs: r.hourStart, hourlyReturn: r.return, cumulativeReturn: r.cumulativeReturn, equityEnd: r.equityEnd, netFlow: r.netFlow };
+}
+
+export function hourlyReturnFromWire(m: HourlyReturnMessage): HourlyReturn {
+  return { hourStart: m.hourStartMs, return: m.hourlyReturn, cumulativeReturn: m.cumulativeReturn, equityEnd: m.equityEnd, netFlow: m.netFlow };
+}
+
+export function balanceSnapshotToWire(snapshot: BalanceSnapshot): BalanceSnapshotMessage {
+  return { timeMs: snapshot.at, balance: snapshot.balance, equity: snapshot.equity };
+}
+
+export function balanceSnapshotFromWire(m: BalanceSnapshotMessage): BalanceSnapshot {
+  return { at: m.timeMs, balance: m.balance, equity: m.equity };
+}
+
+const optionalToWire = (value: number | null): number | undefined => (value === null ? undefined : value);
+const optionalFromWire = (value: number | undefined): number | null => value ?? null;
+
+export function performanceStatsToWire(s: PerformanceStats): PerformanceStatsMessage {
+  return {
+    hours: s.hours,
+    cumulativeReturn: s.cumulativeReturn,
+    annualizedReturn: s.annualizedReturn,
+    annualizedVolatility: s.annualizedVolatility,
+    maxDrawdown: s.maxDrawdown,
+    maxDrawdownPeakHourMs: optionalToWire(s.maxDrawdownPeakHour),
+    maxDrawdownTroughHourMs: optionalToWire(s.maxDrawdownTroughHour),
+    sharpe: optionalToWire(s.sharpe),
+    sortino: optionalToWire(s.sortino),
+    calmar: optionalToWire(s.calmar),
+    positiveHourShare: s.positiveHourShare,
+    bestHour: optionalToWire(s.bestHour),
+    worstHour: optionalToWire(s.worstHour),
+    totalFees: s.totalFees,
+    realizedPnl: s.realizedPnl,
+    unrealizedPnl: s.unrealizedPnl,
+  };
+}
+
+export function performanceStatsFromWire(m: PerformanceStatsMessage): PerformanceStats {
+  return {
+    hours: m.hours,
+    cumulativeReturn: m.cumulativeReturn,
+    annualizedReturn: m.annualizedReturn,
+    annualizedVolatility: m.annualizedVolatility,
+    maxDrawdown: m.maxDrawdown,
+    maxDrawdownPeakHour: optionalFromWire(m.maxDrawdownPeakHourMs),
+    maxDrawdownTroughHour: optionalFromWire(m.maxDrawdownTroughHourMs),
+    sharpe: optionalFromWire(m.sharpe),
+    sortino: optionalFromWire(m.sortino),
+    calmar: optionalFromWire(m.calmar),
+    positiveHourShare: m.positiveHourShare,
+    bestHour: optionalFromWire(m.bestHour),
+    worstHour: optionalFromWire(m.worstHour),
+    totalFees: m.totalFees,
+    realizedPnl: m.realizedPnl,
+    unrealizedPnl: m.unrealizedPnl,
+  };
+}
+
+// ---- sync result and progress ----
+
+const GAP_KIND_SET = { oversold: true, 'stale-mark': true, 'missing-mark': true, 'non-positive-equity': true } as const satisfies Record<DataGap['kind'], true>;
+const isGapKind = (kind: string): kind is DataGap['kind'] => Object.hasOwn(GAP_KIND_SET, kind);
+
+/** Fixed text of a result with gaps: the kinds say what, nothing says where. */
+export const GAP_DESCRIPTION = 'some hours could not be valued as given; see data_gap_kinds';
+
+/** Gap kinds go out once each, sorted: the order the engine met them says nothing to a client. */
+export function syncReportToWire(report: SyncReport): ProcessSyncJobResponse {
+  const gapKinds = [...new Set(report.gapKinds)].sort();
+  return {
+    status: gapKinds.length === 0 ? SyncStatus.SYNC_STATUS_COMPLETED : SyncStatus.SYNC_STATUS_COMPLETED_WITH_GAPS,
+    fillsSynced: report.fillsSynced,
+    cashFlowsSynced: report.cashFlowsSynced,
+    hourlyReturnsGenerated: report.hourlyReturnsGenerated,
+    latestSnapshot: report.latestSnapshot === null ? undefined : balanceSnapshotToWire(report.latestSnapshot),
+    dataGapKinds: gapKinds,
+    error: gapKinds.length === 0 ? '' : GAP_DESCRIPTION,
+  };
+}
+
+export function syncReportFromWire(m: ProcessSyncJobResponse): SyncReport {
+  const gapKinds = m.dataGapKinds.map((kind) => {
+    if (!isGapKind(kind)) throw new WireFormatError('the service reported a data gap kind this client does not know');
+    return kind;
+  });
+  return {
+    fillsSynced: m.fillsSynced,
+    cashFlowsSynced: m.cashFlowsSynced,
+    hourlyReturnsGenerated: m.hourlyReturnsGenerated,
+    latestSnapshot: m.latestSnapshot === undefined ? null : balanceSnapshotFromWire(m.latestSnapshot),
+    gapKinds,
+  };
+}
+
+export function syncProgressToWire(p: SyncProgress): SyncJobProgress {
+  return {
+    phase: p.phase === 'fetching' ? SyncPhase.SYNC_PHASE_FETCHING : SyncPhase.SYNC_PHASE_AGGREGATING,
+    fillPages: p.fillPages,
+    fillsFetched: p.fillsFetched,
+    cashFlowPages: p.cashFlowPages,
+    cashFlowsFetched: p.cashFlowsFetched,
+    hoursDone: p.hoursDone,
+    hoursTotal: p.hoursTotal,
+    result: undefined,
+  };
+}
+
+/** The last message of WatchSyncJob: the final counts (phase DONE) and the result. */
+export function syncDoneToWire(p: SyncProgress, report: SyncReport): SyncJobProgress {
+  return { ...syncProgressToWire(p), phase: SyncPhase.SYNC_PHASE_DONE, result: syncReportToWire(report) };
+}
+
+/** One WatchSyncJob message, read back: progress while the sync runs, then the report. */
+export type WatchedSync =
+  | { readonly done: false; readonly progress: SyncProgress }
+  | { readonly done: true; readonly progress: SyncProgress; readonly report: SyncReport };
+
+export function watchedSyncFromWire(m: SyncJobProgress): WatchedSync {
+  const counts = {
+    fillPages: m.fillPages,
+    fillsFetched: m.fillsFetched,
+    cashFlowPages: m.cashFlowPages,
+    cashFlowsFetched: m.cashFlowsFetched,
+    hoursDone: m.hoursDone,
+    hoursTotal: m.hoursTotal,
+  };
+  switch (m.phase) {
+    case SyncPhase.SYNC_PHASE_FETCHING:
+      return { done: false, progress: { phase: 'fetching', ...counts } };
+    case SyncPhase.SYNC_PHASE_AGGREGATING:
+      return { done: false, progress: { phase: 'aggregating', ...counts } };
+    case SyncPhase.SYNC_PHASE_DONE:
+      if (m.result === undefined) throw new WireFormatError('the service ended the sync without a result');
+      return { done: true, progress: { phase: 'aggregating', ...counts }, report: syncReportFromWire(m.result) };
+    default:
+      throw new WireFormatError('the service reported a sync phase this client does not know');
+  }
+}
+
+// ---- connections ----
+
+export function connectionStatusToWire(s: ConnectionStatus): ConnectionStatusMessage {
+  switch (s) {
+    case 'active':
+      return ConnectionStatusMessage.CONNECTION_STATUS_ACTIVE;
+    case 'failed':
+      return ConnectionStatusMessage.CONNECTION_STATUS_FAILED;
+    case 'disabled':
+      return ConnectionStatusMessage.CONNECTION_STATUS_DISABLED;
+  }
+}
+
+export function connectionStatusFromWire(s: ConnectionStatusMessage): ConnectionStatus {
+  switch (s) {
+    case ConnectionStatusMessage.CONNECTION_STATUS_ACTIVE:
+      return 'active';
+    case ConnectionStatusMessage.CONNECTION_STATUS_FAILED:
+      return 'failed';
+    case ConnectionStatusMessage.CONNECTION_STATUS_DISABLED:
+      return 'disabled';
+    default:
+      throw new WireFormatError('the service reported a connection status this client does not know');
+  }
+}
+
+const PARKED_REASON_TO_WIRE = {
+  venue_auth: ParkedReasonMessage.PARKED_REASON_VENUE_AUTH,
+  venue_unavailable: ParkedReasonMessage.PARKED_REASON_VENUE_UNAVAILABLE,
+  internal: ParkedReasonMessage.PARKED_REASON_INTERNAL,
+  tamper: ParkedReasonMessage.PARKED_REASON_TAMPER,
+} as const satisfies Record<ParkedReason, ParkedReasonMessage>;
+
+export function parkedReasonToWire(reason: ParkedReason | null): ParkedReasonMessage {
+  return reason === null ? ParkedReasonMessage.PARKED_REASON_UNSPECIFIED : PARKED_REASON_TO_WIRE[reason];
+}
+
+/** UNSPECIFIED means "not parked". */
+export function parkedReasonFromWire(reason: ParkedReasonMessage): ParkedReason | null {
+  if (reason === ParkedReasonMessage.PARKED_REASON_UNSPECIFIED) return null;
+  const found = PARKED_REASONS.find((r) => PARKED_REASON_TO_WIRE[r] === reason);
+  if (found === undefined) throw new WireFormatError('the service reported a parked reason this client does not know');
+  return found;
+}
+
+export function connectionInfoToWire(c: ConnectionInfo): ConnectionMessage {
+  return { ...accountToWire(c.account), status: connectionStatusToWire(c.status), parkedReason: parkedReasonToWire(c.parkedReason) };
+}
+
+export function connectionInfoFromWire(m: ConnectionMessage): ConnectionInfo {
+  return { account: accountFromWire(m), status: connectionStatusFromWire(m.status), parkedReason: parkedReasonFromWire(m.parkedReason) };
+}
+
+// ---- health and attestation (replies only the service builds) ----
+
+export function servingStatusToWire(s: ApiHealth['status']): ServingStatus {
+  switch (s) {
+    case 'serving':
+      return ServingStatus.SERVING_STATUS_SERVING;
+    case 'degraded':
+      return ServingStatus.SERVING_STATUS_DEGRADED;
+    case 'not-serving':
+      return ServingStatus.SERVING_STATUS_NOT_SERVING;
+  }
+}
+
+function tcbToWire(tcb: SnpTcbVersion): TcbVersionMessage {
+  return { bootLoader: tcb.bootLoader, tee: tcb.tee, snp: tcb.snp, microcode: tcb.microcode, fmc: tcb.fmc ?? undefined };
+}
+
+export function attestationToWire({ report, reportData, parsed }: Attestation): GetAttestationResponse {
+  return {
+    report,
+    reportData,
+    measurement: parsed.measurement,
+    policy: {
+      abiMajor: parsed.policy.abiMajor,
+      abiMinor: parsed.policy.abiMinor,
+      smtAllowed: parsed.policy.smtAllowed,
+      migrationAgentAllowed: parsed.policy.migrationAgentAllowed,
+      debugAllowed: parsed.policy.debugAllowed,
+      singleSocket: parsed.policy.singleSocket,
+    },
+    vmpl: parsed.vmpl,
+    currentTcb: tcbToWire(parsed.currentTcb),
+    reportedTcb: tcbToWire(parsed.reportedTcb),
+    committedTcb: tcbToWire(parsed.committedTcb),
+    launchTcb: tcbToWire(parsed.launchTcb),
+  };
+}
