@@ -4,7 +4,7 @@ import type { Logger } from '../config/logger.js';
 import type { AccountKey } from '../domain/types.js';
 import { encodeCredential } from '../crypto/credential.js';
 import { sealEnvelope } from '../crypto/envelope.js';
-import { equityChart, metricsTable, returnsTable } from '../cli/render.js';
+import { equityChart, performanceTable, returnsTable } from '../cli/render.js';
 import type { RunningService } from './service.js';
 
 export const DEMO_ACCOUNT: AccountKey = { userUid: 'demo', exchange: 'simulated' };
@@ -38,7 +38,7 @@ export async function runDemo(service: RunningService, logger: Logger, write: (t
     'Growth of 1 unit over the published history:',
     equityChart(returns),
     '',
-    metricsTable(metrics),
+    performanceTable(metrics),
     '',
     `gRPC (enclave.v1.EnclaveService) on port ${service.grpcPort}; Prometheus metrics on http://127.0.0.1:${service.metricsPort}/metrics. Ctrl-C stops.`,
     '',

@@ -50,9 +50,6 @@ export function performanceTable(m: PerformanceStats): string {
   ]);
 }
 
-/** @deprecated The old name, kept only until src/app/demo.ts (owned by the actor-side change) imports performanceTable. */
-export const metricsTable = performanceTable;
-
 const PARKED_REASON_WORDS: Record<ParkedReason, string> = {
   venue_auth: 'venue auth refused',
   venue_unavailable: 'venue unavailable',
