@@ -112,11 +112,14 @@ export interface AccountLifecycle {
 export type CrashClass = 'resume' | 'reset' | 'escalate';
 
 /**
- * By class, never by name: refusals (ours, the venue's, the domain's) resume; the storage family's
+ * By class, never by name: refusals (ours, the venue's except a refused key, the domain's) resume; the storage family's
  * transient errors (StorageUnavailableError: the database is down or dropped the connection) reset
  * from storage without counting towards the cut-off; anything else escalates.
  */
 export function crashClassOf(error: unknown): CrashClass {
+  // A key the venue refuses will not heal by retrying: it counts towards the cut-off and parks
+  // the account (reason venue_auth) instead of failing every sync forever.
+  if (error instanceof VenueError && error.kind === 'auth') return 'escalate';
   if (error instanceof ActorError || error instanceof VenueError || error instanceof DomainError) return 'resume';
   if (error instanceof StorageError && error.transient) return 'reset';
   return 'escalate';
