@@ -9,13 +9,13 @@ import { loadavg } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Registry } from 'prom-client';
-import { DEFAULT_ACCOUNT_SETTINGS, isTransientStorageErrorByShape } from '../src/actors/account-actor.js';
 import { systemClock } from '../src/actors/clock.js';
 import { ActorMetrics } from '../src/actors/metrics.js';
 import { createSupervisor } from '../src/actors/supervisor.js';
 import type { AccountKey } from '../src/domain/types.js';
 import { createSimulatedConnector } from '../src/exchanges/simulated.js';
 import { inProcessAggregator } from '../src/domain/in-process-aggregator.js';
+import { DEFAULT_ACCOUNT_SETTINGS } from '../src/actors/account-actor.js';
 import { computePerformanceStats } from '../src/domain/performance.js';
 import { MemoryAccountStore } from '../testkit/support/memory-account-store.js';
 
@@ -51,7 +51,6 @@ const supervisor = createSupervisor({
     openCredential: (_account, sealed) => Buffer.from(sealed),
     connectorFactory: (account) => createSimulatedConnector(account, { seed: 1, clock: systemClock }),
     settings: { ...DEFAULT_ACCOUNT_SETTINGS },
-    isTransientStorageError: isTransientStorageErrorByShape,
   },
   metrics,
   defaultTimeoutMs: 120_000,

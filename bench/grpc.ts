@@ -20,6 +20,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { credentials, Metadata, Server, ServerCredentials, type sendUnaryData } from '@grpc/grpc-js';
 import { AccountNotFoundError } from '../src/actors/errors.js';
+import { deadlineSignal } from '../src/actors/nact.js';
 import { startService, type RunningService } from '../src/app/service.js';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/config/logger.js';
@@ -313,7 +314,7 @@ async function addAndSync(service: RunningService, accounts: number, concurrency
   const worker = async (): Promise<void> => {
     while (next < accounts) {
       const account = benchAccount(next++, true);
-      const result = await service.runtime.supervisor.sync(account, 'incremental', Date.now() + 600_000);
+      const result = await service.runtime.supervisor.sync(account, 'incremental', { signal: deadlineSignal(600_000) });
       fills += result.fillsIngested;
       hours += result.hourlyReturnsWritten;
     }

@@ -2,12 +2,14 @@
 // cursors and the engine state (positions); it syncs one page at a time, stores aggregates, and
 // answers queries from the last committed state. Replies carry counts and aggregates, never a fill.
 import type { Logger } from 'pino';
-import type { AggregationResult, Aggregator, CostMethod, DataGap, PerformanceStats } from '../domain/aggregation.js';
-import { AggregationInputError } from '../domain/errors.js';
-import { accountId, assertNever, type AccountKey, type SyncMode, type BalanceSnapshot, type CashFlow, type EpochMs, type Fill, type HourlyReturn, type SyncCursor } from '../domain/types.js';
+import type { Aggregator, CostMethod, DataGap, PerformanceStats } from '../domain/aggregation.js';
+import { DomainError } from '../domain/errors.js';
+import { accountId, assertNever, type AccountKey, type SyncMode, type SyncProgress, type BalanceSnapshot, type EpochMs, type HourlyReturn } from '../domain/types.js';
 import type { VenueConnector } from '../exchanges/connector.js';
 import { VenueError } from '../exchanges/errors.js';
 import type { AccountStore } from '../storage/account-store.js';
+import { StaleGenerationError, StorageError } from '../storage/errors.js';
+import { parseEngineEnvelope, runSyncActivity, type EngineEnvelope, type PnlTotals, type SyncOutcome, type SyncPosition } from './sync-activity.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { AccountFailedError, AccountNotFoundError, ActorError, OverloadedError, ShuttingDownError, VenueUnavailableError } from './errors.js';
 import type { ActorMetrics, ActorStateName, SyncResultLabel } from './metrics.js';
@@ -16,7 +18,13 @@ import { reply, replyError, spawn, tell, type ActorRef, type CrashDecision, type
 // ---- Protocol ----
 
 
-export interface Sync { readonly type: 'Sync'; readonly mode: SyncMode; readonly replyTo: ReplyTo<SyncResult> }
+export interface Sync {
+  readonly type: 'Sync';
+  readonly mode: SyncMode;
+  readonly replyTo: ReplyTo<SyncResult>;
+  /** Counts as the sync advances (local actors only: a function in a message). Joined callers get it too. */
+  readonly onProgress?: (progress: SyncProgress) => void;
+}
 export interface GetReturns { readonly type: 'GetReturns'; readonly from: EpochMs; readonly to: EpochMs; readonly replyTo: ReplyTo<readonly HourlyReturn[]> }
 export interface GetPerformance { readonly type: 'GetPerformance'; readonly replyTo: ReplyTo<AccountPerformance> }
 export interface GetSnapshots { readonly type: 'GetSnapshots'; readonly from: EpochMs; readonly to: EpochMs; readonly replyTo: ReplyTo<readonly BalanceSnapshot[]> }
@@ -53,11 +61,7 @@ export interface Stopped { readonly stopped: true }
 
 // ---- Dependencies ----
 
-export interface PnlTotals {
-  readonly realizedPnl: number;
-  readonly unrealizedPnl: number;
-  readonly totalFees: number;
-}
+export type { PnlTotals } from './sync-activity.js';
 
 export interface AccountActorSettings {
   /** Own incremental sync every this many ms (0: no schedule). */
@@ -80,7 +84,7 @@ export interface FullSyncGate {
 export interface AccountActorDeps {
   readonly store: AccountStore;
   readonly aggregator: Aggregator;
-  /** Opens the sealed envelope (src/crypto); the Buffer is owned and zeroed by the actor. */
+  /** Opens the sealed envelope (src/crypto) when a sync needs it; the Buffer is owned and zeroed by the actor. */
   readonly openCredential: (account: AccountKey, envelope: Buffer) => Buffer | Promise<Buffer>;
   readonly connectorFactory: (account: AccountKey, credential: Buffer) => VenueConnector | Promise<VenueConnector>;
   /** The domain's metrics over the published returns. */
@@ -88,7 +92,6 @@ export interface AccountActorDeps {
   readonly clock: Clock;
   readonly random: () => number;
   readonly settings: AccountActorSettings;
-  readonly isTransientStorageError: (error: unknown) => boolean;
   readonly fullSyncGate?: FullSyncGate;
   readonly metrics?: ActorMetrics;
   readonly logger?: Logger;
@@ -108,18 +111,18 @@ export interface AccountLifecycle {
 
 export type CrashClass = 'resume' | 'reset' | 'escalate';
 
-export function crashClassOf(error: unknown, isTransientStorageError: (error: unknown) => boolean): CrashClass {
-  if (error instanceof ActorError || error instanceof VenueError) return 'resume';
-  if (isTransientStorageError(error)) return 'reset';
+/**
+ * By class, never by name: refusals (ours, the venue's except a refused key, the domain's) resume; the storage family's
+ * transient errors (StorageUnavailableError: the database is down or dropped the connection) reset
+ * from storage without counting towards the cut-off; anything else escalates.
+ */
+export function crashClassOf(error: unknown): CrashClass {
+  // A key the venue refuses will not heal by retrying: it counts towards the cut-off and parks
+  // the account (reason venue_auth) instead of failing every sync forever.
+  if (error instanceof VenueError && error.kind === 'auth') return 'escalate';
+  if (error instanceof ActorError || error instanceof VenueError || error instanceof DomainError) return 'resume';
+  if (error instanceof StorageError && error.transient) return 'reset';
   return 'escalate';
-}
-
-/** Heuristic for slonik/pg errors that a retry may cure (connection lost, server restarting). */
-export function isTransientStorageErrorByShape(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null) return false;
-  const { name, code } = error as { name?: unknown; code?: unknown };
-  if (typeof name === 'string' && ['ConnectionError', 'BackendTerminatedError', 'StatementTimeoutError', 'TransientStorageError'].includes(name)) return true;
-  return typeof code === 'string' && (code.startsWith('08') || code === '57P01' || code === '57P03' || code === '40001' || code === '40P01' || code === 'ECONNREFUSED' || code === 'ECONNRESET');
 }
 
 /** The one translation of a sync failure into the actor error family (never the inner text). */
@@ -135,35 +138,14 @@ interface Tick { readonly type: 'Tick' }
 interface SyncSettled {
   readonly type: 'SyncSettled';
   readonly runId: number;
-  readonly progress: SyncProgress;
+  readonly progress: SyncProgressState;
   readonly outcome: { readonly ok: true; readonly value: SyncResult } | { readonly ok: false; readonly error: unknown };
 }
 type Internal = Tick | SyncSettled;
 type AnyMessage = AccountMessage | Internal;
 
-const HOUR = 3_600_000;
-const ENGINE_ENVELOPE_VERSION = 1;
-
-/** What the actor stores as `engineState`: the engine's own state plus what the actor needs to resume. */
-interface EngineEnvelope {
-  readonly v: typeof ENGINE_ENVELOPE_VERSION;
-  readonly engine: unknown;
-  readonly computedUntil: EpochMs;
-  /** Assets ever held or moved (marks are needed for each). */
-  readonly assets: readonly string[];
-  readonly totals: PnlTotals;
-  readonly snapshot: BalanceSnapshot | null;
-}
-
-interface SyncProgress {
-  fillsCursor: SyncCursor | null;
-  cashFlowsCursor: SyncCursor | null;
-  engine: EngineEnvelope | null;
-  /**
-   * Metrics over the whole published history when this sync recomputed all of it (the engine's
-   * result is then the full record), so GetPerformance answers from memory without reading every
-   * return back; null after an appending sync (computed on the next GetPerformance, then kept).
-   */
+/** Where the actor stands in storage, plus the metrics of the last full recompute (GetPerformance answers from it). */
+interface SyncProgressState extends SyncPosition {
   metrics: AccountPerformance | null;
 }
 
@@ -172,14 +154,17 @@ interface RunningSync {
   readonly mode: SyncMode;
   readonly trigger: 'request' | 'schedule';
   readonly waiters: ReplyTo<SyncResult>[];
+  /** Progress listeners of the request that started it and of every request that joined it. */
+  readonly listeners: ((progress: SyncProgress) => void)[];
   readonly abort: AbortController;
   readonly holdsGate: boolean;
   readonly startedAt: EpochMs;
 }
 
 interface Session {
-  readonly connector: VenueConnector;
-  readonly progress: SyncProgress;
+  /** The connection's generation when loaded: every write of a sync is fenced by it. */
+  readonly generation: number;
+  readonly progress: SyncProgressState;
 }
 
 interface ReadyState {
@@ -188,6 +173,7 @@ interface ReadyState {
   readonly running: RunningSync | null;
   /** A full sync asked for while an incremental one runs. */
   readonly queuedFull: readonly ReplyTo<SyncResult>[] | null;
+  readonly queuedProgress: readonly ((progress: SyncProgress) => void)[];
   readonly metrics: AccountPerformance | null;
   readonly lastActivity: EpochMs;
   readonly nextSyncAt: EpochMs | null;
@@ -227,6 +213,8 @@ class AccountActor {
   /** The opened credential; zeroed on every exit path. */
   private credential: Buffer | null = null;
   private connector: VenueConnector | null = null;
+  /** The sealed credential as loaded (opened only when a sync needs it). */
+  private envelope: Buffer | null = null;
   private timer: TimerHandle | null = null;
   private running: RunningSync | null = null;
   // Run ids outlive restarts, so a sync cancelled by a restart is never taken for the current one.
@@ -253,7 +241,7 @@ class AccountActor {
   }
 
   private crash(error: unknown): CrashDecision | Promise<CrashDecision> {
-    return this.options.onCrash(crashClassOf(error, this.deps.isTransientStorageError), error);
+    return this.options.onCrash(crashClassOf(error), error);
   }
 
   private async afterStop(_state: AccountState, undelivered: readonly AnyMessage[]): Promise<void> {
@@ -266,7 +254,7 @@ class AccountActor {
     try {
       return await this.handle(state, msg);
     } catch (error) {
-      const crash = crashClassOf(error, this.deps.isTransientStorageError);
+      const crash = crashClassOf(error);
       const replyTo = 'replyTo' in msg ? msg.replyTo : undefined;
       if (replyTo !== undefined) replyError(replyTo as ReplyTo<never>, toActorError(error, this.account));
       if (crash !== 'resume') {
@@ -330,11 +318,8 @@ class AccountActor {
     if (connection === null || connection.status === 'disabled') return 'missing';
     // Parked by the crash-loop cut-off (maybe by an earlier process): stays so until revived.
     if (connection.status === 'failed') return 'failed';
-    const credential = await deps.openCredential(account, connection.envelope);
-    this.credential?.fill(0);
-    this.credential = credential;
-    const connector = await deps.connectorFactory(account, credential);
-    this.connector = connector;
+    // The credential stays sealed until a sync needs it: a query never decrypts a key.
+    this.envelope = connection.envelope;
     const [fillsCursor, cashFlowsCursor, stored] = await Promise.all([
       deps.store.loadCursor(account, 'fills'),
       deps.store.loadCursor(account, 'cash_flows'),
@@ -342,8 +327,8 @@ class AccountActor {
     ]);
     const now = deps.clock.now();
     const state: ReadyState = {
-      phase: 'ready', session: { connector, progress: { fillsCursor, cashFlowsCursor, engine: parseEnvelope(stored), metrics: null } },
-      running: null, queuedFull: null, metrics: null, lastActivity: now, nextSyncAt: this.nextSchedule(now), stopWaiters: [],
+      phase: 'ready', session: { generation: connection.generation, progress: { fillsCursor, cashFlowsCursor, engine: parseEngineEnvelope(stored), recomputed: null, metrics: null } },
+      running: null, queuedFull: null, queuedProgress: [], metrics: null, lastActivity: now, nextSyncAt: this.nextSchedule(now), stopWaiters: [],
     };
     this.everStarted = true;
     this.arm(state);
@@ -351,8 +336,23 @@ class AccountActor {
     return state;
   }
 
-  private beginSync(state: ReadyState, mode: SyncMode, trigger: 'request' | 'schedule', waiters: ReplyTo<SyncResult>[]): ReadyState {
+  /** Opens the credential and builds the venue client, once per actor life (zeroed on release). */
+  private async connectorFor(): Promise<VenueConnector> {
+    if (this.connector !== null) return this.connector;
+    const envelope = this.envelope;
+    if (envelope === null) throw new ActorError(`${this.id}: no stored connection loaded`);
+    const credential = await this.deps.openCredential(this.account, envelope);
+    this.credential?.fill(0);
+    this.credential = credential;
+    this.connector = await this.deps.connectorFactory(this.account, credential);
+    return this.connector;
+  }
+
+  private async beginSync(
+    state: ReadyState, mode: SyncMode, trigger: 'request' | 'schedule', waiters: ReplyTo<SyncResult>[], listeners: ((progress: SyncProgress) => void)[],
+  ): Promise<ReadyState> {
     const { deps } = this;
+    const connector = await this.connectorFor();
     let holdsGate = false;
     if (mode === 'full' && deps.fullSyncGate !== undefined) {
       if (!deps.fullSyncGate.tryAcquire()) {
@@ -366,15 +366,27 @@ class AccountActor {
     this.runCounter += 1;
     const runId = this.runCounter;
     const startedAt = deps.clock.now();
-    const run: RunningSync = { runId, mode, trigger, waiters, abort: new AbortController(), holdsGate, startedAt };
+    const run: RunningSync = { runId, mode, trigger, waiters, listeners, abort: new AbortController(), holdsGate, startedAt };
     this.running = run;
     this.setState('syncing');
-    const progress: SyncProgress = mode === 'full'
-      ? { fillsCursor: null, cashFlowsCursor: null, engine: null, metrics: null }
-      : { ...state.session.progress, metrics: null };
+    const progress: SyncProgressState = mode === 'full'
+      ? { fillsCursor: null, cashFlowsCursor: null, engine: null, recomputed: null, metrics: null }
+      : { ...state.session.progress, recomputed: null, metrics: null };
     const self = this.self;
-    runSync(this.account, deps, state.session.connector, mode, trigger, progress, run.abort.signal, startedAt).then(
-      (value) => { tell(self, { type: 'SyncSettled', runId, progress, outcome: { ok: true, value } }); },
+    const onProgress = (update: SyncProgress): void => {
+      for (const listener of run.listeners) {
+        try { listener(update); } catch { /* a listener's failure is its caller's, not the sync's */ }
+      }
+    };
+    const activityDeps = { store: deps.store, aggregator: deps.aggregator, clock: deps.clock, costMethod: deps.settings.costMethod, ...(deps.logger === undefined ? {} : { logger: deps.logger }) };
+    runSyncActivity(activityDeps, { account: this.account, generation: state.session.generation, connector, mode, position: progress, signal: run.abort.signal, onProgress }).then(
+      (outcome) => {
+        if (progress.recomputed !== null && progress.engine !== null) {
+          progress.metrics = { metrics: deps.computePerformanceStats(progress.recomputed.hourlyReturns, progress.engine.totals), snapshot: progress.engine.snapshot, computedUntil: progress.engine.computedUntil };
+        }
+        progress.recomputed = null;
+        tell(self, { type: 'SyncSettled', runId, progress, outcome: { ok: true, value: syncResult(outcome, mode, trigger, startedAt, deps.clock.now()) } });
+      },
       (error: unknown) => { tell(self, { type: 'SyncSettled', runId, progress, outcome: { ok: false, error } }); },
     );
     return { ...state, running: run };
@@ -406,11 +418,19 @@ class AccountActor {
       next = { ...next, metrics: msg.progress.metrics ?? (unchanged ? state.metrics : null), nextSyncAt: this.nextSchedule(now) };
     } else {
       const error = toActorError(msg.outcome.error, account);
-      for (const waiter of run.waiters) replyError(waiter, error);
+      if (!(msg.outcome.error instanceof StaleGenerationError)) for (const waiter of run.waiters) replyError(waiter, error);
       const label: SyncResultLabel = msg.outcome.error instanceof VenueError ? 'venue_error' : 'error';
       deps.metrics?.syncFinished(account, label, durationMs, 0, now, msg.outcome.error instanceof VenueError ? msg.outcome.error.kind : undefined);
       deps.logger?.warn({ account: id, error: errorClassName(msg.outcome.error) }, 'sync failed');
-      if (crashClassOf(msg.outcome.error, deps.isTransientStorageError) !== 'resume') {
+      if (msg.outcome.error instanceof StaleGenerationError) {
+        // Removed or registered again while this sync ran: its writes were rolled back. Stop (the
+        // credential is zeroed); the next request starts from what storage holds now.
+        const gone = new AccountNotFoundError(`${id}: the connection changed during the sync`);
+        for (const waiter of run.waiters) replyError(waiter, gone);
+        for (const waiter of state.queuedFull ?? []) replyError(waiter, gone);
+        return this.passivate({ ...next, queuedFull: null, nextSyncAt: null });
+      }
+      if (crashClassOf(msg.outcome.error) !== 'resume') {
         // The in-memory view may be ahead of or behind storage: let supervision restart from storage.
         for (const waiter of state.queuedFull ?? []) replyError(waiter, error);
         for (const waiter of state.stopWaiters) replyError(waiter, error);
@@ -421,7 +441,7 @@ class AccountActor {
     this.setState('idle');
     if (next.queuedFull !== null) {
       const waiters = [...next.queuedFull];
-      next = this.beginSync({ ...next, queuedFull: null }, 'full', 'request', waiters);
+      next = await this.beginSync({ ...next, queuedFull: null }, 'full', 'request', waiters, [...next.queuedProgress]);
     } else if (next.stopWaiters.length > 0) {
       return this.passivate(next);
     }
@@ -465,11 +485,13 @@ class AccountActor {
     const ready: ReadyState = isRequest ? { ...state, lastActivity: deps.clock.now() } : state;
     switch (msg.type) {
       case 'Sync': {
-        if (ready.running === null) return this.beginSync(ready, msg.mode, 'request', [msg.replyTo]);
+        const listeners = msg.onProgress === undefined ? [] : [msg.onProgress];
+        if (ready.running === null) return this.beginSync(ready, msg.mode, 'request', [msg.replyTo], listeners);
         if (msg.mode === 'full' && ready.running.mode === 'incremental') {
-          return { ...ready, queuedFull: [...(ready.queuedFull ?? []), msg.replyTo] };
+          return { ...ready, queuedFull: [...(ready.queuedFull ?? []), msg.replyTo], queuedProgress: [...ready.queuedProgress, ...listeners] };
         }
         ready.running.waiters.push(msg.replyTo);
+        ready.running.listeners.push(...listeners);
         return ready;
       }
       case 'GetReturns':
@@ -491,7 +513,7 @@ class AccountActor {
         let next = ready;
         if (next.nextSyncAt !== null && next.nextSyncAt <= now) {
           next = next.running === null
-            ? this.beginSync({ ...next, nextSyncAt: this.nextSchedule(now) }, 'incremental', 'schedule', [])
+            ? await this.beginSync({ ...next, nextSyncAt: this.nextSchedule(now) }, 'incremental', 'schedule', [], [])
             : { ...next, nextSyncAt: this.nextSchedule(now) };
         }
         if (next.running === null && next.queuedFull === null && now - next.lastActivity >= deps.settings.idleMs) return this.passivate(next);
@@ -508,15 +530,15 @@ class AccountActor {
 
 const PASSIVATED: AccountState = Object.freeze({ phase: 'passivated' });
 
-function errorClassName(error: unknown): string {
-  return error instanceof Error ? error.name : typeof error;
+function syncResult(outcome: SyncOutcome, mode: SyncMode, trigger: 'request' | 'schedule', startedAt: EpochMs, finishedAt: EpochMs): SyncResult {
+  return {
+    mode, trigger, fillsIngested: outcome.fillsIngested, cashFlowsIngested: outcome.cashFlowsIngested, hourlyReturnsWritten: outcome.hourlyReturnsWritten,
+    dataGaps: outcome.gaps.length, gapKinds: [...new Set(outcome.gaps.map((gap) => gap.kind))].sort(), snapshot: outcome.snapshot, startedAt, finishedAt,
+  };
 }
 
-function parseEnvelope(stored: unknown): EngineEnvelope | null {
-  if (typeof stored !== 'object' || stored === null) return null;
-  const e = stored as Partial<EngineEnvelope>;
-  if (e.v !== ENGINE_ENVELOPE_VERSION || typeof e.computedUntil !== 'number' || !Array.isArray(e.assets) || typeof e.totals !== 'object' || e.totals === null) return null;
-  return stored as EngineEnvelope;
+function errorClassName(error: unknown): string {
+  return error instanceof Error ? error.name : typeof error;
 }
 
 async function computeAccountMetrics(account: AccountKey, deps: AccountActorDeps, engine: EngineEnvelope | null): Promise<AccountPerformance> {
@@ -526,109 +548,3 @@ async function computeAccountMetrics(account: AccountKey, deps: AccountActorDeps
   return { metrics: deps.computePerformanceStats(returns, totals), snapshot: engine?.snapshot ?? null, computedUntil: until };
 }
 
-function assetsOf(fills: readonly Fill[], flows: readonly CashFlow[], known: readonly string[]): string[] {
-  const assets = new Set(known);
-  for (const f of fills) { assets.add(f.baseAsset); assets.add(f.quoteAsset); assets.add(f.feeAsset); }
-  for (const c of flows) assets.add(c.asset);
-  return [...assets].sort();
-}
-
-/**
- * One sync: pull fill and cash-flow pages (each page committed with its cursor), then value the
- * new history with the engine and store returns, snapshot and engine state together. `progress`
- * is updated as pages commit, so a failed sync still leaves the actor with the stored cursors.
- */
-async function runSync(
-  account: AccountKey, deps: AccountActorDeps, connector: VenueConnector, mode: SyncMode, trigger: 'request' | 'schedule',
-  progress: SyncProgress, signal: AbortSignal, startedAt: EpochMs,
-): Promise<SyncResult> {
-  const { store } = deps;
-  let fillsIngested = 0;
-  let cashFlowsIngested = 0;
-  let earliestNew = Number.POSITIVE_INFINITY;
-  for await (const page of connector.fetchFills(progress.fillsCursor, signal)) {
-    signal.throwIfAborted();
-    const { inserted } = await store.commitFillsPage(account, page.items, page.cursor);
-    progress.fillsCursor = page.cursor;
-    fillsIngested += inserted;
-    if (inserted > 0) for (const f of page.items) earliestNew = Math.min(earliestNew, f.executedAt);
-  }
-  for await (const page of connector.fetchCashFlows(progress.cashFlowsCursor, signal)) {
-    signal.throwIfAborted();
-    const { inserted } = await store.commitCashFlowsPage(account, page.items, page.cursor);
-    progress.cashFlowsCursor = page.cursor;
-    cashFlowsIngested += inserted;
-    if (inserted > 0) for (const c of page.items) earliestNew = Math.min(earliestNew, c.occurredAt);
-  }
-
-  const untilHour = Math.floor(deps.clock.now() / HOUR) * HOUR;
-  // A record older than the computed history cannot be appended: recompute from the start.
-  let engine = progress.engine;
-  if (engine !== null && (earliestNew < engine.computedUntil || engine.computedUntil > untilHour)) engine = null;
-  const finish = (hours: number, gaps: readonly DataGap[], snapshot: BalanceSnapshot | null): SyncResult => ({
-    mode, trigger, fillsIngested, cashFlowsIngested, hourlyReturnsWritten: hours, dataGaps: gaps.length,
-    gapKinds: [...new Set(gaps.map((gap) => gap.kind))].sort(), snapshot, startedAt, finishedAt: deps.clock.now(),
-  });
-  // Nothing new can be valued before the next hour boundary (newer records wait for it).
-  if (engine !== null && engine.computedUntil === untilHour) {
-    progress.engine = engine;
-    return finish(0, [], engine.snapshot);
-  }
-
-  let result: AggregationResult;
-  let assets: string[];
-  try {
-    ({ result, assets } = await valueHistory(account, deps, connector, engine, untilHour, signal));
-  } catch (error) {
-    // The saved state does not fit what storage holds (a record older than it, another base
-    // currency, a state from an older engine): the whole record is recomputed instead.
-    if (!(error instanceof AggregationInputError) || engine === null) throw error;
-    deps.logger?.warn({ account: accountId(account) }, 'saved engine state refused: recomputing from the start');
-    engine = null;
-    ({ result, assets } = await valueHistory(account, deps, connector, null, untilHour, signal));
-  }
-  const snapshot = result.snapshot ?? engine?.snapshot ?? null;
-  const next: EngineEnvelope = {
-    v: ENGINE_ENVELOPE_VERSION, engine: result.state, computedUntil: untilHour, assets,
-    totals: { realizedPnl: result.realizedPnl, unrealizedPnl: result.unrealizedPnl, totalFees: result.totalFees }, snapshot,
-  };
-  await store.saveAggregates(account, { hourlyReturns: result.hourlyReturns, snapshot: result.snapshot, engineState: next });
-  progress.engine = next;
-  if (engine === null) progress.metrics = { metrics: deps.computePerformanceStats(result.hourlyReturns, next.totals), snapshot, computedUntil: untilHour };
-  return finish(result.hourlyReturns.length, result.gaps, snapshot);
-}
-
-/**
- * Runs the engine over what storage holds after `engine` (everything when null): fills and flows
- * with computedUntil ≤ t < untilHour (later ones wait for the next run), and candles from one
- * hour before the first hour to compute (its close is the opening mark) up to `untilHour`.
- */
-async function valueHistory(
-  account: AccountKey, deps: AccountActorDeps, connector: VenueConnector, engine: EngineEnvelope | null, untilHour: EpochMs, signal: AbortSignal,
-): Promise<{ result: AggregationResult; assets: string[] }> {
-  const { store } = deps;
-  const fromMs = engine?.computedUntil ?? 0;
-  const [storedFills, storedFlows] = await Promise.all([store.loadFills(account, fromMs), store.loadCashFlows(account, fromMs)]);
-  const fills = storedFills.filter((f) => f.executedAt < untilHour);
-  const cashFlows = storedFlows.filter((c) => c.occurredAt < untilHour);
-  const base = connector.baseCurrency;
-  const assets = assetsOf(fills, cashFlows, engine?.assets ?? []);
-  const firstRecord = Math.min(fills[0]?.executedAt ?? Infinity, cashFlows[0]?.occurredAt ?? Infinity);
-  const firstHour = engine?.computedUntil ?? (Number.isFinite(firstRecord) ? Math.floor(firstRecord / HOUR) * HOUR : untilHour);
-  const candleFrom = firstHour - HOUR;
-  const symbols = assets.filter((a) => a !== base).map((a) => `${a}/${base}`);
-  const needCandles = firstHour < untilHour && symbols.length > 0;
-  if (needCandles) {
-    for (const symbol of symbols) {
-      const candles = await connector.fetchHourlyCandles(symbol, candleFrom, untilHour, signal);
-      if (candles.length > 0) await store.upsertCandles(account.exchange, candles);
-    }
-  }
-  const candles = needCandles ? await store.loadCandles(account.exchange, symbols, candleFrom, untilHour) : [];
-  signal.throwIfAborted();
-  const result = await deps.aggregator.aggregate({
-    baseCurrency: base, costMethod: deps.settings.costMethod, state: engine?.engine ?? null, openingBalances: [],
-    fills, cashFlows, candles, untilHour,
-  }, signal);
-  return { result, assets };
-}

@@ -237,7 +237,8 @@ export class ActorStoppedError extends ActorError {
 interface Pending {
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
-  readonly timer: NodeJS.Timeout;
+  /** Undoes the ask's timer or signal listener. */
+  readonly done: () => void;
 }
 
 const pending = new Map<number, Pending>();
@@ -245,20 +246,37 @@ let nextAskId = 0;
 
 /**
  * Request/response: `make` builds the message around a fresh `replyTo` (unique, monotonically
- * numbered); the promise settles with the first reply or rejects with AskTimeoutError.
+ * numbered); the promise settles with the first reply. `until` is the call's AbortSignal (the one
+ * deadline of a gRPC call: the ask rejects with `signal.reason` when it aborts), or, for work no
+ * call carries (schedules, shutdown, tests), a timeout in ms (AskTimeoutError).
  */
-export function ask<M, R>(ref: ActorRef<M>, make: (replyTo: ReplyTo<R>) => M, timeoutMs: number): Promise<R> {
+export function ask<M, R>(ref: ActorRef<M>, make: (replyTo: ReplyTo<R>) => M, until: AbortSignal | number): Promise<R> {
   nextAskId += 1;
   const askId = nextAskId;
   const replyTo = { askId } as ReplyTo<R>;
   return new Promise<R>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      pending.delete(askId);
-      reject(new AskTimeoutError(`no reply from ${ref.name} within ${timeoutMs} ms`));
-    }, Math.max(0, Math.min(timeoutMs, 2_147_483_647)));
-    pending.set(askId, { resolve: resolve as (value: unknown) => void, reject, timer });
+    let done: () => void;
+    if (typeof until === 'number') {
+      const timer = setTimeout(() => {
+        pending.delete(askId);
+        reject(new AskTimeoutError(`no reply from ${ref.name} within ${until} ms`));
+      }, Math.max(0, Math.min(until, 2_147_483_647)));
+      done = () => { clearTimeout(timer); };
+    } else {
+      if (until.aborted) {
+        reject(until.reason as Error);
+        return;
+      }
+      const onAbort = (): void => {
+        pending.delete(askId);
+        reject(until.reason as Error);
+      };
+      until.addEventListener('abort', onAbort, { once: true });
+      done = () => { until.removeEventListener('abort', onAbort); };
+    }
+    pending.set(askId, { resolve: resolve as (value: unknown) => void, reject, done });
     if (!tell(ref, make(replyTo))) {
-      clearTimeout(timer);
+      done();
       pending.delete(askId);
       reject(new ActorStoppedError(`actor ${ref.name} is stopped`));
     }
@@ -270,7 +288,7 @@ export function reply<R>(to: ReplyTo<R>, value: R): boolean {
   const entry = pending.get(to.askId);
   if (entry === undefined) return false;
   pending.delete(to.askId);
-  clearTimeout(entry.timer);
+  entry.done();
   entry.resolve(value);
   return true;
 }
@@ -280,7 +298,7 @@ export function replyError(to: ReplyTo<never>, error: Error): boolean {
   const entry = pending.get(to.askId);
   if (entry === undefined) return false;
   pending.delete(to.askId);
-  clearTimeout(entry.timer);
+  entry.done();
   entry.reject(error);
   return true;
 }
@@ -302,4 +320,12 @@ export function stopped(ref: ActorRef<never>): Promise<void> {
   const record = recordOf(ref);
   if (record.isStopped) return Promise.resolve();
   return new Promise((resolve) => { (record.stopWaiters ??= []).push(resolve); });
+}
+
+/** A signal that aborts with AskTimeoutError after `ms`: a deadline for work no call carries. */
+export function deadlineSignal(ms: number): AbortSignal {
+  const controller = new AbortController();
+  const timer = setTimeout(() => { controller.abort(new AskTimeoutError(`no reply within ${ms} ms`)); }, Math.max(0, Math.min(ms, 2_147_483_647)));
+  timer.unref();
+  return controller.signal;
 }

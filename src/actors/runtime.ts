@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/config.js';
-import { DEFAULT_ACCOUNT_SETTINGS, isTransientStorageErrorByShape, type AccountActorDeps, type AccountActorSettings } from './account-actor.js';
+import { DEFAULT_ACCOUNT_SETTINGS, type AccountActorDeps, type AccountActorSettings } from './account-actor.js';
 import { systemClock, type Clock } from './clock.js';
 import { ActorMetrics } from './metrics.js';
 import { createSupervisor, type CrashPolicy, type Supervisor } from './supervisor.js';
@@ -13,7 +13,6 @@ export interface ActorRuntimeDeps extends Pick<AccountActorDeps, 'store' | 'aggr
   readonly logger: Logger;
   readonly clock?: Clock;
   /** Classifies storage errors a restart may cure (default: by error name and SQLSTATE). */
-  readonly isTransientStorageError?: (error: unknown) => boolean;
   readonly crashPolicy?: Partial<CrashPolicy>;
   readonly maxConcurrentFullSyncs?: number;
   readonly settings?: Partial<AccountActorSettings>;
@@ -34,7 +33,6 @@ export function createActorRuntime(config: Config, deps: ActorRuntimeDeps): Acto
       store: deps.store, aggregator: deps.aggregator, openCredential: deps.openCredential, connectorFactory: deps.connectorFactory,
       computePerformanceStats: deps.computePerformanceStats, clock, random: Math.random,
       settings: { ...DEFAULT_ACCOUNT_SETTINGS, syncIntervalMs: config.SYNC_INTERVAL_MS, idleMs: config.ACTOR_IDLE_MS, ...deps.settings },
-      isTransientStorageError: deps.isTransientStorageError ?? isTransientStorageErrorByShape,
       logger: deps.logger,
     },
     metrics,

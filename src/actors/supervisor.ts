@@ -6,7 +6,9 @@
 import type { Logger } from 'pino';
 import { accountId, type AccountKey, type BalanceSnapshot, type EpochMs, type HourlyReturn } from '../domain/types.js';
 import { spawnAccountActor, type AccountActorDeps, type AccountLifecycle, type AccountMessage, type AccountPerformance, type CrashClass, type FullSyncGate, type SyncResult } from './account-actor.js';
-import { type SyncMode } from '../domain/types.js';
+import { type ParkedReason, type SyncMode, type SyncProgress } from '../domain/types.js';
+import { EnvelopeOpenError } from '../crypto/errors.js';
+import { VenueError } from '../exchanges/errors.js';
 import { backoffDelay, sleepOn, type TimerHandle } from './clock.js';
 import { AccountFailedError, ActorError, ShuttingDownError } from './errors.js';
 import type { ActorMetrics, RuntimeTotals } from './metrics.js';
@@ -32,7 +34,7 @@ export interface SupervisorOptions {
   readonly crashPolicy?: Partial<CrashPolicy>;
   /** Full syncs running at once across all accounts; more are refused with OverloadedError. */
   readonly maxConcurrentFullSyncs?: number;
-  /** Ask timeout when the caller gives no deadline. */
+  /** Ask timeout when the caller gives no signal (scheduled work, internal stops). */
   readonly defaultTimeoutMs?: number;
   readonly system?: ActorSystem;
   readonly logger?: Logger;
@@ -40,21 +42,30 @@ export interface SupervisorOptions {
 
 export type AccountRuntimeStatus = 'alive' | 'passivated' | 'failed' | 'unknown';
 
+/** What a request carries: the call's cancellation (its one deadline) and, for a sync, a progress listener. */
+export interface SyncCall {
+  /** Aborts the ask (reason: the signal's reason). Without it the supervisor's default timeout applies. */
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: SyncProgress) => void;
+}
+
 export interface Supervisor {
-  /** Runs (or joins) a sync; `deadline` is an absolute time on the supervisor's clock. */
-  sync(account: AccountKey, mode: SyncMode, deadline?: EpochMs): Promise<SyncResult>;
+  /** Runs (or joins) a sync. */
+  sync(account: AccountKey, mode: SyncMode, call?: SyncCall): Promise<SyncResult>;
   /** Published hourly returns with hourStart in [from, to). */
-  getReturns(account: AccountKey, from: EpochMs, to: EpochMs, deadline?: EpochMs): Promise<readonly HourlyReturn[]>;
-  getPerformance(account: AccountKey, deadline?: EpochMs): Promise<AccountPerformance>;
+  getReturns(account: AccountKey, from: EpochMs, to: EpochMs, signal?: AbortSignal): Promise<readonly HourlyReturn[]>;
+  getPerformance(account: AccountKey, signal?: AbortSignal): Promise<AccountPerformance>;
   /** Balance snapshots with `at` in [from, to). */
-  getSnapshots(account: AccountKey, from: EpochMs, to: EpochMs, deadline?: EpochMs): Promise<readonly BalanceSnapshot[]>;
+  getSnapshots(account: AccountKey, from: EpochMs, to: EpochMs, signal?: AbortSignal): Promise<readonly BalanceSnapshot[]>;
   /** Passivates the account's actor now (after a running sync). */
   passivate(account: AccountKey): Promise<void>;
   /** Makes a passivated account sync by itself at `at` (the composition root calls this for stored accounts at start). */
   scheduleWake(account: AccountKey, at: EpochMs): void;
-  /** Clears the failed mark, in memory and in storage (an operator fixed the cause). */
-  revive(account: AccountKey): Promise<void>;
+  /** Clears the failed mark, in storage first, then in memory (an operator fixed the cause). True when it was parked. */
+  revive(account: AccountKey): Promise<boolean>;
   status(account: AccountKey): AccountRuntimeStatus;
+  /** Why the account is parked in this process (null when it is not, or only storage knows). */
+  parkedReason(account: AccountKey): ParkedReason | null;
   totals(): RuntimeTotals;
   /** Stops taking work, lets running syncs finish within `graceMs`, then stops every actor; every credential is zeroed when it resolves. */
   shutdown(graceMs: number): Promise<void>;
@@ -76,6 +87,8 @@ class Entry implements AccountLifecycle {
   failed = false;
   /** Failed by the stored status (found at start), not by crashes in this process. */
   failedInStorage = false;
+  /** Why it is parked: the class of the error that parked it. */
+  parkedReason: ParkedReason | null = null;
   wake: TimerHandle | null = null;
   // Bound once per account (cheaper than closures per spawn).
   readonly onCrash: (crash: CrashClass) => Promise<CrashDecision>;
@@ -142,7 +155,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     // The error's class only: its message may carry what a venue or driver said.
     logger?.warn({ account: accountId(entry.account), error: error instanceof Error ? error.name : typeof error, crashes: entry.crashes.length }, 'account actor crashed');
     if (entry.crashes.length >= policy.maxCrashes || shuttingDown) {
-      if (!shuttingDown) markFailed(entry);
+      if (!shuttingDown) markFailed(entry, parkedReasonOf(error));
       return 'stopChild';
     }
     metrics?.restarted(entry.account);
@@ -157,11 +170,12 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     onChildCrash: decideChild,
   });
 
-  const markFailed = (entry: Entry): void => {
+  const markFailed = (entry: Entry, reason: ParkedReason): void => {
     entry.failed = true;
+    entry.parkedReason = reason;
     metrics?.setState(entry.account, 'failed');
-    logger?.error({ account: accountId(entry.account), crashes: entry.crashes.length }, 'account failed: too many crashes');
-    deps.store.setConnectionStatus(entry.account, 'failed').catch(() => {
+    logger?.error({ account: accountId(entry.account), crashes: entry.crashes.length, reason }, 'account failed: too many crashes');
+    deps.store.setConnectionStatus(entry.account, 'failed', reason).catch(() => {
       logger?.warn({ account: accountId(entry.account) }, 'could not store the failed status');
     });
   };
@@ -257,16 +271,16 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     });
   };
 
-  const route = async <R>(account: AccountKey, make: Request<R>, deadline: EpochMs | undefined): Promise<R> => {
+  const route = async <R>(account: AccountKey, make: Request<R>, signal: AbortSignal | undefined): Promise<R> => {
     if (shuttingDown) throw new ShuttingDownError('shutting down: no new work');
     const entry = entryOf(account);
     if (entry.failed) throw failedError(entry);
-    const timeoutMs = Math.max(1, (deadline ?? clock.now() + defaultTimeoutMs) - clock.now());
+    const until = signal ?? defaultTimeoutMs;
     try {
-      return await ask(liveRef(entry), make, timeoutMs);
+      return await ask(liveRef(entry), make, until);
     } catch (error) {
       // The actor stopped between lookup and delivery (passivation): one fresh attempt.
-      if (error instanceof ActorStoppedError && !shuttingDown && !entry.failed) return ask(liveRef(entry), make, timeoutMs);
+      if (error instanceof ActorStoppedError && !shuttingDown && !entry.failed) return ask(liveRef(entry), make, until);
       throw error;
     }
   };
@@ -284,10 +298,12 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   metrics?.setFullSyncGateProbe(() => ({ inUse: fullRunning, capacity: maxFull }));
 
   return {
-    sync: (account, mode, deadline) => route<SyncResult>(account, (replyTo) => ({ type: 'Sync', mode, replyTo }), deadline),
-    getReturns: (account, from, to, deadline) => route<readonly HourlyReturn[]>(account, (replyTo) => ({ type: 'GetReturns', from, to, replyTo }), deadline),
-    getPerformance: (account, deadline) => route<AccountPerformance>(account, (replyTo) => ({ type: 'GetPerformance', replyTo }), deadline),
-    getSnapshots: (account, from, to, deadline) => route<readonly BalanceSnapshot[]>(account, (replyTo) => ({ type: 'GetSnapshots', from, to, replyTo }), deadline),
+    sync: (account, mode, call) => route<SyncResult>(account, (replyTo) => ({
+      type: 'Sync', mode, replyTo, ...(call?.onProgress === undefined ? {} : { onProgress: call.onProgress }),
+    }), call?.signal),
+    getReturns: (account, from, to, signal) => route<readonly HourlyReturn[]>(account, (replyTo) => ({ type: 'GetReturns', from, to, replyTo }), signal),
+    getPerformance: (account, signal) => route<AccountPerformance>(account, (replyTo) => ({ type: 'GetPerformance', replyTo }), signal),
+    getSnapshots: (account, from, to, signal) => route<readonly BalanceSnapshot[]>(account, (replyTo) => ({ type: 'GetSnapshots', from, to, replyTo }), signal),
     passivate: async (account) => {
       const entry = entries.get(accountId(account));
       const ref = entry?.ref ?? null;
@@ -304,13 +320,22 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     revive: async (account) => {
       // Storage first: an actor started after this must not find the failed status.
       // Only a failed connection becomes active again (a disabled one stays disabled).
-      if ((await deps.store.loadConnection(account))?.status === 'failed') await deps.store.setConnectionStatus(account, 'active');
+      const storedFailed = (await deps.store.loadConnection(account))?.status === 'failed';
+      if (storedFailed) await deps.store.setConnectionStatus(account, 'active');
       const entry = entries.get(accountId(account));
-      if (entry === undefined) return;
+      if (entry === undefined) return storedFailed;
+      const parked = storedFailed || entry.failed;
       entry.failed = false;
       entry.failedInStorage = false;
+      entry.parkedReason = null;
       entry.crashes = [];
+      entry.resets = 0;
       if (entry.ref === null) metrics?.untrack(entry.account);
+      return parked;
+    },
+    parkedReason: (account) => {
+      const entry = entries.get(accountId(account));
+      return entry?.failed === true ? entry.parkedReason ?? 'internal' : null;
     },
     status: (account) => {
       const entry = entries.get(accountId(account));
@@ -337,4 +362,15 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       if (ownSystem) stopSystem(system);
     },
   };
+}
+
+/**
+ * The fixed class an operator sees for a parked account, from the error that parked it (never its
+ * message): the venue refused the key, the venue kept failing, a sealed credential failed its
+ * integrity check, or our own failure.
+ */
+export function parkedReasonOf(error: unknown): ParkedReason {
+  if (error instanceof VenueError) return error.kind === 'auth' ? 'venue_auth' : 'venue_unavailable';
+  if (error instanceof EnvelopeOpenError) return 'tamper';
+  return 'internal';
 }

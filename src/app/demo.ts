@@ -6,6 +6,7 @@ import { encodeCredential } from '../crypto/credential.js';
 import { sealEnvelope } from '../crypto/envelope.js';
 import { equityChart, performanceTable, returnsTable } from '../cli/render.js';
 import type { RunningService } from './service.js';
+import { deadlineSignal } from '../actors/nact.js';
 
 export const DEMO_ACCOUNT: AccountKey = { userUid: 'demo', exchange: 'simulated' };
 const YEAR_MS = 365 * 24 * 3_600_000;
@@ -24,7 +25,7 @@ export async function runDemo(service: RunningService, logger: Logger, write: (t
   }
   const { supervisor } = service.runtime;
   const started = Date.now();
-  const result = await supervisor.sync(DEMO_ACCOUNT, 'incremental', started + 10 * 60_000);
+  const result = await supervisor.sync(DEMO_ACCOUNT, 'incremental', { signal: deadlineSignal(10 * 60_000) });
   const now = Date.now();
   const returns = await supervisor.getReturns(DEMO_ACCOUNT, now - YEAR_MS, now);
   const { metrics } = await supervisor.getPerformance(DEMO_ACCOUNT);

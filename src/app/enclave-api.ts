@@ -1,5 +1,6 @@
 // Adapts the actor supervisor to the port the gRPC handlers call. The only translation here is
-// of shapes (deadlines, counts, gap kinds); errors pass through as the actor error family.
+// of shapes (counts, gap kinds); the call's signal goes into the ask as is (its one deadline);
+// errors pass through as the actor error family.
 import type { PerformanceStats } from '../domain/aggregation.js';
 import type { AccountKey, BalanceSnapshot, HourlyReturn } from '../domain/types.js';
 import type { Supervisor } from '../actors/supervisor.js';
@@ -31,30 +32,11 @@ export interface IntakeDeps {
   readonly onConnectionRemoved?: (account: AccountKey) => void;
 }
 
-/** Rejects with the signal's reason once it aborts (client cancel or deadline), else with `work`. */
-async function raceSignal<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  signal.throwIfAborted();
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    return await Promise.race([work, aborted]);
-  } finally {
-    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
-  }
-}
-
-// Interim until the supervisor takes the call's signal: the signal race below enforces the deadline.
-const INTERIM_DEADLINE = (): number => Date.now() + 86_400_000;
-
 export function createEnclaveApi(supervisor: Supervisor, intake: IntakeDeps): EnclaveApi {
   const { identity, keyring, connections, logger } = intake;
   return {
     async sync(account: AccountKey, mode: SyncMode, ask: CallContext, onProgress?: (progress: SyncProgress) => void): Promise<SyncReport> {
-      onProgress?.({ phase: 'fetching', fillPages: 0, fillsFetched: 0, cashFlowPages: 0, cashFlowsFetched: 0, hoursDone: 0, hoursTotal: 0 });
-      const result = await raceSignal(supervisor.sync(account, mode, INTERIM_DEADLINE()), ask.signal);
+      const result = await supervisor.sync(account, mode, { signal: ask.signal, ...(onProgress === undefined ? {} : { onProgress }) });
       return {
         fillsSynced: result.fillsIngested,
         cashFlowsSynced: result.cashFlowsIngested,
@@ -64,13 +46,13 @@ export function createEnclaveApi(supervisor: Supervisor, intake: IntakeDeps): En
       };
     },
     getReturns(account: AccountKey, range: TimeRange, ask: CallContext): Promise<readonly HourlyReturn[]> {
-      return raceSignal(supervisor.getReturns(account, range.from, range.to, INTERIM_DEADLINE()), ask.signal);
+      return supervisor.getReturns(account, range.from, range.to, ask.signal);
     },
     async getPerformance(account: AccountKey, ask: CallContext): Promise<PerformanceStats> {
-      return (await raceSignal(supervisor.getPerformance(account, INTERIM_DEADLINE()), ask.signal)).metrics;
+      return (await supervisor.getPerformance(account, ask.signal)).metrics;
     },
     getSnapshots(account: AccountKey, range: TimeRange, ask: CallContext): Promise<readonly BalanceSnapshot[]> {
-      return raceSignal(supervisor.getSnapshots(account, range.from, range.to, INTERIM_DEADLINE()), ask.signal);
+      return supervisor.getSnapshots(account, range.from, range.to, ask.signal);
     },
     async health(): Promise<ApiHealth> {
       const totals = supervisor.totals();
@@ -85,7 +67,7 @@ export function createEnclaveApi(supervisor: Supervisor, intake: IntakeDeps): En
         let permissions: VenuePermissions = { reported: false };
         const connector = intake.connectorFactory(account, plaintext);
         try {
-          if (connector.fetchPermissions !== undefined) permissions = await raceSignal(connector.fetchPermissions(ask.signal), ask.signal);
+          if (connector.fetchPermissions !== undefined) permissions = await connector.fetchPermissions(ask.signal);
         } finally {
           await connector.close();
         }
@@ -111,20 +93,19 @@ export function createEnclaveApi(supervisor: Supervisor, intake: IntakeDeps): En
     },
     async listConnections(): Promise<readonly ConnectionInfo[]> {
       const stored = await connections.listConnections();
-      return stored.map((c) => ({
-        account: c.account,
-        // A parked actor is failed even before its row says so.
-        status: supervisor.status(c.account) === 'failed' ? 'failed' : c.status,
-        parkedReason: supervisor.status(c.account) === 'failed' || c.status === 'failed' ? 'internal' : null,
-      }));
+      return stored.map((c) => {
+        // A parked actor is failed even before its row says so; its reason is then the one in memory.
+        const parkedHere = supervisor.parkedReason(c.account);
+        const status = parkedHere !== null ? 'failed' : c.status;
+        return { account: c.account, status, parkedReason: status === 'failed' ? parkedHere ?? c.parkedReason ?? 'internal' : null };
+      });
     },
     async reviveConnection(account: AccountKey): Promise<boolean> {
-      const parked = supervisor.status(account) === 'failed' || (await connections.listConnections()).some((c) => c.status === 'failed' && accountId(c.account) === accountId(account));
-      await supervisor.revive(account);
-      return parked;
+      return supervisor.revive(account);
     },
-    getAttestation(nonce: Uint8Array, ask: CallContext): Promise<Attestation> {
-      return raceSignal(intake.attester().getAttestation(nonce), ask.signal);
+    async getAttestation(nonce: Uint8Array, ask: CallContext): Promise<Attestation> {
+      ask.signal.throwIfAborted();
+      return intake.attester().getAttestation(nonce);
     },
   };
 }

@@ -9,10 +9,9 @@ import { encodeInput, inputBuffers, type ColumnarInput, type ColumnarResult } fr
 import { AggregationInputError } from '../domain/errors.js';
 import type { WorkerReply, WorkerTask } from './aggregation.worker.js';
 
-/** A task the worker could not finish: it crashed or threw. Never carries the worker's own text. */
-export class AggregationWorkerError extends Error {
-  override name = 'AggregationWorkerError';
-}
+import { AggregationWorkerError } from './errors.js';
+
+export { AggregationWorkerError };
 
 export interface AggregationPoolOptions {
   /** Worker threads; 0 = one per core (config POOL_THREADS). */

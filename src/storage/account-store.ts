@@ -1,6 +1,6 @@
 // The storage an account actor needs, as one narrow interface. `createAccountStore(pool)` in
 // this folder implements it on slonik; actor tests may pass an in-memory implementation.
-import type { ConnectionStatus } from '../domain/types.js';
+import type { ConnectionStatus, ParkedReason } from '../domain/types.js';
 import type {
   AccountKey,
   BalanceSnapshot,
@@ -20,7 +20,18 @@ export interface StoredConnection {
   /** Sealed credential (see src/crypto); opened only inside the owning actor. */
   readonly envelope: Buffer;
   readonly status: ConnectionStatus;
+  /** Moves on at every register and remove; writes made for an older one are refused. */
+  readonly generation: number;
+  /** Why it is parked (status failed); null otherwise. */
+  readonly parkedReason: ParkedReason | null;
 }
+
+/**
+ * Writes of a sync carry the generation the actor loaded: checked inside the write's transaction
+ * (StaleGenerationError, rolled back, when the connection is gone or was registered again).
+ * Omitted only by tools that write outside any actor (tests, benchmarks).
+ */
+export type Generation = number | undefined;
 
 /** Everything written at the end of an aggregation, in one transaction. */
 export interface AggregateWrite {
@@ -32,12 +43,13 @@ export interface AggregateWrite {
 
 export interface AccountStore {
   loadConnection(account: AccountKey): Promise<StoredConnection | null>;
-  setConnectionStatus(account: AccountKey, status: ConnectionStatus): Promise<void>;
+  /** `parkedReason` is stored with status failed (and cleared with any other status). */
+  setConnectionStatus(account: AccountKey, status: ConnectionStatus, parkedReason?: ParkedReason | null): Promise<void>;
   loadCursor(account: AccountKey, stream: SyncStream): Promise<SyncCursor | null>;
   /** Inserts new fills (duplicates ignored) and advances the cursor, in one transaction. */
-  commitFillsPage(account: AccountKey, fills: readonly Fill[], cursor: SyncCursor): Promise<{ inserted: number }>;
+  commitFillsPage(account: AccountKey, fills: readonly Fill[], cursor: SyncCursor, generation?: Generation): Promise<{ inserted: number }>;
   /** Inserts new cash flows (duplicates ignored) and advances the cursor, in one transaction. */
-  commitCashFlowsPage(account: AccountKey, flows: readonly CashFlow[], cursor: SyncCursor): Promise<{ inserted: number }>;
+  commitCashFlowsPage(account: AccountKey, flows: readonly CashFlow[], cursor: SyncCursor, generation?: Generation): Promise<{ inserted: number }>;
   /** Fills with executedAt >= fromMs, oldest first (ties by trade id). */
   loadFills(account: AccountKey, fromMs: EpochMs): Promise<Fill[]>;
   loadCashFlows(account: AccountKey, fromMs: EpochMs): Promise<CashFlow[]>;
@@ -45,7 +57,7 @@ export interface AccountStore {
   /** Stored hourly candles for these symbols with openTime in [fromMs, toMs). */
   loadCandles(exchange: Exchange, symbols: readonly string[], fromMs: EpochMs, toMs: EpochMs): Promise<Candle[]>;
   loadEngineState(account: AccountKey): Promise<unknown>;
-  saveAggregates(account: AccountKey, write: AggregateWrite): Promise<void>;
+  saveAggregates(account: AccountKey, write: AggregateWrite, generation?: Generation): Promise<void>;
   /** Published returns with hourStart in [fromMs, toMs), oldest first. */
   loadHourlyReturns(account: AccountKey, fromMs: EpochMs, toMs: EpochMs): Promise<HourlyReturn[]>;
   loadSnapshots(account: AccountKey, fromMs: EpochMs, toMs: EpochMs): Promise<BalanceSnapshot[]>;

@@ -2,7 +2,7 @@
 // account actors read theirs through AccountStore.loadConnection.
 import { z } from 'zod';
 import type { DatabasePool } from 'slonik';
-import { accountId, EXCHANGES, type AccountKey } from '../domain/types.js';
+import { accountId, EXCHANGES, PARKED_REASONS, type AccountKey, type ParkedReason } from '../domain/types.js';
 import { envelopeKeyId } from '../crypto/envelope.js';
 import type { EnvelopeStore, StoredEnvelope } from '../crypto/rotate.js';
 import type { ConnectionStatus } from '../domain/types.js';
@@ -16,10 +16,11 @@ const summaryRow = z.object({
   userUid: z.string(),
   exchange: exchangeSchema,
   status: statusSchema,
+  parkedReason: z.enum(PARKED_REASONS).nullable(),
   keyId: z.number().int(),
   updatedAt: z.number(),
 });
-export type ConnectionSummary = Readonly<{ account: AccountKey; status: ConnectionStatus; keyId: number; updatedAt: number }>;
+export type ConnectionSummary = Readonly<{ account: AccountKey; status: ConnectionStatus; parkedReason: ParkedReason | null; keyId: number; updatedAt: number }>;
 
 const envelopeRow = z.object({ userUid: z.string(), exchange: exchangeSchema, envelope: z.instanceof(Buffer) });
 
@@ -46,7 +47,8 @@ export function createConnectionRepository(pool: DatabasePool, pageSize = 500): 
           INSERT INTO exchange_connections (user_uid, exchange, envelope, key_id, status)
           VALUES (${account.userUid}, ${account.exchange}, ${sql.binary(envelope)}, ${envelopeKeyId(envelope)}, ${status})
           ON CONFLICT (user_uid, exchange) DO UPDATE
-            SET envelope = excluded.envelope, key_id = excluded.key_id, status = excluded.status, updated_at = now()`);
+            SET envelope = excluded.envelope, key_id = excluded.key_id, status = excluded.status, parked_reason = NULL,
+                generation = nextval('connection_generation_seq'), updated_at = now()`);
       } catch (error) {
         throw toStorageError(error, `save connection ${accountId(account)}`);
       }
@@ -55,9 +57,9 @@ export function createConnectionRepository(pool: DatabasePool, pageSize = 500): 
     async listConnections() {
       try {
         const rows = await pool.any(sql.type(summaryRow)`
-          SELECT user_uid AS "userUid", exchange, status, key_id AS "keyId", updated_at AS "updatedAt"
+          SELECT user_uid AS "userUid", exchange, status, parked_reason AS "parkedReason", key_id AS "keyId", updated_at AS "updatedAt"
           FROM exchange_connections ORDER BY user_uid, exchange`);
-        return rows.map((r) => ({ account: { userUid: r.userUid, exchange: r.exchange }, status: r.status, keyId: r.keyId, updatedAt: r.updatedAt }));
+        return rows.map((r) => ({ account: { userUid: r.userUid, exchange: r.exchange }, status: r.status, parkedReason: r.parkedReason, keyId: r.keyId, updatedAt: r.updatedAt }));
       } catch (error) {
         throw toStorageError(error, 'list connections');
       }

@@ -8,11 +8,11 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { accountId, type AccountKey, type CashFlow, type Fill, type SyncCursor, type SyncStream } from '../domain/types.js';
-import { StorageRejectedError, toStorageError } from './errors.js';
+import { StaleGenerationError, StorageRejectedError, toStorageError } from './errors.js';
 
 export interface CopyIngest {
-  commitFillsPage(account: AccountKey, fills: readonly Fill[], cursor: SyncCursor): Promise<{ inserted: number }>;
-  commitCashFlowsPage(account: AccountKey, flows: readonly CashFlow[], cursor: SyncCursor): Promise<{ inserted: number }>;
+  commitFillsPage(account: AccountKey, fills: readonly Fill[], cursor: SyncCursor, generation?: number): Promise<{ inserted: number }>;
+  commitCashFlowsPage(account: AccountKey, flows: readonly CashFlow[], cursor: SyncCursor, generation?: number): Promise<{ inserted: number }>;
   end(): Promise<void>;
 }
 
@@ -76,6 +76,9 @@ const STAGING_DDL = [
 const UPSERT_CURSOR = `INSERT INTO sync_cursors (user_uid, exchange, stream, cursor) VALUES ($1, $2, $3, $4)
   ON CONFLICT (user_uid, exchange, stream) DO UPDATE SET cursor = excluded.cursor, updated_at = now()`;
 
+// Same fence as assertGeneration (create-account-store.ts), on the pg client of this path.
+const FENCE = `SELECT generation FROM exchange_connections WHERE user_uid = $1 AND exchange = $2 FOR SHARE`;
+
 const INSERT_FILLS = `INSERT INTO trades (user_uid, exchange, exchange_trade_id, symbol, base_asset, quote_asset, side,
     quantity, price, fee, fee_asset, executed_at)
   SELECT $1, $2, exchange_trade_id, symbol, base_asset, quote_asset, side, quantity, price, fee, fee_asset,
@@ -102,6 +105,7 @@ export function createCopyIngest(url: string, maxConnections = 2): CopyIngest {
     copySql: string,
     lines: () => Iterable<string>,
     insertSql: string,
+    generation: number | undefined,
   ): Promise<{ inserted: number }> {
     const operation = `bulk commit ${stream} page for ${accountId(account)}`;
     let client: pg.PoolClient;
@@ -118,6 +122,12 @@ export function createCopyIngest(url: string, maxConnections = 2): CopyIngest {
       }
       await client.query('BEGIN');
       try {
+        if (generation !== undefined) {
+          const fence = await client.query<{ generation: string }>(FENCE, [account.userUid, account.exchange]);
+          if (fence.rows[0] === undefined || Number(fence.rows[0].generation) !== generation) {
+            throw new StaleGenerationError(`${accountId(account)}: the connection changed since it was loaded; write rolled back`);
+          }
+        }
         await pipeline(Readable.from(lines()), client.query(copyFrom(copySql)));
         const result = await client.query(insertSql, [account.userUid, account.exchange]);
         await client.query(UPSERT_CURSOR, [account.userUid, account.exchange, stream, cursor]);
@@ -137,10 +147,10 @@ export function createCopyIngest(url: string, maxConnections = 2): CopyIngest {
   }
 
   return {
-    commitFillsPage: (account, fills, cursor) =>
-      commitPage(account, 'fills', cursor, 'COPY trades_staging FROM STDIN', () => fillLines(fills), INSERT_FILLS),
-    commitCashFlowsPage: (account, flows, cursor) =>
-      commitPage(account, 'cash_flows', cursor, 'COPY cash_flows_staging FROM STDIN', () => flowLines(flows), INSERT_FLOWS),
+    commitFillsPage: (account, fills, cursor, generation) =>
+      commitPage(account, 'fills', cursor, 'COPY trades_staging FROM STDIN', () => fillLines(fills), INSERT_FILLS, generation),
+    commitCashFlowsPage: (account, flows, cursor, generation) =>
+      commitPage(account, 'cash_flows', cursor, 'COPY cash_flows_staging FROM STDIN', () => flowLines(flows), INSERT_FLOWS, generation),
     end: () => pool.end(),
   };
 }

@@ -2,11 +2,11 @@
 // rows come back through zod schemas (validated by the pool's result-parser interceptor).
 import { z } from 'zod';
 import type { DatabasePool, DatabaseTransactionConnection, SerializableValue } from 'slonik';
-import { accountId, type AccountKey, type CashFlow, type Fill, type SyncCursor, type SyncStream } from '../domain/types.js';
-import type { AccountStore } from './account-store.js';
+import { accountId, PARKED_REASONS, type AccountKey, type CashFlow, type Fill, type SyncCursor, type SyncStream } from '../domain/types.js';
+import type { AccountStore, Generation } from './account-store.js';
 import type { CopyIngest } from './copy-ingest.js';
 import { isoTime } from './copy-ingest.js';
-import { toStorageError } from './errors.js';
+import { StaleGenerationError, toStorageError } from './errors.js';
 import { noRows, sql } from './pool.js';
 
 const decimal = z.string().regex(/^-?\d+(\.\d+)?$/u);
@@ -52,7 +52,13 @@ const hourlyReturnRow = z.object({
 });
 
 const snapshotRow = z.object({ at: epochMs, balance: z.number(), equity: z.number() });
-const connectionRow = z.object({ envelope: z.instanceof(Buffer), status: z.enum(['active', 'failed', 'disabled']) });
+const connectionRow = z.object({
+  envelope: z.instanceof(Buffer),
+  status: z.enum(['active', 'failed', 'disabled']),
+  generation: z.number().int(),
+  parkedReason: z.enum(PARKED_REASONS).nullable(),
+});
+const fenceRow = z.object({ generation: z.number().int() });
 const cursorRow = z.object({ cursor: z.string() });
 const engineStateRow = z.object({ state: z.unknown() });
 
@@ -71,6 +77,18 @@ async function upsertCursor(tx: DatabaseTransactionConnection, account: AccountK
     INSERT INTO sync_cursors (user_uid, exchange, stream, cursor)
     VALUES (${account.userUid}, ${account.exchange}, ${stream}, ${cursor})
     ON CONFLICT (user_uid, exchange, stream) DO UPDATE SET cursor = excluded.cursor, updated_at = now()`);
+}
+
+/**
+ * Inside a write transaction: the connection still exists with the generation the writer loaded.
+ * FOR SHARE holds the row until commit, so a removal waits for this write and then deletes it.
+ */
+export async function assertGeneration(tx: DatabaseTransactionConnection, account: AccountKey, generation: Generation): Promise<void> {
+  if (generation === undefined) return;
+  const row = await tx.maybeOne(sql.type(fenceRow)`
+    SELECT generation FROM exchange_connections
+    WHERE user_uid = ${account.userUid} AND exchange = ${account.exchange} FOR SHARE`);
+  if (row?.generation !== generation) throw new StaleGenerationError(`${accountId(account)}: the connection changed since it was loaded; write rolled back`);
 }
 
 async function insertFills(tx: DatabaseTransactionConnection, account: AccountKey, fills: readonly Fill[]): Promise<number> {
@@ -122,14 +140,15 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
     loadConnection: (key) =>
       run('load connection', key, async () => {
         const row = await pool.maybeOne(sql.type(connectionRow)`
-          SELECT envelope, status FROM exchange_connections WHERE ${account(key)}`);
-        return row === null ? null : { account: key, envelope: row.envelope, status: row.status };
+          SELECT envelope, status, generation, parked_reason AS "parkedReason" FROM exchange_connections WHERE ${account(key)}`);
+        return row === null ? null : { account: key, envelope: row.envelope, status: row.status, generation: row.generation, parkedReason: row.parkedReason };
       }),
 
-    setConnectionStatus: (key, status) =>
+    setConnectionStatus: (key, status, parkedReason = null) =>
       run('set connection status', key, async () => {
         await pool.query(sql.type(noRows)`
-          UPDATE exchange_connections SET status = ${status}, updated_at = now() WHERE ${account(key)}`);
+          UPDATE exchange_connections SET status = ${status}, parked_reason = ${status === 'failed' ? parkedReason ?? 'internal' : null}, updated_at = now()
+          WHERE ${account(key)}`);
       }),
 
     loadCursor: (key, stream) =>
@@ -139,20 +158,22 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
         return row?.cursor ?? null;
       }),
 
-    commitFillsPage: (key, fills, cursor) =>
+    commitFillsPage: (key, fills, cursor, generation) =>
       run('commit fills page', key, async () => {
-        if (options.copy !== undefined && fills.length >= copyThreshold) return options.copy.commitFillsPage(key, fills, cursor);
+        if (options.copy !== undefined && fills.length >= copyThreshold) return options.copy.commitFillsPage(key, fills, cursor, generation);
         return pool.transaction(async (tx) => {
+          await assertGeneration(tx, key, generation);
           const inserted = await insertFills(tx, key, fills);
           await upsertCursor(tx, key, 'fills', cursor);
           return { inserted };
         });
       }),
 
-    commitCashFlowsPage: (key, flows, cursor) =>
+    commitCashFlowsPage: (key, flows, cursor, generation) =>
       run('commit cash flows page', key, async () => {
-        if (options.copy !== undefined && flows.length >= copyThreshold) return options.copy.commitCashFlowsPage(key, flows, cursor);
+        if (options.copy !== undefined && flows.length >= copyThreshold) return options.copy.commitCashFlowsPage(key, flows, cursor, generation);
         return pool.transaction(async (tx) => {
+          await assertGeneration(tx, key, generation);
           const inserted = await insertCashFlows(tx, key, flows);
           await upsertCursor(tx, key, 'cash_flows', cursor);
           return { inserted };
@@ -216,9 +237,10 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
         return row === null ? null : row.state;
       }),
 
-    saveAggregates: (key, write) =>
+    saveAggregates: (key, write, generation) =>
       run('save aggregates', key, async () => {
         await pool.transaction(async (tx) => {
+          await assertGeneration(tx, key, generation);
           if (write.hourlyReturns.length > 0) {
             const tuples = write.hourlyReturns.map((h) => [isoTime(h.hourStart), h.return, h.cumulativeReturn, h.equityEnd, h.netFlow]);
             // Recomputed hours (late fills) replace what was published before.

@@ -35,6 +35,14 @@ export class StorageRejectedError extends StorageError {
   override name = 'StorageRejectedError';
 }
 
+/**
+ * The connection changed (removed, or registered again) since the writer loaded it: the write was
+ * rolled back. Not transient: the writer's view is obsolete, it must stop, not retry.
+ */
+export class StaleGenerationError extends StorageError {
+  override name = 'StaleGenerationError';
+}
+
 /** A row read back did not match its schema. Lists column paths only, never values. */
 export class StorageSchemaError extends StorageError {
   override name = 'StorageSchemaError';

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { Registry } from 'prom-client';
 import { createActorRuntime } from '../../src/actors/runtime.js';
+import { deadlineSignal } from '../../src/actors/nact.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/config/logger.js';
 import { openEnvelope, sealEnvelope } from '../../src/crypto/envelope.js';
@@ -26,7 +27,7 @@ test('the runtime wired from configuration syncs the simulated venue and shuts d
     openCredential: (account, envelope) => { const b = openEnvelope(TEST_KEYRING, account, envelope); opened.push(b); return b; },
     connectorFactory: (account) => createSimulatedConnector(account, { seed: 1, clock: { now: () => Date.now() }, startMs: Date.now() - 72 * 3_600_000 }),
   });
-  const result = await runtime.supervisor.sync(demo, 'incremental', Date.now() + 30_000);
+  const result = await runtime.supervisor.sync(demo, 'incremental', { signal: deadlineSignal(30_000) });
   t.true(result.hourlyReturnsWritten > 0);
   const metrics = await runtime.supervisor.getPerformance(demo);
   t.is(metrics.metrics.hours, result.hourlyReturnsWritten);

@@ -21,7 +21,6 @@ import { Registry } from 'prom-client';
 import { createLogger } from '../../src/config/logger.js';
 import {
   DEFAULT_ACCOUNT_SETTINGS,
-  isTransientStorageErrorByShape,
   spawnAccountActor,
   type AccountActorDeps,
   type AccountActorSettings,
@@ -166,7 +165,6 @@ export function harnessDeps(options: HarnessOptions, opened: Buffer[], logLines:
     clock,
     random: options.random ?? Math.random,
     settings: { ...DEFAULT_ACCOUNT_SETTINGS, ...options.settings },
-    isTransientStorageError: isTransientStorageErrorByShape,
     logger: createLogger('debug', { write: (line: string) => { logLines.push(line); } }),
   };
   return { deps, store, putConnection };

@@ -11,12 +11,13 @@
 // Used by test/reliability/fault-load.test.ts (100 accounts) and scripts/soak.ts (1,000).
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/config/logger.js';
+import { DEFAULT_ACCOUNT_SETTINGS } from '../../src/actors/account-actor.js';
 import { computePerformanceStats } from '../../src/domain/performance.js';
 import type { AccountKey } from '../../src/domain/types.js';
-import { DEFAULT_ACCOUNT_SETTINGS, isTransientStorageErrorByShape } from '../../src/actors/account-actor.js';
 import { ActorError, AccountFailedError } from '../../src/actors/errors.js';
 import { systemClock } from '../../src/actors/clock.js';
 import { createSupervisor } from '../../src/actors/supervisor.js';
+import { deadlineSignal } from '../../src/actors/nact.js';
 import { createKeyring } from '../../src/crypto/keyring.js';
 import { openEnvelope } from '../../src/crypto/envelope.js';
 import { decodeCredential } from '../../src/crypto/credential.js';
@@ -110,7 +111,6 @@ export async function runFaultLoad(options: { readonly accounts: number; readonl
       clock: systemClock,
       random,
       settings: { ...DEFAULT_ACCOUNT_SETTINGS, syncIntervalMs: 0, idleMs: 3_600_000 },
-      isTransientStorageError: isTransientStorageErrorByShape,
       logger,
     },
     crashPolicy: { maxCrashes: 3, windowMs: 600_000, backoffBaseMs: 10, backoffMaxMs: 100 },
@@ -123,7 +123,7 @@ export async function runFaultLoad(options: { readonly accounts: number; readonl
     const healthy = { total: of('healthy').length, syncsOk: 0, syncsFailed: 0, failures: {} as Record<string, number> };
     const syncHealthy = async (a: AccountKey): Promise<void> => {
       try {
-        await supervisor.sync(a, 'incremental', Date.now() + boundMs);
+        await supervisor.sync(a, 'incremental', { signal: deadlineSignal(boundMs) });
         healthy.syncsOk += 1;
       } catch (error) {
         healthy.syncsFailed += 1;
@@ -136,7 +136,7 @@ export async function runFaultLoad(options: { readonly accounts: number; readonl
       for (let round = 0; round < queryRounds; round += 1) {
         await bounded(of('healthy'), concurrency, async (a) => {
           const t0 = performance.now();
-          await supervisor.getPerformance(a, Date.now() + boundMs).catch(() => undefined);
+          await supervisor.getPerformance(a, deadlineSignal(boundMs)).catch(() => undefined);
           samples.push(performance.now() - t0);
         });
       }
@@ -159,7 +159,7 @@ export async function runFaultLoad(options: { readonly accounts: number; readonl
       bounded(of('faulty'), concurrency, async (a) => {
         const t0 = Date.now();
         try {
-          await supervisor.sync(a, 'full', t0 + boundMs);
+          await supervisor.sync(a, 'full', { signal: deadlineSignal(boundMs) });
           faulty.completed += 1;
         } catch (error) {
           if (error instanceof ActorError) faulty.typedFailures += 1;
@@ -171,7 +171,7 @@ export async function runFaultLoad(options: { readonly accounts: number; readonl
       }),
       bounded(of('crashing'), concurrency, async (a) => {
         for (let i = 0; i < 5; i += 1) {
-          const error = await supervisor.sync(a, 'incremental', Date.now() + boundMs).then(() => undefined, (e: unknown) => e);
+          const error = await supervisor.sync(a, 'incremental', { signal: deadlineSignal(boundMs) }).then(() => undefined, (e: unknown) => e);
           if (error instanceof AccountFailedError) crashing.refusedAsFailed += 1;
         }
       }),

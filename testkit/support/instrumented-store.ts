@@ -2,12 +2,13 @@
 // calls and inject failures the real store cannot be made to give on demand.
 import type { AccountKey } from '../../src/domain/types.js';
 import type { AccountStore } from '../../src/storage/account-store.js';
+import { StorageUnavailableError } from '../../src/storage/errors.js';
 import type { ConnectionStatus } from '../../src/domain/types.js';
 
 type Method = keyof AccountStore;
 
-/** Error shaped like a lost database connection (classified as transient). */
-export class TransientStorageError extends Error {
+/** A lost database connection: the real storage class (transient), injected on demand. */
+export class TransientStorageError extends StorageUnavailableError {
   override name = 'TransientStorageError';
 }
 

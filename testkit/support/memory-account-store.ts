@@ -5,7 +5,8 @@
 import type { AccountKey, BalanceSnapshot, Candle, CashFlow, EpochMs, Exchange, Fill, HourlyReturn, SyncCursor, SyncStream } from '../../src/domain/types.js';
 import { accountId } from '../../src/domain/types.js';
 import type { AccountStore, AggregateWrite, StoredConnection } from '../../src/storage/account-store.js';
-import type { ConnectionStatus } from '../../src/domain/types.js';
+import type { ConnectionStatus, ParkedReason } from '../../src/domain/types.js';
+import { StaleGenerationError } from '../../src/storage/errors.js';
 
 interface AccountData {
   readonly fills: Map<string, Fill>;
@@ -23,8 +24,18 @@ export class MemoryAccountStore implements AccountStore {
   private readonly data = new Map<string, AccountData>();
   private readonly candles = new Map<string, Candle>();
 
+  private generations = 0;
+
   putConnection(account: AccountKey, envelope: Buffer, status: ConnectionStatus = 'active'): void {
-    this.connections.set(accountId(account), { account, envelope, status });
+    this.generations += 1;
+    this.connections.set(accountId(account), { account, envelope, status, generation: this.generations, parkedReason: null });
+  }
+
+  /** The fence of the real store: the connection exists with this generation (when one is given). */
+  private fence(account: AccountKey, generation: number | undefined): void {
+    if (generation !== undefined && this.connections.get(accountId(account))?.generation !== generation) {
+      throw new StaleGenerationError(`${accountId(account)}: the connection changed since it was loaded; write rolled back`);
+    }
   }
 
 
@@ -48,16 +59,17 @@ export class MemoryAccountStore implements AccountStore {
     return found === undefined ? null : { ...found, envelope: Buffer.from(found.envelope) };
   }
 
-  async setConnectionStatus(account: AccountKey, status: ConnectionStatus): Promise<void> {
+  async setConnectionStatus(account: AccountKey, status: ConnectionStatus, parkedReason: ParkedReason | null = null): Promise<void> {
     const found = this.connections.get(accountId(account));
-    if (found !== undefined) this.connections.set(accountId(account), { ...found, status });
+    if (found !== undefined) this.connections.set(accountId(account), { ...found, status, parkedReason: status === 'failed' ? parkedReason ?? 'internal' : null });
   }
 
   async loadCursor(account: AccountKey, stream: SyncStream): Promise<SyncCursor | null> {
     return this.peek(account).cursors.get(stream) ?? null;
   }
 
-  async commitFillsPage(account: AccountKey, fills: readonly Fill[], cursor: SyncCursor): Promise<{ inserted: number }> {
+  async commitFillsPage(account: AccountKey, fills: readonly Fill[], cursor: SyncCursor, generation?: number): Promise<{ inserted: number }> {
+    this.fence(account, generation);
     const data = this.of(account);
     let inserted = 0;
     for (const fill of fills) {
@@ -70,7 +82,8 @@ export class MemoryAccountStore implements AccountStore {
     return { inserted };
   }
 
-  async commitCashFlowsPage(account: AccountKey, flows: readonly CashFlow[], cursor: SyncCursor): Promise<{ inserted: number }> {
+  async commitCashFlowsPage(account: AccountKey, flows: readonly CashFlow[], cursor: SyncCursor, generation?: number): Promise<{ inserted: number }> {
+    this.fence(account, generation);
     const data = this.of(account);
     let inserted = 0;
     for (const flow of flows) {
@@ -110,7 +123,8 @@ export class MemoryAccountStore implements AccountStore {
     return stored === null ? null : JSON.parse(stored) as unknown;
   }
 
-  async saveAggregates(account: AccountKey, write: AggregateWrite): Promise<void> {
+  async saveAggregates(account: AccountKey, write: AggregateWrite, generation?: number): Promise<void> {
+    this.fence(account, generation);
     const data = this.of(account);
     const state = JSON.stringify(write.engineState ?? null);
     for (const r of write.hourlyReturns) data.returns.set(r.hourStart, { ...r });

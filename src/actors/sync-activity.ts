@@ -1,0 +1,250 @@
+// The sync as an activity (Temporal's workflow/activity split): a plain async function of its
+// dependencies. Fetch pages (each committed with its cursor, fenced by the connection's
+// generation) → value the new history with the engine in chunks of hours → save aggregates.
+// No actor here: the account actor decides when to run it and what to do with its outcome.
+import type { Logger } from 'pino';
+import type { AggregationResult, Aggregator, CostMethod, DataGap } from '../domain/aggregation.js';
+import { AggregationInputError } from '../domain/errors.js';
+import { accountId, type AccountKey, type BalanceSnapshot, type CashFlow, type EpochMs, type Fill, type SyncCursor, type SyncMode, type SyncProgress } from '../domain/types.js';
+import type { VenueConnector } from '../exchanges/connector.js';
+import type { AccountStore } from '../storage/account-store.js';
+import type { Clock } from './clock.js';
+
+const HOUR = 3_600_000;
+export const ENGINE_ENVELOPE_VERSION = 1;
+/** Progress reports at most this often (plus always the last one). */
+export const PROGRESS_INTERVAL_MS = 200;
+/** The engine runs in about this many chunks of hours, so hours done can be reported as it goes. */
+const ENGINE_CHUNKS = 10;
+
+export interface PnlTotals {
+  readonly realizedPnl: number;
+  readonly unrealizedPnl: number;
+  readonly totalFees: number;
+}
+
+/** What the actor stores as `engineState`: the engine's own state plus what a sync needs to resume. */
+export interface EngineEnvelope {
+  readonly v: typeof ENGINE_ENVELOPE_VERSION;
+  readonly engine: unknown;
+  readonly computedUntil: EpochMs;
+  /** Assets ever held or moved (marks are needed for each). */
+  readonly assets: readonly string[];
+  readonly totals: PnlTotals;
+  readonly snapshot: BalanceSnapshot | null;
+}
+
+/** Where a sync stands in storage; updated as pages commit, so a failed sync leaves the stored cursors. */
+export interface SyncPosition {
+  fillsCursor: SyncCursor | null;
+  cashFlowsCursor: SyncCursor | null;
+  engine: EngineEnvelope | null;
+  /** The result of this sync's engine run when it recomputed everything (null after an appending one). */
+  recomputed: AggregationResult | null;
+}
+
+/** What a sync did: counts and aggregates only. */
+export interface SyncOutcome {
+  readonly fillsIngested: number;
+  readonly cashFlowsIngested: number;
+  readonly hourlyReturnsWritten: number;
+  readonly gaps: readonly DataGap[];
+  readonly snapshot: BalanceSnapshot | null;
+}
+
+export interface SyncActivityDeps {
+  readonly store: AccountStore;
+  readonly aggregator: Aggregator;
+  readonly clock: Clock;
+  readonly costMethod: CostMethod;
+  readonly logger?: Logger;
+}
+
+export interface SyncRun {
+  readonly account: AccountKey;
+  /** The connection's generation the actor loaded: every write transaction checks it. */
+  readonly generation: number;
+  readonly connector: VenueConnector;
+  readonly mode: SyncMode;
+  readonly position: SyncPosition;
+  readonly signal: AbortSignal;
+  /** Called with counts as the sync advances (throttled to PROGRESS_INTERVAL_MS, the last one always). */
+  readonly onProgress?: (progress: SyncProgress) => void;
+}
+
+export function parseEngineEnvelope(stored: unknown): EngineEnvelope | null {
+  if (typeof stored !== 'object' || stored === null) return null;
+  const e = stored as Partial<EngineEnvelope>;
+  if (e.v !== ENGINE_ENVELOPE_VERSION || typeof e.computedUntil !== 'number' || !Array.isArray(e.assets) || typeof e.totals !== 'object' || e.totals === null) return null;
+  return stored as EngineEnvelope;
+}
+
+/** Throttles progress: at most one report per interval, and `final` always goes out. */
+function progressReporter(clock: Clock, listener: ((progress: SyncProgress) => void) | undefined): { update(patch: Partial<SyncProgress>, final?: boolean): void } {
+  let current: SyncProgress = { phase: 'fetching', fillPages: 0, fillsFetched: 0, cashFlowPages: 0, cashFlowsFetched: 0, hoursDone: 0, hoursTotal: 0 };
+  let lastSent = Number.NEGATIVE_INFINITY;
+  return {
+    update(patch, final = false) {
+      current = { ...current, ...patch };
+      if (listener === undefined) return;
+      const now = clock.now();
+      if (!final && now - lastSent < PROGRESS_INTERVAL_MS) return;
+      lastSent = now;
+      listener(current);
+    },
+  };
+}
+
+function assetsOf(fills: readonly Fill[], flows: readonly CashFlow[], known: readonly string[]): string[] {
+  const assets = new Set(known);
+  for (const f of fills) { assets.add(f.baseAsset); assets.add(f.quoteAsset); assets.add(f.feeAsset); }
+  for (const c of flows) assets.add(c.asset);
+  return [...assets].sort();
+}
+
+/** Runs one sync. `run.position` is updated as pages and aggregates commit. */
+export async function runSyncActivity(deps: SyncActivityDeps, run: SyncRun): Promise<SyncOutcome> {
+  const { store } = deps;
+  const { account, generation, connector, position, signal } = run;
+  const progress = progressReporter(deps.clock, run.onProgress);
+  let fillsIngested = 0;
+  let cashFlowsIngested = 0;
+  let fillPages = 0;
+  let fillsFetched = 0;
+  let cashFlowPages = 0;
+  let cashFlowsFetched = 0;
+  let earliestNew = Number.POSITIVE_INFINITY;
+  progress.update({}, true);
+  for await (const page of connector.fetchFills(position.fillsCursor, signal)) {
+    signal.throwIfAborted();
+    const { inserted } = await store.commitFillsPage(account, page.items, page.cursor, generation);
+    position.fillsCursor = page.cursor;
+    fillsIngested += inserted;
+    if (inserted > 0) for (const f of page.items) earliestNew = Math.min(earliestNew, f.executedAt);
+    fillPages += 1;
+    fillsFetched += page.items.length;
+    progress.update({ fillPages, fillsFetched });
+  }
+  for await (const page of connector.fetchCashFlows(position.cashFlowsCursor, signal)) {
+    signal.throwIfAborted();
+    const { inserted } = await store.commitCashFlowsPage(account, page.items, page.cursor, generation);
+    position.cashFlowsCursor = page.cursor;
+    cashFlowsIngested += inserted;
+    if (inserted > 0) for (const c of page.items) earliestNew = Math.min(earliestNew, c.occurredAt);
+    cashFlowPages += 1;
+    cashFlowsFetched += page.items.length;
+    progress.update({ cashFlowPages, cashFlowsFetched });
+  }
+
+  const untilHour = Math.floor(deps.clock.now() / HOUR) * HOUR;
+  // A record older than the computed history cannot be appended: recompute from the start.
+  let engine = position.engine;
+  if (engine !== null && (earliestNew < engine.computedUntil || engine.computedUntil > untilHour)) engine = null;
+  const done = (hours: number, gaps: readonly DataGap[], snapshot: BalanceSnapshot | null): SyncOutcome => {
+    progress.update({ phase: 'aggregating', hoursDone: hours, hoursTotal: hours }, true);
+    return { fillsIngested, cashFlowsIngested, hourlyReturnsWritten: hours, gaps, snapshot };
+  };
+  // Nothing new can be valued before the next hour boundary (newer records wait for it).
+  if (engine !== null && engine.computedUntil === untilHour) {
+    position.engine = engine;
+    return done(0, [], engine.snapshot);
+  }
+
+  const onHours = (hoursDone: number, hoursTotal: number, final: boolean): void => { progress.update({ phase: 'aggregating', hoursDone, hoursTotal }, final); };
+  let valued: { result: AggregationResult; assets: string[] };
+  try {
+    valued = await valueHistory(deps, account, connector, engine, untilHour, signal, onHours);
+  } catch (error) {
+    // The saved state does not fit what storage holds (a record older than it, another base
+    // currency, a state from an older engine): the whole record is recomputed instead.
+    if (!(error instanceof AggregationInputError) || engine === null) throw error;
+    deps.logger?.warn({ account: accountId(account) }, 'saved engine state refused: recomputing from the start');
+    engine = null;
+    valued = await valueHistory(deps, account, connector, null, untilHour, signal, onHours);
+  }
+  const { result, assets } = valued;
+  const snapshot = result.snapshot ?? engine?.snapshot ?? null;
+  const next: EngineEnvelope = {
+    v: ENGINE_ENVELOPE_VERSION, engine: result.state, computedUntil: untilHour, assets,
+    totals: { realizedPnl: result.realizedPnl, unrealizedPnl: result.unrealizedPnl, totalFees: result.totalFees }, snapshot,
+  };
+  await store.saveAggregates(account, { hourlyReturns: result.hourlyReturns, snapshot: result.snapshot, engineState: next }, generation);
+  position.engine = next;
+  position.recomputed = engine === null ? result : null;
+  return done(result.hourlyReturns.length, result.gaps, snapshot);
+}
+
+/**
+ * Runs the engine over what storage holds after `engine` (everything when null): fills and flows
+ * with computedUntil ≤ t < untilHour (later ones wait for the next run), and candles from one
+ * hour before the first hour to compute (its close is the opening mark) up to `untilHour`. The
+ * hours are valued in about ENGINE_CHUNKS runs, each resuming from the state the previous one
+ * returned (exactly what an incremental sync does), so hours done can be reported between them.
+ */
+async function valueHistory(
+  deps: SyncActivityDeps, account: AccountKey, connector: VenueConnector, engine: EngineEnvelope | null, untilHour: EpochMs, signal: AbortSignal,
+  onHours: (done: number, total: number, final: boolean) => void,
+): Promise<{ result: AggregationResult; assets: string[] }> {
+  const { store } = deps;
+  const fromMs = engine?.computedUntil ?? 0;
+  const [storedFills, storedFlows] = await Promise.all([store.loadFills(account, fromMs), store.loadCashFlows(account, fromMs)]);
+  const fills = storedFills.filter((f) => f.executedAt < untilHour);
+  const cashFlows = storedFlows.filter((c) => c.occurredAt < untilHour);
+  const base = connector.baseCurrency;
+  const assets = assetsOf(fills, cashFlows, engine?.assets ?? []);
+  const firstRecord = Math.min(fills[0]?.executedAt ?? Infinity, cashFlows[0]?.occurredAt ?? Infinity);
+  const firstHour = engine?.computedUntil ?? (Number.isFinite(firstRecord) ? Math.floor(firstRecord / HOUR) * HOUR : untilHour);
+  const candleFrom = firstHour - HOUR;
+  const symbols = assets.filter((a) => a !== base).map((a) => `${a}/${base}`);
+  const needCandles = firstHour < untilHour && symbols.length > 0;
+  if (needCandles) {
+    for (const symbol of symbols) {
+      const candles = await connector.fetchHourlyCandles(symbol, candleFrom, untilHour, signal);
+      if (candles.length > 0) await store.upsertCandles(account.exchange, candles);
+    }
+  }
+  const candles = needCandles ? await store.loadCandles(account.exchange, symbols, candleFrom, untilHour) : [];
+  signal.throwIfAborted();
+
+  const hoursTotal = Math.max(0, (untilHour - firstHour) / HOUR);
+  const step = Math.max(1, Math.ceil(hoursTotal / ENGINE_CHUNKS)) * HOUR;
+  onHours(0, hoursTotal, false);
+  let state: unknown = engine?.engine ?? null;
+  let chunkStart = firstHour;
+  const hourlyReturns: AggregationResult['hourlyReturns'][number][] = [];
+  const gaps: DataGap[] = [];
+  let last: AggregationResult | null = null;
+  let fillAt = 0;
+  let flowAt = 0;
+  let candleAt = 0;
+  do {
+    const chunkEnd = Math.min(untilHour, chunkStart + step);
+    // Records are sorted by time: each chunk takes the next run of them.
+    const fillEnd = indexAtOrAfter(fills, fillAt, chunkEnd, (f) => f.executedAt);
+    const flowEnd = indexAtOrAfter(cashFlows, flowAt, chunkEnd, (c) => c.occurredAt);
+    // A chunk's candles start one hour before it (that close is its opening mark).
+    while (candleAt < candles.length && candles[candleAt]!.openTime < chunkStart - HOUR) candleAt += 1;
+    const candleEnd = indexAtOrAfter(candles, candleAt, chunkEnd, (c) => c.openTime);
+    const result: AggregationResult = await deps.aggregator.aggregate({
+      baseCurrency: base, costMethod: deps.costMethod, state, openingBalances: [],
+      fills: fills.slice(fillAt, fillEnd), cashFlows: cashFlows.slice(flowAt, flowEnd), candles: candles.slice(candleAt, candleEnd),
+      untilHour: chunkEnd, ...(state === null ? { startHour: firstHour } : {}),
+    }, signal);
+    for (const h of result.hourlyReturns) hourlyReturns.push(h);
+    for (const g of result.gaps) gaps.push(g);
+    state = result.state;
+    last = result;
+    fillAt = fillEnd;
+    flowAt = flowEnd;
+    chunkStart = chunkEnd;
+    onHours((chunkEnd - firstHour) / HOUR, hoursTotal, false);
+  } while (chunkStart < untilHour);
+  return { result: { ...last, hourlyReturns, gaps }, assets };
+}
+
+/** First index ≥ `from` whose time is ≥ `limit` (the slice [from, index) is before `limit`). */
+function indexAtOrAfter<T>(items: readonly T[], from: number, limit: EpochMs, timeOf: (item: T) => EpochMs): number {
+  let i = from;
+  while (i < items.length && timeOf(items[i]!) < limit) i += 1;
+  return i;
+}
