@@ -8,7 +8,7 @@
 // fraction of what prom-client's labelled Counter/Gauge take (label hashing and escaping per
 // series per scrape). Mailbox depth is exported only while non-zero, restarts once one happened.
 import { Counter, Gauge, Histogram, type Metric, type Registry } from 'prom-client';
-import { accountId, type AccountKey } from '../domain/types.js';
+import { accountId, type AccountKey, type ParkedReason } from '../domain/types.js';
 import type { VenueFailureKind } from '../exchanges/errors.js';
 
 export type ActorStateName = 'starting' | 'idle' | 'syncing' | 'restarting' | 'failed';
@@ -36,7 +36,11 @@ export interface RuntimeTotals {
   readonly alive: number;
   readonly passivated: number;
   readonly failed: number;
+  /** Failed accounts by the reason class that parked them (sums to `failed`). */
+  readonly parked: Readonly<Record<ParkedReason, number>>;
 }
+
+export const NO_PARKED: Readonly<Record<ParkedReason, number>> = Object.freeze({ venue_auth: 0, venue_unavailable: 0, internal: 0, tamper: 0 });
 
 interface AccountSeries {
   /** `account="…"`, escaped once. */
@@ -85,7 +89,7 @@ function escapeLabel(value: string): string {
 export class ActorMetrics {
   private readonly series = new Map<string, AccountSeries>();
   private unlabelled = 0;
-  private totalsProbe: () => RuntimeTotals = () => ({ alive: 0, passivated: 0, failed: 0 });
+  private totalsProbe: () => RuntimeTotals = () => ({ alive: 0, passivated: 0, failed: 0, parked: NO_PARKED });
   private readonly syncDuration: Histogram<'venue'>;
   private readonly venueSyncs: Counter<'venue' | 'result'>;
   private readonly venueFailures: Counter<'venue' | 'kind'>;
@@ -167,11 +171,9 @@ export class ActorMetrics {
         this.set({ state: 'failed' }, t.failed);
       },
     });
-    // Today the supervisor parks an account for one reason: repeated crashes (internal). The other
-    // reason classes (venue_auth, venue_unavailable, tamper) appear when their features park accounts.
     new Gauge({
       name: 'enclave_accounts_parked', help: 'Accounts parked (failed) until an operator revives them, by reason class.', labelNames: ['reason'], registers,
-      collect() { this.set({ reason: 'internal' }, totals().failed); },
+      collect() { for (const [reason, count] of Object.entries(totals().parked)) this.set({ reason }, count); },
     });
     const unlabelled = (): number => this.unlabelled;
     new Gauge({

@@ -11,7 +11,7 @@ import { EnvelopeOpenError } from '../crypto/errors.js';
 import { VenueError } from '../exchanges/errors.js';
 import { backoffDelay, sleepOn, type TimerHandle } from './clock.js';
 import { AccountFailedError, ActorError, ShuttingDownError } from './errors.js';
-import type { ActorMetrics, RuntimeTotals } from './metrics.js';
+import { NO_PARKED, type ActorMetrics, type RuntimeTotals } from './metrics.js';
 import {
   ActorStoppedError, ask, isAlive, mailboxDepth, replyError, spawn, startSystem, stop, stopped, stopSystem, tell,
   type ActorRef, type ActorSystem, type ChildCrashDecision, type CrashDecision, type ReplyTo,
@@ -287,12 +287,15 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
 
   const totals = (): RuntimeTotals => {
     let alive = 0; let passivated = 0; let failed = 0;
+    const parked = { ...NO_PARKED };
     for (const entry of entries.values()) {
-      if (entry.failed) failed += 1;
-      else if (entry.ref !== null) alive += 1;
+      if (entry.failed) {
+        failed += 1;
+        parked[entry.parkedReason ?? 'internal'] += 1;
+      } else if (entry.ref !== null) alive += 1;
       else passivated += 1;
     }
-    return { alive, passivated, failed };
+    return { alive, passivated, failed, parked };
   };
   metrics?.setTotalsProbe(totals);
   metrics?.setFullSyncGateProbe(() => ({ inUse: fullRunning, capacity: maxFull }));

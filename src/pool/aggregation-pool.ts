@@ -11,7 +11,6 @@ import type { WorkerReply, WorkerTask } from './aggregation.worker.js';
 
 import { AggregationWorkerError } from './errors.js';
 
-export { AggregationWorkerError };
 
 export interface AggregationPoolOptions {
   /** Worker threads; 0 = one per core (config POOL_THREADS). */

@@ -39,7 +39,7 @@ test('per-account series carry only exchange:user_uid, escaped, and vanish when 
 test('runtime totals come from the supervisor probe', async (t) => {
   const registry = new Registry();
   const metrics = new ActorMetrics(registry, 10);
-  metrics.setTotalsProbe(() => ({ alive: 3, passivated: 2, failed: 1 }));
+  metrics.setTotalsProbe(() => ({ alive: 3, passivated: 2, failed: 1, parked: { venue_auth: 0, venue_unavailable: 0, internal: 1, tamper: 0 } }));
   const text = await registry.metrics();
   t.regex(text, /enclave_account_actors\{state="alive"\} 3\n/u);
   t.regex(text, /enclave_account_actors\{state="passivated"\} 2\n/u);

@@ -58,11 +58,14 @@ test('the full-sync gate and parked accounts come from the supervisor probes', a
   const registry = new Registry();
   const metrics = new ActorMetrics(registry, 10);
   metrics.setFullSyncGateProbe(() => ({ inUse: 2, capacity: 2 }));
-  metrics.setTotalsProbe(() => ({ alive: 1, passivated: 0, failed: 3 }));
+  metrics.setTotalsProbe(() => ({ alive: 1, passivated: 0, failed: 4, parked: { venue_auth: 2, venue_unavailable: 0, internal: 1, tamper: 1 } }));
   const text = await registry.metrics();
   t.regex(text, /enclave_full_sync_gate_in_use 2\n/u);
   t.regex(text, /enclave_full_sync_gate_capacity 2\n/u);
-  t.regex(text, /enclave_accounts_parked\{reason="internal"\} 3\n/u);
+  t.regex(text, /enclave_accounts_parked\{reason="venue_auth"\} 2\n/u);
+  t.regex(text, /enclave_accounts_parked\{reason="venue_unavailable"\} 0\n/u);
+  t.regex(text, /enclave_accounts_parked\{reason="internal"\} 1\n/u);
+  t.regex(text, /enclave_accounts_parked\{reason="tamper"\} 1\n/u);
 });
 
 test('process metrics drop the gauges named like counters and add the heap limit and the pool', async (t) => {
