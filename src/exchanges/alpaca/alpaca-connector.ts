@@ -2,6 +2,7 @@
 // base-URL option). Bodies are read raw and validated here: the SDK's FILL mapping picks the
 // non-trade shape for every row (its `instanceOf…` checks always answer true) and would drop
 // price, side and time, and its JSON parse would turn money into doubles.
+import '../no-native-addons.js'; // before the SDK: it loads ws
 import { errors, marketData, trading } from '@alpacahq/alpaca-trade-api';
 import type { Balance, Candle, CashFlow, Fill, VenuePermissions, VenueRight } from '../../domain/types.js';
 import type { ConnectorOptions, Page, VenueConnector } from '../connector.js';

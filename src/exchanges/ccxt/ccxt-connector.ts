@@ -1,6 +1,6 @@
 // One VenueConnector for the ccxt venues. What differs per venue (how fills are paged, window
 // sizes, page limits) lives in a VenueProfile; paging, dedup, cursors and retries are shared.
-import { BadResponse, type Exchange as CcxtExchange, type Trade, type Transaction, type binance, type bitget, type bybit } from 'ccxt';
+import type { Exchange as CcxtExchange, Trade, Transaction, binance, bitget, bybit } from 'ccxt';
 import type { Logger } from 'pino';
 import { addDecimal, numberToDecimal } from '../../domain/decimal-string.js';
 import type { Balance, Candle, CashFlow, Fill, SyncCursor, VenuePermissions } from '../../domain/types.js';
@@ -14,6 +14,7 @@ import {
   type CashFlowsCursor, type FillsCursor, type SymbolState, type WindowState,
 } from './ccxt-cursor.js';
 import { classifyCcxtError } from './ccxt-errors.js';
+import { BadResponse } from './ccxt-modules.js';
 import { binanceKeyRights, bitgetKeyRights, bybitKeyRights } from './ccxt-permissions.js';
 
 const HOUR_MS = 3_600_000;

@@ -3,7 +3,7 @@
 import {
   AuthenticationError, BadResponse, DDoSProtection, ExchangeNotAvailable, InvalidNonce, NetworkError,
   PermissionDenied, RateLimitExceeded, RequestTimeout,
-} from 'ccxt';
+} from './ccxt-modules.js';
 import { MalformedVenueResponse } from '../errors.js';
 import type { FailureClass } from '../retry.js';
 import { parseRetryAfter } from '../retry.js';
