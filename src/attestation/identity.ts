@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { X25519_PUBLIC_KEY_LENGTH } from '../crypto/sealed-intake.js';
-import { computeBuildHash } from './build-hash.js';
+import { computeTrustedBaseHash } from './build-hash.js';
 
 
 /** Build hash reported when the service runs from TypeScript sources (tests, `tsx`). */
@@ -18,7 +18,7 @@ export interface EnclaveIdentity {
   /** The key pair HPKE opens with. The private key is non-extractable. */
   readonly recipientKey: webcrypto.CryptoKeyPair;
   readonly serviceVersion: string;
-  /** Hex SHA-256 of the built files (see build-hash.ts), or UNBUILT. */
+  /** Hex SHA-256 of the trusted base it runs from (see build-hash.ts), or UNBUILT. */
   readonly buildHash: string;
 }
 
@@ -61,11 +61,12 @@ export function readServiceVersion(): string {
 }
 
 /**
- * The hash of the tree this module runs from when it runs built (dist/attestation/identity.js →
- * hash of dist/), the same value `npm run build:hash` prints; UNBUILT when running from sources.
+ * The trusted-base hash of the project this module runs from when it runs built
+ * (dist/attestation/identity.js → dist/, and the project around it, and this process's Node
+ * binary), the same value `npm run build:hash` prints; UNBUILT when running from sources.
  */
-export async function resolveBuildHash(moduleUrl: string = import.meta.url): Promise<string> {
+export async function resolveBuildHash(moduleUrl: string = import.meta.url, nodeBinary: string = process.execPath): Promise<string> {
   if (!moduleUrl.endsWith('.js')) return UNBUILT;
   const distRoot = path.dirname(path.dirname(fileURLToPath(moduleUrl)));
-  return computeBuildHash(distRoot);
+  return computeTrustedBaseHash({ projectRoot: path.dirname(distRoot), distRoot, nodeBinary });
 }

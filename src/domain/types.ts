@@ -150,7 +150,8 @@ export type ParkedReason = (typeof PARKED_REASONS)[number];
  * permission answer onto these (e.g. Binance apiRestrictions: enableReading → read,
  * enableSpotAndMarginTrading → spot_trade + margin_trade, enableFutures → futures_trade,
  * enableWithdrawals → withdraw, enableInternalTransfer → internal_transfer,
- * permitsUniversalTransfer → sub_account_transfer).
+ * permitsUniversalTransfer → sub_account_transfer). A flag or scope a connector does not know
+ * becomes `unrecognized`, which the policy refuses: an unknown right fails closed.
  */
 export const VENUE_RIGHTS = [
   'read',
@@ -161,12 +162,17 @@ export const VENUE_RIGHTS = [
   'withdraw',
   'internal_transfer',
   'sub_account_transfer',
+  'unrecognized',
 ] as const;
 export type VenueRight = (typeof VENUE_RIGHTS)[number];
 
-/** What the venue said about a key; `reported: false` where the venue has no such endpoint. */
+/**
+ * What the venue said about a key; `reported: false` where the venue has no such endpoint.
+ * `alwaysTrades`: the venue issues no key without trading rights (Alpaca), so a read-only key
+ * cannot be asked for; only the account holder's explicit opt-in can accept such a key.
+ */
 export type VenuePermissions =
-  | { readonly reported: true; readonly rights: readonly VenueRight[] }
+  | { readonly reported: true; readonly rights: readonly VenueRight[]; readonly alwaysTrades?: boolean }
   | { readonly reported: false };
 
 export type SyncMode = 'incremental' | 'full';

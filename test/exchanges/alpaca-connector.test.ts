@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { trading } from '@alpacahq/alpaca-trade-api';
 import { createAlpacaConnector, classifyAlpacaError, type AlpacaConnectorOptions } from '../../src/exchanges/alpaca/alpaca-connector.js';
 import { VenueError } from '../../src/exchanges/errors.js';
+import { checkReadOnlyPermissions } from '../../src/domain/permissions.js';
 import { VenueConfigError } from '../../src/exchanges/errors.js';
 import { createLogger } from '../../src/config/logger.js';
 import type { Fill, CashFlow } from '../../src/domain/types.js';
@@ -223,4 +224,21 @@ test('the key and secret appear in no error or log line, whatever fails', async 
   t.true(lines.length >= errors.length);
   t.false(lines.some((line) => line.includes(KEY) || line.includes(SECRET)), 'no canary in any log line');
   t.true(fake.server.requests.some((r) => r.headers['apca-api-secret-key'] === SECRET), 'the canary did reach the venue');
+});
+
+test('an Alpaca key always reports trading rights (marked alwaysTrades), refused without the per-account opt-in', async (t) => {
+  const fake = await startAlpacaFake(KEY, SECRET, { account: { cash: '100', equity: '100', currency: 'USD', multiplier: '4', options_trading_level: 2 } });
+  t.teardown(() => fake.close());
+  const connector = createAlpacaConnector(credential, options(fake.url));
+  const permissions = await connector.fetchPermissions!();
+  t.deepEqual(permissions, { reported: true, rights: ['read', 'spot_trade', 'margin_trade', 'options_trade'], alwaysTrades: true });
+  t.false(checkReadOnlyPermissions(permissions).ok);
+  t.true(checkReadOnlyPermissions(permissions, { acceptTradingRights: true }).ok);
+});
+
+test('a cash Alpaca account whose trading is blocked still counts as able to trade', async (t) => {
+  const fake = await startAlpacaFake(KEY, SECRET, { account: { cash: '100', equity: '100', currency: 'USD', trading_blocked: true } });
+  t.teardown(() => fake.close());
+  const connector = createAlpacaConnector(credential, options(fake.url));
+  t.deepEqual(await connector.fetchPermissions!(), { reported: true, rights: ['read', 'spot_trade'], alwaysTrades: true });
 });

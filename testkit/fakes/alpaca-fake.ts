@@ -43,7 +43,15 @@ export interface AlpacaBarRow {
 export interface AlpacaFakeState {
   fills: AlpacaFillRow[];
   cash: AlpacaCashRow[];
-  account: { cash: string; equity: string; currency: string };
+  /**
+   * Flags from Alpaca's Account object (docs.alpaca.markets/reference/getaccount-1, whose example
+   * the body follows): blocks, margin multiplier ("1" cash, "2"/"4" margin), options level.
+   */
+  account: {
+    cash: string; equity: string; currency: string;
+    trading_blocked?: boolean; account_blocked?: boolean;
+    multiplier?: string; shorting_enabled?: boolean; options_trading_level?: number;
+  };
   positions: { symbol: string; qty: string }[];
   bars: Record<string, AlpacaBarRow[]>;
   /** Serve each follow-up page starting with the row its page_token names (a repeat at the border). */
@@ -142,7 +150,14 @@ export async function startAlpacaFake(keyId: string, secret: string, initial: Pa
         last_equity: state.account.equity,
         buying_power: state.account.cash,
         pattern_day_trader: false,
-        trading_blocked: false,
+        trading_blocked: state.account.trading_blocked ?? false,
+        trade_suspended_by_user: false,
+        account_blocked: state.account.account_blocked ?? false,
+        transfers_blocked: false,
+        multiplier: state.account.multiplier ?? '1',
+        shorting_enabled: state.account.shorting_enabled ?? false,
+        options_trading_level: state.account.options_trading_level ?? 0,
+        crypto_status: 'ACTIVE',
         created_at: '2019-06-12T22:47:07.99658Z',
       });
     }

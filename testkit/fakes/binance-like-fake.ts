@@ -46,8 +46,34 @@ const FLAVORS = {
 
 export type BinanceLikeVenue = keyof typeof FLAVORS;
 
-/** `repeatBorderFill`: each fromId page starts with the last fill of the page before. */
-export type BinanceLikeFakeOptions = SyntheticVenueFakeOptions;
+/**
+ * `repeatBorderFill`: each fromId page starts with the last fill of the page before.
+ * `apiRestrictions`: flags overriding the read-only key's answer (Binance only; MEXC has no such endpoint).
+ */
+export interface BinanceLikeFakeOptions extends SyntheticVenueFakeOptions {
+  readonly apiRestrictions?: Readonly<Record<string, boolean>>;
+}
+
+/**
+ * A read-only key's GET /sapi/v1/account/apiRestrictions. Body: the response example of
+ * https://developers.binance.com/docs/wallet/account/api-key-permission (English page), with
+ * enablePortfolioMarginTrading turned false (the example's key has it on: it could trade).
+ */
+export const BINANCE_READ_ONLY_RESTRICTIONS = {
+  ipRestrict: false,
+  createTime: 1698645219000,
+  enableReading: true,
+  enableWithdrawals: false,
+  enableInternalTransfer: false,
+  enableMargin: false,
+  enableFutures: false,
+  permitsUniversalTransfer: false,
+  enableVanillaOptions: false,
+  enableFixApiTrade: false,
+  enableFixReadOnly: true,
+  enableSpotAndMarginTrading: false,
+  enablePortfolioMarginTrading: false,
+} as const;
 
 const RECV_WINDOW_DEFAULT = 5000;
 
@@ -203,6 +229,9 @@ export function createBinanceLikeFake(venue: BinanceLikeVenue, options: BinanceL
     { method: 'GET', path: '/api/v3/myTrades', signed: true, handle: myTrades },
     { method: 'GET', path: `${flavor.walletPrefix}/deposit/hisrec`, signed: true, handle: deposits },
     { method: 'GET', path: `${flavor.walletPrefix}/withdraw/history`, signed: true, handle: withdrawals },
+    ...(venue === 'binance'
+      ? [{ method: 'GET', path: '/sapi/v1/account/apiRestrictions', signed: true, handle: () => ({ status: 200, body: { ...BINANCE_READ_ONLY_RESTRICTIONS, ...options.apiRestrictions } }) } as const]
+      : []),
   ];
   server = new FakeVenueServer(dialect, routes);
   return server;

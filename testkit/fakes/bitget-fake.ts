@@ -5,9 +5,25 @@ import { addDecimal } from '../../src/domain/decimal-string.js';
 import { FakeVenueServer, MALFORMED_BODY, hmacSha256, header, intParam, safeEqual, type Dialect, type FakeReply, type FakeRequest, type Route } from './fake-server.js';
 import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticVenueFakeOptions, type SyntheticTransfer } from './history.js';
 
-/** `repeatBorderFill`: an idLessThan page also holds the record with that id. */
+/**
+ * `repeatBorderFill`: an idLessThan page also holds the record with that id.
+ * `authorities`: the key's permission codes in GET /api/v2/spot/account/info (default read only).
+ */
 export interface BitgetFakeOptions extends SyntheticVenueFakeOptions {
   readonly passphrase: string;
+  readonly authorities?: readonly string[];
+}
+
+/**
+ * GET /api/v2/spot/account/info `data`. Shape: the response example of
+ * https://www.bitget.com/api-doc/spot/account/Get-Account-Info; the default authorities are the
+ * read-only codes that page lists (its example shows the words `trade`, `readonly`).
+ */
+export function bitgetAccountInfo(authorities: readonly string[] = ['coor', 'cpor', 'stor', 'wtor', 'taxr']): Record<string, unknown> {
+  return {
+    userId: '8000000001', inviterId: '0', ips: '127.0.0.1', authorities, parentId: 8000000001,
+    traderType: 'not_trader', channelCode: '', channel: '', regisTime: '1695808949356',
+  };
 }
 
 const WINDOW_MS = 90 * DAY_MS;
@@ -119,6 +135,7 @@ export function createBitgetFake(options: BitgetFakeOptions): FakeVenueServer {
     { method: 'GET', path: '/api/v2/spot/trade/fills', signed: true, handle: fills },
     { method: 'GET', path: '/api/v2/spot/wallet/deposit-records', signed: true, handle: wallet('deposit') },
     { method: 'GET', path: '/api/v2/spot/wallet/withdrawal-records', signed: true, handle: wallet('withdrawal') },
+    { method: 'GET', path: '/api/v2/spot/account/info', signed: true, handle: () => ok(bitgetAccountInfo(options.authorities)) },
   ];
   server = new FakeVenueServer(dialect, routes);
   return server;

@@ -3,8 +3,31 @@
 import { FakeVenueServer, MALFORMED_BODY, hmacSha256, header, intParam, safeEqual, type Dialect, type FakeReply, type FakeRequest, type Route } from './fake-server.js';
 import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticVenueFakeOptions, type SyntheticTransfer } from './history.js';
 
-/** `repeatBorderFill`: each follow-up page starts with the last record of the page before. */
-export type BybitFakeOptions = SyntheticVenueFakeOptions;
+/**
+ * `repeatBorderFill`: each follow-up page starts with the last record of the page before.
+ * `keyInfo`: readOnly and permission sections replacing the read-only key's in GET /v5/user/query-api.
+ */
+export interface BybitFakeOptions extends SyntheticVenueFakeOptions {
+  readonly keyInfo?: { readonly readOnly: 0 | 1; readonly permissions: Readonly<Record<string, readonly string[]>> };
+}
+
+/**
+ * A read-only key's GET /v5/user/query-api `result`. Fields and their meaning: the response
+ * parameters table of https://bybit-exchange.github.io/docs/v5/user/apikey-info (readOnly 1 =
+ * read only; one array per permission section); the values are made up for the fake.
+ */
+export function bybitApiKeyInfo(apiKey: string, override?: BybitFakeOptions['keyInfo']): Record<string, unknown> {
+  return {
+    id: '13770661', note: 'track record', apiKey, readOnly: override?.readOnly ?? 1, secret: '',
+    permissions: override?.permissions ?? {
+      ContractTrade: ['Order', 'Position'], Spot: ['SpotTrade'], Wallet: ['AccountTransfer'], Options: ['OptionsTrade'],
+      Derivatives: ['DerivativesTrade'], CopyTrading: [], BlockTrade: [], Exchange: ['ExchangeHistory'], Earn: [], NFT: [], Affiliate: [],
+    },
+    ips: ['*'], type: 1, deadlineDay: 83, expiredAt: '2027-02-25T00:00:00Z', createdAt: '2026-11-27T00:00:00Z', unified: 0, uta: 1,
+    userID: 24617703, inviterID: 0, vipLevel: 'No VIP', mktMakerLevel: '0', affiliateID: 0, rsaPublicKey: '', isMaster: true, parentUid: '0',
+    kycLevel: 'LEVEL_DEFAULT', kycRegion: '',
+  };
+}
 
 const envelope = (result: unknown, retCode = 0, retMsg = 'OK'): unknown => ({ retCode, retMsg, result, retExtInfo: {}, time: Date.now() });
 
@@ -156,6 +179,7 @@ export function createBybitFake(options: BybitFakeOptions): FakeVenueServer {
     { method: 'GET', path: '/v5/execution/list', signed: true, handle: executions },
     { method: 'GET', path: '/v5/asset/deposit/query-record', signed: true, handle: wallet('deposit') },
     { method: 'GET', path: '/v5/asset/withdraw/query-record', signed: true, handle: wallet('withdrawal') },
+    { method: 'GET', path: '/v5/user/query-api', signed: true, handle: () => ({ status: 200, body: envelope(bybitApiKeyInfo(options.apiKey, options.keyInfo)) }) },
   ];
   server = new FakeVenueServer(dialect, routes);
   return server;

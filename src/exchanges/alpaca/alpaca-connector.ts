@@ -2,8 +2,9 @@
 // base-URL option). Bodies are read raw and validated here: the SDK's FILL mapping picks the
 // non-trade shape for every row (its `instanceOf…` checks always answer true) and would drop
 // price, side and time, and its JSON parse would turn money into doubles.
+import '../no-native-addons.js'; // before the SDK: it loads ws
 import { errors, marketData, trading } from '@alpacahq/alpaca-trade-api';
-import type { Balance, Candle, CashFlow, Fill } from '../../domain/types.js';
+import type { Balance, Candle, CashFlow, Fill, VenuePermissions, VenueRight } from '../../domain/types.js';
 import type { ConnectorOptions, Page, VenueConnector } from '../connector.js';
 import type { VenueCredential } from '../../domain/types.js';
 import { absDecimal } from '../../domain/decimal-string.js';
@@ -120,6 +121,21 @@ export function alpacaCashFlowFromActivity(row: unknown): CashFlow | null {
   };
 }
 
+/**
+ * Alpaca's account flags → what its key can do (read is implied: the account answered). A block
+ * (`trading_blocked`, `account_blocked`) is the account's current state, not the key's scope, and
+ * can be lifted: the key still counts as able to trade.
+ */
+export function alpacaKeyRights(account: Record<string, unknown>): VenuePermissions {
+  const rights: VenueRight[] = ['read', 'spot_trade'];
+  const multiplier = Number(typeof account.multiplier === 'string' ? account.multiplier : '1');
+  if (multiplier > 1 || account.shorting_enabled === true) rights.push('margin_trade');
+  // Numbers arrive as their text (readJson keeps number text exact).
+  const optionsLevel = Number(account.options_trading_level ?? 0);
+  if (!(optionsLevel === 0)) rights.push('options_trade'); // unreadable counts as able: fail closed
+  return { reported: true, rights, alwaysTrades: true };
+}
+
 async function readJson(response: { raw: Response }): Promise<unknown> {
   return parseJsonKeepingNumberText(await response.raw.text());
 }
@@ -228,6 +244,19 @@ export function createAlpacaConnector(credential: VenueCredential, options: Alpa
     },
 
     fetchAccountSummary: accountSummary,
+
+    /**
+     * Alpaca has no read-only keys: every key can place orders for its account (there is no scope
+     * to create), so the rights come from the account's own flags and are marked `alwaysTrades`.
+     * The policy refuses such a key unless the account holder opted in for this account.
+     */
+    fetchPermissions(signal) {
+      return call(async (s) => {
+        const body = await readJson(await live().accounts.getAccountRaw({ signal: s }));
+        if (!isRecord(body)) throw new MalformedVenueResponse('account');
+        return alpacaKeyRights(body);
+      }, signal);
+    },
 
     async fetchBalances(signal) {
       const account = await accountSummary(signal);

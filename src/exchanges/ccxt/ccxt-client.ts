@@ -1,6 +1,7 @@
 // Builds one ccxt exchange instance for a venue: trimmed market loading, ccxt's own timeout, and
 // (outside enclave mode only) every API URL rewritten to a base-URL override such as a fake venue.
-import { binance, bitget, bybit, mexc, type Exchange as CcxtExchange } from 'ccxt';
+import type { Exchange as CcxtExchange } from 'ccxt';
+import { binance, bitget, bybit, mexc } from './ccxt-modules.js';
 import type { VenueCredential } from '../../domain/types.js';
 import { VenueConfigError } from '../errors.js';
 import { assertOverrideAllowed, assertVenueUrlAllowed } from '../venue-url.js';

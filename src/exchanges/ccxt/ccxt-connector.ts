@@ -1,9 +1,9 @@
 // One VenueConnector for the ccxt venues. What differs per venue (how fills are paged, window
 // sizes, page limits) lives in a VenueProfile; paging, dedup, cursors and retries are shared.
-import { BadResponse, type Exchange as CcxtExchange, type Trade, type Transaction } from 'ccxt';
+import type { Exchange as CcxtExchange, Trade, Transaction, binance, bitget, bybit } from 'ccxt';
 import type { Logger } from 'pino';
 import { addDecimal, numberToDecimal } from '../../domain/decimal-string.js';
-import type { Balance, Candle, CashFlow, Fill, SyncCursor } from '../../domain/types.js';
+import type { Balance, Candle, CashFlow, Fill, SyncCursor, VenuePermissions } from '../../domain/types.js';
 import type { ConnectorOptions, Page, VenueConnector } from '../connector.js';
 import type { VenueCredential } from '../../domain/types.js';
 import { VenueError } from '../errors.js';
@@ -14,6 +14,8 @@ import {
   type CashFlowsCursor, type FillsCursor, type SymbolState, type WindowState,
 } from './ccxt-cursor.js';
 import { classifyCcxtError } from './ccxt-errors.js';
+import { BadResponse } from './ccxt-modules.js';
+import { binanceKeyRights, bitgetKeyRights, bybitKeyRights } from './ccxt-permissions.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -194,6 +196,30 @@ export class CcxtConnector implements VenueConnector {
       if (amount !== 0) result.push({ asset, total: numberToDecimal(amount) });
     }
     return result.sort((a, b) => (a.asset < b.asset ? -1 : 1));
+  }
+
+  /**
+   * What the key may do, from the venue's key-information endpoint (mapped in ccxt-permissions.ts).
+   * MEXC's spot v3 API has no such endpoint (its /api/v3/account flags describe the account, not
+   * the key), so its keys are reported as unchecked.
+   */
+  async fetchPermissions(signal?: AbortSignal): Promise<VenuePermissions> {
+    switch (this.exchange) {
+      case 'binance': {
+        const client = this.client as binance;
+        return await this.call('fetchPermissions', async () => binanceKeyRights(await client.sapiGetAccountApiRestrictions()), signal);
+      }
+      case 'bybit': {
+        const client = this.client as bybit;
+        return await this.call('fetchPermissions', async () => bybitKeyRights((await client.privateGetV5UserQueryApi())['result']), signal);
+      }
+      case 'bitget': {
+        const client = this.client as bitget;
+        return await this.call('fetchPermissions', async () => bitgetKeyRights((await client.privateSpotGetV2SpotAccountInfo())['data']), signal);
+      }
+      case 'mexc':
+        return { reported: false };
+    }
   }
 
   async fetchHourlyCandles(symbol: string, fromMs: number, toMs: number, signal?: AbortSignal): Promise<readonly Candle[]> {

@@ -3,7 +3,8 @@
 import {
   AuthenticationError, BadResponse, DDoSProtection, ExchangeNotAvailable, InvalidNonce, NetworkError,
   PermissionDenied, RateLimitExceeded, RequestTimeout,
-} from 'ccxt';
+} from './ccxt-modules.js';
+import { MalformedVenueResponse } from '../errors.js';
 import type { FailureClass } from '../retry.js';
 import { parseRetryAfter } from '../retry.js';
 
@@ -49,6 +50,7 @@ export function classifyCcxtError(error: unknown, headers: ResponseHeaders, nowM
   if (error instanceof ExchangeNotAvailable || error instanceof NetworkError) return { kind: 'unavailable', retryable: true, ...base };
   if (error instanceof AuthenticationError || error instanceof PermissionDenied) return { kind: 'auth', retryable: false, ...base };
   if (error instanceof BadResponse) return { kind: 'bad-response', retryable: true, ...base };
+  if (error instanceof MalformedVenueResponse) return { kind: 'bad-response', retryable: true, errorClass };
   // A body ccxt could not parse surfaces as a SyntaxError/TypeError from its parsers.
   if (error instanceof SyntaxError || error instanceof TypeError) return { kind: 'bad-response', retryable: true, errorClass };
   return { kind: 'rejected', retryable: false, ...base };
