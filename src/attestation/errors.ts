@@ -32,3 +32,8 @@ export class ReportFormatError extends AttestationError {
 export class InvalidAttestationRequestError extends AttestationError {
   override name = 'InvalidAttestationRequestError';
 }
+
+/** A certificate or CRL that does not parse as the DER we expect. */
+export class CertificateFormatError extends AttestationError {
+  override name = 'CertificateFormatError';
+}
