@@ -37,3 +37,8 @@ export class InvalidAttestationRequestError extends AttestationError {
 export class CertificateFormatError extends AttestationError {
   override name = 'CertificateFormatError';
 }
+
+/** The key broker released nothing (unreachable, wrong pin, refused our report, malformed reply). */
+export class KeyReleaseError extends AttestationError {
+  override name = 'KeyReleaseError';
+}

@@ -7,22 +7,11 @@
 // Everything not in this document is either fixed in the measured image (code, venue origins,
 // AMD roots) or not security-relevant (ports, log level, intervals).
 //
-// Canonical form: JSON with keys sorted, no whitespace (RFC 8785 for this subset: strings, booleans,
-// integers, null, objects, arrays). The document's own `version` lets it grow.
+// Canonical form: src/domain/canonical-json.ts. The document's own `version` lets it grow.
 import { createHash } from 'node:crypto';
+import { canonicalJson, type Canonical } from '../domain/canonical-json.js';
 import { EXCHANGES } from '../domain/types.js';
 import { databaseSslMode, type Config } from './config.js';
-
-export type Canonical = string | number | boolean | null | readonly Canonical[] | { readonly [key: string]: Canonical };
-
-/** RFC 8785 serialization for the value types used here (no floats). */
-export function canonicalJson(value: Canonical): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map((item: Canonical) => canonicalJson(item)).join(',')}]`;
-  const record = value as { readonly [key: string]: Canonical };
-  const keys = Object.keys(record).sort();
-  return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(record[key]!)}`).join(',')}}`;
-}
 
 /** The measured part of a database URL: where and how, never the password. */
 function databaseOf(url: string | undefined): Canonical {
@@ -68,3 +57,5 @@ export function measuredConfiguration(config: Config, gatewayCa: Buffer | null):
   const text = canonicalJson(document);
   return { document, text, hostData: createHash('sha256').update(text, 'utf8').digest() };
 }
+
+export { canonicalJson };
