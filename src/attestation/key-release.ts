@@ -125,7 +125,16 @@ export async function releaseKeys(options: KeyReleaseOptions): Promise<KeyReleas
   const cookie = sessionCookie(auth);
   const nonce = challenge.data.nonce;
 
-  const exchange = await requestTsmReport(kbsReportData(nonce, teePubkey), options.tsm);
+  let exchange: Awaited<ReturnType<typeof requestTsmReport>>;
+  try {
+    // configfs creates a report's attributes with its directory; the wait only matters for a
+    // directory that is not configfs (the test double under load), so it may be generous.
+    exchange = await requestTsmReport(kbsReportData(nonce, teePubkey), { attributeTimeoutMs: 10_000, ...options.tsm });
+  } catch (error) {
+    if (error instanceof AttestationError) throw error;
+    const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'unknown error';
+    throw new KeyReleaseError(`the configfs-tsm report request failed (${code})`, { cause: error });
+  }
   if (exchange.provider !== SEV_GUEST_PROVIDER) throw new KeyReleaseError(`the attestation provider is "${exchange.provider}", not ${SEV_GUEST_PROVIDER}`);
   let report: SnpReport;
   try {

@@ -14,6 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/config.js';
 import { ConfigError } from '../config/errors.js';
+import { CODE_CHANGING_VARIABLES } from '../config/enclave-process.js';
 import { createLogger } from '../config/logger.js';
 import { measuredConfiguration } from '../config/measured-config.js';
 import { encodeReleasedSecrets } from '../crypto/key-hierarchy.js';
@@ -39,8 +40,10 @@ export function runBrokerCommand(argv: readonly string[], io: BrokerCliIo): numb
   const [command, ...rest] = argv;
   try {
     if (command === 'host-data') {
-      // The operator's environment, not this process's flags: execArgv of the future service is the image's.
-      const config = loadConfig(io.env, []);
+      // The service's settings from this environment; this process's own node variables and flags
+      // are not the service's (the image fixes those), so they are left out of the check.
+      const settings = Object.fromEntries(Object.entries(io.env).filter(([name]) => !(CODE_CHANGING_VARIABLES as readonly string[]).includes(name)));
+      const config = loadConfig(settings, []);
       const ca = config.TLS_CA_FILE === undefined ? null : readFileSync(config.TLS_CA_FILE);
       const measured = measuredConfiguration(config, ca);
       io.out(measured.hostData.toString('hex'));
@@ -51,8 +54,13 @@ export function runBrokerCommand(argv: readonly string[], io: BrokerCliIo): numb
       const { values } = parseArgs({ args: rest, options: { out: { type: 'string' } }, strict: true });
       if (values.out === undefined) throw new UsageError('--out is required');
       const secret = randomBytes(32);
-      writeFileSync(values.out, encodeReleasedSecrets({ currentId: 1, secrets: new Map([[1, secret]]) }), { mode: 0o600, flag: 'wx' });
-      secret.fill(0);
+      try {
+        writeFileSync(values.out, encodeReleasedSecrets({ currentId: 1, secrets: new Map([[1, secret]]) }), { mode: 0o600, flag: 'wx' });
+      } catch {
+        throw new BrokerError(`cannot create ${values.out} (it may exist: a secret is never overwritten)`);
+      } finally {
+        secret.fill(0);
+      }
       io.out(`wrote ${values.out}`);
       return 0;
     }
