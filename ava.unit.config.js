@@ -9,6 +9,7 @@ export default {
     'test/lint/**/*.test.ts',
     'test/attestation/snp-report.test.ts',
     'test/attestation/verify.test.ts',
+    'test/attestation/verify-cli.test.ts',
     'test/exchanges/broker-common.test.ts',
     'test/exchanges/ccxt/ccxt-errors.test.ts',
     'test/exchanges/simulated.test.ts',

@@ -17,6 +17,10 @@ export const allowedImports = {
   // The gRPC edge validates, asks and maps: it reaches actors only through the EnclaveApi it is given
   // (it imports their error family to map it to statuses).
   'src/grpc': ['src/domain', 'src/config', 'src/actors', 'src/attestation', 'src/crypto'],
+  // The development key broker (Trustee KBS protocol): verifies reports with src/attestation's
+  // verifier against its policy and releases resources; src/config for HOST_DATA of a configuration
+  // and the logger, src/crypto for the in-memory TLS certificate and the root-secret format.
+  'src/broker': ['src/domain', 'src/config', 'src/crypto', 'src/attestation'],
   // The ops CLI: a gRPC client that seals credentials and verifies attestations locally.
   'src/cli': ['src/domain', 'src/config', 'src/crypto', 'src/attestation', 'src/grpc', 'src/storage'],
   // The process entry point: configuration, then the composition root.

@@ -14,12 +14,17 @@ import { createActorRuntime, type ActorRuntime } from '../actors/runtime.js';
 import { restoreSchedules } from '../actors/restore-schedules.js';
 import { createAggregationPool, type AggregationPool } from '../pool/aggregation-pool.js';
 import { openStorage, type Storage } from '../storage/open-storage.js';
-import { createKeyring, keyringFromConfig, type Keyring } from '../crypto/keyring.js';
+import { rootSecretsFromConfig, type Keyring } from '../crypto/keyring.js';
+import { deriveEnclaveKeys, parseReleasedSecrets, type EnclaveKeys, type RootSecrets } from '../crypto/key-hierarchy.js';
+import { createSelfSignedCertificate } from '../crypto/self-signed-certificate.js';
+import { measuredConfiguration } from '../config/measured-config.js';
+import { releaseKeys } from '../attestation/key-release.js';
 import { openEnvelope } from '../crypto/envelope.js';
 import { decodeCredential } from '../crypto/credential.js';
 import { createConnector } from '../exchanges/registry.js';
 import type { VenueConnector } from '../exchanges/connector.js';
 import { startGrpcServer, tlsFilesFromConfig, type RunningGrpcServer } from '../grpc/server.js';
+import type { TlsFiles } from '../grpc/tls.js';
 import { checkAttestationAtStartup, createAttester } from '../attestation/configfs-tsm.js';
 import { certificateFingerprint } from '../attestation/binding.js';
 import { createEnclaveIdentity, type EnclaveIdentity } from '../attestation/identity.js';
@@ -32,7 +37,9 @@ export interface RunningService {
   readonly storage: Storage;
   readonly runtime: ActorRuntime;
   readonly keyring: Keyring;
-  /** The in-memory X25519 identity served by GetEnclaveIdentity (new at every start). */
+  /** Every key derived from the root secrets (intake, statement signing, per-account data keys). */
+  readonly keys: EnclaveKeys;
+  /** The X25519 intake identity served by GetEnclaveIdentity, derived from the root secrets. */
   readonly identity: EnclaveIdentity;
   /** Stops taking calls, lets syncs finish within SHUTDOWN_GRACE_MS, zeroes credentials, closes everything. */
   stop(): Promise<void>;
@@ -41,21 +48,47 @@ export interface RunningService {
 /**
  * Outside enclave mode a missing ENCRYPTION_KEY gets a development key kept beside the embedded
  * database (mode 0600), so the demo survives restarts. Enclave mode never reaches this: its
- * configuration requires ENCRYPTION_KEY.
+ * secrets come from the key broker.
  */
-function developmentKeyring(config: Config, logger: Logger): Keyring {
+function developmentRootSecrets(config: Config, logger: Logger): RootSecrets {
   const file = join(dirname(config.EMBEDDED_DB_DIR), 'dev-encryption.key');
   if (!existsSync(file)) {
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
   }
   logger.warn({ file }, 'ENCRYPTION_KEY is unset: using a development key file (never in production)');
-  const secret = Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
-  try {
-    return createKeyring([{ id: config.ENCRYPTION_KEY_ID, secret }], config.ENCRYPTION_KEY_ID);
-  } finally {
-    secret.fill(0);
+  return { currentId: config.ENCRYPTION_KEY_ID, secrets: new Map([[config.ENCRYPTION_KEY_ID, Buffer.from(readFileSync(file, 'utf8').trim(), 'hex')]]) };
+}
+
+/**
+ * The root secrets: released by the key broker to this guest's verified report when
+ * KEY_BROKER_URL is set (always in enclave mode), else ENCRYPTION_KEY or the development file.
+ */
+async function obtainRootSecrets(config: Config, logger: Logger): Promise<RootSecrets> {
+  if (config.KEY_BROKER_URL === undefined) {
+    return config.ENCRYPTION_KEY === undefined ? developmentRootSecrets(config, logger) : rootSecretsFromConfig(config);
   }
+  const gatewayCa = config.TLS_CA_FILE === undefined ? null : readFileSync(config.TLS_CA_FILE);
+  const release = await releaseKeys({
+    brokerUrl: config.KEY_BROKER_URL,
+    ...(config.KEY_BROKER_CERT_SHA256 === undefined ? {} : { brokerCertSha256: config.KEY_BROKER_CERT_SHA256 }),
+    resourcePath: config.KEY_BROKER_RESOURCE,
+    tsm: { root: config.TSM_REPORT_ROOT },
+    expectedHostData: measuredConfiguration(config, gatewayCa).hostData,
+  });
+  try {
+    logger.info({ measurement: release.report.measurement.toString('hex') }, 'root secrets released by the key broker');
+    return parseReleasedSecrets(release.resource);
+  } finally {
+    release.resource.fill(0);
+  }
+}
+
+/** Enclave mode: the gateway CA read once (it is measured) and a key pair made in memory. */
+function enclaveTls(config: Config): TlsFiles | undefined {
+  if (!config.ENCLAVE_MODE || config.TLS_CA_FILE === undefined) return tlsFilesFromConfig(config);
+  const names = [...new Set([config.ENCLAVE_HOST, 'localhost'])];
+  return { inMemory: { ca: readFileSync(config.TLS_CA_FILE), ...createSelfSignedCertificate({ names }) } };
 }
 
 async function startMetricsServer(registry: Registry, host: string, port: number): Promise<Server> {
@@ -82,8 +115,12 @@ export interface ServiceOverrides {
 
 export async function startService(config: Config, logger: Logger, overrides: ServiceOverrides = {}): Promise<RunningService> {
   await checkAttestationAtStartup({ amdSevSnp: config.AMD_SEV_SNP, root: config.TSM_REPORT_ROOT });
-  const identity = await createEnclaveIdentity();
-  const keyring = config.ENCRYPTION_KEY === undefined ? developmentKeyring(config, logger) : keyringFromConfig(config);
+  const root = await obtainRootSecrets(config, logger);
+  const keys = await deriveEnclaveKeys(root).finally(() => {
+    for (const secret of root.secrets.values()) secret.fill(0);
+  });
+  const keyring = keys.keyring;
+  const identity = await createEnclaveIdentity({ intakeKey: keys.intake });
   const baseUrls = venueBaseUrls(config);
   for (const name of baseUrls.keys()) if (!isExchange(name)) throw new Error(`VENUE_BASE_URLS: unknown exchange ${name}`);
 
@@ -115,14 +152,14 @@ export async function startService(config: Config, logger: Logger, overrides: Se
   });
   logger.info(restored, 'account schedules restored');
 
-  const tls = tlsFilesFromConfig(config);
+  const tls = enclaveTls(config);
   const attester = () =>
     createAttester({
       amdSevSnp: config.AMD_SEV_SNP,
       root: config.TSM_REPORT_ROOT,
       identity,
       // Read per report: the certificate file may have been replaced since start.
-      tlsCertificateFingerprint: tls === undefined ? null : certificateFingerprint(readFileSync(tls.certFile)),
+      tlsCertificateFingerprint: tls === undefined ? null : certificateFingerprint('inMemory' in tls ? tls.inMemory.cert : readFileSync(tls.certFile)),
     });
   const grpc: RunningGrpcServer = await startGrpcServer({
     host: config.ENCLAVE_HOST,
@@ -153,6 +190,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     storage,
     runtime,
     keyring,
+    keys,
     identity,
     stop() {
       stopping ??= (async () => {

@@ -32,3 +32,13 @@ export class ReportFormatError extends AttestationError {
 export class InvalidAttestationRequestError extends AttestationError {
   override name = 'InvalidAttestationRequestError';
 }
+
+/** A certificate or CRL that does not parse as the DER we expect. */
+export class CertificateFormatError extends AttestationError {
+  override name = 'CertificateFormatError';
+}
+
+/** The key broker released nothing (unreachable, wrong pin, refused our report, malformed reply). */
+export class KeyReleaseError extends AttestationError {
+  override name = 'KeyReleaseError';
+}

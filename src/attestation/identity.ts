@@ -1,11 +1,14 @@
-// The enclave's identity: an X25519 key pair made in memory at start (the private half is a
-// non-extractable WebCrypto key, so no code path can write or serialize it), plus what the
-// service says it is (version from package.json, hash of its built files).
+// The enclave's identity: its intake X25519 key pair (the private half is a non-extractable
+// WebCrypto key, so no code path can write or serialize it), plus what the service says it is
+// (version from package.json, hash of its built files). The key is derived from the released
+// secret (src/crypto/key-hierarchy.ts), so every instance of one measurement shares it; without
+// one (tests, benchmarks) a fresh key is made.
 import { webcrypto } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { X25519_PUBLIC_KEY_LENGTH } from '../crypto/sealed-intake.js';
+import { intakeKeyId, X25519_PUBLIC_KEY_LENGTH } from '../crypto/sealed-intake.js';
+import type { IntakeKeyPair } from '../crypto/key-hierarchy.js';
 import { computeTrustedBaseHash } from './build-hash.js';
 
 
@@ -17,6 +20,10 @@ export interface EnclaveIdentity {
   readonly publicKey: Buffer;
   /** The key pair HPKE opens with. The private key is non-extractable. */
   readonly recipientKey: webcrypto.CryptoKeyPair;
+  /** The recipient key id clients put in sealed blobs (intakeKeyId of publicKey). */
+  readonly keyId: Buffer;
+  /** Older intake keys by key id (after a root rotation); undefined for an unknown id. */
+  readonly previousKey?: (keyId: Uint8Array) => webcrypto.CryptoKeyPair | undefined;
   readonly serviceVersion: string;
   /** Hex SHA-256 of the trusted base it runs from (see build-hash.ts), or UNBUILT. */
   readonly buildHash: string;
@@ -25,17 +32,25 @@ export interface EnclaveIdentity {
 export interface IdentityOptions {
   readonly serviceVersion?: string;
   readonly buildHash?: string;
+  /** The intake key derived from the released secret (default: a fresh random key). */
+  readonly intakeKey?: IntakeKeyPair & { readonly previousKey?: (keyId: Uint8Array) => webcrypto.CryptoKeyPair | undefined };
 }
 
 function isKeyPair(value: webcrypto.CryptoKey | webcrypto.CryptoKeyPair): value is webcrypto.CryptoKeyPair {
   return 'privateKey' in value;
 }
 
-/** Generates a fresh identity. Every start gets a new key: nothing of it is ever persisted. */
-export async function createEnclaveIdentity(options: IdentityOptions = {}): Promise<EnclaveIdentity> {
+async function freshIntakeKey(): Promise<IntakeKeyPair> {
   const generated = await webcrypto.subtle.generateKey({ name: 'X25519' }, false, ['deriveBits']);
   if (!isKeyPair(generated)) throw new Error('X25519 key generation returned a single key');
-  const rawPublic = Buffer.from(await webcrypto.subtle.exportKey('raw', generated.publicKey));
+  const publicKey = Buffer.from(await webcrypto.subtle.exportKey('raw', generated.publicKey));
+  return { publicKey, keyId: intakeKeyId(publicKey), recipientKey: generated };
+}
+
+/** The identity around the derived intake key, or a fresh one. Nothing of it is ever persisted. */
+export async function createEnclaveIdentity(options: IdentityOptions = {}): Promise<EnclaveIdentity> {
+  const intake = options.intakeKey ?? (await freshIntakeKey());
+  const rawPublic = Buffer.from(intake.publicKey);
   if (rawPublic.length !== X25519_PUBLIC_KEY_LENGTH) throw new Error('unexpected X25519 public key length');
   const version = options.serviceVersion ?? readServiceVersion();
   const buildHash = options.buildHash ?? (await resolveBuildHash());
@@ -43,7 +58,9 @@ export async function createEnclaveIdentity(options: IdentityOptions = {}): Prom
     get publicKey(): Buffer {
       return Buffer.from(rawPublic);
     },
-    recipientKey: generated,
+    recipientKey: intake.recipientKey,
+    keyId: Buffer.from(intake.keyId),
+    ...(options.intakeKey?.previousKey === undefined ? {} : { previousKey: options.intakeKey.previousKey }),
     serviceVersion: version,
     buildHash,
   });

@@ -1,6 +1,7 @@
 // Configuration: read once at start-up, validated, frozen. Problems are reported one line per
 // variable, naming what is expected and never echoing a value (some of them are secrets).
 import { ConfigError } from './errors.js';
+import { enclaveProcessProblems } from './enclave-process.js';
 import { z } from 'zod';
 
 const boolFlag = z
@@ -51,6 +52,12 @@ const schema = z.object({
   DEMO: z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1').optional(),
   /** Root of the configfs-tsm report interface (SEV-SNP attestation). */
   TSM_REPORT_ROOT: z.string().min(1).default('/sys/kernel/config/tsm/report'),
+  /** The key broker (Trustee KBS protocol) that releases the root secrets; https in enclave mode. */
+  KEY_BROKER_URL: z.string().url('expected an https:// URL').optional(),
+  /** SHA-256 (hex) of the broker's TLS certificate (DER), pinned: no CA is trusted for the broker. */
+  KEY_BROKER_CERT_SHA256: z.string().regex(/^([0-9a-fA-F]{2}:?){31}[0-9a-fA-F]{2}$/u, 'expected a SHA-256 fingerprint (64 hex characters)').optional(),
+  /** The resource path of the root secrets at the broker (`repository/type/tag`). */
+  KEY_BROKER_RESOURCE: z.string().regex(/^[A-Za-z0-9._-]+\/[A-Za-z0-9._-]+\/[A-Za-z0-9._-]+$/u, 'expected repository/type/tag').default('track-record/enclave/root-secrets'),
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;
@@ -61,13 +68,26 @@ export function venueBaseUrls(config: Pick<Config, 'VENUE_BASE_URLS'>): Readonly
   return new Map(pairs.map((pair) => pair.split('=', 2) as [string, string]));
 }
 
+/** The `sslmode` parameter of a PostgreSQL URL, or null. */
+export function databaseSslMode(url: string): string | null {
+  try {
+    return new URL(url).searchParams.get('sslmode');
+  } catch {
+    return null;
+  }
+}
+
 /** The demo runs when asked, or by default on the embedded database outside enclave mode. */
 export function demoEnabled(config: Pick<Config, 'DEMO' | 'ENCLAVE_MODE' | 'DATABASE_URL'>): boolean {
   return config.DEMO ?? (!config.ENCLAVE_MODE && config.DATABASE_URL === undefined);
 }
 
-/** Parses the environment; throws ConfigError listing every problem (variable names only). */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * Parses the environment; throws ConfigError listing every problem (variable names only). In
+ * enclave mode the process itself is checked too (see enclave-process.ts): `execArgv` is the
+ * node flags this process runs with.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, execArgv: readonly string[] = process.execArgv): Config {
   const input = Object.fromEntries(Object.keys(schema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]));
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
@@ -77,10 +97,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const config = parsed.data;
   const problems: string[] = [];
+  if (config.AMD_SEV_SNP && !config.ENCLAVE_MODE) problems.push('AMD_SEV_SNP: true requires ENCLAVE_MODE=true (an attested machine runs in enclave mode)');
   if (config.ENCLAVE_MODE) {
-    if (config.ENCRYPTION_KEY === undefined) problems.push('ENCRYPTION_KEY: required when ENCLAVE_MODE=true');
-    for (const name of ['TLS_CA_FILE', 'TLS_CERT_FILE', 'TLS_KEY_FILE'] as const) {
-      if (config[name] === undefined) problems.push(`${name}: required when ENCLAVE_MODE=true (mTLS)`);
+    problems.push(...enclaveProcessProblems(env, execArgv));
+    if (!config.AMD_SEV_SNP) problems.push('AMD_SEV_SNP: must be true when ENCLAVE_MODE=true (the key release needs an attestation report)');
+    for (const name of ['ENCRYPTION_KEY', 'ENCRYPTION_KEYS'] as const) {
+      if (config[name] !== undefined) problems.push(`${name}: not allowed when ENCLAVE_MODE=true (the key broker releases the secrets after attestation)`);
+    }
+    if (config.TLS_CA_FILE === undefined) problems.push('TLS_CA_FILE: required when ENCLAVE_MODE=true (the gateway CA for mTLS)');
+    for (const name of ['TLS_CERT_FILE', 'TLS_KEY_FILE'] as const) {
+      if (config[name] !== undefined) problems.push(`${name}: not allowed when ENCLAVE_MODE=true (the TLS key is generated in enclave memory)`);
+    }
+    if (config.KEY_BROKER_URL === undefined || !config.KEY_BROKER_URL.startsWith('https://')) problems.push('KEY_BROKER_URL: an https:// URL is required when ENCLAVE_MODE=true');
+    if (config.KEY_BROKER_CERT_SHA256 === undefined) problems.push('KEY_BROKER_CERT_SHA256: required when ENCLAVE_MODE=true (the broker certificate is pinned)');
+    if (config.DATABASE_URL === undefined || databaseSslMode(config.DATABASE_URL) !== 'verify-full') {
+      problems.push('DATABASE_URL: required when ENCLAVE_MODE=true, with sslmode=verify-full');
     }
     if (config.VENUE_BASE_URLS !== undefined) problems.push('VENUE_BASE_URLS: not allowed when ENCLAVE_MODE=true (venues are reached at their own HTTPS endpoints)');
     if (config.DEMO === true) problems.push('DEMO: not allowed when ENCLAVE_MODE=true (the simulated venue is for demos only)');

@@ -59,13 +59,14 @@ export function createKeyring(keys: readonly KeyMaterial[], currentId: number): 
 }
 
 /**
- * The keyring from configuration: ENCRYPTION_KEY under ENCRYPTION_KEY_ID seals; ENCRYPTION_KEYS
- * ("id:hex,id:hex") are older keys kept to open envelopes not yet rotated.
- * Throws KeyringError when ENCRYPTION_KEY is unset.
+ * Root secrets from configuration: ENCRYPTION_KEY under ENCRYPTION_KEY_ID is current;
+ * ENCRYPTION_KEYS ("id:hex,id:hex") are older ones kept to open envelopes not yet rotated.
+ * Outside enclave mode only: in enclave mode the configuration refuses these variables and the
+ * secrets come from the key broker. Throws KeyringError when ENCRYPTION_KEY is unset.
  */
-export function keyringFromConfig(config: Pick<Config, 'ENCRYPTION_KEY' | 'ENCRYPTION_KEY_ID' | 'ENCRYPTION_KEYS'>): Keyring {
+export function rootSecretsFromConfig(config: Pick<Config, 'ENCRYPTION_KEY' | 'ENCRYPTION_KEY_ID' | 'ENCRYPTION_KEYS'>): { currentId: number; secrets: Map<number, Buffer> } {
   if (config.ENCRYPTION_KEY === undefined) throw new KeyringError('ENCRYPTION_KEY is not set');
-  const materials: KeyMaterial[] = [{ id: config.ENCRYPTION_KEY_ID, secret: Buffer.from(config.ENCRYPTION_KEY, 'hex') }];
+  const secrets = new Map<number, Buffer>([[config.ENCRYPTION_KEY_ID, Buffer.from(config.ENCRYPTION_KEY, 'hex')]]);
   for (const pair of config.ENCRYPTION_KEYS?.split(',') ?? []) {
     const [id, hex] = pair.split(':');
     const keyId = Number(id);
@@ -74,11 +75,18 @@ export function keyringFromConfig(config: Pick<Config, 'ENCRYPTION_KEY' | 'ENCRY
       if (hex?.toLowerCase() !== config.ENCRYPTION_KEY.toLowerCase()) throw new KeyringError(`ENCRYPTION_KEYS: id ${keyId} clashes with ENCRYPTION_KEY_ID`);
       continue;
     }
-    materials.push({ id: keyId, secret: Buffer.from(hex ?? '', 'hex') });
+    if (secrets.has(keyId)) throw new KeyringError(`key id ${keyId} is configured twice`);
+    secrets.set(keyId, Buffer.from(hex ?? '', 'hex'));
   }
+  return { currentId: config.ENCRYPTION_KEY_ID, secrets };
+}
+
+/** The keyring from configuration (see rootSecretsFromConfig). */
+export function keyringFromConfig(config: Pick<Config, 'ENCRYPTION_KEY' | 'ENCRYPTION_KEY_ID' | 'ENCRYPTION_KEYS'>): Keyring {
+  const root = rootSecretsFromConfig(config);
   try {
-    return createKeyring(materials, config.ENCRYPTION_KEY_ID);
+    return createKeyring([...root.secrets].map(([id, secret]) => ({ id, secret })), root.currentId);
   } finally {
-    for (const m of materials) m.secret.fill(0);
+    for (const secret of root.secrets.values()) secret.fill(0);
   }
 }

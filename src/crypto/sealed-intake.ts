@@ -3,13 +3,19 @@
 // gateway only ever carries ciphertext. The HPKE associated data names the account, so a sealed
 // credential moved to another (user_uid, exchange) does not open.
 //
-// Wire format of a sealed credential (one bytes field):
-//   0x01 (format version) ‖ enc (32 bytes, the HPKE encapsulated key) ‖ AEAD ciphertext (+16-byte tag)
+// Wire format of a sealed credential (one bytes field), version 2 (what sealCredential writes):
+//   0x02 ‖ recipient key id (8 bytes, see intakeKeyId) ‖ enc (32 bytes, the HPKE encapsulated key)
+//   ‖ AEAD ciphertext (+16-byte tag)
+// Version 1 (still opened, with the current intake key): 0x01 ‖ enc ‖ ciphertext.
+// The key id lets the enclave pick the intake key a client sealed to: intake keys are derived from
+// the released secret, so every instance of one measurement holds the same key, and after a root
+// rotation the previous one still opens what was sealed to it.
 // HPKE info:   UTF-8 "track-record-enclave/credential/v1"
 // HPKE aad:    UTF-8 "track-record-enclave/credential/v1" ‖ 0x00
 //              ‖ u16be(len(user_uid)) ‖ user_uid (UTF-8) ‖ u16be(len(exchange)) ‖ exchange (UTF-8)
+//              [‖ recipient key id, version 2 only]
 // Plaintext:   UTF-8 JSON {"apiKey": string, "secret": string, "passphrase"?: string}
-import type { webcrypto } from 'node:crypto';
+import { createHash, type webcrypto } from 'node:crypto';
 import { Aes256Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from '@hpke/core';
 import type { AccountKey } from '../domain/types.js';
 import type { VenueCredential } from '../domain/types.js';
@@ -22,9 +28,20 @@ export const X25519_PUBLIC_KEY_LENGTH = 32;
 /** The private half intake opens with (the enclave identity's key pair; never extractable). */
 export interface IntakeKey {
   readonly recipientKey: webcrypto.CryptoKeyPair;
+  /** intakeKeyId of recipientKey's public half (absent: only version-1 blobs and matching ids open). */
+  readonly keyId?: Uint8Array;
+  /** Older intake keys (after a rotation of the released secret), by key id. */
+  readonly previousKey?: (keyId: Uint8Array) => webcrypto.CryptoKeyPair | undefined;
 }
 
-export const SEALED_CREDENTIAL_VERSION = 1;
+export const SEALED_CREDENTIAL_VERSION = 2;
+const SEALED_CREDENTIAL_VERSION_1 = 1;
+export const INTAKE_KEY_ID_LENGTH = 8;
+
+/** The recipient key id a client puts in the sealed blob: SHA-256("track-record-enclave/intake-key-id/v1" ‖ raw public key)[0..8]. */
+export function intakeKeyId(publicKey: Uint8Array): Buffer {
+  return createHash('sha256').update('track-record-enclave/intake-key-id/v1').update(publicKey).digest().subarray(0, INTAKE_KEY_ID_LENGTH);
+}
 /** Larger inputs are refused before any crypto runs (a credential is well under 1 KiB). */
 export const SEALED_CREDENTIAL_MAX_BYTES = 16 * 1024;
 
@@ -54,9 +71,11 @@ export async function sealCredential(enclavePublicKey: Uint8Array, account: Acco
   if (enclavePublicKey.byteLength !== X25519_PUBLIC_KEY_LENGTH) throw new RangeError('enclave public key must be 32 bytes (raw X25519)');
   const recipientPublicKey = await suite.kem.deserializePublicKey(enclavePublicKey);
   const plaintext = encodeCredential(credential);
+  const keyId = intakeKeyId(enclavePublicKey);
   try {
-    const { enc, ct } = await suite.seal({ recipientPublicKey, info: INFO }, plaintext, credentialAssociatedData(account));
-    return Buffer.concat([Buffer.of(SEALED_CREDENTIAL_VERSION), Buffer.from(enc), Buffer.from(ct)]);
+    const aad = Buffer.concat([credentialAssociatedData(account), keyId]);
+    const { enc, ct } = await suite.seal({ recipientPublicKey, info: INFO }, plaintext, aad);
+    return Buffer.concat([Buffer.of(SEALED_CREDENTIAL_VERSION), keyId, Buffer.from(enc), Buffer.from(ct)]);
   } finally {
     plaintext.fill(0);
   }
@@ -73,21 +92,27 @@ export async function openSealedCredential(
   account: AccountKey,
   sealed: Uint8Array,
 ): Promise<Buffer> {
-  if (sealed.byteLength < 1 + ENC_LENGTH + TAG_LENGTH || sealed.byteLength > SEALED_CREDENTIAL_MAX_BYTES) {
+  const version = sealed[0];
+  const header = version === SEALED_CREDENTIAL_VERSION ? 1 + INTAKE_KEY_ID_LENGTH : 1;
+  if (sealed.byteLength < header + ENC_LENGTH + TAG_LENGTH || sealed.byteLength > SEALED_CREDENTIAL_MAX_BYTES) {
     throw new SealedCredentialError('unopenable');
   }
-  if (sealed[0] !== SEALED_CREDENTIAL_VERSION) throw new SealedCredentialError('unopenable');
+  if (version !== SEALED_CREDENTIAL_VERSION && version !== SEALED_CREDENTIAL_VERSION_1) throw new SealedCredentialError('unopenable');
+  const keyId = version === SEALED_CREDENTIAL_VERSION ? Buffer.from(sealed.subarray(1, header)) : null;
+  let recipientKey: webcrypto.CryptoKeyPair | undefined = identity.recipientKey;
+  if (keyId !== null && identity.keyId !== undefined && !keyId.equals(identity.keyId)) recipientKey = identity.previousKey?.(keyId);
+  if (recipientKey === undefined) throw new SealedCredentialError('unopenable');
   let aad: Buffer;
   try {
-    aad = credentialAssociatedData(account);
+    aad = keyId === null ? credentialAssociatedData(account) : Buffer.concat([credentialAssociatedData(account), keyId]);
   } catch {
     throw new SealedCredentialError('unopenable');
   }
-  const enc = sealed.subarray(1, 1 + ENC_LENGTH);
-  const ct = sealed.subarray(1 + ENC_LENGTH);
+  const enc = sealed.subarray(header, header + ENC_LENGTH);
+  const ct = sealed.subarray(header + ENC_LENGTH);
   let opened: ArrayBuffer;
   try {
-    opened = await suite.open({ recipientKey: identity.recipientKey, enc, info: INFO }, ct, aad);
+    opened = await suite.open({ recipientKey, enc, info: INFO }, ct, aad);
   } catch {
     // HPKE's errors carry nothing secret, but the cause is dropped anyway: one answer for every failure.
     throw new SealedCredentialError('unopenable');

@@ -11,7 +11,7 @@ import { experimental, type ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from '../config/logger.js';
 import { TlsMaterialError } from './errors.js';
 
-export interface TlsFiles {
+export interface TlsFilePaths {
   /** CA bundle that client certificates must chain to. */
   readonly caFile: string;
   /** The server's certificate chain and private key (PEM). */
@@ -20,6 +20,16 @@ export interface TlsFiles {
   /** How often the files are re-read, ms (default 60 s). */
   readonly refreshIntervalMs?: number;
 }
+
+/**
+ * Enclave mode: the key pair was generated in memory at start and the gateway CA read once (it is
+ * measured); nothing is read from disk again, so nothing on disk can replace them.
+ */
+export interface TlsInMemory {
+  readonly inMemory: { readonly ca: Buffer; readonly cert: Buffer; readonly key: Buffer };
+}
+
+export type TlsFiles = TlsFilePaths | TlsInMemory;
 
 interface Material {
   readonly ca: Buffer;
@@ -63,7 +73,12 @@ export class ReloadingCertificateProvider implements experimental.CertificatePro
     private readonly files: TlsFiles,
     private readonly logger: Logger,
   ) {
-    this.intervalMs = files.refreshIntervalMs ?? 60_000;
+    this.intervalMs = 'inMemory' in files ? 0 : (files.refreshIntervalMs ?? 60_000);
+    if ('inMemory' in files) {
+      checkMaterial(files.inMemory);
+      this.material = files.inMemory;
+      return;
+    }
     let material: Material;
     try {
       material = { ca: readFileSync(files.caFile), cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) };
@@ -76,10 +91,11 @@ export class ReloadingCertificateProvider implements experimental.CertificatePro
 
   /** Re-reads the files; true when new material went into service. */
   async reload(): Promise<boolean> {
-    if (this.reading) return false;
+    const files = this.files;
+    if (this.reading || 'inMemory' in files) return false;
     this.reading = true;
     try {
-      const [ca, cert, key] = await Promise.all([readFile(this.files.caFile), readFile(this.files.certFile), readFile(this.files.keyFile)]);
+      const [ca, cert, key] = await Promise.all([readFile(files.caFile), readFile(files.certFile), readFile(files.keyFile)]);
       const current = this.material;
       if (ca.equals(current.ca) && cert.equals(current.cert) && key.equals(current.key)) return false;
       const next = { ca, cert, key };
@@ -139,7 +155,7 @@ export class ReloadingCertificateProvider implements experimental.CertificatePro
   }
 
   private started(): void {
-    if (this.timer !== undefined) return;
+    if (this.timer !== undefined || 'inMemory' in this.files) return;
     this.timer = setInterval(() => void this.reload(), this.intervalMs);
     this.timer.unref();
   }

@@ -9,8 +9,8 @@ import { openEnvelope } from '../../src/crypto/envelope.js';
 import type { AccountKey } from '../../src/domain/types.js';
 import { ConnectionStatus, SyncType } from '../../src/grpc/generated/enclave.js';
 import { isServiceError, unary } from '../../testkit/support/grpc-client.js';
-import { startFakeConfigfs, type FakeConfigfs } from '../attestation/fake-configfs.js';
-import { TEST_MEASUREMENT } from '../attestation/synthetic-report.js';
+import { startFakeConfigfs, type FakeConfigfs } from '../../testkit/attestation/fake-configfs.js';
+import { TEST_MEASUREMENT } from '../../testkit/attestation/synthetic-report.js';
 import { accountRowCounts, startServiceHarness, type ServiceHarness } from './service-harness.js';
 
 const test = anyTest as TestFn<{ h: ServiceHarness; tsm: FakeConfigfs }>;

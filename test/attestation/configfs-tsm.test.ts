@@ -12,8 +12,8 @@ import {
   InvalidAttestationRequestError,
 } from '../../src/attestation/errors.js';
 import { createEnclaveIdentity } from '../../src/attestation/identity.js';
-import { startFakeConfigfs } from './fake-configfs.js';
-import { TEST_MEASUREMENT } from './synthetic-report.js';
+import { startFakeConfigfs } from '../../testkit/attestation/fake-configfs.js';
+import { TEST_MEASUREMENT } from '../../testkit/attestation/synthetic-report.js';
 
 const fingerprint = createHash('sha256').update('test certificate DER').digest();
 

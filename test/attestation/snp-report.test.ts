@@ -1,7 +1,7 @@
 import test from 'ava';
 import { ReportFormatError } from '../../src/attestation/errors.js';
 import { describeSnpReport, parseSnpReport } from '../../src/attestation/snp-report.js';
-import { buildSyntheticReport, milanTcb, TEST_MEASUREMENT } from './synthetic-report.js';
+import { buildSyntheticReport, milanTcb, TEST_MEASUREMENT } from '../../testkit/attestation/synthetic-report.js';
 
 test('parses every field of a report built per the ABI table', (t) => {
   const reportData = Buffer.alloc(64);

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { ConfigError } from '../../src/config/errors.js';
 import { loadConfig } from '../../src/config/config.js';
+import { canonicalJson, measuredConfiguration } from '../../src/config/measured-config.js';
 
 const key = 'a'.repeat(64);
 
@@ -20,11 +21,55 @@ test('a malformed key is reported by name without echoing its value', (t) => {
   t.false(error!.message.includes(secret));
 });
 
-test('enclave mode requires the key and the mTLS files', (t) => {
-  const error = t.throws(() => loadConfig({ ENCLAVE_MODE: 'true' }), { instanceOf: ConfigError });
-  t.deepEqual(
-    error!.problems.map((p) => p.split(':')[0]),
-    ['ENCRYPTION_KEY', 'TLS_CA_FILE', 'TLS_CERT_FILE', 'TLS_KEY_FILE'],
+const enclaveEnv = {
+  ENCLAVE_MODE: 'true',
+  AMD_SEV_SNP: 'true',
+  TLS_CA_FILE: 'gateway-ca.pem',
+  KEY_BROKER_URL: 'https://broker.example:8080',
+  KEY_BROKER_CERT_SHA256: 'ab'.repeat(32),
+  DATABASE_URL: 'postgresql://enclave_user:pw@db.example:5432/track?sslmode=verify-full',
+};
+
+test('enclave mode holds no secret in its environment: ENCRYPTION_KEY(S), TLS key files are refused; the broker, its pin and the gateway CA are required', (t) => {
+  t.notThrows(() => loadConfig(enclaveEnv, []));
+  const error = t.throws(() => loadConfig({ ...enclaveEnv, ENCRYPTION_KEY: key, ENCRYPTION_KEYS: `2:${key}`, TLS_CERT_FILE: 'c', TLS_KEY_FILE: 'k' }, []), { instanceOf: ConfigError });
+  t.deepEqual(error!.problems.map((p) => p.split(':')[0]), ['ENCRYPTION_KEY', 'ENCRYPTION_KEYS', 'TLS_CERT_FILE', 'TLS_KEY_FILE']);
+  const missing = t.throws(() => loadConfig({ ENCLAVE_MODE: 'true', AMD_SEV_SNP: 'true', KEY_BROKER_URL: 'http://broker.example' }, []), { instanceOf: ConfigError });
+  t.deepEqual(missing!.problems.map((p) => p.split(':')[0]), ['TLS_CA_FILE', 'KEY_BROKER_URL', 'KEY_BROKER_CERT_SHA256', 'DATABASE_URL']);
+  const plainDb = t.throws(() => loadConfig({ ...enclaveEnv, DATABASE_URL: 'postgresql://u@db.example/track' }, []), { instanceOf: ConfigError });
+  t.regex(plainDb!.message, /sslmode=verify-full/u);
+});
+
+test('enclave mode refuses to start with NODE_OPTIONS, NODE_PATH, NODE_EXTRA_CA_CERTS or a code-loading node flag', (t) => {
+  const error = t.throws(
+    () => loadConfig({ ...enclaveEnv, NODE_OPTIONS: '--import=./x.mjs', NODE_PATH: '/tmp', NODE_EXTRA_CA_CERTS: '/tmp/ca.pem', LD_PRELOAD: '/tmp/x.so' }, ['--import=./canary-x.mjs', '--max-old-space-size=512']),
+    { instanceOf: ConfigError },
   );
-  t.notThrows(() => loadConfig({ ENCLAVE_MODE: 'true', ENCRYPTION_KEY: key, TLS_CA_FILE: 'a', TLS_CERT_FILE: 'b', TLS_KEY_FILE: 'c' }));
+  t.deepEqual(error!.problems.map((p) => p.split(':')[0]), ['NODE_OPTIONS', 'NODE_PATH', 'NODE_EXTRA_CA_CERTS', 'LD_PRELOAD', 'node flags']);
+  t.false(error!.message.includes('canary'), 'flag values are not echoed');
+  t.notThrows(() => loadConfig(enclaveEnv, ['--max-semi-space-size=32']));
+  // Outside enclave mode these are the developer's business.
+  t.notThrows(() => loadConfig({ NODE_OPTIONS: '--import=./x.mjs' }, ['--import=tsx']));
+});
+
+test('AMD_SEV_SNP=true implies enclave mode, and enclave mode needs AMD_SEV_SNP', (t) => {
+  const error = t.throws(() => loadConfig({ AMD_SEV_SNP: 'true' }, []), { instanceOf: ConfigError });
+  t.regex(error!.message, /AMD_SEV_SNP: true requires ENCLAVE_MODE=true/u);
+  const other = t.throws(() => loadConfig({ ...enclaveEnv, AMD_SEV_SNP: 'false' }, []), { instanceOf: ConfigError });
+  t.regex(other!.message, /AMD_SEV_SNP: must be true/u);
+});
+
+test('HOST_DATA changes with every measured setting and not with the database password or the log level', (t) => {
+  const ca = Buffer.from('gateway CA');
+  const base = measuredConfiguration(loadConfig(enclaveEnv, []), ca).hostData;
+  t.is(base.length, 32);
+  const same = (env: Record<string, string>, gatewayCa = ca): boolean => measuredConfiguration(loadConfig({ ...enclaveEnv, ...env }, []), gatewayCa).hostData.equals(base);
+  t.true(same({ LOG_LEVEL: 'debug', DATABASE_URL: 'postgresql://enclave_user:other@db.example:5432/track?sslmode=verify-full' }));
+  t.false(same({}, Buffer.from('another CA')));
+  t.false(same({ KEY_BROKER_URL: 'https://other-broker.example' }));
+  t.false(same({ KEY_BROKER_CERT_SHA256: 'cd'.repeat(32) }));
+  t.false(same({ KEY_BROKER_RESOURCE: 'a/b/c' }));
+  t.false(same({ DATABASE_URL: 'postgresql://enclave_user:pw@db2.example:5432/track?sslmode=verify-full' }));
+  t.false(same({ TSM_REPORT_ROOT: '/tmp/tsm' }));
+  t.is(canonicalJson({ b: 1, a: ['x', { d: null, c: true }] }), '{"a":["x",{"c":true,"d":null}],"b":1}');
 });

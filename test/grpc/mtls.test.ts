@@ -6,13 +6,13 @@ import { credentials, status, type ChannelCredentials } from '@grpc/grpc-js';
 import { EnclaveServiceClient } from '../../src/grpc/generated/enclave.js';
 import { GrpcServerConfigError, TlsMaterialError } from '../../src/grpc/errors.js';
 import { startGrpcServer, tlsFilesFromConfig } from '../../src/grpc/server.js';
-import type { TlsFiles } from '../../src/grpc/tls.js';
+import type { TlsFilePaths } from '../../src/grpc/tls.js';
 import { createCa, type Pem, type TestCa } from './certificates.js';
 import { captureLogger, isServiceError, startHarness, TestPort, unary, type Harness } from '../../testkit/support/grpc-client.js';
 
 interface Pki {
   readonly dir: string;
-  readonly files: TlsFiles;
+  readonly files: TlsFilePaths;
   readonly ca: TestCa;
   readonly client: Pem;
   write(ca: TestCa, server: Pem): void;

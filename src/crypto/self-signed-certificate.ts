@@ -1,0 +1,102 @@
+// A TLS server certificate made in memory: a fresh ECDSA P-256 key pair and a self-signed X.509 v3
+// certificate for it, so in enclave mode the TLS private key never exists outside the enclave's
+// memory. Clients do not trust it through a CA: they verify the attestation report, which binds the
+// certificate's SHA-256 fingerprint in REPORT_DATA, and then pin that certificate.
+// Just enough DER (ITU-T X.690) to write RFC 5280's TBSCertificate; no library, since the runtime
+// dependencies hold no X.509 writer.
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { isIP as isIpAddress } from 'node:net';
+
+function length(n: number): Buffer {
+  if (n < 0x80) return Buffer.of(n);
+  const bytes: number[] = [];
+  for (let value = n; value > 0; value = Math.floor(value / 256)) bytes.unshift(value & 0xff);
+  return Buffer.of(0x80 | bytes.length, ...bytes);
+}
+
+function tlv(tag: number, ...content: Buffer[]): Buffer {
+  const value = Buffer.concat(content);
+  return Buffer.concat([Buffer.of(tag), length(value.length), value]);
+}
+
+function oid(dotted: string): Buffer {
+  const [first, second, ...rest] = dotted.split('.').map(Number) as [number, number, ...number[]];
+  const bytes = [first * 40 + second];
+  for (const part of rest) {
+    const chunk: number[] = [part & 0x7f];
+    for (let value = Math.floor(part / 128); value > 0; value = Math.floor(value / 128)) chunk.unshift((value & 0x7f) | 0x80);
+    bytes.push(...chunk);
+  }
+  return tlv(0x06, Buffer.from(bytes));
+}
+
+const sequence = (...content: Buffer[]): Buffer => tlv(0x30, ...content);
+
+function time(date: Date): Buffer {
+  const iso = date.toISOString().replace(/[-:T]/gu, '').slice(0, 14);
+  // RFC 5280 4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050.
+  return date.getUTCFullYear() < 2050 ? tlv(0x17, Buffer.from(`${iso.slice(2)}Z`, 'ascii')) : tlv(0x18, Buffer.from(`${iso}Z`, 'ascii'));
+}
+
+function name(commonName: string): Buffer {
+  return sequence(tlv(0x31, sequence(oid('2.5.4.3'), tlv(0x0c, Buffer.from(commonName, 'utf8')))));
+}
+
+function ipBytes(address: string): Buffer {
+  if (isIpAddress(address) === 4) return Buffer.from(address.split('.').map(Number));
+  const [head = '', tail = ''] = address.split('::');
+  const groups = (part: string): string[] => (part === '' ? [] : part.split(':'));
+  const missing = 8 - groups(head).length - groups(tail).length;
+  const all = [...groups(head), ...Array<string>(address.includes('::') ? missing : 0).fill('0'), ...groups(tail)];
+  return Buffer.concat(all.map((group) => Buffer.from(group.padStart(4, '0'), 'hex')));
+}
+
+export interface InMemoryCertificate {
+  /** PEM certificate. */
+  readonly cert: Buffer;
+  /** PEM PKCS#8 private key, for the TLS stack only: never written anywhere. */
+  readonly key: Buffer;
+}
+
+export interface SelfSignedOptions {
+  /** Host names and IP addresses the certificate is valid for (subjectAltName). */
+  readonly names: readonly string[];
+  readonly commonName?: string;
+  readonly validDays?: number;
+}
+
+/** Generates a key pair and a self-signed certificate for `names`. */
+export function createSelfSignedCertificate(options: SelfSignedOptions): InMemoryCertificate {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const ecdsaWithSha256 = sequence(oid('1.2.840.10045.4.3.2'));
+  const serial = randomBytes(16);
+  serial[0] = serial[0]! & 0x7f; // positive INTEGER
+  const now = Date.now();
+  const subject = name(options.commonName ?? 'track-record-enclave');
+  const altNames = options.names.map((entry) =>
+    isIpAddress(entry) === 0 ? tlv(0x82, Buffer.from(entry, 'ascii')) : tlv(0x87, ipBytes(entry)),
+  );
+  const extensions = tlv(
+    0xa3,
+    sequence(
+      sequence(oid('2.5.29.17'), tlv(0x04, sequence(...altNames))),
+      // basicConstraints: not a CA; extKeyUsage: TLS server.
+      sequence(oid('2.5.29.19'), tlv(0x01, Buffer.of(0xff)), tlv(0x04, sequence())),
+      sequence(oid('2.5.29.37'), tlv(0x04, sequence(oid('1.3.6.1.5.5.7.3.1')))),
+    ),
+  );
+  const tbs = sequence(
+    tlv(0xa0, tlv(0x02, Buffer.of(2))),
+    tlv(0x02, serial),
+    ecdsaWithSha256,
+    subject,
+    sequence(time(new Date(now - 60_000)), time(new Date(now + (options.validDays ?? 365) * 86_400_000))),
+    subject,
+    publicKey.export({ type: 'spki', format: 'der' }),
+    extensions,
+  );
+  const signature = sign('sha256', tbs, privateKey);
+  const der = sequence(tbs, ecdsaWithSha256, tlv(0x03, Buffer.of(0), signature));
+  const pem = `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/(.{64})/gu, '$1\n').trimEnd()}\n-----END CERTIFICATE-----\n`;
+  return { cert: Buffer.from(pem, 'ascii'), key: Buffer.from(privateKey.export({ type: 'pkcs8', format: 'pem' })) };
+}
