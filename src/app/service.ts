@@ -8,14 +8,14 @@ import { randomBytes } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { venueBaseUrls, type Config } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
-import { computePerformanceStats } from '../domain/performance.js';
 import { isExchange, type AccountKey } from '../domain/types.js';
 import { createActorRuntime, type ActorRuntime } from '../actors/runtime.js';
 import { restoreSchedules } from '../actors/restore-schedules.js';
 import { createAggregationPool, type AggregationPool } from '../pool/aggregation-pool.js';
 import { openStorage, type Storage } from '../storage/open-storage.js';
 import { createKeyring, keyringFromConfig, type Keyring } from '../crypto/keyring.js';
-import { openEnvelope } from '../crypto/envelope.js';
+import { openEnvelope, sealEnvelope } from '../crypto/envelope.js';
+import { openSealedCredential } from '../crypto/sealed-intake.js';
 import { decodeCredential } from '../crypto/credential.js';
 import { createConnector } from '../exchanges/registry.js';
 import type { VenueConnector } from '../exchanges/connector.js';
@@ -24,6 +24,7 @@ import { checkAttestationAtStartup, createAttester } from '../attestation/config
 import { certificateFingerprint } from '../attestation/binding.js';
 import { createEnclaveIdentity, type EnclaveIdentity } from '../attestation/identity.js';
 import { createEnclaveApi } from './enclave-api.js';
+import { createReads, type Reads } from './reads.js';
 import { collectProcessMetrics } from './process-metrics.js';
 
 export interface RunningService {
@@ -31,6 +32,8 @@ export interface RunningService {
   readonly metricsPort: number;
   readonly storage: Storage;
   readonly runtime: ActorRuntime;
+  /** Published aggregates from storage (no actor, no credential). */
+  readonly reads: Reads;
   readonly keyring: Keyring;
   /** The in-memory X25519 identity served by GetEnclaveIdentity (new at every start). */
   readonly identity: EnclaveIdentity;
@@ -104,8 +107,10 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     store: storage.accountStore,
     aggregator: pool,
     openCredential: (account, envelope) => openEnvelope(keyring, account, envelope),
+    // The HPKE intake: only an account actor calls it, for a Register of its own account.
+    openSealed: (account, sealed) => openSealedCredential(identity, account, sealed),
+    sealForStorage: (account, plaintext) => sealEnvelope(keyring, account, plaintext),
     connectorFactory,
-    computePerformanceStats,
     registry,
     logger,
   });
@@ -114,6 +119,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     now: Date.now(), syncIntervalMs: config.SYNC_INTERVAL_MS, random: Math.random,
   });
   logger.info(restored, 'account schedules restored');
+  const reads = createReads(storage.accountStore, (account) => runtime.supervisor.status(account) === 'failed');
 
   const tls = tlsFilesFromConfig(config);
   const attester = () =>
@@ -127,15 +133,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
   const grpc: RunningGrpcServer = await startGrpcServer({
     host: config.ENCLAVE_HOST,
     port: config.ENCLAVE_PORT,
-    enclave: createEnclaveApi(runtime.supervisor, {
-      identity,
-      keyring,
-      connections: storage.connections,
-      connectorFactory,
-      attester,
-      logger,
-      onConnectionRemoved: (account) => runtime.metrics.forget(account),
-    }),
+    enclave: createEnclaveApi(runtime.supervisor, reads, { identity, attester }),
     logger,
     enclaveMode: config.ENCLAVE_MODE,
     ...(tls === undefined ? {} : { tls }),
@@ -152,6 +150,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     metricsPort,
     storage,
     runtime,
+    reads,
     keyring,
     identity,
     stop() {
