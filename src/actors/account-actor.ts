@@ -1,22 +1,29 @@
-// One actor per (user_uid, exchange). It owns the decrypted credential (memory only), the sync
-// cursors and the engine state (positions); it syncs one page at a time, stores aggregates, and
-// answers queries from the last committed state. Replies carry counts and aggregates, never a fill.
+// One actor per (user_uid, exchange). It owns the account's connection: it registers and removes
+// it (the only place a credential, sealed or stored, is opened), runs its syncs (the activity in
+// sync-activity.ts) one at a time, and keeps its own schedule. Replies carry counts only, never a
+// fill. Reads of published aggregates do not come here (src/app/reads.ts answers from storage).
+//
+// The behaviour is a function of (state, message) → next state: everything the actor knows (its
+// session, the opened credential and connector while it has them, its timer, the running sync) is
+// in the state value nact holds, so every exit path (passivation, crash, stop) releases exactly
+// what that value references.
 import type { Logger } from 'pino';
-import type { Aggregator, CostMethod, DataGap, PerformanceStats } from '../domain/aggregation.js';
-import { DomainError } from '../domain/errors.js';
-import { accountId, assertNever, type AccountKey, type SyncMode, type SyncProgress, type BalanceSnapshot, type EpochMs, type HourlyReturn } from '../domain/types.js';
+import type { Aggregator, CostMethod, DataGap } from '../domain/aggregation.js';
+import { DomainError, WritableCredentialError } from '../domain/errors.js';
+import { assertReadOnlyPermissions } from '../domain/permissions.js';
+import { accountId, assertNever, type AccountKey, type BalanceSnapshot, type EpochMs, type SyncMode, type SyncProgress, type VenuePermissions } from '../domain/types.js';
+import { SealedCredentialError } from '../crypto/errors.js';
 import type { VenueConnector } from '../exchanges/connector.js';
 import { VenueError } from '../exchanges/errors.js';
 import type { AccountStore } from '../storage/account-store.js';
 import { StaleGenerationError, StorageError } from '../storage/errors.js';
-import { parseEngineEnvelope, runSyncActivity, type EngineEnvelope, type PnlTotals, type SyncOutcome, type SyncPosition } from './sync-activity.js';
+import { parseEngineEnvelope, runSyncActivity, type SyncOutcome, type SyncPosition } from './sync-activity.js';
 import type { Clock, TimerHandle } from './clock.js';
-import { AccountFailedError, AccountNotFoundError, ActorError, OverloadedError, ShuttingDownError, VenueUnavailableError } from './errors.js';
+import { AccountFailedError, AccountNotFoundError, ActorError, ConnectionReplacedError, OverloadedError, ShuttingDownError, VenueUnavailableError } from './errors.js';
 import type { ActorMetrics, ActorStateName, SyncResultLabel } from './metrics.js';
 import { reply, replyError, spawn, tell, type ActorRef, type CrashDecision, type Parent, type ReplyTo } from './nact.js';
 
 // ---- Protocol ----
-
 
 export interface Sync {
   readonly type: 'Sync';
@@ -25,13 +32,24 @@ export interface Sync {
   /** Counts as the sync advances (local actors only: a function in a message). Joined callers get it too. */
   readonly onProgress?: (progress: SyncProgress) => void;
 }
-export interface GetReturns { readonly type: 'GetReturns'; readonly from: EpochMs; readonly to: EpochMs; readonly replyTo: ReplyTo<readonly HourlyReturn[]> }
-export interface GetPerformance { readonly type: 'GetPerformance'; readonly replyTo: ReplyTo<AccountPerformance> }
-export interface GetSnapshots { readonly type: 'GetSnapshots'; readonly from: EpochMs; readonly to: EpochMs; readonly replyTo: ReplyTo<readonly BalanceSnapshot[]> }
+/**
+ * Stores a connection from a credential sealed to the enclave identity (HPKE). Refusals
+ * (SealedCredentialError, WritableCredentialError, a venue that cannot check the key) are replied
+ * as errors and store nothing; a sync running with the previous credential is cancelled.
+ */
+export interface Register {
+  readonly type: 'Register';
+  readonly sealed: Uint8Array;
+  /** The call's cancellation, for the venue's permission check (local actors only). */
+  readonly signal?: AbortSignal;
+  readonly replyTo: ReplyTo<Registered>;
+}
+/** Cancels a running sync, zeroes the credential, deletes the account's data in one transaction, replies and stops. */
+export interface Remove { readonly type: 'Remove'; readonly keepAggregates: boolean; readonly replyTo: ReplyTo<Removed> }
 /** Passivate now: zero the credential and stop (after a running sync finishes). */
 export interface Stop { readonly type: 'Stop'; readonly replyTo: ReplyTo<Stopped> }
 
-export type AccountMessage = Sync | GetReturns | GetPerformance | GetSnapshots | Stop;
+export type AccountMessage = Sync | Register | Remove | Stop;
 
 /** What a sync did: counts and aggregates only. */
 export interface SyncResult {
@@ -49,12 +67,15 @@ export interface SyncResult {
   readonly finishedAt: EpochMs;
 }
 
-export interface AccountPerformance {
-  readonly metrics: PerformanceStats;
-  /** Equity at the last computed hour (null before the first sync). */
-  readonly snapshot: BalanceSnapshot | null;
-  /** End (exclusive) of the computed history. */
-  readonly computedUntil: EpochMs | null;
+export interface Registered {
+  readonly status: 'active';
+  /** False when the venue does not report key permissions (the key was accepted unchecked). */
+  readonly permissionsChecked: boolean;
+}
+
+export interface Removed {
+  /** False when no connection was stored. */
+  readonly removed: boolean;
 }
 
 export interface Stopped { readonly stopped: true }
@@ -75,20 +96,27 @@ export interface AccountActorSettings {
 
 export const DEFAULT_ACCOUNT_SETTINGS: AccountActorSettings = { syncIntervalMs: 3_600_000, syncJitter: 0.1, idleMs: 900_000, costMethod: 'average' };
 
+/** One slot of the full-sync limit; `release` may be called more than once (only the first counts). */
+export interface GateLease {
+  release(): void;
+}
+
 /** Limits full syncs across all accounts (a full recompute is heavy). */
 export interface FullSyncGate {
-  tryAcquire(): boolean;
-  release(): void;
+  /** A lease, or null when every slot is taken. */
+  tryAcquire(): GateLease | null;
 }
 
 export interface AccountActorDeps {
   readonly store: AccountStore;
   readonly aggregator: Aggregator;
-  /** Opens the sealed envelope (src/crypto) when a sync needs it; the Buffer is owned and zeroed by the actor. */
+  /** Opens the stored envelope (src/crypto) when a sync needs it; the Buffer is owned and zeroed by the actor. */
   readonly openCredential: (account: AccountKey, envelope: Buffer) => Buffer | Promise<Buffer>;
+  /** Opens a credential sealed to the enclave identity (HPKE intake); SealedCredentialError when it cannot. Zeroed by the actor. */
+  readonly openSealed: (account: AccountKey, sealed: Uint8Array) => Promise<Buffer>;
+  /** Seals opened credential bytes into the storage envelope (the keyring's current key). */
+  readonly sealForStorage: (account: AccountKey, plaintext: Buffer) => Buffer;
   readonly connectorFactory: (account: AccountKey, credential: Buffer) => VenueConnector | Promise<VenueConnector>;
-  /** The domain's metrics over the published returns. */
-  readonly computePerformanceStats: (returns: readonly HourlyReturn[], totals: PnlTotals) => PerformanceStats;
   readonly clock: Clock;
   readonly random: () => number;
   readonly settings: AccountActorSettings;
@@ -99,7 +127,7 @@ export interface AccountActorDeps {
 
 /** How the actor's owner hears about its end of life. */
 export interface AccountLifecycle {
-  /** The actor released its credential and asks to be stopped (idle or Stop). */
+  /** The actor released its credential and asks to be stopped (idle, Stop or Remove). */
   passivate(self: ActorRef<AccountMessage>, nextSyncAt: EpochMs | null): void;
   /** The actor stopped (any cause); `undelivered` are requests it never handled. */
   stopped(self: ActorRef<AccountMessage>, undelivered: readonly AccountMessage[]): void;
@@ -137,52 +165,78 @@ export function toActorError(error: unknown, account: AccountKey): ActorError {
 interface Tick { readonly type: 'Tick' }
 interface SyncSettled {
   readonly type: 'SyncSettled';
-  readonly runId: number;
-  readonly progress: SyncProgressState;
+  /** The run it reports on (identity, not a counter: a run cancelled by a restart never matches a later one). */
+  readonly run: RunId;
+  readonly position: SyncPosition;
   readonly outcome: { readonly ok: true; readonly value: SyncResult } | { readonly ok: false; readonly error: unknown };
 }
-type Internal = Tick | SyncSettled;
+/**
+ * Told to itself when it crashes towards a restart, with the idle timer armed then (a reset state
+ * starts cold and empty: this carries the timer into it, so a restarted actor nobody asks for
+ * still passivates and hands back its schedule).
+ */
+interface Restarted { readonly type: 'Restarted'; readonly timer: TimerHandle; readonly keepsSchedule: boolean }
+type Internal = Tick | SyncSettled | Restarted;
 type AnyMessage = AccountMessage | Internal;
 
-/** Where the actor stands in storage, plus the metrics of the last full recompute (GetPerformance answers from it). */
-interface SyncProgressState extends SyncPosition {
-  metrics: AccountPerformance | null;
-}
+type RunId = { readonly run: true };
 
 interface RunningSync {
-  readonly runId: number;
+  readonly id: RunId;
   readonly mode: SyncMode;
   readonly trigger: 'request' | 'schedule';
-  readonly waiters: ReplyTo<SyncResult>[];
-  /** Progress listeners of the request that started it and of every request that joined it. */
+  readonly waiters: readonly ReplyTo<SyncResult>[];
+  /**
+   * Progress listeners of the request that started it and of every request that joined it. The
+   * one mutable array here: the running activity reads it, so a caller joining later hears too.
+   */
   readonly listeners: ((progress: SyncProgress) => void)[];
   readonly abort: AbortController;
-  readonly holdsGate: boolean;
+  readonly lease: GateLease | null;
   readonly startedAt: EpochMs;
 }
 
 interface Session {
   /** The connection's generation when loaded: every write of a sync is fenced by it. */
   readonly generation: number;
-  readonly progress: SyncProgressState;
+  /** The sealed credential as stored (opened only when a sync needs it). */
+  readonly envelope: Buffer;
+  readonly position: SyncPosition;
+}
+
+/** Not started: no session loaded (a fresh actor, or one reset after a crash). */
+interface ColdState {
+  readonly phase: 'cold';
+  /** Armed after a restart: passivates the actor if nothing asks for it. */
+  readonly timer: TimerHandle | null;
+  /** It ran before the restart: hand its schedule back when passivating. */
+  readonly keepsSchedule: boolean;
 }
 
 interface ReadyState {
   readonly phase: 'ready';
   readonly session: Session;
+  /** The opened credential, while a connector built from it is held; zeroed on every exit path. */
+  readonly credential: Buffer | null;
+  readonly connector: VenueConnector | null;
+  /** The next idle check or scheduled sync. */
+  readonly timer: TimerHandle | null;
   readonly running: RunningSync | null;
   /** A full sync asked for while an incremental one runs. */
   readonly queuedFull: readonly ReplyTo<SyncResult>[] | null;
   readonly queuedProgress: readonly ((progress: SyncProgress) => void)[];
-  readonly metrics: AccountPerformance | null;
   readonly lastActivity: EpochMs;
   readonly nextSyncAt: EpochMs | null;
   readonly stopWaiters: readonly ReplyTo<Stopped>[];
 }
 
-type AccountState = { readonly phase: 'cold' } | ReadyState | { readonly phase: 'passivated' };
+interface PassivatedState { readonly phase: 'passivated' }
 
-const INITIAL_STATE: AccountState = { phase: 'cold' };
+type AccountState = ColdState | ReadyState | PassivatedState;
+
+const INITIAL_STATE: ColdState = Object.freeze({ phase: 'cold', timer: null, keepsSchedule: false });
+const PASSIVATED: PassivatedState = Object.freeze({ phase: 'passivated' });
+const TICK: Tick = Object.freeze({ type: 'Tick' });
 
 export interface SpawnAccountOptions {
   readonly parent: Parent;
@@ -194,341 +248,419 @@ export interface SpawnAccountOptions {
   readonly onCrash: (crash: CrashClass, error: unknown) => CrashDecision | Promise<CrashDecision>;
 }
 
-export function spawnAccountActor(options: SpawnAccountOptions): ActorRef<AccountMessage> {
-  const instance = new AccountActor(options);
-  return instance.spawn();
+/** What the behaviour is a function of besides its state: fixed for the actor's life. */
+interface Env {
+  readonly account: AccountKey;
+  readonly id: string;
+  readonly deps: AccountActorDeps;
+  readonly lifecycle: AccountLifecycle;
+  readonly self: ActorRef<AnyMessage>;
+  /** Tells the actor a Tick (one function per actor, not one per timer). */
+  readonly onTimer: () => void;
 }
 
-const TICK: Tick = Object.freeze({ type: 'Tick' });
+export function spawnAccountActor(options: SpawnAccountOptions): ActorRef<AccountMessage> {
+  const { account, deps, lifecycle } = options;
+  // The ref exists only once spawned; the environment is completed right after (before any message runs).
+  const env = { account, id: accountId(account), deps, lifecycle } as { -readonly [K in keyof Env]: Env[K] };
+  env.onTimer = () => { tell(env.self, TICK); };
+  env.self = spawn<AccountState, AnyMessage>(options.parent, options.name, (state, msg) => receive(env, state, msg), {
+    initialState: INITIAL_STATE,
+    onCrash: (error) => options.onCrash(crashClassOf(error), error),
+    afterStop: (state, undelivered) => afterStop(env, state, undelivered),
+  });
+  return env.self as ActorRef<AccountMessage>;
+}
 
-/**
- * One account actor's resources and behaviour. Secrets and sockets live here, outside nact's
- * state, so every exit path can release them, even a crash in the middle of start-up (before a
- * new state was returned). A class rather than closures: 10,000 actors stay small.
- */
-class AccountActor {
-  private readonly account: AccountKey;
-  private readonly id: string;
-  private readonly deps: AccountActorDeps;
-  /** The opened credential; zeroed on every exit path. */
-  private credential: Buffer | null = null;
-  private connector: VenueConnector | null = null;
-  /** The sealed credential as loaded (opened only when a sync needs it). */
-  private envelope: Buffer | null = null;
-  private timer: TimerHandle | null = null;
-  private running: RunningSync | null = null;
-  // Run ids outlive restarts, so a sync cancelled by a restart is never taken for the current one.
-  private runCounter = 0;
-  private everStarted = false;
-  private self!: ActorRef<AnyMessage>;
-  private readonly onTimer: () => void;
+// ---- Behaviour: (state, message) → next state ----
 
-  constructor(private readonly options: SpawnAccountOptions) {
-    this.onTimer = this.tick.bind(this);
-    this.account = options.account;
-    this.id = accountId(options.account);
-    this.deps = options.deps;
-  }
+function isRequest(msg: AnyMessage): msg is AccountMessage {
+  return msg.type === 'Sync' || msg.type === 'Register' || msg.type === 'Remove' || msg.type === 'Stop';
+}
 
-  spawn(): ActorRef<AccountMessage> {
-    // Bound methods rather than inline closures: cheaper per actor (10,000 of them).
-    this.self = spawn<AccountState, AnyMessage>(this.options.parent, this.options.name, this.receive.bind(this), {
-      initialState: INITIAL_STATE,
-      onCrash: this.crash.bind(this),
-      afterStop: this.afterStop.bind(this),
-    });
-    return this.self as ActorRef<AccountMessage>;
-  }
-
-  private crash(error: unknown): CrashDecision | Promise<CrashDecision> {
-    return this.options.onCrash(crashClassOf(error), error);
-  }
-
-  private async afterStop(_state: AccountState, undelivered: readonly AnyMessage[]): Promise<void> {
-    await this.release(() => new ShuttingDownError(`${this.id}: stopped`));
-    const requests = undelivered.filter((m): m is AccountMessage => m.type !== 'Tick' && m.type !== 'SyncSettled');
-    this.options.lifecycle.stopped(this.self as ActorRef<AccountMessage>, requests);
-  }
-
-  private async receive(state: AccountState, msg: AnyMessage): Promise<AccountState> {
-    try {
-      return await this.handle(state, msg);
-    } catch (error) {
-      const crash = crashClassOf(error);
-      const replyTo = 'replyTo' in msg ? msg.replyTo : undefined;
-      if (replyTo !== undefined) replyError(replyTo as ReplyTo<never>, toActorError(error, this.account));
-      if (crash !== 'resume') {
-        this.setState('restarting');
-        await this.release(() => new ActorError(`${this.id}: restarting`));
-        this.armCold();
-      }
-      throw error;
+async function receive(env: Env, state: AccountState, msg: AnyMessage): Promise<AccountState> {
+  let next: AccountState;
+  try {
+    next = await handle(env, state, msg);
+  } catch (error) {
+    if (isRequest(msg)) replyError(msg.replyTo as ReplyTo<never>, toActorError(error, env.account));
+    if (crashClassOf(error) !== 'resume') {
+      // Nact keeps (resume) or drops (reset, stop) the state it holds: the one this message started
+      // from. Its resources go now; a reset actor hears Restarted and starts its idle timer again.
+      setMetricState(env, 'restarting');
+      await release(state, () => new ActorError(`${env.id}: restarting`));
+      const timer = env.deps.clock.setTimer(env.deps.settings.idleMs, env.onTimer);
+      tell(env.self, { type: 'Restarted', timer, keepsSchedule: state.phase === 'ready' || (state.phase === 'cold' && state.keepsSchedule) });
     }
+    throw error;
   }
+  return next.phase === 'ready' ? rearm(env, next) : next;
+}
 
-  private setState(state: ActorStateName): void {
-    this.deps.metrics?.setState(this.account, state);
+async function afterStop(env: Env, state: AccountState, undelivered: readonly AnyMessage[]): Promise<void> {
+  await release(state, () => new ShuttingDownError(`${env.id}: stopped`));
+  for (const msg of undelivered) if (msg.type === 'Restarted') msg.timer.cancel();
+  env.lifecycle.stopped(env.self as ActorRef<AccountMessage>, undelivered.filter(isRequest));
+}
+
+function handle(env: Env, state: AccountState, msg: AnyMessage): Promise<AccountState> | AccountState {
+  switch (state.phase) {
+    case 'passivated':
+      if (msg.type === 'Restarted') msg.timer.cancel();
+      return state;
+    case 'cold':
+      return handleCold(env, state, msg);
+    case 'ready':
+      return handleReady(env, state, msg);
+    default:
+      return assertNever(state);
   }
+}
 
-  private async release(reason: () => ActorError): Promise<void> {
-    this.timer?.cancel();
-    this.timer = null;
-    this.credential?.fill(0);
-    this.credential = null;
-    const running = this.running;
-    if (running !== null) {
-      const error = reason();
-      running.abort.abort(error);
-      for (const waiter of running.waiters) replyError(waiter, error);
-      if (running.holdsGate) this.deps.fullSyncGate?.release();
-      this.running = null;
+async function handleCold(env: Env, state: ColdState, msg: AnyMessage): Promise<AccountState> {
+  const { deps } = env;
+  switch (msg.type) {
+    case 'SyncSettled':
+      return state; // a sync cancelled by a restart
+    case 'Restarted':
+      state.timer?.cancel();
+      return { phase: 'cold', timer: msg.timer, keepsSchedule: msg.keepsSchedule };
+    case 'Tick':
+      // Hand the schedule to the supervisor, so an account that crashed still syncs on time.
+      return passivateCold(env, state, state.keepsSchedule ? nextSchedule(env, deps.clock.now()) : null);
+    case 'Stop':
+      reply(msg.replyTo, { stopped: true });
+      return passivateCold(env, state, null);
+    case 'Remove': {
+      // No session is needed: the account may be unknown, parked or stored as failed.
+      const removed = await removeStored(env, msg.keepAggregates);
+      reply(msg.replyTo, { removed });
+      return passivateCold(env, state, null);
     }
-    const connector = this.connector;
-    this.connector = null;
-    // A connector that fails to close must not stop the release (the credential is already zeroed).
-    if (connector !== null) await Promise.resolve().then(async () => connector.close()).catch(() => undefined);
-  }
-
-  private arm(state: ReadyState): void {
-    this.timer?.cancel();
-    const idleAt = state.lastActivity + this.deps.settings.idleMs;
-    const at = state.nextSyncAt === null ? idleAt : Math.min(idleAt, state.nextSyncAt);
-    this.timer = this.deps.clock.setTimer(Math.max(0, at - this.deps.clock.now()), this.onTimer);
-  }
-
-  /** A cold actor (after a restart, or for an unknown account) passivates after the idle time. */
-  private armCold(): void {
-    if (this.timer === null) this.timer = this.deps.clock.setTimer(this.deps.settings.idleMs, this.onTimer);
-  }
-
-  private tick(): void {
-    tell(this.self, TICK);
-  }
-
-  private nextSchedule(from: EpochMs): EpochMs | null {
-    const { syncIntervalMs, syncJitter } = this.deps.settings;
-    if (syncIntervalMs <= 0) return null;
-    return from + Math.round(syncIntervalMs * (1 + syncJitter * (2 * this.deps.random() - 1)));
-  }
-
-  private async start(): Promise<ReadyState | 'missing' | 'failed'> {
-    const { deps, account } = this;
-    this.setState('starting');
-    const connection = await deps.store.loadConnection(account);
-    if (connection === null || connection.status === 'disabled') return 'missing';
-    // Parked by the crash-loop cut-off (maybe by an earlier process): stays so until revived.
-    if (connection.status === 'failed') return 'failed';
-    // The credential stays sealed until a sync needs it: a query never decrypts a key.
-    this.envelope = connection.envelope;
-    const [fillsCursor, cashFlowsCursor, stored] = await Promise.all([
-      deps.store.loadCursor(account, 'fills'),
-      deps.store.loadCursor(account, 'cash_flows'),
-      deps.store.loadEngineState(account),
-    ]);
-    const now = deps.clock.now();
-    const state: ReadyState = {
-      phase: 'ready', session: { generation: connection.generation, progress: { fillsCursor, cashFlowsCursor, engine: parseEngineEnvelope(stored), recomputed: null, metrics: null } },
-      running: null, queuedFull: null, queuedProgress: [], metrics: null, lastActivity: now, nextSyncAt: this.nextSchedule(now), stopWaiters: [],
-    };
-    this.everStarted = true;
-    this.arm(state);
-    this.setState('idle');
-    return state;
-  }
-
-  /** Opens the credential and builds the venue client, once per actor life (zeroed on release). */
-  private async connectorFor(): Promise<VenueConnector> {
-    if (this.connector !== null) return this.connector;
-    const envelope = this.envelope;
-    if (envelope === null) throw new ActorError(`${this.id}: no stored connection loaded`);
-    const credential = await this.deps.openCredential(this.account, envelope);
-    this.credential?.fill(0);
-    this.credential = credential;
-    this.connector = await this.deps.connectorFactory(this.account, credential);
-    return this.connector;
-  }
-
-  private async beginSync(
-    state: ReadyState, mode: SyncMode, trigger: 'request' | 'schedule', waiters: ReplyTo<SyncResult>[], listeners: ((progress: SyncProgress) => void)[],
-  ): Promise<ReadyState> {
-    const { deps } = this;
-    const connector = await this.connectorFor();
-    let holdsGate = false;
-    if (mode === 'full' && deps.fullSyncGate !== undefined) {
-      if (!deps.fullSyncGate.tryAcquire()) {
-        const error = new OverloadedError('too many full syncs in progress; retry later');
-        for (const waiter of waiters) replyError(waiter, error);
-        deps.metrics?.syncFinished(this.account, 'overloaded', 0, 0, deps.clock.now());
-        return state;
+    case 'Register': {
+      // A new account has no stored row to start from: register first, then start from it.
+      const registered = await register(env, msg);
+      if (registered === null) return state;
+      const started = await start(env);
+      if (typeof started === 'string') {
+        reply(msg.replyTo, registered.reply);
+        return passivateCold(env, state, null); // removed again meanwhile
       }
-      holdsGate = true;
+      state.timer?.cancel();
+      // Armed before the reply: whoever hears "registered" finds its schedule running.
+      const ready = rearm(env, started);
+      reply(msg.replyTo, registered.reply);
+      return ready;
     }
-    this.runCounter += 1;
-    const runId = this.runCounter;
-    const startedAt = deps.clock.now();
-    const run: RunningSync = { runId, mode, trigger, waiters, listeners, abort: new AbortController(), holdsGate, startedAt };
-    this.running = run;
-    this.setState('syncing');
-    const progress: SyncProgressState = mode === 'full'
-      ? { fillsCursor: null, cashFlowsCursor: null, engine: null, recomputed: null, metrics: null }
-      : { ...state.session.progress, recomputed: null, metrics: null };
-    const self = this.self;
-    const onProgress = (update: SyncProgress): void => {
-      for (const listener of run.listeners) {
-        try { listener(update); } catch { /* a listener's failure is its caller's, not the sync's */ }
-      }
-    };
-    const activityDeps = { store: deps.store, aggregator: deps.aggregator, clock: deps.clock, costMethod: deps.settings.costMethod, ...(deps.logger === undefined ? {} : { logger: deps.logger }) };
-    runSyncActivity(activityDeps, { account: this.account, generation: state.session.generation, connector, mode, position: progress, signal: run.abort.signal, onProgress }).then(
-      (outcome) => {
-        if (progress.recomputed !== null && progress.engine !== null) {
-          progress.metrics = { metrics: deps.computePerformanceStats(progress.recomputed.hourlyReturns, progress.engine.totals), snapshot: progress.engine.snapshot, computedUntil: progress.engine.computedUntil };
-        }
-        progress.recomputed = null;
-        tell(self, { type: 'SyncSettled', runId, progress, outcome: { ok: true, value: syncResult(outcome, mode, trigger, startedAt, deps.clock.now()) } });
-      },
-      (error: unknown) => { tell(self, { type: 'SyncSettled', runId, progress, outcome: { ok: false, error } }); },
-    );
-    return { ...state, running: run };
-  }
-
-  private async passivate(state: ReadyState): Promise<AccountState> {
-    await this.release(() => new ShuttingDownError(`${this.id}: passivated`));
-    for (const waiter of state.stopWaiters) reply(waiter, { stopped: true });
-    this.options.lifecycle.passivate(this.self as ActorRef<AccountMessage>, state.nextSyncAt);
-    return PASSIVATED;
-  }
-
-  private async settle(state: ReadyState, msg: SyncSettled): Promise<AccountState> {
-    const { deps, account, id } = this;
-    const run = state.running;
-    if (run === null || run.runId !== msg.runId) return state; // a sync cancelled by a restart
-    this.running = null;
-    if (run.holdsGate) deps.fullSyncGate?.release();
-    const now = deps.clock.now();
-    const durationMs = Math.max(0, now - run.startedAt);
-    let next: ReadyState = { ...state, running: null, lastActivity: now, session: { ...state.session, progress: msg.progress } };
-    if (msg.outcome.ok) {
-      const result = msg.outcome.value;
-      for (const waiter of run.waiters) reply(waiter, result);
-      deps.metrics?.syncFinished(account, 'ok', durationMs, result.fillsIngested, now);
-      deps.logger?.info({ account: id, mode: result.mode, trigger: result.trigger, fillCount: result.fillsIngested, hourCount: result.hourlyReturnsWritten, durationMs }, 'sync finished');
-      // A sync that found nothing new keeps the engine state object, and with it the cached metrics.
-      const unchanged = msg.progress.engine !== null && msg.progress.engine === state.session.progress.engine;
-      next = { ...next, metrics: msg.progress.metrics ?? (unchanged ? state.metrics : null), nextSyncAt: this.nextSchedule(now) };
-    } else {
-      const error = toActorError(msg.outcome.error, account);
-      if (!(msg.outcome.error instanceof StaleGenerationError)) for (const waiter of run.waiters) replyError(waiter, error);
-      const label: SyncResultLabel = msg.outcome.error instanceof VenueError ? 'venue_error' : 'error';
-      deps.metrics?.syncFinished(account, label, durationMs, 0, now, msg.outcome.error instanceof VenueError ? msg.outcome.error.kind : undefined);
-      deps.logger?.warn({ account: id, error: errorClassName(msg.outcome.error) }, 'sync failed');
-      if (msg.outcome.error instanceof StaleGenerationError) {
-        // Removed or registered again while this sync ran: its writes were rolled back. Stop (the
-        // credential is zeroed); the next request starts from what storage holds now.
-        const gone = new AccountNotFoundError(`${id}: the connection changed during the sync`);
-        for (const waiter of run.waiters) replyError(waiter, gone);
-        for (const waiter of state.queuedFull ?? []) replyError(waiter, gone);
-        return this.passivate({ ...next, queuedFull: null, nextSyncAt: null });
-      }
-      if (crashClassOf(msg.outcome.error) !== 'resume') {
-        // The in-memory view may be ahead of or behind storage: let supervision restart from storage.
-        for (const waiter of state.queuedFull ?? []) replyError(waiter, error);
-        for (const waiter of state.stopWaiters) replyError(waiter, error);
-        throw msg.outcome.error;
-      }
-      next = { ...next, nextSyncAt: this.nextSchedule(now) };
-    }
-    this.setState('idle');
-    if (next.queuedFull !== null) {
-      const waiters = [...next.queuedFull];
-      next = await this.beginSync({ ...next, queuedFull: null }, 'full', 'request', waiters, [...next.queuedProgress]);
-    } else if (next.stopWaiters.length > 0) {
-      return this.passivate(next);
-    }
-    this.arm(next);
-    return next;
-  }
-
-  private async handle(state: AccountState, msg: AnyMessage): Promise<AccountState> {
-    const { deps, account } = this;
-    if (state.phase === 'passivated') return state;
-    if (state.phase === 'cold') {
-      if (msg.type === 'SyncSettled') return state;
-      if (msg.type === 'Tick') {
-        // Hand the schedule to the supervisor, so an account that crashed still syncs on time.
-        this.timer = null;
-        this.options.lifecycle.passivate(this.self as ActorRef<AccountMessage>, this.everStarted ? this.nextSchedule(deps.clock.now()) : null);
-        return PASSIVATED;
-      }
-      if (msg.type === 'Stop') {
-        reply(msg.replyTo, { stopped: true });
-        this.options.lifecycle.passivate(this.self as ActorRef<AccountMessage>, null);
-        return PASSIVATED;
-      }
-      const started = await this.start();
+    case 'Sync': {
+      const started = await start(env);
       if (started === 'missing') {
-        replyError(msg.replyTo, new AccountNotFoundError(`no connection for ${this.id}`));
+        replyError(msg.replyTo, new AccountNotFoundError(`no connection for ${env.id}`));
         // Passivate at once: an id nobody connected must not keep an actor and a labelled metric
         // series alive (any well-formed user_uid a caller sends would otherwise add one).
-        this.options.lifecycle.passivate(this.self as ActorRef<AccountMessage>, null);
-        return PASSIVATED;
+        return passivateCold(env, state, null);
       }
       if (started === 'failed') {
-        replyError(msg.replyTo, new AccountFailedError(`${this.id} is marked failed`));
-        this.setState('failed');
-        this.options.lifecycle.storedFailed(this.self as ActorRef<AccountMessage>);
+        replyError(msg.replyTo, new AccountFailedError(`${env.id} is marked failed`));
+        setMetricState(env, 'failed');
+        state.timer?.cancel();
+        env.lifecycle.storedFailed(env.self as ActorRef<AccountMessage>);
         return PASSIVATED;
       }
-      return this.handle(started, msg);
+      state.timer?.cancel();
+      return handleReady(env, started, msg);
     }
-    const isRequest = msg.type !== 'Tick' && msg.type !== 'SyncSettled';
-    const ready: ReadyState = isRequest ? { ...state, lastActivity: deps.clock.now() } : state;
-    switch (msg.type) {
-      case 'Sync': {
-        const listeners = msg.onProgress === undefined ? [] : [msg.onProgress];
-        if (ready.running === null) return this.beginSync(ready, msg.mode, 'request', [msg.replyTo], listeners);
-        if (msg.mode === 'full' && ready.running.mode === 'incremental') {
-          return { ...ready, queuedFull: [...(ready.queuedFull ?? []), msg.replyTo], queuedProgress: [...ready.queuedProgress, ...listeners] };
-        }
-        ready.running.waiters.push(msg.replyTo);
-        ready.running.listeners.push(...listeners);
-        return ready;
-      }
-      case 'GetReturns':
-        reply(msg.replyTo, await deps.store.loadHourlyReturns(account, msg.from, msg.to));
-        return ready;
-      case 'GetSnapshots':
-        reply(msg.replyTo, await deps.store.loadSnapshots(account, msg.from, msg.to));
-        return ready;
-      case 'GetPerformance': {
-        const metrics = ready.metrics ?? await computeAccountMetrics(account, deps, ready.session.progress.engine);
-        reply(msg.replyTo, metrics);
-        return { ...ready, metrics };
-      }
-      case 'Stop':
-        if (ready.running !== null) return { ...ready, stopWaiters: [...ready.stopWaiters, msg.replyTo] };
-        return this.passivate({ ...ready, stopWaiters: [...ready.stopWaiters, msg.replyTo] });
-      case 'Tick': {
-        const now = deps.clock.now();
-        let next = ready;
-        if (next.nextSyncAt !== null && next.nextSyncAt <= now) {
-          next = next.running === null
-            ? await this.beginSync({ ...next, nextSyncAt: this.nextSchedule(now) }, 'incremental', 'schedule', [], [])
-            : { ...next, nextSyncAt: this.nextSchedule(now) };
-        }
-        if (next.running === null && next.queuedFull === null && now - next.lastActivity >= deps.settings.idleMs) return this.passivate(next);
-        this.arm(next);
-        return next;
-      }
-      case 'SyncSettled':
-        return this.settle(ready, msg);
-      default:
-        return assertNever(msg);
-    }
+    default:
+      return assertNever(msg);
   }
 }
 
-const PASSIVATED: AccountState = Object.freeze({ phase: 'passivated' });
+async function handleReady(env: Env, state: ReadyState, msg: AnyMessage): Promise<AccountState> {
+  const { deps } = env;
+  const ready: ReadyState = isRequest(msg) ? { ...state, lastActivity: deps.clock.now() } : state;
+  switch (msg.type) {
+    case 'Sync': {
+      const listeners = msg.onProgress === undefined ? [] : [msg.onProgress];
+      const running = ready.running;
+      if (running === null) return beginSync(env, ready, msg.mode, 'request', [msg.replyTo], listeners);
+      if (msg.mode === 'full' && running.mode === 'incremental') {
+        return { ...ready, queuedFull: [...(ready.queuedFull ?? []), msg.replyTo], queuedProgress: [...ready.queuedProgress, ...listeners] };
+      }
+      running.listeners.push(...listeners);
+      return { ...ready, running: { ...running, waiters: [...running.waiters, msg.replyTo] } };
+    }
+    case 'Register': {
+      const registered = await register(env, msg);
+      if (registered === null) return ready;
+      // The stored connection is new: the old credential, its connector and a sync using them go
+      // (the sync's writes carry the old generation: the fence refuses any that comes late).
+      const next = await dropConnection(env, ready, new ConnectionReplacedError(`${env.id}: the connection was registered again during the sync`));
+      reply(msg.replyTo, registered.reply);
+      return { ...next, session: { ...next.session, generation: registered.generation, envelope: registered.envelope } };
+    }
+    case 'Remove': {
+      // Cancel rather than await a running sync: everything it would write is about to be deleted,
+      // and a full sync could outlast the call's deadline. Its pages commit atomically with their
+      // cursors, and a write still in flight after the delete is refused by the generation fence.
+      const next = await dropConnection(env, ready, new AccountNotFoundError(`${env.id}: the connection was removed`));
+      const removed = await removeStored(env, msg.keepAggregates);
+      reply(msg.replyTo, { removed });
+      return passivate(env, { ...next, nextSyncAt: null });
+    }
+    case 'Stop':
+      if (ready.running !== null) return { ...ready, stopWaiters: [...ready.stopWaiters, msg.replyTo] };
+      return passivate(env, { ...ready, stopWaiters: [...ready.stopWaiters, msg.replyTo] });
+    case 'Tick': {
+      const now = deps.clock.now();
+      let next = ready;
+      if (next.nextSyncAt !== null && next.nextSyncAt <= now) {
+        next = next.running === null
+          ? await beginSync(env, { ...next, nextSyncAt: nextSchedule(env, now) }, 'incremental', 'schedule', [], [])
+          : { ...next, nextSyncAt: nextSchedule(env, now) };
+      }
+      if (next.running === null && next.queuedFull === null && now - next.lastActivity >= deps.settings.idleMs) return passivate(env, next);
+      return next;
+    }
+    case 'SyncSettled':
+      return settle(env, ready, msg);
+    case 'Restarted':
+      msg.timer.cancel(); // resumed, not reset: the state kept its own timer
+      return ready;
+    default:
+      return assertNever(msg);
+  }
+}
+
+async function start(env: Env): Promise<ReadyState | 'missing' | 'failed'> {
+  const { deps, account } = env;
+  setMetricState(env, 'starting');
+  const connection = await deps.store.loadConnection(account);
+  if (connection === null || connection.status === 'disabled') return 'missing';
+  // Parked by the crash-loop cut-off (maybe by an earlier process): stays so until revived.
+  if (connection.status === 'failed') return 'failed';
+  const [fillsCursor, cashFlowsCursor, stored] = await Promise.all([
+    deps.store.loadCursor(account, 'fills'),
+    deps.store.loadCursor(account, 'cash_flows'),
+    deps.store.loadEngineState(account),
+  ]);
+  const now = deps.clock.now();
+  setMetricState(env, 'idle');
+  return {
+    phase: 'ready',
+    // The credential stays sealed until a sync needs it.
+    session: { generation: connection.generation, envelope: connection.envelope, position: { fillsCursor, cashFlowsCursor, engine: parseEngineEnvelope(stored) } },
+    credential: null, connector: null, timer: null, running: null, queuedFull: null, queuedProgress: [],
+    lastActivity: now, nextSyncAt: nextSchedule(env, now), stopWaiters: [],
+  };
+}
+
+/**
+ * Opens the sealed credential, asks the venue what the key may do through a short-lived
+ * connector, and stores the storage envelope (a new generation). Refusals are replied here and
+ * return null: nothing is stored and the actor stays as it was. The plaintext is zeroed on every path.
+ */
+async function register(env: Env, msg: Register): Promise<{ reply: Registered; generation: number; envelope: Buffer } | null> {
+  const { deps, account } = env;
+  const refuse = (error: Error): null => { replyError(msg.replyTo, error); return null; };
+  let plaintext: Buffer;
+  try {
+    plaintext = await deps.openSealed(account, msg.sealed);
+  } catch (error) {
+    if (error instanceof SealedCredentialError) return refuse(error);
+    throw error;
+  }
+  try {
+    let permissions: VenuePermissions;
+    try {
+      permissions = await fetchPermissions(env, plaintext, msg.signal);
+      assertReadOnlyPermissions(permissions);
+    } catch (error) {
+      // The caller went away (its ask already rejected), or the key is refused: not our failure.
+      if (msg.signal?.aborted === true) return null;
+      if (error instanceof WritableCredentialError) return refuse(error);
+      if (error instanceof VenueError) return refuse(toActorError(error, account));
+      throw error;
+    }
+    const envelope = deps.sealForStorage(account, plaintext);
+    const generation = await deps.store.saveConnection(account, envelope);
+    deps.logger?.info({ account: env.id, permissionsChecked: permissions.reported }, 'connection registered');
+    return { reply: { status: 'active', permissionsChecked: permissions.reported }, generation, envelope };
+  } finally {
+    plaintext.fill(0);
+  }
+}
+
+async function fetchPermissions(env: Env, plaintext: Buffer, signal: AbortSignal | undefined): Promise<VenuePermissions> {
+  const connector = await env.deps.connectorFactory(env.account, plaintext);
+  try {
+    return connector.fetchPermissions === undefined ? { reported: false } : await connector.fetchPermissions(signal);
+  } finally {
+    await closeQuietly(connector);
+  }
+}
+
+async function removeStored(env: Env, keepAggregates: boolean): Promise<boolean> {
+  const removed = await env.deps.store.removeAccount(env.account, { keepAggregates });
+  env.deps.logger?.info({ account: env.id, removed, keepAggregates }, 'connection removed');
+  return removed;
+}
+
+/** The session's connector, opening the credential first if needed. Nothing is kept when it fails. */
+async function withConnector(env: Env, state: ReadyState): Promise<ReadyState & { readonly connector: VenueConnector }> {
+  const held = state.connector;
+  if (held !== null) return { ...state, connector: held };
+  const credential = await env.deps.openCredential(env.account, state.session.envelope);
+  try {
+    const connector = await env.deps.connectorFactory(env.account, credential);
+    return { ...state, credential, connector };
+  } catch (error) {
+    credential.fill(0);
+    throw error;
+  }
+}
+
+async function beginSync(
+  env: Env, state: ReadyState, mode: SyncMode, trigger: 'request' | 'schedule', waiters: readonly ReplyTo<SyncResult>[], listeners: ((progress: SyncProgress) => void)[],
+): Promise<ReadyState> {
+  const { deps, account } = env;
+  const held = await withConnector(env, state);
+  let lease: GateLease | null = null;
+  if (mode === 'full' && deps.fullSyncGate !== undefined) {
+    lease = deps.fullSyncGate.tryAcquire();
+    if (lease === null) {
+      const error = new OverloadedError('too many full syncs in progress; retry later');
+      for (const waiter of waiters) replyError(waiter, error);
+      deps.metrics?.syncFinished(account, 'overloaded', 0, 0, deps.clock.now());
+      return held;
+    }
+  }
+  const startedAt = deps.clock.now();
+  const run: RunningSync = { id: { run: true }, mode, trigger, waiters, listeners, abort: new AbortController(), lease, startedAt };
+  setMetricState(env, 'syncing');
+  const position: SyncPosition = mode === 'full' ? { fillsCursor: null, cashFlowsCursor: null, engine: null } : { ...state.session.position };
+  const onProgress = (update: SyncProgress): void => {
+    for (const listener of run.listeners) {
+      try { listener(update); } catch { /* a listener's failure is its caller's, not the sync's */ }
+    }
+  };
+  const activityDeps = { store: deps.store, aggregator: deps.aggregator, clock: deps.clock, costMethod: deps.settings.costMethod, ...(deps.logger === undefined ? {} : { logger: deps.logger }) };
+  runSyncActivity(activityDeps, { account, generation: state.session.generation, connector: held.connector, mode, position, signal: run.abort.signal, onProgress }).then(
+    (outcome) => { tell(env.self, { type: 'SyncSettled', run: run.id, position, outcome: { ok: true, value: syncResult(outcome, mode, trigger, startedAt, deps.clock.now()) } }); },
+    (error: unknown) => { tell(env.self, { type: 'SyncSettled', run: run.id, position, outcome: { ok: false, error } }); },
+  );
+  return { ...held, running: run };
+}
+
+async function settle(env: Env, state: ReadyState, msg: SyncSettled): Promise<AccountState> {
+  const { deps, account, id } = env;
+  const run = state.running;
+  if (run?.id !== msg.run) return state; // a sync cancelled by a restart, a Register or a Remove
+  run.lease?.release();
+  const now = deps.clock.now();
+  const durationMs = Math.max(0, now - run.startedAt);
+  let next: ReadyState = { ...state, running: null, lastActivity: now, session: { ...state.session, position: msg.position } };
+  if (msg.outcome.ok) {
+    const result = msg.outcome.value;
+    for (const waiter of run.waiters) reply(waiter, result);
+    deps.metrics?.syncFinished(account, 'ok', durationMs, result.fillsIngested, now);
+    deps.logger?.info({ account: id, mode: result.mode, trigger: result.trigger, fillCount: result.fillsIngested, hourCount: result.hourlyReturnsWritten, durationMs }, 'sync finished');
+  } else {
+    const failure = msg.outcome.error;
+    const label: SyncResultLabel = failure instanceof VenueError ? 'venue_error' : 'error';
+    deps.metrics?.syncFinished(account, label, durationMs, 0, now, failure instanceof VenueError ? failure.kind : undefined);
+    deps.logger?.warn({ account: id, error: errorClassName(failure) }, 'sync failed');
+    if (failure instanceof StaleGenerationError) {
+      // Removed or registered again by someone else while this sync ran: its writes were rolled
+      // back. Stop (the credential is zeroed); the next request starts from what storage holds now.
+      const gone = new AccountNotFoundError(`${id}: the connection changed during the sync`);
+      for (const waiter of [...run.waiters, ...(state.queuedFull ?? [])]) replyError(waiter, gone);
+      return passivate(env, { ...next, queuedFull: null, nextSyncAt: null });
+    }
+    const error = toActorError(failure, account);
+    for (const waiter of run.waiters) replyError(waiter, error);
+    if (crashClassOf(failure) !== 'resume') {
+      // The in-memory view may be ahead of or behind storage: let supervision restart from storage.
+      for (const waiter of [...(state.queuedFull ?? []), ...state.stopWaiters]) replyError(waiter, error);
+      throw failure;
+    }
+  }
+  next = { ...next, nextSyncAt: nextSchedule(env, now) };
+  setMetricState(env, 'idle');
+  if (next.queuedFull !== null) {
+    const waiters = next.queuedFull;
+    const listeners = [...next.queuedProgress];
+    return beginSync(env, { ...next, queuedFull: null, queuedProgress: [] }, 'full', 'request', waiters, listeners);
+  }
+  if (next.stopWaiters.length > 0) return passivate(env, next);
+  return next;
+}
+
+/** Cancels the running and queued syncs (their callers get `error`), zeroes the credential and closes the connector. */
+async function dropConnection(env: Env, state: ReadyState, error: ActorError): Promise<ReadyState> {
+  if (state.running !== null) cancelRun(state.running, error);
+  for (const waiter of state.queuedFull ?? []) replyError(waiter, error);
+  state.credential?.fill(0);
+  await closeQuietly(state.connector);
+  setMetricState(env, 'idle');
+  return { ...state, running: null, queuedFull: null, queuedProgress: [], credential: null, connector: null };
+}
+
+async function passivate(env: Env, state: ReadyState): Promise<AccountState> {
+  await release(state, () => new ShuttingDownError(`${env.id}: passivated`));
+  env.lifecycle.passivate(env.self as ActorRef<AccountMessage>, state.nextSyncAt);
+  return PASSIVATED;
+}
+
+function passivateCold(env: Env, state: ColdState, nextSyncAt: EpochMs | null): AccountState {
+  state.timer?.cancel();
+  env.lifecycle.passivate(env.self as ActorRef<AccountMessage>, nextSyncAt);
+  return PASSIVATED;
+}
+
+/**
+ * Releases everything `state` references: timer cancelled, credential zeroed, running sync
+ * aborted (its callers answered), connector closed. Safe to run twice on the same state.
+ */
+async function release(state: AccountState, reason: () => ActorError): Promise<void> {
+  if (state.phase === 'passivated') return;
+  state.timer?.cancel();
+  if (state.phase === 'cold') return;
+  state.credential?.fill(0);
+  if (state.running !== null) cancelRun(state.running, reason());
+  for (const waiter of state.queuedFull ?? []) replyError(waiter, reason());
+  for (const waiter of state.stopWaiters) reply(waiter, { stopped: true });
+  await closeQuietly(state.connector);
+}
+
+function cancelRun(run: RunningSync, error: ActorError): void {
+  run.abort.abort(error);
+  for (const waiter of run.waiters) replyError(waiter, error);
+  run.lease?.release();
+}
+
+/** A connector that fails to close must not stop a release (the credential is already zeroed). */
+async function closeQuietly(connector: VenueConnector | null): Promise<void> {
+  if (connector !== null) await Promise.resolve().then(async () => connector.close()).catch(() => undefined);
+}
+
+/** The state's timer re-armed for its next idle check or scheduled sync, whichever comes first. */
+function rearm(env: Env, state: ReadyState): ReadyState {
+  state.timer?.cancel();
+  const { clock, settings } = env.deps;
+  const idleAt = state.lastActivity + settings.idleMs;
+  const at = state.nextSyncAt === null ? idleAt : Math.min(idleAt, state.nextSyncAt);
+  return { ...state, timer: clock.setTimer(Math.max(0, at - clock.now()), env.onTimer) };
+}
+
+function nextSchedule(env: Env, from: EpochMs): EpochMs | null {
+  const { syncIntervalMs, syncJitter } = env.deps.settings;
+  if (syncIntervalMs <= 0) return null;
+  return from + Math.round(syncIntervalMs * (1 + syncJitter * (2 * env.deps.random() - 1)));
+}
+
+function setMetricState(env: Env, state: ActorStateName): void {
+  env.deps.metrics?.setState(env.account, state);
+}
 
 function syncResult(outcome: SyncOutcome, mode: SyncMode, trigger: 'request' | 'schedule', startedAt: EpochMs, finishedAt: EpochMs): SyncResult {
   return {
@@ -540,11 +672,3 @@ function syncResult(outcome: SyncOutcome, mode: SyncMode, trigger: 'request' | '
 function errorClassName(error: unknown): string {
   return error instanceof Error ? error.name : typeof error;
 }
-
-async function computeAccountMetrics(account: AccountKey, deps: AccountActorDeps, engine: EngineEnvelope | null): Promise<AccountPerformance> {
-  const until = engine?.computedUntil ?? null;
-  const returns = until === null ? [] : await deps.store.loadHourlyReturns(account, 0, until);
-  const totals = engine?.totals ?? { realizedPnl: 0, unrealizedPnl: 0, totalFees: 0 };
-  return { metrics: deps.computePerformanceStats(returns, totals), snapshot: engine?.snapshot ?? null, computedUntil: until };
-}
-

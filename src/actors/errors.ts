@@ -34,3 +34,8 @@ export class AskTimeoutError extends ActorError {
 export class ShuttingDownError extends ActorError {
   override name = 'ShuttingDownError';
 }
+
+/** The connection was registered again while a sync ran: the sync was cancelled; retry it. */
+export class ConnectionReplacedError extends ActorError {
+  override name = 'ConnectionReplacedError';
+}

@@ -7,8 +7,8 @@ import { systemClock, type Clock } from './clock.js';
 import { ActorMetrics } from './metrics.js';
 import { createSupervisor, type CrashPolicy, type Supervisor } from './supervisor.js';
 
-/** The account actors' own dependencies (store, engine, credential opener, connectors, metrics), plus the runtime's. */
-export interface ActorRuntimeDeps extends Pick<AccountActorDeps, 'store' | 'aggregator' | 'openCredential' | 'connectorFactory' | 'computePerformanceStats'> {
+/** The account actors' own dependencies (store, engine, credential openers and sealer, connectors), plus the runtime's. */
+export interface ActorRuntimeDeps extends Pick<AccountActorDeps, 'store' | 'aggregator' | 'openCredential' | 'openSealed' | 'sealForStorage' | 'connectorFactory'> {
   readonly registry: Registry;
   readonly logger: Logger;
   readonly clock?: Clock;
@@ -30,8 +30,8 @@ export function createActorRuntime(config: Config, deps: ActorRuntimeDeps): Acto
   const metrics = new ActorMetrics(deps.registry, config.METRICS_ACCOUNT_CAP, { syncIntervalMs: config.SYNC_INTERVAL_MS, now: () => clock.now() });
   const supervisor = createSupervisor({
     deps: {
-      store: deps.store, aggregator: deps.aggregator, openCredential: deps.openCredential, connectorFactory: deps.connectorFactory,
-      computePerformanceStats: deps.computePerformanceStats, clock, random: Math.random,
+      store: deps.store, aggregator: deps.aggregator, openCredential: deps.openCredential, openSealed: deps.openSealed, sealForStorage: deps.sealForStorage,
+      connectorFactory: deps.connectorFactory, clock, random: Math.random,
       settings: { ...DEFAULT_ACCOUNT_SETTINGS, syncIntervalMs: config.SYNC_INTERVAL_MS, idleMs: config.ACTOR_IDLE_MS, ...deps.settings },
       logger: deps.logger,
     },

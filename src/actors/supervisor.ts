@@ -2,10 +2,14 @@
 // account, routes requests to it, restarts it after a crash with exponential backoff and jitter,
 // parks it as failed after too many crashes in a window, passivates it when idle (credential
 // zeroed, actor stopped, its next scheduled sync kept as a wake-up), and shuts everything down.
-// This is the typed API the gRPC layer calls.
+// This is the typed API the gRPC layer's adapter calls for everything an account actor owns
+// (sync, register, remove); listing is a query of the supervisor itself (storage plus what it
+// knows in memory). Reads of published aggregates do not come here (src/app/reads.ts).
 import type { Logger } from 'pino';
-import { accountId, type AccountKey, type BalanceSnapshot, type EpochMs, type HourlyReturn } from '../domain/types.js';
-import { spawnAccountActor, type AccountActorDeps, type AccountLifecycle, type AccountMessage, type AccountPerformance, type CrashClass, type FullSyncGate, type SyncResult } from './account-actor.js';
+import { accountId, type AccountKey, type ConnectionStatus, type EpochMs } from '../domain/types.js';
+import {
+  spawnAccountActor, type AccountActorDeps, type AccountLifecycle, type AccountMessage, type CrashClass, type FullSyncGate, type Registered, type Removed, type SyncResult,
+} from './account-actor.js';
 import { type ParkedReason, type SyncMode, type SyncProgress } from '../domain/types.js';
 import { EnvelopeOpenError } from '../crypto/errors.js';
 import { VenueError } from '../exchanges/errors.js';
@@ -49,14 +53,28 @@ export interface SyncCall {
   readonly onProgress?: (progress: SyncProgress) => void;
 }
 
+/** One stored connection as the runtime sees it: a parked actor is failed even before its row says so. */
+export interface ConnectionListing {
+  readonly account: AccountKey;
+  readonly status: ConnectionStatus;
+  /** Why it is parked (a fixed class); null unless failed. */
+  readonly parkedReason: ParkedReason | null;
+}
+
 export interface Supervisor {
   /** Runs (or joins) a sync. */
   sync(account: AccountKey, mode: SyncMode, call?: SyncCall): Promise<SyncResult>;
-  /** Published hourly returns with hourStart in [from, to). */
-  getReturns(account: AccountKey, from: EpochMs, to: EpochMs, signal?: AbortSignal): Promise<readonly HourlyReturn[]>;
-  getPerformance(account: AccountKey, signal?: AbortSignal): Promise<AccountPerformance>;
-  /** Balance snapshots with `at` in [from, to). */
-  getSnapshots(account: AccountKey, from: EpochMs, to: EpochMs, signal?: AbortSignal): Promise<readonly BalanceSnapshot[]>;
+  /**
+   * Registers a credential sealed to the enclave identity through the account's actor (which
+   * alone opens it). Refusals reject with SealedCredentialError, WritableCredentialError or
+   * VenueUnavailableError, and store nothing. A parked account takes a new credential: it is
+   * un-parked once the credential is stored.
+   */
+  register(account: AccountKey, sealed: Uint8Array, signal?: AbortSignal): Promise<Registered>;
+  /** Deletes the account through its actor (a running sync is cancelled), parked or not; then forgets it. */
+  remove(account: AccountKey, keepAggregates: boolean, signal?: AbortSignal): Promise<Removed>;
+  /** Every stored connection, with the failed state this process knows before its row does. */
+  list(): Promise<readonly ConnectionListing[]>;
   /** Passivates the account's actor now (after a running sync). */
   passivate(account: AccountKey): Promise<void>;
   /** Makes a passivated account sync by itself at `at` (the composition root calls this for stored accounts at start). */
@@ -142,8 +160,12 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   const maxFull = options.maxConcurrentFullSyncs ?? 2;
   let fullRunning = 0;
   const fullSyncGate: FullSyncGate = {
-    tryAcquire: () => { if (fullRunning >= maxFull) return false; fullRunning += 1; return true; },
-    release: () => { fullRunning = Math.max(0, fullRunning - 1); },
+    tryAcquire: () => {
+      if (fullRunning >= maxFull) return null;
+      fullRunning += 1;
+      let held = true;
+      return { release: () => { if (held) { held = false; fullRunning -= 1; } } };
+    },
   };
   const actorDeps: AccountActorDeps = { ...deps, fullSyncGate, ...(metrics === undefined ? {} : { metrics }) };
 
@@ -242,7 +264,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
 
   // A request that reached an actor as it stopped: answer it or hand it to a fresh actor.
   const redeliver = (entry: Entry, message: AccountMessage): void => {
-    const refuse = shuttingDown ? new ShuttingDownError('shutting down') : entry.failed ? failedError(entry) : null;
+    const refuse = shuttingDown ? new ShuttingDownError('shutting down') : entry.failed && !reachesParked(message) ? failedError(entry) : null;
     if (refuse !== null) {
       replyError(message.replyTo as ReplyTo<never>, refuse);
       return;
@@ -271,18 +293,30 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     });
   };
 
-  const route = async <R>(account: AccountKey, make: Request<R>, signal: AbortSignal | undefined): Promise<R> => {
+  /** `parked: 'reach'` for the messages a parked account still takes (Register, Remove). */
+  const route = async <R>(account: AccountKey, make: Request<R>, signal: AbortSignal | undefined, parked: 'refuse' | 'reach' = 'refuse'): Promise<R> => {
     if (shuttingDown) throw new ShuttingDownError('shutting down: no new work');
     const entry = entryOf(account);
-    if (entry.failed) throw failedError(entry);
+    if (entry.failed && parked === 'refuse') throw failedError(entry);
     const until = signal ?? defaultTimeoutMs;
     try {
       return await ask(liveRef(entry), make, until);
     } catch (error) {
       // The actor stopped between lookup and delivery (passivation): one fresh attempt.
-      if (error instanceof ActorStoppedError && !shuttingDown && !entry.failed) return ask(liveRef(entry), make, until);
+      if (error instanceof ActorStoppedError && !shuttingDown && (parked === 'reach' || !entry.failed)) return ask(liveRef(entry), make, until);
       throw error;
     }
+  };
+
+  /** Forgets a parked state (a new credential, or no connection any more): the account starts afresh. */
+  const unpark = (entry: Entry): void => {
+    if (!entry.failed) return;
+    entry.failed = false;
+    entry.failedInStorage = false;
+    entry.parkedReason = null;
+    entry.crashes = [];
+    entry.resets = 0;
+    if (entry.ref === null) metrics?.untrack(entry.account);
   };
 
   const totals = (): RuntimeTotals => {
@@ -304,9 +338,28 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     sync: (account, mode, call) => route<SyncResult>(account, (replyTo) => ({
       type: 'Sync', mode, replyTo, ...(call?.onProgress === undefined ? {} : { onProgress: call.onProgress }),
     }), call?.signal),
-    getReturns: (account, from, to, signal) => route<readonly HourlyReturn[]>(account, (replyTo) => ({ type: 'GetReturns', from, to, replyTo }), signal),
-    getPerformance: (account, signal) => route<AccountPerformance>(account, (replyTo) => ({ type: 'GetPerformance', replyTo }), signal),
-    getSnapshots: (account, from, to, signal) => route<readonly BalanceSnapshot[]>(account, (replyTo) => ({ type: 'GetSnapshots', from, to, replyTo }), signal),
+    register: async (account, sealed, signal) => {
+      const registered = await route<Registered>(account, (replyTo) => ({ type: 'Register', sealed, replyTo, ...(signal === undefined ? {} : { signal }) }), signal, 'reach');
+      unpark(entryOf(account));
+      return registered;
+    },
+    remove: async (account, keepAggregates, signal) => {
+      const removed = await route<Removed>(account, (replyTo) => ({ type: 'Remove', keepAggregates, replyTo }), signal, 'reach');
+      const entry = entryOf(account);
+      entry.wake?.cancel();
+      entry.wake = null;
+      unpark(entry);
+      // The metrics stop counting it (as stale, or at all).
+      metrics?.forget(account);
+      return removed;
+    },
+    list: async () => (await deps.store.listConnections()).map((c) => {
+      // A parked actor is failed even before its row says so; its reason is then the one in memory.
+      const entry = entries.get(accountId(c.account));
+      const parkedHere = entry?.failed === true ? entry.parkedReason ?? 'internal' : null;
+      const status = parkedHere !== null ? 'failed' : c.status;
+      return { account: c.account, status, parkedReason: status === 'failed' ? parkedHere ?? c.parkedReason ?? 'internal' : null };
+    }),
     passivate: async (account) => {
       const entry = entries.get(accountId(account));
       const ref = entry?.ref ?? null;
@@ -328,12 +381,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       const entry = entries.get(accountId(account));
       if (entry === undefined) return storedFailed;
       const parked = storedFailed || entry.failed;
-      entry.failed = false;
-      entry.failedInStorage = false;
-      entry.parkedReason = null;
-      entry.crashes = [];
-      entry.resets = 0;
-      if (entry.ref === null) metrics?.untrack(entry.account);
+      unpark(entry);
       return parked;
     },
     parkedReason: (account) => {
@@ -365,6 +413,11 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       if (ownSystem) stopSystem(system);
     },
   };
+}
+
+/** Register and Remove reach a parked account: a new credential or a deletion is how it leaves that state. */
+function reachesParked(message: AccountMessage): boolean {
+  return message.type === 'Register' || message.type === 'Remove';
 }
 
 /**

@@ -39,8 +39,6 @@ export interface SyncPosition {
   fillsCursor: SyncCursor | null;
   cashFlowsCursor: SyncCursor | null;
   engine: EngineEnvelope | null;
-  /** The result of this sync's engine run when it recomputed everything (null after an appending one). */
-  recomputed: AggregationResult | null;
 }
 
 /** What a sync did: counts and aggregates only. */
@@ -170,7 +168,6 @@ export async function runSyncActivity(deps: SyncActivityDeps, run: SyncRun): Pro
   };
   await store.saveAggregates(account, { hourlyReturns: result.hourlyReturns, snapshot: result.snapshot, engineState: next }, generation);
   position.engine = next;
-  position.recomputed = engine === null ? result : null;
   return done(result.hourlyReturns.length, result.gaps, snapshot);
 }
 

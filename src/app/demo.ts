@@ -27,8 +27,8 @@ export async function runDemo(service: RunningService, logger: Logger, write: (t
   const started = Date.now();
   const result = await supervisor.sync(DEMO_ACCOUNT, 'incremental', { signal: deadlineSignal(10 * 60_000) });
   const now = Date.now();
-  const returns = await supervisor.getReturns(DEMO_ACCOUNT, now - YEAR_MS, now);
-  const { metrics } = await supervisor.getPerformance(DEMO_ACCOUNT);
+  const returns = await service.reads.returns(DEMO_ACCOUNT, now - YEAR_MS, now);
+  const metrics = await service.reads.performance(DEMO_ACCOUNT);
   write([
     '',
     `Demo account simulated/demo synced in ${now - started} ms: ${result.fillsIngested} new fills, ${result.cashFlowsIngested} new cash flows, ${result.hourlyReturnsWritten} hours computed.`,

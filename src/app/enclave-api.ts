@@ -1,42 +1,27 @@
-// Adapts the actor supervisor to the port the gRPC handlers call. The only translation here is
-// of shapes (counts, gap kinds); the call's signal goes into the ask as is (its one deadline);
-// errors pass through as the actor error family.
+// Adapts the runtime to the port the gRPC handlers call: each method asks one owner and maps the
+// shape of its reply. Connection use cases go to the account's actor through the supervisor (it
+// alone opens a credential), listing is a supervisor query, and reads of published aggregates go
+// to the read side (storage, no actor). The call's signal goes down as is (its one deadline);
+// errors pass through as the actor error family (refusals as their own classes).
 import type { PerformanceStats } from '../domain/aggregation.js';
-import type { AccountKey, BalanceSnapshot, HourlyReturn } from '../domain/types.js';
+import type { AccountKey, BalanceSnapshot, HourlyReturn, SyncMode, SyncProgress } from '../domain/types.js';
 import type { Supervisor } from '../actors/supervisor.js';
 import type { CallContext, ConnectionInfo, EnclaveIdentityInfo, EnclaveApi, ApiHealth, RegisteredConnection, SyncReport, TimeRange } from '../grpc/enclave-api.js';
-import type { SyncMode, SyncProgress } from '../domain/types.js';
 import type { Attestation, Attester } from '../attestation/configfs-tsm.js';
 import type { EnclaveIdentity } from '../attestation/identity.js';
-import { assertReadOnlyPermissions } from '../domain/permissions.js';
-import { openSealedCredential } from '../crypto/sealed-intake.js';
-import { type VenuePermissions } from '../domain/types.js';
-import type { Logger } from '../config/logger.js';
-import { accountId } from '../domain/types.js';
-import { sealEnvelope } from '../crypto/envelope.js';
-import type { Keyring } from '../crypto/keyring.js';
-import type { VenueConnector } from '../exchanges/connector.js';
-import type { ConnectionRepository } from '../storage/connections.js';
+import type { Reads } from './reads.js';
 
-/** What the connection and attestation calls need besides the supervisor (wired in service.ts). */
-export interface IntakeDeps {
+/** What the identity and attestation calls need (wired in service.ts). */
+export interface IdentityDeps {
   readonly identity: EnclaveIdentity;
-  readonly keyring: Keyring;
-  readonly connections: ConnectionRepository;
-  /** Builds a connector from opened credential bytes, to ask the venue what the key may do. */
-  readonly connectorFactory: (account: AccountKey, plaintext: Buffer) => VenueConnector;
   /** An attester for the TLS certificate served now (certificates reload without a restart). */
   readonly attester: () => Attester;
-  readonly logger: Logger;
-  /** Told after a connection is removed (the metrics stop counting it as stale). */
-  readonly onConnectionRemoved?: (account: AccountKey) => void;
 }
 
-export function createEnclaveApi(supervisor: Supervisor, intake: IntakeDeps): EnclaveApi {
-  const { identity, keyring, connections, logger } = intake;
+export function createEnclaveApi(supervisor: Supervisor, reads: Reads, { identity, attester }: IdentityDeps): EnclaveApi {
   return {
-    async sync(account: AccountKey, mode: SyncMode, ask: CallContext, onProgress?: (progress: SyncProgress) => void): Promise<SyncReport> {
-      const result = await supervisor.sync(account, mode, { signal: ask.signal, ...(onProgress === undefined ? {} : { onProgress }) });
+    async sync(account: AccountKey, mode: SyncMode, call: CallContext, onProgress?: (progress: SyncProgress) => void): Promise<SyncReport> {
+      const result = await supervisor.sync(account, mode, { signal: call.signal, ...(onProgress === undefined ? {} : { onProgress }) });
       return {
         fillsSynced: result.fillsIngested,
         cashFlowsSynced: result.cashFlowsIngested,
@@ -45,14 +30,14 @@ export function createEnclaveApi(supervisor: Supervisor, intake: IntakeDeps): En
         gapKinds: result.gapKinds,
       };
     },
-    getReturns(account: AccountKey, range: TimeRange, ask: CallContext): Promise<readonly HourlyReturn[]> {
-      return supervisor.getReturns(account, range.from, range.to, ask.signal);
+    getReturns(account: AccountKey, range: TimeRange, call: CallContext): Promise<readonly HourlyReturn[]> {
+      return reads.returns(account, range.from, range.to, call.signal);
     },
-    async getPerformance(account: AccountKey, ask: CallContext): Promise<PerformanceStats> {
-      return (await supervisor.getPerformance(account, ask.signal)).metrics;
+    getPerformance(account: AccountKey, call: CallContext): Promise<PerformanceStats> {
+      return reads.performance(account, call.signal);
     },
-    getSnapshots(account: AccountKey, range: TimeRange, ask: CallContext): Promise<readonly BalanceSnapshot[]> {
-      return supervisor.getSnapshots(account, range.from, range.to, ask.signal);
+    getSnapshots(account: AccountKey, range: TimeRange, call: CallContext): Promise<readonly BalanceSnapshot[]> {
+      return reads.snapshots(account, range.from, range.to, call.signal);
     },
     async health(): Promise<ApiHealth> {
       const totals = supervisor.totals();
@@ -61,51 +46,22 @@ export function createEnclaveApi(supervisor: Supervisor, intake: IntakeDeps): En
     async identity(): Promise<EnclaveIdentityInfo> {
       return { publicKey: identity.publicKey, serviceVersion: identity.serviceVersion, buildHash: identity.buildHash };
     },
-    async registerConnection(account: AccountKey, sealed: Uint8Array, ask: CallContext): Promise<RegisteredConnection> {
-      const plaintext = await openSealedCredential(identity, account, sealed);
-      try {
-        let permissions: VenuePermissions = { reported: false };
-        const connector = intake.connectorFactory(account, plaintext);
-        try {
-          if (connector.fetchPermissions !== undefined) permissions = await connector.fetchPermissions(ask.signal);
-        } finally {
-          await connector.close();
-        }
-        assertReadOnlyPermissions(permissions);
-        await connections.saveConnection(account, sealEnvelope(keyring, account, plaintext));
-        // A live actor still holds the previous credential: stop it so the next request opens the new one.
-        await supervisor.passivate(account);
-        logger.info({ account: accountId(account), permissionsChecked: permissions.reported }, 'connection registered');
-        return { status: 'active', permissionsChecked: permissions.reported };
-      } finally {
-        plaintext.fill(0);
-      }
+    async registerConnection(account: AccountKey, sealed: Uint8Array, call: CallContext): Promise<RegisteredConnection> {
+      const registered = await supervisor.register(account, sealed, call.signal);
+      return { status: registered.status, permissionsChecked: registered.permissionsChecked };
     },
-    async removeConnection(account: AccountKey, keepAggregates: boolean): Promise<boolean> {
-      // Zero the credential and stop the actor (after a running sync) before its data goes.
-      await supervisor.passivate(account);
-      const removed = await connections.removeAccount(account, { keepAggregates });
-      // A request that arrived in between may have spawned it again with the old credential.
-      await supervisor.passivate(account);
-      intake.onConnectionRemoved?.(account);
-      logger.info({ account: accountId(account), removed, keepAggregates }, 'connection removed');
-      return removed;
+    async removeConnection(account: AccountKey, keepAggregates: boolean, call: CallContext): Promise<boolean> {
+      return (await supervisor.remove(account, keepAggregates, call.signal)).removed;
     },
-    async listConnections(): Promise<readonly ConnectionInfo[]> {
-      const stored = await connections.listConnections();
-      return stored.map((c) => {
-        // A parked actor is failed even before its row says so; its reason is then the one in memory.
-        const parkedHere = supervisor.parkedReason(c.account);
-        const status = parkedHere !== null ? 'failed' : c.status;
-        return { account: c.account, status, parkedReason: status === 'failed' ? parkedHere ?? c.parkedReason ?? 'internal' : null };
-      });
+    listConnections(): Promise<readonly ConnectionInfo[]> {
+      return supervisor.list();
     },
-    async reviveConnection(account: AccountKey): Promise<boolean> {
+    reviveConnection(account: AccountKey): Promise<boolean> {
       return supervisor.revive(account);
     },
-    async getAttestation(nonce: Uint8Array, ask: CallContext): Promise<Attestation> {
-      ask.signal.throwIfAborted();
-      return intake.attester().getAttestation(nonce);
+    async getAttestation(nonce: Uint8Array, call: CallContext): Promise<Attestation> {
+      call.signal.throwIfAborted();
+      return attester().getAttestation(nonce);
     },
   };
 }

@@ -8,7 +8,6 @@ import { randomBytes } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { venueBaseUrls, type Config } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
-import { computePerformanceStats } from '../domain/performance.js';
 import { isExchange, type AccountKey } from '../domain/types.js';
 import { createActorRuntime, type ActorRuntime } from '../actors/runtime.js';
 import { restoreSchedules } from '../actors/restore-schedules.js';
@@ -19,7 +18,8 @@ import { deriveEnclaveKeys, parseReleasedSecrets, type EnclaveKeys, type RootSec
 import { createSelfSignedCertificate } from '../crypto/self-signed-certificate.js';
 import { measuredConfiguration } from '../config/measured-config.js';
 import { releaseKeys } from '../attestation/key-release.js';
-import { openEnvelope } from '../crypto/envelope.js';
+import { openEnvelope, sealEnvelope } from '../crypto/envelope.js';
+import { openSealedCredential } from '../crypto/sealed-intake.js';
 import { decodeCredential } from '../crypto/credential.js';
 import { createConnector } from '../exchanges/registry.js';
 import type { VenueConnector } from '../exchanges/connector.js';
@@ -29,6 +29,7 @@ import { checkAttestationAtStartup, createAttester } from '../attestation/config
 import { certificateFingerprint } from '../attestation/binding.js';
 import { createEnclaveIdentity, type EnclaveIdentity } from '../attestation/identity.js';
 import { createEnclaveApi } from './enclave-api.js';
+import { createReads, type Reads } from './reads.js';
 import { collectProcessMetrics } from './process-metrics.js';
 
 export interface RunningService {
@@ -36,6 +37,8 @@ export interface RunningService {
   readonly metricsPort: number;
   readonly storage: Storage;
   readonly runtime: ActorRuntime;
+  /** Published aggregates from storage (no actor, no credential). */
+  readonly reads: Reads;
   readonly keyring: Keyring;
   /** Every key derived from the root secrets (intake, statement signing, per-account data keys). */
   readonly keys: EnclaveKeys;
@@ -141,8 +144,10 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     store: storage.accountStore,
     aggregator: pool,
     openCredential: (account, envelope) => openEnvelope(keyring, account, envelope),
+    // The HPKE intake: only an account actor calls it, for a Register of its own account.
+    openSealed: (account, sealed) => openSealedCredential(identity, account, sealed),
+    sealForStorage: (account, plaintext) => sealEnvelope(keyring, account, plaintext),
     connectorFactory,
-    computePerformanceStats,
     registry,
     logger,
   });
@@ -151,6 +156,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     now: Date.now(), syncIntervalMs: config.SYNC_INTERVAL_MS, random: Math.random,
   });
   logger.info(restored, 'account schedules restored');
+  const reads = createReads(storage.accountStore, (account) => runtime.supervisor.status(account) === 'failed');
 
   const tls = enclaveTls(config);
   const attester = () =>
@@ -164,15 +170,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
   const grpc: RunningGrpcServer = await startGrpcServer({
     host: config.ENCLAVE_HOST,
     port: config.ENCLAVE_PORT,
-    enclave: createEnclaveApi(runtime.supervisor, {
-      identity,
-      keyring,
-      connections: storage.connections,
-      connectorFactory,
-      attester,
-      logger,
-      onConnectionRemoved: (account) => runtime.metrics.forget(account),
-    }),
+    enclave: createEnclaveApi(runtime.supervisor, reads, { identity, attester }),
     logger,
     enclaveMode: config.ENCLAVE_MODE,
     ...(tls === undefined ? {} : { tls }),
@@ -189,6 +187,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     metricsPort,
     storage,
     runtime,
+    reads,
     keyring,
     keys,
     identity,

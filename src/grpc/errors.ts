@@ -6,6 +6,7 @@ import {
   AccountFailedError,
   AccountNotFoundError,
   AskTimeoutError,
+  ConnectionReplacedError,
   OverloadedError,
   ShuttingDownError,
   VenueUnavailableError,
@@ -60,6 +61,7 @@ export function toGrpcStatus(error: unknown): GrpcStatus {
   }
   if (error instanceof VenueUnavailableError) return { code: status.UNAVAILABLE, details: 'the exchange could not be reached; retry later' };
   if (error instanceof OverloadedError) return { code: status.RESOURCE_EXHAUSTED, details: 'too much work in flight; retry later' };
+  if (error instanceof ConnectionReplacedError) return { code: status.ABORTED, details: 'the connection was registered again during the sync; retry' };
   if (error instanceof AskTimeoutError) return { code: status.DEADLINE_EXCEEDED, details: 'no answer before the deadline' };
   if (error instanceof ShuttingDownError) return { code: status.UNAVAILABLE, details: 'the service is shutting down; retry on another instance' };
   // The attestation family's messages are fixed sentences with no secret (src/attestation/errors.ts).

@@ -1,6 +1,7 @@
 // The storage an account actor needs, as one narrow interface. `createAccountStore(pool)` in
 // this folder implements it on slonik; actor tests may pass an in-memory implementation.
 import type { ConnectionStatus, ParkedReason } from '../domain/types.js';
+import type { ConnectionSummary } from './connections.js';
 import type {
   AccountKey,
   BalanceSnapshot,
@@ -43,6 +44,18 @@ export interface AggregateWrite {
 
 export interface AccountStore {
   loadConnection(account: AccountKey): Promise<StoredConnection | null>;
+  /** The connection's status without its envelope (null when none is stored): one cheap existence check. */
+  loadConnectionStatus(account: AccountKey): Promise<ConnectionStatus | null>;
+  /** Inserts or replaces the account's envelope (status active, parked reason cleared); returns the new generation. */
+  saveConnection(account: AccountKey, envelope: Buffer): Promise<number>;
+  /**
+   * Deletes everything private of the account in one transaction (envelope, fills, cash flows,
+   * cursors, engine state) and its published aggregates unless `keepAggregates`. False when no
+   * connection was stored.
+   */
+  removeAccount(account: AccountKey, options: { readonly keepAggregates: boolean }): Promise<boolean>;
+  /** Every connection without its envelope, ordered by user then exchange. */
+  listConnections(): Promise<ConnectionSummary[]>;
   /** `parkedReason` is stored with status failed (and cleared with any other status). */
   setConnectionStatus(account: AccountKey, status: ConnectionStatus, parkedReason?: ParkedReason | null): Promise<void>;
   loadCursor(account: AccountKey, stream: SyncStream): Promise<SyncCursor | null>;

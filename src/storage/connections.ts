@@ -22,11 +22,12 @@ const summaryRow = z.object({
 });
 export type ConnectionSummary = Readonly<{ account: AccountKey; status: ConnectionStatus; parkedReason: ParkedReason | null; keyId: number; updatedAt: number }>;
 
+const generationRow = z.object({ generation: z.number().int() });
 const envelopeRow = z.object({ userUid: z.string(), exchange: exchangeSchema, envelope: z.instanceof(Buffer) });
 
 export interface ConnectionRepository extends EnvelopeStore {
-  /** Inserts or replaces the account's envelope; the status becomes `status` (default active). */
-  saveConnection(account: AccountKey, envelope: Buffer, status?: ConnectionStatus): Promise<void>;
+  /** Inserts or replaces the account's envelope; the status becomes `status` (default active). Returns the new generation. */
+  saveConnection(account: AccountKey, envelope: Buffer, status?: ConnectionStatus): Promise<number>;
   /** Every connection without its envelope, ordered by user then exchange. */
   listConnections(): Promise<ConnectionSummary[]>;
   /** Removes the account's connection; false when there was none. */
@@ -43,12 +44,13 @@ export function createConnectionRepository(pool: DatabasePool, pageSize = 500): 
   return {
     async saveConnection(account, envelope, status = 'active') {
       try {
-        await pool.query(sql.type(noRows)`
+        return await pool.oneFirst(sql.type(generationRow)`
           INSERT INTO exchange_connections (user_uid, exchange, envelope, key_id, status)
           VALUES (${account.userUid}, ${account.exchange}, ${sql.binary(envelope)}, ${envelopeKeyId(envelope)}, ${status})
           ON CONFLICT (user_uid, exchange) DO UPDATE
             SET envelope = excluded.envelope, key_id = excluded.key_id, status = excluded.status, parked_reason = NULL,
-                generation = nextval('connection_generation_seq'), updated_at = now()`);
+                generation = nextval('connection_generation_seq'), updated_at = now()
+          RETURNING generation`);
       } catch (error) {
         throw toStorageError(error, `save connection ${accountId(account)}`);
       }

@@ -5,6 +5,7 @@ import type { DatabasePool, DatabaseTransactionConnection, SerializableValue } f
 import { accountId, PARKED_REASONS, type AccountKey, type CashFlow, type Fill, type SyncCursor, type SyncStream } from '../domain/types.js';
 import type { AccountStore, Generation } from './account-store.js';
 import type { CopyIngest } from './copy-ingest.js';
+import { createConnectionRepository } from './connections.js';
 import { isoTime } from './copy-ingest.js';
 import { StaleGenerationError, toStorageError } from './errors.js';
 import { noRows, sql } from './pool.js';
@@ -58,6 +59,7 @@ const connectionRow = z.object({
   generation: z.number().int(),
   parkedReason: z.enum(PARKED_REASONS).nullable(),
 });
+const statusRow = z.object({ status: z.enum(['active', 'failed', 'disabled']) });
 const fenceRow = z.object({ generation: z.number().int() });
 const cursorRow = z.object({ cursor: z.string() });
 const engineStateRow = z.object({ state: z.unknown() });
@@ -135,8 +137,20 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
   }
 
   const account = (a: AccountKey) => sql.fragment`user_uid = ${a.userUid} AND exchange = ${a.exchange}`;
+  // Registering, removing and listing are the connection repository's statements (one place for that SQL).
+  const connections = createConnectionRepository(pool);
 
   return {
+    loadConnectionStatus: (key) =>
+      run('load connection status', key, async () => {
+        const row = await pool.maybeOne(sql.type(statusRow)`SELECT status FROM exchange_connections WHERE ${account(key)}`);
+        return row?.status ?? null;
+      }),
+
+    saveConnection: (key, envelope) => connections.saveConnection(key, envelope),
+    removeAccount: (key, options) => connections.removeAccount(key, options),
+    listConnections: () => connections.listConnections(),
+
     loadConnection: (key) =>
       run('load connection', key, async () => {
         const row = await pool.maybeOne(sql.type(connectionRow)`

@@ -3,16 +3,16 @@
 // the file's database; each uses its own accounts (fresh user ids), so they stay independent.
 import test from 'ava';
 import { z } from 'zod';
-import type { AccountPerformance, SyncResult } from '../../src/actors/account-actor.js';
+import type { SyncResult } from '../../src/actors/account-actor.js';
 import { AccountFailedError, AccountNotFoundError, ActorError, OverloadedError, ShuttingDownError, VenueUnavailableError } from '../../src/actors/errors.js';
-import { accountId, type AccountKey, type BalanceSnapshot, type HourlyReturn } from '../../src/domain/types.js';
+import { accountId, type AccountKey } from '../../src/domain/types.js';
 import { createSimulatedConnector } from '../../src/exchanges/simulated.js';
 import { VenueError } from '../../src/exchanges/errors.js';
 import { restoreSchedules } from '../../src/actors/restore-schedules.js';
 import { AggregationInputError } from '../../src/domain/errors.js';
 import { createConnectionRepository } from '../../src/storage/connections.js';
 import { sql } from '../../src/storage/pool.js';
-import { CANARY_SECRET, createActorHarness, historyStart, spawnAccount } from '../../testkit/support/actor-harness.js';
+import { CANARY_SECRET, createActorHarness, historyStart, sealForTest, spawnAccount } from '../../testkit/support/actor-harness.js';
 import { useTestDatabase } from '../../testkit/support/database.js';
 import { instrument, type Instrumented } from '../../testkit/support/connectors.js';
 import { ManualClock } from '../../testkit/support/manual-clock.js';
@@ -57,7 +57,7 @@ function noSecrets(t: { false(v: boolean, m?: string): void }, text: string): vo
   t.false(/sim-(alice|bob)-\d/u.test(text), 'trade id leaked');
 }
 
-test('every message of the protocol gets its typed reply, and no reply carries a fill', async (t) => {
+test('a sync gets its typed reply, its aggregates read back from storage, and no reply carries a fill', async (t) => {
   const { alice } = accounts();
   const clock = new ManualClock(T0);
   const h = await spawnAccount(alice, { database: db(), clock, settings: { syncIntervalMs: 0 } });
@@ -77,14 +77,14 @@ test('every message of the protocol gets its typed reply, and no reply carries a
   t.is(await rows('balance_snapshots', alice), 1);
   t.is(await rows('engine_states', alice), 1);
 
-  const returns = await h.send<readonly HourlyReturn[]>((replyTo) => ({ type: 'GetReturns', from: 0, to: T0, replyTo }));
+  const returns = await h.reads.returns(alice, 0, T0);
   t.is(returns.length, result.hourlyReturnsWritten);
   t.true(returns.every((r, i) => i === 0 || r.hourStart - (returns[i - 1]?.hourStart ?? 0) === HOUR));
-  const snapshots = await h.send<readonly BalanceSnapshot[]>((replyTo) => ({ type: 'GetSnapshots', from: 0, to: T0, replyTo }));
+  const snapshots = await h.reads.snapshots(alice, 0, T0);
   t.is(snapshots.length, 1);
-  const metrics = await h.send<AccountPerformance>((replyTo) => ({ type: 'GetPerformance', replyTo }));
-  t.is(metrics.metrics.hours, returns.length);
-  t.is(metrics.metrics.cumulativeReturn, returns.at(-1)?.cumulativeReturn ?? Number.NaN);
+  const metrics = await h.reads.performance(alice);
+  t.is(metrics.hours, returns.length);
+  t.is(metrics.cumulativeReturn, returns.at(-1)?.cumulativeReturn ?? Number.NaN);
   noSecrets(t, JSON.stringify([returns, snapshots, metrics]));
 
   const credential = h.openedCredentials[0];
@@ -128,7 +128,7 @@ test('a full sync resets the cursors and recomputes from the start', async (t) =
   await h.close();
 });
 
-test('a second Sync during a running one joins its result, and queries answer from the last committed state', async (t) => {
+test('a second Sync during a running one joins its result, and reads answer from the last committed state', async (t) => {
   const { alice } = accounts();
   const clock = new ManualClock(T0);
   let gated: Instrumented | undefined;
@@ -139,13 +139,13 @@ test('a second Sync during a running one joins its result, and queries answer fr
   await new Promise((resolve) => { setTimeout(resolve, 0); });
   while (gated === undefined) await new Promise((resolve) => { setImmediate(resolve); });
   await gated.reachedGate;
-  const during = await h.supervisor.getReturns(alice, 0, T0);
+  const during = await h.reads.returns(alice, 0, T0);
   t.deepEqual(during, [], 'nothing committed yet');
   gated.open();
   const [a, b] = await Promise.all([first, second]);
   t.is(a, b, 'both callers got the same result');
   t.is(gated.fillsSince.length, 1, 'the venue was read once');
-  t.is((await h.supervisor.getReturns(alice, 0, T0)).length, a.hourlyReturnsWritten);
+  t.is((await h.reads.returns(alice, 0, T0)).length, a.hourlyReturnsWritten);
   await h.close();
 });
 
@@ -189,7 +189,7 @@ test('after N crashes in the window the account is failed, in replies and in met
   t.true(outcomes.every((o) => o.status === 'rejected'));
   const errors = outcomes.map((o) => (o.status === 'rejected' ? o.reason as unknown : null));
   t.is(errors.filter((e) => e instanceof AccountFailedError).length, 2, 'queued requests are refused once failed');
-  await t.throwsAsync(h.supervisor.getPerformance(alice), { instanceOf: AccountFailedError });
+  await t.throwsAsync(h.reads.performance(alice), { instanceOf: AccountFailedError });
   t.is(h.supervisor.status(alice), 'failed');
   t.deepEqual(h.supervisor.totals(), { alive: 0, passivated: 0, failed: 1, parked: { venue_auth: 0, venue_unavailable: 0, internal: 1, tamper: 0 } });
   const text = await h.registry.metrics();
@@ -206,7 +206,7 @@ test('an account stored as failed answers AccountFailedError at start until revi
   const error = await t.throwsAsync(h.supervisor.sync(alice, 'incremental'), { instanceOf: AccountFailedError });
   t.regex(error.message, /marked failed/u);
   t.is(h.supervisor.status(alice), 'failed');
-  await t.throwsAsync(h.supervisor.getReturns(alice, 0, T0), { instanceOf: AccountFailedError });
+  await t.throwsAsync(h.reads.returns(alice, 0, T0), { instanceOf: AccountFailedError });
   t.is(h.openedCredentials.length, 0, 'the credential was never opened');
   t.is(await rows('trades', alice), 0);
   await h.supervisor.revive(alice);
@@ -222,7 +222,7 @@ test('revive leaves a disabled connection disabled', async (t) => {
   await h.addAccount(alice, 'disabled');
   await h.supervisor.revive(alice);
   t.is(await h.store.connectionStatus(alice), 'disabled');
-  await t.throwsAsync(h.supervisor.getPerformance(alice), { instanceOf: AccountNotFoundError });
+  await t.throwsAsync(h.reads.performance(alice), { instanceOf: AccountNotFoundError });
   await h.close();
 });
 
@@ -308,7 +308,7 @@ test('two accounts stay isolated: one crash-looping, the other syncing', async (
   await h.addAccount(bob);
   const [aliceOutcomes, bobResults] = await Promise.all([
     Promise.allSettled([1, 2, 3].map(() => h.supervisor.sync(alice, 'incremental'))),
-    Promise.all([h.supervisor.sync(bob, 'incremental'), h.supervisor.getPerformance(bob)]),
+    Promise.all([h.supervisor.sync(bob, 'incremental'), h.reads.performance(bob)]),
   ]);
   t.true(aliceOutcomes.every((o) => o.status === 'rejected'));
   t.true(bobResults[0].fillsIngested > 0);
@@ -324,7 +324,7 @@ test('an idle actor is passivated: credential bytes zeroed, series removed, next
   const recorders: Instrumented[] = [];
   const h = createActorHarness({ database: db(), clock, settings: { idleMs: 60_000, syncIntervalMs: 0 }, connectorFactory: (account) => { const i = instrument(simulated(account, clock)); recorders.push(i); return i.connector; } });
   await h.addAccount(alice);
-  const before = await h.supervisor.getReturns(alice, 0, T0).then(async () => h.supervisor.sync(alice, 'incremental'));
+  const before = await h.reads.returns(alice, 0, T0).then(async () => h.supervisor.sync(alice, 'incremental'));
   const credential = h.openedCredentials[0];
   t.true(credential?.includes(CANARY_SECRET));
   t.true((await h.registry.metrics()).includes(label(alice)));
@@ -335,9 +335,9 @@ test('an idle actor is passivated: credential bytes zeroed, series removed, next
   t.false((await h.registry.metrics()).includes(label(alice)));
   t.deepEqual(h.supervisor.totals(), { alive: 0, passivated: 1, failed: 0, parked: { venue_auth: 0, venue_unavailable: 0, internal: 0, tamper: 0 } });
   const cursor = await h.store.loadCursor(alice, 'fills');
-  const returns = await h.supervisor.getReturns(alice, 0, T0 + HOUR);
+  const returns = await h.reads.returns(alice, 0, T0 + HOUR);
   t.is(returns.length, before.hourlyReturnsWritten);
-  t.is(h.openedCredentials.length, 1, 'a query after passivation opens no credential');
+  t.is(h.openedCredentials.length, 1, 'a read after passivation opens no credential');
   await h.supervisor.sync(alice, 'incremental');
   t.is(h.openedCredentials.length, 2, 'the sync opened a fresh credential');
   t.deepEqual(recorders[1]?.fillsSince, [cursor]);
@@ -349,17 +349,19 @@ test('each actor runs its own incremental sync on schedule', async (t) => {
   const clock = new ManualClock(T0);
   const recorders: Instrumented[] = [];
   const h = createActorHarness({ database: db(), clock, random: () => 0.5, settings: { syncIntervalMs: HOUR, syncJitter: 0.1, idleMs: 10 * HOUR }, connectorFactory: (account) => { const i = instrument(simulated(account, clock), { gated: true }); recorders.push(i); return i.connector; } });
-  await h.addAccount(alice);
-  await h.supervisor.getPerformance(alice);
-  t.is(recorders.length, 0, 'no sync yet: no venue client either (a query opens no credential)');
+  // Registering starts the actor (and its schedule) with no sync.
+  await h.supervisor.register(alice, await sealForTest(alice, { apiKey: 'key', secret: CANARY_SECRET }));
+  await h.reads.performance(alice);
+  t.is(recorders.length, 1, 'only the short-lived connector of the permission check');
+  t.deepEqual(recorders[0]?.fillsSince, [], 'no sync yet (a read opens no credential)');
   clock.advance(HOUR);
   const joined = h.supervisor.sync(alice, 'incremental');
-  while (recorders.length === 0) await new Promise((resolve) => { setImmediate(resolve); });
-  await recorders[0]?.reachedGate;
-  recorders[0]?.open();
+  while (recorders.length === 1) await new Promise((resolve) => { setImmediate(resolve); });
+  await recorders[1]?.reachedGate;
+  recorders[1]?.open();
   const result = await joined;
   t.is(result.trigger, 'schedule', 'the request joined the scheduled sync');
-  t.is(recorders[0]?.fillsSince.length, 1);
+  t.is(recorders[1]?.fillsSince.length, 1);
   await h.close();
 });
 
@@ -374,7 +376,7 @@ test('a passivated account wakes up for its next scheduled sync', async (t) => {
   clock.advance(2 * HOUR);
   await eventually(async () => (await rows('hourly_returns', alice)) > first.hourlyReturnsWritten);
   t.is(h.openedCredentials.length, 2);
-  t.is((await h.supervisor.getReturns(alice, 0, T0 + 3 * HOUR)).length, first.hourlyReturnsWritten + 2, 'two more hours, computed with no request');
+  t.is((await h.reads.returns(alice, 0, T0 + 3 * HOUR)).length, first.hourlyReturnsWritten + 2, 'two more hours, computed with no request');
   await h.close();
 });
 
@@ -427,7 +429,7 @@ test('full syncs beyond the concurrency limit are refused with OverloadedError',
 
 test('an unknown account is answered with AccountNotFoundError', async (t) => {
   const h = createActorHarness({ database: db() });
-  await t.throwsAsync(h.supervisor.getPerformance({ userUid: 'nobody', exchange: 'simulated' }), { instanceOf: AccountNotFoundError });
+  await t.throwsAsync(h.reads.performance({ userUid: 'nobody', exchange: 'simulated' }), { instanceOf: AccountNotFoundError });
   await h.close();
 });
 
@@ -438,17 +440,16 @@ test('shutdown lets a running sync finish, zeroes every credential and refuses n
   const h = createActorHarness({ database: db(), clock, settings: { syncIntervalMs: 0 }, connectorFactory: (account) => { const i = instrument(simulated(account, clock), { gated: account.userUid === 'alice' }); gates.push(i); return i.connector; } });
   await h.addAccount(alice);
   await h.addAccount(bob);
-  await h.supervisor.getPerformance(bob);
   const running = h.supervisor.sync(alice, 'incremental');
   while (gates.length < 1) await new Promise((resolve) => { setImmediate(resolve); });
   const aliceGate = gates.find((g) => g.fillsSince.length > 0);
   await aliceGate?.reachedGate;
   const shutdown = h.supervisor.shutdown(60_000); // generous: the sync must finish, however loaded the machine
-  await t.throwsAsync(h.supervisor.getPerformance(bob), { instanceOf: ShuttingDownError });
+  await t.throwsAsync(h.supervisor.sync(bob, 'incremental'), { instanceOf: ShuttingDownError });
   aliceGate?.open();
   t.true((await running).fillsIngested > 0, 'the running sync finished');
   await shutdown;
-  t.is(h.openedCredentials.length, 1, 'only the syncing account opened its credential (bob was only queried)');
+  t.is(h.openedCredentials.length, 1, 'only the syncing account opened its credential (bob was refused)');
   t.true(h.openedCredentials.every((c) => c.every((byte) => byte === 0)));
 });
 
@@ -458,7 +459,7 @@ test('no credential or trade id reaches a log line, a metric or an error', async
   await h.addAccount(alice);
   await h.supervisor.sync(alice, 'incremental');
   h.store.failNext('loadHourlyReturns', new Error(`boom ${CANARY_SECRET}`));
-  const error = await t.throwsAsync(h.supervisor.getReturns(alice, 0, T0));
+  const error = await t.throwsAsync(h.reads.returns(alice, 0, T0));
   noSecrets(t, `${error.message} ${String(error.cause)}`);
   noSecrets(t, await h.registry.metrics());
   noSecrets(t, h.logLines.join('\n'));
@@ -473,8 +474,9 @@ test('a request that reaches an actor as it passivates is answered by a fresh ac
   await h.addAccount(alice);
   const synced = await h.supervisor.sync(alice, 'incremental');
   clock.advance(61_000); // the idle Tick is now queued in the mailbox
-  const late = h.supervisor.getReturns(alice, 0, T0); // queued behind it, to the actor about to stop
-  t.is((await late).length, synced.hourlyReturnsWritten);
+  const late = h.supervisor.sync(alice, 'incremental'); // queued behind it, to the actor about to stop
+  t.true(synced.fillsIngested > 0);
+  t.is((await late).fillsIngested, 0, 'resumed from the stored cursor');
   t.is(h.supervisor.status(alice), 'alive', 'answered by a respawned actor');
   t.true(h.openedCredentials[0]?.every((byte) => byte === 0));
   await h.close();
@@ -553,26 +555,21 @@ test('a shutdown during a restart backoff stops the account cleanly', async (t) 
   await t.throwsAsync(h.supervisor.sync(alice, 'incremental'), { instanceOf: ShuttingDownError });
 });
 
-test('GetPerformance after a sync from nothing answers from memory; after an appending sync it reads the returns once', async (t) => {
+test('performance read from storage covers every published hour, and the new ones after an appending sync', async (t) => {
   const { alice } = accounts();
   const clock = new ManualClock(T0);
   const h = await spawnAccount(alice, { database: db(), clock, settings: { syncIntervalMs: 0, idleMs: 24 * HOUR } });
-  const reads = (): number => h.store.calls.get('loadHourlyReturns') ?? 0;
   await h.send<SyncResult>((replyTo) => ({ type: 'Sync', mode: 'incremental', replyTo }));
-  const cached = await h.send<AccountPerformance>((replyTo) => ({ type: 'GetPerformance', replyTo }));
-  t.is(reads(), 0, 'the full recompute left its metrics in memory');
-  const returns = await h.send<readonly HourlyReturn[]>((replyTo) => ({ type: 'GetReturns', from: 0, to: T0, replyTo }));
-  t.is(cached.metrics.hours, returns.length);
-  t.is(cached.metrics.cumulativeReturn, returns.at(-1)?.cumulativeReturn ?? Number.NaN);
-
+  const first = await h.reads.performance(alice);
+  const returns = await h.reads.returns(alice, 0, T0);
+  t.is(first.hours, returns.length);
+  t.is(first.cumulativeReturn, returns.at(-1)?.cumulativeReturn ?? Number.NaN);
   clock.advance(3 * HOUR);
   const appended = await h.send<SyncResult>((replyTo) => ({ type: 'Sync', mode: 'incremental', replyTo }));
   t.true(appended.hourlyReturnsWritten > 0);
-  const before = reads();
-  const fresh = await h.send<AccountPerformance>((replyTo) => ({ type: 'GetPerformance', replyTo }));
-  t.is(fresh.metrics.hours, returns.length + appended.hourlyReturnsWritten, 'no stale metrics after new hours');
-  await h.send<AccountPerformance>((replyTo) => ({ type: 'GetPerformance', replyTo }));
-  t.is(reads(), before + 1, 'read once, then kept');
+  const fresh = await h.reads.performance(alice);
+  t.is(fresh.hours, returns.length + appended.hourlyReturnsWritten, 'no stale metrics after new hours');
+  t.is(h.openedCredentials.length, 1, 'reads open no credential');
   await h.close();
 });
 
@@ -580,7 +577,7 @@ test('an ask for an account nobody connected leaves no live actor and no labelle
   const h = createActorHarness({ database: db(), settings: { syncIntervalMs: 0 } });
   const stranger: AccountKey = { userUid: 'stranger_42', exchange: 'simulated' };
   await t.throwsAsync(h.supervisor.sync(stranger, 'incremental'), { instanceOf: AccountNotFoundError });
-  await t.throwsAsync(h.supervisor.getPerformance(stranger), { instanceOf: AccountNotFoundError });
+  await t.throwsAsync(h.reads.performance(stranger), { instanceOf: AccountNotFoundError });
   while (h.supervisor.status(stranger) === 'alive') await new Promise((resolve) => { setImmediate(resolve); });
   t.is(h.supervisor.totals().alive, 0);
   t.notRegex(await h.registry.metrics(), /stranger_42/u);

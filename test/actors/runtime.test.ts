@@ -6,7 +6,8 @@ import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/config/logger.js';
 import { openEnvelope, sealEnvelope } from '../../src/crypto/envelope.js';
 import { inProcessAggregator } from '../../src/domain/in-process-aggregator.js';
-import { computePerformanceStats } from '../../src/domain/performance.js';
+import { createReads } from '../../src/app/reads.js';
+import { SealedCredentialError } from '../../src/crypto/errors.js';
 import type { AccountKey } from '../../src/domain/types.js';
 import { createSimulatedConnector } from '../../src/exchanges/simulated.js';
 import { createConnectionRepository } from '../../src/storage/connections.js';
@@ -21,16 +22,19 @@ test('the runtime wired from configuration syncs the simulated venue and shuts d
   const demo: AccountKey = { userUid: 'demo', exchange: 'simulated' };
   await createConnectionRepository(db().pool).saveConnection(demo, sealEnvelope(TEST_KEYRING, demo, Buffer.from('{"apiKey":"demo","secret":"demo"}')));
   const opened: Buffer[] = [];
+  const store = createAccountStore(db().pool);
   const registry = new Registry();
   const runtime = createActorRuntime(config, {
-    store: createAccountStore(db().pool), aggregator: inProcessAggregator, computePerformanceStats, registry, logger: createLogger('silent'),
+    store, aggregator: inProcessAggregator, registry, logger: createLogger('silent'),
+    openSealed: () => Promise.reject(new SealedCredentialError('unopenable')),
+    sealForStorage: (account, plaintext) => sealEnvelope(TEST_KEYRING, account, plaintext),
     openCredential: (account, envelope) => { const b = openEnvelope(TEST_KEYRING, account, envelope); opened.push(b); return b; },
     connectorFactory: (account) => createSimulatedConnector(account, { seed: 1, clock: { now: () => Date.now() }, startMs: Date.now() - 72 * 3_600_000 }),
   });
   const result = await runtime.supervisor.sync(demo, 'incremental', { signal: deadlineSignal(30_000) });
   t.true(result.hourlyReturnsWritten > 0);
-  const metrics = await runtime.supervisor.getPerformance(demo);
-  t.is(metrics.metrics.hours, result.hourlyReturnsWritten);
+  const metrics = await createReads(store, () => false).performance(demo);
+  t.is(metrics.hours, result.hourlyReturnsWritten);
   t.regex(await registry.metrics(), /enclave_account_syncs_total\{account="simulated:demo",result="ok"\} 1/u);
   await runtime.shutdown();
   t.is(opened.length, 1);

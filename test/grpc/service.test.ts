@@ -7,6 +7,7 @@ import {
   AccountFailedError,
   AccountNotFoundError,
   AskTimeoutError,
+  ConnectionReplacedError,
   OverloadedError,
   ShuttingDownError,
   VenueUnavailableError,
@@ -278,6 +279,7 @@ const mapped: readonly (readonly [string, () => Error, status])[] = [
   ['an ask that timed out', () => new AskTimeoutError('ask'), status.DEADLINE_EXCEEDED],
   ['a parked account', () => new AccountFailedError('binance:user_123 failed'), status.FAILED_PRECONDITION],
   ['a shutdown in progress', () => new ShuttingDownError('stopping'), status.UNAVAILABLE],
+  ['a sync cancelled by a new registration', () => new ConnectionReplacedError('binance:user_123 replaced'), status.ABORTED],
   ['an unexpected error', () => new TypeError('boom'), status.UNKNOWN],
 ];
 

@@ -2,7 +2,7 @@
 // `spawnAccount`, one bare account actor) to the real parts: the slonik AccountStore on a
 // throw-away PostgreSQL database, credentials sealed with a test keyring and opened by the real
 // `openEnvelope`, the real engine (in-process by default; pass the worker pool as `aggregator`)
-// and the domain's `computePerformanceStats`. A test sends messages and asserts on replies, on the
+// and the HPKE intake of a test enclave identity. A test sends messages and asserts on replies, on the
 // database and on metrics, with no network:
 //
 //   const db = useTestDatabase(test);
@@ -13,7 +13,8 @@
 //
 // Every dependency can be replaced per test: `store` + `putConnection`, `aggregator`,
 // `connectorFactory`, `openCredential`, `clock`, `random`, settings, crash policy, metrics
-// registry. Whatever the store, `h.store` wraps it to count calls and inject failures
+// registry, `openSealed` (default: the HPKE intake with TEST_IDENTITY; seal with
+// `sealForTest`). `h.reads` is the read side (src/app/reads.ts) on the same store. Whatever the store, `h.store` wraps it to count calls and inject failures
 // (instrumented-store.ts), and `h.aggregator` wraps the engine the same way. Opened credential
 // Buffers are kept in `openedCredentials` so a test can check that they were zeroed.
 import { randomBytes } from 'node:crypto';
@@ -35,7 +36,10 @@ import { sealEnvelope, openEnvelope } from '../../src/crypto/envelope.js';
 import { createKeyring, type Keyring } from '../../src/crypto/keyring.js';
 import { inProcessAggregator } from '../../src/domain/in-process-aggregator.js';
 import type { AggregationInput, Aggregator } from '../../src/domain/aggregation.js';
-import { computePerformanceStats } from '../../src/domain/performance.js';
+import { createReads, type Reads } from '../../src/app/reads.js';
+import { createEnclaveIdentity, type EnclaveIdentity } from '../../src/attestation/identity.js';
+import type { VenueCredential } from '../../src/domain/types.js';
+import { openSealedCredential, sealCredential } from '../../src/crypto/sealed-intake.js';
 import type { AccountKey, EpochMs } from '../../src/domain/types.js';
 import type { VenueConnector } from '../../src/exchanges/connector.js';
 import { createSimulatedConnector } from '../../src/exchanges/simulated.js';
@@ -67,6 +71,8 @@ export interface HarnessOptions {
   readonly connectorFactory?: (account: AccountKey, credential: Buffer) => VenueConnector | Promise<VenueConnector>;
   /** Default: `openEnvelope` with TEST_KEYRING (what sealed the stored envelope). */
   readonly openCredential?: (account: AccountKey, envelope: Buffer) => Buffer | Promise<Buffer>;
+  /** Default: `openSealedCredential` with TEST_IDENTITY (what `sealForTest` seals to). */
+  readonly openSealed?: (account: AccountKey, sealed: Uint8Array) => Promise<Buffer>;
 }
 
 /** An instrumented engine: records every input and can be told to fail its next run. */
@@ -95,6 +101,14 @@ export function instrumentAggregator(inner: Aggregator): InstrumentedAggregator 
 /** The envelope key of every test process (random: nothing sealed here outlives the run). */
 export const TEST_KEYRING: Keyring = createKeyring([{ id: 1, secret: randomBytes(32) }], 1);
 
+/** The enclave identity test Register messages are sealed to (created once per process). */
+const testIdentity: Promise<EnclaveIdentity> = createEnclaveIdentity({ serviceVersion: 'test', buildHash: 'test' });
+
+/** A credential sealed for `account` to the harness's enclave identity, as a client would send it. */
+export async function sealForTest(account: AccountKey, credential: VenueCredential): Promise<Buffer> {
+  return sealCredential((await testIdentity).publicKey, account, credential);
+}
+
 const DAY = 24 * 3_600_000;
 
 /**
@@ -108,6 +122,8 @@ export function historyStart(now: EpochMs): EpochMs {
 
 export interface ActorHarness {
   readonly supervisor: Supervisor;
+  /** The read side on the same store, parked as the supervisor knows it. */
+  readonly reads: Reads;
   readonly store: InstrumentedStore;
   /** The engine given (default: the real one in-process), wrapped to record inputs and inject failures. */
   readonly aggregator: InstrumentedAggregator;
@@ -120,7 +136,7 @@ export interface ActorHarness {
   /** Every log line the actors wrote. */
   readonly logLines: string[];
   /** Stores a connection whose sealed envelope holds a canary credential. */
-  addAccount(account: AccountKey, status?: 'active' | 'failed' | 'disabled'): Promise<void>;
+  addAccount(account: AccountKey, status?: 'active' | 'failed' | 'disabled'): Promise<unknown>;
   passivate(account: AccountKey): Promise<void>;
   close(): Promise<void>;
 }
@@ -131,7 +147,7 @@ export function canaryCredential(): Buffer {
   return Buffer.from(JSON.stringify({ apiKey: `key-${CANARY_SECRET}`, secret: CANARY_SECRET }));
 }
 
-type PutConnection = (account: AccountKey, envelope: Buffer, status?: 'active' | 'failed' | 'disabled') => Promise<void>;
+type PutConnection = (account: AccountKey, envelope: Buffer, status?: 'active' | 'failed' | 'disabled') => Promise<unknown>;
 
 function storeOf(options: HarnessOptions): { raw: AccountStore; putConnection: PutConnection } {
   if (options.database !== undefined) {
@@ -156,12 +172,13 @@ export function harnessDeps(options: HarnessOptions, opened: Buffer[], logLines:
     store,
     aggregator: instrumentAggregator(options.aggregator ?? inProcessAggregator),
     openCredential: options.openCredential ?? ((account, envelope) => openEnvelope(TEST_KEYRING, account, envelope)),
+    openSealed: options.openSealed ?? (async (account, sealed) => openSealedCredential(await testIdentity, account, sealed)),
+    sealForStorage: (account, plaintext) => sealEnvelope(TEST_KEYRING, account, plaintext),
     connectorFactory: async (account, credential) => {
       opened.push(credential);
       if (options.connectorFactory !== undefined) return options.connectorFactory(account, credential);
       return createSimulatedConnector(account, { seed: 7, clock, startMs, fillsPerHour: 0.5, pageSize: 5 });
     },
-    computePerformanceStats,
     clock,
     random: options.random ?? Math.random,
     settings: { ...DEFAULT_ACCOUNT_SETTINGS, ...options.settings },
@@ -184,8 +201,9 @@ export function createActorHarness(options: HarnessOptions = {}): ActorHarness {
     defaultTimeoutMs: options.defaultTimeoutMs ?? 60_000,
     ...(deps.logger === undefined ? {} : { logger: deps.logger }),
   });
+  const reads = createReads(store, (account) => supervisor.status(account) === 'failed');
   return {
-    supervisor, store, aggregator: deps.aggregator, clock: deps.clock, registry, metrics, deps, openedCredentials, logLines,
+    supervisor, reads, store, aggregator: deps.aggregator, clock: deps.clock, registry, metrics, deps, openedCredentials, logLines,
     addAccount: (account, status) => putConnection(account, sealEnvelope(TEST_KEYRING, account, canaryCredential()), status),
     passivate: (account) => supervisor.passivate(account),
     close: () => supervisor.shutdown(1_000),
@@ -195,6 +213,8 @@ export function createActorHarness(options: HarnessOptions = {}): ActorHarness {
 /** One bare account actor (no supervisor): crashes stop it, passivation stops it. */
 export interface SingleActorHarness {
   readonly ref: ActorRef<AccountMessage>;
+  /** The read side on the same store (nothing parked: a bare actor has no supervisor). */
+  readonly reads: Reads;
   readonly store: InstrumentedStore;
   readonly aggregator: InstrumentedAggregator;
   readonly deps: HarnessDeps;
@@ -220,7 +240,7 @@ export async function spawnAccount(account: AccountKey, options: HarnessOptions 
   };
   const ref = spawnAccountActor({ parent: system, name: 'account-under-test', account, deps, lifecycle, onCrash: (crash) => (crash === 'resume' ? 'resume' : 'reset') });
   return {
-    ref, store, aggregator: deps.aggregator, deps, openedCredentials, passivations,
+    ref, reads: createReads(store, () => false), store, aggregator: deps.aggregator, deps, openedCredentials, passivations,
     send: (make, timeoutMs = 60_000) => ask(ref, make, timeoutMs),
     close: async () => { await stop(ref as ActorRef<never>); stopSystem(system); },
   };

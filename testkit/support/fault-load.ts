@@ -12,14 +12,15 @@
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/config/logger.js';
 import { DEFAULT_ACCOUNT_SETTINGS } from '../../src/actors/account-actor.js';
-import { computePerformanceStats } from '../../src/domain/performance.js';
+import { createReads } from '../../src/app/reads.js';
+import { SealedCredentialError } from '../../src/crypto/errors.js';
 import type { AccountKey } from '../../src/domain/types.js';
 import { ActorError, AccountFailedError } from '../../src/actors/errors.js';
 import { systemClock } from '../../src/actors/clock.js';
 import { createSupervisor } from '../../src/actors/supervisor.js';
 import { deadlineSignal } from '../../src/actors/nact.js';
 import { createKeyring } from '../../src/crypto/keyring.js';
-import { openEnvelope } from '../../src/crypto/envelope.js';
+import { openEnvelope, sealEnvelope } from '../../src/crypto/envelope.js';
 import { decodeCredential } from '../../src/crypto/credential.js';
 import { createCcxtConnector } from '../../src/exchanges/ccxt/ccxt-connector.js';
 import { createAggregationPool } from '../../src/pool/aggregation-pool.js';
@@ -85,9 +86,10 @@ export async function runFaultLoad(options: { readonly accounts: number; readonl
   const now = Date.now();
   const boundMs = 60_000;
   let factoryCalls = 0;
+  const store = createAccountStore(db.pool);
   const supervisor = createSupervisor({
     deps: {
-      store: createAccountStore(db.pool),
+      store,
       aggregator: pool,
       openCredential: (account, envelope) => openEnvelope(keyring, account, envelope),
       connectorFactory: (account, plaintext) => {
@@ -107,7 +109,9 @@ export async function runFaultLoad(options: { readonly accounts: number; readonl
           retry: { baseDelayMs: 5, maxDelayMs: 200, budgetMs: 15_000, maxAttempts: 4, attemptTimeoutMs: 5_000 },
         });
       },
-      computePerformanceStats,
+      // Nothing registers here: accounts are stored directly (connectAccount).
+      openSealed: () => Promise.reject(new SealedCredentialError('unopenable')),
+      sealForStorage: (account, plaintext) => sealEnvelope(keyring, account, plaintext),
       clock: systemClock,
       random,
       settings: { ...DEFAULT_ACCOUNT_SETTINGS, syncIntervalMs: 0, idleMs: 3_600_000 },
@@ -117,6 +121,7 @@ export async function runFaultLoad(options: { readonly accounts: number; readonl
     maxConcurrentFullSyncs: options.accounts,
     logger,
   });
+  const reads = createReads(store, (account) => supervisor.status(account) === 'failed');
   const concurrency = options.concurrency ?? 25;
   try {
     await bounded(accounts, 20, (a) => connectAccount(db.pool, a, { apiKey: CANARY_API_KEY, secret: CANARY_API_SECRET }));
@@ -136,7 +141,7 @@ export async function runFaultLoad(options: { readonly accounts: number; readonl
       for (let round = 0; round < queryRounds; round += 1) {
         await bounded(of('healthy'), concurrency, async (a) => {
           const t0 = performance.now();
-          await supervisor.getPerformance(a, deadlineSignal(boundMs)).catch(() => undefined);
+          await reads.performance(a, deadlineSignal(boundMs)).catch(() => undefined);
           samples.push(performance.now() - t0);
         });
       }

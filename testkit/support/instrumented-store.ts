@@ -23,7 +23,7 @@ export interface InstrumentedStore extends AccountStore {
 }
 
 const METHODS: readonly Method[] = [
-  'loadConnection', 'setConnectionStatus', 'loadCursor', 'commitFillsPage', 'commitCashFlowsPage', 'loadFills', 'loadCashFlows',
+  'loadConnection', 'loadConnectionStatus', 'saveConnection', 'removeAccount', 'listConnections', 'setConnectionStatus', 'loadCursor', 'commitFillsPage', 'commitCashFlowsPage', 'loadFills', 'loadCashFlows',
   'upsertCandles', 'loadCandles', 'loadEngineState', 'saveAggregates', 'loadHourlyReturns', 'loadSnapshots',
 ];
 

@@ -5,6 +5,7 @@
 import type { AccountKey, BalanceSnapshot, Candle, CashFlow, EpochMs, Exchange, Fill, HourlyReturn, SyncCursor, SyncStream } from '../../src/domain/types.js';
 import { accountId } from '../../src/domain/types.js';
 import type { AccountStore, AggregateWrite, StoredConnection } from '../../src/storage/account-store.js';
+import type { ConnectionSummary } from '../../src/storage/connections.js';
 import type { ConnectionStatus, ParkedReason } from '../../src/domain/types.js';
 import { StaleGenerationError } from '../../src/storage/errors.js';
 
@@ -26,9 +27,36 @@ export class MemoryAccountStore implements AccountStore {
 
   private generations = 0;
 
-  putConnection(account: AccountKey, envelope: Buffer, status: ConnectionStatus = 'active'): void {
+  putConnection(account: AccountKey, envelope: Buffer, status: ConnectionStatus = 'active'): number {
     this.generations += 1;
     this.connections.set(accountId(account), { account, envelope, status, generation: this.generations, parkedReason: null });
+    return this.generations;
+  }
+
+  async saveConnection(account: AccountKey, envelope: Buffer): Promise<number> {
+    return this.putConnection(account, Buffer.from(envelope));
+  }
+
+  async loadConnectionStatus(account: AccountKey): Promise<ConnectionStatus | null> {
+    return this.connections.get(accountId(account))?.status ?? null;
+  }
+
+  async removeAccount(account: AccountKey, { keepAggregates }: { readonly keepAggregates: boolean }): Promise<boolean> {
+    const id = accountId(account);
+    const removed = this.connections.delete(id);
+    const data = this.data.get(id);
+    if (data !== undefined) {
+      // Published aggregates may stay; everything private goes.
+      this.data.set(id, { ...data, fills: new Map(), flows: new Map(), cursors: new Map(), engineState: null,
+        ...(keepAggregates ? {} : { returns: new Map(), snapshots: new Map() }) });
+    }
+    return removed;
+  }
+
+  async listConnections(): Promise<ConnectionSummary[]> {
+    return [...this.connections.values()]
+      .map((c) => ({ account: c.account, status: c.status, parkedReason: c.parkedReason, keyId: 0, updatedAt: 0 }))
+      .sort((a, b) => (a.account.userUid < b.account.userUid ? -1 : a.account.userUid > b.account.userUid ? 1 : a.account.exchange < b.account.exchange ? -1 : 1));
   }
 
   /** The fence of the real store: the connection exists with this generation (when one is given). */

@@ -1,0 +1,63 @@
+// The read side: published aggregates answered from storage, with no actor and no credential.
+// One cheap existence query first keeps today's answers for an account nobody connected
+// (AccountNotFoundError) and for a parked one (AccountFailedError); then the rows themselves.
+import type { PerformanceStats } from '../domain/aggregation.js';
+import { computePerformanceStats } from '../domain/performance.js';
+import type { AccountKey, BalanceSnapshot, EpochMs, HourlyReturn } from '../domain/types.js';
+import { accountId } from '../domain/types.js';
+import { AccountFailedError, AccountNotFoundError } from '../actors/errors.js';
+import { toActorError } from '../actors/account-actor.js';
+import { parseEngineEnvelope } from '../actors/sync-activity.js';
+import type { AccountStore } from '../storage/account-store.js';
+
+/** What the read side needs of storage: statuses and published rows, never an envelope. */
+export type ReadStore = Pick<AccountStore, 'loadConnectionStatus' | 'loadHourlyReturns' | 'loadSnapshots' | 'loadEngineState'>;
+
+export interface Reads {
+  /** Published hourly returns with hourStart in [from, to), oldest first. */
+  returns(account: AccountKey, from: EpochMs, to: EpochMs, signal?: AbortSignal): Promise<readonly HourlyReturn[]>;
+  /** Balance snapshots with `at` in [from, to), oldest first. */
+  snapshots(account: AccountKey, from: EpochMs, to: EpochMs, signal?: AbortSignal): Promise<readonly BalanceSnapshot[]>;
+  /** Metrics over the account's whole published history. */
+  performance(account: AccountKey, signal?: AbortSignal): Promise<PerformanceStats>;
+}
+
+/**
+ * The account's performance from what storage holds: the published hourly returns up to the
+ * computed hour, with the PnL totals of the saved engine state. The one function the
+ * stored-statistics work (branch perfstats) replaces with a load of the stats it stores.
+ */
+export async function loadPerformance(store: ReadStore, account: AccountKey): Promise<PerformanceStats> {
+  const engine = parseEngineEnvelope(await store.loadEngineState(account));
+  const returns = engine === null ? [] : await store.loadHourlyReturns(account, 0, engine.computedUntil);
+  return computePerformanceStats(returns, engine?.totals ?? { realizedPnl: 0, unrealizedPnl: 0, totalFees: 0 });
+}
+
+/**
+ * `isParked` is the runtime's own knowledge (an account parked in this process answers
+ * AccountFailedError before its row says failed); it is a map lookup, not an ask.
+ */
+export function createReads(store: ReadStore, isParked: (account: AccountKey) => boolean): Reads {
+  const readable = async (account: AccountKey, signal: AbortSignal | undefined): Promise<void> => {
+    signal?.throwIfAborted();
+    if (isParked(account)) throw new AccountFailedError(`${accountId(account)} is parked`);
+    const status = await store.loadConnectionStatus(account);
+    if (status === null || status === 'disabled') throw new AccountNotFoundError(`no connection for ${accountId(account)}`);
+    if (status === 'failed') throw new AccountFailedError(`${accountId(account)} is marked failed`);
+  };
+  // The actor family's one translation: a storage failure reaches the caller without its inner text.
+  const read = async <T>(account: AccountKey, signal: AbortSignal | undefined, load: () => Promise<T>): Promise<T> => {
+    try {
+      await readable(account, signal);
+      return await load();
+    } catch (error) {
+      if (signal?.aborted === true && error === signal.reason) throw error;
+      throw toActorError(error, account);
+    }
+  };
+  return {
+    returns: (account, from, to, signal) => read(account, signal, () => store.loadHourlyReturns(account, from, to)),
+    snapshots: (account, from, to, signal) => read(account, signal, () => store.loadSnapshots(account, from, to)),
+    performance: (account, signal) => read(account, signal, () => loadPerformance(store, account)),
+  };
+}
