@@ -6,7 +6,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { aggregate, type EngineInput } from '../src/domain/in-process-aggregator.js';
+import { aggregate, type EngineInput, type EngineResult } from '../src/domain/in-process-aggregator.js';
 import type { Candle, CashFlow, Fill } from '../src/domain/types.js';
 import { createAggregationPool } from '../src/pool/aggregation-pool.js';
 import { prng } from '../src/domain/prng.js';
@@ -88,6 +88,34 @@ const poolCold = await timed(() => pool.aggregate(input));
 const mainCold = await timed(() => aggregate(input));
 const pooled = await timed(() => pool.aggregate(input));
 const main = await timed(() => aggregate(input));
+// The sync activity runs the engine in about CHUNKS pool tasks, each resuming from the state the
+// previous one returned: the difference to one task is the chunking's overhead.
+const CHUNKS = 10;
+const chunked = async (): Promise<EngineResult> => {
+  const step = Math.ceil(HOURS / CHUNKS) * H;
+  let state: unknown = null;
+  let last: EngineResult | null = null;
+  let fillAt = 0;
+  let flowAt = 0;
+  let candleAt = 0;
+  for (let from = T0; from < input.untilHour; from += step) {
+    const until = Math.min(input.untilHour, from + step);
+    const fillEnd = indexBefore(input.fills, fillAt, until, (f) => f.executedAt);
+    const flowEnd = indexBefore(input.cashFlows, flowAt, until, (c) => c.occurredAt);
+    while (candleAt < input.candles.length && input.candles[candleAt]!.openTime < from - H) candleAt += 1;
+    const candleEnd = indexBefore(input.candles, candleAt, until, (c) => c.openTime);
+    last = await pool.aggregate({
+      ...input, state, untilHour: until, startHour: state === null ? input.startHour : null, openingBalances: state === null ? input.openingBalances : [],
+      fills: input.fills.slice(fillAt, fillEnd), cashFlows: input.cashFlows.slice(flowAt, flowEnd), candles: input.candles.slice(candleAt, candleEnd),
+    });
+    state = last.state;
+    fillAt = fillEnd;
+    flowAt = flowEnd;
+  }
+  return last!;
+};
+await chunked();
+const pooledChunks = await timed(chunked);
 await pool.close();
 gc.disconnect();
 const inPool = pooled.value;
@@ -100,4 +128,13 @@ console.log(`fills ${FILLS}, candles ${input.candles.length}, flows ${input.cash
 console.log(`hourly returns ${inPool.hourlyReturns.length}, gaps ${inPool.gaps.length}, cumulative ${(m.cumulativeReturn * 100).toFixed(3)}%, max drawdown ${(m.maxDrawdown * 100).toFixed(3)}%, Sharpe ${m.sharpe?.toFixed(3)}`);
 console.log(`warm: pool ${poolMs.toFixed(0)} ms (process CPU ${pooled.cpuMs.toFixed(0)} ms, main-thread GC ${pooled.gcMs.toFixed(0)} ms); main thread ${mainThreadMs.toFixed(0)} ms (CPU ${main.cpuMs.toFixed(0)} ms, GC ${main.gcMs.toFixed(0)} ms)`);
 console.log(`same result both ways: ${JSON.stringify(inPool) === JSON.stringify(onMain)}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${availableParallelism()} cores`);
-console.log(JSON.stringify({ fills: FILLS, hours: inPool.hourlyReturns.length, poolMs: Math.round(poolMs), mainThreadMs: Math.round(mainThreadMs), poolColdMs: Math.round(poolCold.ms), mainThreadColdMs: Math.round(mainCold.ms) }));
+const chunkOverheadMs = (pooledChunks.ms - poolMs) / CHUNKS;
+console.log(`warm, in ${CHUNKS} pool tasks resuming from state: ${pooledChunks.ms.toFixed(0)} ms (process CPU ${pooledChunks.cpuMs.toFixed(0)} ms), ${chunkOverheadMs.toFixed(1)} ms per chunk over one task`);
+console.log(JSON.stringify({ fills: FILLS, hours: inPool.hourlyReturns.length, poolMs: Math.round(poolMs), mainThreadMs: Math.round(mainThreadMs), poolColdMs: Math.round(poolCold.ms), mainThreadColdMs: Math.round(mainCold.ms), poolChunkedMs: Math.round(pooledChunks.ms), chunks: CHUNKS, chunkOverheadMs: Number(chunkOverheadMs.toFixed(1)) }));
+
+/** First index ≥ `from` whose time is ≥ `limit` (rows are sorted by time). */
+function indexBefore<T>(rows: readonly T[], from: number, limit: number, timeOf: (row: T) => number): number {
+  let i = from;
+  while (i < rows.length && timeOf(rows[i]!) < limit) i += 1;
+  return i;
+}
