@@ -10,6 +10,7 @@ import { aggregate, type EngineInput, type EngineResult } from '../src/domain/in
 import type { Candle, CashFlow, Fill } from '../src/domain/types.js';
 import { createAggregationPool } from '../src/pool/aggregation-pool.js';
 import { prng } from '../src/domain/prng.js';
+import { EMPTY_PERFORMANCE, addHour, draftOf } from '../src/domain/performance.js';
 
 const FILLS = Number(process.env['BENCH_FILLS'] ?? 1_000_000);
 const HOURS = 8760;
@@ -118,6 +119,16 @@ await chunked();
 const pooledChunks = await timed(chunked);
 await pool.close();
 gc.disconnect();
+// What keeping the metrics costs the engine per hour: the accumulator's update alone, over the run's returns.
+const rs = pooled.value.hourlyReturns;
+const statsRounds = 200;
+const statsStart = performance.now();
+for (let round = 0; round < statsRounds; round++) {
+  const draft = draftOf(EMPTY_PERFORMANCE);
+  for (const h of rs) addHour(draft, h.hourStart, h.return);
+  if (draft.hours !== rs.length) throw new Error('accumulator lost hours');
+}
+const statsNsPerHour = ((performance.now() - statsStart) * 1e6) / (statsRounds * rs.length);
 const inPool = pooled.value;
 const onMain = main.value;
 const poolMs = pooled.ms;
@@ -130,7 +141,8 @@ console.log(`warm: pool ${poolMs.toFixed(0)} ms (process CPU ${pooled.cpuMs.toFi
 console.log(`same result both ways: ${JSON.stringify(inPool) === JSON.stringify(onMain)}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${availableParallelism()} cores`);
 const chunkOverheadMs = (pooledChunks.ms - poolMs) / CHUNKS;
 console.log(`warm, in ${CHUNKS} pool tasks resuming from state: ${pooledChunks.ms.toFixed(0)} ms (process CPU ${pooledChunks.cpuMs.toFixed(0)} ms), ${chunkOverheadMs.toFixed(1)} ms per chunk over one task`);
-console.log(JSON.stringify({ fills: FILLS, hours: inPool.hourlyReturns.length, poolMs: Math.round(poolMs), mainThreadMs: Math.round(mainThreadMs), poolColdMs: Math.round(poolCold.ms), mainThreadColdMs: Math.round(mainCold.ms), poolChunkedMs: Math.round(pooledChunks.ms), chunks: CHUNKS, chunkOverheadMs: Number(chunkOverheadMs.toFixed(1)) }));
+console.log(`metrics accumulator update: ${statsNsPerHour.toFixed(0)} ns per hour (${((statsNsPerHour * rs.length) / 1e6).toFixed(2)} ms for the year)`);
+console.log(JSON.stringify({ fills: FILLS, hours: inPool.hourlyReturns.length, poolMs: Math.round(poolMs), mainThreadMs: Math.round(mainThreadMs), poolColdMs: Math.round(poolCold.ms), mainThreadColdMs: Math.round(mainCold.ms), poolChunkedMs: Math.round(pooledChunks.ms), chunks: CHUNKS, chunkOverheadMs: Number(chunkOverheadMs.toFixed(1)), statsNsPerHour: Math.round(statsNsPerHour) }));
 
 /** First index ≥ `from` whose time is ≥ `limit` (rows are sorted by time). */
 function indexBefore<T>(rows: readonly T[], from: number, limit: number, timeOf: (row: T) => number): number {
