@@ -6,10 +6,11 @@ import { availableParallelism, loadavg } from 'node:os';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { aggregate, type EngineInput } from '../src/domain/in-process-aggregator.js';
+import { aggregate, type EngineInput, type EngineResult } from '../src/domain/in-process-aggregator.js';
 import type { Candle, CashFlow, Fill } from '../src/domain/types.js';
 import { createAggregationPool } from '../src/pool/aggregation-pool.js';
 import { prng } from '../src/domain/prng.js';
+import { EMPTY_PERFORMANCE, addHour, draftOf } from '../src/domain/performance.js';
 
 const FILLS = Number(process.env['BENCH_FILLS'] ?? 1_000_000);
 const HOURS = 8760;
@@ -88,8 +89,46 @@ const poolCold = await timed(() => pool.aggregate(input));
 const mainCold = await timed(() => aggregate(input));
 const pooled = await timed(() => pool.aggregate(input));
 const main = await timed(() => aggregate(input));
+// The sync activity runs the engine in about CHUNKS pool tasks, each resuming from the state the
+// previous one returned: the difference to one task is the chunking's overhead.
+const CHUNKS = 10;
+const chunked = async (): Promise<EngineResult> => {
+  const step = Math.ceil(HOURS / CHUNKS) * H;
+  let state: unknown = null;
+  let last: EngineResult | null = null;
+  let fillAt = 0;
+  let flowAt = 0;
+  let candleAt = 0;
+  for (let from = T0; from < input.untilHour; from += step) {
+    const until = Math.min(input.untilHour, from + step);
+    const fillEnd = indexBefore(input.fills, fillAt, until, (f) => f.executedAt);
+    const flowEnd = indexBefore(input.cashFlows, flowAt, until, (c) => c.occurredAt);
+    while (candleAt < input.candles.length && input.candles[candleAt]!.openTime < from - H) candleAt += 1;
+    const candleEnd = indexBefore(input.candles, candleAt, until, (c) => c.openTime);
+    last = await pool.aggregate({
+      ...input, state, untilHour: until, startHour: state === null ? input.startHour : null, openingBalances: state === null ? input.openingBalances : [],
+      fills: input.fills.slice(fillAt, fillEnd), cashFlows: input.cashFlows.slice(flowAt, flowEnd), candles: input.candles.slice(candleAt, candleEnd),
+    });
+    state = last.state;
+    fillAt = fillEnd;
+    flowAt = flowEnd;
+  }
+  return last!;
+};
+await chunked();
+const pooledChunks = await timed(chunked);
 await pool.close();
 gc.disconnect();
+// What keeping the metrics costs the engine per hour: the accumulator's update alone, over the run's returns.
+const rs = pooled.value.hourlyReturns;
+const statsRounds = 200;
+const statsStart = performance.now();
+for (let round = 0; round < statsRounds; round++) {
+  const draft = draftOf(EMPTY_PERFORMANCE);
+  for (const h of rs) addHour(draft, h.hourStart, h.return);
+  if (draft.hours !== rs.length) throw new Error('accumulator lost hours');
+}
+const statsNsPerHour = ((performance.now() - statsStart) * 1e6) / (statsRounds * rs.length);
 const inPool = pooled.value;
 const onMain = main.value;
 const poolMs = pooled.ms;
@@ -100,4 +139,14 @@ console.log(`fills ${FILLS}, candles ${input.candles.length}, flows ${input.cash
 console.log(`hourly returns ${inPool.hourlyReturns.length}, gaps ${inPool.gaps.length}, cumulative ${(m.cumulativeReturn * 100).toFixed(3)}%, max drawdown ${(m.maxDrawdown * 100).toFixed(3)}%, Sharpe ${m.sharpe?.toFixed(3)}`);
 console.log(`warm: pool ${poolMs.toFixed(0)} ms (process CPU ${pooled.cpuMs.toFixed(0)} ms, main-thread GC ${pooled.gcMs.toFixed(0)} ms); main thread ${mainThreadMs.toFixed(0)} ms (CPU ${main.cpuMs.toFixed(0)} ms, GC ${main.gcMs.toFixed(0)} ms)`);
 console.log(`same result both ways: ${JSON.stringify(inPool) === JSON.stringify(onMain)}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${availableParallelism()} cores`);
-console.log(JSON.stringify({ fills: FILLS, hours: inPool.hourlyReturns.length, poolMs: Math.round(poolMs), mainThreadMs: Math.round(mainThreadMs), poolColdMs: Math.round(poolCold.ms), mainThreadColdMs: Math.round(mainCold.ms) }));
+const chunkOverheadMs = (pooledChunks.ms - poolMs) / CHUNKS;
+console.log(`warm, in ${CHUNKS} pool tasks resuming from state: ${pooledChunks.ms.toFixed(0)} ms (process CPU ${pooledChunks.cpuMs.toFixed(0)} ms), ${chunkOverheadMs.toFixed(1)} ms per chunk over one task`);
+console.log(`metrics accumulator update: ${statsNsPerHour.toFixed(0)} ns per hour (${((statsNsPerHour * rs.length) / 1e6).toFixed(2)} ms for the year)`);
+console.log(JSON.stringify({ fills: FILLS, hours: inPool.hourlyReturns.length, poolMs: Math.round(poolMs), mainThreadMs: Math.round(mainThreadMs), poolColdMs: Math.round(poolCold.ms), mainThreadColdMs: Math.round(mainCold.ms), poolChunkedMs: Math.round(pooledChunks.ms), chunks: CHUNKS, chunkOverheadMs: Number(chunkOverheadMs.toFixed(1)), statsNsPerHour: Math.round(statsNsPerHour) }));
+
+/** First index ≥ `from` whose time is ≥ `limit` (rows are sorted by time). */
+function indexBefore<T>(rows: readonly T[], from: number, limit: number, timeOf: (row: T) => number): number {
+  let i = from;
+  while (i < rows.length && timeOf(rows[i]!) < limit) i += 1;
+  return i;
+}

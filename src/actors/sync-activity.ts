@@ -166,7 +166,9 @@ export async function runSyncActivity(deps: SyncActivityDeps, run: SyncRun): Pro
     v: ENGINE_ENVELOPE_VERSION, engine: result.state, computedUntil: untilHour, assets,
     totals: { realizedPnl: result.realizedPnl, unrealizedPnl: result.unrealizedPnl, totalFees: result.totalFees }, snapshot,
   };
-  await store.saveAggregates(account, { hourlyReturns: result.hourlyReturns, snapshot: result.snapshot, engineState: next }, generation);
+  // The worker's metrics cover the whole record (its accumulator rides in the engine state).
+  const performance = { stats: result.metrics, computedUntil: untilHour };
+  await store.saveAggregates(account, { hourlyReturns: result.hourlyReturns, snapshot: result.snapshot, engineState: next, performance }, generation);
   position.engine = next;
   return done(result.hourlyReturns.length, result.gaps, snapshot);
 }

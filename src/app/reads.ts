@@ -7,11 +7,10 @@ import type { AccountKey, BalanceSnapshot, EpochMs, HourlyReturn } from '../doma
 import { accountId } from '../domain/types.js';
 import { AccountFailedError, AccountNotFoundError } from '../actors/errors.js';
 import { toActorError } from '../actors/account-actor.js';
-import { parseEngineEnvelope } from '../actors/sync-activity.js';
 import type { AccountStore } from '../storage/account-store.js';
 
 /** What the read side needs of storage: statuses and published rows, never an envelope. */
-export type ReadStore = Pick<AccountStore, 'loadConnectionStatus' | 'loadHourlyReturns' | 'loadSnapshots' | 'loadEngineState'>;
+export type ReadStore = Pick<AccountStore, 'loadConnectionStatus' | 'loadHourlyReturns' | 'loadSnapshots' | 'loadPerformanceStats'>;
 
 export interface Reads {
   /** Published hourly returns with hourStart in [from, to), oldest first. */
@@ -23,14 +22,12 @@ export interface Reads {
 }
 
 /**
- * The account's performance from what storage holds: the published hourly returns up to the
- * computed hour, with the PnL totals of the saved engine state. The one function the
- * stored-statistics work (branch perfstats) replaces with a load of the stats it stores.
+ * The account's performance as the worker stored it with the aggregates: one row. Before the
+ * first sync has valued an hour there is none, and the stats of an empty record answer.
  */
 export async function loadPerformance(store: ReadStore, account: AccountKey): Promise<PerformanceStats> {
-  const engine = parseEngineEnvelope(await store.loadEngineState(account));
-  const returns = engine === null ? [] : await store.loadHourlyReturns(account, 0, engine.computedUntil);
-  return computePerformanceStats(returns, engine?.totals ?? { realizedPnl: 0, unrealizedPnl: 0, totalFees: 0 });
+  const stored = await store.loadPerformanceStats(account);
+  return stored?.stats ?? computePerformanceStats([], { realizedPnl: 0, unrealizedPnl: 0, totalFees: 0 });
 }
 
 /**

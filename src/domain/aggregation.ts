@@ -34,7 +34,7 @@ export interface DataGap {
   readonly treatment: string;
 }
 
-/** Formulas: see `computePerformanceStats` in ./metrics.ts (hourly returns, annualized with 8760 hours). */
+/** Formulas: see `performanceStatsFrom` in ./performance.ts (hourly returns, annualized with 8760 hours). */
 export interface PerformanceStats {
   readonly hours: number;
   readonly cumulativeReturn: number;
@@ -65,6 +65,11 @@ export interface AggregationResult {
   readonly realizedPnl: number;
   readonly unrealizedPnl: number;
   readonly totalFees: number;
+  /**
+   * Metrics over every hour up to `untilHour`: the hours of `state` as given plus this run's,
+   * with this run's P&L totals (a run resumed from a saved state still covers the whole record).
+   */
+  readonly metrics: PerformanceStats;
 }
 
 /** Runs the engine (in the worker pool in production, in-process in unit tests). */

@@ -64,6 +64,7 @@ export interface ColumnarResult {
   readonly realizedPnl: number;
   readonly unrealizedPnl: number;
   readonly totalFees: number;
+  /** Over every hour up to `untilHour` (the saved state's hours included). */
   readonly metrics: PerformanceStats;
   /** Fills and flows at or after `untilHour`: not applied; the next run gets them again. */
   readonly deferredFills: number;

@@ -2,6 +2,7 @@
 // previous run stopped. float64 values survive JSON and jsonb exactly (shortest round-trip text).
 import type { CostMethod } from './aggregation.js';
 import { AggregationInputError } from './errors.js';
+import { parsePerformanceAccumulator, type PerformanceAccumulator } from './performance.js';
 
 export interface PositionState {
   readonly asset: string;
@@ -19,8 +20,11 @@ export interface MarkState {
   readonly price: number;
 }
 
+/** Version 2 added `performance`; an older state is refused, so the history is recomputed once. */
+export const ENGINE_STATE_VERSION = 2;
+
 export interface EngineState {
-  readonly version: 1;
+  readonly version: typeof ENGINE_STATE_VERSION;
   readonly baseCurrency: string;
   readonly costMethod: CostMethod;
   /** Next hour to compute: the previous run's `untilHour`. */
@@ -33,6 +37,8 @@ export interface EngineState {
   readonly totalFees: number;
   readonly positions: readonly PositionState[];
   readonly marks: readonly MarkState[];
+  /** The performance metrics' running sums over every hour returned so far. */
+  readonly performance: PerformanceAccumulator;
 }
 
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -44,7 +50,7 @@ export function parseEngineState(value: unknown): EngineState {
     throw new AggregationInputError(`saved state is invalid: ${what}`);
   };
   if (!isRecord(value)) return bad('not an object');
-  if (value['version'] !== 1) return bad('unknown version');
+  if (value['version'] !== ENGINE_STATE_VERSION) return bad('unknown version');
   const { baseCurrency, costMethod, hour, equity, growth, realizedPnl, totalFees, positions, marks } = value;
   if (typeof baseCurrency !== 'string' || baseCurrency === '') return bad('baseCurrency');
   if (costMethod !== 'average' && costMethod !== 'fifo') return bad('costMethod');
@@ -59,5 +65,6 @@ export function parseEngineState(value: unknown): EngineState {
   for (const m of marks as unknown[]) {
     if (!isRecord(m) || typeof m['asset'] !== 'string' || !isNum(m['price'])) return bad('mark');
   }
+  parsePerformanceAccumulator(value['performance']);
   return value as unknown as EngineState;
 }

@@ -24,8 +24,8 @@
 import type { DataGap } from './aggregation.js';
 import { HOUR_MS, RETURN_STRIDE, type ColumnarInput, type ColumnarResult, type EngineGap } from './columnar.js';
 import { AggregationInputError } from './errors.js';
-import type { EngineState, MarkState, PositionState } from './engine-state.js';
-import { performanceStatsOf } from './performance.js';
+import { ENGINE_STATE_VERSION, type EngineState, type MarkState, type PositionState } from './engine-state.js';
+import { EMPTY_PERFORMANCE, addHour, draftOf, performanceStatsFrom } from './performance.js';
 
 const TREATMENT: Record<DataGap['kind'], string> = {
   oversold: 'more was sold, spent or withdrawn than held (incomplete history): the shortfall is treated as an unrecorded deposit at the trade value just before it, counted as an external flow so it creates no return',
@@ -73,6 +73,8 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
   let realized = 0;
   let fees = 0;
   let equityStart = 0;
+  // The metrics' running sums: taken over from the saved state, advanced hour by hour below.
+  const performance = draftOf(state?.performance ?? EMPTY_PERFORMANCE);
   let start: number;
   if (state !== null) {
     start = state.hour;
@@ -337,6 +339,7 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
       rows[o + 3] = equityEnd;
       rows[o + 4] = flowSum;
       nRows++;
+      addHour(performance, hour, r);
     }
     equityStart = equityEnd;
   }
@@ -364,13 +367,10 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
     if (a !== 0 && mark[a] === mark[a]) marks.push({ asset: c.assets[a]!, price: mark[a]! });
   }
   const nextState: EngineState = {
-    version: 1, baseCurrency: c.baseCurrency, costMethod: c.costMethod, hour: until,
-    equity: equityStart, growth, realizedPnl: realized, totalFees: fees, positions, marks,
+    version: ENGINE_STATE_VERSION, baseCurrency: c.baseCurrency, costMethod: c.costMethod, hour: until,
+    equity: equityStart, growth, realizedPnl: realized, totalFees: fees, positions, marks, performance: { ...performance },
   };
   const returns = rows.slice(0, nRows * RETURN_STRIDE);
-  const r = new Float64Array(nRows);
-  const hourStarts = new Float64Array(nRows);
-  for (let i = 0; i < nRows; i++) { hourStarts[i] = returns[i * RETURN_STRIDE]!; r[i] = returns[i * RETURN_STRIDE + 1]!; }
   const totals = { realizedPnl: realized, unrealizedPnl: unrealized, totalFees: fees };
   // Equity at untilHour (with no hours to compute: the opening valuation).
   const snapshot = { at: until, balance: qty[0]!, equity: equityStart };
@@ -380,7 +380,7 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
     state: nextState,
     gaps: gaps.map((g): EngineGap => ({ ...g })),
     ...totals,
-    metrics: performanceStatsOf(r, hourStarts, totals),
+    metrics: performanceStatsFrom(performance, totals),
     deferredFills: c.fillTime.length - nFills,
     deferredFlows: c.flowTime.length - nFlows,
     staleMarks,

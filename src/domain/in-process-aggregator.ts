@@ -1,6 +1,6 @@
 // The engine as the contract shows it: AggregationInput in, AggregationResult out, in-process.
 // The worker pool runs the same three steps with the columns crossing threads in between.
-import type { AggregationInput, AggregationResult, Aggregator, PerformanceStats } from './aggregation.js';
+import type { AggregationInput, AggregationResult, Aggregator } from './aggregation.js';
 import { RETURN_STRIDE, encodeInput, type ColumnarResult, type EngineGap } from './columnar.js';
 import { runEngine } from './engine.js';
 import type { EngineState } from './engine-state.js';
@@ -12,8 +12,6 @@ export type EngineInput = AggregationInput;
 export interface EngineResult extends AggregationResult {
   readonly state: EngineState;
   readonly gaps: readonly EngineGap[];
-  /** Metrics over this run's `hourlyReturns` (the whole record after a run from no state). */
-  readonly metrics: PerformanceStats;
   /** Fills and flows at or after `untilHour`, not applied: pass them again next run. */
   readonly deferredFills: number;
   readonly deferredFlows: number;

@@ -1,5 +1,6 @@
 // The storage an account actor needs, as one narrow interface. `createAccountStore(pool)` in
 // this folder implements it on slonik; actor tests may pass an in-memory implementation.
+import type { PerformanceStats } from '../domain/aggregation.js';
 import type { ConnectionStatus, ParkedReason } from '../domain/types.js';
 import type { ConnectionSummary } from './connections.js';
 import type {
@@ -34,12 +35,26 @@ export interface StoredConnection {
  */
 export type Generation = number | undefined;
 
+/** The metrics over the whole record up to `computedUntil`, as the engine computed them. */
+export interface PerformanceWrite {
+  readonly stats: PerformanceStats;
+  /** End (exclusive) of the history the metrics cover: the engine run's `untilHour`. */
+  readonly computedUntil: EpochMs;
+}
+
+/** What `loadPerformanceStats` reads: the stored metrics and the equity snapshot taken at `computedUntil`. */
+export interface StoredPerformance extends PerformanceWrite {
+  readonly snapshot: BalanceSnapshot | null;
+}
+
 /** Everything written at the end of an aggregation, in one transaction. */
 export interface AggregateWrite {
   readonly hourlyReturns: readonly HourlyReturn[];
   readonly snapshot: BalanceSnapshot | null;
   /** The engine's resumable state (positions, cost basis, last equity); enclave-only. */
   readonly engineState: unknown;
+  /** Replaces the account's stored metrics (null: leave them as they are). */
+  readonly performance: PerformanceWrite | null;
 }
 
 export interface AccountStore {
@@ -74,4 +89,6 @@ export interface AccountStore {
   /** Published returns with hourStart in [fromMs, toMs), oldest first. */
   loadHourlyReturns(account: AccountKey, fromMs: EpochMs, toMs: EpochMs): Promise<HourlyReturn[]>;
   loadSnapshots(account: AccountKey, fromMs: EpochMs, toMs: EpochMs): Promise<BalanceSnapshot[]>;
+  /** The metrics saved by the last aggregation, in one row read (null before the first one). */
+  loadPerformanceStats(account: AccountKey): Promise<StoredPerformance | null>;
 }

@@ -34,7 +34,8 @@ export interface ConnectionRepository extends EnvelopeStore {
   removeConnection(account: AccountKey): Promise<boolean>;
   /**
    * Deletes everything private of the account in one transaction: its envelope, fills, cash
-   * flows, sync cursors and engine state, and its published aggregates unless `keepAggregates`.
+   * flows, sync cursors and engine state, and its published aggregates (hourly returns, snapshots,
+   * performance stats) unless `keepAggregates`.
    * Returns whether a connection was stored. Shared market data (price_candles) stays.
    */
   removeAccount(account: AccountKey, options: { readonly keepAggregates: boolean }): Promise<boolean>;
@@ -90,6 +91,7 @@ export function createConnectionRepository(pool: DatabasePool, pageSize = 500): 
           if (!keepAggregates) {
             await tx.query(sql.type(noRows)`DELETE FROM hourly_returns WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
             await tx.query(sql.type(noRows)`DELETE FROM balance_snapshots WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
+            await tx.query(sql.type(noRows)`DELETE FROM performance_stats WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
           }
           return removed.rowCount > 0;
         });

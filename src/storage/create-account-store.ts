@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import type { DatabasePool, DatabaseTransactionConnection, SerializableValue } from 'slonik';
 import { accountId, PARKED_REASONS, type AccountKey, type CashFlow, type Fill, type SyncCursor, type SyncStream } from '../domain/types.js';
-import type { AccountStore, Generation } from './account-store.js';
+import type { AccountStore, Generation, PerformanceWrite } from './account-store.js';
 import type { CopyIngest } from './copy-ingest.js';
 import { createConnectionRepository } from './connections.js';
 import { isoTime } from './copy-ingest.js';
@@ -63,6 +63,29 @@ const statusRow = z.object({ status: z.enum(['active', 'failed', 'disabled']) })
 const fenceRow = z.object({ generation: z.number().int() });
 const cursorRow = z.object({ cursor: z.string() });
 const engineStateRow = z.object({ state: z.unknown() });
+/** float8 as stored: ±Infinity is a legitimate annualized figure (zod's number refuses it). */
+const float8 = z.custom<number>((v) => typeof v === 'number' && !Number.isNaN(v));
+const performanceRow = z.object({
+  computedUntil: epochMs,
+  hours: z.number().int().nonnegative(),
+  cumulativeReturn: float8,
+  annualizedReturn: float8,
+  annualizedVolatility: float8,
+  maxDrawdown: float8,
+  maxDrawdownPeakHour: epochMs.nullable(),
+  maxDrawdownTroughHour: epochMs.nullable(),
+  sharpe: float8.nullable(),
+  sortino: float8.nullable(),
+  calmar: float8.nullable(),
+  positiveHourShare: float8,
+  bestHour: float8.nullable(),
+  worstHour: float8.nullable(),
+  totalFees: float8,
+  realizedPnl: float8,
+  unrealizedPnl: float8,
+  snapshotBalance: z.number().nullable(),
+  snapshotEquity: z.number().nullable(),
+});
 
 export interface AccountStoreOptions {
   /** Bulk COPY path for large pages (not available on the embedded database). */
@@ -91,6 +114,29 @@ export async function assertGeneration(tx: DatabaseTransactionConnection, accoun
     SELECT generation FROM exchange_connections
     WHERE user_uid = ${account.userUid} AND exchange = ${account.exchange} FOR SHARE`);
   if (row?.generation !== generation) throw new StaleGenerationError(`${accountId(account)}: the connection changed since it was loaded; write rolled back`);
+}
+
+const isoOrNull = (ms: number | null): string | null => (ms === null ? null : isoTime(ms));
+
+async function upsertPerformance(tx: DatabaseTransactionConnection, account: AccountKey, write: PerformanceWrite): Promise<void> {
+  const s = write.stats;
+  await tx.query(sql.type(noRows)`
+    INSERT INTO performance_stats (user_uid, exchange, computed_until, hours, cumulative_return, annualized_return, annualized_volatility,
+      max_drawdown, max_drawdown_peak_hour, max_drawdown_trough_hour, sharpe, sortino, calmar, positive_hour_share,
+      best_hour, worst_hour, total_fees, realized_pnl, unrealized_pnl)
+    VALUES (${account.userUid}, ${account.exchange}, ${isoTime(write.computedUntil)}::timestamptz, ${s.hours},
+      ${s.cumulativeReturn}::float8, ${s.annualizedReturn}::float8, ${s.annualizedVolatility}::float8, ${s.maxDrawdown}::float8,
+      ${isoOrNull(s.maxDrawdownPeakHour)}::timestamptz, ${isoOrNull(s.maxDrawdownTroughHour)}::timestamptz,
+      ${s.sharpe}::float8, ${s.sortino}::float8, ${s.calmar}::float8, ${s.positiveHourShare}::float8,
+      ${s.bestHour}::float8, ${s.worstHour}::float8, ${s.totalFees}::float8, ${s.realizedPnl}::float8, ${s.unrealizedPnl}::float8)
+    ON CONFLICT (user_uid, exchange) DO UPDATE SET
+      computed_until = excluded.computed_until, hours = excluded.hours, cumulative_return = excluded.cumulative_return,
+      annualized_return = excluded.annualized_return, annualized_volatility = excluded.annualized_volatility,
+      max_drawdown = excluded.max_drawdown, max_drawdown_peak_hour = excluded.max_drawdown_peak_hour,
+      max_drawdown_trough_hour = excluded.max_drawdown_trough_hour, sharpe = excluded.sharpe, sortino = excluded.sortino,
+      calmar = excluded.calmar, positive_hour_share = excluded.positive_hour_share, best_hour = excluded.best_hour,
+      worst_hour = excluded.worst_hour, total_fees = excluded.total_fees, realized_pnl = excluded.realized_pnl,
+      unrealized_pnl = excluded.unrealized_pnl, updated_at = now()`);
 }
 
 async function insertFills(tx: DatabaseTransactionConnection, account: AccountKey, fills: readonly Fill[]): Promise<number> {
@@ -280,6 +326,7 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
               VALUES (${key.userUid}, ${key.exchange}, ${sql.jsonb(write.engineState as SerializableValue)})
               ON CONFLICT (user_uid, exchange) DO UPDATE SET state = excluded.state, updated_at = now()`);
           }
+          if (write.performance !== null) await upsertPerformance(tx, key, write.performance);
         });
       }),
 
@@ -301,6 +348,27 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
           WHERE ${account(key)} AND at >= ${isoTime(fromMs)}::timestamptz AND at < ${isoTime(toMs)}::timestamptz
           ORDER BY at`);
         return [...rows];
+      }),
+
+    loadPerformanceStats: (key) =>
+      run('load performance stats', key, async () => {
+        // The snapshot at computed_until was written in the same transaction as the metrics.
+        const row = await pool.maybeOne(sql.type(performanceRow)`
+          SELECT p.computed_until AS "computedUntil", p.hours, p.cumulative_return AS "cumulativeReturn",
+                 p.annualized_return AS "annualizedReturn", p.annualized_volatility AS "annualizedVolatility",
+                 p.max_drawdown AS "maxDrawdown", p.max_drawdown_peak_hour AS "maxDrawdownPeakHour",
+                 p.max_drawdown_trough_hour AS "maxDrawdownTroughHour", p.sharpe, p.sortino, p.calmar,
+                 p.positive_hour_share AS "positiveHourShare", p.best_hour AS "bestHour", p.worst_hour AS "worstHour",
+                 p.total_fees AS "totalFees", p.realized_pnl AS "realizedPnl", p.unrealized_pnl AS "unrealizedPnl",
+                 b.balance AS "snapshotBalance", b.equity AS "snapshotEquity"
+          FROM performance_stats p
+          LEFT JOIN balance_snapshots b
+            ON b.user_uid = p.user_uid AND b.exchange = p.exchange AND b.at = p.computed_until
+          WHERE p.user_uid = ${key.userUid} AND p.exchange = ${key.exchange}`);
+        if (row === null) return null;
+        const { computedUntil, snapshotBalance, snapshotEquity, ...stats } = row;
+        const snapshot = snapshotBalance === null || snapshotEquity === null ? null : { at: computedUntil, balance: snapshotBalance, equity: snapshotEquity };
+        return { stats, computedUntil, snapshot };
       }),
   };
 }

@@ -47,5 +47,8 @@ test('published hourly returns equal the engine run directly over the fills stor
   const metrics = await h.reads.performance(carol);
   t.deepEqual(metrics, computePerformanceStats(direct.hourlyReturns, direct));
   t.is(metrics.hours, published.length, 'over the whole computed history');
+  // What the worker stored with the aggregates (after a resumed second run) is the same, read in one row.
+  const stored = await store.loadPerformanceStats(carol);
+  t.deepEqual(stored, { stats: computePerformanceStats(direct.hourlyReturns, direct), computedUntil: untilHour, snapshot: direct.snapshot });
   await h.close();
 });

@@ -165,3 +165,12 @@ test('the in-process aggregator honours the contract and an aborted signal', asy
   t.deepEqual(await inProcessAggregator.aggregate(run), aggregate(run));
   await t.throwsAsync(inProcessAggregator.aggregate(run, AbortSignal.abort()), { name: 'AbortError' });
 });
+
+test('a state saved by the engine before the metrics were kept in it is refused, so the history is recomputed', (t) => {
+  const first = aggregate({ baseCurrency: 'USDT', costMethod: 'average', state: null, startHour: T0, untilHour: T0 + 2 * H, openingBalances: [{ asset: 'USDT', total: '100' }], fills: [], cashFlows: [], candles: [] });
+  const { performance: _dropped, ...older } = first.state;
+  const resume = (state: unknown) => aggregate({ baseCurrency: 'USDT', costMethod: 'average', state, untilHour: T0 + 3 * H, openingBalances: [], fills: [], cashFlows: [], candles: [] });
+  t.throws(() => resume({ ...older, version: 1 }), { instanceOf: AggregationInputError, message: /unknown version/u });
+  t.throws(() => resume({ ...older }), { instanceOf: AggregationInputError, message: /performance accumulator/u });
+  t.is(resume(JSON.parse(JSON.stringify(first.state))).metrics.hours, 3);
+});

@@ -29,6 +29,8 @@ for (const costMethod of ['average', 'fifo'] as const) test(`float64 equity, gro
     }
     const g = toNumber(exact.growth);
     if (Math.abs(growthFast - g) > BOUND * Math.max(1, Math.abs(g))) throw new Error(`growth ${growthFast} vs ${g}`);
+    // The metrics the engine keeps incrementally carry the same cumulative return.
+    if (Math.abs(1 + fast.metrics.cumulativeReturn - g) > BOUND * Math.max(1, Math.abs(g))) throw new Error(`metrics' cumulative return ${fast.metrics.cumulativeReturn} vs ${g - 1}`);
     // P&L is a sum of many signed terms: bounded relative to the money that moved through it.
     const turnover = input.fills.reduce((s, f) => s + Number(f.quantity) * Number(f.price) * (f.quoteAsset === 'BTC' ? 1e5 : 1), 0) + Math.abs(fast.snapshot?.equity ?? 0) + 1;
     for (const [name, a, b] of [['realized', fast.realizedPnl, exact.realized], ['unrealized', fast.unrealizedPnl, exact.unrealized], ['fees', fast.totalFees, exact.fees]] as const) {

@@ -2,6 +2,7 @@ import test from 'ava';
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { aggregate, type EngineInput, type EngineResult } from '../../src/domain/in-process-aggregator.js';
+import { computePerformanceStats } from '../../src/domain/performance.js';
 import type { CashFlow, HourlyReturn } from '../../src/domain/types.js';
 import { decimal, historyArb } from './arbitrary.js';
 import { H, T0 } from './history.js';
@@ -74,6 +75,9 @@ for (const costMethod of ['average', 'fifo'] as const) {
       same(split.last.state, full.state, 'state');
       same([split.last.realizedPnl, split.last.unrealizedPnl, split.last.totalFees], [full.realizedPnl, full.unrealizedPnl, full.totalFees], 'P&L');
       same(split.last.snapshot, full.snapshot, 'snapshot');
+      // The last batch's metrics cover the whole record (the accumulator rides in the saved state).
+      same(split.last.metrics, full.metrics, 'metrics');
+      same(full.metrics, computePerformanceStats(full.hourlyReturns, full), 'metrics of the returns');
     }), { numRuns: 150 });
     t.pass();
   });

@@ -26,6 +26,31 @@ test('the pool computes exactly what the in-process engine computes', async (t) 
   }
 });
 
+test('run in chunks of hours on the workers, each resuming from the state the last returned, the metrics are those of one in-process run', async (t) => {
+  const histories = fc.sample(historyArb({ maxHours: 48, maxFills: 200 }), { numRuns: 20, seed: 43 });
+  let compared = 0;
+  for (const { input: history } of histories) {
+    const whole = aggregate(history);
+    const step = 7 * H;
+    let state: unknown = null;
+    let last = null;
+    for (let from = history.startHour!; from < history.untilHour; from += step) {
+      const until = Math.min(history.untilHour, from + step);
+      const inRange = <T>(rows: readonly T[], at: (row: T) => number) => rows.filter((row) => at(row) >= from && at(row) < until);
+      last = await pool.aggregate({
+        ...history, state, untilHour: until, startHour: state === null ? history.startHour : null, openingBalances: state === null ? history.openingBalances : [],
+        fills: inRange(history.fills, (f) => f.executedAt), cashFlows: inRange(history.cashFlows, (c) => c.occurredAt),
+        candles: history.candles.filter((c) => c.openTime >= from - H && c.openTime < until),
+      });
+      state = last.state;
+    }
+    if (last === null) continue;
+    t.deepEqual(JSON.parse(JSON.stringify(last.metrics)), JSON.parse(JSON.stringify(whole.metrics)));
+    compared += whole.metrics.hours;
+  }
+  t.true(compared > 100, `compared metrics over ${compared} hours`);
+});
+
 test('input columns are transferred to the worker, not copied, and result columns come back', async (t) => {
   const columns = encodeInput(good);
   const result = await pool.runColumns(columns);

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import type { AccountKey, CashFlow, Fill } from '../../src/domain/types.js';
 import { createAccountStore } from '../../src/storage/create-account-store.js';
 import { createCopyIngest, type CopyIngest } from '../../src/storage/copy-ingest.js';
-import { StorageRejectedError, StorageSchemaError } from '../../src/storage/errors.js';
+import { StaleGenerationError, StorageRejectedError, StorageSchemaError } from '../../src/storage/errors.js';
+import type { PerformanceStats } from '../../src/domain/aggregation.js';
 import { sql } from '../../src/storage/pool.js';
 import { createLogger } from '../../src/config/logger.js';
 import { useTestDatabase } from '../../testkit/support/database.js';
@@ -220,12 +221,64 @@ test('aggregates, snapshot and engine state are saved together and read back', a
     hourlyReturns: [r(0, 0.01), r(1, -0.02)],
     snapshot: { at: h(2), balance: 10.5, equity: 1001.25 },
     engineState: { positions: { BTC: '0.5' }, lastHour: h(1) },
+    performance: null,
   });
-  await store.saveAggregates(account, { hourlyReturns: [r(1, 0.03)], snapshot: null, engineState: { positions: {}, lastHour: h(2) } });
+  await store.saveAggregates(account, { hourlyReturns: [r(1, 0.03)], snapshot: null, engineState: { positions: {}, lastHour: h(2) }, performance: null });
   t.deepEqual(await store.loadHourlyReturns(account, h(0), h(5)), [r(0, 0.01), r(1, 0.03)]);
   t.deepEqual(await store.loadHourlyReturns(account, h(1), h(5)), [r(1, 0.03)]);
   t.deepEqual(await store.loadSnapshots(account, h(0), h(5)), [{ at: h(2), balance: 10.5, equity: 1001.25 }]);
   t.deepEqual(await store.loadEngineState(account), { positions: {}, lastHour: h(2) });
+});
+
+const stats = (overrides: Partial<PerformanceStats> = {}): PerformanceStats => ({
+  hours: 3, cumulativeReturn: 0.012345678901234567, annualizedReturn: 1.5e30, annualizedVolatility: 0.3, maxDrawdown: 0.2,
+  maxDrawdownPeakHour: Date.UTC(2026, 3, 1, 1), maxDrawdownTroughHour: Date.UTC(2026, 3, 1, 2), sharpe: -4.1, sortino: 2.5e-17, calmar: 7.5e30,
+  positiveHourShare: 2 / 3, bestHour: 0.1, worstHour: -0.2, totalFees: 0.75, realizedPnl: 12.5, unrealizedPnl: -3.0000000000000004,
+  ...overrides,
+});
+
+test('performance stats are saved with the aggregates and read back in one row with the snapshot at computedUntil', async (t) => {
+  const store = createAccountStore(db().pool);
+  const account = newAccount();
+  const h = (n: number) => Date.UTC(2026, 3, 1, n);
+  t.is(await store.loadPerformanceStats(account), null);
+  const first = stats();
+  await store.saveAggregates(account, {
+    hourlyReturns: [], snapshot: { at: h(3), balance: 10.5, equity: 1001.25 }, engineState: { v: 1 }, performance: { stats: first, computedUntil: h(3) },
+  });
+  // float8 returns every double exactly, nulls and ±Infinity included (a short extreme history annualizes to Infinity).
+  t.deepEqual(await store.loadPerformanceStats(account), { stats: first, computedUntil: h(3), snapshot: { at: h(3), balance: 10.5, equity: 1001.25 } });
+  const second = stats({ hours: 0, annualizedReturn: Infinity, calmar: -Infinity, sharpe: null, sortino: null, bestHour: null, worstHour: null, maxDrawdownPeakHour: null, maxDrawdownTroughHour: null });
+  await store.saveAggregates(account, { hourlyReturns: [], snapshot: null, engineState: { v: 2 }, performance: { stats: second, computedUntil: h(5) } });
+  // No snapshot was taken at h(5): the metrics come back without one rather than with an older one.
+  t.deepEqual(await store.loadPerformanceStats(account), { stats: second, computedUntil: h(5), snapshot: null });
+  // performance: null leaves the stored row as it is.
+  await store.saveAggregates(account, { hourlyReturns: [], snapshot: null, engineState: { v: 3 }, performance: null });
+  t.is((await store.loadPerformanceStats(account))?.computedUntil, h(5));
+});
+
+test('NaN in the performance stats is refused and nothing of the write is stored', async (t) => {
+  const store = createAccountStore(db().pool);
+  const account = newAccount();
+  const h = (n: number) => Date.UTC(2026, 3, 2, n);
+  const write = { hourlyReturns: [{ hourStart: h(0), return: 0.01, cumulativeReturn: 0.01, equityEnd: 1, netFlow: 0 }], snapshot: null, engineState: { v: 1 } };
+  await t.throwsAsync(store.saveAggregates(account, { ...write, performance: { stats: stats({ sharpe: NaN }), computedUntil: h(1) } }), { instanceOf: StorageRejectedError });
+  t.is(await store.loadPerformanceStats(account), null);
+  t.deepEqual(await store.loadHourlyReturns(account, h(0), h(5)), []);
+  t.is(await store.loadEngineState(account), null);
+});
+
+test('a write for another generation rolls back the performance stats with the returns', async (t) => {
+  const store = createAccountStore(db().pool);
+  const account = newAccount();
+  const h = (n: number) => Date.UTC(2026, 3, 3, n);
+  await db().pool.query(sql.type(z.object({}))`
+    INSERT INTO exchange_connections (user_uid, exchange, envelope, key_id) VALUES (${account.userUid}, ${account.exchange}, ${sql.binary(Buffer.from([1, 2, 3]))}, 1)`);
+  const generation = (await store.loadConnection(account))!.generation;
+  const write = { hourlyReturns: [{ hourStart: h(0), return: 0.01, cumulativeReturn: 0.01, equityEnd: 1, netFlow: 0 }], snapshot: { at: h(1), balance: 1, equity: 1 }, engineState: { v: 1 } };
+  await store.saveAggregates(account, { ...write, performance: { stats: stats({ hours: 1 }), computedUntil: h(1) } }, generation);
+  await t.throwsAsync(store.saveAggregates(account, { ...write, performance: { stats: stats({ hours: 2 }), computedUntil: h(2) } }, generation + 1), { instanceOf: StaleGenerationError });
+  t.like(await store.loadPerformanceStats(account), { computedUntil: h(1), stats: { hours: 1 } });
 });
 
 test('connection status can be changed and the envelope is returned as stored', async (t) => {

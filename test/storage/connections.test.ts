@@ -63,3 +63,28 @@ test('replacing an envelope that changed meanwhile does nothing', async (t) => {
   t.false(await repo.replaceEnvelope(account, b, b));
   t.true(await repo.replaceEnvelope(account, a, b));
 });
+
+for (const keepAggregates of [false, true]) {
+  test(`removing an account ${keepAggregates ? 'keeps' : 'deletes'} its performance stats with the hourly returns (keepAggregates ${keepAggregates})`, async (t) => {
+    const repo = createConnectionRepository(db().pool);
+    const store = createAccountStore(db().pool);
+    const ring = createKeyring([{ id: 4, secret: k1 }], 4);
+    const account: AccountKey = { userUid: `remove-stats-${keepAggregates}`, exchange: 'bybit' };
+    await repo.saveConnection(account, sealEnvelope(ring, account, encodeCredential(credential)));
+    const at = Date.UTC(2026, 4, 1, 1);
+    const stats = {
+      hours: 1, cumulativeReturn: 0.01, annualizedReturn: 0.5, annualizedVolatility: 0, maxDrawdown: 0, maxDrawdownPeakHour: null, maxDrawdownTroughHour: null,
+      sharpe: null, sortino: null, calmar: null, positiveHourShare: 1, bestHour: 0.01, worstHour: 0.01, totalFees: 0, realizedPnl: 0, unrealizedPnl: 0,
+    };
+    await store.saveAggregates(account, {
+      hourlyReturns: [{ hourStart: at - 3_600_000, return: 0.01, cumulativeReturn: 0.01, equityEnd: 101, netFlow: 0 }],
+      snapshot: { at, balance: 101, equity: 101 }, engineState: { v: 1 }, performance: { stats, computedUntil: at },
+    });
+    t.true(await repo.removeAccount(account, { keepAggregates }));
+    t.is(await store.loadEngineState(account), null);
+    const returns = await store.loadHourlyReturns(account, 0, at);
+    const kept = await store.loadPerformanceStats(account);
+    t.is(returns.length, keepAggregates ? 1 : 0);
+    t.deepEqual(kept, keepAggregates ? { stats, computedUntil: at, snapshot: { at, balance: 101, equity: 101 } } : null);
+  });
+}

@@ -4,7 +4,7 @@
 // JSON (as jsonb would). Failures are injected by the wrapper in instrumented-store.ts.
 import type { AccountKey, BalanceSnapshot, Candle, CashFlow, EpochMs, Exchange, Fill, HourlyReturn, SyncCursor, SyncStream } from '../../src/domain/types.js';
 import { accountId } from '../../src/domain/types.js';
-import type { AccountStore, AggregateWrite, StoredConnection } from '../../src/storage/account-store.js';
+import type { AccountStore, AggregateWrite, PerformanceWrite, StoredConnection, StoredPerformance } from '../../src/storage/account-store.js';
 import type { ConnectionSummary } from '../../src/storage/connections.js';
 import type { ConnectionStatus, ParkedReason } from '../../src/domain/types.js';
 import { StaleGenerationError } from '../../src/storage/errors.js';
@@ -16,9 +16,10 @@ interface AccountData {
   readonly returns: Map<EpochMs, HourlyReturn>;
   readonly snapshots: Map<EpochMs, BalanceSnapshot>;
   engineState: string | null;
+  performance: PerformanceWrite | null;
 }
 
-const EMPTY: AccountData = Object.freeze({ fills: new Map(), flows: new Map(), cursors: new Map(), returns: new Map(), snapshots: new Map(), engineState: null });
+const EMPTY: AccountData = Object.freeze({ fills: new Map(), flows: new Map(), cursors: new Map(), returns: new Map(), snapshots: new Map(), engineState: null, performance: null });
 
 export class MemoryAccountStore implements AccountStore {
   private readonly connections = new Map<string, StoredConnection>();
@@ -76,7 +77,7 @@ export class MemoryAccountStore implements AccountStore {
     const id = accountId(account);
     let entry = this.data.get(id);
     if (entry === undefined) {
-      entry = { fills: new Map(), flows: new Map(), cursors: new Map(), returns: new Map(), snapshots: new Map(), engineState: null };
+      entry = { fills: new Map(), flows: new Map(), cursors: new Map(), returns: new Map(), snapshots: new Map(), engineState: null, performance: null };
       this.data.set(id, entry);
     }
     return entry;
@@ -158,6 +159,14 @@ export class MemoryAccountStore implements AccountStore {
     for (const r of write.hourlyReturns) data.returns.set(r.hourStart, { ...r });
     if (write.snapshot !== null) data.snapshots.set(write.snapshot.at, { ...write.snapshot });
     data.engineState = state;
+    if (write.performance !== null) data.performance = { stats: { ...write.performance.stats }, computedUntil: write.performance.computedUntil };
+  }
+
+  async loadPerformanceStats(account: AccountKey): Promise<StoredPerformance | null> {
+    const stored = this.peek(account).performance;
+    if (stored === null) return null;
+    const snapshot = this.peek(account).snapshots.get(stored.computedUntil);
+    return { stats: { ...stored.stats }, computedUntil: stored.computedUntil, snapshot: snapshot === undefined ? null : { ...snapshot } };
   }
 
   async loadHourlyReturns(account: AccountKey, fromMs: EpochMs, toMs: EpochMs): Promise<HourlyReturn[]> {
