@@ -32,7 +32,8 @@ export interface IntakeDeps {
   readonly onConnectionRemoved?: (account: AccountKey) => void;
 }
 
-export function createEnclaveApi(supervisor: Supervisor, intake: IntakeDeps): EnclaveApi {
+/** Everything but the report, which reads storage directly (src/app/report.ts). */
+export function createEnclaveApi(supervisor: Supervisor, intake: IntakeDeps): Omit<EnclaveApi, 'getPerformanceReport'> {
   const { identity, keyring, connections, logger } = intake;
   return {
     async sync(account: AccountKey, mode: SyncMode, ask: CallContext, onProgress?: (progress: SyncProgress) => void): Promise<SyncReport> {

@@ -24,6 +24,7 @@ import { checkAttestationAtStartup, createAttester } from '../attestation/config
 import { certificateFingerprint } from '../attestation/binding.js';
 import { createEnclaveIdentity, type EnclaveIdentity } from '../attestation/identity.js';
 import { createEnclaveApi } from './enclave-api.js';
+import { createReportReader } from './report.js';
 import { collectProcessMetrics } from './process-metrics.js';
 
 export interface RunningService {
@@ -127,15 +128,18 @@ export async function startService(config: Config, logger: Logger, overrides: Se
   const grpc: RunningGrpcServer = await startGrpcServer({
     host: config.ENCLAVE_HOST,
     port: config.ENCLAVE_PORT,
-    enclave: createEnclaveApi(runtime.supervisor, {
-      identity,
-      keyring,
-      connections: storage.connections,
-      connectorFactory,
-      attester,
-      logger,
-      onConnectionRemoved: (account) => runtime.metrics.forget(account),
-    }),
+    enclave: {
+      ...createEnclaveApi(runtime.supervisor, {
+        identity,
+        keyring,
+        connections: storage.connections,
+        connectorFactory,
+        attester,
+        logger,
+        onConnectionRemoved: (account) => runtime.metrics.forget(account),
+      }),
+      ...createReportReader({ store: storage.accountStore, connections: storage.connections }),
+    },
     logger,
     enclaveMode: config.ENCLAVE_MODE,
     ...(tls === undefined ? {} : { tls }),

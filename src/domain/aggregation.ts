@@ -4,6 +4,9 @@ import type { Balance, BalanceSnapshot, Candle, CashFlow, EpochMs, Fill, HourlyR
 
 export type CostMethod = 'average' | 'fifo';
 
+/** A flow above this share of equity splits its hour (true time-weighted return); what syncs use. */
+export const DEFAULT_LARGE_FLOW_SHARE = 0.1;
+
 export interface AggregationInput {
   /** Currency equity is measured in; an asset's mark comes from the `ASSET/BASE` candles. */
   readonly baseCurrency: string;
@@ -48,7 +51,8 @@ export interface DataGap {
 export interface PerformanceStats {
   readonly hours: number;
   readonly cumulativeReturn: number;
-  readonly annualizedReturn: number;
+  /** Null below one year of hours (GIPS: no annualizing of shorter periods). */
+  readonly annualizedReturn: number | null;
   readonly annualizedVolatility: number;
   readonly maxDrawdown: number;
   readonly maxDrawdownPeakHour: EpochMs | null;

@@ -15,11 +15,15 @@ export interface PnlTotals {
 export function computePerformanceStats(returns: readonly HourlyReturn[], pnl: PnlTotals): PerformanceStats {
   const r = new Float64Array(returns.length);
   const hourStart = new Float64Array(returns.length);
-  for (let i = 0; i < returns.length; i++) {
-    r[i] = returns[i]!.return;
-    hourStart[i] = returns[i]!.hourStart;
+  let n = 0;
+  for (const h of returns) {
+    // An hour published without a return (flag unvalued) is not a 0 % hour.
+    if (h.flags?.includes('unvalued') === true) continue;
+    r[n] = h.return;
+    hourStart[n] = h.hourStart;
+    n++;
   }
-  return performanceStatsOf(r, hourStart, pnl);
+  return performanceStatsOf(r.subarray(0, n), hourStart.subarray(0, n), pnl);
 }
 
 /** computePerformanceStats on columns: `r[i]` is the return of the hour starting at `hourStart[i]`. */
@@ -68,8 +72,11 @@ export function performanceStatsOf(r: Float64Array, hourStart: Float64Array, pnl
   const annualFactor = Math.sqrt(HOURS_PER_YEAR);
   /** Cumulative (time-weighted): Π(1 + r) − 1. */
   const cumulativeReturn = growth - 1;
-  /** Annualized: (1 + cumulative)^(8760 / hours) − 1; −1 once the index is at or below 0. */
-  const annualizedReturn = n === 0 ? 0 : growth <= 0 ? -1 : growth ** (HOURS_PER_YEAR / n) - 1;
+  /**
+   * Annualized: (1 + cumulative)^(8760 / hours) − 1 (−1 once the index is at or below 0), only over
+   * at least one year (8,760 hours): GIPS forbids annualizing a shorter period, so it is null then.
+   */
+  const annualizedReturn = n < HOURS_PER_YEAR ? null : growth <= 0 ? -1 : growth ** (HOURS_PER_YEAR / n) - 1;
   return {
     hours: n,
     cumulativeReturn,
@@ -84,8 +91,8 @@ export function performanceStatsOf(r: Float64Array, hourStart: Float64Array, pnl
     sharpe: sd > 0 ? (mean / sd) * annualFactor : null,
     /** Sortino (target 0): mean(r) / downside deviation × √8760; null without a losing hour. */
     sortino: downside > 0 ? (mean / downside) * annualFactor : null,
-    /** Calmar: annualized return / max drawdown; null without a drawdown. */
-    calmar: maxDrawdown > 0 ? annualizedReturn / maxDrawdown : null,
+    /** Calmar: annualized return / max drawdown; null without a drawdown or below one year. */
+    calmar: maxDrawdown > 0 && annualizedReturn !== null ? annualizedReturn / maxDrawdown : null,
     /** Share of hours with r > 0. */
     positiveHourShare: n > 0 ? positive / n : 0,
     bestHour: n > 0 ? best : null,

@@ -6,6 +6,8 @@
 import { HOUR_FLAGS, type HourFlag } from '../hour-flags.js';
 import { HOURS_PER_YEAR } from '../performance.js';
 import { monthlyReturns, yearlyReturns, type CalendarReturn } from './calendar.js';
+
+export type { CalendarReturn } from './calendar.js';
 import { internalRateOfReturn } from './irr.js';
 import { compareWithBenchmark, type BenchmarkComparison } from './benchmark.js';
 import type { Period } from './periods.js';
