@@ -191,7 +191,7 @@ test('after N crashes in the window the account is failed, in replies and in met
   t.is(errors.filter((e) => e instanceof AccountFailedError).length, 2, 'queued requests are refused once failed');
   await t.throwsAsync(h.supervisor.getPerformance(alice), { instanceOf: AccountFailedError });
   t.is(h.supervisor.status(alice), 'failed');
-  t.deepEqual(h.supervisor.totals(), { alive: 0, passivated: 0, failed: 1 });
+  t.deepEqual(h.supervisor.totals(), { alive: 0, passivated: 0, failed: 1, parked: { venue_auth: 0, venue_unavailable: 0, internal: 1, tamper: 0 } });
   const text = await h.registry.metrics();
   t.true(text.includes(`enclave_account_actor_state{${label(alice)},state="failed"} 1`));
   t.regex(text, /enclave_account_actors\{state="failed"\} 1/u);
@@ -333,7 +333,7 @@ test('an idle actor is passivated: credential bytes zeroed, series removed, next
   await new Promise((resolve) => { setImmediate(resolve); });
   t.true(credential?.every((byte) => byte === 0), 'every byte of the credential is zero');
   t.false((await h.registry.metrics()).includes(label(alice)));
-  t.deepEqual(h.supervisor.totals(), { alive: 0, passivated: 1, failed: 0 });
+  t.deepEqual(h.supervisor.totals(), { alive: 0, passivated: 1, failed: 0, parked: { venue_auth: 0, venue_unavailable: 0, internal: 0, tamper: 0 } });
   const cursor = await h.store.loadCursor(alice, 'fills');
   const returns = await h.supervisor.getReturns(alice, 0, T0 + HOUR);
   t.is(returns.length, before.hourlyReturnsWritten);
