@@ -10,7 +10,7 @@ CREATE TABLE performance_stats (
   computed_until           timestamptz      NOT NULL,
   hours                    integer          NOT NULL CHECK (hours >= 0),
   cumulative_return        double precision NOT NULL,
-  annualized_return        double precision NOT NULL,
+  annualized_return        double precision,          -- null below one year (never annualized)
   annualized_volatility    double precision NOT NULL,
   max_drawdown             double precision NOT NULL CHECK (max_drawdown >= 0),
   max_drawdown_peak_hour   timestamptz,

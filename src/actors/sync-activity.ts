@@ -3,7 +3,7 @@
 // generation) → value the new history with the engine in chunks of hours → save aggregates.
 // No actor here: the account actor decides when to run it and what to do with its outcome.
 import type { Logger } from 'pino';
-import type { AggregationResult, Aggregator, CostMethod, DataGap } from '../domain/aggregation.js';
+import { DEFAULT_LARGE_FLOW_SHARE, type AggregationResult, type Aggregator, type CostMethod, type DataGap } from '../domain/aggregation.js';
 import { AggregationInputError } from '../domain/errors.js';
 import { accountId, type AccountKey, type BalanceSnapshot, type CashFlow, type EpochMs, type Fill, type SyncCursor, type SyncMode, type SyncProgress } from '../domain/types.js';
 import type { VenueConnector } from '../exchanges/connector.js';
@@ -166,11 +166,14 @@ export async function runSyncActivity(deps: SyncActivityDeps, run: SyncRun): Pro
     v: ENGINE_ENVELOPE_VERSION, engine: result.state, computedUntil: untilHour, assets,
     totals: { realizedPnl: result.realizedPnl, unrealizedPnl: result.unrealizedPnl, totalFees: result.totalFees }, snapshot,
   };
+  // Hours that could not be valued are published too, with their flag (issue 17).
+  const published = result.unvaluedHours === undefined || result.unvaluedHours.length === 0 ? result.hourlyReturns
+    : [...result.hourlyReturns, ...result.unvaluedHours].sort((a, b) => a.hourStart - b.hourStart);
   // The worker's metrics cover the whole record (its accumulator rides in the engine state).
   const performance = { stats: result.metrics, computedUntil: untilHour };
-  await store.saveAggregates(account, { hourlyReturns: result.hourlyReturns, snapshot: result.snapshot, engineState: next, performance }, generation);
+  await store.saveAggregates(account, { hourlyReturns: published, snapshot: result.snapshot, engineState: next, performance }, generation);
   position.engine = next;
-  return done(result.hourlyReturns.length, result.gaps, snapshot);
+  return done(published.length, result.gaps, snapshot);
 }
 
 /**
@@ -212,6 +215,7 @@ async function valueHistory(
   let chunkStart = firstHour;
   const hourlyReturns: AggregationResult['hourlyReturns'][number][] = [];
   const gaps: DataGap[] = [];
+  const unvaluedHours: AggregationResult['hourlyReturns'][number][] = [];
   let last: AggregationResult | null = null;
   let fillAt = 0;
   let flowAt = 0;
@@ -228,9 +232,11 @@ async function valueHistory(
       baseCurrency: base, costMethod: deps.costMethod, state, openingBalances: [],
       fills: fills.slice(fillAt, fillEnd), cashFlows: cashFlows.slice(flowAt, flowEnd), candles: candles.slice(candleAt, candleEnd),
       untilHour: chunkEnd, ...(state === null ? { startHour: firstHour } : {}),
+      largeFlowShare: DEFAULT_LARGE_FLOW_SHARE,
     }, signal);
     for (const h of result.hourlyReturns) hourlyReturns.push(h);
     for (const g of result.gaps) gaps.push(g);
+    for (const h of result.unvaluedHours ?? []) unvaluedHours.push(h);
     state = result.state;
     last = result;
     fillAt = fillEnd;
@@ -238,7 +244,7 @@ async function valueHistory(
     chunkStart = chunkEnd;
     onHours((chunkEnd - firstHour) / HOUR, hoursTotal, false);
   } while (chunkStart < untilHour);
-  return { result: { ...last, hourlyReturns, gaps }, assets };
+  return { result: { ...last, hourlyReturns, gaps, unvaluedHours }, assets };
 }
 
 /** First index ≥ `from` whose time is ≥ `limit` (the slice [from, index) is before `limit`). */

@@ -18,7 +18,8 @@ export interface IdentityDeps {
   readonly attester: () => Attester;
 }
 
-export function createEnclaveApi(supervisor: Supervisor, reads: Reads, { identity, attester }: IdentityDeps): EnclaveApi {
+/** Everything but the report, which reads storage directly (src/app/report.ts). */
+export function createEnclaveApi(supervisor: Supervisor, reads: Reads, { identity, attester }: IdentityDeps): Omit<EnclaveApi, 'getPerformanceReport'> {
   return {
     async sync(account: AccountKey, mode: SyncMode, call: CallContext, onProgress?: (progress: SyncProgress) => void): Promise<SyncReport> {
       const result = await supervisor.sync(account, mode, { signal: call.signal, ...(onProgress === undefined ? {} : { onProgress }) });

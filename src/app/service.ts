@@ -30,6 +30,7 @@ import { certificateFingerprint } from '../attestation/binding.js';
 import { createEnclaveIdentity, type EnclaveIdentity } from '../attestation/identity.js';
 import { createEnclaveApi } from './enclave-api.js';
 import { createReads, type Reads } from './reads.js';
+import { createReportReader } from './report.js';
 import { collectProcessMetrics } from './process-metrics.js';
 
 export interface RunningService {
@@ -170,7 +171,10 @@ export async function startService(config: Config, logger: Logger, overrides: Se
   const grpc: RunningGrpcServer = await startGrpcServer({
     host: config.ENCLAVE_HOST,
     port: config.ENCLAVE_PORT,
-    enclave: createEnclaveApi(runtime.supervisor, reads, { identity, attester }),
+    enclave: {
+      ...createEnclaveApi(runtime.supervisor, reads, { identity, attester }),
+      ...createReportReader({ store: storage.accountStore, connections: storage.connections }),
+    },
     logger,
     enclaveMode: config.ENCLAVE_MODE,
     ...(tls === undefined ? {} : { tls }),

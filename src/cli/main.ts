@@ -12,7 +12,7 @@ import { SingleBar } from 'cli-progress';
 import { EXCHANGES, isExchange, type AccountKey, type SyncProgress } from '../domain/types.js';
 import type { VenueCredential } from '../domain/types.js';
 import { sealCredential } from '../crypto/sealed-intake.js';
-import { EnclaveServiceClient, type SyncJobProgress, type TcbVersion } from '../grpc/generated/enclave.js';
+import { EnclaveServiceClient, ReportPeriod, type SyncJobProgress, type TcbVersion } from '../grpc/generated/enclave.js';
 import type { SyncReport } from '../grpc/enclave-api.js';
 import { WireFormatError } from '../grpc/errors.js';
 import {
@@ -23,7 +23,9 @@ import {
   performanceStatsFromWire,
   syncModeToWire,
   watchedSyncFromWire,
+  performanceReportFromWire,
 } from '../grpc/wire.js';
+import { reportText } from './report-render.js';
 import { connectionsTable, equityChart, equitySvg, performanceTable, returnsTable, syncProgressText } from './render.js';
 import { runVerifyAttestation } from './verify-attestation.js';
 
@@ -38,6 +40,9 @@ export const USAGE = `usage: enclave <command> [options]
   returns <user> <exchange> [--from ISO] [--to ISO] [--last N] [--svg FILE]
                                             hourly returns table and equity chart (default: the last 365 days)
   metrics <user> <exchange>                 performance metrics
+  report <user> [exchange] [--period 1D|7D|30D|90D|YTD|1Y|3Y|SI] [--from ISO --to ISO]
+         [--currency USD|BTC] [--benchmark BTC|ETH|CRYPTO_EQUAL_WEIGHT|SPY] [--risk-free RATE] [--sortino-target RATE]
+                                            performance report (no exchange: all the user's accounts combined)
   identity                                  the enclave's public key, version and build hash
   attest [--nonce HEX] [--out FILE]         an SEV-SNP report bound to the nonce (random when omitted)
   verify-attestation ...                    check a report offline (see: enclave verify-attestation --help)
@@ -58,6 +63,12 @@ class UsageError extends Error {}
 class CliError extends Error {}
 
 const DAY_MS = 24 * 3_600_000;
+
+const CLI_PERIODS: Readonly<Record<string, ReportPeriod>> = {
+  '1D': ReportPeriod.REPORT_PERIOD_1D, '7D': ReportPeriod.REPORT_PERIOD_7D, '30D': ReportPeriod.REPORT_PERIOD_30D,
+  '90D': ReportPeriod.REPORT_PERIOD_90D, YTD: ReportPeriod.REPORT_PERIOD_YTD, '1Y': ReportPeriod.REPORT_PERIOD_1Y,
+  '3Y': ReportPeriod.REPORT_PERIOD_3Y, SI: ReportPeriod.REPORT_PERIOD_SINCE_INCEPTION, CUSTOM: ReportPeriod.REPORT_PERIOD_CUSTOM,
+};
 const QUERY_DEADLINE_MS = 30_000;
 const SYNC_DEADLINE_MS = 15 * 60_000;
 
@@ -196,6 +207,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         svg: { type: 'string' },
         nonce: { type: 'string' },
         out: { type: 'string' },
+        period: { type: 'string' },
+        currency: { type: 'string' },
+        benchmark: { type: 'string' },
+        'risk-free': { type: 'string' },
+        'sortino-target': { type: 'string' },
       },
     });
     const target = values.target ?? io.env['ENCLAVE_TARGET'] ?? '127.0.0.1:50051';
@@ -286,6 +302,31 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         const { metrics: stats } = await call(c.getAggregatedMetrics.bind(c), accountToWire(account));
         if (stats === undefined) throw new CliError('the service answered without performance figures');
         io.out(`${performanceTable(performanceStatsFromWire(stats))}\n`);
+        return 0;
+      }
+      case 'report': {
+        const [userUid, exchange, ...extra] = positionals;
+        if (userUid === undefined || extra.length > 0) throw new UsageError('expected <user> [exchange]');
+        if (exchange !== undefined && !isExchange(exchange)) throw new UsageError(`exchange must be one of ${EXCHANGES.join(', ')}`);
+        const custom = values.from !== undefined || values.to !== undefined;
+        const periodText = values.period ?? (custom ? 'CUSTOM' : 'SI');
+        const period = CLI_PERIODS[periodText];
+        if (period === undefined) throw new UsageError('--period must be 1D, 7D, 30D, 90D, YTD, 1Y, 3Y or SI (or give --from/--to)');
+        const rate = (text: string | undefined, flag: string): number | undefined => {
+          if (text === undefined) return undefined;
+          const value = Number(text);
+          if (!Number.isFinite(value)) throw new UsageError(`${flag} must be an annual rate as a fraction (0.04 = 4 %)`);
+          return value;
+        };
+        const c = open();
+        const reply = await call(c.getPerformanceReport.bind(c), {
+          userUid, exchange: exchange ?? '', period,
+          fromMs: values.from === undefined ? 0 : parseTime(values.from, '--from'),
+          toMs: values.to === undefined ? Date.now() + 3_600_000 : parseTime(values.to, '--to'),
+          currency: values.currency ?? '', benchmark: values.benchmark ?? '',
+          riskFreeRate: rate(values['risk-free'], '--risk-free'), sortinoTarget: rate(values['sortino-target'], '--sortino-target'),
+        });
+        io.out(reportText(performanceReportFromWire(reply)));
         return 0;
       }
       case 'identity': {

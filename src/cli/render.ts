@@ -23,8 +23,8 @@ export function table(rows: readonly (readonly string[])[]): string {
 export function returnsTable(returns: readonly HourlyReturn[], last = 12): string {
   const shown = returns.slice(-last);
   return table([
-    ['hour (UTC)', 'return', 'cumulative', 'equity', 'net flow'],
-    ...shown.map((r) => [hour(r.hourStart), percent(r.return), percent(r.cumulativeReturn), money(r.equityEnd), money(r.netFlow)]),
+    ['hour (UTC)', 'return', 'cumulative', 'equity', 'net flow', 'flags'],
+    ...shown.map((r) => [hour(r.hourStart), percent(r.return), percent(r.cumulativeReturn), money(r.equityEnd), money(r.netFlow), r.flags?.join(',') ?? '']),
   ]);
 }
 

@@ -4,6 +4,9 @@ import type { Balance, BalanceSnapshot, Candle, CashFlow, EpochMs, Fill, HourlyR
 
 export type CostMethod = 'average' | 'fifo';
 
+/** A flow above this share of equity splits its hour (true time-weighted return); what syncs use. */
+export const DEFAULT_LARGE_FLOW_SHARE = 0.1;
+
 export interface AggregationInput {
   /** Currency equity is measured in; an asset's mark comes from the `ASSET/BASE` candles. */
   readonly baseCurrency: string;
@@ -23,6 +26,16 @@ export interface AggregationInput {
    * flow). Ignored when there is a state: it resumes at the hour it was saved for.
    */
   readonly startHour?: EpochMs | null;
+  /**
+   * True time-weighted valuation (GIPS): a cash flow larger than this share of equity at its
+   * instant splits its hour (the portfolio is valued at the flow and the sub-periods linked), flows
+   * in kind are valued at their own instant (`minuteCandles`), and an asset deposited without any
+   * mark enters as a flow when its first price appears instead of as a gain. Null or absent:
+   * Modified Dietz for every flow (the engine's original rules).
+   */
+  readonly largeFlowShare?: number | null;
+  /** One-minute candles (openTime minute-aligned) around large flows: the open of a flow's minute is its instant's mark. */
+  readonly minuteCandles?: readonly Candle[];
 }
 
 /** Why part of the history could not be valued as given; reported, never hidden. */
@@ -38,7 +51,8 @@ export interface DataGap {
 export interface PerformanceStats {
   readonly hours: number;
   readonly cumulativeReturn: number;
-  readonly annualizedReturn: number;
+  /** Null below one year of hours (GIPS: no annualizing of shorter periods). */
+  readonly annualizedReturn: number | null;
   readonly annualizedVolatility: number;
   readonly maxDrawdown: number;
   readonly maxDrawdownPeakHour: EpochMs | null;
@@ -62,6 +76,8 @@ export interface AggregationResult {
   /** Resumable state after `untilHour`; stored by the caller, opaque to it. */
   readonly state: unknown;
   readonly gaps: readonly DataGap[];
+  /** Hours that could not be valued (flag `unvalued`, return 0, cumulative carried): published with their flags, never dropped. */
+  readonly unvaluedHours?: readonly HourlyReturn[];
   readonly realizedPnl: number;
   readonly unrealizedPnl: number;
   readonly totalFees: number;

@@ -41,6 +41,12 @@ export interface ColumnarInput {
   readonly candleSymbol: Int32Array;
   readonly candleOpen: Float64Array;
   readonly candleClose: Float64Array;
+  /** True time-weighted valuation at flows above this share of equity (null: Modified Dietz only). */
+  readonly largeFlowShare: number | null;
+  /** One-minute candles: start, symbol index, open. */
+  readonly minuteTime: Float64Array;
+  readonly minuteSymbol: Int32Array;
+  readonly minuteOpen: Float64Array;
 }
 
 /** Fields of HourlyReturn per row in `ColumnarResult.returns` (row-major, stride 5). */
@@ -71,7 +77,14 @@ export interface ColumnarResult {
   readonly deferredFlows: number;
   /** Asset-hours valued with a carried-forward mark. */
   readonly staleMarks: number;
+  /** Flag bit mask (hour-flags.ts) of each row of `returns`. */
+  readonly hourFlags: Uint16Array;
+  /** Hours without a return: rows of [hourStart, cumulativeReturn, equityEnd, netFlow, flag mask]. */
+  readonly unvalued: Float64Array;
 }
+
+/** Fields per row of `ColumnarResult.unvalued`. */
+export const UNVALUED_STRIDE = 5;
 
 class Dictionary {
   readonly names: string[] = [];
@@ -217,6 +230,20 @@ export function encodeInput(input: AggregationInput): ColumnarInput {
     candleClose[i] = amount(c.close, true, 'candle', i, 'close');
   }
 
+  const largeFlowShare = input.largeFlowShare ?? null;
+  if (largeFlowShare !== null && !(largeFlowShare >= 0 && Number.isFinite(largeFlowShare))) throw new AggregationInputError('largeFlowShare must be a non-negative number');
+  const minute = input.minuteCandles ?? [];
+  const minuteTime = new Float64Array(minute.length);
+  const minuteSymbol = new Int32Array(minute.length);
+  const minuteOpen = new Float64Array(minute.length);
+  for (let i = 0; i < minute.length; i++) {
+    const c = minute[i]!;
+    minuteTime[i] = checkTime(c.openTime, 'minute candle', i, 'openTime');
+    if (minuteTime[i]! % 60_000 !== 0) refuse(['minute candle', i], 'openTime', 'is not aligned to a minute');
+    minuteSymbol[i] = symbols.id(checkAsset(c.symbol, 'minute candle', i, 'symbol'));
+    minuteOpen[i] = amount(c.open, true, 'minute candle', i, 'open');
+  }
+
   return {
     baseCurrency, costMethod: input.costMethod, state, startHour, untilHour,
     assets: assets.names, symbols: symbols.names,
@@ -224,6 +251,7 @@ export function encodeInput(input: AggregationInput): ColumnarInput {
     fillTime, fillSide, fillBase, fillQuote, fillFeeAsset, fillQuantity, fillPrice, fillFee,
     flowTime, flowAsset, flowAmount,
     candleTime, candleSymbol, candleOpen, candleClose,
+    largeFlowShare, minuteTime, minuteSymbol, minuteOpen,
   };
 }
 
@@ -234,6 +262,7 @@ export function inputBuffers(c: ColumnarInput): ArrayBuffer[] {
     c.fillTime, c.fillSide, c.fillBase, c.fillQuote, c.fillFeeAsset, c.fillQuantity, c.fillPrice, c.fillFee,
     c.flowTime, c.flowAsset, c.flowAmount,
     c.candleTime, c.candleSymbol, c.candleOpen, c.candleClose,
+    c.minuteTime, c.minuteSymbol, c.minuteOpen,
   ].map((column) => column.buffer as ArrayBuffer);
 }
 

@@ -23,6 +23,7 @@
 // realized + unrealized = equity − opening equity − net flows.
 import type { DataGap } from './aggregation.js';
 import { HOUR_MS, RETURN_STRIDE, type ColumnarInput, type ColumnarResult, type EngineGap } from './columnar.js';
+import { FLAG_BIT } from './hour-flags.js';
 import { AggregationInputError } from './errors.js';
 import { ENGINE_STATE_VERSION, type EngineState, type MarkState, type PositionState } from './engine-state.js';
 import { EMPTY_PERFORMANCE, addHour, draftOf, performanceStatsFrom } from './performance.js';
@@ -143,6 +144,8 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
   const KINDS: readonly DataGap['kind'][] = ['oversold', 'stale-mark', 'missing-mark', 'non-positive-equity'];
   const openGap: (MutableGap | undefined)[] = new Array<MutableGap | undefined>(KINDS.length * nA);
   const gap = (kind: 0 | 1 | 2 | 3, a: number, hour: number): void => {
+    hourFlags |= kind === OVERSOLD ? FLAG_BIT.oversold : kind === STALE ? FLAG_BIT['stale-mark'] : kind === NON_POSITIVE ? FLAG_BIT.unvalued
+      : qty[a]! > 0 && cost[a]! > 0 ? FLAG_BIT['estimated-mark'] : FLAG_BIT['missing-mark'];
     const key = kind * nA + a;
     const last = openGap[key];
     if (last !== undefined && hour <= last.untilHour) {
@@ -165,6 +168,60 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
   let flowSum = 0;
   let flowWeighted = 0;
   let flowCount = 0;
+  /** Flag bits of the hour being valued (hour-flags.ts). */
+  let hourFlags = 0;
+  // ---- True time-weighted valuation (largeFlowShare set): sub-periods inside the hour. ----
+  const largeFlowShare = c.largeFlowShare;
+  /** Start of the current sub-period (the hour start until a large flow splits it). */
+  let subStart = start;
+  /** Growth of the hour's closed sub-periods, and the net flow of the whole hour. */
+  let subGrowth = 1;
+  let hourFlowSum = 0;
+  /** Units of each asset deposited without any price: valued when its first price appears (as a flow, not a gain). */
+  const unpriced = new Float64Array(nA);
+  // Minute marks: open of the minute containing an instant, per asset.
+  const minuteMark = new Map<number, number>();
+  for (let i = 0; i < c.minuteTime.length; i++) {
+    const symbol = c.symbols[c.minuteSymbol[i]!]!;
+    const slash = symbol.indexOf('/');
+    if (slash <= 0 || symbol.slice(slash + 1) !== c.baseCurrency) continue;
+    const a = assetIndex.get(symbol.slice(0, slash));
+    if (a !== undefined && a > 0) minuteMark.set(c.minuteTime[i]! * nA + a, c.minuteOpen[i]!);
+  }
+  const markAtInstant = (a: number, t: number): number => {
+    if (a === 0) return 1;
+    const m = minuteMark.get(Math.floor(t / 60_000) * 60_000 * nA + a);
+    return m ?? unitValue(a);
+  };
+  /** Equity at instant t (between events) at the instant's marks. */
+  const equityNow = (t: number): number => {
+    let e = qty[0]!;
+    for (const a of others) if (qty[a] !== 0) e += qty[a]! * markAtInstant(a, t);
+    return e;
+  };
+  /** A first price for units deposited unpriced: they enter as an external flow at that value. */
+  const pricePending = (a: number, unit: number, t: number): void => {
+    const q = unpriced[a]!;
+    if (q === 0 || !(unit > 0)) return;
+    unpriced[a] = 0;
+    cost[a]! += q * unit;
+    if (fifo) { const lc = lotCost[a]!; for (let k = lotHead[a]!; k < lc.length; k++) if (lc[k] === 0) lc[k] = unit; }
+    flow(q * unit, t);
+  };
+  /** Closes the sub-period [subStart, t) at a large flow: links its Modified Dietz growth. */
+  const closeSubPeriod = (t: number): void => {
+    if (t <= subStart) return;
+    const e = equityNow(t);
+    const denominator = equityStart + (flowWeighted * HOUR_MS - flowSum * (hour + HOUR_MS - t)) / (t - subStart);
+    if (denominator > 0) subGrowth *= 1 + (e - equityStart - flowSum) / denominator;
+    hourFlowSum += flowSum;
+    subStart = t;
+    equityStart = e;
+    flowSum = 0;
+    flowWeighted = 0;
+    flowCount = 0;
+    hourFlags |= FLAG_BIT['revalued-at-flow'];
+  };
 
   /** Value of one unit of `a` during the current hour: its mark at the hour start, else average cost. */
   const unitValue = (a: number): number => {
@@ -267,8 +324,12 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
     equityStart = equityAt(0, start, true);
     staleMarks = 0;
   }
+  // Held at no cost and never priced (deposited or opening units): still waiting for a first price.
+  if (largeFlowShare !== null) for (let a = 1; a < nA; a++) if (qty[a]! > 0 && cost[a] === 0 && mark[a] !== mark[a]) unpriced[a] = qty[a]!;
 
   const rows = new Float64Array(nH * RETURN_STRIDE);
+  const rowFlags = new Uint16Array(nH);
+  const unvaluedRows: number[] = [];
   let nRows = 0;
   let fp = 0;
   let wp = 0;
@@ -282,6 +343,9 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
     flowSum = 0;
     flowWeighted = 0;
     flowCount = 0;
+    subStart = hour;
+    subGrowth = 1;
+    hourFlowSum = 0;
     for (;;) {
       const fi = fp < nFills ? fillOrder[fp]! : -1;
       const wi = wp < nFlows ? flowOrder[wp]! : -1;
@@ -292,7 +356,16 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
         // Deposits first within a millisecond: flows sort before fills at equal times.
         const a = flowAsset[wi]!;
         const amount = flowAmount[wi]!;
-        const unit = a === 0 ? 1 : unitValue(a);
+        let unit: number;
+        if (largeFlowShare === null) unit = a === 0 ? 1 : unitValue(a);
+        else {
+          // In kind at its own instant; a large flow first values the portfolio and closes the sub-period.
+          unit = markAtInstant(a, wt);
+          const value = Math.abs(amount * unit);
+          const before = equityNow(wt);
+          if (value > largeFlowShare * Math.max(before, 0)) closeSubPeriod(wt);
+          if (amount > 0 && unit === 0 && a !== 0) unpriced[a]! += amount;
+        }
         if (amount > 0) increase(a, amount, unit);
         else decrease(a, -amount, unit, wt);
         flow(amount * unit, wt);
@@ -305,6 +378,7 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
         const quoteUnit = quote === 0 ? 1 : unitValue(quote);
         const baseUnit = price * quoteUnit;
         const notional = q * price;
+        if (largeFlowShare !== null) { pricePending(base, baseUnit, ft); pricePending(quote, quoteUnit, ft); }
         if (fillSide[fi] === 0) {
           increase(base, q, baseUnit);
           decrease(quote, notional, quoteUnit, ft);
@@ -325,22 +399,30 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
       }
     }
     const equityEnd = equityAt(j + 1, hour, false);
-    const denominator = equityStart + flowWeighted;
-    if ((flowCount === 0 && equityStart <= 0) || !(denominator > 0)) {
+    if (largeFlowShare !== null) for (const a of others) if (unpriced[a]! > 0 && mark[a] === mark[a]) pricePending(a, mark[a]!, hourEnd);
+    const split = subStart !== hour;
+    // After a split the last sub-period's flows are weighted over [subStart, hourEnd).
+    const denominator = split ? equityStart + (flowWeighted * HOUR_MS) / (hourEnd - subStart) : equityStart + flowWeighted;
+    // A split hour is valued by its sub-periods even when the last one holds nothing.
+    if (!split && ((flowCount === 0 && equityStart <= 0) || !(denominator > 0))) {
       gap(NON_POSITIVE, 0, hour);
+      unvaluedRows.push(hour, growth - 1, equityEnd, hourFlowSum + flowSum, hourFlags);
     } else {
       /** Modified Dietz: r = (E_end − E_start − ΣF) / (E_start + Σ wᵢFᵢ), wᵢ = share of the hour left. */
-      const r = (equityEnd - equityStart - flowSum) / denominator;
+      const last = denominator > 0 ? (equityEnd - equityStart - flowSum) / denominator : 0;
+      const r = split ? subGrowth * (1 + last) - 1 : last;
       growth *= 1 + r;
       const o = nRows * RETURN_STRIDE;
       rows[o] = hour;
       rows[o + 1] = r;
       rows[o + 2] = growth - 1;
       rows[o + 3] = equityEnd;
-      rows[o + 4] = flowSum;
+      rows[o + 4] = hourFlowSum + flowSum;
+      rowFlags[nRows] = hourFlags;
       nRows++;
       addHour(performance, hour, r);
     }
+    hourFlags = 0;
     equityStart = equityEnd;
   }
 
@@ -371,6 +453,7 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
     equity: equityStart, growth, realizedPnl: realized, totalFees: fees, positions, marks, performance: { ...performance },
   };
   const returns = rows.slice(0, nRows * RETURN_STRIDE);
+  const hourFlagColumn = rowFlags.slice(0, nRows);
   const totals = { realizedPnl: realized, unrealizedPnl: unrealized, totalFees: fees };
   // Equity at untilHour (with no hours to compute: the opening valuation).
   const snapshot = { at: until, balance: qty[0]!, equity: equityStart };
@@ -384,6 +467,8 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
     deferredFills: c.fillTime.length - nFills,
     deferredFlows: c.flowTime.length - nFlows,
     staleMarks,
+    hourFlags: hourFlagColumn,
+    unvalued: Float64Array.from(unvaluedRows),
   };
 }
 

@@ -1,7 +1,8 @@
 // The engine as the contract shows it: AggregationInput in, AggregationResult out, in-process.
 // The worker pool runs the same three steps with the columns crossing threads in between.
 import type { AggregationInput, AggregationResult, Aggregator } from './aggregation.js';
-import { RETURN_STRIDE, encodeInput, type ColumnarResult, type EngineGap } from './columnar.js';
+import { RETURN_STRIDE, UNVALUED_STRIDE, encodeInput, type ColumnarResult, type EngineGap } from './columnar.js';
+import { maskToFlags } from './hour-flags.js';
 import { runEngine } from './engine.js';
 import type { EngineState } from './engine-state.js';
 import type { HourlyReturn } from './types.js';
@@ -29,9 +30,19 @@ export function decodeResult(c: ColumnarResult): EngineResult {
       hourStart: c.returns[o]!, return: c.returns[o + 1]!, cumulativeReturn: c.returns[o + 2]!,
       equityEnd: c.returns[o + 3]!, netFlow: c.returns[o + 4]!,
     };
+    // Flags only where there are some: rows without any stay as they always were.
+    const mask = c.hourFlags[i]!;
+    if (mask !== 0) hourlyReturns[i] = { ...hourlyReturns[i]!, flags: maskToFlags(mask) };
+  }
+  const unvaluedHours: HourlyReturn[] = [];
+  for (let o = 0; o < c.unvalued.length; o += UNVALUED_STRIDE) {
+    unvaluedHours.push({
+      hourStart: c.unvalued[o]!, return: 0, cumulativeReturn: c.unvalued[o + 1]!, equityEnd: c.unvalued[o + 2]!,
+      netFlow: c.unvalued[o + 3]!, flags: maskToFlags(c.unvalued[o + 4]!),
+    });
   }
   return {
-    hourlyReturns, snapshot: c.snapshot, state: c.state, gaps: c.gaps,
+    hourlyReturns, unvaluedHours, snapshot: c.snapshot, state: c.state, gaps: c.gaps,
     realizedPnl: c.realizedPnl, unrealizedPnl: c.unrealizedPnl, totalFees: c.totalFees,
     metrics: c.metrics, deferredFills: c.deferredFills, deferredFlows: c.deferredFlows, staleMarks: c.staleMarks,
   };

@@ -111,8 +111,11 @@ export function performanceStatsFrom(a: PerformanceAccumulator, pnl: PnlTotals):
   const downside = n > 0 ? Math.sqrt((a.downsideSquares + a.downsideSquaresCompensation) / n) : 0;
   const annualFactor = Math.sqrt(HOURS_PER_YEAR);
   const growth = a.growth;
-  /** Annualized: (1 + cumulative)^(8760 / hours) − 1; −1 once the index is at or below 0. */
-  const annualizedReturn = n === 0 ? 0 : growth <= 0 ? -1 : growth ** (HOURS_PER_YEAR / n) - 1;
+  /**
+   * Annualized: (1 + cumulative)^(8760 / hours) − 1 (−1 once the index is at or below 0), only over
+   * at least one year (8,760 hours): GIPS forbids annualizing a shorter period, so it is null then.
+   */
+  const annualizedReturn = n < HOURS_PER_YEAR ? null : growth <= 0 ? -1 : growth ** (HOURS_PER_YEAR / n) - 1;
   const maxDrawdown = a.maxDrawdown;
   return {
     hours: n,
@@ -129,8 +132,8 @@ export function performanceStatsFrom(a: PerformanceAccumulator, pnl: PnlTotals):
     sharpe: sd > 0 ? (mean / sd) * annualFactor : null,
     /** Sortino (target 0): mean(r) / downside deviation × √8760; null without a losing hour. */
     sortino: downside > 0 ? (mean / downside) * annualFactor : null,
-    /** Calmar: annualized return / max drawdown; null without a drawdown. */
-    calmar: maxDrawdown > 0 ? annualizedReturn / maxDrawdown : null,
+    /** Calmar: annualized return / max drawdown; null without a drawdown or below one year. */
+    calmar: maxDrawdown > 0 && annualizedReturn !== null ? annualizedReturn / maxDrawdown : null,
     /** Share of hours with r > 0. */
     positiveHourShare: n > 0 ? a.positiveHours / n : 0,
     bestHour: a.best,
@@ -144,7 +147,8 @@ export function performanceStatsFrom(a: PerformanceAccumulator, pnl: PnlTotals):
 /** Metrics of `returns` (oldest first; hours without a return are simply absent). */
 export function computePerformanceStats(returns: readonly HourlyReturn[], pnl: PnlTotals): PerformanceStats {
   const a = draftOf(EMPTY_PERFORMANCE);
-  for (const h of returns) addHour(a, h.hourStart, h.return);
+  // An hour published without a return (flag unvalued) is not a 0 % hour.
+  for (const h of returns) if (h.flags?.includes('unvalued') !== true) addHour(a, h.hourStart, h.return);
   return performanceStatsFrom(a, pnl);
 }
 

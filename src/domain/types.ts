@@ -1,4 +1,5 @@
 // The normalized vocabulary every layer shares. Pure types and constants: no I/O.
+import type { HourFlag } from './hour-flags.js';
 
 /** Venues the enclave can sync. `simulated` is the deterministic demo venue (never in enclave mode). */
 export const EXCHANGES = ['binance', 'bybit', 'bitget', 'mexc', 'alpaca', 'ibkr', 'simulated'] as const;
@@ -104,6 +105,8 @@ export interface HourlyReturn {
   readonly equityEnd: number;
   /** Net external flow during the hour, base currency (deposits positive). */
   readonly netFlow: number;
+  /** Data-quality flags of the hour (absent: none); an `unvalued` hour has return 0 and carries the cumulative return. */
+  readonly flags?: readonly HourFlag[];
 }
 
 /** Equity and cash at one instant, in the account's base currency. */

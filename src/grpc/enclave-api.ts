@@ -4,7 +4,10 @@
 import type { DataGap, PerformanceStats } from '../domain/aggregation.js';
 import type { AccountKey, BalanceSnapshot, EpochMs, HourlyReturn } from '../domain/types.js';
 import type { Attestation } from '../attestation/configfs-tsm.js';
-import type { ConnectionStatus, ParkedReason, SyncMode, SyncProgress } from '../domain/types.js';
+import type { ConnectionStatus, Exchange, ParkedReason, SyncMode, SyncProgress } from '../domain/types.js';
+import type { PeriodKind } from '../domain/report/periods.js';
+import type { BenchmarkName, ReportCurrency } from '../domain/report/currency.js';
+import type { PerformanceReport, ReportOptions } from '../domain/report/report.js';
 
 /**
  * Carried by every call (nice-grpc's CallContext): the one deadline, as a signal, passed all the
@@ -62,6 +65,29 @@ export interface ConnectionInfo {
   readonly parkedReason: ParkedReason | null;
 }
 
+/** What GetPerformanceReport asks for (validated). */
+export interface ReportRequest {
+  readonly userUid: string;
+  /** null: the composite of all the user's accounts. */
+  readonly exchange: Exchange | null;
+  readonly period: PeriodKind;
+  /** CUSTOM only. */
+  readonly custom: TimeRange | null;
+  /** null: the accounts' base currency. */
+  readonly currency: ReportCurrency | null;
+  readonly benchmark: BenchmarkName | null;
+  readonly options: ReportOptions;
+}
+
+export interface AccountReport {
+  readonly report: PerformanceReport;
+  /** The accounts' own base currency (the report's `currency` may be another). */
+  readonly baseCurrency: string;
+  readonly exchanges: readonly Exchange[];
+  /** Hours in which transfers between the user's own accounts netted out of the composite's flows. */
+  readonly nettedTransferHours: number;
+}
+
 export interface EnclaveApi {
   /**
    * Syncs the account now. Joins a sync already running for it rather than starting another.
@@ -73,6 +99,12 @@ export interface EnclaveApi {
   getReturns(account: AccountKey, range: TimeRange, call: CallContext): Promise<readonly HourlyReturn[]>;
   /** Metrics over the account's whole published history. */
   getPerformance(account: AccountKey, call: CallContext): Promise<PerformanceStats>;
+  /**
+   * A performance report (src/domain/report) over the period, from published hours and stored
+   * public candles; closed-position ratios from fills, computed here and published as ratios only.
+   * NotFoundError when the user has no such account (or none at all).
+   */
+  getPerformanceReport(request: ReportRequest, call: CallContext): Promise<AccountReport>;
   /** Balance snapshots taken in the range, oldest first. */
   getSnapshots(account: AccountKey, range: TimeRange, call: CallContext): Promise<readonly BalanceSnapshot[]>;
   health(call: CallContext): Promise<ApiHealth>;

@@ -5,6 +5,7 @@
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { EXCHANGES, type Exchange } from '../domain/types.js';
 import type { Logger } from '../config/logger.js';
+import { VENUE_BASE_CURRENCY } from '../domain/report/currency.js';
 import { NONCE_MAX_LENGTH, NONCE_MIN_LENGTH } from '../attestation/binding.js';
 import { EnclaveServiceService, type EnclaveServiceServer, type SyncJobProgress } from './generated/enclave.js';
 import type { EnclaveApi } from './enclave-api.js';
@@ -17,6 +18,7 @@ import {
   validateNonce,
   validateRangeRequest,
   validateRegistration,
+  validateReportRequest,
   validateSync,
   type ValidationLimits,
 } from './validate.js';
@@ -26,6 +28,7 @@ import {
   connectionInfoToWire,
   connectionStatusToWire,
   hourlyReturnToWire,
+  performanceReportToWire,
   performanceStatsToWire,
   servingStatusToWire,
   syncDoneToWire,
@@ -94,7 +97,10 @@ export function createEnclaveService(options: EnclaveServiceOptions): EnclaveSer
     }),
     getAggregatedMetrics: unaryCall(env, 'GetAggregatedMetrics', maxQueryMs, async (request, call) => {
       const account = validateAccountRequest(request, limits);
-      return { metrics: performanceStatsToWire(await port.getPerformance(account, call)) };
+      return { metrics: performanceStatsToWire(await port.getPerformance(account, call), VENUE_BASE_CURRENCY[account.exchange]) };
+    }),
+    getPerformanceReport: unaryCall(env, 'GetPerformanceReport', maxQueryMs, async (request, call) => {
+      return performanceReportToWire(await port.getPerformanceReport(validateReportRequest(request, limits), call));
     }),
     getSnapshotTimeSeries: unaryCall(env, 'GetSnapshotTimeSeries', maxQueryMs, async (request, call) => {
       const { account, range } = validateRangeRequest(request, limits);

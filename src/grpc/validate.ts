@@ -6,7 +6,10 @@ import { InvalidArgumentError } from './errors.js';
 import type { SyncType } from './generated/enclave.js';
 import { syncModeFromWire } from './wire.js';
 import type { SyncMode } from '../domain/types.js';
-import type { TimeRange } from './enclave-api.js';
+import type { ReportRequest, TimeRange } from './enclave-api.js';
+import type { ReportPeriod } from './generated/enclave.js';
+import { reportPeriodFromWire } from './wire.js';
+import { BENCHMARKS, REPORT_CURRENCIES, type BenchmarkName, type ReportCurrency } from '../domain/report/currency.js';
 
 /**
  * user_uid: the gateway's opaque user id (UUIDs, "user_123", "auth0|..."-style ids mapped to
@@ -141,4 +144,45 @@ export function validateEmpty(request: object): void {
   const c = new Checker();
   checkDecodable(request, c);
   c.done();
+}
+
+/** Largest annual rate accepted for the risk-free rate or the Sortino target (fractions). */
+const MAX_ANNUAL_RATE = 10;
+
+export function validateReportRequest(
+  request: {
+    readonly userUid: string; readonly exchange: string; readonly period: ReportPeriod; readonly fromMs: number; readonly toMs: number;
+    readonly currency: string; readonly benchmark: string; readonly riskFreeRate?: number | undefined; readonly sortinoTarget?: number | undefined;
+  },
+  limits: ValidationLimits,
+): ReportRequest {
+  const c = new Checker();
+  checkDecodable(request, c);
+  if (!USER_UID_PATTERN.test(request.userUid)) c.add('user_uid', `must be ${USER_UID_RULE}`);
+  let exchange: Exchange | null = null;
+  if (request.exchange !== '') {
+    exchange = limits.exchanges.find((e) => e === request.exchange) ?? null;
+    if (exchange === null) c.add('exchange', `must be empty (all accounts) or one of ${limits.exchanges.join(', ')}`);
+  }
+  const period = reportPeriodFromWire(request.period);
+  if (period === null) c.add('period', 'must be one of 1D, 7D, 30D, 90D, YTD, 1Y, 3Y, SINCE_INCEPTION, CUSTOM');
+  // A custom period may span any length (the report is bounded by the published history).
+  const custom = period === 'CUSTOM' ? checkRange(request, { ...limits, maxRangeMs: MAX_EPOCH_MS }, c) : null;
+  const currency = request.currency === '' ? null : REPORT_CURRENCIES.find((x) => x === request.currency) ?? null;
+  if (request.currency !== '' && currency === null) c.add('currency', `must be empty (base currency) or one of ${REPORT_CURRENCIES.join(', ')}`);
+  const benchmark = request.benchmark === '' ? null : BENCHMARKS.find((x) => x === request.benchmark) ?? null;
+  if (request.benchmark !== '' && benchmark === null) c.add('benchmark', `must be empty or one of ${BENCHMARKS.join(', ')}`);
+  const rate = (field: string, value: number | undefined): number => {
+    if (value === undefined) return 0;
+    if (!Number.isFinite(value) || Math.abs(value) > MAX_ANNUAL_RATE) c.add(field, `must be an annual rate between -${MAX_ANNUAL_RATE} and ${MAX_ANNUAL_RATE} (a fraction)`);
+    return value;
+  };
+  const riskFreeRate = rate('risk_free_rate', request.riskFreeRate);
+  const sortinoTarget = rate('sortino_target', request.sortinoTarget);
+  c.done();
+  return {
+    userUid: request.userUid, exchange, period: period ?? 'SI', custom,
+    currency: currency satisfies ReportCurrency | null, benchmark: benchmark satisfies BenchmarkName | null,
+    options: { riskFreeRate, sortinoTarget },
+  };
 }

@@ -24,7 +24,10 @@ import {
   SyncPhase,
   SyncStatus,
   SyncType,
+  ReportPeriod,
   type BalanceSnapshot as BalanceSnapshotMessage,
+  type CalendarReturn as CalendarReturnMessage,
+  type GetPerformanceReportResponse,
   type Connection as ConnectionMessage,
   type GetAttestationResponse,
   type HourlyReturn as HourlyReturnMessage,
@@ -33,7 +36,10 @@ import {
   type SyncJobProgress,
   type TcbVersion as TcbVersionMessage,
 } from './generated/enclave.js';
-import type { ApiHealth, ConnectionInfo, SyncReport } from './enclave-api.js';
+import type { AccountReport, ApiHealth, ConnectionInfo, SyncReport } from './enclave-api.js';
+import { isHourFlag, type HourFlag } from '../domain/hour-flags.js';
+import { PERIODS, type PeriodKind } from '../domain/report/periods.js';
+import type { CalendarReturn, PerformanceReport } from '../domain/report/report.js';
 import { WireFormatError } from './errors.js';
 
 // ---- accounts and exchanges ----
@@ -78,11 +84,14 @@ export function syncModeFromWire(type: SyncType): SyncMode | null {
 // ---- returns, snapshots, performance ----
 
 export function hourlyReturnToWire(r: HourlyReturn): HourlyReturnMessage {
-  return { hourStartMs: r.hourStart, hourlyReturn: r.return, cumulativeReturn: r.cumulativeReturn, equityEnd: r.equityEnd, netFlow: r.netFlow };
+  return { hourStartMs: r.hourStart, hourlyReturn: r.return, cumulativeReturn: r.cumulativeReturn, equityEnd: r.equityEnd, netFlow: r.netFlow, flags: [...(r.flags ?? [])] };
 }
 
+/** Flags this client does not know (a newer service) are dropped; a clean hour has no `flags` key. */
 export function hourlyReturnFromWire(m: HourlyReturnMessage): HourlyReturn {
-  return { hourStart: m.hourStartMs, return: m.hourlyReturn, cumulativeReturn: m.cumulativeReturn, equityEnd: m.equityEnd, netFlow: m.netFlow };
+  const base = { hourStart: m.hourStartMs, return: m.hourlyReturn, cumulativeReturn: m.cumulativeReturn, equityEnd: m.equityEnd, netFlow: m.netFlow };
+  const flags = m.flags.filter(isHourFlag);
+  return flags.length === 0 ? base : { ...base, flags };
 }
 
 export function balanceSnapshotToWire(snapshot: BalanceSnapshot): BalanceSnapshotMessage {
@@ -96,11 +105,15 @@ export function balanceSnapshotFromWire(m: BalanceSnapshotMessage): BalanceSnaps
 const optionalToWire = (value: number | null): number | undefined => (value === null ? undefined : value);
 const optionalFromWire = (value: number | undefined): number | null => value ?? null;
 
-export function performanceStatsToWire(s: PerformanceStats): PerformanceStatsMessage {
+export const ANNUALIZATION_NOTE = 'not annualized: the history is shorter than one year (8,760 hours)';
+
+export function performanceStatsToWire(s: PerformanceStats, currency = ''): PerformanceStatsMessage {
   return {
     hours: s.hours,
     cumulativeReturn: s.cumulativeReturn,
-    annualizedReturn: s.annualizedReturn,
+    annualizedReturn: optionalToWire(s.annualizedReturn),
+    annualizationNote: s.annualizedReturn === null ? ANNUALIZATION_NOTE : '',
+    currency,
     annualizedVolatility: s.annualizedVolatility,
     maxDrawdown: s.maxDrawdown,
     maxDrawdownPeakHourMs: optionalToWire(s.maxDrawdownPeakHour),
@@ -121,7 +134,7 @@ export function performanceStatsFromWire(m: PerformanceStatsMessage): Performanc
   return {
     hours: m.hours,
     cumulativeReturn: m.cumulativeReturn,
-    annualizedReturn: m.annualizedReturn,
+    annualizedReturn: optionalFromWire(m.annualizedReturn),
     annualizedVolatility: m.annualizedVolatility,
     maxDrawdown: m.maxDrawdown,
     maxDrawdownPeakHour: optionalFromWire(m.maxDrawdownPeakHourMs),
@@ -308,4 +321,136 @@ export function attestationToWire({ report, reportData, parsed }: Attestation): 
     committedTcb: tcbToWire(parsed.committedTcb),
     launchTcb: tcbToWire(parsed.launchTcb),
   };
+}
+
+// ---- performance reports ----
+
+const PERIOD_TO_WIRE = {
+  '1D': ReportPeriod.REPORT_PERIOD_1D,
+  '7D': ReportPeriod.REPORT_PERIOD_7D,
+  '30D': ReportPeriod.REPORT_PERIOD_30D,
+  '90D': ReportPeriod.REPORT_PERIOD_90D,
+  YTD: ReportPeriod.REPORT_PERIOD_YTD,
+  '1Y': ReportPeriod.REPORT_PERIOD_1Y,
+  '3Y': ReportPeriod.REPORT_PERIOD_3Y,
+  SI: ReportPeriod.REPORT_PERIOD_SINCE_INCEPTION,
+  CUSTOM: ReportPeriod.REPORT_PERIOD_CUSTOM,
+} as const satisfies Record<PeriodKind, ReportPeriod>;
+
+export function reportPeriodToWire(kind: PeriodKind): ReportPeriod {
+  return PERIOD_TO_WIRE[kind];
+}
+
+/** Null for UNSPECIFIED and numbers from a newer schema. */
+export function reportPeriodFromWire(period: ReportPeriod): PeriodKind | null {
+  return PERIODS.find((k) => PERIOD_TO_WIRE[k] === period) ?? null;
+}
+
+function calendarToWire(c: CalendarReturn): CalendarReturnMessage {
+  return { label: c.label, fromMs: c.from, toMs: c.to, periodReturn: c.return, partial: c.partial, flaggedShare: c.flaggedShare };
+}
+
+function calendarFromWire(m: CalendarReturnMessage): CalendarReturn {
+  return { label: m.label, from: m.fromMs, to: m.toMs, return: m.periodReturn, partial: m.partial, flaggedShare: m.flaggedShare };
+}
+
+export function performanceReportToWire({ report: r, baseCurrency, exchanges, nettedTransferHours }: AccountReport): GetPerformanceReportResponse {
+  const b = r.benchmark;
+  const p = r.tradeStatistics;
+  return {
+    currency: r.currency,
+    baseCurrency,
+    period: reportPeriodToWire(r.period.kind),
+    fromMs: r.period.from,
+    toMs: r.period.to,
+    exchanges: [...exchanges],
+    hours: r.hours,
+    valuedHours: r.valuedHours,
+    flaggedHourShare: r.flaggedHourShare,
+    flagShares: r.flagShares.map((f) => ({ flag: f.flag, share: f.share })),
+    timeWeightedReturn: r.timeWeightedReturn,
+    annualizedReturn: optionalToWire(r.annualizedReturn),
+    moneyWeightedReturn: optionalToWire(r.moneyWeightedReturn),
+    annualizedMoneyWeightedReturn: optionalToWire(r.annualizedMoneyWeightedReturn),
+    annualizedVolatility: optionalToWire(r.annualizedVolatility),
+    threeYearStandardDeviation: optionalToWire(r.threeYearStandardDeviation),
+    sharpe: optionalToWire(r.sharpe),
+    sortino: optionalToWire(r.sortino),
+    calmar: optionalToWire(r.calmar),
+    calmarMonths: optionalToWire(r.calmarMonths),
+    maxDrawdown: {
+      depth: r.drawdown.depth,
+      peakMs: optionalToWire(r.drawdown.peakAt),
+      troughMs: optionalToWire(r.drawdown.troughAt),
+      recoveredMs: optionalToWire(r.drawdown.recoveredAt),
+      recoveryHours: optionalToWire(r.drawdown.recoveryHours),
+    },
+    bestMonth: r.bestMonth === null ? undefined : calendarToWire(r.bestMonth),
+    worstMonth: r.worstMonth === null ? undefined : calendarToWire(r.worstMonth),
+    positiveMonthShare: optionalToWire(r.positiveMonthShare),
+    monthly: r.monthly.map(calendarToWire),
+    yearly: r.yearly.map(calendarToWire),
+    benchmark: b === null ? undefined : {
+      name: b.name, hours: b.hours, benchmarkReturn: b.benchmarkReturn, excessReturn: b.excessReturn,
+      beta: optionalToWire(b.beta), correlation: optionalToWire(b.correlation), trackingError: optionalToWire(b.trackingError),
+      informationRatio: optionalToWire(b.informationRatio), upCapture: optionalToWire(b.upCapture), downCapture: optionalToWire(b.downCapture),
+    },
+    positionStatistics: p === null ? undefined : {
+      winRate: p.winRate, profitFactor: optionalToWire(p.profitFactor), averageWinLossRatio: optionalToWire(p.averageWinLossRatio),
+      averageHoldingHours: p.averageHoldingHours, longestLosingStreak: p.longestLosingStreak,
+    },
+    riskFreeRate: r.riskFreeRate,
+    sortinoTarget: r.sortinoTarget,
+    notes: [...r.notes],
+    nettedTransferHours,
+  };
+}
+
+export function performanceReportFromWire(m: GetPerformanceReportResponse): AccountReport {
+  const kind = reportPeriodFromWire(m.period);
+  if (kind === null) throw new WireFormatError('the service reported a period this client does not know');
+  const b = m.benchmark;
+  const p = m.positionStatistics;
+  const d = m.maxDrawdown;
+  const report: PerformanceReport = {
+    currency: m.currency,
+    period: { kind, from: m.fromMs, to: m.toMs },
+    hours: m.hours,
+    valuedHours: m.valuedHours,
+    flaggedHourShare: m.flaggedHourShare,
+    flagShares: m.flagShares.flatMap((f) => (isHourFlag(f.flag) ? [{ flag: f.flag as HourFlag, share: f.share }] : [])),
+    timeWeightedReturn: m.timeWeightedReturn,
+    annualizedReturn: optionalFromWire(m.annualizedReturn),
+    moneyWeightedReturn: optionalFromWire(m.moneyWeightedReturn),
+    annualizedMoneyWeightedReturn: optionalFromWire(m.annualizedMoneyWeightedReturn),
+    annualizedVolatility: optionalFromWire(m.annualizedVolatility),
+    threeYearStandardDeviation: optionalFromWire(m.threeYearStandardDeviation),
+    sharpe: optionalFromWire(m.sharpe),
+    sortino: optionalFromWire(m.sortino),
+    calmar: optionalFromWire(m.calmar),
+    calmarMonths: optionalFromWire(m.calmarMonths),
+    drawdown: {
+      depth: d?.depth ?? 0,
+      peakAt: optionalFromWire(d?.peakMs), troughAt: optionalFromWire(d?.troughMs),
+      recoveredAt: optionalFromWire(d?.recoveredMs), recoveryHours: optionalFromWire(d?.recoveryHours),
+    },
+    bestMonth: m.bestMonth === undefined ? null : calendarFromWire(m.bestMonth),
+    worstMonth: m.worstMonth === undefined ? null : calendarFromWire(m.worstMonth),
+    positiveMonthShare: optionalFromWire(m.positiveMonthShare),
+    monthly: m.monthly.map(calendarFromWire),
+    yearly: m.yearly.map(calendarFromWire),
+    benchmark: b === undefined ? null : {
+      name: b.name, hours: b.hours, benchmarkReturn: b.benchmarkReturn, excessReturn: b.excessReturn,
+      beta: optionalFromWire(b.beta), correlation: optionalFromWire(b.correlation), trackingError: optionalFromWire(b.trackingError),
+      informationRatio: optionalFromWire(b.informationRatio), upCapture: optionalFromWire(b.upCapture), downCapture: optionalFromWire(b.downCapture),
+    },
+    tradeStatistics: p === undefined ? null : {
+      winRate: p.winRate, profitFactor: optionalFromWire(p.profitFactor), averageWinLossRatio: optionalFromWire(p.averageWinLossRatio),
+      averageHoldingHours: p.averageHoldingHours, longestLosingStreak: p.longestLosingStreak,
+    },
+    riskFreeRate: m.riskFreeRate,
+    sortinoTarget: m.sortinoTarget,
+    notes: [...m.notes],
+  };
+  return { report, baseCurrency: m.baseCurrency, exchanges: m.exchanges.map(exchangeFromWire), nettedTransferHours: m.nettedTransferHours };
 }

@@ -9,6 +9,7 @@ import { createConnectionRepository } from './connections.js';
 import { isoTime } from './copy-ingest.js';
 import { StaleGenerationError, toStorageError } from './errors.js';
 import { noRows, sql } from './pool.js';
+import { flagsToMask, maskToFlags } from '../domain/hour-flags.js';
 
 const decimal = z.string().regex(/^-?\d+(\.\d+)?$/u);
 const epochMs = z.number().finite();
@@ -50,6 +51,7 @@ const hourlyReturnRow = z.object({
   cumulativeReturn: z.number(),
   equityEnd: z.number(),
   netFlow: z.number(),
+  flags: z.number().int(),
 });
 
 const snapshotRow = z.object({ at: epochMs, balance: z.number(), equity: z.number() });
@@ -69,7 +71,7 @@ const performanceRow = z.object({
   computedUntil: epochMs,
   hours: z.number().int().nonnegative(),
   cumulativeReturn: float8,
-  annualizedReturn: float8,
+  annualizedReturn: float8.nullable(),
   annualizedVolatility: float8,
   maxDrawdown: float8,
   maxDrawdownPeakHour: epochMs.nullable(),
@@ -302,16 +304,16 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
         await pool.transaction(async (tx) => {
           await assertGeneration(tx, key, generation);
           if (write.hourlyReturns.length > 0) {
-            const tuples = write.hourlyReturns.map((h) => [isoTime(h.hourStart), h.return, h.cumulativeReturn, h.equityEnd, h.netFlow]);
+            const tuples = write.hourlyReturns.map((h) => [isoTime(h.hourStart), h.return, h.cumulativeReturn, h.equityEnd, h.netFlow, flagsToMask(h.flags ?? [])]);
             // Recomputed hours (late fills) replace what was published before.
             await tx.query(sql.type(noRows)`
-              INSERT INTO hourly_returns (user_uid, exchange, hour_start, return, cumulative_return, equity_end, net_flow)
+              INSERT INTO hourly_returns (user_uid, exchange, hour_start, return, cumulative_return, equity_end, net_flow, flags)
               SELECT ${key.userUid}, ${key.exchange}, t.*
-              FROM ${sql.unnest(tuples, ['timestamptz', 'float8', 'float8', 'float8', 'float8'])}
-                AS t(hour_start, return, cumulative_return, equity_end, net_flow)
+              FROM ${sql.unnest(tuples, ['timestamptz', 'float8', 'float8', 'float8', 'float8', 'int4'])}
+                AS t(hour_start, return, cumulative_return, equity_end, net_flow, flags)
               ON CONFLICT (user_uid, exchange, hour_start) DO UPDATE
                 SET return = excluded.return, cumulative_return = excluded.cumulative_return,
-                    equity_end = excluded.equity_end, net_flow = excluded.net_flow`);
+                    equity_end = excluded.equity_end, net_flow = excluded.net_flow, flags = excluded.flags`);
           }
           if (write.snapshot !== null) {
             const s = write.snapshot;
@@ -334,11 +336,12 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
       run('load hourly returns', key, async () => {
         const rows = await pool.any(sql.type(hourlyReturnRow)`
           SELECT hour_start AS "hourStart", return, cumulative_return AS "cumulativeReturn",
-                 equity_end AS "equityEnd", net_flow AS "netFlow"
+                 equity_end AS "equityEnd", net_flow AS "netFlow", flags
           FROM hourly_returns
           WHERE ${account(key)} AND hour_start >= ${isoTime(fromMs)}::timestamptz AND hour_start < ${isoTime(toMs)}::timestamptz
           ORDER BY hour_start`);
-        return [...rows];
+        // A clean hour has no `flags` key, exactly as the engine returns it.
+        return rows.map(({ flags, ...h }) => (flags === 0 ? h : { ...h, flags: maskToFlags(flags) }));
       }),
 
     loadSnapshots: (key, fromMs, toMs) =>

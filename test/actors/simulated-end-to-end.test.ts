@@ -2,6 +2,7 @@
 // real engine behind the worker pool: what is published equals what the engine computes directly
 // over the records loaded back from the database.
 import test from 'ava';
+import { DEFAULT_LARGE_FLOW_SHARE } from '../../src/domain/aggregation.js';
 import { inProcessAggregator } from '../../src/domain/in-process-aggregator.js';
 import { computePerformanceStats } from '../../src/domain/performance.js';
 import type { AccountKey } from '../../src/domain/types.js';
@@ -37,7 +38,8 @@ test('published hourly returns equal the engine run directly over the fills stor
   const firstHour = Math.floor(Math.min(fills[0]?.executedAt ?? Infinity, cashFlows[0]?.occurredAt ?? Infinity) / HOUR) * HOUR;
   const symbols = [...new Set(fills.map((f) => f.baseAsset))].map((a) => `${a}/${SIMULATED_BASE}`);
   const candles = await store.loadCandles('simulated', symbols, firstHour - HOUR, untilHour);
-  const direct = await inProcessAggregator.aggregate({ baseCurrency: SIMULATED_BASE, costMethod: 'average', state: null, openingBalances: [], fills, cashFlows, candles, untilHour });
+  const direct = await inProcessAggregator.aggregate({ baseCurrency: SIMULATED_BASE, costMethod: 'average', state: null, openingBalances: [], fills, cashFlows, candles, untilHour, largeFlowShare: DEFAULT_LARGE_FLOW_SHARE });
+  t.deepEqual(direct.unvaluedHours, [], 'the demo history values every hour');
 
   const published = await h.reads.returns(carol, 0, untilHour);
   t.is(published.length, first.hourlyReturnsWritten + second.hourlyReturnsWritten);

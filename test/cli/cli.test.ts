@@ -131,6 +131,20 @@ test.serial('metrics prints the metrics table', async (t) => {
   for (const name of ['hours', 'cumulative return', 'annualized volatility', 'max drawdown', 'sharpe', 'total fees']) t.regex(run.out, new RegExp(`${name}\\s`, 'u'));
 });
 
+test.serial('report prints the period figures, the monthly table and the notes, for one account or all of them', async (t) => {
+  const run = await cli(t.context.h, ['report', 'cli-user', 'simulated', '--period', '1Y', '--benchmark', 'BTC']);
+  t.is(run.code, 0, run.err);
+  t.regex(run.out, /simulated · 1Y .* in USDT \(base USDT\)/u);
+  for (const name of ['time-weighted return', 'money-weighted return', 'annualized return', '3-year SD \\(GIPS, monthly\\)', 'max drawdown', 'flagged hours', 'month']) t.regex(run.out, new RegExp(`${name}\\s`, 'u'));
+  t.regex(run.out, /note: /u);
+  const all = await cli(t.context.h, ['report', 'cli-user', '--currency', 'BTC']);
+  t.is(all.code, 0, all.err);
+  t.regex(all.out, /in BTC \(base USDT\)/u);
+  const bad = await cli(t.context.h, ['report', 'cli-user', 'simulated', '--period', '2W']);
+  t.is(bad.code, 2);
+  t.regex(bad.err, /--period must be/u);
+});
+
 test.serial('errors are one line with a non-zero exit: unknown account, bad usage, unreachable service', async (t) => {
   const { h } = t.context;
   const unknown = await cli(h, ['metrics', 'nobody', 'simulated']);

@@ -11,6 +11,7 @@ import { credentials } from '@grpc/grpc-js';
 import pg from 'pg';
 import { createLogger } from '../../src/config/logger.js';
 import { aggregate } from '../../src/domain/in-process-aggregator.js';
+import { DEFAULT_LARGE_FLOW_SHARE } from '../../src/domain/aggregation.js';
 import type { PerformanceStats } from '../../src/domain/aggregation.js';
 import { computePerformanceStats } from '../../src/domain/performance.js';
 import type { AccountKey, HourlyReturn } from '../../src/domain/types.js';
@@ -49,15 +50,17 @@ async function engineResult(store: AccountStore, untilHour: number): Promise<Exp
   const symbols = [...assets].filter((a) => a !== base).sort().map((a) => `${a}/${base}`);
   const first = Math.min(fills[0]?.executedAt ?? Infinity, cashFlows[0]?.occurredAt ?? Infinity);
   const candles = await store.loadCandles(ACCOUNT.exchange, symbols, Math.floor(first / HOUR_MS) * HOUR_MS, untilHour);
-  const result = aggregate({ baseCurrency: base, costMethod: 'average', state: null, openingBalances: [], fills, cashFlows, candles, untilHour });
+  // As the service runs it: true time-weighting at large flows, unvalued hours published with their flag.
+  const result = aggregate({ baseCurrency: base, costMethod: 'average', state: null, openingBalances: [], fills, cashFlows, candles, untilHour, largeFlowShare: DEFAULT_LARGE_FLOW_SHARE });
   const totals = { realizedPnl: result.realizedPnl, unrealizedPnl: result.unrealizedPnl, totalFees: result.totalFees };
-  return { returns: result.hourlyReturns, metrics: computePerformanceStats(result.hourlyReturns, totals) };
+  const published = [...result.hourlyReturns, ...(result.unvaluedHours ?? [])].sort((a, b) => a.hourStart - b.hourStart);
+  return { returns: published, metrics: computePerformanceStats(published, totals) };
 }
 
 function wireOf(m: PerformanceStats): Record<string, number | undefined> {
   const opt = (v: number | null): number | undefined => v ?? undefined;
   return {
-    hours: m.hours, cumulativeReturn: m.cumulativeReturn, annualizedReturn: m.annualizedReturn, annualizedVolatility: m.annualizedVolatility,
+    hours: m.hours, cumulativeReturn: m.cumulativeReturn, annualizedReturn: opt(m.annualizedReturn), annualizedVolatility: m.annualizedVolatility,
     maxDrawdown: m.maxDrawdown, maxDrawdownPeakHourMs: opt(m.maxDrawdownPeakHour), maxDrawdownTroughHourMs: opt(m.maxDrawdownTroughHour),
     sharpe: opt(m.sharpe), sortino: opt(m.sortino), calmar: opt(m.calmar), positiveHourShare: m.positiveHourShare,
     bestHour: opt(m.bestHour), worstHour: opt(m.worstHour), totalFees: m.totalFees, realizedPnl: m.realizedPnl, unrealizedPnl: m.unrealizedPnl,

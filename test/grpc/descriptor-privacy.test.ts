@@ -82,6 +82,22 @@ const ALLOWED_TEXT = new Set([
   'enclave.v1.Connection.exchange',
   'enclave.v1.ReviveConnectionRequest.user_uid',
   'enclave.v1.ReviveConnectionRequest.exchange',
+  // Issue 17, reviewed: each is a fixed vocabulary the service writes (flag names, currency and
+  // benchmark codes, calendar labels, exchange names, fixed note sentences) or a request selector.
+  'enclave.v1.HourlyReturn.flags',
+  'enclave.v1.PerformanceMetrics.annualization_note',
+  'enclave.v1.PerformanceMetrics.currency',
+  'enclave.v1.GetPerformanceReportRequest.user_uid',
+  'enclave.v1.GetPerformanceReportRequest.exchange',
+  'enclave.v1.GetPerformanceReportRequest.currency',
+  'enclave.v1.GetPerformanceReportRequest.benchmark',
+  'enclave.v1.CalendarReturn.label',
+  'enclave.v1.FlagShare.flag',
+  'enclave.v1.BenchmarkComparison.name',
+  'enclave.v1.GetPerformanceReportResponse.currency',
+  'enclave.v1.GetPerformanceReportResponse.base_currency',
+  'enclave.v1.GetPerformanceReportResponse.exchanges',
+  'enclave.v1.GetPerformanceReportResponse.notes',
 ]);
 
 const INTEGER_TYPES = new Set([

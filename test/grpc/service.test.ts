@@ -162,6 +162,8 @@ test.serial('GetAggregatedMetrics carries every metric, with absent values for t
     totalFees: 12.5,
     realizedPnl: 100.25,
     unrealizedPnl: -3.5,
+    annualizationNote: '',
+    currency: 'USDT',
   });
 });
 
@@ -453,7 +455,7 @@ test.serial('server reflection describes EnclaveService so stock tools can call 
   const files = (reply.fileDescriptorResponse?.fileDescriptorProto ?? []).map((bytes) => fromBinary(FileDescriptorProtoSchema, bytes));
   const file = files.find((f) => f.package === 'enclave.v1');
   t.truthy(file);
-  t.deepEqual(file!.service[0]?.method.map((m) => m.name), ['ProcessSyncJob', 'WatchSyncJob', 'CalculateHistoricalReturns', 'GetAggregatedMetrics', 'GetSnapshotTimeSeries', 'HealthCheck',
+  t.deepEqual(file!.service[0]?.method.map((m) => m.name), ['ProcessSyncJob', 'WatchSyncJob', 'CalculateHistoricalReturns', 'GetAggregatedMetrics', 'GetPerformanceReport', 'GetSnapshotTimeSeries', 'HealthCheck',
     'GetEnclaveIdentity', 'RegisterConnection', 'RemoveConnection', 'ListConnections', 'ReviveConnection', 'GetAttestation',
   ]);
 });

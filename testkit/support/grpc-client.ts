@@ -7,7 +7,9 @@ import type { AccountKey, BalanceSnapshot, HourlyReturn } from '../../src/domain
 import { createLogger, type Logger } from '../../src/config/logger.js';
 import { EnclaveServiceClient } from '../../src/grpc/generated/enclave.js';
 import { HealthClient } from '../../src/grpc/generated/health/v1/health.js';
-import type { CallContext, ConnectionInfo, EnclaveIdentityInfo, EnclaveApi, ApiHealth, RegisteredConnection, SyncReport, TimeRange } from '../../src/grpc/enclave-api.js';
+import type { AccountReport, CallContext, ConnectionInfo, EnclaveIdentityInfo, EnclaveApi, ApiHealth, RegisteredConnection, ReportRequest, SyncReport, TimeRange } from '../../src/grpc/enclave-api.js';
+import { buildPerformanceReport } from '../../src/domain/report/report.js';
+import { reportHoursOf } from '../../src/domain/report/series.js';
 import type { SyncMode, SyncProgress } from '../../src/domain/types.js';
 import type { Attestation } from '../../src/attestation/configfs-tsm.js';
 import { AttestationUnavailableError } from '../../src/attestation/errors.js';
@@ -75,6 +77,14 @@ export class TestPort implements EnclaveApi {
     this.calls.push({ method: 'getPerformance', account, ask });
     if (this.behaviour.getPerformance) return this.behaviour.getPerformance(account, ask);
     return samplePerformance;
+  }
+
+  async getPerformanceReport(request: ReportRequest, ask: CallContext): Promise<AccountReport> {
+    this.calls.push({ method: 'getPerformanceReport', account: { userUid: request.userUid, exchange: request.exchange ?? 'simulated' }, ask });
+    if (this.behaviour.getPerformanceReport) return this.behaviour.getPerformanceReport(request, ask);
+    const hours = reportHoursOf(sampleReturns(T0, T0 + 48 * HOUR));
+    const period = { kind: request.period, from: T0, to: T0 + 48 * HOUR };
+    return { report: buildPerformanceReport({ currency: request.currency ?? 'USDT', period, hours, options: request.options }), baseCurrency: 'USDT', exchanges: [request.exchange ?? 'simulated'], nettedTransferHours: 0 };
   }
 
   async getSnapshots(account: AccountKey, range: TimeRange, ask: CallContext): Promise<readonly BalanceSnapshot[]> {

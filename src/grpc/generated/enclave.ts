@@ -314,6 +314,90 @@ export function parkedReasonToJSON(object: ParkedReason): string {
   }
 }
 
+export enum ReportPeriod {
+  REPORT_PERIOD_UNSPECIFIED = 0,
+  REPORT_PERIOD_1D = 1,
+  REPORT_PERIOD_7D = 2,
+  REPORT_PERIOD_30D = 3,
+  REPORT_PERIOD_90D = 4,
+  /** REPORT_PERIOD_YTD - From 1 January (UTC) of the current year. */
+  REPORT_PERIOD_YTD = 5,
+  REPORT_PERIOD_1Y = 6,
+  REPORT_PERIOD_3Y = 7,
+  /** REPORT_PERIOD_SINCE_INCEPTION - Since the first published hour. */
+  REPORT_PERIOD_SINCE_INCEPTION = 8,
+  /** REPORT_PERIOD_CUSTOM - [from_ms, to_ms) of the request, rounded outwards to whole hours. */
+  REPORT_PERIOD_CUSTOM = 9,
+  UNRECOGNIZED = -1,
+}
+
+export function reportPeriodFromJSON(object: any): ReportPeriod {
+  switch (object) {
+    case 0:
+    case "REPORT_PERIOD_UNSPECIFIED":
+      return ReportPeriod.REPORT_PERIOD_UNSPECIFIED;
+    case 1:
+    case "REPORT_PERIOD_1D":
+      return ReportPeriod.REPORT_PERIOD_1D;
+    case 2:
+    case "REPORT_PERIOD_7D":
+      return ReportPeriod.REPORT_PERIOD_7D;
+    case 3:
+    case "REPORT_PERIOD_30D":
+      return ReportPeriod.REPORT_PERIOD_30D;
+    case 4:
+    case "REPORT_PERIOD_90D":
+      return ReportPeriod.REPORT_PERIOD_90D;
+    case 5:
+    case "REPORT_PERIOD_YTD":
+      return ReportPeriod.REPORT_PERIOD_YTD;
+    case 6:
+    case "REPORT_PERIOD_1Y":
+      return ReportPeriod.REPORT_PERIOD_1Y;
+    case 7:
+    case "REPORT_PERIOD_3Y":
+      return ReportPeriod.REPORT_PERIOD_3Y;
+    case 8:
+    case "REPORT_PERIOD_SINCE_INCEPTION":
+      return ReportPeriod.REPORT_PERIOD_SINCE_INCEPTION;
+    case 9:
+    case "REPORT_PERIOD_CUSTOM":
+      return ReportPeriod.REPORT_PERIOD_CUSTOM;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ReportPeriod.UNRECOGNIZED;
+  }
+}
+
+export function reportPeriodToJSON(object: ReportPeriod): string {
+  switch (object) {
+    case ReportPeriod.REPORT_PERIOD_UNSPECIFIED:
+      return "REPORT_PERIOD_UNSPECIFIED";
+    case ReportPeriod.REPORT_PERIOD_1D:
+      return "REPORT_PERIOD_1D";
+    case ReportPeriod.REPORT_PERIOD_7D:
+      return "REPORT_PERIOD_7D";
+    case ReportPeriod.REPORT_PERIOD_30D:
+      return "REPORT_PERIOD_30D";
+    case ReportPeriod.REPORT_PERIOD_90D:
+      return "REPORT_PERIOD_90D";
+    case ReportPeriod.REPORT_PERIOD_YTD:
+      return "REPORT_PERIOD_YTD";
+    case ReportPeriod.REPORT_PERIOD_1Y:
+      return "REPORT_PERIOD_1Y";
+    case ReportPeriod.REPORT_PERIOD_3Y:
+      return "REPORT_PERIOD_3Y";
+    case ReportPeriod.REPORT_PERIOD_SINCE_INCEPTION:
+      return "REPORT_PERIOD_SINCE_INCEPTION";
+    case ReportPeriod.REPORT_PERIOD_CUSTOM:
+      return "REPORT_PERIOD_CUSTOM";
+    case ReportPeriod.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface ProcessSyncJobRequest {
   userUid: string;
   exchange: string;
@@ -381,6 +465,12 @@ export interface HourlyReturn {
   equityEnd: number;
   /** Net external flow during the hour (deposits positive). */
   netFlow: number;
+  /**
+   * Data-quality flags: estimated-mark, stale-mark, missing-mark, unexplained-adjustment,
+   * oversold, revalued-at-flow, venue-history-cut, unvalued (an hour without a return: its
+   * hourly_return is 0 and its cumulative_return carries over). Empty for a clean hour.
+   */
+  flags: string[];
 }
 
 export interface CalculateHistoricalReturnsResponse {
@@ -395,7 +485,8 @@ export interface GetAggregatedMetricsRequest {
 export interface PerformanceMetrics {
   hours: number;
   cumulativeReturn: number;
-  annualizedReturn: number;
+  /** Absent below one year (8,760 hours): GIPS forbids annualizing a shorter period. */
+  annualizedReturn?: number | undefined;
   annualizedVolatility: number;
   maxDrawdown: number;
   maxDrawdownPeakHourMs?: number | undefined;
@@ -409,6 +500,10 @@ export interface PerformanceMetrics {
   totalFees: number;
   realizedPnl: number;
   unrealizedPnl: number;
+  /** Why annualized_return (and calmar) is absent; empty when present. */
+  annualizationNote: string;
+  /** Base currency of every amount in this reply. */
+  currency: string;
 }
 
 export interface GetAggregatedMetricsResponse {
@@ -536,6 +631,121 @@ export interface GetAttestationResponse {
   reportedTcb: TcbVersion | undefined;
   committedTcb: TcbVersion | undefined;
   launchTcb: TcbVersion | undefined;
+}
+
+export interface GetPerformanceReportRequest {
+  userUid: string;
+  /** Empty: the composite of all the user's accounts. */
+  exchange: string;
+  period: ReportPeriod;
+  /** CUSTOM only. */
+  fromMs: number;
+  toMs: number;
+  /** Empty: the account's base currency (USDT for crypto venues, USD for brokers); or USD, BTC. */
+  currency: string;
+  /**
+   * Empty: none; BTC or ETH (held against USDT), CRYPTO_EQUAL_WEIGHT (BTC and ETH, rebalanced
+   * hourly), SPY (for equity brokers); built from public candles the enclave stores.
+   */
+  benchmark: string;
+  /** Annual risk-free rate for Sharpe, fraction; absent: 0. */
+  riskFreeRate?:
+    | number
+    | undefined;
+  /** Annual target return for Sortino, fraction; absent: 0. */
+  sortinoTarget?: number | undefined;
+}
+
+export interface CalendarReturn {
+  /** "2026-03" for a month, "2026" for a year (UTC). */
+  label: string;
+  fromMs: number;
+  toMs: number;
+  /** Geometrically linked from the hours. */
+  periodReturn: number;
+  /** The report covers only part of this month or year. */
+  partial: boolean;
+  flaggedShare: number;
+}
+
+export interface FlagShare {
+  flag: string;
+  share: number;
+}
+
+export interface DrawdownInfo {
+  depth: number;
+  peakMs?: number | undefined;
+  troughMs?:
+    | number
+    | undefined;
+  /** Absent: not recovered by the end of the period. */
+  recoveredMs?: number | undefined;
+  recoveryHours?: number | undefined;
+}
+
+export interface BenchmarkComparison {
+  name: string;
+  hours: number;
+  benchmarkReturn: number;
+  excessReturn: number;
+  beta?: number | undefined;
+  correlation?: number | undefined;
+  trackingError?: number | undefined;
+  informationRatio?: number | undefined;
+  upCapture?: number | undefined;
+  downCapture?: number | undefined;
+}
+
+/**
+ * Ratios over closed positions, computed inside the enclave; absent below five positions. No
+ * count, amount or time of a single position is published.
+ */
+export interface ClosedPositionStatistics {
+  winRate: number;
+  profitFactor?: number | undefined;
+  averageWinLossRatio?: number | undefined;
+  averageHoldingHours: number;
+  longestLosingStreak: number;
+}
+
+export interface GetPerformanceReportResponse {
+  /** Currency of every return and ratio in this reply, and the accounts' own base currency. */
+  currency: string;
+  baseCurrency: string;
+  period: ReportPeriod;
+  fromMs: number;
+  toMs: number;
+  /** Exchanges combined (one for a single account). */
+  exchanges: string[];
+  hours: number;
+  valuedHours: number;
+  flaggedHourShare: number;
+  flagShares: FlagShare[];
+  timeWeightedReturn: number;
+  annualizedReturn?: number | undefined;
+  moneyWeightedReturn?: number | undefined;
+  annualizedMoneyWeightedReturn?: number | undefined;
+  annualizedVolatility?: number | undefined;
+  threeYearStandardDeviation?: number | undefined;
+  sharpe?: number | undefined;
+  sortino?: number | undefined;
+  calmar?: number | undefined;
+  calmarMonths?: number | undefined;
+  maxDrawdown: DrawdownInfo | undefined;
+  bestMonth: CalendarReturn | undefined;
+  worstMonth: CalendarReturn | undefined;
+  positiveMonthShare?: number | undefined;
+  monthly: CalendarReturn[];
+  yearly: CalendarReturn[];
+  benchmark: BenchmarkComparison | undefined;
+  positionStatistics: ClosedPositionStatistics | undefined;
+  riskFreeRate: number;
+  sortinoTarget: number;
+  /** Fixed sentences: why a figure is absent, which conventions apply. */
+  notes: string[];
+  /** Hours in which transfers between the user's own accounts netted out (composites). */
+  nettedTransferHours: number;
 }
 
 function createBaseProcessSyncJobRequest(): ProcessSyncJobRequest {
@@ -1293,7 +1503,7 @@ export const CalculateHistoricalReturnsRequest: MessageFns<CalculateHistoricalRe
 };
 
 function createBaseHourlyReturn(): HourlyReturn {
-  return { hourStartMs: 0, hourlyReturn: 0, cumulativeReturn: 0, equityEnd: 0, netFlow: 0 };
+  return { hourStartMs: 0, hourlyReturn: 0, cumulativeReturn: 0, equityEnd: 0, netFlow: 0, flags: [] };
 }
 
 export const HourlyReturn: MessageFns<HourlyReturn> = {
@@ -1312,6 +1522,9 @@ export const HourlyReturn: MessageFns<HourlyReturn> = {
     }
     if (message.netFlow !== 0) {
       writer.uint32(41).double(message.netFlow);
+    }
+    for (const v of message.flags) {
+      writer.uint32(50).string(v!);
     }
     return writer;
   },
@@ -1369,6 +1582,14 @@ export const HourlyReturn: MessageFns<HourlyReturn> = {
             message.netFlow = reader.double();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.flags.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1408,6 +1629,9 @@ export const HourlyReturn: MessageFns<HourlyReturn> = {
         : isSet(object.net_flow)
         ? globalThis.Number(object.net_flow)
         : 0,
+      flags: globalThis.Array.isArray(object?.flags)
+        ? object.flags.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1428,6 +1652,9 @@ export const HourlyReturn: MessageFns<HourlyReturn> = {
     if (message.netFlow !== 0) {
       obj.netFlow = floatToJson(message.netFlow);
     }
+    if (message.flags?.length) {
+      obj.flags = message.flags;
+    }
     return obj;
   },
 
@@ -1441,6 +1668,7 @@ export const HourlyReturn: MessageFns<HourlyReturn> = {
     message.cumulativeReturn = object.cumulativeReturn ?? 0;
     message.equityEnd = object.equityEnd ?? 0;
     message.netFlow = object.netFlow ?? 0;
+    message.flags = object.flags?.map((e) => e) || [];
     return message;
   },
 };
@@ -1613,7 +1841,7 @@ function createBasePerformanceMetrics(): PerformanceMetrics {
   return {
     hours: 0,
     cumulativeReturn: 0,
-    annualizedReturn: 0,
+    annualizedReturn: undefined,
     annualizedVolatility: 0,
     maxDrawdown: 0,
     maxDrawdownPeakHourMs: undefined,
@@ -1627,6 +1855,8 @@ function createBasePerformanceMetrics(): PerformanceMetrics {
     totalFees: 0,
     realizedPnl: 0,
     unrealizedPnl: 0,
+    annualizationNote: "",
+    currency: "",
   };
 }
 
@@ -1638,7 +1868,7 @@ export const PerformanceMetrics: MessageFns<PerformanceMetrics> = {
     if (message.cumulativeReturn !== 0) {
       writer.uint32(17).double(message.cumulativeReturn);
     }
-    if (message.annualizedReturn !== 0) {
+    if (message.annualizedReturn !== undefined) {
       writer.uint32(25).double(message.annualizedReturn);
     }
     if (message.annualizedVolatility !== 0) {
@@ -1679,6 +1909,12 @@ export const PerformanceMetrics: MessageFns<PerformanceMetrics> = {
     }
     if (message.unrealizedPnl !== 0) {
       writer.uint32(129).double(message.unrealizedPnl);
+    }
+    if (message.annualizationNote !== "") {
+      writer.uint32(138).string(message.annualizationNote);
+    }
+    if (message.currency !== "") {
+      writer.uint32(146).string(message.currency);
     }
     return writer;
   },
@@ -1824,6 +2060,22 @@ export const PerformanceMetrics: MessageFns<PerformanceMetrics> = {
             message.unrealizedPnl = reader.double();
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.annualizationNote = reader.string();
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.currency = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1848,7 +2100,7 @@ export const PerformanceMetrics: MessageFns<PerformanceMetrics> = {
         ? globalThis.Number(object.annualizedReturn)
         : isSet(object.annualized_return)
         ? globalThis.Number(object.annualized_return)
-        : 0,
+        : undefined,
       annualizedVolatility: isSet(object.annualizedVolatility)
         ? globalThis.Number(object.annualizedVolatility)
         : isSet(object.annualized_volatility)
@@ -1902,6 +2154,12 @@ export const PerformanceMetrics: MessageFns<PerformanceMetrics> = {
         : isSet(object.unrealized_pnl)
         ? globalThis.Number(object.unrealized_pnl)
         : 0,
+      annualizationNote: isSet(object.annualizationNote)
+        ? globalThis.String(object.annualizationNote)
+        : isSet(object.annualization_note)
+        ? globalThis.String(object.annualization_note)
+        : "",
+      currency: isSet(object.currency) ? globalThis.String(object.currency) : "",
     };
   },
 
@@ -1913,7 +2171,7 @@ export const PerformanceMetrics: MessageFns<PerformanceMetrics> = {
     if (message.cumulativeReturn !== 0) {
       obj.cumulativeReturn = floatToJson(message.cumulativeReturn);
     }
-    if (message.annualizedReturn !== 0) {
+    if (message.annualizedReturn !== undefined) {
       obj.annualizedReturn = floatToJson(message.annualizedReturn);
     }
     if (message.annualizedVolatility !== 0) {
@@ -1955,6 +2213,12 @@ export const PerformanceMetrics: MessageFns<PerformanceMetrics> = {
     if (message.unrealizedPnl !== 0) {
       obj.unrealizedPnl = floatToJson(message.unrealizedPnl);
     }
+    if (message.annualizationNote !== "") {
+      obj.annualizationNote = message.annualizationNote;
+    }
+    if (message.currency !== "") {
+      obj.currency = message.currency;
+    }
     return obj;
   },
 
@@ -1965,7 +2229,7 @@ export const PerformanceMetrics: MessageFns<PerformanceMetrics> = {
     const message = createBasePerformanceMetrics();
     message.hours = object.hours ?? 0;
     message.cumulativeReturn = object.cumulativeReturn ?? 0;
-    message.annualizedReturn = object.annualizedReturn ?? 0;
+    message.annualizedReturn = object.annualizedReturn ?? undefined;
     message.annualizedVolatility = object.annualizedVolatility ?? 0;
     message.maxDrawdown = object.maxDrawdown ?? 0;
     message.maxDrawdownPeakHourMs = object.maxDrawdownPeakHourMs ?? undefined;
@@ -1979,6 +2243,8 @@ export const PerformanceMetrics: MessageFns<PerformanceMetrics> = {
     message.totalFees = object.totalFees ?? 0;
     message.realizedPnl = object.realizedPnl ?? 0;
     message.unrealizedPnl = object.unrealizedPnl ?? 0;
+    message.annualizationNote = object.annualizationNote ?? "";
+    message.currency = object.currency ?? "";
     return message;
   },
 };
@@ -4035,6 +4301,1739 @@ export const GetAttestationResponse: MessageFns<GetAttestationResponse> = {
   },
 };
 
+function createBaseGetPerformanceReportRequest(): GetPerformanceReportRequest {
+  return {
+    userUid: "",
+    exchange: "",
+    period: 0,
+    fromMs: 0,
+    toMs: 0,
+    currency: "",
+    benchmark: "",
+    riskFreeRate: undefined,
+    sortinoTarget: undefined,
+  };
+}
+
+export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest> = {
+  encode(message: GetPerformanceReportRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userUid !== "") {
+      writer.uint32(10).string(message.userUid);
+    }
+    if (message.exchange !== "") {
+      writer.uint32(18).string(message.exchange);
+    }
+    if (message.period !== 0) {
+      writer.uint32(24).int32(message.period);
+    }
+    if (message.fromMs !== 0) {
+      writer.uint32(32).int64(message.fromMs);
+    }
+    if (message.toMs !== 0) {
+      writer.uint32(40).int64(message.toMs);
+    }
+    if (message.currency !== "") {
+      writer.uint32(50).string(message.currency);
+    }
+    if (message.benchmark !== "") {
+      writer.uint32(58).string(message.benchmark);
+    }
+    if (message.riskFreeRate !== undefined) {
+      writer.uint32(65).double(message.riskFreeRate);
+    }
+    if (message.sortinoTarget !== undefined) {
+      writer.uint32(73).double(message.sortinoTarget);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPerformanceReportRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPerformanceReportRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userUid = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.exchange = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.period = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.fromMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.toMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.currency = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.benchmark = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.riskFreeRate = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.sortinoTarget = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPerformanceReportRequest {
+    return {
+      userUid: isSet(object.userUid)
+        ? globalThis.String(object.userUid)
+        : isSet(object.user_uid)
+        ? globalThis.String(object.user_uid)
+        : "",
+      exchange: isSet(object.exchange) ? globalThis.String(object.exchange) : "",
+      period: isSet(object.period) ? reportPeriodFromJSON(object.period) : 0,
+      fromMs: isSet(object.fromMs)
+        ? globalThis.Number(object.fromMs)
+        : isSet(object.from_ms)
+        ? globalThis.Number(object.from_ms)
+        : 0,
+      toMs: isSet(object.toMs)
+        ? globalThis.Number(object.toMs)
+        : isSet(object.to_ms)
+        ? globalThis.Number(object.to_ms)
+        : 0,
+      currency: isSet(object.currency) ? globalThis.String(object.currency) : "",
+      benchmark: isSet(object.benchmark) ? globalThis.String(object.benchmark) : "",
+      riskFreeRate: isSet(object.riskFreeRate)
+        ? globalThis.Number(object.riskFreeRate)
+        : isSet(object.risk_free_rate)
+        ? globalThis.Number(object.risk_free_rate)
+        : undefined,
+      sortinoTarget: isSet(object.sortinoTarget)
+        ? globalThis.Number(object.sortinoTarget)
+        : isSet(object.sortino_target)
+        ? globalThis.Number(object.sortino_target)
+        : undefined,
+    };
+  },
+
+  toJSON(message: GetPerformanceReportRequest): unknown {
+    const obj: any = {};
+    if (message.userUid !== "") {
+      obj.userUid = message.userUid;
+    }
+    if (message.exchange !== "") {
+      obj.exchange = message.exchange;
+    }
+    if (message.period !== 0) {
+      obj.period = reportPeriodToJSON(message.period);
+    }
+    if (message.fromMs !== 0) {
+      obj.fromMs = Math.round(message.fromMs);
+    }
+    if (message.toMs !== 0) {
+      obj.toMs = Math.round(message.toMs);
+    }
+    if (message.currency !== "") {
+      obj.currency = message.currency;
+    }
+    if (message.benchmark !== "") {
+      obj.benchmark = message.benchmark;
+    }
+    if (message.riskFreeRate !== undefined) {
+      obj.riskFreeRate = floatToJson(message.riskFreeRate);
+    }
+    if (message.sortinoTarget !== undefined) {
+      obj.sortinoTarget = floatToJson(message.sortinoTarget);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetPerformanceReportRequest>, I>>(base?: I): GetPerformanceReportRequest {
+    return GetPerformanceReportRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetPerformanceReportRequest>, I>>(object: I): GetPerformanceReportRequest {
+    const message = createBaseGetPerformanceReportRequest();
+    message.userUid = object.userUid ?? "";
+    message.exchange = object.exchange ?? "";
+    message.period = object.period ?? 0;
+    message.fromMs = object.fromMs ?? 0;
+    message.toMs = object.toMs ?? 0;
+    message.currency = object.currency ?? "";
+    message.benchmark = object.benchmark ?? "";
+    message.riskFreeRate = object.riskFreeRate ?? undefined;
+    message.sortinoTarget = object.sortinoTarget ?? undefined;
+    return message;
+  },
+};
+
+function createBaseCalendarReturn(): CalendarReturn {
+  return { label: "", fromMs: 0, toMs: 0, periodReturn: 0, partial: false, flaggedShare: 0 };
+}
+
+export const CalendarReturn: MessageFns<CalendarReturn> = {
+  encode(message: CalendarReturn, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.label !== "") {
+      writer.uint32(10).string(message.label);
+    }
+    if (message.fromMs !== 0) {
+      writer.uint32(16).int64(message.fromMs);
+    }
+    if (message.toMs !== 0) {
+      writer.uint32(24).int64(message.toMs);
+    }
+    if (message.periodReturn !== 0) {
+      writer.uint32(33).double(message.periodReturn);
+    }
+    if (message.partial !== false) {
+      writer.uint32(40).bool(message.partial);
+    }
+    if (message.flaggedShare !== 0) {
+      writer.uint32(49).double(message.flaggedShare);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CalendarReturn {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCalendarReturn();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.label = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.fromMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.toMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.periodReturn = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.partial = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.flaggedShare = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CalendarReturn {
+    return {
+      label: isSet(object.label) ? globalThis.String(object.label) : "",
+      fromMs: isSet(object.fromMs)
+        ? globalThis.Number(object.fromMs)
+        : isSet(object.from_ms)
+        ? globalThis.Number(object.from_ms)
+        : 0,
+      toMs: isSet(object.toMs)
+        ? globalThis.Number(object.toMs)
+        : isSet(object.to_ms)
+        ? globalThis.Number(object.to_ms)
+        : 0,
+      periodReturn: isSet(object.periodReturn)
+        ? globalThis.Number(object.periodReturn)
+        : isSet(object.period_return)
+        ? globalThis.Number(object.period_return)
+        : 0,
+      partial: isSet(object.partial) ? globalThis.Boolean(object.partial) : false,
+      flaggedShare: isSet(object.flaggedShare)
+        ? globalThis.Number(object.flaggedShare)
+        : isSet(object.flagged_share)
+        ? globalThis.Number(object.flagged_share)
+        : 0,
+    };
+  },
+
+  toJSON(message: CalendarReturn): unknown {
+    const obj: any = {};
+    if (message.label !== "") {
+      obj.label = message.label;
+    }
+    if (message.fromMs !== 0) {
+      obj.fromMs = Math.round(message.fromMs);
+    }
+    if (message.toMs !== 0) {
+      obj.toMs = Math.round(message.toMs);
+    }
+    if (message.periodReturn !== 0) {
+      obj.periodReturn = floatToJson(message.periodReturn);
+    }
+    if (message.partial !== false) {
+      obj.partial = message.partial;
+    }
+    if (message.flaggedShare !== 0) {
+      obj.flaggedShare = floatToJson(message.flaggedShare);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CalendarReturn>, I>>(base?: I): CalendarReturn {
+    return CalendarReturn.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CalendarReturn>, I>>(object: I): CalendarReturn {
+    const message = createBaseCalendarReturn();
+    message.label = object.label ?? "";
+    message.fromMs = object.fromMs ?? 0;
+    message.toMs = object.toMs ?? 0;
+    message.periodReturn = object.periodReturn ?? 0;
+    message.partial = object.partial ?? false;
+    message.flaggedShare = object.flaggedShare ?? 0;
+    return message;
+  },
+};
+
+function createBaseFlagShare(): FlagShare {
+  return { flag: "", share: 0 };
+}
+
+export const FlagShare: MessageFns<FlagShare> = {
+  encode(message: FlagShare, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.flag !== "") {
+      writer.uint32(10).string(message.flag);
+    }
+    if (message.share !== 0) {
+      writer.uint32(17).double(message.share);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FlagShare {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFlagShare();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.flag = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.share = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FlagShare {
+    return {
+      flag: isSet(object.flag) ? globalThis.String(object.flag) : "",
+      share: isSet(object.share) ? globalThis.Number(object.share) : 0,
+    };
+  },
+
+  toJSON(message: FlagShare): unknown {
+    const obj: any = {};
+    if (message.flag !== "") {
+      obj.flag = message.flag;
+    }
+    if (message.share !== 0) {
+      obj.share = floatToJson(message.share);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FlagShare>, I>>(base?: I): FlagShare {
+    return FlagShare.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FlagShare>, I>>(object: I): FlagShare {
+    const message = createBaseFlagShare();
+    message.flag = object.flag ?? "";
+    message.share = object.share ?? 0;
+    return message;
+  },
+};
+
+function createBaseDrawdownInfo(): DrawdownInfo {
+  return { depth: 0, peakMs: undefined, troughMs: undefined, recoveredMs: undefined, recoveryHours: undefined };
+}
+
+export const DrawdownInfo: MessageFns<DrawdownInfo> = {
+  encode(message: DrawdownInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.depth !== 0) {
+      writer.uint32(9).double(message.depth);
+    }
+    if (message.peakMs !== undefined) {
+      writer.uint32(16).int64(message.peakMs);
+    }
+    if (message.troughMs !== undefined) {
+      writer.uint32(24).int64(message.troughMs);
+    }
+    if (message.recoveredMs !== undefined) {
+      writer.uint32(32).int64(message.recoveredMs);
+    }
+    if (message.recoveryHours !== undefined) {
+      writer.uint32(41).double(message.recoveryHours);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DrawdownInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDrawdownInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.depth = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.peakMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.troughMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.recoveredMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.recoveryHours = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DrawdownInfo {
+    return {
+      depth: isSet(object.depth) ? globalThis.Number(object.depth) : 0,
+      peakMs: isSet(object.peakMs)
+        ? globalThis.Number(object.peakMs)
+        : isSet(object.peak_ms)
+        ? globalThis.Number(object.peak_ms)
+        : undefined,
+      troughMs: isSet(object.troughMs)
+        ? globalThis.Number(object.troughMs)
+        : isSet(object.trough_ms)
+        ? globalThis.Number(object.trough_ms)
+        : undefined,
+      recoveredMs: isSet(object.recoveredMs)
+        ? globalThis.Number(object.recoveredMs)
+        : isSet(object.recovered_ms)
+        ? globalThis.Number(object.recovered_ms)
+        : undefined,
+      recoveryHours: isSet(object.recoveryHours)
+        ? globalThis.Number(object.recoveryHours)
+        : isSet(object.recovery_hours)
+        ? globalThis.Number(object.recovery_hours)
+        : undefined,
+    };
+  },
+
+  toJSON(message: DrawdownInfo): unknown {
+    const obj: any = {};
+    if (message.depth !== 0) {
+      obj.depth = floatToJson(message.depth);
+    }
+    if (message.peakMs !== undefined) {
+      obj.peakMs = Math.round(message.peakMs);
+    }
+    if (message.troughMs !== undefined) {
+      obj.troughMs = Math.round(message.troughMs);
+    }
+    if (message.recoveredMs !== undefined) {
+      obj.recoveredMs = Math.round(message.recoveredMs);
+    }
+    if (message.recoveryHours !== undefined) {
+      obj.recoveryHours = floatToJson(message.recoveryHours);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DrawdownInfo>, I>>(base?: I): DrawdownInfo {
+    return DrawdownInfo.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DrawdownInfo>, I>>(object: I): DrawdownInfo {
+    const message = createBaseDrawdownInfo();
+    message.depth = object.depth ?? 0;
+    message.peakMs = object.peakMs ?? undefined;
+    message.troughMs = object.troughMs ?? undefined;
+    message.recoveredMs = object.recoveredMs ?? undefined;
+    message.recoveryHours = object.recoveryHours ?? undefined;
+    return message;
+  },
+};
+
+function createBaseBenchmarkComparison(): BenchmarkComparison {
+  return {
+    name: "",
+    hours: 0,
+    benchmarkReturn: 0,
+    excessReturn: 0,
+    beta: undefined,
+    correlation: undefined,
+    trackingError: undefined,
+    informationRatio: undefined,
+    upCapture: undefined,
+    downCapture: undefined,
+  };
+}
+
+export const BenchmarkComparison: MessageFns<BenchmarkComparison> = {
+  encode(message: BenchmarkComparison, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.hours !== 0) {
+      writer.uint32(16).int64(message.hours);
+    }
+    if (message.benchmarkReturn !== 0) {
+      writer.uint32(25).double(message.benchmarkReturn);
+    }
+    if (message.excessReturn !== 0) {
+      writer.uint32(33).double(message.excessReturn);
+    }
+    if (message.beta !== undefined) {
+      writer.uint32(41).double(message.beta);
+    }
+    if (message.correlation !== undefined) {
+      writer.uint32(49).double(message.correlation);
+    }
+    if (message.trackingError !== undefined) {
+      writer.uint32(57).double(message.trackingError);
+    }
+    if (message.informationRatio !== undefined) {
+      writer.uint32(65).double(message.informationRatio);
+    }
+    if (message.upCapture !== undefined) {
+      writer.uint32(73).double(message.upCapture);
+    }
+    if (message.downCapture !== undefined) {
+      writer.uint32(81).double(message.downCapture);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BenchmarkComparison {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBenchmarkComparison();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.hours = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.benchmarkReturn = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.excessReturn = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.beta = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.correlation = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.trackingError = reader.double();
+            continue;
+          }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.informationRatio = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.upCapture = reader.double();
+            continue;
+          }
+          case 10: {
+            if (tag !== 81) {
+              break;
+            }
+
+            message.downCapture = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BenchmarkComparison {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      hours: isSet(object.hours) ? globalThis.Number(object.hours) : 0,
+      benchmarkReturn: isSet(object.benchmarkReturn)
+        ? globalThis.Number(object.benchmarkReturn)
+        : isSet(object.benchmark_return)
+        ? globalThis.Number(object.benchmark_return)
+        : 0,
+      excessReturn: isSet(object.excessReturn)
+        ? globalThis.Number(object.excessReturn)
+        : isSet(object.excess_return)
+        ? globalThis.Number(object.excess_return)
+        : 0,
+      beta: isSet(object.beta) ? globalThis.Number(object.beta) : undefined,
+      correlation: isSet(object.correlation) ? globalThis.Number(object.correlation) : undefined,
+      trackingError: isSet(object.trackingError)
+        ? globalThis.Number(object.trackingError)
+        : isSet(object.tracking_error)
+        ? globalThis.Number(object.tracking_error)
+        : undefined,
+      informationRatio: isSet(object.informationRatio)
+        ? globalThis.Number(object.informationRatio)
+        : isSet(object.information_ratio)
+        ? globalThis.Number(object.information_ratio)
+        : undefined,
+      upCapture: isSet(object.upCapture)
+        ? globalThis.Number(object.upCapture)
+        : isSet(object.up_capture)
+        ? globalThis.Number(object.up_capture)
+        : undefined,
+      downCapture: isSet(object.downCapture)
+        ? globalThis.Number(object.downCapture)
+        : isSet(object.down_capture)
+        ? globalThis.Number(object.down_capture)
+        : undefined,
+    };
+  },
+
+  toJSON(message: BenchmarkComparison): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.hours !== 0) {
+      obj.hours = Math.round(message.hours);
+    }
+    if (message.benchmarkReturn !== 0) {
+      obj.benchmarkReturn = floatToJson(message.benchmarkReturn);
+    }
+    if (message.excessReturn !== 0) {
+      obj.excessReturn = floatToJson(message.excessReturn);
+    }
+    if (message.beta !== undefined) {
+      obj.beta = floatToJson(message.beta);
+    }
+    if (message.correlation !== undefined) {
+      obj.correlation = floatToJson(message.correlation);
+    }
+    if (message.trackingError !== undefined) {
+      obj.trackingError = floatToJson(message.trackingError);
+    }
+    if (message.informationRatio !== undefined) {
+      obj.informationRatio = floatToJson(message.informationRatio);
+    }
+    if (message.upCapture !== undefined) {
+      obj.upCapture = floatToJson(message.upCapture);
+    }
+    if (message.downCapture !== undefined) {
+      obj.downCapture = floatToJson(message.downCapture);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BenchmarkComparison>, I>>(base?: I): BenchmarkComparison {
+    return BenchmarkComparison.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BenchmarkComparison>, I>>(object: I): BenchmarkComparison {
+    const message = createBaseBenchmarkComparison();
+    message.name = object.name ?? "";
+    message.hours = object.hours ?? 0;
+    message.benchmarkReturn = object.benchmarkReturn ?? 0;
+    message.excessReturn = object.excessReturn ?? 0;
+    message.beta = object.beta ?? undefined;
+    message.correlation = object.correlation ?? undefined;
+    message.trackingError = object.trackingError ?? undefined;
+    message.informationRatio = object.informationRatio ?? undefined;
+    message.upCapture = object.upCapture ?? undefined;
+    message.downCapture = object.downCapture ?? undefined;
+    return message;
+  },
+};
+
+function createBaseClosedPositionStatistics(): ClosedPositionStatistics {
+  return {
+    winRate: 0,
+    profitFactor: undefined,
+    averageWinLossRatio: undefined,
+    averageHoldingHours: 0,
+    longestLosingStreak: 0,
+  };
+}
+
+export const ClosedPositionStatistics: MessageFns<ClosedPositionStatistics> = {
+  encode(message: ClosedPositionStatistics, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.winRate !== 0) {
+      writer.uint32(9).double(message.winRate);
+    }
+    if (message.profitFactor !== undefined) {
+      writer.uint32(17).double(message.profitFactor);
+    }
+    if (message.averageWinLossRatio !== undefined) {
+      writer.uint32(25).double(message.averageWinLossRatio);
+    }
+    if (message.averageHoldingHours !== 0) {
+      writer.uint32(33).double(message.averageHoldingHours);
+    }
+    if (message.longestLosingStreak !== 0) {
+      writer.uint32(40).int64(message.longestLosingStreak);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClosedPositionStatistics {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClosedPositionStatistics();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.winRate = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.profitFactor = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.averageWinLossRatio = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.averageHoldingHours = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.longestLosingStreak = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClosedPositionStatistics {
+    return {
+      winRate: isSet(object.winRate)
+        ? globalThis.Number(object.winRate)
+        : isSet(object.win_rate)
+        ? globalThis.Number(object.win_rate)
+        : 0,
+      profitFactor: isSet(object.profitFactor)
+        ? globalThis.Number(object.profitFactor)
+        : isSet(object.profit_factor)
+        ? globalThis.Number(object.profit_factor)
+        : undefined,
+      averageWinLossRatio: isSet(object.averageWinLossRatio)
+        ? globalThis.Number(object.averageWinLossRatio)
+        : isSet(object.average_win_loss_ratio)
+        ? globalThis.Number(object.average_win_loss_ratio)
+        : undefined,
+      averageHoldingHours: isSet(object.averageHoldingHours)
+        ? globalThis.Number(object.averageHoldingHours)
+        : isSet(object.average_holding_hours)
+        ? globalThis.Number(object.average_holding_hours)
+        : 0,
+      longestLosingStreak: isSet(object.longestLosingStreak)
+        ? globalThis.Number(object.longestLosingStreak)
+        : isSet(object.longest_losing_streak)
+        ? globalThis.Number(object.longest_losing_streak)
+        : 0,
+    };
+  },
+
+  toJSON(message: ClosedPositionStatistics): unknown {
+    const obj: any = {};
+    if (message.winRate !== 0) {
+      obj.winRate = floatToJson(message.winRate);
+    }
+    if (message.profitFactor !== undefined) {
+      obj.profitFactor = floatToJson(message.profitFactor);
+    }
+    if (message.averageWinLossRatio !== undefined) {
+      obj.averageWinLossRatio = floatToJson(message.averageWinLossRatio);
+    }
+    if (message.averageHoldingHours !== 0) {
+      obj.averageHoldingHours = floatToJson(message.averageHoldingHours);
+    }
+    if (message.longestLosingStreak !== 0) {
+      obj.longestLosingStreak = Math.round(message.longestLosingStreak);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ClosedPositionStatistics>, I>>(base?: I): ClosedPositionStatistics {
+    return ClosedPositionStatistics.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClosedPositionStatistics>, I>>(object: I): ClosedPositionStatistics {
+    const message = createBaseClosedPositionStatistics();
+    message.winRate = object.winRate ?? 0;
+    message.profitFactor = object.profitFactor ?? undefined;
+    message.averageWinLossRatio = object.averageWinLossRatio ?? undefined;
+    message.averageHoldingHours = object.averageHoldingHours ?? 0;
+    message.longestLosingStreak = object.longestLosingStreak ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetPerformanceReportResponse(): GetPerformanceReportResponse {
+  return {
+    currency: "",
+    baseCurrency: "",
+    period: 0,
+    fromMs: 0,
+    toMs: 0,
+    exchanges: [],
+    hours: 0,
+    valuedHours: 0,
+    flaggedHourShare: 0,
+    flagShares: [],
+    timeWeightedReturn: 0,
+    annualizedReturn: undefined,
+    moneyWeightedReturn: undefined,
+    annualizedMoneyWeightedReturn: undefined,
+    annualizedVolatility: undefined,
+    threeYearStandardDeviation: undefined,
+    sharpe: undefined,
+    sortino: undefined,
+    calmar: undefined,
+    calmarMonths: undefined,
+    maxDrawdown: undefined,
+    bestMonth: undefined,
+    worstMonth: undefined,
+    positiveMonthShare: undefined,
+    monthly: [],
+    yearly: [],
+    benchmark: undefined,
+    positionStatistics: undefined,
+    riskFreeRate: 0,
+    sortinoTarget: 0,
+    notes: [],
+    nettedTransferHours: 0,
+  };
+}
+
+export const GetPerformanceReportResponse: MessageFns<GetPerformanceReportResponse> = {
+  encode(message: GetPerformanceReportResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.currency !== "") {
+      writer.uint32(10).string(message.currency);
+    }
+    if (message.baseCurrency !== "") {
+      writer.uint32(18).string(message.baseCurrency);
+    }
+    if (message.period !== 0) {
+      writer.uint32(24).int32(message.period);
+    }
+    if (message.fromMs !== 0) {
+      writer.uint32(32).int64(message.fromMs);
+    }
+    if (message.toMs !== 0) {
+      writer.uint32(40).int64(message.toMs);
+    }
+    for (const v of message.exchanges) {
+      writer.uint32(50).string(v!);
+    }
+    if (message.hours !== 0) {
+      writer.uint32(56).int64(message.hours);
+    }
+    if (message.valuedHours !== 0) {
+      writer.uint32(64).int64(message.valuedHours);
+    }
+    if (message.flaggedHourShare !== 0) {
+      writer.uint32(73).double(message.flaggedHourShare);
+    }
+    for (const v of message.flagShares) {
+      FlagShare.encode(v!, writer.uint32(82).fork()).join();
+    }
+    if (message.timeWeightedReturn !== 0) {
+      writer.uint32(89).double(message.timeWeightedReturn);
+    }
+    if (message.annualizedReturn !== undefined) {
+      writer.uint32(97).double(message.annualizedReturn);
+    }
+    if (message.moneyWeightedReturn !== undefined) {
+      writer.uint32(105).double(message.moneyWeightedReturn);
+    }
+    if (message.annualizedMoneyWeightedReturn !== undefined) {
+      writer.uint32(113).double(message.annualizedMoneyWeightedReturn);
+    }
+    if (message.annualizedVolatility !== undefined) {
+      writer.uint32(121).double(message.annualizedVolatility);
+    }
+    if (message.threeYearStandardDeviation !== undefined) {
+      writer.uint32(129).double(message.threeYearStandardDeviation);
+    }
+    if (message.sharpe !== undefined) {
+      writer.uint32(137).double(message.sharpe);
+    }
+    if (message.sortino !== undefined) {
+      writer.uint32(145).double(message.sortino);
+    }
+    if (message.calmar !== undefined) {
+      writer.uint32(153).double(message.calmar);
+    }
+    if (message.calmarMonths !== undefined) {
+      writer.uint32(160).int64(message.calmarMonths);
+    }
+    if (message.maxDrawdown !== undefined) {
+      DrawdownInfo.encode(message.maxDrawdown, writer.uint32(170).fork()).join();
+    }
+    if (message.bestMonth !== undefined) {
+      CalendarReturn.encode(message.bestMonth, writer.uint32(178).fork()).join();
+    }
+    if (message.worstMonth !== undefined) {
+      CalendarReturn.encode(message.worstMonth, writer.uint32(186).fork()).join();
+    }
+    if (message.positiveMonthShare !== undefined) {
+      writer.uint32(193).double(message.positiveMonthShare);
+    }
+    for (const v of message.monthly) {
+      CalendarReturn.encode(v!, writer.uint32(202).fork()).join();
+    }
+    for (const v of message.yearly) {
+      CalendarReturn.encode(v!, writer.uint32(210).fork()).join();
+    }
+    if (message.benchmark !== undefined) {
+      BenchmarkComparison.encode(message.benchmark, writer.uint32(218).fork()).join();
+    }
+    if (message.positionStatistics !== undefined) {
+      ClosedPositionStatistics.encode(message.positionStatistics, writer.uint32(226).fork()).join();
+    }
+    if (message.riskFreeRate !== 0) {
+      writer.uint32(233).double(message.riskFreeRate);
+    }
+    if (message.sortinoTarget !== 0) {
+      writer.uint32(241).double(message.sortinoTarget);
+    }
+    for (const v of message.notes) {
+      writer.uint32(250).string(v!);
+    }
+    if (message.nettedTransferHours !== 0) {
+      writer.uint32(256).int64(message.nettedTransferHours);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPerformanceReportResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPerformanceReportResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.currency = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.baseCurrency = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.period = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.fromMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.toMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.exchanges.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.hours = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.valuedHours = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.flaggedHourShare = reader.double();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.flagShares.push(FlagShare.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 11: {
+            if (tag !== 89) {
+              break;
+            }
+
+            message.timeWeightedReturn = reader.double();
+            continue;
+          }
+          case 12: {
+            if (tag !== 97) {
+              break;
+            }
+
+            message.annualizedReturn = reader.double();
+            continue;
+          }
+          case 13: {
+            if (tag !== 105) {
+              break;
+            }
+
+            message.moneyWeightedReturn = reader.double();
+            continue;
+          }
+          case 14: {
+            if (tag !== 113) {
+              break;
+            }
+
+            message.annualizedMoneyWeightedReturn = reader.double();
+            continue;
+          }
+          case 15: {
+            if (tag !== 121) {
+              break;
+            }
+
+            message.annualizedVolatility = reader.double();
+            continue;
+          }
+          case 16: {
+            if (tag !== 129) {
+              break;
+            }
+
+            message.threeYearStandardDeviation = reader.double();
+            continue;
+          }
+          case 17: {
+            if (tag !== 137) {
+              break;
+            }
+
+            message.sharpe = reader.double();
+            continue;
+          }
+          case 18: {
+            if (tag !== 145) {
+              break;
+            }
+
+            message.sortino = reader.double();
+            continue;
+          }
+          case 19: {
+            if (tag !== 153) {
+              break;
+            }
+
+            message.calmar = reader.double();
+            continue;
+          }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.calmarMonths = longToNumber(reader.int64());
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.maxDrawdown = DrawdownInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.bestMonth = CalendarReturn.decode(reader, reader.uint32());
+            continue;
+          }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.worstMonth = CalendarReturn.decode(reader, reader.uint32());
+            continue;
+          }
+          case 24: {
+            if (tag !== 193) {
+              break;
+            }
+
+            message.positiveMonthShare = reader.double();
+            continue;
+          }
+          case 25: {
+            if (tag !== 202) {
+              break;
+            }
+
+            message.monthly.push(CalendarReturn.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 26: {
+            if (tag !== 210) {
+              break;
+            }
+
+            message.yearly.push(CalendarReturn.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 27: {
+            if (tag !== 218) {
+              break;
+            }
+
+            message.benchmark = BenchmarkComparison.decode(reader, reader.uint32());
+            continue;
+          }
+          case 28: {
+            if (tag !== 226) {
+              break;
+            }
+
+            message.positionStatistics = ClosedPositionStatistics.decode(reader, reader.uint32());
+            continue;
+          }
+          case 29: {
+            if (tag !== 233) {
+              break;
+            }
+
+            message.riskFreeRate = reader.double();
+            continue;
+          }
+          case 30: {
+            if (tag !== 241) {
+              break;
+            }
+
+            message.sortinoTarget = reader.double();
+            continue;
+          }
+          case 31: {
+            if (tag !== 250) {
+              break;
+            }
+
+            message.notes.push(reader.string());
+            continue;
+          }
+          case 32: {
+            if (tag !== 256) {
+              break;
+            }
+
+            message.nettedTransferHours = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPerformanceReportResponse {
+    return {
+      currency: isSet(object.currency) ? globalThis.String(object.currency) : "",
+      baseCurrency: isSet(object.baseCurrency)
+        ? globalThis.String(object.baseCurrency)
+        : isSet(object.base_currency)
+        ? globalThis.String(object.base_currency)
+        : "",
+      period: isSet(object.period) ? reportPeriodFromJSON(object.period) : 0,
+      fromMs: isSet(object.fromMs)
+        ? globalThis.Number(object.fromMs)
+        : isSet(object.from_ms)
+        ? globalThis.Number(object.from_ms)
+        : 0,
+      toMs: isSet(object.toMs)
+        ? globalThis.Number(object.toMs)
+        : isSet(object.to_ms)
+        ? globalThis.Number(object.to_ms)
+        : 0,
+      exchanges: globalThis.Array.isArray(object?.exchanges)
+        ? object.exchanges.map((e: any) => globalThis.String(e))
+        : [],
+      hours: isSet(object.hours) ? globalThis.Number(object.hours) : 0,
+      valuedHours: isSet(object.valuedHours)
+        ? globalThis.Number(object.valuedHours)
+        : isSet(object.valued_hours)
+        ? globalThis.Number(object.valued_hours)
+        : 0,
+      flaggedHourShare: isSet(object.flaggedHourShare)
+        ? globalThis.Number(object.flaggedHourShare)
+        : isSet(object.flagged_hour_share)
+        ? globalThis.Number(object.flagged_hour_share)
+        : 0,
+      flagShares: globalThis.Array.isArray(object?.flagShares)
+        ? object.flagShares.map((e: any) => FlagShare.fromJSON(e))
+        : globalThis.Array.isArray(object?.flag_shares)
+        ? object.flag_shares.map((e: any) => FlagShare.fromJSON(e))
+        : [],
+      timeWeightedReturn: isSet(object.timeWeightedReturn)
+        ? globalThis.Number(object.timeWeightedReturn)
+        : isSet(object.time_weighted_return)
+        ? globalThis.Number(object.time_weighted_return)
+        : 0,
+      annualizedReturn: isSet(object.annualizedReturn)
+        ? globalThis.Number(object.annualizedReturn)
+        : isSet(object.annualized_return)
+        ? globalThis.Number(object.annualized_return)
+        : undefined,
+      moneyWeightedReturn: isSet(object.moneyWeightedReturn)
+        ? globalThis.Number(object.moneyWeightedReturn)
+        : isSet(object.money_weighted_return)
+        ? globalThis.Number(object.money_weighted_return)
+        : undefined,
+      annualizedMoneyWeightedReturn: isSet(object.annualizedMoneyWeightedReturn)
+        ? globalThis.Number(object.annualizedMoneyWeightedReturn)
+        : isSet(object.annualized_money_weighted_return)
+        ? globalThis.Number(object.annualized_money_weighted_return)
+        : undefined,
+      annualizedVolatility: isSet(object.annualizedVolatility)
+        ? globalThis.Number(object.annualizedVolatility)
+        : isSet(object.annualized_volatility)
+        ? globalThis.Number(object.annualized_volatility)
+        : undefined,
+      threeYearStandardDeviation: isSet(object.threeYearStandardDeviation)
+        ? globalThis.Number(object.threeYearStandardDeviation)
+        : isSet(object.three_year_standard_deviation)
+        ? globalThis.Number(object.three_year_standard_deviation)
+        : undefined,
+      sharpe: isSet(object.sharpe) ? globalThis.Number(object.sharpe) : undefined,
+      sortino: isSet(object.sortino) ? globalThis.Number(object.sortino) : undefined,
+      calmar: isSet(object.calmar) ? globalThis.Number(object.calmar) : undefined,
+      calmarMonths: isSet(object.calmarMonths)
+        ? globalThis.Number(object.calmarMonths)
+        : isSet(object.calmar_months)
+        ? globalThis.Number(object.calmar_months)
+        : undefined,
+      maxDrawdown: isSet(object.maxDrawdown)
+        ? DrawdownInfo.fromJSON(object.maxDrawdown)
+        : isSet(object.max_drawdown)
+        ? DrawdownInfo.fromJSON(object.max_drawdown)
+        : undefined,
+      bestMonth: isSet(object.bestMonth)
+        ? CalendarReturn.fromJSON(object.bestMonth)
+        : isSet(object.best_month)
+        ? CalendarReturn.fromJSON(object.best_month)
+        : undefined,
+      worstMonth: isSet(object.worstMonth)
+        ? CalendarReturn.fromJSON(object.worstMonth)
+        : isSet(object.worst_month)
+        ? CalendarReturn.fromJSON(object.worst_month)
+        : undefined,
+      positiveMonthShare: isSet(object.positiveMonthShare)
+        ? globalThis.Number(object.positiveMonthShare)
+        : isSet(object.positive_month_share)
+        ? globalThis.Number(object.positive_month_share)
+        : undefined,
+      monthly: globalThis.Array.isArray(object?.monthly)
+        ? object.monthly.map((e: any) => CalendarReturn.fromJSON(e))
+        : [],
+      yearly: globalThis.Array.isArray(object?.yearly)
+        ? object.yearly.map((e: any) => CalendarReturn.fromJSON(e))
+        : [],
+      benchmark: isSet(object.benchmark) ? BenchmarkComparison.fromJSON(object.benchmark) : undefined,
+      positionStatistics: isSet(object.positionStatistics)
+        ? ClosedPositionStatistics.fromJSON(object.positionStatistics)
+        : isSet(object.position_statistics)
+        ? ClosedPositionStatistics.fromJSON(object.position_statistics)
+        : undefined,
+      riskFreeRate: isSet(object.riskFreeRate)
+        ? globalThis.Number(object.riskFreeRate)
+        : isSet(object.risk_free_rate)
+        ? globalThis.Number(object.risk_free_rate)
+        : 0,
+      sortinoTarget: isSet(object.sortinoTarget)
+        ? globalThis.Number(object.sortinoTarget)
+        : isSet(object.sortino_target)
+        ? globalThis.Number(object.sortino_target)
+        : 0,
+      notes: globalThis.Array.isArray(object?.notes)
+        ? object.notes.map((e: any) => globalThis.String(e))
+        : [],
+      nettedTransferHours: isSet(object.nettedTransferHours)
+        ? globalThis.Number(object.nettedTransferHours)
+        : isSet(object.netted_transfer_hours)
+        ? globalThis.Number(object.netted_transfer_hours)
+        : 0,
+    };
+  },
+
+  toJSON(message: GetPerformanceReportResponse): unknown {
+    const obj: any = {};
+    if (message.currency !== "") {
+      obj.currency = message.currency;
+    }
+    if (message.baseCurrency !== "") {
+      obj.baseCurrency = message.baseCurrency;
+    }
+    if (message.period !== 0) {
+      obj.period = reportPeriodToJSON(message.period);
+    }
+    if (message.fromMs !== 0) {
+      obj.fromMs = Math.round(message.fromMs);
+    }
+    if (message.toMs !== 0) {
+      obj.toMs = Math.round(message.toMs);
+    }
+    if (message.exchanges?.length) {
+      obj.exchanges = message.exchanges;
+    }
+    if (message.hours !== 0) {
+      obj.hours = Math.round(message.hours);
+    }
+    if (message.valuedHours !== 0) {
+      obj.valuedHours = Math.round(message.valuedHours);
+    }
+    if (message.flaggedHourShare !== 0) {
+      obj.flaggedHourShare = floatToJson(message.flaggedHourShare);
+    }
+    if (message.flagShares?.length) {
+      obj.flagShares = message.flagShares.map((e) => FlagShare.toJSON(e));
+    }
+    if (message.timeWeightedReturn !== 0) {
+      obj.timeWeightedReturn = floatToJson(message.timeWeightedReturn);
+    }
+    if (message.annualizedReturn !== undefined) {
+      obj.annualizedReturn = floatToJson(message.annualizedReturn);
+    }
+    if (message.moneyWeightedReturn !== undefined) {
+      obj.moneyWeightedReturn = floatToJson(message.moneyWeightedReturn);
+    }
+    if (message.annualizedMoneyWeightedReturn !== undefined) {
+      obj.annualizedMoneyWeightedReturn = floatToJson(message.annualizedMoneyWeightedReturn);
+    }
+    if (message.annualizedVolatility !== undefined) {
+      obj.annualizedVolatility = floatToJson(message.annualizedVolatility);
+    }
+    if (message.threeYearStandardDeviation !== undefined) {
+      obj.threeYearStandardDeviation = floatToJson(message.threeYearStandardDeviation);
+    }
+    if (message.sharpe !== undefined) {
+      obj.sharpe = floatToJson(message.sharpe);
+    }
+    if (message.sortino !== undefined) {
+      obj.sortino = floatToJson(message.sortino);
+    }
+    if (message.calmar !== undefined) {
+      obj.calmar = floatToJson(message.calmar);
+    }
+    if (message.calmarMonths !== undefined) {
+      obj.calmarMonths = Math.round(message.calmarMonths);
+    }
+    if (message.maxDrawdown !== undefined) {
+      obj.maxDrawdown = DrawdownInfo.toJSON(message.maxDrawdown);
+    }
+    if (message.bestMonth !== undefined) {
+      obj.bestMonth = CalendarReturn.toJSON(message.bestMonth);
+    }
+    if (message.worstMonth !== undefined) {
+      obj.worstMonth = CalendarReturn.toJSON(message.worstMonth);
+    }
+    if (message.positiveMonthShare !== undefined) {
+      obj.positiveMonthShare = floatToJson(message.positiveMonthShare);
+    }
+    if (message.monthly?.length) {
+      obj.monthly = message.monthly.map((e) => CalendarReturn.toJSON(e));
+    }
+    if (message.yearly?.length) {
+      obj.yearly = message.yearly.map((e) => CalendarReturn.toJSON(e));
+    }
+    if (message.benchmark !== undefined) {
+      obj.benchmark = BenchmarkComparison.toJSON(message.benchmark);
+    }
+    if (message.positionStatistics !== undefined) {
+      obj.positionStatistics = ClosedPositionStatistics.toJSON(message.positionStatistics);
+    }
+    if (message.riskFreeRate !== 0) {
+      obj.riskFreeRate = floatToJson(message.riskFreeRate);
+    }
+    if (message.sortinoTarget !== 0) {
+      obj.sortinoTarget = floatToJson(message.sortinoTarget);
+    }
+    if (message.notes?.length) {
+      obj.notes = message.notes;
+    }
+    if (message.nettedTransferHours !== 0) {
+      obj.nettedTransferHours = Math.round(message.nettedTransferHours);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetPerformanceReportResponse>, I>>(base?: I): GetPerformanceReportResponse {
+    return GetPerformanceReportResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetPerformanceReportResponse>, I>>(object: I): GetPerformanceReportResponse {
+    const message = createBaseGetPerformanceReportResponse();
+    message.currency = object.currency ?? "";
+    message.baseCurrency = object.baseCurrency ?? "";
+    message.period = object.period ?? 0;
+    message.fromMs = object.fromMs ?? 0;
+    message.toMs = object.toMs ?? 0;
+    message.exchanges = object.exchanges?.map((e) => e) || [];
+    message.hours = object.hours ?? 0;
+    message.valuedHours = object.valuedHours ?? 0;
+    message.flaggedHourShare = object.flaggedHourShare ?? 0;
+    message.flagShares = object.flagShares?.map((e) => FlagShare.fromPartial(e)) || [];
+    message.timeWeightedReturn = object.timeWeightedReturn ?? 0;
+    message.annualizedReturn = object.annualizedReturn ?? undefined;
+    message.moneyWeightedReturn = object.moneyWeightedReturn ?? undefined;
+    message.annualizedMoneyWeightedReturn = object.annualizedMoneyWeightedReturn ?? undefined;
+    message.annualizedVolatility = object.annualizedVolatility ?? undefined;
+    message.threeYearStandardDeviation = object.threeYearStandardDeviation ?? undefined;
+    message.sharpe = object.sharpe ?? undefined;
+    message.sortino = object.sortino ?? undefined;
+    message.calmar = object.calmar ?? undefined;
+    message.calmarMonths = object.calmarMonths ?? undefined;
+    message.maxDrawdown = (object.maxDrawdown !== undefined && object.maxDrawdown !== null)
+      ? DrawdownInfo.fromPartial(object.maxDrawdown)
+      : undefined;
+    message.bestMonth = (object.bestMonth !== undefined && object.bestMonth !== null)
+      ? CalendarReturn.fromPartial(object.bestMonth)
+      : undefined;
+    message.worstMonth = (object.worstMonth !== undefined && object.worstMonth !== null)
+      ? CalendarReturn.fromPartial(object.worstMonth)
+      : undefined;
+    message.positiveMonthShare = object.positiveMonthShare ?? undefined;
+    message.monthly = object.monthly?.map((e) => CalendarReturn.fromPartial(e)) || [];
+    message.yearly = object.yearly?.map((e) => CalendarReturn.fromPartial(e)) || [];
+    message.benchmark = (object.benchmark !== undefined && object.benchmark !== null)
+      ? BenchmarkComparison.fromPartial(object.benchmark)
+      : undefined;
+    message.positionStatistics = (object.positionStatistics !== undefined && object.positionStatistics !== null)
+      ? ClosedPositionStatistics.fromPartial(object.positionStatistics)
+      : undefined;
+    message.riskFreeRate = object.riskFreeRate ?? 0;
+    message.sortinoTarget = object.sortinoTarget ?? 0;
+    message.notes = object.notes?.map((e) => e) || [];
+    message.nettedTransferHours = object.nettedTransferHours ?? 0;
+    return message;
+  },
+};
+
 export type EnclaveServiceService = typeof EnclaveServiceService;
 export const EnclaveServiceService = {
   /**
@@ -4092,6 +6091,23 @@ export const EnclaveServiceService = {
     responseSerialize: (value: GetAggregatedMetricsResponse): Buffer =>
       Buffer.from(GetAggregatedMetricsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetAggregatedMetricsResponse => GetAggregatedMetricsResponse.decode(value),
+  },
+  /**
+   * A performance report over a period: time- and money-weighted returns, annualized figures only
+   * for a year or more, monthly and yearly tables, GIPS risk figures, drawdown with recovery,
+   * benchmark comparison, flag shares, closed-position ratios. One account, or (exchange empty)
+   * the composite of all the user's accounts. Formulas and conventions: README, "Performance reports".
+   */
+  getPerformanceReport: {
+    path: "/enclave.v1.EnclaveService/GetPerformanceReport" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetPerformanceReportRequest): Buffer =>
+      Buffer.from(GetPerformanceReportRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetPerformanceReportRequest => GetPerformanceReportRequest.decode(value),
+    responseSerialize: (value: GetPerformanceReportResponse): Buffer =>
+      Buffer.from(GetPerformanceReportResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetPerformanceReportResponse => GetPerformanceReportResponse.decode(value),
   },
   /** Balance snapshots in [from_ms, to_ms), oldest first (the gateway's equity chart). */
   getSnapshotTimeSeries: {
@@ -4221,6 +6237,13 @@ export interface EnclaveServiceServer extends UntypedServiceImplementation {
   calculateHistoricalReturns: handleUnaryCall<CalculateHistoricalReturnsRequest, CalculateHistoricalReturnsResponse>;
   /** Performance metrics over the account's whole published history. */
   getAggregatedMetrics: handleUnaryCall<GetAggregatedMetricsRequest, GetAggregatedMetricsResponse>;
+  /**
+   * A performance report over a period: time- and money-weighted returns, annualized figures only
+   * for a year or more, monthly and yearly tables, GIPS risk figures, drawdown with recovery,
+   * benchmark comparison, flag shares, closed-position ratios. One account, or (exchange empty)
+   * the composite of all the user's accounts. Formulas and conventions: README, "Performance reports".
+   */
+  getPerformanceReport: handleUnaryCall<GetPerformanceReportRequest, GetPerformanceReportResponse>;
   /** Balance snapshots in [from_ms, to_ms), oldest first (the gateway's equity chart). */
   getSnapshotTimeSeries: handleUnaryCall<GetSnapshotTimeSeriesRequest, GetSnapshotTimeSeriesResponse>;
   /** Liveness of the service itself (the standard grpc.health.v1.Health is served too). */
@@ -4317,6 +6340,27 @@ export interface EnclaveServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetAggregatedMetricsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A performance report over a period: time- and money-weighted returns, annualized figures only
+   * for a year or more, monthly and yearly tables, GIPS risk figures, drawdown with recovery,
+   * benchmark comparison, flag shares, closed-position ratios. One account, or (exchange empty)
+   * the composite of all the user's accounts. Formulas and conventions: README, "Performance reports".
+   */
+  getPerformanceReport(
+    request: GetPerformanceReportRequest,
+    callback: (error: ServiceError | null, response: GetPerformanceReportResponse) => void,
+  ): ClientUnaryCall;
+  getPerformanceReport(
+    request: GetPerformanceReportRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetPerformanceReportResponse) => void,
+  ): ClientUnaryCall;
+  getPerformanceReport(
+    request: GetPerformanceReportRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetPerformanceReportResponse) => void,
   ): ClientUnaryCall;
   /** Balance snapshots in [from_ms, to_ms), oldest first (the gateway's equity chart). */
   getSnapshotTimeSeries(
