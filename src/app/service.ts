@@ -19,7 +19,9 @@ import { createSelfSignedCertificate } from '../crypto/self-signed-certificate.j
 import { measuredConfiguration } from '../config/measured-config.js';
 import { releaseKeys } from '../attestation/key-release.js';
 import { openEnvelope, sealEnvelope } from '../crypto/envelope.js';
-import { openSealedCredential } from '../crypto/sealed-intake.js';
+import { openSealedRegistration } from '../crypto/sealed-intake.js';
+import { createRegistrationChallenges } from '../crypto/registration-challenges.js';
+import { SealedCredentialError } from '../crypto/errors.js';
 import { decodeCredential } from '../crypto/credential.js';
 import { createConnector } from '../exchanges/registry.js';
 import type { VenueConnector } from '../exchanges/connector.js';
@@ -140,12 +142,23 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       ...(baseUrl === undefined ? {} : { baseUrl }),
     });
   });
+  const challenges = createRegistrationChallenges();
   const runtime = createActorRuntime(config, {
     store: storage.accountStore,
     aggregator: pool,
     openCredential: (account, envelope) => openEnvelope(keyring, account, envelope),
-    // The HPKE intake: only an account actor calls it, for a Register of its own account.
-    openSealed: (account, sealed) => openSealedCredential(identity, account, sealed),
+    // The HPKE intake: only an account actor calls it, for a Register of its own account. The
+    // blob's challenge is consumed only once the AEAD has authenticated it; a blob without one
+    // (version 1 or 2) is replayable, so enclave mode refuses it.
+    openSealed: async (account, sealed) => {
+      const { credential, challenge } = await openSealedRegistration(identity, account, sealed);
+      const live = challenge === null ? !config.ENCLAVE_MODE : challenges.consume(account, challenge);
+      if (!live) {
+        credential.fill(0);
+        throw new SealedCredentialError('challenge');
+      }
+      return credential;
+    },
     sealForStorage: (account, plaintext) => sealEnvelope(keyring, account, plaintext),
     connectorFactory,
     registry,
@@ -170,7 +183,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
   const grpc: RunningGrpcServer = await startGrpcServer({
     host: config.ENCLAVE_HOST,
     port: config.ENCLAVE_PORT,
-    enclave: createEnclaveApi(runtime.supervisor, reads, { identity, attester }),
+    enclave: createEnclaveApi(runtime.supervisor, reads, { identity, attester, challenges }),
     logger,
     enclaveMode: config.ENCLAVE_MODE,
     ...(tls === undefined ? {} : { tls }),
