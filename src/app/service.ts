@@ -19,9 +19,8 @@ import { createSelfSignedCertificate } from '../crypto/self-signed-certificate.j
 import { measuredConfiguration } from '../config/measured-config.js';
 import { releaseKeys } from '../attestation/key-release.js';
 import { openEnvelope, sealEnvelope } from '../crypto/envelope.js';
-import { openSealedRegistration } from '../crypto/sealed-intake.js';
 import { createRegistrationChallenges } from '../crypto/registration-challenges.js';
-import { SealedCredentialError } from '../crypto/errors.js';
+import { createSealedIntake } from './sealed-intake.js';
 import { decodeCredential } from '../crypto/credential.js';
 import { createConnector } from '../exchanges/registry.js';
 import type { VenueConnector } from '../exchanges/connector.js';
@@ -147,18 +146,8 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     store: storage.accountStore,
     aggregator: pool,
     openCredential: (account, envelope) => openEnvelope(keyring, account, envelope),
-    // The HPKE intake: only an account actor calls it, for a Register of its own account. The
-    // blob's challenge is consumed only once the AEAD has authenticated it; a blob without one
-    // (version 1 or 2) is replayable, so enclave mode refuses it.
-    openSealed: async (account, sealed) => {
-      const { credential, challenge } = await openSealedRegistration(identity, account, sealed);
-      const live = challenge === null ? !config.ENCLAVE_MODE : challenges.consume(account, challenge);
-      if (!live) {
-        credential.fill(0);
-        throw new SealedCredentialError('challenge');
-      }
-      return credential;
-    },
+    // The HPKE intake: only an account actor calls it, for a Register of its own account.
+    openSealed: createSealedIntake({ identity, challenges, enclaveMode: config.ENCLAVE_MODE }),
     sealForStorage: (account, plaintext) => sealEnvelope(keyring, account, plaintext),
     connectorFactory,
     registry,

@@ -45,6 +45,24 @@ test.serial('RegisterConnection maps refused credentials to INVALID_ARGUMENT wit
   delete h.port.behaviour.registerConnection;
 });
 
+test.serial('RegisterConnection passes accept_trading_key_risk through; GetRegistrationChallenge validates the account and returns the port\'s challenge', async (t) => {
+  const seen: boolean[] = [];
+  h.port.behaviour.registerConnection = async (_account, _sealed, options) => {
+    seen.push(options.acceptTradingKeyRisk);
+    return { status: 'active', permissionsChecked: true };
+  };
+  for (const acceptTradingKeyRisk of [true, false]) {
+    await unary(h.client.registerConnection.bind(h.client), { userUid: 'u1', exchange: 'alpaca', sealedCredential: Buffer.alloc(80, 1), acceptTradingKeyRisk });
+  }
+  t.deepEqual(seen, [true, false]);
+  delete h.port.behaviour.registerConnection;
+  const issued = await unary(h.client.getRegistrationChallenge.bind(h.client), { userUid: 'u1', exchange: 'alpaca' });
+  t.deepEqual(Buffer.from(issued.challenge), Buffer.alloc(32, 9));
+  t.true(issued.expiresAtMs > 0);
+  const bad = await codeOf(unary(h.client.getRegistrationChallenge.bind(h.client), { userUid: 'bad uid;', exchange: 'alpaca' }));
+  t.is(bad.code, status.INVALID_ARGUMENT);
+});
+
 test.serial('RemoveConnection passes keep_aggregates through; GetAttestation checks the nonce length', async (t) => {
   let kept: boolean | undefined;
   h.port.behaviour.removeConnection = async (_account, keep) => {
