@@ -126,6 +126,7 @@ function benchPort(accounts: number): EnclaveApi {
     getReturns: notHere,
     getSnapshots: notHere,
     identity: notHere,
+    registrationChallenge: notHere,
     registerConnection: notHere,
     removeConnection: notHere,
     listConnections: notHere,

@@ -1,4 +1,4 @@
-// `npm run release-manifest -- [--out FILE] [--stage DIR] [--measurement HEX] [--host-config FILE]`:
+// `npm run release-manifest -- [--out FILE] [--stage DIR] [--measurement HEX ...] [--host-config FILE]`:
 // the measured image's file list and the release manifest clients pin (docs/deploy.md).
 //
 // The image is: the Node runtime, dist/, sql/, package.json + lockfile, the production packages of
@@ -89,8 +89,14 @@ export interface ReleaseManifest {
   /** SHA-256 over `sha256  path\n` lines of every file (the sha256sum format), in path order. */
   readonly filesSha256: string;
   readonly files: readonly ManifestFile[];
-  /** The SEV-SNP launch measurement (48 bytes, hex) from sev-snp-measure; null until computed. */
+  /** The first of `measurements` (kept for readers of the first format); null until computed. */
   readonly measurement: string | null;
+  /**
+   * The allow-list clients pin (`enclave add --manifest`): every SEV-SNP launch measurement of
+   * this image (48 bytes, hex, from sev-snp-measure), one per launch shape (vCPU count, CPU
+   * type, firmware) it is run with. Empty until computed; a client refuses a manifest without one.
+   */
+  readonly measurements: readonly string[];
   /** HOST_DATA (32 bytes, hex): SHA-256 of the canonical host configuration; null when not bound. */
   readonly hostData: string | null;
 }
@@ -129,20 +135,25 @@ export function hostDataOf(text: string): string {
   return createHash('sha256').update(canonicalHostConfig(text), 'utf8').digest('hex');
 }
 
-export function buildManifest(files: readonly ImageFile[], options: { readonly version: string; readonly measurement?: string | null; readonly hostData?: string | null }): ReleaseManifest {
+export function buildManifest(
+  files: readonly ImageFile[],
+  options: { readonly version: string; readonly measurement?: string | null; readonly measurements?: readonly string[]; readonly hostData?: string | null },
+): ReleaseManifest {
   const entries = files.map((file): ManifestFile => {
     const stat = statSync(file.sourcePath);
     return { path: file.imagePath, sha256: sha256File(file.sourcePath), size: stat.size, executable: (stat.mode & 0o111) !== 0 };
   });
   const listing = entries.map((e) => `${e.sha256}  ${e.path}\n`).join('');
-  const measurement = options.measurement ?? null;
-  if (measurement !== null && !/^[0-9a-f]{96}$/u.test(measurement)) throw new Error('the measurement must be 48 bytes of lower-case hex');
+  const measurements = [...new Set([...(options.measurement === undefined || options.measurement === null ? [] : [options.measurement]), ...(options.measurements ?? [])])];
+  for (const m of measurements) if (!/^[0-9a-f]{96}$/u.test(m)) throw new Error('the measurement must be 48 bytes of lower-case hex');
+  const measurement = measurements[0] ?? null;
   return {
     schema: 'track-record-enclave/release-manifest/v1',
     version: options.version,
     filesSha256: createHash('sha256').update(listing, 'utf8').digest('hex'),
     files: entries,
     measurement,
+    measurements,
     hostData: options.hostData ?? null,
   };
 }
@@ -162,7 +173,7 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(
     options: {
       out: { type: 'string', default: 'release-manifest.json' },
       stage: { type: 'string' },
-      measurement: { type: 'string' },
+      measurement: { type: 'string', multiple: true },
       'host-config': { type: 'string' },
     },
   });
@@ -170,7 +181,7 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(
   const files = imageFiles();
   const hostConfig = values['host-config'];
   const hostData = hostConfig === undefined ? null : hostDataOf(readFileSync(hostConfig, 'utf8'));
-  const manifest = buildManifest(files, { version, measurement: values.measurement?.toLowerCase() ?? null, hostData });
+  const manifest = buildManifest(files, { version, measurements: (values.measurement ?? []).map((m) => m.toLowerCase()), hostData });
   if (values.stage !== undefined) stageImage(files, values.stage);
   writeFileSync(values.out, `${JSON.stringify(manifest, null, 2)}\n`);
   process.stdout.write(`${values.out}: ${manifest.files.length} files, files sha256 ${manifest.filesSha256}${hostData === null ? '' : `, HOST_DATA ${hostData}`}\n`);

@@ -40,6 +40,8 @@ export interface Sync {
 export interface Register {
   readonly type: 'Register';
   readonly sealed: Uint8Array;
+  /** The account holder accepts a trading-capable key where the venue issues no read-only ones (stored with the connection). */
+  readonly acceptTradingKeyRisk?: boolean;
   /** The call's cancellation, for the venue's permission check (local actors only). */
   readonly signal?: AbortSignal;
   readonly replyTo: ReplyTo<Registered>;
@@ -473,7 +475,7 @@ async function register(env: Env, msg: Register): Promise<{ reply: Registered; g
     let permissions: VenuePermissions;
     try {
       permissions = await fetchPermissions(env, plaintext, msg.signal);
-      assertReadOnlyPermissions(permissions);
+      assertReadOnlyPermissions(permissions, { acceptTradingRights: msg.acceptTradingKeyRisk === true });
     } catch (error) {
       // The caller went away (its ask already rejected), or the key is refused: not our failure.
       if (msg.signal?.aborted === true) return null;
@@ -482,7 +484,7 @@ async function register(env: Env, msg: Register): Promise<{ reply: Registered; g
       throw error;
     }
     const envelope = deps.sealForStorage(account, plaintext);
-    const generation = await deps.store.saveConnection(account, envelope);
+    const generation = await deps.store.saveConnection(account, envelope, { acceptTradingKeyRisk: msg.acceptTradingKeyRisk === true });
     deps.logger?.info({ account: env.id, permissionsChecked: permissions.reported }, 'connection registered');
     return { reply: { status: 'active', permissionsChecked: permissions.reported }, generation, envelope };
   } finally {

@@ -70,7 +70,7 @@ export interface Supervisor {
    * VenueUnavailableError, and store nothing. A parked account takes a new credential: it is
    * un-parked once the credential is stored.
    */
-  register(account: AccountKey, sealed: Uint8Array, signal?: AbortSignal): Promise<Registered>;
+  register(account: AccountKey, sealed: Uint8Array, signal?: AbortSignal, options?: { readonly acceptTradingKeyRisk?: boolean }): Promise<Registered>;
   /** Deletes the account through its actor (a running sync is cancelled), parked or not; then forgets it. */
   remove(account: AccountKey, keepAggregates: boolean, signal?: AbortSignal): Promise<Removed>;
   /** Every stored connection, with the failed state this process knows before its row does. */
@@ -338,8 +338,11 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     sync: (account, mode, call) => route<SyncResult>(account, (replyTo) => ({
       type: 'Sync', mode, replyTo, ...(call?.onProgress === undefined ? {} : { onProgress: call.onProgress }),
     }), call?.signal),
-    register: async (account, sealed, signal) => {
-      const registered = await route<Registered>(account, (replyTo) => ({ type: 'Register', sealed, replyTo, ...(signal === undefined ? {} : { signal }) }), signal, 'reach');
+    register: async (account, sealed, signal, options) => {
+      const acceptTradingKeyRisk = options?.acceptTradingKeyRisk === true;
+      const registered = await route<Registered>(account, (replyTo) => ({
+        type: 'Register', sealed, acceptTradingKeyRisk, replyTo, ...(signal === undefined ? {} : { signal }),
+      }), signal, 'reach');
       unpark(entryOf(account));
       return registered;
     },

@@ -6,7 +6,10 @@
 import type { PerformanceStats } from '../domain/aggregation.js';
 import type { AccountKey, BalanceSnapshot, HourlyReturn, SyncMode, SyncProgress } from '../domain/types.js';
 import type { Supervisor } from '../actors/supervisor.js';
-import type { CallContext, ConnectionInfo, EnclaveIdentityInfo, EnclaveApi, ApiHealth, RegisteredConnection, SyncReport, TimeRange } from '../grpc/enclave-api.js';
+import type {
+  ApiHealth, CallContext, ConnectionInfo, EnclaveApi, EnclaveIdentityInfo, RegisteredConnection, RegistrationChallengeInfo, RegistrationOptions, SyncReport, TimeRange,
+} from '../grpc/enclave-api.js';
+import type { RegistrationChallenges } from '../crypto/registration-challenges.js';
 import type { Attestation, Attester } from '../attestation/configfs-tsm.js';
 import type { EnclaveIdentity } from '../attestation/identity.js';
 import type { Reads } from './reads.js';
@@ -16,10 +19,12 @@ export interface IdentityDeps {
   readonly identity: EnclaveIdentity;
   /** An attester for the TLS certificate served now (certificates reload without a restart). */
   readonly attester: () => Attester;
+  /** Issued here, consumed by the intake when a Register opens a blob bound to one (service.ts). */
+  readonly challenges: RegistrationChallenges;
 }
 
 /** Everything but the report, which reads storage directly (src/app/report.ts). */
-export function createEnclaveApi(supervisor: Supervisor, reads: Reads, { identity, attester }: IdentityDeps): Omit<EnclaveApi, 'getPerformanceReport'> {
+export function createEnclaveApi(supervisor: Supervisor, reads: Reads, { identity, attester, challenges }: IdentityDeps): Omit<EnclaveApi, 'getPerformanceReport'> {
   return {
     async sync(account: AccountKey, mode: SyncMode, call: CallContext, onProgress?: (progress: SyncProgress) => void): Promise<SyncReport> {
       const result = await supervisor.sync(account, mode, { signal: call.signal, ...(onProgress === undefined ? {} : { onProgress }) });
@@ -47,8 +52,11 @@ export function createEnclaveApi(supervisor: Supervisor, reads: Reads, { identit
     async identity(): Promise<EnclaveIdentityInfo> {
       return { publicKey: identity.publicKey, serviceVersion: identity.serviceVersion, buildHash: identity.buildHash };
     },
-    async registerConnection(account: AccountKey, sealed: Uint8Array, call: CallContext): Promise<RegisteredConnection> {
-      const registered = await supervisor.register(account, sealed, call.signal);
+    async registrationChallenge(account: AccountKey): Promise<RegistrationChallengeInfo> {
+      return challenges.issue(account);
+    },
+    async registerConnection(account: AccountKey, sealed: Uint8Array, options: RegistrationOptions, call: CallContext): Promise<RegisteredConnection> {
+      const registered = await supervisor.register(account, sealed, call.signal, { acceptTradingKeyRisk: options.acceptTradingKeyRisk });
       return { status: registered.status, permissionsChecked: registered.permissionsChecked };
     },
     async removeConnection(account: AccountKey, keepAggregates: boolean, call: CallContext): Promise<boolean> {

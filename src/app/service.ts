@@ -19,7 +19,8 @@ import { createSelfSignedCertificate } from '../crypto/self-signed-certificate.j
 import { measuredConfiguration } from '../config/measured-config.js';
 import { releaseKeys } from '../attestation/key-release.js';
 import { openEnvelope, sealEnvelope } from '../crypto/envelope.js';
-import { openSealedCredential } from '../crypto/sealed-intake.js';
+import { createRegistrationChallenges } from '../crypto/registration-challenges.js';
+import { createSealedIntake } from './sealed-intake.js';
 import { decodeCredential } from '../crypto/credential.js';
 import { createConnector } from '../exchanges/registry.js';
 import type { VenueConnector } from '../exchanges/connector.js';
@@ -141,12 +142,13 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       ...(baseUrl === undefined ? {} : { baseUrl }),
     });
   });
+  const challenges = createRegistrationChallenges();
   const runtime = createActorRuntime(config, {
     store: storage.accountStore,
     aggregator: pool,
     openCredential: (account, envelope) => openEnvelope(keyring, account, envelope),
     // The HPKE intake: only an account actor calls it, for a Register of its own account.
-    openSealed: (account, sealed) => openSealedCredential(identity, account, sealed),
+    openSealed: createSealedIntake({ identity, challenges, enclaveMode: config.ENCLAVE_MODE }),
     sealForStorage: (account, plaintext) => sealEnvelope(keyring, account, plaintext),
     connectorFactory,
     registry,
@@ -172,7 +174,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     host: config.ENCLAVE_HOST,
     port: config.ENCLAVE_PORT,
     enclave: {
-      ...createEnclaveApi(runtime.supervisor, reads, { identity, attester }),
+      ...createEnclaveApi(runtime.supervisor, reads, { identity, attester, challenges }),
       ...createReportReader({ store: storage.accountStore, connections: storage.connections }),
     },
     logger,

@@ -21,6 +21,7 @@ import { constants, createCipheriv, createDecipheriv, createHash, privateDecrypt
 import { z } from 'zod';
 import { canonicalJson } from '../domain/canonical-json.js';
 import { KeyReleaseError } from './errors.js';
+import { trusteeCertTableEntrySchema, trusteeSnpReportSchema } from './snp-evidence.js';
 
 export const KBS_PROTOCOL_VERSION = '0.4.0';
 export const KBS_SESSION_COOKIE = 'kbs-session-id';
@@ -37,13 +38,13 @@ export type Challenge = z.infer<typeof challengeSchema>;
 export const requestSchema = z.object({ version: z.string(), tee: z.string(), 'extra-params': z.unknown().optional() });
 
 /**
- * SNP primary evidence as this project sends it: the raw report (base64) and, optionally, the
- * certificates of the host's extended report. (Trustee's SNP verifier expects virtee/sev's
- * serde form of AttestationReport here; see docs/attestation.md for that gap.)
+ * SNP primary evidence as Trustee's SNP verifier reads it (deps/verifier/src/snp/mod.rs
+ * SnpEvidence): virtee/sev's AttestationReport and CertTableEntry in their serde JSON form
+ * (snp-evidence.ts documents the encoding and its sources).
  */
 export const snpEvidenceSchema = z.object({
-  attestation_report: z.string().min(1),
-  cert_chain: z.array(z.object({ cert_type: z.enum(['ARK', 'ASK', 'VCEK', 'VLEK', 'ASVK']), data: z.string() })).nullable().optional(),
+  attestation_report: trusteeSnpReportSchema,
+  cert_chain: z.array(trusteeCertTableEntrySchema).nullable().optional(),
 });
 
 export const attestationSchema = z.object({

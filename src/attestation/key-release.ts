@@ -31,6 +31,7 @@ import {
   type Attestation,
 } from './kbs-protocol.js';
 import { parseSnpReport, type SnpReport } from './snp-report.js';
+import { trusteeSnpReport } from './snp-evidence.js';
 
 export interface KeyReleaseOptions {
   /** Base URL of the broker (https in enclave mode). */
@@ -149,7 +150,8 @@ export async function releaseKeys(options: KeyReleaseOptions): Promise<KeyReleas
 
   const attestation: Attestation = {
     'runtime-data': { nonce, 'tee-pubkey': teePubkey },
-    'tee-evidence': { primary_evidence: { attestation_report: report.raw.toString('base64'), cert_chain: null }, additional_evidence: '' },
+    // Trustee's SNP verifier deserializes virtee/sev's AttestationReport (serde JSON), not raw bytes.
+    'tee-evidence': { primary_evidence: { attestation_report: trusteeSnpReport(report.raw), cert_chain: null }, additional_evidence: '' },
   };
   parseJson(await send(new URL('kbs/v0/attest', base), 'POST', attestation, cookie, options), 'the attestation');
 

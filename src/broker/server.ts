@@ -13,6 +13,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { AttestationRejectedError, assertAttestationReport } from '../attestation/verify.js';
+import { rawSnpReport } from '../attestation/snp-evidence.js';
 import {
   attestationSchema,
   encryptJwe,
@@ -143,10 +144,10 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<Running
       const teePubkey = attestation['runtime-data']['tee-pubkey'];
       const evidence = attestation['tee-evidence'];
       const evidenceVcek = evidence.primary_evidence.cert_chain?.find((entry) => entry.cert_type === 'VCEK' || entry.cert_type === 'VLEK');
-      const vcek = evidenceVcek === undefined ? policy.endorsements.vcek : new X509Certificate(Buffer.from(evidenceVcek.data, 'base64'));
+      const vcek = evidenceVcek === undefined ? policy.endorsements.vcek : new X509Certificate(Buffer.from(evidenceVcek.data));
       if (vcek === undefined) return refuse(response, 401, 'AttestationFailed', 'no VCEK: the evidence carries none and none is configured');
       try {
-        const report = assertAttestationReport(Buffer.from(evidence.primary_evidence.attestation_report, 'base64'), {
+        const report = assertAttestationReport(rawSnpReport(evidence.primary_evidence.attestation_report), {
           expected: { reportData: kbsReportData(nonce, teePubkey, evidence.additional_evidence) },
           policy: policy.attestation,
           endorsements: { ...policy.endorsements, vcek },

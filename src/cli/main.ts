@@ -4,14 +4,14 @@
 // reports (HPKE) and sent as ciphertext. Errors are one line on stderr and a non-zero exit;
 // nothing this prints carries a credential.
 import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { credentials, Metadata, status, type CallOptions, type ChannelCredentials, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
 import { SingleBar } from 'cli-progress';
 import { EXCHANGES, isExchange, type AccountKey, type SyncProgress } from '../domain/types.js';
 import type { VenueCredential } from '../domain/types.js';
-import { sealCredential } from '../crypto/sealed-intake.js';
 import { EnclaveServiceClient, ReportPeriod, type SyncJobProgress, type TcbVersion } from '../grpc/generated/enclave.js';
 import type { SyncReport } from '../grpc/enclave-api.js';
 import { WireFormatError } from '../grpc/errors.js';
@@ -27,11 +27,18 @@ import {
 } from '../grpc/wire.js';
 import { reportText } from './report-render.js';
 import { connectionsTable, equityChart, equitySvg, performanceTable, returnsTable, syncProgressText } from './render.js';
-import { runVerifyAttestation } from './verify-attestation.js';
+import { readCertificates, runVerifyAttestation } from './verify-attestation.js';
+import { EnclaveNotTrustedError, pinnedRelease, ReleaseManifestError, sealCredentialForEnclave, type EnclaveTrust } from './seal-for-enclave.js';
 
 export const USAGE = `usage: enclave <command> [options]
-  add <user> <exchange> [--key-file FILE]   register an API key (read from stdin or FILE, never argv):
-                                            JSON {"apiKey","secret","passphrase"?} or lines: key, secret[, passphrase]
+  add <user> <exchange> [--key-file FILE] --manifest FILE --vcek FILE --cert-chain FILE [--crl FILE]
+      [--accept-trading-key-risk] [--insecure-dev]
+                                            register an API key (read from stdin or FILE, never argv):
+                                            JSON {"apiKey","secret","passphrase"?} or lines: key, secret[, passphrase].
+                                            Seals only after verifying the enclave's SEV-SNP report against the
+                                            release manifest's measurements (AMD VCEK + ASK/ARK chain given);
+                                            --insecure-dev skips that proof (simulated/dev service only);
+                                            --accept-trading-key-risk: a venue with no read-only keys (Alpaca)
   list                                      connected accounts, their status and why a parked one is parked
   revive <user> <exchange>                  let a parked (failed) account sync again
   remove <user> <exchange> [--keep-aggregates]
@@ -84,13 +91,47 @@ function isServiceError(value: unknown): value is ServiceError {
   return value instanceof Error && 'code' in value && typeof value.code === 'number' && 'details' in value;
 }
 
-function channelCredentials(values: { ca?: string | undefined; cert?: string | undefined; key?: string | undefined }): ChannelCredentials {
+/** The SHA-256 of the TLS leaf certificate the server presented, once the channel has shaken hands. */
+interface ServedCertificate {
+  fingerprint: Buffer | null;
+}
+
+function channelCredentials(values: { ca?: string | undefined; cert?: string | undefined; key?: string | undefined }, served?: ServedCertificate): ChannelCredentials {
   const given = [values.ca, values.cert, values.key].filter((v) => v !== undefined).length;
   if (given === 0) return credentials.createInsecure();
   if (given !== 3 || values.ca === undefined || values.cert === undefined || values.key === undefined) {
     throw new UsageError('--ca, --cert and --key go together (mTLS)');
   }
-  return credentials.createSsl(readFileSync(values.ca), readFileSync(values.key), readFileSync(values.cert));
+  return credentials.createSsl(readFileSync(values.ca), readFileSync(values.key), readFileSync(values.cert), {
+    // grpc-js replaces Node's check with this one: run it, then remember which certificate this
+    // channel was served (REPORT_DATA must bind it).
+    checkServerIdentity: (host: string, certificate: PeerCertificate) => {
+      const failed = checkServerIdentity(host, certificate);
+      if (failed === undefined && served !== undefined) served.fingerprint = createHash('sha256').update(certificate.raw).digest();
+      return failed;
+    },
+  });
+}
+
+/** The pins `enclave add` verifies against: the manifest's measurements and AMD's certificates for the report. */
+function enclaveTrust(values: { manifest?: string | undefined; vcek?: string | undefined; 'cert-chain'?: string | undefined; crl?: string | undefined; 'trusted-ark-sha256'?: string[] | undefined }): EnclaveTrust {
+  if (values.manifest === undefined) throw new UsageError('add needs --manifest FILE (the release manifest whose measurements are allowed), or --insecure-dev for a development service');
+  if (values.vcek === undefined || values['cert-chain'] === undefined) throw new UsageError('add needs --vcek FILE and --cert-chain FILE (AMD KDS) to check the report signature');
+  const release = pinnedRelease(readFileSync(values.manifest, 'utf8'));
+  const [ask, ark] = readCertificates(values['cert-chain']);
+  const vcek = readCertificates(values.vcek)[0];
+  if (ask === undefined || ark === undefined || vcek === undefined) throw new UsageError('--cert-chain must hold the ASK and the ARK, --vcek one certificate');
+  const pins = values['trusted-ark-sha256'];
+  return {
+    policy: { measurements: release.measurements, ...(release.hostData === null ? {} : { hostData: release.hostData }) },
+    endorsements: {
+      ark,
+      ask,
+      vcek,
+      ...(values.crl === undefined ? {} : { crl: readFileSync(values.crl) }),
+      ...(pins === undefined ? {} : { trustedArks: { Milan: pins, Genoa: pins, Turin: pins } }),
+    },
+  };
 }
 
 function accountArgs(positionals: readonly string[]): AccountKey {
@@ -212,17 +253,35 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         benchmark: { type: 'string' },
         'risk-free': { type: 'string' },
         'sortino-target': { type: 'string' },
+        manifest: { type: 'string' },
+        vcek: { type: 'string' },
+        'cert-chain': { type: 'string' },
+        crl: { type: 'string' },
+        'trusted-ark-sha256': { type: 'string', multiple: true },
+        'insecure-dev': { type: 'boolean' },
+        'accept-trading-key-risk': { type: 'boolean' },
       },
     });
     const target = values.target ?? io.env['ENCLAVE_TARGET'] ?? '127.0.0.1:50051';
+    const served: ServedCertificate = { fingerprint: null };
     const open = (): EnclaveServiceClient => {
-      client = new EnclaveServiceClient(target, channelCredentials(values));
+      client = new EnclaveServiceClient(target, channelCredentials(values, served));
       return client;
     };
 
     switch (command) {
       case 'add': {
         const account = accountArgs(positionals);
+        const insecureDev = values['insecure-dev'] === true;
+        // Pins are read before the key, and before anything is asked of the service.
+        const trust = insecureDev ? 'insecure-dev' : enclaveTrust(values);
+        const acceptTradingKeyRisk = values['accept-trading-key-risk'] === true;
+        if (insecureDev) {
+          io.err('enclave: WARNING --insecure-dev: the service is NOT verified; the key is sealed to whatever key it reports. Use only with a simulated/dev service.\n');
+        }
+        if (acceptTradingKeyRisk) {
+          io.err('enclave: WARNING --accept-trading-key-risk: this key can place orders. The enclave never trades, but whoever obtains the key can. Accepted only where the venue issues no read-only keys (Alpaca); withdrawal and transfer rights are still refused.\n');
+        }
         const input = values['key-file'] === undefined ? await io.readStdin() : readFileSync(values['key-file']);
         let credential: VenueCredential;
         try {
@@ -231,12 +290,19 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           input.fill(0);
         }
         const c = open();
-        const identity = await call(c.getEnclaveIdentity.bind(c), {});
-        const sealed = await sealCredential(identity.hpkePublicKey, account, credential);
-        const reply = await call(c.registerConnection.bind(c), { ...accountToWire(account), sealedCredential: sealed });
+        const { sealed, verified, measurement } = await sealCredentialForEnclave({
+          client: c, account, credential, trust, servedCertificateFingerprint: () => served.fingerprint,
+        });
+        const reply = await call(c.registerConnection.bind(c), { ...accountToWire(account), sealedCredential: sealed, acceptTradingKeyRisk });
+        // What the service says about the key is only worth something when the service was verified.
+        const permissions = !verified
+          ? ' (unverified service: its permission check is not evidence)'
+          : reply.permissionsChecked
+            ? ' (key checked read-only by the verified enclave)'
+            : ' (the venue does not report key permissions: not checked)';
         io.out(
-          `added ${account.userUid} on ${account.exchange}: ${connectionStatusFromWire(reply.status)}` +
-            `${reply.permissionsChecked ? ' (key checked read-only)' : ' (the venue does not report key permissions: not checked)'}\n`,
+          `added ${account.userUid} on ${account.exchange}: ${connectionStatusFromWire(reply.status)}${permissions}` +
+            `${measurement === null ? '' : `\nenclave measurement ${measurement} (on the release manifest)`}\n`,
         );
         return 0;
       }
@@ -372,7 +438,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.err(`enclave: ${status[error.code] ?? error.code}: ${error.details}\n`);
       return 1;
     }
-    if (error instanceof CliError || error instanceof WireFormatError || (error instanceof TypeError && 'code' in error)) {
+    if (error instanceof CliError || error instanceof WireFormatError || error instanceof EnclaveNotTrustedError || error instanceof ReleaseManifestError || (error instanceof TypeError && 'code' in error)) {
       io.err(`enclave: ${error.message}\n`);
       return 1;
     }

@@ -42,7 +42,8 @@ function readReport(file: string): Buffer {
   return decodeBytes(bytes.toString('utf8'), '--report file');
 }
 
-function readCertificates(file: string): X509Certificate[] {
+/** The certificates of a PEM file (one or more) or one DER certificate. */
+export function readCertificates(file: string): X509Certificate[] {
   const text = readFileSync(file);
   const pems = text.toString('latin1').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/gu);
   return pems === null ? [new X509Certificate(text)] : pems.map((pem) => new X509Certificate(pem));

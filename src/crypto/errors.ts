@@ -44,11 +44,13 @@ export class KeyNotFoundError extends KeyringError {
  */
 export class SealedCredentialError extends CryptoError {
   override name = 'SealedCredentialError';
-  constructor(readonly reason: 'unopenable' | 'malformed', options?: ErrorOptions) {
+  constructor(readonly reason: 'unopenable' | 'malformed' | 'challenge', options?: ErrorOptions) {
     super(
       reason === 'unopenable'
         ? 'the sealed credential cannot be opened for this account by this enclave'
-        : 'the sealed credential does not hold an API key and secret',
+        : reason === 'malformed'
+          ? 'the sealed credential does not hold an API key and secret'
+          : 'the sealed credential is not bound to a live registration challenge (unknown, expired or already used): ask for a new challenge and seal again',
       options,
     );
   }

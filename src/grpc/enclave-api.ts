@@ -58,6 +58,17 @@ export interface RegisteredConnection {
   readonly permissionsChecked: boolean;
 }
 
+export interface RegistrationOptions {
+  /** The account holder accepts a trading-capable key where the venue issues no read-only ones (Alpaca). */
+  readonly acceptTradingKeyRisk: boolean;
+}
+
+export interface RegistrationChallengeInfo {
+  /** 32 random bytes, single use, bound to the account. */
+  readonly challenge: Buffer;
+  readonly expiresAt: EpochMs;
+}
+
 export interface ConnectionInfo {
   readonly account: AccountKey;
   readonly status: ConnectionStatus;
@@ -109,11 +120,15 @@ export interface EnclaveApi {
   getSnapshots(account: AccountKey, range: TimeRange, call: CallContext): Promise<readonly BalanceSnapshot[]>;
   health(call: CallContext): Promise<ApiHealth>;
   identity(call: CallContext): Promise<EnclaveIdentityInfo>;
+  /** A single-use, expiring challenge the client binds in the sealed credential (version 3). */
+  registrationChallenge(account: AccountKey, call: CallContext): Promise<RegistrationChallengeInfo>;
   /**
-   * Opens a sealed credential, checks it is read-only where the venue reports permissions, and
-   * stores it. Refusals: SealedCredentialError or WritableCredentialError; nothing is stored then.
+   * Opens a sealed credential (consuming its registration challenge), checks it is read-only where
+   * the venue reports permissions (or trading-capable with the opt-in, where the venue issues no
+   * read-only keys), and stores it with the opt-in. Refusals: SealedCredentialError or
+   * WritableCredentialError; nothing is stored then.
    */
-  registerConnection(account: AccountKey, sealed: Uint8Array, call: CallContext): Promise<RegisteredConnection>;
+  registerConnection(account: AccountKey, sealed: Uint8Array, options: RegistrationOptions, call: CallContext): Promise<RegisteredConnection>;
   /** Stops the account (credential zeroed) and deletes its private data; false when none was stored. */
   removeConnection(account: AccountKey, keepAggregates: boolean, call: CallContext): Promise<boolean>;
   listConnections(call: CallContext): Promise<readonly ConnectionInfo[]>;

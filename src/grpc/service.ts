@@ -123,9 +123,14 @@ export function createEnclaveService(options: EnclaveServiceOptions): EnclaveSer
       const identity = await port.identity(call);
       return { hpkePublicKey: identity.publicKey, serviceVersion: identity.serviceVersion, buildHash: identity.buildHash };
     }),
+    getRegistrationChallenge: unaryCall(env, 'GetRegistrationChallenge', maxQueryMs, async (request, call) => {
+      const account = validateAccountRequest(request, limits);
+      const issued = await port.registrationChallenge(account, call);
+      return { challenge: issued.challenge, expiresAtMs: issued.expiresAt };
+    }),
     registerConnection: unaryCall(env, 'RegisterConnection', maxQueryMs, async (request, call) => {
-      const { account, sealed } = validateRegistration(request, limits);
-      const registered = await port.registerConnection(account, sealed, call);
+      const { account, sealed, options } = validateRegistration(request, limits);
+      const registered = await port.registerConnection(account, sealed, options, call);
       return { status: connectionStatusToWire(registered.status), permissionsChecked: registered.permissionsChecked };
     }),
     removeConnection: unaryCall(env, 'RemoveConnection', maxQueryMs, async (request, call) => {

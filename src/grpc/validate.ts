@@ -6,7 +6,7 @@ import { InvalidArgumentError } from './errors.js';
 import type { SyncType } from './generated/enclave.js';
 import { syncModeFromWire } from './wire.js';
 import type { SyncMode } from '../domain/types.js';
-import type { ReportRequest, TimeRange } from './enclave-api.js';
+import type { RegistrationOptions, ReportRequest, TimeRange } from './enclave-api.js';
 import type { ReportPeriod } from './generated/enclave.js';
 import { reportPeriodFromWire } from './wire.js';
 import { BENCHMARKS, REPORT_CURRENCIES, type BenchmarkName, type ReportCurrency } from '../domain/report/currency.js';
@@ -119,16 +119,16 @@ export function validateRangeRequest(
 export const SEALED_CREDENTIAL_MAX_BYTES = 16 * 1024;
 
 export function validateRegistration(
-  request: { readonly userUid: string; readonly exchange: string; readonly sealedCredential: Uint8Array },
+  request: { readonly userUid: string; readonly exchange: string; readonly sealedCredential: Uint8Array; readonly acceptTradingKeyRisk: boolean },
   limits: ValidationLimits,
-): { readonly account: AccountKey; readonly sealed: Uint8Array } {
+): { readonly account: AccountKey; readonly sealed: Uint8Array; readonly options: RegistrationOptions } {
   const c = new Checker();
   checkDecodable(request, c);
   const account = checkAccount(request, limits, c);
   const size = request.sealedCredential.byteLength;
   if (size === 0 || size > SEALED_CREDENTIAL_MAX_BYTES) c.add('sealed_credential', `must be 1 to ${SEALED_CREDENTIAL_MAX_BYTES} bytes of HPKE ciphertext`);
   c.done();
-  return { account, sealed: request.sealedCredential };
+  return { account, sealed: request.sealedCredential, options: { acceptTradingKeyRisk: request.acceptTradingKeyRisk } };
 }
 
 export function validateNonce(request: { readonly nonce: Uint8Array }, range: { readonly min: number; readonly max: number }): Uint8Array {

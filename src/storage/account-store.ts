@@ -26,6 +26,8 @@ export interface StoredConnection {
   readonly generation: number;
   /** Why it is parked (status failed); null otherwise. */
   readonly parkedReason: ParkedReason | null;
+  /** The account holder accepted a trading-capable key (Alpaca opt-in); a permission re-check applies it. */
+  readonly acceptTradingKeyRisk?: boolean;
 }
 
 /**
@@ -61,8 +63,8 @@ export interface AccountStore {
   loadConnection(account: AccountKey): Promise<StoredConnection | null>;
   /** The connection's status without its envelope (null when none is stored): one cheap existence check. */
   loadConnectionStatus(account: AccountKey): Promise<ConnectionStatus | null>;
-  /** Inserts or replaces the account's envelope (status active, parked reason cleared); returns the new generation. */
-  saveConnection(account: AccountKey, envelope: Buffer): Promise<number>;
+  /** Inserts or replaces the account's envelope (status active, parked reason cleared) and the trading-key opt-in; returns the new generation. */
+  saveConnection(account: AccountKey, envelope: Buffer, options?: { readonly acceptTradingKeyRisk?: boolean }): Promise<number>;
   /**
    * Deletes everything private of the account in one transaction (envelope, fills, cash flows,
    * cursors, engine state) and its published aggregates unless `keepAggregates`. False when no

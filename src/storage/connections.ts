@@ -26,8 +26,11 @@ const generationRow = z.object({ generation: z.number().int() });
 const envelopeRow = z.object({ userUid: z.string(), exchange: exchangeSchema, envelope: z.instanceof(Buffer) });
 
 export interface ConnectionRepository extends EnvelopeStore {
-  /** Inserts or replaces the account's envelope; the status becomes `status` (default active). Returns the new generation. */
-  saveConnection(account: AccountKey, envelope: Buffer, status?: ConnectionStatus): Promise<number>;
+  /**
+   * Inserts or replaces the account's envelope; the status becomes `status` (default active) and
+   * the trading-key opt-in `acceptTradingKeyRisk` (default false). Returns the new generation.
+   */
+  saveConnection(account: AccountKey, envelope: Buffer, status?: ConnectionStatus, acceptTradingKeyRisk?: boolean): Promise<number>;
   /** Every connection without its envelope, ordered by user then exchange. */
   listConnections(): Promise<ConnectionSummary[]>;
   /** Removes the account's connection; false when there was none. */
@@ -43,13 +46,14 @@ export interface ConnectionRepository extends EnvelopeStore {
 
 export function createConnectionRepository(pool: DatabasePool, pageSize = 500): ConnectionRepository {
   return {
-    async saveConnection(account, envelope, status = 'active') {
+    async saveConnection(account, envelope, status = 'active', acceptTradingKeyRisk = false) {
       try {
         return await pool.oneFirst(sql.type(generationRow)`
-          INSERT INTO exchange_connections (user_uid, exchange, envelope, key_id, status)
-          VALUES (${account.userUid}, ${account.exchange}, ${sql.binary(envelope)}, ${envelopeKeyId(envelope)}, ${status})
+          INSERT INTO exchange_connections (user_uid, exchange, envelope, key_id, status, accept_trading_key_risk)
+          VALUES (${account.userUid}, ${account.exchange}, ${sql.binary(envelope)}, ${envelopeKeyId(envelope)}, ${status}, ${acceptTradingKeyRisk})
           ON CONFLICT (user_uid, exchange) DO UPDATE
             SET envelope = excluded.envelope, key_id = excluded.key_id, status = excluded.status, parked_reason = NULL,
+                accept_trading_key_risk = excluded.accept_trading_key_risk,
                 generation = nextval('connection_generation_seq'), updated_at = now()
           RETURNING generation`);
       } catch (error) {

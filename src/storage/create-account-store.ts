@@ -60,6 +60,7 @@ const connectionRow = z.object({
   status: z.enum(['active', 'failed', 'disabled']),
   generation: z.number().int(),
   parkedReason: z.enum(PARKED_REASONS).nullable(),
+  acceptTradingKeyRisk: z.boolean(),
 });
 const statusRow = z.object({ status: z.enum(['active', 'failed', 'disabled']) });
 const fenceRow = z.object({ generation: z.number().int() });
@@ -195,15 +196,18 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
         return row?.status ?? null;
       }),
 
-    saveConnection: (key, envelope) => connections.saveConnection(key, envelope),
+    saveConnection: (key, envelope, options) => connections.saveConnection(key, envelope, 'active', options?.acceptTradingKeyRisk ?? false),
     removeAccount: (key, options) => connections.removeAccount(key, options),
     listConnections: () => connections.listConnections(),
 
     loadConnection: (key) =>
       run('load connection', key, async () => {
         const row = await pool.maybeOne(sql.type(connectionRow)`
-          SELECT envelope, status, generation, parked_reason AS "parkedReason" FROM exchange_connections WHERE ${account(key)}`);
-        return row === null ? null : { account: key, envelope: row.envelope, status: row.status, generation: row.generation, parkedReason: row.parkedReason };
+          SELECT envelope, status, generation, parked_reason AS "parkedReason", accept_trading_key_risk AS "acceptTradingKeyRisk"
+          FROM exchange_connections WHERE ${account(key)}`);
+        return row === null
+          ? null
+          : { account: key, envelope: row.envelope, status: row.status, generation: row.generation, parkedReason: row.parkedReason, acceptTradingKeyRisk: row.acceptTradingKeyRisk };
       }),
 
     setConnectionStatus: (key, status, parkedReason = null) =>

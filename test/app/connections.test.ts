@@ -32,7 +32,7 @@ async function publicKey(h: ServiceHarness): Promise<Uint8Array> {
 }
 
 async function register(h: ServiceHarness, account: AccountKey, sealed: Uint8Array) {
-  return unary(h.client.registerConnection.bind(h.client), { userUid: account.userUid, exchange: account.exchange, sealedCredential: Buffer.from(sealed) });
+  return unary(h.client.registerConnection.bind(h.client), { userUid: account.userUid, exchange: account.exchange, sealedCredential: Buffer.from(sealed), acceptTradingKeyRisk: false });
 }
 
 async function refusal(t: { fail(message: string): void }, promise: Promise<unknown>): Promise<{ code: number; details: string }> {
@@ -206,4 +206,40 @@ test.serial('GetAttestation without an SEV-SNP device answers FAILED_PRECONDITIO
   const refused = await refusal(t, unary(h.client.getAttestation.bind(h.client), { nonce: Buffer.alloc(32, 1) }));
   t.is(refused.code, status.FAILED_PRECONDITION);
   t.regex(refused.details, /no SEV-SNP attestation device.*AMD_SEV_SNP is not true/u);
+});
+
+async function challengeFor(h: ServiceHarness, account: AccountKey): Promise<Buffer> {
+  const reply = await unary(h.client.getRegistrationChallenge.bind(h.client), { userUid: account.userUid, exchange: account.exchange });
+  assertChallengeLength(reply.challenge);
+  return Buffer.from(reply.challenge);
+}
+
+function assertChallengeLength(challenge: Uint8Array): void {
+  if (challenge.byteLength !== 32) throw new Error('a registration challenge is 32 bytes');
+}
+
+test.serial('a replayed sealed blob is refused with INVALID_ARGUMENT: its registration challenge was used by the first Register', async (t) => {
+  const { h } = t.context;
+  const account: AccountKey = { userUid: 'intake-replay', exchange: 'simulated' };
+  const sealed = await sealCredential(await publicKey(h), account, { apiKey: CANARY_KEY, secret: CANARY_SECRET }, { challenge: await challengeFor(h, account) });
+  t.is((await register(h, account, sealed)).status, ConnectionStatus.CONNECTION_STATUS_ACTIVE);
+  // The account is removed, then the recorded blob is sent again: it must not bring the key back.
+  await unary(h.client.removeConnection.bind(h.client), { userUid: account.userUid, exchange: account.exchange, keepAggregates: false });
+  const replayed = await refusal(t, register(h, account, sealed));
+  t.is(replayed.code, status.INVALID_ARGUMENT);
+  t.regex(replayed.details, /registration challenge \(unknown, expired or already used\)/u);
+  t.is((await accountRowCounts(h.db, account.userUid, account.exchange))['exchange_connections'], 0);
+  t.deepEqual(leaks(h), []);
+});
+
+test.serial('a blob bound to a challenge the enclave never issued, or issued for another account, is refused', async (t) => {
+  const { h } = t.context;
+  const account: AccountKey = { userUid: 'intake-forged-challenge', exchange: 'simulated' };
+  const key = await publicKey(h);
+  const invented = await sealCredential(key, account, { apiKey: CANARY_KEY, secret: CANARY_SECRET }, { challenge: Buffer.alloc(32, 0x42) });
+  t.is((await refusal(t, register(h, account, invented))).code, status.INVALID_ARGUMENT);
+  const othersChallenge = await challengeFor(h, { userUid: 'someone-else', exchange: 'simulated' });
+  const borrowed = await sealCredential(key, account, { apiKey: CANARY_KEY, secret: CANARY_SECRET }, { challenge: othersChallenge });
+  t.is((await refusal(t, register(h, account, borrowed))).code, status.INVALID_ARGUMENT);
+  t.is((await accountRowCounts(h.db, account.userUid, account.exchange))['exchange_connections'], 0);
 });

@@ -1,7 +1,8 @@
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import test from 'ava';
 import { KeyReleaseError } from '../../src/attestation/errors.js';
 import { kbsReportData, KBS_PROTOCOL_VERSION, teePublicKeyOf } from '../../src/attestation/kbs-protocol.js';
+import { trusteeSnpReport } from '../../src/attestation/snp-evidence.js';
 import { releaseKeys, type KeyReleaseOptions } from '../../src/attestation/key-release.js';
 import { canonicalJson } from '../../src/domain/canonical-json.js';
 import { deriveEnclaveKeys, parseReleasedSecrets } from '../../src/crypto/key-hierarchy.js';
@@ -84,7 +85,7 @@ async function attestByHand(broker: TestBroker, forge: (reportData: Buffer) => {
   const attest = await call('POST', '/kbs/v0/attest', {
     'runtime-data': { nonce, 'tee-pubkey': teePubkey },
     'tee-evidence': {
-      primary_evidence: { attestation_report: report.toString('base64'), cert_chain: vcekPem === undefined ? null : [{ cert_type: 'VCEK', data: Buffer.from(vcekPem).toString('base64') }] },
+      primary_evidence: { attestation_report: trusteeSnpReport(report), cert_chain: vcekPem === undefined ? null : [{ cert_type: 'VCEK', data: [...new X509Certificate(vcekPem).raw] }] },
       additional_evidence: '',
     },
   }, cookie);

@@ -59,9 +59,9 @@ function runChild(args: readonly string[], stdin: string): Promise<Run & { argv:
 
 test.serial('add reads the key and secret from stdin, and the secret appears in no output, argv or service log', async (t) => {
   const { h } = t.context;
-  const run = await runChild(['add', 'cli-user', 'simulated', '--target', h.target], `${CANARY_KEY}\n${CANARY_SECRET}\n`);
+  const run = await runChild(['add', 'cli-user', 'simulated', '--insecure-dev', '--target', h.target], `${CANARY_KEY}\n${CANARY_SECRET}\n`);
   t.is(run.code, 0, run.err);
-  t.regex(run.out, /added cli-user on simulated: active \(key checked read-only\)/u);
+  t.regex(run.out, /added cli-user on simulated: active \(unverified service: its permission check is not evidence\)/u);
   for (const text of [run.out, run.err, run.argv.join(' '), h.lines.join('\n')]) {
     t.false(text.includes(CANARY_SECRET));
     t.false(text.includes(CANARY_KEY));
@@ -74,17 +74,19 @@ test.serial('add reads a JSON credential from --key-file', async (t) => {
   const { h, dir } = t.context;
   const file = join(dir, 'key.json');
   writeFileSync(file, JSON.stringify({ apiKey: CANARY_KEY, secret: CANARY_SECRET }), { mode: 0o600 });
-  const run = await cli(h, ['add', 'cli-file-user', 'simulated', '--key-file', file]);
+  const run = await cli(h, ['add', 'cli-file-user', 'simulated', '--insecure-dev', '--key-file', file]);
   t.is(run.code, 0, run.err);
   t.false(run.out.includes(CANARY_SECRET));
   t.is((await accountRowCounts(h.db, 'cli-file-user', 'simulated'))['exchange_connections'], 1);
 });
 
 test.serial('add refuses a trade-enabled key with one clear line and a non-zero exit', async (t) => {
-  const run = await cli(t.context.h, ['add', 'cli-trader', 'simulated'], `trading-${CANARY_KEY}\n${CANARY_SECRET}\n`);
+  const run = await cli(t.context.h, ['add', 'cli-trader', 'simulated', '--insecure-dev'], `trading-${CANARY_KEY}\n${CANARY_SECRET}\n`);
   t.is(run.code, 1);
-  t.regex(run.err, /^enclave: INVALID_ARGUMENT: the API key has trading rights \(spot_trade\).*\n$/u);
-  t.is(run.err.split('\n').length, 2, 'one line');
+  const [warning, refusal, ...rest] = run.err.split('\n');
+  t.regex(warning ?? '', /^enclave: WARNING --insecure-dev: the service is NOT verified/u);
+  t.regex(`${refusal}\n`, /^enclave: INVALID_ARGUMENT: the API key has trading rights \(spot_trade\).*\n$/u);
+  t.deepEqual(rest, [''], 'one line after the warning');
   t.false(run.err.includes(CANARY_KEY));
   t.is(run.out, '');
 });

@@ -103,7 +103,7 @@ export interface CliRun {
  * them over gRPC. Returns everything the CLI printed, for the leak checks.
  */
 export async function addAccount(grpcTarget: string, account: AccountKey, credential: { apiKey: string; secret: string }): Promise<CliRun> {
-  const child = spawn(NODE, [join(ROOT, 'dist/cli/main.js'), 'add', account.userUid, account.exchange, '--target', grpcTarget], {
+  const child = spawn(NODE, [join(ROOT, 'dist/cli/main.js'), 'add', account.userUid, account.exchange, '--insecure-dev', '--target', grpcTarget], {
     cwd: ROOT,
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { PATH: process.env.PATH ?? '' },

@@ -26,7 +26,7 @@ test('a full sync of a few thousand fills streams several non-decreasing progres
 
   const identity = await unary(h.client.getEnclaveIdentity.bind(h.client), {});
   const sealed = await sealCredential(identity.hpkePublicKey, ACCOUNT, { apiKey: 'progress-key', secret: 'progress-secret' });
-  await unary(h.client.registerConnection.bind(h.client), { ...ACCOUNT, sealedCredential: Buffer.from(sealed) });
+  await unary(h.client.registerConnection.bind(h.client), { ...ACCOUNT, sealedCredential: Buffer.from(sealed), acceptTradingKeyRisk: false });
 
   const messages = await new Promise<SyncJobProgress[]>((resolve, reject) => {
     const received: SyncJobProgress[] = [];

@@ -29,7 +29,7 @@ async function codeOf(promise: Promise<unknown>): Promise<{ code: number; detail
 
 test.serial('RegisterConnection validates the account and the ciphertext size before asking the port', async (t) => {
   const before = h.port.calls.length;
-  const bad = await codeOf(unary(h.client.registerConnection.bind(h.client), { userUid: 'bad uid;', exchange: 'nasdaq', sealedCredential: Buffer.alloc(0) }));
+  const bad = await codeOf(unary(h.client.registerConnection.bind(h.client), { userUid: 'bad uid;', exchange: 'nasdaq', sealedCredential: Buffer.alloc(0), acceptTradingKeyRisk: false }));
   t.is(bad.code, status.INVALID_ARGUMENT);
   t.regex(bad.details, /user_uid: .*exchange: .*sealed_credential: must be 1 to 16384 bytes/u);
   t.is(h.port.calls.length, before, 'the port was not asked');
@@ -37,12 +37,30 @@ test.serial('RegisterConnection validates the account and the ciphertext size be
 
 test.serial('RegisterConnection maps refused credentials to INVALID_ARGUMENT with their fixed reason', async (t) => {
   h.port.behaviour.registerConnection = () => Promise.reject(new SealedCredentialError('unopenable'));
-  const unopenable = await codeOf(unary(h.client.registerConnection.bind(h.client), { userUid: 'u1', exchange: 'binance', sealedCredential: Buffer.alloc(80, 1) }));
+  const unopenable = await codeOf(unary(h.client.registerConnection.bind(h.client), { userUid: 'u1', exchange: 'binance', sealedCredential: Buffer.alloc(80, 1), acceptTradingKeyRisk: false }));
   t.deepEqual(unopenable, { code: status.INVALID_ARGUMENT, details: 'the sealed credential cannot be opened for this account by this enclave' });
   h.port.behaviour.registerConnection = () => Promise.reject(new WritableCredentialError('the API key has trading rights (spot_trade)'));
-  const writable = await codeOf(unary(h.client.registerConnection.bind(h.client), { userUid: 'u1', exchange: 'binance', sealedCredential: Buffer.alloc(80, 1) }));
+  const writable = await codeOf(unary(h.client.registerConnection.bind(h.client), { userUid: 'u1', exchange: 'binance', sealedCredential: Buffer.alloc(80, 1), acceptTradingKeyRisk: false }));
   t.deepEqual(writable, { code: status.INVALID_ARGUMENT, details: 'the API key has trading rights (spot_trade)' });
   delete h.port.behaviour.registerConnection;
+});
+
+test.serial('RegisterConnection passes accept_trading_key_risk through; GetRegistrationChallenge validates the account and returns the port\'s challenge', async (t) => {
+  const seen: boolean[] = [];
+  h.port.behaviour.registerConnection = async (_account, _sealed, options) => {
+    seen.push(options.acceptTradingKeyRisk);
+    return { status: 'active', permissionsChecked: true };
+  };
+  for (const acceptTradingKeyRisk of [true, false]) {
+    await unary(h.client.registerConnection.bind(h.client), { userUid: 'u1', exchange: 'alpaca', sealedCredential: Buffer.alloc(80, 1), acceptTradingKeyRisk });
+  }
+  t.deepEqual(seen, [true, false]);
+  delete h.port.behaviour.registerConnection;
+  const issued = await unary(h.client.getRegistrationChallenge.bind(h.client), { userUid: 'u1', exchange: 'alpaca' });
+  t.deepEqual(Buffer.from(issued.challenge), Buffer.alloc(32, 9));
+  t.true(issued.expiresAtMs > 0);
+  const bad = await codeOf(unary(h.client.getRegistrationChallenge.bind(h.client), { userUid: 'bad uid;', exchange: 'alpaca' }));
+  t.is(bad.code, status.INVALID_ARGUMENT);
 });
 
 test.serial('RemoveConnection passes keep_aggregates through; GetAttestation checks the nonce length', async (t) => {

@@ -59,6 +59,10 @@ const REVIEWED_OPAQUE = new Map<string, string>([
   ['enclave.v1.GetAttestationResponse.report', 'attestation report'],
   ['enclave.v1.GetAttestationResponse.report_data', 'hash bound into the report'],
   ['enclave.v1.GetAttestationResponse.measurement', 'launch measurement'],
+  // 32 random bytes the enclave issues for one registration: no account data, single use.
+  ['enclave.v1.GetRegistrationChallengeResponse.challenge', 'registration challenge'],
+  // A bool (the Alpaca trading-key opt-in): it names a key but cannot carry one.
+  ['enclave.v1.RegisterConnectionRequest.accept_trading_key_risk', 'boolean opt-in'],
 ]);
 const ALLOWED_TEXT = new Set([
   'enclave.v1.ProcessSyncJobRequest.user_uid',
@@ -74,6 +78,8 @@ const ALLOWED_TEXT = new Set([
   'enclave.v1.HealthCheckResponse.version',
   'enclave.v1.GetEnclaveIdentityResponse.service_version',
   'enclave.v1.GetEnclaveIdentityResponse.build_hash',
+  'enclave.v1.GetRegistrationChallengeRequest.user_uid',
+  'enclave.v1.GetRegistrationChallengeRequest.exchange',
   'enclave.v1.RegisterConnectionRequest.user_uid',
   'enclave.v1.RegisterConnectionRequest.exchange',
   'enclave.v1.RemoveConnectionRequest.user_uid',

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { ensureBuilt } from '../e2e/support.js';
+import { pinnedRelease, ReleaseManifestError } from '../../src/cli/seal-for-enclave.js';
 import { APP_DIR, buildManifest, canonicalHostConfig, hostDataOf, imageFiles, NODE_PATH, REPO_ROOT } from '../../scripts/release-manifest.js';
 
 interface LockPackage { readonly dev?: boolean }
@@ -49,7 +50,23 @@ test('the release manifest is reproducible and its hashes are the files\' SHA-25
   t.is(manifest.filesSha256, sha256sum([], listing));
   t.true(manifest.files.find((f) => f.path === NODE_PATH)?.executable, 'the runtime is executable');
   t.is(manifest.measurement, null, 'the measurement comes from sev-snp-measure, never invented');
+  t.deepEqual(manifest.measurements, []);
   t.throws(() => buildManifest([], { version: '0.1.0', measurement: 'abc' }), { message: /48 bytes/u });
+});
+
+test('the manifest lists every launch measurement, and enclave add pins exactly those (a manifest without one pins nothing and is refused)', (t) => {
+  const [a, b] = ['ab'.repeat(48), 'cd'.repeat(48)];
+  const manifest = buildManifest([], { version: '0.1.0', measurements: [a, b, a], hostData: '11'.repeat(32) });
+  t.deepEqual(manifest.measurements, [a, b]);
+  t.is(manifest.measurement, a);
+  const pinned = pinnedRelease(JSON.stringify(manifest));
+  t.deepEqual(pinned.measurements.map((m) => m.toString('hex')), [a, b]);
+  t.is(pinned.hostData?.toString('hex'), '11'.repeat(32));
+  // The first format (one `measurement`, no list) still pins.
+  const { measurements: _dropped, ...older } = manifest;
+  t.deepEqual(pinnedRelease(JSON.stringify({ ...older, measurement: b })).measurements.map((m) => m.toString('hex')), [b]);
+  t.throws(() => pinnedRelease(JSON.stringify(buildManifest([], { version: '0.1.0' }))), { instanceOf: ReleaseManifestError, message: /no launch measurement/u });
+  t.throws(() => pinnedRelease('{"schema":"other"}'), { instanceOf: ReleaseManifestError });
 });
 
 test('HOST_DATA is the SHA-256 of the canonical host configuration, which refuses secrets and code', (t) => {

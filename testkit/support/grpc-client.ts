@@ -7,7 +7,7 @@ import type { AccountKey, BalanceSnapshot, HourlyReturn } from '../../src/domain
 import { createLogger, type Logger } from '../../src/config/logger.js';
 import { EnclaveServiceClient } from '../../src/grpc/generated/enclave.js';
 import { HealthClient } from '../../src/grpc/generated/health/v1/health.js';
-import type { AccountReport, CallContext, ConnectionInfo, EnclaveIdentityInfo, EnclaveApi, ApiHealth, RegisteredConnection, ReportRequest, SyncReport, TimeRange } from '../../src/grpc/enclave-api.js';
+import type { AccountReport, CallContext, ConnectionInfo, EnclaveIdentityInfo, EnclaveApi, ApiHealth, RegisteredConnection, RegistrationChallengeInfo, RegistrationOptions, ReportRequest, SyncReport, TimeRange } from '../../src/grpc/enclave-api.js';
 import { buildPerformanceReport } from '../../src/domain/report/report.js';
 import { reportHoursOf } from '../../src/domain/report/series.js';
 import type { SyncMode, SyncProgress } from '../../src/domain/types.js';
@@ -105,9 +105,15 @@ export class TestPort implements EnclaveApi {
     return { publicKey: Buffer.alloc(32, 7), serviceVersion: '1.2.3', buildHash: 'unbuilt' };
   }
 
-  async registerConnection(account: AccountKey, sealed: Uint8Array, ask: CallContext): Promise<RegisteredConnection> {
+  async registrationChallenge(account: AccountKey, ask: CallContext): Promise<RegistrationChallengeInfo> {
+    this.calls.push({ method: 'registrationChallenge', account, ask });
+    if (this.behaviour.registrationChallenge) return this.behaviour.registrationChallenge(account, ask);
+    return { challenge: Buffer.alloc(32, 9), expiresAt: T0 + HOUR };
+  }
+
+  async registerConnection(account: AccountKey, sealed: Uint8Array, options: RegistrationOptions, ask: CallContext): Promise<RegisteredConnection> {
     this.calls.push({ method: 'registerConnection', account, ask });
-    if (this.behaviour.registerConnection) return this.behaviour.registerConnection(account, sealed, ask);
+    if (this.behaviour.registerConnection) return this.behaviour.registerConnection(account, sealed, options, ask);
     return { status: 'active', permissionsChecked: false };
   }
 

@@ -34,7 +34,11 @@ export class MemoryAccountStore implements AccountStore {
     return this.generations;
   }
 
-  async saveConnection(account: AccountKey, envelope: Buffer): Promise<number> {
+  /** The trading-key opt-in of each saved connection, by account id. */
+  readonly tradingKeyOptIns = new Map<string, boolean>();
+
+  async saveConnection(account: AccountKey, envelope: Buffer, options?: { readonly acceptTradingKeyRisk?: boolean }): Promise<number> {
+    this.tradingKeyOptIns.set(accountId(account), options?.acceptTradingKeyRisk ?? false);
     return this.putConnection(account, Buffer.from(envelope));
   }
 

@@ -548,8 +548,27 @@ export interface GetEnclaveIdentityResponse {
 export interface RegisterConnectionRequest {
   userUid: string;
   exchange: string;
-  /** HPKE ciphertext only the enclave can open; its associated data names user_uid and exchange. */
+  /**
+   * HPKE ciphertext only the enclave can open; its associated data names user_uid and exchange
+   * and, in version 3, the registration challenge (required in enclave mode).
+   */
   sealedCredential: Buffer;
+  /**
+   * The account holder accepts a key that can trade, on a venue that issues no read-only keys
+   * (Alpaca). Never accepts withdrawal or transfer rights. Stored with the connection.
+   */
+  acceptTradingKeyRisk: boolean;
+}
+
+export interface GetRegistrationChallengeRequest {
+  userUid: string;
+  exchange: string;
+}
+
+export interface GetRegistrationChallengeResponse {
+  /** 32 random bytes, single use, for this account only. */
+  challenge: Buffer;
+  expiresAtMs: number;
 }
 
 export interface RegisterConnectionResponse {
@@ -2903,7 +2922,7 @@ export const GetEnclaveIdentityResponse: MessageFns<GetEnclaveIdentityResponse> 
 };
 
 function createBaseRegisterConnectionRequest(): RegisterConnectionRequest {
-  return { userUid: "", exchange: "", sealedCredential: Buffer.alloc(0) };
+  return { userUid: "", exchange: "", sealedCredential: Buffer.alloc(0), acceptTradingKeyRisk: false };
 }
 
 export const RegisterConnectionRequest: MessageFns<RegisterConnectionRequest> = {
@@ -2916,6 +2935,9 @@ export const RegisterConnectionRequest: MessageFns<RegisterConnectionRequest> = 
     }
     if (message.sealedCredential.length !== 0) {
       writer.uint32(26).bytes(message.sealedCredential);
+    }
+    if (message.acceptTradingKeyRisk !== false) {
+      writer.uint32(32).bool(message.acceptTradingKeyRisk);
     }
     return writer;
   },
@@ -2957,6 +2979,14 @@ export const RegisterConnectionRequest: MessageFns<RegisterConnectionRequest> = 
             message.sealedCredential = Buffer.from(reader.bytes());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.acceptTradingKeyRisk = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2982,6 +3012,11 @@ export const RegisterConnectionRequest: MessageFns<RegisterConnectionRequest> = 
         : isSet(object.sealed_credential)
         ? Buffer.from(bytesFromBase64(object.sealed_credential))
         : Buffer.alloc(0),
+      acceptTradingKeyRisk: isSet(object.acceptTradingKeyRisk)
+        ? globalThis.Boolean(object.acceptTradingKeyRisk)
+        : isSet(object.accept_trading_key_risk)
+        ? globalThis.Boolean(object.accept_trading_key_risk)
+        : false,
     };
   },
 
@@ -2996,6 +3031,9 @@ export const RegisterConnectionRequest: MessageFns<RegisterConnectionRequest> = 
     if (message.sealedCredential.length !== 0) {
       obj.sealedCredential = base64FromBytes(message.sealedCredential);
     }
+    if (message.acceptTradingKeyRisk !== false) {
+      obj.acceptTradingKeyRisk = message.acceptTradingKeyRisk;
+    }
     return obj;
   },
 
@@ -3007,6 +3045,191 @@ export const RegisterConnectionRequest: MessageFns<RegisterConnectionRequest> = 
     message.userUid = object.userUid ?? "";
     message.exchange = object.exchange ?? "";
     message.sealedCredential = object.sealedCredential ?? Buffer.alloc(0);
+    message.acceptTradingKeyRisk = object.acceptTradingKeyRisk ?? false;
+    return message;
+  },
+};
+
+function createBaseGetRegistrationChallengeRequest(): GetRegistrationChallengeRequest {
+  return { userUid: "", exchange: "" };
+}
+
+export const GetRegistrationChallengeRequest: MessageFns<GetRegistrationChallengeRequest> = {
+  encode(message: GetRegistrationChallengeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userUid !== "") {
+      writer.uint32(10).string(message.userUid);
+    }
+    if (message.exchange !== "") {
+      writer.uint32(18).string(message.exchange);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRegistrationChallengeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRegistrationChallengeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userUid = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.exchange = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRegistrationChallengeRequest {
+    return {
+      userUid: isSet(object.userUid)
+        ? globalThis.String(object.userUid)
+        : isSet(object.user_uid)
+        ? globalThis.String(object.user_uid)
+        : "",
+      exchange: isSet(object.exchange) ? globalThis.String(object.exchange) : "",
+    };
+  },
+
+  toJSON(message: GetRegistrationChallengeRequest): unknown {
+    const obj: any = {};
+    if (message.userUid !== "") {
+      obj.userUid = message.userUid;
+    }
+    if (message.exchange !== "") {
+      obj.exchange = message.exchange;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetRegistrationChallengeRequest>, I>>(base?: I): GetRegistrationChallengeRequest {
+    return GetRegistrationChallengeRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetRegistrationChallengeRequest>, I>>(
+    object: I,
+  ): GetRegistrationChallengeRequest {
+    const message = createBaseGetRegistrationChallengeRequest();
+    message.userUid = object.userUid ?? "";
+    message.exchange = object.exchange ?? "";
+    return message;
+  },
+};
+
+function createBaseGetRegistrationChallengeResponse(): GetRegistrationChallengeResponse {
+  return { challenge: Buffer.alloc(0), expiresAtMs: 0 };
+}
+
+export const GetRegistrationChallengeResponse: MessageFns<GetRegistrationChallengeResponse> = {
+  encode(message: GetRegistrationChallengeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.challenge.length !== 0) {
+      writer.uint32(10).bytes(message.challenge);
+    }
+    if (message.expiresAtMs !== 0) {
+      writer.uint32(16).int64(message.expiresAtMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRegistrationChallengeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRegistrationChallengeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.challenge = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.expiresAtMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRegistrationChallengeResponse {
+    return {
+      challenge: isSet(object.challenge) ? Buffer.from(bytesFromBase64(object.challenge)) : Buffer.alloc(0),
+      expiresAtMs: isSet(object.expiresAtMs)
+        ? globalThis.Number(object.expiresAtMs)
+        : isSet(object.expires_at_ms)
+        ? globalThis.Number(object.expires_at_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: GetRegistrationChallengeResponse): unknown {
+    const obj: any = {};
+    if (message.challenge.length !== 0) {
+      obj.challenge = base64FromBytes(message.challenge);
+    }
+    if (message.expiresAtMs !== 0) {
+      obj.expiresAtMs = Math.round(message.expiresAtMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetRegistrationChallengeResponse>, I>>(
+    base?: I,
+  ): GetRegistrationChallengeResponse {
+    return GetRegistrationChallengeResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetRegistrationChallengeResponse>, I>>(
+    object: I,
+  ): GetRegistrationChallengeResponse {
+    const message = createBaseGetRegistrationChallengeResponse();
+    message.challenge = object.challenge ?? Buffer.alloc(0);
+    message.expiresAtMs = object.expiresAtMs ?? 0;
     return message;
   },
 };
@@ -6147,9 +6370,27 @@ export const EnclaveServiceService = {
     responseDeserialize: (value: Buffer): GetEnclaveIdentityResponse => GetEnclaveIdentityResponse.decode(value),
   },
   /**
+   * A single-use registration challenge for the account (32 random bytes, valid 10 minutes, held
+   * in this instance's memory): the client binds it in the sealed credential (version 3).
+   */
+  getRegistrationChallenge: {
+    path: "/enclave.v1.EnclaveService/GetRegistrationChallenge" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetRegistrationChallengeRequest): Buffer =>
+      Buffer.from(GetRegistrationChallengeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetRegistrationChallengeRequest =>
+      GetRegistrationChallengeRequest.decode(value),
+    responseSerialize: (value: GetRegistrationChallengeResponse): Buffer =>
+      Buffer.from(GetRegistrationChallengeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetRegistrationChallengeResponse =>
+      GetRegistrationChallengeResponse.decode(value),
+  },
+  /**
    * Stores a credential sealed to the enclave key (HPKE, see docs/attestation.md). Status only.
-   * INVALID_ARGUMENT: sealed for another account or enclave key, tampered, not a credential, or
-   * the venue reports rights beyond reading (the reason names them). Nothing is stored then.
+   * INVALID_ARGUMENT: sealed for another account or enclave key, tampered, not a credential, its
+   * registration challenge unknown, expired or already used (a replay), or the venue reports
+   * rights beyond reading (the reason names them). Nothing is stored then.
    */
   registerConnection: {
     path: "/enclave.v1.EnclaveService/RegisterConnection" as const,
@@ -6254,9 +6495,15 @@ export interface EnclaveServiceServer extends UntypedServiceImplementation {
    */
   getEnclaveIdentity: handleUnaryCall<GetEnclaveIdentityRequest, GetEnclaveIdentityResponse>;
   /**
+   * A single-use registration challenge for the account (32 random bytes, valid 10 minutes, held
+   * in this instance's memory): the client binds it in the sealed credential (version 3).
+   */
+  getRegistrationChallenge: handleUnaryCall<GetRegistrationChallengeRequest, GetRegistrationChallengeResponse>;
+  /**
    * Stores a credential sealed to the enclave key (HPKE, see docs/attestation.md). Status only.
-   * INVALID_ARGUMENT: sealed for another account or enclave key, tampered, not a credential, or
-   * the venue reports rights beyond reading (the reason names them). Nothing is stored then.
+   * INVALID_ARGUMENT: sealed for another account or enclave key, tampered, not a credential, its
+   * registration challenge unknown, expired or already used (a replay), or the venue reports
+   * rights beyond reading (the reason names them). Nothing is stored then.
    */
   registerConnection: handleUnaryCall<RegisterConnectionRequest, RegisterConnectionResponse>;
   /**
@@ -6414,9 +6661,29 @@ export interface EnclaveServiceClient extends Client {
     callback: (error: ServiceError | null, response: GetEnclaveIdentityResponse) => void,
   ): ClientUnaryCall;
   /**
+   * A single-use registration challenge for the account (32 random bytes, valid 10 minutes, held
+   * in this instance's memory): the client binds it in the sealed credential (version 3).
+   */
+  getRegistrationChallenge(
+    request: GetRegistrationChallengeRequest,
+    callback: (error: ServiceError | null, response: GetRegistrationChallengeResponse) => void,
+  ): ClientUnaryCall;
+  getRegistrationChallenge(
+    request: GetRegistrationChallengeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetRegistrationChallengeResponse) => void,
+  ): ClientUnaryCall;
+  getRegistrationChallenge(
+    request: GetRegistrationChallengeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetRegistrationChallengeResponse) => void,
+  ): ClientUnaryCall;
+  /**
    * Stores a credential sealed to the enclave key (HPKE, see docs/attestation.md). Status only.
-   * INVALID_ARGUMENT: sealed for another account or enclave key, tampered, not a credential, or
-   * the venue reports rights beyond reading (the reason names them). Nothing is stored then.
+   * INVALID_ARGUMENT: sealed for another account or enclave key, tampered, not a credential, its
+   * registration challenge unknown, expired or already used (a replay), or the venue reports
+   * rights beyond reading (the reason names them). Nothing is stored then.
    */
   registerConnection(
     request: RegisterConnectionRequest,
