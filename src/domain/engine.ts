@@ -27,7 +27,10 @@ import { AggregationInputError } from './errors.js';
 import type { EngineState, MarkState, PositionState } from './engine-state.js';
 import { performanceStatsOf } from './performance.js';
 
-const TREATMENT: Record<DataGap['kind'], string> = {
+/** Gap kinds the engine itself reports (quarantine and reconciliation are flagged by the sync). */
+type EngineGapKind = Exclude<DataGap['kind'], 'quarantined' | 'unreconciled'>;
+
+const TREATMENT: Record<EngineGapKind, string> = {
   oversold: 'more was sold, spent or withdrawn than held (incomplete history): the shortfall is treated as an unrecorded deposit at the trade value just before it, counted as an external flow so it creates no return',
   'stale-mark': 'no candle closed at this hour boundary: the last known mark is carried forward',
   'missing-mark': 'no mark has ever been seen for this asset: it is valued at its cost basis (0 when deposited or held at the start), never at 1',
@@ -138,7 +141,7 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
 
   // ---- Gaps, merged into runs per (kind, asset). ----
   const gaps: MutableGap[] = [];
-  const KINDS: readonly DataGap['kind'][] = ['oversold', 'stale-mark', 'missing-mark', 'non-positive-equity'];
+  const KINDS: readonly EngineGapKind[] = ['oversold', 'stale-mark', 'missing-mark', 'non-positive-equity'];
   const openGap: (MutableGap | undefined)[] = new Array<MutableGap | undefined>(KINDS.length * nA);
   const gap = (kind: 0 | 1 | 2 | 3, a: number, hour: number): void => {
     const key = kind * nA + a;
@@ -228,6 +231,23 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
     realized += q * unit - removed;
   };
   /**
+   * A split changes the quantity held by `delta`, not its value or cost basis: average cost per
+   * unit (and every FIFO lot's unit cost) scales by the inverse factor. A split of an asset not
+   * held changes nothing.
+   */
+  const applySplit = (a: number, delta: number): void => {
+    const held = qty[a]!;
+    if (a === 0 || held <= 0) return;
+    const factor = Math.max(0, held + delta) / held;
+    qty[a] = held * factor;
+    if (qty[a] === 0) { realized -= cost[a]!; cost[a] = 0; }
+    if (fifo) {
+      const lq = lotQty[a]!;
+      const lc = lotCost[a]!;
+      for (let k = lotHead[a]!; k < lq.length; k++) { lq[k] = lq[k]! * factor; lc[k] = factor === 0 ? 0 : lc[k]! / factor; }
+    }
+  };
+  /**
    * Equity at boundary j after its marks are applied. Stale and missing marks are reported against
    * `gapHour`: the hour whose return the valuation feeds (the hour ending at the boundary).
    */
@@ -273,7 +293,7 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
   const nFills = fillOrder.length;
   const nFlows = flowOrder.length;
   // Columns as locals: the loop calls closures, so V8 would otherwise reload them from `c`.
-  const { fillTime, fillSide, fillBase, fillQuote, fillFeeAsset, fillQuantity, fillPrice, fillFee, flowTime, flowAsset, flowAmount } = c;
+  const { fillTime, fillSide, fillBase, fillQuote, fillFeeAsset, fillQuantity, fillPrice, fillFee, flowTime, flowAsset, flowAmount, flowTreatment } = c;
   for (let j = 0; j < nH; j++) {
     hour = start + j * HOUR_MS;
     const hourEnd = hour + HOUR_MS;
@@ -290,10 +310,17 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
         // Deposits first within a millisecond: flows sort before fills at equal times.
         const a = flowAsset[wi]!;
         const amount = flowAmount[wi]!;
-        const unit = a === 0 ? 1 : unitValue(a);
-        if (amount > 0) increase(a, amount, unit);
-        else decrease(a, -amount, unit, wt);
-        flow(amount * unit, wt);
+        const treatment = flowTreatment[wi]!;
+        if (treatment === 2) {
+          applySplit(a, amount);
+        } else {
+          const unit = a === 0 ? 1 : unitValue(a);
+          if (amount > 0) increase(a, amount, unit);
+          else decrease(a, -amount, unit, wt);
+          // External flows count in Modified Dietz; income and expense are performance (events.ts).
+          if (treatment === 0) flow(amount * unit, wt);
+          else realized += amount * unit;
+        }
         wp++;
       } else {
         const base = fillBase[fi]!;
@@ -303,7 +330,10 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
         const quoteUnit = quote === 0 ? 1 : unitValue(quote);
         const baseUnit = price * quoteUnit;
         const notional = q * price;
-        if (fillSide[fi] === 0) {
+        // base = quote (an auto-FX in the base currency): nothing changes hands but the fee.
+        if (base === quote) {
+          // no legs
+        } else if (fillSide[fi] === 0) {
           increase(base, q, baseUnit);
           decrease(quote, notional, quoteUnit, ft);
         } else {
@@ -311,13 +341,15 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
           increase(quote, notional, quoteUnit);
         }
         const fee = fillFee[fi]!;
-        if (fee > 0) {
+        if (fee !== 0) {
           const fa = fillFeeAsset[fi]!;
           const feeUnit = fa === 0 ? 1 : fa === quote ? quoteUnit : fa === base ? baseUnit : unitValue(fa);
           const feeValue = fee * feeUnit;
           fees += feeValue;
           realized -= feeValue;
-          decrease(fa, fee, feeUnit, ft);
+          // A negative fee is a maker rebate: the venue pays the asset in (net fees go down).
+          if (fee > 0) decrease(fa, fee, feeUnit, ft);
+          else increase(fa, -fee, feeUnit);
         }
         fp++;
       }
