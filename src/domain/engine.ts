@@ -138,6 +138,9 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
     if (j >= 0 && j <= nH) closeAt[j * nA + a] = c.candleClose[i]!;
     if (t === start) openAtStart[a] = c.candleOpen[i]!;
   }
+  // Resuming: an asset first seen in this run (an airdrop, an adjustment) takes its mark at the
+  // start boundary from the candle closing there, not its cost basis (0 would make its value a return).
+  if (state !== null) for (const a of others) if (mark[a] !== mark[a] && closeAt[a] === closeAt[a]) mark[a] = closeAt[a]!;
 
   // ---- Gaps, merged into runs per (kind, asset). ----
   const gaps: MutableGap[] = [];

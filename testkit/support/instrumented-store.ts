@@ -24,7 +24,7 @@ export interface InstrumentedStore extends AccountStore {
 
 const METHODS: readonly Method[] = [
   'loadConnection', 'setConnectionStatus', 'loadCursor', 'commitFillsPage', 'commitCashFlowsPage', 'loadFills', 'loadCashFlows',
-  'upsertCandles', 'loadCandles', 'loadEngineState', 'saveAggregates', 'loadHourlyReturns', 'loadSnapshots',
+  'upsertCandles', 'loadCandles', 'loadEngineState', 'saveAggregates', 'saveReconciliation', 'loadReconciliation', 'loadHourlyReturns', 'loadSnapshots',
 ];
 
 export function instrumentStore(inner: AccountStore): InstrumentedStore {
