@@ -31,7 +31,14 @@ export interface CcxtConnectorOptions extends ConnectorOptions {
   readonly now?: () => number;
   /** Spacing between requests that ccxt enforces; its per-venue default when unset. */
   readonly rateLimitMs?: number;
+  /** Markets without fills re-scanned per sync once the first full pass is done (rotating scan). */
+  readonly rotatingScanPerSync?: number;
 }
+
+/** Default slice of the rotating scan: every candidate market is re-checked within ⌈M / 50⌉ syncs. */
+export const ROTATING_SCAN_PER_SYNC = 50;
+/** During a scan the cursor is handed over every this many markets, so an interrupted scan resumes. */
+const SCAN_COMMIT_EVERY = 25;
 
 type FillPaging =
   /** Binance: per symbol, ascending by trade id from `fromId`. */
@@ -148,20 +155,38 @@ export class CcxtConnector implements VenueConnector {
     let cursor = parseFillsCursor(since, this.exchange);
     await this.loadMarkets(signal);
     let lastYielded = since;
-    const symbols = this.profile.fills.kind === 'windowed' && !this.profile.fills.perSymbol
-      ? [ALL_SYMBOLS]
-      : await this.discoverSymbols(cursor, signal).then((found) => { cursor = found.cursor; return found.symbols; });
-    for (const symbol of symbols) {
+    const perSymbol = !(this.profile.fills.kind === 'windowed' && !this.profile.fills.perSymbol);
+    const found = perSymbol ? await this.discoverSymbols(cursor, signal) : undefined;
+    if (found !== undefined) cursor = found.cursor;
+    const symbols = found === undefined ? [ALL_SYMBOLS] : found.symbols;
+    // Tracked markets (with fills) every sync, then the scan slice of the untracked candidates.
+    const scan = found?.scan;
+    const queue = scan === undefined ? symbols : [...symbols, ...scan.slice];
+    let scanned = 0;
+    for (const symbol of queue) {
       // A delisted market is no longer in the venue's list and cannot be asked for; its position stays.
       if (symbol !== ALL_SYMBOLS && this.client.markets?.[symbol] === undefined) {
         this.options.logger?.warn({ exchange: this.exchange }, 'a market from an earlier sync is no longer listed; skipped');
         continue;
       }
+      let tracked = false;
       for await (const page of this.walkSymbol(symbol, cursor.symbols[symbol], signal)) {
+        if (page.fills.length === 0 && cursor.symbols[symbol] === undefined) continue; // an empty candidate stays untracked
         cursor = { ...cursor, symbols: { ...cursor.symbols, [symbol]: page.state } };
+        tracked = true;
         if (page.fills.length > 0) {
           lastYielded = serializeCursor(cursor);
           yield { items: page.fills, cursor: lastYielded };
+        }
+      }
+      if (scan !== undefined && scan.members.has(symbol)) {
+        scanned += 1;
+        const done = scanned >= scan.slice.length;
+        const next = done ? (scan.complete ? (scan.start + scan.slice.length) % Math.max(1, scan.total) : 0) : scan.start + scanned;
+        cursor = { ...cursor, scan: { next, complete: scan.complete || done } };
+        if (!tracked && (done || scanned % SCAN_COMMIT_EVERY === 0)) {
+          lastYielded = serializeCursor(cursor);
+          yield { items: [], cursor: lastYielded };
         }
       }
     }
@@ -224,6 +249,12 @@ export class CcxtConnector implements VenueConnector {
 
   async fetchHourlyCandles(symbol: string, fromMs: number, toMs: number, signal?: AbortSignal): Promise<readonly Candle[]> {
     await this.loadMarkets(signal);
+    // A fee asset with no market against the base, or a delisted one: no marks (the engine values
+    // it at cost and flags missing-mark) instead of a BadSymbol that would fail the whole sync.
+    if (this.client.markets?.[symbol] === undefined) {
+      this.options.logger?.warn({ exchange: this.exchange }, 'no listed market to mark an asset; valued at cost and flagged');
+      return [];
+    }
     const candles: Candle[] = [];
     let from = Math.ceil(fromMs / HOUR_MS) * HOUR_MS;
     while (from < toMs) {
@@ -291,8 +322,17 @@ export class CcxtConnector implements VenueConnector {
 
   // ---- Fills ----
 
-  /** Symbols to walk: every spot market whose base and quote the account has touched, plus earlier ones. */
-  private async discoverSymbols(cursor: FillsCursor, signal: AbortSignal | undefined): Promise<{ cursor: FillsCursor; symbols: string[] }> {
+  /**
+   * Symbols to walk. Tracked: markets with fills in an earlier sync, plus every spot market whose
+   * base and quote the account has held (balances, transfers). Candidates: every other spot market
+   * whose quote or base the account has held: a round trip in a coin no longer held was paid for in
+   * a quote it held. The first sync scans every candidate (resumable: the cursor is handed over
+   * every SCAN_COMMIT_EVERY markets); later syncs scan a rotating slice of rotatingScanPerSync.
+   */
+  private async discoverSymbols(cursor: FillsCursor, signal: AbortSignal | undefined): Promise<{
+    cursor: FillsCursor; symbols: string[];
+    scan: { slice: string[]; members: Set<string>; start: number; total: number; complete: boolean };
+  }> {
     const assets = new Set(cursor.assets);
     for (const balance of await this.fetchBalances(signal)) assets.add(balance.asset);
     let transfers = cursor.transfers ?? { sinceMs: this.historyStartMs, seen: [] };
@@ -302,10 +342,25 @@ export class CcxtConnector implements VenueConnector {
     }
     const quotes = new Set([...assets, this.baseCurrency]);
     const symbols = new Set(Object.keys(cursor.symbols));
+    const candidates: string[] = [];
     for (const market of Object.values(this.client.markets ?? {})) {
-      if (market?.spot === true && assets.has(market.base) && quotes.has(market.quote)) symbols.add(market.symbol);
+      if (market?.spot !== true) continue;
+      if (assets.has(market.base) && quotes.has(market.quote)) symbols.add(market.symbol);
+      else if (quotes.has(market.quote) || assets.has(market.base)) candidates.push(market.symbol);
     }
-    return { cursor: { ...cursor, assets: [...assets].sort(), transfers }, symbols: [...symbols].sort() };
+    const untracked = candidates.filter((s) => !symbols.has(s)).sort();
+    const state = cursor.scan ?? { next: 0, complete: false };
+    const start = Math.min(state.next, untracked.length);
+    const per = this.options.rotatingScanPerSync ?? ROTATING_SCAN_PER_SYNC;
+    // First pass: everything from where an interrupted scan stopped. Later: a slice, wrapping around.
+    const slice = !state.complete
+      ? untracked.slice(start)
+      : Array.from({ length: Math.min(per, untracked.length) }, (_, i) => untracked[(start + i) % untracked.length]!);
+    return {
+      cursor: { ...cursor, assets: [...assets].sort(), transfers },
+      symbols: [...symbols].sort(),
+      scan: { slice, members: new Set(slice), start, total: untracked.length, complete: state.complete },
+    };
   }
 
   private walkSymbol(symbol: string, state: SymbolState | undefined, signal: AbortSignal | undefined): AsyncIterable<SymbolPage> {
