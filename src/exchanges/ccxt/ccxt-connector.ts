@@ -3,7 +3,7 @@
 import type { Exchange as CcxtExchange, Trade, Transaction, binance, bitget, bybit } from 'ccxt';
 import type { Logger } from 'pino';
 import { addDecimal, numberToDecimal } from '../../domain/decimal-string.js';
-import type { Balance, Candle, CashFlow, Fill, SyncCursor, VenuePermissions } from '../../domain/types.js';
+import type { Balance, Candle, CashFlow, EpochMs, Fill, SyncCursor, SyncStream, VenuePermissions } from '../../domain/types.js';
 import type { ConnectorOptions, Page, VenueConnector } from '../connector.js';
 import type { VenueCredential } from '../../domain/types.js';
 import { VenueError } from '../errors.js';
@@ -56,7 +56,11 @@ export interface VenueProfile {
   readonly baseCurrency: string;
   readonly fills: FillPaging;
   /** `endParam`: how ccxt's fetchDeposits/fetchWithdrawals take the window end for this venue. */
-  readonly transfers: { readonly windowMs: number; readonly pageLimit: number; readonly endParam: 'until' | 'endTime' };
+  readonly transfers: {
+    readonly windowMs: number; readonly pageLimit: number; readonly endParam: 'until' | 'endTime';
+    /** Extra withdrawal query parameters (Bybit: withdrawType 2, or internal off-chain transfers are left out). */
+    readonly withdrawalParams?: Readonly<Record<string, unknown>>;
+  };
   readonly candleLimit: number;
   readonly historyStartMs: number;
 }
@@ -69,7 +73,9 @@ export const VENUE_PROFILES: Record<CcxtVenue, VenueProfile> = {
   bybit: {
     venue: 'bybit', baseCurrency: 'USDT',
     fills: { kind: 'windowed', perSymbol: false, windowMs: 7 * DAY_MS, pageLimit: 100, within: 'venue-cursor', lookbackMs: 730 * DAY_MS },
-    transfers: { windowMs: 30 * DAY_MS, pageLimit: 50, endParam: 'until' }, candleLimit: 1000, historyStartMs: Date.UTC(2018, 2, 1),
+    // Withdrawal `amount` is read as excluding `withdrawFee` (the fee is added: both leave the
+    // account); a record where it did not is caught by reconciliation, not silently absorbed.
+    transfers: { windowMs: 30 * DAY_MS, pageLimit: 50, endParam: 'until', withdrawalParams: { withdrawType: 2 } }, candleLimit: 1000, historyStartMs: Date.UTC(2018, 2, 1),
   },
   bitget: {
     venue: 'bitget', baseCurrency: 'USDT',
@@ -273,6 +279,17 @@ export class CcxtConnector implements VenueConnector {
       from = last + HOUR_MS;
     }
     return candles;
+  }
+
+  /**
+   * Binance serves every fill since the account opened (fromId 0); windowed venues only their
+   * lookback (Bitget 90 days, MEXC 30, Bybit 730), so a first sync's fills start there. Transfers
+   * are scanned from historyStartMs.
+   */
+  coverageStart(stream: SyncStream): EpochMs | null {
+    if (stream === 'cash_flows') return this.historyStartMs;
+    const paging = this.profile.fills;
+    return paging.kind === 'from-id' ? null : Math.max(this.historyStartMs, this.now() - paging.lookbackMs);
   }
 
   async close(): Promise<void> {
@@ -534,7 +551,7 @@ export class CcxtConnector implements VenueConnector {
     const params = { [endParam]: to };
     const [deposits, withdrawals] = [
       await this.call('fetchDeposits', async () => await this.client.fetchDeposits(undefined, from, pageLimit, params), signal),
-      await this.call('fetchWithdrawals', async () => await this.client.fetchWithdrawals(undefined, from, pageLimit, params), signal),
+      await this.call('fetchWithdrawals', async () => await this.client.fetchWithdrawals(undefined, from, pageLimit, { ...params, ...this.profile.transfers.withdrawalParams }), signal),
     ];
     if (deposits.length < pageLimit && withdrawals.length < pageLimit) {
       return [...deposits.map((t) => ({ ...t, type: 'deposit' })), ...withdrawals.map((t) => ({ ...t, type: 'withdrawal' }))];

@@ -126,6 +126,8 @@ export function createIbkrFlexConnector(credential: VenueCredential, options: Ib
   let token: string | undefined = credential.apiKey;
   let queryId: string | undefined = credential.secret;
   let cached: { readonly at: number; readonly statement: Promise<FlexStatement> } | undefined;
+  /** First day of the last statement's period: Flex serves only what its query period covers. */
+  let periodStart: number | null = null;
 
   const call = retrying('ibkr', (error) => classifyFlexError(error, throttleBackoffMs), policy);
 
@@ -168,6 +170,7 @@ export function createIbkrFlexConnector(credential: VenueCredential, options: Ib
         if (statement.baseCurrency !== undefined && statement.baseCurrency !== baseCurrency) {
           throw new VenueError('ibkr', 'rejected', { errorClass: 'statement base currency differs from the configured one' });
         }
+        periodStart = statement.fromDate ?? periodStart;
         return statement;
       }
       // 1019: the statement is still being generated.
@@ -216,6 +219,10 @@ export function createIbkrFlexConnector(credential: VenueCredential, options: Ib
       if (asset === undefined || quote !== baseCurrency) throw new VenueError('ibkr', 'rejected', { errorClass: 'marks are quoted in the base currency only' });
       const { prices, generatedAt } = await statement(signal);
       return deriveHourlyCandles(symbol, prices.get(asset) ?? [], fromMs, toMs, generatedAt);
+    },
+
+    coverageStart() {
+      return periodStart;
     },
 
     async close() {

@@ -61,6 +61,8 @@ export interface FlexStatement {
    */
   readonly reportedAt: ReadonlyMap<string, number>;
   readonly generatedAt: number | undefined;
+  /** The statement period's first day (FlexStatement fromDate): nothing earlier is in it. */
+  readonly fromDate: number | undefined;
   readonly fills: readonly Fill[];
   readonly cashFlows: readonly CashFlow[];
   /** Base-currency cash, when the statement has a cash report or equity summary. */
@@ -198,6 +200,7 @@ export function parseFlexStatement(xml: unknown, options: FlexParseOptions): Fle
   if (statements.length === 0) throw new MalformedVenueResponse('FlexStatements');
   let baseCurrency: string | undefined;
   let generatedAt: number | undefined;
+  let fromDate: number | undefined;
   const fills: Fill[] = [];
   const cashFlows: CashFlow[] = [];
   const positions: Balance[] = [];
@@ -225,6 +228,8 @@ export function parseFlexStatement(xml: unknown, options: FlexParseOptions): Fle
       baseCurrency = currency;
     }
     generatedAt = parseFlexDateTime(attr(statement, 'whenGenerated'), options.timeZone) ?? generatedAt;
+    const from = parseFlexDateTime(attr(statement, 'fromDate'), options.timeZone);
+    if (from !== undefined) fromDate = fromDate === undefined ? from : Math.min(fromDate, from);
     const base = baseCurrency ?? options.baseCurrency;
 
     const trades = rows(statement.Trades, 'Trade').filter((trade) => DETAIL_ROW(trade, 'EXECUTION'));
@@ -340,7 +345,7 @@ export function parseFlexStatement(xml: unknown, options: FlexParseOptions): Fle
   fills.sort(byTime((f: Fill) => f.executedAt, (f) => f.exchangeTradeId));
   cashFlows.sort(byTime((f: CashFlow) => f.occurredAt, (f) => f.exchangeFlowId));
   for (const list of prices.values()) list.sort((a, b) => a.at - b.at);
-  return { baseCurrency, reportedAt, generatedAt, fills: dedupeBy(fills, (f) => f.exchangeTradeId), cashFlows: dedupeBy(cashFlows, (f) => f.exchangeFlowId), cash, positions, prices };
+  return { baseCurrency, reportedAt, generatedAt, fromDate, fills: dedupeBy(fills, (f) => f.exchangeTradeId), cashFlows: dedupeBy(cashFlows, (f) => f.exchangeFlowId), cash, positions, prices };
 }
 
 function dedupeBy<T>(list: readonly T[], key: (x: T) => string): T[] {
