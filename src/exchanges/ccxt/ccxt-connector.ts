@@ -19,8 +19,13 @@ import { binanceKeyRights, bitgetKeyRights, bybitKeyRights } from './ccxt-permis
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
-/** A transfer still pending after this long is treated as never completing. */
-const PENDING_HOLD_MS = 7 * DAY_MS;
+/**
+ * A pending transfer holds the transfer window back so it is seen again when it settles. Some
+ * settle after more than 7 days (bank wires, chain congestion, compliance reviews): they are still
+ * revisited up to this age, after which one left pending is treated as never completing (and a
+ * late completion shows up in reconciliation, flagged).
+ */
+const PENDING_HOLD_MS = 45 * DAY_MS;
 
 export interface CcxtConnectorOptions extends ConnectorOptions {
   readonly logger?: Logger;
