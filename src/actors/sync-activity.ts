@@ -9,6 +9,10 @@ import { accountId, type AccountKey, type BalanceSnapshot, type CashFlow, type E
 import type { VenueConnector } from '../exchanges/connector.js';
 import type { AccountStore } from '../storage/account-store.js';
 import type { Clock } from './clock.js';
+import { quarantineGaps, screenCashFlows, screenFills, type QuarantinedRecord } from '../domain/quarantine.js';
+import { reconcile, type AssetDifference } from '../domain/reconcile.js';
+import { parseEngineState } from '../domain/engine-state.js';
+import { VenueError } from '../exchanges/errors.js';
 
 const HOUR = 3_600_000;
 export const ENGINE_ENVELOPE_VERSION = 1;
@@ -32,6 +36,10 @@ export interface EngineEnvelope {
   readonly assets: readonly string[];
   readonly totals: PnlTotals;
   readonly snapshot: BalanceSnapshot | null;
+  /** Differences the last reconciliation saw (an adjustment is booked when the next one sees it too). */
+  readonly unreconciled?: readonly AssetDifference[];
+  /** Per stream, from when the venue served history, fixed at the first reconciliation. */
+  readonly coverage?: { readonly fills: EpochMs | null; readonly cashFlows: EpochMs | null };
 }
 
 /** Where a sync stands in storage; updated as pages commit, so a failed sync leaves the stored cursors. */
@@ -113,22 +121,28 @@ export async function runSyncActivity(deps: SyncActivityDeps, run: SyncRun): Pro
   let cashFlowsFetched = 0;
   let earliestNew = Number.POSITIVE_INFINITY;
   progress.update({}, true);
+  // A record the engine cannot value is left out and flagged; the rest of its page goes on.
+  const quarantined: QuarantinedRecord[] = [];
   for await (const page of connector.fetchFills(position.fillsCursor, signal)) {
     signal.throwIfAborted();
-    const { inserted } = await store.commitFillsPage(account, page.items, page.cursor, generation);
+    const screened = screenFills(page.items);
+    quarantined.push(...screened.quarantined);
+    const { inserted } = await store.commitFillsPage(account, screened.kept, page.cursor, generation);
     position.fillsCursor = page.cursor;
     fillsIngested += inserted;
-    if (inserted > 0) for (const f of page.items) earliestNew = Math.min(earliestNew, f.executedAt);
+    if (inserted > 0) for (const f of screened.kept) earliestNew = Math.min(earliestNew, f.executedAt);
     fillPages += 1;
     fillsFetched += page.items.length;
     progress.update({ fillPages, fillsFetched });
   }
   for await (const page of connector.fetchCashFlows(position.cashFlowsCursor, signal)) {
     signal.throwIfAborted();
-    const { inserted } = await store.commitCashFlowsPage(account, page.items, page.cursor, generation);
+    const screened = screenCashFlows(page.items);
+    quarantined.push(...screened.quarantined);
+    const { inserted } = await store.commitCashFlowsPage(account, screened.kept, page.cursor, generation);
     position.cashFlowsCursor = page.cursor;
     cashFlowsIngested += inserted;
-    if (inserted > 0) for (const c of page.items) earliestNew = Math.min(earliestNew, c.occurredAt);
+    if (inserted > 0) for (const c of screened.kept) earliestNew = Math.min(earliestNew, c.occurredAt);
     cashFlowPages += 1;
     cashFlowsFetched += page.items.length;
     progress.update({ cashFlowPages, cashFlowsFetched });
@@ -138,14 +152,15 @@ export async function runSyncActivity(deps: SyncActivityDeps, run: SyncRun): Pro
   // A record older than the computed history cannot be appended: recompute from the start.
   let engine = position.engine;
   if (engine !== null && (earliestNew < engine.computedUntil || engine.computedUntil > untilHour)) engine = null;
-  const done = (hours: number, gaps: readonly DataGap[], snapshot: BalanceSnapshot | null): SyncOutcome => {
+  const done = async (hours: number, gaps: readonly DataGap[], snapshot: BalanceSnapshot | null): Promise<SyncOutcome> => {
+    const flagged = [...gaps, ...quarantineGaps(quarantined, untilHour), ...await reconcileAfterSync(deps, run, quarantined.length)];
     progress.update({ phase: 'aggregating', hoursDone: hours, hoursTotal: hours }, true);
-    return { fillsIngested, cashFlowsIngested, hourlyReturnsWritten: hours, gaps, snapshot };
+    return { fillsIngested, cashFlowsIngested, hourlyReturnsWritten: hours, gaps: flagged, snapshot };
   };
   // Nothing new can be valued before the next hour boundary (newer records wait for it).
   if (engine !== null && engine.computedUntil === untilHour) {
     position.engine = engine;
-    return done(0, [], engine.snapshot);
+    return await done(0, [], engine.snapshot);
   }
 
   const onHours = (hoursDone: number, hoursTotal: number, final: boolean): void => { progress.update({ phase: 'aggregating', hoursDone, hoursTotal }, final); };
@@ -165,6 +180,8 @@ export async function runSyncActivity(deps: SyncActivityDeps, run: SyncRun): Pro
   const next: EngineEnvelope = {
     v: ENGINE_ENVELOPE_VERSION, engine: result.state, computedUntil: untilHour, assets,
     totals: { realizedPnl: result.realizedPnl, unrealizedPnl: result.unrealizedPnl, totalFees: result.totalFees }, snapshot,
+    ...(engine?.unreconciled === undefined ? {} : { unreconciled: engine.unreconciled }),
+    ...(engine?.coverage === undefined ? {} : { coverage: engine.coverage }),
   };
   // Hours that could not be valued are published too, with their flag (issue 17).
   const published = result.unvaluedHours === undefined || result.unvaluedHours.length === 0 ? result.hourlyReturns
@@ -173,7 +190,46 @@ export async function runSyncActivity(deps: SyncActivityDeps, run: SyncRun): Pro
   const performance = { stats: result.metrics, computedUntil: untilHour };
   await store.saveAggregates(account, { hourlyReturns: published, snapshot: result.snapshot, engineState: next, performance }, generation);
   position.engine = next;
-  return done(published.length, result.gaps, snapshot);
+  return await done(published.length, result.gaps, snapshot);
+}
+
+/**
+ * Compares the rebuilt holdings with the venue's balances (reconcile.ts), books the adjustments
+ * that persisted since the previous sync as flagged cash flows, and publishes the account's
+ * reconciliation. The venue not answering its balances skips it (logged), never fails the sync.
+ */
+async function reconcileAfterSync(deps: SyncActivityDeps, run: SyncRun, quarantined: number): Promise<DataGap[]> {
+  const { store, clock } = deps;
+  const { account, connector, position, generation, signal } = run;
+  const envelope = position.engine;
+  if (envelope === null) return [];
+  let balances;
+  try {
+    balances = await connector.fetchBalances(signal);
+  } catch (error) {
+    if (!(error instanceof VenueError)) throw error;
+    deps.logger?.warn({ account: accountId(account), kind: error.kind }, 'venue balances unavailable: reconciliation skipped this sync');
+    return [];
+  }
+  const state = parseEngineState(envelope.engine);
+  const [pendingFills, pendingFlows] = await Promise.all([store.loadFills(account, envelope.computedUntil), store.loadCashFlows(account, envelope.computedUntil)]);
+  const foundAt = clock.now();
+  const result = reconcile({
+    positions: state.positions, pendingFills, pendingFlows, balances, baseCurrency: connector.baseCurrency, foundAt,
+    marks: new Map(state.marks.map((m) => [m.asset, m.price])), previous: envelope.unreconciled ?? [],
+  });
+  if (result.adjustments.length > 0 && position.cashFlowsCursor !== null) {
+    await store.commitCashFlowsPage(account, result.adjustments, position.cashFlowsCursor, generation);
+  }
+  const coverage = envelope.coverage ?? { fills: connector.coverageStart?.('fills') ?? null, cashFlows: connector.coverageStart?.('cash_flows') ?? null };
+  const next: EngineEnvelope = { ...envelope, unreconciled: result.differences, coverage };
+  await store.saveAggregates(account, { hourlyReturns: [], snapshot: null, engineState: next, performance: null }, generation);
+  position.engine = next;
+  await store.saveReconciliation(account, {
+    at: foundAt, status: result.differences.length === 0 ? 'reconciled' : 'unreconciled', explainedShare: result.explainedShare,
+    differingAssets: result.differences.length, quarantined, coverageStart: coverage,
+  }, generation);
+  return [...result.gaps];
 }
 
 /**

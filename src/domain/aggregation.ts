@@ -40,7 +40,11 @@ export interface AggregationInput {
 
 /** Why part of the history could not be valued as given; reported, never hidden. */
 export interface DataGap {
-  readonly kind: 'oversold' | 'stale-mark' | 'missing-mark' | 'non-positive-equity';
+  /**
+   * quarantined: a record left out (quarantine.ts); unreconciled: holdings differed from the
+   * venue's balances and an adjustment was booked (reconcile.ts).
+   */
+  readonly kind: 'oversold' | 'stale-mark' | 'missing-mark' | 'non-positive-equity' | 'quarantined' | 'unreconciled';
   readonly asset: string;
   readonly hourStart: EpochMs;
   /** How the engine treated it, in words (no amounts, no ids). */

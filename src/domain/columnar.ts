@@ -5,6 +5,7 @@ import type { AggregationInput, CostMethod, DataGap, PerformanceStats } from './
 import { AggregationInputError } from './errors.js';
 import { decimalToNumber } from './decimal.js';
 import { parseEngineState, type EngineState } from './engine-state.js';
+import { directionOf, isCashFlowKind, treatmentOf } from './events.js';
 import type { BalanceSnapshot } from './types.js';
 
 export const HOUR_MS = 3_600_000;
@@ -35,8 +36,10 @@ export interface ColumnarInput {
   readonly fillFee: Float64Array;
   readonly flowTime: Float64Array;
   readonly flowAsset: Int32Array;
-  /** Signed: deposits positive, withdrawals negative. */
+  /** Signed: into the account positive, out of it negative (events.ts directionOf). */
   readonly flowAmount: Float64Array;
+  /** events.ts FLOW_TREATMENT: 0 external flow, 1 performance (income/expense), 2 quantity only (split). */
+  readonly flowTreatment: Uint8Array;
   readonly candleTime: Float64Array;
   readonly candleSymbol: Int32Array;
   readonly candleOpen: Float64Array;
@@ -117,6 +120,14 @@ function checkTime(value: unknown, what: string, index: number, field: string): 
   return value;
 }
 
+/** Any finite decimal string (a fee: negative for a maker rebate). */
+function signedAmount(text: unknown, what: string, index: number, field: string): number {
+  const value = typeof text === 'string' ? decimalToNumber(text) : NaN;
+  if (value !== value) refuse([what, index], field, 'is not a decimal string');
+  if (value === Infinity || value === -Infinity) refuse([what, index], field, 'is out of range');
+  return value;
+}
+
 /** A decimal string ≥ 0 (> 0 when `positive`). */
 function amount(text: unknown, positive: boolean, what: string, index: number, field: string): number {
   const value = typeof text === 'string' ? decimalToNumber(text) : NaN;
@@ -187,27 +198,29 @@ export function encodeInput(input: AggregationInput): ColumnarInput {
     if (quote !== lastQuote) { lastQuoteId = assets.id(checkAsset(quote, 'fill', i, 'quoteAsset')); lastQuote = quote; }
     const feeAsset = f.feeAsset;
     if (feeAsset !== lastFee) { lastFeeId = assets.id(checkAsset(feeAsset, 'fill', i, 'feeAsset')); lastFee = feeAsset; }
-    if (lastBaseId === lastQuoteId) refuse(['fill', i], 'quoteAsset', 'is the same as baseAsset');
+    // base = quote (an auto-FX in the base currency): the engine moves only its fee (events.ts).
     fillBase[i] = lastBaseId;
     fillQuote[i] = lastQuoteId;
     fillFeeAsset[i] = lastFeeId;
     fillQuantity[i] = amount(f.quantity, true, 'fill', i, 'quantity');
-    fillPrice[i] = amount(f.price, true, 'fill', i, 'price');
-    fillFee[i] = amount(f.fee, false, 'fill', i, 'fee');
+    // Price 0: an assignment or expiry; a negative fee: a maker rebate (events.ts).
+    fillPrice[i] = amount(f.price, false, 'fill', i, 'price');
+    fillFee[i] = signedAmount(f.fee, 'fill', i, 'fee');
   }
 
   const flows = input.cashFlows;
   const flowTime = new Float64Array(flows.length);
   const flowAsset = new Int32Array(flows.length);
   const flowAmount = new Float64Array(flows.length);
+  const flowTreatment = new Uint8Array(flows.length);
   for (let i = 0; i < flows.length; i++) {
     const f = flows[i]!;
     flowTime[i] = checkTime(f.occurredAt, 'cash flow', i, 'occurredAt');
     flowAsset[i] = assets.id(checkAsset(f.asset, 'cash flow', i, 'asset'));
     const value = amount(f.amount, true, 'cash flow', i, 'amount');
-    if (f.kind === 'deposit') flowAmount[i] = value;
-    else if (f.kind === 'withdrawal') flowAmount[i] = -value;
-    else refuse(['cash flow', i], 'kind', 'must be deposit or withdrawal');
+    if (!isCashFlowKind(f.kind)) refuse(['cash flow', i], 'kind', 'is not a known kind');
+    flowAmount[i] = directionOf(f.kind) * value;
+    flowTreatment[i] = treatmentOf(f.kind);
   }
 
   const symbols = new Dictionary();
@@ -249,7 +262,7 @@ export function encodeInput(input: AggregationInput): ColumnarInput {
     assets: assets.names, symbols: symbols.names,
     openingAsset, openingAmount,
     fillTime, fillSide, fillBase, fillQuote, fillFeeAsset, fillQuantity, fillPrice, fillFee,
-    flowTime, flowAsset, flowAmount,
+    flowTime, flowAsset, flowAmount, flowTreatment,
     candleTime, candleSymbol, candleOpen, candleClose,
     largeFlowShare, minuteTime, minuteSymbol, minuteOpen,
   };
@@ -260,7 +273,7 @@ export function inputBuffers(c: ColumnarInput): ArrayBuffer[] {
   return [
     c.openingAsset, c.openingAmount,
     c.fillTime, c.fillSide, c.fillBase, c.fillQuote, c.fillFeeAsset, c.fillQuantity, c.fillPrice, c.fillFee,
-    c.flowTime, c.flowAsset, c.flowAmount,
+    c.flowTime, c.flowAsset, c.flowAmount, c.flowTreatment,
     c.candleTime, c.candleSymbol, c.candleOpen, c.candleClose,
     c.minuteTime, c.minuteSymbol, c.minuteOpen,
   ].map((column) => column.buffer as ArrayBuffer);

@@ -28,7 +28,10 @@ import { AggregationInputError } from './errors.js';
 import { ENGINE_STATE_VERSION, type EngineState, type MarkState, type PositionState } from './engine-state.js';
 import { EMPTY_PERFORMANCE, addHour, draftOf, performanceStatsFrom } from './performance.js';
 
-const TREATMENT: Record<DataGap['kind'], string> = {
+/** Gap kinds the engine itself reports (quarantine and reconciliation are flagged by the sync). */
+type EngineGapKind = Exclude<DataGap['kind'], 'quarantined' | 'unreconciled'>;
+
+const TREATMENT: Record<EngineGapKind, string> = {
   oversold: 'more was sold, spent or withdrawn than held (incomplete history): the shortfall is treated as an unrecorded deposit at the trade value just before it, counted as an external flow so it creates no return',
   'stale-mark': 'no candle closed at this hour boundary: the last known mark is carried forward',
   'missing-mark': 'no mark has ever been seen for this asset: it is valued at its cost basis (0 when deposited or held at the start), never at 1',
@@ -138,10 +141,13 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
     if (j >= 0 && j <= nH) closeAt[j * nA + a] = c.candleClose[i]!;
     if (t === start) openAtStart[a] = c.candleOpen[i]!;
   }
+  // Resuming: an asset first seen in this run (an airdrop, an adjustment) takes its mark at the
+  // start boundary from the candle closing there, not its cost basis (0 would make its value a return).
+  if (state !== null) for (const a of others) if (mark[a] !== mark[a] && closeAt[a] === closeAt[a]) mark[a] = closeAt[a]!;
 
   // ---- Gaps, merged into runs per (kind, asset). ----
   const gaps: MutableGap[] = [];
-  const KINDS: readonly DataGap['kind'][] = ['oversold', 'stale-mark', 'missing-mark', 'non-positive-equity'];
+  const KINDS: readonly EngineGapKind[] = ['oversold', 'stale-mark', 'missing-mark', 'non-positive-equity'];
   const openGap: (MutableGap | undefined)[] = new Array<MutableGap | undefined>(KINDS.length * nA);
   const gap = (kind: 0 | 1 | 2 | 3, a: number, hour: number): void => {
     hourFlags |= kind === OVERSOLD ? FLAG_BIT.oversold : kind === STALE ? FLAG_BIT['stale-mark'] : kind === NON_POSITIVE ? FLAG_BIT.unvalued
@@ -287,6 +293,23 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
     realized += q * unit - removed;
   };
   /**
+   * A split changes the quantity held by `delta`, not its value or cost basis: average cost per
+   * unit (and every FIFO lot's unit cost) scales by the inverse factor. A split of an asset not
+   * held changes nothing.
+   */
+  const applySplit = (a: number, delta: number): void => {
+    const held = qty[a]!;
+    if (a === 0 || held <= 0) return;
+    const factor = Math.max(0, held + delta) / held;
+    qty[a] = held * factor;
+    if (qty[a] === 0) { realized -= cost[a]!; cost[a] = 0; }
+    if (fifo) {
+      const lq = lotQty[a]!;
+      const lc = lotCost[a]!;
+      for (let k = lotHead[a]!; k < lq.length; k++) { lq[k] = lq[k]! * factor; lc[k] = factor === 0 ? 0 : lc[k]! / factor; }
+    }
+  };
+  /**
    * Equity at boundary j after its marks are applied. Stale and missing marks are reported against
    * `gapHour`: the hour whose return the valuation feeds (the hour ending at the boundary).
    */
@@ -336,7 +359,7 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
   const nFills = fillOrder.length;
   const nFlows = flowOrder.length;
   // Columns as locals: the loop calls closures, so V8 would otherwise reload them from `c`.
-  const { fillTime, fillSide, fillBase, fillQuote, fillFeeAsset, fillQuantity, fillPrice, fillFee, flowTime, flowAsset, flowAmount } = c;
+  const { fillTime, fillSide, fillBase, fillQuote, fillFeeAsset, fillQuantity, fillPrice, fillFee, flowTime, flowAsset, flowAmount, flowTreatment } = c;
   for (let j = 0; j < nH; j++) {
     hour = start + j * HOUR_MS;
     const hourEnd = hour + HOUR_MS;
@@ -356,19 +379,27 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
         // Deposits first within a millisecond: flows sort before fills at equal times.
         const a = flowAsset[wi]!;
         const amount = flowAmount[wi]!;
-        let unit: number;
-        if (largeFlowShare === null) unit = a === 0 ? 1 : unitValue(a);
-        else {
-          // In kind at its own instant; a large flow first values the portfolio and closes the sub-period.
-          unit = markAtInstant(a, wt);
-          const value = Math.abs(amount * unit);
-          const before = equityNow(wt);
-          if (value > largeFlowShare * Math.max(before, 0)) closeSubPeriod(wt);
-          if (amount > 0 && unit === 0 && a !== 0) unpriced[a]! += amount;
+        const treatment = flowTreatment[wi]!;
+        if (treatment === 2) {
+          applySplit(a, amount);
+        } else {
+          let unit: number;
+          // Income and expense are performance, never a sub-period boundary: valued at the hour's mark.
+          if (largeFlowShare === null || treatment !== 0) unit = a === 0 ? 1 : unitValue(a);
+          else {
+            // In kind at its own instant; a large flow first values the portfolio and closes the sub-period.
+            unit = markAtInstant(a, wt);
+            const value = Math.abs(amount * unit);
+            const before = equityNow(wt);
+            if (value > largeFlowShare * Math.max(before, 0)) closeSubPeriod(wt);
+            if (amount > 0 && unit === 0 && a !== 0) unpriced[a]! += amount;
+          }
+          if (amount > 0) increase(a, amount, unit);
+          else decrease(a, -amount, unit, wt);
+          // External flows count in Modified Dietz; income and expense are performance (events.ts).
+          if (treatment === 0) flow(amount * unit, wt);
+          else realized += amount * unit;
         }
-        if (amount > 0) increase(a, amount, unit);
-        else decrease(a, -amount, unit, wt);
-        flow(amount * unit, wt);
         wp++;
       } else {
         const base = fillBase[fi]!;
@@ -379,7 +410,10 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
         const baseUnit = price * quoteUnit;
         const notional = q * price;
         if (largeFlowShare !== null) { pricePending(base, baseUnit, ft); pricePending(quote, quoteUnit, ft); }
-        if (fillSide[fi] === 0) {
+        // base = quote (an auto-FX in the base currency): nothing changes hands but the fee.
+        if (base === quote) {
+          // no legs
+        } else if (fillSide[fi] === 0) {
           increase(base, q, baseUnit);
           decrease(quote, notional, quoteUnit, ft);
         } else {
@@ -387,13 +421,15 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
           increase(quote, notional, quoteUnit);
         }
         const fee = fillFee[fi]!;
-        if (fee > 0) {
+        if (fee !== 0) {
           const fa = fillFeeAsset[fi]!;
           const feeUnit = fa === 0 ? 1 : fa === quote ? quoteUnit : fa === base ? baseUnit : unitValue(fa);
           const feeValue = fee * feeUnit;
           fees += feeValue;
           realized -= feeValue;
-          decrease(fa, fee, feeUnit, ft);
+          // A negative fee is a maker rebate: the venue pays the asset in (net fees go down).
+          if (fee > 0) decrease(fa, fee, feeUnit, ft);
+          else increase(fa, -fee, feeUnit);
         }
         fp++;
       }

@@ -43,23 +43,28 @@ export interface Fill {
   readonly side: Side;
   /** Base-asset quantity, positive. */
   readonly quantity: DecimalString;
-  /** Price in the quote asset, positive. */
+  /** Price in the quote asset, ≥ 0 (0 for an option assignment or expiry). */
   readonly price: DecimalString;
-  /** Fee amount, non-negative, in `feeAsset`. */
+  /** Fee amount in `feeAsset`; negative for a maker rebate (the venue pays it). */
   readonly fee: DecimalString;
   readonly feeAsset: string;
   readonly executedAt: EpochMs;
 }
 
-export type CashFlowKind = 'deposit' | 'withdrawal';
+/**
+ * deposit/withdrawal: external transfers (in cash or in kind); income/expense: dividends, interest,
+ * rewards, taxes, fees (performance); split-in/split-out: quantity changes of a corporate action;
+ * adjustment-in/out: reconciliation differences. The rule for each is in events.ts.
+ */
+export type CashFlowKind = 'deposit' | 'withdrawal' | 'income' | 'expense' | 'split-in' | 'split-out' | 'adjustment-in' | 'adjustment-out';
 
-/** An external transfer into or out of the account (needed for honest returns). */
+/** A transfer, income, expense or corporate action that moves one asset (see events.ts). */
 export interface CashFlow {
   /** The venue's id for the transfer; unique per account. Never leaves the enclave. */
   readonly exchangeFlowId: string;
   readonly kind: CashFlowKind;
   readonly asset: string;
-  /** Positive amount of `asset`; the direction is `kind`. */
+  /** Positive amount of `asset`; the direction is `kind` (a quantity for split-in/split-out). */
   readonly amount: DecimalString;
   readonly occurredAt: EpochMs;
 }

@@ -1,5 +1,5 @@
 // The one interface every venue connector implements. Actors depend on this, never on a venue SDK.
-import type { Balance, Candle, CashFlow, Exchange, Fill, SyncCursor } from '../domain/types.js';
+import type { Balance, Candle, CashFlow, EpochMs, Exchange, Fill, SyncCursor, SyncStream } from '../domain/types.js';
 import type { VenuePermissions } from '../domain/types.js';
 import type { RetryPolicy } from './retry.js';
 
@@ -27,6 +27,11 @@ export interface VenueConnector {
    * Absent on connectors whose venue has no such endpoint: their keys are accepted unchecked.
    */
   fetchPermissions?(signal?: AbortSignal): Promise<VenuePermissions>;
+  /**
+   * From when the venue serves this stream's history (its lookback on a first sync); null when it
+   * serves everything since the account opened. Published with the reconciliation.
+   */
+  coverageStart?(stream: SyncStream): EpochMs | null;
   /** Releases sockets and drops references to the credential. */
   close(): Promise<void>;
 }

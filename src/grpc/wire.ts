@@ -153,7 +153,7 @@ export function performanceStatsFromWire(m: PerformanceStatsMessage): Performanc
 
 // ---- sync result and progress ----
 
-const GAP_KIND_SET = { oversold: true, 'stale-mark': true, 'missing-mark': true, 'non-positive-equity': true } as const satisfies Record<DataGap['kind'], true>;
+const GAP_KIND_SET = { oversold: true, 'stale-mark': true, 'missing-mark': true, 'non-positive-equity': true, quarantined: true, unreconciled: true } as const satisfies Record<DataGap['kind'], true>;
 const isGapKind = (kind: string): kind is DataGap['kind'] => Object.hasOwn(GAP_KIND_SET, kind);
 
 /** Fixed text of a result with gaps: the kinds say what, nothing says where. */

@@ -59,6 +59,17 @@ export interface AggregateWrite {
   readonly performance: PerformanceWrite | null;
 }
 
+/** The published outcome of the latest reconciliation (counts and a share only: no assets, no amounts). */
+export interface ReconciliationWrite {
+  readonly at: EpochMs;
+  readonly status: 'reconciled' | 'unreconciled';
+  readonly explainedShare: number;
+  readonly differingAssets: number;
+  readonly quarantined: number;
+  /** Per stream, from when the venue served history (null: from the account's opening). */
+  readonly coverageStart: { readonly fills: EpochMs | null; readonly cashFlows: EpochMs | null };
+}
+
 export interface AccountStore {
   loadConnection(account: AccountKey): Promise<StoredConnection | null>;
   /** The connection's status without its envelope (null when none is stored): one cheap existence check. */
@@ -88,6 +99,9 @@ export interface AccountStore {
   loadCandles(exchange: Exchange, symbols: readonly string[], fromMs: EpochMs, toMs: EpochMs): Promise<Candle[]>;
   loadEngineState(account: AccountKey): Promise<unknown>;
   saveAggregates(account: AccountKey, write: AggregateWrite, generation?: Generation): Promise<void>;
+  /** Replaces the account's published reconciliation. */
+  saveReconciliation(account: AccountKey, write: ReconciliationWrite, generation?: Generation): Promise<void>;
+  loadReconciliation(account: AccountKey): Promise<ReconciliationWrite | null>;
   /** Published returns with hourStart in [fromMs, toMs), oldest first. */
   loadHourlyReturns(account: AccountKey, fromMs: EpochMs, toMs: EpochMs): Promise<HourlyReturn[]>;
   loadSnapshots(account: AccountKey, fromMs: EpochMs, toMs: EpochMs): Promise<BalanceSnapshot[]>;

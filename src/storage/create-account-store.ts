@@ -3,7 +3,8 @@
 import { z } from 'zod';
 import type { DatabasePool, DatabaseTransactionConnection, SerializableValue } from 'slonik';
 import { accountId, PARKED_REASONS, type AccountKey, type CashFlow, type Fill, type SyncCursor, type SyncStream } from '../domain/types.js';
-import type { AccountStore, Generation, PerformanceWrite } from './account-store.js';
+import type { AccountStore, Generation, PerformanceWrite, ReconciliationWrite } from './account-store.js';
+import { CASH_FLOW_KINDS } from '../domain/events.js';
 import type { CopyIngest } from './copy-ingest.js';
 import { createConnectionRepository } from './connections.js';
 import { isoTime } from './copy-ingest.js';
@@ -29,7 +30,7 @@ const fillRow = z.object({
 
 const cashFlowRow = z.object({
   exchangeFlowId: z.string(),
-  kind: z.enum(['deposit', 'withdrawal']),
+  kind: z.enum(CASH_FLOW_KINDS),
   asset: z.string(),
   amount: decimal,
   occurredAt: epochMs,
@@ -52,6 +53,16 @@ const hourlyReturnRow = z.object({
   equityEnd: z.number(),
   netFlow: z.number(),
   flags: z.number().int(),
+});
+
+const reconciliationRow = z.object({
+  at: epochMs,
+  status: z.enum(['reconciled', 'unreconciled']),
+  explainedShare: z.number(),
+  differingAssets: z.number().int(),
+  quarantined: z.number().int(),
+  fillsCoverageStart: epochMs.nullable(),
+  cashFlowsCoverageStart: epochMs.nullable(),
 });
 
 const snapshotRow = z.object({ at: epochMs, balance: z.number(), equity: z.number() });
@@ -334,6 +345,34 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
           }
           if (write.performance !== null) await upsertPerformance(tx, key, write.performance);
         });
+      }),
+
+    saveReconciliation: (key, write, generation) =>
+      run('save reconciliation', key, async () => {
+        await pool.transaction(async (tx) => {
+          await assertGeneration(tx, key, generation);
+          const timeOrNull = (ms: number | null) => (ms === null ? null : isoTime(ms));
+          await tx.query(sql.type(noRows)`
+            INSERT INTO account_reconciliations (user_uid, exchange, at, status, explained_share, differing_assets, quarantined, fills_coverage_start, cash_flows_coverage_start)
+            VALUES (${key.userUid}, ${key.exchange}, ${isoTime(write.at)}::timestamptz, ${write.status}, ${write.explainedShare}, ${write.differingAssets}, ${write.quarantined},
+                    ${timeOrNull(write.coverageStart.fills)}::timestamptz, ${timeOrNull(write.coverageStart.cashFlows)}::timestamptz)
+            ON CONFLICT (user_uid, exchange) DO UPDATE SET at = excluded.at, status = excluded.status, explained_share = excluded.explained_share,
+              differing_assets = excluded.differing_assets, quarantined = excluded.quarantined,
+              fills_coverage_start = excluded.fills_coverage_start, cash_flows_coverage_start = excluded.cash_flows_coverage_start`);
+        });
+      }),
+
+    loadReconciliation: (key) =>
+      run('load reconciliation', key, async (): Promise<ReconciliationWrite | null> => {
+        const row = await pool.maybeOne(sql.type(reconciliationRow)`
+          SELECT at, status, explained_share AS "explainedShare", differing_assets AS "differingAssets", quarantined,
+                 fills_coverage_start AS "fillsCoverageStart", cash_flows_coverage_start AS "cashFlowsCoverageStart"
+          FROM account_reconciliations WHERE ${account(key)}`);
+        if (row === null) return null;
+        return {
+          at: row.at, status: row.status, explainedShare: row.explainedShare, differingAssets: row.differingAssets, quarantined: row.quarantined,
+          coverageStart: { fills: row.fillsCoverageStart, cashFlows: row.cashFlowsCoverageStart },
+        };
       }),
 
     loadHourlyReturns: (key, fromMs, toMs) =>

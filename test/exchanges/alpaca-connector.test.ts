@@ -1,7 +1,7 @@
 import test from 'ava';
 import { Writable } from 'node:stream';
 import { trading } from '@alpacahq/alpaca-trade-api';
-import { createAlpacaConnector, classifyAlpacaError, type AlpacaConnectorOptions } from '../../src/exchanges/alpaca/alpaca-connector.js';
+import { ALPACA_CASH_ACTIVITY_TYPES, createAlpacaConnector, classifyAlpacaError, type AlpacaConnectorOptions } from '../../src/exchanges/alpaca/alpaca-connector.js';
 import { VenueError } from '../../src/exchanges/errors.js';
 import { checkReadOnlyPermissions } from '../../src/domain/permissions.js';
 import { VenueConfigError } from '../../src/exchanges/errors.js';
@@ -90,7 +90,8 @@ test('deposits and withdrawals arrive as cash flows, cancelled ones are skipped'
     { kind: 'deposit', asset: 'USD', amount: '25000', occurredAt: Date.UTC(2025, 0, 2) },
     { kind: 'withdrawal', asset: 'USD', amount: '1250.75', occurredAt: Date.UTC(2025, 0, 3) },
   ]);
-  t.is(fake.server.requests[0]?.query.get('activity_types'), 'CSD,CSW');
+  // Every non-trade type the connector reads (issue 16), transfers first.
+  t.is(fake.server.requests[0]?.query.get('activity_types'), ALPACA_CASH_ACTIVITY_TYPES.join(','));
   t.deepEqual(JSON.parse(pages.at(-1)?.cursor ?? '{}'), { v: 1, lastId: fake.state.cash[2]?.id });
 });
 

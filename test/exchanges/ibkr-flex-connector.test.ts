@@ -157,7 +157,9 @@ test.serial('amounts in other currencies are converted with fxRateToBase; times 
   const flows = (await collect<CashFlow>(connector.fetchCashFlows(null))).items;
   t.deepEqual(flows, [
     { exchangeFlowId: '501', kind: 'deposit', asset: 'USD', amount: '10300', occurredAt: Date.UTC(2025, 0, 2, 17) },
-    { exchangeFlowId: '502', kind: 'withdrawal', asset: 'USD', amount: '2500.5', occurredAt: Date.UTC(2025, 0, 3, 5) },
+    // A date without a time is the close (16:00 ET), not midnight; a dividend is income (issue 16).
+    { exchangeFlowId: '502', kind: 'withdrawal', asset: 'USD', amount: '2500.5', occurredAt: Date.UTC(2025, 0, 3, 21) },
+    { exchangeFlowId: '503', kind: 'income', asset: 'USD', amount: '12.34', occurredAt: Date.UTC(2025, 0, 4, 21) },
   ]);
 });
 

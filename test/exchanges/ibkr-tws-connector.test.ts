@@ -254,3 +254,18 @@ test('concurrent requests share one connection attempt', async (t) => {
   t.false(api.isConnected);
   await t.throwsAsync(connector.fetchBalances(), { instanceOf: VenueError });
 });
+
+test('a TWS correction (execId .01 → .02) replaces the execution instead of counting twice, also when it comes after the cursor moved on', async (t) => {
+  const { api, connector } = setup();
+  api.executions = [row('0000e0d5.6571.01.01', '20250102-14:30:00', 'BOT', 10, 185.25, 1), row('0000e0d5.6580.01.01', '20250102-15:30:00', 'BOT', 1, 50, 1)];
+  const first = await collect<Fill>(connector.fetchFills(null));
+  // TWS re-sends the first execution corrected (5 shares, not 10).
+  api.executions.push(row('0000e0d5.6571.01.02', '20250102-14:30:00', 'BOT', 5, 185.25, 1));
+  const second = await collect<Fill>(connector.fetchFills(first.pages.at(-1)?.cursor ?? null));
+  t.deepEqual(second.items.map((f) => f.exchangeTradeId).sort(), ['0000e0d5.6571.01.01:corrected', '0000e0d5.6571.01.02']);
+  const all = [...first.items, ...second.items];
+  const net = all.filter((f) => f.baseAsset === 'AAPL').reduce((q, f) => q + (f.side === 'buy' ? 1 : -1) * Number(f.quantity), 0);
+  t.is(net, 5 + 1);
+  const refund = all.find((f) => f.exchangeTradeId.endsWith(':corrected'));
+  t.is(refund?.fee, '-1');
+});

@@ -21,13 +21,22 @@ export interface AlpacaFillRow {
   readonly order_status: string;
 }
 
+/**
+ * A non-trade activity as Alpaca's "Retrieve account activities" reference documents it (NonTradeActivities:
+ * activity_type, id, date, net_amount, description, status, and for per-symbol ones symbol, qty,
+ * per_share_amount; e.g. its DIV example: {"activity_type":"DIV","id":"20190801011955195::5f596936-…",
+ * "date":"2019-08-01","net_amount":"1.02","symbol":"T","qty":"2","per_share_amount":"0.51"}).
+ */
 export interface AlpacaCashRow {
   readonly id: string;
-  readonly activity_type: 'CSD' | 'CSW';
+  readonly activity_type: string;
   readonly date: string;
   readonly net_amount: string;
   readonly description: string;
   readonly status: 'executed' | 'canceled';
+  readonly symbol?: string;
+  readonly qty?: string;
+  readonly per_share_amount?: string;
 }
 
 /** Bar values are kept as the exact number text the fake writes into its JSON. */
@@ -52,8 +61,10 @@ export interface AlpacaFakeState {
     trading_blocked?: boolean; account_blocked?: boolean;
     multiplier?: string; shorting_enabled?: boolean; options_trading_level?: number;
   };
-  positions: { symbol: string; qty: string }[];
+  positions: { symbol: string; qty: string; asset_class?: 'us_equity' | 'crypto' }[];
   bars: Record<string, AlpacaBarRow[]>;
+  /** Crypto bars by pair ("BTC/USD"), served at /v1beta3/crypto/us/bars. */
+  cryptoBars: Record<string, AlpacaBarRow[]>;
   /** Serve each follow-up page starting with the row its page_token names (a repeat at the border). */
   repeatAtBorder: boolean;
 }
@@ -131,10 +142,23 @@ export async function startAlpacaFake(keyId: string, secret: string, initial: Pa
     account: { cash: '10000.5', equity: '12500.25', currency: 'USD' },
     positions: [],
     bars: {},
+    cryptoBars: {},
     repeatAtBorder: false,
     ...initial,
   };
+  /** docs.alpaca.markets "Historical bars" (crypto): {"bars":{"BTC/USD":[{"t","o","h","l","c","v","n","vw"}]},"next_page_token":null}. */
+  const cryptoBars = (req: RecordedRequest, res: ServerResponse): void => {
+    const pair = req.query.get('symbols') ?? '';
+    if (req.query.get('timeframe') !== '1Hour') return invalid(res, 'invalid timeframe');
+    const start = Date.parse(req.query.get('start') ?? '1970-01-01T00:00:00Z');
+    const end = Date.parse(req.query.get('end') ?? '2100-01-01T00:00:00Z');
+    const rows = (state.cryptoBars[pair] ?? []).filter((b) => Date.parse(b.t) >= start && Date.parse(b.t) <= end);
+    const barsJson = rows.map((b) => `{"t":"${b.t}","o":${b.o},"h":${b.h},"l":${b.l},"c":${b.c},"v":${b.v},"n":1,"vw":${b.c}}`).join(',');
+    sendJson(res, 200, `{"bars":{${rows.length === 0 ? '' : `"${pair}":[${barsJson}]`}},"next_page_token":null}`);
+  };
   const server = await startFakeServer((req, res) => {
+    // Crypto market data needs no authentication (docs.alpaca.markets, crypto pricing data): the SDK sends none.
+    if (req.path === '/v1beta3/crypto/us/bars') return cryptoBars(req, res);
     if (req.headers['apca-api-key-id'] !== keyId || req.headers['apca-api-secret-key'] !== secret) return unauthorized(res);
     if (req.method !== 'GET') return sendJson(res, 405, { code: 40510000, message: 'method not allowed' });
     const path = req.path;
@@ -162,7 +186,7 @@ export async function startAlpacaFake(keyId: string, secret: string, initial: Pa
       });
     }
     if (path === '/v2/positions') {
-      return sendJson(res, 200, state.positions.map((p) => ({ asset_id: randomUUID(), symbol: p.symbol, exchange: 'NASDAQ', asset_class: 'us_equity', qty: p.qty, side: 'long', avg_entry_price: '100.0' })));
+      return sendJson(res, 200, state.positions.map((p) => ({ asset_id: randomUUID(), symbol: p.symbol, exchange: p.asset_class === 'crypto' ? 'CRYPTO' : 'NASDAQ', asset_class: p.asset_class ?? 'us_equity', qty: p.qty, side: 'long', avg_entry_price: '100.0' })));
     }
     if (path === '/v2/account/activities/FILL') return pageActivities(state.fills, req, res, state.repeatAtBorder);
     if (path === '/v2/account/activities/CSD' || path === '/v2/account/activities/CSW') {

@@ -135,11 +135,14 @@ export function createBybitFake(options: BybitFakeOptions): FakeVenueServer {
   };
 
   const wallet = (kind: SyntheticTransfer['kind']) => (request: FakeRequest): FakeReply => {
-    const result = page(request, account.transfers.filter((t) => t.kind === kind), (t) => t.time, { windowMs: 30 * DAY_MS, maxLimit: 50, defaultLimit: 50 });
+    // /v5/asset/withdraw/query-record: withdrawType 0 (default) on-chain only, 1 off-chain (internal) only, 2 all.
+    const withdrawType = request.query.get('withdrawType') ?? '0';
+    const wanted = (t: SyntheticTransfer): boolean => kind === 'deposit' || withdrawType === '2' || (withdrawType === '1') === (t.offChain === true);
+    const result = page(request, account.transfers.filter((t) => t.kind === kind && wanted(t)), (t) => t.time, { windowMs: 30 * DAY_MS, maxLimit: 50, defaultLimit: 50 });
     if (!('items' in result)) return result;
     const rows = result.items.map((t) => kind === 'deposit'
       ? { id: t.id, coin: t.asset, chain: t.asset, amount: t.amount, txID: `0xdeposit${t.id}`, status: t.status === 'ok' ? 3 : 2, toAddress: '0xfake', tag: '', depositFee: '', successAt: String(t.time), confirmations: '12', txIndex: '0', blockHash: '', depositType: '0' }
-      : { withdrawId: t.id, coin: t.asset, chain: t.asset, amount: t.amount, txID: `0xwithdrawal${t.id}`, status: t.status === 'ok' ? 'success' : 'Pending', toAddress: '0xfake', tag: '', withdrawFee: t.fee, createTime: String(t.time), updateTime: String(t.time), withdrawType: 0 });
+      : { withdrawId: t.id, coin: t.asset, chain: t.asset, amount: t.amount, txID: `0xwithdrawal${t.id}`, status: t.status === 'ok' ? 'success' : 'Pending', toAddress: t.offChain === true ? '10284791' : '0xfake', tag: '', withdrawFee: t.fee, createTime: String(t.time), updateTime: String(t.time), withdrawType: t.offChain === true ? 1 : 0 });
     return { status: 200, body: envelope({ rows, nextPageCursor: result.next }) };
   };
 

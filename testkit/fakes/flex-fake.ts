@@ -29,6 +29,11 @@ export interface FlexFakeState {
   trades: FlexAttributes[];
   cashTransactions: FlexAttributes[];
   openPositions: FlexAttributes[];
+  /** Transfer rows (ACATS, internal, FOP) and CorporateAction rows, as in an Activity Flex query. */
+  transfers: FlexAttributes[];
+  corporateActions: FlexAttributes[];
+  /** A second account in the same statement (multi-account query) with this base currency. */
+  secondAccountCurrency: string | undefined;
   /** BASE_SUMMARY endingCash; omitted from the statement when undefined. */
   endingCash: string | undefined;
   /** Codes answered, in order, before the endpoint behaves normally. */
@@ -82,6 +87,40 @@ export function flexCash(overrides: Partial<Record<string, string>> & { transact
   } as FlexAttributes;
 }
 
+// Row shapes below follow the attribute names and code values of IB's Flex Activity reference as
+// the open-source parser csingley/ibflex (ibflex/Types.py: Trade, CashTransaction, Transfer,
+// CorporateAction; ibflex/enums.py: CashAction, Reorg, Code) records them: CashTransaction `type`
+// "Dividends" / "Withholding Tax" / "Broker Interest Received" / "Other Fees"; Trade `notes` codes
+// "Ca" (cancelled), "Ep" (expired), "A" (assignment); Reorg types "FS" (forward split), "TC" (merger).
+
+/** A CashTransaction of any type (dividend, tax, interest, fee), DETAIL level. */
+export function flexCashOfType(type: string, overrides: Partial<Record<string, string>> & { dateTime: string; amount: string }): FlexAttributes {
+  return {
+    accountId: 'U1234567', currency: 'USD', fxRateToBase: '1', assetCategory: 'STK', symbol: 'AAPL', type,
+    description: `AAPL(US0378331005) ${type.toUpperCase()}`, levelOfDetail: 'DETAIL', reportDate: overrides.dateTime.slice(0, 8),
+    ...overrides,
+  } as FlexAttributes;
+}
+
+/** An ACATS transfer in of a position (Transfer row). */
+export function flexTransfer(overrides: Partial<Record<string, string>> & { date: string; quantity: string }): FlexAttributes {
+  return {
+    accountId: 'U1234567', currency: 'USD', fxRateToBase: '1', assetCategory: 'STK', symbol: 'MSFT', description: 'MICROSOFT CORP',
+    type: 'ACATS', direction: 'IN', company: 'OTHER BROKER', levelOfDetail: 'DETAIL', reportDate: overrides.date,
+    ...overrides,
+  } as FlexAttributes;
+}
+
+/** A CorporateAction row (e.g. type FS: a forward split credits the new shares). */
+export function flexCorporateAction(overrides: Partial<Record<string, string>> & { type: string; dateTime: string; quantity: string }): FlexAttributes {
+  return {
+    accountId: 'U1234567', currency: 'USD', fxRateToBase: '1', assetCategory: 'STK', symbol: 'AAPL', multiplier: '1',
+    actionDescription: 'AAPL(US0378331005) SPLIT 10 FOR 1', proceeds: '0', value: '0', levelOfDetail: 'DETAIL',
+    reportDate: overrides.dateTime.slice(0, 8), transactionID: `CA${overrides.dateTime.slice(0, 8)}`,
+    ...overrides,
+  } as FlexAttributes;
+}
+
 /** `count` executions one minute apart from 09:30 ET on 2 January 2025 ("yyyyMMdd;HHmmss"). */
 export function makeFlexTrades(count: number, firstId = 1): FlexAttributes[] {
   return Array.from({ length: count }, (_, i) => {
@@ -101,6 +140,9 @@ export async function startFlexFake(token: string, queryId: string, initial: Par
     trades: [],
     cashTransactions: [],
     openPositions: [],
+    transfers: [],
+    corporateActions: [],
+    secondAccountCurrency: undefined,
     endingCash: '50000.25',
     script: [],
     ...initial,
@@ -119,8 +161,14 @@ ${element('AccountInformation', { accountId: state.accountId, currency: state.ba
 ${section('Trades', 'Trade', state.trades)}
 ${section('CashTransactions', 'CashTransaction', state.cashTransactions)}
 ${section('OpenPositions', 'OpenPosition', state.openPositions)}
+${section('Transfers', 'Transfer', state.transfers)}
+${section('CorporateActions', 'CorporateAction', state.corporateActions)}
 ${cashReport}
 </FlexStatement>
+${state.secondAccountCurrency === undefined ? '' : `<FlexStatement accountId="U7654321" fromDate="20240110" toDate="20250109" period="Last365CalendarDays" whenGenerated="${state.whenGenerated}">
+${element('AccountInformation', { accountId: 'U7654321', currency: state.secondAccountCurrency, name: 'Second Account' })}
+<Trades />
+</FlexStatement>`}
 </FlexStatements>
 </FlexQueryResponse>
 `;

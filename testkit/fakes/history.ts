@@ -28,6 +28,8 @@ export interface SyntheticTransfer {
   /** Whole seconds: some venues report withdrawal times as "YYYY-MM-DD HH:mm:ss". */
   readonly time: number;
   status: 'ok' | 'pending';
+  /** An internal (off-chain) transfer to another account of the venue (Bybit withdrawType 1). */
+  readonly offChain?: boolean;
 }
 
 export interface SyntheticAccount {

@@ -24,7 +24,7 @@ export interface InstrumentedStore extends AccountStore {
 
 const METHODS: readonly Method[] = [
   'loadConnection', 'loadConnectionStatus', 'saveConnection', 'removeAccount', 'listConnections', 'setConnectionStatus', 'loadCursor', 'commitFillsPage', 'commitCashFlowsPage', 'loadFills', 'loadCashFlows',
-  'upsertCandles', 'loadCandles', 'loadEngineState', 'saveAggregates', 'loadHourlyReturns', 'loadSnapshots', 'loadPerformanceStats',
+  'upsertCandles', 'loadCandles', 'loadEngineState', 'saveAggregates', 'saveReconciliation', 'loadReconciliation', 'loadHourlyReturns', 'loadSnapshots', 'loadPerformanceStats',
 ];
 
 export function instrumentStore(inner: AccountStore): InstrumentedStore {

@@ -4,7 +4,7 @@
 // JSON (as jsonb would). Failures are injected by the wrapper in instrumented-store.ts.
 import type { AccountKey, BalanceSnapshot, Candle, CashFlow, EpochMs, Exchange, Fill, HourlyReturn, SyncCursor, SyncStream } from '../../src/domain/types.js';
 import { accountId } from '../../src/domain/types.js';
-import type { AccountStore, AggregateWrite, PerformanceWrite, StoredConnection, StoredPerformance } from '../../src/storage/account-store.js';
+import type { AccountStore, AggregateWrite, PerformanceWrite, ReconciliationWrite, StoredConnection, StoredPerformance } from '../../src/storage/account-store.js';
 import type { ConnectionSummary } from '../../src/storage/connections.js';
 import type { ConnectionStatus, ParkedReason } from '../../src/domain/types.js';
 import { StaleGenerationError } from '../../src/storage/errors.js';
@@ -17,6 +17,7 @@ interface AccountData {
   readonly snapshots: Map<EpochMs, BalanceSnapshot>;
   engineState: string | null;
   performance: PerformanceWrite | null;
+  reconciliation?: ReconciliationWrite;
 }
 
 const EMPTY: AccountData = Object.freeze({ fills: new Map(), flows: new Map(), cursors: new Map(), returns: new Map(), snapshots: new Map(), engineState: null, performance: null });
@@ -175,6 +176,16 @@ export class MemoryAccountStore implements AccountStore {
 
   async loadHourlyReturns(account: AccountKey, fromMs: EpochMs, toMs: EpochMs): Promise<HourlyReturn[]> {
     return [...this.peek(account).returns.values()].filter((r) => r.hourStart >= fromMs && r.hourStart < toMs).sort((a, b) => a.hourStart - b.hourStart);
+  }
+
+  async saveReconciliation(account: AccountKey, write: ReconciliationWrite, generation?: number): Promise<void> {
+    this.fence(account, generation);
+    this.of(account).reconciliation = structuredClone(write);
+  }
+
+  async loadReconciliation(account: AccountKey): Promise<ReconciliationWrite | null> {
+    const stored = this.peek(account).reconciliation;
+    return stored === undefined ? null : structuredClone(stored);
   }
 
   async loadSnapshots(account: AccountKey, fromMs: EpochMs, toMs: EpochMs): Promise<BalanceSnapshot[]> {

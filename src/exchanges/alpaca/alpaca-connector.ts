@@ -7,7 +7,7 @@ import { errors, marketData, trading } from '@alpacahq/alpaca-trade-api';
 import type { Balance, Candle, CashFlow, Fill, VenuePermissions, VenueRight } from '../../domain/types.js';
 import type { ConnectorOptions, Page, VenueConnector } from '../connector.js';
 import type { VenueCredential } from '../../domain/types.js';
-import { absDecimal } from '../../domain/decimal-string.js';
+import { absDecimal, isNegativeDecimal, isZeroDecimal } from '../../domain/decimal-string.js';
 import { VenueError } from '../errors.js';
 import { connectorClosed, retrying, retryPolicyFor, type FailureClass } from '../retry.js';
 import { resolveVenueUrl } from '../venue-url.js';
@@ -45,6 +45,8 @@ export interface AlpacaConnector extends VenueConnector {
 interface ActivityCursor {
   readonly v: 1;
   readonly lastId: string;
+  /** Fills stream only: assets traded as crypto (their marks come from the crypto bars endpoint). */
+  readonly crypto?: readonly string[];
 }
 
 function isActivityCursor(value: unknown): value is ActivityCursor {
@@ -77,6 +79,13 @@ function timeField(row: Record<string, unknown>, key: string): number {
   return ms;
 }
 
+/** Alpaca writes crypto pairs "BTC/USD" in activities and "BTCUSD" (asset_class crypto) in positions. */
+function cryptoBase(symbol: string): string {
+  const slash = symbol.indexOf('/');
+  if (slash > 0) return symbol.slice(0, slash);
+  return symbol.endsWith('USD') ? symbol.slice(0, -3) : symbol;
+}
+
 function splitSymbol(symbol: string): { symbol: string; baseAsset: string; quoteAsset: string } {
   // Crypto activities carry "BTC/USD" (or "BTCUSD"); equities carry the ticker alone, quoted in USD.
   const slash = symbol.indexOf('/');
@@ -105,20 +114,61 @@ export function alpacaFillFromActivity(row: unknown): Fill {
   };
 }
 
-/** One CSD/CSW activity → CashFlow (null for a cancelled one). */
-export function alpacaCashFlowFromActivity(row: unknown): CashFlow | null {
+/**
+ * Non-trade activity types read as cash flows (docs.alpaca.markets, "Account Activities": activity
+ * types): transfers and journals in cash or in kind are external flows; dividends, interest and
+ * fees are income or expense by sign; splits and mergers move quantities (events.ts).
+ */
+export const ALPACA_CASH_ACTIVITY_TYPES = [
+  'CSD', 'CSW', 'JNLC', 'JNLS', 'ACATC', 'ACATS', 'DIV', 'DIVCGL', 'DIVCGS', 'DIVFEE', 'DIVFT', 'DIVNRA', 'DIVROC', 'DIVTW', 'DIVTXEX',
+  'INT', 'INTNRA', 'INTTW', 'FEE', 'CFEE', 'PTC', 'SPLIT', 'MA', 'NC', 'REORG', 'SPIN',
+] as const;
+const EXTERNAL_CASH = new Set(['CSD', 'CSW', 'JNLC', 'ACATC']);
+const EXTERNAL_KIND = new Set(['JNLS', 'ACATS']);
+
+/** One non-trade activity → CashFlows (none for a cancelled one; a merger can give two). */
+export function alpacaCashFlowsFromActivity(row: unknown): CashFlow[] {
   if (!isRecord(row)) throw new MalformedVenueResponse('activity row');
   const type = str(row, 'activity_type');
-  if (type !== 'CSD' && type !== 'CSW') throw new MalformedVenueResponse('activity type');
-  if (row.status === 'canceled') return null;
+  if (!(ALPACA_CASH_ACTIVITY_TYPES as readonly string[]).includes(type)) throw new MalformedVenueResponse('activity type');
+  if (row.status === 'canceled') return [];
+  const id = str(row, 'id');
   const occurredAt = typeof row.created_at === 'string' ? timeField(row, 'created_at') : timeField(row, 'date');
-  return {
-    exchangeFlowId: str(row, 'id'),
-    kind: type === 'CSD' ? 'deposit' : 'withdrawal',
-    asset: typeof row.currency === 'string' && row.currency !== '' ? row.currency : 'USD',
-    amount: absDecimal(decimalField(row, 'net_amount')),
-    occurredAt,
+  const currency = typeof row.currency === 'string' && row.currency !== '' ? row.currency : 'USD';
+  const cash = decimalOf(row.net_amount) ?? '0';
+  const qty = decimalOf(row.qty) ?? '0';
+  const symbol = typeof row.symbol === 'string' && row.symbol !== '' ? row.symbol : undefined;
+  const flows: CashFlow[] = [];
+  const add = (suffix: string, kind: CashFlow['kind'], asset: string, amount: string) => {
+    if (!isZeroDecimal(amount)) flows.push({ exchangeFlowId: `${id}${suffix}`, kind, asset, amount: absDecimal(amount), occurredAt });
   };
+  const assetOf = (s: string): string => splitSymbol(s).baseAsset;
+  if (type === 'CSD' || type === 'CSW') {
+    add('', type === 'CSD' ? 'deposit' : 'withdrawal', currency, cash);
+  } else if (EXTERNAL_CASH.has(type)) {
+    add('', isNegativeDecimal(cash) ? 'withdrawal' : 'deposit', currency, cash);
+  } else if (EXTERNAL_KIND.has(type)) {
+    if (symbol === undefined) throw new MalformedVenueResponse('activity symbol');
+    add('', isNegativeDecimal(qty) ? 'withdrawal' : 'deposit', assetOf(symbol), qty);
+  } else if (type === 'SPLIT') {
+    if (symbol === undefined) throw new MalformedVenueResponse('activity symbol');
+    add('', isNegativeDecimal(qty) ? 'split-out' : 'split-in', assetOf(symbol), qty);
+  } else if (type === 'MA' || type === 'NC' || type === 'REORG' || type === 'SPIN') {
+    // A merger, name change, reorganisation or spin-off: positions move at their marks, cash is income.
+    if (symbol !== undefined) add(':qty', isNegativeDecimal(qty) ? 'expense' : 'income', assetOf(symbol), qty);
+    add(':cash', isNegativeDecimal(cash) ? 'expense' : 'income', currency, cash);
+  } else if (type === 'CFEE' && isZeroDecimal(cash) && symbol !== undefined) {
+    // A crypto fee is charged in the coin: qty is negative in the coin's units.
+    add('', isNegativeDecimal(qty) ? 'expense' : 'income', cryptoBase(symbol), qty);
+  } else {
+    add('', isNegativeDecimal(cash) ? 'expense' : 'income', currency, cash);
+  }
+  return flows;
+}
+
+/** One CSD/CSW activity → CashFlow (null for a cancelled one). */
+export function alpacaCashFlowFromActivity(row: unknown): CashFlow | null {
+  return alpacaCashFlowsFromActivity(row)[0] ?? null;
 }
 
 /**
@@ -134,6 +184,14 @@ export function alpacaKeyRights(account: Record<string, unknown>): VenuePermissi
   const optionsLevel = Number(account.options_trading_level ?? 0);
   if (!(optionsLevel === 0)) rights.push('options_trade'); // unreadable counts as able: fail closed
   return { reported: true, rights, alwaysTrades: true };
+}
+
+function barToCandle(symbol: string, bar: unknown): Candle {
+  if (!isRecord(bar)) throw new MalformedVenueResponse('bar');
+  return {
+    symbol, openTime: timeField(bar, 't'), open: decimalField(bar, 'o'), high: decimalField(bar, 'h'),
+    low: decimalField(bar, 'l'), close: decimalField(bar, 'c'), volume: decimalField(bar, 'v'),
+  };
 }
 
 async function readJson(response: { raw: Response }): Promise<unknown> {
@@ -156,12 +214,20 @@ export function createAlpacaConnector(credential: VenueCredential, options: Alpa
     accounts: trading.AccountsApi;
     positions: trading.PositionsApi;
     stocks: marketData.StockApi;
+    crypto: marketData.CryptoApi;
   } | undefined = {
     activities: new trading.AccountActivitiesApi(new trading.Configuration({ ...common, basePath: tradingUrl })),
     accounts: new trading.AccountsApi(new trading.Configuration({ ...common, basePath: tradingUrl })),
     positions: new trading.PositionsApi(new trading.Configuration({ ...common, basePath: tradingUrl })),
     stocks: new marketData.StockApi(new marketData.Configuration({ ...common, basePath: dataUrl })),
+    crypto: new marketData.CryptoApi(new marketData.Configuration({ ...common, basePath: dataUrl })),
   };
+  /**
+   * Assets traded as crypto. LTC, BTC and ETH are also stock tickers: a coin sent to the stock
+   * bars endpoint gets a plausible wrong price, so the class comes from the account's own records
+   * (crypto fills, kept in the fills cursor; crypto positions), never from the name.
+   */
+  const cryptoAssets = new Set<string>();
 
   const live = () => {
     if (apis === undefined) throw connectorClosed('alpaca');
@@ -173,8 +239,9 @@ export function createAlpacaConnector(credential: VenueCredential, options: Alpa
   async function* walk<T>(
     since: string | null,
     fetchPage: (pageToken: string | undefined, signal: AbortSignal) => Promise<unknown[]>,
-    convert: (row: unknown) => T | null,
+    convert: (row: unknown) => readonly T[],
     signal?: AbortSignal,
+    cursorExtra: () => Partial<ActivityCursor> = () => ({}),
   ): AsyncGenerator<Page<T>> {
     let token = since === null ? undefined : parseCursor('alpaca', since, isActivityCursor).lastId;
     // Ids of the previous page (and the cursor's id): a row repeated across a border is dropped.
@@ -192,20 +259,20 @@ export function createAlpacaConnector(credential: VenueCredential, options: Alpa
         lastId = id;
         if (previous.has(id) || current.has(id)) continue;
         current.add(id);
-        let item: T | null;
+        let converted: readonly T[];
         try {
-          item = convert(row);
+          converted = convert(row);
         } catch {
           throw new VenueError('alpaca', 'bad-response', { errorClass: 'MalformedVenueResponse' });
         }
-        if (item !== null) items.push(item);
+        items.push(...converted);
       }
       // Only the row the token names came back: the stream has nothing newer.
       if (current.size === 0 && rows.length < ALPACA_ACTIVITY_PAGE_SIZE) return;
       if (lastId === undefined || lastId === token) throw new VenueError('alpaca', 'bad-response', { errorClass: 'page_token made no progress' });
       token = lastId;
       previous = current;
-      yield { items, cursor: JSON.stringify({ v: 1, lastId } satisfies ActivityCursor) };
+      yield { items, cursor: JSON.stringify({ ...cursorExtra(), v: 1, lastId } satisfies ActivityCursor) };
       if (rows.length < ALPACA_ACTIVITY_PAGE_SIZE) return;
     }
   }
@@ -219,28 +286,59 @@ export function createAlpacaConnector(credential: VenueCredential, options: Alpa
     }, signal);
   }
 
+  /** Hourly crypto bars (/v1beta3/crypto/us/bars): keyed by pair in the body, paged by next_page_token. */
+  async function cryptoCandles(baseAsset: string, fromMs: number, toMs: number, signal?: AbortSignal): Promise<Candle[]> {
+    const pair = `${baseAsset}/USD`;
+    const candles: Candle[] = [];
+    let pageToken: string | undefined;
+    do {
+      const token = pageToken;
+      const body = await call(async (s) => {
+        const response = await live().crypto.cryptoBarsRaw({
+          loc: 'us', symbols: pair, timeframe: '1Hour', start: new Date(fromMs), end: new Date(toMs - 1), limit: 10_000, sort: 'asc',
+          ...(token === undefined ? {} : { pageToken: token }),
+        }, { signal: s });
+        const parsed = await readJson(response);
+        if (!isRecord(parsed) || !isRecord(parsed.bars ?? {})) throw new MalformedVenueResponse('crypto bars');
+        const bars = (parsed.bars as Record<string, unknown> | undefined)?.[pair] ?? [];
+        if (!Array.isArray(bars)) throw new MalformedVenueResponse('crypto bars');
+        const next = parsed.next_page_token;
+        return { next: typeof next === 'string' && next !== '' ? next : undefined, bars: bars.map((bar) => barToCandle(pair, bar)) };
+      }, signal);
+      for (const bar of body.bars) if (bar.openTime >= fromMs && bar.openTime < toMs && bar.openTime % HOUR_MS === 0) candles.push(bar);
+      pageToken = body.next;
+    } while (pageToken !== undefined);
+    return candles;
+  }
+
   return {
     exchange: 'alpaca',
     baseCurrency: 'USD',
 
-    fetchFills(since, signal) {
-      return walk(since, async (pageToken, s) => {
+    async *fetchFills(since, signal) {
+      if (since !== null) for (const asset of parseCursor('alpaca', since, isActivityCursor).crypto ?? []) cryptoAssets.add(asset);
+      const convert = (row: unknown): Fill[] => {
+        const fill = alpacaFillFromActivity(row);
+        if (isRecord(row) && typeof row.symbol === 'string' && row.symbol.includes('/')) cryptoAssets.add(fill.baseAsset);
+        return [fill];
+      };
+      yield* walk(since, async (pageToken, s) => {
         const response = await live().activities.getAccountActivitiesByActivityTypeRaw(
           { activityType: 'FILL', direction: 'asc', pageSize: ALPACA_ACTIVITY_PAGE_SIZE, ...(pageToken === undefined ? {} : { pageToken }) },
           { signal: s },
         );
         return asArray(await readJson(response), 'FILL activities');
-      }, alpacaFillFromActivity, signal);
+      }, convert, signal, () => (cryptoAssets.size === 0 ? {} : { crypto: [...cryptoAssets].sort() }));
     },
 
     fetchCashFlows(since, signal) {
       return walk(since, async (pageToken, s) => {
         const response = await live().activities.getAccountActivitiesRaw(
-          { activityTypes: ['CSD', 'CSW'], direction: 'asc', pageSize: ALPACA_ACTIVITY_PAGE_SIZE, ...(pageToken === undefined ? {} : { pageToken }) },
+          { activityTypes: [...ALPACA_CASH_ACTIVITY_TYPES], direction: 'asc', pageSize: ALPACA_ACTIVITY_PAGE_SIZE, ...(pageToken === undefined ? {} : { pageToken }) },
           { signal: s },
         );
         return asArray(await readJson(response), 'cash activities');
-      }, alpacaCashFlowFromActivity, signal);
+      }, alpacaCashFlowsFromActivity, signal);
     },
 
     fetchAccountSummary: accountSummary,
@@ -264,6 +362,11 @@ export function createAlpacaConnector(credential: VenueCredential, options: Alpa
         const body = asArray(await readJson(await live().positions.getAllOpenPositionsRaw({ signal: s })), 'positions');
         return body.map((row): Balance => {
           if (!isRecord(row)) throw new MalformedVenueResponse('position');
+          if (row.asset_class === 'crypto') {
+            const asset = cryptoBase(str(row, 'symbol'));
+            cryptoAssets.add(asset);
+            return { asset, total: decimalField(row, 'qty') };
+          }
           return { asset: splitSymbol(str(row, 'symbol')).baseAsset, total: decimalField(row, 'qty') };
         });
       }, signal);
@@ -273,6 +376,7 @@ export function createAlpacaConnector(credential: VenueCredential, options: Alpa
     async fetchHourlyCandles(symbol, fromMs, toMs, signal) {
       const { baseAsset, quoteAsset } = splitSymbol(symbol);
       if (quoteAsset !== 'USD') throw new VenueError('alpaca', 'rejected', { errorClass: 'only USD stock bars are supported' });
+      if (cryptoAssets.has(baseAsset)) return await cryptoCandles(baseAsset, fromMs, toMs, signal);
       const candles: Candle[] = [];
       let pageToken: string | undefined;
       do {
@@ -296,18 +400,7 @@ export function createAlpacaConnector(credential: VenueCredential, options: Alpa
           const next = parsed.next_page_token;
           return {
             next: typeof next === 'string' && next !== '' ? next : undefined,
-            bars: bars.map((bar): Candle => {
-              if (!isRecord(bar)) throw new MalformedVenueResponse('bar');
-              return {
-                symbol: `${baseAsset}/USD`,
-                openTime: timeField(bar, 't'),
-                open: decimalField(bar, 'o'),
-                high: decimalField(bar, 'h'),
-                low: decimalField(bar, 'l'),
-                close: decimalField(bar, 'c'),
-                volume: decimalField(bar, 'v'),
-              };
-            }),
+            bars: bars.map((bar) => barToCandle(`${baseAsset}/USD`, bar)),
           };
         }, signal);
         for (const bar of body.bars) {

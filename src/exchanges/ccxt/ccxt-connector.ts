@@ -3,7 +3,7 @@
 import type { Exchange as CcxtExchange, Trade, Transaction, binance, bitget, bybit } from 'ccxt';
 import type { Logger } from 'pino';
 import { addDecimal, numberToDecimal } from '../../domain/decimal-string.js';
-import type { Balance, Candle, CashFlow, Fill, SyncCursor, VenuePermissions } from '../../domain/types.js';
+import type { Balance, Candle, CashFlow, EpochMs, Fill, SyncCursor, SyncStream, VenuePermissions } from '../../domain/types.js';
 import type { ConnectorOptions, Page, VenueConnector } from '../connector.js';
 import type { VenueCredential } from '../../domain/types.js';
 import { VenueError } from '../errors.js';
@@ -19,8 +19,13 @@ import { binanceKeyRights, bitgetKeyRights, bybitKeyRights } from './ccxt-permis
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
-/** A transfer still pending after this long is treated as never completing. */
-const PENDING_HOLD_MS = 7 * DAY_MS;
+/**
+ * A pending transfer holds the transfer window back so it is seen again when it settles. Some
+ * settle after more than 7 days (bank wires, chain congestion, compliance reviews): they are still
+ * revisited up to this age, after which one left pending is treated as never completing (and a
+ * late completion shows up in reconciliation, flagged).
+ */
+const PENDING_HOLD_MS = 45 * DAY_MS;
 
 export interface CcxtConnectorOptions extends ConnectorOptions {
   readonly logger?: Logger;
@@ -31,7 +36,14 @@ export interface CcxtConnectorOptions extends ConnectorOptions {
   readonly now?: () => number;
   /** Spacing between requests that ccxt enforces; its per-venue default when unset. */
   readonly rateLimitMs?: number;
+  /** Markets without fills re-scanned per sync once the first full pass is done (rotating scan). */
+  readonly rotatingScanPerSync?: number;
 }
+
+/** Default slice of the rotating scan: every candidate market is re-checked within ⌈M / 50⌉ syncs. */
+export const ROTATING_SCAN_PER_SYNC = 50;
+/** During a scan the cursor is handed over every this many markets, so an interrupted scan resumes. */
+const SCAN_COMMIT_EVERY = 25;
 
 type FillPaging =
   /** Binance: per symbol, ascending by trade id from `fromId`. */
@@ -49,7 +61,11 @@ export interface VenueProfile {
   readonly baseCurrency: string;
   readonly fills: FillPaging;
   /** `endParam`: how ccxt's fetchDeposits/fetchWithdrawals take the window end for this venue. */
-  readonly transfers: { readonly windowMs: number; readonly pageLimit: number; readonly endParam: 'until' | 'endTime' };
+  readonly transfers: {
+    readonly windowMs: number; readonly pageLimit: number; readonly endParam: 'until' | 'endTime';
+    /** Extra withdrawal query parameters (Bybit: withdrawType 2, or internal off-chain transfers are left out). */
+    readonly withdrawalParams?: Readonly<Record<string, unknown>>;
+  };
   readonly candleLimit: number;
   readonly historyStartMs: number;
 }
@@ -62,7 +78,9 @@ export const VENUE_PROFILES: Record<CcxtVenue, VenueProfile> = {
   bybit: {
     venue: 'bybit', baseCurrency: 'USDT',
     fills: { kind: 'windowed', perSymbol: false, windowMs: 7 * DAY_MS, pageLimit: 100, within: 'venue-cursor', lookbackMs: 730 * DAY_MS },
-    transfers: { windowMs: 30 * DAY_MS, pageLimit: 50, endParam: 'until' }, candleLimit: 1000, historyStartMs: Date.UTC(2018, 2, 1),
+    // Withdrawal `amount` is read as excluding `withdrawFee` (the fee is added: both leave the
+    // account); a record where it did not is caught by reconciliation, not silently absorbed.
+    transfers: { windowMs: 30 * DAY_MS, pageLimit: 50, endParam: 'until', withdrawalParams: { withdrawType: 2 } }, candleLimit: 1000, historyStartMs: Date.UTC(2018, 2, 1),
   },
   bitget: {
     venue: 'bitget', baseCurrency: 'USDT',
@@ -148,20 +166,38 @@ export class CcxtConnector implements VenueConnector {
     let cursor = parseFillsCursor(since, this.exchange);
     await this.loadMarkets(signal);
     let lastYielded = since;
-    const symbols = this.profile.fills.kind === 'windowed' && !this.profile.fills.perSymbol
-      ? [ALL_SYMBOLS]
-      : await this.discoverSymbols(cursor, signal).then((found) => { cursor = found.cursor; return found.symbols; });
-    for (const symbol of symbols) {
+    const perSymbol = !(this.profile.fills.kind === 'windowed' && !this.profile.fills.perSymbol);
+    const found = perSymbol ? await this.discoverSymbols(cursor, signal) : undefined;
+    if (found !== undefined) cursor = found.cursor;
+    const symbols = found === undefined ? [ALL_SYMBOLS] : found.symbols;
+    // Tracked markets (with fills) every sync, then the scan slice of the untracked candidates.
+    const scan = found?.scan;
+    const queue = scan === undefined ? symbols : [...symbols, ...scan.slice];
+    let scanned = 0;
+    for (const symbol of queue) {
       // A delisted market is no longer in the venue's list and cannot be asked for; its position stays.
       if (symbol !== ALL_SYMBOLS && this.client.markets?.[symbol] === undefined) {
         this.options.logger?.warn({ exchange: this.exchange }, 'a market from an earlier sync is no longer listed; skipped');
         continue;
       }
+      let tracked = false;
       for await (const page of this.walkSymbol(symbol, cursor.symbols[symbol], signal)) {
+        if (page.fills.length === 0 && cursor.symbols[symbol] === undefined) continue; // an empty candidate stays untracked
         cursor = { ...cursor, symbols: { ...cursor.symbols, [symbol]: page.state } };
+        tracked = true;
         if (page.fills.length > 0) {
           lastYielded = serializeCursor(cursor);
           yield { items: page.fills, cursor: lastYielded };
+        }
+      }
+      if (scan !== undefined && scan.members.has(symbol)) {
+        scanned += 1;
+        const done = scanned >= scan.slice.length;
+        const next = done ? (scan.complete ? (scan.start + scan.slice.length) % Math.max(1, scan.total) : 0) : scan.start + scanned;
+        cursor = { ...cursor, scan: { next, complete: scan.complete || done } };
+        if (!tracked && (done || scanned % SCAN_COMMIT_EVERY === 0)) {
+          lastYielded = serializeCursor(cursor);
+          yield { items: [], cursor: lastYielded };
         }
       }
     }
@@ -224,6 +260,12 @@ export class CcxtConnector implements VenueConnector {
 
   async fetchHourlyCandles(symbol: string, fromMs: number, toMs: number, signal?: AbortSignal): Promise<readonly Candle[]> {
     await this.loadMarkets(signal);
+    // A fee asset with no market against the base, or a delisted one: no marks (the engine values
+    // it at cost and flags missing-mark) instead of a BadSymbol that would fail the whole sync.
+    if (this.client.markets?.[symbol] === undefined) {
+      this.options.logger?.warn({ exchange: this.exchange }, 'no listed market to mark an asset; valued at cost and flagged');
+      return [];
+    }
     const candles: Candle[] = [];
     let from = Math.ceil(fromMs / HOUR_MS) * HOUR_MS;
     while (from < toMs) {
@@ -242,6 +284,17 @@ export class CcxtConnector implements VenueConnector {
       from = last + HOUR_MS;
     }
     return candles;
+  }
+
+  /**
+   * Binance serves every fill since the account opened (fromId 0); windowed venues only their
+   * lookback (Bitget 90 days, MEXC 30, Bybit 730), so a first sync's fills start there. Transfers
+   * are scanned from historyStartMs.
+   */
+  coverageStart(stream: SyncStream): EpochMs | null {
+    if (stream === 'cash_flows') return this.historyStartMs;
+    const paging = this.profile.fills;
+    return paging.kind === 'from-id' ? null : Math.max(this.historyStartMs, this.now() - paging.lookbackMs);
   }
 
   async close(): Promise<void> {
@@ -291,8 +344,17 @@ export class CcxtConnector implements VenueConnector {
 
   // ---- Fills ----
 
-  /** Symbols to walk: every spot market whose base and quote the account has touched, plus earlier ones. */
-  private async discoverSymbols(cursor: FillsCursor, signal: AbortSignal | undefined): Promise<{ cursor: FillsCursor; symbols: string[] }> {
+  /**
+   * Symbols to walk. Tracked: markets with fills in an earlier sync, plus every spot market whose
+   * base and quote the account has held (balances, transfers). Candidates: every other spot market
+   * whose quote or base the account has held: a round trip in a coin no longer held was paid for in
+   * a quote it held. The first sync scans every candidate (resumable: the cursor is handed over
+   * every SCAN_COMMIT_EVERY markets); later syncs scan a rotating slice of rotatingScanPerSync.
+   */
+  private async discoverSymbols(cursor: FillsCursor, signal: AbortSignal | undefined): Promise<{
+    cursor: FillsCursor; symbols: string[];
+    scan: { slice: string[]; members: Set<string>; start: number; total: number; complete: boolean };
+  }> {
     const assets = new Set(cursor.assets);
     for (const balance of await this.fetchBalances(signal)) assets.add(balance.asset);
     let transfers = cursor.transfers ?? { sinceMs: this.historyStartMs, seen: [] };
@@ -302,10 +364,25 @@ export class CcxtConnector implements VenueConnector {
     }
     const quotes = new Set([...assets, this.baseCurrency]);
     const symbols = new Set(Object.keys(cursor.symbols));
+    const candidates: string[] = [];
     for (const market of Object.values(this.client.markets ?? {})) {
-      if (market?.spot === true && assets.has(market.base) && quotes.has(market.quote)) symbols.add(market.symbol);
+      if (market?.spot !== true) continue;
+      if (assets.has(market.base) && quotes.has(market.quote)) symbols.add(market.symbol);
+      else if (quotes.has(market.quote) || assets.has(market.base)) candidates.push(market.symbol);
     }
-    return { cursor: { ...cursor, assets: [...assets].sort(), transfers }, symbols: [...symbols].sort() };
+    const untracked = candidates.filter((s) => !symbols.has(s)).sort();
+    const state = cursor.scan ?? { next: 0, complete: false };
+    const start = Math.min(state.next, untracked.length);
+    const per = this.options.rotatingScanPerSync ?? ROTATING_SCAN_PER_SYNC;
+    // First pass: everything from where an interrupted scan stopped. Later: a slice, wrapping around.
+    const slice = !state.complete
+      ? untracked.slice(start)
+      : Array.from({ length: Math.min(per, untracked.length) }, (_, i) => untracked[(start + i) % untracked.length]!);
+    return {
+      cursor: { ...cursor, assets: [...assets].sort(), transfers },
+      symbols: [...symbols].sort(),
+      scan: { slice, members: new Set(slice), start, total: untracked.length, complete: state.complete },
+    };
   }
 
   private walkSymbol(symbol: string, state: SymbolState | undefined, signal: AbortSignal | undefined): AsyncIterable<SymbolPage> {
@@ -479,7 +556,7 @@ export class CcxtConnector implements VenueConnector {
     const params = { [endParam]: to };
     const [deposits, withdrawals] = [
       await this.call('fetchDeposits', async () => await this.client.fetchDeposits(undefined, from, pageLimit, params), signal),
-      await this.call('fetchWithdrawals', async () => await this.client.fetchWithdrawals(undefined, from, pageLimit, params), signal),
+      await this.call('fetchWithdrawals', async () => await this.client.fetchWithdrawals(undefined, from, pageLimit, { ...params, ...this.profile.transfers.withdrawalParams }), signal),
     ];
     if (deposits.length < pageLimit && withdrawals.length < pageLimit) {
       return [...deposits.map((t) => ({ ...t, type: 'deposit' })), ...withdrawals.map((t) => ({ ...t, type: 'withdrawal' }))];

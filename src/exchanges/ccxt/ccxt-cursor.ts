@@ -25,6 +25,12 @@ const fillsCursor = z.object({
   assets: z.array(z.string()),
   /** How far transfers were scanned for asset discovery. */
   transfers: windowState.nullable(),
+  /**
+   * Discovery scan over markets the account could have traded but has no fills in: `next` indexes
+   * the sorted list of those markets; `complete` once the first full pass is done (afterwards a
+   * rotating slice per sync). Absent in cursors written before it: a full pass runs once.
+   */
+  scan: z.object({ next: z.number().int().nonnegative(), complete: z.boolean() }).optional(),
 });
 export type FillsCursor = z.infer<typeof fillsCursor>;
 

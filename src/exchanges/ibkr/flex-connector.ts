@@ -12,7 +12,7 @@ import { connectorClosed, retrying, retryPolicyFor, type FailureClass } from '..
 import { resolveVenueUrl } from '../venue-url.js';
 import { HOUR_MS, classifyHttpStatus, classifyOtherFailure, parseTimeCursor, timeCursorPages } from '../broker-common.js';
 import { MalformedVenueResponse } from '../errors.js';
-import { parseFlexEnvelope, parseFlexStatement, type FlexEnvelope, type FlexPricePoint, type FlexStatement } from './flex-statement.js';
+import { FlexBaseCurrencyError, parseFlexEnvelope, parseFlexStatement, type FlexEnvelope, type FlexPricePoint, type FlexStatement } from './flex-statement.js';
 
 export const FLEX_HOST = 'https://ndcdyn.interactivebrokers.com';
 export const FLEX_PATH = '/AccountManagement/FlexWebService';
@@ -108,6 +108,10 @@ export function deriveHourlyCandles(symbol: string, points: readonly FlexPricePo
   return candles;
 }
 
+function byReported<T>(items: readonly T[], reported: (x: T) => number, id: (x: T) => string): T[] {
+  return [...items].sort((a, b) => reported(a) - reported(b) || (id(a) < id(b) ? -1 : id(a) > id(b) ? 1 : 0));
+}
+
 export function createIbkrFlexConnector(credential: VenueCredential, options: IbkrFlexConnectorOptions): VenueConnector {
   const base = `${resolveVenueUrl('ibkr', FLEX_HOST, options)}${FLEX_PATH}`;
   const policy = retryPolicyFor(options);
@@ -122,6 +126,8 @@ export function createIbkrFlexConnector(credential: VenueCredential, options: Ib
   let token: string | undefined = credential.apiKey;
   let queryId: string | undefined = credential.secret;
   let cached: { readonly at: number; readonly statement: Promise<FlexStatement> } | undefined;
+  /** First day of the last statement's period: Flex serves only what its query period covers. */
+  let periodStart: number | null = null;
 
   const call = retrying('ibkr', (error) => classifyFlexError(error, throttleBackoffMs), policy);
 
@@ -156,12 +162,15 @@ export function createIbkrFlexConnector(credential: VenueCredential, options: Ib
         let statement: FlexStatement;
         try {
           statement = parseFlexStatement(envelope.xml, { baseCurrency, timeZone });
-        } catch {
+        } catch (error) {
+          // Two accounts with different base currencies cannot be valued as one: a refusal, not a retry.
+          if (error instanceof FlexBaseCurrencyError) throw new VenueError('ibkr', 'rejected', { errorClass: 'ambiguous statement base currency' });
           throw new VenueError('ibkr', 'bad-response', { errorClass: 'MalformedVenueResponse' });
         }
         if (statement.baseCurrency !== undefined && statement.baseCurrency !== baseCurrency) {
           throw new VenueError('ibkr', 'rejected', { errorClass: 'statement base currency differs from the configured one' });
         }
+        periodStart = statement.fromDate ?? periodStart;
         return statement;
       }
       // 1019: the statement is still being generated.
@@ -186,14 +195,17 @@ export function createIbkrFlexConnector(credential: VenueCredential, options: Ib
 
     async *fetchFills(since, signal) {
       const cursor = since === null ? null : parseTimeCursor('ibkr', since);
-      const { fills } = await statement(signal);
-      yield* timeCursorPages<Fill>(fills, cursor, (f) => f.executedAt, (f) => f.exchangeTradeId, pageSize);
+      const { fills, reportedAt } = await statement(signal);
+      // Paged in the order rows were reported, so a cancellation reported days later still comes.
+      const reported = (f: Fill): number => reportedAt.get(f.exchangeTradeId) ?? f.executedAt;
+      yield* timeCursorPages<Fill>(byReported(fills, reported, (f) => f.exchangeTradeId), cursor, reported, (f) => f.exchangeTradeId, pageSize);
     },
 
     async *fetchCashFlows(since, signal) {
       const cursor = since === null ? null : parseTimeCursor('ibkr', since);
-      const { cashFlows } = await statement(signal);
-      yield* timeCursorPages<CashFlow>(cashFlows, cursor, (f) => f.occurredAt, (f) => f.exchangeFlowId, pageSize);
+      const { cashFlows, reportedAt } = await statement(signal);
+      const reported = (c: CashFlow): number => reportedAt.get(c.exchangeFlowId) ?? c.occurredAt;
+      yield* timeCursorPages<CashFlow>(byReported(cashFlows, reported, (c) => c.exchangeFlowId), cursor, reported, (c) => c.exchangeFlowId, pageSize);
     },
 
     async fetchBalances(signal) {
@@ -207,6 +219,10 @@ export function createIbkrFlexConnector(credential: VenueCredential, options: Ib
       if (asset === undefined || quote !== baseCurrency) throw new VenueError('ibkr', 'rejected', { errorClass: 'marks are quoted in the base currency only' });
       const { prices, generatedAt } = await statement(signal);
       return deriveHourlyCandles(symbol, prices.get(asset) ?? [], fromMs, toMs, generatedAt);
+    },
+
+    coverageStart() {
+      return periodStart;
     },
 
     async close() {

@@ -1,6 +1,7 @@
 // Parsing of IBKR Flex Web Service v3 XML: the SendRequest/GetStatement envelopes
 // (FlexStatementResponse) and a statement (FlexQueryResponse) into normalized records in the
 // account's base currency (every amount times its row's `fxRateToBase`).
+import { createHash } from 'node:crypto';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import type { Balance, CashFlow, Fill } from '../../domain/types.js';
 import { absDecimal, addDecimal, isNegativeDecimal, isZeroDecimal, multiplyDecimal } from '../../domain/decimal-string.js';
@@ -13,7 +14,7 @@ export type FlexEnvelope =
   | { readonly kind: 'error'; readonly status: string; readonly code: number }
   | { readonly kind: 'statement'; readonly xml: unknown };
 
-const ARRAY_TAGS = new Set(['FlexStatement', 'Trade', 'CashTransaction', 'OpenPosition', 'CashReportCurrency', 'EquitySummaryByReportDateInBase', 'PriorPeriodPosition']);
+const ARRAY_TAGS = new Set(['FlexStatement', 'Trade', 'CashTransaction', 'OpenPosition', 'CashReportCurrency', 'EquitySummaryByReportDateInBase', 'PriorPeriodPosition', 'Transfer', 'CorporateAction']);
 
 const parser = new XMLParser({
   ignoreAttributes: false,
@@ -51,8 +52,17 @@ export interface FlexPricePoint {
 
 /** One downloaded statement, normalized. */
 export interface FlexStatement {
+  /** From AccountInformation; a statement whose accounts disagree is refused (FlexBaseCurrencyError). */
   readonly baseCurrency: string | undefined;
+  /**
+   * When each record was reported (by exchangeTradeId / exchangeFlowId): the end of its
+   * reportDate when later than its own time (a cancellation reported days after the trade), else
+   * its time. Cursors advance on this, so a late row is never skipped.
+   */
+  readonly reportedAt: ReadonlyMap<string, number>;
   readonly generatedAt: number | undefined;
+  /** The statement period's first day (FlexStatement fromDate): nothing earlier is in it. */
+  readonly fromDate: number | undefined;
   readonly fills: readonly Fill[];
   readonly cashFlows: readonly CashFlow[];
   /** Base-currency cash, when the statement has a cash report or equity summary. */
@@ -108,6 +118,37 @@ export function parseFlexDateTime(value: unknown, timeZone: string, defaultTime:
   return wall - zoneOffsetMs(first, timeZone);
 }
 
+/** The statement's accounts report different base currencies: no single base to value in. */
+export class FlexBaseCurrencyError extends MalformedVenueResponse {
+  constructor() {
+    super('Flex statement accounts have different base currencies');
+  }
+}
+
+/**
+ * A deterministic id for a row the venue sent without one: a hash of the row's attributes (sorted)
+ * and its occurrence among identical rows in the statement. The same row gets the same id in
+ * every later statement, so it is stored once.
+ */
+export function syntheticId(kind: string, row: Record<string, unknown>, occurrences: Map<string, number>): string {
+  const content = Object.keys(row).sort().map((k) => `${k}=${typeof row[k] === 'string' ? row[k] : ''}`).join('\u0000');
+  const digest = createHash('sha256').update(`${kind}\u0000${content}`).digest('hex').slice(0, 24);
+  const n = occurrences.get(digest) ?? 0;
+  occurrences.set(digest, n + 1);
+  return `syn:${kind}:${digest}:${n}`;
+}
+
+/** Trade notes codes (semicolon separated): Ca = cancelled. */
+function hasNote(row: Record<string, unknown>, code: string): boolean {
+  const notes = typeof row.notes === 'string' ? row.notes : '';
+  return notes.split(/[;,]/u).some((c) => c.trim() === code);
+}
+
+/** Cash transaction types that are transfers in or out; every other type is income or expense. */
+const TRANSFER_TYPE = /^Deposits?\s*(\/|&|and)\s*Withdrawals?$/iu;
+/** Corporate action types that are splits (forward, reverse): quantity changes, value does not. */
+const SPLIT_TYPES = new Set(['FS', 'RS']);
+
 function attr(row: Record<string, unknown>, key: string): string | undefined {
   const value = row[key];
   return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
@@ -159,11 +200,20 @@ export function parseFlexStatement(xml: unknown, options: FlexParseOptions): Fle
   if (statements.length === 0) throw new MalformedVenueResponse('FlexStatements');
   let baseCurrency: string | undefined;
   let generatedAt: number | undefined;
+  let fromDate: number | undefined;
   const fills: Fill[] = [];
   const cashFlows: CashFlow[] = [];
   const positions: Balance[] = [];
   const prices = new Map<string, FlexPricePoint[]>();
+  const reportedAt = new Map<string, number>();
+  const occurrences = new Map<string, number>();
   let cash: string | undefined;
+  /** A trade known only by its date is put at the close (16:00 in the statement's zone), where its marks are too. */
+  const CLOSE: readonly [number, number, number] = [16, 0, 0];
+  const report = (id: string, at: number, row: Record<string, unknown>): void => {
+    const reported = parseFlexDateTime(attr(row, 'reportDate'), options.timeZone, [23, 59, 59]);
+    reportedAt.set(id, reported !== undefined && reported > at ? reported : at);
+  };
   const addPrice = (asset: string, point: FlexPricePoint) => {
     const list = prices.get(asset) ?? [];
     list.push(point);
@@ -172,15 +222,29 @@ export function parseFlexStatement(xml: unknown, options: FlexParseOptions): Fle
 
   for (const statement of statements) {
     const info = statement.AccountInformation;
-    if (isRecord(info) && attr(info, 'currency') !== undefined) baseCurrency = attr(info, 'currency');
+    const currency = isRecord(info) ? attr(info, 'currency') : undefined;
+    if (currency !== undefined) {
+      if (baseCurrency !== undefined && baseCurrency !== currency) throw new FlexBaseCurrencyError();
+      baseCurrency = currency;
+    }
     generatedAt = parseFlexDateTime(attr(statement, 'whenGenerated'), options.timeZone) ?? generatedAt;
+    const from = parseFlexDateTime(attr(statement, 'fromDate'), options.timeZone);
+    if (from !== undefined) fromDate = fromDate === undefined ? from : Math.min(fromDate, from);
     const base = baseCurrency ?? options.baseCurrency;
 
-    for (const trade of rows(statement.Trades, 'Trade')) {
-      if (!DETAIL_ROW(trade, 'EXECUTION')) continue;
-      const id = attr(trade, 'tradeID') ?? attr(trade, 'ibExecID') ?? attr(trade, 'transactionID');
-      if (id === undefined) throw new MalformedVenueResponse('Flex trade id');
-      const executedAt = parseFlexDateTime(attr(trade, 'dateTime') ?? attr(trade, 'tradeDate'), options.timeZone);
+    const trades = rows(statement.Trades, 'Trade').filter((trade) => DETAIL_ROW(trade, 'EXECUTION'));
+    const cancelled = new Set(trades.filter((trade) => hasNote(trade, 'Ca')).map((trade) => attr(trade, 'tradeID')).filter((id) => id !== undefined));
+    for (const trade of trades) {
+      const venueId = attr(trade, 'tradeID') ?? attr(trade, 'ibExecID') ?? attr(trade, 'transactionID');
+      // Corrections replace: a cancellation is its own reversing record; a re-booking that reuses the
+      // cancelled trade's id (another price, time or quantity) is a new record beside the original.
+      let id = venueId ?? syntheticId('trade', trade, occurrences);
+      if (venueId !== undefined && cancelled.has(venueId)) {
+        if (hasNote(trade, 'Ca')) id = `${venueId}:cancel`;
+        else if (trades.some((c) => hasNote(c, 'Ca') && attr(c, 'tradeID') === venueId && attr(c, 'tradePrice') === attr(trade, 'tradePrice') && absDecimal(decimalOf(attr(c, 'quantity')) ?? '0') === absDecimal(decimalOf(attr(trade, 'quantity')) ?? '1') && attr(c, 'dateTime') === attr(trade, 'dateTime'))) id = venueId;
+        else id = `${venueId}:rebook:${syntheticId('trade', trade, new Map()).split(':')[2] ?? ''}`;
+      }
+      const executedAt = parseFlexDateTime(attr(trade, 'dateTime') ?? attr(trade, 'tradeDate'), options.timeZone, CLOSE);
       if (executedAt === undefined) throw new MalformedVenueResponse('Flex trade dateTime');
       const quantity = decimalAttr(trade, 'quantity');
       const buySell = attr(trade, 'buySell') ?? '';
@@ -194,20 +258,63 @@ export function parseFlexStatement(xml: unknown, options: FlexParseOptions): Fle
       const baseAsset = baseAssetOf(trade);
       const units = multiplyDecimal(absDecimal(quantity), multiplierOf(trade));
       const price = multiplyDecimal(decimalAttr(trade, 'tradePrice'), fx);
+      if (isZeroDecimal(units)) continue; // nothing moved (a zero-quantity summary or adjustment row)
       fills.push({ exchangeTradeId: id, symbol: `${baseAsset}/${base}`, baseAsset, quoteAsset: base, side, quantity: units, price, fee, feeAsset, executedAt });
-      addPrice(baseAsset, { at: executedAt, price, quantity: units });
+      report(id, executedAt, trade);
+      // An assignment or expiry at price 0 is not a market price.
+      if (!isZeroDecimal(price)) addPrice(baseAsset, { at: executedAt, price, quantity: units });
     }
 
+    // Deposits and withdrawals are external flows; dividends, withholding tax, interest, fees and
+    // their refunds are income or expense by sign (events.ts). SUMMARY rows repeat DETAIL ones.
     for (const row of rows(statement.CashTransactions, 'CashTransaction')) {
       const type = attr(row, 'type') ?? '';
-      if (!/^Deposits?\s*(\/|&|and)\s*Withdrawals?$/iu.test(type) || !DETAIL_ROW(row, 'DETAIL')) continue;
-      const id = attr(row, 'transactionID');
-      if (id === undefined) continue; // summary rows carry no id
+      if (!DETAIL_ROW(row, 'DETAIL')) continue;
       const amount = decimalAttr(row, 'amount');
       if (isZeroDecimal(amount)) continue;
-      const occurredAt = parseFlexDateTime(attr(row, 'dateTime') ?? attr(row, 'settleDate') ?? attr(row, 'reportDate'), options.timeZone);
+      const id = attr(row, 'transactionID') ?? syntheticId('cash', row, occurrences);
+      const occurredAt = parseFlexDateTime(attr(row, 'dateTime') ?? attr(row, 'settleDate') ?? attr(row, 'reportDate'), options.timeZone, CLOSE);
       if (occurredAt === undefined) throw new MalformedVenueResponse('Flex cash transaction dateTime');
-      cashFlows.push({ exchangeFlowId: id, kind: isNegativeDecimal(amount) ? 'withdrawal' : 'deposit', asset: base, amount: multiplyDecimal(absDecimal(amount), fxOf(row)), occurredAt });
+      const out = isNegativeDecimal(amount);
+      const kind = TRANSFER_TYPE.test(type) ? (out ? 'withdrawal' : 'deposit') : out ? 'expense' : 'income';
+      cashFlows.push({ exchangeFlowId: id, kind, asset: base, amount: multiplyDecimal(absDecimal(amount), fxOf(row)), occurredAt });
+      report(id, occurredAt, row);
+    }
+
+    // Transfers (ACATS, internal, FOP): positions or cash moved in kind, external flows at the mark.
+    for (const row of rows(statement.Transfers, 'Transfer')) {
+      if (!DETAIL_ROW(row, 'DETAIL')) continue;
+      const id = attr(row, 'transactionID') ?? syntheticId('transfer', row, occurrences);
+      const occurredAt = parseFlexDateTime(attr(row, 'dateTime') ?? attr(row, 'date') ?? attr(row, 'reportDate'), options.timeZone, CLOSE);
+      if (occurredAt === undefined) throw new MalformedVenueResponse('Flex transfer date');
+      const isCash = attr(row, 'assetCategory') === 'CASH';
+      const quantity = isCash ? multiplyDecimal(decimalOf(attr(row, 'cashTransfer') ?? attr(row, 'quantity')) ?? '0', fxOf(row)) : multiplyDecimal(decimalOf(attr(row, 'quantity')) ?? '0', multiplierOf(row));
+      if (isZeroDecimal(quantity)) continue;
+      const inward = attr(row, 'direction') === undefined ? !isNegativeDecimal(quantity) : attr(row, 'direction') === 'IN';
+      cashFlows.push({ exchangeFlowId: id, kind: inward ? 'deposit' : 'withdrawal', asset: isCash ? base : baseAssetOf(row), amount: absDecimal(quantity), occurredAt });
+      report(id, occurredAt, row);
+    }
+
+    // Corporate actions: splits change quantity only; anything else (mergers, spin-offs) moves the
+    // old and new positions and any cash as expense/income at their marks (events.ts).
+    for (const row of rows(statement.CorporateActions, 'CorporateAction')) {
+      if (!DETAIL_ROW(row, 'DETAIL')) continue;
+      const rowId = attr(row, 'transactionID') ?? syntheticId('corporate', row, occurrences);
+      const occurredAt = parseFlexDateTime(attr(row, 'dateTime') ?? attr(row, 'reportDate'), options.timeZone, CLOSE);
+      if (occurredAt === undefined) throw new MalformedVenueResponse('Flex corporate action date');
+      const quantity = multiplyDecimal(decimalOf(attr(row, 'quantity')) ?? '0', multiplierOf(row));
+      const split = SPLIT_TYPES.has(attr(row, 'type') ?? '');
+      if (!isZeroDecimal(quantity)) {
+        const out = isNegativeDecimal(quantity);
+        const kind = split ? (out ? 'split-out' : 'split-in') : out ? 'expense' : 'income';
+        cashFlows.push({ exchangeFlowId: `${rowId}:qty`, kind, asset: baseAssetOf(row), amount: absDecimal(quantity), occurredAt });
+        report(`${rowId}:qty`, occurredAt, row);
+      }
+      const proceeds = decimalOf(attr(row, 'proceeds') ?? '0') ?? '0';
+      if (!isZeroDecimal(proceeds)) {
+        cashFlows.push({ exchangeFlowId: `${rowId}:cash`, kind: isNegativeDecimal(proceeds) ? 'expense' : 'income', asset: base, amount: multiplyDecimal(absDecimal(proceeds), fxOf(row)), occurredAt });
+        report(`${rowId}:cash`, occurredAt, row);
+      }
     }
 
     for (const row of rows(statement.OpenPositions, 'OpenPosition')) {
@@ -238,7 +345,7 @@ export function parseFlexStatement(xml: unknown, options: FlexParseOptions): Fle
   fills.sort(byTime((f: Fill) => f.executedAt, (f) => f.exchangeTradeId));
   cashFlows.sort(byTime((f: CashFlow) => f.occurredAt, (f) => f.exchangeFlowId));
   for (const list of prices.values()) list.sort((a, b) => a.at - b.at);
-  return { baseCurrency, generatedAt, fills: dedupeBy(fills, (f) => f.exchangeTradeId), cashFlows: dedupeBy(cashFlows, (f) => f.exchangeFlowId), cash, positions, prices };
+  return { baseCurrency, reportedAt, generatedAt, fromDate, fills: dedupeBy(fills, (f) => f.exchangeTradeId), cashFlows: dedupeBy(cashFlows, (f) => f.exchangeFlowId), cash, positions, prices };
 }
 
 function dedupeBy<T>(list: readonly T[], key: (x: T) => string): T[] {

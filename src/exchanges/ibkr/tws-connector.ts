@@ -16,7 +16,7 @@ import {
 import type { Balance, Candle, Fill } from '../../domain/types.js';
 import type { ConnectorOptions, VenueConnector } from '../connector.js';
 import type { VenueCredential } from '../../domain/types.js';
-import { absDecimal, multiplyDecimal } from '../../domain/decimal-string.js';
+import { absDecimal, multiplyDecimal, negateDecimal } from '../../domain/decimal-string.js';
 import { VenueError } from '../errors.js';
 import { connectorClosed, retrying, retryPolicyFor, type FailureClass } from '../retry.js';
 import { VenueConfigError } from '../errors.js';
@@ -85,6 +85,38 @@ export function parseTwsTime(value: string | undefined, defaultZone: string): nu
 
 function num(value: unknown): string | undefined {
   return typeof value === 'number' || typeof value === 'string' ? decimalOf(value) : undefined;
+}
+
+/**
+ * TWS corrects an execution by sending it again with the last execId segment moved on
+ * ("….01.01" → "….01.02"). Corrections replace: every revision keeps its own id, and each
+ * superseded one gets a reversing record (`<execId>:corrected`: opposite side, same quantity and
+ * price, fee refunded), so original + reversal + correction nets to the correction alone.
+ */
+export function splitCorrections(fills: readonly Fill[]): { originals: Fill[]; corrections: Fill[] } {
+  const groups = new Map<string, Fill[]>();
+  for (const f of fills) {
+    const m = /^(.*)\.(\d{2})$/u.exec(f.exchangeTradeId);
+    const key = m === null ? f.exchangeTradeId : m[1]!;
+    const list = groups.get(key) ?? [];
+    list.push(f);
+    groups.set(key, list);
+  }
+  const originals: Fill[] = [];
+  const corrections: Fill[] = [];
+  for (const list of groups.values()) {
+    list.sort((a, b) => (a.exchangeTradeId < b.exchangeTradeId ? -1 : 1));
+    originals.push(list[0]!);
+    if (list.length === 1) continue;
+    const latest = list.at(-1)!;
+    for (const [i, f] of list.entries()) {
+      if (i > 0) corrections.push(f);
+      if (f === latest) continue;
+      corrections.push({ ...f, exchangeTradeId: `${f.exchangeTradeId}:corrected`, side: f.side === 'buy' ? 'sell' : 'buy', fee: negateDecimal(f.fee), executedAt: latest.executedAt });
+    }
+  }
+  const byTime = (a: Fill, b: Fill) => a.executedAt - b.executedAt || (a.exchangeTradeId < b.exchangeTradeId ? -1 : a.exchangeTradeId > b.exchangeTradeId ? 1 : 0);
+  return { originals: originals.sort(byTime), corrections: corrections.sort(byTime) };
 }
 
 export function createIbkrTwsConnector(credential: VenueCredential, options: IbkrTwsConnectorOptions): VenueConnector {
@@ -234,8 +266,15 @@ export function createIbkrTwsConnector(credential: VenueCredential, options: Ibk
 
     async *fetchFills(since, signal) {
       const cursor = since === null ? null : parseTimeCursor('ibkr', since);
-      const fills = await call(executions, signal);
-      yield* timeCursorPages<Fill>(fills, cursor, (f) => f.executedAt, (f) => f.exchangeTradeId, pageSize);
+      const { originals, corrections } = splitCorrections(await call(executions, signal));
+      let last = since;
+      for (const page of timeCursorPages<Fill>(originals, cursor, (f) => f.executedAt, (f) => f.exchangeTradeId, pageSize)) {
+        last = page.cursor;
+        yield page;
+      }
+      // Corrections carry the corrected execution's time, often before the cursor: they are handed
+      // over on every sync (the day's report is small; storage keeps each id once).
+      if (corrections.length > 0) yield { items: corrections, cursor: last ?? JSON.stringify({ v: 1, t: 0, ids: [] }) };
     },
 
     // TWS reports no deposits or withdrawals; pair the account with a Flex query for those.

@@ -113,9 +113,36 @@ export function venueSuite(fixture: VenueFixture): void {
     // loadMarkets asked once for spot markets, and nothing was asked that the venue would not serve.
     t.is(h.fake.requestsTo(fixture.paths.markets).length, 1);
     t.is(h.fake.counter('unrouted'), 0);
-    // Markets the account never touched are not walked.
-    t.false(h.fake.requests.some((r) => r.params['symbol']?.startsWith('XRP') === true || r.params['symbol']?.startsWith('SOL') === true));
+    // Markets without fills but quoted in an asset the account held are scanned (issue 16: a round
+    // trip in a coin no longer held is still found), and deliver nothing here.
+    if (venue !== 'bybit') t.true(h.fake.requests.some((r) => r.params['symbol']?.startsWith('SOL') === true || r.params['symbol']?.startsWith('XRP') === true));
+    t.false(result.items.some((f) => f.baseAsset === 'SOL' || f.baseAsset === 'XRP'));
   });
+
+  test(`${venue}: marks for an asset without a listed market (a fee coin, a delisted symbol) are empty, not a failed sync`, async (t) => {
+    const h = await start(fixture, t, { fills: 10 });
+    const now = Date.now();
+    t.deepEqual(await h.connector.fetchHourlyCandles('DOGE/USDT', now - 5 * HOUR_MS, now), []);
+    t.true(h.logs.some((line) => line.includes('no listed market')));
+  });
+
+  if (venue !== 'bybit') {
+    test(`${venue}: a round trip in a coin never held or transferred is found on the first sync and, between syncs, by the rotating scan`, async (t) => {
+      const h = await start(fixture, t, { fills: 50 });
+      const early = Date.now() - 12 * HOUR_MS;
+      const before = addFills(h.account, 2, early, early + HOUR_MS, [{ base: 'SOL', quote: 'USDT' }]);
+      const first = await collect(h.connect({ now: () => Date.now() - 10 * HOUR_MS }).fetchFills(null));
+      t.deepEqual(first.items.filter((f) => f.baseAsset === 'SOL').map((f) => f.exchangeTradeId).sort(), before.map((f) => String(f.id)).sort());
+      t.true(first.cursor?.includes('"complete":true') ?? false, 'the first pass over every candidate market completed');
+      // A buy and a sell in XRP between two syncs: XRP is neither held nor transferred.
+      const now = Date.now();
+      const between = addFills(h.account, 2, now - 6 * HOUR_MS, now - 5 * HOUR_MS, [{ base: 'XRP', quote: 'USDT' }]);
+      const second = await collect(h.connect({ rotatingScanPerSync: 1 }).fetchFills(first.cursor));
+      const third = await collect(h.connect({ rotatingScanPerSync: 1 }).fetchFills(second.cursor));
+      const found = [...second.items, ...third.items].filter((f) => f.baseAsset === 'XRP').map((f) => f.exchangeTradeId);
+      t.deepEqual(found.sort(), between.map((f) => String(f.id)).sort(), 'found within ⌈candidates / slice⌉ syncs');
+    });
+  }
 
   test(`${venue}: a sync from a saved cursor fetches only what is new`, async (t) => {
     const h = await start(fixture, t, { fills: 1_500 });
@@ -151,6 +178,19 @@ export function venueSuite(fixture: VenueFixture): void {
       t.true(second.cursor?.includes('ETH/BTC') ?? false);
     });
   }
+
+  test(`${venue}: a transfer still pending after 7 days is revisited and arrives when it completes`, async (t) => {
+    const h = await start(fixture, t, { fills: 10 });
+    const late = addTransfer(h.account, { kind: 'deposit', asset: 'ETH', amount: '1.5', fee: '0', time: Date.now() - 12 * DAY_MS, status: 'pending' });
+    const first = await collect(h.connector.fetchCashFlows(null));
+    t.false(first.items.some((c) => c.amount === '1.5'));
+    late.status = 'ok';
+    const second = await collect(h.connect().fetchCashFlows(first.cursor));
+    t.deepEqual(second.items.filter((c) => c.asset === 'ETH').map((c) => [c.kind, c.amount, c.occurredAt]), [['deposit', '1.5', late.time]]);
+    // Rescanning from the held window may hand over a settled transfer again (MEXC): the same id, stored once.
+    const before = new Set(first.items.map((c) => c.exchangeFlowId));
+    t.true(second.items.filter((c) => c.asset !== 'ETH').every((c) => before.has(c.exchangeFlowId)));
+  });
 
   test(`${venue}: deposits and withdrawals arrive as cash flows, a pending one once it completes`, async (t) => {
     const h = await start(fixture, t, { fills: 10 });
