@@ -29,7 +29,7 @@ const benchCertificate = new X509Certificate(createSelfSignedCertificate({ names
 const report = Buffer.alloc(1184);
 report.writeUInt32LE(3, 0);
 report.writeBigUInt64LE(0x30000n, 8);
-attestationReportData({ nonce, enclavePublicKey: identity.publicKey, tlsCertificateFingerprint: null }).copy(report, 0x50);
+attestationReportData({ nonce, enclavePublicKey: identity.publicKey, tlsCertificateFingerprint: null, buildHash: null }).copy(report, 0x50);
 start = performance.now();
 for (let i = 0; i < N; i += 1) parseSnpReport(report);
 const parseUs = ((performance.now() - start) * 1000) / N;
@@ -37,7 +37,7 @@ start = performance.now();
 for (let i = 0; i < N; i += 1) {
   // No certificates here: this times parsing and the policy checks; the chain check fails fast.
   verifyAttestationReport(report, {
-    expected: { binding: { nonce, enclavePublicKey: identity.publicKey, tlsCertificateFingerprint: null } },
+    expected: { binding: { nonce, enclavePublicKey: identity.publicKey, tlsCertificateFingerprint: null, buildHash: null } },
     policy: { measurements: [Buffer.alloc(48)] },
     endorsements: { ark: benchCertificate, ask: benchCertificate, vcek: benchCertificate },
   });

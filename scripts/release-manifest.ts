@@ -1,4 +1,4 @@
-// `npm run release-manifest -- [--out FILE] [--stage DIR] [--measurement HEX ...] [--host-config FILE]`:
+// `npm run release-manifest -- [--out FILE] [--stage DIR] [--measurement HEX ...] [--host-config FILE] [--build-hash HEX]`:
 // the measured image's file list and the release manifest clients pin (docs/deploy.md).
 //
 // The image is: the Node runtime, dist/, sql/, package.json + lockfile, the production packages of
@@ -99,6 +99,11 @@ export interface ReleaseManifest {
   readonly measurements: readonly string[];
   /** HOST_DATA (32 bytes, hex): SHA-256 of the canonical host configuration; null when not bound. */
   readonly hostData: string | null;
+  /**
+   * The build hash (32 bytes, hex) the image's service reports and binds in REPORT_DATA
+   * (`npm run build:hash` on the staged tree); clients refuse a service reporting another. Null when not pinned.
+   */
+  readonly buildHash: string | null;
 }
 
 function sha256File(path: string): string {
@@ -137,7 +142,13 @@ export function hostDataOf(text: string): string {
 
 export function buildManifest(
   files: readonly ImageFile[],
-  options: { readonly version: string; readonly measurement?: string | null; readonly measurements?: readonly string[]; readonly hostData?: string | null },
+  options: {
+    readonly version: string;
+    readonly measurement?: string | null;
+    readonly measurements?: readonly string[];
+    readonly hostData?: string | null;
+    readonly buildHash?: string | null;
+  },
 ): ReleaseManifest {
   const entries = files.map((file): ManifestFile => {
     const stat = statSync(file.sourcePath);
@@ -147,6 +158,8 @@ export function buildManifest(
   const measurements = [...new Set([...(options.measurement === undefined || options.measurement === null ? [] : [options.measurement]), ...(options.measurements ?? [])])];
   for (const m of measurements) if (!/^[0-9a-f]{96}$/u.test(m)) throw new Error('the measurement must be 48 bytes of lower-case hex');
   const measurement = measurements[0] ?? null;
+  const buildHash = options.buildHash ?? null;
+  if (buildHash !== null && !/^[0-9a-f]{64}$/u.test(buildHash)) throw new Error('the build hash must be 32 bytes of lower-case hex');
   return {
     schema: 'track-record-enclave/release-manifest/v1',
     version: options.version,
@@ -155,6 +168,7 @@ export function buildManifest(
     measurement,
     measurements,
     hostData: options.hostData ?? null,
+    buildHash,
   };
 }
 
@@ -175,13 +189,19 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(
       stage: { type: 'string' },
       measurement: { type: 'string', multiple: true },
       'host-config': { type: 'string' },
+      'build-hash': { type: 'string' },
     },
   });
   const version = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
   const files = imageFiles();
   const hostConfig = values['host-config'];
   const hostData = hostConfig === undefined ? null : hostDataOf(readFileSync(hostConfig, 'utf8'));
-  const manifest = buildManifest(files, { version, measurements: (values.measurement ?? []).map((m) => m.toLowerCase()), hostData });
+  const manifest = buildManifest(files, {
+    version,
+    measurements: (values.measurement ?? []).map((m) => m.toLowerCase()),
+    hostData,
+    buildHash: values['build-hash']?.toLowerCase() ?? null,
+  });
   if (values.stage !== undefined) stageImage(files, values.stage);
   writeFileSync(values.out, `${JSON.stringify(manifest, null, 2)}\n`);
   process.stdout.write(`${values.out}: ${manifest.files.length} files, files sha256 ${manifest.filesSha256}${hostData === null ? '' : `, HOST_DATA ${hostData}`}\n`);

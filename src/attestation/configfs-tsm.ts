@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { attestationReportData } from './binding.js';
+import { attestationReportData, buildHashBytes } from './binding.js';
 import { AttestationDeviceError, AttestationStartupError, AttestationUnavailableError, ReportFormatError } from './errors.js';
 import type { EnclaveIdentity } from './identity.js';
 import { parseSnpReport, SNP_REPORT_DATA_LENGTH, type SnpReport } from './snp-report.js';
@@ -133,7 +133,7 @@ export async function requestTsmReport(inblob: Uint8Array, options: TsmReportOpt
 export interface AttesterOptions extends TsmReportOptions {
   /** The AMD_SEV_SNP flag: true means this machine must attest. */
   readonly amdSevSnp: boolean;
-  readonly identity: Pick<EnclaveIdentity, 'publicKey'>;
+  readonly identity: Pick<EnclaveIdentity, 'publicKey' | 'buildHash'>;
   /** SHA-256 of the served TLS certificate's DER (see binding.ts), or null without TLS. */
   readonly tlsCertificateFingerprint: Uint8Array | null;
 }
@@ -161,6 +161,7 @@ export function createAttester(options: AttesterOptions): Attester {
         nonce,
         enclavePublicKey: options.identity.publicKey,
         tlsCertificateFingerprint: options.tlsCertificateFingerprint,
+        buildHash: buildHashBytes(options.identity.buildHash),
       });
       if (!(await isTsmReportRootPresent(root))) throw unavailable(`no SEV-SNP attestation device: ${root} does not exist`);
       let exchange: TsmReport;

@@ -74,7 +74,7 @@ export interface Endorsements extends EndorsementChain {
   readonly product?: AmdProduct;
 }
 
-/** What the report must carry in REPORT_DATA: the gRPC binding (nonce, enclave key, TLS) or raw bytes. */
+/** What the report must carry in REPORT_DATA: the gRPC binding (nonce, enclave key, TLS, build hash) or raw bytes. */
 export type ExpectedReportData = { readonly binding: AttestationBinding } | { readonly reportData: Uint8Array };
 
 export interface VerifyOptions {

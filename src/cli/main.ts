@@ -113,7 +113,7 @@ function channelCredentials(values: { ca?: string | undefined; cert?: string | u
   });
 }
 
-/** The pins `enclave add` verifies against: the manifest's measurements and AMD's certificates for the report. */
+/** The pins `enclave add` verifies against: the manifest's measurements (and build hash, when pinned) and AMD's certificates for the report. */
 function enclaveTrust(values: { manifest?: string | undefined; vcek?: string | undefined; 'cert-chain'?: string | undefined; crl?: string | undefined; 'trusted-ark-sha256'?: string[] | undefined }): EnclaveTrust {
   if (values.manifest === undefined) throw new UsageError('add needs --manifest FILE (the release manifest whose measurements are allowed), or --insecure-dev for a development service');
   if (values.vcek === undefined || values['cert-chain'] === undefined) throw new UsageError('add needs --vcek FILE and --cert-chain FILE (AMD KDS) to check the report signature');
@@ -124,6 +124,7 @@ function enclaveTrust(values: { manifest?: string | undefined; vcek?: string | u
   const pins = values['trusted-ark-sha256'];
   return {
     policy: { measurements: release.measurements, ...(release.hostData === null ? {} : { hostData: release.hostData }) },
+    buildHash: release.buildHash,
     endorsements: {
       ark,
       ask,
@@ -414,6 +415,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           [
             `nonce        ${nonce.toString('hex')}`,
             `public key   ${Buffer.from(identity.hpkePublicKey).toString('hex')}`,
+            `build hash   ${identity.buildHash} (bound in the report data${identity.buildHash === 'unbuilt' ? ' as empty' : ''})`,
             `measurement  ${Buffer.from(report.measurement).toString('hex')}`,
             `report data  ${Buffer.from(report.reportData).toString('hex')}`,
             `policy       abi ${policy?.abiMajor ?? '?'}.${policy?.abiMinor ?? '?'}, debug ${policy?.debugAllowed === true ? 'ALLOWED' : 'off'}, smt ${policy?.smtAllowed === true ? 'on' : 'off'}`,

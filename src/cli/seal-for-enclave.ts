@@ -2,7 +2,8 @@
 // CLI's `enclave add` runs and what the gateway can call: it asks the service for its key and an
 // SEV-SNP report on a fresh nonce, verifies the report (AMD chain, signature, measurement on the
 // release manifest's allow-list, HOST_DATA, guest policy) and that REPORT_DATA binds this nonce,
-// the key it is about to seal to and the TLS certificate this very connection was served, then
+// the key it is about to seal to, the TLS certificate this very connection was served and the
+// build hash the service reported (which must equal the manifest's `buildHash` when it pins one), then
 // fetches a single-use registration challenge and seals to that key (version 3). Any failure
 // throws before a byte of ciphertext exists: a server that cannot prove it is the measured enclave
 // receives nothing. Only `insecureDev` skips the proof, for the simulated/dev service.
@@ -11,6 +12,8 @@ import { Metadata, type CallOptions, type ClientUnaryCall, type ServiceError } f
 import { z } from 'zod';
 import type { AccountKey, VenueCredential } from '../domain/types.js';
 import { sealCredential, X25519_PUBLIC_KEY_LENGTH } from '../crypto/sealed-intake.js';
+import { buildHashBytes } from '../attestation/binding.js';
+import { InvalidAttestationRequestError } from '../attestation/errors.js';
 import { assertAttestationReport, type AttestationPolicy, type Endorsements } from '../attestation/verify.js';
 import type { EnclaveServiceClient } from '../grpc/generated/enclave.js';
 import { accountToWire } from '../grpc/wire.js';
@@ -34,13 +37,16 @@ const manifestSchema = z.object({
   measurements: z.array(hex(48)).optional(),
   measurement: hex(48).nullable().optional(),
   hostData: hex(32).nullable().optional(),
+  buildHash: hex(32).nullable().optional(),
 });
 
-/** What a release manifest pins: its measurements and, when bound, HOST_DATA. */
+/** What a release manifest pins: its measurements and, when bound, HOST_DATA and the build hash. */
 export interface PinnedRelease {
   readonly version: string;
   readonly measurements: readonly Buffer[];
   readonly hostData: Buffer | null;
+  /** The build hash (hex, lower case) the enclave must report and bind; null when the manifest pins none. */
+  readonly buildHash: string | null;
 }
 
 /** Reads the pins of a release manifest (scripts/release-manifest.ts); a manifest without a measurement pins nothing and is refused. */
@@ -49,18 +55,28 @@ export function pinnedRelease(manifestText: string): PinnedRelease {
   try {
     parsed = manifestSchema.parse(JSON.parse(manifestText));
   } catch {
-    throw new ReleaseManifestError('the release manifest is not valid JSON of schema track-record-enclave/release-manifest/v1 (measurements: 48-byte hex, hostData: 32-byte hex)');
+    throw new ReleaseManifestError('the release manifest is not valid JSON of schema track-record-enclave/release-manifest/v1 (measurements: 48-byte hex, hostData and buildHash: 32-byte hex)');
   }
   const all = [...(parsed.measurements ?? []), ...(parsed.measurement === null || parsed.measurement === undefined ? [] : [parsed.measurement])];
   const measurements = [...new Set(all.map((m) => m.toLowerCase()))].map((m) => Buffer.from(m, 'hex'));
   if (measurements.length === 0) throw new ReleaseManifestError('the release manifest lists no launch measurement: nothing to pin (npm run release-manifest -- --measurement HEX)');
-  return { version: parsed.version, measurements, hostData: parsed.hostData === null || parsed.hostData === undefined ? null : Buffer.from(parsed.hostData, 'hex') };
+  return {
+    version: parsed.version,
+    measurements,
+    hostData: parsed.hostData === null || parsed.hostData === undefined ? null : Buffer.from(parsed.hostData, 'hex'),
+    buildHash: parsed.buildHash === null || parsed.buildHash === undefined ? null : parsed.buildHash.toLowerCase(),
+  };
 }
 
 /** What the client trusts: the policy (measurements from the manifest, at least) and AMD's certificates for the report. */
 export interface EnclaveTrust {
   readonly policy: AttestationPolicy;
   readonly endorsements: Endorsements;
+  /**
+   * The build hash (hex) the service must report, from the release manifest; null or absent:
+   * whatever build hash the service reports is bound and checked against the report, not pinned.
+   */
+  readonly buildHash?: string | null;
 }
 
 export interface SealForEnclaveRequest {
@@ -108,6 +124,17 @@ export async function sealCredentialForEnclave(request: SealForEnclaveRequest): 
 
   let measurement: string | null = null;
   if (trust !== 'insecure-dev') {
+    const pinnedBuildHash = trust.buildHash ?? null;
+    if (pinnedBuildHash !== null && identity.buildHash.toLowerCase() !== pinnedBuildHash.toLowerCase()) {
+      throw new EnclaveNotTrustedError(`the service reports build hash ${identity.buildHash}, the release manifest pins ${pinnedBuildHash}; refusing to seal`);
+    }
+    let buildHash: Buffer | null;
+    try {
+      buildHash = buildHashBytes(identity.buildHash);
+    } catch (error) {
+      if (!(error instanceof InvalidAttestationRequestError)) throw error;
+      throw new EnclaveNotTrustedError(`the service reported a malformed build hash: ${error.message}; refusing to seal`, { cause: error });
+    }
     const nonce = (request.random ?? randomBytes)(NONCE_LENGTH);
     let report: Uint8Array;
     try {
@@ -118,7 +145,7 @@ export async function sealCredentialForEnclave(request: SealForEnclaveRequest): 
     }
     try {
       const verified = assertAttestationReport(report, {
-        expected: { binding: { nonce, enclavePublicKey: publicKey, tlsCertificateFingerprint: request.servedCertificateFingerprint() } },
+        expected: { binding: { nonce, enclavePublicKey: publicKey, tlsCertificateFingerprint: request.servedCertificateFingerprint(), buildHash } },
         policy: trust.policy,
         endorsements: trust.endorsements,
       });

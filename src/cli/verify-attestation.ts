@@ -8,19 +8,21 @@ import { X509Certificate } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { AMD_PRODUCTS, type AmdProduct } from '../attestation/amd-certificates.js';
-import { certificateFingerprint } from '../attestation/binding.js';
+import { BUILD_HASH_LENGTH, certificateFingerprint } from '../attestation/binding.js';
 import { describeSnpReport, SNP_REPORT_SIZE } from '../attestation/snp-report.js';
 import { verifyAttestationReport, type ExpectedReportData, type MinimumTcb } from '../attestation/verify.js';
 
 export const USAGE = `usage: verify-attestation --report FILE --measurement HEX [--measurement HEX ...]
        --vcek CERTFILE (--cert-chain PEMFILE | --ask CERTFILE --ark CERTFILE) [--crl FILE]
-       (--nonce HEX --public-key HEX|BASE64 (--tls-cert PEMFILE | --tls-fingerprint HEX | --no-tls) | --report-data HEX)
+       (--nonce HEX --public-key HEX|BASE64 (--tls-cert PEMFILE | --tls-fingerprint HEX | --no-tls) [--build-hash HEX] | --report-data HEX)
        [--host-data HEX] [--min-tcb bl.tee.snp.ucode] [--min-launch-tcb bl.tee.snp.ucode] [--vmpl N]
        [--require-smt-disabled] [--id-key-digest HEX ...] [--min-guest-svn N] [--product Milan|Genoa|Turin]
        [--trusted-ark-sha256 HEX ...] [--allow-debug] [--allow-migration-agent] [--json]
 The report file holds the raw 1184-byte report, or its hex or base64 text. --cert-chain is the
 ASK+ARK PEM that AMD KDS serves at /vcek/v1/{product}/cert_chain. The ARK must be AMD's (pinned);
---trusted-ark-sha256 replaces the pins (test roots only).`;
+--trusted-ark-sha256 replaces the pins (test roots only). --build-hash is the service's build hash
+(GetEnclaveIdentity, \`npm run build:hash\`); without it the report must bind no build hash, i.e. an
+unbuilt service running from sources.`;
 
 export interface CliIo {
   readonly out: (line: string) => void;
@@ -76,6 +78,7 @@ export function runVerifyAttestation(argv: readonly string[], io: CliIo): number
         'tls-cert': { type: 'string' },
         'tls-fingerprint': { type: 'string' },
         'no-tls': { type: 'boolean' },
+        'build-hash': { type: 'string' },
         'report-data': { type: 'string' },
         vcek: { type: 'string' },
         'cert-chain': { type: 'string' },
@@ -107,7 +110,7 @@ export function runVerifyAttestation(argv: readonly string[], io: CliIo): number
 
     let expected: ExpectedReportData;
     if (values['report-data'] !== undefined) {
-      if (values.nonce !== undefined || values['public-key'] !== undefined) throw new UsageError('give --report-data or --nonce/--public-key, not both');
+      if (values.nonce !== undefined || values['public-key'] !== undefined || values['build-hash'] !== undefined) throw new UsageError('give --report-data or --nonce/--public-key/--build-hash, not both');
       expected = { reportData: decodeBytes(values['report-data'], '--report-data') };
     } else {
       if (values.nonce === undefined || values['public-key'] === undefined) throw new UsageError('--nonce and --public-key are required (or --report-data)');
@@ -119,7 +122,10 @@ export function runVerifyAttestation(argv: readonly string[], io: CliIo): number
           : values['tls-fingerprint'] !== undefined
             ? decodeBytes(values['tls-fingerprint'].replaceAll(':', ''), '--tls-fingerprint')
             : null;
-      expected = { binding: { nonce: decodeBytes(values.nonce, '--nonce'), enclavePublicKey: decodeBytes(values['public-key'], '--public-key'), tlsCertificateFingerprint } };
+      // No --build-hash: the empty build hash, which is what an unbuilt service (running from sources) binds.
+      const buildHash = values['build-hash'] === undefined ? null : decodeBytes(values['build-hash'], '--build-hash');
+      if (buildHash !== null && buildHash.byteLength !== BUILD_HASH_LENGTH) throw new UsageError('--build-hash must be 32 bytes (64 hex digits)');
+      expected = { binding: { nonce: decodeBytes(values.nonce, '--nonce'), enclavePublicKey: decodeBytes(values['public-key'], '--public-key'), tlsCertificateFingerprint, buildHash } };
     }
 
     let ask: X509Certificate | undefined;

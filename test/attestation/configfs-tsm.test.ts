@@ -16,26 +16,28 @@ import { startFakeConfigfs } from '../../testkit/attestation/fake-configfs.js';
 import { TEST_MEASUREMENT } from '../../testkit/attestation/synthetic-report.js';
 
 const fingerprint = createHash('sha256').update('test certificate DER').digest();
+const buildHash = createHash('sha256').update('the trusted base').digest();
 
-/** The documented encoding, spelled out independently of src/attestation/binding.ts. */
-function expectedReportData(nonce: Buffer, publicKey: Buffer, certFingerprint: Buffer): Buffer {
+/** The documented encoding, spelled out independently of src/attestation/binding.ts (an unbuilt service binds an empty build hash). */
+function expectedReportData(nonce: Buffer, publicKey: Buffer, certFingerprint: Buffer, build: Buffer = Buffer.alloc(0)): Buffer {
   return createHash('sha512')
     .update(Buffer.concat([Buffer.from([nonce.length >> 8, nonce.length & 0xff]), nonce]))
     .update(Buffer.concat([Buffer.from([0, 32]), publicKey]))
     .update(Buffer.concat([Buffer.from([0, certFingerprint.length]), certFingerprint]))
+    .update(Buffer.concat([Buffer.from([0, build.length]), build]))
     .digest();
 }
 
 const missingRoot = path.join(tmpdir(), `no-tsm-${process.pid}`, 'tsm', 'report');
 
-test('binds nonce, enclave key and TLS fingerprint byte for byte through inblob and the report', async (t) => {
+test('binds nonce, enclave key, TLS fingerprint and build hash byte for byte through inblob and the report', async (t) => {
   const fake = await startFakeConfigfs();
   t.teardown(() => fake.stop());
-  const identity = await createEnclaveIdentity();
+  const identity = await createEnclaveIdentity({ buildHash: buildHash.toString('hex') });
   const attester = createAttester({ root: fake.root, amdSevSnp: true, identity, tlsCertificateFingerprint: fingerprint });
   const nonce = randomBytes(32);
   const attestation = await attester.getAttestation(nonce);
-  const expected = expectedReportData(nonce, identity.publicKey, fingerprint);
+  const expected = expectedReportData(nonce, identity.publicKey, fingerprint, buildHash);
   t.is(fake.inblobs.length, 1);
   t.deepEqual(fake.inblobs[0], expected, 'inblob written to the device');
   t.deepEqual(attestation.reportData, expected);
@@ -146,7 +148,11 @@ test('the library encoder agrees with the documented encoding', (t) => {
   const nonce = randomBytes(40);
   const key = randomBytes(32);
   t.deepEqual(
-    attestationReportData({ nonce, enclavePublicKey: key, tlsCertificateFingerprint: fingerprint }),
+    attestationReportData({ nonce, enclavePublicKey: key, tlsCertificateFingerprint: fingerprint, buildHash }),
+    expectedReportData(nonce, key, fingerprint, buildHash),
+  );
+  t.deepEqual(
+    attestationReportData({ nonce, enclavePublicKey: key, tlsCertificateFingerprint: fingerprint, buildHash: null }),
     expectedReportData(nonce, key, fingerprint),
   );
 });

@@ -9,6 +9,7 @@ import { connect } from 'node:tls';
 import { credentials } from '@grpc/grpc-js';
 import test from 'ava';
 import { startService, type RunningService } from '../../src/app/service.js';
+import { buildHashBytes } from '../../src/attestation/binding.js';
 import { KeyReleaseError } from '../../src/attestation/errors.js';
 import { verifyAttestationReport } from '../../src/attestation/verify.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
@@ -111,7 +112,14 @@ test.serial('two enclave-mode instances released by the same broker share the in
     const nonce = randomBytes(32);
     const attestation = await unary(client.getAttestation.bind(client), { nonce });
     const verdict = verifyAttestationReport(attestation.report, {
-      expected: { binding: { nonce, enclavePublicKey: identity.hpkePublicKey, tlsCertificateFingerprint: Buffer.from(served.fingerprint256.replaceAll(':', ''), 'hex') } },
+      expected: {
+        binding: {
+          nonce,
+          enclavePublicKey: identity.hpkePublicKey,
+          tlsCertificateFingerprint: Buffer.from(served.fingerprint256.replaceAll(':', ''), 'hex'),
+          buildHash: buildHashBytes(identity.buildHash),
+        },
+      },
       policy: { measurements: [TEST_MEASUREMENT], hostData: measuredConfiguration(config, Buffer.from(gatewayCa.cert)).hostData },
       endorsements: { ark: broker.chain.ark, ask: broker.chain.ask, vcek: broker.chain.vcek, trustedArks: broker.chain.trustedArks },
     });

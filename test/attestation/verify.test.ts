@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import test from 'ava';
-import { certificateFingerprint } from '../../src/attestation/binding.js';
+import { certificateFingerprint, type AttestationBinding } from '../../src/attestation/binding.js';
 import { createAttester } from '../../src/attestation/configfs-tsm.js';
 import { createEnclaveIdentity } from '../../src/attestation/identity.js';
 import { AMD_ARK_SHA256 } from '../../src/attestation/amd-certificates.js';
@@ -11,6 +11,7 @@ import { testAmdChain, type TestAmdChain } from '../../testkit/attestation/test-
 
 const fingerprint = createHash('sha256').update('served certificate').digest();
 const HOST_DATA = Buffer.alloc(32, 0x33);
+const BUILD_HASH = createHash('sha256').update('the trusted base').digest();
 
 function failed(verdict: ReturnType<typeof verifyAttestationReport>): string[] {
   return verdict.checks.filter((check) => check.status === 'fail').map((check) => check.name);
@@ -20,7 +21,7 @@ function failed(verdict: ReturnType<typeof verifyAttestationReport>): string[] {
 async function goodAttestation(chain: TestAmdChain): Promise<{ report: Buffer; options: VerifyOptions; publicKey: Buffer; nonce: Buffer }> {
   const fake = await startFakeConfigfs({ report: { signingKey: chain.vcekPrivateKey } });
   try {
-    const identity = await createEnclaveIdentity();
+    const identity = await createEnclaveIdentity({ buildHash: BUILD_HASH.toString('hex') });
     const nonce = randomBytes(32);
     const attester = createAttester({ root: fake.root, amdSevSnp: true, identity, tlsCertificateFingerprint: fingerprint });
     const { report } = await attester.getAttestation(nonce);
@@ -29,7 +30,7 @@ async function goodAttestation(chain: TestAmdChain): Promise<{ report: Buffer; o
       nonce,
       publicKey: identity.publicKey,
       options: {
-        expected: { binding: { nonce, enclavePublicKey: identity.publicKey, tlsCertificateFingerprint: fingerprint } },
+        expected: { binding: { nonce, enclavePublicKey: identity.publicKey, tlsCertificateFingerprint: fingerprint, buildHash: BUILD_HASH } },
         policy: { measurements: [TEST_MEASUREMENT], hostData: HOST_DATA, minimumTcb: { bootLoader: 3, snp: 8 } },
         endorsements: { ark: chain.ark, ask: chain.ask, vcek: chain.vcek, trustedArks: chain.trustedArks },
       },
@@ -145,13 +146,17 @@ test('refuses a wrong HOST_DATA (unapproved configuration) and a measurement not
   t.deepEqual(failed(verifyAttestationReport(chain.report({ reportData, measurement: other }), { ...options, policy: { ...options.policy, measurements: [TEST_MEASUREMENT, other] } })), []);
 });
 
-test('refuses a stale report (another nonce), another enclave key or another TLS certificate', async (t) => {
+test('refuses a stale report (another nonce), another enclave key, another TLS certificate or another build hash', async (t) => {
   const chain = await testAmdChain();
   const { report, options, nonce, publicKey } = await goodAttestation(chain);
-  const rebind = (binding: { nonce: Uint8Array; enclavePublicKey: Uint8Array; tlsCertificateFingerprint: Uint8Array | null }): VerifyOptions => ({ ...options, expected: { binding } });
-  t.deepEqual(failed(verifyAttestationReport(report, rebind({ nonce: randomBytes(32), enclavePublicKey: publicKey, tlsCertificateFingerprint: fingerprint }))), ['report-data']);
-  t.deepEqual(failed(verifyAttestationReport(report, rebind({ nonce, enclavePublicKey: randomBytes(32), tlsCertificateFingerprint: fingerprint }))), ['report-data']);
-  t.deepEqual(failed(verifyAttestationReport(report, rebind({ nonce, enclavePublicKey: publicKey, tlsCertificateFingerprint: null }))), ['report-data']);
+  const rebind = (binding: AttestationBinding): VerifyOptions => ({ ...options, expected: { binding } });
+  const good = { nonce, enclavePublicKey: publicKey, tlsCertificateFingerprint: fingerprint, buildHash: BUILD_HASH };
+  t.deepEqual(failed(verifyAttestationReport(report, rebind(good))), []);
+  t.deepEqual(failed(verifyAttestationReport(report, rebind({ ...good, nonce: randomBytes(32) }))), ['report-data']);
+  t.deepEqual(failed(verifyAttestationReport(report, rebind({ ...good, enclavePublicKey: randomBytes(32) }))), ['report-data']);
+  t.deepEqual(failed(verifyAttestationReport(report, rebind({ ...good, tlsCertificateFingerprint: null }))), ['report-data']);
+  t.deepEqual(failed(verifyAttestationReport(report, rebind({ ...good, buildHash: randomBytes(32) }))), ['report-data']);
+  t.deepEqual(failed(verifyAttestationReport(report, rebind({ ...good, buildHash: null }))), ['report-data']);
   t.deepEqual(certificateFingerprint(chain.vcek.raw), createHash('sha256').update(chain.vcek.raw).digest());
 });
 

@@ -1,7 +1,8 @@
 // Issue 13, item 5: `enclave add` verifies the service before it seals. A fake gRPC server with
 // its own X25519 key plays the enclave; whatever report it offers short of a genuine one for a
-// pinned measurement that binds this nonce and its key, the CLI exits non-zero and the fake never
-// sees a challenge request or a byte of ciphertext.
+// pinned measurement that binds this nonce, its key and the build hash it reports (the manifest's,
+// when pinned), the CLI exits non-zero and the fake never sees a challenge request or a byte of
+// ciphertext.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,6 +19,13 @@ import { testAmdChain, type TestAmdChain } from '../../testkit/attestation/test-
 import { buildSyntheticReport, signSyntheticReport, TEST_MEASUREMENT, testSigningKey } from '../../testkit/attestation/synthetic-report.js';
 
 const KEY_TEXT = 'CANARY-KEY-5e0c\nCANARY-SECRET-aa71\n';
+/** The build hash the fake enclave reports. */
+const BUILD_HASH = 'b1'.repeat(32);
+
+/** REPORT_DATA as the enclave binds it (no TLS on the test channel), by default for BUILD_HASH. */
+function bound(nonce: Uint8Array, enclavePublicKey: Uint8Array, buildHash: string = BUILD_HASH): Buffer {
+  return attestationReportData({ nonce, enclavePublicKey, tlsCertificateFingerprint: null, buildHash: Buffer.from(buildHash, 'hex') });
+}
 
 interface Fake {
   readonly h: Harness;
@@ -31,10 +39,10 @@ interface Fake {
 async function startFake(t: ExecutionContext, report: (nonce: Uint8Array, publicKey: Buffer) => Buffer | null): Promise<Fake> {
   const h = await startHarness();
   t.teardown(() => h.close());
-  const identity = await createEnclaveIdentity({ serviceVersion: 'fake', buildHash: 'fake' });
+  const identity = await createEnclaveIdentity({ serviceVersion: 'fake', buildHash: BUILD_HASH });
   const received: Uint8Array[] = [];
   const challenges: Buffer[] = [];
-  h.port.behaviour.identity = async () => ({ publicKey: identity.publicKey, serviceVersion: 'fake', buildHash: 'fake' });
+  h.port.behaviour.identity = async () => ({ publicKey: identity.publicKey, serviceVersion: 'fake', buildHash: BUILD_HASH });
   const offered = (nonce: Uint8Array): Attestation | null => {
     const bytes = report(nonce, identity.publicKey);
     return bytes === null ? null : { report: bytes, parsed: parseSnpReport(bytes), reportData: parseSnpReport(bytes).reportData };
@@ -61,14 +69,14 @@ interface Pins {
   readonly chain: TestAmdChain;
 }
 
-async function pins(t: ExecutionContext, measurements: readonly Buffer[] = [TEST_MEASUREMENT]): Promise<Pins> {
+async function pins(t: ExecutionContext, measurements: readonly Buffer[] = [TEST_MEASUREMENT], buildHash: string | null = null): Promise<Pins> {
   const chain = await testAmdChain();
   const dir = await mkdtemp(path.join(tmpdir(), 'seal-verify-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const manifest = path.join(dir, 'release-manifest.json');
   await writeFile(manifest, JSON.stringify({
     schema: 'track-record-enclave/release-manifest/v1', version: '0.1.0', filesSha256: '00', files: [],
-    measurement: null, measurements: measurements.map((m) => m.toString('hex')), hostData: null,
+    measurement: null, measurements: measurements.map((m) => m.toString('hex')), hostData: null, buildHash,
   }));
   await writeFile(path.join(dir, 'vcek.pem'), chain.vcek.toString());
   await writeFile(path.join(dir, 'chain.pem'), `${chain.ask.toString()}${chain.ark.toString()}`);
@@ -108,7 +116,7 @@ test('the fake-enclave attack: a report binding the fake key but signed by a key
   const { args } = await pins(t);
   const forger = testSigningKey();
   const fake = await startFake(t, (nonce, publicKey) => {
-    const report = buildSyntheticReport({ measurement: TEST_MEASUREMENT, reportData: attestationReportData({ nonce, enclavePublicKey: publicKey, tlsCertificateFingerprint: null }) });
+    const report = buildSyntheticReport({ measurement: TEST_MEASUREMENT, reportData: bound(nonce, publicKey) });
     signSyntheticReport(report, forger.privateKey);
     return report;
   });
@@ -120,7 +128,7 @@ test('the fake-enclave attack: a report binding the fake key but signed by a key
 test('the fake-enclave attack: a genuine report of another measurement, or of the real enclave for another key, is refused', async (t) => {
   const { args, chain } = await pins(t);
   const otherMeasurement = await startFake(t, (nonce, publicKey) =>
-    chain.report({ measurement: Buffer.alloc(48, 0x11), reportData: attestationReportData({ nonce, enclavePublicKey: publicKey, tlsCertificateFingerprint: null }) }));
+    chain.report({ measurement: Buffer.alloc(48, 0x11), reportData: bound(nonce, publicKey) }));
   const measured = await add(otherMeasurement, args);
   assertNothingSent(t, otherMeasurement, measured);
   t.regex(measured.err, /measurement/u);
@@ -128,10 +136,24 @@ test('the fake-enclave attack: a genuine report of another measurement, or of th
   // A relay: the genuine enclave's report (right measurement, this nonce) names the genuine key, not the fake's.
   const genuineKey = (await createEnclaveIdentity({ serviceVersion: 'x', buildHash: 'x' })).publicKey;
   const relay = await startFake(t, (nonce) =>
-    chain.report({ measurement: TEST_MEASUREMENT, reportData: attestationReportData({ nonce, enclavePublicKey: genuineKey, tlsCertificateFingerprint: null }) }));
+    chain.report({ measurement: TEST_MEASUREMENT, reportData: bound(nonce, genuineKey) }));
   const relayed = await add(relay, args);
   assertNothingSent(t, relay, relayed);
   t.regex(relayed.err, /report-data/u);
+});
+
+test('a genuine report binding another build hash than the service reports, or a build hash the manifest does not pin, is refused', async (t) => {
+  const { args, chain } = await pins(t);
+  const otherBuild = await startFake(t, (nonce, publicKey) => chain.report({ measurement: TEST_MEASUREMENT, reportData: bound(nonce, publicKey, 'c2'.repeat(32)) }));
+  const rebuilt = await add(otherBuild, args);
+  assertNothingSent(t, otherBuild, rebuilt);
+  t.regex(rebuilt.err, /report-data/u);
+
+  const pinned = await pins(t, [TEST_MEASUREMENT], 'c2'.repeat(32));
+  const unpinnedBuild = await startFake(t, (nonce, publicKey) => pinned.chain.report({ measurement: TEST_MEASUREMENT, reportData: bound(nonce, publicKey) }));
+  const refused = await add(unpinnedBuild, pinned.args);
+  assertNothingSent(t, unpinnedBuild, refused);
+  t.regex(refused.err, /the release manifest pins c2/u);
 });
 
 test('add without pins is a usage error and asks the service nothing; --insecure-dev seals with a loud warning and does not vouch for the permission check', async (t) => {
@@ -150,9 +172,9 @@ test('add without pins is a usage error and asks the service nothing; --insecure
 });
 
 test('a verified enclave gets a version-3 blob bound to the challenge it issued, and the reply says the key was checked', async (t) => {
-  const { args, chain } = await pins(t, [Buffer.alloc(48, 0x22), TEST_MEASUREMENT]);
+  const { args, chain } = await pins(t, [Buffer.alloc(48, 0x22), TEST_MEASUREMENT], BUILD_HASH);
   const fake = await startFake(t, (nonce, publicKey) =>
-    chain.report({ measurement: TEST_MEASUREMENT, reportData: attestationReportData({ nonce, enclavePublicKey: publicKey, tlsCertificateFingerprint: null }) }));
+    chain.report({ measurement: TEST_MEASUREMENT, reportData: bound(nonce, publicKey) }));
   const run = await add(fake, args);
   t.is(run.code, 0, run.err);
   t.regex(run.out, /added victim on binance: active \(key checked read-only by the verified enclave\)/u);
