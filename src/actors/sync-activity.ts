@@ -6,10 +6,10 @@ import type { Logger } from 'pino';
 import { DEFAULT_LARGE_FLOW_SHARE, type AggregationResult, type Aggregator, type CostMethod, type DataGap } from '../domain/aggregation.js';
 import { AggregationInputError } from '../domain/errors.js';
 import { accountId, type AccountKey, type BalanceSnapshot, type CashFlow, type EpochMs, type Fill, type SyncCursor, type SyncMode, type SyncProgress } from '../domain/types.js';
-import type { VenueConnector } from '../exchanges/connector.js';
+import type { Page, VenueConnector } from '../exchanges/connector.js';
 import type { AccountStore } from '../storage/account-store.js';
 import type { Clock } from './clock.js';
-import { quarantineGaps, screenCashFlows, screenFills, type QuarantinedRecord } from '../domain/quarantine.js';
+import { quarantineGaps, screenCashFlows, screenFills, type QuarantinedRecord, type Screened } from '../domain/quarantine.js';
 import { reconcile, type AssetDifference } from '../domain/reconcile.js';
 import { parseEngineState } from '../domain/engine-state.js';
 import { VenueError } from '../exchanges/errors.js';
@@ -108,45 +108,62 @@ function assetsOf(fills: readonly Fill[], flows: readonly CashFlow[], known: rea
   return [...assets].sort();
 }
 
+/** What differs between the two record streams a sync pulls (fills, cash flows). */
+interface RecordStream<T> {
+  readonly pages: AsyncIterable<Page<T>>;
+  readonly screen: (items: readonly T[]) => Screened<T>;
+  readonly timeOf: (item: T) => EpochMs;
+  readonly commit: (items: readonly T[], cursor: SyncCursor) => Promise<{ readonly inserted: number }>;
+  /** After each page committed with its cursor, with the totals so far. */
+  readonly onPage: (cursor: SyncCursor, totals: StreamTotals) => void;
+}
+
+interface StreamTotals {
+  pages: number;
+  fetched: number;
+  inserted: number;
+  /** Time of the oldest record this sync stored (+∞ when none). */
+  earliestNew: number;
+}
+
+/** Pulls a stream page by page: screens each page, commits it with its cursor, counts. */
+async function ingestStream<T>(stream: RecordStream<T>, signal: AbortSignal, quarantined: QuarantinedRecord[]): Promise<StreamTotals> {
+  const totals: StreamTotals = { pages: 0, fetched: 0, inserted: 0, earliestNew: Number.POSITIVE_INFINITY };
+  for await (const page of stream.pages) {
+    signal.throwIfAborted();
+    const screened = stream.screen(page.items);
+    quarantined.push(...screened.quarantined);
+    const { inserted } = await stream.commit(screened.kept, page.cursor);
+    totals.inserted += inserted;
+    if (inserted > 0) for (const item of screened.kept) totals.earliestNew = Math.min(totals.earliestNew, stream.timeOf(item));
+    totals.pages += 1;
+    totals.fetched += page.items.length;
+    stream.onPage(page.cursor, totals);
+  }
+  return totals;
+}
+
 /** Runs one sync. `run.position` is updated as pages and aggregates commit. */
 export async function runSyncActivity(deps: SyncActivityDeps, run: SyncRun): Promise<SyncOutcome> {
   const { store } = deps;
   const { account, generation, connector, position, signal } = run;
   const progress = progressReporter(deps.clock, run.onProgress);
-  let fillsIngested = 0;
-  let cashFlowsIngested = 0;
-  let fillPages = 0;
-  let fillsFetched = 0;
-  let cashFlowPages = 0;
-  let cashFlowsFetched = 0;
-  let earliestNew = Number.POSITIVE_INFINITY;
   progress.update({}, true);
   // A record the engine cannot value is left out and flagged; the rest of its page goes on.
   const quarantined: QuarantinedRecord[] = [];
-  for await (const page of connector.fetchFills(position.fillsCursor, signal)) {
-    signal.throwIfAborted();
-    const screened = screenFills(page.items);
-    quarantined.push(...screened.quarantined);
-    const { inserted } = await store.commitFillsPage(account, screened.kept, page.cursor, generation);
-    position.fillsCursor = page.cursor;
-    fillsIngested += inserted;
-    if (inserted > 0) for (const f of screened.kept) earliestNew = Math.min(earliestNew, f.executedAt);
-    fillPages += 1;
-    fillsFetched += page.items.length;
-    progress.update({ fillPages, fillsFetched });
-  }
-  for await (const page of connector.fetchCashFlows(position.cashFlowsCursor, signal)) {
-    signal.throwIfAborted();
-    const screened = screenCashFlows(page.items);
-    quarantined.push(...screened.quarantined);
-    const { inserted } = await store.commitCashFlowsPage(account, screened.kept, page.cursor, generation);
-    position.cashFlowsCursor = page.cursor;
-    cashFlowsIngested += inserted;
-    if (inserted > 0) for (const c of screened.kept) earliestNew = Math.min(earliestNew, c.occurredAt);
-    cashFlowPages += 1;
-    cashFlowsFetched += page.items.length;
-    progress.update({ cashFlowPages, cashFlowsFetched });
-  }
+  const fills = await ingestStream({
+    pages: connector.fetchFills(position.fillsCursor, signal), screen: screenFills, timeOf: (f) => f.executedAt,
+    commit: (items, cursor) => store.commitFillsPage(account, items, cursor, generation),
+    onPage: (cursor, t) => { position.fillsCursor = cursor; progress.update({ fillPages: t.pages, fillsFetched: t.fetched }); },
+  }, signal, quarantined);
+  const flows = await ingestStream({
+    pages: connector.fetchCashFlows(position.cashFlowsCursor, signal), screen: screenCashFlows, timeOf: (c) => c.occurredAt,
+    commit: (items, cursor) => store.commitCashFlowsPage(account, items, cursor, generation),
+    onPage: (cursor, t) => { position.cashFlowsCursor = cursor; progress.update({ cashFlowPages: t.pages, cashFlowsFetched: t.fetched }); },
+  }, signal, quarantined);
+  const fillsIngested = fills.inserted;
+  const cashFlowsIngested = flows.inserted;
+  const earliestNew = Math.min(fills.earliestNew, flows.earliestNew);
 
   const untilHour = Math.floor(deps.clock.now() / HOUR) * HOUR;
   // A record older than the computed history cannot be appended: recompute from the start.
