@@ -8,7 +8,7 @@
 // in the state value nact holds, so every exit path (passivation, crash, stop) releases exactly
 // what that value references.
 import type { Logger } from 'pino';
-import type { Aggregator, CostMethod, DataGap } from '../domain/aggregation.js';
+import { DEFAULT_LARGE_FLOW_SHARE, type Aggregator, type CostMethod, type DataGap } from '../domain/aggregation.js';
 import { DomainError, WritableCredentialError } from '../domain/errors.js';
 import { assertReadOnlyPermissions } from '../domain/permissions.js';
 import { accountId, assertNever, type AccountKey, type BalanceSnapshot, type EpochMs, type SyncMode, type SyncProgress, type VenuePermissions } from '../domain/types.js';
@@ -94,9 +94,11 @@ export interface AccountActorSettings {
   /** Passivate after this long without a message or a sync. */
   readonly idleMs: number;
   readonly costMethod: CostMethod;
+  /** A flow above this share of equity splits its hour (config LARGE_FLOW_SHARE). */
+  readonly largeFlowShare: number;
 }
 
-export const DEFAULT_ACCOUNT_SETTINGS: AccountActorSettings = { syncIntervalMs: 3_600_000, syncJitter: 0.1, idleMs: 900_000, costMethod: 'average' };
+export const DEFAULT_ACCOUNT_SETTINGS: AccountActorSettings = { syncIntervalMs: 3_600_000, syncJitter: 0.1, idleMs: 900_000, costMethod: 'average', largeFlowShare: DEFAULT_LARGE_FLOW_SHARE };
 
 /** One slot of the full-sync limit; `release` may be called more than once (only the first counts). */
 export interface GateLease {
@@ -545,7 +547,7 @@ async function beginSync(
       try { listener(update); } catch { /* a listener's failure is its caller's, not the sync's */ }
     }
   };
-  const activityDeps = { store: deps.store, aggregator: deps.aggregator, clock: deps.clock, costMethod: deps.settings.costMethod, ...(deps.logger === undefined ? {} : { logger: deps.logger }) };
+  const activityDeps = { store: deps.store, aggregator: deps.aggregator, clock: deps.clock, costMethod: deps.settings.costMethod, largeFlowShare: deps.settings.largeFlowShare, ...(deps.logger === undefined ? {} : { logger: deps.logger }) };
   runSyncActivity(activityDeps, { account, generation: state.session.generation, connector: held.connector, mode, position, signal: run.abort.signal, onProgress }).then(
     (outcome) => { tell(env.self, { type: 'SyncSettled', run: run.id, position, outcome: { ok: true, value: syncResult(outcome, mode, trigger, startedAt, deps.clock.now()) } }); },
     (error: unknown) => { tell(env.self, { type: 'SyncSettled', run: run.id, position, outcome: { ok: false, error } }); },

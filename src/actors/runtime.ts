@@ -32,7 +32,7 @@ export function createActorRuntime(config: Config, deps: ActorRuntimeDeps): Acto
     deps: {
       store: deps.store, aggregator: deps.aggregator, openCredential: deps.openCredential, openSealed: deps.openSealed, sealForStorage: deps.sealForStorage,
       connectorFactory: deps.connectorFactory, clock, random: Math.random,
-      settings: { ...DEFAULT_ACCOUNT_SETTINGS, syncIntervalMs: config.SYNC_INTERVAL_MS, idleMs: config.ACTOR_IDLE_MS, ...deps.settings },
+      settings: { ...DEFAULT_ACCOUNT_SETTINGS, syncIntervalMs: config.SYNC_INTERVAL_MS, idleMs: config.ACTOR_IDLE_MS, largeFlowShare: config.LARGE_FLOW_SHARE, ...deps.settings },
       logger: deps.logger,
     },
     metrics,

@@ -63,6 +63,8 @@ export interface SyncActivityDeps {
   readonly aggregator: Aggregator;
   readonly clock: Clock;
   readonly costMethod: CostMethod;
+  /** Share of equity above which a flow splits its hour (default DEFAULT_LARGE_FLOW_SHARE). */
+  readonly largeFlowShare?: number;
   readonly logger?: Logger;
 }
 
@@ -305,7 +307,7 @@ async function valueHistory(
       baseCurrency: base, costMethod: deps.costMethod, state, openingBalances: [],
       fills: fills.slice(fillAt, fillEnd), cashFlows: cashFlows.slice(flowAt, flowEnd), candles: candles.slice(candleAt, candleEnd),
       untilHour: chunkEnd, ...(state === null ? { startHour: firstHour } : {}),
-      largeFlowShare: DEFAULT_LARGE_FLOW_SHARE,
+      largeFlowShare: deps.largeFlowShare ?? DEFAULT_LARGE_FLOW_SHARE,
     }, signal);
     for (const h of result.hourlyReturns) hourlyReturns.push(h);
     for (const g of result.gaps) gaps.push(g);

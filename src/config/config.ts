@@ -40,6 +40,12 @@ const schema = z.object({
   TLS_CA_FILE: z.string().min(1).optional(),
   TLS_CERT_FILE: z.string().min(1).optional(),
   TLS_KEY_FILE: z.string().min(1).optional(),
+  /**
+   * True time-weighted returns (GIPS): an external flow worth more than this share of equity at its
+   * instant splits its hour (the portfolio is valued at the flow's minute and the sub-periods are
+   * linked). 0 splits at every flow; 1 only at flows larger than equity.
+   */
+  LARGE_FLOW_SHARE: z.coerce.number().min(0, 'expected a share between 0 and 1').max(1, 'expected a share between 0 and 1').default(0.1),
   /** Worker threads for the aggregation pool; 0 = one per core. */
   POOL_THREADS: z.coerce.number().int().min(0).default(0),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),

@@ -53,6 +53,9 @@ export function measuredConfiguration(config: Config, gatewayCa: Buffer | null):
     gatewayCaSha256: gatewayCa === null ? null : createHash('sha256').update(gatewayCa).digest('hex'),
     database: databaseOf(config.DATABASE_URL),
     tsmReportRoot: config.TSM_REPORT_ROOT,
+    // Changes every published return around large flows: a verifier must see which share was used
+    // (a decimal string: hashed documents hold no floats).
+    largeFlowShare: String(config.LARGE_FLOW_SHARE),
   };
   const text = canonicalJson(document);
   return { document, text, hostData: createHash('sha256').update(text, 'utf8').digest() };

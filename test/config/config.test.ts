@@ -10,6 +10,17 @@ test('defaults apply when nothing is configured', (t) => {
   t.is(config.ENCLAVE_PORT, 50051);
   t.false(config.ENCLAVE_MODE);
   t.is(config.DATABASE_URL, undefined);
+  t.is(config.LARGE_FLOW_SHARE, 0.1);
+});
+
+test('LARGE_FLOW_SHARE is a share in [0, 1]: outside it, or not a number, is refused by name', (t) => {
+  t.is(loadConfig({ LARGE_FLOW_SHARE: '0.25' }).LARGE_FLOW_SHARE, 0.25);
+  t.is(loadConfig({ LARGE_FLOW_SHARE: '0' }).LARGE_FLOW_SHARE, 0);
+  for (const bad of ['-0.1', '1.5', 'ten']) {
+    const error = t.throws(() => loadConfig({ LARGE_FLOW_SHARE: bad }), { instanceOf: ConfigError });
+    t.regex(error!.message, /LARGE_FLOW_SHARE/u);
+    t.false(error!.message.includes(bad));
+  }
 });
 
 test('a malformed key is reported by name without echoing its value', (t) => {
@@ -71,5 +82,6 @@ test('HOST_DATA changes with every measured setting and not with the database pa
   t.false(same({ KEY_BROKER_RESOURCE: 'a/b/c' }));
   t.false(same({ DATABASE_URL: 'postgresql://enclave_user:pw@db2.example:5432/track?sslmode=verify-full' }));
   t.false(same({ TSM_REPORT_ROOT: '/tmp/tsm' }));
+  t.false(same({ LARGE_FLOW_SHARE: '0.2' }));
   t.is(canonicalJson({ b: 1, a: ['x', { d: null, c: true }] }), '{"a":["x",{"c":true,"d":null}],"b":1}');
 });
