@@ -6,6 +6,7 @@ import { AggregationInputError } from './errors.js';
 import { decimalToNumber } from './decimal.js';
 import { parseEngineState, type EngineState } from './engine-state.js';
 import { directionOf, isCashFlowKind, treatmentOf } from './events.js';
+import { FLAG_BIT } from './hour-flags.js';
 import type { BalanceSnapshot } from './types.js';
 
 export const HOUR_MS = 3_600_000;
@@ -40,6 +41,8 @@ export interface ColumnarInput {
   readonly flowAmount: Float64Array;
   /** events.ts FLOW_TREATMENT: 0 external flow, 1 performance (income/expense), 2 quantity only (split). */
   readonly flowTreatment: Uint8Array;
+  /** Hour flag bits (hour-flags.ts) a flow sets on its hour: unexplained-adjustment for reconciliation's adjustments. */
+  readonly flowFlags: Uint16Array;
   readonly candleTime: Float64Array;
   readonly candleSymbol: Int32Array;
   readonly candleOpen: Float64Array;
@@ -213,6 +216,7 @@ export function encodeInput(input: AggregationInput): ColumnarInput {
   const flowAsset = new Int32Array(flows.length);
   const flowAmount = new Float64Array(flows.length);
   const flowTreatment = new Uint8Array(flows.length);
+  const flowFlags = new Uint16Array(flows.length);
   for (let i = 0; i < flows.length; i++) {
     const f = flows[i]!;
     flowTime[i] = checkTime(f.occurredAt, 'cash flow', i, 'occurredAt');
@@ -221,6 +225,8 @@ export function encodeInput(input: AggregationInput): ColumnarInput {
     if (!isCashFlowKind(f.kind)) refuse(['cash flow', i], 'kind', 'is not a known kind');
     flowAmount[i] = directionOf(f.kind) * value;
     flowTreatment[i] = treatmentOf(f.kind);
+    // Reconciliation's explicit correction (reconcile.ts): its hour is flagged, never silent.
+    if (f.kind === 'adjustment-in' || f.kind === 'adjustment-out') flowFlags[i] = FLAG_BIT['unexplained-adjustment'];
   }
 
   const symbols = new Dictionary();
@@ -262,7 +268,7 @@ export function encodeInput(input: AggregationInput): ColumnarInput {
     assets: assets.names, symbols: symbols.names,
     openingAsset, openingAmount,
     fillTime, fillSide, fillBase, fillQuote, fillFeeAsset, fillQuantity, fillPrice, fillFee,
-    flowTime, flowAsset, flowAmount, flowTreatment,
+    flowTime, flowAsset, flowAmount, flowTreatment, flowFlags,
     candleTime, candleSymbol, candleOpen, candleClose,
     largeFlowShare, minuteTime, minuteSymbol, minuteOpen,
   };
@@ -273,7 +279,7 @@ export function inputBuffers(c: ColumnarInput): ArrayBuffer[] {
   return [
     c.openingAsset, c.openingAmount,
     c.fillTime, c.fillSide, c.fillBase, c.fillQuote, c.fillFeeAsset, c.fillQuantity, c.fillPrice, c.fillFee,
-    c.flowTime, c.flowAsset, c.flowAmount, c.flowTreatment,
+    c.flowTime, c.flowAsset, c.flowAmount, c.flowTreatment, c.flowFlags,
     c.candleTime, c.candleSymbol, c.candleOpen, c.candleClose,
     c.minuteTime, c.minuteSymbol, c.minuteOpen,
   ].map((column) => column.buffer as ArrayBuffer);

@@ -359,7 +359,7 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
   const nFills = fillOrder.length;
   const nFlows = flowOrder.length;
   // Columns as locals: the loop calls closures, so V8 would otherwise reload them from `c`.
-  const { fillTime, fillSide, fillBase, fillQuote, fillFeeAsset, fillQuantity, fillPrice, fillFee, flowTime, flowAsset, flowAmount, flowTreatment } = c;
+  const { fillTime, fillSide, fillBase, fillQuote, fillFeeAsset, fillQuantity, fillPrice, fillFee, flowTime, flowAsset, flowAmount, flowTreatment, flowFlags } = c;
   for (let j = 0; j < nH; j++) {
     hour = start + j * HOUR_MS;
     const hourEnd = hour + HOUR_MS;
@@ -380,6 +380,7 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
         const a = flowAsset[wi]!;
         const amount = flowAmount[wi]!;
         const treatment = flowTreatment[wi]!;
+        hourFlags |= flowFlags[wi]!;
         if (treatment === 2) {
           applySplit(a, amount);
         } else {

@@ -102,4 +102,7 @@ test('a holding never traded is marked unreconciled at once and becomes a flagge
   const adjusted = hours.find((h) => h.netFlow > 0 && h.hourStart > T0);
   t.truthy(adjusted);
   t.true(Math.abs(adjusted!.return) < 1e-12);
+  // …and is flagged in storage, so every reply that returns the hour shows it (issue 17, item 3).
+  t.deepEqual(adjusted!.flags, ['unexplained-adjustment']);
+  t.is(hours.filter((h) => (h.flags ?? []).includes('unexplained-adjustment')).length, 1);
 });
