@@ -82,6 +82,11 @@ export interface AggregationResult {
   readonly gaps: readonly DataGap[];
   /** Hours that could not be valued (flag `unvalued`, return 0, cumulative carried): published with their flags, never dropped. */
   readonly unvaluedHours?: readonly HourlyReturn[];
+  /**
+   * One-minute candles a valuation at a flow's instant needed and was not given (the hour's mark
+   * stood in and the hour is flagged estimated-mark). Fetch them and run the same input again.
+   */
+  readonly minuteMarksWanted?: readonly { readonly symbol: string; readonly minute: EpochMs }[];
   readonly realizedPnl: number;
   readonly unrealizedPnl: number;
   readonly totalFees: number;

@@ -87,6 +87,14 @@ export interface ColumnarResult {
   readonly hourFlags: Uint16Array;
   /** Hours without a return: rows of [hourStart, cumulativeReturn, equityEnd, netFlow, flag mask]. */
   readonly unvalued: Float64Array;
+  /** Minute marks (`ASSET/BASE`, minute start) a valuation at a flow's instant lacked; the hour mark stood in (flag estimated-mark). */
+  readonly minuteMarksWanted: readonly MinuteMarkWanted[];
+}
+
+/** A one-minute candle the engine needed: the open of `symbol`'s minute starting at `minute`. */
+export interface MinuteMarkWanted {
+  readonly symbol: string;
+  readonly minute: number;
 }
 
 /** Fields per row of `ColumnarResult.unvalued`. */

@@ -194,15 +194,24 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
     const a = assetIndex.get(symbol.slice(0, slash));
     if (a !== undefined && a > 0) minuteMark.set(c.minuteTime[i]! * nA + a, c.minuteOpen[i]!);
   }
-  const markAtInstant = (a: number, t: number): number => {
+  // Minute marks a valuation needed and did not have (asset, minute): the caller fetches them and runs again.
+  const wanted = new MinuteWants(nA);
+  /**
+   * Mark of `a` at instant t: the open of its minute. Without a minute bar the hour's mark stands in;
+   * when that value enters the result (`valued`) the hour is flagged estimated-mark and the minute wanted.
+   */
+  const markAtInstant = (a: number, t: number, valued: boolean): number => {
     if (a === 0) return 1;
-    const m = minuteMark.get(Math.floor(t / 60_000) * 60_000 * nA + a);
-    return m ?? unitValue(a);
+    const minute = Math.floor(t / 60_000) * 60_000;
+    const m = minuteMark.get(minute * nA + a);
+    if (m !== undefined) return m;
+    if (valued) { hourFlags |= FLAG_BIT['estimated-mark']; wanted.add(a, minute); }
+    return unitValue(a);
   };
   /** Equity at instant t (between events) at the instant's marks. */
-  const equityNow = (t: number): number => {
+  const equityNow = (t: number, valued: boolean): number => {
     let e = qty[0]!;
-    for (const a of others) if (qty[a] !== 0) e += qty[a]! * markAtInstant(a, t);
+    for (const a of others) if (qty[a] !== 0) e += qty[a]! * markAtInstant(a, t, valued);
     return e;
   };
   /** A first price for units deposited unpriced: they enter as an external flow at that value. */
@@ -217,7 +226,7 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
   /** Closes the sub-period [subStart, t) at a large flow: links its Modified Dietz growth. */
   const closeSubPeriod = (t: number): void => {
     if (t <= subStart) return;
-    const e = equityNow(t);
+    const e = equityNow(t, true);
     const denominator = equityStart + (flowWeighted * HOUR_MS - flowSum * (hour + HOUR_MS - t)) / (t - subStart);
     if (denominator > 0) subGrowth *= 1 + (e - equityStart - flowSum) / denominator;
     hourFlowSum += flowSum;
@@ -389,9 +398,10 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
           if (largeFlowShare === null || treatment !== 0) unit = a === 0 ? 1 : unitValue(a);
           else {
             // In kind at its own instant; a large flow first values the portfolio and closes the sub-period.
-            unit = markAtInstant(a, wt);
+            unit = markAtInstant(a, wt, true);
             const value = Math.abs(amount * unit);
-            const before = equityNow(wt);
+            // Deciding whether the flow is large may use the hour's marks; valuing at it may not.
+            const before = equityNow(wt, false);
             if (value > largeFlowShare * Math.max(before, 0)) closeSubPeriod(wt);
             if (amount > 0 && unit === 0 && a !== 0) unpriced[a]! += amount;
           }
@@ -506,7 +516,26 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
     staleMarks,
     hourFlags: hourFlagColumn,
     unvalued: Float64Array.from(unvaluedRows),
+    minuteMarksWanted: wanted.symbols(c.assets, c.baseCurrency),
   };
+}
+
+/** Distinct (asset, minute) pairs, in the order first needed. */
+class MinuteWants {
+  private readonly seen = new Set<number>();
+  private readonly pairs: number[] = [];
+  constructor(private readonly nA: number) {}
+  add(a: number, minute: number): void {
+    const key = minute * this.nA + a;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    this.pairs.push(a, minute);
+  }
+  symbols(assets: readonly string[], base: string): { symbol: string; minute: number }[] {
+    const out: { symbol: string; minute: number }[] = [];
+    for (let k = 0; k < this.pairs.length; k += 2) out.push({ symbol: `${assets[this.pairs[k]!]!}/${base}`, minute: this.pairs[k + 1]! });
+    return out;
+  }
 }
 
 /**

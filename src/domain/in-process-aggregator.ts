@@ -45,6 +45,7 @@ export function decodeResult(c: ColumnarResult): EngineResult {
     hourlyReturns, unvaluedHours, snapshot: c.snapshot, state: c.state, gaps: c.gaps,
     realizedPnl: c.realizedPnl, unrealizedPnl: c.unrealizedPnl, totalFees: c.totalFees,
     metrics: c.metrics, deferredFills: c.deferredFills, deferredFlows: c.deferredFlows, staleMarks: c.staleMarks,
+    minuteMarksWanted: c.minuteMarksWanted,
   };
 }
 
