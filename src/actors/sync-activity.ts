@@ -13,6 +13,8 @@ import { quarantineGaps, screenCashFlows, screenFills, type QuarantinedRecord, t
 import { reconcile, type AssetDifference } from '../domain/reconcile.js';
 import { parseEngineState } from '../domain/engine-state.js';
 import { VenueError } from '../exchanges/errors.js';
+import { createMinuteMarks } from './minute-marks.js';
+import { fetchWantedMinuteMarks } from './minute-mark-fetch.js';
 
 const HOUR = 3_600_000;
 export const ENGINE_ENVELOPE_VERSION = 1;
@@ -281,6 +283,9 @@ async function valueHistory(
     }
   }
   const candles = needCandles ? await store.loadCandles(account.exchange, symbols, candleFrom, untilHour) : [];
+  // Valuations at a flow's instant use one-minute bars kept once per venue (minute-marks.ts).
+  const minuteMarks = store.minuteMarks === undefined ? null : createMinuteMarks(store.minuteMarks, connector);
+  const minuteCandles = minuteMarks !== null && needCandles ? await minuteMarks.known(account.exchange, symbols, firstHour, untilHour) : [];
   signal.throwIfAborted();
 
   const hoursTotal = Math.max(0, (untilHour - firstHour) / HOUR);
@@ -303,12 +308,23 @@ async function valueHistory(
     // A chunk's candles start one hour before it (that close is its opening mark).
     while (candleAt < candles.length && candles[candleAt]!.openTime < chunkStart - HOUR) candleAt += 1;
     const candleEnd = indexAtOrAfter(candles, candleAt, chunkEnd, (c) => c.openTime);
-    const result: AggregationResult = await deps.aggregator.aggregate({
+    const from = chunkStart;
+    const runChunk = async (): Promise<AggregationResult> => await deps.aggregator.aggregate({
       baseCurrency: base, costMethod: deps.costMethod, state, openingBalances: [],
       fills: fills.slice(fillAt, fillEnd), cashFlows: cashFlows.slice(flowAt, flowEnd), candles: candles.slice(candleAt, candleEnd),
       untilHour: chunkEnd, ...(state === null ? { startHour: firstHour } : {}),
       largeFlowShare: deps.largeFlowShare ?? DEFAULT_LARGE_FLOW_SHARE,
+      minuteCandles: minuteCandles.filter((m) => m.openTime >= from && m.openTime < chunkEnd),
     }, signal);
+    let result = await runChunk();
+    // The engine names the minute bars a valuation at a flow lacked: fetch those once, run the chunk again.
+    if (minuteMarks !== null && (result.minuteMarksWanted?.length ?? 0) > 0) {
+      const found = await fetchWantedMinuteMarks(minuteMarks, account, result.minuteMarksWanted ?? [], signal, deps.logger);
+      if (found.length > 0) {
+        minuteCandles.push(...found);
+        result = await runChunk();
+      }
+    }
     for (const h of result.hourlyReturns) hourlyReturns.push(h);
     for (const g of result.gaps) gaps.push(g);
     for (const h of result.unvaluedHours ?? []) unvaluedHours.push(h);

@@ -23,6 +23,12 @@ export interface VenueConnector {
   /** Hourly candles for a unified symbol with openTime in [fromMs, toMs). */
   fetchHourlyCandles(symbol: string, fromMs: number, toMs: number, signal?: AbortSignal): Promise<readonly Candle[]>;
   /**
+   * The one-minute candle of a unified symbol that opens at `minute` (minute-aligned), or null when
+   * the venue has none (no trade in that minute, unlisted market). Absent on venues without minute
+   * bars (IBKR Flex): valuations at a flow's instant then use the hour mark, flagged estimated-mark.
+   */
+  fetchMinuteCandle?(symbol: string, minute: number, signal?: AbortSignal): Promise<Candle | null>;
+  /**
    * What the key may do, where the venue reports it (intake refuses keys beyond reading).
    * Absent on connectors whose venue has no such endpoint: their keys are accepted unchecked.
    */

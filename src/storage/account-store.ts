@@ -3,6 +3,7 @@
 import type { PerformanceStats } from '../domain/aggregation.js';
 import type { ConnectionStatus, ParkedReason } from '../domain/types.js';
 import type { ConnectionSummary } from './connections.js';
+import type { MinuteMarkStore } from './minute-mark-store.js';
 import type {
   AccountKey,
   BalanceSnapshot,
@@ -97,6 +98,8 @@ export interface AccountStore {
   upsertCandles(exchange: Exchange, candles: readonly Candle[]): Promise<void>;
   /** Stored hourly candles for these symbols with openTime in [fromMs, toMs). */
   loadCandles(exchange: Exchange, symbols: readonly string[], fromMs: EpochMs, toMs: EpochMs): Promise<Candle[]>;
+  /** One-minute marks kept once per venue (minute-mark-store.ts); absent in stores without them (valuation at flows then uses hour marks, flagged). */
+  readonly minuteMarks?: MinuteMarkStore;
   loadEngineState(account: AccountKey): Promise<unknown>;
   saveAggregates(account: AccountKey, write: AggregateWrite, generation?: Generation): Promise<void>;
   /** Replaces the account's published reconciliation. */

@@ -11,6 +11,7 @@ import { isoTime } from './copy-ingest.js';
 import { StaleGenerationError, toStorageError } from './errors.js';
 import { noRows, sql } from './pool.js';
 import { flagsToMask, maskToFlags } from '../domain/hour-flags.js';
+import { createMinuteMarkStore } from './minute-mark-store.js';
 
 const decimal = z.string().regex(/^-?\d+(\.\d+)?$/u);
 const epochMs = z.number().finite();
@@ -307,6 +308,8 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
           ORDER BY open_time, symbol`);
         return [...rows];
       }),
+
+    minuteMarks: createMinuteMarkStore(pool),
 
     loadEngineState: (key) =>
       run('load engine state', key, async () => {

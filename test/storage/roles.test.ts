@@ -16,7 +16,7 @@ async function asGateway<T>(work: (client: pg.Client) => Promise<T>): Promise<T>
 }
 
 // performance_stats holds fees and realized/unrealized P&L besides return figures: not granted (sql/005).
-for (const table of ['trades', 'cash_flows', 'exchange_connections', 'engine_states', 'sync_cursors', 'price_candles', 'schema_migrations', 'performance_stats']) {
+for (const table of ['trades', 'cash_flows', 'exchange_connections', 'engine_states', 'sync_cursors', 'price_candles', 'minute_marks', 'schema_migrations', 'performance_stats']) {
   test(`the gateway role is denied reading ${table}`, async (t) => {
     const error = await asGateway((c) => t.throwsAsync(c.query(`SELECT * FROM ${table} LIMIT 1`)));
     t.is((error as Error & { code?: string }).code, '42501'); // insufficient_privilege

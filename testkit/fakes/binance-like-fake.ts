@@ -5,6 +5,8 @@ import { FakeVenueServer, MALFORMED_BODY, hmacSha256, header, intParam, safeEqua
 import { addDecimal } from '../../src/domain/decimal-string.js';
 import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticVenueFakeOptions, type SyntheticFill, type SyntheticTransfer } from './history.js';
 
+const MINUTE_MS = 60_000;
+
 interface Flavor {
   readonly keyHeader: string;
   readonly codes: { readonly rateLimit: number; readonly timestamp: number; readonly signature: number; readonly badKey: number; readonly invalidParam: number; readonly ban: number };
@@ -52,6 +54,8 @@ export type BinanceLikeVenue = keyof typeof FLAVORS;
  */
 export interface BinanceLikeFakeOptions extends SyntheticVenueFakeOptions {
   readonly apiRestrictions?: Readonly<Record<string, boolean>>;
+  /** Minutes (start, ms) in which no trade happened: the venue has no 1m bar for them. */
+  readonly minutesWithoutBars?: readonly number[];
 }
 
 /**
@@ -209,7 +213,11 @@ export function createBinanceLikeFake(venue: BinanceLikeVenue, options: BinanceL
   const klines = (request: FakeRequest): FakeReply => {
     const market = marketFor(request.query.get('symbol'));
     if (market === undefined) return error(400, -1121, 'Invalid symbol.');
-    if (request.query.get('interval') !== (venue === 'mexc' ? '60m' : '1h')) return invalid('Invalid interval.');
+    const interval = request.query.get('interval');
+    // GET /api/v3/klines interval=1m (Binance Spot API "Kline/Candlestick data"; MEXC names it 1m
+    // too): bars from startTime on, a minute without trades has none (the next bar comes first).
+    if (interval === '1m') return minuteKlines(request, market);
+    if (interval !== (venue === 'mexc' ? '60m' : '1h')) return invalid('Invalid interval.');
     const limit = Math.min(intParam(request, 'limit') ?? 500, 1000);
     const start = Math.ceil((intParam(request, 'startTime') ?? Date.now() - limit * HOUR_MS) / HOUR_MS) * HOUR_MS;
     const end = Math.min(intParam(request, 'endTime') ?? Date.now(), Date.now());
@@ -217,6 +225,20 @@ export function createBinanceLikeFake(venue: BinanceLikeVenue, options: BinanceL
     for (let t = start; t <= end && rows.length < limit; t += HOUR_MS) {
       const c = candleAt(market, t);
       rows.push([t, c.open, c.high, c.low, c.close, c.volume, t + HOUR_MS - 1, '0', 0, '0', '0', '0']);
+    }
+    return { status: 200, body: rows };
+  };
+
+  const minuteKlines = (request: FakeRequest, market: NonNullable<ReturnType<typeof marketFor>>): FakeReply => {
+    const limit = Math.min(intParam(request, 'limit') ?? 500, 1000);
+    const start = Math.ceil((intParam(request, 'startTime') ?? Date.now() - limit * MINUTE_MS) / MINUTE_MS) * MINUTE_MS;
+    const end = Math.min(intParam(request, 'endTime') ?? Date.now(), Date.now());
+    const gaps = new Set(options.minutesWithoutBars ?? []);
+    const rows: (string | number)[][] = [];
+    for (let t = start; t <= end && rows.length < limit; t += MINUTE_MS) {
+      if (gaps.has(t)) continue;
+      const c = candleAt(market, t);
+      rows.push([t, c.open, c.high, c.low, c.close, c.volume, t + MINUTE_MS - 1, '0', 0, '0', '0', '0']);
     }
     return { status: 200, body: rows };
   };

@@ -16,6 +16,7 @@ import {
 import { classifyCcxtError } from './ccxt-errors.js';
 import { BadResponse } from './ccxt-modules.js';
 import { binanceKeyRights, bitgetKeyRights, bybitKeyRights } from './ccxt-permissions.js';
+import { MINUTE_MS, minuteCandleFrom } from './minute-candle.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -284,6 +285,14 @@ export class CcxtConnector implements VenueConnector {
       from = last + HOUR_MS;
     }
     return candles;
+  }
+
+  /** The '1m' bar opening at `minute` (one request, limit 1); null for an unlisted market or a minute without a bar. */
+  async fetchMinuteCandle(symbol: string, minute: number, signal?: AbortSignal): Promise<Candle | null> {
+    await this.loadMarkets(signal);
+    if (this.client.markets?.[symbol] === undefined) return null;
+    const rows = await this.call('fetchOHLCV', async () => await this.client.fetchOHLCV(symbol, '1m', minute, 1, { until: minute + MINUTE_MS - 1 }), signal);
+    return minuteCandleFrom(this.exchange, symbol, minute, rows);
   }
 
   /**
