@@ -97,3 +97,24 @@ test('crypto positions are balances of the coin, and mark it as crypto', async (
   t.deepEqual(balances.slice(1), [{ asset: 'ETH', total: '1.5' }, { asset: 'AAPL', total: '3' }]);
   t.deepEqual((await connector.fetchHourlyCandles('ETH/USD', T0, T0 + H)).map((c) => c.close), ['3300']);
 });
+
+test('minute marks come from the 1Min bars: stock bars for a stock, crypto bars for a crypto asset; no bar in that minute is null', async (t) => {
+  const m = T0 + 90 * 60_000;
+  // Body shapes: docs.alpaca.markets "Historical bars" (stock: {"bars":[{"t","o","h","l","c","v","n","vw"}]}; crypto: keyed by pair).
+  const fake = await startAlpacaFake(KEY, SECRET, {
+    positions: [{ symbol: 'ETHUSD', qty: '1.5', asset_class: 'crypto' }, { symbol: 'AAPL', qty: '3' }],
+    minuteBars: { AAPL: [bar(m, '187.25')], ETH: [bar(m, '17.5')] },
+    minuteCryptoBars: { 'ETH/USD': [bar(m, '3301.5')] },
+  });
+  t.teardown(() => fake.close());
+  const connector = createAlpacaConnector(credential, options(fake.url));
+  await connector.fetchBalances();
+  t.like(await connector.fetchMinuteCandle!('AAPL/USD', m), { symbol: 'AAPL/USD', openTime: m, open: '187.25' });
+  // ETH is also a stock ticker there: the crypto endpoint must answer, not the stock one.
+  t.like(await connector.fetchMinuteCandle!('ETH/USD', m), { symbol: 'ETH/USD', openTime: m, open: '3301.5' });
+  t.is(await connector.fetchMinuteCandle!('AAPL/USD', m + 60_000), null);
+  const stock = fake.server.requests.find((r) => r.path === '/v2/stocks/AAPL/bars');
+  t.is(stock?.query.get('timeframe'), '1Min');
+  t.is(stock?.query.get('limit'), '1');
+  t.is(fake.server.requests.find((r) => r.path === '/v1beta3/crypto/us/bars')?.query.get('timeframe'), '1Min');
+});

@@ -65,6 +65,9 @@ export interface AlpacaFakeState {
   bars: Record<string, AlpacaBarRow[]>;
   /** Crypto bars by pair ("BTC/USD"), served at /v1beta3/crypto/us/bars. */
   cryptoBars: Record<string, AlpacaBarRow[]>;
+  /** One-minute bars (timeframe=1Min), stocks by symbol and crypto by pair. */
+  minuteBars?: Record<string, AlpacaBarRow[]>;
+  minuteCryptoBars?: Record<string, AlpacaBarRow[]>;
   /** Serve each follow-up page starting with the row its page_token names (a repeat at the border). */
   repeatAtBorder: boolean;
 }
@@ -149,10 +152,11 @@ export async function startAlpacaFake(keyId: string, secret: string, initial: Pa
   /** docs.alpaca.markets "Historical bars" (crypto): {"bars":{"BTC/USD":[{"t","o","h","l","c","v","n","vw"}]},"next_page_token":null}. */
   const cryptoBars = (req: RecordedRequest, res: ServerResponse): void => {
     const pair = req.query.get('symbols') ?? '';
-    if (req.query.get('timeframe') !== '1Hour') return invalid(res, 'invalid timeframe');
+    const timeframe = req.query.get('timeframe');
+    if (timeframe !== '1Hour' && timeframe !== '1Min') return invalid(res, 'invalid timeframe');
     const start = Date.parse(req.query.get('start') ?? '1970-01-01T00:00:00Z');
     const end = Date.parse(req.query.get('end') ?? '2100-01-01T00:00:00Z');
-    const rows = (state.cryptoBars[pair] ?? []).filter((b) => Date.parse(b.t) >= start && Date.parse(b.t) <= end);
+    const rows = ((timeframe === '1Min' ? state.minuteCryptoBars?.[pair] : state.cryptoBars[pair]) ?? []).filter((b) => Date.parse(b.t) >= start && Date.parse(b.t) <= end);
     const barsJson = rows.map((b) => `{"t":"${b.t}","o":${b.o},"h":${b.h},"l":${b.l},"c":${b.c},"v":${b.v},"n":1,"vw":${b.c}}`).join(',');
     sendJson(res, 200, `{"bars":{${rows.length === 0 ? '' : `"${pair}":[${barsJson}]`}},"next_page_token":null}`);
   };
@@ -201,12 +205,13 @@ export async function startAlpacaFake(keyId: string, secret: string, initial: Pa
     const bars = /^\/v2\/stocks\/([^/]+)\/bars$/u.exec(path);
     if (bars !== null) {
       const symbol = decodeURIComponent(bars[1] ?? '');
-      if (req.query.get('timeframe') !== '1Hour') return invalid(res, 'invalid timeframe');
+      const timeframe = req.query.get('timeframe');
+      if (timeframe !== '1Hour' && timeframe !== '1Min') return invalid(res, 'invalid timeframe');
       const limit = Number(req.query.get('limit') ?? '1000');
       if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) return invalid(res, 'invalid limit');
       const start = Date.parse(req.query.get('start') ?? '1970-01-01T00:00:00Z');
       const end = Date.parse(req.query.get('end') ?? '2100-01-01T00:00:00Z');
-      const rows = (state.bars[symbol] ?? []).filter((b) => Date.parse(b.t) >= start && Date.parse(b.t) <= end);
+      const rows = ((timeframe === '1Min' ? state.minuteBars?.[symbol] : state.bars[symbol]) ?? []).filter((b) => Date.parse(b.t) >= start && Date.parse(b.t) <= end);
       const token = req.query.get('page_token');
       const from = token === null ? 0 : Number(Buffer.from(token, 'base64').toString('utf8'));
       const page = rows.slice(from, from + limit);

@@ -411,6 +411,32 @@ export function createAlpacaConnector(credential: VenueCredential, options: Alpa
       return candles;
     },
 
+    /** The 1Min bar opening at `minute` (crypto bars for crypto assets, stock bars otherwise); null when there is none. */
+    async fetchMinuteCandle(symbol, minute, signal) {
+      const { baseAsset, quoteAsset } = splitSymbol(symbol);
+      if (quoteAsset !== 'USD') return null;
+      const start = new Date(minute);
+      const end = new Date(minute + 59_999);
+      const bars = await call(async (s) => {
+        if (cryptoAssets.has(baseAsset)) {
+          const pair = `${baseAsset}/USD`;
+          const parsed = await readJson(await live().crypto.cryptoBarsRaw({ loc: 'us', symbols: pair, timeframe: '1Min', start, end, limit: 1, sort: 'asc' }, { signal: s }));
+          if (!isRecord(parsed) || !isRecord(parsed.bars ?? {})) throw new MalformedVenueResponse('crypto bars');
+          const rows = (parsed.bars as Record<string, unknown> | undefined)?.[pair] ?? [];
+          if (!Array.isArray(rows)) throw new MalformedVenueResponse('crypto bars');
+          return rows.map((bar) => barToCandle(symbol, bar));
+        }
+        const parsed = await readJson(await live().stocks.stockBarSingleRaw({
+          symbol: baseAsset, timeframe: '1Min', start, end, limit: 1, adjustment: 'raw', feed: options.feed ?? 'iex', sort: 'asc',
+        }, { signal: s }));
+        if (!isRecord(parsed)) throw new MalformedVenueResponse('bars');
+        const rows = parsed.bars ?? [];
+        if (!Array.isArray(rows)) throw new MalformedVenueResponse('bars');
+        return rows.map((bar) => barToCandle(symbol, bar));
+      }, signal);
+      return bars.find((bar) => bar.openTime === minute) ?? null;
+    },
+
     async close() {
       apis = undefined;
     },
