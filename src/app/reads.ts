@@ -8,9 +8,11 @@ import { accountId } from '../domain/types.js';
 import { AccountFailedError, AccountNotFoundError } from '../actors/errors.js';
 import { toActorError } from '../actors/account-actor.js';
 import type { AccountStore } from '../storage/account-store.js';
+import type { FlagCounts } from '../storage/flag-counts.js';
+import { HOUR_FLAGS } from '../domain/hour-flags.js';
 
 /** What the read side needs of storage: statuses and published rows, never an envelope. */
-export type ReadStore = Pick<AccountStore, 'loadConnectionStatus' | 'loadHourlyReturns' | 'loadSnapshots' | 'loadPerformanceStats'>;
+export type ReadStore = Pick<AccountStore, 'loadConnectionStatus' | 'loadHourlyReturns' | 'loadSnapshots' | 'loadPerformanceStats' | 'loadFlagCounts'>;
 
 export interface Reads {
   /** Published hourly returns with hourStart in [from, to), oldest first. */
@@ -26,8 +28,18 @@ export interface Reads {
  * first sync has valued an hour there is none, and the stats of an empty record answer.
  */
 export async function loadPerformance(store: ReadStore, account: AccountKey): Promise<PerformanceStats> {
-  const stored = await store.loadPerformanceStats(account);
-  return stored?.stats ?? computePerformanceStats([], { realizedPnl: 0, unrealizedPnl: 0, totalFees: 0 });
+  const [stored, counts] = await Promise.all([store.loadPerformanceStats(account), store.loadFlagCounts?.(account)]);
+  const stats = stored?.stats ?? computePerformanceStats([], { realizedPnl: 0, unrealizedPnl: 0, totalFees: 0 });
+  return counts === undefined ? stats : { ...stats, ...flagSharesOf(counts) };
+}
+
+/** Shares of all published hours: any flag, and each flag present (HOUR_FLAGS order). */
+export function flagSharesOf(counts: FlagCounts): Pick<PerformanceStats, 'flaggedHourShare' | 'flagShares'> {
+  const share = (n: number): number => (counts.hours === 0 ? 0 : n / counts.hours);
+  return {
+    flaggedHourShare: share(counts.flagged),
+    flagShares: HOUR_FLAGS.filter((f) => counts.perFlag[f] > 0).map((flag) => ({ flag, share: share(counts.perFlag[flag]) })),
+  };
 }
 
 /**

@@ -1,6 +1,7 @@
 // The contract between the account actor and the returns engine (which runs in the worker pool).
 // The engine's implementation may add fields; the actor, storage and gRPC layers rely on these.
 import type { Balance, BalanceSnapshot, Candle, CashFlow, EpochMs, Fill, HourlyReturn } from './types.js';
+import type { HourFlag } from './hour-flags.js';
 
 export type CostMethod = 'average' | 'fifo';
 
@@ -70,6 +71,12 @@ export interface PerformanceStats {
   readonly totalFees: number;
   readonly realizedPnl: number;
   readonly unrealizedPnl: number;
+  /**
+   * Share of the published hours (unvalued included) carrying any flag, and per flag (HOUR_FLAGS
+   * order, flags present only). Filled by the read side from the stored hours; absent from the engine.
+   */
+  readonly flaggedHourShare?: number;
+  readonly flagShares?: readonly { readonly flag: HourFlag; readonly share: number }[];
 }
 
 export interface AggregationResult {

@@ -127,6 +127,8 @@ export function performanceStatsToWire(s: PerformanceStats, currency = ''): Perf
     totalFees: s.totalFees,
     realizedPnl: s.realizedPnl,
     unrealizedPnl: s.unrealizedPnl,
+    flaggedHourShare: s.flaggedHourShare ?? 0,
+    flagShares: (s.flagShares ?? []).map((f) => ({ flag: f.flag, share: f.share })),
   };
 }
 
@@ -148,6 +150,11 @@ export function performanceStatsFromWire(m: PerformanceStatsMessage): Performanc
     totalFees: m.totalFees,
     realizedPnl: m.realizedPnl,
     unrealizedPnl: m.unrealizedPnl,
+    // Older servers send neither field: the figures stay absent rather than claim 0 % flagged.
+    ...(m.flagShares.length === 0 && m.flaggedHourShare === 0 ? {} : {
+      flaggedHourShare: m.flaggedHourShare,
+      flagShares: m.flagShares.filter((f) => isHourFlag(f.flag)).map((f) => ({ flag: f.flag as HourFlag, share: f.share })),
+    }),
   };
 }
 

@@ -4,6 +4,7 @@ import type { PerformanceStats } from '../domain/aggregation.js';
 import type { ConnectionStatus, ParkedReason } from '../domain/types.js';
 import type { ConnectionSummary } from './connections.js';
 import type { MinuteMarkStore } from './minute-mark-store.js';
+import type { FlagCounts } from './flag-counts.js';
 import type {
   AccountKey,
   BalanceSnapshot,
@@ -100,6 +101,8 @@ export interface AccountStore {
   loadCandles(exchange: Exchange, symbols: readonly string[], fromMs: EpochMs, toMs: EpochMs): Promise<Candle[]>;
   /** One-minute marks kept once per venue (minute-mark-store.ts); absent in stores without them (valuation at flows then uses hour marks, flagged). */
   readonly minuteMarks?: MinuteMarkStore;
+  /** How many published hours carry each flag (flag-counts.ts); absent in stores without it (metrics then omit the shares). */
+  loadFlagCounts?(key: AccountKey): Promise<FlagCounts>;
   loadEngineState(account: AccountKey): Promise<unknown>;
   saveAggregates(account: AccountKey, write: AggregateWrite, generation?: Generation): Promise<void>;
   /** Replaces the account's published reconciliation. */

@@ -12,6 +12,7 @@ import { StaleGenerationError, toStorageError } from './errors.js';
 import { noRows, sql } from './pool.js';
 import { flagsToMask, maskToFlags } from '../domain/hour-flags.js';
 import { createMinuteMarkStore } from './minute-mark-store.js';
+import { createFlagCounter } from './flag-counts.js';
 
 const decimal = z.string().regex(/^-?\d+(\.\d+)?$/u);
 const epochMs = z.number().finite();
@@ -310,6 +311,7 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
       }),
 
     minuteMarks: createMinuteMarkStore(pool),
+    loadFlagCounts: createFlagCounter(pool),
 
     loadEngineState: (key) =>
       run('load engine state', key, async () => {

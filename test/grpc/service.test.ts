@@ -164,6 +164,9 @@ test.serial('GetAggregatedMetrics carries every metric, with absent values for t
     unrealizedPnl: -3.5,
     annualizationNote: '',
     currency: 'USDT',
+    // The account's published hours carry no flag.
+    flaggedHourShare: 0,
+    flagShares: [],
   });
 });
 

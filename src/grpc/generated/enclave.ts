@@ -504,6 +504,12 @@ export interface PerformanceMetrics {
   annualizationNote: string;
   /** Base currency of every amount in this reply. */
   currency: string;
+  /**
+   * Share of the published hours (unvalued ones included) that carry any data-quality flag, and
+   * per flag (HourlyReturn.flags); every figure above rests on those hours too.
+   */
+  flaggedHourShare: number;
+  flagShares: FlagShare[];
 }
 
 export interface GetAggregatedMetricsResponse {
@@ -1876,6 +1882,8 @@ function createBasePerformanceMetrics(): PerformanceMetrics {
     unrealizedPnl: 0,
     annualizationNote: "",
     currency: "",
+    flaggedHourShare: 0,
+    flagShares: [],
   };
 }
 
@@ -1934,6 +1942,12 @@ export const PerformanceMetrics: MessageFns<PerformanceMetrics> = {
     }
     if (message.currency !== "") {
       writer.uint32(146).string(message.currency);
+    }
+    if (message.flaggedHourShare !== 0) {
+      writer.uint32(153).double(message.flaggedHourShare);
+    }
+    for (const v of message.flagShares) {
+      FlagShare.encode(v!, writer.uint32(162).fork()).join();
     }
     return writer;
   },
@@ -2095,6 +2109,22 @@ export const PerformanceMetrics: MessageFns<PerformanceMetrics> = {
             message.currency = reader.string();
             continue;
           }
+          case 19: {
+            if (tag !== 153) {
+              break;
+            }
+
+            message.flaggedHourShare = reader.double();
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.flagShares.push(FlagShare.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2179,6 +2209,16 @@ export const PerformanceMetrics: MessageFns<PerformanceMetrics> = {
         ? globalThis.String(object.annualization_note)
         : "",
       currency: isSet(object.currency) ? globalThis.String(object.currency) : "",
+      flaggedHourShare: isSet(object.flaggedHourShare)
+        ? globalThis.Number(object.flaggedHourShare)
+        : isSet(object.flagged_hour_share)
+        ? globalThis.Number(object.flagged_hour_share)
+        : 0,
+      flagShares: globalThis.Array.isArray(object?.flagShares)
+        ? object.flagShares.map((e: any) => FlagShare.fromJSON(e))
+        : globalThis.Array.isArray(object?.flag_shares)
+        ? object.flag_shares.map((e: any) => FlagShare.fromJSON(e))
+        : [],
     };
   },
 
@@ -2238,6 +2278,12 @@ export const PerformanceMetrics: MessageFns<PerformanceMetrics> = {
     if (message.currency !== "") {
       obj.currency = message.currency;
     }
+    if (message.flaggedHourShare !== 0) {
+      obj.flaggedHourShare = floatToJson(message.flaggedHourShare);
+    }
+    if (message.flagShares?.length) {
+      obj.flagShares = message.flagShares.map((e) => FlagShare.toJSON(e));
+    }
     return obj;
   },
 
@@ -2264,6 +2310,8 @@ export const PerformanceMetrics: MessageFns<PerformanceMetrics> = {
     message.unrealizedPnl = object.unrealizedPnl ?? 0;
     message.annualizationNote = object.annualizationNote ?? "";
     message.currency = object.currency ?? "";
+    message.flaggedHourShare = object.flaggedHourShare ?? 0;
+    message.flagShares = object.flagShares?.map((e) => FlagShare.fromPartial(e)) || [];
     return message;
   },
 };
