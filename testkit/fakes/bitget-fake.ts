@@ -105,12 +105,15 @@ export function createBitgetFake(options: BitgetFakeOptions): FakeVenueServer {
   const candles = (request: FakeRequest): FakeReply => {
     const market = account.markets.find((m) => marketId(m) === request.query.get('symbol'));
     if (market === undefined) return fail(400, '40034', 'Parameter symbol does not exist');
-    if (request.query.get('granularity') !== '1h') return fail(400, '40034', 'Parameter granularity error');
+    // GET /api/v2/spot/market/candles granularity 1h (hourly marks) or 1min (one-minute marks), per Bitget's v2 docs.
+    const granularity = request.query.get('granularity');
+    if (granularity !== '1h' && granularity !== '1min') return fail(400, '40034', 'Parameter granularity error');
+    const step = granularity === '1min' ? 60_000 : HOUR_MS;
     const limit = Math.min(intParam(request, 'limit') ?? 100, 1000);
     const end = Math.min(intParam(request, 'endTime') ?? Date.now(), Date.now());
-    const start = Math.ceil((intParam(request, 'startTime') ?? end - limit * HOUR_MS) / HOUR_MS) * HOUR_MS;
+    const start = Math.ceil((intParam(request, 'startTime') ?? end - limit * step) / step) * step;
     const rows: string[][] = [];
-    for (let t = start; t <= end && rows.length < limit; t += HOUR_MS) {
+    for (let t = start; t <= end && rows.length < limit; t += step) {
       const c = candleAt(market, t);
       rows.push([String(t), c.open, c.high, c.low, c.close, c.volume, '0', '0']);
     }

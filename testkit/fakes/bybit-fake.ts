@@ -162,12 +162,15 @@ export function createBybitFake(options: BybitFakeOptions): FakeVenueServer {
   const klines = (request: FakeRequest): FakeReply => {
     const market = account.markets.find((m) => marketId(m) === request.query.get('symbol'));
     if (market === undefined) return fail(10001, 'Not supported symbols');
-    if (request.query.get('interval') !== '60') return fail(10001, 'Invalid period');
+    // GET /v5/market/kline interval 60 (hourly marks) or 1 (one-minute marks), per Bybit's v5 docs.
+    const interval = request.query.get('interval');
+    if (interval !== '60' && interval !== '1') return fail(10001, 'Invalid period');
+    const step = interval === '1' ? 60_000 : HOUR_MS;
     const limit = Math.min(intParam(request, 'limit') ?? 200, 1000);
-    const start = Math.ceil((intParam(request, 'start') ?? Date.now() - limit * HOUR_MS) / HOUR_MS) * HOUR_MS;
+    const start = Math.ceil((intParam(request, 'start') ?? Date.now() - limit * step) / step) * step;
     const end = Math.min(intParam(request, 'end') ?? Date.now(), Date.now());
     const list: string[][] = [];
-    for (let t = start; t <= end && list.length < limit; t += HOUR_MS) {
+    for (let t = start; t <= end && list.length < limit; t += step) {
       const c = candleAt(market, t);
       list.push([String(t), c.open, c.high, c.low, c.close, c.volume, '0']);
     }

@@ -217,6 +217,19 @@ export function venueSuite(fixture: VenueFixture): void {
     t.is(error?.exchange, venue);
   });
 
+  test(`${venue}: a minute mark is the 1m bar opening at that minute, one request each (issue 17)`, async (t) => {
+    const h = await start(fixture, t, { fills: 10 });
+    const minute = Math.floor((Date.now() - 5 * HOUR_MS) / 60_000) * 60_000;
+    const first = await h.connector.fetchMinuteCandle('ETH/USDT', minute);
+    t.deepEqual(first, { symbol: 'ETH/USDT', openTime: minute, ...candleAt({ base: 'ETH', quote: 'USDT' }, minute) });
+    const before = h.fake.requests.length;
+    const next = await h.connector.fetchMinuteCandle('BTC/USDT', minute + 60_000);
+    t.is(next?.openTime, minute + 60_000);
+    t.is(next?.open, candleAt({ base: 'BTC', quote: 'USDT' }, minute + 60_000).open);
+    t.is(h.fake.requests.length - before, 1);
+    t.is(h.fake.counter('unrouted'), 0);
+  });
+
   test(`${venue}: hourly candles come back aligned and complete for the range`, async (t) => {
     const h = await start(fixture, t, { fills: 10 });
     const to = Math.floor(Date.now() / HOUR_MS) * HOUR_MS - HOUR_MS;
