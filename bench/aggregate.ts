@@ -54,6 +54,8 @@ function history(): EngineInput {
     baseCurrency: 'USDT', costMethod: 'average', state: null, startHour: T0, untilHour: T0 + HOURS * H,
     openingBalances: [{ asset: 'USDT', total: '1000000' }, ...ASSETS.map((asset) => ({ asset, total: '100' }))],
     fills, cashFlows, candles,
+    // BENCH_LARGE_FLOW_SHARE=0.1 measures the true-TWR path syncs run (large flows split their hour).
+    ...(process.env['BENCH_LARGE_FLOW_SHARE'] === undefined ? {} : { largeFlowShare: Number(process.env['BENCH_LARGE_FLOW_SHARE']) }),
   };
 }
 
