@@ -47,6 +47,11 @@ export function performanceTable(m: PerformanceStats): string {
     ['total fees', money(m.totalFees)],
     ['realized P&L', money(m.realizedPnl)],
     ['unrealized P&L', money(m.unrealizedPnl)],
+    // A server that states the share of flagged hours (issue 17); older ones say nothing.
+    ...(m.flaggedHourShare === undefined ? [] : [
+      ['flagged hours', percent(m.flaggedHourShare)],
+      ...(m.flagShares ?? []).map((f): [string, string] => [`  ${f.flag}`, percent(f.share)]),
+    ]),
   ]);
 }
 
