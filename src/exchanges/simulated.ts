@@ -224,6 +224,19 @@ class SimulatedConnector implements VenueConnector {
     return candles;
   }
 
+  /**
+   * The simulated market has prices per hour only: a minute's bar is interpolated along its hour
+   * (open to close), so valuations at a flow's instant have a bar as on a real venue.
+   */
+  async fetchMinuteCandle(symbol: string, minute: number, signal?: AbortSignal): Promise<Candle | null> {
+    const hour = (await this.fetchHourlyCandles(symbol, minute - HOUR + 1, minute + 1, signal)).find((c) => c.openTime <= minute && minute < c.openTime + HOUR);
+    if (hour === undefined) return null;
+    const [open, close] = [Number(hour.open), Number(hour.close)];
+    const at = (m: number): number => open + ((close - open) * (m - hour.openTime)) / HOUR;
+    const [a, b] = [at(minute), at(minute + 60_000)];
+    return { symbol, openTime: minute, open: decimal(a, 2), close: decimal(b, 2), high: decimal(Math.max(a, b), 2), low: decimal(Math.min(a, b), 2), volume: '1' };
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.ledger = null;

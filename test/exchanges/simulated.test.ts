@@ -75,3 +75,16 @@ test('candles cover complete hours only and unknown symbols are refused', async 
   await venue.close();
   await t.throwsAsync(venue.fetchBalances(), { instanceOf: VenueError });
 });
+
+test('a minute bar lies on its hour between the hour\'s open and close; a minute whose hour has not closed has none', async (t) => {
+  const clock = { now: () => START + 10 * HOUR };
+  const venue = createSimulatedConnector(alice, { seed: 3, clock, startMs: START });
+  const [hour] = await venue.fetchHourlyCandles('BTC/USDT', START + 2 * HOUR, START + 3 * HOUR);
+  const first = await venue.fetchMinuteCandle!('BTC/USDT', START + 2 * HOUR);
+  const middle = await venue.fetchMinuteCandle!('BTC/USDT', START + 2 * HOUR + 30 * 60_000);
+  t.is(first?.open, hour!.open);
+  t.is(middle?.openTime, START + 2 * HOUR + 30 * 60_000);
+  const [lo, hi] = [Math.min(Number(hour!.open), Number(hour!.close)), Math.max(Number(hour!.open), Number(hour!.close))];
+  t.true(Number(middle!.open) >= lo - 0.01 && Number(middle!.open) <= hi + 0.01);
+  t.is(await venue.fetchMinuteCandle!('BTC/USDT', START + 10 * HOUR + 60_000), null);
+});
