@@ -6,6 +6,8 @@ import type { VenueConnector } from '../exchanges/connector.js';
 import type { MinuteMarkStore, StoredMinuteMark } from '../storage/minute-mark-store.js';
 
 const MINUTE_MS = 60_000;
+/** A venue's "no bar" is kept only for minutes at least this old. */
+export const SETTLE_MS = 15 * MINUTE_MS;
 
 export interface MinuteMarks {
   /** The one-minute candle of `market` on `venue` opening at `minute`; null when the venue has none. */
@@ -22,7 +24,7 @@ export type MinuteBarSource = Pick<VenueConnector, 'exchange' | 'fetchMinuteCand
  * `fetchMinuteCandle`, e.g. IBKR Flex) answers null and nothing is stored: the hour mark stands in
  * and the hour is flagged estimated-mark.
  */
-export function createMinuteMarks(store: MinuteMarkStore, source: MinuteBarSource): MinuteMarks {
+export function createMinuteMarks(store: MinuteMarkStore, source: MinuteBarSource, now: () => EpochMs = Date.now): MinuteMarks {
   return {
     async get(venue, market, minute, signal) {
       if (minute % MINUTE_MS !== 0) throw new RangeError('minute must be aligned to a minute');
@@ -31,6 +33,8 @@ export function createMinuteMarks(store: MinuteMarkStore, source: MinuteBarSourc
       if (hit !== undefined) return hit.candle;
       if (venue !== source.exchange || source.fetchMinuteCandle === undefined) return null;
       const candle = await source.fetchMinuteCandle(market, minute, signal);
+      // "No bar" for a minute this recent may only mean the venue has not published it yet: not kept.
+      if (candle === null && now() - minute < SETTLE_MS) return null;
       const mark: StoredMinuteMark = { symbol: market, minute, candle };
       await store.save(venue, [mark]);
       return candle;

@@ -284,7 +284,7 @@ async function valueHistory(
   }
   const candles = needCandles ? await store.loadCandles(account.exchange, symbols, candleFrom, untilHour) : [];
   // Valuations at a flow's instant use one-minute bars kept once per venue (minute-marks.ts).
-  const minuteMarks = store.minuteMarks === undefined ? null : createMinuteMarks(store.minuteMarks, connector);
+  const minuteMarks = store.minuteMarks === undefined ? null : createMinuteMarks(store.minuteMarks, connector, () => deps.clock.now());
   const minuteCandles = minuteMarks !== null && needCandles ? await minuteMarks.known(account.exchange, symbols, firstHour, untilHour) : [];
   signal.throwIfAborted();
 
