@@ -10,7 +10,7 @@
 CREATE TABLE sealed_pages (
   user_uid   text COLLATE "C" NOT NULL,
   exchange   text COLLATE "C" NOT NULL,
-  stream     text        NOT NULL CHECK (stream IN ('fills', 'cash_flows')),
+  stream     text COLLATE "C" NOT NULL CHECK (stream IN ('fills', 'cash_flows')),
   seq        integer     NOT NULL CHECK (seq >= 0),
   key_id     smallint    NOT NULL CHECK (key_id BETWEEN 0 AND 255),
   iv         bytea       NOT NULL CHECK (length(iv) = 12),
@@ -21,12 +21,13 @@ CREATE TABLE sealed_pages (
 -- Ciphertext does not compress: store it out of line without trying (saves pglz CPU on ingest).
 ALTER TABLE sealed_pages ALTER COLUMN ciphertext SET STORAGE EXTERNAL;
 
--- Dedup without plaintext ids: HMAC-SHA-256 of the venue id under a per-account key.
+-- Dedup without plaintext ids: HMAC-SHA-256 of the venue id under a per-account key, truncated
+-- to 128 bits.
 CREATE TABLE sealed_index (
   user_uid    text COLLATE "C" NOT NULL,
   exchange    text COLLATE "C" NOT NULL,
-  stream      text        NOT NULL CHECK (stream IN ('fills', 'cash_flows')),
-  blind_index bytea       NOT NULL CHECK (length(blind_index) = 32),
+  stream      text COLLATE "C" NOT NULL CHECK (stream IN ('fills', 'cash_flows')),
+  blind_index bytea       NOT NULL CHECK (length(blind_index) = 16),
   PRIMARY KEY (user_uid, exchange, stream, blind_index)
 );
 
@@ -35,7 +36,7 @@ CREATE TABLE sealed_index (
 CREATE TABLE sealed_records (
   user_uid   text COLLATE "C" NOT NULL,
   exchange   text COLLATE "C" NOT NULL,
-  kind       text        NOT NULL CHECK (kind IN ('account', 'engine')),
+  kind       text COLLATE "C" NOT NULL CHECK (kind IN ('account', 'engine')),
   key_id     smallint    NOT NULL CHECK (key_id BETWEEN 0 AND 255),
   iv         bytea       NOT NULL CHECK (length(iv) = 12),
   tag        bytea       NOT NULL CHECK (length(tag) = 16),

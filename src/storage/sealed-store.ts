@@ -20,6 +20,8 @@ import { noRows, sql } from './pool.js';
 
 /** Largest page sealed as one box (legacy migration splits into these). */
 const LEGACY_PAGE_ROWS = 5_000;
+/** Blind indexes sent per statement (the HMACs of the next chunk are computed meanwhile). */
+const INDEX_CHUNK_ROWS = 4_096;
 /** Accounts whose write counter this process remembers (rollback seen while running); oldest first out. */
 const HIGH_WATER_LIMIT = 100_000;
 
@@ -43,6 +45,7 @@ const tagRow = z.object({ seq: z.number().int(), tag: z.instanceof(Buffer) });
 const pageRow = boxRow.extend({ seq: z.number().int() });
 const countRow = z.object({ count: z.number().int() });
 const indexRow = z.object({ blindIndex: z.instanceof(Buffer) });
+const dupsRow = z.object({ dups: z.array(z.number().int()) });
 const legacyRow = z.object({ legacy: z.boolean() });
 const decimal = z.string().regex(/^-?\d+(\.\d+)?$/u);
 const legacyFillRow = z.object({
@@ -226,23 +229,43 @@ export function createSealedStore(sealer: AccountSealer): SealedStore {
       const id = codec.idOf(item);
       if (!seen.has(id)) { seen.add(id); unique.push(item); }
     }
-    const blob = sealer.blindIndexes(account, record.indexKeyId, codec.stream, unique.map((item) => codec.idOf(item)));
-    // One bytea parameter split server-side: no per-row parameter encoding.
-    const fresh = await tx.anyFirst(sql.type(indexRow)`
-      INSERT INTO sealed_index (user_uid, exchange, stream, blind_index)
-      SELECT ${account.userUid}, ${account.exchange}, ${codec.stream}, substring(${sql.binary(blob)}::bytea FROM g * ${BLIND_INDEX_BYTES} + 1 FOR ${BLIND_INDEX_BYTES})
-      FROM generate_series(0, ${unique.length - 1}::int) AS g
-      ON CONFLICT DO NOTHING
-      RETURNING blind_index AS "blindIndex"`);
-    if (fresh.length === 0) return 0;
-    const isNew = new Set(fresh.map((b) => b.toString('latin1')));
-    const rows: unknown[] = [];
-    for (let i = 0; i < unique.length; i++) {
-      if (isNew.has(blob.subarray(i * BLIND_INDEX_BYTES, (i + 1) * BLIND_INDEX_BYTES).toString('latin1'))) rows.push(codec.encode(unique[i]!));
+    // Chunks pipeline the two CPUs: while the database inserts one chunk's blind indexes, this
+    // process computes the next chunk's HMACs (queries on one connection run in order). Each
+    // statement returns only the positions that were already stored (duplicates: usually none).
+    const pending: Promise<readonly number[]>[] = [];
+    for (let start = 0; start < unique.length; start += INDEX_CHUNK_ROWS) {
+      const chunk = unique.slice(start, start + INDEX_CHUNK_ROWS);
+      const blob = sealer.blindIndexes(account, record.indexKeyId, codec.stream, chunk.map((item) => codec.idOf(item)));
+      // One bytea parameter split server-side: no per-row parameter encoding, one row back.
+      const statement = tx.oneFirst(sql.type(dupsRow)`
+        WITH input AS (
+          SELECT g, substring(${sql.binary(blob)}::bytea FROM g * ${BLIND_INDEX_BYTES} + 1 FOR ${BLIND_INDEX_BYTES}) AS b
+          FROM generate_series(0, ${chunk.length - 1}::int) AS g
+        ), inserted AS (
+          INSERT INTO sealed_index (user_uid, exchange, stream, blind_index)
+          SELECT ${account.userUid}, ${account.exchange}, ${codec.stream}, b FROM input
+          -- In key order: the btree is then walked leaf by leaf, not at random (~20% less server CPU).
+          ORDER BY b
+          ON CONFLICT DO NOTHING
+          RETURNING blind_index
+        )
+        SELECT COALESCE(array_agg(${start}::int + g), '{}') AS dups FROM input WHERE NOT EXISTS (SELECT 1 FROM inserted WHERE inserted.blind_index = input.b)`);
+      // Awaited below with the others; handled now so an early failure is never an unhandled rejection.
+      statement.catch(() => undefined);
+      pending.push(statement);
+      // Let the driver send this statement before computing the next chunk.
+      await new Promise((resolve) => setImmediate(resolve));
     }
+    // Meanwhile, seal as if every row were new (the usual case); redone without the duplicates otherwise.
+    const encode = (rows: readonly T[]) => Buffer.from(JSON.stringify(rows.map((item) => codec.encode(item))), 'utf8');
+    const all = encode(unique);
+    const dups = new Set((await Promise.all(pending)).flat());
+    if (dups.size === unique.length) return 0;
+    const rows = dups.size === 0 ? unique : unique.filter((_, i) => !dups.has(i));
+    const plaintext = dups.size === 0 ? all : encode(rows);
     const state = record[codec.stream];
     const seq = state.pages;
-    const box = sealer.seal({ account, table: codec.stream, seq }, Buffer.from(JSON.stringify(rows), 'utf8'));
+    const box = sealer.seal({ account, table: codec.stream, seq }, plaintext);
     await tx.query(sql.type(noRows)`
       INSERT INTO sealed_pages (user_uid, exchange, stream, seq, key_id, iv, tag, ciphertext)
       VALUES (${account.userUid}, ${account.exchange}, ${codec.stream}, ${seq}, ${box.keyId}, ${sql.binary(box.iv)}, ${sql.binary(box.tag)}, ${sql.binary(box.ciphertext)})`);

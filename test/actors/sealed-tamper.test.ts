@@ -191,14 +191,14 @@ test('a forged page inserted at the next sequence number is detected', async (t)
 
 test('a forged blind index inserted is detected', async (t) => {
   const { h, accounts: [a] } = await setup(t, ['forged-index']);
-  t.is(await run(sql.unsafe`INSERT INTO sealed_index (user_uid, exchange, stream, blind_index) VALUES ('forged-index', 'simulated', 'fills', sha256(random()::text::bytea))`), 1);
+  t.is(await run(sql.unsafe`INSERT INTO sealed_index (user_uid, exchange, stream, blind_index) VALUES ('forged-index', 'simulated', 'fills', substring(sha256(random()::text::bytea) FROM 1 FOR 16))`), 1);
   await assertDetected(t, h, a!);
 });
 
 test('a blind index substituted (one deleted, a forged one inserted: same count) is detected', async (t) => {
   const { h, accounts: [a] } = await setup(t, ['swap-index']);
   t.is(await run(sql.unsafe`
-    UPDATE sealed_index SET blind_index = sha256(random()::text::bytea)
+    UPDATE sealed_index SET blind_index = substring(sha256(random()::text::bytea) FROM 1 FOR 16)
     WHERE user_uid = 'swap-index' AND blind_index = (SELECT blind_index FROM sealed_index WHERE user_uid = 'swap-index' AND stream = 'fills' ORDER BY blind_index DESC LIMIT 1)`), 1);
   await assertDetected(t, h, a!);
 });
