@@ -20,6 +20,10 @@ import { HealthCheckResponse_ServingStatus, HealthClient } from '../../src/grpc/
 import type { AccountStore } from '../../src/storage/account-store.js';
 import { createAccountStore } from '../../src/storage/create-account-store.js';
 import { openStorage } from '../../src/storage/open-storage.js';
+import { deriveEnclaveKeys } from '../../src/crypto/key-hierarchy.js';
+import { createAccountSealer, type AccountKeySource } from '../../src/crypto/sealed-rows.js';
+import { createSealedStore } from '../../src/storage/sealed-store.js';
+import { readFile } from 'node:fs/promises';
 import { createBinanceLikeFake } from '../../testkit/fakes/binance-like-fake.js';
 import { DAY_MS, HOUR_MS, syntheticAccount } from '../../testkit/fakes/history.js';
 import { createTestDatabase } from '../../testkit/support/database.js';
@@ -174,11 +178,19 @@ async function runScenario(t: ExecutionContext, scenario: Scenario): Promise<{ o
   return { output };
 }
 
+/** The per-account data keys the service derives from this root secret (id 1): its fills are sealed under them. */
+async function accountKeysOf(hex: string): Promise<AccountKeySource> {
+  const keys = await deriveEnclaveKeys({ currentId: 1, secrets: new Map([[1, Buffer.from(hex, 'hex')]]) });
+  return { currentId: 1, accountDataKey: (account, id) => keys.accountDataKey(account, id) };
+}
+
 test.serial('the built service on PostgreSQL syncs the fake Binance and serves what the engine computes', async (t) => {
   const db = await createTestDatabase(t);
+  const rootHex = randomBytes(32).toString('hex');
+  const sealed = createSealedStore(createAccountSealer(await accountKeysOf(rootHex)));
   await runScenario(t, {
-    env: { DATABASE_URL: db.url, DEMO: 'false' },
-    withStore: (work) => work(createAccountStore(db.pool)),
+    env: { DATABASE_URL: db.url, DEMO: 'false', ENCRYPTION_KEY: rootHex, ENCRYPTION_KEY_ID: '1' },
+    withStore: (work) => work(createAccountStore(db.pool, { sealed })),
     async asGateway(t, expectedRows) {
       const gateway = new pg.Client({ connectionString: db.urlAs('gateway_user') });
       await gateway.connect();
@@ -201,7 +213,9 @@ test.serial('the built service on the embedded default runs the demo and syncs t
   const { output } = await runScenario(t, {
     env: { EMBEDDED_DB_DIR },
     async withStore(work) {
-      const storage = await openStorage({ EMBEDDED_DB_DIR }, createLogger('silent'));
+      // The service sealed the fills under keys from the development key file beside the database.
+      const devKey = (await readFile(join(dir, 'dev-encryption.key'), 'utf8')).trim();
+      const storage = await openStorage({ EMBEDDED_DB_DIR }, createLogger('silent'), await accountKeysOf(devKey));
       try {
         return await work(storage.accountStore);
       } finally {
