@@ -1,6 +1,8 @@
 // Trades upserted per second with dedup: 200,000 fills of which 10% repeat earlier ones, committed
 // as pages (rows + cursor in one transaction) through the AccountStore, on a throw-away database.
-// Compares the COPY path (used for large pages) with plain unnest batches.
+// Compares the COPY path (used for large pages) with plain unnest batches, and the sealed path
+// the service uses (one AES-256-GCM box per page, an HMAC blind index per row; sealed-store.ts)
+// against the plaintext COPY path in the same run (issue 19 item 7: goal sealed ≥ 0.8× plaintext).
 // Env: BENCH_DATABASE_SERVER (default postgresql://postgres@127.0.0.1:5432), BENCH_PAGE (20000).
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -10,6 +12,9 @@ import { createLogger } from '../src/config/logger.js';
 import type { AccountKey, Fill } from '../src/domain/types.js';
 import { createCopyIngest } from '../src/storage/copy-ingest.js';
 import { createAccountStore } from '../src/storage/create-account-store.js';
+import { deriveEnclaveKeys } from '../src/crypto/key-hierarchy.js';
+import { createAccountSealer } from '../src/crypto/sealed-rows.js';
+import { createSealedStore } from '../src/storage/sealed-store.js';
 import { migrate } from '../src/storage/migrate.js';
 import { createDatabasePool, sql, type DatabasePool } from '../src/storage/pool.js';
 import { z } from 'zod';
@@ -87,11 +92,14 @@ interface RunResult {
   readonly nodeCpuMs: number;
 }
 
-async function run(label: string, useCopy: boolean, fills: readonly Fill[], url: string, database: string): Promise<RunResult> {
+const benchKeys = await deriveEnclaveKeys({ currentId: 1, secrets: new Map([[1, randomBytes(32)]]) });
+
+async function run(label: string, path: 'copy' | 'unnest' | 'sealed', fills: readonly Fill[], url: string, database: string): Promise<RunResult> {
   const pool = await createDatabasePool(url);
-  const copy = useCopy ? createCopyIngest(url) : undefined;
+  const copy = path === 'copy' ? createCopyIngest(url) : undefined;
   try {
-    const store = createAccountStore(pool, copy === undefined ? {} : { copy, copyThreshold: 1 });
+    const sealed = path === 'sealed' ? createSealedStore(createAccountSealer({ currentId: 1, accountDataKey: (a, id) => benchKeys.accountDataKey(a, id) })) : undefined;
+    const store = createAccountStore(pool, copy !== undefined ? { copy, copyThreshold: 1 } : sealed !== undefined ? { sealed } : {});
     const account: AccountKey = { userUid: `bench-${label}`, exchange: 'binance' };
     // Warm the connections (and the staging table) outside the timing.
     await store.commitFillsPage({ userUid: 'warm', exchange: 'binance' }, fills.slice(0, 10), 'w');
@@ -127,10 +135,24 @@ try {
   await migrate(url, createLogger('silent'));
   const loadBefore = loadavg()[0]!;
   console.log(`ingest: ${fills.length} fills, ${fills.length - expectedNew} duplicates, pages of ${PAGE}`);
-  const copy = await run('copy', true, fills, url, name);
-  const unnest = await run('unnest', false, fills, url, name);
+  const copy = await run('copy', 'copy', fills, url, name);
+  const unnest = await run('unnest', 'unnest', fills, url, name);
+  const sealed = await run('sealed', 'sealed', fills, url, name);
+  // Reading back what the sealed run stored: every page opened, chain, counts and blind indexes checked.
+  const readPool = await createDatabasePool(url);
+  let sealedLoad: { rows: number; ms: number };
+  try {
+    const reader = createAccountStore(readPool, { sealed: createSealedStore(createAccountSealer({ currentId: 1, accountDataKey: (a, id) => benchKeys.accountDataKey(a, id) })) });
+    const t0 = performance.now();
+    const rows = (await reader.loadFills({ userUid: 'bench-sealed', exchange: 'binance' }, 0)).length;
+    sealedLoad = { rows, ms: Math.round(performance.now() - t0) };
+  } finally {
+    await readPool.end();
+  }
   const perCpuSec = (r: RunResult) => Math.round((fills.length / (r.backendCpuMs + r.nodeCpuMs)) * 1000);
-  if (copy.inserted !== expectedNew || unnest.inserted !== expectedNew) throw new Error(`dedup mismatch: expected ${expectedNew} new rows`);
+  if (copy.inserted !== expectedNew || unnest.inserted !== expectedNew || sealed.inserted !== expectedNew || sealedLoad.rows !== expectedNew) {
+    throw new Error(`dedup mismatch: expected ${expectedNew} new rows`);
+  }
   console.log(JSON.stringify({
     bench: 'ingest', rows: fills.length, duplicates: fills.length - expectedNew, page: PAGE,
     copy_rows_per_sec: copy.rowsPerSec, copy_ms: copy.ms, unnest_rows_per_sec: unnest.rowsPerSec, unnest_ms: unnest.ms,
@@ -138,6 +160,13 @@ try {
     copy_rows_per_cpu_sec: perCpuSec(copy), copy_server_cpu_ms: copy.backendCpuMs, copy_node_cpu_ms: copy.nodeCpuMs,
     unnest_rows_per_cpu_sec: perCpuSec(unnest), unnest_server_cpu_ms: unnest.backendCpuMs, unnest_node_cpu_ms: unnest.nodeCpuMs,
     goal_rows_per_sec: 150_000, meets_goal: copy.rowsPerSec >= 150_000,
+    // Sealed (what the service runs) against plaintext COPY, same data, same run.
+    sealed_rows_per_sec: sealed.rowsPerSec, sealed_ms: sealed.ms, sealed_rows_per_cpu_sec: perCpuSec(sealed),
+    sealed_server_cpu_ms: sealed.backendCpuMs, sealed_node_cpu_ms: sealed.nodeCpuMs,
+    sealed_vs_plaintext: Math.round((sealed.rowsPerSec / copy.rowsPerSec) * 100) / 100,
+    sealed_vs_plaintext_cpu: Math.round((perCpuSec(sealed) / perCpuSec(copy)) * 100) / 100,
+    sealed_goal_ratio: 0.8, sealed_meets_goal: sealed.rowsPerSec >= 0.8 * copy.rowsPerSec,
+    sealed_load_rows_per_sec: Math.round((sealedLoad.rows / Math.max(1, sealedLoad.ms)) * 1000),
     // The machine is shared: a 1-minute load average far above the 2 cores explains low figures.
     load_avg_before: Math.round(loadBefore * 10) / 10, load_avg_after: Math.round(loadavg()[0]! * 10) / 10,
   }));

@@ -20,7 +20,7 @@ const size = (name: string, fallback: number): number => {
 const sections: Record<string, () => Promise<Record<string, unknown>>> = {
   async leak() {
     const f = await runLeakCanaries({ fills: size('SOAK_LEAK_FILLS', 5_000) });
-    const canaryHits = f.hits.logs + f.hits.metrics + f.hits.replies + f.hits.gatewayTables;
+    const canaryHits = f.hits.logs + f.hits.metrics + f.hits.replies + f.hits.gatewayTables + f.hits.privateTables;
     return { ...f, canaryHits, ok: canaryHits === 0 && f.tradeIdsCanary === f.fills && f.fillsSynced === f.fills };
   },
   async fuzz() {

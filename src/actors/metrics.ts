@@ -93,6 +93,7 @@ export class ActorMetrics {
   private readonly syncDuration: Histogram<'venue'>;
   private readonly venueSyncs: Counter<'venue' | 'result'>;
   private readonly venueFailures: Counter<'venue' | 'kind'>;
+  private readonly tamper: Counter;
   private gateProbe: () => FullSyncGateUsage = () => ({ inUse: 0, capacity: 0 });
   /**
    * Per account (capped or not): when its last successful sync finished, else when it was first
@@ -108,6 +109,8 @@ export class ActorMetrics {
     const now = options.now ?? Date.now;
     this.now = now;
     this.venueSyncs = new Counter({ name: 'enclave_venue_syncs_total', help: 'Syncs finished, by venue and result (every account, capped or not).', labelNames: ['venue', 'result'], registers });
+    // No account label: an alert says "some account's sealed storage was tampered with"; which one is in the parked list.
+    this.tamper = new Counter({ name: 'enclave_tamper_detected_total', help: 'Accounts parked because their sealed storage failed an integrity check (edited, moved, deleted, replayed or inserted rows).', registers });
     this.venueFailures = new Counter({ name: 'enclave_venue_sync_failures_total', help: 'Syncs failed by the venue, by venue and failure class (after retries).', labelNames: ['venue', 'kind'], registers });
     new Gauge({
       name: 'enclave_sync_interval_seconds', help: 'Configured period of each account\'s scheduled sync (0: disabled).', registers,
@@ -191,6 +194,11 @@ export class ActorMetrics {
       return { name, help, type, aggregator: 'sum', values };
     };
     registry.registerMetric({ name, help, type, aggregator: 'sum', get, reset: () => undefined } as unknown as Metric);
+  }
+
+  /** An account's sealed storage failed its integrity check: it is parked (reason tamper). */
+  tamperDetected(): void {
+    this.tamper.inc();
   }
 
   /** Where runtime totals come from (the supervisor). */

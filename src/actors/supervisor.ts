@@ -12,6 +12,7 @@ import {
 } from './account-actor.js';
 import { type ParkedReason, type SyncMode, type SyncProgress } from '../domain/types.js';
 import { EnvelopeOpenError } from '../crypto/errors.js';
+import { TamperDetectedError } from '../storage/errors.js';
 import { VenueError } from '../exchanges/errors.js';
 import { backoffDelay, sleepOn, type TimerHandle } from './clock.js';
 import { AccountFailedError, ActorError, ShuttingDownError } from './errors.js';
@@ -176,6 +177,12 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     entry.crashes = [...entry.crashes.filter((t) => now - t < policy.windowMs), now];
     // The error's class only: its message may carry what a venue or driver said.
     logger?.warn({ account: accountId(entry.account), error: error instanceof Error ? error.name : typeof error, crashes: entry.crashes.length }, 'account actor crashed');
+    // Sealed storage failed its integrity check: parked at once (no retry would heal it, and a
+    // re-sync must not write over the evidence); the operator alert fires.
+    if (error instanceof TamperDetectedError) {
+      if (!shuttingDown) markFailed(entry, 'tamper');
+      return 'stopChild';
+    }
     if (entry.crashes.length >= policy.maxCrashes || shuttingDown) {
       if (!shuttingDown) markFailed(entry, parkedReasonOf(error));
       return 'stopChild';
@@ -196,7 +203,8 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     entry.failed = true;
     entry.parkedReason = reason;
     metrics?.setState(entry.account, 'failed');
-    logger?.error({ account: accountId(entry.account), crashes: entry.crashes.length, reason }, 'account failed: too many crashes');
+    if (reason === 'tamper') metrics?.tamperDetected();
+    logger?.error({ account: accountId(entry.account), crashes: entry.crashes.length, reason }, reason === 'tamper' ? 'account parked: tamper detected' : 'account failed: too many crashes');
     deps.store.setConnectionStatus(entry.account, 'failed', reason).catch(() => {
       logger?.warn({ account: accountId(entry.account) }, 'could not store the failed status');
     });
@@ -430,6 +438,6 @@ function reachesParked(message: AccountMessage): boolean {
  */
 export function parkedReasonOf(error: unknown): ParkedReason {
   if (error instanceof VenueError) return error.kind === 'auth' ? 'venue_auth' : 'venue_unavailable';
-  if (error instanceof EnvelopeOpenError) return 'tamper';
+  if (error instanceof EnvelopeOpenError || error instanceof TamperDetectedError) return 'tamper';
   return 'internal';
 }

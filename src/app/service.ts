@@ -129,7 +129,8 @@ export async function startService(config: Config, logger: Logger, overrides: Se
   const baseUrls = venueBaseUrls(config);
   for (const name of baseUrls.keys()) if (!isExchange(name)) throw new Error(`VENUE_BASE_URLS: unknown exchange ${name}`);
 
-  const storage = await openStorage(config, logger);
+  // Private rows are sealed under per-account data keys derived from the released secret.
+  const storage = await openStorage(config, logger, { currentId: keyring.current.id, accountDataKey: (account, id) => keys.accountDataKey(account, id) });
   const pool: AggregationPool = createAggregationPool({ threads: config.POOL_THREADS });
   const registry = new Registry();
   collectProcessMetrics(registry, pool);

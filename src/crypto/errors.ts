@@ -55,3 +55,15 @@ export class SealedCredentialError extends CryptoError {
     );
   }
 }
+
+/**
+ * A sealed page or record of an account's private storage did not open: edited, moved to another
+ * account, table or position, or sealed under a key this enclave does not hold. Names the account
+ * and the table, never content.
+ */
+export class SealedDataError extends CryptoError {
+  override name = 'SealedDataError';
+  constructor(readonly account: AccountKey, readonly table: string) {
+    super(`a sealed ${table} entry of ${accountId(account)} failed its integrity check`);
+  }
+}

@@ -92,6 +92,10 @@ export function createConnectionRepository(pool: DatabasePool, pageSize = 500): 
           await tx.query(sql.type(noRows)`DELETE FROM cash_flows WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
           await tx.query(sql.type(noRows)`DELETE FROM sync_cursors WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
           await tx.query(sql.type(noRows)`DELETE FROM engine_states WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
+          // Sealed storage (009): pages, blind indexes, the account and engine records.
+          await tx.query(sql.type(noRows)`DELETE FROM sealed_pages WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
+          await tx.query(sql.type(noRows)`DELETE FROM sealed_index WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
+          await tx.query(sql.type(noRows)`DELETE FROM sealed_records WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
           if (!keepAggregates) {
             await tx.query(sql.type(noRows)`DELETE FROM hourly_returns WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
             await tx.query(sql.type(noRows)`DELETE FROM balance_snapshots WHERE user_uid = ${userUid} AND exchange = ${exchange}`);

@@ -13,6 +13,7 @@ import { noRows, sql } from './pool.js';
 import { flagsToMask, maskToFlags } from '../domain/hour-flags.js';
 import { createMinuteMarkStore } from './minute-mark-store.js';
 import { createFlagCounter } from './flag-counts.js';
+import type { SealedStore, SealedWrite } from './sealed-store.js';
 
 const decimal = z.string().regex(/^-?\d+(\.\d+)?$/u);
 const epochMs = z.number().finite();
@@ -108,6 +109,12 @@ export interface AccountStoreOptions {
   readonly copy?: CopyIngest;
   /** Pages with at least this many rows go through `copy` (default 2,000). */
   readonly copyThreshold?: number;
+  /**
+   * Sealed storage (sealed-store.ts): fills, cash flows, cursors and engine state are stored as
+   * ciphertext with blind indexes, checked on every load. The service always passes it; without it
+   * (tests and tools of the plaintext layout) the legacy plaintext tables are used.
+   */
+  readonly sealed?: SealedStore;
 }
 
 // One unnest statement per slice keeps the parameter arrays moderate.
@@ -189,6 +196,7 @@ async function insertCashFlows(tx: DatabaseTransactionConnection, account: Accou
 
 export function createAccountStore(pool: DatabasePool, options: AccountStoreOptions = {}): AccountStore {
   const copyThreshold = options.copyThreshold ?? 2_000;
+  const sealed = options.sealed;
 
   async function run<T>(operation: string, account: AccountKey | null, work: () => Promise<T>): Promise<T> {
     try {
@@ -210,7 +218,11 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
       }),
 
     saveConnection: (key, envelope, options) => connections.saveConnection(key, envelope, 'active', options?.acceptTradingKeyRisk ?? false),
-    removeAccount: (key, options) => connections.removeAccount(key, options),
+    removeAccount: async (key, options) => {
+      const removed = await connections.removeAccount(key, options);
+      sealed?.forget(key);
+      return removed;
+    },
     listConnections: () => connections.listConnections(),
 
     loadConnection: (key) =>
@@ -232,6 +244,10 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
 
     loadCursor: (key, stream) =>
       run('load cursor', key, async () => {
+        if (sealed !== undefined) {
+          await sealed.migrateLegacy(pool, key);
+          return sealed.loadCursor(pool, key, stream);
+        }
         const row = await pool.maybeOne(sql.type(cursorRow)`
           SELECT cursor FROM sync_cursors WHERE ${account(key)} AND stream = ${stream}`);
         return row?.cursor ?? null;
@@ -239,6 +255,15 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
 
     commitFillsPage: (key, fills, cursor, generation) =>
       run('commit fills page', key, async () => {
+        if (sealed !== undefined) {
+          await sealed.migrateLegacy(pool, key);
+          const write = await pool.transaction(async (tx) => {
+            await assertGeneration(tx, key, generation);
+            return sealed.commitFillsPage(tx, key, fills, cursor);
+          });
+          sealed.committed(write);
+          return { inserted: write.inserted };
+        }
         if (options.copy !== undefined && fills.length >= copyThreshold) return options.copy.commitFillsPage(key, fills, cursor, generation);
         return pool.transaction(async (tx) => {
           await assertGeneration(tx, key, generation);
@@ -250,6 +275,15 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
 
     commitCashFlowsPage: (key, flows, cursor, generation) =>
       run('commit cash flows page', key, async () => {
+        if (sealed !== undefined) {
+          await sealed.migrateLegacy(pool, key);
+          const write = await pool.transaction(async (tx) => {
+            await assertGeneration(tx, key, generation);
+            return sealed.commitCashFlowsPage(tx, key, flows, cursor);
+          });
+          sealed.committed(write);
+          return { inserted: write.inserted };
+        }
         if (options.copy !== undefined && flows.length >= copyThreshold) return options.copy.commitCashFlowsPage(key, flows, cursor, generation);
         return pool.transaction(async (tx) => {
           await assertGeneration(tx, key, generation);
@@ -261,6 +295,10 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
 
     loadFills: (key, fromMs) =>
       run('load fills', key, async () => {
+        if (sealed !== undefined) {
+          await sealed.migrateLegacy(pool, key);
+          return sealed.loadFills(pool, key, fromMs);
+        }
         const rows = await pool.any(sql.type(fillRow)`
           SELECT exchange_trade_id AS "exchangeTradeId", symbol, base_asset AS "baseAsset", quote_asset AS "quoteAsset",
                  side, quantity, price, fee, fee_asset AS "feeAsset", executed_at AS "executedAt"
@@ -272,6 +310,10 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
 
     loadCashFlows: (key, fromMs) =>
       run('load cash flows', key, async () => {
+        if (sealed !== undefined) {
+          await sealed.migrateLegacy(pool, key);
+          return sealed.loadCashFlows(pool, key, fromMs);
+        }
         const rows = await pool.any(sql.type(cashFlowRow)`
           SELECT exchange_flow_id AS "exchangeFlowId", kind, asset, amount, occurred_at AS "occurredAt"
           FROM cash_flows
@@ -315,13 +357,17 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
 
     loadEngineState: (key) =>
       run('load engine state', key, async () => {
+        if (sealed !== undefined) {
+          await sealed.migrateLegacy(pool, key);
+          return sealed.loadEngineState(pool, key);
+        }
         const row = await pool.maybeOne(sql.type(engineStateRow)`SELECT state FROM engine_states WHERE ${account(key)}`);
         return row === null ? null : row.state;
       }),
 
     saveAggregates: (key, write, generation) =>
       run('save aggregates', key, async () => {
-        await pool.transaction(async (tx) => {
+        const engineWrite = await pool.transaction(async (tx): Promise<SealedWrite | null> => {
           await assertGeneration(tx, key, generation);
           if (write.hourlyReturns.length > 0) {
             const tuples = write.hourlyReturns.map((h) => [isoTime(h.hourStart), h.return, h.cumulativeReturn, h.equityEnd, h.netFlow, flagsToMask(h.flags ?? [])]);
@@ -342,14 +388,19 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
               VALUES (${key.userUid}, ${key.exchange}, ${isoTime(s.at)}::timestamptz, ${s.balance}, ${s.equity})
               ON CONFLICT (user_uid, exchange, at) DO UPDATE SET balance = excluded.balance, equity = excluded.equity`);
           }
-          if (write.engineState !== undefined) {
+          let sealedWrite: SealedWrite | null = null;
+          if (write.engineState !== undefined && sealed !== undefined) {
+            sealedWrite = await sealed.saveEngineState(tx, key, write.engineState);
+          } else if (write.engineState !== undefined) {
             await tx.query(sql.type(noRows)`
               INSERT INTO engine_states (user_uid, exchange, state)
               VALUES (${key.userUid}, ${key.exchange}, ${sql.jsonb(write.engineState as SerializableValue)})
               ON CONFLICT (user_uid, exchange) DO UPDATE SET state = excluded.state, updated_at = now()`);
           }
           if (write.performance !== null) await upsertPerformance(tx, key, write.performance);
+          return sealedWrite;
         });
+        if (engineWrite !== null) sealed?.committed(engineWrite);
       }),
 
     saveReconciliation: (key, write, generation) =>

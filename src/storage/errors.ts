@@ -144,3 +144,13 @@ export function toStorageError(error: unknown, operation: string): StorageError 
   }
   return new StorageError(`${operation}: storage failure`, { cause });
 }
+
+/**
+ * The account's sealed storage failed an integrity check (a page or record does not open, a page
+ * is missing, reordered, replayed or inserted, the blind indexes do not match the rows). Not
+ * transient: the account is parked with reason `tamper` and nothing is published for it. Names the
+ * operation and the account, never content.
+ */
+export class TamperDetectedError extends StorageError {
+  override name = 'TamperDetectedError';
+}

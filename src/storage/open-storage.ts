@@ -11,6 +11,8 @@ import { createAccountStore } from './create-account-store.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded.js';
 import { migrate } from './migrate.js';
 import { createDatabasePool } from './pool.js';
+import { createAccountSealer, type AccountKeySource } from '../crypto/sealed-rows.js';
+import { createSealedStore } from './sealed-store.js';
 
 export interface Storage {
   readonly pool: DatabasePool;
@@ -20,7 +22,12 @@ export interface Storage {
   close(): Promise<void>;
 }
 
-export async function openStorage(config: Pick<Config, 'DATABASE_URL' | 'EMBEDDED_DB_DIR'>, logger: Logger): Promise<Storage> {
+/**
+ * `accountKeys`: the per-account data keys (EnclaveKeys): the account store then seals every
+ * private row (sealed-store.ts). The service always passes them; maintenance CLIs that never touch
+ * private rows need not.
+ */
+export async function openStorage(config: Pick<Config, 'DATABASE_URL' | 'EMBEDDED_DB_DIR'>, logger: Logger, accountKeys?: AccountKeySource): Promise<Storage> {
   let embedded: EmbeddedDatabase | null = null;
   if (config.DATABASE_URL === undefined) {
     embedded = await startEmbeddedDatabase(config.EMBEDDED_DB_DIR);
@@ -42,7 +49,10 @@ export async function openStorage(config: Pick<Config, 'DATABASE_URL' | 'EMBEDDE
   const openPool = pool;
   return {
     pool: openPool,
-    accountStore: createAccountStore(openPool, copy === undefined ? {} : { copy }),
+    accountStore: createAccountStore(openPool, {
+      ...(copy === undefined ? {} : { copy }),
+      ...(accountKeys === undefined ? {} : { sealed: createSealedStore(createAccountSealer(accountKeys)) }),
+    }),
     connections: createConnectionRepository(openPool),
     embedded: embedded !== null,
     async close() {

@@ -145,7 +145,8 @@ async function connectAndSync(h: ServiceHarness, account: AccountKey): Promise<v
   if (reply.fillsSynced === 0) throw new Error('the simulated account synced no fills');
 }
 
-const PRIVATE = ['exchange_connections', 'trades', 'cash_flows', 'sync_cursors', 'engine_states'] as const;
+// Fills, cash flows, cursors and engine state live sealed (sealed_pages, sealed_index, sealed_records).
+const PRIVATE = ['exchange_connections', 'sealed_pages', 'sealed_index', 'sealed_records'] as const;
 
 test.serial('RemoveConnection deletes the credential, fills, cash flows, cursors, engine state and aggregates', async (t) => {
   const { h } = t.context;

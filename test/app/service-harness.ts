@@ -58,14 +58,17 @@ export async function startServiceHarness(env: Record<string, string> = {}): Pro
   };
 }
 
-/** Rows of each private and published table for one account. */
+/**
+ * Rows of each private and published table for one account. The service seals private rows
+ * (sealed_*; docs/sealed-storage.md): the legacy plaintext tables stay empty for it.
+ */
 export async function accountRowCounts(db: TestDatabase, userUid: string, exchange: string): Promise<Record<string, number>> {
   const pg = await import('pg');
   const client = new pg.default.Client({ connectionString: db.url });
   await client.connect();
   try {
     const counts: Record<string, number> = {};
-    for (const table of ['exchange_connections', 'trades', 'cash_flows', 'sync_cursors', 'engine_states', 'hourly_returns', 'balance_snapshots']) {
+    for (const table of ['exchange_connections', 'sealed_pages', 'sealed_index', 'sealed_records', 'hourly_returns', 'balance_snapshots']) {
       const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE user_uid = $1 AND exchange = $2`, [userUid, exchange]);
       counts[table] = Number(rows[0]?.n ?? 0);
     }

@@ -20,6 +20,9 @@ import { HealthCheckResponse_ServingStatus, HealthClient } from '../../src/grpc/
 import type { AccountStore } from '../../src/storage/account-store.js';
 import { createAccountStore } from '../../src/storage/create-account-store.js';
 import { openStorage } from '../../src/storage/open-storage.js';
+import { deriveEnclaveKeys } from '../../src/crypto/key-hierarchy.js';
+import { createAccountSealer, type AccountKeySource } from '../../src/crypto/sealed-rows.js';
+import { createSealedStore } from '../../src/storage/sealed-store.js';
 import { createBinanceLikeFake } from '../../testkit/fakes/binance-like-fake.js';
 import { DAY_MS, HOUR_MS, syntheticAccount } from '../../testkit/fakes/history.js';
 import { createTestDatabase } from '../../testkit/support/database.js';
@@ -81,7 +84,8 @@ function assertClose(t: ExecutionContext, actual: Record<string, number | undefi
 interface Scenario {
   readonly env: Record<string, string>;
   /** The stored history, readable once the scenario allows it (after the stop on the embedded database). */
-  readonly withStore: <T>(work: (store: AccountStore) => Promise<T>) => Promise<T>;
+  /** `rootHex`: the ENCRYPTION_KEY the service ran with (its private rows are sealed under keys derived from it). */
+  readonly withStore: <T>(work: (store: AccountStore) => Promise<T>, rootHex: string) => Promise<T>;
   /** Checks as the gateway role, while the service runs (PostgreSQL only). */
   readonly asGateway?: (t: ExecutionContext, expectedRows: number) => Promise<void>;
 }
@@ -162,7 +166,7 @@ async function runScenario(t: ExecutionContext, scenario: Scenario): Promise<{ o
   }
   t.regex(output, /"msg":"enclave worker stopped"/u);
 
-  const expected = await scenario.withStore((store) => engineResult(store, untilHour));
+  const expected = await scenario.withStore((store) => engineResult(store, untilHour), encryptionKey);
   t.is(returns.length, expected.returns.length, 'as many hours as the engine computes');
   returns.forEach((r, i) => {
     const e = expected.returns[i]!;
@@ -174,11 +178,17 @@ async function runScenario(t: ExecutionContext, scenario: Scenario): Promise<{ o
   return { output };
 }
 
+/** The per-account data keys the service derives from this root secret (ENCRYPTION_KEY_ID default 1): its fills are sealed under them. */
+async function accountKeysOf(hex: string): Promise<AccountKeySource> {
+  const keys = await deriveEnclaveKeys({ currentId: 1, secrets: new Map([[1, Buffer.from(hex, 'hex')]]) });
+  return { currentId: 1, accountDataKey: (account, id) => keys.accountDataKey(account, id) };
+}
+
 test.serial('the built service on PostgreSQL syncs the fake Binance and serves what the engine computes', async (t) => {
   const db = await createTestDatabase(t);
   await runScenario(t, {
     env: { DATABASE_URL: db.url, DEMO: 'false' },
-    withStore: (work) => work(createAccountStore(db.pool)),
+    withStore: async (work, rootHex) => work(createAccountStore(db.pool, { sealed: createSealedStore(createAccountSealer(await accountKeysOf(rootHex))) })),
     async asGateway(t, expectedRows) {
       const gateway = new pg.Client({ connectionString: db.urlAs('gateway_user') });
       await gateway.connect();
@@ -200,8 +210,8 @@ test.serial('the built service on the embedded default runs the demo and syncs t
   const EMBEDDED_DB_DIR = join(dir, 'pglite');
   const { output } = await runScenario(t, {
     env: { EMBEDDED_DB_DIR },
-    async withStore(work) {
-      const storage = await openStorage({ EMBEDDED_DB_DIR }, createLogger('silent'));
+    async withStore(work, rootHex) {
+      const storage = await openStorage({ EMBEDDED_DB_DIR }, createLogger('silent'), await accountKeysOf(rootHex));
       try {
         return await work(storage.accountStore);
       } finally {

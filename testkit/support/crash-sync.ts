@@ -4,12 +4,19 @@
 // point is either a write boundary (the n-th committed change of the account's rows or cursors,
 // seen by polling the database, so the kill lands just after a commit) or a delay after the sync
 // began (anywhere, mid-transaction included). At the end, trades, cash_flows and hourly_returns
-// of `crash` must equal those of `ref`.
+// of `crash` must equal those of `ref`. Fills and cash flows are sealed (docs/sealed-storage.md):
+// they are read back through the sealed store with the service's test key; commits are seen as
+// changes of the account's sealed rows.
 import pg from 'pg';
+import { deriveEnclaveKeys } from '../../src/crypto/key-hierarchy.js';
+import { createAccountSealer } from '../../src/crypto/sealed-rows.js';
+import type { AccountStore } from '../../src/storage/account-store.js';
+import { createAccountStore } from '../../src/storage/create-account-store.js';
+import { createSealedStore } from '../../src/storage/sealed-store.js';
 import { SyncType } from '../../src/grpc/generated/enclave.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { CANARY_API_KEY, CANARY_API_SECRET, startCanaryVenue, type CanaryVenue } from './canary-venue.js';
-import { connectAccount, startServiceProcess, type ServiceProcess } from './service-process.js';
+import { connectAccount, startServiceProcess, TEST_KEY_HEX, TEST_KEY_ID, type ServiceProcess } from './service-process.js';
 import { unary } from './grpc-client.js';
 
 /** afterCommits: any committed change; afterTradePages: commits that added trades; afterMs: a delay. */
@@ -31,12 +38,12 @@ export interface CrashFigures {
 const REF = { userUid: 'ref', exchange: 'binance' } as const;
 const CRASH = { userUid: 'crash', exchange: 'binance' } as const;
 
+// Fill rows (blind indexes of the fills stream) first: "a commit that added trades" changes it.
 const STATE_QUERY = `
-  SELECT (SELECT count(*) FROM trades WHERE user_uid = $1)::text
-    || '/' || (SELECT count(*) FROM cash_flows WHERE user_uid = $1)::text
-    || '/' || (SELECT coalesce(string_agg(stream || cursor, ',' ORDER BY stream), '') FROM sync_cursors WHERE user_uid = $1)
-    || '/' || (SELECT count(*) FROM hourly_returns WHERE user_uid = $1)::text
-    || '/' || (SELECT coalesce(max(updated_at)::text, '') FROM engine_states WHERE user_uid = $1) AS state`;
+  SELECT (SELECT count(*) FROM sealed_index WHERE user_uid = $1 AND stream = 'fills')::text
+    || '/' || (SELECT count(*) FROM sealed_index WHERE user_uid = $1 AND stream = 'cash_flows')::text
+    || '/' || (SELECT coalesce(string_agg(kind || encode(tag, 'hex'), ',' ORDER BY kind), '') FROM sealed_records WHERE user_uid = $1)
+    || '/' || (SELECT count(*) FROM hourly_returns WHERE user_uid = $1)::text AS state`;
 
 async function syncAccount(svc: ServiceProcess, account: typeof REF | typeof CRASH): Promise<void> {
   await unary(svc.client.processSyncJob.bind(svc.client), { ...account, type: SyncType.SYNC_TYPE_INCREMENTAL }, { deadline: Date.now() + 300_000 });
@@ -76,8 +83,12 @@ async function rows(client: pg.Client, query: string, userUid: string): Promise<
   return result.rows.map((r) => JSON.stringify(r));
 }
 
-const TRADES = `SELECT exchange_trade_id, symbol, base_asset, quote_asset, side, quantity::text, price::text, fee::text, fee_asset, executed_at FROM trades WHERE user_uid =`;
-const CASH_FLOWS = `SELECT exchange_flow_id, kind, asset, amount::text, occurred_at FROM cash_flows WHERE user_uid =`;
+/** The account's fills and cash flows opened as the service opens them, one JSON string per row. */
+async function sealedRows(store: AccountStore, userUid: string, stream: 'fills' | 'cash_flows'): Promise<string[]> {
+  const account = { userUid, exchange: 'binance' } as const;
+  const rows = stream === 'fills' ? await store.loadFills(account, 0) : await store.loadCashFlows(account, 0);
+  return rows.map((r) => JSON.stringify(r));
+}
 const HOURLY = `SELECT hour_start, return, cumulative_return, equity_end, net_flow FROM hourly_returns WHERE user_uid =`;
 
 function diff(a: readonly string[], b: readonly string[]): { lost: number; extra: number; mismatched: number } {
@@ -99,6 +110,9 @@ export async function runCrashSync(options: { readonly fills: number; readonly p
   const venue = await startCanaryVenue({ fills: options.fills, days: options.days ?? 10, firstId: 1_000_001 });
   const watcher = new pg.Client({ connectionString: db.url });
   await watcher.connect();
+  const keys = await deriveEnclaveKeys({ currentId: TEST_KEY_ID, secrets: new Map([[TEST_KEY_ID, Buffer.from(TEST_KEY_HEX, 'hex')]]) });
+  // A fresh sealed store per read: the rows of `crash` are wiped behind its back between rounds.
+  const reader = (): AccountStore => createAccountStore(db.pool, { sealed: createSealedStore(createAccountSealer({ currentId: TEST_KEY_ID, accountDataKey: (a, id) => keys.accountDataKey(a, id) })) });
   try {
     await connectAccount(db.pool, REF, { apiKey: CANARY_API_KEY, secret: CANARY_API_SECRET });
     await connectAccount(db.pool, CRASH, { apiKey: CANARY_API_KEY, secret: CANARY_API_SECRET });
@@ -109,8 +123,8 @@ export async function runCrashSync(options: { readonly fills: number; readonly p
     const sum = { lost: 0, duplicated: 0, trades: 0, cashFlows: 0, hourlyReturns: 0, comparisons: 0 };
     // Compares `crash` with `ref`, then (unless last) wipes `crash` so the next kill meets a whole sync again.
     const compareAndReset = async (reset: boolean): Promise<void> => {
-      const trades = diff(await rows(watcher, order(TRADES, 'exchange_trade_id'), REF.userUid), await rows(watcher, order(TRADES, 'exchange_trade_id'), CRASH.userUid));
-      const flows = diff(await rows(watcher, order(CASH_FLOWS, 'exchange_flow_id'), REF.userUid), await rows(watcher, order(CASH_FLOWS, 'exchange_flow_id'), CRASH.userUid));
+      const trades = diff(await sealedRows(reader(), REF.userUid, 'fills'), await sealedRows(reader(), CRASH.userUid, 'fills'));
+      const flows = diff(await sealedRows(reader(), REF.userUid, 'cash_flows'), await sealedRows(reader(), CRASH.userUid, 'cash_flows'));
       const hours = diff(await rows(watcher, order(HOURLY, 'hour_start'), REF.userUid), await rows(watcher, order(HOURLY, 'hour_start'), CRASH.userUid));
       sum.lost += trades.lost + flows.lost;
       sum.duplicated += trades.extra + flows.extra;
@@ -119,7 +133,7 @@ export async function runCrashSync(options: { readonly fills: number; readonly p
       sum.hourlyReturns += hours.mismatched;
       sum.comparisons += 1;
       if (!reset) return;
-      for (const table of ['trades', 'cash_flows', 'sync_cursors', 'engine_states', 'hourly_returns', 'balance_snapshots']) {
+      for (const table of ['sealed_pages', 'sealed_index', 'sealed_records', 'hourly_returns', 'balance_snapshots']) {
         await watcher.query(`DELETE FROM ${table} WHERE user_uid = $1`, [CRASH.userUid]);
       }
     };
@@ -141,7 +155,7 @@ export async function runCrashSync(options: { readonly fills: number; readonly p
     }
     await compareAndReset(false);
     const refHours = await rows(watcher, order(HOURLY, 'hour_start'), REF.userUid);
-    const refTrades = await rows(watcher, order(TRADES, 'exchange_trade_id'), REF.userUid);
+    const refTrades = await sealedRows(reader(), REF.userUid, 'fills');
     return {
       fills: options.fills,
       crashPointsTried: options.points.length,
@@ -150,7 +164,7 @@ export async function runCrashSync(options: { readonly fills: number; readonly p
       lost: sum.lost,
       duplicated: sum.duplicated,
       mismatches: { trades: sum.trades, cashFlows: sum.cashFlows, hourlyReturns: sum.hourlyReturns },
-      compared: { trades: refTrades.length, cashFlows: (await rows(watcher, order(CASH_FLOWS, 'exchange_flow_id'), REF.userUid)).length, hourlyReturns: refHours.length },
+      compared: { trades: refTrades.length, cashFlows: (await sealedRows(reader(), REF.userUid, 'cash_flows')).length, hourlyReturns: refHours.length },
     };
   } finally {
     await watcher.end();

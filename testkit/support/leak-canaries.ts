@@ -2,7 +2,9 @@
 // real service process syncs a fake Binance seeded with a canary API key, secret and trade ids,
 // then everything it emits is collected and scanned: every log line (debug level), /metrics,
 // every gRPC reply and error, and whatever the gateway role can read. The figures also show that
-// the canaries reached the venue and the trades table, so a scan finding nothing means something.
+// the canaries reached the venue and the enclave's sealed storage (opened with the service's key),
+// so a scan finding nothing means something. The raw private tables are scanned too: the database
+// must hold no canary trade id either (sealed storage, docs/sealed-storage.md).
 import pg from 'pg';
 import { z } from 'zod';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
@@ -10,7 +12,11 @@ import { SyncType, type SyncJobProgress } from '../../src/grpc/generated/enclave
 import { sql } from '../../src/storage/pool.js';
 import { createTestDatabase } from './database.js';
 import { CANARY_API_KEY, CANARY_API_SECRET, CANARY_TRADE_ID_MARK, canaryHits, startCanaryVenue } from './canary-venue.js';
-import { connectAccount, startServiceProcess } from './service-process.js';
+import { connectAccount, startServiceProcess, TEST_KEY_HEX, TEST_KEY_ID } from './service-process.js';
+import { deriveEnclaveKeys } from '../../src/crypto/key-hierarchy.js';
+import { createAccountSealer } from '../../src/crypto/sealed-rows.js';
+import { createAccountStore } from '../../src/storage/create-account-store.js';
+import { createSealedStore } from '../../src/storage/sealed-store.js';
 import { isServiceError, unary } from './grpc-client.js';
 
 const DAY = 86_400_000;
@@ -33,7 +39,7 @@ export interface LeakFigures {
   readonly metricsNameAccount: boolean;
   readonly exitCode: number | null;
   /** Canary occurrences per surface (all must be 0). */
-  readonly hits: { readonly logs: number; readonly metrics: number; readonly replies: number; readonly gatewayTables: number };
+  readonly hits: { readonly logs: number; readonly metrics: number; readonly replies: number; readonly gatewayTables: number; readonly privateTables: number };
 }
 
 const total = (text: string): number => Object.values(canaryHits(text, CANARIES)).reduce((a, b) => a + b, 0);
@@ -91,7 +97,16 @@ export async function runLeakCanaries(options: { readonly fills: number }): Prom
     }
     const metricsText = await svc.metricsText();
 
-    const tradeIds = await db.pool.anyFirst(sql.type(z.object({ id: z.string() }))`SELECT exchange_trade_id AS id FROM trades`);
+    // The stored fills, opened as the service opens them (same root secret, same derivation).
+    const keys = await deriveEnclaveKeys({ currentId: TEST_KEY_ID, secrets: new Map([[TEST_KEY_ID, Buffer.from(TEST_KEY_HEX, 'hex')]]) });
+    const sealed = createSealedStore(createAccountSealer({ currentId: TEST_KEY_ID, accountDataKey: (a, id) => keys.accountDataKey(a, id) }));
+    const tradeIds = (await createAccountStore(db.pool, { sealed }).loadFills(account, 0)).map((f) => f.exchangeTradeId);
+    // Every private table as the database administrator sees it: each row as text.
+    let privateText = '';
+    for (const table of ['trades', 'cash_flows', 'sync_cursors', 'engine_states', 'sealed_pages', 'sealed_index', 'sealed_records', 'exchange_connections']) {
+      const rows = await db.pool.anyFirst(sql.type(z.object({ row: z.string() }))`SELECT t::text AS row FROM ${sql.identifier([table])} AS t`);
+      privateText += rows.join('\n');
+    }
     // What the gateway role can read: the two aggregate tables, and nothing else.
     const gateway = new pg.Client({ connectionString: db.urlAs('gateway_user') });
     await gateway.connect();
@@ -103,7 +118,7 @@ export async function runLeakCanaries(options: { readonly fills: number }): Prom
       const hourly = await gateway.query('SELECT * FROM hourly_returns');
       gatewayHourlyRows = hourly.rows.length;
       gatewayText = JSON.stringify([snapshots.rows, hourly.rows]);
-      for (const table of ['trades', 'cash_flows', 'exchange_connections', 'sync_cursors', 'engine_states', 'price_candles']) {
+      for (const table of ['trades', 'cash_flows', 'exchange_connections', 'sync_cursors', 'engine_states', 'price_candles', 'sealed_pages', 'sealed_index', 'sealed_records']) {
         const denied = await gateway.query(`SELECT * FROM ${table} LIMIT 1`).then(() => false, (e: unknown) => e instanceof Error && /permission denied/u.test(e.message));
         if (denied) gatewayDenied.push(table);
       }
@@ -129,7 +144,7 @@ export async function runLeakCanaries(options: { readonly fills: number }): Prom
       logsNameAccount: logText.includes('canary_user'),
       metricsNameAccount: metricsText.includes('canary_user'),
       exitCode: exit.code,
-      hits: { logs: total(logText), metrics: total(metricsText), replies: total(emitted.join('\n')), gatewayTables: total(gatewayText) },
+      hits: { logs: total(logText), metrics: total(metricsText), replies: total(emitted.join('\n')), gatewayTables: total(gatewayText), privateTables: total(privateText) },
     };
   } finally {
     await svc?.stop('SIGKILL');

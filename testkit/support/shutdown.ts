@@ -3,12 +3,18 @@
 // transaction must be whole or absent. Binance pages fills by fromId, 1,000 to a page, and each
 // account's 6,000 fills split evenly over 3 markets, so a market's stored count that is not a
 // multiple of 1,000 is a torn page. A restart and re-sync then stores every fill exactly once,
-// which holds only if no cursor was ever committed ahead of its rows.
+// which holds only if no cursor was ever committed ahead of its rows. Fills are sealed
+// (docs/sealed-storage.md): they are counted through the sealed store with the service's test key.
 import pg from 'pg';
+import { deriveEnclaveKeys } from '../../src/crypto/key-hierarchy.js';
+import { createAccountSealer } from '../../src/crypto/sealed-rows.js';
+import type { AccountKey, Fill } from '../../src/domain/types.js';
+import { createAccountStore } from '../../src/storage/create-account-store.js';
+import { createSealedStore } from '../../src/storage/sealed-store.js';
 import { SyncType } from '../../src/grpc/generated/enclave.js';
 import { createTestDatabase } from './database.js';
 import { CANARY_API_KEY, CANARY_API_SECRET, startCanaryVenue } from './canary-venue.js';
-import { connectAccount, startServiceProcess } from './service-process.js';
+import { connectAccount, startServiceProcess, TEST_KEY_HEX, TEST_KEY_ID } from './service-process.js';
 import { unary } from './grpc-client.js';
 
 export interface ShutdownFigures {
@@ -35,6 +41,9 @@ export async function runShutdown(options: { readonly accounts: number }): Promi
   await watcher.connect();
   const accounts = Array.from({ length: options.accounts }, (_, i) => ({ userUid: `term_${i}`, exchange: 'binance' as const }));
   const env = { DATABASE_URL: db.url, VENUE_BASE_URLS: `binance=${venue.baseUrl}`, LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: String(GRACE_MS) };
+  const keys = await deriveEnclaveKeys({ currentId: TEST_KEY_ID, secrets: new Map([[TEST_KEY_ID, Buffer.from(TEST_KEY_HEX, 'hex')]]) });
+  const fillsOf = (account: AccountKey): Promise<Fill[]> =>
+    createAccountStore(db.pool, { sealed: createSealedStore(createAccountSealer({ currentId: TEST_KEY_ID, accountDataKey: (a, id) => keys.accountDataKey(a, id) })) }).loadFills(account, 0);
   try {
     for (const a of accounts) await connectAccount(db.pool, a, { apiKey: CANARY_API_KEY, secret: CANARY_API_SECRET });
     const svc = await startServiceProcess(env);
@@ -45,15 +54,20 @@ export async function runShutdown(options: { readonly accounts: number }): Promi
     // no cursor: a first sync without the full-sync concurrency limit.)
     let trades = 0;
     while (trades === 0 && settled < accounts.length) {
-      trades = Number((await watcher.query<{ n: string }>('SELECT count(*) AS n FROM trades')).rows[0]!.n);
+      trades = Number((await watcher.query<{ n: string }>("SELECT count(*) AS n FROM sealed_index WHERE stream = 'fills'")).rows[0]!.n);
       await new Promise((r) => setTimeout(r, 20));
     }
     const inFlight = accounts.length - settled;
     const exit = await svc.stop('SIGTERM');
     await Promise.all(syncs);
-    const counts = await watcher.query<{ user_uid: string; symbol: string; n: string }>('SELECT user_uid, symbol, count(*) AS n FROM trades GROUP BY user_uid, symbol');
+    const counts: number[] = [];
+    for (const a of accounts) {
+      const bySymbol = new Map<string, number>();
+      for (const f of await fillsOf(a)) bySymbol.set(f.symbol, (bySymbol.get(f.symbol) ?? 0) + 1);
+      counts.push(...bySymbol.values());
+    }
     const perMarket = FILLS / 3;
-    const partialPages = counts.rows.filter((r) => Number(r.n) % PAGE !== 0 && Number(r.n) !== perMarket).length;
+    const partialPages = counts.filter((n) => n % PAGE !== 0 && n !== perMarket).length;
 
     // Restart and re-sync: every fill exactly once means no cursor ran ahead of its rows.
     const again = await startServiceProcess(env);
@@ -64,9 +78,13 @@ export async function runShutdown(options: { readonly accounts: number }): Promi
     } finally {
       await again.stop('SIGTERM');
     }
-    const perAccount = await watcher.query<{ user_uid: string; n: string; d: string }>('SELECT user_uid, count(*) AS n, count(DISTINCT exchange_trade_id) AS d FROM trades GROUP BY user_uid');
-    const inconsistent = accounts.length - perAccount.rows.filter((r) => Number(r.n) === FILLS && Number(r.d) === FILLS).length;
-    const total = perAccount.rows.reduce((n, r) => n + Number(r.n), 0);
+    const perAccount: { n: number; d: number }[] = [];
+    for (const a of accounts) {
+      const fills = await fillsOf(a);
+      perAccount.push({ n: fills.length, d: new Set(fills.map((f) => f.exchangeTradeId)).size });
+    }
+    const inconsistent = accounts.length - perAccount.filter((r) => r.n === FILLS && r.d === FILLS).length;
+    const total = perAccount.reduce((n, r) => n + r.n, 0);
     const boundMs = GRACE_MS + 5_000;
     return {
       accounts: accounts.length,

@@ -1,0 +1,148 @@
+// Sealing of an account's private rows (issue 14 part 1; format in docs/sealed-storage.md).
+// Two keys per account, both HKDF-SHA256 from the account data key (key-hierarchy.ts, label
+// "track-record-enclave/account-data/v1"), under their own salts so neither says anything about
+// the other:
+//   sealing key      salt "track-record-enclave/sealed-storage/v1", info "aes-256-gcm"
+//   blind-index key  salt "track-record-enclave/sealed-storage/v1", info "blind-index hmac-sha256"
+// Everything is node:crypto directly: one AES-256-GCM per page or record, one HMAC per row.
+import { createCipheriv, createDecipheriv, createHash, createHmac, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
+import type { AccountKey } from '../domain/types.js';
+import { SealedDataError } from './errors.js';
+
+export const SEALED_FORMAT_VERSION = 1;
+const SALT = Buffer.from('track-record-enclave/sealed-storage/v1', 'utf8');
+const AAD_MAGIC = Buffer.from('tre-sealed', 'utf8');
+const CHAIN_LABEL = Buffer.from('track-record-enclave/sealed-chain/v1', 'utf8');
+/**
+ * HMAC-SHA-256 truncated to 128 bits (RFC 2104 §5, NIST SP 800-107 allow it): collisions within an
+ * account are negligible (birthday bound 2^64), and the unique btree it feeds is a third smaller,
+ * which is most of the ingest cost (docs/sealed-storage.md, Performance).
+ */
+export const BLIND_INDEX_BYTES = 16;
+export const IV_BYTES = 12;
+export const TAG_BYTES = 16;
+/** The chain head of a stream with no page yet. */
+export const EMPTY_CHAIN_HEAD = Buffer.alloc(32);
+
+/** Where the account data keys come from: EnclaveKeys (key-hierarchy.ts) plus the current root id. */
+export interface AccountKeySource {
+  /** Root secret id new pages and records are sealed under. */
+  readonly currentId: number;
+  accountDataKey(account: AccountKey, id?: number): KeyObject;
+}
+
+/** What a sealed page or record is in the database: the root id, the nonce, the tag, the ciphertext. */
+export interface SealedBox {
+  readonly keyId: number;
+  readonly iv: Buffer;
+  readonly tag: Buffer;
+  readonly ciphertext: Buffer;
+}
+
+/**
+ * What the associated data binds: the account, the table (page stream or record kind) and the
+ * row's identity (a page's sequence number; 0 for a per-account record).
+ */
+export interface SealedAddress {
+  readonly account: AccountKey;
+  readonly table: string;
+  readonly seq: number;
+}
+
+function lengthPrefixed(text: string): Buffer {
+  const bytes = Buffer.from(text, 'utf8');
+  const out = Buffer.alloc(2 + bytes.length);
+  out.writeUInt16BE(bytes.length, 0);
+  bytes.copy(out, 2);
+  return out;
+}
+
+/** AAD = "tre-sealed" ‖ u8 version ‖ u8 keyId ‖ lp(user_uid) ‖ lp(exchange) ‖ lp(table) ‖ u32be seq. */
+export function sealedAad(address: SealedAddress, keyId: number): Buffer {
+  const head = Buffer.from([SEALED_FORMAT_VERSION, keyId]);
+  const seq = Buffer.alloc(4);
+  seq.writeUInt32BE(address.seq, 0);
+  return Buffer.concat([AAD_MAGIC, head, lengthPrefixed(address.account.userUid), lengthPrefixed(address.account.exchange), lengthPrefixed(address.table), seq]);
+}
+
+/** chain' = SHA-256(label ‖ chain ‖ u32be seq ‖ tag): binds every page's tag, in order. */
+export function nextChainHead(head: Buffer, seq: number, tag: Buffer): Buffer {
+  const seqBytes = Buffer.alloc(4);
+  seqBytes.writeUInt32BE(seq, 0);
+  return createHash('sha256').update(CHAIN_LABEL).update(head).update(seqBytes).update(tag).digest();
+}
+
+export interface AccountSealer {
+  readonly currentId: number;
+  seal(address: SealedAddress, plaintext: Buffer): SealedBox;
+  /** SealedDataError when the box does not open under this address (edited, moved, another key). */
+  open(address: SealedAddress, box: SealedBox): Buffer;
+  /**
+   * HMAC-SHA-256 of each id under the account's blind-index key (root `indexKeyId`), with the
+   * stream in the MAC input, truncated to BLIND_INDEX_BYTES: the results concatenated in order.
+   */
+  blindIndexes(account: AccountKey, indexKeyId: number, stream: string, ids: readonly string[]): Buffer;
+}
+
+interface AccountKeys {
+  readonly seal: KeyObject;
+  readonly index: KeyObject;
+}
+
+/** Derived keys cached per (root id, account); bounded, the oldest goes first. */
+const CACHE_LIMIT = 10_000;
+
+export function createAccountSealer(source: AccountKeySource): AccountSealer {
+  const cache = new Map<string, AccountKeys>();
+  const keysOf = (account: AccountKey, id: number): AccountKeys => {
+    const name = `${id}\u0000${account.userUid}\u0000${account.exchange}`;
+    const hit = cache.get(name);
+    if (hit !== undefined) return hit;
+    const dataKey = source.accountDataKey(account, id);
+    const sealBytes = Buffer.from(hkdfSync('sha256', dataKey, SALT, Buffer.from('aes-256-gcm', 'utf8'), 32));
+    const indexBytes = Buffer.from(hkdfSync('sha256', dataKey, SALT, Buffer.from('blind-index hmac-sha256', 'utf8'), 32));
+    const keys = { seal: createSecretKey(sealBytes), index: createSecretKey(indexBytes) };
+    sealBytes.fill(0);
+    indexBytes.fill(0);
+    if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value!);
+    cache.set(name, keys);
+    return keys;
+  };
+  return {
+    currentId: source.currentId,
+    seal(address, plaintext) {
+      const keyId = source.currentId;
+      const iv = randomBytes(IV_BYTES);
+      const cipher = createCipheriv('aes-256-gcm', keysOf(address.account, keyId).seal, iv);
+      cipher.setAAD(sealedAad(address, keyId));
+      const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+      return { keyId, iv, tag: cipher.getAuthTag(), ciphertext };
+    },
+    open(address, box) {
+      if (box.iv.length !== IV_BYTES || box.tag.length !== TAG_BYTES) throw new SealedDataError(address.account, address.table);
+      let keys: AccountKeys;
+      try {
+        keys = keysOf(address.account, box.keyId);
+      } catch {
+        throw new SealedDataError(address.account, address.table);
+      }
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', keys.seal, box.iv, { authTagLength: TAG_BYTES });
+        decipher.setAAD(sealedAad(address, box.keyId));
+        decipher.setAuthTag(box.tag);
+        return Buffer.concat([decipher.update(box.ciphertext), decipher.final()]);
+      } catch {
+        throw new SealedDataError(address.account, address.table);
+      }
+    },
+    blindIndexes(account, indexKeyId, stream, ids) {
+      const key = keysOf(account, indexKeyId).index;
+      const out = Buffer.allocUnsafe(ids.length * BLIND_INDEX_BYTES);
+      const prefix = lengthPrefixed(stream);
+      for (let i = 0; i < ids.length; i++) {
+        createHmac('sha256', key).update(prefix).update(ids[i]!, 'utf8').digest().copy(out, i * BLIND_INDEX_BYTES, 0, BLIND_INDEX_BYTES);
+      }
+      return out;
+    },
+  };
+}
