@@ -17,6 +17,7 @@ import type { VenueConnector } from '../exchanges/connector.js';
 import { VenueError } from '../exchanges/errors.js';
 import type { AccountStore } from '../storage/account-store.js';
 import { StaleGenerationError, StorageError } from '../storage/errors.js';
+import type { MarketData } from './market-data.js';
 import { parseEngineEnvelope, runSyncActivity, type SyncOutcome, type SyncPosition } from './sync-activity.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { AccountFailedError, AccountNotFoundError, ActorError, ConnectionReplacedError, OverloadedError, ShuttingDownError, VenueUnavailableError } from './errors.js';
@@ -125,6 +126,8 @@ export interface AccountActorDeps {
   readonly fullSyncGate?: FullSyncGate;
   readonly metrics?: ActorMetrics;
   readonly logger?: Logger;
+  /** The owner of public per-venue series shared by every account (market-data.ts). */
+  readonly marketData?: MarketData;
 }
 
 /** How the actor's owner hears about its end of life. */
@@ -545,7 +548,7 @@ async function beginSync(
       try { listener(update); } catch { /* a listener's failure is its caller's, not the sync's */ }
     }
   };
-  const activityDeps = { store: deps.store, aggregator: deps.aggregator, clock: deps.clock, costMethod: deps.settings.costMethod, ...(deps.logger === undefined ? {} : { logger: deps.logger }) };
+  const activityDeps = { store: deps.store, aggregator: deps.aggregator, clock: deps.clock, costMethod: deps.settings.costMethod, ...(deps.logger === undefined ? {} : { logger: deps.logger }), ...(deps.marketData === undefined ? {} : { marketData: deps.marketData }) };
   runSyncActivity(activityDeps, { account, generation: state.session.generation, connector: held.connector, mode, position, signal: run.abort.signal, onProgress }).then(
     (outcome) => { tell(env.self, { type: 'SyncSettled', run: run.id, position, outcome: { ok: true, value: syncResult(outcome, mode, trigger, startedAt, deps.clock.now()) } }); },
     (error: unknown) => { tell(env.self, { type: 'SyncSettled', run: run.id, position, outcome: { ok: false, error } }); },

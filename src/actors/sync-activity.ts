@@ -13,6 +13,7 @@ import { quarantineGaps, screenCashFlows, screenFills, type QuarantinedRecord, t
 import { reconcile, type AssetDifference } from '../domain/reconcile.js';
 import { parseEngineState } from '../domain/engine-state.js';
 import { VenueError } from '../exchanges/errors.js';
+import { ensureHourlyCandles, type MarketData } from './market-data.js';
 
 const HOUR = 3_600_000;
 export const ENGINE_ENVELOPE_VERSION = 1;
@@ -64,6 +65,8 @@ export interface SyncActivityDeps {
   readonly clock: Clock;
   readonly costMethod: CostMethod;
   readonly logger?: Logger;
+  /** The owner of public per-venue series (candles fetched once per venue and market); absent: each sync fetches its own. */
+  readonly marketData?: MarketData;
 }
 
 export interface SyncRun {
@@ -272,12 +275,8 @@ async function valueHistory(
   const candleFrom = firstHour - HOUR;
   const symbols = assets.filter((a) => a !== base).map((a) => `${a}/${base}`);
   const needCandles = firstHour < untilHour && symbols.length > 0;
-  if (needCandles) {
-    for (const symbol of symbols) {
-      const candles = await connector.fetchHourlyCandles(symbol, candleFrom, untilHour, signal);
-      if (candles.length > 0) await store.upsertCandles(account.exchange, candles);
-    }
-  }
+  // Public data: stored once per venue and market by the owner (market-data.ts); this account reads it.
+  if (needCandles) await ensureHourlyCandles(deps.marketData, (c) => store.upsertCandles(account.exchange, c), connector, symbols, candleFrom, untilHour, signal);
   const candles = needCandles ? await store.loadCandles(account.exchange, symbols, candleFrom, untilHour) : [];
   signal.throwIfAborted();
 

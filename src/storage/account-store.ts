@@ -94,6 +94,7 @@ export interface AccountStore {
   /** Fills with executedAt >= fromMs, oldest first (ties by trade id). */
   loadFills(account: AccountKey, fromMs: EpochMs): Promise<Fill[]>;
   loadCashFlows(account: AccountKey, fromMs: EpochMs): Promise<CashFlow[]>;
+  /** Inserts the candles not stored yet; a stored candle is kept as it is (never rewritten). */
   upsertCandles(exchange: Exchange, candles: readonly Candle[]): Promise<void>;
   /** Stored hourly candles for these symbols with openTime in [fromMs, toMs). */
   loadCandles(exchange: Exchange, symbols: readonly string[], fromMs: EpochMs, toMs: EpochMs): Promise<Candle[]>;

@@ -285,14 +285,14 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
           const tuples = candles
             .slice(start, start + UNNEST_SLICE)
             .map((c) => [c.symbol, isoTime(c.openTime), c.open, c.high, c.low, c.close, c.volume]);
-          // A later fetch of the same hour (e.g. the partial current candle, then the final one) wins.
+          // Insert-only (issue 19): a stored candle is never rewritten, so repeated syncs leave no dead
+          // rows. Only closed hours are fetched (up to the last hour boundary), so nothing is partial.
           await pool.query(sql.type(noRows)`
             INSERT INTO price_candles (exchange, symbol, open_time, open, high, low, close, volume)
             SELECT ${exchange}, t.*
             FROM ${sql.unnest(tuples, ['text', 'timestamptz', 'numeric', 'numeric', 'numeric', 'numeric', 'numeric'])}
               AS t(symbol, open_time, open, high, low, close, volume)
-            ON CONFLICT (exchange, symbol, open_time) DO UPDATE
-              SET open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close, volume = excluded.volume`);
+            ON CONFLICT (exchange, symbol, open_time) DO NOTHING`);
         }
       }),
 
