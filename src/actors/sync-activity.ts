@@ -172,8 +172,8 @@ export async function runSyncActivity(deps: SyncActivityDeps, run: SyncRun): Pro
   // A record older than the computed history cannot be appended: recompute from the start.
   let engine = position.engine;
   if (engine !== null && (earliestNew < engine.computedUntil || engine.computedUntil > untilHour)) engine = null;
-  const done = async (hours: number, gaps: readonly DataGap[], snapshot: BalanceSnapshot | null): Promise<SyncOutcome> => {
-    const flagged = [...gaps, ...quarantineGaps(quarantined, untilHour), ...await reconcileAfterSync(deps, run, quarantined.length)];
+  const done = async (hours: number, gaps: readonly DataGap[], snapshot: BalanceSnapshot | null, pending?: PendingRecords): Promise<SyncOutcome> => {
+    const flagged = [...gaps, ...quarantineGaps(quarantined, untilHour), ...await reconcileAfterSync(deps, run, quarantined.length, pending)];
     progress.update({ phase: 'aggregating', hoursDone: hours, hoursTotal: hours }, true);
     return { fillsIngested, cashFlowsIngested, hourlyReturnsWritten: hours, gaps: flagged, snapshot };
   };
@@ -184,7 +184,7 @@ export async function runSyncActivity(deps: SyncActivityDeps, run: SyncRun): Pro
   }
 
   const onHours = (hoursDone: number, hoursTotal: number, final: boolean): void => { progress.update({ phase: 'aggregating', hoursDone, hoursTotal }, final); };
-  let valued: { result: AggregationResult; assets: string[] };
+  let valued: { result: AggregationResult; assets: string[]; pending: PendingRecords };
   try {
     valued = await valueHistory(deps, account, connector, engine, untilHour, signal, onHours);
   } catch (error) {
@@ -195,7 +195,7 @@ export async function runSyncActivity(deps: SyncActivityDeps, run: SyncRun): Pro
     engine = null;
     valued = await valueHistory(deps, account, connector, null, untilHour, signal, onHours);
   }
-  const { result, assets } = valued;
+  const { result, assets, pending } = valued;
   const snapshot = result.snapshot ?? engine?.snapshot ?? null;
   const next: EngineEnvelope = {
     v: ENGINE_ENVELOPE_VERSION, engine: result.state, computedUntil: untilHour, assets,
@@ -210,7 +210,13 @@ export async function runSyncActivity(deps: SyncActivityDeps, run: SyncRun): Pro
   const performance = { stats: result.metrics, computedUntil: untilHour };
   await store.saveAggregates(account, { hourlyReturns: published, snapshot: result.snapshot, engineState: next, performance }, generation);
   position.engine = next;
-  return await done(published.length, result.gaps, snapshot);
+  return await done(published.length, result.gaps, snapshot, pending);
+}
+
+/** Records at or after the computed history's end (not valued yet), as loaded for the engine run. */
+interface PendingRecords {
+  readonly fills: Fill[];
+  readonly flows: CashFlow[];
 }
 
 /**
@@ -218,7 +224,7 @@ export async function runSyncActivity(deps: SyncActivityDeps, run: SyncRun): Pro
  * that persisted since the previous sync as flagged cash flows, and publishes the account's
  * reconciliation. The venue not answering its balances skips it (logged), never fails the sync.
  */
-async function reconcileAfterSync(deps: SyncActivityDeps, run: SyncRun, quarantined: number): Promise<DataGap[]> {
+async function reconcileAfterSync(deps: SyncActivityDeps, run: SyncRun, quarantined: number, pending?: PendingRecords): Promise<DataGap[]> {
   const { store, clock } = deps;
   const { account, connector, position, generation, signal } = run;
   const envelope = position.engine;
@@ -232,7 +238,9 @@ async function reconcileAfterSync(deps: SyncActivityDeps, run: SyncRun, quaranti
     return [];
   }
   const state = parseEngineState(envelope.engine);
-  const [pendingFills, pendingFlows] = await Promise.all([store.loadFills(account, envelope.computedUntil), store.loadCashFlows(account, envelope.computedUntil)]);
+  // The engine run just loaded them (two statements fewer per sync); else they are read here.
+  const [pendingFills, pendingFlows] = pending !== undefined ? [pending.fills, pending.flows]
+    : await Promise.all([store.loadFills(account, envelope.computedUntil), store.loadCashFlows(account, envelope.computedUntil)]);
   const foundAt = clock.now();
   const result = reconcile({
     positions: state.positions, pendingFills, pendingFlows, balances, baseCurrency: connector.baseCurrency, foundAt,
@@ -262,7 +270,7 @@ async function reconcileAfterSync(deps: SyncActivityDeps, run: SyncRun, quaranti
 async function valueHistory(
   deps: SyncActivityDeps, account: AccountKey, connector: VenueConnector, engine: EngineEnvelope | null, untilHour: EpochMs, signal: AbortSignal,
   onHours: (done: number, total: number, final: boolean) => void,
-): Promise<{ result: AggregationResult; assets: string[] }> {
+): Promise<{ result: AggregationResult; assets: string[]; pending: PendingRecords }> {
   const { store } = deps;
   const fromMs = engine?.computedUntil ?? 0;
   const [storedFills, storedFlows] = await Promise.all([store.loadFills(account, fromMs), store.loadCashFlows(account, fromMs)]);
@@ -316,7 +324,8 @@ async function valueHistory(
     chunkStart = chunkEnd;
     onHours((chunkEnd - firstHour) / HOUR, hoursTotal, false);
   } while (chunkStart < untilHour);
-  return { result: { ...last, hourlyReturns, gaps, unvaluedHours }, assets };
+  const pending = { fills: storedFills.filter((f) => f.executedAt >= untilHour), flows: storedFlows.filter((c) => c.occurredAt >= untilHour) };
+  return { result: { ...last, hourlyReturns, gaps, unvaluedHours }, assets, pending };
 }
 
 /** First index ≥ `from` whose time is ≥ `limit` (the slice [from, index) is before `limit`). */
