@@ -14,7 +14,8 @@
 // (every query the slonik pool and the COPY path send, transaction control included).
 // Options: --accounts N (default 1,000; env CAPACITY_ACCOUNTS), --concurrency N, --history-days N.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
@@ -30,6 +31,7 @@ import { decodeCredential } from '../src/crypto/credential.js';
 import { sealCredential } from '../src/crypto/sealed-intake.js';
 import type { AccountKey } from '../src/domain/types.js';
 import { createSimulatedConnector } from '../src/exchanges/simulated.js';
+import type { VenueConnector } from '../src/exchanges/connector.js';
 import { EnclaveServiceClient } from '../src/grpc/generated/enclave.js';
 import { createTestDatabase } from '../testkit/support/database.js';
 import { unary } from '../testkit/support/grpc-client.js';
@@ -142,15 +144,35 @@ let offset = 0;
 /** The service's clock: the system's, moved forward by the bench (timers run on real time). */
 const clock: Clock = { now: () => Date.now() + offset, setTimer: systemClock.setTimer };
 const startMs = Math.floor(Date.now() / HOUR) * HOUR - HISTORY_DAYS * DAY;
+const venues = new Map<string, VenueConnector>();
 const service = await startService(loadConfig({
   ENCRYPTION_KEY: randomBytes(32).toString('hex'), ENCLAVE_PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'error',
   SYNC_INTERVAL_MS: '0', DEMO: 'false', DATABASE_URL: database.url, ACTOR_IDLE_MS: String(10 * DAY),
 }), createLogger('error'), {
   clock,
   // The registry's simulated connector, on the bench's clock and with a year of history.
+  // The registry's simulated connector, on the bench's clock and with a year of history. The
+  // simulated venue generates its ledger in this process (a real venue does it remotely): one venue
+  // per account is kept across actor lifetimes, so a cold actor's sync does not pay for regenerating
+  // a year of the fake's history. The actor holds only the thin handle below.
   connectorFactory: (account, plaintext) => {
     decodeCredential(plaintext);
-    return createSimulatedConnector(account, { seed: 19, clock, startMs });
+    const id = account.userUid;
+    let venue = venues.get(id);
+    if (venue === undefined) {
+      venue = createSimulatedConnector(account, { seed: 19, clock, startMs });
+      venues.set(id, venue);
+    }
+    const v = venue;
+    return {
+      exchange: v.exchange, baseCurrency: v.baseCurrency,
+      fetchFills: (since, signal) => v.fetchFills(since, signal),
+      fetchCashFlows: (since, signal) => v.fetchCashFlows(since, signal),
+      fetchBalances: (signal) => v.fetchBalances(signal),
+      fetchHourlyCandles: (symbol, from, to, signal) => v.fetchHourlyCandles(symbol, from, to, signal),
+      fetchPermissions: async (signal) => v.fetchPermissions!(signal),
+      close: async () => undefined,
+    };
   },
 });
 const meter = backendCpuMeter(admin, database.name);
@@ -190,10 +212,12 @@ try {
     trace = null;
   }
   let incrementalHours = 0;
+  const profile = await startProfile(process.env.CAPACITY_PROFILE);
   const incremental = await measured(meter, () => forEachAccount(accounts, CONCURRENCY, async (account) => {
     const r = await service.runtime.supervisor.sync(account, 'incremental', { signal: deadlineSignal(120_000) });
     incrementalHours += r.hourlyReturnsWritten;
   }));
+  await profile();
   console.log(`incremental syncs (cold actors, one hour later): ${incrementalHours} hours valued in ${(incremental.wallMs / 1000).toFixed(1)} s`);
   await forEachAccount(accounts, CONCURRENCY, (a) => service.runtime.supervisor.passivate(a));
 
@@ -210,8 +234,9 @@ try {
 
   const { rows: tables } = await admin.query<{ relname: string; live: string; dead: string; updated: string }>(
     `SELECT relname, n_live_tup AS live, n_dead_tup AS dead, n_tup_upd AS updated FROM pg_stat_user_tables WHERE n_live_tup + n_dead_tup > 0 ORDER BY relname`);
-  const { rows: [size] } = await admin.query<{ candles: string; total: string }>(
-    `SELECT pg_total_relation_size('price_candles') AS candles, pg_database_size(current_database()) AS total`);
+  const { rows: [size] } = await admin.query<{ candles: string; total: string; state: string }>(
+    `SELECT pg_total_relation_size('price_candles') AS candles, pg_database_size(current_database()) AS total,
+       (SELECT avg(length(state::text))::int FROM engine_states) AS state`);
 
   const per = (phase: Phase) => ({
     serviceMs: round(phase.serviceMs / N), databaseMs: round(phase.databaseMs / N), totalMs: round((phase.serviceMs + phase.databaseMs) / N), statements: round(phase.statements / N),
@@ -225,7 +250,7 @@ try {
     residentMbPerActor: round(perActorMb),
     accountsPerCoreHour: Math.round(3_600_000 / inc.totalMs),
     deadTuples: Object.fromEntries(tables.map((t) => [t.relname, { live: Number(t.live), dead: Number(t.dead), updated: Number(t.updated) }])),
-    priceCandlesBytes: Number(size!.candles), databaseBytes: Number(size!.total),
+    priceCandlesBytes: Number(size!.candles), engineStateJsonBytes: Number(size!.state), databaseBytes: Number(size!.total),
     goals: { firstSyncMs: 300, incrementalSyncMs: 3.6, metricsReadMs: 1, residentMbPerActor: 0.2 },
     loadAverage: round(loadAverage), cores: availableParallelism(),
   };
@@ -236,6 +261,23 @@ try {
   await service.stop();
   await admin.end();
   await database.drop();
+}
+
+/** With a path, profiles the main thread (V8 CPU profile, .cpuprofile) until the returned function is called. */
+async function startProfile(path: string | undefined): Promise<() => Promise<void>> {
+  if (path === undefined || path === '') return async () => undefined;
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object): Promise<unknown> => new Promise((resolve, reject) => {
+    session.post(method, params, (error, result) => (error === null ? resolve(result) : reject(error)));
+  });
+  await post('Profiler.enable');
+  await post('Profiler.start');
+  return async () => {
+    const { profile } = await post('Profiler.stop') as { profile: unknown };
+    writeFileSync(path, JSON.stringify(profile));
+    session.disconnect();
+  };
 }
 
 function round(x: number): number {

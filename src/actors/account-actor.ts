@@ -439,11 +439,13 @@ async function handleReady(env: Env, state: ReadyState, msg: AnyMessage): Promis
 async function start(env: Env): Promise<ReadyState | 'missing' | 'failed'> {
   const { deps, account } = env;
   setMetricState(env, 'starting');
-  const connection = await deps.store.loadConnection(account);
+  // One read where the store offers it (issue 19), else the four reads apart.
+  const loaded = deps.store.loadSyncStart === undefined ? null : await deps.store.loadSyncStart(account);
+  const connection = loaded === null ? await deps.store.loadConnection(account) : loaded.connection;
   if (connection === null || connection.status === 'disabled') return 'missing';
   // Parked by the crash-loop cut-off (maybe by an earlier process): stays so until revived.
   if (connection.status === 'failed') return 'failed';
-  const [fillsCursor, cashFlowsCursor, stored] = await Promise.all([
+  const [fillsCursor, cashFlowsCursor, stored] = loaded !== null ? [loaded.fillsCursor, loaded.cashFlowsCursor, loaded.engineState] : await Promise.all([
     deps.store.loadCursor(account, 'fills'),
     deps.store.loadCursor(account, 'cash_flows'),
     deps.store.loadEngineState(account),

@@ -3,6 +3,7 @@
 import type { PerformanceStats } from '../domain/aggregation.js';
 import type { ConnectionStatus, ParkedReason } from '../domain/types.js';
 import type { ConnectionSummary } from './connections.js';
+import type { SyncStart } from './sync-start.js';
 import type {
   AccountKey,
   BalanceSnapshot,
@@ -72,6 +73,11 @@ export interface ReconciliationWrite {
 
 export interface AccountStore {
   loadConnection(account: AccountKey): Promise<StoredConnection | null>;
+  /**
+   * Optional: the connection, both cursors and the engine state in one read (sync-start.ts); an
+   * actor without it makes the four reads apart. Same results either way.
+   */
+  loadSyncStart?(account: AccountKey): Promise<SyncStart>;
   /** The connection's status without its envelope (null when none is stored): one cheap existence check. */
   loadConnectionStatus(account: AccountKey): Promise<ConnectionStatus | null>;
   /** Inserts or replaces the account's envelope (status active, parked reason cleared) and the trading-key opt-in; returns the new generation. */

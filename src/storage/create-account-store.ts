@@ -11,6 +11,7 @@ import { isoTime } from './copy-ingest.js';
 import { StaleGenerationError, toStorageError } from './errors.js';
 import { noRows, sql } from './pool.js';
 import { saveAggregatesFenced, saveReconciliationFenced } from './fenced-writes.js';
+import { loadSyncStart } from './sync-start.js';
 import { maskToFlags } from '../domain/hour-flags.js';
 
 const decimal = z.string().regex(/^-?\d+(\.\d+)?$/u);
@@ -198,6 +199,8 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
           ? null
           : { account: key, envelope: row.envelope, status: row.status, generation: row.generation, parkedReason: row.parkedReason, acceptTradingKeyRisk: row.acceptTradingKeyRisk };
       }),
+
+    loadSyncStart: (key) => run('load sync start', key, () => loadSyncStart(pool, key)),
 
     setConnectionStatus: (key, status, parkedReason = null) =>
       run('set connection status', key, async () => {
