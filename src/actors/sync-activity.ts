@@ -2,6 +2,7 @@
 // dependencies. Fetch pages (each committed with its cursor, fenced by the connection's
 // generation) → value the new history with the engine in chunks of hours → save aggregates.
 // No actor here: the account actor decides when to run it and what to do with its outcome.
+import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import { DEFAULT_LARGE_FLOW_SHARE, type AggregationResult, type Aggregator, type CostMethod, type DataGap } from '../domain/aggregation.js';
 import { AggregationInputError } from '../domain/errors.js';
@@ -251,7 +252,9 @@ async function reconcileAfterSync(deps: SyncActivityDeps, run: SyncRun, quaranti
   }
   const coverage = envelope.coverage ?? { fills: connector.coverageStart?.('fills') ?? null, cashFlows: connector.coverageStart?.('cash_flows') ?? null };
   const next: EngineEnvelope = { ...envelope, unreconciled: result.differences, coverage };
-  await store.saveAggregates(account, { hourlyReturns: [], snapshot: null, engineState: next, performance: null }, generation);
+  // Stored already when nothing the reconciliation keeps has changed (most hourly syncs): one statement fewer.
+  const unchanged = isDeepStrictEqual(envelope.unreconciled ?? null, next.unreconciled ?? null) && isDeepStrictEqual(envelope.coverage ?? null, coverage);
+  if (!unchanged) await store.saveAggregates(account, { hourlyReturns: [], snapshot: null, engineState: next, performance: null }, generation);
   position.engine = next;
   await store.saveReconciliation(account, {
     at: foundAt, status: result.differences.length === 0 ? 'reconciled' : 'unreconciled', explainedShare: result.explainedShare,

@@ -118,3 +118,37 @@ test.serial('a period the venue has not served yet is asked for again; a served 
   t.deepEqual(await other.ensure(key, hourAt(5), hourAt(1), fetch, signal), { fetches: 0, inserted: 0 });
   t.deepEqual(asked, ['5-0', '1-0']);
 });
+
+test.serial('a cold incremental sync with nothing new sends at most 5 statements, one with a new hour at most 8', async (t) => {
+  const clock = new ManualClock(T0 + 5 * HOUR);
+  const venue = countingVenue(clock);
+  const h = createActorHarness({ database: db(), clock, connectorFactory: venue.factory, settings: { syncIntervalMs: 0, idleMs: 10 * HOUR } });
+  t.teardown(() => h.close());
+  const account: AccountKey = { userUid: 'round-trips', exchange: 'simulated' };
+  await h.addAccount(account);
+  await h.supervisor.sync(account, 'full');
+  // Every statement the pg driver sends (slonik's pool and the COPY path), transaction control included.
+  let statements = 0;
+  const original = pg.Client.prototype.query;
+  pg.Client.prototype.query = function counting(this: pg.Client, ...args: unknown[]) {
+    statements += 1;
+    return (original as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof pg.Client.prototype.query;
+  t.teardown(() => { pg.Client.prototype.query = original; });
+  const countSync = async (): Promise<number> => {
+    await h.passivate(account);
+    statements = 0;
+    await h.supervisor.sync(account, 'incremental');
+    return statements;
+  };
+  const idle = await countSync();
+  t.true(idle > 0 && idle <= 5, `nothing new: ${idle} statements`);
+  clock.advance(HOUR);
+  // The candles of the new hour fetched by another account first (as all but one account see it).
+  const other: AccountKey = { userUid: 'round-trips-2', exchange: 'simulated' };
+  await h.addAccount(other);
+  await h.supervisor.sync(other, 'full');
+  const hourLater = await countSync();
+  t.true(hourLater > idle && hourLater <= 8, `a new hour: ${hourLater} statements`);
+  t.log(`statements: ${idle} with nothing new, ${hourLater} with a new hour`);
+});
