@@ -84,7 +84,13 @@ function backendCpuMs(pid: number): number | null {
 function backendCpuMeter(admin: pg.Client, database: string): { sample(): Promise<void>; totalMs(): number; stop(): Promise<void> } {
   const seen = new Map<number, { first: number; last: number }>();
   const ownPid = (admin as unknown as { processID?: number }).processID;
-  const sample = async (): Promise<void> => {
+  // One sample at a time on the admin connection (the timer's and the phases' own).
+  let queue: Promise<void> = Promise.resolve();
+  const sample = (): Promise<void> => {
+    queue = queue.then(sampleNow, sampleNow);
+    return queue;
+  };
+  const sampleNow = async (): Promise<void> => {
     const { rows } = await admin.query<{ pid: number }>(
       `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend' AND pid <> pg_backend_pid()`, [database]);
     for (const { pid } of rows) {
