@@ -112,6 +112,11 @@ export interface AccountStore {
   /** Published returns with hourStart in [fromMs, toMs), oldest first. */
   loadHourlyReturns(account: AccountKey, fromMs: EpochMs, toMs: EpochMs): Promise<HourlyReturn[]>;
   loadSnapshots(account: AccountKey, fromMs: EpochMs, toMs: EpochMs): Promise<BalanceSnapshot[]>;
+  /**
+   * Optional: the connection's status (null when none is stored) and the stored metrics in one read
+   * (published-performance.ts); the read side otherwise asks loadConnectionStatus, then loadPerformanceStats.
+   */
+  loadPublishedPerformance?(account: AccountKey): Promise<{ readonly status: ConnectionStatus | null; readonly performance: StoredPerformance | null }>;
   /** The metrics saved by the last aggregation, in one row read (null before the first one). */
   loadPerformanceStats(account: AccountKey): Promise<StoredPerformance | null>;
 }

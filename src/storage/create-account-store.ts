@@ -12,6 +12,8 @@ import { StaleGenerationError, toStorageError } from './errors.js';
 import { noRows, sql } from './pool.js';
 import { saveAggregatesFenced, saveReconciliationFenced } from './fenced-writes.js';
 import { loadSyncStart } from './sync-start.js';
+import { loadPublishedPerformance } from './published-performance.js';
+import { performanceRow } from './performance-row.js';
 import { maskToFlags } from '../domain/hour-flags.js';
 
 const decimal = z.string().regex(/^-?\d+(\.\d+)?$/u);
@@ -79,30 +81,6 @@ const statusRow = z.object({ status: z.enum(['active', 'failed', 'disabled']) })
 const fenceRow = z.object({ generation: z.number().int() });
 const cursorRow = z.object({ cursor: z.string() });
 const engineStateRow = z.object({ state: z.unknown() });
-/** float8 as stored: ±Infinity is a legitimate annualized figure (zod's number refuses it). */
-const float8 = z.custom<number>((v) => typeof v === 'number' && !Number.isNaN(v));
-const performanceRow = z.object({
-  computedUntil: epochMs,
-  hours: z.number().int().nonnegative(),
-  cumulativeReturn: float8,
-  annualizedReturn: float8.nullable(),
-  annualizedVolatility: float8,
-  maxDrawdown: float8,
-  maxDrawdownPeakHour: epochMs.nullable(),
-  maxDrawdownTroughHour: epochMs.nullable(),
-  sharpe: float8.nullable(),
-  sortino: float8.nullable(),
-  calmar: float8.nullable(),
-  positiveHourShare: float8,
-  bestHour: float8.nullable(),
-  worstHour: float8.nullable(),
-  totalFees: float8,
-  realizedPnl: float8,
-  unrealizedPnl: float8,
-  snapshotBalance: z.number().nullable(),
-  snapshotEquity: z.number().nullable(),
-});
-
 export interface AccountStoreOptions {
   /** Bulk COPY path for large pages (not available on the embedded database). */
   readonly copy?: CopyIngest;
@@ -201,6 +179,8 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
       }),
 
     loadSyncStart: (key) => run('load sync start', key, () => loadSyncStart(pool, key)),
+
+    loadPublishedPerformance: (key) => run('load published performance', key, () => loadPublishedPerformance(pool, key)),
 
     setConnectionStatus: (key, status, parkedReason = null) =>
       run('set connection status', key, async () => {

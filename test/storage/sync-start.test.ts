@@ -29,3 +29,22 @@ test('the start read equals the connection, both cursors and the engine state re
   t.deepEqual(both.engineState, { v: 1, positions: [['BTC', '0.5']] });
   t.is(both.connection?.generation, generation);
 });
+
+test('the published metrics read equals the status and the stored metrics read apart', async (t) => {
+  const store = createAccountStore(db().pool);
+  const account: AccountKey = { userUid: 'reader', exchange: 'bybit' };
+  const apart = async () => ({ status: await store.loadConnectionStatus(account), performance: await store.loadPerformanceStats(account) });
+  t.deepEqual(await store.loadPublishedPerformance!(account), await apart(), 'no connection');
+  const generation = await store.saveConnection(account, sealEnvelope(TEST_KEYRING, account, Buffer.from('{}')));
+  t.deepEqual(await store.loadPublishedPerformance!(account), { status: 'active', performance: null }, 'connected, nothing computed');
+  const hour = Date.UTC(2026, 3, 1, 10);
+  const stats = {
+    hours: 3, cumulativeReturn: 0.02, annualizedReturn: Infinity, annualizedVolatility: 0.1, maxDrawdown: 0.01, maxDrawdownPeakHour: hour - 7_200_000,
+    maxDrawdownTroughHour: hour - 3_600_000, sharpe: null, sortino: 1.5, calmar: null, positiveHourShare: 2 / 3, bestHour: 0.02, worstHour: -0.01,
+    totalFees: 1.25, realizedPnl: 10, unrealizedPnl: -2,
+  };
+  await store.saveAggregates(account, { hourlyReturns: [], snapshot: { at: hour, balance: 100, equity: 102 }, engineState: {}, performance: { stats, computedUntil: hour } }, generation);
+  const together = await store.loadPublishedPerformance!(account);
+  t.deepEqual(together, await apart());
+  t.deepEqual(together.performance, { stats, computedUntil: hour, snapshot: { at: hour, balance: 100, equity: 102 } });
+});
