@@ -11,6 +11,7 @@ import type { Candle, CashFlow, Fill } from '../src/domain/types.js';
 import { createAggregationPool } from '../src/pool/aggregation-pool.js';
 import { prng } from '../src/domain/prng.js';
 import { EMPTY_PERFORMANCE, addHour, draftOf } from '../src/domain/performance.js';
+import { floorAggregate } from './support/floor.js';
 
 const FILLS = Number(process.env['BENCH_FILLS'] ?? 1_000_000);
 const HOURS = 8760;
@@ -91,6 +92,21 @@ const poolCold = await timed(() => pool.aggregate(input));
 const mainCold = await timed(() => aggregate(input));
 const pooled = await timed(() => pool.aggregate(input));
 const main = await timed(() => aggregate(input));
+// The floor (bench/support/floor.ts): a minimal single pass over the same input, in the same run,
+// alternated with the engine on the main thread so both see the same machine load.
+floorAggregate(input);
+const floorRuns: number[] = [];
+const engineRuns: number[] = [main.cpuMs];
+let floorValue = floorAggregate(input);
+for (let round = 0; round < 2; round++) {
+  const f = await timed(() => floorAggregate(input));
+  floorRuns.push(f.cpuMs);
+  floorValue = f.value;
+  if (round === 0) engineRuns.push((await timed(() => aggregate(input))).cpuMs);
+}
+const floorCpuMs = Math.min(...floorRuns);
+const engineCpuMs = Math.min(...engineRuns);
+const floorRatio = engineCpuMs / floorCpuMs;
 // The sync activity runs the engine in about CHUNKS pool tasks, each resuming from the state the
 // previous one returned: the difference to one task is the chunking's overhead.
 const CHUNKS = 10;
@@ -144,7 +160,8 @@ console.log(`same result both ways: ${JSON.stringify(inPool) === JSON.stringify(
 const chunkOverheadMs = (pooledChunks.ms - poolMs) / CHUNKS;
 console.log(`warm, in ${CHUNKS} pool tasks resuming from state: ${pooledChunks.ms.toFixed(0)} ms (process CPU ${pooledChunks.cpuMs.toFixed(0)} ms), ${chunkOverheadMs.toFixed(1)} ms per chunk over one task`);
 console.log(`metrics accumulator update: ${statsNsPerHour.toFixed(0)} ns per hour (${((statsNsPerHour * rs.length) / 1e6).toFixed(2)} ms for the year)`);
-console.log(JSON.stringify({ fills: FILLS, hours: inPool.hourlyReturns.length, poolMs: Math.round(poolMs), mainThreadMs: Math.round(mainThreadMs), poolColdMs: Math.round(poolCold.ms), mainThreadColdMs: Math.round(mainCold.ms), poolChunkedMs: Math.round(pooledChunks.ms), chunks: CHUNKS, chunkOverheadMs: Number(chunkOverheadMs.toFixed(1)), statsNsPerHour: Math.round(statsNsPerHour) }));
+console.log(`floor (single pass, floats): ${floorCpuMs.toFixed(0)} ms CPU, engine on the main thread ${engineCpuMs.toFixed(0)} ms CPU: ratio ${floorRatio.toFixed(2)} (goal ≤ 1.2); floor cumulative ${(floorValue.cumulativeReturn * 100).toFixed(3)}% over ${floorValue.hours} hours`);
+console.log(JSON.stringify({ fills: FILLS, floorCpuMs: Math.round(floorCpuMs), engineCpuMs: Math.round(engineCpuMs), floorRatio: Number(floorRatio.toFixed(2)), floorGoal: 1.2, hours: inPool.hourlyReturns.length, poolMs: Math.round(poolMs), mainThreadMs: Math.round(mainThreadMs), poolColdMs: Math.round(poolCold.ms), mainThreadColdMs: Math.round(mainCold.ms), poolChunkedMs: Math.round(pooledChunks.ms), chunks: CHUNKS, chunkOverheadMs: Number(chunkOverheadMs.toFixed(1)), statsNsPerHour: Math.round(statsNsPerHour) }));
 
 /** First index ≥ `from` whose time is ≥ `limit` (rows are sorted by time). */
 function indexBefore<T>(rows: readonly T[], from: number, limit: number, timeOf: (row: T) => number): number {

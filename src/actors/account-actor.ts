@@ -17,6 +17,7 @@ import type { VenueConnector } from '../exchanges/connector.js';
 import { VenueError } from '../exchanges/errors.js';
 import type { AccountStore } from '../storage/account-store.js';
 import { StaleGenerationError, StorageError } from '../storage/errors.js';
+import type { MarketData } from './market-data.js';
 import { parseEngineEnvelope, runSyncActivity, type SyncOutcome, type SyncPosition } from './sync-activity.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { AccountFailedError, AccountNotFoundError, ActorError, ConnectionReplacedError, OverloadedError, ShuttingDownError, VenueUnavailableError } from './errors.js';
@@ -127,6 +128,8 @@ export interface AccountActorDeps {
   readonly fullSyncGate?: FullSyncGate;
   readonly metrics?: ActorMetrics;
   readonly logger?: Logger;
+  /** The owner of public per-venue series shared by every account (market-data.ts). */
+  readonly marketData?: MarketData;
 }
 
 /** How the actor's owner hears about its end of life. */
@@ -438,11 +441,13 @@ async function handleReady(env: Env, state: ReadyState, msg: AnyMessage): Promis
 async function start(env: Env): Promise<ReadyState | 'missing' | 'failed'> {
   const { deps, account } = env;
   setMetricState(env, 'starting');
-  const connection = await deps.store.loadConnection(account);
+  // One read where the store offers it (issue 19), else the four reads apart.
+  const loaded = deps.store.loadSyncStart === undefined ? null : await deps.store.loadSyncStart(account);
+  const connection = loaded === null ? await deps.store.loadConnection(account) : loaded.connection;
   if (connection === null || connection.status === 'disabled') return 'missing';
   // Parked by the crash-loop cut-off (maybe by an earlier process): stays so until revived.
   if (connection.status === 'failed') return 'failed';
-  const [fillsCursor, cashFlowsCursor, stored] = await Promise.all([
+  const [fillsCursor, cashFlowsCursor, stored] = loaded !== null ? [loaded.fillsCursor, loaded.cashFlowsCursor, loaded.engineState] : await Promise.all([
     deps.store.loadCursor(account, 'fills'),
     deps.store.loadCursor(account, 'cash_flows'),
     deps.store.loadEngineState(account),
@@ -547,7 +552,7 @@ async function beginSync(
       try { listener(update); } catch { /* a listener's failure is its caller's, not the sync's */ }
     }
   };
-  const activityDeps = { store: deps.store, aggregator: deps.aggregator, clock: deps.clock, costMethod: deps.settings.costMethod, largeFlowShare: deps.settings.largeFlowShare, ...(deps.logger === undefined ? {} : { logger: deps.logger }) };
+  const activityDeps = { store: deps.store, aggregator: deps.aggregator, clock: deps.clock, costMethod: deps.settings.costMethod, largeFlowShare: deps.settings.largeFlowShare, ...(deps.logger === undefined ? {} : { logger: deps.logger }), ...(deps.marketData === undefined ? {} : { marketData: deps.marketData }) };
   runSyncActivity(activityDeps, { account, generation: state.session.generation, connector: held.connector, mode, position, signal: run.abort.signal, onProgress }).then(
     (outcome) => { tell(env.self, { type: 'SyncSettled', run: run.id, position, outcome: { ok: true, value: syncResult(outcome, mode, trigger, startedAt, deps.clock.now()) } }); },
     (error: unknown) => { tell(env.self, { type: 'SyncSettled', run: run.id, position, outcome: { ok: false, error } }); },

@@ -8,7 +8,7 @@ import { ActorMetrics } from './metrics.js';
 import { createSupervisor, type CrashPolicy, type Supervisor } from './supervisor.js';
 
 /** The account actors' own dependencies (store, engine, credential openers and sealer, connectors), plus the runtime's. */
-export interface ActorRuntimeDeps extends Pick<AccountActorDeps, 'store' | 'aggregator' | 'openCredential' | 'openSealed' | 'sealForStorage' | 'connectorFactory'> {
+export interface ActorRuntimeDeps extends Pick<AccountActorDeps, 'store' | 'aggregator' | 'openCredential' | 'openSealed' | 'sealForStorage' | 'connectorFactory' | 'marketData'> {
   readonly registry: Registry;
   readonly logger: Logger;
   readonly clock?: Clock;
@@ -34,6 +34,7 @@ export function createActorRuntime(config: Config, deps: ActorRuntimeDeps): Acto
       connectorFactory: deps.connectorFactory, clock, random: Math.random,
       settings: { ...DEFAULT_ACCOUNT_SETTINGS, syncIntervalMs: config.SYNC_INTERVAL_MS, idleMs: config.ACTOR_IDLE_MS, largeFlowShare: config.LARGE_FLOW_SHARE, ...deps.settings },
       logger: deps.logger,
+      ...(deps.marketData === undefined ? {} : { marketData: deps.marketData }),
     },
     metrics,
     logger: deps.logger,

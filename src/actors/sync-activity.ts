@@ -2,6 +2,7 @@
 // dependencies. Fetch pages (each committed with its cursor, fenced by the connection's
 // generation) → value the new history with the engine in chunks of hours → save aggregates.
 // No actor here: the account actor decides when to run it and what to do with its outcome.
+import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import { DEFAULT_LARGE_FLOW_SHARE, type AggregationResult, type Aggregator, type CostMethod, type DataGap } from '../domain/aggregation.js';
 import { AggregationInputError } from '../domain/errors.js';
@@ -15,6 +16,7 @@ import { parseEngineState } from '../domain/engine-state.js';
 import { VenueError } from '../exchanges/errors.js';
 import { createMinuteMarks } from './minute-marks.js';
 import { fetchWantedMinuteMarks } from './minute-mark-fetch.js';
+import { ensureHourlyCandles, type MarketData } from './market-data.js';
 
 const HOUR = 3_600_000;
 export const ENGINE_ENVELOPE_VERSION = 1;
@@ -68,6 +70,8 @@ export interface SyncActivityDeps {
   /** Share of equity above which a flow splits its hour (default DEFAULT_LARGE_FLOW_SHARE). */
   readonly largeFlowShare?: number;
   readonly logger?: Logger;
+  /** The owner of public per-venue series (candles fetched once per venue and market); absent: each sync fetches its own. */
+  readonly marketData?: MarketData;
 }
 
 export interface SyncRun {
@@ -173,8 +177,8 @@ export async function runSyncActivity(deps: SyncActivityDeps, run: SyncRun): Pro
   // A record older than the computed history cannot be appended: recompute from the start.
   let engine = position.engine;
   if (engine !== null && (earliestNew < engine.computedUntil || engine.computedUntil > untilHour)) engine = null;
-  const done = async (hours: number, gaps: readonly DataGap[], snapshot: BalanceSnapshot | null): Promise<SyncOutcome> => {
-    const flagged = [...gaps, ...quarantineGaps(quarantined, untilHour), ...await reconcileAfterSync(deps, run, quarantined.length)];
+  const done = async (hours: number, gaps: readonly DataGap[], snapshot: BalanceSnapshot | null, pending?: PendingRecords): Promise<SyncOutcome> => {
+    const flagged = [...gaps, ...quarantineGaps(quarantined, untilHour), ...await reconcileAfterSync(deps, run, quarantined.length, pending)];
     progress.update({ phase: 'aggregating', hoursDone: hours, hoursTotal: hours }, true);
     return { fillsIngested, cashFlowsIngested, hourlyReturnsWritten: hours, gaps: flagged, snapshot };
   };
@@ -185,7 +189,7 @@ export async function runSyncActivity(deps: SyncActivityDeps, run: SyncRun): Pro
   }
 
   const onHours = (hoursDone: number, hoursTotal: number, final: boolean): void => { progress.update({ phase: 'aggregating', hoursDone, hoursTotal }, final); };
-  let valued: { result: AggregationResult; assets: string[] };
+  let valued: { result: AggregationResult; assets: string[]; pending: PendingRecords };
   try {
     valued = await valueHistory(deps, account, connector, engine, untilHour, signal, onHours);
   } catch (error) {
@@ -196,7 +200,7 @@ export async function runSyncActivity(deps: SyncActivityDeps, run: SyncRun): Pro
     engine = null;
     valued = await valueHistory(deps, account, connector, null, untilHour, signal, onHours);
   }
-  const { result, assets } = valued;
+  const { result, assets, pending } = valued;
   const snapshot = result.snapshot ?? engine?.snapshot ?? null;
   const next: EngineEnvelope = {
     v: ENGINE_ENVELOPE_VERSION, engine: result.state, computedUntil: untilHour, assets,
@@ -211,7 +215,13 @@ export async function runSyncActivity(deps: SyncActivityDeps, run: SyncRun): Pro
   const performance = { stats: result.metrics, computedUntil: untilHour };
   await store.saveAggregates(account, { hourlyReturns: published, snapshot: result.snapshot, engineState: next, performance }, generation);
   position.engine = next;
-  return await done(published.length, result.gaps, snapshot);
+  return await done(published.length, result.gaps, snapshot, pending);
+}
+
+/** Records at or after the computed history's end (not valued yet), as loaded for the engine run. */
+interface PendingRecords {
+  readonly fills: Fill[];
+  readonly flows: CashFlow[];
 }
 
 /**
@@ -219,7 +229,7 @@ export async function runSyncActivity(deps: SyncActivityDeps, run: SyncRun): Pro
  * that persisted since the previous sync as flagged cash flows, and publishes the account's
  * reconciliation. The venue not answering its balances skips it (logged), never fails the sync.
  */
-async function reconcileAfterSync(deps: SyncActivityDeps, run: SyncRun, quarantined: number): Promise<DataGap[]> {
+async function reconcileAfterSync(deps: SyncActivityDeps, run: SyncRun, quarantined: number, pending?: PendingRecords): Promise<DataGap[]> {
   const { store, clock } = deps;
   const { account, connector, position, generation, signal } = run;
   const envelope = position.engine;
@@ -233,7 +243,9 @@ async function reconcileAfterSync(deps: SyncActivityDeps, run: SyncRun, quaranti
     return [];
   }
   const state = parseEngineState(envelope.engine);
-  const [pendingFills, pendingFlows] = await Promise.all([store.loadFills(account, envelope.computedUntil), store.loadCashFlows(account, envelope.computedUntil)]);
+  // The engine run just loaded them (two statements fewer per sync); else they are read here.
+  const [pendingFills, pendingFlows] = pending !== undefined ? [pending.fills, pending.flows]
+    : await Promise.all([store.loadFills(account, envelope.computedUntil), store.loadCashFlows(account, envelope.computedUntil)]);
   const foundAt = clock.now();
   const result = reconcile({
     positions: state.positions, pendingFills, pendingFlows, balances, baseCurrency: connector.baseCurrency, foundAt,
@@ -244,7 +256,9 @@ async function reconcileAfterSync(deps: SyncActivityDeps, run: SyncRun, quaranti
   }
   const coverage = envelope.coverage ?? { fills: connector.coverageStart?.('fills') ?? null, cashFlows: connector.coverageStart?.('cash_flows') ?? null };
   const next: EngineEnvelope = { ...envelope, unreconciled: result.differences, coverage };
-  await store.saveAggregates(account, { hourlyReturns: [], snapshot: null, engineState: next, performance: null }, generation);
+  // Stored already when nothing the reconciliation keeps has changed (most hourly syncs): one statement fewer.
+  const unchanged = isDeepStrictEqual(envelope.unreconciled ?? null, next.unreconciled ?? null) && isDeepStrictEqual(envelope.coverage ?? null, coverage);
+  if (!unchanged) await store.saveAggregates(account, { hourlyReturns: [], snapshot: null, engineState: next, performance: null }, generation);
   position.engine = next;
   await store.saveReconciliation(account, {
     at: foundAt, status: result.differences.length === 0 ? 'reconciled' : 'unreconciled', explainedShare: result.explainedShare,
@@ -263,7 +277,7 @@ async function reconcileAfterSync(deps: SyncActivityDeps, run: SyncRun, quaranti
 async function valueHistory(
   deps: SyncActivityDeps, account: AccountKey, connector: VenueConnector, engine: EngineEnvelope | null, untilHour: EpochMs, signal: AbortSignal,
   onHours: (done: number, total: number, final: boolean) => void,
-): Promise<{ result: AggregationResult; assets: string[] }> {
+): Promise<{ result: AggregationResult; assets: string[]; pending: PendingRecords }> {
   const { store } = deps;
   const fromMs = engine?.computedUntil ?? 0;
   const [storedFills, storedFlows] = await Promise.all([store.loadFills(account, fromMs), store.loadCashFlows(account, fromMs)]);
@@ -276,12 +290,8 @@ async function valueHistory(
   const candleFrom = firstHour - HOUR;
   const symbols = assets.filter((a) => a !== base).map((a) => `${a}/${base}`);
   const needCandles = firstHour < untilHour && symbols.length > 0;
-  if (needCandles) {
-    for (const symbol of symbols) {
-      const candles = await connector.fetchHourlyCandles(symbol, candleFrom, untilHour, signal);
-      if (candles.length > 0) await store.upsertCandles(account.exchange, candles);
-    }
-  }
+  // Public data: stored once per venue and market by the owner (market-data.ts); this account reads it.
+  if (needCandles) await ensureHourlyCandles(deps.marketData, (c) => store.upsertCandles(account.exchange, c), connector, symbols, candleFrom, untilHour, signal);
   const candles = needCandles ? await store.loadCandles(account.exchange, symbols, candleFrom, untilHour) : [];
   // Valuations at a flow's instant use one-minute bars kept once per venue (minute-marks.ts).
   const minuteMarks = store.minuteMarks === undefined ? null : createMinuteMarks(store.minuteMarks, connector, () => deps.clock.now());
@@ -335,7 +345,8 @@ async function valueHistory(
     chunkStart = chunkEnd;
     onHours((chunkEnd - firstHour) / HOUR, hoursTotal, false);
   } while (chunkStart < untilHour);
-  return { result: { ...last, hourlyReturns, gaps, unvaluedHours }, assets };
+  const pending = { fills: storedFills.filter((f) => f.executedAt >= untilHour), flows: storedFlows.filter((c) => c.occurredAt >= untilHour) };
+  return { result: { ...last, hourlyReturns, gaps, unvaluedHours }, assets, pending };
 }
 
 /** First index ≥ `from` whose time is ≥ `limit` (the slice [from, index) is before `limit`). */

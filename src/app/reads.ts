@@ -3,7 +3,7 @@
 // (AccountNotFoundError) and for a parked one (AccountFailedError); then the rows themselves.
 import type { PerformanceStats } from '../domain/aggregation.js';
 import { computePerformanceStats } from '../domain/performance.js';
-import type { AccountKey, BalanceSnapshot, EpochMs, HourlyReturn } from '../domain/types.js';
+import type { AccountKey, BalanceSnapshot, ConnectionStatus, EpochMs, HourlyReturn } from '../domain/types.js';
 import { accountId } from '../domain/types.js';
 import { AccountFailedError, AccountNotFoundError } from '../actors/errors.js';
 import { toActorError } from '../actors/account-actor.js';
@@ -12,7 +12,7 @@ import type { FlagCounts } from '../storage/flag-counts.js';
 import { HOUR_FLAGS } from '../domain/hour-flags.js';
 
 /** What the read side needs of storage: statuses and published rows, never an envelope. */
-export type ReadStore = Pick<AccountStore, 'loadConnectionStatus' | 'loadHourlyReturns' | 'loadSnapshots' | 'loadPerformanceStats' | 'loadFlagCounts'>;
+export type ReadStore = Pick<AccountStore, 'loadConnectionStatus' | 'loadHourlyReturns' | 'loadSnapshots' | 'loadPerformanceStats' | 'loadPublishedPerformance' | 'loadFlagCounts'>;
 
 export interface Reads {
   /** Published hourly returns with hourStart in [from, to), oldest first. */
@@ -47,12 +47,14 @@ export function flagSharesOf(counts: FlagCounts): Pick<PerformanceStats, 'flagge
  * AccountFailedError before its row says failed); it is a map lookup, not an ask.
  */
 export function createReads(store: ReadStore, isParked: (account: AccountKey) => boolean): Reads {
+  const checkStatus = (account: AccountKey, status: ConnectionStatus | null): void => {
+    if (status === null || status === 'disabled') throw new AccountNotFoundError(`no connection for ${accountId(account)}`);
+    if (status === 'failed') throw new AccountFailedError(`${accountId(account)} is marked failed`);
+  };
   const readable = async (account: AccountKey, signal: AbortSignal | undefined): Promise<void> => {
     signal?.throwIfAborted();
     if (isParked(account)) throw new AccountFailedError(`${accountId(account)} is parked`);
-    const status = await store.loadConnectionStatus(account);
-    if (status === null || status === 'disabled') throw new AccountNotFoundError(`no connection for ${accountId(account)}`);
-    if (status === 'failed') throw new AccountFailedError(`${accountId(account)} is marked failed`);
+    checkStatus(account, await store.loadConnectionStatus(account));
   };
   // The actor family's one translation: a storage failure reaches the caller without its inner text.
   const read = async <T>(account: AccountKey, signal: AbortSignal | undefined, load: () => Promise<T>): Promise<T> => {
@@ -67,6 +69,20 @@ export function createReads(store: ReadStore, isParked: (account: AccountKey) =>
   return {
     returns: (account, from, to, signal) => read(account, signal, () => store.loadHourlyReturns(account, from, to)),
     snapshots: (account, from, to, signal) => read(account, signal, () => store.loadSnapshots(account, from, to)),
-    performance: (account, signal) => read(account, signal, () => loadPerformance(store, account)),
+    performance: async (account, signal) => {
+      const together = store.loadPublishedPerformance;
+      if (together === undefined) return read(account, signal, () => loadPerformance(store, account));
+      // Status and metrics in one statement (issue 19), same answers.
+      try {
+        signal?.throwIfAborted();
+        if (isParked(account)) throw new AccountFailedError(`${accountId(account)} is parked`);
+        const { status, performance } = await together.call(store, account);
+        checkStatus(account, status);
+        return performance?.stats ?? computePerformanceStats([], { realizedPnl: 0, unrealizedPnl: 0, totalFees: 0 });
+      } catch (error) {
+        if (signal?.aborted === true && error === signal.reason) throw error;
+        throw toActorError(error, account);
+      }
+    },
   };
 }

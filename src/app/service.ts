@@ -11,6 +11,8 @@ import type { Logger } from '../config/logger.js';
 import { isExchange, type AccountKey } from '../domain/types.js';
 import { createActorRuntime, type ActorRuntime } from '../actors/runtime.js';
 import { restoreSchedules } from '../actors/restore-schedules.js';
+import { createMarketData } from '../actors/market-data.js';
+import { systemClock, type Clock } from '../actors/clock.js';
 import { createAggregationPool, type AggregationPool } from '../pool/aggregation-pool.js';
 import { openStorage, type Storage } from '../storage/open-storage.js';
 import { rootSecretsFromConfig, type Keyring } from '../crypto/keyring.js';
@@ -116,6 +118,8 @@ async function startMetricsServer(registry: Registry, host: string, port: number
 export interface ServiceOverrides {
   /** Builds an account's connector from its opened credential (default: the venue registry). */
   readonly connectorFactory?: (account: AccountKey, plaintext: Buffer) => VenueConnector;
+  /** The actors' and market data's clock (default: the system clock); the capacity bench moves it. */
+  readonly clock?: Clock;
 }
 
 export async function startService(config: Config, logger: Logger, overrides: ServiceOverrides = {}): Promise<RunningService> {
@@ -152,6 +156,9 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     openSealed: createSealedIntake({ identity, challenges, enclaveMode: config.ENCLAVE_MODE }),
     sealForStorage: (account, plaintext) => sealEnvelope(keyring, account, plaintext),
     connectorFactory,
+    // Public market data: fetched and stored once per venue and market, read by every account.
+    marketData: createMarketData({ store: storage.marketData, clock: overrides.clock ?? systemClock }),
+    ...(overrides.clock === undefined ? {} : { clock: overrides.clock }),
     registry,
     logger,
   });

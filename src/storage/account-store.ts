@@ -5,6 +5,7 @@ import type { ConnectionStatus, ParkedReason } from '../domain/types.js';
 import type { ConnectionSummary } from './connections.js';
 import type { MinuteMarkStore } from './minute-mark-store.js';
 import type { FlagCounts } from './flag-counts.js';
+import type { SyncStart } from './sync-start.js';
 import type {
   AccountKey,
   BalanceSnapshot,
@@ -74,6 +75,11 @@ export interface ReconciliationWrite {
 
 export interface AccountStore {
   loadConnection(account: AccountKey): Promise<StoredConnection | null>;
+  /**
+   * Optional: the connection, both cursors and the engine state in one read (sync-start.ts); an
+   * actor without it makes the four reads apart. Same results either way.
+   */
+  loadSyncStart?(account: AccountKey): Promise<SyncStart>;
   /** The connection's status without its envelope (null when none is stored): one cheap existence check. */
   loadConnectionStatus(account: AccountKey): Promise<ConnectionStatus | null>;
   /** Inserts or replaces the account's envelope (status active, parked reason cleared) and the trading-key opt-in; returns the new generation. */
@@ -96,6 +102,7 @@ export interface AccountStore {
   /** Fills with executedAt >= fromMs, oldest first (ties by trade id). */
   loadFills(account: AccountKey, fromMs: EpochMs): Promise<Fill[]>;
   loadCashFlows(account: AccountKey, fromMs: EpochMs): Promise<CashFlow[]>;
+  /** Inserts the candles not stored yet; a stored candle is kept as it is (never rewritten). */
   upsertCandles(exchange: Exchange, candles: readonly Candle[]): Promise<void>;
   /** Stored hourly candles for these symbols with openTime in [fromMs, toMs). */
   loadCandles(exchange: Exchange, symbols: readonly string[], fromMs: EpochMs, toMs: EpochMs): Promise<Candle[]>;
@@ -111,6 +118,11 @@ export interface AccountStore {
   /** Published returns with hourStart in [fromMs, toMs), oldest first. */
   loadHourlyReturns(account: AccountKey, fromMs: EpochMs, toMs: EpochMs): Promise<HourlyReturn[]>;
   loadSnapshots(account: AccountKey, fromMs: EpochMs, toMs: EpochMs): Promise<BalanceSnapshot[]>;
+  /**
+   * Optional: the connection's status (null when none is stored) and the stored metrics in one read
+   * (published-performance.ts); the read side otherwise asks loadConnectionStatus, then loadPerformanceStats.
+   */
+  loadPublishedPerformance?(account: AccountKey): Promise<{ readonly status: ConnectionStatus | null; readonly performance: StoredPerformance | null }>;
   /** The metrics saved by the last aggregation, in one row read (null before the first one). */
   loadPerformanceStats(account: AccountKey): Promise<StoredPerformance | null>;
 }

@@ -1,19 +1,23 @@
 // AccountStore on slonik. Every method is one parameterized statement or one transaction;
 // rows come back through zod schemas (validated by the pool's result-parser interceptor).
 import { z } from 'zod';
-import type { DatabasePool, DatabaseTransactionConnection, SerializableValue } from 'slonik';
+import type { DatabasePool, DatabaseTransactionConnection } from 'slonik';
 import { accountId, PARKED_REASONS, type AccountKey, type CashFlow, type Fill, type SyncCursor, type SyncStream } from '../domain/types.js';
-import type { AccountStore, Generation, PerformanceWrite, ReconciliationWrite } from './account-store.js';
+import type { AccountStore, Generation, ReconciliationWrite } from './account-store.js';
 import { CASH_FLOW_KINDS } from '../domain/events.js';
 import type { CopyIngest } from './copy-ingest.js';
 import { createConnectionRepository } from './connections.js';
 import { isoTime } from './copy-ingest.js';
 import { StaleGenerationError, toStorageError } from './errors.js';
 import { noRows, sql } from './pool.js';
-import { flagsToMask, maskToFlags } from '../domain/hour-flags.js';
 import { createMinuteMarkStore } from './minute-mark-store.js';
 import { createFlagCounter } from './flag-counts.js';
 import type { SealedStore, SealedWrite } from './sealed-store.js';
+import { saveAggregatesFenced, saveReconciliationFenced } from './fenced-writes.js';
+import { loadSyncStart } from './sync-start.js';
+import { loadPublishedPerformance } from './published-performance.js';
+import { performanceRow } from './performance-row.js';
+import { maskToFlags } from '../domain/hour-flags.js';
 
 const decimal = z.string().regex(/^-?\d+(\.\d+)?$/u);
 const epochMs = z.number().finite();
@@ -80,30 +84,6 @@ const statusRow = z.object({ status: z.enum(['active', 'failed', 'disabled']) })
 const fenceRow = z.object({ generation: z.number().int() });
 const cursorRow = z.object({ cursor: z.string() });
 const engineStateRow = z.object({ state: z.unknown() });
-/** float8 as stored: ±Infinity is a legitimate annualized figure (zod's number refuses it). */
-const float8 = z.custom<number>((v) => typeof v === 'number' && !Number.isNaN(v));
-const performanceRow = z.object({
-  computedUntil: epochMs,
-  hours: z.number().int().nonnegative(),
-  cumulativeReturn: float8,
-  annualizedReturn: float8.nullable(),
-  annualizedVolatility: float8,
-  maxDrawdown: float8,
-  maxDrawdownPeakHour: epochMs.nullable(),
-  maxDrawdownTroughHour: epochMs.nullable(),
-  sharpe: float8.nullable(),
-  sortino: float8.nullable(),
-  calmar: float8.nullable(),
-  positiveHourShare: float8,
-  bestHour: float8.nullable(),
-  worstHour: float8.nullable(),
-  totalFees: float8,
-  realizedPnl: float8,
-  unrealizedPnl: float8,
-  snapshotBalance: z.number().nullable(),
-  snapshotEquity: z.number().nullable(),
-});
-
 export interface AccountStoreOptions {
   /** Bulk COPY path for large pages (not available on the embedded database). */
   readonly copy?: CopyIngest;
@@ -137,29 +117,6 @@ export async function assertGeneration(tx: DatabaseTransactionConnection, accoun
     SELECT generation FROM exchange_connections
     WHERE user_uid = ${account.userUid} AND exchange = ${account.exchange} FOR SHARE`);
   if (row?.generation !== generation) throw new StaleGenerationError(`${accountId(account)}: the connection changed since it was loaded; write rolled back`);
-}
-
-const isoOrNull = (ms: number | null): string | null => (ms === null ? null : isoTime(ms));
-
-async function upsertPerformance(tx: DatabaseTransactionConnection, account: AccountKey, write: PerformanceWrite): Promise<void> {
-  const s = write.stats;
-  await tx.query(sql.type(noRows)`
-    INSERT INTO performance_stats (user_uid, exchange, computed_until, hours, cumulative_return, annualized_return, annualized_volatility,
-      max_drawdown, max_drawdown_peak_hour, max_drawdown_trough_hour, sharpe, sortino, calmar, positive_hour_share,
-      best_hour, worst_hour, total_fees, realized_pnl, unrealized_pnl)
-    VALUES (${account.userUid}, ${account.exchange}, ${isoTime(write.computedUntil)}::timestamptz, ${s.hours},
-      ${s.cumulativeReturn}::float8, ${s.annualizedReturn}::float8, ${s.annualizedVolatility}::float8, ${s.maxDrawdown}::float8,
-      ${isoOrNull(s.maxDrawdownPeakHour)}::timestamptz, ${isoOrNull(s.maxDrawdownTroughHour)}::timestamptz,
-      ${s.sharpe}::float8, ${s.sortino}::float8, ${s.calmar}::float8, ${s.positiveHourShare}::float8,
-      ${s.bestHour}::float8, ${s.worstHour}::float8, ${s.totalFees}::float8, ${s.realizedPnl}::float8, ${s.unrealizedPnl}::float8)
-    ON CONFLICT (user_uid, exchange) DO UPDATE SET
-      computed_until = excluded.computed_until, hours = excluded.hours, cumulative_return = excluded.cumulative_return,
-      annualized_return = excluded.annualized_return, annualized_volatility = excluded.annualized_volatility,
-      max_drawdown = excluded.max_drawdown, max_drawdown_peak_hour = excluded.max_drawdown_peak_hour,
-      max_drawdown_trough_hour = excluded.max_drawdown_trough_hour, sharpe = excluded.sharpe, sortino = excluded.sortino,
-      calmar = excluded.calmar, positive_hour_share = excluded.positive_hour_share, best_hour = excluded.best_hour,
-      worst_hour = excluded.worst_hour, total_fees = excluded.total_fees, realized_pnl = excluded.realized_pnl,
-      unrealized_pnl = excluded.unrealized_pnl, updated_at = now()`);
 }
 
 async function insertFills(tx: DatabaseTransactionConnection, account: AccountKey, fills: readonly Fill[]): Promise<number> {
@@ -234,6 +191,10 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
           ? null
           : { account: key, envelope: row.envelope, status: row.status, generation: row.generation, parkedReason: row.parkedReason, acceptTradingKeyRisk: row.acceptTradingKeyRisk };
       }),
+
+    loadSyncStart: (key) => run('load sync start', key, () => loadSyncStart(pool, key)),
+
+    loadPublishedPerformance: (key) => run('load published performance', key, () => loadPublishedPerformance(pool, key)),
 
     setConnectionStatus: (key, status, parkedReason = null) =>
       run('set connection status', key, async () => {
@@ -329,14 +290,14 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
           const tuples = candles
             .slice(start, start + UNNEST_SLICE)
             .map((c) => [c.symbol, isoTime(c.openTime), c.open, c.high, c.low, c.close, c.volume]);
-          // A later fetch of the same hour (e.g. the partial current candle, then the final one) wins.
+          // Insert-only (issue 19): a stored candle is never rewritten, so repeated syncs leave no dead
+          // rows. Only closed hours are fetched (up to the last hour boundary), so nothing is partial.
           await pool.query(sql.type(noRows)`
             INSERT INTO price_candles (exchange, symbol, open_time, open, high, low, close, volume)
             SELECT ${exchange}, t.*
             FROM ${sql.unnest(tuples, ['text', 'timestamptz', 'numeric', 'numeric', 'numeric', 'numeric', 'numeric'])}
               AS t(symbol, open_time, open, high, low, close, volume)
-            ON CONFLICT (exchange, symbol, open_time) DO UPDATE
-              SET open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close, volume = excluded.volume`);
+            ON CONFLICT (exchange, symbol, open_time) DO NOTHING`);
         }
       }),
 
@@ -365,58 +326,26 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
         return row === null ? null : row.state;
       }),
 
+    // One statement each (fence and inserts as CTEs): fenced-writes.ts.
     saveAggregates: (key, write, generation) =>
       run('save aggregates', key, async () => {
-        const engineWrite = await pool.transaction(async (tx): Promise<SealedWrite | null> => {
-          await assertGeneration(tx, key, generation);
-          if (write.hourlyReturns.length > 0) {
-            const tuples = write.hourlyReturns.map((h) => [isoTime(h.hourStart), h.return, h.cumulativeReturn, h.equityEnd, h.netFlow, flagsToMask(h.flags ?? [])]);
-            // Recomputed hours (late fills) replace what was published before.
-            await tx.query(sql.type(noRows)`
-              INSERT INTO hourly_returns (user_uid, exchange, hour_start, return, cumulative_return, equity_end, net_flow, flags)
-              SELECT ${key.userUid}, ${key.exchange}, t.*
-              FROM ${sql.unnest(tuples, ['timestamptz', 'float8', 'float8', 'float8', 'float8', 'int4'])}
-                AS t(hour_start, return, cumulative_return, equity_end, net_flow, flags)
-              ON CONFLICT (user_uid, exchange, hour_start) DO UPDATE
-                SET return = excluded.return, cumulative_return = excluded.cumulative_return,
-                    equity_end = excluded.equity_end, net_flow = excluded.net_flow, flags = excluded.flags`);
-          }
-          if (write.snapshot !== null) {
-            const s = write.snapshot;
-            await tx.query(sql.type(noRows)`
-              INSERT INTO balance_snapshots (user_uid, exchange, at, balance, equity)
-              VALUES (${key.userUid}, ${key.exchange}, ${isoTime(s.at)}::timestamptz, ${s.balance}, ${s.equity})
-              ON CONFLICT (user_uid, exchange, at) DO UPDATE SET balance = excluded.balance, equity = excluded.equity`);
-          }
-          let sealedWrite: SealedWrite | null = null;
-          if (write.engineState !== undefined && sealed !== undefined) {
-            sealedWrite = await sealed.saveEngineState(tx, key, write.engineState);
-          } else if (write.engineState !== undefined) {
-            await tx.query(sql.type(noRows)`
-              INSERT INTO engine_states (user_uid, exchange, state)
-              VALUES (${key.userUid}, ${key.exchange}, ${sql.jsonb(write.engineState as SerializableValue)})
-              ON CONFLICT (user_uid, exchange) DO UPDATE SET state = excluded.state, updated_at = now()`);
-          }
-          if (write.performance !== null) await upsertPerformance(tx, key, write.performance);
+        if (sealed === undefined || write.engineState === undefined) {
+          await saveAggregatesFenced(pool, key, write, generation);
+          return;
+        }
+        const engineState = write.engineState;
+        // The sealed engine state binds its tag into the account record, so it needs a transaction
+        // around the fenced statement: a stale generation rolls both back.
+        const engineWrite = await pool.transaction(async (tx): Promise<SealedWrite> => {
+          const sealedWrite = await sealed.saveEngineState(tx, key, engineState);
+          await saveAggregatesFenced(tx, key, { ...write, engineState: undefined }, generation);
           return sealedWrite;
         });
-        if (engineWrite !== null) sealed?.committed(engineWrite);
+        sealed.committed(engineWrite);
       }),
 
     saveReconciliation: (key, write, generation) =>
-      run('save reconciliation', key, async () => {
-        await pool.transaction(async (tx) => {
-          await assertGeneration(tx, key, generation);
-          const timeOrNull = (ms: number | null) => (ms === null ? null : isoTime(ms));
-          await tx.query(sql.type(noRows)`
-            INSERT INTO account_reconciliations (user_uid, exchange, at, status, explained_share, differing_assets, quarantined, fills_coverage_start, cash_flows_coverage_start)
-            VALUES (${key.userUid}, ${key.exchange}, ${isoTime(write.at)}::timestamptz, ${write.status}, ${write.explainedShare}, ${write.differingAssets}, ${write.quarantined},
-                    ${timeOrNull(write.coverageStart.fills)}::timestamptz, ${timeOrNull(write.coverageStart.cashFlows)}::timestamptz)
-            ON CONFLICT (user_uid, exchange) DO UPDATE SET at = excluded.at, status = excluded.status, explained_share = excluded.explained_share,
-              differing_assets = excluded.differing_assets, quarantined = excluded.quarantined,
-              fills_coverage_start = excluded.fills_coverage_start, cash_flows_coverage_start = excluded.cash_flows_coverage_start`);
-        });
-      }),
+      run('save reconciliation', key, () => saveReconciliationFenced(pool, key, write, generation)),
 
     loadReconciliation: (key) =>
       run('load reconciliation', key, async (): Promise<ReconciliationWrite | null> => {

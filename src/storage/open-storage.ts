@@ -9,6 +9,7 @@ import { createConnectionRepository, type ConnectionRepository } from './connect
 import { createCopyIngest, type CopyIngest } from './copy-ingest.js';
 import { createAccountStore } from './create-account-store.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded.js';
+import { createMarketDataStore, type MarketDataStore } from './market-data-store.js';
 import { migrate } from './migrate.js';
 import { createDatabasePool } from './pool.js';
 import { createAccountSealer, type AccountKeySource } from '../crypto/sealed-rows.js';
@@ -18,6 +19,8 @@ export interface Storage {
   readonly pool: DatabasePool;
   readonly accountStore: AccountStore;
   readonly connections: ConnectionRepository;
+  /** Public per-venue series and their covered ranges (market-data-store.ts). */
+  readonly marketData: MarketDataStore;
   readonly embedded: boolean;
   close(): Promise<void>;
 }
@@ -54,6 +57,7 @@ export async function openStorage(config: Pick<Config, 'DATABASE_URL' | 'EMBEDDE
       ...(accountKeys === undefined ? {} : { sealed: createSealedStore(createAccountSealer(accountKeys)) }),
     }),
     connections: createConnectionRepository(openPool),
+    marketData: createMarketDataStore(openPool),
     embedded: embedded !== null,
     async close() {
       await copy?.end();

@@ -52,6 +52,8 @@ export const resultParserInterceptor: Interceptor = {
   },
 };
 
+const noReset = async (): Promise<void> => {};
+
 export interface PoolOptions {
   /** Connections to keep at most (the embedded database serves one at a time: 1). */
   readonly maxPoolSize?: number;
@@ -68,6 +70,14 @@ export async function createDatabasePool(url: string, options: PoolOptions = {})
       statementTimeout: options.statementTimeoutMs ?? 60_000,
       // Stack capture costs ~10 µs per query and is only for debugging.
       captureStackTrace: false,
+      // slonik's default sends DISCARD ALL after every pooled use: a round trip per query or
+      // transaction (issue 19: ~11 of ~27 statements of an incremental sync). Nothing here leaves
+      // session state on a slonik connection: statement_timeout and idle_in_transaction_session_timeout
+      // are startup parameters (not SET), no statement is prepared by name, no SET or set_config
+      // outside a transaction (SET LOCAL ends with it), and the COPY path's temporary staging tables
+      // live on its own pg pool (copy-ingest.ts), not here. A helper that adds session state must
+      // reset it itself.
+      resetConnection: noReset,
     });
   } catch (error) {
     throw toStorageError(error, 'open database pool');

@@ -199,14 +199,14 @@ test('a bad row on the COPY path stores nothing and keeps the cursor', async (t)
   t.is((await store.commitFillsPage(account, [fill('t5')], 'next')).inserted, 1);
 });
 
-test('candles upsert by hour and load by symbol and range', async (t) => {
+test('candles are inserted once per hour (a stored one is never rewritten) and load by symbol and range', async (t) => {
   const store = createAccountStore(db().pool);
   const h = (n: number) => Date.UTC(2026, 2, 1, n);
   const candle = (symbol: string, hour: number, close: string) => ({ symbol, openTime: h(hour), open: '1', high: '2', low: '0.5', close, volume: '10.000000000001' });
   await store.upsertCandles('bybit', [candle('BTC/USDT', 0, '1.5'), candle('BTC/USDT', 1, '1.6'), candle('ETH/USDT', 0, '3')]);
   await store.upsertCandles('bybit', [candle('BTC/USDT', 1, '1.7')]);
   const loaded = await store.loadCandles('bybit', ['BTC/USDT'], h(0), h(2));
-  t.deepEqual(loaded, [candle('BTC/USDT', 0, '1.5'), candle('BTC/USDT', 1, '1.7')]);
+  t.deepEqual(loaded, [candle('BTC/USDT', 0, '1.5'), candle('BTC/USDT', 1, '1.6')]);
   t.deepEqual(await store.loadCandles('bybit', ['BTC/USDT', 'ETH/USDT'], h(0), h(1)), [candle('BTC/USDT', 0, '1.5'), candle('ETH/USDT', 0, '3')]);
   t.deepEqual(await store.loadCandles('binance', ['BTC/USDT'], h(0), h(2)), []);
 });

@@ -29,6 +29,8 @@ import {
   type AccountMessage,
 } from '../../src/actors/account-actor.js';
 import { systemClock, type Clock } from '../../src/actors/clock.js';
+import { createMarketData } from '../../src/actors/market-data.js';
+import { createMarketDataStore } from '../../src/storage/market-data-store.js';
 import { ActorMetrics } from '../../src/actors/metrics.js';
 import { ask, startSystem, stop, stopSystem, type ActorRef, type ActorSystem, type ReplyTo } from '../../src/actors/nact.js';
 import { createSupervisor, type CrashPolicy, type Supervisor } from '../../src/actors/supervisor.js';
@@ -183,6 +185,8 @@ export function harnessDeps(options: HarnessOptions, opened: Buffer[], logLines:
     random: options.random ?? Math.random,
     settings: { ...DEFAULT_ACCOUNT_SETTINGS, ...options.settings },
     logger: createLogger('debug', { write: (line: string) => { logLines.push(line); } }),
+    // On a real database, public candles go through the one owner, as in the service.
+    ...(options.database === undefined ? {} : { marketData: createMarketData({ store: createMarketDataStore(options.database.pool), clock }) }),
   };
   return { deps, store, putConnection };
 }

@@ -25,6 +25,8 @@ export interface InstrumentedStore extends AccountStore {
 const METHODS: readonly Method[] = [
   'loadConnection', 'loadConnectionStatus', 'saveConnection', 'removeAccount', 'listConnections', 'setConnectionStatus', 'loadCursor', 'commitFillsPage', 'commitCashFlowsPage', 'loadFills', 'loadCashFlows',
   'upsertCandles', 'loadCandles', 'loadEngineState', 'saveAggregates', 'saveReconciliation', 'loadReconciliation', 'loadHourlyReturns', 'loadSnapshots', 'loadPerformanceStats',
+  // Optional: wrapped only when the inner store has it (the actor then reads its start in one statement).
+  'loadSyncStart', 'loadPublishedPerformance',
 ];
 
 export function instrumentStore(inner: AccountStore): InstrumentedStore {
@@ -42,6 +44,7 @@ export function instrumentStore(inner: AccountStore): InstrumentedStore {
     connectionStatus: async (account: AccountKey) => (await inner.loadConnection(account))?.status,
   };
   for (const method of METHODS) {
+    if (inner[method] === undefined) continue;
     const original = inner[method] as (...args: unknown[]) => Promise<unknown>;
     wrapped[method] = async (...args: unknown[]) => {
       calls.set(method, (calls.get(method) ?? 0) + 1);

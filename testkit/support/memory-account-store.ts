@@ -141,7 +141,11 @@ export class MemoryAccountStore implements AccountStore {
   }
 
   async upsertCandles(exchange: Exchange, candles: readonly Candle[]): Promise<void> {
-    for (const candle of candles) this.candles.set(`${exchange}|${candle.symbol}|${candle.openTime}`, { ...candle });
+    // Insert-only, as the real store: a stored candle is kept.
+    for (const candle of candles) {
+      const key = `${exchange}|${candle.symbol}|${candle.openTime}`;
+      if (!this.candles.has(key)) this.candles.set(key, { ...candle });
+    }
   }
 
   async loadCandles(exchange: Exchange, symbols: readonly string[], fromMs: EpochMs, toMs: EpochMs): Promise<Candle[]> {

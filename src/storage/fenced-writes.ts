@@ -1,0 +1,99 @@
+// The end-of-sync writes as single statements (issue 19): the generation fence and every insert
+// in one statement of data-modifying CTEs instead of a transaction (START, fence, inserts, COMMIT:
+// 4 to 7 round trips). One statement is atomic by itself; the fence CTE locks the connection row
+// FOR SHARE exactly as assertGeneration does, and every insert selects FROM it, so a stale
+// generation writes nothing and the statement answers 0 (StaleGenerationError, as before).
+import { z } from 'zod';
+import type { CommonQueryMethods, SerializableValue } from 'slonik';
+import { accountId, type AccountKey } from '../domain/types.js';
+import { flagsToMask } from '../domain/hour-flags.js';
+import type { AggregateWrite, Generation, PerformanceWrite, ReconciliationWrite } from './account-store.js';
+import { isoTime } from './copy-ingest.js';
+import { StaleGenerationError } from './errors.js';
+import { sql } from './pool.js';
+
+const fencedRow = z.object({ fenced: z.number().int() });
+type Fragment = ReturnType<typeof sql.fragment>;
+
+function fence(key: AccountKey, generation: Generation): Fragment {
+  return generation === undefined
+    ? sql.fragment`SELECT 1 AS ok`
+    : sql.fragment`SELECT 1 AS ok FROM exchange_connections
+        WHERE user_uid = ${key.userUid} AND exchange = ${key.exchange} AND generation = ${generation} FOR SHARE`;
+}
+
+async function fenced(pool: CommonQueryMethods, key: AccountKey, generation: Generation, writes: readonly Fragment[]): Promise<void> {
+  const ctes = writes.map((w, i) => sql.fragment`${sql.identifier([`w${i}`])} AS (${w})`);
+  const row = await pool.one(sql.type(fencedRow)`
+    WITH fence AS (${fence(key, generation)})${writes.length === 0 ? sql.fragment`` : sql.fragment`, ${sql.join(ctes, sql.fragment`, `)}`}
+    SELECT count(*)::int AS fenced FROM fence`);
+  if (row.fenced !== 1) throw new StaleGenerationError(`${accountId(key)}: the connection changed since it was loaded; write rolled back`);
+}
+
+const isoOrNull = (ms: number | null): string | null => (ms === null ? null : isoTime(ms));
+
+function performanceInsert(key: AccountKey, write: PerformanceWrite): Fragment {
+  const s = write.stats;
+  return sql.fragment`
+    INSERT INTO performance_stats (user_uid, exchange, computed_until, hours, cumulative_return, annualized_return, annualized_volatility,
+      max_drawdown, max_drawdown_peak_hour, max_drawdown_trough_hour, sharpe, sortino, calmar, positive_hour_share,
+      best_hour, worst_hour, total_fees, realized_pnl, unrealized_pnl)
+    SELECT ${key.userUid}, ${key.exchange}, ${isoTime(write.computedUntil)}::timestamptz, ${s.hours},
+      ${s.cumulativeReturn}::float8, ${s.annualizedReturn}::float8, ${s.annualizedVolatility}::float8, ${s.maxDrawdown}::float8,
+      ${isoOrNull(s.maxDrawdownPeakHour)}::timestamptz, ${isoOrNull(s.maxDrawdownTroughHour)}::timestamptz,
+      ${s.sharpe}::float8, ${s.sortino}::float8, ${s.calmar}::float8, ${s.positiveHourShare}::float8,
+      ${s.bestHour}::float8, ${s.worstHour}::float8, ${s.totalFees}::float8, ${s.realizedPnl}::float8, ${s.unrealizedPnl}::float8
+    FROM fence
+    ON CONFLICT (user_uid, exchange) DO UPDATE SET
+      computed_until = excluded.computed_until, hours = excluded.hours, cumulative_return = excluded.cumulative_return,
+      annualized_return = excluded.annualized_return, annualized_volatility = excluded.annualized_volatility,
+      max_drawdown = excluded.max_drawdown, max_drawdown_peak_hour = excluded.max_drawdown_peak_hour,
+      max_drawdown_trough_hour = excluded.max_drawdown_trough_hour, sharpe = excluded.sharpe, sortino = excluded.sortino,
+      calmar = excluded.calmar, positive_hour_share = excluded.positive_hour_share, best_hour = excluded.best_hour,
+      worst_hour = excluded.worst_hour, total_fees = excluded.total_fees, realized_pnl = excluded.realized_pnl,
+      unrealized_pnl = excluded.unrealized_pnl, updated_at = now()`;
+}
+
+/** Hourly returns, snapshot, engine state and metrics of one aggregation: one statement. */
+export async function saveAggregatesFenced(pool: CommonQueryMethods, key: AccountKey, write: AggregateWrite, generation: Generation): Promise<void> {
+  const writes: Fragment[] = [];
+  if (write.hourlyReturns.length > 0) {
+    const tuples = write.hourlyReturns.map((h) => [isoTime(h.hourStart), h.return, h.cumulativeReturn, h.equityEnd, h.netFlow, flagsToMask(h.flags ?? [])]);
+    // Recomputed hours (late fills) replace what was published before.
+    writes.push(sql.fragment`
+      INSERT INTO hourly_returns (user_uid, exchange, hour_start, return, cumulative_return, equity_end, net_flow, flags)
+      SELECT ${key.userUid}, ${key.exchange}, t.*
+      FROM ${sql.unnest(tuples, ['timestamptz', 'float8', 'float8', 'float8', 'float8', 'int4'])}
+        AS t(hour_start, return, cumulative_return, equity_end, net_flow, flags), fence
+      ON CONFLICT (user_uid, exchange, hour_start) DO UPDATE
+        SET return = excluded.return, cumulative_return = excluded.cumulative_return,
+            equity_end = excluded.equity_end, net_flow = excluded.net_flow, flags = excluded.flags`);
+  }
+  if (write.snapshot !== null) {
+    const s = write.snapshot;
+    writes.push(sql.fragment`
+      INSERT INTO balance_snapshots (user_uid, exchange, at, balance, equity)
+      SELECT ${key.userUid}, ${key.exchange}, ${isoTime(s.at)}::timestamptz, ${s.balance}, ${s.equity} FROM fence
+      ON CONFLICT (user_uid, exchange, at) DO UPDATE SET balance = excluded.balance, equity = excluded.equity`);
+  }
+  if (write.engineState !== undefined) {
+    writes.push(sql.fragment`
+      INSERT INTO engine_states (user_uid, exchange, state)
+      SELECT ${key.userUid}, ${key.exchange}, ${sql.jsonb(write.engineState as SerializableValue)} FROM fence
+      ON CONFLICT (user_uid, exchange) DO UPDATE SET state = excluded.state, updated_at = now()`);
+  }
+  if (write.performance !== null) writes.push(performanceInsert(key, write.performance));
+  await fenced(pool, key, generation, writes);
+}
+
+/** The account's published reconciliation: one statement. */
+export async function saveReconciliationFenced(pool: CommonQueryMethods, key: AccountKey, write: ReconciliationWrite, generation: Generation): Promise<void> {
+  await fenced(pool, key, generation, [sql.fragment`
+    INSERT INTO account_reconciliations (user_uid, exchange, at, status, explained_share, differing_assets, quarantined, fills_coverage_start, cash_flows_coverage_start)
+    SELECT ${key.userUid}, ${key.exchange}, ${isoTime(write.at)}::timestamptz, ${write.status}, ${write.explainedShare}, ${write.differingAssets}, ${write.quarantined},
+           ${isoOrNull(write.coverageStart.fills)}::timestamptz, ${isoOrNull(write.coverageStart.cashFlows)}::timestamptz
+    FROM fence
+    ON CONFLICT (user_uid, exchange) DO UPDATE SET at = excluded.at, status = excluded.status, explained_share = excluded.explained_share,
+      differing_assets = excluded.differing_assets, quarantined = excluded.quarantined,
+      fills_coverage_start = excluded.fills_coverage_start, cash_flows_coverage_start = excluded.cash_flows_coverage_start`]);
+}

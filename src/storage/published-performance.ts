@@ -1,0 +1,36 @@
+// The read side's metrics read in one statement (issue 19): the connection's status and the stored
+// metrics with their snapshot, instead of a status query and then the metrics query.
+import { z } from 'zod';
+import type { DatabasePool } from 'slonik';
+import type { ConnectionStatus, AccountKey } from '../domain/types.js';
+import type { StoredPerformance } from './account-store.js';
+import { performanceRow } from './performance-row.js';
+import { sql } from './pool.js';
+
+type PerformanceShape = typeof performanceRow.shape;
+const nullableShape = Object.fromEntries(Object.entries(performanceRow.shape).map(([name, schema]) => [name, schema.nullable()])) as
+  { [K in keyof PerformanceShape]: z.ZodNullable<PerformanceShape[K]> };
+const publishedRow = z.object({ status: z.enum(['active', 'failed', 'disabled']), ...nullableShape });
+
+export async function loadPublishedPerformance(pool: DatabasePool, key: AccountKey): Promise<{ status: ConnectionStatus | null; performance: StoredPerformance | null }> {
+  const row = await pool.maybeOne(sql.type(publishedRow)`
+    SELECT c.status, p.computed_until AS "computedUntil", p.hours, p.cumulative_return AS "cumulativeReturn",
+           p.annualized_return AS "annualizedReturn", p.annualized_volatility AS "annualizedVolatility",
+           p.max_drawdown AS "maxDrawdown", p.max_drawdown_peak_hour AS "maxDrawdownPeakHour",
+           p.max_drawdown_trough_hour AS "maxDrawdownTroughHour", p.sharpe, p.sortino, p.calmar,
+           p.positive_hour_share AS "positiveHourShare", p.best_hour AS "bestHour", p.worst_hour AS "worstHour",
+           p.total_fees AS "totalFees", p.realized_pnl AS "realizedPnl", p.unrealized_pnl AS "unrealizedPnl",
+           b.balance AS "snapshotBalance", b.equity AS "snapshotEquity"
+    FROM exchange_connections c
+    LEFT JOIN performance_stats p ON p.user_uid = c.user_uid AND p.exchange = c.exchange
+    LEFT JOIN balance_snapshots b ON b.user_uid = p.user_uid AND b.exchange = p.exchange AND b.at = p.computed_until
+    WHERE c.user_uid = ${key.userUid} AND c.exchange = ${key.exchange}`);
+  if (row === null) return { status: null, performance: null };
+  const { status, ...joined } = row;
+  if (joined.computedUntil === null) return { status, performance: null };
+  // A joined metrics row exists (computed_until is NOT NULL): its NOT NULL columns are all present,
+  // and each was validated by its own schema (made nullable only for the outer join).
+  const { computedUntil, snapshotBalance, snapshotEquity, ...stats } = joined as z.infer<typeof performanceRow>;
+  const snapshot = snapshotBalance === null || snapshotEquity === null ? null : { at: computedUntil, balance: snapshotBalance, equity: snapshotEquity };
+  return { status, performance: { stats, computedUntil, snapshot } };
+}

@@ -1,0 +1,50 @@
+// The actor's start read in one statement (issue 19) answers exactly what the four reads apart do.
+import test from 'ava';
+import type { AccountKey } from '../../src/domain/types.js';
+import { createAccountStore } from '../../src/storage/create-account-store.js';
+import { sealEnvelope } from '../../src/crypto/envelope.js';
+import { TEST_KEYRING } from '../../testkit/support/actor-harness.js';
+import { useTestDatabase } from '../../testkit/support/database.js';
+
+const db = useTestDatabase(test);
+
+test('the start read equals the connection, both cursors and the engine state read apart', async (t) => {
+  const store = createAccountStore(db().pool);
+  const account: AccountKey = { userUid: 'starter', exchange: 'bybit' };
+  const apart = async () => ({
+    connection: await store.loadConnection(account),
+    fillsCursor: await store.loadCursor(account, 'fills'),
+    cashFlowsCursor: await store.loadCursor(account, 'cash_flows'),
+    engineState: await store.loadEngineState(account),
+  });
+  t.deepEqual(await store.loadSyncStart!(account), await apart(), 'no connection stored');
+  const generation = await store.saveConnection(account, sealEnvelope(TEST_KEYRING, account, Buffer.from('{}')));
+  t.deepEqual(await store.loadSyncStart!(account), await apart(), 'a connection, nothing synced yet');
+  await store.commitFillsPage(account, [], 'fills-cursor-1', generation);
+  await store.saveAggregates(account, { hourlyReturns: [], snapshot: null, engineState: { v: 1, positions: [['BTC', '0.5']] }, performance: null }, generation);
+  const both = await store.loadSyncStart!(account);
+  t.deepEqual(both, await apart(), 'cursor and engine state stored');
+  t.is(both.fillsCursor, 'fills-cursor-1');
+  t.is(both.cashFlowsCursor, null);
+  t.deepEqual(both.engineState, { v: 1, positions: [['BTC', '0.5']] });
+  t.is(both.connection?.generation, generation);
+});
+
+test('the published metrics read equals the status and the stored metrics read apart', async (t) => {
+  const store = createAccountStore(db().pool);
+  const account: AccountKey = { userUid: 'reader', exchange: 'bybit' };
+  const apart = async () => ({ status: await store.loadConnectionStatus(account), performance: await store.loadPerformanceStats(account) });
+  t.deepEqual(await store.loadPublishedPerformance!(account), await apart(), 'no connection');
+  const generation = await store.saveConnection(account, sealEnvelope(TEST_KEYRING, account, Buffer.from('{}')));
+  t.deepEqual(await store.loadPublishedPerformance!(account), { status: 'active', performance: null }, 'connected, nothing computed');
+  const hour = Date.UTC(2026, 3, 1, 10);
+  const stats = {
+    hours: 3, cumulativeReturn: 0.02, annualizedReturn: Infinity, annualizedVolatility: 0.1, maxDrawdown: 0.01, maxDrawdownPeakHour: hour - 7_200_000,
+    maxDrawdownTroughHour: hour - 3_600_000, sharpe: null, sortino: 1.5, calmar: null, positiveHourShare: 2 / 3, bestHour: 0.02, worstHour: -0.01,
+    totalFees: 1.25, realizedPnl: 10, unrealizedPnl: -2,
+  };
+  await store.saveAggregates(account, { hourlyReturns: [], snapshot: { at: hour, balance: 100, equity: 102 }, engineState: {}, performance: { stats, computedUntil: hour } }, generation);
+  const together = await store.loadPublishedPerformance!(account);
+  t.deepEqual(together, await apart());
+  t.deepEqual(together.performance, { stats, computedUntil: hour, snapshot: { at: hour, balance: 100, equity: 102 } });
+});
