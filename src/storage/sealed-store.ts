@@ -336,7 +336,11 @@ export function createSealedStore(sealer: AccountSealer): SealedStore {
           OR EXISTS (SELECT 1 FROM sync_cursors WHERE ${where(account)}) OR EXISTS (SELECT 1 FROM engine_states WHERE ${where(account)}) AS legacy`);
     if (!legacy) return;
     const writes = await db.transaction(async (tx) => {
-      const record = (await readRecord(tx, account, true)) ?? freshRecord();
+      const sealedBefore = await readRecord(tx, account, true);
+      // Legacy rows exist only from before the account was first sealed: plaintext rows next to a
+      // sealed record were written by hand (the "buy 1 BTC @ $1" attack), never by the service.
+      if (sealedBefore !== null) throw tamper(account, 'plaintext rows appeared after the account was sealed');
+      const record = freshRecord();
       const fills = await tx.any(sql.type(legacyFillRow)`
         SELECT exchange_trade_id AS "exchangeTradeId", symbol, base_asset AS "baseAsset", quote_asset AS "quoteAsset",
                side, quantity, price, fee, fee_asset AS "feeAsset", executed_at AS "executedAt"
@@ -346,12 +350,11 @@ export function createSealedStore(sealer: AccountSealer): SealedStore {
         SELECT exchange_flow_id AS "exchangeFlowId", kind, asset, amount, occurred_at AS "occurredAt"
         FROM cash_flows WHERE ${where(account)} ORDER BY occurred_at, exchange_flow_id FOR UPDATE`);
       for (let at = 0; at < flows.length; at += LEGACY_PAGE_ROWS) await appendRows(tx, account, record, flowCodec, flows.slice(at, at + LEGACY_PAGE_ROWS));
-      // A sealed cursor or engine state (written since) is newer than the legacy one.
       for (const row of await tx.any(sql.type(legacyCursorRow)`SELECT stream, cursor FROM sync_cursors WHERE ${where(account)}`)) {
-        if (record[row.stream].cursor === null) record[row.stream] = { ...record[row.stream], cursor: row.cursor };
+        record[row.stream] = { ...record[row.stream], cursor: row.cursor };
       }
       const engine = await tx.maybeOne(sql.type(legacyEngineRow)`SELECT state FROM engine_states WHERE ${where(account)}`);
-      if (engine !== null && record.engineTag === null) await saveEngine(tx, account, record, engine.state);
+      if (engine !== null) await saveEngine(tx, account, record, engine.state);
       await tx.query(sql.type(noRows)`DELETE FROM trades WHERE ${where(account)}`);
       await tx.query(sql.type(noRows)`DELETE FROM cash_flows WHERE ${where(account)}`);
       await tx.query(sql.type(noRows)`DELETE FROM sync_cursors WHERE ${where(account)}`);
