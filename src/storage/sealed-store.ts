@@ -59,8 +59,19 @@ const legacyEngineRow = z.object({ state: z.unknown() });
 // Page plaintext: JSON array of rows, each a fixed-order array (no key names repeated per row).
 type FillTuple = [string, string, string, string, 'buy' | 'sell', string, string, string, string, number];
 type FlowTuple = [string, CashFlow['kind'], string, string, number];
-const fillTuple = z.tuple([z.string(), z.string(), z.string(), z.string(), z.enum(['buy', 'sell']), decimal, decimal, decimal, z.string(), z.number()]);
-const flowTuple = z.tuple([z.string(), z.enum(CASH_FLOW_KINDS), z.string(), decimal, z.number()]);
+// Checked by hand, not by zod: a load opens every row of the account (zod per row was a third of it).
+const DECIMAL = /^-?\d+(\.\d+)?$/u;
+const FLOW_KINDS: ReadonlySet<string> = new Set(CASH_FLOW_KINDS);
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isDecimal = (v: unknown): v is string => typeof v === 'string' && DECIMAL.test(v);
+const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
+function isFillTuple(t: unknown): t is FillTuple {
+  return Array.isArray(t) && t.length === 10 && isString(t[0]) && isString(t[1]) && isString(t[2]) && isString(t[3])
+    && (t[4] === 'buy' || t[4] === 'sell') && isDecimal(t[5]) && isDecimal(t[6]) && isDecimal(t[7]) && isString(t[8]) && isTime(t[9]);
+}
+function isFlowTuple(t: unknown): t is FlowTuple {
+  return Array.isArray(t) && t.length === 5 && isString(t[0]) && isString(t[1]) && FLOW_KINDS.has(t[1]) && isString(t[2]) && isDecimal(t[3]) && isTime(t[4]);
+}
 
 interface Codec<T> {
   readonly stream: SyncStream;
@@ -76,9 +87,8 @@ const fillCodec: Codec<Fill> = {
   timeOf: (f) => f.executedAt,
   encode: (f): FillTuple => [f.exchangeTradeId, f.symbol, f.baseAsset, f.quoteAsset, f.side, f.quantity, f.price, f.fee, f.feeAsset, f.executedAt],
   decode: (tuple) => {
-    const parsed = fillTuple.safeParse(tuple);
-    if (!parsed.success) throw new StorageSchemaError(['sealed fills page']);
-    const [exchangeTradeId, symbol, baseAsset, quoteAsset, side, quantity, price, fee, feeAsset, executedAt] = parsed.data;
+    if (!isFillTuple(tuple)) throw new StorageSchemaError(['sealed fills page']);
+    const [exchangeTradeId, symbol, baseAsset, quoteAsset, side, quantity, price, fee, feeAsset, executedAt] = tuple;
     return { exchangeTradeId, symbol, baseAsset, quoteAsset, side, quantity, price, fee, feeAsset, executedAt };
   },
 };
@@ -89,9 +99,8 @@ const flowCodec: Codec<CashFlow> = {
   timeOf: (c) => c.occurredAt,
   encode: (c): FlowTuple => [c.exchangeFlowId, c.kind, c.asset, c.amount, c.occurredAt],
   decode: (tuple) => {
-    const parsed = flowTuple.safeParse(tuple);
-    if (!parsed.success) throw new StorageSchemaError(['sealed cash flows page']);
-    const [exchangeFlowId, kind, asset, amount, occurredAt] = parsed.data;
+    if (!isFlowTuple(tuple)) throw new StorageSchemaError(['sealed cash flows page']);
+    const [exchangeFlowId, kind, asset, amount, occurredAt] = tuple;
     return { exchangeFlowId, kind, asset, amount, occurredAt };
   },
 };
@@ -327,7 +336,11 @@ export function createSealedStore(sealer: AccountSealer): SealedStore {
           OR EXISTS (SELECT 1 FROM sync_cursors WHERE ${where(account)}) OR EXISTS (SELECT 1 FROM engine_states WHERE ${where(account)}) AS legacy`);
     if (!legacy) return;
     const writes = await db.transaction(async (tx) => {
-      const record = (await readRecord(tx, account, true)) ?? freshRecord();
+      const sealedBefore = await readRecord(tx, account, true);
+      // Legacy rows exist only from before the account was first sealed: plaintext rows next to a
+      // sealed record were written by hand (the "buy 1 BTC @ $1" attack), never by the service.
+      if (sealedBefore !== null) throw tamper(account, 'plaintext rows appeared after the account was sealed');
+      const record = freshRecord();
       const fills = await tx.any(sql.type(legacyFillRow)`
         SELECT exchange_trade_id AS "exchangeTradeId", symbol, base_asset AS "baseAsset", quote_asset AS "quoteAsset",
                side, quantity, price, fee, fee_asset AS "feeAsset", executed_at AS "executedAt"
@@ -337,12 +350,11 @@ export function createSealedStore(sealer: AccountSealer): SealedStore {
         SELECT exchange_flow_id AS "exchangeFlowId", kind, asset, amount, occurred_at AS "occurredAt"
         FROM cash_flows WHERE ${where(account)} ORDER BY occurred_at, exchange_flow_id FOR UPDATE`);
       for (let at = 0; at < flows.length; at += LEGACY_PAGE_ROWS) await appendRows(tx, account, record, flowCodec, flows.slice(at, at + LEGACY_PAGE_ROWS));
-      // A sealed cursor or engine state (written since) is newer than the legacy one.
       for (const row of await tx.any(sql.type(legacyCursorRow)`SELECT stream, cursor FROM sync_cursors WHERE ${where(account)}`)) {
-        if (record[row.stream].cursor === null) record[row.stream] = { ...record[row.stream], cursor: row.cursor };
+        record[row.stream] = { ...record[row.stream], cursor: row.cursor };
       }
       const engine = await tx.maybeOne(sql.type(legacyEngineRow)`SELECT state FROM engine_states WHERE ${where(account)}`);
-      if (engine !== null && record.engineTag === null) await saveEngine(tx, account, record, engine.state);
+      if (engine !== null) await saveEngine(tx, account, record, engine.state);
       await tx.query(sql.type(noRows)`DELETE FROM trades WHERE ${where(account)}`);
       await tx.query(sql.type(noRows)`DELETE FROM cash_flows WHERE ${where(account)}`);
       await tx.query(sql.type(noRows)`DELETE FROM sync_cursors WHERE ${where(account)}`);

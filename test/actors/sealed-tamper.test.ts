@@ -29,14 +29,20 @@ interface Setup {
 }
 
 /** A harness on the sealed store, `users` registered and synced once, then passivated (as between hourly syncs). */
-async function setup(t: ExecutionContext, users: readonly string[]): Promise<Setup> {
+/** A harness on a fresh sealed store: what a new process of the service would run. */
+async function harnessOn(t: ExecutionContext, clock: ManualClock): Promise<ActorHarness> {
   const derived = await keys;
   const sealed = createSealedStore(createAccountSealer({ currentId: 1, accountDataKey: (a, id) => derived.accountDataKey(a, id) }));
   const store = createAccountStore(db().pool, { sealed });
   const connections = createConnectionRepository(db().pool);
-  const clock = new ManualClock(T0);
   const h = createActorHarness({ store, putConnection: async (a, e) => { await connections.saveConnection(a, e); }, clock, settings: { syncIntervalMs: 0, idleMs: 10 * HOUR } });
   t.teardown(() => h.close());
+  return h;
+}
+
+async function setup(t: ExecutionContext, users: readonly string[]): Promise<Setup> {
+  const clock = new ManualClock(T0);
+  const h = await harnessOn(t, clock);
   const accounts = users.map((userUid): AccountKey => ({ userUid, exchange: 'simulated' }));
   for (const account of accounts) {
     await h.addAccount(account);
@@ -201,4 +207,14 @@ test('a blind index substituted (one deleted, a forged one inserted: same count)
     UPDATE sealed_index SET blind_index = substring(sha256(random()::text::bytea) FROM 1 FOR 16)
     WHERE user_uid = 'swap-index' AND blind_index = (SELECT blind_index FROM sealed_index WHERE user_uid = 'swap-index' AND stream = 'fills' ORDER BY blind_index DESC LIMIT 1)`), 1);
   await assertDetected(t, h, a!);
+});
+
+test('a plaintext fill inserted by hand into the legacy table of a sealed account is detected by the next process', async (t) => {
+  const { clock, accounts: [a] } = await setup(t, ['hand-inserted']);
+  // The issue's attack: one "buy 1 BTC @ $1" row in trades, then a sync.
+  t.is(await run(sql.unsafe`
+    INSERT INTO trades (user_uid, exchange, exchange_trade_id, symbol, base_asset, quote_asset, side, quantity, price, fee, fee_asset, executed_at)
+    VALUES ('hand-inserted', 'simulated', 'forged-1', 'BTC/USDT', 'BTC', 'USDT', 'buy', 1, 1, 0, 'USDT', now() - interval '1 day')`), 1);
+  const restarted = await harnessOn(t, clock);
+  await assertDetected(t, restarted, a!);
 });

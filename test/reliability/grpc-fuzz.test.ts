@@ -46,7 +46,8 @@ test('1,000 malformed requests crash nothing, each gets the expected status, and
 
   // Literal matching: the stored id is the exact string, and look-alikes a LIKE pattern would
   // match ("_" as any character) or a regex would match ("." as any character) find nothing.
-  const stored = await db.pool.anyFirst(sql.type(z.object({ u: z.string() }))`SELECT DISTINCT user_uid AS u FROM trades`);
+  // (Fills are sealed: the account's sealed pages carry its user_uid in clear.)
+  const stored = await db.pool.anyFirst(sql.type(z.object({ u: z.string() }))`SELECT DISTINCT user_uid AS u FROM sealed_pages`);
   t.deepEqual(stored, [METACHAR_UID]);
   const metrics = await unary(c.getAggregatedMetrics.bind(c), literal);
   t.true((metrics.metrics?.hours ?? 0) > 0);

@@ -137,3 +137,17 @@ test('after a sync no venue id, amount or asset symbol of the fills appears in a
   // The published tables do hold the account's figures (the dump is not empty by accident).
   t.true((await h.reads.returns(erin, 0, T0 + HOUR)).length > 0);
 });
+
+test('a plaintext fill written by hand next to a sealed account is refused, not sealed as genuine', async (t) => {
+  const mallory: AccountKey = { userUid: 'hand-written', exchange: 'binance' };
+  const store = await sealedStore();
+  await store.commitFillsPage(mallory, [fill('h-1', T0)], 'c');
+  // The issue's attack: "buy 1 BTC @ $1" inserted into the legacy table.
+  await createAccountStore(db().pool).commitFillsPage(mallory, [{ ...fill('forged', T0 + 1), quantity: '1', price: '1' }], 'c');
+  // The next process to load the account (a fresh sealed store) finds it.
+  const next = await sealedStore();
+  await t.throwsAsync(next.loadFills(mallory, 0), { instanceOf: TamperDetectedError });
+  await t.throwsAsync(next.loadCursor(mallory, 'fills'), { instanceOf: TamperDetectedError });
+  const n = await db().pool.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM trades WHERE user_uid = 'hand-written'`);
+  t.is(n, 1, 'the evidence stays where it was');
+});
