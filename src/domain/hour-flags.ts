@@ -2,7 +2,8 @@
 // carried as names everywhere else. Pure.
 
 /**
- * - estimated-mark: an asset without any mark was valued from its acquisition cost;
+ * - estimated-mark: an asset without any mark was valued from its acquisition cost, or a valuation
+ *   at a flow's instant used the hour mark for want of the minute's bar (IBKR, a minute without trades);
  * - stale-mark: no candle closed at the boundary, the last mark was carried forward;
  * - missing-mark: an asset deposited without any mark (value unknown until its first price);
  * - unexplained-adjustment: holdings were corrected to the venue's balances (reconciliation);

@@ -53,8 +53,11 @@ async function engineResult(store: AccountStore, untilHour: number): Promise<Exp
   const symbols = [...assets].filter((a) => a !== base).sort().map((a) => `${a}/${base}`);
   const first = Math.min(fills[0]?.executedAt ?? Infinity, cashFlows[0]?.occurredAt ?? Infinity);
   const candles = await store.loadCandles(ACCOUNT.exchange, symbols, Math.floor(first / HOUR_MS) * HOUR_MS, untilHour);
+  // The one-minute bars the service fetched for valuations at flows (kept in minute_marks).
+  const kept = await store.minuteMarks?.load(ACCOUNT.exchange, symbols, Math.floor(first / HOUR_MS) * HOUR_MS, untilHour) ?? [];
+  const minuteCandles = kept.flatMap((m) => (m.candle === null ? [] : [m.candle]));
   // As the service runs it: true time-weighting at large flows, unvalued hours published with their flag.
-  const result = aggregate({ baseCurrency: base, costMethod: 'average', state: null, openingBalances: [], fills, cashFlows, candles, untilHour, largeFlowShare: DEFAULT_LARGE_FLOW_SHARE });
+  const result = aggregate({ baseCurrency: base, costMethod: 'average', state: null, openingBalances: [], fills, cashFlows, candles, untilHour, largeFlowShare: DEFAULT_LARGE_FLOW_SHARE, minuteCandles });
   const totals = { realizedPnl: result.realizedPnl, unrealizedPnl: result.unrealizedPnl, totalFees: result.totalFees };
   const published = [...result.hourlyReturns, ...(result.unvaluedHours ?? [])].sort((a, b) => a.hourStart - b.hourStart);
   return { returns: published, metrics: computePerformanceStats(published, totals) };
