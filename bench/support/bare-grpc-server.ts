@@ -8,7 +8,7 @@ const reply: GetAggregatedMetricsResponse = {
   metrics: {
     hours: 8760, cumulativeReturn: 0.12, annualizedReturn: 0.12, annualizedVolatility: 0.3, maxDrawdown: 0.08, maxDrawdownPeakHourMs: 0, maxDrawdownTroughHourMs: 0,
     sharpe: 1, sortino: 1, calmar: 1, positiveHourShare: 0.51, bestHour: 0.01, worstHour: -0.01, totalFees: 12.5, realizedPnl: 100, unrealizedPnl: -3,
-    annualizationNote: '', currency: 'USDT',
+    annualizationNote: '', currency: 'USDT', flaggedHourShare: 0, flagShares: [],
   },
 };
 const server = new Server({ 'grpc.enable_channelz': 0 });

@@ -76,9 +76,10 @@ export function createReads(store: ReadStore, isParked: (account: AccountKey) =>
       try {
         signal?.throwIfAborted();
         if (isParked(account)) throw new AccountFailedError(`${accountId(account)} is parked`);
-        const { status, performance } = await together.call(store, account);
+        const [{ status, performance }, counts] = await Promise.all([together.call(store, account), store.loadFlagCounts?.(account)]);
         checkStatus(account, status);
-        return performance?.stats ?? computePerformanceStats([], { realizedPnl: 0, unrealizedPnl: 0, totalFees: 0 });
+        const stats = performance?.stats ?? computePerformanceStats([], { realizedPnl: 0, unrealizedPnl: 0, totalFees: 0 });
+        return counts === undefined ? stats : { ...stats, ...flagSharesOf(counts) };
       } catch (error) {
         if (signal?.aborted === true && error === signal.reason) throw error;
         throw toActorError(error, account);

@@ -192,7 +192,9 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
           : { account: key, envelope: row.envelope, status: row.status, generation: row.generation, parkedReason: row.parkedReason, acceptTradingKeyRisk: row.acceptTradingKeyRisk };
       }),
 
-    loadSyncStart: (key) => run('load sync start', key, () => loadSyncStart(pool, key)),
+    // The one-statement start reads the plaintext layout; sealed cursors and state are opened
+    // (and checked) by the sealed store, so the actor reads them apart there.
+    ...(sealed === undefined ? { loadSyncStart: (key: AccountKey) => run('load sync start', key, () => loadSyncStart(pool, key)) } : {}),
 
     loadPublishedPerformance: (key) => run('load published performance', key, () => loadPublishedPerformance(pool, key)),
 
