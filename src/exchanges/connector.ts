@@ -23,6 +23,11 @@ export interface VenueConnector {
   /** Hourly candles for a unified symbol with openTime in [fromMs, toMs). */
   fetchHourlyCandles(symbol: string, fromMs: number, toMs: number, signal?: AbortSignal): Promise<readonly Candle[]>;
   /**
+   * Hourly mark-price candles of a contract (a ccxt contract symbol such as `BTC/USDT:USDT`) with
+   * openTime in [fromMs, toMs). Absent on connectors without derivatives.
+   */
+  fetchMarkCandles?(symbol: string, fromMs: number, toMs: number, signal?: AbortSignal): Promise<readonly Candle[]>;
+  /**
    * What the key may do, where the venue reports it (intake refuses keys beyond reading).
    * Absent on connectors whose venue has no such endpoint: their keys are accepted unchecked.
    */

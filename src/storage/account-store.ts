@@ -3,6 +3,7 @@
 import type { PerformanceStats } from '../domain/aggregation.js';
 import type { ConnectionStatus, ParkedReason } from '../domain/types.js';
 import type { ConnectionSummary } from './connections.js';
+import type { DerivativesWrite, StoredDerivatives } from './derivatives-repository.js';
 import type {
   AccountKey,
   BalanceSnapshot,
@@ -107,4 +108,7 @@ export interface AccountStore {
   loadSnapshots(account: AccountKey, fromMs: EpochMs, toMs: EpochMs): Promise<BalanceSnapshot[]>;
   /** The metrics saved by the last aggregation, in one row read (null before the first one). */
   loadPerformanceStats(account: AccountKey): Promise<StoredPerformance | null>;
+  /** Publishes the derivatives aggregates (leverage per hour, summary); optional: stores without them skip it. */
+  saveDerivatives?(account: AccountKey, write: DerivativesWrite, generation?: Generation): Promise<void>;
+  loadDerivatives?(account: AccountKey): Promise<StoredDerivatives | null>;
 }

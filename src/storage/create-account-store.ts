@@ -11,6 +11,7 @@ import { isoTime } from './copy-ingest.js';
 import { StaleGenerationError, toStorageError } from './errors.js';
 import { noRows, sql } from './pool.js';
 import { flagsToMask, maskToFlags } from '../domain/hour-flags.js';
+import { loadDerivatives, saveDerivatives } from './derivatives-repository.js';
 
 const decimal = z.string().regex(/^-?\d+(\.\d+)?$/u);
 const epochMs = z.number().finite();
@@ -361,6 +362,9 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
               fills_coverage_start = excluded.fills_coverage_start, cash_flows_coverage_start = excluded.cash_flows_coverage_start`);
         });
       }),
+
+    saveDerivatives: (key, write, generation) => saveDerivatives(pool, assertGeneration, key, write, generation),
+    loadDerivatives: (key) => loadDerivatives(pool, key),
 
     loadReconciliation: (key) =>
       run('load reconciliation', key, async (): Promise<ReconciliationWrite | null> => {

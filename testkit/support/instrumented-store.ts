@@ -25,6 +25,7 @@ export interface InstrumentedStore extends AccountStore {
 const METHODS: readonly Method[] = [
   'loadConnection', 'loadConnectionStatus', 'saveConnection', 'removeAccount', 'listConnections', 'setConnectionStatus', 'loadCursor', 'commitFillsPage', 'commitCashFlowsPage', 'loadFills', 'loadCashFlows',
   'upsertCandles', 'loadCandles', 'loadEngineState', 'saveAggregates', 'saveReconciliation', 'loadReconciliation', 'loadHourlyReturns', 'loadSnapshots', 'loadPerformanceStats',
+  'saveDerivatives', 'loadDerivatives',
 ];
 
 export function instrumentStore(inner: AccountStore): InstrumentedStore {
@@ -42,7 +43,8 @@ export function instrumentStore(inner: AccountStore): InstrumentedStore {
     connectionStatus: async (account: AccountKey) => (await inner.loadConnection(account))?.status,
   };
   for (const method of METHODS) {
-    const original = inner[method] as (...args: unknown[]) => Promise<unknown>;
+    const original = inner[method] as ((...args: unknown[]) => Promise<unknown>) | undefined;
+    if (original === undefined) continue; // an optional method the inner store does not have
     wrapped[method] = async (...args: unknown[]) => {
       calls.set(method, (calls.get(method) ?? 0) + 1);
       const error = failures.get(method)?.shift();
