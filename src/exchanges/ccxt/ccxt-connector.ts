@@ -16,6 +16,8 @@ import {
 import { classifyCcxtError } from './ccxt-errors.js';
 import { BadResponse } from './ccxt-modules.js';
 import { binanceKeyRights, bitgetKeyRights, bybitKeyRights } from './ccxt-permissions.js';
+import { createDerivativesSource } from './derivatives/create-derivatives-source.js';
+import type { DerivativesSource } from './derivatives/derivatives-source.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -38,6 +40,12 @@ export interface CcxtConnectorOptions extends ConnectorOptions {
   readonly rateLimitMs?: number;
   /** Markets without fills re-scanned per sync once the first full pass is done (rotating scan). */
   readonly rotatingScanPerSync?: number;
+  /**
+   * Also sync the venue's derivatives (contract executions, the derivatives ledger, mark prices) where
+   * a reader exists (src/exchanges/ccxt/derivatives). Default: on against the real venue, off against
+   * a base-URL override (spot-only fakes), unless set.
+   */
+  readonly derivatives?: boolean;
 }
 
 /** Default slice of the rotating scan: every candidate market is re-checked within ⌈M / 50⌉ syncs. */
@@ -143,6 +151,8 @@ export class CcxtConnector implements VenueConnector {
   private closed = false;
   /** ConnectorOptions.requestBudgetMs bounds each request with its retries; `retry` tunes the rest. */
   private readonly policy: Partial<RetryPolicy>;
+  /** The venue's derivatives reader; undefined when off or not written for this venue. */
+  private readonly derivatives: DerivativesSource | undefined;
 
   constructor(private readonly profile: VenueProfile, credential: VenueCredential, private readonly options: CcxtConnectorOptions) {
     this.exchange = profile.venue;
@@ -158,6 +168,9 @@ export class CcxtConnector implements VenueConnector {
     this.now = options.now ?? Date.now;
     this.historyStartMs = options.historyStartMs ?? profile.historyStartMs;
     this.settleLagMs = options.settleLagMs ?? 60_000;
+    this.derivatives = (options.derivatives ?? options.baseUrl === undefined)
+      ? createDerivativesSource(this.exchange, this.client, (op, run, s) => this.call(op, run, s), (st, w, s, f, k) => this.walkWindows(st, w, s, f, k))
+      : undefined;
   }
 
   // ---- The interface ----
@@ -201,6 +214,13 @@ export class CcxtConnector implements VenueConnector {
         }
       }
     }
+    // Contract executions (derivatives/): one windowed stream each, resumable in the same cursor.
+    for (const stream of this.derivatives?.executionStreams ?? []) {
+      for await (const window of this.derivatives!.walkExecutions(stream, cursor.derivatives?.[stream] ?? { sinceMs: this.derivativesStart(), seen: [] }, signal)) {
+        cursor = { ...cursor, derivatives: { ...cursor.derivatives, [stream]: window.state } };
+        if (window.items.length > 0) { lastYielded = serializeCursor(cursor); yield { items: window.items, cursor: lastYielded }; }
+      }
+    }
     // Empty windows and discovery still move the cursor: hand it over so they are not rescanned.
     const final = serializeCursor(cursor);
     if (final !== lastYielded) yield { items: [], cursor: final };
@@ -216,6 +236,13 @@ export class CcxtConnector implements VenueConnector {
       if (flows.length > 0) {
         lastYielded = serializeCursor(cursor);
         yield { items: flows, cursor: lastYielded };
+      }
+    }
+    // The derivatives ledger (derivatives/): funding, fees, realized P&L, settlements as income/expense.
+    if (this.derivatives !== undefined) {
+      for await (const window of this.derivatives.walkLedger(cursor.ledger ?? { sinceMs: this.derivativesStart(), seen: [] }, signal)) {
+        cursor = { ...cursor, ledger: window.state };
+        if (window.items.length > 0) { lastYielded = serializeCursor(cursor); yield { items: window.items, cursor: lastYielded }; }
       }
     }
     const final = serializeCursor(cursor);
@@ -295,6 +322,16 @@ export class CcxtConnector implements VenueConnector {
     if (stream === 'cash_flows') return this.historyStartMs;
     const paging = this.profile.fills;
     return paging.kind === 'from-id' ? null : Math.max(this.historyStartMs, this.now() - paging.lookbackMs);
+  }
+
+  /** Hourly mark-price candles of a contract (ccxt contract symbol); none when derivatives are off. */
+  async fetchMarkCandles(symbol: string, fromMs: number, toMs: number, signal?: AbortSignal): Promise<readonly Candle[]> {
+    return this.derivatives === undefined ? [] : await this.derivatives.fetchMarkCandles(symbol, fromMs, toMs, signal);
+  }
+
+  /** A first derivatives sync starts at the venue's derivatives lookback (never before historyStartMs). */
+  private derivativesStart(): EpochMs {
+    return Math.max(this.historyStartMs, this.now() - (this.derivatives?.lookbackMs ?? 0));
   }
 
   async close(): Promise<void> {
