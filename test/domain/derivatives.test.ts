@@ -5,6 +5,7 @@ import { parseContract } from '../../src/domain/derivatives/instrument.js';
 import { executionId, ledgerFlow, ledgerKindOf, executionKindOf, type LedgerKind } from '../../src/domain/derivatives/records.js';
 import { derivativesStats, hourlyLeverage } from '../../src/domain/derivatives/aggregates.js';
 import { AggregationInputError } from '../../src/domain/errors.js';
+import { withHistoryCut } from '../../src/domain/history-cut.js';
 import type { CashFlow, Fill, Side } from '../../src/domain/types.js';
 import { H, T0, candle, deposit, input } from './history.js';
 
@@ -144,4 +145,11 @@ test('resuming from a saved state gives the same hours as one run (the released 
   // Short 3 @ 100: marks 95, 104, then closed at 90 → E = 115, 88, 130 (hand: 100 + 15, 100 − 12, 100 + 30).
   t.deepEqual(one.hourlyReturns.map((h) => Math.round(h.equityEnd * 1e9) / 1e9), [115, 88, 130]);
   split.forEach((r, k) => t.true(near(r, one.hourlyReturns[k]!.return)));
+});
+
+test('hours before the latest coverage start of any stream are flagged venue-history-cut, in flag order; complete streams flag nothing', (t) => {
+  const hours = [0, 1, 2].map((k) => ({ hourStart: T0 + k * H, return: 0, cumulativeReturn: 0, equityEnd: 1, netFlow: 0, ...(k === 0 ? { flags: ['unvalued' as const] } : {}) }));
+  const cut = withHistoryCut(hours, [T0 + 2 * H, null, T0 + H]);
+  t.deepEqual(cut.map((h) => h.flags ?? []), [['venue-history-cut', 'unvalued'], ['venue-history-cut'], []]);
+  t.is(withHistoryCut(hours, [null, null]), hours);
 });

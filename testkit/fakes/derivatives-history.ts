@@ -45,3 +45,37 @@ export interface SyntheticDerivatives {
   /** Mark-price close of the hour candle opening at openTime (a decimal string). */
   readonly markClose: (raw: string, openTime: number) => string;
 }
+
+const HOUR = 3_600_000;
+
+/**
+ * A perpetuals trader over [fromMs, toMs): `executions` linear BTCUSDT fills alternating long and
+ * short round trips (one in 500 a liquidation), a ledger row per execution (realized P&L and fee),
+ * funding every 8 hours (paid and received in turn), and a mark price that moves with time.
+ */
+export function syntheticPerpetuals(options: { fromMs: number; toMs: number; executions: number }): SyntheticDerivatives {
+  const { fromMs, toMs, executions: count } = options;
+  const executions: SyntheticExecution[] = [];
+  const ledger: SyntheticLedgerRow[] = [];
+  const step = (toMs - fromMs) / count;
+  for (let i = 0; i < count; i += 1) {
+    const time = Math.floor(fromMs + i * step);
+    const opening = i % 2 === 0;
+    const long = Math.floor(i / 2) % 2 === 0;
+    const side = opening === long ? 'Buy' : 'Sell';
+    const price = (60_000 + 1_000 * Math.sin(time / (24 * HOUR))).toFixed(1);
+    const execType = !opening && i % 1000 === 999 ? 'BustTrade' : 'Trade';
+    executions.push({ id: `x${i}`, raw: 'BTCUSDT', category: 'linear', side, qty: '0.01', price, execType, fee: '0.33', time });
+    ledger.push({ id: `l${i}`, category: 'linear', type: execType === 'BustTrade' ? 'LIQUIDATION' : 'TRADE', raw: 'BTCUSDT', currency: 'USDT', cashFlow: opening ? '0' : (long ? '1.5' : '-1.2'), funding: '', fee: '0.33', time });
+  }
+  let k = 0;
+  for (let t = Math.ceil(fromMs / (8 * HOUR)) * 8 * HOUR; t < toMs; t += 8 * HOUR) {
+    ledger.push({ id: `f${k}`, category: 'linear', type: 'SETTLEMENT', raw: 'BTCUSDT', currency: 'USDT', cashFlow: '0', funding: k % 2 === 0 ? '-0.6' : '0.4', fee: '0', time: t });
+    k += 1;
+  }
+  return {
+    contracts: [{ raw: 'BTCUSDT', category: 'linear', base: 'BTC', quote: 'USDT', settle: 'USDT', deliveryTime: 0 }],
+    executions, ledger,
+    markClose: (_raw, openTime) => (60_000 + 1_000 * Math.sin((openTime + HOUR) / (24 * HOUR))).toFixed(1),
+  };
+}
