@@ -21,6 +21,8 @@ export interface DerivativesEnvelope {
   readonly unrealized: Readonly<Record<string, number>>;
   readonly maxLeverage: number;
   readonly liquidations: number;
+  /** From when the venue served derivatives history, fixed at the first derivatives valuation. */
+  readonly coverageStart?: EpochMs | null;
 }
 
 export function isSpotFill(fill: Fill): boolean {
@@ -92,5 +94,5 @@ export async function publishDerivatives(
     computedUntil: input.untilHour, hours: leverage, replaceFrom: previous === null ? 0 : firstHour,
     maxLeverage, fundingShare: stats.fundingShare, liquidations, coverageStart: input.coverageStart,
   }, generation);
-  return { unrealized: Object.fromEntries(mtm.unrealizedAtEnd), maxLeverage, liquidations };
+  return { unrealized: Object.fromEntries(mtm.unrealizedAtEnd), maxLeverage, liquidations, coverageStart: input.coverageStart };
 }

@@ -201,6 +201,9 @@ export async function runSyncActivity(deps: SyncActivityDeps, run: SyncRun): Pro
   const snapshot = result.snapshot ?? engine?.snapshot ?? null;
   // Hours before a stream's coverage start were valued without that stream's records (issue 15).
   const coverage = engine?.coverage ?? { fills: connector.coverageStart?.('fills') ?? null, cashFlows: connector.coverageStart?.('cash_flows') ?? null };
+  // Derivatives history counts only for accounts with derivatives records (a spot-only account lost nothing).
+  const derivativesCoverage = mtm === null && engine?.derivatives === undefined ? null
+    : engine?.derivatives?.coverageStart ?? connector.derivativesCoverageStart?.() ?? null;
   let next: EngineEnvelope = {
     v: ENGINE_ENVELOPE_VERSION, engine: result.state, computedUntil: untilHour, assets,
     totals: { realizedPnl: result.realizedPnl, unrealizedPnl: result.unrealizedPnl, totalFees: result.totalFees }, snapshot,
@@ -209,10 +212,10 @@ export async function runSyncActivity(deps: SyncActivityDeps, run: SyncRun): Pro
   };
   // Hours that could not be valued are published too, with their flag (issue 17).
   const published = withHistoryCut(result.unvaluedHours === undefined || result.unvaluedHours.length === 0 ? result.hourlyReturns
-    : [...result.hourlyReturns, ...result.unvaluedHours].sort((a, b) => a.hourStart - b.hourStart), [coverage.fills, coverage.cashFlows]);
+    : [...result.hourlyReturns, ...result.unvaluedHours].sort((a, b) => a.hourStart - b.hourStart), [coverage.fills, coverage.cashFlows, derivativesCoverage]);
   const derivatives = mtm === null ? engine?.derivatives : await publishDerivatives(store, account, generation, {
     mtm, firstHour: valued.firstHour, untilHour, hours: published, engineState: result.state, baseCurrency: connector.baseCurrency,
-    previous: engine?.derivatives ?? null, coverageStart: coverage.fills,
+    previous: engine?.derivatives ?? null, coverageStart: derivativesCoverage,
   });
   if (derivatives !== undefined) next = { ...next, derivatives };
   // The worker's metrics cover the whole record (its accumulator rides in the engine state).

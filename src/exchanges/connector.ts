@@ -27,6 +27,8 @@ export interface VenueConnector {
    * openTime in [fromMs, toMs). Absent on connectors without derivatives.
    */
   fetchMarkCandles?(symbol: string, fromMs: number, toMs: number, signal?: AbortSignal): Promise<readonly Candle[]>;
+  /** From when the venue serves derivatives history (executions and ledger); null without derivatives. */
+  derivativesCoverageStart?(): EpochMs | null;
   /**
    * What the key may do, where the venue reports it (intake refuses keys beyond reading).
    * Absent on connectors whose venue has no such endpoint: their keys are accepted unchecked.

@@ -4,6 +4,7 @@
 import { FakeVenueServer, MALFORMED_BODY, hmacSha256, header, intParam, safeEqual, type Dialect, type FakeReply, type FakeRequest, type Route } from './fake-server.js';
 import { addDecimal } from '../../src/domain/decimal-string.js';
 import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticVenueFakeOptions, type SyntheticFill, type SyntheticTransfer } from './history.js';
+import { binanceFuturesRoutes, type BinanceFuturesHistory } from './binance-futures-routes.js';
 
 interface Flavor {
   readonly keyHeader: string;
@@ -52,6 +53,8 @@ export type BinanceLikeVenue = keyof typeof FLAVORS;
  */
 export interface BinanceLikeFakeOptions extends SyntheticVenueFakeOptions {
   readonly apiRestrictions?: Readonly<Record<string, boolean>>;
+  /** USDⓈ-M futures history served under /fapi (Binance only; binance-futures-routes.ts). */
+  readonly futures?: BinanceFuturesHistory;
 }
 
 /**
@@ -232,6 +235,7 @@ export function createBinanceLikeFake(venue: BinanceLikeVenue, options: BinanceL
     ...(venue === 'binance'
       ? [{ method: 'GET', path: '/sapi/v1/account/apiRestrictions', signed: true, handle: () => ({ status: 200, body: { ...BINANCE_READ_ONLY_RESTRICTIONS, ...options.apiRestrictions } }) } as const]
       : []),
+    ...(venue === 'binance' && options.futures !== undefined ? binanceFuturesRoutes(options.futures, error) : []),
   ];
   server = new FakeVenueServer(dialect, routes);
   return server;

@@ -258,6 +258,12 @@ export class CcxtConnector implements VenueConnector {
       if (typeof amount !== 'number' || !Number.isFinite(amount)) throw new VenueError(this.exchange, 'bad-response', { errorClass: 'MissingBalances' });
       if (amount !== 0) result.push({ asset, total: numberToDecimal(amount) });
     }
+    // A derivatives wallet kept apart from spot (Binance USDⓈ-M) is part of the same venue account.
+    for (const extra of await this.derivatives?.fetchWalletBalances?.(signal) ?? []) {
+      const same = result.findIndex((b) => b.asset === extra.asset);
+      if (same < 0) result.push(extra);
+      else result[same] = { asset: extra.asset, total: addDecimal(result[same]!.total, extra.total) };
+    }
     return result.sort((a, b) => (a.asset < b.asset ? -1 : 1));
   }
 
@@ -327,6 +333,10 @@ export class CcxtConnector implements VenueConnector {
   /** Hourly mark-price candles of a contract (ccxt contract symbol); none when derivatives are off. */
   async fetchMarkCandles(symbol: string, fromMs: number, toMs: number, signal?: AbortSignal): Promise<readonly Candle[]> {
     return this.derivatives === undefined ? [] : await this.derivatives.fetchMarkCandles(symbol, fromMs, toMs, signal);
+  }
+
+  derivativesCoverageStart(): EpochMs | null {
+    return this.derivatives === undefined ? null : this.derivativesStart();
   }
 
   /** A first derivatives sync starts at the venue's derivatives lookback (never before historyStartMs). */

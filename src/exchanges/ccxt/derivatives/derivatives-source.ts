@@ -1,7 +1,7 @@
 // What a venue's derivatives reader gives the ccxt connector: contract executions and ledger
 // entries as windowed streams (resumable by their own window state inside the connector's cursors),
 // and mark-price candles. One implementation per venue in this folder; the connector only wires it.
-import type { Candle, CashFlow, EpochMs, Fill } from '../../../domain/types.js';
+import type { Balance, Candle, CashFlow, EpochMs, Fill } from '../../../domain/types.js';
 import type { WindowState } from '../ccxt-cursor.js';
 
 export interface WindowPage<T> {
@@ -28,4 +28,10 @@ export interface DerivativesSource {
   walkLedger(state: WindowState, signal: AbortSignal | undefined): AsyncIterable<WindowPage<CashFlow>>;
   /** Hourly mark-price candles of a contract (ccxt contract symbol) with openTime in [fromMs, toMs). */
   fetchMarkCandles(symbol: string, fromMs: EpochMs, toMs: EpochMs, signal: AbortSignal | undefined): Promise<readonly Candle[]>;
+  /**
+   * Wallet balances of derivatives wallets kept apart from the spot wallet (Binance USDⓈ-M); the
+   * connector adds them to the spot balances, so the whole venue account is reconciled. Absent where
+   * one wallet holds everything (Bybit's unified account).
+   */
+  fetchWalletBalances?(signal: AbortSignal | undefined): Promise<readonly Balance[]>;
 }
