@@ -2,8 +2,10 @@
 // HTTP): wall time, venue requests, fills per second. `npm run bench -- ccxt-sync`
 // Futures (issue 15): a first sync of a year of derivatives history per venue with a derivatives
 // reader (Bybit), with ccxt's own rate limiter on, i.e. the venue's request weights respected
-// (Bybit: execution/list 10/s, transaction-log 30/s, mark-price-kline 10/s). FUTURES_FILLS sets the
-// executions of the year (default 5,000).
+// (Bybit: execution/list 10/s, transaction-log 30/s, mark-price-kline 10/s; Binance: weight per
+// minute, income 30, userTrades 5, forceOrders 50). FUTURES_FILLS sets the executions of the year
+// (default 5,000). Binance serves income (and so the traded symbols) 3 months back only: its first
+// sync of a year-old account gets those 3 months.
 import { performance } from 'node:perf_hooks';
 import type { CcxtVenue } from '../src/exchanges/ccxt/ccxt-client.js';
 import { createCcxtConnector } from '../src/exchanges/ccxt/ccxt-connector.js';
@@ -13,6 +15,7 @@ import { createBybitFake } from '../testkit/fakes/bybit-fake.js';
 import type { FakeVenueServer } from '../testkit/fakes/fake-server.js';
 import { DAY_MS, syntheticAccount, type SyntheticAccount } from '../testkit/fakes/history.js';
 import { syntheticPerpetuals } from '../testkit/fakes/derivatives-history.js';
+import { binanceFuturesFrom } from '../testkit/fakes/binance-futures-routes.js';
 
 const FILLS = Number(process.argv[2] ?? 10_000);
 const credential = { apiKey: 'bench-key', secret: 'bench-secret', passphrase: 'bench-pass' };
@@ -50,12 +53,14 @@ for (const venue of ['binance', 'bybit', 'bitget', 'mexc'] as const) {
 
 const FUTURES_FILLS = Number(process.env['FUTURES_FILLS'] ?? 5_000);
 const futures: Record<string, unknown> = {};
-for (const venue of ['bybit'] as const) {
+for (const venue of ['bybit', 'binance'] as const) {
   const now = Date.now();
   const yearAgo = now - 365 * DAY_MS;
   const account: SyntheticAccount = { markets: [{ base: 'BTC', quote: 'USDT' }], fills: [], transfers: [], balances: { USDT: '10000' }, nextId: 1 };
   const derivatives = syntheticPerpetuals({ fromMs: yearAgo + DAY_MS, toMs: now - DAY_MS, executions: FUTURES_FILLS });
-  const server = createBybitFake({ account, ...credential, derivatives });
+  const server = venue === 'bybit'
+    ? createBybitFake({ account, ...credential, derivatives })
+    : createBinanceLikeFake('binance', { account, ...credential, futures: binanceFuturesFrom(derivatives, { USDT: '10000' }) });
   const baseUrl = await server.start();
   // No rateLimitMs: ccxt spaces requests by each endpoint's cost (the venue's weights).
   const connector = createCcxtConnector(venue, credential, { enclaveMode: false, baseUrl, historyStartMs: yearAgo, derivatives: true });

@@ -6,7 +6,7 @@
 // Futures-Account-Balance-V2); values made up. Mounted by binance-like-fake.ts (Binance only).
 import type { FakeReply, FakeRequest, Route } from './fake-server.js';
 import { intParam } from './fake-server.js';
-import type { SyntheticContract, SyntheticExecution } from './derivatives-history.js';
+import type { SyntheticContract, SyntheticDerivatives, SyntheticExecution } from './derivatives-history.js';
 import { DAY_MS, HOUR_MS } from './history.js';
 
 /** One /fapi/v1/income row as Binance signs it (income > 0: paid to the account). */
@@ -133,4 +133,19 @@ export function binanceFuturesRoutes(history: BinanceFuturesHistory, error: (sta
     { method: 'GET', path: '/fapi/v1/forceOrders', signed: true, handle: forceOrders },
     { method: 'GET', path: '/fapi/v2/balance', signed: true, handle: balance },
   ];
+}
+
+/** The same perpetuals history as Binance would serve it (derivatives-history.ts syntheticPerpetuals). */
+export function binanceFuturesFrom(history: SyntheticDerivatives, wallet: Readonly<Record<string, string>>): BinanceFuturesHistory {
+  const income: BinanceIncomeRow[] = [];
+  let tranId = 1;
+  for (const row of history.ledger) {
+    const push = (incomeType: string, amount: string): void => {
+      if (amount !== '' && /[1-9]/u.test(amount)) income.push({ symbol: row.raw, incomeType, income: amount, asset: row.currency, time: row.time, tranId: tranId++ });
+    };
+    push('REALIZED_PNL', row.cashFlow);
+    push('FUNDING_FEE', row.funding);
+    push(row.type === 'LIQUIDATION' ? 'INSURANCE_CLEAR' : 'COMMISSION', row.fee.startsWith('-') ? row.fee.slice(1) : `-${row.fee}`);
+  }
+  return { contracts: history.contracts, trades: history.executions, income, wallet, markClose: history.markClose };
 }
