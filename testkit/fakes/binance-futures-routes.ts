@@ -32,7 +32,13 @@ export interface BinanceFuturesHistory {
 const PERPETUAL_DELIVERY = 4_133_404_800_000;
 const INCOME_KEPT_MS = 90 * DAY_MS;
 
-export function binanceFuturesRoutes(history: BinanceFuturesHistory, error: (status: number, code: number, msg: string) => FakeReply): Route[] {
+export function binanceFuturesRoutes(opened: BinanceFuturesHistory | 'not-opened', error: (status: number, code: number, msg: string) => FakeReply): Route[] {
+  if (opened === 'not-opened') {
+    // What Binance answers a key whose account never opened a futures account.
+    const refuse = (): FakeReply => error(401, -2015, 'Invalid API-key, IP, or permissions for action, request ip: 127.0.0.1');
+    return ['/fapi/v1/userTrades', '/fapi/v1/income', '/fapi/v1/forceOrders', '/fapi/v2/balance'].map((path) => ({ method: 'GET', path, signed: true, handle: refuse }));
+  }
+  const history = opened;
   const orderIdOf = (t: SyntheticExecution): number => 8_000_000 + Number(t.id.replace(/\D/gu, ''));
   const window7 = (request: FakeRequest): { lo: number; hi: number } | FakeReply => {
     const end = intParam(request, 'endTime');

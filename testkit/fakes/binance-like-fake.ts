@@ -53,8 +53,11 @@ export type BinanceLikeVenue = keyof typeof FLAVORS;
  */
 export interface BinanceLikeFakeOptions extends SyntheticVenueFakeOptions {
   readonly apiRestrictions?: Readonly<Record<string, boolean>>;
-  /** USDⓈ-M futures history served under /fapi (Binance only; binance-futures-routes.ts). */
-  readonly futures?: BinanceFuturesHistory;
+  /**
+   * USDⓈ-M futures history served under /fapi (Binance only; binance-futures-routes.ts);
+   * 'not-opened': an account without a futures account (signed fapi calls answer -2015).
+   */
+  readonly futures?: BinanceFuturesHistory | 'not-opened';
 }
 
 /**

@@ -85,3 +85,30 @@ test('a Binance USDⓈ-M history (a long, a short, funding paid and received, a 
   t.true(fake.requestsTo('/fapi/v1/userTrades').every((r) => r.params['symbol'] === 'BTCUSDT'));
   t.is(fake.requestsTo('/fapi/v1/forceOrders').length, 1, 'forced orders asked only where the income shows a liquidation');
 });
+
+test('a Binance key whose account never opened futures (fapi answers -2015) still syncs its spot history, with no derivatives', async (t) => {
+  const now = Date.now();
+  const T0 = Math.floor(now / H) * H - 3 * H;
+  const account: SyntheticAccount = { markets: [{ base: 'BTC', quote: 'USDT' }], fills: [], transfers: [], balances: { USDT: '250' }, nextId: 1 };
+  addTransfer(account, { kind: 'deposit', asset: 'USDT', amount: '250', fee: '0', time: T0 + 10 * M });
+  const fake = createBinanceLikeFake('binance', { account, apiKey: 'spot-key', secret: 'spot-secret', futures: 'not-opened' });
+  const baseUrl = await fake.start();
+  t.teardown(() => fake.stop());
+  const bob: AccountKey = { userUid: 'spot-only', exchange: 'binance' };
+  const h = createActorHarness({
+    database: db(), clock: new ManualClock(T0 + 3 * H + 30 * M), settings: { syncIntervalMs: 0 },
+    connectorFactory: () => createCcxtConnector('binance', { apiKey: 'spot-key', secret: 'spot-secret' }, {
+      enclaveMode: false, baseUrl, rateLimitMs: 0, historyStartMs: T0 - 24 * H, settleLagMs: 1000, derivatives: true,
+      retry: { baseDelayMs: 5, maxDelayMs: 50, budgetMs: 5_000, maxAttempts: 3, attemptTimeoutMs: 5_000 },
+    }),
+  });
+  t.teardown(() => h.close());
+  await h.addAccount(bob);
+  await h.supervisor.sync(bob, 'full');
+  const hours = await h.store.loadHourlyReturns(bob, 0, T0 + 3 * H);
+  t.deepEqual(hours.map((x) => x.netFlow), [250, 0, 0]);
+  t.is(await h.store.loadDerivatives!(bob), null);
+  t.is((await h.store.loadReconciliation(bob))?.status, 'reconciled');
+  t.true(fake.requestsTo('/fapi/v2/balance').length >= 1, 'the futures account was asked for');
+  t.is(fake.requestsTo('/fapi/v1/income').length, 0, 'and nothing more once it said there is none');
+});

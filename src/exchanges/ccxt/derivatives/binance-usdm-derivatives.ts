@@ -57,6 +57,8 @@ export class BinanceUsdmDerivatives implements DerivativesSource {
   readonly executionStreams: readonly string[] = ['usdm'];
   readonly lookbackMs = BINANCE_USDM_LOOKBACK_MS;
   private contracts: Promise<Map<string, Contract>> | undefined;
+  /** Set once the key turned out to read no futures account (see `probe`); kept for the connector's life. */
+  private noFutures = false;
 
   constructor(private readonly client: binance, private readonly call: VenueCall, private readonly walk: WalkWindows) {}
 
@@ -105,8 +107,34 @@ export class BinanceUsdmDerivatives implements DerivativesSource {
     return [...await this.tradesWindow(raw, from, mid, signal), ...await this.tradesWindow(raw, mid + 1, to, signal)];
   }
 
+  /**
+   * The futures wallet, or null when the key reads no futures account: Binance answers fapi calls
+   * of an account that never opened one with -2015 (an auth refusal). The spot calls before it
+   * already proved the key, so here that refusal means "no futures": nothing to sync, the stream
+   * state stays where it is, and a new connector (after the actor's idle passivation) asks again.
+   */
+  private async probe(signal: AbortSignal | undefined): Promise<readonly Balance[] | null> {
+    if (this.noFutures) return null;
+    // ccxt 4.5.84 turns -2015 into DDoSProtection (a "temporary ban", retried as a rate limit) once
+    // any spot private call succeeded (`options.hasAlreadyAuthenticatedSuccessfully`); for this one
+    // call it must stay what Binance says: the key may not read futures.
+    const options = this.client.options as Record<string, unknown>;
+    const authenticated = options['hasAlreadyAuthenticatedSuccessfully'];
+    options['hasAlreadyAuthenticatedSuccessfully'] = false;
+    try {
+      return await this.walletBalances(signal);
+    } catch (error) {
+      if (!(error instanceof VenueError) || error.kind !== 'auth') throw error;
+      this.noFutures = true;
+      return null;
+    } finally {
+      options['hasAlreadyAuthenticatedSuccessfully'] = authenticated;
+    }
+  }
+
   async *walkExecutions(stream: string, state: WindowState, signal: AbortSignal | undefined): AsyncIterable<WindowPage<Fill>> {
     if (stream !== 'usdm') throw new VenueError('binance', 'rejected', { errorClass: 'CursorMismatch' });
+    if (await this.probe(signal) === null) return;
     const contracts = await this.loadContracts(signal);
     const fetchWindow = async (from: number, to: number): Promise<Fill[]> => {
       const income = await this.incomeWindow(from, to, signal);
@@ -146,6 +174,7 @@ export class BinanceUsdmDerivatives implements DerivativesSource {
   }
 
   async *walkLedger(state: WindowState, signal: AbortSignal | undefined): AsyncIterable<WindowPage<CashFlow>> {
+    if (await this.probe(signal) === null) return;
     const fetchWindow = async (from: number, to: number): Promise<CashFlow[]> => {
       const out: CashFlow[] = [];
       for (const row of await this.incomeWindow(from, to, signal)) {
@@ -188,6 +217,10 @@ export class BinanceUsdmDerivatives implements DerivativesSource {
   }
 
   async fetchWalletBalances(signal: AbortSignal | undefined): Promise<readonly Balance[]> {
+    return await this.probe(signal) ?? [];
+  }
+
+  private async walletBalances(signal: AbortSignal | undefined): Promise<readonly Balance[]> {
     const list = rows(await this.call('fetchFuturesBalance', async () => await this.client.fapiPrivateV2GetBalance(), signal), 'MissingBalances');
     const out: Balance[] = [];
     for (const row of list) {
