@@ -17,9 +17,8 @@ const H = 3_600_000;
 const M = 60_000;
 const near = (a: number, b: number): boolean => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
 
-test('a Bybit perpetuals history (a long, a short, funding paid and received, a liquidation, a wallet transfer, a deposit) publishes the hand-computed returns', async (t) => {
-  const now = Date.now();
-  const T0 = Math.floor(now / H) * H - 6 * H;
+/** The perpetuals history of both tests: hours T0 … T0 + 6h, events in the first four. */
+function perpetualsHistory(T0: number): { account: SyntheticAccount; derivatives: SyntheticDerivatives } {
   const account: SyntheticAccount = { markets: [{ base: 'BTC', quote: 'USDT' }], fills: [], transfers: [], balances: { USDT: '1483.29' }, nextId: 1 };
   // External: 1000 USDT deposited at T0 and 500 at 3 h 45 min (Funding wallet; the transfers into the
   // unified account are internal and must not count again).
@@ -53,6 +52,31 @@ test('a Bybit perpetuals history (a long, a short, funding paid and received, a 
     ],
     markClose: (_raw, openTime) => marks[openTime] ?? '131',
   };
+  return { account, derivatives };
+}
+
+/**
+ * Hour 0: deposit 1000 (weight 1), fee −0.06, long 1 @ 100 marked at 110: +10 → E = 1009.94.
+ * Hour 1: funding −1, mark 120: unrealized +20 → E = 1018.94.
+ * Hour 2: close +15, fees −0.15, short 2 @ 115 marked at 112: +6 → wallet 1013.79, E = 1019.79.
+ * Hour 3: funding +0.5, liquidation −30 and fee −1 → 983.29 at 45 min, when the deposit of 500 (more
+ * than the large-flow share of equity) splits the hour (true time-weighted, revalued at the flow):
+ * (983.29 − 1019.79) / 1019.79, then 0 for the rest of the hour (flat) → E = 1483.29.
+ * Hours 4, 5: nothing happens (flat) → 0.
+ */
+const EXPECTED = [(1009.94 - 0 - 1000) / (0 + 1000), (1018.94 - 1009.94) / 1009.94, (1019.79 - 1018.94) / 1018.94, (983.29 - 1019.79) / 1019.79, 0, 0];
+
+function connectTo(baseUrl: string, T0: number) {
+  return () => createCcxtConnector('bybit', { apiKey: 'deriv-key', secret: 'deriv-secret' }, {
+    enclaveMode: false, baseUrl, rateLimitMs: 0, historyStartMs: T0 - 24 * H, settleLagMs: 1000, derivatives: true,
+    retry: { baseDelayMs: 5, maxDelayMs: 50, budgetMs: 5_000, maxAttempts: 3, attemptTimeoutMs: 5_000 },
+  });
+}
+
+test('a Bybit perpetuals history (a long, a short, funding paid and received, a liquidation, a wallet transfer, a deposit) publishes the hand-computed returns', async (t) => {
+  const now = Date.now();
+  const T0 = Math.floor(now / H) * H - 6 * H;
+  const { account, derivatives } = perpetualsHistory(T0);
   const fake = createBybitFake({ account, apiKey: 'deriv-key', secret: 'deriv-secret', derivatives });
   const baseUrl = await fake.start();
   t.teardown(() => fake.stop());
@@ -60,10 +84,7 @@ test('a Bybit perpetuals history (a long, a short, funding paid and received, a 
   const alice: AccountKey = { userUid: 'perp-trader', exchange: 'bybit' };
   const h = createActorHarness({
     database: db(), clock: new ManualClock(T0 + 6 * H + 30 * M), settings: { syncIntervalMs: 0 },
-    connectorFactory: () => createCcxtConnector('bybit', { apiKey: 'deriv-key', secret: 'deriv-secret' }, {
-      enclaveMode: false, baseUrl, rateLimitMs: 0, historyStartMs: T0 - 24 * H, settleLagMs: 1000, derivatives: true,
-      retry: { baseDelayMs: 5, maxDelayMs: 50, budgetMs: 5_000, maxAttempts: 3, attemptTimeoutMs: 5_000 },
-    }),
+    connectorFactory: connectTo(baseUrl, T0),
   });
   t.teardown(() => h.close());
   await h.addAccount(alice);
@@ -71,21 +92,7 @@ test('a Bybit perpetuals history (a long, a short, funding paid and received, a 
   t.is(result.fillsIngested, 4, 'four contract executions (the Funding execution is a ledger entry)');
 
   const hours = await h.store.loadHourlyReturns(alice, 0, T0 + 6 * H);
-  // Hour 0: deposit 1000 (weight 1), fee −0.06, long 1 @ 100 marked at 110: +10 → E = 1009.94.
-  // Hour 1: funding −1, mark 120: unrealized +20 → E = 1018.94.
-  // Hour 2: close +15, fees −0.15, short 2 @ 115 marked at 112: +6 → wallet 1013.79, E = 1019.79.
-  // Hour 3: funding +0.5, liquidation −30 and fee −1 → 983.29 at 45 min, when the deposit of 500 (more
-  // than the large-flow share of equity) splits the hour (true time-weighted, revalued at the flow):
-  // (983.29 − 1019.79) / 1019.79, then 0 for the rest of the hour (flat) → E = 1483.29.
-  // Hours 4, 5: nothing happens (flat) → 0.
-  const expected = [
-    (1009.94 - 0 - 1000) / (0 + 1000),
-    (1018.94 - 1009.94) / 1009.94,
-    (1019.79 - 1018.94) / 1018.94,
-    (983.29 - 1019.79) / 1019.79,
-    0,
-    0,
-  ];
+  const expected = EXPECTED;
   t.deepEqual(hours.map((x) => x.hourStart), expected.map((_, k) => T0 + k * H));
   hours.forEach((x, k) => t.true(near(x.return, expected[k]!), `hour ${k}: ${x.return} vs ${expected[k]}`));
   t.true(near(hours[5]!.equityEnd, 1483.29));
@@ -106,4 +113,29 @@ test('a Bybit perpetuals history (a long, a short, funding paid and received, a 
   t.true(fake.requestsTo('/v5/account/transaction-log').length >= 1);
   t.deepEqual([...new Set(fake.requestsTo('/v5/execution/list').map((r) => r.params['category']))].sort(), ['inverse', 'linear', 'spot']);
   t.deepEqual([...new Set(fake.requestsTo('/v5/market/mark-price-kline').map((r) => r.params['symbol']))], ['BTCUSDT']);
+});
+
+test('two syncs, the first while the long is open, publish the same hours as one (unrealized P&L resumes at its booked value)', async (t) => {
+  const now = Date.now();
+  const T0 = Math.floor(now / H) * H - 6 * H;
+  const { account, derivatives } = perpetualsHistory(T0);
+  const fake = createBybitFake({ account, apiKey: 'deriv-key', secret: 'deriv-secret', derivatives });
+  const baseUrl = await fake.start();
+  t.teardown(() => fake.stop());
+  const clock = new ManualClock(T0 + 2 * H + 5 * M);
+  const carol: AccountKey = { userUid: 'perp-resume', exchange: 'bybit' };
+  const h = createActorHarness({ database: db(), clock, settings: { syncIntervalMs: 0 }, connectorFactory: connectTo(baseUrl, T0) });
+  t.teardown(() => h.close());
+  await h.addAccount(carol);
+  await h.supervisor.sync(carol, 'incremental');
+  t.is((await h.store.loadHourlyReturns(carol, 0, T0 + 6 * H)).length, 2, 'hours 0 and 1 (the long open at mark 120)');
+  clock.advance(4 * H);
+  await h.supervisor.sync(carol, 'incremental');
+  const hours = await h.store.loadHourlyReturns(carol, 0, T0 + 6 * H);
+  t.is(hours.length, 6);
+  hours.forEach((x, k) => t.true(near(x.return, EXPECTED[k]!), `hour ${k}: ${x.return} vs ${EXPECTED[k]}`));
+  const published = await h.store.loadDerivatives!(carol);
+  t.is(published?.hours.length, 6);
+  t.true(near(published!.maxLeverage, 224 / 1019.79));
+  t.is(published?.liquidations, 1);
 });
