@@ -1,5 +1,11 @@
 // Full first sync of 10,000 fills per ccxt venue against its fake (real ccxt, real signing, loopback
 // HTTP): wall time, venue requests, fills per second. `npm run bench -- ccxt-sync`
+// Futures (issue 15): a first sync of a year of derivatives history per venue with a derivatives
+// reader (Bybit), with ccxt's own rate limiter on, i.e. the venue's request weights respected
+// (Bybit: execution/list 10/s, transaction-log 30/s, mark-price-kline 10/s; Binance: weight per
+// minute, income 30, userTrades 5, forceOrders 50). FUTURES_FILLS sets the executions of the year
+// (default 5,000). Binance serves income (and so the traded symbols) 3 months back only: its first
+// sync of a year-old account gets those 3 months.
 import { performance } from 'node:perf_hooks';
 import type { CcxtVenue } from '../src/exchanges/ccxt/ccxt-client.js';
 import { createCcxtConnector } from '../src/exchanges/ccxt/ccxt-connector.js';
@@ -8,6 +14,8 @@ import { createBitgetFake } from '../testkit/fakes/bitget-fake.js';
 import { createBybitFake } from '../testkit/fakes/bybit-fake.js';
 import type { FakeVenueServer } from '../testkit/fakes/fake-server.js';
 import { DAY_MS, syntheticAccount, type SyntheticAccount } from '../testkit/fakes/history.js';
+import { syntheticPerpetuals } from '../testkit/fakes/derivatives-history.js';
+import { binanceFuturesFrom } from '../testkit/fakes/binance-futures-routes.js';
 
 const FILLS = Number(process.argv[2] ?? 10_000);
 const credential = { apiKey: 'bench-key', secret: 'bench-secret', passphrase: 'bench-pass' };
@@ -42,4 +50,33 @@ for (const venue of ['binance', 'bybit', 'bitget', 'mexc'] as const) {
   results[venue] = { fills, requests, ms: Math.round(ms), fillsPerSecond: Math.round(fills / (ms / 1000)), cashFlowMs: Math.round(cashFlowMs) };
   console.log(`${venue.padEnd(8)} ${String(fills).padStart(6)} fills  ${String(requests).padStart(5)} requests  ${Math.round(ms).toString().padStart(6)} ms  ${results[venue].fillsPerSecond} fills/s  cash flows ${Math.round(cashFlowMs)} ms`);
 }
-console.log(JSON.stringify({ bench: 'ccxt-sync', fillsPerVenue: FILLS, results }));
+
+const FUTURES_FILLS = Number(process.env['FUTURES_FILLS'] ?? 5_000);
+const futures: Record<string, unknown> = {};
+for (const venue of ['bybit', 'binance'] as const) {
+  const now = Date.now();
+  const yearAgo = now - 365 * DAY_MS;
+  const account: SyntheticAccount = { markets: [{ base: 'BTC', quote: 'USDT' }], fills: [], transfers: [], balances: { USDT: '10000' }, nextId: 1 };
+  const derivatives = syntheticPerpetuals({ fromMs: yearAgo + DAY_MS, toMs: now - DAY_MS, executions: FUTURES_FILLS });
+  const server = venue === 'bybit'
+    ? createBybitFake({ account, ...credential, derivatives })
+    : createBinanceLikeFake('binance', { account, ...credential, futures: binanceFuturesFrom(derivatives, { USDT: '10000' }) });
+  const baseUrl = await server.start();
+  // No rateLimitMs: ccxt spaces requests by each endpoint's cost (the venue's weights).
+  const connector = createCcxtConnector(venue, credential, { enclaveMode: false, baseUrl, historyStartMs: yearAgo, derivatives: true });
+  const started = performance.now();
+  let fills = 0;
+  let ledgerEntries = 0;
+  let marks = 0;
+  for await (const page of connector.fetchFills(null)) fills += page.items.length;
+  for await (const page of connector.fetchCashFlows(null)) ledgerEntries += page.items.length;
+  marks += (await connector.fetchMarkCandles('BTC/USDT:USDT', yearAgo, Math.floor(now / 3_600_000) * 3_600_000)).length;
+  const seconds = (performance.now() - started) / 1000;
+  const byPath: Record<string, number> = {};
+  for (const r of server.requests) byPath[r.path] = (byPath[r.path] ?? 0) + 1;
+  await connector.close();
+  await server.stop();
+  futures[venue] = { executions: fills, ledgerEntries, markCandles: marks, requests: server.requests.length, seconds: Math.round(seconds * 10) / 10, byPath };
+  console.log(`${venue.padEnd(8)} futures: ${fills} executions, ${ledgerEntries} ledger entries, ${marks} mark candles, ${server.requests.length} requests, ${seconds.toFixed(1)} s (venue weights respected)`);
+}
+console.log(JSON.stringify({ bench: 'ccxt-sync', fillsPerVenue: FILLS, results, futures: { historyDays: 365, executions: FUTURES_FILLS, results: futures } }));

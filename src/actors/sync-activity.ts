@@ -17,6 +17,9 @@ import { VenueError } from '../exchanges/errors.js';
 import { createMinuteMarks } from './minute-marks.js';
 import { fetchWantedMinuteMarks } from './minute-mark-fetch.js';
 import { ensureHourlyCandles, type MarketData } from './market-data.js';
+import { isSpotFill, loadContractFills, mergeFlows, prepareMarkToMarket, publishDerivatives, type DerivativesEnvelope } from './derivatives-valuation.js';
+import type { MarkToMarket } from '../domain/derivatives/book.js';
+import { withHistoryCut } from '../domain/history-cut.js';
 
 const HOUR = 3_600_000;
 export const ENGINE_ENVELOPE_VERSION = 1;
@@ -44,6 +47,8 @@ export interface EngineEnvelope {
   readonly unreconciled?: readonly AssetDifference[];
   /** Per stream, from when the venue served history, fixed at the first reconciliation. */
   readonly coverage?: { readonly fills: EpochMs | null; readonly cashFlows: EpochMs | null };
+  /** Derivatives carried between syncs (derivatives-valuation.ts); absent without contract fills. */
+  readonly derivatives?: DerivativesEnvelope;
 }
 
 /** Where a sync stands in storage; updated as pages commit, so a failed sync leaves the stored cursors. */
@@ -189,7 +194,7 @@ export async function runSyncActivity(deps: SyncActivityDeps, run: SyncRun): Pro
   }
 
   const onHours = (hoursDone: number, hoursTotal: number, final: boolean): void => { progress.update({ phase: 'aggregating', hoursDone, hoursTotal }, final); };
-  let valued: { result: AggregationResult; assets: string[]; pending: PendingRecords };
+  let valued: Valued;
   try {
     valued = await valueHistory(deps, account, connector, engine, untilHour, signal, onHours);
   } catch (error) {
@@ -200,17 +205,27 @@ export async function runSyncActivity(deps: SyncActivityDeps, run: SyncRun): Pro
     engine = null;
     valued = await valueHistory(deps, account, connector, null, untilHour, signal, onHours);
   }
-  const { result, assets, pending } = valued;
+  const { result, assets, mtm, pending } = valued;
   const snapshot = result.snapshot ?? engine?.snapshot ?? null;
-  const next: EngineEnvelope = {
+  // Hours before a stream's coverage start were valued without that stream's records (issue 15).
+  const coverage = engine?.coverage ?? { fills: connector.coverageStart?.('fills') ?? null, cashFlows: connector.coverageStart?.('cash_flows') ?? null };
+  // Derivatives history counts only for accounts with derivatives records (a spot-only account lost nothing).
+  const derivativesCoverage = mtm === null && engine?.derivatives === undefined ? null
+    : engine?.derivatives?.coverageStart ?? connector.derivativesCoverageStart?.() ?? null;
+  let next: EngineEnvelope = {
     v: ENGINE_ENVELOPE_VERSION, engine: result.state, computedUntil: untilHour, assets,
     totals: { realizedPnl: result.realizedPnl, unrealizedPnl: result.unrealizedPnl, totalFees: result.totalFees }, snapshot,
     ...(engine?.unreconciled === undefined ? {} : { unreconciled: engine.unreconciled }),
     ...(engine?.coverage === undefined ? {} : { coverage: engine.coverage }),
   };
   // Hours that could not be valued are published too, with their flag (issue 17).
-  const published = result.unvaluedHours === undefined || result.unvaluedHours.length === 0 ? result.hourlyReturns
-    : [...result.hourlyReturns, ...result.unvaluedHours].sort((a, b) => a.hourStart - b.hourStart);
+  const published = withHistoryCut(result.unvaluedHours === undefined || result.unvaluedHours.length === 0 ? result.hourlyReturns
+    : [...result.hourlyReturns, ...result.unvaluedHours].sort((a, b) => a.hourStart - b.hourStart), [coverage.fills, coverage.cashFlows, derivativesCoverage]);
+  const derivatives = mtm === null ? engine?.derivatives : await publishDerivatives(store, account, generation, {
+    mtm, firstHour: valued.firstHour, untilHour, hours: published, engineState: result.state, baseCurrency: connector.baseCurrency,
+    previous: engine?.derivatives ?? null, coverageStart: derivativesCoverage,
+  });
+  if (derivatives !== undefined) next = { ...next, derivatives };
   // The worker's metrics cover the whole record (its accumulator rides in the engine state).
   const performance = { stats: result.metrics, computedUntil: untilHour };
   await store.saveAggregates(account, { hourlyReturns: published, snapshot: result.snapshot, engineState: next, performance }, generation);
@@ -247,8 +262,11 @@ async function reconcileAfterSync(deps: SyncActivityDeps, run: SyncRun, quaranti
   const [pendingFills, pendingFlows] = pending !== undefined ? [pending.fills, pending.flows]
     : await Promise.all([store.loadFills(account, envelope.computedUntil), store.loadCashFlows(account, envelope.computedUntil)]);
   const foundAt = clock.now();
+  // The engine holds wallet + unrealized P&L of open contracts; the venue's balances are wallets.
+  const unrealized = envelope.derivatives?.unrealized ?? {};
+  const positions = state.positions.map((p) => ({ ...p, quantity: p.quantity - (unrealized[p.asset] ?? 0) }));
   const result = reconcile({
-    positions: state.positions, pendingFills, pendingFlows, balances, baseCurrency: connector.baseCurrency, foundAt,
+    positions, pendingFills: pendingFills.filter(isSpotFill), pendingFlows, balances, baseCurrency: connector.baseCurrency, foundAt,
     marks: new Map(state.marks.map((m) => [m.asset, m.price])), previous: envelope.unreconciled ?? [],
   });
   if (result.adjustments.length > 0 && position.cashFlowsCursor !== null) {
@@ -277,16 +295,20 @@ async function reconcileAfterSync(deps: SyncActivityDeps, run: SyncRun, quaranti
 async function valueHistory(
   deps: SyncActivityDeps, account: AccountKey, connector: VenueConnector, engine: EngineEnvelope | null, untilHour: EpochMs, signal: AbortSignal,
   onHours: (done: number, total: number, final: boolean) => void,
-): Promise<{ result: AggregationResult; assets: string[]; pending: PendingRecords }> {
+): Promise<Valued> {
   const { store } = deps;
   const fromMs = engine?.computedUntil ?? 0;
   const [storedFills, storedFlows] = await Promise.all([store.loadFills(account, fromMs), store.loadCashFlows(account, fromMs)]);
-  const fills = storedFills.filter((f) => f.executedAt < untilHour);
-  const cashFlows = storedFlows.filter((c) => c.occurredAt < untilHour);
+  // Contract fills never reach the engine as trades: the derivatives book values them (derivatives-valuation.ts).
+  const fills = storedFills.filter((f) => f.executedAt < untilHour && isSpotFill(f));
+  const contractFills = (await loadContractFills(store, account, engine?.derivatives !== undefined || storedFills.some((f) => !isSpotFill(f)))).filter((f) => f.executedAt < untilHour);
+  const recordedFlows = storedFlows.filter((c) => c.occurredAt < untilHour);
   const base = connector.baseCurrency;
-  const assets = assetsOf(fills, cashFlows, engine?.assets ?? []);
-  const firstRecord = Math.min(fills[0]?.executedAt ?? Infinity, cashFlows[0]?.occurredAt ?? Infinity);
+  const firstRecord = Math.min(fills[0]?.executedAt ?? Infinity, recordedFlows[0]?.occurredAt ?? Infinity, contractFills[0]?.executedAt ?? Infinity);
   const firstHour = engine?.computedUntil ?? (Number.isFinite(firstRecord) ? Math.floor(firstRecord / HOUR) * HOUR : untilHour);
+  const mtm = await prepareMarkToMarket(store, account, connector, contractFills, firstHour, untilHour, signal);
+  const cashFlows = mtm === null ? recordedFlows : mergeFlows(recordedFlows, mtm.flows);
+  const assets = assetsOf(fills, cashFlows, engine?.assets ?? []);
   const candleFrom = firstHour - HOUR;
   const symbols = assets.filter((a) => a !== base).map((a) => `${a}/${base}`);
   const needCandles = firstHour < untilHour && symbols.length > 0;
@@ -346,7 +368,17 @@ async function valueHistory(
     onHours((chunkEnd - firstHour) / HOUR, hoursTotal, false);
   } while (chunkStart < untilHour);
   const pending = { fills: storedFills.filter((f) => f.executedAt >= untilHour), flows: storedFlows.filter((c) => c.occurredAt >= untilHour) };
-  return { result: { ...last, hourlyReturns, gaps, unvaluedHours }, assets, pending };
+  return { result: { ...last, hourlyReturns, gaps, unvaluedHours }, assets, mtm, firstHour, pending };
+}
+
+interface Valued {
+  readonly result: AggregationResult;
+  readonly assets: string[];
+  /** The derivatives book's events and exposure for the hours valued; null without contract fills. */
+  readonly mtm: MarkToMarket | null;
+  readonly firstHour: EpochMs;
+  /** Records at or after the valued history's end, as loaded (reconciliation reuses them). */
+  readonly pending: PendingRecords;
 }
 
 /** First index ≥ `from` whose time is ≥ `limit` (the slice [from, index) is before `limit`). */

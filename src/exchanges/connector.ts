@@ -29,6 +29,13 @@ export interface VenueConnector {
    */
   fetchMinuteCandle?(symbol: string, minute: number, signal?: AbortSignal): Promise<Candle | null>;
   /**
+   * Hourly mark-price candles of a contract (a ccxt contract symbol such as `BTC/USDT:USDT`) with
+   * openTime in [fromMs, toMs). Absent on connectors without derivatives.
+   */
+  fetchMarkCandles?(symbol: string, fromMs: number, toMs: number, signal?: AbortSignal): Promise<readonly Candle[]>;
+  /** From when the venue serves derivatives history (executions and ledger); null without derivatives. */
+  derivativesCoverageStart?(): EpochMs | null;
+  /**
    * What the key may do, where the venue reports it (intake refuses keys beyond reading).
    * Absent on connectors whose venue has no such endpoint: their keys are accepted unchecked.
    */

@@ -6,6 +6,7 @@ import type { ConnectionSummary } from './connections.js';
 import type { MinuteMarkStore } from './minute-mark-store.js';
 import type { FlagCounts } from './flag-counts.js';
 import type { SyncStart } from './sync-start.js';
+import type { DerivativesWrite, StoredDerivatives } from './derivatives-repository.js';
 import type {
   AccountKey,
   BalanceSnapshot,
@@ -125,4 +126,7 @@ export interface AccountStore {
   loadPublishedPerformance?(account: AccountKey): Promise<{ readonly status: ConnectionStatus | null; readonly performance: StoredPerformance | null }>;
   /** The metrics saved by the last aggregation, in one row read (null before the first one). */
   loadPerformanceStats(account: AccountKey): Promise<StoredPerformance | null>;
+  /** Publishes the derivatives aggregates (leverage per hour, summary); optional: stores without them skip it. */
+  saveDerivatives?(account: AccountKey, write: DerivativesWrite, generation?: Generation): Promise<void>;
+  loadDerivatives?(account: AccountKey): Promise<StoredDerivatives | null>;
 }

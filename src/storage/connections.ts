@@ -100,6 +100,8 @@ export function createConnectionRepository(pool: DatabasePool, pageSize = 500): 
             await tx.query(sql.type(noRows)`DELETE FROM hourly_returns WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
             await tx.query(sql.type(noRows)`DELETE FROM balance_snapshots WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
             await tx.query(sql.type(noRows)`DELETE FROM performance_stats WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
+            await tx.query(sql.type(noRows)`DELETE FROM derivative_hours WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
+            await tx.query(sql.type(noRows)`DELETE FROM derivative_stats WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
           }
           return removed.rowCount > 0;
         });

@@ -18,6 +18,7 @@ import { loadSyncStart } from './sync-start.js';
 import { loadPublishedPerformance } from './published-performance.js';
 import { performanceRow } from './performance-row.js';
 import { maskToFlags } from '../domain/hour-flags.js';
+import { loadDerivatives, saveDerivatives } from './derivatives-repository.js';
 
 const decimal = z.string().regex(/^-?\d+(\.\d+)?$/u);
 const epochMs = z.number().finite();
@@ -348,6 +349,9 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
 
     saveReconciliation: (key, write, generation) =>
       run('save reconciliation', key, () => saveReconciliationFenced(pool, key, write, generation)),
+
+    saveDerivatives: (key, write, generation) => saveDerivatives(pool, assertGeneration, key, write, generation),
+    loadDerivatives: (key) => loadDerivatives(pool, key),
 
     loadReconciliation: (key) =>
       run('load reconciliation', key, async (): Promise<ReconciliationWrite | null> => {

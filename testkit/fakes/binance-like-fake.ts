@@ -4,6 +4,7 @@
 import { FakeVenueServer, MALFORMED_BODY, hmacSha256, header, intParam, safeEqual, type Dialect, type FakeReply, type FakeRequest, type Route } from './fake-server.js';
 import { addDecimal } from '../../src/domain/decimal-string.js';
 import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticVenueFakeOptions, type SyntheticFill, type SyntheticTransfer } from './history.js';
+import { binanceFuturesRoutes, type BinanceFuturesHistory } from './binance-futures-routes.js';
 
 const MINUTE_MS = 60_000;
 
@@ -56,6 +57,11 @@ export interface BinanceLikeFakeOptions extends SyntheticVenueFakeOptions {
   readonly apiRestrictions?: Readonly<Record<string, boolean>>;
   /** Minutes (start, ms) in which no trade happened: the venue has no 1m bar for them. */
   readonly minutesWithoutBars?: readonly number[];
+  /**
+   * USDⓈ-M futures history served under /fapi (Binance only; binance-futures-routes.ts);
+   * 'not-opened': an account without a futures account (signed fapi calls answer -2015).
+   */
+  readonly futures?: BinanceFuturesHistory | 'not-opened';
 }
 
 /**
@@ -254,6 +260,7 @@ export function createBinanceLikeFake(venue: BinanceLikeVenue, options: BinanceL
     ...(venue === 'binance'
       ? [{ method: 'GET', path: '/sapi/v1/account/apiRestrictions', signed: true, handle: () => ({ status: 200, body: { ...BINANCE_READ_ONLY_RESTRICTIONS, ...options.apiRestrictions } }) } as const]
       : []),
+    ...(venue === 'binance' && options.futures !== undefined ? binanceFuturesRoutes(options.futures, error) : []),
   ];
   server = new FakeVenueServer(dialect, routes);
   return server;

@@ -2,6 +2,7 @@
 // newest-first pages with an opaque nextPageCursor, 30-day wallet history windows.
 import { FakeVenueServer, MALFORMED_BODY, hmacSha256, header, intParam, safeEqual, type Dialect, type FakeReply, type FakeRequest, type Route } from './fake-server.js';
 import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticVenueFakeOptions, type SyntheticTransfer } from './history.js';
+import type { SyntheticDerivatives } from './derivatives-history.js';
 
 /**
  * `repeatBorderFill`: each follow-up page starts with the last record of the page before.
@@ -9,6 +10,8 @@ import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticVenueFakeOptions, ty
  */
 export interface BybitFakeOptions extends SyntheticVenueFakeOptions {
   readonly keyInfo?: { readonly readOnly: 0 | 1; readonly permissions: Readonly<Record<string, readonly string[]>> };
+  /** Contracts, executions (category linear/inverse), transaction-log rows and mark prices (none when absent). */
+  readonly derivatives?: SyntheticDerivatives;
 }
 
 /**
@@ -77,7 +80,31 @@ export function createBybitFake(options: BybitFakeOptions): FakeVenueServer {
     notFound: () => ({ status: 404, raw: '404 page not found', headers: { 'content-type': 'text/plain' } }),
   };
 
-  const instruments = (): FakeReply => ({
+  // Contract instruments: fields of https://bybit-exchange.github.io/docs/v5/market/instrument (response
+  // parameters, linear/inverse); filter values made up.
+  const contractInstruments = (category: string): FakeReply => ({
+    status: 200,
+    body: envelope({
+      category, nextPageCursor: '',
+      list: (options.derivatives?.contracts ?? []).filter((c) => c.category === category).map((c) => ({
+        symbol: c.raw, contractType: `${category === 'linear' ? 'Linear' : 'Inverse'}${c.deliveryTime > 0 ? 'Futures' : 'Perpetual'}`, status: 'Trading',
+        baseCoin: c.base, quoteCoin: c.quote, settleCoin: c.settle, launchTime: '1585526400000', deliveryTime: String(c.deliveryTime), deliveryFeeRate: '',
+        priceScale: '2', leverageFilter: { minLeverage: '1', maxLeverage: '100.00', leverageStep: '0.01' },
+        priceFilter: { minPrice: '0.10', maxPrice: '1999999.80', tickSize: '0.10' },
+        lotSizeFilter: { maxOrderQty: '1190.000', minOrderQty: '0.001', qtyStep: '0.001', postOnlyMaxOrderQty: '1190.000', maxMktOrderQty: '500.000', minNotionalValue: '5' },
+        unifiedMarginTrade: true, fundingInterval: 480, copyTrading: 'both', upperFundingRate: '0.00375', lowerFundingRate: '-0.00375', isPreListing: false,
+      })),
+    }),
+  });
+
+  const instruments = (request: FakeRequest): FakeReply => {
+    const category = request.query.get('category') ?? 'spot';
+    if (category === 'linear' || category === 'inverse') return contractInstruments(category);
+    if (category !== 'spot') return fail(10001, 'params error: category invalid');
+    return spotInstruments();
+  };
+
+  const spotInstruments = (): FakeReply => ({
     status: 200,
     body: envelope({
       category: 'spot', nextPageCursor: '',
@@ -115,8 +142,70 @@ export function createBybitFake(options: BybitFakeOptions): FakeVenueServer {
     return { items, next: nextOffset < matching.length ? encodeCursor(nextOffset, fingerprint) : '' };
   };
 
+  // Contract executions: fields of https://bybit-exchange.github.io/docs/v5/order/execution (response
+  // parameters and example), same 7-day window, limit ≤ 100 and cursor rules as spot.
+  const contractExecutions = (request: FakeRequest, category: 'linear' | 'inverse'): FakeReply => {
+    const all = (options.derivatives?.executions ?? []).filter((e) => e.category === category);
+    const result = page(request, all, (e) => e.time, { windowMs: 7 * DAY_MS, maxLimit: 100, defaultLimit: 50 });
+    if (!('items' in result)) return result;
+    return {
+      status: 200,
+      body: envelope({
+        category, nextPageCursor: result.next,
+        list: result.items.map((e) => ({
+          symbol: e.raw, orderId: `ord-${e.id}`, orderLinkId: '', side: e.side, orderPrice: e.price, orderQty: e.qty, leavesQty: '0', createType: 'CreateByUser',
+          orderType: 'Market', stopOrderType: '', execFee: e.fee, execId: e.id, execPrice: e.price, execQty: e.qty, execType: e.execType,
+          execValue: String(Number(e.qty) * Number(e.price)), execTime: String(e.time), feeCurrency: '', isMaker: false, feeRate: '0.00055',
+          tradeIv: '', markIv: '', markPrice: e.price, indexPrice: '', underlyingPrice: '', blockTradeId: '', closedSize: '0', seq: 4688002127,
+        })),
+      }),
+    };
+  };
+
+  // Transaction log: fields and signs of https://bybit-exchange.github.io/docs/v5/account/transaction-log
+  // (funding > 0 received; fee > 0 paid; change = cashFlow + funding − fee); 7-day windows, limit ≤ 50.
+  const transactionLog = (request: FakeRequest): FakeReply => {
+    const accountType = request.query.get('accountType');
+    if (accountType !== null && accountType !== 'UNIFIED') return fail(10001, 'accountType only support UNIFIED');
+    const result = page(request, options.derivatives?.ledger ?? [], (r) => r.time, { windowMs: 7 * DAY_MS, maxLimit: 50, defaultLimit: 20 });
+    if (!('items' in result)) return result;
+    const n = (v: string): number => (v === '' ? 0 : Number(v));
+    return {
+      status: 200,
+      body: envelope({
+        nextPageCursor: result.next,
+        list: result.items.map((r) => ({
+          id: r.id, symbol: r.raw, category: r.category, side: 'None', transactionTime: String(r.time), type: r.type, transSubType: '', qty: '0', size: '0',
+          currency: r.currency, tradePrice: '0', funding: r.funding, fee: r.fee, cashFlow: r.cashFlow,
+          change: String(n(r.cashFlow) + n(r.funding) - n(r.fee)), cashBalance: '0', feeRate: '', bonusChange: '', tradeId: '', orderId: '', orderLinkId: '',
+        })),
+      }),
+    };
+  };
+
+  // Mark-price kline: https://bybit-exchange.github.io/docs/v5/market/mark-kline ([startTime, open, high, low, close], newest first).
+  const markKlines = (request: FakeRequest): FakeReply => {
+    const raw = request.query.get('symbol') ?? '';
+    const category = request.query.get('category');
+    const derivatives = options.derivatives;
+    if (derivatives === undefined || !derivatives.contracts.some((c) => c.raw === raw && c.category === category)) return fail(10001, 'Not supported symbols');
+    if (request.query.get('interval') !== '60') return fail(10001, 'Invalid period');
+    const limit = intParam(request, 'limit') ?? 200;
+    if (Number.isNaN(limit) || limit < 1 || limit > 1000) return fail(10001, 'Illegal limit');
+    const start = Math.ceil((intParam(request, 'start') ?? Date.now() - limit * HOUR_MS) / HOUR_MS) * HOUR_MS;
+    const end = Math.min(intParam(request, 'end') ?? Date.now(), Date.now());
+    const list: string[][] = [];
+    for (let t = start; t <= end && list.length < limit; t += HOUR_MS) {
+      const close = derivatives.markClose(raw, t);
+      list.push([String(t), close, close, close, close]);
+    }
+    return { status: 200, body: envelope({ category, symbol: raw, list: list.reverse() }) };
+  };
+
   const executions = (request: FakeRequest): FakeReply => {
-    if (request.query.get('category') !== 'spot') return fail(10001, 'category only support spot here');
+    const category = request.query.get('category');
+    if (category === 'linear' || category === 'inverse') return contractExecutions(request, category);
+    if (category !== 'spot') return fail(10001, 'params error: category invalid');
     const result = page(request, account.fills, (f) => f.time, { windowMs: 7 * DAY_MS, maxLimit: 100, defaultLimit: 50 });
     if (!('items' in result)) return result;
     server?.count('fillsServed', result.items.length);
@@ -181,6 +270,8 @@ export function createBybitFake(options: BybitFakeOptions): FakeVenueServer {
     { method: 'GET', path: '/v5/market/instruments-info', signed: false, handle: instruments },
     { method: 'GET', path: '/v5/market/time', signed: false, handle: () => ({ status: 200, body: envelope({ timeSecond: String(Math.floor(Date.now() / 1000)), timeNano: `${Date.now()}000000` }) }) },
     { method: 'GET', path: '/v5/market/kline', signed: false, handle: klines },
+    { method: 'GET', path: '/v5/market/mark-price-kline', signed: false, handle: markKlines },
+    { method: 'GET', path: '/v5/account/transaction-log', signed: true, handle: transactionLog },
     { method: 'GET', path: '/v5/account/wallet-balance', signed: true, handle: walletBalance },
     { method: 'GET', path: '/v5/execution/list', signed: true, handle: executions },
     { method: 'GET', path: '/v5/asset/deposit/query-record', signed: true, handle: wallet('deposit') },

@@ -27,6 +27,7 @@ const METHODS: readonly Method[] = [
   'upsertCandles', 'loadCandles', 'loadEngineState', 'saveAggregates', 'saveReconciliation', 'loadReconciliation', 'loadHourlyReturns', 'loadSnapshots', 'loadPerformanceStats',
   // Optional: wrapped only when the inner store has it (the actor then reads its start in one statement).
   'loadSyncStart', 'loadPublishedPerformance',
+  'saveDerivatives', 'loadDerivatives',
 ];
 
 export function instrumentStore(inner: AccountStore): InstrumentedStore {
@@ -44,8 +45,8 @@ export function instrumentStore(inner: AccountStore): InstrumentedStore {
     connectionStatus: async (account: AccountKey) => (await inner.loadConnection(account))?.status,
   };
   for (const method of METHODS) {
-    if (inner[method] === undefined) continue;
-    const original = inner[method] as (...args: unknown[]) => Promise<unknown>;
+    const original = inner[method] as ((...args: unknown[]) => Promise<unknown>) | undefined;
+    if (original === undefined) continue; // an optional method the inner store does not have
     wrapped[method] = async (...args: unknown[]) => {
       calls.set(method, (calls.get(method) ?? 0) + 1);
       const error = failures.get(method)?.shift();

@@ -17,6 +17,8 @@ import { classifyCcxtError } from './ccxt-errors.js';
 import { BadResponse } from './ccxt-modules.js';
 import { binanceKeyRights, bitgetKeyRights, bybitKeyRights } from './ccxt-permissions.js';
 import { MINUTE_MS, minuteCandleFrom } from './minute-candle.js';
+import { createDerivativesSource } from './derivatives/create-derivatives-source.js';
+import type { DerivativesSource } from './derivatives/derivatives-source.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -39,6 +41,12 @@ export interface CcxtConnectorOptions extends ConnectorOptions {
   readonly rateLimitMs?: number;
   /** Markets without fills re-scanned per sync once the first full pass is done (rotating scan). */
   readonly rotatingScanPerSync?: number;
+  /**
+   * Also sync the venue's derivatives (contract executions, the derivatives ledger, mark prices) where
+   * a reader exists (src/exchanges/ccxt/derivatives). Default: on against the real venue, off against
+   * a base-URL override (spot-only fakes), unless set.
+   */
+  readonly derivatives?: boolean;
 }
 
 /** Default slice of the rotating scan: every candidate market is re-checked within ⌈M / 50⌉ syncs. */
@@ -144,6 +152,8 @@ export class CcxtConnector implements VenueConnector {
   private closed = false;
   /** ConnectorOptions.requestBudgetMs bounds each request with its retries; `retry` tunes the rest. */
   private readonly policy: Partial<RetryPolicy>;
+  /** The venue's derivatives reader; undefined when off or not written for this venue. */
+  private readonly derivatives: DerivativesSource | undefined;
 
   constructor(private readonly profile: VenueProfile, credential: VenueCredential, private readonly options: CcxtConnectorOptions) {
     this.exchange = profile.venue;
@@ -159,6 +169,9 @@ export class CcxtConnector implements VenueConnector {
     this.now = options.now ?? Date.now;
     this.historyStartMs = options.historyStartMs ?? profile.historyStartMs;
     this.settleLagMs = options.settleLagMs ?? 60_000;
+    this.derivatives = (options.derivatives ?? options.baseUrl === undefined)
+      ? createDerivativesSource(this.exchange, this.client, (op, run, s) => this.call(op, run, s), (st, w, s, f, k) => this.walkWindows(st, w, s, f, k))
+      : undefined;
   }
 
   // ---- The interface ----
@@ -202,6 +215,13 @@ export class CcxtConnector implements VenueConnector {
         }
       }
     }
+    // Contract executions (derivatives/): one windowed stream each, resumable in the same cursor.
+    for (const stream of this.derivatives?.executionStreams ?? []) {
+      for await (const window of this.derivatives!.walkExecutions(stream, cursor.derivatives?.[stream] ?? { sinceMs: this.derivativesStart(), seen: [] }, signal)) {
+        cursor = { ...cursor, derivatives: { ...cursor.derivatives, [stream]: window.state } };
+        if (window.items.length > 0) { lastYielded = serializeCursor(cursor); yield { items: window.items, cursor: lastYielded }; }
+      }
+    }
     // Empty windows and discovery still move the cursor: hand it over so they are not rescanned.
     const final = serializeCursor(cursor);
     if (final !== lastYielded) yield { items: [], cursor: final };
@@ -219,6 +239,13 @@ export class CcxtConnector implements VenueConnector {
         yield { items: flows, cursor: lastYielded };
       }
     }
+    // The derivatives ledger (derivatives/): funding, fees, realized P&L, settlements as income/expense.
+    if (this.derivatives !== undefined) {
+      for await (const window of this.derivatives.walkLedger(cursor.ledger ?? { sinceMs: this.derivativesStart(), seen: [] }, signal)) {
+        cursor = { ...cursor, ledger: window.state };
+        if (window.items.length > 0) { lastYielded = serializeCursor(cursor); yield { items: window.items, cursor: lastYielded }; }
+      }
+    }
     const final = serializeCursor(cursor);
     if (final !== lastYielded) yield { items: [], cursor: final };
   }
@@ -231,6 +258,12 @@ export class CcxtConnector implements VenueConnector {
     for (const [asset, amount] of Object.entries(total as Record<string, unknown>)) {
       if (typeof amount !== 'number' || !Number.isFinite(amount)) throw new VenueError(this.exchange, 'bad-response', { errorClass: 'MissingBalances' });
       if (amount !== 0) result.push({ asset, total: numberToDecimal(amount) });
+    }
+    // A derivatives wallet kept apart from spot (Binance USDⓈ-M) is part of the same venue account.
+    for (const extra of await this.derivatives?.fetchWalletBalances?.(signal) ?? []) {
+      const same = result.findIndex((b) => b.asset === extra.asset);
+      if (same < 0) result.push(extra);
+      else result[same] = { asset: extra.asset, total: addDecimal(result[same]!.total, extra.total) };
     }
     return result.sort((a, b) => (a.asset < b.asset ? -1 : 1));
   }
@@ -304,6 +337,20 @@ export class CcxtConnector implements VenueConnector {
     if (stream === 'cash_flows') return this.historyStartMs;
     const paging = this.profile.fills;
     return paging.kind === 'from-id' ? null : Math.max(this.historyStartMs, this.now() - paging.lookbackMs);
+  }
+
+  /** Hourly mark-price candles of a contract (ccxt contract symbol); none when derivatives are off. */
+  async fetchMarkCandles(symbol: string, fromMs: number, toMs: number, signal?: AbortSignal): Promise<readonly Candle[]> {
+    return this.derivatives === undefined ? [] : await this.derivatives.fetchMarkCandles(symbol, fromMs, toMs, signal);
+  }
+
+  derivativesCoverageStart(): EpochMs | null {
+    return this.derivatives === undefined ? null : this.derivativesStart();
+  }
+
+  /** A first derivatives sync starts at the venue's derivatives lookback (never before historyStartMs). */
+  private derivativesStart(): EpochMs {
+    return Math.max(this.historyStartMs, this.now() - (this.derivatives?.lookbackMs ?? 0));
   }
 
   async close(): Promise<void> {

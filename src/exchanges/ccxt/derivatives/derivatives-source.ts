@@ -1,0 +1,37 @@
+// What a venue's derivatives reader gives the ccxt connector: contract executions and ledger
+// entries as windowed streams (resumable by their own window state inside the connector's cursors),
+// and mark-price candles. One implementation per venue in this folder; the connector only wires it.
+import type { Balance, Candle, CashFlow, EpochMs, Fill } from '../../../domain/types.js';
+import type { WindowState } from '../ccxt-cursor.js';
+
+export interface WindowPage<T> {
+  readonly items: readonly T[];
+  readonly state: WindowState;
+}
+
+/** The connector's own window walker (dedup at inclusive borders, oldest first, settle lag). */
+export type WalkWindows = <T>(
+  state: WindowState, windowMs: number, signal: AbortSignal | undefined,
+  fetchWindow: (from: number, to: number) => Promise<readonly T[]>,
+  key: (item: T) => { id: string; timestamp: number },
+) => AsyncIterable<{ readonly items: readonly T[]; readonly state: WindowState }>;
+
+/** The connector's retried, classified request runner. */
+export type VenueCall = <T>(operation: string, run: () => Promise<T>, signal: AbortSignal | undefined) => Promise<T>;
+
+export interface DerivativesSource {
+  /** Execution streams (e.g. Bybit categories linear and inverse), each with its own window state. */
+  readonly executionStreams: readonly string[];
+  /** From when the venue serves derivatives history (its lookback from now). */
+  readonly lookbackMs: number;
+  walkExecutions(stream: string, state: WindowState, signal: AbortSignal | undefined): AsyncIterable<WindowPage<Fill>>;
+  walkLedger(state: WindowState, signal: AbortSignal | undefined): AsyncIterable<WindowPage<CashFlow>>;
+  /** Hourly mark-price candles of a contract (ccxt contract symbol) with openTime in [fromMs, toMs). */
+  fetchMarkCandles(symbol: string, fromMs: EpochMs, toMs: EpochMs, signal: AbortSignal | undefined): Promise<readonly Candle[]>;
+  /**
+   * Wallet balances of derivatives wallets kept apart from the spot wallet (Binance USDⓈ-M); the
+   * connector adds them to the spot balances, so the whole venue account is reconciled. Absent where
+   * one wallet holds everything (Bybit's unified account).
+   */
+  fetchWalletBalances?(signal: AbortSignal | undefined): Promise<readonly Balance[]>;
+}

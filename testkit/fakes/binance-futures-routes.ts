@@ -1,0 +1,157 @@
+// Fake Binance USDⓈ-M futures (fapi): contracts, account trades (symbol required, ≤ 7 days a query),
+// income history (3 months kept), forced (liquidation) orders, mark-price klines and the futures
+// wallet, with Binance's error codes. Bodies follow the response examples of
+// https://developers.binance.com/docs/derivatives/usds-margined-futures (Exchange-Information,
+// Account-Trade-List, Get-Income-History, Users-Force-Orders, Mark-Price-Kline-Candlestick-Data,
+// Futures-Account-Balance-V2); values made up. Mounted by binance-like-fake.ts (Binance only).
+import type { FakeReply, FakeRequest, Route } from './fake-server.js';
+import { intParam } from './fake-server.js';
+import type { SyntheticContract, SyntheticDerivatives, SyntheticExecution } from './derivatives-history.js';
+import { DAY_MS, HOUR_MS } from './history.js';
+
+/** One /fapi/v1/income row as Binance signs it (income > 0: paid to the account). */
+export interface BinanceIncomeRow {
+  readonly symbol: string;
+  readonly incomeType: string;
+  readonly income: string;
+  readonly asset: string;
+  readonly time: number;
+  readonly tranId: number;
+}
+
+export interface BinanceFuturesHistory {
+  readonly contracts: readonly SyntheticContract[];
+  /** execType BustTrade / AdlTrade: the fill of a forced order (listed by /fapi/v1/forceOrders). */
+  readonly trades: readonly SyntheticExecution[];
+  readonly income: readonly BinanceIncomeRow[];
+  /** The futures wallet (walletBalance per asset). */
+  readonly wallet: Readonly<Record<string, string>>;
+  readonly markClose: (raw: string, openTime: number) => string;
+}
+
+const PERPETUAL_DELIVERY = 4_133_404_800_000;
+const INCOME_KEPT_MS = 90 * DAY_MS;
+
+export function binanceFuturesRoutes(opened: BinanceFuturesHistory | 'not-opened', error: (status: number, code: number, msg: string) => FakeReply): Route[] {
+  if (opened === 'not-opened') {
+    // What Binance answers a key whose account never opened a futures account.
+    const refuse = (): FakeReply => error(401, -2015, 'Invalid API-key, IP, or permissions for action, request ip: 127.0.0.1');
+    return ['/fapi/v1/userTrades', '/fapi/v1/income', '/fapi/v1/forceOrders', '/fapi/v2/balance'].map((path) => ({ method: 'GET', path, signed: true, handle: refuse }));
+  }
+  const history = opened;
+  const orderIdOf = (t: SyntheticExecution): number => 8_000_000 + Number(t.id.replace(/\D/gu, ''));
+  const window7 = (request: FakeRequest): { lo: number; hi: number } | FakeReply => {
+    const end = intParam(request, 'endTime');
+    const start = intParam(request, 'startTime');
+    const hi = end ?? (start === undefined ? Date.now() : start + 7 * DAY_MS);
+    const lo = start ?? hi - 7 * DAY_MS;
+    if (hi - lo > 7 * DAY_MS) return error(400, -1127, 'More than 7 days between startTime and endTime.');
+    return { lo, hi };
+  };
+
+  const exchangeInfo = (): FakeReply => ({
+    status: 200,
+    body: {
+      timezone: 'UTC', serverTime: Date.now(), futuresType: 'U_MARGINED', rateLimits: [], exchangeFilters: [], assets: [],
+      symbols: history.contracts.filter((c) => c.category === 'linear').map((c) => ({
+        symbol: c.raw, pair: c.raw, contractType: c.deliveryTime > 0 ? 'CURRENT_QUARTER' : 'PERPETUAL', deliveryDate: c.deliveryTime > 0 ? c.deliveryTime : PERPETUAL_DELIVERY,
+        onboardDate: 1569398400000, status: 'TRADING', maintMarginPercent: '2.5000', requiredMarginPercent: '5.0000', baseAsset: c.base, quoteAsset: c.quote,
+        marginAsset: c.settle, pricePrecision: 2, quantityPrecision: 3, baseAssetPrecision: 8, quotePrecision: 8, underlyingType: 'COIN', underlyingSubType: [],
+        triggerProtect: '0.0500', liquidationFee: '0.012500', marketTakeBound: '0.05', filters: [], orderTypes: ['LIMIT', 'MARKET'], timeInForce: ['GTC'],
+      })),
+    },
+  });
+
+  const userTrades = (request: FakeRequest): FakeReply => {
+    const symbol = request.query.get('symbol');
+    if (symbol === null || symbol === '') return error(400, -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.");
+    if (!history.contracts.some((c) => c.raw === symbol)) return error(400, -1121, 'Invalid symbol.');
+    const limit = intParam(request, 'limit') ?? 500;
+    if (Number.isNaN(limit) || limit < 1 || limit > 1000) return error(400, -1130, "Data sent for parameter 'limit' is not valid.");
+    const range = window7(request);
+    if ('status' in range) return range;
+    const list = history.trades.filter((t) => t.raw === symbol && t.time >= range.lo && t.time <= range.hi).sort((a, b) => a.time - b.time).slice(0, limit);
+    return {
+      status: 200,
+      body: list.map((t) => ({
+        buyer: t.side === 'Buy', commission: t.fee, commissionAsset: 'USDT', id: Number(t.id.replace(/\D/gu, '')), maker: false, orderId: orderIdOf(t),
+        price: t.price, qty: t.qty, quoteQty: String(Number(t.qty) * Number(t.price)), realizedPnl: '0', side: t.side === 'Buy' ? 'BUY' : 'SELL',
+        positionSide: 'BOTH', symbol: t.raw, time: t.time,
+      })),
+    };
+  };
+
+  const income = (request: FakeRequest): FakeReply => {
+    const limit = intParam(request, 'limit') ?? 100;
+    if (Number.isNaN(limit) || limit < 1 || limit > 1000) return error(400, -1130, "Data sent for parameter 'limit' is not valid.");
+    const end = intParam(request, 'endTime') ?? Date.now();
+    const start = intParam(request, 'startTime') ?? end - 7 * DAY_MS;
+    const kept = Date.now() - INCOME_KEPT_MS;
+    const list = history.income.filter((r) => r.time >= Math.max(start, kept) && r.time <= end).sort((a, b) => a.time - b.time).slice(0, limit);
+    return { status: 200, body: list.map((r) => ({ symbol: r.symbol, incomeType: r.incomeType, income: r.income, asset: r.asset, info: r.incomeType, time: r.time, tranId: r.tranId, tradeId: '' })) };
+  };
+
+  const forceOrders = (request: FakeRequest): FakeReply => {
+    const limit = intParam(request, 'limit') ?? 50;
+    if (Number.isNaN(limit) || limit < 1 || limit > 100) return error(400, -1130, "Data sent for parameter 'limit' is not valid.");
+    const range = window7(request);
+    if ('status' in range) return range;
+    const list = history.trades.filter((t) => (t.execType === 'BustTrade' || t.execType === 'AdlTrade') && t.time >= range.lo && t.time <= range.hi).slice(0, limit);
+    return {
+      status: 200,
+      body: list.map((t) => ({
+        orderId: orderIdOf(t), symbol: t.raw, status: 'FILLED', clientOrderId: t.execType === 'AdlTrade' ? `adl_autoclose-${t.id}` : `autoclose-${t.id}`, price: t.price, avgPrice: t.price,
+        origQty: t.qty, executedQty: t.qty, cumQuote: String(Number(t.qty) * Number(t.price)), timeInForce: 'IOC', type: 'LIMIT', reduceOnly: false, closePosition: false,
+        side: t.side === 'Buy' ? 'BUY' : 'SELL', positionSide: 'BOTH', stopPrice: '0', workingType: 'CONTRACT_PRICE', origType: 'LIMIT', time: t.time, updateTime: t.time,
+      })),
+    };
+  };
+
+  const markKlines = (request: FakeRequest): FakeReply => {
+    const raw = request.query.get('symbol') ?? '';
+    if (!history.contracts.some((c) => c.raw === raw)) return error(400, -1121, 'Invalid symbol.');
+    if (request.query.get('interval') !== '1h') return error(400, -1120, 'Invalid interval.');
+    const limit = intParam(request, 'limit') ?? 500;
+    if (Number.isNaN(limit) || limit < 1 || limit > 1500) return error(400, -1130, "Data sent for parameter 'limit' is not valid.");
+    const start = Math.ceil((intParam(request, 'startTime') ?? Date.now() - limit * HOUR_MS) / HOUR_MS) * HOUR_MS;
+    const end = Math.min(intParam(request, 'endTime') ?? Date.now(), Date.now());
+    const out: (string | number)[][] = [];
+    for (let t = start; t <= end && out.length < limit; t += HOUR_MS) {
+      const close = history.markClose(raw, t);
+      out.push([t, close, close, close, close, '0', t + HOUR_MS - 1, '0', 60, '0', '0', '0']);
+    }
+    return { status: 200, body: out };
+  };
+
+  const balance = (): FakeReply => ({
+    status: 200,
+    body: Object.entries(history.wallet).map(([asset, amount]) => ({
+      accountAlias: 'SgsR', asset, balance: amount, crossWalletBalance: amount, crossUnPnl: '0.00000000', availableBalance: amount, maxWithdrawAmount: amount,
+      marginAvailable: true, updateTime: Date.now(),
+    })),
+  });
+
+  return [
+    { method: 'GET', path: '/fapi/v1/exchangeInfo', signed: false, handle: exchangeInfo },
+    { method: 'GET', path: '/fapi/v1/markPriceKlines', signed: false, handle: markKlines },
+    { method: 'GET', path: '/fapi/v1/userTrades', signed: true, handle: userTrades },
+    { method: 'GET', path: '/fapi/v1/income', signed: true, handle: income },
+    { method: 'GET', path: '/fapi/v1/forceOrders', signed: true, handle: forceOrders },
+    { method: 'GET', path: '/fapi/v2/balance', signed: true, handle: balance },
+  ];
+}
+
+/** The same perpetuals history as Binance would serve it (derivatives-history.ts syntheticPerpetuals). */
+export function binanceFuturesFrom(history: SyntheticDerivatives, wallet: Readonly<Record<string, string>>): BinanceFuturesHistory {
+  const income: BinanceIncomeRow[] = [];
+  let tranId = 1;
+  for (const row of history.ledger) {
+    const push = (incomeType: string, amount: string): void => {
+      if (amount !== '' && /[1-9]/u.test(amount)) income.push({ symbol: row.raw, incomeType, income: amount, asset: row.currency, time: row.time, tranId: tranId++ });
+    };
+    push('REALIZED_PNL', row.cashFlow);
+    push('FUNDING_FEE', row.funding);
+    push(row.type === 'LIQUIDATION' ? 'INSURANCE_CLEAR' : 'COMMISSION', row.fee.startsWith('-') ? row.fee.slice(1) : `-${row.fee}`);
+  }
+  return { contracts: history.contracts, trades: history.executions, income, wallet, markClose: history.markClose };
+}
