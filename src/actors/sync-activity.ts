@@ -13,6 +13,7 @@ import { quarantineGaps, screenCashFlows, screenFills, type QuarantinedRecord, t
 import { reconcile, type AssetDifference } from '../domain/reconcile.js';
 import { parseEngineState } from '../domain/engine-state.js';
 import { VenueError } from '../exchanges/errors.js';
+import { bookHistoryCut } from './history-cut-step.js';
 
 const HOUR = 3_600_000;
 export const ENGINE_ENVELOPE_VERSION = 1;
@@ -181,16 +182,21 @@ export async function runSyncActivity(deps: SyncActivityDeps, run: SyncRun): Pro
   }
 
   const onHours = (hoursDone: number, hoursTotal: number, final: boolean): void => { progress.update({ phase: 'aggregating', hoursDone, hoursTotal }, final); };
+  // Coverage per stream is fixed at the first valuation; a fills history cut books the missing opening position once.
+  const coverage = position.engine?.coverage ?? { fills: connector.coverageStart?.('fills') ?? null, cashFlows: connector.coverageStart?.('cash_flows') ?? null };
+  if (position.engine === null && coverage.fills !== null) {
+    await bookHistoryCut(store, { account, generation, connector, cashFlowsCursor: position.cashFlowsCursor, coverageStart: coverage.fills, signal }, deps.logger);
+  }
   let valued: { result: AggregationResult; assets: string[] };
   try {
-    valued = await valueHistory(deps, account, connector, engine, untilHour, signal, onHours);
+    valued = await valueHistory(deps, account, connector, engine, untilHour, signal, onHours, coverage.fills);
   } catch (error) {
     // The saved state does not fit what storage holds (a record older than it, another base
     // currency, a state from an older engine): the whole record is recomputed instead.
     if (!(error instanceof AggregationInputError) || engine === null) throw error;
     deps.logger?.warn({ account: accountId(account) }, 'saved engine state refused: recomputing from the start');
     engine = null;
-    valued = await valueHistory(deps, account, connector, null, untilHour, signal, onHours);
+    valued = await valueHistory(deps, account, connector, null, untilHour, signal, onHours, coverage.fills);
   }
   const { result, assets } = valued;
   const snapshot = result.snapshot ?? engine?.snapshot ?? null;
@@ -198,7 +204,7 @@ export async function runSyncActivity(deps: SyncActivityDeps, run: SyncRun): Pro
     v: ENGINE_ENVELOPE_VERSION, engine: result.state, computedUntil: untilHour, assets,
     totals: { realizedPnl: result.realizedPnl, unrealizedPnl: result.unrealizedPnl, totalFees: result.totalFees }, snapshot,
     ...(engine?.unreconciled === undefined ? {} : { unreconciled: engine.unreconciled }),
-    ...(engine?.coverage === undefined ? {} : { coverage: engine.coverage }),
+    coverage,
   };
   // Hours that could not be valued are published too, with their flag (issue 17).
   const published = result.unvaluedHours === undefined || result.unvaluedHours.length === 0 ? result.hourlyReturns
@@ -258,7 +264,7 @@ async function reconcileAfterSync(deps: SyncActivityDeps, run: SyncRun, quaranti
  */
 async function valueHistory(
   deps: SyncActivityDeps, account: AccountKey, connector: VenueConnector, engine: EngineEnvelope | null, untilHour: EpochMs, signal: AbortSignal,
-  onHours: (done: number, total: number, final: boolean) => void,
+  onHours: (done: number, total: number, final: boolean) => void, historyCutAt: EpochMs | null,
 ): Promise<{ result: AggregationResult; assets: string[] }> {
   const { store } = deps;
   const fromMs = engine?.computedUntil ?? 0;
@@ -305,7 +311,7 @@ async function valueHistory(
       baseCurrency: base, costMethod: deps.costMethod, state, openingBalances: [],
       fills: fills.slice(fillAt, fillEnd), cashFlows: cashFlows.slice(flowAt, flowEnd), candles: candles.slice(candleAt, candleEnd),
       untilHour: chunkEnd, ...(state === null ? { startHour: firstHour } : {}),
-      largeFlowShare: DEFAULT_LARGE_FLOW_SHARE,
+      largeFlowShare: DEFAULT_LARGE_FLOW_SHARE, historyCutAt,
     }, signal);
     for (const h of result.hourlyReturns) hourlyReturns.push(h);
     for (const g of result.gaps) gaps.push(g);
