@@ -3,6 +3,7 @@
 // codes, page limits, and where wallet history lives. Those differences are the Flavor.
 import { FakeVenueServer, MALFORMED_BODY, hmacSha256, header, intParam, safeEqual, type Dialect, type FakeReply, type FakeRequest, type Route } from './fake-server.js';
 import { addDecimal } from '../../src/domain/decimal-string.js';
+import { binanceExtraRoutes, emptyBinanceExtras, type BinanceExtrasData } from './binance-extras-fake.js';
 import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticVenueFakeOptions, type SyntheticFill, type SyntheticTransfer } from './history.js';
 
 interface Flavor {
@@ -52,6 +53,8 @@ export type BinanceLikeVenue = keyof typeof FLAVORS;
  */
 export interface BinanceLikeFakeOptions extends SyntheticVenueFakeOptions {
   readonly apiRestrictions?: Readonly<Record<string, boolean>>;
+  /** Convert, dust, Earn rewards, fiat and margin interest history (Binance only; empty when absent). */
+  readonly extras?: BinanceExtrasData;
 }
 
 /**
@@ -230,7 +233,10 @@ export function createBinanceLikeFake(venue: BinanceLikeVenue, options: BinanceL
     { method: 'GET', path: `${flavor.walletPrefix}/deposit/hisrec`, signed: true, handle: deposits },
     { method: 'GET', path: `${flavor.walletPrefix}/withdraw/history`, signed: true, handle: withdrawals },
     ...(venue === 'binance'
-      ? [{ method: 'GET', path: '/sapi/v1/account/apiRestrictions', signed: true, handle: () => ({ status: 200, body: { ...BINANCE_READ_ONLY_RESTRICTIONS, ...options.apiRestrictions } }) } as const]
+      ? [
+        { method: 'GET', path: '/sapi/v1/account/apiRestrictions', signed: true, handle: () => ({ status: 200, body: { ...BINANCE_READ_ONLY_RESTRICTIONS, ...options.apiRestrictions } }) } as const,
+        ...binanceExtraRoutes(options.extras ?? emptyBinanceExtras(), invalid),
+      ]
       : []),
   ];
   server = new FakeVenueServer(dialect, routes);

@@ -16,6 +16,7 @@ import {
 import { classifyCcxtError } from './ccxt-errors.js';
 import { BadResponse } from './ccxt-modules.js';
 import { binanceKeyRights, bitgetKeyRights, bybitKeyRights } from './ccxt-permissions.js';
+import { BinanceExtras, walkExtraStream, type ExtraPage, type ExtraStream } from './binance-extras.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -201,6 +202,14 @@ export class CcxtConnector implements VenueConnector {
         }
       }
     }
+    // Venue extras (Binance convert and dust): each its own window in the cursor.
+    for await (const page of this.walkExtras((x) => x.fillStreams, cursor.extras, signal)) {
+      cursor = { ...cursor, extras: { ...cursor.extras, [page.key]: page.state } };
+      if (page.items.length > 0) {
+        lastYielded = serializeCursor(cursor);
+        yield { items: page.items, cursor: lastYielded };
+      }
+    }
     // Empty windows and discovery still move the cursor: hand it over so they are not rescanned.
     const final = serializeCursor(cursor);
     if (final !== lastYielded) yield { items: [], cursor: final };
@@ -216,6 +225,13 @@ export class CcxtConnector implements VenueConnector {
       if (flows.length > 0) {
         lastYielded = serializeCursor(cursor);
         yield { items: flows, cursor: lastYielded };
+      }
+    }
+    for await (const page of this.walkExtras((x) => x.cashFlowStreams, cursor.extras, signal)) {
+      cursor = { ...cursor, extras: { ...cursor.extras, [page.key]: page.state } };
+      if (page.items.length > 0) {
+        lastYielded = serializeCursor(cursor);
+        yield { items: page.items, cursor: lastYielded };
       }
     }
     const final = serializeCursor(cursor);
@@ -303,6 +319,14 @@ export class CcxtConnector implements VenueConnector {
     this.client.secret = '';
     this.client.password = '';
     await Promise.resolve();
+  }
+
+  /** Extra streams of the venue (binance-extras.ts), each walked from its own window state. */
+  private async *walkExtras<T>(pick: (extras: BinanceExtras) => readonly ExtraStream<T>[], states: CashFlowsCursor['extras'], signal: AbortSignal | undefined): AsyncIterable<ExtraPage<T>> {
+    if (this.exchange !== 'binance') return;
+    const extras = new BinanceExtras(this.client as binance, async (operation, run) => await this.call(operation, run, signal), this.baseCurrency);
+    const now = this.now();
+    for (const stream of pick(extras)) yield* walkExtraStream(stream, states?.[stream.key], this.historyStartMs, now - this.settleLagMs, now);
   }
 
   // ---- Requests ----

@@ -31,10 +31,16 @@ const fillsCursor = z.object({
    * rotating slice per sync). Absent in cursors written before it: a full pass runs once.
    */
   scan: z.object({ next: z.number().int().nonnegative(), complete: z.boolean() }).optional(),
+  /** Venue-specific extra streams (binance-extras.ts: convert, dust), each its own window. */
+  extras: z.record(z.string(), windowState).optional(),
 });
 export type FillsCursor = z.infer<typeof fillsCursor>;
 
-const cashFlowsCursor = z.object({ v: z.literal(1), venue: z.string(), stream: z.literal('cash_flows'), window: windowState });
+const cashFlowsCursor = z.object({
+  v: z.literal(1), venue: z.string(), stream: z.literal('cash_flows'), window: windowState,
+  /** Venue-specific extra streams (binance-extras.ts: Earn rewards, fiat, margin interest; Bybit internal deposits). */
+  extras: z.record(z.string(), windowState).optional(),
+});
 export type CashFlowsCursor = z.infer<typeof cashFlowsCursor>;
 
 function parse<T extends { venue: string }>(schema: z.ZodType<T>, raw: SyncCursor, exchange: Exchange, stream: string): T {
