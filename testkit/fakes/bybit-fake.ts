@@ -9,6 +9,28 @@ import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticVenueFakeOptions, ty
  */
 export interface BybitFakeOptions extends SyntheticVenueFakeOptions {
   readonly keyInfo?: { readonly readOnly: 0 | 1; readonly permissions: Readonly<Record<string, readonly string[]>> };
+  /** GET /v5/asset/deposit/query-internal-record rows (off-chain deposits from other Bybit users). */
+  readonly internalDeposits?: BybitInternalDepositRow[];
+  /** GET /v5/account/transaction-log rows of the unified account. */
+  readonly transactionLog?: BybitTransactionLogRow[];
+}
+
+/**
+ * A row of "Get Internal Deposit Records (off-chain)", as in the response example of
+ * https://bybit-exchange.github.io/docs/v5/asset/deposit/internal-deposit-record: `createdTime` in
+ * seconds as a string, `type` 1 (internal), `status` 1 processing / 2 success / 3 failed.
+ */
+export interface BybitInternalDepositRow {
+  readonly id: string; readonly amount: string; readonly type: 1; readonly coin: string; readonly address: string;
+  status: 1 | 2 | 3; readonly createdTime: string; readonly txID: string;
+}
+
+/** A row of the response example of https://bybit-exchange.github.io/docs/v5/account/transaction-log (times in ms as strings). */
+export interface BybitTransactionLogRow {
+  readonly id: string; readonly symbol: string; readonly category: string; readonly side: string; readonly transactionTime: string; readonly type: string;
+  readonly transSubType: string; readonly qty: string; readonly size: string; readonly currency: string; readonly tradePrice: string; readonly funding: string;
+  readonly fee: string; readonly cashFlow: string; readonly change: string; readonly cashBalance: string; readonly feeRate: string; readonly bonusChange: string;
+  readonly tradeId: string; readonly orderId: string; readonly orderLinkId: string; readonly extraFees: string;
 }
 
 /**
@@ -146,6 +168,21 @@ export function createBybitFake(options: BybitFakeOptions): FakeVenueServer {
     return { status: 200, body: envelope({ rows, nextPageCursor: result.next }) };
   };
 
+  const internalDeposits = (request: FakeRequest): FakeReply => {
+    const result = page(request, options.internalDeposits ?? [], (r) => Number(r.createdTime) * 1000, { windowMs: 30 * DAY_MS, maxLimit: 50, defaultLimit: 50 });
+    if (!('items' in result)) return result;
+    return { status: 200, body: envelope({ rows: result.items, nextPageCursor: result.next }, 0, 'success') };
+  };
+
+  const transactionLog = (request: FakeRequest): FakeReply => {
+    if (request.query.get('accountType') !== 'UNIFIED') return fail(10001, 'accountType only support UNIFIED');
+    const type = request.query.get('type');
+    const rows = (options.transactionLog ?? []).filter((r) => type === null || r.type === type);
+    const result = page(request, rows, (r) => Number(r.transactionTime), { windowMs: 7 * DAY_MS, maxLimit: 50, defaultLimit: 20 });
+    if (!('items' in result)) return result;
+    return { status: 200, body: envelope({ list: result.items, nextPageCursor: result.next }) };
+  };
+
   const walletBalance = (request: FakeRequest): FakeReply => {
     if (request.query.get('accountType') !== 'UNIFIED') return fail(10001, 'accountType only support UNIFIED');
     return {
@@ -182,6 +219,8 @@ export function createBybitFake(options: BybitFakeOptions): FakeVenueServer {
     { method: 'GET', path: '/v5/execution/list', signed: true, handle: executions },
     { method: 'GET', path: '/v5/asset/deposit/query-record', signed: true, handle: wallet('deposit') },
     { method: 'GET', path: '/v5/asset/withdraw/query-record', signed: true, handle: wallet('withdrawal') },
+    { method: 'GET', path: '/v5/asset/deposit/query-internal-record', signed: true, handle: internalDeposits },
+    { method: 'GET', path: '/v5/account/transaction-log', signed: true, handle: transactionLog },
     { method: 'GET', path: '/v5/user/query-api', signed: true, handle: () => ({ status: 200, body: envelope(bybitApiKeyInfo(options.apiKey, options.keyInfo)) }) },
   ];
   server = new FakeVenueServer(dialect, routes);

@@ -26,27 +26,9 @@ import { addDecimal, isZeroDecimal, negateDecimal, normalizeDecimal, numberToDec
 import { decimalToNumber } from '../../domain/decimal.js';
 import type { CashFlow, EpochMs, Fill } from '../../domain/types.js';
 import { VenueError } from '../errors.js';
-import type { WindowState } from './ccxt-cursor.js';
+import type { ExtraRecord, ExtraStream, ExtrasCall, VenueExtras } from './extra-streams.js';
 
 const DAY_MS = 86_400_000;
-/** A record still pending holds its stream's window back this long at most (as transfers do). */
-const PENDING_HOLD_MS = 45 * DAY_MS;
-
-/** Runs one venue request with the connector's retries and error classification. */
-export type ExtrasCall = <T>(operation: string, run: () => Promise<T>) => Promise<T>;
-
-/** One record of an extra stream: `value` is what it becomes (null: a final record that moves nothing, e.g. failed). */
-interface ExtraRecord<T> { readonly id: string; readonly time: EpochMs; readonly settled: boolean; readonly value: T | null }
-
-export interface ExtraStream<T> {
-  readonly key: string;
-  /** Where the endpoint's history begins (a first sync starts at max(this, the connector's history start)). */
-  readonly firstMs: EpochMs;
-  readonly windowMs: number;
-  readonly fetch: (from: EpochMs, to: EpochMs) => Promise<ExtraRecord<T>[]>;
-}
-
-export interface ExtraPage<T> { readonly key: string; readonly items: readonly T[]; readonly state: WindowState }
 
 const decimal = z.string().regex(/^-?\d+(\.\d+)?$/u);
 const time = z.union([z.number().int(), z.string().regex(/^\d+$/u).transform(Number)]);
@@ -103,7 +85,7 @@ function ratio(numerator: string, denominator: string): string {
   return numberToDecimal(decimalToNumber(numerator) / decimalToNumber(denominator));
 }
 
-export class BinanceExtras {
+export class BinanceExtras implements VenueExtras {
   readonly fillStreams: readonly ExtraStream<Fill>[];
   readonly cashFlowStreams: readonly ExtraStream<CashFlow>[];
 
@@ -239,37 +221,5 @@ export class BinanceExtras {
       const id = r.txId === undefined ? `interest:${r.isolatedSymbol ?? 'cross'}:${r.asset}:${r.type}:${r.interestAccuredTime}` : `interest:${r.txId}`;
       return { id, time: r.interestAccuredTime, settled: true, value: isZeroDecimal(r.interest) ? null : { exchangeFlowId: id, kind: 'expense', asset: r.asset, amount: normalizeDecimal(r.interest), occurredAt: r.interestAccuredTime } };
     });
-  }
-}
-
-/**
- * Walks one extra stream from `state` (or its first instant) to `end` in windows. Records at a
- * window's border are deduplicated through `seen`; a pending record younger than the hold limit
- * holds the handed-over window at its time so it is read again when it settles.
- */
-export async function* walkExtraStream<T>(stream: ExtraStream<T>, state: WindowState | undefined, historyStartMs: EpochMs, end: EpochMs, now: EpochMs): AsyncIterable<ExtraPage<T>> {
-  let since = state?.sinceMs ?? Math.max(historyStartMs, stream.firstMs);
-  let seen = new Set(state?.seen ?? []);
-  let held: EpochMs | undefined;
-  let carried = new Map<string, EpochMs>();
-  for (const key of seen) carried.set(key, Number(key.slice(0, key.indexOf('|'))));
-  while (since < end) {
-    const to = Math.min(since + stream.windowMs, end);
-    const records = (await stream.fetch(since, to)).filter((r) => r.time >= since && r.time <= to && !seen.has(`${r.time}|${r.id}`));
-    const unique = new Map(records.map((r) => [r.id, r]));
-    const items: T[] = [];
-    for (const r of [...unique.values()].sort((a, b) => a.time - b.time || (a.id < b.id ? -1 : 1))) {
-      if (!r.settled) {
-        if (r.time >= now - PENDING_HOLD_MS) held = Math.min(held ?? r.time, r.time);
-        continue;
-      }
-      carried.set(`${r.time}|${r.id}`, r.time);
-      if (r.value !== null) items.push(r.value);
-    }
-    seen = new Set([...carried.keys()].filter((k) => (carried.get(k) ?? 0) >= to));
-    since = to;
-    const resumeAt = held ?? since;
-    carried = new Map([...carried].filter(([, t]) => t >= resumeAt));
-    yield { key: stream.key, items, state: { sinceMs: resumeAt, seen: [...carried.keys()] } };
   }
 }

@@ -16,7 +16,9 @@ import {
 import { classifyCcxtError } from './ccxt-errors.js';
 import { BadResponse } from './ccxt-modules.js';
 import { binanceKeyRights, bitgetKeyRights, bybitKeyRights } from './ccxt-permissions.js';
-import { BinanceExtras, walkExtraStream, type ExtraPage, type ExtraStream } from './binance-extras.js';
+import { BinanceExtras } from './binance-extras.js';
+import { BybitExtras } from './bybit-extras.js';
+import { walkExtraStream, type ExtraPage, type ExtraStream, type ExtrasCall, type VenueExtras } from './extra-streams.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -321,10 +323,12 @@ export class CcxtConnector implements VenueConnector {
     await Promise.resolve();
   }
 
-  /** Extra streams of the venue (binance-extras.ts), each walked from its own window state. */
-  private async *walkExtras<T>(pick: (extras: BinanceExtras) => readonly ExtraStream<T>[], states: CashFlowsCursor['extras'], signal: AbortSignal | undefined): AsyncIterable<ExtraPage<T>> {
-    if (this.exchange !== 'binance') return;
-    const extras = new BinanceExtras(this.client as binance, async (operation, run) => await this.call(operation, run, signal), this.baseCurrency);
+  /** Extra streams of the venue (binance-extras.ts, bybit-extras.ts), each walked from its own window state. */
+  private async *walkExtras<T>(pick: (extras: VenueExtras) => readonly ExtraStream<T>[], states: CashFlowsCursor['extras'], signal: AbortSignal | undefined): AsyncIterable<ExtraPage<T>> {
+    const call: ExtrasCall = async (operation, run) => await this.call(operation, run, signal);
+    const extras = this.exchange === 'binance' ? new BinanceExtras(this.client as binance, call, this.baseCurrency)
+      : this.exchange === 'bybit' ? new BybitExtras(this.client as bybit, call) : undefined;
+    if (extras === undefined) return;
     const now = this.now();
     for (const stream of pick(extras)) yield* walkExtraStream(stream, states?.[stream.key], this.historyStartMs, now - this.settleLagMs, now);
   }
