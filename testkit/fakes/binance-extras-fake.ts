@@ -41,7 +41,17 @@ export interface InterestRow {
   readonly interest: string; readonly interestRate: string; readonly type: 'ON_BORROW' | 'PERIODIC' | 'PERIODIC_CONVERTED' | 'ON_BORROW_CONVERTED'; readonly isolatedSymbol?: string;
 }
 
+/** https://developers.binance.com/docs/wallet/asset/funding-wallet (response example row). */
+export interface FundingAssetRow { readonly asset: string; readonly free: string; readonly locked: string; readonly freeze: string; readonly withdrawing: string; readonly btcValuation: string }
+/** https://developers.binance.com/docs/simple_earn/account/Get-Flexible-Product-Position (fields used here and a few of the example's). */
+export interface FlexiblePositionRow { readonly totalAmount: string; readonly asset: string; readonly productId: string; readonly canRedeem: boolean; readonly latestAnnualPercentageRate: string }
+/** https://developers.binance.com/docs/simple_earn/account/Get-Locked-Product-Position */
+export interface LockedPositionRow { readonly positionId: number; readonly projectId: string; readonly asset: string; readonly amount: string; readonly purchaseTime: string; readonly duration: string; readonly status: string }
+
 export interface BinanceExtrasData {
+  readonly funding: FundingAssetRow[];
+  readonly flexiblePositions: FlexiblePositionRow[];
+  readonly lockedPositions: LockedPositionRow[];
   readonly convert: ConvertRow[];
   readonly dust: DustRow[];
   readonly flexibleRewards: FlexibleRewardRow[];
@@ -52,7 +62,7 @@ export interface BinanceExtrasData {
 }
 
 export function emptyBinanceExtras(): BinanceExtrasData {
-  return { convert: [], dust: [], flexibleRewards: [], lockedRewards: [], fiatOrders: [], fiatPayments: [], interest: [] };
+  return { funding: [], flexiblePositions: [], lockedPositions: [], convert: [], dust: [], flexibleRewards: [], lockedRewards: [], fiatOrders: [], fiatPayments: [], interest: [] };
 }
 
 type Fail = (msg: string) => FakeReply;
@@ -146,7 +156,16 @@ export function binanceExtraRoutes(data: BinanceExtrasData, fail: Fail): Route[]
     return { status: 200, raw: JSON.stringify({ rows: rendered, total: rows.length }).replace(/"@@(\d+)@@"/gu, '$1') };
   };
 
+  const positions = <T>(rows: readonly T[]) => (request: FakeRequest): FakeReply => {
+    const page = pageOf(rows, request, 'current', 'size', 10, 100);
+    if (page === undefined) return fail('Illegal size.');
+    return { status: 200, body: { rows: page, total: rows.length } };
+  };
+
   return [
+    { method: 'POST', path: '/sapi/v1/asset/get-funding-asset', signed: true, handle: () => ({ status: 200, body: data.funding }) },
+    { method: 'GET', path: '/sapi/v1/simple-earn/flexible/position', signed: true, handle: positions(data.flexiblePositions) },
+    { method: 'GET', path: '/sapi/v1/simple-earn/locked/position', signed: true, handle: positions(data.lockedPositions) },
     { method: 'GET', path: '/sapi/v1/convert/tradeFlow', signed: true, handle: convert },
     { method: 'GET', path: '/sapi/v1/asset/dribblet', signed: true, handle: dust },
     { method: 'GET', path: '/sapi/v1/simple-earn/flexible/history/rewardsRecord', signed: true, handle: flexible },

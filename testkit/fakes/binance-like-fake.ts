@@ -91,11 +91,14 @@ export function createBinanceLikeFake(venue: BinanceLikeVenue, options: BinanceL
     authenticate(request) {
       const key = header(request, flavor.keyHeader);
       if (key === undefined || !safeEqual(key, options.apiKey)) return error(401, flavor.codes.badKey, 'Invalid API-key, IP, or permissions for action.');
-      const signature = request.query.get('signature');
-      const signed = request.rawQuery.replace(/&?signature=[^&]*/u, '');
+      // A signed POST carries its parameters and signature form-encoded in the body (ccxt's Binance does).
+      const raw = request.method === 'POST' && request.rawQuery === '' ? request.body : request.rawQuery;
+      const params = { query: new URLSearchParams(raw) } as FakeRequest;
+      const signature = params.query.get('signature');
+      const signed = raw.replace(/&?signature=[^&]*/u, '');
       if (signature === null || !safeEqual(signature, hmacSha256(options.secret, signed, 'hex'))) return error(400, flavor.codes.signature, 'Signature for this request is not valid.');
-      const timestamp = intParam(request, 'timestamp');
-      const recvWindow = intParam(request, 'recvWindow') ?? RECV_WINDOW_DEFAULT;
+      const timestamp = intParam(params, 'timestamp');
+      const recvWindow = intParam(params, 'recvWindow') ?? RECV_WINDOW_DEFAULT;
       const now = Date.now();
       if (timestamp === undefined || Number.isNaN(timestamp) || timestamp > now + 1000 || now - timestamp > recvWindow) {
         return error(400, flavor.codes.timestamp, 'Timestamp for this request is outside of the recvWindow.');

@@ -13,6 +13,8 @@ export interface BybitFakeOptions extends SyntheticVenueFakeOptions {
   readonly internalDeposits?: BybitInternalDepositRow[];
   /** GET /v5/account/transaction-log rows of the unified account. */
   readonly transactionLog?: BybitTransactionLogRow[];
+  /** The funding wallet (accountType FUND) per coin, for GET /v5/asset/transfer/query-account-coins-balance. */
+  readonly fundBalances?: Record<string, string>;
 }
 
 /**
@@ -174,6 +176,13 @@ export function createBybitFake(options: BybitFakeOptions): FakeVenueServer {
     return { status: 200, body: envelope({ rows: result.items, nextPageCursor: result.next }, 0, 'success') };
   };
 
+  // https://bybit-exchange.github.io/docs/v5/asset/balance/all-balance (response example's fields).
+  const fundBalance = (request: FakeRequest): FakeReply => {
+    if (request.query.get('accountType') !== 'FUND') return fail(10001, 'accountType only support FUND here');
+    const balance = Object.entries(options.fundBalances ?? {}).map(([coin, amount]) => ({ coin, walletBalance: amount, transferBalance: amount, bonus: '0' }));
+    return { status: 200, body: envelope({ memberId: '533285', accountType: 'FUND', balance }, 0, 'success') };
+  };
+
   const transactionLog = (request: FakeRequest): FakeReply => {
     if (request.query.get('accountType') !== 'UNIFIED') return fail(10001, 'accountType only support UNIFIED');
     const type = request.query.get('type');
@@ -221,6 +230,7 @@ export function createBybitFake(options: BybitFakeOptions): FakeVenueServer {
     { method: 'GET', path: '/v5/asset/withdraw/query-record', signed: true, handle: wallet('withdrawal') },
     { method: 'GET', path: '/v5/asset/deposit/query-internal-record', signed: true, handle: internalDeposits },
     { method: 'GET', path: '/v5/account/transaction-log', signed: true, handle: transactionLog },
+    { method: 'GET', path: '/v5/asset/transfer/query-account-coins-balance', signed: true, handle: fundBalance },
     { method: 'GET', path: '/v5/user/query-api', signed: true, handle: () => ({ status: 200, body: envelope(bybitApiKeyInfo(options.apiKey, options.keyInfo)) }) },
   ];
   server = new FakeVenueServer(dialect, routes);

@@ -18,6 +18,7 @@ import { BadResponse } from './ccxt-modules.js';
 import { binanceKeyRights, bitgetKeyRights, bybitKeyRights } from './ccxt-permissions.js';
 import { BinanceExtras } from './binance-extras.js';
 import { BybitExtras } from './bybit-extras.js';
+import { otherWalletBalances } from './wallet-balances.js';
 import { walkExtraStream, type ExtraPage, type ExtraStream, type ExtrasCall, type VenueExtras } from './extra-streams.js';
 
 const HOUR_MS = 3_600_000;
@@ -249,7 +250,9 @@ export class CcxtConnector implements VenueConnector {
       if (typeof amount !== 'number' || !Number.isFinite(amount)) throw new VenueError(this.exchange, 'bad-response', { errorClass: 'MissingBalances' });
       if (amount !== 0) result.push({ asset, total: numberToDecimal(amount) });
     }
-    return result.sort((a, b) => (a.asset < b.asset ? -1 : 1));
+    // The venue's other wallets (wallet-balances.ts): reconciliation sums every wallet per asset.
+    const others = await otherWalletBalances(this.exchange, this.client, async (operation, run) => await this.call(operation, run, signal));
+    return [...result.sort((a, b) => (a.asset < b.asset ? -1 : 1)), ...others];
   }
 
   /**

@@ -120,11 +120,17 @@ test('convert and dust become fills; rewards income, fiat orders and payments ex
 test('through the engine: the account reconciles with the venue, income and interest are performance (no net flow), fiat deposits are flows', async (t) => {
   const s = scenario();
   // What the venue holds after every record above (the pending convert and fiat deposit not yet).
-  s.account.balances['USDT'] = String(1000 - 20 + 0.00687654 - 2 * 0.00024995);
-  s.account.balances['BNB'] = String(0.06154036 + 0.0001176 + 0.00000098 + 0.00006408 + 0.0213);
-  s.account.balances['EUR'] = String(999 - 100.5 - 0.5);
+  // Spread over the wallets Binance reports apart: the USDT reward and the locked BNB sit in Earn,
+  // the fiat in the funding wallet; reconciliation sums them per asset.
+  s.account.balances['USDT'] = String(1000 - 20 - 2 * 0.00024995);
+  s.account.balances['BNB'] = String(0.06154036 + 0.0001176 + 0.00000098 + 0.00006408);
+  s.extras.flexiblePositions.push({ totalAmount: '0.00687654', asset: 'USDT', productId: 'USDT001', canRedeem: true, latestAnnualPercentageRate: '0.00046558' });
+  s.extras.lockedPositions.push({ positionId: 123123, projectId: 'BNB*120', asset: 'BNB', amount: '0.0213', purchaseTime: '1646182276000', duration: '60', status: 'HOLDING' });
+  s.extras.funding.push({ asset: 'EUR', free: String(999 - 100.5 - 0.5), locked: '0', freeze: '0', withdrawing: '0', btcValuation: '0' });
   s.account.balances['ETH'] = String(0.0062 - 0.0009);
   const { connector } = await open(t, s);
+  const balances = await connector.fetchBalances();
+  t.deepEqual(balances.filter((b) => b.wallet !== undefined).map((b) => [b.wallet, b.asset, b.total]), [['funding', 'EUR', '898'], ['earn', 'USDT', '0.00687654'], ['earn', 'BNB', '0.0213']]);
   const store = createAccountStore(db().pool);
   const account: AccountKey = { userUid: 'extras-1', exchange: 'binance' };
   await db().pool.query(sql.unsafe`INSERT INTO exchange_connections (user_uid, exchange, envelope, key_id) VALUES (${account.userUid}, 'binance', '\\x00'::bytea, 1)`);

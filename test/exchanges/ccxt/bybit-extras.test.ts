@@ -18,7 +18,7 @@ const db = useTestDatabase(test);
 const KEY = 'BYBITEXTRASKEY000001';
 const SECRET = 'BYBITEXTRASSECRET000000000001';
 
-interface Scenario { now: number; account: SyntheticAccount; internal: BybitInternalDepositRow[]; log: BybitTransactionLogRow[]; at: (days: number) => number }
+interface Scenario { now: number; account: SyntheticAccount; internal: BybitInternalDepositRow[]; log: BybitTransactionLogRow[]; fund?: Record<string, string>; at: (days: number) => number }
 
 function scenario(): Scenario {
   const now = Date.now();
@@ -41,7 +41,7 @@ function scenario(): Scenario {
 }
 
 async function open(t: { teardown: (fn: () => Promise<void>) => void }, s: Scenario): Promise<{ connector: CcxtConnector; fake: FakeVenueServer }> {
-  const fake = createBybitFake({ account: s.account, apiKey: KEY, secret: SECRET, internalDeposits: s.internal, transactionLog: s.log });
+  const fake = createBybitFake({ account: s.account, apiKey: KEY, secret: SECRET, internalDeposits: s.internal, transactionLog: s.log, ...(s.fund === undefined ? {} : { fundBalances: s.fund }) });
   const baseUrl = await fake.start();
   const connector = createCcxtConnector('bybit', { apiKey: KEY, secret: SECRET }, {
     enclaveMode: false, baseUrl, rateLimitMs: 0, historyStartMs: s.now - 25 * DAY_MS, settleLagMs: 1000,
@@ -74,8 +74,11 @@ test('bybit: internal deposits are external flows (a processing one arrives once
 
 test('bybit through the engine: the internal deposit is a net flow, interest is not, and the account reconciles with the venue', async (t) => {
   const s = scenario();
-  s.account.balances['USDT'] = String(1000 + 250 - 0.003676 - 0.00183);
+  // The internal deposit landed in the funding wallet; reconciliation sums both wallets.
+  s.account.balances['USDT'] = '999.994494';
+  s.fund = { USDT: '250' };
   const { connector } = await open(t, s);
+  t.deepEqual((await connector.fetchBalances()).map((b) => [b.wallet ?? 'unified', b.asset, b.total]), [['unified', 'USDT', '999.994494'], ['funding', 'USDT', '250']]);
   const store = createAccountStore(db().pool);
   const account: AccountKey = { userUid: 'bybit-extras-1', exchange: 'bybit' };
   await db().pool.query(sql.unsafe`INSERT INTO exchange_connections (user_uid, exchange, envelope, key_id) VALUES (${account.userUid}, 'bybit', '\\x00'::bytea, 1)`);
