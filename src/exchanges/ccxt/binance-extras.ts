@@ -8,7 +8,7 @@
 // | dust            | /sapi/v1/asset/dribblet (sapiGetAssetDribblet)                              | fill per asset → BNB, fee    |
 // | earn-flexible   | /sapi/v1/simple-earn/flexible/history/rewardsRecord                         | income                       |
 // | earn-locked     | /sapi/v1/simple-earn/locked/history/rewardsRecord                           | income                       |
-// | fiat-orders     | /sapi/v1/fiat/orders (sapiGetFiatOrders), transactionType 0/1               | deposit / withdrawal (fiat)  |
+// | fiat-orders     | /sapi/v1/fiat/orders (request('fiat/orders'), see below), transactionType 0/1 | deposit / withdrawal (fiat) |
 // | fiat-payments   | /sapi/v1/fiat/payments (sapiGetFiatPayments), transactionType 0/1           | deposit / withdrawal (crypto)|
 // | margin-interest | /sapi/v1/margin/interestHistory (sapiGetMarginInterestHistory), cross margin | expense                      |
 //
@@ -72,7 +72,6 @@ const FIAT_ORDER_FINAL = new Set([...FIAT_ORDER_DONE, 'Failed', 'Expired', 'Refu
 const FIAT_PAYMENT_FINAL = new Set(['Completed', 'Failed', 'Refunded']);
 const CONVERT_FINAL = new Set(['SUCCESS', 'FAIL']);
 
-const FLEXIBLE_TYPES = ['BONUS', 'REALTIME', 'REWARDS'] as const;
 
 function parse<T>(venueSchema: z.ZodType<T>, body: unknown, what: string): T {
   const result = venueSchema.safeParse(body);
@@ -91,18 +90,20 @@ export class BinanceExtras implements VenueExtras {
 
   constructor(private readonly client: binance, private readonly call: ExtrasCall, private readonly baseCurrency: string) {
     this.fillStreams = [
-      { key: 'convert', firstMs: Date.UTC(2020, 0, 1), windowMs: 30 * DAY_MS, fetch: async (from, to) => await this.convert(from, to) },
+      { key: 'convert', firstMs: Date.UTC(2020, 0, 1), windowMs: 30 * DAY_MS, afterFirstActivity: true, fetch: async (from, to) => await this.convert(from, to) },
       // The dust log serves data from 2020-12-01 on.
-      { key: 'dust', firstMs: Date.UTC(2020, 11, 1), windowMs: 90 * DAY_MS, fetch: async (from, to) => await this.dust(from, to) },
+      { key: 'dust', firstMs: Date.UTC(2020, 11, 1), windowMs: 90 * DAY_MS, afterFirstActivity: true, fetch: async (from, to) => await this.dust(from, to) },
     ];
     this.cashFlowStreams = [
-      // Simple Earn replaced Savings/Staking in 2023; its rewards history starts then.
-      { key: 'earn-flexible', firstMs: Date.UTC(2023, 0, 1), windowMs: 90 * DAY_MS, fetch: async (from, to) => await this.flexibleRewards(from, to) },
-      { key: 'earn-locked', firstMs: Date.UTC(2023, 0, 1), windowMs: 90 * DAY_MS, fetch: async (from, to) => await this.lockedRewards(from, to) },
-      // fiat/orders weighs 90,000 UID (two calls a minute): one window per year, paged.
-      { key: 'fiat-orders', firstMs: Date.UTC(2019, 0, 1), windowMs: 365 * DAY_MS, fetch: async (from, to) => await this.fiatOrders(from, to) },
-      { key: 'fiat-payments', firstMs: Date.UTC(2019, 0, 1), windowMs: 365 * DAY_MS, fetch: async (from, to) => await this.fiatPayments(from, to) },
-      { key: 'margin-interest', firstMs: Date.UTC(2019, 6, 1), windowMs: 30 * DAY_MS, fetch: async (from, to) => await this.marginInterest(from, to) },
+      // Inflows first: they bound where the streams that need assets in the account begin.
+      // fiat/orders weighs 90,000 UID (two calls a minute; ccxt spaces them 30 s): one window over
+      // the whole history, paged, at most once a day.
+      { key: 'fiat-orders', firstMs: Date.UTC(2019, 0, 1), windowMs: 20 * 365 * DAY_MS, everyMs: DAY_MS, afterFirstActivity: false, fetch: async (from, to) => await this.fiatOrders(from, to) },
+      { key: 'fiat-payments', firstMs: Date.UTC(2019, 0, 1), windowMs: 20 * 365 * DAY_MS, everyMs: DAY_MS, afterFirstActivity: false, fetch: async (from, to) => await this.fiatPayments(from, to) },
+      // Simple Earn replaced Savings/Staking in 2023; its rewards history starts then (3 months a query).
+      { key: 'earn-flexible', firstMs: Date.UTC(2023, 0, 1), windowMs: 90 * DAY_MS, afterFirstActivity: true, fetch: async (from, to) => await this.flexibleRewards(from, to) },
+      { key: 'earn-locked', firstMs: Date.UTC(2023, 0, 1), windowMs: 90 * DAY_MS, afterFirstActivity: true, fetch: async (from, to) => await this.lockedRewards(from, to) },
+      { key: 'margin-interest', firstMs: Date.UTC(2019, 6, 1), windowMs: 30 * DAY_MS, afterFirstActivity: true, fetch: async (from, to) => await this.marginInterest(from, to) },
     ];
   }
 
@@ -155,17 +156,14 @@ export class BinanceExtras implements VenueExtras {
     }
   }
 
+  /** type ALL (the documented default) gives BONUS, REALTIME and REWARDS rows in one query. */
   private async flexibleRewards(from: EpochMs, to: EpochMs): Promise<ExtraRecord<CashFlow>[]> {
-    const out: ExtraRecord<CashFlow>[] = [];
-    for (const type of FLEXIBLE_TYPES) {
-      const rows = await this.paged(async (current) => parse(flexibleBody, await this.call('earnFlexibleRewards', async () =>
-        await this.client.sapiGetSimpleEarnFlexibleHistoryRewardsRecord({ type, startTime: from, endTime: to, current, size: 100 })), 'EarnRewards'), 100);
-      for (const r of rows) {
-        const id = `earn-flexible:${r.type}:${r.projectId ?? ''}:${r.asset}:${r.time}`;
-        out.push({ id, time: r.time, settled: true, value: isZeroDecimal(r.rewards) ? null : { exchangeFlowId: id, kind: 'income', asset: r.asset, amount: normalizeDecimal(r.rewards), occurredAt: r.time } });
-      }
-    }
-    return out;
+    const rows = await this.paged(async (current) => parse(flexibleBody, await this.call('earnFlexibleRewards', async () =>
+      await this.client.sapiGetSimpleEarnFlexibleHistoryRewardsRecord({ type: 'ALL', startTime: from, endTime: to, current, size: 100 })), 'EarnRewards'), 100);
+    return rows.map((r) => {
+      const id = `earn-flexible:${r.type}:${r.projectId ?? ''}:${r.asset}:${r.time}`;
+      return { id, time: r.time, settled: true, value: isZeroDecimal(r.rewards) ? null : { exchangeFlowId: id, kind: 'income', asset: r.asset, amount: normalizeDecimal(r.rewards), occurredAt: r.time } };
+    });
   }
 
   private async lockedRewards(from: EpochMs, to: EpochMs): Promise<ExtraRecord<CashFlow>[]> {
@@ -183,7 +181,12 @@ export class BinanceExtras implements VenueExtras {
     for (const transactionType of ['0', '1'] as const) {
       const kind = transactionType === '0' ? 'deposit' : 'withdrawal';
       const rows = await this.paged(async (page) => {
-        const body = parse(fiatOrdersBody, await this.call('fiatOrders', async () => await this.client.sapiGetFiatOrders({ transactionType, beginTime: from, endTime: to, page, rows: 500 })), 'FiatOrders');
+        // Not sapiGetFiatOrders: ccxt charges its throttle 600 for it (the UID weight 90,000), which
+        // makes every later request of the connector wait 30 s and a 30 s attempt time out. This
+        // stream runs at most once a day (two or three requests), far inside the UID budget; a 429
+        // is retried by the connector's policy.
+        const raw: unknown = await this.call('fiatOrders', async () => await this.client.request('fiat/orders', 'sapi', 'GET', { transactionType, beginTime: from, endTime: to, page, rows: 500 }, undefined, undefined, { cost: 1 }));
+        const body = parse(fiatOrdersBody, raw, 'FiatOrders');
         return { rows: body.data, total: body.total ?? Number.MAX_SAFE_INTEGER };
       }, 500);
       for (const r of rows) {

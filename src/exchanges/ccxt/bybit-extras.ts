@@ -52,9 +52,9 @@ export class BybitExtras implements VenueExtras {
   constructor(private readonly client: bybit, private readonly call: ExtrasCall) {
     this.cashFlowStreams = [
       // The endpoint allows 30 days per query.
-      { key: 'internal-deposit', firstMs: Date.UTC(2021, 0, 1), windowMs: 30 * DAY_MS, fetch: async (from, to) => await this.internalDeposits(from, to) },
+      { key: 'internal-deposit', firstMs: Date.UTC(2021, 0, 1), windowMs: 30 * DAY_MS, afterFirstActivity: false, fetch: async (from, to) => await this.internalDeposits(from, to) },
       // The transaction log allows 7 days per query and serves two years.
-      { key: 'margin-interest', firstMs: Date.UTC(2022, 0, 1), windowMs: 7 * DAY_MS, fetch: async (from, to) => await this.interest(from, to) },
+      { key: 'margin-interest', firstMs: Date.UTC(2022, 0, 1), windowMs: 7 * DAY_MS, afterFirstActivity: true, fetch: async (from, to) => await this.interest(from, to) },
     ];
   }
 

@@ -33,6 +33,8 @@ const fillsCursor = z.object({
   scan: z.object({ next: z.number().int().nonnegative(), complete: z.boolean() }).optional(),
   /** Venue-specific extra streams (binance-extras.ts: convert, dust), each its own window. */
   extras: z.record(z.string(), windowState).optional(),
+  /** Where extra streams without a window start: the account's first known activity (extra-streams.ts). */
+  extrasFrom: z.number().int().nonnegative().optional(),
 });
 export type FillsCursor = z.infer<typeof fillsCursor>;
 
@@ -40,6 +42,8 @@ const cashFlowsCursor = z.object({
   v: z.literal(1), venue: z.string(), stream: z.literal('cash_flows'), window: windowState,
   /** Venue-specific extra streams (binance-extras.ts: Earn rewards, fiat, margin interest; Bybit internal deposits). */
   extras: z.record(z.string(), windowState).optional(),
+  /** Where extra streams without a window start: the account's first known activity (extra-streams.ts). */
+  extrasFrom: z.number().int().nonnegative().optional(),
 });
 export type CashFlowsCursor = z.infer<typeof cashFlowsCursor>;
 

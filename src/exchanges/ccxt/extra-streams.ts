@@ -21,6 +21,14 @@ export interface ExtraStream<T> {
   readonly firstMs: EpochMs;
   readonly windowMs: number;
   readonly fetch: (from: EpochMs, to: EpochMs) => Promise<ExtraRecord<T>[]>;
+  /**
+   * True for streams that need assets already in the account (converts, rewards, interest): a first
+   * walk starts at the account's first known activity instead of the endpoint's first instant, so
+   * a young account does not pay years of empty windows. Inflows (fiat, internal deposits) are false.
+   */
+  readonly afterFirstActivity: boolean;
+  /** Walked at most this often (expensive endpoints: Binance fiat/orders weighs 90,000 UID). */
+  readonly everyMs?: number;
 }
 
 export interface ExtraPage<T> { readonly key: string; readonly items: readonly T[]; readonly state: WindowState }
@@ -36,8 +44,9 @@ export interface VenueExtras {
  * window's border are deduplicated through `seen`; a pending record younger than the hold limit
  * holds the handed-over window at its time so it is read again when it settles.
  */
-export async function* walkExtraStream<T>(stream: ExtraStream<T>, state: WindowState | undefined, historyStartMs: EpochMs, end: EpochMs, now: EpochMs): AsyncIterable<ExtraPage<T>> {
-  let since = state?.sinceMs ?? Math.max(historyStartMs, stream.firstMs);
+export async function* walkExtraStream<T>(stream: ExtraStream<T>, state: WindowState | undefined, start: { historyStartMs: EpochMs; firstActivity: EpochMs }, end: EpochMs, now: EpochMs): AsyncIterable<ExtraPage<T>> {
+  if (state !== undefined && stream.everyMs !== undefined && end - state.sinceMs < stream.everyMs) return;
+  let since = state?.sinceMs ?? Math.max(start.historyStartMs, stream.firstMs, stream.afterFirstActivity ? start.firstActivity : 0);
   let seen = new Set(state?.seen ?? []);
   let held: EpochMs | undefined;
   let carried = new Map<string, EpochMs>();

@@ -106,6 +106,12 @@ test('convert and dust become fills; rewards income, fiat orders and payments ex
     t.true(requests().includes(path), path);
   }
 
+  // A young account pays for its own history only: converts and interest from its first deposit
+  // (30 days: one 30-day window each, not the 70 since 2020), fiat orders in one window per type.
+  t.is(requests().filter((p) => p === '/sapi/v1/convert/tradeFlow').length, 1);
+  t.is(requests().filter((p) => p === '/sapi/v1/margin/interestHistory').length, 1);
+  t.is(requests().filter((p) => p === '/sapi/v1/fiat/orders').length, 2);
+
   // Nothing new: resuming hands nothing over again. Then the pending convert and fiat deposit settle.
   t.is((await collect(connector.fetchFills(fills.cursor))).items.length, 0);
   t.is((await collect(connector.fetchCashFlows(flows.cursor))).items.length, 0);
