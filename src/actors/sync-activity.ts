@@ -20,6 +20,7 @@ import { ensureHourlyCandles, type MarketData } from './market-data.js';
 import { isSpotFill, loadContractFills, mergeFlows, prepareMarkToMarket, publishDerivatives, type DerivativesEnvelope } from './derivatives-valuation.js';
 import type { MarkToMarket } from '../domain/derivatives/book.js';
 import { withHistoryCut } from '../domain/history-cut.js';
+import { bookHistoryCut } from './history-cut-step.js';
 
 const HOUR = 3_600_000;
 export const ENGINE_ENVELOPE_VERSION = 1;
@@ -194,21 +195,25 @@ export async function runSyncActivity(deps: SyncActivityDeps, run: SyncRun): Pro
   }
 
   const onHours = (hoursDone: number, hoursTotal: number, final: boolean): void => { progress.update({ phase: 'aggregating', hoursDone, hoursTotal }, final); };
+  // Coverage per stream is fixed at the first valuation; a fills history cut books the missing opening position once.
+  const coverage = position.engine?.coverage ?? { fills: connector.coverageStart?.('fills') ?? null, cashFlows: connector.coverageStart?.('cash_flows') ?? null };
+  if (position.engine === null && coverage.fills !== null) {
+    await bookHistoryCut(store, { account, generation, connector, cashFlowsCursor: position.cashFlowsCursor, coverageStart: coverage.fills, signal }, deps.logger);
+  }
   let valued: Valued;
   try {
-    valued = await valueHistory(deps, account, connector, engine, untilHour, signal, onHours);
+    valued = await valueHistory(deps, account, connector, engine, untilHour, signal, onHours, coverage.fills);
   } catch (error) {
     // The saved state does not fit what storage holds (a record older than it, another base
     // currency, a state from an older engine): the whole record is recomputed instead.
     if (!(error instanceof AggregationInputError) || engine === null) throw error;
     deps.logger?.warn({ account: accountId(account) }, 'saved engine state refused: recomputing from the start');
     engine = null;
-    valued = await valueHistory(deps, account, connector, null, untilHour, signal, onHours);
+    valued = await valueHistory(deps, account, connector, null, untilHour, signal, onHours, coverage.fills);
   }
   const { result, assets, mtm, pending } = valued;
   const snapshot = result.snapshot ?? engine?.snapshot ?? null;
-  // Hours before a stream's coverage start were valued without that stream's records (issue 15).
-  const coverage = engine?.coverage ?? { fills: connector.coverageStart?.('fills') ?? null, cashFlows: connector.coverageStart?.('cash_flows') ?? null };
+  // Hours before a stream's coverage start were valued without that stream's records (issues 15, 16).
   // Derivatives history counts only for accounts with derivatives records (a spot-only account lost nothing).
   const derivativesCoverage = mtm === null && engine?.derivatives === undefined ? null
     : engine?.derivatives?.coverageStart ?? connector.derivativesCoverageStart?.() ?? null;
@@ -216,7 +221,7 @@ export async function runSyncActivity(deps: SyncActivityDeps, run: SyncRun): Pro
     v: ENGINE_ENVELOPE_VERSION, engine: result.state, computedUntil: untilHour, assets,
     totals: { realizedPnl: result.realizedPnl, unrealizedPnl: result.unrealizedPnl, totalFees: result.totalFees }, snapshot,
     ...(engine?.unreconciled === undefined ? {} : { unreconciled: engine.unreconciled }),
-    ...(engine?.coverage === undefined ? {} : { coverage: engine.coverage }),
+    coverage,
   };
   // Hours that could not be valued are published too, with their flag (issue 17).
   const published = withHistoryCut(result.unvaluedHours === undefined || result.unvaluedHours.length === 0 ? result.hourlyReturns
@@ -294,7 +299,7 @@ async function reconcileAfterSync(deps: SyncActivityDeps, run: SyncRun, quaranti
  */
 async function valueHistory(
   deps: SyncActivityDeps, account: AccountKey, connector: VenueConnector, engine: EngineEnvelope | null, untilHour: EpochMs, signal: AbortSignal,
-  onHours: (done: number, total: number, final: boolean) => void,
+  onHours: (done: number, total: number, final: boolean) => void, historyCutAt: EpochMs | null,
 ): Promise<Valued> {
   const { store } = deps;
   const fromMs = engine?.computedUntil ?? 0;
@@ -346,7 +351,7 @@ async function valueHistory(
       fills: fills.slice(fillAt, fillEnd), cashFlows: cashFlows.slice(flowAt, flowEnd), candles: candles.slice(candleAt, candleEnd),
       untilHour: chunkEnd, ...(state === null ? { startHour: firstHour } : {}),
       largeFlowShare: deps.largeFlowShare ?? DEFAULT_LARGE_FLOW_SHARE,
-      minuteCandles: minuteCandles.filter((m) => m.openTime >= from && m.openTime < chunkEnd),
+      minuteCandles: minuteCandles.filter((m) => m.openTime >= from && m.openTime < chunkEnd), historyCutAt,
     }, signal);
     let result = await runChunk();
     // The engine names the minute bars a valuation at a flow lacked: fetch those once, run the chunk again.

@@ -37,6 +37,11 @@ export interface AggregationInput {
   readonly largeFlowShare?: number | null;
   /** One-minute candles (openTime minute-aligned) around large flows: the open of a flow's minute is its instant's mark. */
   readonly minuteCandles?: readonly Candle[];
+  /**
+   * Where a venue's history of some stream starts (history-cut.ts): hours starting at or before it
+   * carry the `venue-history-cut` flag. Null or absent: the history is complete.
+   */
+  readonly historyCutAt?: EpochMs | null;
 }
 
 /** Why part of the history could not be valued as given; reported, never hidden. */

@@ -53,6 +53,8 @@ export interface ColumnarInput {
   readonly minuteTime: Float64Array;
   readonly minuteSymbol: Int32Array;
   readonly minuteOpen: Float64Array;
+  /** Hours starting at or before this instant are flagged venue-history-cut (null: none). */
+  readonly historyCutAt: number | null;
 }
 
 /** Fields of HourlyReturn per row in `ColumnarResult.returns` (row-major, stride 5). */
@@ -271,7 +273,11 @@ export function encodeInput(input: AggregationInput): ColumnarInput {
     minuteOpen[i] = amount(c.open, true, 'minute candle', i, 'open');
   }
 
+  const historyCutAt = input.historyCutAt ?? null;
+  if (historyCutAt !== null && !Number.isSafeInteger(historyCutAt)) throw new AggregationInputError('historyCutAt is not an epoch millisecond');
+
   return {
+    historyCutAt,
     baseCurrency, costMethod: input.costMethod, state, startHour, untilHour,
     assets: assets.names, symbols: symbols.names,
     openingAsset, openingAmount,

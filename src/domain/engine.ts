@@ -378,6 +378,8 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
     subStart = hour;
     subGrowth = 1;
     hourFlowSum = 0;
+    // The venue's history does not reach back to (or fully into) this hour: history-cut.ts.
+    if (c.historyCutAt !== null && hour <= c.historyCutAt) hourFlags |= FLAG_BIT['venue-history-cut'];
     for (;;) {
       const fi = fp < nFills ? fillOrder[fp]! : -1;
       const wi = wp < nFlows ? flowOrder[wp]! : -1;

@@ -74,6 +74,11 @@ export interface Balance {
   readonly asset: string;
   /** Free + locked, in `asset`. */
   readonly total: DecimalString;
+  /**
+   * The venue wallet it sits in, where the venue reports wallets apart (funding, earn); absent for
+   * the main trading wallet. An asset may appear once per wallet: reconciliation sums them.
+   */
+  readonly wallet?: string;
 }
 
 /** One hourly candle (public market data, cacheable, not secret). */

@@ -7,6 +7,7 @@ import { createIbkrTwsConnector, parseTwsTime, type IbkrTwsConnectorOptions } fr
 import { VenueError } from '../../src/exchanges/errors.js';
 import { VenueConfigError } from '../../src/exchanges/errors.js';
 import type { Fill } from '../../src/domain/types.js';
+import { aggregate } from '../../src/domain/in-process-aggregator.js';
 import type { Page } from '../../src/exchanges/connector.js';
 
 const ACCOUNT = 'U7654321';
@@ -269,3 +270,25 @@ test('a TWS correction (execId .01 → .02) replaces the execution instead of co
   const refund = all.find((f) => f.exchangeTradeId.endsWith(':corrected'));
   t.is(refund?.fee, '-1');
 });
+
+test('a currency bought through a CASH contract is the currency (not EUR.USD) and is marked from its IDEALPRO pair (MIDPOINT), not a stock of that name', async (t) => {
+  const { api, connector } = setup();
+  // A CASH contract as TWS describes EUR.USD (symbol EUR, localSymbol EUR.USD, secType CASH, IDEALPRO).
+  const eurusd: Contract = { symbol: 'EUR', localSymbol: 'EUR.USD', secType: 'CASH' as Contract['secType'], currency: 'USD', exchange: 'IDEALPRO' };
+  api.executions = [row('0000e0d5.7001.01.01', '20250102-14:10:00', 'BOT', 10_000, 1.09, 2, eurusd)];
+  const { items } = await collect<Fill>(connector.fetchFills(null));
+  t.like(items[0], { baseAsset: 'EUR', quoteAsset: 'USD', symbol: 'EUR/USD', quantity: '10000', price: '1.09' });
+  const h = Date.UTC(2025, 0, 2, 13);
+  api.bars = Array.from({ length: 4 }, (_, i) => ({ time: h / 1000 + i * 3600, o: 1.09, h: 1.1, l: 1.08, c: 1.09 + i / 100, v: -1 }));
+  const candles = await connector.fetchHourlyCandles('EUR/USD', h, h + 4 * 3_600_000);
+  t.like(api.historicalRequests[0], { 0: { symbol: 'EUR', secType: 'CASH', exchange: 'IDEALPRO', currency: 'USD' }, 4: 'MIDPOINT' });
+  await connector.fetchHourlyCandles('AAPL/USD', h, h + 3_600_000);
+  t.like(api.historicalRequests[1], { 0: { symbol: 'AAPL', secType: 'STK' }, 4: 'TRADES' });
+  // Through the engine: 10,000 EUR bought at 1.09 from 20,000 USD, marked 1.11 at 16:00: equity 20,200 − 2 fee.
+  const r = aggregate({
+    baseCurrency: 'USD', costMethod: 'average', state: null, openingBalances: [{ asset: 'USD', total: '20000' }], fills: items, cashFlows: [],
+    candles, untilHour: h + 3 * 3_600_000, startHour: h + 3_600_000,
+  });
+  t.true(Math.abs(r.snapshot!.equity - (20_000 - 10_900 - 2 + 10_000 * 1.11)) < 1e-6, String(r.snapshot?.equity));
+});
+

@@ -37,6 +37,8 @@ export interface AlpacaCashRow {
   readonly symbol?: string;
   readonly qty?: string;
   readonly per_share_amount?: string;
+  /** OPTRD (the underlying leg of an option exercise or assignment): the per-share price. */
+  readonly price?: string;
 }
 
 /** Bar values are kept as the exact number text the fake writes into its JSON. */

@@ -3,6 +3,7 @@
 // codes, page limits, and where wallet history lives. Those differences are the Flavor.
 import { FakeVenueServer, MALFORMED_BODY, hmacSha256, header, intParam, safeEqual, type Dialect, type FakeReply, type FakeRequest, type Route } from './fake-server.js';
 import { addDecimal } from '../../src/domain/decimal-string.js';
+import { binanceExtraRoutes, emptyBinanceExtras, type BinanceExtrasData } from './binance-extras-fake.js';
 import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticVenueFakeOptions, type SyntheticFill, type SyntheticTransfer } from './history.js';
 import { binanceFuturesRoutes, type BinanceFuturesHistory } from './binance-futures-routes.js';
 
@@ -62,6 +63,8 @@ export interface BinanceLikeFakeOptions extends SyntheticVenueFakeOptions {
    * 'not-opened': an account without a futures account (signed fapi calls answer -2015).
    */
   readonly futures?: BinanceFuturesHistory | 'not-opened';
+  /** Convert, dust, Earn rewards, fiat and margin interest history (Binance only; empty when absent). */
+  readonly extras?: BinanceExtrasData;
 }
 
 /**
@@ -98,11 +101,14 @@ export function createBinanceLikeFake(venue: BinanceLikeVenue, options: BinanceL
     authenticate(request) {
       const key = header(request, flavor.keyHeader);
       if (key === undefined || !safeEqual(key, options.apiKey)) return error(401, flavor.codes.badKey, 'Invalid API-key, IP, or permissions for action.');
-      const signature = request.query.get('signature');
-      const signed = request.rawQuery.replace(/&?signature=[^&]*/u, '');
+      // A signed POST carries its parameters and signature form-encoded in the body (ccxt's Binance does).
+      const raw = request.method === 'POST' && request.rawQuery === '' ? request.body : request.rawQuery;
+      const params = { query: new URLSearchParams(raw) } as FakeRequest;
+      const signature = params.query.get('signature');
+      const signed = raw.replace(/&?signature=[^&]*/u, '');
       if (signature === null || !safeEqual(signature, hmacSha256(options.secret, signed, 'hex'))) return error(400, flavor.codes.signature, 'Signature for this request is not valid.');
-      const timestamp = intParam(request, 'timestamp');
-      const recvWindow = intParam(request, 'recvWindow') ?? RECV_WINDOW_DEFAULT;
+      const timestamp = intParam(params, 'timestamp');
+      const recvWindow = intParam(params, 'recvWindow') ?? RECV_WINDOW_DEFAULT;
       const now = Date.now();
       if (timestamp === undefined || Number.isNaN(timestamp) || timestamp > now + 1000 || now - timestamp > recvWindow) {
         return error(400, flavor.codes.timestamp, 'Timestamp for this request is outside of the recvWindow.');
@@ -258,7 +264,10 @@ export function createBinanceLikeFake(venue: BinanceLikeVenue, options: BinanceL
     { method: 'GET', path: `${flavor.walletPrefix}/deposit/hisrec`, signed: true, handle: deposits },
     { method: 'GET', path: `${flavor.walletPrefix}/withdraw/history`, signed: true, handle: withdrawals },
     ...(venue === 'binance'
-      ? [{ method: 'GET', path: '/sapi/v1/account/apiRestrictions', signed: true, handle: () => ({ status: 200, body: { ...BINANCE_READ_ONLY_RESTRICTIONS, ...options.apiRestrictions } }) } as const]
+      ? [
+        { method: 'GET', path: '/sapi/v1/account/apiRestrictions', signed: true, handle: () => ({ status: 200, body: { ...BINANCE_READ_ONLY_RESTRICTIONS, ...options.apiRestrictions } }) } as const,
+        ...binanceExtraRoutes(options.extras ?? emptyBinanceExtras(), invalid),
+      ]
       : []),
     ...(venue === 'binance' && options.futures !== undefined ? binanceFuturesRoutes(options.futures, error) : []),
   ];

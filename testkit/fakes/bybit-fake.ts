@@ -12,6 +12,30 @@ export interface BybitFakeOptions extends SyntheticVenueFakeOptions {
   readonly keyInfo?: { readonly readOnly: 0 | 1; readonly permissions: Readonly<Record<string, readonly string[]>> };
   /** Contracts, executions (category linear/inverse), transaction-log rows and mark prices (none when absent). */
   readonly derivatives?: SyntheticDerivatives;
+  /** GET /v5/asset/deposit/query-internal-record rows (off-chain deposits from other Bybit users). */
+  readonly internalDeposits?: BybitInternalDepositRow[];
+  /** GET /v5/account/transaction-log rows of the unified account. */
+  readonly transactionLog?: BybitTransactionLogRow[];
+  /** The funding wallet (accountType FUND) per coin, for GET /v5/asset/transfer/query-account-coins-balance. */
+  readonly fundBalances?: Record<string, string>;
+}
+
+/**
+ * A row of "Get Internal Deposit Records (off-chain)", as in the response example of
+ * https://bybit-exchange.github.io/docs/v5/asset/deposit/internal-deposit-record: `createdTime` in
+ * seconds as a string, `type` 1 (internal), `status` 1 processing / 2 success / 3 failed.
+ */
+export interface BybitInternalDepositRow {
+  readonly id: string; readonly amount: string; readonly type: 1; readonly coin: string; readonly address: string;
+  status: 1 | 2 | 3; readonly createdTime: string; readonly txID: string;
+}
+
+/** A row of the response example of https://bybit-exchange.github.io/docs/v5/account/transaction-log (times in ms as strings). */
+export interface BybitTransactionLogRow {
+  readonly id: string; readonly symbol: string; readonly category: string; readonly side: string; readonly transactionTime: string; readonly type: string;
+  readonly transSubType: string; readonly qty: string; readonly size: string; readonly currency: string; readonly tradePrice: string; readonly funding: string;
+  readonly fee: string; readonly cashFlow: string; readonly change: string; readonly cashBalance: string; readonly feeRate: string; readonly bonusChange: string;
+  readonly tradeId: string; readonly orderId: string; readonly orderLinkId: string; readonly extraFees: string;
 }
 
 /**
@@ -164,23 +188,22 @@ export function createBybitFake(options: BybitFakeOptions): FakeVenueServer {
 
   // Transaction log: fields and signs of https://bybit-exchange.github.io/docs/v5/account/transaction-log
   // (funding > 0 received; fee > 0 paid; change = cashFlow + funding − fee); 7-day windows, limit ≤ 50.
+  // One log per unified account: the derivatives ledger rows and the other rows (e.g. INTEREST) together.
   const transactionLog = (request: FakeRequest): FakeReply => {
-    const accountType = request.query.get('accountType');
-    if (accountType !== null && accountType !== 'UNIFIED') return fail(10001, 'accountType only support UNIFIED');
-    const result = page(request, options.derivatives?.ledger ?? [], (r) => r.time, { windowMs: 7 * DAY_MS, maxLimit: 50, defaultLimit: 20 });
-    if (!('items' in result)) return result;
+    if (request.query.get('accountType') !== 'UNIFIED') return fail(10001, 'accountType only support UNIFIED');
     const n = (v: string): number => (v === '' ? 0 : Number(v));
-    return {
-      status: 200,
-      body: envelope({
-        nextPageCursor: result.next,
-        list: result.items.map((r) => ({
-          id: r.id, symbol: r.raw, category: r.category, side: 'None', transactionTime: String(r.time), type: r.type, transSubType: '', qty: '0', size: '0',
-          currency: r.currency, tradePrice: '0', funding: r.funding, fee: r.fee, cashFlow: r.cashFlow,
-          change: String(n(r.cashFlow) + n(r.funding) - n(r.fee)), cashBalance: '0', feeRate: '', bonusChange: '', tradeId: '', orderId: '', orderLinkId: '',
-        })),
-      }),
-    };
+    const ledgerRows: BybitTransactionLogRow[] = (options.derivatives?.ledger ?? []).map((r) => ({
+      id: r.id, symbol: r.raw, category: r.category, side: 'None', transactionTime: String(r.time), type: r.type, transSubType: '', qty: '0', size: '0',
+      currency: r.currency, tradePrice: '0', funding: r.funding, fee: r.fee, cashFlow: r.cashFlow,
+      change: String(n(r.cashFlow) + n(r.funding) - n(r.fee)), cashBalance: '0', feeRate: '', bonusChange: '', tradeId: '', orderId: '', orderLinkId: '', extraFees: '',
+    }));
+    const type = request.query.get('type');
+    const rows = [...ledgerRows, ...(options.transactionLog ?? [])]
+      .filter((r) => type === null || r.type === type)
+      .sort((x, y) => Number(x.transactionTime) - Number(y.transactionTime));
+    const result = page(request, rows, (r) => Number(r.transactionTime), { windowMs: 7 * DAY_MS, maxLimit: 50, defaultLimit: 20 });
+    if (!('items' in result)) return result;
+    return { status: 200, body: envelope({ list: result.items, nextPageCursor: result.next }) };
   };
 
   // Mark-price kline: https://bybit-exchange.github.io/docs/v5/market/mark-kline ([startTime, open, high, low, close], newest first).
@@ -235,6 +258,19 @@ export function createBybitFake(options: BybitFakeOptions): FakeVenueServer {
     return { status: 200, body: envelope({ rows, nextPageCursor: result.next }) };
   };
 
+  const internalDeposits = (request: FakeRequest): FakeReply => {
+    const result = page(request, options.internalDeposits ?? [], (r) => Number(r.createdTime) * 1000, { windowMs: 30 * DAY_MS, maxLimit: 50, defaultLimit: 50 });
+    if (!('items' in result)) return result;
+    return { status: 200, body: envelope({ rows: result.items, nextPageCursor: result.next }, 0, 'success') };
+  };
+
+  // https://bybit-exchange.github.io/docs/v5/asset/balance/all-balance (response example's fields).
+  const fundBalance = (request: FakeRequest): FakeReply => {
+    if (request.query.get('accountType') !== 'FUND') return fail(10001, 'accountType only support FUND here');
+    const balance = Object.entries(options.fundBalances ?? {}).map(([coin, amount]) => ({ coin, walletBalance: amount, transferBalance: amount, bonus: '0' }));
+    return { status: 200, body: envelope({ memberId: '533285', accountType: 'FUND', balance }, 0, 'success') };
+  };
+
   const walletBalance = (request: FakeRequest): FakeReply => {
     if (request.query.get('accountType') !== 'UNIFIED') return fail(10001, 'accountType only support UNIFIED');
     return {
@@ -276,6 +312,8 @@ export function createBybitFake(options: BybitFakeOptions): FakeVenueServer {
     { method: 'GET', path: '/v5/execution/list', signed: true, handle: executions },
     { method: 'GET', path: '/v5/asset/deposit/query-record', signed: true, handle: wallet('deposit') },
     { method: 'GET', path: '/v5/asset/withdraw/query-record', signed: true, handle: wallet('withdrawal') },
+    { method: 'GET', path: '/v5/asset/deposit/query-internal-record', signed: true, handle: internalDeposits },
+    { method: 'GET', path: '/v5/asset/transfer/query-account-coins-balance', signed: true, handle: fundBalance },
     { method: 'GET', path: '/v5/user/query-api', signed: true, handle: () => ({ status: 200, body: envelope(bybitApiKeyInfo(options.apiKey, options.keyInfo)) }) },
   ];
   server = new FakeVenueServer(dialect, routes);

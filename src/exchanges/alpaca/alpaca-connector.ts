@@ -122,7 +122,18 @@ export function alpacaFillFromActivity(row: unknown): Fill {
 export const ALPACA_CASH_ACTIVITY_TYPES = [
   'CSD', 'CSW', 'JNLC', 'JNLS', 'ACATC', 'ACATS', 'DIV', 'DIVCGL', 'DIVCGS', 'DIVFEE', 'DIVFT', 'DIVNRA', 'DIVROC', 'DIVTW', 'DIVTXEX',
   'INT', 'INTNRA', 'INTTW', 'FEE', 'CFEE', 'PTC', 'SPLIT', 'MA', 'NC', 'REORG', 'SPIN',
+  'OPASN', 'OPEXP', 'OPEXC', 'OPTRD',
 ] as const;
+/**
+ * Option events (docs.alpaca.markets/docs/non-trade-activities-for-option-events): OPEXC, OPASN and
+ * OPEXP close `qty` contracts of the option symbol with net_amount 0; the underlying delivery of an
+ * exercise or assignment follows as an OPTRD row (underlying symbol, qty shares, net_amount the
+ * strike cash). Both legs move at their marks, like a merger: the option leaves (or a short one is
+ * covered) at its mark and the shares arrive at theirs against the strike cash, so an exercise at
+ * consistent marks changes no equity, and an expiry realizes the option's last value as a loss.
+ * The documented example gives an OPEXC and its OPTRD the same id: flow ids carry the type.
+ */
+const OPTION_EVENTS = new Set(['OPASN', 'OPEXP', 'OPEXC', 'OPTRD']);
 const EXTERNAL_CASH = new Set(['CSD', 'CSW', 'JNLC', 'ACATC']);
 const EXTERNAL_KIND = new Set(['JNLS', 'ACATS']);
 
@@ -132,7 +143,7 @@ export function alpacaCashFlowsFromActivity(row: unknown): CashFlow[] {
   const type = str(row, 'activity_type');
   if (!(ALPACA_CASH_ACTIVITY_TYPES as readonly string[]).includes(type)) throw new MalformedVenueResponse('activity type');
   if (row.status === 'canceled') return [];
-  const id = str(row, 'id');
+  const id = OPTION_EVENTS.has(type) ? `${str(row, 'id')}:${type}` : str(row, 'id');
   const occurredAt = typeof row.created_at === 'string' ? timeField(row, 'created_at') : timeField(row, 'date');
   const currency = typeof row.currency === 'string' && row.currency !== '' ? row.currency : 'USD';
   const cash = decimalOf(row.net_amount) ?? '0';
@@ -153,6 +164,10 @@ export function alpacaCashFlowsFromActivity(row: unknown): CashFlow[] {
   } else if (type === 'SPLIT') {
     if (symbol === undefined) throw new MalformedVenueResponse('activity symbol');
     add('', isNegativeDecimal(qty) ? 'split-out' : 'split-in', assetOf(symbol), qty);
+  } else if (OPTION_EVENTS.has(type)) {
+    if (symbol === undefined) throw new MalformedVenueResponse('activity symbol');
+    add(':qty', isNegativeDecimal(qty) ? 'expense' : 'income', symbol, qty);
+    add(':cash', isNegativeDecimal(cash) ? 'expense' : 'income', currency, cash);
   } else if (type === 'MA' || type === 'NC' || type === 'REORG' || type === 'SPIN') {
     // A merger, name change, reorganisation or spin-off: positions move at their marks, cash is income.
     if (symbol !== undefined) add(':qty', isNegativeDecimal(qty) ? 'expense' : 'income', assetOf(symbol), qty);
@@ -245,7 +260,7 @@ export function createAlpacaConnector(credential: VenueCredential, options: Alpa
   ): AsyncGenerator<Page<T>> {
     let token = since === null ? undefined : parseCursor('alpaca', since, isActivityCursor).lastId;
     // Ids of the previous page (and the cursor's id): a row repeated across a border is dropped.
-    let previous = new Set<string>(token === undefined ? [] : [token]);
+    let previous = new Set<string>();
     for (;;) {
       const pageToken = token;
       const rows = await call((s) => fetchPage(pageToken, s), signal);
@@ -257,8 +272,10 @@ export function createAlpacaConnector(credential: VenueCredential, options: Alpa
         const id = isRecord(row) && typeof row.id === 'string' ? row.id : undefined;
         if (id === undefined) throw new VenueError('alpaca', 'bad-response', { errorClass: 'MalformedVenueResponse' });
         lastId = id;
-        if (previous.has(id) || current.has(id)) continue;
-        current.add(id);
+        // Two rows of one event may share an id (an option exercise and its OPTRD): dedupe on type and id.
+        const key = `${isRecord(row) && typeof row.activity_type === 'string' ? row.activity_type : ''}|${id}`;
+        if (id === pageToken || previous.has(key) || current.has(key)) continue;
+        current.add(key);
         let converted: readonly T[];
         try {
           converted = convert(row);

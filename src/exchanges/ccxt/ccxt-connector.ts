@@ -19,6 +19,10 @@ import { binanceKeyRights, bitgetKeyRights, bybitKeyRights } from './ccxt-permis
 import { MINUTE_MS, minuteCandleFrom } from './minute-candle.js';
 import { createDerivativesSource } from './derivatives/create-derivatives-source.js';
 import type { DerivativesSource } from './derivatives/derivatives-source.js';
+import { BinanceExtras } from './binance-extras.js';
+import { BybitExtras } from './bybit-extras.js';
+import { otherWalletBalances } from './wallet-balances.js';
+import { walkExtraStream, type ExtraPage, type ExtraStream, type ExtrasCall, type VenueExtras } from './extra-streams.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -188,6 +192,8 @@ export class CcxtConnector implements VenueConnector {
     const scan = found?.scan;
     const queue = scan === undefined ? symbols : [...symbols, ...scan.slice];
     let scanned = 0;
+    /** The account's first known activity this run (transfers found by discovery, fills): where extras start. */
+    let earliest = found?.earliest ?? Number.POSITIVE_INFINITY;
     for (const symbol of queue) {
       // A delisted market is no longer in the venue's list and cannot be asked for; its position stays.
       if (symbol !== ALL_SYMBOLS && this.client.markets?.[symbol] === undefined) {
@@ -200,6 +206,7 @@ export class CcxtConnector implements VenueConnector {
         cursor = { ...cursor, symbols: { ...cursor.symbols, [symbol]: page.state } };
         tracked = true;
         if (page.fills.length > 0) {
+          for (const fill of page.fills) earliest = Math.min(earliest, fill.executedAt);
           lastYielded = serializeCursor(cursor);
           yield { items: page.fills, cursor: lastYielded };
         }
@@ -222,6 +229,15 @@ export class CcxtConnector implements VenueConnector {
         if (window.items.length > 0) { lastYielded = serializeCursor(cursor); yield { items: window.items, cursor: lastYielded }; }
       }
     }
+    // Venue extras (Binance convert and dust): each its own window in the cursor.
+    const fillExtrasFrom = this.extrasFrom(cursor.extrasFrom, since, earliest);
+    for await (const page of this.walkExtras((x) => x.fillStreams, cursor.extras, fillExtrasFrom, signal)) {
+      cursor = { ...cursor, extrasFrom: fillExtrasFrom, extras: { ...cursor.extras, [page.key]: page.state } };
+      if (page.items.length > 0) {
+        lastYielded = serializeCursor(cursor);
+        yield { items: page.items, cursor: lastYielded };
+      }
+    }
     // Empty windows and discovery still move the cursor: hand it over so they are not rescanned.
     const final = serializeCursor(cursor);
     if (final !== lastYielded) yield { items: [], cursor: final };
@@ -231,10 +247,12 @@ export class CcxtConnector implements VenueConnector {
     let cursor: CashFlowsCursor = parseCashFlowsCursor(since, this.exchange, this.historyStartMs);
     await this.loadMarkets(signal);
     let lastYielded = since;
+    let earliest = Number.POSITIVE_INFINITY;
     for await (const window of this.walkTransfers(cursor.window, signal)) {
       cursor = { ...cursor, window: window.state };
       const flows = window.items.filter((t) => t.status === 'ok').map((t) => this.toCashFlow(t));
       if (flows.length > 0) {
+        for (const flow of flows) earliest = Math.min(earliest, flow.occurredAt);
         lastYielded = serializeCursor(cursor);
         yield { items: flows, cursor: lastYielded };
       }
@@ -244,6 +262,16 @@ export class CcxtConnector implements VenueConnector {
       for await (const window of this.derivatives.walkLedger(cursor.ledger ?? { sinceMs: this.derivativesStart(), seen: [] }, signal)) {
         cursor = { ...cursor, ledger: window.state };
         if (window.items.length > 0) { lastYielded = serializeCursor(cursor); yield { items: window.items, cursor: lastYielded }; }
+      }
+    }
+    // Inflow extras come first and lower `earliest`; it is fixed once a stream needing it starts.
+    let flowExtrasFrom = cursor.extrasFrom;
+    for await (const page of this.walkExtras((x) => x.cashFlowStreams, cursor.extras, () => (flowExtrasFrom ??= this.extrasFrom(undefined, since, earliest)), signal)) {
+      for (const flow of page.items) earliest = Math.min(earliest, flow.occurredAt);
+      cursor = { ...cursor, ...(flowExtrasFrom === undefined ? {} : { extrasFrom: flowExtrasFrom }), extras: { ...cursor.extras, [page.key]: page.state } };
+      if (page.items.length > 0) {
+        lastYielded = serializeCursor(cursor);
+        yield { items: page.items, cursor: lastYielded };
       }
     }
     const final = serializeCursor(cursor);
@@ -265,7 +293,9 @@ export class CcxtConnector implements VenueConnector {
       if (same < 0) result.push(extra);
       else result[same] = { asset: extra.asset, total: addDecimal(result[same]!.total, extra.total) };
     }
-    return result.sort((a, b) => (a.asset < b.asset ? -1 : 1));
+    // The venue's other wallets (wallet-balances.ts): reconciliation sums every wallet per asset.
+    const others = await otherWalletBalances(this.exchange, this.client, async (operation, run) => await this.call(operation, run, signal));
+    return [...result.sort((a, b) => (a.asset < b.asset ? -1 : 1)), ...others];
   }
 
   /**
@@ -361,6 +391,31 @@ export class CcxtConnector implements VenueConnector {
     await Promise.resolve();
   }
 
+  /**
+   * Where extra streams without a window start: kept once set; on a first sync the account's first
+   * activity this run (nothing known: the whole history); on a cursor from before extras existed,
+   * the whole history too (its earlier activity is not re-read here).
+   */
+  private extrasFrom(kept: number | undefined, since: SyncCursor | null, earliest: number): number {
+    if (kept !== undefined) return kept;
+    return since === null && Number.isFinite(earliest) ? Math.max(0, earliest) : this.historyStartMs;
+  }
+
+  /** Extra streams of the venue (binance-extras.ts, bybit-extras.ts), each walked from its own window state. */
+  private async *walkExtras<T>(
+    pick: (extras: VenueExtras) => readonly ExtraStream<T>[], states: CashFlowsCursor['extras'], firstActivity: number | (() => number), signal: AbortSignal | undefined,
+  ): AsyncIterable<ExtraPage<T>> {
+    const call: ExtrasCall = async (operation, run) => await this.call(operation, run, signal);
+    const extras = this.exchange === 'binance' ? new BinanceExtras(this.client as binance, call, this.baseCurrency)
+      : this.exchange === 'bybit' ? new BybitExtras(this.client as bybit, call) : undefined;
+    if (extras === undefined) return;
+    const now = this.now();
+    for (const stream of pick(extras)) {
+      const start = { historyStartMs: this.historyStartMs, firstActivity: stream.afterFirstActivity ? (typeof firstActivity === 'number' ? firstActivity : firstActivity()) : 0 };
+      yield* walkExtraStream(stream, states?.[stream.key], start, now - this.settleLagMs, now);
+    }
+  }
+
   // ---- Requests ----
 
   private async call<T>(operation: string, run: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
@@ -408,14 +463,16 @@ export class CcxtConnector implements VenueConnector {
    * every SCAN_COMMIT_EVERY markets); later syncs scan a rotating slice of rotatingScanPerSync.
    */
   private async discoverSymbols(cursor: FillsCursor, signal: AbortSignal | undefined): Promise<{
-    cursor: FillsCursor; symbols: string[];
+    cursor: FillsCursor; symbols: string[]; earliest: number;
     scan: { slice: string[]; members: Set<string>; start: number; total: number; complete: boolean };
   }> {
     const assets = new Set(cursor.assets);
+    let earliest = Number.POSITIVE_INFINITY;
     for (const balance of await this.fetchBalances(signal)) assets.add(balance.asset);
     let transfers = cursor.transfers ?? { sinceMs: this.historyStartMs, seen: [] };
     for await (const window of this.walkTransfers(transfers, signal)) {
       for (const transfer of window.items) if (typeof transfer.currency === 'string') assets.add(transfer.currency);
+      for (const transfer of window.items) if (transfer.timestamp !== undefined) earliest = Math.min(earliest, transfer.timestamp);
       transfers = window.state;
     }
     const quotes = new Set([...assets, this.baseCurrency]);
@@ -437,6 +494,7 @@ export class CcxtConnector implements VenueConnector {
     return {
       cursor: { ...cursor, assets: [...assets].sort(), transfers },
       symbols: [...symbols].sort(),
+      earliest,
       scan: { slice, members: new Set(slice), start, total: untracked.length, complete: state.complete },
     };
   }

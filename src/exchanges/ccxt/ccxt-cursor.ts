@@ -33,6 +33,10 @@ const fillsCursor = z.object({
   scan: z.object({ next: z.number().int().nonnegative(), complete: z.boolean() }).optional(),
   /** Contract executions per derivatives stream (Bybit: linear, inverse); absent before the first derivatives sync. */
   derivatives: z.record(z.string(), windowState).optional(),
+  /** Venue-specific extra streams (binance-extras.ts: convert, dust), each its own window. */
+  extras: z.record(z.string(), windowState).optional(),
+  /** Where extra streams without a window start: the account's first known activity (extra-streams.ts). */
+  extrasFrom: z.number().int().nonnegative().optional(),
 });
 export type FillsCursor = z.infer<typeof fillsCursor>;
 
@@ -40,6 +44,10 @@ const cashFlowsCursor = z.object({
   v: z.literal(1), venue: z.string(), stream: z.literal('cash_flows'), window: windowState,
   /** The derivatives ledger (funding, fees, realized P&L, settlements); absent before the first derivatives sync. */
   ledger: windowState.optional(),
+  /** Venue-specific extra streams (binance-extras.ts: Earn rewards, fiat, margin interest; Bybit internal deposits). */
+  extras: z.record(z.string(), windowState).optional(),
+  /** Where extra streams without a window start: the account's first known activity (extra-streams.ts). */
+  extrasFrom: z.number().int().nonnegative().optional(),
 });
 export type CashFlowsCursor = z.infer<typeof cashFlowsCursor>;
 

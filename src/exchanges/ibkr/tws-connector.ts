@@ -129,6 +129,8 @@ export function createIbkrTwsConnector(credential: VenueCredential, options: Ibk
   const pageSize = options.pageSize ?? 1_000;
   const policy = retryPolicyFor(options);
   let api: IBApi | undefined = options.api ?? new IBApi({ host, port: options.port ?? 4001 });
+  /** Assets seen as CASH contracts (executions, positions): marked from their IDEALPRO pair. */
+  const cashAssets = new Set<string>();
   let nextReqId = 1_000;
 
   const live = (): IBApi => {
@@ -236,7 +238,10 @@ export function createIbkrTwsConnector(credential: VenueCredential, options: Ibk
       const executedAt = parseTwsTime(execution.time, timeZone);
       const shares = num(execution.shares);
       const price = num(execution.price);
-      const symbol = contract.localSymbol ?? contract.symbol;
+      // A CASH contract's localSymbol is the pair ("EUR.USD"): the asset is its symbol.
+      const isCash = String(contract.secType) === 'CASH';
+      const symbol = isCash ? contract.symbol : contract.localSymbol ?? contract.symbol;
+      if (isCash && symbol !== undefined) cashAssets.add(symbol);
       const currency = contract.currency ?? baseCurrency;
       if (executedAt === undefined || shares === undefined || price === undefined || symbol === undefined) throw new MalformedVenueResponse('execution');
       if (execution.side !== 'BOT' && execution.side !== 'SLD') throw new MalformedVenueResponse('execution side');
@@ -302,7 +307,9 @@ export function createIbkrTwsConnector(credential: VenueCredential, options: Ibk
           const held: Balance[] = [];
           on(EventName.position, ((acct: string, contract: Contract, pos: number) => {
             const total = num(pos);
-            const asset = contract.localSymbol ?? contract.symbol;
+            const isCash = String(contract.secType) === 'CASH';
+            const asset = isCash ? contract.symbol : contract.localSymbol ?? contract.symbol;
+            if (isCash && asset !== undefined) cashAssets.add(asset);
             if (acct === account && total !== undefined && total !== '0' && asset !== undefined) held.push({ asset, total: multiplyDecimal(total, num(contract.multiplier) ?? '1') });
           }));
           on(EventName.positionEnd, (() => {
@@ -333,9 +340,14 @@ export function createIbkrTwsConnector(credential: VenueCredential, options: Ibk
             const [o, h, l, c, v] = values as [string, string, string, string, string];
             out.push({ symbol, openTime, open: o, high: h, low: l, close: c, volume: v });
           }));
-          const contract: Contract = { symbol: asset, secType: SecType.STK, exchange: 'SMART', currency };
+          // A currency (a CASH contract seen in executions or positions, or an IDEALPRO currency code)
+          // is marked from its FX pair on IDEALPRO, which has no TRADES bars: MIDPOINT.
+          const fx = isCurrencyAsset(asset, cashAssets);
+          const contract: Contract = fx
+            ? { symbol: asset, secType: SecType.CASH, exchange: 'IDEALPRO', currency }
+            : { symbol: asset, secType: SecType.STK, exchange: 'SMART', currency };
           // formatDate 2: bar times as epoch seconds (UTC), no zone parsing.
-          live().reqHistoricalData(reqId, contract, end, `${days} D`, BarSizeSetting.HOURS_ONE, WhatToShow.TRADES, 0, 2, false);
+          live().reqHistoricalData(reqId, contract, end, `${days} D`, BarSizeSetting.HOURS_ONE, fx ? WhatToShow.MIDPOINT : WhatToShow.TRADES, 0, 2, false);
         }, (reqId) => live().cancelHistoricalData(reqId));
       }, signal);
       return bars.filter((b) => b.openTime >= fromMs && b.openTime < toMs && b.openTime % HOUR_MS === 0);
@@ -347,4 +359,11 @@ export function createIbkrTwsConnector(credential: VenueCredential, options: Ibk
       if (ib?.isConnected === true) ib.disconnect();
     },
   };
+}
+
+/** Currencies IBKR quotes on IDEALPRO: an asset named so is a currency, not a stock ticker. */
+const IDEALPRO_CURRENCIES = new Set(['USD', 'EUR', 'GBP', 'JPY', 'CHF', 'CAD', 'AUD', 'NZD', 'HKD', 'SGD', 'SEK', 'NOK', 'DKK', 'CNH', 'MXN', 'ZAR', 'ILS', 'PLN', 'HUF', 'CZK', 'TRY', 'KRW']);
+
+function isCurrencyAsset(asset: string, seenAsCash: ReadonlySet<string>): boolean {
+  return seenAsCash.has(asset) || IDEALPRO_CURRENCIES.has(asset);
 }

@@ -1,0 +1,71 @@
+// Balances held outside the wallet ccxt's fetchBalance reads (issue 16, item 4). Binance's
+// /api/v3/account is the spot wallet only: the funding wallet (P2P, fiat, Pay) and Simple Earn
+// positions (where subscribed coins and flexible rewards sit) are reported apart. Bybit's
+// wallet-balance is the unified trading account only: the funding wallet (FUND), where internal
+// and many on-chain deposits land, is reported apart. Reconciliation compares the rebuilt holdings
+// with the sum over every wallet per asset: moves between wallets are not events of the account,
+// so the per-wallet amounts are reported (Balance.wallet) but only their total can be explained.
+import { z } from 'zod';
+import type { binance, bybit } from 'ccxt';
+import { addDecimal, isZeroDecimal, normalizeDecimal } from '../../domain/decimal-string.js';
+import type { Balance } from '../../domain/types.js';
+import { VenueError } from '../errors.js';
+import type { CcxtVenue } from './ccxt-client.js';
+import type { ExtrasCall } from './extra-streams.js';
+
+const decimal = z.string().regex(/^-?\d+(\.\d+)?$/u);
+const count = z.union([z.number().int(), z.string().regex(/^\d+$/u).transform(Number)]);
+
+/** Docs: https://developers.binance.com/docs/wallet/asset/funding-wallet (POST /sapi/v1/asset/get-funding-asset). */
+const fundingBody = z.array(z.object({ asset: z.string(), free: decimal, locked: decimal, freeze: decimal, withdrawing: decimal }));
+/** Docs: https://developers.binance.com/docs/simple_earn/account/Get-Flexible-Product-Position */
+const flexibleBody = z.object({ rows: z.array(z.object({ asset: z.string(), totalAmount: decimal })), total: count });
+/** Docs: https://developers.binance.com/docs/simple_earn/account/Get-Locked-Product-Position */
+const lockedBody = z.object({ rows: z.array(z.object({ asset: z.string(), amount: decimal })), total: count });
+/** Docs: https://bybit-exchange.github.io/docs/v5/asset/balance/all-balance (accountType FUND). */
+const bybitFundBody = z.object({ result: z.object({ balance: z.array(z.object({ coin: z.string(), walletBalance: decimal })) }) });
+
+function parse<T>(venue: CcxtVenue, schema: z.ZodType<T>, body: unknown): T {
+  const result = schema.safeParse(body);
+  if (!result.success) throw new VenueError(venue, 'bad-response', { errorClass: 'MissingBalances' });
+  return result.data;
+}
+
+function tagged(wallet: string, entries: readonly (readonly [string, string])[]): Balance[] {
+  const sums = new Map<string, string>();
+  for (const [asset, amount] of entries) sums.set(asset, addDecimal(sums.get(asset) ?? '0', normalizeDecimal(amount)));
+  return [...sums].filter(([, total]) => !isZeroDecimal(total)).map(([asset, total]) => ({ asset, total, wallet }));
+}
+
+async function pagedRows<R>(fetchPage: (current: number) => Promise<{ rows: R[]; total: number }>): Promise<R[]> {
+  const out: R[] = [];
+  for (let current = 1; ; current += 1) {
+    const page = await fetchPage(current);
+    out.push(...page.rows);
+    if (page.rows.length < 100 || out.length >= page.total) return out;
+  }
+}
+
+/** Balances of the venue's other wallets, each tagged with its wallet (none for MEXC and Bitget spot). */
+export async function otherWalletBalances(venue: CcxtVenue, client: unknown, call: ExtrasCall): Promise<Balance[]> {
+  switch (venue) {
+    case 'binance': {
+      const b = client as binance;
+      const funding = parse(venue, fundingBody, await call('fundingWallet', async () => await b.sapiPostAssetGetFundingAsset({})));
+      const flexible = await pagedRows(async (current) => parse(venue, flexibleBody, await call('earnFlexiblePosition', async () => await b.sapiGetSimpleEarnFlexiblePosition({ current, size: 100 }))));
+      const locked = await pagedRows(async (current) => parse(venue, lockedBody, await call('earnLockedPosition', async () => await b.sapiGetSimpleEarnLockedPosition({ current, size: 100 }))));
+      return [
+        ...tagged('funding', funding.flatMap((f) => [[f.asset, f.free], [f.asset, f.locked], [f.asset, f.freeze], [f.asset, f.withdrawing]] as const)),
+        ...tagged('earn', [...flexible.map((r) => [r.asset, r.totalAmount] as const), ...locked.map((r) => [r.asset, r.amount] as const)]),
+      ];
+    }
+    case 'bybit': {
+      const b = client as bybit;
+      const fund = parse(venue, bybitFundBody, await call('fundingWallet', async () => await b.privateGetV5AssetTransferQueryAccountCoinsBalance({ accountType: 'FUND' })));
+      return tagged('funding', fund.result.balance.map((c) => [c.coin, c.walletBalance] as const));
+    }
+    case 'bitget':
+    case 'mexc':
+      return [];
+  }
+}
