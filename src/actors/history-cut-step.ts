@@ -9,6 +9,7 @@ import { accountId, type AccountKey, type EpochMs, type SyncCursor } from '../do
 import type { VenueConnector } from '../exchanges/connector.js';
 import { VenueError } from '../exchanges/errors.js';
 import type { AccountStore } from '../storage/account-store.js';
+import { isSpotFill } from './derivatives-valuation.js';
 
 export interface HistoryCutRun {
   readonly account: AccountKey;
@@ -35,7 +36,8 @@ export async function bookHistoryCut(store: AccountStore, run: HistoryCutRun, lo
     logger?.warn({ account: accountId(account), kind: error.kind }, 'venue balances unavailable: no opening position at the history cut');
     return 0;
   }
-  const opening = openingAtHistoryCut({ balances, fills, flows, coverageStart: run.coverageStart });
+  // Contract executions move no wallet balance by themselves (the ledger books their P&L): spot fills only.
+  const opening = openingAtHistoryCut({ balances, fills: fills.filter(isSpotFill), flows, coverageStart: run.coverageStart });
   if (opening.length > 0) await store.commitCashFlowsPage(account, opening, run.cashFlowsCursor, run.generation);
   return opening.length;
 }
