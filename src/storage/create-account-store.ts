@@ -8,7 +8,8 @@ import { CASH_FLOW_KINDS } from '../domain/events.js';
 import type { CopyIngest } from './copy-ingest.js';
 import { createConnectionRepository } from './connections.js';
 import { isoTime } from './copy-ingest.js';
-import { StaleGenerationError, toStorageError } from './errors.js';
+import { toStorageError } from './errors.js';
+import { assertFence, type ShardFence } from './shard-fence.js';
 import { noRows, sql } from './pool.js';
 import { flagsToMask, maskToFlags } from '../domain/hour-flags.js';
 
@@ -74,7 +75,6 @@ const connectionRow = z.object({
   acceptTradingKeyRisk: z.boolean(),
 });
 const statusRow = z.object({ status: z.enum(['active', 'failed', 'disabled']) });
-const fenceRow = z.object({ generation: z.number().int() });
 const cursorRow = z.object({ cursor: z.string() });
 const engineStateRow = z.object({ state: z.unknown() });
 /** float8 as stored: ±Infinity is a legitimate annualized figure (zod's number refuses it). */
@@ -106,6 +106,8 @@ export interface AccountStoreOptions {
   readonly copy?: CopyIngest;
   /** Pages with at least this many rows go through `copy` (default 2,000). */
   readonly copyThreshold?: number;
+  /** Shard leases (issue 18): every write transaction also checks this instance's lease on the account's shard. */
+  readonly fence?: ShardFence;
 }
 
 // One unnest statement per slice keeps the parameter arrays moderate.
@@ -121,13 +123,10 @@ async function upsertCursor(tx: DatabaseTransactionConnection, account: AccountK
 /**
  * Inside a write transaction: the connection still exists with the generation the writer loaded.
  * FOR SHARE holds the row until commit, so a removal waits for this write and then deletes it.
+ * With a fence, the same statement also checks the shard lease (src/storage/shard-fence.ts).
  */
-export async function assertGeneration(tx: DatabaseTransactionConnection, account: AccountKey, generation: Generation): Promise<void> {
-  if (generation === undefined) return;
-  const row = await tx.maybeOne(sql.type(fenceRow)`
-    SELECT generation FROM exchange_connections
-    WHERE user_uid = ${account.userUid} AND exchange = ${account.exchange} FOR SHARE`);
-  if (row?.generation !== generation) throw new StaleGenerationError(`${accountId(account)}: the connection changed since it was loaded; write rolled back`);
+export async function assertGeneration(tx: DatabaseTransactionConnection, account: AccountKey, generation: Generation, fence?: ShardFence): Promise<void> {
+  await assertFence(tx, account, generation, fence);
 }
 
 const isoOrNull = (ms: number | null): string | null => (ms === null ? null : isoTime(ms));
@@ -239,7 +238,7 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
       run('commit fills page', key, async () => {
         if (options.copy !== undefined && fills.length >= copyThreshold) return options.copy.commitFillsPage(key, fills, cursor, generation);
         return pool.transaction(async (tx) => {
-          await assertGeneration(tx, key, generation);
+          await assertGeneration(tx, key, generation, options.fence);
           const inserted = await insertFills(tx, key, fills);
           await upsertCursor(tx, key, 'fills', cursor);
           return { inserted };
@@ -250,7 +249,7 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
       run('commit cash flows page', key, async () => {
         if (options.copy !== undefined && flows.length >= copyThreshold) return options.copy.commitCashFlowsPage(key, flows, cursor, generation);
         return pool.transaction(async (tx) => {
-          await assertGeneration(tx, key, generation);
+          await assertGeneration(tx, key, generation, options.fence);
           const inserted = await insertCashFlows(tx, key, flows);
           await upsertCursor(tx, key, 'cash_flows', cursor);
           return { inserted };
@@ -317,7 +316,7 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
     saveAggregates: (key, write, generation) =>
       run('save aggregates', key, async () => {
         await pool.transaction(async (tx) => {
-          await assertGeneration(tx, key, generation);
+          await assertGeneration(tx, key, generation, options.fence);
           if (write.hourlyReturns.length > 0) {
             const tuples = write.hourlyReturns.map((h) => [isoTime(h.hourStart), h.return, h.cumulativeReturn, h.equityEnd, h.netFlow, flagsToMask(h.flags ?? [])]);
             // Recomputed hours (late fills) replace what was published before.
@@ -350,7 +349,7 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
     saveReconciliation: (key, write, generation) =>
       run('save reconciliation', key, async () => {
         await pool.transaction(async (tx) => {
-          await assertGeneration(tx, key, generation);
+          await assertGeneration(tx, key, generation, options.fence);
           const timeOrNull = (ms: number | null) => (ms === null ? null : isoTime(ms));
           await tx.query(sql.type(noRows)`
             INSERT INTO account_reconciliations (user_uid, exchange, at, status, explained_share, differing_assets, quarantined, fills_coverage_start, cash_flows_coverage_start)
