@@ -39,3 +39,11 @@ export class ShuttingDownError extends ActorError {
 export class ConnectionReplacedError extends ActorError {
   override name = 'ConnectionReplacedError';
 }
+
+/**
+ * Another instance owns the account's shard, or none does yet (issue 18): the command must go to
+ * the owner. The composition root forwards it; a caller that still gets it may retry shortly.
+ */
+export class NotShardOwnerError extends ActorError {
+  override name = 'NotShardOwnerError';
+}

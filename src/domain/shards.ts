@@ -31,12 +31,13 @@ export function claimBudget(owned: number, share: number): number {
 }
 
 /**
- * How many shards to hand back so that a newcomer can reach its share. One above the share is
- * tolerated (shard counts rarely divide evenly), and at most `maxPerRound` go per round, so that a
- * join moves shards over a few polls instead of stopping many actors at once.
+ * How many shards to hand back so that a newcomer can reach its share. Shares are rounded up, so
+ * instances that each hold at most their share always cover every shard (no ping-pong), and at most
+ * `maxPerRound` go per round, so that a join moves shards over a few polls instead of stopping
+ * many actors at once.
  */
 export function excessShards(owned: number, share: number, maxPerRound: number): number {
-  return Math.min(Math.max(0, owned - share - 1), Math.max(0, maxPerRound));
+  return Math.min(Math.max(0, owned - share), Math.max(0, maxPerRound));
 }
 
 /** How often a lease is renewed: a third of its TTL, so that two renewals may fail before it expires. */

@@ -10,6 +10,7 @@ import { createCopyIngest, type CopyIngest } from './copy-ingest.js';
 import { createAccountStore } from './create-account-store.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded.js';
 import { migrate } from './migrate.js';
+import type { ShardFence } from './shard-fence.js';
 import { createDatabasePool } from './pool.js';
 
 export interface Storage {
@@ -20,7 +21,8 @@ export interface Storage {
   close(): Promise<void>;
 }
 
-export async function openStorage(config: Pick<Config, 'DATABASE_URL' | 'EMBEDDED_DB_DIR'>, logger: Logger): Promise<Storage> {
+/** `fence`: this instance's shard leases (issue 18); every write transaction checks them. */
+export async function openStorage(config: Pick<Config, 'DATABASE_URL' | 'EMBEDDED_DB_DIR'>, logger: Logger, options: { readonly fence?: ShardFence } = {}): Promise<Storage> {
   let embedded: EmbeddedDatabase | null = null;
   if (config.DATABASE_URL === undefined) {
     embedded = await startEmbeddedDatabase(config.EMBEDDED_DB_DIR);
@@ -33,7 +35,7 @@ export async function openStorage(config: Pick<Config, 'DATABASE_URL' | 'EMBEDDE
     await migrate(url, logger);
     pool = await createDatabasePool(url, embedded === null ? {} : { maxPoolSize: embedded.maxPoolSize });
     // COPY through pglite-socket is untested and PGlite serves one session: small-page path only.
-    copy = embedded === null ? createCopyIngest(url) : undefined;
+    copy = embedded === null ? createCopyIngest(url, 2, options.fence) : undefined;
   } catch (error) {
     await pool?.end();
     await embedded?.stop();
@@ -42,7 +44,7 @@ export async function openStorage(config: Pick<Config, 'DATABASE_URL' | 'EMBEDDE
   const openPool = pool;
   return {
     pool: openPool,
-    accountStore: createAccountStore(openPool, copy === undefined ? {} : { copy }),
+    accountStore: createAccountStore(openPool, { ...(copy === undefined ? {} : { copy }), ...(options.fence === undefined ? {} : { fence: options.fence }) }),
     connections: createConnectionRepository(openPool),
     embedded: embedded !== null,
     async close() {
