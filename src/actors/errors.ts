@@ -46,4 +46,13 @@ export class ConnectionReplacedError extends ActorError {
  */
 export class NotShardOwnerError extends ActorError {
   override name = 'NotShardOwnerError';
+  constructor(
+    message: string,
+    /** When a retry may find the shard owned (about one lease poll). */
+    readonly retryAfterMs = 1_000,
+    /** The owner's INSTANCE_ADDR when another instance holds the shard (null: nobody does yet). */
+    readonly ownerAddr: string | null = null,
+  ) {
+    super(message);
+  }
 }

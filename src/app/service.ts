@@ -17,6 +17,8 @@ import { createLeaseBook } from '../storage/shard-fence.js';
 import { createPlacementRepository } from '../storage/placement.js';
 import { createScheduleRepository } from '../storage/schedules.js';
 import { createShardLeaseKeeper } from './shard-leases.js';
+import { withShardRouting } from './shard-routing.js';
+import { renewIntervalMs } from '../domain/shards.js';
 import { rootSecretsFromConfig, type Keyring } from '../crypto/keyring.js';
 import { deriveEnclaveKeys, parseReleasedSecrets, type EnclaveKeys, type RootSecrets } from '../crypto/key-hierarchy.js';
 import { createSelfSignedCertificate } from '../crypto/self-signed-certificate.js';
@@ -165,8 +167,9 @@ export async function startService(config: Config, logger: Logger, overrides: Se
   });
   // Stored accounts of the shards this instance claims keep syncing by themselves: their stored
   // schedule, else spread over one interval. Claimed at start (one instance: every shard) and later.
+  const placement = createPlacementRepository(storage.pool);
   const keeper = createShardLeaseKeeper({
-    placement: createPlacementRepository(storage.pool),
+    placement,
     book: leases,
     addr: instanceAddress(config),
     ttlMs: config.LEASE_TTL_MS,
@@ -199,7 +202,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     host: config.ENCLAVE_HOST,
     port: config.ENCLAVE_PORT,
     enclave: {
-      ...createEnclaveApi(runtime.supervisor, reads, { identity, attester, challenges }),
+      ...createEnclaveApi(withShardRouting(runtime.supervisor, { book: leases, placement, retryAfterMs: renewIntervalMs(config.LEASE_TTL_MS) }), reads, { identity, attester, challenges }),
       ...createReportReader({ store: storage.accountStore, connections: storage.connections }),
     },
     logger,
