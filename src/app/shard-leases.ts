@@ -6,7 +6,7 @@
 // hangs (a frozen database connection), so a paused or cut-off instance stops acting by itself.
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { actingDeadline, claimBudget, excessShards, fairShare, leaseMarginMs, renewIntervalMs } from '../domain/shards.js';
 import type { PlacementRepository } from '../storage/placement.js';
 import type { LeaseBook } from '../storage/shard-fence.js';
@@ -43,7 +43,11 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
   const now = options.now ?? (() => performance.now());
   const margin = leaseMarginMs(ttlMs);
   const maxRelease = options.maxReleasePerRound ?? 32;
-  const owned = options.registry === undefined ? undefined : new Gauge({ name: 'enclave_owned_shards', help: 'Shards this instance holds a usable lease on', registers: [options.registry] });
+  // Names as deploy/prometheus/enclave-rules.yml (EnclaveShardLeaseLost, EnclaveShardsUnowned) expects them.
+  const owned = options.registry === undefined ? undefined : new Gauge({ name: 'enclave_shard_leases_held', help: 'Shards this instance holds a usable lease on', registers: [options.registry] });
+  const configured = options.registry === undefined ? undefined : new Gauge({ name: 'enclave_shards_configured', help: 'Virtual shards accounts map to (SHARD_COUNT)', registers: [options.registry] });
+  configured?.set(book.shardCount);
+  const losses = options.registry === undefined ? undefined : new Counter({ name: 'enclave_shard_lease_losses_total', help: 'Shard leases lost without a release (not renewed in time, or past the acting deadline)', registers: [options.registry] });
   const renewLatency = options.registry === undefined ? undefined : new Histogram({
     name: 'enclave_lease_renew_seconds', help: 'Time of one lease renewal round trip (heartbeat and renew)',
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [options.registry],
@@ -61,6 +65,7 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
   const lose = async (shards: readonly number[], why: string): Promise<void> => {
     if (shards.length === 0) return;
     for (const shard of shards) book.delete(shard);
+    losses?.inc(shards.length);
     report();
     logger?.warn({ shards: shards.length, why }, 'shard leases lost: stopping their actors');
     await options.stopShards(shards);

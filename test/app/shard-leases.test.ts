@@ -40,7 +40,8 @@ test.serial('one instance owns every shard; a second one gets its share handed o
   await a.keeper.round();
   t.is(a.book.size, SHARDS);
   t.deepEqual([...a.gainedShards].sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7]);
-  t.regex(await a.registry.metrics(), /enclave_owned_shards 8/u);
+  t.regex(await a.registry.metrics(), /enclave_shard_leases_held 8/u);
+  t.regex(await a.registry.metrics(), /enclave_shards_configured 8/u);
 
   const b = instance('keeper-b');
   await b.keeper.round(); // beats: now two live instances, nothing free yet
@@ -110,6 +111,7 @@ test.serial('renewals that hang stop every actor at the acting deadline', async 
   t.deepEqual([...a.stoppedShards].sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7]);
   t.true(elapsed < TTL_MS + 100, 'stopped before the database expiry');
   t.false(a.book.owns({ userUid: 'anyone', exchange: 'binance' }));
+  t.regex(await a.registry.metrics(), /enclave_shard_lease_losses_total 8/u);
   // Released through the real repository so the next test file run starts clean.
   await real.release('frozen-a', [0, 1, 2, 3, 4, 5, 6, 7]);
 });
