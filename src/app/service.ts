@@ -213,7 +213,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
   const metricsServer = await startMetricsServer(registry, config.ENCLAVE_HOST, config.METRICS_PORT);
   const metricsAddress = metricsServer.address();
   const metricsPort = typeof metricsAddress === 'object' && metricsAddress !== null ? metricsAddress.port : config.METRICS_PORT;
-  logger.info({ grpcPort: grpc.port, metricsPort }, 'enclave worker started');
+  logger.info({ grpcPort: grpc.port, metricsPort, instanceId: leases.instanceId, shards: leases.size }, 'enclave worker started');
 
   let stopping: Promise<void> | undefined;
   return {

@@ -34,6 +34,8 @@ export interface ShardLeaseKeeper {
   start(): Promise<void>;
   /** One renewal round now (tests; the timer runs them every TTL/3). */
   round(): Promise<void>;
+  /** Resolves when the actor work queued so far (stops, hand-backs, restores) is done. */
+  settled(): Promise<void>;
   /** Stops renewing, releases every held shard (after the caller drained their actors) and leaves. */
   stop(): Promise<void>;
 }
@@ -61,14 +63,25 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
 
   const report = () => owned?.set(book.size);
 
+  // Stopping actors (which drains their running syncs) and restoring schedules run one after the
+  // other on their own chain, never inside a renewal round: a slow drain must not delay renewals.
+  let actorWork: Promise<void> = Promise.resolve();
+  const enqueue = (work: () => Promise<void>): Promise<void> => {
+    actorWork = actorWork.then(work).catch((error: unknown) => {
+      logger?.warn({ error: error instanceof Error ? error.name : typeof error }, 'stopping or restoring a shard\'s actors failed');
+    });
+    return actorWork;
+  };
+  let handingBack = false;
+
   /** Forgets shards (book first, so no write passes the fence any more), then stops their actors. */
-  const lose = async (shards: readonly number[], why: string): Promise<void> => {
+  const lose = (shards: readonly number[], why: string): void => {
     if (shards.length === 0) return;
     for (const shard of shards) book.delete(shard);
     losses?.inc(shards.length);
     report();
     logger?.warn({ shards: shards.length, why }, 'shard leases lost: stopping their actors');
-    await options.stopShards(shards);
+    void enqueue(() => options.stopShards(shards));
   };
 
   const armWatchdog = (deadline: number): void => {
@@ -76,7 +89,7 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
     watchdog = setTimeout(() => {
       watchdog = null;
       if (stopped) return;
-      void lose(book.shards(), 'acting deadline passed without a renewal');
+      lose(book.shards(), 'acting deadline passed without a renewal');
     }, Math.max(0, deadline - now()));
     watchdog.unref();
   };
@@ -100,32 +113,48 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
     const deadline = actingDeadline(sent, ttlMs, margin);
     const held = new Set(renewed.map((l) => l.shard));
     const lostShards = book.shards().filter((s) => !held.has(s));
-    // A renewal that came back after the watchdog fired re-books what the database still grants (same epochs).
+    // A renewal that came back after the watchdog fired re-books what the database still grants
+    // (same epochs); their actors were stopped, so their schedules are restored like a claim's.
+    const regained = renewed.filter((l) => book.epochOf(l.shard) === undefined).map((l) => l.shard);
     for (const lease of renewed) book.set(lease.shard, lease.epoch);
     if (now() < deadline) {
       book.setUsableUntil(deadline);
       armWatchdog(deadline);
     }
-    await lose(lostShards, 'not renewed');
+    lose(lostShards, 'not renewed');
+    if (regained.length > 0 && now() < deadline) {
+      logger?.info({ shards: regained.length }, 'shard leases renewed after the acting deadline: resuming them');
+      void enqueue(() => options.shardsGained(regained));
+    }
 
     const share = fairShare(book.shardCount, await placement.liveInstances());
-    const excess = excessShards(book.size, share, maxRelease);
+    const excess = handingBack ? 0 : excessShards(book.size, share, maxRelease);
     if (excess > 0) {
-      // The highest-numbered ones go; their actors stop (and drain) before the shard is handed back.
+      // The highest-numbered ones go: their actors drain and stop while the lease (still renewed
+      // meanwhile) fences their last writes in; then the book forgets them and they are handed back.
       const handBack = book.shards().slice(-excess);
-      for (const shard of handBack) book.delete(shard);
-      await options.stopShards(handBack);
-      await placement.release(book.instanceId, handBack);
-      logger?.info({ shards: handBack.length, share }, 'shards handed back to make room for another instance');
+      handingBack = true;
+      void enqueue(async () => {
+        try {
+          await options.stopShards(handBack);
+          for (const shard of handBack) book.delete(shard);
+          report();
+          await placement.release(book.instanceId, handBack);
+          logger?.info({ shards: handBack.length, share }, 'shards handed back to make room for another instance');
+        } finally {
+          handingBack = false;
+        }
+      });
     }
-    const budget = claimBudget(book.size, share);
+    const budget = handingBack ? 0 : claimBudget(book.size, share);
     // Claimed leases expire later than the renewed ones: acting on all of them until `deadline` is safe.
     if (budget > 0 && now() < deadline) {
       const claimed = await placement.claim(book.instanceId, addr, ttlMs, budget);
       if (claimed.length > 0) {
         for (const lease of claimed) book.set(lease.shard, lease.epoch);
         logger?.info({ shards: claimed.length, share, held: book.size }, 'shards claimed');
-        await options.shardsGained(claimed.map((l) => l.shard));
+        const gained = claimed.map((l) => l.shard);
+        void enqueue(() => options.shardsGained(gained));
       }
     }
     report();
@@ -149,12 +178,14 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
       timer.unref();
     },
     round,
+    settled: () => actorWork,
     async stop() {
       if (stopped) return;
       stopped = true;
       if (timer !== null) clearInterval(timer);
       if (watchdog !== null) clearTimeout(watchdog);
       await running;
+      await actorWork;
       const shards = book.shards();
       book.clear();
       report();

@@ -38,18 +38,22 @@ test.serial('one instance owns every shard; a second one gets its share handed o
   await placement.ensureShards(SHARDS);
   const a = instance('keeper-a');
   await a.keeper.round();
+  await a.keeper.settled();
   t.is(a.book.size, SHARDS);
   t.deepEqual([...a.gainedShards].sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7]);
   t.regex(await a.registry.metrics(), /enclave_shard_leases_held 8/u);
   t.regex(await a.registry.metrics(), /enclave_shards_configured 8/u);
 
   const b = instance('keeper-b');
-  await b.keeper.round(); // beats: now two live instances, nothing free yet
+  await b.keeper.round();
+  await b.keeper.settled(); // beats: now two live instances, nothing free yet
   t.is(b.book.size, 0);
-  await a.keeper.round(); // hands back its excess, actors stopped first
+  await a.keeper.round();
+  await a.keeper.settled(); // hands back its excess, actors stopped first
   t.is(a.book.size, SHARDS / 2);
   t.deepEqual(a.stoppedShards, [4, 5, 6, 7]);
   await b.keeper.round();
+  await b.keeper.settled();
   t.deepEqual(b.book.shards(), [4, 5, 6, 7]);
   t.deepEqual(Object.fromEntries(await placement.ownedCounts()), { 'keeper-a': 4, 'keeper-b': 4 });
 
@@ -57,6 +61,7 @@ test.serial('one instance owns every shard; a second one gets its share handed o
   await b.keeper.stop();
   t.deepEqual(b.stoppedShards, [4, 5, 6, 7]);
   await a.keeper.round();
+  await a.keeper.settled();
   t.is(a.book.size, SHARDS);
   await a.keeper.stop();
   t.deepEqual(await placement.ownedCounts(), new Map());
@@ -68,9 +73,13 @@ test.serial("a crashed instance's shards are owned again within TTL + one poll",
   const a = instance('crash-a');
   const b = instance('crash-b');
   await a.keeper.round();
+  await a.keeper.settled();
   await b.keeper.round();
+  await b.keeper.settled();
   await a.keeper.round();
+  await a.keeper.settled();
   await b.keeper.round();
+  await b.keeper.settled();
   t.is(a.book.size + b.book.size, SHARDS);
   const crashedAt = performance.now();
   // A is killed: no more rounds, no release. B polls every TTL/3, as its timer would.
@@ -78,6 +87,7 @@ test.serial("a crashed instance's shards are owned again within TTL + one poll",
   while (performance.now() - crashedAt < 3 * TTL_MS) {
     await sleep(TTL_MS / 3);
     await b.keeper.round();
+    await b.keeper.settled();
     if (b.book.size === SHARDS) {
       takenOverAt = performance.now();
       break;
@@ -102,6 +112,7 @@ test.serial('renewals that hang stop every actor at the acting deadline', async 
   const a = instance('frozen-a', hanging);
   const startedAt = performance.now();
   await a.keeper.round();
+  await a.keeper.settled();
   t.is(a.book.size, SHARDS);
   frozen = true;
   void a.keeper.round();
