@@ -128,7 +128,10 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
     }
 
     const share = fairShare(book.shardCount, await placement.liveInstances());
-    const excess = handingBack ? 0 : excessShards(book.size, share, maxRelease);
+    // Counted from what the database says this instance holds (the renewal's answer), not from the
+    // book, which a watchdog firing mid-round may have emptied: claims never go past the share.
+    const heldCount = renewed.length;
+    const excess = handingBack ? 0 : excessShards(heldCount, share, maxRelease);
     if (excess > 0) {
       // The highest-numbered ones go: their actors drain and stop while the lease (still renewed
       // meanwhile) fences their last writes in; then the book forgets them and they are handed back.
@@ -146,7 +149,7 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
         }
       });
     }
-    const budget = handingBack ? 0 : claimBudget(book.size, share);
+    const budget = handingBack ? 0 : claimBudget(heldCount, share);
     // Claimed leases expire later than the renewed ones: acting on all of them until `deadline` is safe.
     if (budget > 0 && now() < deadline) {
       const claimed = await placement.claim(book.instanceId, addr, ttlMs, budget);
