@@ -2,7 +2,8 @@
 //   npm run soak                       all sections at full size
 //   npm run soak -- fuzz crash         only these sections
 // Sizes can be lowered for a quick look: SOAK_FUZZ=10000 SOAK_CRASH_POINTS=100 SOAK_CRASH_FILLS=20000
-// SOAK_ACCOUNTS=1000 SOAK_LEAK_FILLS=5000 SOAK_SHUTDOWN_ACCOUNTS=100.
+// SOAK_ACCOUNTS=1000 SOAK_LEAK_FILLS=5000 SOAK_SHUTDOWN_ACCOUNTS=100 SOAK_SCALE_ACCOUNTS=1000
+// SOAK_SCALE_SHARDS=1024 SOAK_SCALE_TTL_MS=5000 SOAK_SCALE_INTERVAL_MS=60000.
 import { runLeakCanaries } from '../testkit/support/leak-canaries.js';
 import { fuzzServer, rawClient } from '../testkit/support/grpc-fuzz.js';
 import { runCrashSync, type KillPoint } from '../testkit/support/crash-sync.js';
@@ -11,6 +12,7 @@ import { runShutdown } from '../testkit/support/shutdown.js';
 import { createTestDatabase } from '../testkit/support/database.js';
 import { startServiceProcess } from '../testkit/support/service-process.js';
 import { prng } from '../src/domain/prng.js';
+import { runScaleOut } from '../testkit/support/scale-out.js';
 
 const size = (name: string, fallback: number): number => {
   const value = Number(process.env[name]);
@@ -56,6 +58,24 @@ const sections: Record<string, () => Promise<Record<string, unknown>>> = {
     const f = await runFaultLoad({ accounts: size('SOAK_ACCOUNTS', 1_000), concurrency: 50 });
     const ok = f.healthy.syncsFailed === 0 && f.faulty.untypedFailures === 0 && f.faulty.overBound === 0 && f.crashing.failedState === f.crashing.total && f.crashing.restartLoops === 0;
     return { ...f, p99WithinTwiceCalm: f.p99Ratio <= 2, ok };
+  },
+  // Issue 18: three processes on one PostgreSQL, SIGKILL ×3, SIGSTOP for 2×TTL, a frozen database
+  // proxy for 2×TTL, SIGTERM, a fourth instance joining; then a single-instance reference run.
+  async scale() {
+    const f = await runScaleOut({
+      instances: 3,
+      accounts: size('SOAK_SCALE_ACCOUNTS', 1_000),
+      shardCount: size('SOAK_SCALE_SHARDS', 1_024),
+      ttlMs: size('SOAK_SCALE_TTL_MS', 5_000),
+      syncIntervalMs: size('SOAK_SCALE_INTERVAL_MS', 60_000),
+      scenarios: ['kill', 'kill', 'kill', 'stop-cont', 'freeze-db', 'term', 'join'],
+      reference: true,
+      log: (line) => process.stderr.write(`scale: ${line}\n`),
+    });
+    const ok = f.accountsNeverSynced === 0 && f.overlappingSyncs === 0 && f.staleOwnerCommits === 0 && f.fillsLost === 0 && f.fillsDuplicated === 0
+      && f.fillsUnexpected === 0 && f.returnsIdenticalToReference === true && f.takeoverSeconds.every((s) => s <= f.takeoverBoundSeconds + 1)
+      && f.longestGapSeconds <= f.gapBoundSeconds;
+    return { ...f, ok };
   },
   async shutdown() {
     const f = await runShutdown({ accounts: size('SOAK_SHUTDOWN_ACCOUNTS', 100) });

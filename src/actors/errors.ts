@@ -39,3 +39,20 @@ export class ShuttingDownError extends ActorError {
 export class ConnectionReplacedError extends ActorError {
   override name = 'ConnectionReplacedError';
 }
+
+/**
+ * Another instance owns the account's shard, or none does yet (issue 18): the command must go to
+ * the owner. The composition root forwards it; a caller that still gets it may retry shortly.
+ */
+export class NotShardOwnerError extends ActorError {
+  override name = 'NotShardOwnerError';
+  constructor(
+    message: string,
+    /** When a retry may find the shard owned (about one lease poll). */
+    readonly retryAfterMs = 1_000,
+    /** The owner's INSTANCE_ADDR when another instance holds the shard (null: nobody does yet). */
+    readonly ownerAddr: string | null = null,
+  ) {
+    super(message);
+  }
+}

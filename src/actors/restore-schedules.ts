@@ -1,6 +1,7 @@
 // At start, stored accounts get their scheduled syncs back: each active connection's first
 // incremental sync is spread at random over one sync interval (no thundering herd after a
-// restart), and the actor then keeps its own schedule. Failed and disabled ones are left alone:
+// restart), and the actor then keeps its own schedule. A stored next sync time (issue 18: a
+// shard's new owner) is kept; an overdue one runs within a short spread. Failed and disabled ones are left alone:
 // a failed account answers AccountFailedError until revived.
 import type { ConnectionSummary } from '../storage/connections.js';
 import type { EpochMs } from '../domain/types.js';
@@ -13,6 +14,10 @@ export interface RestoreOptions {
   readonly random: () => number;
 }
 
+/** Overdue stored schedules run within this share of the interval (at most a minute), not all at once. */
+const OVERDUE_SPREAD_SHARE = 0.1;
+const OVERDUE_SPREAD_MAX_MS = 60_000;
+
 export interface RestoreReport {
   readonly scheduled: number;
   readonly skipped: number;
@@ -21,14 +26,18 @@ export interface RestoreReport {
 /** The composition root (src/app/service.ts): `restoreSchedules(runtime.supervisor, await connections.listConnections(), {...})`. */
 export function restoreSchedules(
   supervisor: Pick<Supervisor, 'scheduleWake'>,
-  connections: readonly Pick<ConnectionSummary, 'account' | 'status'>[],
+  connections: readonly (Pick<ConnectionSummary, 'account' | 'status'> & { readonly nextSyncAt?: EpochMs | null })[],
   options: RestoreOptions,
 ): RestoreReport {
   if (options.syncIntervalMs <= 0) return { scheduled: 0, skipped: connections.length };
   let scheduled = 0;
-  for (const { account, status } of connections) {
+  const overdueSpread = Math.min(OVERDUE_SPREAD_MAX_MS, options.syncIntervalMs * OVERDUE_SPREAD_SHARE);
+  for (const { account, status, nextSyncAt } of connections) {
     if (status !== 'active') continue;
-    supervisor.scheduleWake(account, options.now + Math.floor(options.random() * options.syncIntervalMs));
+    const at = nextSyncAt === undefined || nextSyncAt === null
+      ? options.now + Math.floor(options.random() * options.syncIntervalMs)
+      : nextSyncAt > options.now ? nextSyncAt : options.now + Math.floor(options.random() * overdueSpread);
+    supervisor.scheduleWake(account, at);
     scheduled += 1;
   }
   return { scheduled, skipped: connections.length - scheduled };

@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/config.js';
+import type { AccountKey, EpochMs } from '../domain/types.js';
 import { DEFAULT_ACCOUNT_SETTINGS, type AccountActorDeps, type AccountActorSettings } from './account-actor.js';
 import { systemClock, type Clock } from './clock.js';
 import { ActorMetrics } from './metrics.js';
@@ -16,6 +17,10 @@ export interface ActorRuntimeDeps extends Pick<AccountActorDeps, 'store' | 'aggr
   readonly crashPolicy?: Partial<CrashPolicy>;
   readonly maxConcurrentFullSyncs?: number;
   readonly settings?: Partial<AccountActorSettings>;
+  /** Scale-out (issue 18): whether this instance holds the account's shard (default: always). */
+  readonly owns?: (account: AccountKey) => boolean;
+  /** Stores each account's next scheduled sync for the shard's next owner. */
+  readonly saveNextSyncAt?: (account: AccountKey, at: EpochMs | null) => Promise<void>;
 }
 
 export interface ActorRuntime {
@@ -40,6 +45,8 @@ export function createActorRuntime(config: Config, deps: ActorRuntimeDeps): Acto
     logger: deps.logger,
     ...(deps.crashPolicy === undefined ? {} : { crashPolicy: deps.crashPolicy }),
     ...(deps.maxConcurrentFullSyncs === undefined ? {} : { maxConcurrentFullSyncs: deps.maxConcurrentFullSyncs }),
+    ...(deps.owns === undefined ? {} : { owns: deps.owns }),
+    ...(deps.saveNextSyncAt === undefined ? {} : { saveNextSyncAt: deps.saveNextSyncAt }),
   });
   return { supervisor, metrics, shutdown: () => supervisor.shutdown(config.SHUTDOWN_GRACE_MS) };
 }

@@ -15,7 +15,7 @@ import { EnvelopeOpenError } from '../crypto/errors.js';
 import { TamperDetectedError } from '../storage/errors.js';
 import { VenueError } from '../exchanges/errors.js';
 import { backoffDelay, sleepOn, type TimerHandle } from './clock.js';
-import { AccountFailedError, ActorError, ShuttingDownError } from './errors.js';
+import { AccountFailedError, ActorError, NotShardOwnerError, ShuttingDownError } from './errors.js';
 import { NO_PARKED, type ActorMetrics, type RuntimeTotals } from './metrics.js';
 import {
   ActorStoppedError, ask, isAlive, mailboxDepth, replyError, spawn, startSystem, stop, stopped, stopSystem, tell,
@@ -43,6 +43,14 @@ export interface SupervisorOptions {
   readonly defaultTimeoutMs?: number;
   readonly system?: ActorSystem;
   readonly logger?: Logger;
+  /**
+   * Scale-out (issue 18): whether this instance holds the account's shard. Commands for other
+   * accounts are refused with NotShardOwnerError and scheduled wakes of theirs are dropped.
+   * Default: every account is ours (one instance).
+   */
+  readonly owns?: (account: AccountKey) => boolean;
+  /** Keeps each account's next scheduled sync in storage, so a shard's next owner keeps the schedule. */
+  readonly saveNextSyncAt?: (account: AccountKey, at: EpochMs | null) => Promise<void>;
 }
 
 export type AccountRuntimeStatus = 'alive' | 'passivated' | 'failed' | 'unknown';
@@ -86,6 +94,11 @@ export interface Supervisor {
   /** Why the account is parked in this process (null when it is not, or only storage knows). */
   parkedReason(account: AccountKey): ParkedReason | null;
   totals(): RuntimeTotals;
+  /**
+   * Stops (after their running sync, within `graceMs`) and forgets the actors of every account that
+   * matches, with their scheduled wakes: their shard went to another instance. Credentials are zeroed.
+   */
+  stopWhere(matches: (account: AccountKey) => boolean, graceMs: number): Promise<void>;
   /** Stops taking work, lets running syncs finish within `graceMs`, then stops every actor; every credential is zeroed when it resolves. */
   shutdown(graceMs: number): Promise<void>;
 }
@@ -148,6 +161,12 @@ type Request<R> = (replyTo: ReplyTo<R>) => AccountMessage;
 
 export function createSupervisor(options: SupervisorOptions): Supervisor {
   const { deps, metrics, logger } = options;
+  const owns = options.owns ?? (() => true);
+  const persistNext = (account: AccountKey, at: EpochMs | null): void => {
+    options.saveNextSyncAt?.(account, at).catch(() => {
+      logger?.warn({ account: accountId(account) }, 'could not store the next sync time');
+    });
+  };
   const clock = deps.clock;
   const policy: CrashPolicy = { ...DEFAULT_CRASH_POLICY, ...options.crashPolicy };
   const defaultTimeoutMs = options.defaultTimeoutMs ?? 30_000;
@@ -212,7 +231,10 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
 
   const hooks: SupervisorHooks = {
     onPassivated: (entry, nextSyncAt) => {
-      if (nextSyncAt !== null && !shuttingDown) scheduleWakeOf(entry, nextSyncAt);
+      if (nextSyncAt !== null && !shuttingDown && owns(entry.account)) {
+        scheduleWakeOf(entry, nextSyncAt);
+        persistNext(entry.account, nextSyncAt);
+      }
     },
     onStopped: (entry, self, undelivered) => {
       if (entry.ref === null && byName.get(self.name) === entry) byName.delete(self.name);
@@ -294,7 +316,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     entry.wake?.cancel();
     entry.wake = clock.setTimer(Math.max(0, at - clock.now()), () => {
       entry.wake = null;
-      if (shuttingDown || entry.failed || entry.ref !== null) return;
+      if (shuttingDown || entry.failed || entry.ref !== null || !owns(entry.account)) return;
       route(entry.account, (replyTo) => ({ type: 'Sync', mode: 'incremental', replyTo }), undefined).catch((error: unknown) => {
         logger?.warn({ account: accountId(entry.account), error: error instanceof Error ? error.name : typeof error }, 'scheduled sync failed');
       });
@@ -304,6 +326,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   /** `parked: 'reach'` for the messages a parked account still takes (Register, Remove). */
   const route = async <R>(account: AccountKey, make: Request<R>, signal: AbortSignal | undefined, parked: 'refuse' | 'reach' = 'refuse'): Promise<R> => {
     if (shuttingDown) throw new ShuttingDownError('shutting down: no new work');
+    if (!owns(account)) throw new NotShardOwnerError(`${accountId(account)}: its shard is not held by this instance`);
     const entry = entryOf(account);
     if (entry.failed && parked === 'refuse') throw failedError(entry);
     const until = signal ?? defaultTimeoutMs;
@@ -406,6 +429,26 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       return entry.ref !== null ? 'alive' : 'passivated';
     },
     totals,
+    stopWhere: async (matches, graceMs) => {
+      const leaving = [...entries.values()].filter((entry) => matches(entry.account));
+      const live: ActorRef<AccountMessage>[] = [];
+      for (const entry of leaving) {
+        entry.wake?.cancel();
+        entry.wake = null;
+        if (entry.ref !== null) live.push(entry.ref);
+      }
+      await Promise.allSettled(live.map((ref) => ask(ref, (replyTo) => ({ type: 'Stop' as const, replyTo }), Math.max(1, graceMs))));
+      await Promise.all(live.map((ref) => (isAlive(ref as ActorRef<never>) ? stop(ref as ActorRef<never>) : stopped(ref as ActorRef<never>))));
+      for (const entry of leaving) {
+        // Another passivation may have re-armed a wake meanwhile: none of this shard stays here.
+        entry.wake?.cancel();
+        entry.wake = null;
+        if (entry.ref === null) {
+          entries.delete(accountId(entry.account));
+          metrics?.forget(entry.account);
+        }
+      }
+    },
     shutdown: async (graceMs) => {
       if (shuttingDown) return;
       shuttingDown = true;

@@ -4,9 +4,9 @@ import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Registry } from 'prom-client';
-import { venueBaseUrls, type Config } from '../config/config.js';
+import { instanceAddress, venueBaseUrls, type Config } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
 import { isExchange, type AccountKey } from '../domain/types.js';
 import { createActorRuntime, type ActorRuntime } from '../actors/runtime.js';
@@ -15,6 +15,12 @@ import { createMarketData } from '../actors/market-data.js';
 import { systemClock, type Clock } from '../actors/clock.js';
 import { createAggregationPool, type AggregationPool } from '../pool/aggregation-pool.js';
 import { openStorage, type Storage } from '../storage/open-storage.js';
+import { createLeaseBook } from '../storage/shard-fence.js';
+import { createPlacementRepository } from '../storage/placement.js';
+import { createScheduleRepository } from '../storage/schedules.js';
+import { createShardLeaseKeeper } from './shard-leases.js';
+import { withShardRouting } from './shard-routing.js';
+import { renewIntervalMs } from '../domain/shards.js';
 import { rootSecretsFromConfig, type Keyring } from '../crypto/keyring.js';
 import { deriveEnclaveKeys, parseReleasedSecrets, type EnclaveKeys, type RootSecrets } from '../crypto/key-hierarchy.js';
 import { createSelfSignedCertificate } from '../crypto/self-signed-certificate.js';
@@ -133,8 +139,14 @@ export async function startService(config: Config, logger: Logger, overrides: Se
   const baseUrls = venueBaseUrls(config);
   for (const name of baseUrls.keys()) if (!isExchange(name)) throw new Error(`VENUE_BASE_URLS: unknown exchange ${name}`);
 
+  // Scale-out (issue 18): a new instance id at every start; the lease book fences every write.
+  const leases = createLeaseBook(randomUUID(), config.SHARD_COUNT);
   // Private rows are sealed under per-account data keys derived from the released secret.
-  const storage = await openStorage(config, logger, { currentId: keyring.current.id, accountDataKey: (account, id) => keys.accountDataKey(account, id) });
+  const storage = await openStorage(config, logger, {
+    accountKeys: { currentId: keyring.current.id, accountDataKey: (account, id) => keys.accountDataKey(account, id) },
+    fence: leases,
+  });
+  const schedules = createScheduleRepository(storage.pool);
   const pool: AggregationPool = createAggregationPool({ threads: config.POOL_THREADS });
   const registry = new Registry();
   collectProcessMetrics(registry, pool);
@@ -161,12 +173,31 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     ...(overrides.clock === undefined ? {} : { clock: overrides.clock }),
     registry,
     logger,
+    owns: (account) => leases.owns(account),
+    saveNextSyncAt: (account, at) => schedules.save(account, at),
   });
-  // Stored accounts keep syncing by themselves after a restart, spread over one interval.
-  const restored = restoreSchedules(runtime.supervisor, await storage.connections.listConnections(), {
-    now: Date.now(), syncIntervalMs: config.SYNC_INTERVAL_MS, random: Math.random,
+  // Stored accounts of the shards this instance claims keep syncing by themselves: their stored
+  // schedule, else spread over one interval. Claimed at start (one instance: every shard) and later.
+  const placement = createPlacementRepository(storage.pool);
+  const keeper = createShardLeaseKeeper({
+    placement,
+    book: leases,
+    addr: instanceAddress(config),
+    ttlMs: config.LEASE_TTL_MS,
+    stopShards: (shards) => {
+      const leaving = new Set(shards);
+      return runtime.supervisor.stopWhere((account) => leaving.has(leases.shardOf(account)), config.SHUTDOWN_GRACE_MS);
+    },
+    shardsGained: async (shards) => {
+      const gained = new Set(shards);
+      const stored = (await schedules.list()).filter((s) => gained.has(leases.shardOf(s.account)));
+      const restored = restoreSchedules(runtime.supervisor, stored, { now: Date.now(), syncIntervalMs: config.SYNC_INTERVAL_MS, random: Math.random });
+      logger.info({ ...restored, shards: shards.length }, 'account schedules restored');
+    },
+    registry,
+    logger,
   });
-  logger.info(restored, 'account schedules restored');
+  await keeper.start();
   const reads = createReads(storage.accountStore, (account) => runtime.supervisor.status(account) === 'failed');
 
   const tls = enclaveTls(config);
@@ -182,7 +213,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     host: config.ENCLAVE_HOST,
     port: config.ENCLAVE_PORT,
     enclave: {
-      ...createEnclaveApi(runtime.supervisor, reads, { identity, attester, challenges }),
+      ...createEnclaveApi(withShardRouting(runtime.supervisor, { book: leases, placement, retryAfterMs: renewIntervalMs(config.LEASE_TTL_MS) }), reads, { identity, attester, challenges }),
       ...createReportReader({ store: storage.accountStore, connections: storage.connections }),
     },
     logger,
@@ -193,7 +224,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
   const metricsServer = await startMetricsServer(registry, config.ENCLAVE_HOST, config.METRICS_PORT);
   const metricsAddress = metricsServer.address();
   const metricsPort = typeof metricsAddress === 'object' && metricsAddress !== null ? metricsAddress.port : config.METRICS_PORT;
-  logger.info({ grpcPort: grpc.port, metricsPort }, 'enclave worker started');
+  logger.info({ grpcPort: grpc.port, metricsPort, instanceId: leases.instanceId, shards: leases.size }, 'enclave worker started');
 
   let stopping: Promise<void> | undefined;
   return {
@@ -209,6 +240,8 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       stopping ??= (async () => {
         // Refuse new calls first, then let the runtime drain syncs and zero every credential.
         await Promise.all([grpc.close(config.SHUTDOWN_GRACE_MS), runtime.shutdown()]);
+        // Drained: hand the shards back at once instead of letting them expire.
+        await keeper.stop();
         metricsServer.closeAllConnections();
         metricsServer.close();
         await pool.close();

@@ -63,6 +63,15 @@ const schema = z.object({
   /** SHA-256 (hex) of the broker's TLS certificate (DER), pinned: no CA is trusted for the broker. */
   KEY_BROKER_CERT_SHA256: z.string().regex(/^([0-9a-fA-F]{2}:?){31}[0-9a-fA-F]{2}$/u, 'expected a SHA-256 fingerprint (64 hex characters)').optional(),
   /** The resource path of the root secrets at the broker (`repository/type/tag`). */
+  /**
+   * Scale-out (issue 18). This instance's gRPC address as the other instances reach it (`host:port`),
+   * where commands for the shards it owns are forwarded. Default: ENCLAVE_HOST:ENCLAVE_PORT.
+   */
+  INSTANCE_ADDR: z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$/u, 'expected host:port').optional(),
+  /** Lifetime of a shard lease (ms), renewed every third of it; an instance stops acting a fifth of it before expiry. */
+  LEASE_TTL_MS: z.coerce.number().int().min(1_000).max(600_000).default(15_000),
+  /** Number of virtual shards accounts map to; the same on every instance of one database, never changed. */
+  SHARD_COUNT: z.coerce.number().int().min(1).max(65_536).default(1_024),
   KEY_BROKER_RESOURCE: z.string().regex(/^[A-Za-z0-9._-]+\/[A-Za-z0-9._-]+\/[A-Za-z0-9._-]+$/u, 'expected repository/type/tag').default('track-record/enclave/root-secrets'),
 });
 
@@ -72,6 +81,11 @@ export type Config = Readonly<z.infer<typeof schema>>;
 export function venueBaseUrls(config: Pick<Config, 'VENUE_BASE_URLS'>): ReadonlyMap<string, string> {
   const pairs = config.VENUE_BASE_URLS?.split(',') ?? [];
   return new Map(pairs.map((pair) => pair.split('=', 2) as [string, string]));
+}
+
+/** Where the other instances reach this one: INSTANCE_ADDR, else the gRPC listen address. */
+export function instanceAddress(config: Pick<Config, 'INSTANCE_ADDR' | 'ENCLAVE_HOST' | 'ENCLAVE_PORT'>): string {
+  return config.INSTANCE_ADDR ?? `${config.ENCLAVE_HOST}:${config.ENCLAVE_PORT}`;
 }
 
 /** The `sslmode` parameter of a PostgreSQL URL, or null. */

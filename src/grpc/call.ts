@@ -14,7 +14,7 @@ import {
 import { AskTimeoutError } from '../actors/errors.js';
 import type { Logger } from '../config/logger.js';
 import type { CallContext } from './enclave-api.js';
-import { CallCancelledError, toGrpcStatus } from './errors.js';
+import { CallCancelledError, toGrpcStatus, type GrpcStatus } from './errors.js';
 import { UNDECODABLE } from './validate.js';
 
 /** What every call needs from its server: a clock and a logger. */
@@ -62,7 +62,7 @@ function openCall(call: ServerCall, method: string, maxMs: number, now: () => nu
 }
 
 /** Maps the error and writes the call's one log line. */
-function finish(env: CallEnvironment, method: string, startedAt: number, error: unknown): { code: status; details: string } {
+function finish(env: CallEnvironment, method: string, startedAt: number, error: unknown): GrpcStatus {
   const mapped = error === undefined ? { code: status.OK, details: '' } : toGrpcStatus(error);
   const durationMs = Math.max(0, env.now() - startedAt);
   if (mapped.code === status.UNKNOWN) {

@@ -1,12 +1,13 @@
 // The gRPC boundary's error translation: exactly one function, `toGrpcStatus`, turns whatever a
 // handler caught into a status. Details are fixed sentences per class, never an inner message
 // (an unknown error may quote a venue URL, a body or an id), except our own validation reasons.
-import { status } from '@grpc/grpc-js';
+import { Metadata, status } from '@grpc/grpc-js';
 import {
   AccountFailedError,
   AccountNotFoundError,
   AskTimeoutError,
   ConnectionReplacedError,
+  NotShardOwnerError,
   OverloadedError,
   ShuttingDownError,
   VenueUnavailableError,
@@ -49,7 +50,14 @@ export class WireFormatError extends Error {
 export interface GrpcStatus {
   readonly code: status;
   readonly details: string;
+  /** Trailers for the client (a retry hint); never an account's data. */
+  readonly metadata?: Metadata;
 }
+
+/** Trailer of an UNAVAILABLE that may be retried soon: milliseconds to wait (issue 18: a shard without an owner). */
+export const RETRY_AFTER_MS_KEY = 'retry-after-ms';
+/** Trailer naming the instance (INSTANCE_ADDR) that owns the account's shard, when one does. */
+export const SHARD_OWNER_KEY = 'shard-owner';
 
 export const UNKNOWN_DETAILS = 'internal error';
 
@@ -63,6 +71,12 @@ export function toGrpcStatus(error: unknown): GrpcStatus {
   if (error instanceof OverloadedError) return { code: status.RESOURCE_EXHAUSTED, details: 'too much work in flight; retry later' };
   if (error instanceof ConnectionReplacedError) return { code: status.ABORTED, details: 'the connection was registered again during the sync; retry' };
   if (error instanceof AskTimeoutError) return { code: status.DEADLINE_EXCEEDED, details: 'no answer before the deadline' };
+  if (error instanceof NotShardOwnerError) {
+    const metadata = new Metadata();
+    metadata.set(RETRY_AFTER_MS_KEY, String(error.retryAfterMs));
+    if (error.ownerAddr !== null) metadata.set(SHARD_OWNER_KEY, error.ownerAddr);
+    return { code: status.UNAVAILABLE, details: 'the account\'s shard is moving between instances; retry shortly', metadata };
+  }
   if (error instanceof ShuttingDownError) return { code: status.UNAVAILABLE, details: 'the service is shutting down; retry on another instance' };
   // The attestation family's messages are fixed sentences with no secret (src/attestation/errors.ts).
   if (error instanceof SealedCredentialError || error instanceof WritableCredentialError || error instanceof InvalidAttestationRequestError) {

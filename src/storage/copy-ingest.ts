@@ -8,7 +8,8 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { accountId, type AccountKey, type CashFlow, type Fill, type SyncCursor, type SyncStream } from '../domain/types.js';
-import { StaleGenerationError, StorageRejectedError, toStorageError } from './errors.js';
+import { StorageRejectedError, toStorageError } from './errors.js';
+import { checkFence, FENCE_SQL, fenceParameters, type ShardFence } from './shard-fence.js';
 
 export interface CopyIngest {
   commitFillsPage(account: AccountKey, fills: readonly Fill[], cursor: SyncCursor, generation?: number): Promise<{ inserted: number }>;
@@ -76,8 +77,6 @@ const STAGING_DDL = [
 const UPSERT_CURSOR = `INSERT INTO sync_cursors (user_uid, exchange, stream, cursor) VALUES ($1, $2, $3, $4)
   ON CONFLICT (user_uid, exchange, stream) DO UPDATE SET cursor = excluded.cursor, updated_at = now()`;
 
-// Same fence as assertGeneration (create-account-store.ts), on the pg client of this path.
-const FENCE = `SELECT generation FROM exchange_connections WHERE user_uid = $1 AND exchange = $2 FOR SHARE`;
 
 const INSERT_FILLS = `INSERT INTO trades (user_uid, exchange, exchange_trade_id, symbol, base_asset, quote_asset, side,
     quantity, price, fee, fee_asset, executed_at)
@@ -91,7 +90,7 @@ const INSERT_FLOWS = `INSERT INTO cash_flows (user_uid, exchange, exchange_flow_
   ON CONFLICT DO NOTHING`;
 
 /** Opens the bulk path on `url` with up to `maxConnections` connections (default 2). */
-export function createCopyIngest(url: string, maxConnections = 2): CopyIngest {
+export function createCopyIngest(url: string, maxConnections = 2, fence?: ShardFence): CopyIngest {
   const pool = new pg.Pool({ connectionString: url, max: maxConnections, idleTimeoutMillis: 30_000 });
   pool.on('error', () => {
     // An idle client died; the next checkout opens a fresh one.
@@ -122,11 +121,14 @@ export function createCopyIngest(url: string, maxConnections = 2): CopyIngest {
       }
       await client.query('BEGIN');
       try {
-        if (generation !== undefined) {
-          const fence = await client.query<{ generation: string }>(FENCE, [account.userUid, account.exchange]);
-          if (fence.rows[0] === undefined || Number(fence.rows[0].generation) !== generation) {
-            throw new StaleGenerationError(`${accountId(account)}: the connection changed since it was loaded; write rolled back`);
-          }
+        // Same fence as assertFence (shard-fence.ts): generation and shard lease, one statement.
+        if (generation !== undefined || fence !== undefined) {
+          const lease = fence?.leaseOf(account) ?? null;
+          if (fence !== undefined && lease === null) checkFence(undefined, account, undefined, fence, null);
+          const result = await client.query<{ generation: string | null; epoch: string | null }>(FENCE_SQL, fenceParameters(account, lease, fence?.instanceId ?? null));
+          const row = result.rows[0];
+          const asNumber = (v: string | null | undefined): number | null => (v === null || v === undefined ? null : Number(v));
+          checkFence({ generation: asNumber(row?.generation), epoch: asNumber(row?.epoch) }, account, generation, fence, lease);
         }
         await pipeline(Readable.from(lines()), client.query(copyFrom(copySql)));
         const result = await client.query(insertSql, [account.userUid, account.exchange]);

@@ -8,7 +8,8 @@ import { CASH_FLOW_KINDS } from '../domain/events.js';
 import type { CopyIngest } from './copy-ingest.js';
 import { createConnectionRepository } from './connections.js';
 import { isoTime } from './copy-ingest.js';
-import { StaleGenerationError, toStorageError } from './errors.js';
+import { toStorageError } from './errors.js';
+import { assertFence, type ShardFence } from './shard-fence.js';
 import { noRows, sql } from './pool.js';
 import { createMinuteMarkStore } from './minute-mark-store.js';
 import { createFlagCounter } from './flag-counts.js';
@@ -82,7 +83,6 @@ const connectionRow = z.object({
   acceptTradingKeyRisk: z.boolean(),
 });
 const statusRow = z.object({ status: z.enum(['active', 'failed', 'disabled']) });
-const fenceRow = z.object({ generation: z.number().int() });
 const cursorRow = z.object({ cursor: z.string() });
 const engineStateRow = z.object({ state: z.unknown() });
 export interface AccountStoreOptions {
@@ -96,6 +96,8 @@ export interface AccountStoreOptions {
    * (tests and tools of the plaintext layout) the legacy plaintext tables are used.
    */
   readonly sealed?: SealedStore;
+  /** Shard leases (issue 18): every write transaction also checks this instance's lease on the account's shard. */
+  readonly fence?: ShardFence;
 }
 
 // One unnest statement per slice keeps the parameter arrays moderate.
@@ -111,13 +113,10 @@ async function upsertCursor(tx: DatabaseTransactionConnection, account: AccountK
 /**
  * Inside a write transaction: the connection still exists with the generation the writer loaded.
  * FOR SHARE holds the row until commit, so a removal waits for this write and then deletes it.
+ * With a fence, the same statement also checks the shard lease (src/storage/shard-fence.ts).
  */
-export async function assertGeneration(tx: DatabaseTransactionConnection, account: AccountKey, generation: Generation): Promise<void> {
-  if (generation === undefined) return;
-  const row = await tx.maybeOne(sql.type(fenceRow)`
-    SELECT generation FROM exchange_connections
-    WHERE user_uid = ${account.userUid} AND exchange = ${account.exchange} FOR SHARE`);
-  if (row?.generation !== generation) throw new StaleGenerationError(`${accountId(account)}: the connection changed since it was loaded; write rolled back`);
+export async function assertGeneration(tx: DatabaseTransactionConnection, account: AccountKey, generation: Generation, fence?: ShardFence): Promise<void> {
+  await assertFence(tx, account, generation, fence);
 }
 
 async function insertFills(tx: DatabaseTransactionConnection, account: AccountKey, fills: readonly Fill[]): Promise<number> {
@@ -222,7 +221,7 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
         if (sealed !== undefined) {
           await sealed.migrateLegacy(pool, key);
           const write = await pool.transaction(async (tx) => {
-            await assertGeneration(tx, key, generation);
+            await assertGeneration(tx, key, generation, options.fence);
             return sealed.commitFillsPage(tx, key, fills, cursor);
           });
           sealed.committed(write);
@@ -230,7 +229,7 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
         }
         if (options.copy !== undefined && fills.length >= copyThreshold) return options.copy.commitFillsPage(key, fills, cursor, generation);
         return pool.transaction(async (tx) => {
-          await assertGeneration(tx, key, generation);
+          await assertGeneration(tx, key, generation, options.fence);
           const inserted = await insertFills(tx, key, fills);
           await upsertCursor(tx, key, 'fills', cursor);
           return { inserted };
@@ -242,7 +241,7 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
         if (sealed !== undefined) {
           await sealed.migrateLegacy(pool, key);
           const write = await pool.transaction(async (tx) => {
-            await assertGeneration(tx, key, generation);
+            await assertGeneration(tx, key, generation, options.fence);
             return sealed.commitCashFlowsPage(tx, key, flows, cursor);
           });
           sealed.committed(write);
@@ -250,7 +249,7 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
         }
         if (options.copy !== undefined && flows.length >= copyThreshold) return options.copy.commitCashFlowsPage(key, flows, cursor, generation);
         return pool.transaction(async (tx) => {
-          await assertGeneration(tx, key, generation);
+          await assertGeneration(tx, key, generation, options.fence);
           const inserted = await insertCashFlows(tx, key, flows);
           await upsertCursor(tx, key, 'cash_flows', cursor);
           return { inserted };
@@ -333,7 +332,7 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
     saveAggregates: (key, write, generation) =>
       run('save aggregates', key, async () => {
         if (sealed === undefined || write.engineState === undefined) {
-          await saveAggregatesFenced(pool, key, write, generation);
+          await saveAggregatesFenced(pool, key, write, generation, options.fence);
           return;
         }
         const engineState = write.engineState;
@@ -341,16 +340,16 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
         // around the fenced statement: a stale generation rolls both back.
         const engineWrite = await pool.transaction(async (tx): Promise<SealedWrite> => {
           const sealedWrite = await sealed.saveEngineState(tx, key, engineState);
-          await saveAggregatesFenced(tx, key, { ...write, engineState: undefined }, generation);
+          await saveAggregatesFenced(tx, key, { ...write, engineState: undefined }, generation, options.fence);
           return sealedWrite;
         });
         sealed.committed(engineWrite);
       }),
 
     saveReconciliation: (key, write, generation) =>
-      run('save reconciliation', key, () => saveReconciliationFenced(pool, key, write, generation)),
+      run('save reconciliation', key, () => saveReconciliationFenced(pool, key, write, generation, options.fence)),
 
-    saveDerivatives: (key, write, generation) => saveDerivatives(pool, assertGeneration, key, write, generation),
+    saveDerivatives: (key, write, generation) => saveDerivatives(pool, (tx, account, g) => assertGeneration(tx, account, g, options.fence), key, write, generation),
     loadDerivatives: (key) => loadDerivatives(pool, key),
 
     loadReconciliation: (key) =>

@@ -43,6 +43,20 @@ export class StaleGenerationError extends StorageError {
   override name = 'StaleGenerationError';
 }
 
+/**
+ * This instance no longer holds the lease on the account's shard (expired, taken over, released, or
+ * its acting deadline passed): the write was rolled back. A StaleGenerationError, so the actor stops
+ * (credential zeroed) and is not parked: the shard's new owner carries on.
+ */
+export class ShardLeaseLostError extends StaleGenerationError {
+  override name = 'ShardLeaseLostError';
+}
+
+/** The placement table holds another number of shards than SHARD_COUNT: every instance must use the same. */
+export class ShardCountMismatchError extends StorageError {
+  override name = 'ShardCountMismatchError';
+}
+
 /** A row read back did not match its schema. Lists column paths only, never values. */
 export class StorageSchemaError extends StorageError {
   override name = 'StorageSchemaError';

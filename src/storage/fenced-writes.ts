@@ -1,8 +1,9 @@
 // The end-of-sync writes as single statements (issue 19): the generation fence and every insert
 // in one statement of data-modifying CTEs instead of a transaction (START, fence, inserts, COMMIT:
-// 4 to 7 round trips). One statement is atomic by itself; the fence CTE locks the connection row
-// FOR SHARE exactly as assertGeneration does, and every insert selects FROM it, so a stale
-// generation writes nothing and the statement answers 0 (StaleGenerationError, as before).
+// 4 to 7 round trips). One statement is atomic by itself; the fence CTEs lock the connection row
+// FOR SHARE and this instance's shard lease FOR KEY SHARE exactly as assertFence does, and every
+// insert selects FROM the fence, so a stale generation or a lost lease writes nothing and the
+// statement answers 0 (StaleGenerationError or ShardLeaseLostError, as on the transaction path).
 import { z } from 'zod';
 import type { CommonQueryMethods, SerializableValue } from 'slonik';
 import { accountId, type AccountKey } from '../domain/types.js';
@@ -11,23 +12,38 @@ import type { AggregateWrite, Generation, PerformanceWrite, ReconciliationWrite 
 import { isoTime } from './copy-ingest.js';
 import { StaleGenerationError } from './errors.js';
 import { sql } from './pool.js';
+import { checkFence, fenceParameters, type ShardFence, type ShardLease } from './shard-fence.js';
 
-const fencedRow = z.object({ fenced: z.number().int() });
+const fencedRow = z.object({ fenced: z.number().int(), generation: z.number().int().nullable(), epoch: z.number().int().nullable() });
 type Fragment = ReturnType<typeof sql.fragment>;
 
-function fence(key: AccountKey, generation: Generation): Fragment {
-  return generation === undefined
-    ? sql.fragment`SELECT 1 AS ok`
-    : sql.fragment`SELECT 1 AS ok FROM exchange_connections
-        WHERE user_uid = ${key.userUid} AND exchange = ${key.exchange} AND generation = ${generation} FOR SHARE`;
+/**
+ * The fence as CTEs: `f0` reads the connection's generation (FOR SHARE) and this instance's lease
+ * on the account's shard with its epoch (FOR KEY SHARE), exactly the statement of assertFence
+ * (shard-fence.ts); `fence` has one row when both checks pass, and every write selects FROM it.
+ */
+function fenceCtes(key: AccountKey, generation: Generation, fence: ShardFence | undefined, lease: ShardLease | null): Fragment {
+  const [user, exchange, shard, owner, epoch] = fenceParameters(key, lease, fence?.instanceId ?? null);
+  const generationOk = generation === undefined ? sql.fragment`true` : sql.fragment`f0.generation = ${generation}`;
+  const leaseOk = fence === undefined ? sql.fragment`true` : sql.fragment`f0.epoch IS NOT NULL`;
+  return sql.fragment`f0 AS (SELECT
+      (SELECT generation FROM exchange_connections WHERE user_uid = ${user} AND exchange = ${exchange} FOR SHARE) AS generation,
+      (SELECT epoch FROM placement WHERE shard = ${shard} AND owner_id = ${owner} AND epoch = ${epoch} AND expires_at > now() FOR KEY SHARE) AS epoch),
+    fence AS (SELECT 1 AS ok FROM f0 WHERE ${generationOk} AND ${leaseOk})`;
 }
 
-async function fenced(pool: CommonQueryMethods, key: AccountKey, generation: Generation, writes: readonly Fragment[]): Promise<void> {
+async function fenced(pool: CommonQueryMethods, key: AccountKey, generation: Generation, fence: ShardFence | undefined, writes: readonly Fragment[]): Promise<void> {
+  const lease = fence?.leaseOf(key) ?? null;
+  // Past the acting deadline (or a shard not held) nothing reaches the database.
+  if (fence !== undefined && lease === null) checkFence(undefined, key, undefined, fence, null);
   const ctes = writes.map((w, i) => sql.fragment`${sql.identifier([`w${i}`])} AS (${w})`);
   const row = await pool.one(sql.type(fencedRow)`
-    WITH fence AS (${fence(key, generation)})${writes.length === 0 ? sql.fragment`` : sql.fragment`, ${sql.join(ctes, sql.fragment`, `)}`}
-    SELECT count(*)::int AS fenced FROM fence`);
-  if (row.fenced !== 1) throw new StaleGenerationError(`${accountId(key)}: the connection changed since it was loaded; write rolled back`);
+    WITH ${fenceCtes(key, generation, fence, lease)}${writes.length === 0 ? sql.fragment`` : sql.fragment`, ${sql.join(ctes, sql.fragment`, `)}`}
+    SELECT (SELECT count(*) FROM fence)::int AS fenced, (SELECT generation FROM f0) AS generation, (SELECT epoch FROM f0) AS epoch`);
+  if (row.fenced !== 1) {
+    checkFence(row, key, generation, fence, lease);
+    throw new StaleGenerationError(`${accountId(key)}: the connection changed since it was loaded; write rolled back`);
+  }
 }
 
 const isoOrNull = (ms: number | null): string | null => (ms === null ? null : isoTime(ms));
@@ -55,7 +71,7 @@ function performanceInsert(key: AccountKey, write: PerformanceWrite): Fragment {
 }
 
 /** Hourly returns, snapshot, engine state and metrics of one aggregation: one statement. */
-export async function saveAggregatesFenced(pool: CommonQueryMethods, key: AccountKey, write: AggregateWrite, generation: Generation): Promise<void> {
+export async function saveAggregatesFenced(pool: CommonQueryMethods, key: AccountKey, write: AggregateWrite, generation: Generation, fence?: ShardFence): Promise<void> {
   const writes: Fragment[] = [];
   if (write.hourlyReturns.length > 0) {
     const tuples = write.hourlyReturns.map((h) => [isoTime(h.hourStart), h.return, h.cumulativeReturn, h.equityEnd, h.netFlow, flagsToMask(h.flags ?? [])]);
@@ -83,12 +99,12 @@ export async function saveAggregatesFenced(pool: CommonQueryMethods, key: Accoun
       ON CONFLICT (user_uid, exchange) DO UPDATE SET state = excluded.state, updated_at = now()`);
   }
   if (write.performance !== null) writes.push(performanceInsert(key, write.performance));
-  await fenced(pool, key, generation, writes);
+  await fenced(pool, key, generation, fence, writes);
 }
 
 /** The account's published reconciliation: one statement. */
-export async function saveReconciliationFenced(pool: CommonQueryMethods, key: AccountKey, write: ReconciliationWrite, generation: Generation): Promise<void> {
-  await fenced(pool, key, generation, [sql.fragment`
+export async function saveReconciliationFenced(pool: CommonQueryMethods, key: AccountKey, write: ReconciliationWrite, generation: Generation, fence?: ShardFence): Promise<void> {
+  await fenced(pool, key, generation, fence, [sql.fragment`
     INSERT INTO account_reconciliations (user_uid, exchange, at, status, explained_share, differing_assets, quarantined, fills_coverage_start, cash_flows_coverage_start)
     SELECT ${key.userUid}, ${key.exchange}, ${isoTime(write.at)}::timestamptz, ${write.status}, ${write.explainedShare}, ${write.differingAssets}, ${write.quarantined},
            ${isoOrNull(write.coverageStart.fills)}::timestamptz, ${isoOrNull(write.coverageStart.cashFlows)}::timestamptz

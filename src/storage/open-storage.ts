@@ -11,6 +11,7 @@ import { createAccountStore } from './create-account-store.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded.js';
 import { createMarketDataStore, type MarketDataStore } from './market-data-store.js';
 import { migrate } from './migrate.js';
+import type { ShardFence } from './shard-fence.js';
 import { createDatabasePool } from './pool.js';
 import { createAccountSealer, type AccountKeySource } from '../crypto/sealed-rows.js';
 import { createSealedStore } from './sealed-store.js';
@@ -28,9 +29,13 @@ export interface Storage {
 /**
  * `accountKeys`: the per-account data keys (EnclaveKeys): the account store then seals every
  * private row (sealed-store.ts). The service always passes them; maintenance CLIs that never touch
- * private rows need not.
+ * private rows need not. `fence`: this instance's shard leases (issue 18); every write checks them.
  */
-export async function openStorage(config: Pick<Config, 'DATABASE_URL' | 'EMBEDDED_DB_DIR'>, logger: Logger, accountKeys?: AccountKeySource): Promise<Storage> {
+export async function openStorage(
+  config: Pick<Config, 'DATABASE_URL' | 'EMBEDDED_DB_DIR'>, logger: Logger,
+  options: { readonly accountKeys?: AccountKeySource; readonly fence?: ShardFence } = {},
+): Promise<Storage> {
+  const { accountKeys } = options;
   let embedded: EmbeddedDatabase | null = null;
   if (config.DATABASE_URL === undefined) {
     embedded = await startEmbeddedDatabase(config.EMBEDDED_DB_DIR);
@@ -43,7 +48,7 @@ export async function openStorage(config: Pick<Config, 'DATABASE_URL' | 'EMBEDDE
     await migrate(url, logger);
     pool = await createDatabasePool(url, embedded === null ? {} : { maxPoolSize: embedded.maxPoolSize });
     // COPY through pglite-socket is untested and PGlite serves one session: small-page path only.
-    copy = embedded === null ? createCopyIngest(url) : undefined;
+    copy = embedded === null ? createCopyIngest(url, 2, options.fence) : undefined;
   } catch (error) {
     await pool?.end();
     await embedded?.stop();
@@ -55,6 +60,7 @@ export async function openStorage(config: Pick<Config, 'DATABASE_URL' | 'EMBEDDE
     accountStore: createAccountStore(openPool, {
       ...(copy === undefined ? {} : { copy }),
       ...(accountKeys === undefined ? {} : { sealed: createSealedStore(createAccountSealer(accountKeys)) }),
+      ...(options.fence === undefined ? {} : { fence: options.fence }),
     }),
     connections: createConnectionRepository(openPool),
     marketData: createMarketDataStore(openPool),

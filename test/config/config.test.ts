@@ -85,3 +85,19 @@ test('HOST_DATA changes with every measured setting and not with the database pa
   t.false(same({ LARGE_FLOW_SHARE: '0.2' }));
   t.is(canonicalJson({ b: 1, a: ['x', { d: null, c: true }] }), '{"a":["x",{"c":true,"d":null}],"b":1}');
 });
+
+test('scale-out defaults keep one instance owning every shard of 1,024', async (t) => {
+  const { instanceAddress } = await import('../../src/config/config.js');
+  const config = loadConfig({});
+  t.is(config.SHARD_COUNT, 1_024);
+  t.is(config.LEASE_TTL_MS, 15_000);
+  t.is(instanceAddress(config), '127.0.0.1:50051');
+  t.is(instanceAddress(loadConfig({ INSTANCE_ADDR: '10.0.0.7:50051' })), '10.0.0.7:50051');
+});
+
+test('scale-out settings are validated by name', (t) => {
+  const error = t.throws(() => loadConfig({ INSTANCE_ADDR: 'no port', LEASE_TTL_MS: '10', SHARD_COUNT: '0' }), { instanceOf: ConfigError });
+  t.regex(error!.message, /INSTANCE_ADDR: expected host:port/u);
+  t.regex(error!.message, /LEASE_TTL_MS/u);
+  t.regex(error!.message, /SHARD_COUNT/u);
+});

@@ -214,7 +214,7 @@ test.serial('the built service on the embedded default runs the demo and syncs t
   const { output } = await runScenario(t, {
     env: { EMBEDDED_DB_DIR },
     async withStore(work, rootHex) {
-      const storage = await openStorage({ EMBEDDED_DB_DIR }, createLogger('silent'), await accountKeysOf(rootHex));
+      const storage = await openStorage({ EMBEDDED_DB_DIR }, createLogger('silent'), { accountKeys: await accountKeysOf(rootHex) });
       try {
         return await work(storage.accountStore);
       } finally {

@@ -1,0 +1,51 @@
+-- OPTIONAL, not a numbered migration (the runner never applies it): the single-server step of
+-- "schema ready to shard" (issue 18). Turns every account table into a table hash-partitioned by
+-- user_uid, keeping columns, defaults, checks, keys, indexes and grants. Every primary key and
+-- unique constraint of an account table includes user_uid and no foreign key joins tables
+-- (test/storage/shard-ready-schema.test.ts keeps it so), which is what PostgreSQL's partitioning and
+-- Citus' distribution by user_uid require.
+--
+-- Run as the database owner, with the service stopped (it rewrites every account table in one
+-- transaction, holding ACCESS EXCLUSIVE locks), after every numbered migration:
+--   psql "$DATABASE_URL" -v partitions=16 -f sql/optional/hash-partition-by-user-uid.sql
+-- Later numbered migrations still apply (ALTER TABLE on a partitioned table reaches every partition).
+\set ON_ERROR_STOP on
+BEGIN;
+
+CREATE FUNCTION pg_temp.partition_by_user_uid(tbl text, parts integer) RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  old text := tbl || '_unpartitioned';
+  grant_row record;
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_class WHERE relname = tbl AND relkind = 'p' AND relnamespace = 'public'::regnamespace) THEN
+    RAISE NOTICE '% is already partitioned', tbl;
+    RETURN;
+  END IF;
+  EXECUTE format('ALTER TABLE public.%I RENAME TO %I', tbl, old);
+  EXECUTE format('CREATE TABLE public.%I (LIKE public.%I INCLUDING ALL) PARTITION BY HASH (user_uid)', tbl, old);
+  FOR i IN 0 .. parts - 1 LOOP
+    EXECUTE format('CREATE TABLE public.%I PARTITION OF public.%I FOR VALUES WITH (MODULUS %s, REMAINDER %s)', tbl || '_p' || i, tbl, parts, i);
+  END LOOP;
+  EXECUTE format('INSERT INTO public.%I SELECT * FROM public.%I', tbl, old);
+  -- The same privileges as before (enclave_user, gateway_user), on the parent: queries go through it.
+  EXECUTE format('REVOKE ALL ON public.%I FROM PUBLIC', tbl);
+  FOR grant_row IN
+    SELECT grantee, string_agg(privilege_type, ', ') AS privileges
+    FROM information_schema.role_table_grants
+    WHERE table_schema = 'public' AND table_name = old AND grantee <> current_user
+    GROUP BY grantee
+  LOOP
+    EXECUTE format('GRANT %s ON public.%I TO %I', grant_row.privileges, tbl, grant_row.grantee);
+  END LOOP;
+  EXECUTE format('DROP TABLE public.%I', old);
+END
+$fn$;
+
+SELECT pg_temp.partition_by_user_uid(t, :partitions)
+FROM unnest(ARRAY[
+  'exchange_connections', 'trades', 'cash_flows', 'sync_cursors', 'engine_states', 'balance_snapshots',
+  'hourly_returns', 'performance_stats', 'account_reconciliations'
+]) AS t
+WHERE to_regclass('public.' || t) IS NOT NULL;
+
+COMMIT;

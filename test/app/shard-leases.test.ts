@@ -1,0 +1,128 @@
+// Two lease keepers on one real database (issue 18): shares, hand-back on join, takeover after a
+// crash within TTL + one poll, and the watchdog that stops actors when renewals hang.
+import test from 'ava';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Registry } from 'prom-client';
+import { createShardLeaseKeeper, type ShardLeaseKeeper } from '../../src/app/shard-leases.js';
+import { createPlacementRepository, type PlacementRepository } from '../../src/storage/placement.js';
+import { createLeaseBook, type LeaseBook } from '../../src/storage/shard-fence.js';
+import { useTestDatabase } from '../../testkit/support/database.js';
+
+const db = useTestDatabase(test);
+const SHARDS = 8;
+const TTL_MS = 600;
+
+interface Instance {
+  readonly book: LeaseBook;
+  readonly keeper: ShardLeaseKeeper;
+  readonly stoppedShards: number[];
+  readonly gainedShards: number[];
+  readonly registry: Registry;
+}
+
+function instance(id: string, placement: PlacementRepository = createPlacementRepository(db().pool)): Instance {
+  const book = createLeaseBook(id, SHARDS);
+  const stoppedShards: number[] = [];
+  const gainedShards: number[] = [];
+  const registry = new Registry();
+  const keeper = createShardLeaseKeeper({
+    placement, book, addr: `${id}:50051`, ttlMs: TTL_MS, registry,
+    stopShards: async (shards) => { stoppedShards.push(...shards); },
+    shardsGained: async (shards) => { gainedShards.push(...shards); },
+  });
+  return { book, keeper, stoppedShards, gainedShards, registry };
+}
+
+test.serial('one instance owns every shard; a second one gets its share handed over', async (t) => {
+  const placement = createPlacementRepository(db().pool);
+  await placement.ensureShards(SHARDS);
+  const a = instance('keeper-a');
+  await a.keeper.round();
+  await a.keeper.settled();
+  t.is(a.book.size, SHARDS);
+  t.deepEqual([...a.gainedShards].sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7]);
+  t.regex(await a.registry.metrics(), /enclave_shard_leases_held 8/u);
+  t.regex(await a.registry.metrics(), /enclave_shards_configured 8/u);
+
+  const b = instance('keeper-b');
+  await b.keeper.round();
+  await b.keeper.settled(); // beats: now two live instances, nothing free yet
+  t.is(b.book.size, 0);
+  await a.keeper.round();
+  await a.keeper.settled(); // hands back its excess, actors stopped first
+  t.is(a.book.size, SHARDS / 2);
+  t.deepEqual(a.stoppedShards, [4, 5, 6, 7]);
+  await b.keeper.round();
+  await b.keeper.settled();
+  t.deepEqual(b.book.shards(), [4, 5, 6, 7]);
+  t.deepEqual(Object.fromEntries(await placement.ownedCounts()), { 'keeper-a': 4, 'keeper-b': 4 });
+
+  // SIGTERM on B: released at once, A takes them on its next round.
+  await b.keeper.stop();
+  t.deepEqual(b.stoppedShards, [4, 5, 6, 7]);
+  await a.keeper.round();
+  await a.keeper.settled();
+  t.is(a.book.size, SHARDS);
+  await a.keeper.stop();
+  t.deepEqual(await placement.ownedCounts(), new Map());
+});
+
+test.serial("a crashed instance's shards are owned again within TTL + one poll", async (t) => {
+  const placement = createPlacementRepository(db().pool);
+  await placement.ensureShards(SHARDS);
+  const a = instance('crash-a');
+  const b = instance('crash-b');
+  await a.keeper.round();
+  await a.keeper.settled();
+  await b.keeper.round();
+  await b.keeper.settled();
+  await a.keeper.round();
+  await a.keeper.settled();
+  await b.keeper.round();
+  await b.keeper.settled();
+  t.is(a.book.size + b.book.size, SHARDS);
+  const crashedAt = performance.now();
+  // A is killed: no more rounds, no release. B polls every TTL/3, as its timer would.
+  let takenOverAt: number | null = null;
+  while (performance.now() - crashedAt < 3 * TTL_MS) {
+    await sleep(TTL_MS / 3);
+    await b.keeper.round();
+    await b.keeper.settled();
+    if (b.book.size === SHARDS) {
+      takenOverAt = performance.now();
+      break;
+    }
+  }
+  t.not(takenOverAt, null);
+  const takeoverMs = takenOverAt! - crashedAt;
+  t.true(takeoverMs <= TTL_MS + TTL_MS / 3 + 200, `takeover took ${Math.round(takeoverMs)} ms`);
+  await b.keeper.stop();
+});
+
+test.serial('renewals that hang stop every actor at the acting deadline', async (t) => {
+  const real = createPlacementRepository(db().pool);
+  await real.ensureShards(SHARDS);
+  let frozen = false;
+  const never = new Promise<never>(() => {});
+  const hanging: PlacementRepository = {
+    ...real,
+    heartbeat: (...args) => (frozen ? never : real.heartbeat(...args)),
+    renew: (...args) => (frozen ? never : real.renew(...args)),
+  };
+  const a = instance('frozen-a', hanging);
+  const startedAt = performance.now();
+  await a.keeper.round();
+  await a.keeper.settled();
+  t.is(a.book.size, SHARDS);
+  frozen = true;
+  void a.keeper.round();
+  await sleep(TTL_MS);
+  const elapsed = performance.now() - startedAt;
+  t.is(a.book.size, 0);
+  t.deepEqual([...a.stoppedShards].sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7]);
+  t.true(elapsed < TTL_MS + 100, 'stopped before the database expiry');
+  t.false(a.book.owns({ userUid: 'anyone', exchange: 'binance' }));
+  t.regex(await a.registry.metrics(), /enclave_shard_lease_losses_total 8/u);
+  // Released through the real repository so the next test file run starts clean.
+  await real.release('frozen-a', [0, 1, 2, 3, 4, 5, 6, 7]);
+});

@@ -1,0 +1,367 @@
+// Several service processes on one PostgreSQL (issue 18), for test/reliability/scale-out.test.ts
+// (small) and `npm run soak -- scale` (full). Accounts are on the deterministic `simulated` venue,
+// which runs inside each service process: which instance synced which account, and when, comes
+// from each process's own 'sync finished' / 'sync failed' log lines (pino time, duration), not from
+// a venue-side log. Each instance reaches PostgreSQL through its own TCP proxy, which can be frozen.
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import { createConnector } from '../../src/exchanges/registry.js';
+import type { AccountKey } from '../../src/domain/types.js';
+import { sql } from '../../src/storage/pool.js';
+import { createTestDatabase, TEST_SERVER, type TestDatabase } from './database.js';
+import { connectAccount, startServiceProcess, type ServiceProcess } from './service-process.js';
+
+export type ScaleScenario = 'kill' | 'stop-cont' | 'freeze-db' | 'term' | 'join';
+
+export interface ScaleOutOptions {
+  readonly instances: number;
+  readonly accounts: number;
+  readonly shardCount: number;
+  readonly ttlMs: number;
+  readonly syncIntervalMs: number;
+  /** Run in this order, each followed by a settle period of one sync interval. */
+  readonly scenarios: readonly ScaleScenario[];
+  /** Also sync the accounts with one instance on a second database and compare published returns. */
+  readonly reference: boolean;
+  readonly log?: (line: string) => void;
+}
+
+export interface ScaleOutFigures {
+  readonly instances: number;
+  readonly accounts: number;
+  readonly shardCount: number;
+  readonly ttlMs: number;
+  readonly syncIntervalMs: number;
+  readonly scenarios: readonly ScaleScenario[];
+  readonly syncs: number;
+  readonly accountsNeverSynced: number;
+  readonly overlappingSyncs: number;
+  readonly staleOwnerCommits: number;
+  readonly staleWritesRefused: number;
+  readonly takeoverSeconds: readonly number[];
+  readonly takeoverBoundSeconds: number;
+  readonly longestGapSeconds: number;
+  readonly gapBoundSeconds: number;
+  readonly fillsExpected: number;
+  readonly fillsLost: number;
+  readonly fillsDuplicated: number;
+  readonly fillsUnexpected: number;
+  readonly returnsIdenticalToReference: boolean | null;
+  readonly shardSpreadAfterJoin: readonly number[] | null;
+  readonly seconds: number;
+}
+
+interface Instance {
+  readonly label: string;
+  readonly svc: ServiceProcess;
+  readonly instanceId: string;
+  readonly proxy: FreezableProxy;
+}
+
+interface SyncEvent {
+  readonly instance: string;
+  readonly account: string;
+  readonly start: number;
+  readonly end: number;
+  readonly ok: boolean;
+  readonly error?: string;
+}
+
+/** A TCP proxy to PostgreSQL whose traffic can be frozen (bytes held, connections kept open). */
+interface FreezableProxy {
+  readonly port: number;
+  freeze(): void;
+  thaw(): void;
+  close(): Promise<void>;
+}
+
+async function startProxy(targetPort: number): Promise<FreezableProxy> {
+  const pairs = new Set<[net.Socket, net.Socket]>();
+  let frozen = false;
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    const pair: [net.Socket, net.Socket] = [client, upstream];
+    pairs.add(pair);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    if (frozen) { client.pause(); upstream.pause(); }
+    const drop = () => { pairs.delete(pair); client.destroy(); upstream.destroy(); };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    port,
+    freeze() {
+      frozen = true;
+      for (const [a, b] of pairs) { a.pause(); b.pause(); }
+    },
+    thaw() {
+      frozen = false;
+      for (const [a, b] of pairs) { a.resume(); b.resume(); }
+    },
+    async close() {
+      for (const [a, b] of pairs) { a.destroy(); b.destroy(); }
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+const logLine = z.object({ msg: z.string(), time: z.number(), account: z.string().optional(), durationMs: z.number().optional(), error: z.string().optional(), instanceId: z.string().optional() }).passthrough();
+
+function parse(line: string): z.infer<typeof logLine> | null {
+  if (!line.startsWith('{')) return null;
+  try {
+    const parsed = logLine.safeParse(JSON.parse(line));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+function syncEvents(instance: Instance): SyncEvent[] {
+  const events: SyncEvent[] = [];
+  for (const line of instance.svc.lines) {
+    const entry = parse(line);
+    if (entry === null || entry.account === undefined) continue;
+    if (entry.msg === 'sync finished' && entry.durationMs !== undefined) {
+      events.push({ instance: instance.instanceId, account: entry.account, start: entry.time - entry.durationMs, end: entry.time, ok: true });
+    } else if (entry.msg === 'sync failed') {
+      events.push({ instance: instance.instanceId, account: entry.account, start: entry.time, end: entry.time, ok: false, ...(entry.error === undefined ? {} : { error: entry.error }) });
+    }
+  }
+  return events;
+}
+
+const ownedRow = z.object({ owned: z.number().int() });
+const countsRow = z.object({ ownerId: z.string(), owned: z.number().int() });
+const tradeRow = z.object({ userUid: z.string(), id: z.string(), n: z.number().int() });
+const returnRow = z.object({ userUid: z.string(), hour: z.number(), r: z.number(), c: z.number() });
+
+export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutFigures> {
+  const started = Date.now();
+  const say = options.log ?? (() => undefined);
+  const db = await createTestDatabase();
+  let reference: TestDatabase | null = null;
+  const instances: Instance[] = [];
+  const retired: Instance[] = [];
+  const accounts: AccountKey[] = Array.from({ length: options.accounts }, (_, i) => ({ userUid: `scale-${String(i).padStart(5, '0')}`, exchange: 'simulated' }));
+  const serverPort = Number(new URL(TEST_SERVER).port || 5432);
+  let counter = 0;
+  const env = (proxyPort: number, dbName: string): Record<string, string> => ({
+    DATABASE_URL: `postgresql://postgres@127.0.0.1:${proxyPort}/${dbName}`,
+    SHARD_COUNT: String(options.shardCount),
+    LEASE_TTL_MS: String(options.ttlMs),
+    SYNC_INTERVAL_MS: String(options.syncIntervalMs),
+    ACTOR_IDLE_MS: String(Math.max(1_000, Math.floor(options.syncIntervalMs / 2))),
+    INSTANCE_ADDR: `127.0.0.1:${60_000 + counter}`,
+    LOG_LEVEL: 'info',
+    SHUTDOWN_GRACE_MS: '5000',
+    POOL_THREADS: '1',
+  });
+  const launch = async (): Promise<Instance> => {
+    counter += 1;
+    const label = `i${counter}`;
+    const proxy = await startProxy(serverPort);
+    const svc = await startServiceProcess(env(proxy.port, db.name), { startTimeoutMs: 120_000 });
+    const startLine = svc.lines.map(parse).find((e) => e?.msg === 'enclave worker started');
+    const instance = { label, svc, instanceId: startLine?.instanceId ?? label, proxy };
+    instances.push(instance);
+    say(`started ${label} (${instance.instanceId})`);
+    return instance;
+  };
+  const retire = (instance: Instance): void => {
+    instances.splice(instances.indexOf(instance), 1);
+    retired.push(instance);
+  };
+  const liveOwned = async (excluding: readonly string[]): Promise<number> => db.pool.oneFirst(sql.type(ownedRow)`
+    SELECT count(*)::int AS owned FROM placement WHERE expires_at > now() AND owner_id IS NOT NULL
+      AND NOT (owner_id = ANY(${sql.array([...excluding], 'text')}))`);
+  /** Seconds from `since` until every shard is held by an instance other than `gone`. */
+  const waitOwned = async (gone: readonly string[], since: number, limitMs: number): Promise<number> => {
+    while (Date.now() - since < limitMs) {
+      if (await liveOwned(gone) === options.shardCount) return (Date.now() - since) / 1000;
+      await sleep(100);
+    }
+    return Number.POSITIVE_INFINITY;
+  };
+  const disruptions: { readonly instance: string; readonly from: number; readonly to: number }[] = [];
+  const takeovers: number[] = [];
+  let spread: number[] | null = null;
+
+  try {
+    for (const account of accounts) await connectAccount(db.pool, account, { apiKey: `key-${account.userUid}`, secret: 'simulated' });
+    for (let i = 0; i < options.instances; i++) await launch();
+    await waitOwned([], Date.now(), 10 * options.ttlMs);
+    // Every account has synced once before the first scenario.
+    const firstSyncsBy = Date.now() + 10 * options.syncIntervalMs;
+    const syncedOnce = () => new Set([...instances, ...retired].flatMap(syncEvents).filter((e) => e.ok).map((e) => e.account)).size;
+    while (syncedOnce() < accounts.length && Date.now() < firstSyncsBy) await sleep(500);
+    say(`first syncs: ${syncedOnce()}/${accounts.length}`);
+    const settle = () => sleep(options.syncIntervalMs);
+
+    for (const scenario of options.scenarios) {
+      const victim = instances[0]!;
+      say(`scenario ${scenario} on ${victim.label}`);
+      switch (scenario) {
+        case 'kill': {
+          const at = Date.now();
+          victim.svc.child.kill('SIGKILL');
+          await victim.svc.exited;
+          retire(victim);
+          takeovers.push(await waitOwned([victim.instanceId], at, 10 * options.ttlMs));
+          await launch();
+          break;
+        }
+        case 'stop-cont': {
+          const at = Date.now();
+          victim.svc.child.kill('SIGSTOP');
+          await sleep(2 * options.ttlMs);
+          victim.svc.child.kill('SIGCONT');
+          disruptions.push({ instance: victim.instanceId, from: at, to: Date.now() });
+          break;
+        }
+        case 'freeze-db': {
+          const at = Date.now();
+          victim.proxy.freeze();
+          await sleep(2 * options.ttlMs);
+          victim.proxy.thaw();
+          disruptions.push({ instance: victim.instanceId, from: at, to: Date.now() });
+          break;
+        }
+        case 'term': {
+          const exit = await victim.svc.stop('SIGTERM');
+          retire(victim);
+          say(`SIGTERM exit ${exit.code} after ${exit.afterMs} ms`);
+          await launch();
+          break;
+        }
+        case 'join': {
+          await launch();
+          await sleep(6 * options.ttlMs);
+          const counts = await db.pool.any(sql.type(countsRow)`
+            SELECT owner_id AS "ownerId", count(*)::int AS owned FROM placement WHERE expires_at > now() AND owner_id IS NOT NULL GROUP BY owner_id`);
+          spread = counts.map((c) => c.owned).sort((a, b) => a - b);
+          break;
+        }
+        default:
+          throw new Error(`unknown scenario ${String(scenario)}`);
+      }
+      await settle();
+    }
+    await settle();
+    const endedAt = Date.now();
+    for (const instance of [...instances]) {
+      await instance.svc.stop('SIGTERM');
+      retire(instance);
+    }
+
+    // Overlaps and stale commits, from every instance's sync log.
+    const events = retired.flatMap(syncEvents);
+    const byAccount = new Map<string, SyncEvent[]>();
+    for (const e of events) byAccount.set(e.account, [...(byAccount.get(e.account) ?? []), e]);
+    let overlapping = 0;
+    let longestGap = 0;
+    for (const list of byAccount.values()) {
+      const ok = list.filter((e) => e.ok).sort((a, b) => a.start - b.start);
+      for (let i = 1; i < ok.length; i++) {
+        if (ok[i]!.instance !== ok[i - 1]!.instance && ok[i]!.start < ok[i - 1]!.end) overlapping += 1;
+        longestGap = Math.max(longestGap, ok[i]!.end - ok[i - 1]!.end);
+      }
+      const last = ok.at(-1);
+      if (last !== undefined) longestGap = Math.max(longestGap, endedAt - options.syncIntervalMs - last.end);
+    }
+    if (process.env.SCALE_DEBUG === '1') {
+      for (const [account, list] of byAccount) {
+        process.stderr.write(`${account}: ${list.sort((a, b) => a.start - b.start).map((e) => `${e.instance.slice(0, 4)} ${((e.start - started) / 1000).toFixed(1)}-${((e.end - started) / 1000).toFixed(1)}${e.ok ? '' : ` ${e.error ?? 'failed'}`}`).join(' | ')}\n`);
+      }
+    }
+    const staleCommits = events.filter((e) => e.ok && disruptions.some((d) => d.instance === e.instance && e.start < d.from && e.end > d.to)).length;
+    const staleRefused = events.filter((e) => !e.ok && (e.error === 'ShardLeaseLostError' || e.error === 'StaleGenerationError')).length;
+
+    // Fills against the venue's own data, up to the earliest last successful sync start.
+    const lastStarts = [...byAccount.values()].map((list) => list.filter((e) => e.ok).map((e) => e.start)).filter((starts) => starts.length > 0).map((starts) => Math.max(...starts));
+    const neverSynced = accounts.length - lastStarts.length;
+    const cutoff = lastStarts.length === 0 ? started : Math.min(...lastStarts);
+    const stored = await db.pool.any(sql.type(tradeRow)`
+      SELECT user_uid AS "userUid", exchange_trade_id AS id, count(*)::int AS n FROM trades
+      WHERE executed_at < ${new Date(cutoff).toISOString()}::timestamptz GROUP BY 1, 2`);
+    const storedIds = new Set(stored.map((r) => `${r.userUid}/${r.id}`));
+    const duplicated = stored.filter((r) => r.n > 1).length;
+    let expected = 0;
+    let lost = 0;
+    const expectedIds = new Set<string>();
+    for (const account of accounts) {
+      const venue = createConnector(account, { apiKey: `key-${account.userUid}`, secret: 'simulated' }, { enclaveMode: false, now: () => cutoff });
+      for await (const page of venue.fetchFills(null)) {
+        for (const fill of page.items) {
+          if (fill.executedAt >= cutoff) continue;
+          expected += 1;
+          expectedIds.add(`${account.userUid}/${fill.exchangeTradeId}`);
+          if (!storedIds.has(`${account.userUid}/${fill.exchangeTradeId}`)) lost += 1;
+        }
+      }
+      await venue.close();
+    }
+    const unexpected = [...storedIds].filter((id) => !expectedIds.has(id)).length;
+
+    // One instance on its own database, the same accounts: published returns must be identical.
+    let identical: boolean | null = null;
+    if (options.reference) {
+      reference = await createTestDatabase();
+      for (const account of accounts) await connectAccount(reference.pool, account, { apiKey: `key-${account.userUid}`, secret: 'simulated' });
+      const proxy = await startProxy(serverPort);
+      const svc = await startServiceProcess(env(proxy.port, reference.name), { startTimeoutMs: 120_000 });
+      const refInstance: Instance = { label: 'reference', svc, instanceId: 'reference', proxy };
+      const by = Date.now() + 10 * options.syncIntervalMs;
+      while (new Set(syncEvents(refInstance).filter((e) => e.ok).map((e) => e.account)).size < accounts.length && Date.now() < by) await sleep(500);
+      await svc.stop('SIGTERM');
+      await proxy.close();
+      // Hours both runs have closed: before the hour of the earliest last sync.
+      const hourCut = new Date(Math.floor(cutoff / 3_600_000) * 3_600_000 - 3_600_000).toISOString();
+      const rows = async (pool: TestDatabase['pool']) => (await pool.any(sql.type(returnRow)`
+        SELECT user_uid AS "userUid", extract(epoch FROM hour_start)::float8 AS hour, return AS r, cumulative_return AS c
+        FROM hourly_returns WHERE hour_start < ${hourCut}::timestamptz ORDER BY 1, 2`)).map((r) => `${r.userUid}|${r.hour}|${r.r}|${r.c}`);
+      const [ours, theirs] = await Promise.all([rows(db.pool), rows(reference.pool)]);
+      identical = ours.length > 0 && ours.length === theirs.length && ours.every((row, i) => row === theirs[i]);
+    }
+
+    return {
+      instances: options.instances,
+      accounts: options.accounts,
+      shardCount: options.shardCount,
+      ttlMs: options.ttlMs,
+      syncIntervalMs: options.syncIntervalMs,
+      scenarios: options.scenarios,
+      syncs: events.filter((e) => e.ok).length,
+      accountsNeverSynced: neverSynced,
+      overlappingSyncs: overlapping,
+      staleOwnerCommits: staleCommits,
+      staleWritesRefused: staleRefused,
+      takeoverSeconds: takeovers.map((s) => Math.round(s * 10) / 10),
+      takeoverBoundSeconds: (options.ttlMs + options.ttlMs / 3) / 1000,
+      longestGapSeconds: Math.round(longestGap / 100) / 10,
+      // The actor's jitter is ±10% of the interval, plus one takeover.
+      gapBoundSeconds: Math.round((1.1 * options.syncIntervalMs + options.ttlMs + options.ttlMs / 3) / 100) / 10,
+      fillsExpected: expected,
+      fillsLost: lost,
+      fillsDuplicated: duplicated,
+      fillsUnexpected: unexpected,
+      returnsIdenticalToReference: identical,
+      shardSpreadAfterJoin: spread,
+      seconds: Math.round((Date.now() - started) / 1000),
+    };
+  } finally {
+    for (const instance of [...instances]) {
+      instance.svc.child.kill('SIGCONT');
+      await instance.svc.stop('SIGKILL');
+    }
+    for (const instance of retired) await instance.proxy.close();
+    for (const instance of instances) await instance.proxy.close();
+    await reference?.drop();
+    await db.drop();
+  }
+}
+
