@@ -13,6 +13,8 @@ const db = useTestDatabase(test);
 /** Not account data: public reference data (replicated to every node) and coordination tables. */
 const NOT_ACCOUNT_TABLES = new Set([
   'price_candles', // public market data, shared by every account of a venue: reference table
+  'minute_marks', // public one-minute marks (sql/015): reference table
+  'market_series_coverage', // which public ranges are stored (sql/013): reference table
   'placement', // shard leases (sql/012): coordination, never distributed
   'instances', // live instance heartbeats (sql/012): coordination
   'schema_migrations', // the migration runner's record
