@@ -123,6 +123,8 @@ function benchPort(accounts: number): EnclaveApi {
       return found;
     },
     sync: notHere,
+    disclosureLevel: async () => 'full',
+    setDisclosureLevel: notHere,
     getReturns: notHere,
     getSnapshots: notHere,
     identity: notHere,
@@ -235,7 +237,7 @@ async function measure(label: string, plan: LoadPlan): Promise<Summary> {
 /** A grpc-js server with the same generated service answering one constant reply. */
 async function bareServer(): Promise<{ port: number; close(): void }> {
   const server = new Server({ 'grpc.enable_channelz': 0 });
-  const reply: GetAggregatedMetricsResponse = { metrics: { ...performanceStatsOf(1), annualizedReturn: 0.1, annualizationNote: '', currency: 'USDT', maxDrawdownPeakHourMs: 0, maxDrawdownTroughHourMs: 0, sharpe: 1, sortino: 1, calmar: 1, bestHour: 0, worstHour: 0 } };
+  const reply: GetAggregatedMetricsResponse = { metrics: { ...performanceStatsOf(1), annualizedReturn: 0.1, annualizationNote: '', currency: 'USDT', maxDrawdownPeakHourMs: 0, maxDrawdownTroughHourMs: 0, sharpe: 1, sortino: 1, calmar: 1, bestHour: 0, worstHour: 0 }, disclosureLevel: 0 };
   const notUsed = (_call: unknown, callback: sendUnaryData<never>): void => callback({ code: 12 });
   server.addService(EnclaveServiceService, {
     getAggregatedMetrics: (_call: unknown, callback: sendUnaryData<GetAggregatedMetricsResponse>) => callback(null, reply),

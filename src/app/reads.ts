@@ -8,6 +8,8 @@ import { accountId } from '../domain/types.js';
 import { AccountFailedError, AccountNotFoundError } from '../actors/errors.js';
 import { toActorError } from '../actors/account-actor.js';
 import type { AccountStore } from '../storage/account-store.js';
+import type { DisclosureStore } from '../storage/disclosure-store.js';
+import { DEFAULT_DISCLOSURE_LEVEL, discloseHour, disclosePerformance, discloseSnapshots, type DisclosureLevel } from '../domain/disclosure.js';
 
 /** What the read side needs of storage: statuses and published rows, never an envelope. */
 export type ReadStore = Pick<AccountStore, 'loadConnectionStatus' | 'loadHourlyReturns' | 'loadSnapshots' | 'loadPerformanceStats'>;
@@ -34,7 +36,12 @@ export async function loadPerformance(store: ReadStore, account: AccountKey): Pr
  * `isParked` is the runtime's own knowledge (an account parked in this process answers
  * AccountFailedError before its row says failed); it is a map lookup, not an ask.
  */
-export function createReads(store: ReadStore, isParked: (account: AccountKey) => boolean): Reads {
+/**
+ * Every reply follows the account's disclosure level (src/domain/disclosure.ts): storage hands the
+ * exact figures to the enclave, and what leaves is cut here to the level.
+ */
+export function createReads(store: ReadStore, isParked: (account: AccountKey) => boolean, disclosure: Pick<DisclosureStore, 'loadDisclosureLevel'>): Reads {
+  const levelOf = async (account: AccountKey): Promise<DisclosureLevel> => (await disclosure.loadDisclosureLevel(account)) ?? DEFAULT_DISCLOSURE_LEVEL;
   const readable = async (account: AccountKey, signal: AbortSignal | undefined): Promise<void> => {
     signal?.throwIfAborted();
     if (isParked(account)) throw new AccountFailedError(`${accountId(account)} is parked`);
@@ -53,8 +60,18 @@ export function createReads(store: ReadStore, isParked: (account: AccountKey) =>
     }
   };
   return {
-    returns: (account, from, to, signal) => read(account, signal, () => store.loadHourlyReturns(account, from, to)),
-    snapshots: (account, from, to, signal) => read(account, signal, () => store.loadSnapshots(account, from, to)),
-    performance: (account, signal) => read(account, signal, () => loadPerformance(store, account)),
+    returns: (account, from, to, signal) => read(account, signal, async () => {
+      const [hours, level] = await Promise.all([store.loadHourlyReturns(account, from, to), levelOf(account)]);
+      return level === 'full' ? hours : hours.map((h) => discloseHour(h, level));
+    }),
+    snapshots: (account, from, to, signal) => read(account, signal, async () => {
+      const [snapshots, level] = await Promise.all([store.loadSnapshots(account, from, to), levelOf(account)]);
+      return discloseSnapshots(snapshots, level);
+    }),
+    performance: (account, signal) => read(account, signal, async () => {
+      const [stored, level] = await Promise.all([store.loadPerformanceStats(account), levelOf(account)]);
+      const stats = stored?.stats ?? computePerformanceStats([], { realizedPnl: 0, unrealizedPnl: 0, totalFees: 0 });
+      return disclosePerformance(stats, level, stored?.snapshot?.equity ?? null);
+    }),
   };
 }

@@ -159,7 +159,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     now: Date.now(), syncIntervalMs: config.SYNC_INTERVAL_MS, random: Math.random,
   });
   logger.info(restored, 'account schedules restored');
-  const reads = createReads(storage.accountStore, (account) => runtime.supervisor.status(account) === 'failed');
+  const reads = createReads(storage.accountStore, (account) => runtime.supervisor.status(account) === 'failed', storage.disclosure);
 
   const tls = enclaveTls(config);
   const attester = () =>
@@ -174,7 +174,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     host: config.ENCLAVE_HOST,
     port: config.ENCLAVE_PORT,
     enclave: {
-      ...createEnclaveApi(runtime.supervisor, reads, { identity, attester, challenges }),
+      ...createEnclaveApi(runtime.supervisor, reads, { identity, attester, challenges }, storage.disclosure),
       ...createReportReader({ store: storage.accountStore, connections: storage.connections }),
     },
     logger,

@@ -5,6 +5,7 @@ import type { DataGap, PerformanceStats } from '../domain/aggregation.js';
 import type { AccountKey, BalanceSnapshot, EpochMs, HourlyReturn } from '../domain/types.js';
 import type { Attestation } from '../attestation/configfs-tsm.js';
 import type { ConnectionStatus, Exchange, ParkedReason, SyncMode, SyncProgress } from '../domain/types.js';
+import type { DisclosureLevel } from '../domain/disclosure.js';
 import type { PeriodKind } from '../domain/report/periods.js';
 import type { BenchmarkName, ReportCurrency } from '../domain/report/currency.js';
 import type { PerformanceReport, ReportOptions } from '../domain/report/report.js';
@@ -34,6 +35,8 @@ export interface SyncReport {
   readonly latestSnapshot: BalanceSnapshot | null;
   /** Kinds of data gap the engine met; no assets, amounts or hours. */
   readonly gapKinds: readonly DataGap['kind'][];
+  /** The level the counts and snapshot above follow (absent: full, as before levels existed). */
+  readonly disclosureLevel?: DisclosureLevel;
 }
 
 
@@ -61,6 +64,8 @@ export interface RegisteredConnection {
 export interface RegistrationOptions {
   /** The account holder accepts a trading-capable key where the venue issues no read-only ones (Alpaca). */
   readonly acceptTradingKeyRisk: boolean;
+  /** What the account publishes; null keeps the stored level (the default for a new connection). */
+  readonly disclosureLevel?: DisclosureLevel | null;
 }
 
 export interface RegistrationChallengeInfo {
@@ -74,6 +79,8 @@ export interface ConnectionInfo {
   readonly status: ConnectionStatus;
   /** Why a failed account is parked (a fixed class, never an inner message); null unless failed. */
   readonly parkedReason: ParkedReason | null;
+  /** What the account publishes (src/domain/disclosure.ts). */
+  readonly disclosureLevel: DisclosureLevel;
 }
 
 /** What GetPerformanceReport asks for (validated). */
@@ -136,4 +143,11 @@ export interface EnclaveApi {
   reviveConnection(account: AccountKey, call: CallContext): Promise<boolean>;
   /** AttestationUnavailableError when this machine has no SEV-SNP device. */
   getAttestation(nonce: Uint8Array, call: CallContext): Promise<Attestation>;
+  /**
+   * The account's disclosure level: the replies of getReturns, getSnapshots, getPerformance and
+   * sync already follow it; the handlers name it in the reply. AccountNotFoundError when none is stored.
+   */
+  disclosureLevel(account: AccountKey, call: CallContext): Promise<DisclosureLevel>;
+  /** Sets the level and rewrites the published rows to it. AccountNotFoundError when no connection is stored. */
+  setDisclosureLevel(account: AccountKey, level: DisclosureLevel, call: CallContext): Promise<DisclosureLevel>;
 }

@@ -10,7 +10,9 @@ import { createConnectionRepository } from './connections.js';
 import { isoTime } from './copy-ingest.js';
 import { StaleGenerationError, toStorageError } from './errors.js';
 import { noRows, sql } from './pool.js';
-import { flagsToMask, maskToFlags } from '../domain/hour-flags.js';
+import { maskToFlags } from '../domain/hour-flags.js';
+import { DEFAULT_DISCLOSURE_LEVEL } from '../domain/disclosure.js';
+import { disclosureLevelIn, writeHours, writeSnapshot } from './disclosure-store.js';
 
 const decimal = z.string().regex(/^-?\d+(\.\d+)?$/u);
 const epochMs = z.number().finite();
@@ -318,25 +320,10 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
       run('save aggregates', key, async () => {
         await pool.transaction(async (tx) => {
           await assertGeneration(tx, key, generation);
-          if (write.hourlyReturns.length > 0) {
-            const tuples = write.hourlyReturns.map((h) => [isoTime(h.hourStart), h.return, h.cumulativeReturn, h.equityEnd, h.netFlow, flagsToMask(h.flags ?? [])]);
-            // Recomputed hours (late fills) replace what was published before.
-            await tx.query(sql.type(noRows)`
-              INSERT INTO hourly_returns (user_uid, exchange, hour_start, return, cumulative_return, equity_end, net_flow, flags)
-              SELECT ${key.userUid}, ${key.exchange}, t.*
-              FROM ${sql.unnest(tuples, ['timestamptz', 'float8', 'float8', 'float8', 'float8', 'int4'])}
-                AS t(hour_start, return, cumulative_return, equity_end, net_flow, flags)
-              ON CONFLICT (user_uid, exchange, hour_start) DO UPDATE
-                SET return = excluded.return, cumulative_return = excluded.cumulative_return,
-                    equity_end = excluded.equity_end, net_flow = excluded.net_flow, flags = excluded.flags`);
-          }
-          if (write.snapshot !== null) {
-            const s = write.snapshot;
-            await tx.query(sql.type(noRows)`
-              INSERT INTO balance_snapshots (user_uid, exchange, at, balance, equity)
-              VALUES (${key.userUid}, ${key.exchange}, ${isoTime(s.at)}::timestamptz, ${s.balance}, ${s.equity})
-              ON CONFLICT (user_uid, exchange, at) DO UPDATE SET balance = excluded.balance, equity = excluded.equity`);
-          }
+          // What the gateway may read follows the account's level (disclosure-store.ts).
+          const level = write.hourlyReturns.length > 0 || write.snapshot !== null ? await disclosureLevelIn(tx, key) : DEFAULT_DISCLOSURE_LEVEL;
+          if (write.hourlyReturns.length > 0) await writeHours(tx, key, write.hourlyReturns, level);
+          if (write.snapshot !== null) await writeSnapshot(tx, key, write.snapshot, level);
           if (write.engineState !== undefined) {
             await tx.query(sql.type(noRows)`
               INSERT INTO engine_states (user_uid, exchange, state)
@@ -378,11 +365,13 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
     loadHourlyReturns: (key, fromMs, toMs) =>
       run('load hourly returns', key, async () => {
         const rows = await pool.any(sql.type(hourlyReturnRow)`
-          SELECT hour_start AS "hourStart", return, cumulative_return AS "cumulativeReturn",
-                 equity_end AS "equityEnd", net_flow AS "netFlow", flags
-          FROM hourly_returns
-          WHERE ${account(key)} AND hour_start >= ${isoTime(fromMs)}::timestamptz AND hour_start < ${isoTime(toMs)}::timestamptz
-          ORDER BY hour_start`);
+          SELECT h.hour_start AS "hourStart", h.return, h.cumulative_return AS "cumulativeReturn",
+                 coalesce(a.equity_end, h.equity_end, 0) AS "equityEnd", coalesce(a.net_flow, h.net_flow, 0) AS "netFlow", h.flags
+          FROM hourly_returns h
+          LEFT JOIN hourly_amounts a ON a.user_uid = h.user_uid AND a.exchange = h.exchange AND a.hour_start = h.hour_start
+          WHERE h.user_uid = ${key.userUid} AND h.exchange = ${key.exchange}
+            AND h.hour_start >= ${isoTime(fromMs)}::timestamptz AND h.hour_start < ${isoTime(toMs)}::timestamptz
+          ORDER BY h.hour_start`);
         // A clean hour has no `flags` key, exactly as the engine returns it.
         return rows.map(({ flags, ...h }) => (flags === 0 ? h : { ...h, flags: maskToFlags(flags) }));
       }),
@@ -390,7 +379,7 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
     loadSnapshots: (key, fromMs, toMs) =>
       run('load snapshots', key, async () => {
         const rows = await pool.any(sql.type(snapshotRow)`
-          SELECT at, balance, equity FROM balance_snapshots
+          SELECT at, balance, equity FROM snapshot_amounts
           WHERE ${account(key)} AND at >= ${isoTime(fromMs)}::timestamptz AND at < ${isoTime(toMs)}::timestamptz
           ORDER BY at`);
         return [...rows];
@@ -398,7 +387,8 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
 
     loadPerformanceStats: (key) =>
       run('load performance stats', key, async () => {
-        // The snapshot at computed_until was written in the same transaction as the metrics.
+        // The snapshot at computed_until was written in the same transaction as the metrics (its exact
+        // figures are in the private snapshot_amounts; the published row follows the level).
         const row = await pool.maybeOne(sql.type(performanceRow)`
           SELECT p.computed_until AS "computedUntil", p.hours, p.cumulative_return AS "cumulativeReturn",
                  p.annualized_return AS "annualizedReturn", p.annualized_volatility AS "annualizedVolatility",
@@ -408,7 +398,7 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
                  p.total_fees AS "totalFees", p.realized_pnl AS "realizedPnl", p.unrealized_pnl AS "unrealizedPnl",
                  b.balance AS "snapshotBalance", b.equity AS "snapshotEquity"
           FROM performance_stats p
-          LEFT JOIN balance_snapshots b
+          LEFT JOIN snapshot_amounts b
             ON b.user_uid = p.user_uid AND b.exchange = p.exchange AND b.at = p.computed_until
           WHERE p.user_uid = ${key.userUid} AND p.exchange = ${key.exchange}`);
         if (row === null) return null;

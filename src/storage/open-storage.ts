@@ -6,6 +6,7 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
 import type { AccountStore } from './account-store.js';
 import { createConnectionRepository, type ConnectionRepository } from './connections.js';
+import { createDisclosureStore, type DisclosureStore } from './disclosure-store.js';
 import { createCopyIngest, type CopyIngest } from './copy-ingest.js';
 import { createAccountStore } from './create-account-store.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded.js';
@@ -16,6 +17,8 @@ export interface Storage {
   readonly pool: DatabasePool;
   readonly accountStore: AccountStore;
   readonly connections: ConnectionRepository;
+  /** Disclosure levels and the rewrite of published rows at a level change. */
+  readonly disclosure: DisclosureStore;
   readonly embedded: boolean;
   close(): Promise<void>;
 }
@@ -44,6 +47,7 @@ export async function openStorage(config: Pick<Config, 'DATABASE_URL' | 'EMBEDDE
     pool: openPool,
     accountStore: createAccountStore(openPool, copy === undefined ? {} : { copy }),
     connections: createConnectionRepository(openPool),
+    disclosure: createDisclosureStore(openPool),
     embedded: embedded !== null,
     async close() {
       await copy?.end();

@@ -32,7 +32,7 @@ async function publicKey(h: ServiceHarness): Promise<Uint8Array> {
 }
 
 async function register(h: ServiceHarness, account: AccountKey, sealed: Uint8Array) {
-  return unary(h.client.registerConnection.bind(h.client), { userUid: account.userUid, exchange: account.exchange, sealedCredential: Buffer.from(sealed), acceptTradingKeyRisk: false });
+  return unary(h.client.registerConnection.bind(h.client), { userUid: account.userUid, exchange: account.exchange, sealedCredential: Buffer.from(sealed), acceptTradingKeyRisk: false, disclosureLevel: 0 });
 }
 
 async function refusal(t: { fail(message: string): void }, promise: Promise<unknown>): Promise<{ code: number; details: string }> {

@@ -110,7 +110,8 @@ async function runScenario(t: ExecutionContext, scenario: Scenario): Promise<{ o
     if (service.child.exitCode === null) service.child.kill('SIGKILL');
   });
   const target = `127.0.0.1:${service.grpcPort}`;
-  const added = await addAccount(target, ACCOUNT, credential);
+  // At the `full` disclosure level: this test compares every published figure with the engine's.
+  const added = await addAccount(target, ACCOUNT, credential, ['--disclosure', 'full']);
   t.is(added.code, 0, `enclave add failed: ${added.stderr}`);
   const cliText = `${added.stdout}${added.stderr}${added.argv.join(' ')}`;
   t.false(cliText.includes(CANARY_KEY) || cliText.includes(CANARY_SECRET), 'the CLI prints and passes no credential');

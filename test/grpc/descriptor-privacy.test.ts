@@ -88,6 +88,8 @@ const ALLOWED_TEXT = new Set([
   'enclave.v1.Connection.exchange',
   'enclave.v1.ReviveConnectionRequest.user_uid',
   'enclave.v1.ReviveConnectionRequest.exchange',
+  'enclave.v1.SetDisclosureLevelRequest.user_uid',
+  'enclave.v1.SetDisclosureLevelRequest.exchange',
   // Issue 17, reviewed: each is a fixed vocabulary the service writes (flag names, currency and
   // benchmark codes, calendar labels, exchange names, fixed note sentences) or a request selector.
   'enclave.v1.HourlyReturn.flags',

@@ -37,6 +37,59 @@ export const protobufFileName = "enclave.proto";
  * enclave mode). Invalid input is answered with INVALID_ARGUMENT and the reason.
  */
 
+/** What an account publishes (README, "Disclosure levels"). Every reply about an account follows it. */
+export enum DisclosureLevel {
+  /** DISCLOSURE_LEVEL_UNSPECIFIED - In a request: keep the current level (the default, RETURNS, for a new connection). */
+  DISCLOSURE_LEVEL_UNSPECIFIED = 0,
+  /** DISCLOSURE_LEVEL_RETURNS - Hourly return, cumulative return and flags; no amounts. Sync counts are 0 or 1 (anything new). */
+  DISCLOSURE_LEVEL_RETURNS = 1,
+  /**
+   * DISCLOSURE_LEVEL_EQUITY - Adds the equity rounded to two significant figures once a day (the hour ending at 00:00 UTC);
+   * no flows, no balances.
+   */
+  DISCLOSURE_LEVEL_EQUITY = 2,
+  /** DISCLOSURE_LEVEL_FULL - Exact equity, flows, balances and counts. */
+  DISCLOSURE_LEVEL_FULL = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function disclosureLevelFromJSON(object: any): DisclosureLevel {
+  switch (object) {
+    case 0:
+    case "DISCLOSURE_LEVEL_UNSPECIFIED":
+      return DisclosureLevel.DISCLOSURE_LEVEL_UNSPECIFIED;
+    case 1:
+    case "DISCLOSURE_LEVEL_RETURNS":
+      return DisclosureLevel.DISCLOSURE_LEVEL_RETURNS;
+    case 2:
+    case "DISCLOSURE_LEVEL_EQUITY":
+      return DisclosureLevel.DISCLOSURE_LEVEL_EQUITY;
+    case 3:
+    case "DISCLOSURE_LEVEL_FULL":
+      return DisclosureLevel.DISCLOSURE_LEVEL_FULL;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return DisclosureLevel.UNRECOGNIZED;
+  }
+}
+
+export function disclosureLevelToJSON(object: DisclosureLevel): string {
+  switch (object) {
+    case DisclosureLevel.DISCLOSURE_LEVEL_UNSPECIFIED:
+      return "DISCLOSURE_LEVEL_UNSPECIFIED";
+    case DisclosureLevel.DISCLOSURE_LEVEL_RETURNS:
+      return "DISCLOSURE_LEVEL_RETURNS";
+    case DisclosureLevel.DISCLOSURE_LEVEL_EQUITY:
+      return "DISCLOSURE_LEVEL_EQUITY";
+    case DisclosureLevel.DISCLOSURE_LEVEL_FULL:
+      return "DISCLOSURE_LEVEL_FULL";
+    case DisclosureLevel.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export enum SyncType {
   SYNC_TYPE_UNSPECIFIED = 0,
   /** SYNC_TYPE_INCREMENTAL - From the stored cursors onwards. */
@@ -427,6 +480,11 @@ export interface ProcessSyncJobResponse {
   dataGapKinds: string[];
   /** Empty when status is COMPLETED; otherwise a fixed description of why not. */
   error: string;
+  /**
+   * Below FULL: fills_synced and cash_flows_synced are 0 or 1 (whether anything new arrived) and
+   * latest_snapshot is absent.
+   */
+  disclosureLevel: DisclosureLevel;
 }
 
 export interface SyncJobProgress {
@@ -444,6 +502,8 @@ export interface SyncJobProgress {
   /** Pages read from the venue so far, per stream. */
   fillPages: number;
   cashFlowPages: number;
+  /** Below FULL the counts above are 0 or 1 (whether anything arrived yet). */
+  disclosureLevel: DisclosureLevel;
 }
 
 export interface CalculateHistoricalReturnsRequest {
@@ -475,6 +535,11 @@ export interface HourlyReturn {
 
 export interface CalculateHistoricalReturnsResponse {
   returns: HourlyReturn[];
+  /**
+   * Amounts the level withholds are 0: equity_end below EQUITY (and at EQUITY outside the hour
+   * ending a UTC day, rounded to two significant figures at it), net_flow below FULL.
+   */
+  disclosureLevel: DisclosureLevel;
 }
 
 export interface GetAggregatedMetricsRequest {
@@ -507,7 +572,14 @@ export interface PerformanceMetrics {
 }
 
 export interface GetAggregatedMetricsResponse {
-  metrics: PerformanceMetrics | undefined;
+  metrics:
+    | PerformanceMetrics
+    | undefined;
+  /**
+   * Below FULL, total_fees, realized_pnl and unrealized_pnl are ratios to the equity at the end of
+   * the record (0 without positive equity), not amounts.
+   */
+  disclosureLevel: DisclosureLevel;
 }
 
 export interface GetSnapshotTimeSeriesRequest {
@@ -519,6 +591,11 @@ export interface GetSnapshotTimeSeriesRequest {
 
 export interface GetSnapshotTimeSeriesResponse {
   snapshots: BalanceSnapshot[];
+  /**
+   * RETURNS: no snapshots. EQUITY: one a day (at 00:00 UTC), equity rounded to two significant
+   * figures, balance 0. FULL: every snapshot, exact.
+   */
+  disclosureLevel: DisclosureLevel;
 }
 
 export interface HealthCheckRequest {
@@ -558,6 +635,8 @@ export interface RegisterConnectionRequest {
    * (Alpaca). Never accepts withdrawal or transfer rights. Stored with the connection.
    */
   acceptTradingKeyRisk: boolean;
+  /** What the account publishes; UNSPECIFIED keeps the stored level (RETURNS for a new connection). */
+  disclosureLevel: DisclosureLevel;
 }
 
 export interface GetRegistrationChallengeRequest {
@@ -598,6 +677,18 @@ export interface Connection {
   status: ConnectionStatus;
   /** Set when status is FAILED. */
   parkedReason: ParkedReason;
+  disclosureLevel: DisclosureLevel;
+}
+
+export interface SetDisclosureLevelRequest {
+  userUid: string;
+  exchange: string;
+  /** Required (not UNSPECIFIED). */
+  level: DisclosureLevel;
+}
+
+export interface SetDisclosureLevelResponse {
+  level: DisclosureLevel;
 }
 
 export interface ListConnectionsResponse {
@@ -986,6 +1077,7 @@ function createBaseProcessSyncJobResponse(): ProcessSyncJobResponse {
     latestSnapshot: undefined,
     dataGapKinds: [],
     error: "",
+    disclosureLevel: 0,
   };
 }
 
@@ -1011,6 +1103,9 @@ export const ProcessSyncJobResponse: MessageFns<ProcessSyncJobResponse> = {
     }
     if (message.error !== "") {
       writer.uint32(58).string(message.error);
+    }
+    if (message.disclosureLevel !== 0) {
+      writer.uint32(64).int32(message.disclosureLevel);
     }
     return writer;
   },
@@ -1084,6 +1179,14 @@ export const ProcessSyncJobResponse: MessageFns<ProcessSyncJobResponse> = {
             message.error = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.disclosureLevel = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1125,6 +1228,11 @@ export const ProcessSyncJobResponse: MessageFns<ProcessSyncJobResponse> = {
         ? object.data_gap_kinds.map((e: any) => globalThis.String(e))
         : [],
       error: isSet(object.error) ? globalThis.String(object.error) : "",
+      disclosureLevel: isSet(object.disclosureLevel)
+        ? disclosureLevelFromJSON(object.disclosureLevel)
+        : isSet(object.disclosure_level)
+        ? disclosureLevelFromJSON(object.disclosure_level)
+        : 0,
     };
   },
 
@@ -1151,6 +1259,9 @@ export const ProcessSyncJobResponse: MessageFns<ProcessSyncJobResponse> = {
     if (message.error !== "") {
       obj.error = message.error;
     }
+    if (message.disclosureLevel !== 0) {
+      obj.disclosureLevel = disclosureLevelToJSON(message.disclosureLevel);
+    }
     return obj;
   },
 
@@ -1168,6 +1279,7 @@ export const ProcessSyncJobResponse: MessageFns<ProcessSyncJobResponse> = {
       : undefined;
     message.dataGapKinds = object.dataGapKinds?.map((e) => e) || [];
     message.error = object.error ?? "";
+    message.disclosureLevel = object.disclosureLevel ?? 0;
     return message;
   },
 };
@@ -1182,6 +1294,7 @@ function createBaseSyncJobProgress(): SyncJobProgress {
     result: undefined,
     fillPages: 0,
     cashFlowPages: 0,
+    disclosureLevel: 0,
   };
 }
 
@@ -1210,6 +1323,9 @@ export const SyncJobProgress: MessageFns<SyncJobProgress> = {
     }
     if (message.cashFlowPages !== 0) {
       writer.uint32(64).int64(message.cashFlowPages);
+    }
+    if (message.disclosureLevel !== 0) {
+      writer.uint32(72).int32(message.disclosureLevel);
     }
     return writer;
   },
@@ -1291,6 +1407,14 @@ export const SyncJobProgress: MessageFns<SyncJobProgress> = {
             message.cashFlowPages = longToNumber(reader.int64());
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.disclosureLevel = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1337,6 +1461,11 @@ export const SyncJobProgress: MessageFns<SyncJobProgress> = {
         : isSet(object.cash_flow_pages)
         ? globalThis.Number(object.cash_flow_pages)
         : 0,
+      disclosureLevel: isSet(object.disclosureLevel)
+        ? disclosureLevelFromJSON(object.disclosureLevel)
+        : isSet(object.disclosure_level)
+        ? disclosureLevelFromJSON(object.disclosure_level)
+        : 0,
     };
   },
 
@@ -1366,6 +1495,9 @@ export const SyncJobProgress: MessageFns<SyncJobProgress> = {
     if (message.cashFlowPages !== 0) {
       obj.cashFlowPages = Math.round(message.cashFlowPages);
     }
+    if (message.disclosureLevel !== 0) {
+      obj.disclosureLevel = disclosureLevelToJSON(message.disclosureLevel);
+    }
     return obj;
   },
 
@@ -1384,6 +1516,7 @@ export const SyncJobProgress: MessageFns<SyncJobProgress> = {
       : undefined;
     message.fillPages = object.fillPages ?? 0;
     message.cashFlowPages = object.cashFlowPages ?? 0;
+    message.disclosureLevel = object.disclosureLevel ?? 0;
     return message;
   },
 };
@@ -1693,13 +1826,16 @@ export const HourlyReturn: MessageFns<HourlyReturn> = {
 };
 
 function createBaseCalculateHistoricalReturnsResponse(): CalculateHistoricalReturnsResponse {
-  return { returns: [] };
+  return { returns: [], disclosureLevel: 0 };
 }
 
 export const CalculateHistoricalReturnsResponse: MessageFns<CalculateHistoricalReturnsResponse> = {
   encode(message: CalculateHistoricalReturnsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.returns) {
       HourlyReturn.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.disclosureLevel !== 0) {
+      writer.uint32(16).int32(message.disclosureLevel);
     }
     return writer;
   },
@@ -1725,6 +1861,14 @@ export const CalculateHistoricalReturnsResponse: MessageFns<CalculateHistoricalR
             message.returns.push(HourlyReturn.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.disclosureLevel = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1742,6 +1886,11 @@ export const CalculateHistoricalReturnsResponse: MessageFns<CalculateHistoricalR
       returns: globalThis.Array.isArray(object?.returns)
         ? object.returns.map((e: any) => HourlyReturn.fromJSON(e))
         : [],
+      disclosureLevel: isSet(object.disclosureLevel)
+        ? disclosureLevelFromJSON(object.disclosureLevel)
+        : isSet(object.disclosure_level)
+        ? disclosureLevelFromJSON(object.disclosure_level)
+        : 0,
     };
   },
 
@@ -1749,6 +1898,9 @@ export const CalculateHistoricalReturnsResponse: MessageFns<CalculateHistoricalR
     const obj: any = {};
     if (message.returns?.length) {
       obj.returns = message.returns.map((e) => HourlyReturn.toJSON(e));
+    }
+    if (message.disclosureLevel !== 0) {
+      obj.disclosureLevel = disclosureLevelToJSON(message.disclosureLevel);
     }
     return obj;
   },
@@ -1763,6 +1915,7 @@ export const CalculateHistoricalReturnsResponse: MessageFns<CalculateHistoricalR
   ): CalculateHistoricalReturnsResponse {
     const message = createBaseCalculateHistoricalReturnsResponse();
     message.returns = object.returns?.map((e) => HourlyReturn.fromPartial(e)) || [];
+    message.disclosureLevel = object.disclosureLevel ?? 0;
     return message;
   },
 };
@@ -2269,13 +2422,16 @@ export const PerformanceMetrics: MessageFns<PerformanceMetrics> = {
 };
 
 function createBaseGetAggregatedMetricsResponse(): GetAggregatedMetricsResponse {
-  return { metrics: undefined };
+  return { metrics: undefined, disclosureLevel: 0 };
 }
 
 export const GetAggregatedMetricsResponse: MessageFns<GetAggregatedMetricsResponse> = {
   encode(message: GetAggregatedMetricsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.metrics !== undefined) {
       PerformanceMetrics.encode(message.metrics, writer.uint32(10).fork()).join();
+    }
+    if (message.disclosureLevel !== 0) {
+      writer.uint32(16).int32(message.disclosureLevel);
     }
     return writer;
   },
@@ -2301,6 +2457,14 @@ export const GetAggregatedMetricsResponse: MessageFns<GetAggregatedMetricsRespon
             message.metrics = PerformanceMetrics.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.disclosureLevel = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2314,13 +2478,23 @@ export const GetAggregatedMetricsResponse: MessageFns<GetAggregatedMetricsRespon
   },
 
   fromJSON(object: any): GetAggregatedMetricsResponse {
-    return { metrics: isSet(object.metrics) ? PerformanceMetrics.fromJSON(object.metrics) : undefined };
+    return {
+      metrics: isSet(object.metrics) ? PerformanceMetrics.fromJSON(object.metrics) : undefined,
+      disclosureLevel: isSet(object.disclosureLevel)
+        ? disclosureLevelFromJSON(object.disclosureLevel)
+        : isSet(object.disclosure_level)
+        ? disclosureLevelFromJSON(object.disclosure_level)
+        : 0,
+    };
   },
 
   toJSON(message: GetAggregatedMetricsResponse): unknown {
     const obj: any = {};
     if (message.metrics !== undefined) {
       obj.metrics = PerformanceMetrics.toJSON(message.metrics);
+    }
+    if (message.disclosureLevel !== 0) {
+      obj.disclosureLevel = disclosureLevelToJSON(message.disclosureLevel);
     }
     return obj;
   },
@@ -2333,6 +2507,7 @@ export const GetAggregatedMetricsResponse: MessageFns<GetAggregatedMetricsRespon
     message.metrics = (object.metrics !== undefined && object.metrics !== null)
       ? PerformanceMetrics.fromPartial(object.metrics)
       : undefined;
+    message.disclosureLevel = object.disclosureLevel ?? 0;
     return message;
   },
 };
@@ -2467,13 +2642,16 @@ export const GetSnapshotTimeSeriesRequest: MessageFns<GetSnapshotTimeSeriesReque
 };
 
 function createBaseGetSnapshotTimeSeriesResponse(): GetSnapshotTimeSeriesResponse {
-  return { snapshots: [] };
+  return { snapshots: [], disclosureLevel: 0 };
 }
 
 export const GetSnapshotTimeSeriesResponse: MessageFns<GetSnapshotTimeSeriesResponse> = {
   encode(message: GetSnapshotTimeSeriesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.snapshots) {
       BalanceSnapshot.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.disclosureLevel !== 0) {
+      writer.uint32(16).int32(message.disclosureLevel);
     }
     return writer;
   },
@@ -2499,6 +2677,14 @@ export const GetSnapshotTimeSeriesResponse: MessageFns<GetSnapshotTimeSeriesResp
             message.snapshots.push(BalanceSnapshot.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.disclosureLevel = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2516,6 +2702,11 @@ export const GetSnapshotTimeSeriesResponse: MessageFns<GetSnapshotTimeSeriesResp
       snapshots: globalThis.Array.isArray(object?.snapshots)
         ? object.snapshots.map((e: any) => BalanceSnapshot.fromJSON(e))
         : [],
+      disclosureLevel: isSet(object.disclosureLevel)
+        ? disclosureLevelFromJSON(object.disclosureLevel)
+        : isSet(object.disclosure_level)
+        ? disclosureLevelFromJSON(object.disclosure_level)
+        : 0,
     };
   },
 
@@ -2523,6 +2714,9 @@ export const GetSnapshotTimeSeriesResponse: MessageFns<GetSnapshotTimeSeriesResp
     const obj: any = {};
     if (message.snapshots?.length) {
       obj.snapshots = message.snapshots.map((e) => BalanceSnapshot.toJSON(e));
+    }
+    if (message.disclosureLevel !== 0) {
+      obj.disclosureLevel = disclosureLevelToJSON(message.disclosureLevel);
     }
     return obj;
   },
@@ -2535,6 +2729,7 @@ export const GetSnapshotTimeSeriesResponse: MessageFns<GetSnapshotTimeSeriesResp
   ): GetSnapshotTimeSeriesResponse {
     const message = createBaseGetSnapshotTimeSeriesResponse();
     message.snapshots = object.snapshots?.map((e) => BalanceSnapshot.fromPartial(e)) || [];
+    message.disclosureLevel = object.disclosureLevel ?? 0;
     return message;
   },
 };
@@ -2922,7 +3117,13 @@ export const GetEnclaveIdentityResponse: MessageFns<GetEnclaveIdentityResponse> 
 };
 
 function createBaseRegisterConnectionRequest(): RegisterConnectionRequest {
-  return { userUid: "", exchange: "", sealedCredential: Buffer.alloc(0), acceptTradingKeyRisk: false };
+  return {
+    userUid: "",
+    exchange: "",
+    sealedCredential: Buffer.alloc(0),
+    acceptTradingKeyRisk: false,
+    disclosureLevel: 0,
+  };
 }
 
 export const RegisterConnectionRequest: MessageFns<RegisterConnectionRequest> = {
@@ -2938,6 +3139,9 @@ export const RegisterConnectionRequest: MessageFns<RegisterConnectionRequest> = 
     }
     if (message.acceptTradingKeyRisk !== false) {
       writer.uint32(32).bool(message.acceptTradingKeyRisk);
+    }
+    if (message.disclosureLevel !== 0) {
+      writer.uint32(40).int32(message.disclosureLevel);
     }
     return writer;
   },
@@ -2987,6 +3191,14 @@ export const RegisterConnectionRequest: MessageFns<RegisterConnectionRequest> = 
             message.acceptTradingKeyRisk = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.disclosureLevel = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3017,6 +3229,11 @@ export const RegisterConnectionRequest: MessageFns<RegisterConnectionRequest> = 
         : isSet(object.accept_trading_key_risk)
         ? globalThis.Boolean(object.accept_trading_key_risk)
         : false,
+      disclosureLevel: isSet(object.disclosureLevel)
+        ? disclosureLevelFromJSON(object.disclosureLevel)
+        : isSet(object.disclosure_level)
+        ? disclosureLevelFromJSON(object.disclosure_level)
+        : 0,
     };
   },
 
@@ -3034,6 +3251,9 @@ export const RegisterConnectionRequest: MessageFns<RegisterConnectionRequest> = 
     if (message.acceptTradingKeyRisk !== false) {
       obj.acceptTradingKeyRisk = message.acceptTradingKeyRisk;
     }
+    if (message.disclosureLevel !== 0) {
+      obj.disclosureLevel = disclosureLevelToJSON(message.disclosureLevel);
+    }
     return obj;
   },
 
@@ -3046,6 +3266,7 @@ export const RegisterConnectionRequest: MessageFns<RegisterConnectionRequest> = 
     message.exchange = object.exchange ?? "";
     message.sealedCredential = object.sealedCredential ?? Buffer.alloc(0);
     message.acceptTradingKeyRisk = object.acceptTradingKeyRisk ?? false;
+    message.disclosureLevel = object.disclosureLevel ?? 0;
     return message;
   },
 };
@@ -3552,7 +3773,7 @@ export const ListConnectionsRequest: MessageFns<ListConnectionsRequest> = {
 };
 
 function createBaseConnection(): Connection {
-  return { userUid: "", exchange: "", status: 0, parkedReason: 0 };
+  return { userUid: "", exchange: "", status: 0, parkedReason: 0, disclosureLevel: 0 };
 }
 
 export const Connection: MessageFns<Connection> = {
@@ -3568,6 +3789,9 @@ export const Connection: MessageFns<Connection> = {
     }
     if (message.parkedReason !== 0) {
       writer.uint32(32).int32(message.parkedReason);
+    }
+    if (message.disclosureLevel !== 0) {
+      writer.uint32(40).int32(message.disclosureLevel);
     }
     return writer;
   },
@@ -3617,6 +3841,14 @@ export const Connection: MessageFns<Connection> = {
             message.parkedReason = reader.int32() as any;
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.disclosureLevel = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3643,6 +3875,11 @@ export const Connection: MessageFns<Connection> = {
         : isSet(object.parked_reason)
         ? parkedReasonFromJSON(object.parked_reason)
         : 0,
+      disclosureLevel: isSet(object.disclosureLevel)
+        ? disclosureLevelFromJSON(object.disclosureLevel)
+        : isSet(object.disclosure_level)
+        ? disclosureLevelFromJSON(object.disclosure_level)
+        : 0,
     };
   },
 
@@ -3660,6 +3897,9 @@ export const Connection: MessageFns<Connection> = {
     if (message.parkedReason !== 0) {
       obj.parkedReason = parkedReasonToJSON(message.parkedReason);
     }
+    if (message.disclosureLevel !== 0) {
+      obj.disclosureLevel = disclosureLevelToJSON(message.disclosureLevel);
+    }
     return obj;
   },
 
@@ -3672,6 +3912,179 @@ export const Connection: MessageFns<Connection> = {
     message.exchange = object.exchange ?? "";
     message.status = object.status ?? 0;
     message.parkedReason = object.parkedReason ?? 0;
+    message.disclosureLevel = object.disclosureLevel ?? 0;
+    return message;
+  },
+};
+
+function createBaseSetDisclosureLevelRequest(): SetDisclosureLevelRequest {
+  return { userUid: "", exchange: "", level: 0 };
+}
+
+export const SetDisclosureLevelRequest: MessageFns<SetDisclosureLevelRequest> = {
+  encode(message: SetDisclosureLevelRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userUid !== "") {
+      writer.uint32(10).string(message.userUid);
+    }
+    if (message.exchange !== "") {
+      writer.uint32(18).string(message.exchange);
+    }
+    if (message.level !== 0) {
+      writer.uint32(24).int32(message.level);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetDisclosureLevelRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetDisclosureLevelRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userUid = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.exchange = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.level = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetDisclosureLevelRequest {
+    return {
+      userUid: isSet(object.userUid)
+        ? globalThis.String(object.userUid)
+        : isSet(object.user_uid)
+        ? globalThis.String(object.user_uid)
+        : "",
+      exchange: isSet(object.exchange) ? globalThis.String(object.exchange) : "",
+      level: isSet(object.level) ? disclosureLevelFromJSON(object.level) : 0,
+    };
+  },
+
+  toJSON(message: SetDisclosureLevelRequest): unknown {
+    const obj: any = {};
+    if (message.userUid !== "") {
+      obj.userUid = message.userUid;
+    }
+    if (message.exchange !== "") {
+      obj.exchange = message.exchange;
+    }
+    if (message.level !== 0) {
+      obj.level = disclosureLevelToJSON(message.level);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetDisclosureLevelRequest>, I>>(base?: I): SetDisclosureLevelRequest {
+    return SetDisclosureLevelRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetDisclosureLevelRequest>, I>>(object: I): SetDisclosureLevelRequest {
+    const message = createBaseSetDisclosureLevelRequest();
+    message.userUid = object.userUid ?? "";
+    message.exchange = object.exchange ?? "";
+    message.level = object.level ?? 0;
+    return message;
+  },
+};
+
+function createBaseSetDisclosureLevelResponse(): SetDisclosureLevelResponse {
+  return { level: 0 };
+}
+
+export const SetDisclosureLevelResponse: MessageFns<SetDisclosureLevelResponse> = {
+  encode(message: SetDisclosureLevelResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.level !== 0) {
+      writer.uint32(8).int32(message.level);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetDisclosureLevelResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetDisclosureLevelResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.level = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetDisclosureLevelResponse {
+    return { level: isSet(object.level) ? disclosureLevelFromJSON(object.level) : 0 };
+  },
+
+  toJSON(message: SetDisclosureLevelResponse): unknown {
+    const obj: any = {};
+    if (message.level !== 0) {
+      obj.level = disclosureLevelToJSON(message.level);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetDisclosureLevelResponse>, I>>(base?: I): SetDisclosureLevelResponse {
+    return SetDisclosureLevelResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetDisclosureLevelResponse>, I>>(object: I): SetDisclosureLevelResponse {
+    const message = createBaseSetDisclosureLevelResponse();
+    message.level = object.level ?? 0;
     return message;
   },
 };
@@ -6460,6 +6873,21 @@ export const EnclaveServiceService = {
       Buffer.from(GetAttestationResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetAttestationResponse => GetAttestationResponse.decode(value),
   },
+  /**
+   * Sets what the account publishes (the gateway calls it on the owner's request) and rewrites its
+   * published rows to the new level in one transaction. NOT_FOUND: no connection is stored.
+   */
+  setDisclosureLevel: {
+    path: "/enclave.v1.EnclaveService/SetDisclosureLevel" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetDisclosureLevelRequest): Buffer =>
+      Buffer.from(SetDisclosureLevelRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetDisclosureLevelRequest => SetDisclosureLevelRequest.decode(value),
+    responseSerialize: (value: SetDisclosureLevelResponse): Buffer =>
+      Buffer.from(SetDisclosureLevelResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetDisclosureLevelResponse => SetDisclosureLevelResponse.decode(value),
+  },
 } as const;
 
 export interface EnclaveServiceServer extends UntypedServiceImplementation {
@@ -6523,6 +6951,11 @@ export interface EnclaveServiceServer extends UntypedServiceImplementation {
    * FAILED_PRECONDITION when this machine has no SEV-SNP attestation device.
    */
   getAttestation: handleUnaryCall<GetAttestationRequest, GetAttestationResponse>;
+  /**
+   * Sets what the account publishes (the gateway calls it on the owner's request) and rewrites its
+   * published rows to the new level in one transaction. NOT_FOUND: no connection is stored.
+   */
+  setDisclosureLevel: handleUnaryCall<SetDisclosureLevelRequest, SetDisclosureLevelResponse>;
 }
 
 export interface EnclaveServiceClient extends Client {
@@ -6772,6 +7205,25 @@ export interface EnclaveServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetAttestationResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Sets what the account publishes (the gateway calls it on the owner's request) and rewrites its
+   * published rows to the new level in one transaction. NOT_FOUND: no connection is stored.
+   */
+  setDisclosureLevel(
+    request: SetDisclosureLevelRequest,
+    callback: (error: ServiceError | null, response: SetDisclosureLevelResponse) => void,
+  ): ClientUnaryCall;
+  setDisclosureLevel(
+    request: SetDisclosureLevelRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetDisclosureLevelResponse) => void,
+  ): ClientUnaryCall;
+  setDisclosureLevel(
+    request: SetDisclosureLevelRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetDisclosureLevelResponse) => void,
   ): ClientUnaryCall;
 }
 
