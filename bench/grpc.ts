@@ -125,6 +125,7 @@ function benchPort(accounts: number): EnclaveApi {
     sync: notHere,
     disclosureLevel: async () => 'full',
     setDisclosureLevel: notHere,
+    trackRecordStatement: notHere,
     getReturns: notHere,
     getSnapshots: notHere,
     identity: notHere,

@@ -40,3 +40,24 @@ INSERT INTO snapshot_amounts (user_uid, exchange, at, balance, equity)
   SELECT user_uid, exchange, at, balance, equity FROM balance_snapshots;
 UPDATE hourly_returns SET equity_end = NULL, net_flow = NULL;
 UPDATE balance_snapshots SET balance = NULL, equity = NULL;
+
+-- Signed checkpoints of each account's hash chain over its published hours (hour, return, flags),
+-- one per aggregate write that published hours (docs/statements.md has the byte layout). Public by
+-- design: a head is a hash of what hourly_returns already shows, and anyone holding a statement
+-- can check that the published series still hashes to it.
+CREATE TABLE statement_checkpoints (
+  user_uid     text COLLATE "C" NOT NULL,
+  exchange     text COLLATE "C" NOT NULL,
+  seq          bigint           NOT NULL CHECK (seq >= 1),
+  account      text             NOT NULL,
+  hours        integer          NOT NULL CHECK (hours >= 1),
+  last_hour    timestamptz      NOT NULL,
+  head         bytea            NOT NULL CHECK (length(head) = 32),
+  signed_at    timestamptz      NOT NULL,
+  public_key   bytea            NOT NULL CHECK (length(public_key) = 32),
+  signature    bytea            NOT NULL CHECK (length(signature) = 64),
+  PRIMARY KEY (user_uid, exchange, seq)
+);
+REVOKE ALL ON statement_checkpoints FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON statement_checkpoints TO enclave_user;
+GRANT SELECT ON statement_checkpoints TO gateway_user;

@@ -39,3 +39,11 @@ export class ShuttingDownError extends ActorError {
 export class ConnectionReplacedError extends ActorError {
   override name = 'ConnectionReplacedError';
 }
+
+/**
+ * The published hours no longer hash to the account's last signed checkpoint (edited, deleted or
+ * inserted behind the enclave's back), or no checkpoint exists yet: no statement is signed over them.
+ */
+export class PublishedRecordError extends ActorError {
+  override name = 'PublishedRecordError';
+}

@@ -27,8 +27,8 @@ export interface IdentityDeps {
   readonly challenges: RegistrationChallenges;
 }
 
-/** Everything but the report, which reads storage directly (src/app/report.ts). */
-export function createEnclaveApi(supervisor: Supervisor, reads: Reads, { identity, attester, challenges }: IdentityDeps, disclosure: DisclosureStore): Omit<EnclaveApi, 'getPerformanceReport'> {
+/** Everything but the report and statements, which read storage directly (src/app/report.ts, statements.ts). */
+export function createEnclaveApi(supervisor: Supervisor, reads: Reads, { identity, attester, challenges }: IdentityDeps, disclosure: DisclosureStore): Omit<EnclaveApi, 'getPerformanceReport' | 'trackRecordStatement'> {
   const levelOf = async (account: AccountKey): Promise<DisclosureLevel> => {
     const level = await disclosure.loadDisclosureLevel(account);
     if (level === null) throw new AccountNotFoundError(`no connection for ${accountId(account)}`);

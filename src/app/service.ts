@@ -31,6 +31,8 @@ import { certificateFingerprint } from '../attestation/binding.js';
 import { createEnclaveIdentity, type EnclaveIdentity } from '../attestation/identity.js';
 import { createEnclaveApi } from './enclave-api.js';
 import { createReads, type Reads } from './reads.js';
+import { createStatementIssuer, statementApi } from './statements.js';
+import { createCheckpointSigner } from '../crypto/track-record.js';
 import { createReportReader } from './report.js';
 import { collectProcessMetrics } from './process-metrics.js';
 
@@ -129,7 +131,9 @@ export async function startService(config: Config, logger: Logger, overrides: Se
   const baseUrls = venueBaseUrls(config);
   for (const name of baseUrls.keys()) if (!isExchange(name)) throw new Error(`VENUE_BASE_URLS: unknown exchange ${name}`);
 
-  const storage = await openStorage(config, logger);
+  // Every aggregate write that publishes hours also signs the account's chain checkpoint.
+  const signer = createCheckpointSigner(keys);
+  const storage = await openStorage(config, logger, { checkpoints: signer });
   const pool: AggregationPool = createAggregationPool({ threads: config.POOL_THREADS });
   const registry = new Registry();
   collectProcessMetrics(registry, pool);
@@ -176,6 +180,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     enclave: {
       ...createEnclaveApi(runtime.supervisor, reads, { identity, attester, challenges }, storage.disclosure),
       ...createReportReader({ store: storage.accountStore, connections: storage.connections }),
+      ...statementApi(createStatementIssuer({ checkpoints: storage.checkpoints, store: storage.accountStore, signer, codeMeasurement: identity.buildHash })),
     },
     logger,
     enclaveMode: config.ENCLAVE_MODE,

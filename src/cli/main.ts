@@ -31,6 +31,7 @@ import {
 import { reportText } from './report-render.js';
 import { connectionsTable, equityChart, equitySvg, performanceTable, returnsTable, syncProgressText } from './render.js';
 import { readCertificates, runVerifyAttestation } from './verify-attestation.js';
+import { runVerifyStatement } from './verify-statement.js';
 import { EnclaveNotTrustedError, pinnedRelease, ReleaseManifestError, sealCredentialForEnclave, type EnclaveTrust } from './seal-for-enclave.js';
 
 export const USAGE = `usage: enclave <command> [options]
@@ -59,6 +60,10 @@ export const USAGE = `usage: enclave <command> [options]
   identity                                  the enclave's public key, version and build hash
   attest [--nonce HEX] [--out FILE]         an SEV-SNP report bound to the nonce (random when omitted)
   verify-attestation ...                    check a report offline (see: enclave verify-attestation --help)
+  statement <user> <exchange> [--from ISO --to ISO] [--out FILE]
+                                            a signed track-record statement (default: the whole record)
+  verify-statement FILE [--series FILE] [--public-key HEX] [--older FILE]
+                                            check a statement offline (see: enclave verify-statement --help)
 options: --target HOST:PORT (or ENCLAVE_TARGET; default 127.0.0.1:50051)
          --ca FILE --cert FILE --key FILE   mTLS client credentials (enclave mode)`;
 
@@ -237,6 +242,9 @@ async function watchSync(client: EnclaveServiceClient, account: AccountKey, full
 /** Runs one command; resolves to the exit code (0 ok, 1 failed, 2 usage). */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === 'verify-statement') {
+    return runVerifyStatement(rest, { out: (line) => io.out(`${line}\n`), err: (line) => io.err(`${line}\n`) });
+  }
   if (command === 'verify-attestation') {
     return runVerifyAttestation(rest, { out: (line) => io.out(`${line}\n`), err: (line) => io.err(`${line}\n`) });
   }
@@ -421,6 +429,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           riskFreeRate: rate(values['risk-free'], '--risk-free'), sortinoTarget: rate(values['sortino-target'], '--sortino-target'),
         });
         io.out(reportText(performanceReportFromWire(reply)));
+        return 0;
+      }
+      case 'statement': {
+        const account = accountArgs(positionals);
+        const c = open();
+        const range = values.from === undefined && values.to === undefined ? { fromMs: 0, toMs: 0 }
+          : { fromMs: values.from === undefined ? 0 : parseTime(values.from, '--from'), toMs: values.to === undefined ? Date.now() + 3_600_000 : parseTime(values.to, '--to') };
+        const { statementJson } = await call(c.getTrackRecordStatement.bind(c), { ...accountToWire(account), ...range });
+        if (values.out !== undefined) writeFileSync(values.out, `${statementJson}\n`);
+        io.out(values.out === undefined ? `${statementJson}\n` : `statement written to ${values.out}\n`);
         return 0;
       }
       case 'identity': {

@@ -148,6 +148,11 @@ export interface EnclaveApi {
    * sync already follow it; the handlers name it in the reply. AccountNotFoundError when none is stored.
    */
   disclosureLevel(account: AccountKey, call: CallContext): Promise<DisclosureLevel>;
+  /**
+   * A signed track-record statement (docs/statements.md) over the range (null: the whole record), as
+   * JSON text. PublishedRecordError when the published hours no longer hash to the signed checkpoint.
+   */
+  trackRecordStatement(account: AccountKey, range: TimeRange | null, call: CallContext): Promise<string>;
   /** Sets the level and rewrites the published rows to it. AccountNotFoundError when no connection is stored. */
   setDisclosureLevel(account: AccountKey, level: DisclosureLevel, call: CallContext): Promise<DisclosureLevel>;
 }

@@ -20,6 +20,7 @@ import {
   validateRegistration,
   validateReportRequest,
   validateSetDisclosureLevel,
+  validateStatementRequest,
   validateSync,
   type ValidationLimits,
 } from './validate.js';
@@ -153,6 +154,10 @@ export function createEnclaveService(options: EnclaveServiceOptions): EnclaveSer
     getAttestation: unaryCall(env, 'GetAttestation', maxQueryMs, async (request, call) => {
       const nonce = validateNonce(request, { min: NONCE_MIN_LENGTH, max: NONCE_MAX_LENGTH });
       return attestationToWire(await port.getAttestation(nonce, call));
+    }),
+    getTrackRecordStatement: unaryCall(env, 'GetTrackRecordStatement', maxQueryMs, async (request, call) => {
+      const { account, range } = validateStatementRequest(request, limits);
+      return { statementJson: await port.trackRecordStatement(account, range, call) };
     }),
     setDisclosureLevel: unaryCall(env, 'SetDisclosureLevel', maxQueryMs, async (request, call) => {
       const { account, level } = validateSetDisclosureLevel(request, limits);

@@ -116,6 +116,22 @@ export function validateRangeRequest(
   return { account, range };
 }
 
+/** A statement's period: both bounds 0 for the whole record, else a range of any span. */
+export function validateStatementRequest(
+  request: { readonly userUid: string; readonly exchange: string; readonly fromMs: number; readonly toMs: number },
+  limits: ValidationLimits,
+): { readonly account: AccountKey; readonly range: TimeRange | null } {
+  const c = new Checker();
+  checkDecodable(request, c);
+  const account = checkAccount(request, limits, c);
+  const whole = request.fromMs === 0 && request.toMs === 0;
+  if (!whole && !(Number.isSafeInteger(request.fromMs) && Number.isSafeInteger(request.toMs) && request.fromMs >= 0 && request.fromMs < request.toMs)) {
+    c.add('from_ms', 'with to_ms: both 0 (the whole record) or 0 <= from_ms < to_ms');
+  }
+  c.done();
+  return { account, range: whole ? null : { from: request.fromMs, to: request.toMs } };
+}
+
 /** Largest sealed credential accepted (a credential is well under 1 KiB). */
 export const SEALED_CREDENTIAL_MAX_BYTES = 16 * 1024;
 

@@ -102,6 +102,7 @@ export function createConnectionRepository(pool: DatabasePool, pageSize = 500): 
             // The exact figures behind the published rows (disclosure levels) go with them.
             await tx.query(sql.type(noRows)`DELETE FROM hourly_amounts WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
             await tx.query(sql.type(noRows)`DELETE FROM snapshot_amounts WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
+            await tx.query(sql.type(noRows)`DELETE FROM statement_checkpoints WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
           }
           return removed.rowCount > 0;
         });

@@ -13,6 +13,8 @@ import { noRows, sql } from './pool.js';
 import { maskToFlags } from '../domain/hour-flags.js';
 import { DEFAULT_DISCLOSURE_LEVEL } from '../domain/disclosure.js';
 import { disclosureLevelIn, writeHours, writeSnapshot } from './disclosure-store.js';
+import { recordCheckpoint } from './checkpoint-store.js';
+import type { CheckpointSigner } from '../crypto/track-record.js';
 
 const decimal = z.string().regex(/^-?\d+(\.\d+)?$/u);
 const epochMs = z.number().finite();
@@ -108,6 +110,8 @@ export interface AccountStoreOptions {
   readonly copy?: CopyIngest;
   /** Pages with at least this many rows go through `copy` (default 2,000). */
   readonly copyThreshold?: number;
+  /** Signs a track-record checkpoint with every aggregate write that publishes hours (checkpoint-store.ts). */
+  readonly checkpoints?: CheckpointSigner;
 }
 
 // One unnest statement per slice keeps the parameter arrays moderate.
@@ -323,6 +327,7 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
           // What the gateway may read follows the account's level (disclosure-store.ts).
           const level = write.hourlyReturns.length > 0 || write.snapshot !== null ? await disclosureLevelIn(tx, key) : DEFAULT_DISCLOSURE_LEVEL;
           if (write.hourlyReturns.length > 0) await writeHours(tx, key, write.hourlyReturns, level);
+          if (options.checkpoints !== undefined) await recordCheckpoint(tx, key, write.hourlyReturns, options.checkpoints);
           if (write.snapshot !== null) await writeSnapshot(tx, key, write.snapshot, level);
           if (write.engineState !== undefined) {
             await tx.query(sql.type(noRows)`

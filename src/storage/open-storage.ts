@@ -6,6 +6,8 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
 import type { AccountStore } from './account-store.js';
 import { createConnectionRepository, type ConnectionRepository } from './connections.js';
+import { createCheckpointStore, type CheckpointStore } from './checkpoint-store.js';
+import type { CheckpointSigner } from '../crypto/track-record.js';
 import { createDisclosureStore, type DisclosureStore } from './disclosure-store.js';
 import { createCopyIngest, type CopyIngest } from './copy-ingest.js';
 import { createAccountStore } from './create-account-store.js';
@@ -17,13 +19,15 @@ export interface Storage {
   readonly pool: DatabasePool;
   readonly accountStore: AccountStore;
   readonly connections: ConnectionRepository;
+  /** Signed checkpoints of the published chains (statements). */
+  readonly checkpoints: CheckpointStore;
   /** Disclosure levels and the rewrite of published rows at a level change. */
   readonly disclosure: DisclosureStore;
   readonly embedded: boolean;
   close(): Promise<void>;
 }
 
-export async function openStorage(config: Pick<Config, 'DATABASE_URL' | 'EMBEDDED_DB_DIR'>, logger: Logger): Promise<Storage> {
+export async function openStorage(config: Pick<Config, 'DATABASE_URL' | 'EMBEDDED_DB_DIR'>, logger: Logger, options: { readonly checkpoints?: CheckpointSigner } = {}): Promise<Storage> {
   let embedded: EmbeddedDatabase | null = null;
   if (config.DATABASE_URL === undefined) {
     embedded = await startEmbeddedDatabase(config.EMBEDDED_DB_DIR);
@@ -45,7 +49,8 @@ export async function openStorage(config: Pick<Config, 'DATABASE_URL' | 'EMBEDDE
   const openPool = pool;
   return {
     pool: openPool,
-    accountStore: createAccountStore(openPool, copy === undefined ? {} : { copy }),
+    accountStore: createAccountStore(openPool, { ...(copy === undefined ? {} : { copy }), ...(options.checkpoints === undefined ? {} : { checkpoints: options.checkpoints }) }),
+    checkpoints: createCheckpointStore(openPool),
     connections: createConnectionRepository(openPool),
     disclosure: createDisclosureStore(openPool),
     embedded: embedded !== null,

@@ -7,9 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
+import { z } from 'zod';
 import { runCli } from '../../src/cli/main.js';
+import { sql } from '../../src/storage/pool.js';
 import { accountRowCounts, startServiceHarness, type ServiceHarness } from '../app/service-harness.js';
 
+const seriesRow = z.object({ t: z.string(), return: z.number(), flags: z.number() });
 const test = anyTest as TestFn<{ h: ServiceHarness; dir: string }>;
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -109,6 +112,23 @@ test.serial('sync reports what the sync stored', async (t) => {
   t.true(Number(match?.[1]) > 0);
   t.is(Number(match?.[2]), 1, 'the simulated deposit');
   t.true(Number(match?.[3]) > 24);
+});
+
+test.serial('statement writes a signed statement of the synced account that verify-statement accepts, with the published series', async (t) => {
+  const { h, dir } = t.context;
+  const file = join(dir, 'statement.json');
+  const run = await cli(h, ['statement', 'cli-user', 'simulated', '--out', file]);
+  t.is(run.code, 0, run.err);
+  const statement = JSON.parse(readFileSync(file, 'utf8')) as { statement: { account: string; chain: { hours: number } } };
+  t.regex(statement.statement.account, /^acct_/u);
+  t.false(readFileSync(file, 'utf8').includes('cli-user'));
+  const { rows } = await h.db.pool.query(sql.type(seriesRow)`
+    SELECT (extract(epoch FROM hour_start) * 1000)::bigint::text AS t, return, flags FROM hourly_returns WHERE user_uid = 'cli-user' ORDER BY hour_start`);
+  const series = join(dir, 'series.json');
+  writeFileSync(series, JSON.stringify(rows.map((r) => ({ hourStartMs: Number(r.t), return: r.return, flags: r.flags }))));
+  const verified = await cli(h, ['verify-statement', file, '--series', series]);
+  t.is(verified.code, 0, verified.err);
+  t.regex(verified.out, new RegExp(`hashes to the chain head \\(${statement.statement.chain.hours} hours\\)`, 'u'));
 });
 
 test.serial('returns prints a table and a chart, and writes the curve as SVG on request', async (t) => {

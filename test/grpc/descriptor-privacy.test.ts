@@ -90,6 +90,11 @@ const ALLOWED_TEXT = new Set([
   'enclave.v1.ReviveConnectionRequest.exchange',
   'enclave.v1.SetDisclosureLevelRequest.user_uid',
   'enclave.v1.SetDisclosureLevelRequest.exchange',
+  'enclave.v1.GetTrackRecordStatementRequest.user_uid',
+  'enclave.v1.GetTrackRecordStatementRequest.exchange',
+  // Issue 14, reviewed: the signed statement the enclave builds (pseudonym, venue, ratios, chain
+  // head, key, times; docs/statements.md), never an account id or an amount.
+  'enclave.v1.GetTrackRecordStatementResponse.statement_json',
   // Issue 17, reviewed: each is a fixed vocabulary the service writes (flag names, currency and
   // benchmark codes, calendar labels, exchange names, fixed note sentences) or a request selector.
   'enclave.v1.HourlyReturn.flags',

@@ -72,6 +72,7 @@ const report: fc.Arbitrary<SyncReport> = fc.record({
   hourlyReturnsGenerated: count,
   latestSnapshot: orNull(snapshot),
   gapKinds: fc.uniqueArray(gapKind).map((kinds) => [...kinds].sort()),
+  disclosureLevel: fc.constantFrom(...DISCLOSURE_LEVELS),
 });
 const progress: fc.Arbitrary<SyncProgress> = fc.record({
   phase: fc.constantFrom('fetching', 'aggregating' as const),

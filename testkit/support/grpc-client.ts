@@ -148,6 +148,12 @@ export class TestPort implements EnclaveApi {
     return 'full';
   }
 
+  async trackRecordStatement(account: AccountKey, range: TimeRange | null, ask: CallContext): Promise<string> {
+    this.calls.push({ method: 'trackRecordStatement', account, ...(range === null ? {} : { range }), ask });
+    if (this.behaviour.trackRecordStatement) return this.behaviour.trackRecordStatement(account, range, ask);
+    return '{}';
+  }
+
   async setDisclosureLevel(account: AccountKey, level: DisclosureLevel, ask: CallContext): Promise<DisclosureLevel> {
     this.calls.push({ method: 'setDisclosureLevel', account, ask });
     if (this.behaviour.setDisclosureLevel) return this.behaviour.setDisclosureLevel(account, level, ask);

@@ -691,6 +691,18 @@ export interface SetDisclosureLevelResponse {
   level: DisclosureLevel;
 }
 
+export interface GetTrackRecordStatementRequest {
+  userUid: string;
+  exchange: string;
+  fromMs: number;
+  toMs: number;
+}
+
+export interface GetTrackRecordStatementResponse {
+  /** The signed statement: canonical JSON {"statement": {...}, "signature": base64}, version 1. */
+  statementJson: string;
+}
+
 export interface ListConnectionsResponse {
   connections: Connection[];
 }
@@ -4089,6 +4101,212 @@ export const SetDisclosureLevelResponse: MessageFns<SetDisclosureLevelResponse> 
   },
 };
 
+function createBaseGetTrackRecordStatementRequest(): GetTrackRecordStatementRequest {
+  return { userUid: "", exchange: "", fromMs: 0, toMs: 0 };
+}
+
+export const GetTrackRecordStatementRequest: MessageFns<GetTrackRecordStatementRequest> = {
+  encode(message: GetTrackRecordStatementRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userUid !== "") {
+      writer.uint32(10).string(message.userUid);
+    }
+    if (message.exchange !== "") {
+      writer.uint32(18).string(message.exchange);
+    }
+    if (message.fromMs !== 0) {
+      writer.uint32(24).int64(message.fromMs);
+    }
+    if (message.toMs !== 0) {
+      writer.uint32(32).int64(message.toMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTrackRecordStatementRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTrackRecordStatementRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userUid = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.exchange = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.fromMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.toMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTrackRecordStatementRequest {
+    return {
+      userUid: isSet(object.userUid)
+        ? globalThis.String(object.userUid)
+        : isSet(object.user_uid)
+        ? globalThis.String(object.user_uid)
+        : "",
+      exchange: isSet(object.exchange) ? globalThis.String(object.exchange) : "",
+      fromMs: isSet(object.fromMs)
+        ? globalThis.Number(object.fromMs)
+        : isSet(object.from_ms)
+        ? globalThis.Number(object.from_ms)
+        : 0,
+      toMs: isSet(object.toMs)
+        ? globalThis.Number(object.toMs)
+        : isSet(object.to_ms)
+        ? globalThis.Number(object.to_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: GetTrackRecordStatementRequest): unknown {
+    const obj: any = {};
+    if (message.userUid !== "") {
+      obj.userUid = message.userUid;
+    }
+    if (message.exchange !== "") {
+      obj.exchange = message.exchange;
+    }
+    if (message.fromMs !== 0) {
+      obj.fromMs = Math.round(message.fromMs);
+    }
+    if (message.toMs !== 0) {
+      obj.toMs = Math.round(message.toMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetTrackRecordStatementRequest>, I>>(base?: I): GetTrackRecordStatementRequest {
+    return GetTrackRecordStatementRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetTrackRecordStatementRequest>, I>>(
+    object: I,
+  ): GetTrackRecordStatementRequest {
+    const message = createBaseGetTrackRecordStatementRequest();
+    message.userUid = object.userUid ?? "";
+    message.exchange = object.exchange ?? "";
+    message.fromMs = object.fromMs ?? 0;
+    message.toMs = object.toMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetTrackRecordStatementResponse(): GetTrackRecordStatementResponse {
+  return { statementJson: "" };
+}
+
+export const GetTrackRecordStatementResponse: MessageFns<GetTrackRecordStatementResponse> = {
+  encode(message: GetTrackRecordStatementResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.statementJson !== "") {
+      writer.uint32(10).string(message.statementJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTrackRecordStatementResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTrackRecordStatementResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.statementJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTrackRecordStatementResponse {
+    return {
+      statementJson: isSet(object.statementJson)
+        ? globalThis.String(object.statementJson)
+        : isSet(object.statement_json)
+        ? globalThis.String(object.statement_json)
+        : "",
+    };
+  },
+
+  toJSON(message: GetTrackRecordStatementResponse): unknown {
+    const obj: any = {};
+    if (message.statementJson !== "") {
+      obj.statementJson = message.statementJson;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetTrackRecordStatementResponse>, I>>(base?: I): GetTrackRecordStatementResponse {
+    return GetTrackRecordStatementResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetTrackRecordStatementResponse>, I>>(
+    object: I,
+  ): GetTrackRecordStatementResponse {
+    const message = createBaseGetTrackRecordStatementResponse();
+    message.statementJson = object.statementJson ?? "";
+    return message;
+  },
+};
+
 function createBaseListConnectionsResponse(): ListConnectionsResponse {
   return { connections: [] };
 }
@@ -6888,6 +7106,23 @@ export const EnclaveServiceService = {
       Buffer.from(SetDisclosureLevelResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SetDisclosureLevelResponse => SetDisclosureLevelResponse.decode(value),
   },
+  /**
+   * A signed track-record statement over [from_ms, to_ms) (both 0: the whole record), verifiable
+   * offline (docs/statements.md, enclave verify-statement). FAILED_PRECONDITION when the published
+   * hours no longer hash to the account's last signed checkpoint, or none was signed yet.
+   */
+  getTrackRecordStatement: {
+    path: "/enclave.v1.EnclaveService/GetTrackRecordStatement" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetTrackRecordStatementRequest): Buffer =>
+      Buffer.from(GetTrackRecordStatementRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetTrackRecordStatementRequest => GetTrackRecordStatementRequest.decode(value),
+    responseSerialize: (value: GetTrackRecordStatementResponse): Buffer =>
+      Buffer.from(GetTrackRecordStatementResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetTrackRecordStatementResponse =>
+      GetTrackRecordStatementResponse.decode(value),
+  },
 } as const;
 
 export interface EnclaveServiceServer extends UntypedServiceImplementation {
@@ -6956,6 +7191,12 @@ export interface EnclaveServiceServer extends UntypedServiceImplementation {
    * published rows to the new level in one transaction. NOT_FOUND: no connection is stored.
    */
   setDisclosureLevel: handleUnaryCall<SetDisclosureLevelRequest, SetDisclosureLevelResponse>;
+  /**
+   * A signed track-record statement over [from_ms, to_ms) (both 0: the whole record), verifiable
+   * offline (docs/statements.md, enclave verify-statement). FAILED_PRECONDITION when the published
+   * hours no longer hash to the account's last signed checkpoint, or none was signed yet.
+   */
+  getTrackRecordStatement: handleUnaryCall<GetTrackRecordStatementRequest, GetTrackRecordStatementResponse>;
 }
 
 export interface EnclaveServiceClient extends Client {
@@ -7224,6 +7465,26 @@ export interface EnclaveServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SetDisclosureLevelResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A signed track-record statement over [from_ms, to_ms) (both 0: the whole record), verifiable
+   * offline (docs/statements.md, enclave verify-statement). FAILED_PRECONDITION when the published
+   * hours no longer hash to the account's last signed checkpoint, or none was signed yet.
+   */
+  getTrackRecordStatement(
+    request: GetTrackRecordStatementRequest,
+    callback: (error: ServiceError | null, response: GetTrackRecordStatementResponse) => void,
+  ): ClientUnaryCall;
+  getTrackRecordStatement(
+    request: GetTrackRecordStatementRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetTrackRecordStatementResponse) => void,
+  ): ClientUnaryCall;
+  getTrackRecordStatement(
+    request: GetTrackRecordStatementRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetTrackRecordStatementResponse) => void,
   ): ClientUnaryCall;
 }
 
