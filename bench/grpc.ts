@@ -126,6 +126,7 @@ function benchPort(accounts: number): EnclaveApi {
     disclosureLevel: async () => 'full',
     setDisclosureLevel: notHere,
     trackRecordStatement: notHere,
+    whois: notHere,
     getReturns: notHere,
     getSnapshots: notHere,
     identity: notHere,

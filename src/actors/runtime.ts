@@ -5,6 +5,7 @@ import type { Config } from '../config/config.js';
 import { DEFAULT_ACCOUNT_SETTINGS, type AccountActorDeps, type AccountActorSettings } from './account-actor.js';
 import { systemClock, type Clock } from './clock.js';
 import { ActorMetrics } from './metrics.js';
+import type { AccountKey } from '../domain/types.js';
 import { createSupervisor, type CrashPolicy, type Supervisor } from './supervisor.js';
 
 /** The account actors' own dependencies (store, engine, credential openers and sealer, connectors), plus the runtime's. */
@@ -16,6 +17,8 @@ export interface ActorRuntimeDeps extends Pick<AccountActorDeps, 'store' | 'aggr
   readonly crashPolicy?: Partial<CrashPolicy>;
   readonly maxConcurrentFullSyncs?: number;
   readonly settings?: Partial<AccountActorSettings>;
+  /** The metrics' account label (default `exchange:user_uid`; the service passes a keyed pseudonym). */
+  readonly accountLabel?: (account: AccountKey) => string;
 }
 
 export interface ActorRuntime {
@@ -27,7 +30,9 @@ export interface ActorRuntime {
 
 export function createActorRuntime(config: Config, deps: ActorRuntimeDeps): ActorRuntime {
   const clock = deps.clock ?? systemClock;
-  const metrics = new ActorMetrics(deps.registry, config.METRICS_ACCOUNT_CAP, { syncIntervalMs: config.SYNC_INTERVAL_MS, now: () => clock.now() });
+  const metrics = new ActorMetrics(deps.registry, config.METRICS_ACCOUNT_CAP, {
+    syncIntervalMs: config.SYNC_INTERVAL_MS, now: () => clock.now(), ...(deps.accountLabel === undefined ? {} : { accountLabel: deps.accountLabel }),
+  });
   const supervisor = createSupervisor({
     deps: {
       store: deps.store, aggregator: deps.aggregator, openCredential: deps.openCredential, openSealed: deps.openSealed, sealForStorage: deps.sealForStorage,

@@ -28,7 +28,7 @@ export interface IdentityDeps {
 }
 
 /** Everything but the report and statements, which read storage directly (src/app/report.ts, statements.ts). */
-export function createEnclaveApi(supervisor: Supervisor, reads: Reads, { identity, attester, challenges }: IdentityDeps, disclosure: DisclosureStore): Omit<EnclaveApi, 'getPerformanceReport' | 'trackRecordStatement'> {
+export function createEnclaveApi(supervisor: Supervisor, reads: Reads, { identity, attester, challenges }: IdentityDeps, disclosure: DisclosureStore): Omit<EnclaveApi, 'getPerformanceReport' | 'trackRecordStatement' | 'whois'> {
   const levelOf = async (account: AccountKey): Promise<DisclosureLevel> => {
     const level = await disclosure.loadDisclosureLevel(account);
     if (level === null) throw new AccountNotFoundError(`no connection for ${accountId(account)}`);

@@ -1,7 +1,5 @@
 // The composition root: every part wired once, in dependency order, and torn down in reverse.
 // src/main.ts runs it as a process; tests and benchmarks may run it in-process.
-import { createServer, type Server } from 'node:http';
-import { once } from 'node:events';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -31,8 +29,9 @@ import { certificateFingerprint } from '../attestation/binding.js';
 import { createEnclaveIdentity, type EnclaveIdentity } from '../attestation/identity.js';
 import { createEnclaveApi } from './enclave-api.js';
 import { createReads, type Reads } from './reads.js';
-import { createStatementIssuer, statementApi } from './statements.js';
-import { createCheckpointSigner } from '../crypto/track-record.js';
+import { createStatementIssuer, statementApi, whoisApi } from './statements.js';
+import { accountPseudonym, createCheckpointSigner } from '../crypto/track-record.js';
+import { readMetricsToken, startMetricsServer } from './metrics-server.js';
 import { createReportReader } from './report.js';
 import { collectProcessMetrics } from './process-metrics.js';
 
@@ -98,22 +97,6 @@ function enclaveTls(config: Config): TlsFiles | undefined {
   return { inMemory: { ca: readFileSync(config.TLS_CA_FILE), ...createSelfSignedCertificate({ names }) } };
 }
 
-async function startMetricsServer(registry: Registry, host: string, port: number): Promise<Server> {
-  const server = createServer((request, response) => {
-    if (request.method !== 'GET' || request.url !== '/metrics') {
-      response.writeHead(404).end();
-      return;
-    }
-    registry.metrics().then(
-      (text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text),
-      () => response.writeHead(500).end(),
-    );
-  });
-  server.listen(port, host);
-  await once(server, 'listening');
-  return server;
-}
-
 /** In-process callers only (benchmarks): replaces what configuration cannot express. */
 export interface ServiceOverrides {
   /** Builds an account's connector from its opened credential (default: the venue registry). */
@@ -157,6 +140,8 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     connectorFactory,
     registry,
     logger,
+    // Metric labels name a keyed pseudonym, never the account (enclave whois maps it back).
+    accountLabel: (account) => accountPseudonym(keys.pseudonymKey, account),
   });
   // Stored accounts keep syncing by themselves after a restart, spread over one interval.
   const restored = restoreSchedules(runtime.supervisor, await storage.connections.listConnections(), {
@@ -180,6 +165,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     enclave: {
       ...createEnclaveApi(runtime.supervisor, reads, { identity, attester, challenges }, storage.disclosure),
       ...createReportReader({ store: storage.accountStore, connections: storage.connections }),
+      ...whoisApi(() => storage.connections.listConnections(), (account) => accountPseudonym(keys.pseudonymKey, account)),
       ...statementApi(createStatementIssuer({ checkpoints: storage.checkpoints, store: storage.accountStore, signer, codeMeasurement: identity.buildHash })),
     },
     logger,
@@ -187,7 +173,11 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     ...(tls === undefined ? {} : { tls }),
     version: identity.serviceVersion,
   });
-  const metricsServer = await startMetricsServer(registry, config.ENCLAVE_HOST, config.METRICS_PORT);
+  const metricsServer = await startMetricsServer(registry, {
+    host: config.METRICS_HOST ?? config.ENCLAVE_HOST, port: config.METRICS_PORT,
+    token: config.METRICS_TOKEN_FILE === undefined ? null : readMetricsToken(config.METRICS_TOKEN_FILE),
+    anonymous: !config.ENCLAVE_MODE,
+  });
   const metricsAddress = metricsServer.address();
   const metricsPort = typeof metricsAddress === 'object' && metricsAddress !== null ? metricsAddress.port : config.METRICS_PORT;
   logger.info({ grpcPort: grpc.port, metricsPort }, 'enclave worker started');

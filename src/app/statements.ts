@@ -77,3 +77,13 @@ export function statementApi(issue: ReturnType<typeof createStatementIssuer>): P
     },
   };
 }
+
+/** Whois: the connected account whose pseudonym is `label` (a scan of the connections: an operator's rare question). */
+export function whoisApi(listConnections: () => Promise<readonly { readonly account: AccountKey }[]>, pseudonym: (account: AccountKey) => string): Pick<EnclaveApi, 'whois'> {
+  return {
+    async whois(label: string, call: CallContext): Promise<AccountKey | null> {
+      call.signal.throwIfAborted();
+      return (await listConnections()).find((c) => pseudonym(c.account) === label)?.account ?? null;
+    },
+  };
+}

@@ -60,6 +60,7 @@ export const USAGE = `usage: enclave <command> [options]
   identity                                  the enclave's public key, version and build hash
   attest [--nonce HEX] [--out FILE]         an SEV-SNP report bound to the nonce (random when omitted)
   verify-attestation ...                    check a report offline (see: enclave verify-attestation --help)
+  whois <label>                             the account behind a metrics label (acct_…)
   statement <user> <exchange> [--from ISO --to ISO] [--out FILE]
                                             a signed track-record statement (default: the whole record)
   verify-statement FILE [--series FILE] [--public-key HEX] [--older FILE]
@@ -440,6 +441,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         if (values.out !== undefined) writeFileSync(values.out, `${statementJson}\n`);
         io.out(values.out === undefined ? `${statementJson}\n` : `statement written to ${values.out}\n`);
         return 0;
+      }
+      case 'whois': {
+        const [label] = positionals;
+        if (label === undefined || positionals.length !== 1) throw new UsageError('expected <label> (acct_…, the account label of a metric)');
+        const c = open();
+        const found = await call(c.whois.bind(c), { label });
+        io.out(found.found ? `${label} is ${found.userUid} on ${found.exchange}\n` : `${label}: no connected account has this label\n`);
+        return found.found ? 0 : 1;
       }
       case 'identity': {
         const c = open();

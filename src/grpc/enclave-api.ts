@@ -153,6 +153,8 @@ export interface EnclaveApi {
    * JSON text. PublishedRecordError when the published hours no longer hash to the signed checkpoint.
    */
   trackRecordStatement(account: AccountKey, range: TimeRange | null, call: CallContext): Promise<string>;
+  /** The connected account whose metrics label (keyed pseudonym) is `label`; null when none is. */
+  whois(label: string, call: CallContext): Promise<AccountKey | null>;
   /** Sets the level and rewrites the published rows to it. AccountNotFoundError when no connection is stored. */
   setDisclosureLevel(account: AccountKey, level: DisclosureLevel, call: CallContext): Promise<DisclosureLevel>;
 }

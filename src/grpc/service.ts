@@ -21,6 +21,7 @@ import {
   validateReportRequest,
   validateSetDisclosureLevel,
   validateStatementRequest,
+  validateWhois,
   validateSync,
   type ValidationLimits,
 } from './validate.js';
@@ -158,6 +159,10 @@ export function createEnclaveService(options: EnclaveServiceOptions): EnclaveSer
     getTrackRecordStatement: unaryCall(env, 'GetTrackRecordStatement', maxQueryMs, async (request, call) => {
       const { account, range } = validateStatementRequest(request, limits);
       return { statementJson: await port.trackRecordStatement(account, range, call) };
+    }),
+    whois: unaryCall(env, 'Whois', maxQueryMs, async (request, call) => {
+      const found = await port.whois(validateWhois(request), call);
+      return found === null ? { found: false, userUid: '', exchange: '' } : { found: true, userUid: found.userUid, exchange: found.exchange };
     }),
     setDisclosureLevel: unaryCall(env, 'SetDisclosureLevel', maxQueryMs, async (request, call) => {
       const { account, level } = validateSetDisclosureLevel(request, limits);

@@ -132,6 +132,14 @@ export function validateStatementRequest(
   return { account, range: whole ? null : { from: request.fromMs, to: request.toMs } };
 }
 
+export function validateWhois(request: { readonly label: string }): string {
+  const c = new Checker();
+  checkDecodable(request, c);
+  if (!/^acct_[0-9a-f]{32}$/u.test(request.label)) c.add('label', 'must be acct_ followed by 32 lowercase hex digits');
+  c.done();
+  return request.label;
+}
+
 /** Largest sealed credential accepted (a credential is well under 1 KiB). */
 export const SEALED_CREDENTIAL_MAX_BYTES = 16 * 1024;
 

@@ -90,6 +90,10 @@ const ALLOWED_TEXT = new Set([
   'enclave.v1.ReviveConnectionRequest.exchange',
   'enclave.v1.SetDisclosureLevelRequest.user_uid',
   'enclave.v1.SetDisclosureLevelRequest.exchange',
+  // Issue 14, reviewed: whois maps a pseudonymous metric label back to the account, for operators.
+  'enclave.v1.WhoisRequest.label',
+  'enclave.v1.WhoisResponse.user_uid',
+  'enclave.v1.WhoisResponse.exchange',
   'enclave.v1.GetTrackRecordStatementRequest.user_uid',
   'enclave.v1.GetTrackRecordStatementRequest.exchange',
   // Issue 14, reviewed: the signed statement the enclave builds (pseudonym, venue, ratios, chain

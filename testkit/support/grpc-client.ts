@@ -154,6 +154,12 @@ export class TestPort implements EnclaveApi {
     return '{}';
   }
 
+  async whois(label: string, ask: CallContext): Promise<AccountKey | null> {
+    this.calls.push({ method: 'whois', ask });
+    if (this.behaviour.whois) return this.behaviour.whois(label, ask);
+    return null;
+  }
+
   async setDisclosureLevel(account: AccountKey, level: DisclosureLevel, ask: CallContext): Promise<DisclosureLevel> {
     this.calls.push({ method: 'setDisclosureLevel', account, ask });
     if (this.behaviour.setDisclosureLevel) return this.behaviour.setDisclosureLevel(account, level, ask);

@@ -698,6 +698,17 @@ export interface GetTrackRecordStatementRequest {
   toMs: number;
 }
 
+export interface WhoisRequest {
+  /** acct_ followed by 32 hex digits. */
+  label: string;
+}
+
+export interface WhoisResponse {
+  found: boolean;
+  userUid: string;
+  exchange: string;
+}
+
 export interface GetTrackRecordStatementResponse {
   /** The signed statement: canonical JSON {"statement": {...}, "signature": base64}, version 1. */
   statementJson: string;
@@ -4232,6 +4243,178 @@ export const GetTrackRecordStatementRequest: MessageFns<GetTrackRecordStatementR
   },
 };
 
+function createBaseWhoisRequest(): WhoisRequest {
+  return { label: "" };
+}
+
+export const WhoisRequest: MessageFns<WhoisRequest> = {
+  encode(message: WhoisRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.label !== "") {
+      writer.uint32(10).string(message.label);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WhoisRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWhoisRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.label = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WhoisRequest {
+    return { label: isSet(object.label) ? globalThis.String(object.label) : "" };
+  },
+
+  toJSON(message: WhoisRequest): unknown {
+    const obj: any = {};
+    if (message.label !== "") {
+      obj.label = message.label;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WhoisRequest>, I>>(base?: I): WhoisRequest {
+    return WhoisRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WhoisRequest>, I>>(object: I): WhoisRequest {
+    const message = createBaseWhoisRequest();
+    message.label = object.label ?? "";
+    return message;
+  },
+};
+
+function createBaseWhoisResponse(): WhoisResponse {
+  return { found: false, userUid: "", exchange: "" };
+}
+
+export const WhoisResponse: MessageFns<WhoisResponse> = {
+  encode(message: WhoisResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.found !== false) {
+      writer.uint32(8).bool(message.found);
+    }
+    if (message.userUid !== "") {
+      writer.uint32(18).string(message.userUid);
+    }
+    if (message.exchange !== "") {
+      writer.uint32(26).string(message.exchange);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WhoisResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWhoisResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.found = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userUid = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.exchange = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WhoisResponse {
+    return {
+      found: isSet(object.found) ? globalThis.Boolean(object.found) : false,
+      userUid: isSet(object.userUid)
+        ? globalThis.String(object.userUid)
+        : isSet(object.user_uid)
+        ? globalThis.String(object.user_uid)
+        : "",
+      exchange: isSet(object.exchange) ? globalThis.String(object.exchange) : "",
+    };
+  },
+
+  toJSON(message: WhoisResponse): unknown {
+    const obj: any = {};
+    if (message.found !== false) {
+      obj.found = message.found;
+    }
+    if (message.userUid !== "") {
+      obj.userUid = message.userUid;
+    }
+    if (message.exchange !== "") {
+      obj.exchange = message.exchange;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WhoisResponse>, I>>(base?: I): WhoisResponse {
+    return WhoisResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WhoisResponse>, I>>(object: I): WhoisResponse {
+    const message = createBaseWhoisResponse();
+    message.found = object.found ?? false;
+    message.userUid = object.userUid ?? "";
+    message.exchange = object.exchange ?? "";
+    return message;
+  },
+};
+
 function createBaseGetTrackRecordStatementResponse(): GetTrackRecordStatementResponse {
   return { statementJson: "" };
 }
@@ -7123,6 +7306,19 @@ export const EnclaveServiceService = {
     responseDeserialize: (value: Buffer): GetTrackRecordStatementResponse =>
       GetTrackRecordStatementResponse.decode(value),
   },
+  /**
+   * Maps a metrics `account` label (a keyed pseudonym, acct_…) back to the account, for operators
+   * over the authenticated channel (enclave whois). found is false for an unknown label.
+   */
+  whois: {
+    path: "/enclave.v1.EnclaveService/Whois" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: WhoisRequest): Buffer => Buffer.from(WhoisRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WhoisRequest => WhoisRequest.decode(value),
+    responseSerialize: (value: WhoisResponse): Buffer => Buffer.from(WhoisResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WhoisResponse => WhoisResponse.decode(value),
+  },
 } as const;
 
 export interface EnclaveServiceServer extends UntypedServiceImplementation {
@@ -7197,6 +7393,11 @@ export interface EnclaveServiceServer extends UntypedServiceImplementation {
    * hours no longer hash to the account's last signed checkpoint, or none was signed yet.
    */
   getTrackRecordStatement: handleUnaryCall<GetTrackRecordStatementRequest, GetTrackRecordStatementResponse>;
+  /**
+   * Maps a metrics `account` label (a keyed pseudonym, acct_…) back to the account, for operators
+   * over the authenticated channel (enclave whois). found is false for an unknown label.
+   */
+  whois: handleUnaryCall<WhoisRequest, WhoisResponse>;
 }
 
 export interface EnclaveServiceClient extends Client {
@@ -7485,6 +7686,25 @@ export interface EnclaveServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetTrackRecordStatementResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Maps a metrics `account` label (a keyed pseudonym, acct_…) back to the account, for operators
+   * over the authenticated channel (enclave whois). found is false for an unknown label.
+   */
+  whois(
+    request: WhoisRequest,
+    callback: (error: ServiceError | null, response: WhoisResponse) => void,
+  ): ClientUnaryCall;
+  whois(
+    request: WhoisRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: WhoisResponse) => void,
+  ): ClientUnaryCall;
+  whois(
+    request: WhoisRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: WhoisResponse) => void,
   ): ClientUnaryCall;
 }
 
