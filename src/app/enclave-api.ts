@@ -25,10 +25,12 @@ export interface IdentityDeps {
   readonly attester: () => Attester;
   /** Issued here, consumed by the intake when a Register opens a blob bound to one (service.ts). */
   readonly challenges: RegistrationChallenges;
+  /** The statement-signing public key the attester binds (absent: none). */
+  readonly statementSigningKey?: Buffer;
 }
 
 /** Everything but the report and statements, which read storage directly (src/app/report.ts, statements.ts). */
-export function createEnclaveApi(supervisor: Supervisor, reads: Reads, { identity, attester, challenges }: IdentityDeps, disclosure: DisclosureStore): Omit<EnclaveApi, 'getPerformanceReport' | 'trackRecordStatement' | 'whois'> {
+export function createEnclaveApi(supervisor: Supervisor, reads: Reads, { identity, attester, challenges, statementSigningKey }: IdentityDeps, disclosure: DisclosureStore): Omit<EnclaveApi, 'getPerformanceReport' | 'trackRecordStatement' | 'whois'> {
   const levelOf = async (account: AccountKey): Promise<DisclosureLevel> => {
     const level = await disclosure.loadDisclosureLevel(account);
     if (level === null) throw new AccountNotFoundError(`no connection for ${accountId(account)}`);
@@ -63,7 +65,7 @@ export function createEnclaveApi(supervisor: Supervisor, reads: Reads, { identit
       return { status: 'serving', activeAccounts: totals.alive, failedAccounts: totals.failed };
     },
     async identity(): Promise<EnclaveIdentityInfo> {
-      return { publicKey: identity.publicKey, serviceVersion: identity.serviceVersion, buildHash: identity.buildHash };
+      return { publicKey: identity.publicKey, serviceVersion: identity.serviceVersion, buildHash: identity.buildHash, ...(statementSigningKey === undefined ? {} : { statementSigningKey }) };
     },
     async registrationChallenge(account: AccountKey): Promise<RegistrationChallengeInfo> {
       return challenges.issue(account);

@@ -156,6 +156,8 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       amdSevSnp: config.AMD_SEV_SNP,
       root: config.TSM_REPORT_ROOT,
       identity,
+      // Statements are signed with this key: the report vouches for it (binding.ts).
+      statementSigningKey: keys.statementSigning.publicKey,
       // Read per report: the certificate file may have been replaced since start.
       tlsCertificateFingerprint: tls === undefined ? null : certificateFingerprint('inMemory' in tls ? tls.inMemory.cert : readFileSync(tls.certFile)),
     });
@@ -163,7 +165,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     host: config.ENCLAVE_HOST,
     port: config.ENCLAVE_PORT,
     enclave: {
-      ...createEnclaveApi(runtime.supervisor, reads, { identity, attester, challenges }, storage.disclosure),
+      ...createEnclaveApi(runtime.supervisor, reads, { identity, attester, challenges, statementSigningKey: keys.statementSigning.publicKey }, storage.disclosure),
       ...createReportReader({ store: storage.accountStore, connections: storage.connections }),
       ...whoisApi(() => storage.connections.listConnections(), (account) => accountPseudonym(keys.pseudonymKey, account)),
       ...statementApi(createStatementIssuer({ checkpoints: storage.checkpoints, store: storage.accountStore, signer, codeMeasurement: identity.buildHash })),

@@ -453,7 +453,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       case 'identity': {
         const c = open();
         const identity = await call(c.getEnclaveIdentity.bind(c), {});
-        io.out(`public key ${Buffer.from(identity.hpkePublicKey).toString('hex')}\nversion    ${identity.serviceVersion}\nbuild hash ${identity.buildHash}\n`);
+        const signing = Buffer.from(identity.statementSigningKey ?? new Uint8Array(0)).toString('hex');
+        io.out(`public key ${Buffer.from(identity.hpkePublicKey).toString('hex')}\nversion    ${identity.serviceVersion}\nbuild hash ${identity.buildHash}\nstatement signing key ${signing === '' ? '—' : signing}\n`);
         return 0;
       }
       case 'attest': {

@@ -53,6 +53,8 @@ export interface EnclaveIdentityInfo {
   readonly publicKey: Buffer;
   readonly serviceVersion: string;
   readonly buildHash: string;
+  /** Raw Ed25519 statement-signing public key, bound in attestation reports; absent: none. */
+  readonly statementSigningKey?: Buffer;
 }
 
 export interface RegisteredConnection {

@@ -128,7 +128,7 @@ export function createEnclaveService(options: EnclaveServiceOptions): EnclaveSer
     getEnclaveIdentity: unaryCall(env, 'GetEnclaveIdentity', maxQueryMs, async (request, call) => {
       validateEmpty(request);
       const identity = await port.identity(call);
-      return { hpkePublicKey: identity.publicKey, serviceVersion: identity.serviceVersion, buildHash: identity.buildHash };
+      return { hpkePublicKey: identity.publicKey, serviceVersion: identity.serviceVersion, buildHash: identity.buildHash, statementSigningKey: identity.statementSigningKey ?? Buffer.alloc(0) };
     }),
     getRegistrationChallenge: unaryCall(env, 'GetRegistrationChallenge', maxQueryMs, async (request, call) => {
       const account = validateAccountRequest(request, limits);

@@ -620,6 +620,11 @@ export interface GetEnclaveIdentityResponse {
   serviceVersion: string;
   /** Hex SHA-256 of the built files, or "unbuilt" when run from sources. */
   buildHash: string;
+  /**
+   * Raw Ed25519 public key that signs track-record statements (32 bytes; empty when none). Bound
+   * in GetAttestation's REPORT_DATA when present (docs/statements.md).
+   */
+  statementSigningKey: Buffer;
 }
 
 export interface RegisterConnectionRequest {
@@ -3027,7 +3032,7 @@ export const GetEnclaveIdentityRequest: MessageFns<GetEnclaveIdentityRequest> = 
 };
 
 function createBaseGetEnclaveIdentityResponse(): GetEnclaveIdentityResponse {
-  return { hpkePublicKey: Buffer.alloc(0), serviceVersion: "", buildHash: "" };
+  return { hpkePublicKey: Buffer.alloc(0), serviceVersion: "", buildHash: "", statementSigningKey: Buffer.alloc(0) };
 }
 
 export const GetEnclaveIdentityResponse: MessageFns<GetEnclaveIdentityResponse> = {
@@ -3040,6 +3045,9 @@ export const GetEnclaveIdentityResponse: MessageFns<GetEnclaveIdentityResponse> 
     }
     if (message.buildHash !== "") {
       writer.uint32(26).string(message.buildHash);
+    }
+    if (message.statementSigningKey.length !== 0) {
+      writer.uint32(34).bytes(message.statementSigningKey);
     }
     return writer;
   },
@@ -3081,6 +3089,14 @@ export const GetEnclaveIdentityResponse: MessageFns<GetEnclaveIdentityResponse> 
             message.buildHash = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.statementSigningKey = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3110,6 +3126,11 @@ export const GetEnclaveIdentityResponse: MessageFns<GetEnclaveIdentityResponse> 
         : isSet(object.build_hash)
         ? globalThis.String(object.build_hash)
         : "",
+      statementSigningKey: isSet(object.statementSigningKey)
+        ? Buffer.from(bytesFromBase64(object.statementSigningKey))
+        : isSet(object.statement_signing_key)
+        ? Buffer.from(bytesFromBase64(object.statement_signing_key))
+        : Buffer.alloc(0),
     };
   },
 
@@ -3124,6 +3145,9 @@ export const GetEnclaveIdentityResponse: MessageFns<GetEnclaveIdentityResponse> 
     if (message.buildHash !== "") {
       obj.buildHash = message.buildHash;
     }
+    if (message.statementSigningKey.length !== 0) {
+      obj.statementSigningKey = base64FromBytes(message.statementSigningKey);
+    }
     return obj;
   },
 
@@ -3135,6 +3159,7 @@ export const GetEnclaveIdentityResponse: MessageFns<GetEnclaveIdentityResponse> 
     message.hpkePublicKey = object.hpkePublicKey ?? Buffer.alloc(0);
     message.serviceVersion = object.serviceVersion ?? "";
     message.buildHash = object.buildHash ?? "";
+    message.statementSigningKey = object.statementSigningKey ?? Buffer.alloc(0);
     return message;
   },
 };
