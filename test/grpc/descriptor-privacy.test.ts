@@ -53,6 +53,8 @@ const REVIEWED_OPAQUE = new Map<string, string>([
   ['enclave.v1.RegisterConnectionRequest.sealed_credential', 'inbound ciphertext'],
   // The enclave's X25519 public key: public by design, clients seal to it.
   ['enclave.v1.GetEnclaveIdentityResponse.hpke_public_key', 'public key'],
+  // The enclave's Ed25519 statement-signing public key (issue 14): public by design, statements verify with it.
+  ['enclave.v1.GetEnclaveIdentityResponse.statement_signing_key', 'public key'],
   // The verifier's attestation challenge (not a venue signing nonce).
   ['enclave.v1.GetAttestationRequest.nonce', 'verifier challenge'],
   // The SEV-SNP report and parts of it: public evidence about the machine, no account data.
