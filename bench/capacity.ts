@@ -32,7 +32,7 @@ import { sealCredential } from '../src/crypto/sealed-intake.js';
 import type { AccountKey } from '../src/domain/types.js';
 import { createSimulatedConnector } from '../src/exchanges/simulated.js';
 import type { VenueConnector } from '../src/exchanges/connector.js';
-import { EnclaveServiceClient } from '../src/grpc/generated/enclave.js';
+import { DisclosureLevel, EnclaveServiceClient } from '../src/grpc/generated/enclave.js';
 import { createTestDatabase } from '../testkit/support/database.js';
 import { unary } from '../testkit/support/grpc-client.js';
 
@@ -188,7 +188,7 @@ try {
   const identity = await unary(client.getEnclaveIdentity.bind(client), {});
   const register = await measured(meter, () => forEachAccount(accounts, CONCURRENCY, async (account) => {
     const sealed = await sealCredential(identity.hpkePublicKey, account, { apiKey: `key-${account.userUid}`, secret: 'capacity-bench' });
-    await unary(client.registerConnection.bind(client), { ...account, sealedCredential: Buffer.from(sealed), acceptTradingKeyRisk: false });
+    await unary(client.registerConnection.bind(client), { ...account, sealedCredential: Buffer.from(sealed), acceptTradingKeyRisk: false, disclosureLevel: DisclosureLevel.DISCLOSURE_LEVEL_UNSPECIFIED });
   }));
   client.close();
   console.log(`registered ${N} accounts through gRPC in ${(register.wallMs / 1000).toFixed(1)} s`);

@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { credentials } from '@grpc/grpc-js';
 import pg from 'pg';
 import { sealCredential } from '../src/crypto/sealed-intake.js';
-import { EnclaveServiceClient } from '../src/grpc/generated/enclave.js';
+import { DisclosureLevel, EnclaveServiceClient } from '../src/grpc/generated/enclave.js';
 import { createTestDatabase } from '../testkit/support/database.js';
 import { unary } from '../testkit/support/grpc-client.js';
 import type { LoadPlan, LoadResult } from './support/grpc-load.js';
@@ -118,7 +118,7 @@ try {
   for (let i = 0; i < ACCOUNTS; i++) {
     const account = { userUid: `${USER_PREFIX}${i}`, exchange: 'simulated' } as const;
     const sealed = await sealCredential(identity.hpkePublicKey, account, { apiKey: `k${i}`, secret: 'grpc-bench' });
-    await unary(client.registerConnection.bind(client), { ...account, sealedCredential: Buffer.from(sealed), acceptTradingKeyRisk: false });
+    await unary(client.registerConnection.bind(client), { ...account, sealedCredential: Buffer.from(sealed), acceptTradingKeyRisk: false, disclosureLevel: DisclosureLevel.DISCLOSURE_LEVEL_UNSPECIFIED });
   }
   client.close();
   await admin.connect();

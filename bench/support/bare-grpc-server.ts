@@ -2,7 +2,7 @@
 // service answering GetAggregatedMetrics with one constant reply (no validation, no storage).
 // Prints its port as one JSON line, then serves until killed.
 import { Server, ServerCredentials, type sendUnaryData } from '@grpc/grpc-js';
-import { EnclaveServiceService, type GetAggregatedMetricsResponse } from '../../src/grpc/generated/enclave.js';
+import { DisclosureLevel, EnclaveServiceService, type GetAggregatedMetricsResponse } from '../../src/grpc/generated/enclave.js';
 
 const reply: GetAggregatedMetricsResponse = {
   metrics: {
@@ -10,6 +10,7 @@ const reply: GetAggregatedMetricsResponse = {
     sharpe: 1, sortino: 1, calmar: 1, positiveHourShare: 0.51, bestHour: 0.01, worstHour: -0.01, totalFees: 12.5, realizedPnl: 100, unrealizedPnl: -3,
     annualizationNote: '', currency: 'USDT', flaggedHourShare: 0, flagShares: [],
   },
+  disclosureLevel: DisclosureLevel.DISCLOSURE_LEVEL_FULL,
 };
 const server = new Server({ 'grpc.enable_channelz': 0 });
 const notUsed = (_call: unknown, callback: sendUnaryData<never>): void => callback({ code: 12 });

@@ -56,3 +56,11 @@ export class NotShardOwnerError extends ActorError {
     super(message);
   }
 }
+
+/**
+ * The published hours no longer hash to the account's last signed checkpoint (edited, deleted or
+ * inserted behind the enclave's back), or no checkpoint exists yet: no statement is signed over them.
+ */
+export class PublishedRecordError extends ActorError {
+  override name = 'PublishedRecordError';
+}

@@ -1,7 +1,7 @@
 // Per-account actor metrics on an injected prom-client Registry. Per account only counters and
 // gauges (a per-account histogram makes a 10k-account scrape take ~0.5 s); the sync-duration
-// histogram is labelled by venue only. The account label is `exchange:user_uid`: never an amount,
-// id or key. A cap bounds the number of labelled accounts; the rest count in the totals only.
+// histogram is labelled by venue only. The account label is a keyed pseudonym in the service
+// (`exchange:user_uid` by default, for tests): never an amount, id or key. A cap bounds the number of labelled accounts; the rest count in the totals only.
 //
 // The per-account families are registered as collectors over one map of plain numbers, with each
 // account's label set escaped once when it is tracked: 10,000 accounts × 5 series render in a
@@ -27,6 +27,12 @@ export interface ActorMetricsOptions {
   readonly syncIntervalMs?: number;
   /** Scrape time, ms (the actors' clock). */
   readonly now?: () => number;
+  /**
+   * The `account` label value of an account (default `exchange:user_uid`). The service passes a
+   * keyed pseudonym (HMAC of the account id, src/crypto/track-record.ts) so a scrape lists no
+   * customer; `enclave whois LABEL` maps one back for operators.
+   */
+  readonly accountLabel?: (account: AccountKey) => string;
 }
 
 /** Staleness is counted past this many sync intervals without a successful sync. */
@@ -103,7 +109,10 @@ export class ActorMetrics {
   private readonly syncedSince = new Map<string, { readonly venue: string; at: number }>();
   private readonly now: () => number;
 
+  private readonly accountLabel: (account: AccountKey) => string;
+
   constructor(registry: Registry, private readonly accountCap: number, options: ActorMetricsOptions = {}) {
+    this.accountLabel = options.accountLabel ?? accountId;
     const registers = [registry];
     const intervalSeconds = (options.syncIntervalMs ?? 0) / 1000;
     const now = options.now ?? Date.now;
@@ -230,7 +239,7 @@ export class ActorMetrics {
       return;
     }
     this.series.set(id, {
-      label: `account="${escapeLabel(id)}"`, names: [], state: 'starting', mailbox,
+      label: `account="${escapeLabel(this.accountLabel(account))}"`, names: [], state: 'starting', mailbox,
       syncs: { ok: 0, venue_error: 0, overloaded: 0, error: 0 }, fills: 0, restarts: 0, lastSuccess: null, lastDuration: null,
     });
   }

@@ -21,6 +21,8 @@ export interface ActorRuntimeDeps extends Pick<AccountActorDeps, 'store' | 'aggr
   readonly owns?: (account: AccountKey) => boolean;
   /** Stores each account's next scheduled sync for the shard's next owner. */
   readonly saveNextSyncAt?: (account: AccountKey, at: EpochMs | null) => Promise<void>;
+  /** The metrics' account label (default `exchange:user_uid`; the service passes a keyed pseudonym). */
+  readonly accountLabel?: (account: AccountKey) => string;
 }
 
 export interface ActorRuntime {
@@ -32,7 +34,9 @@ export interface ActorRuntime {
 
 export function createActorRuntime(config: Config, deps: ActorRuntimeDeps): ActorRuntime {
   const clock = deps.clock ?? systemClock;
-  const metrics = new ActorMetrics(deps.registry, config.METRICS_ACCOUNT_CAP, { syncIntervalMs: config.SYNC_INTERVAL_MS, now: () => clock.now() });
+  const metrics = new ActorMetrics(deps.registry, config.METRICS_ACCOUNT_CAP, {
+    syncIntervalMs: config.SYNC_INTERVAL_MS, now: () => clock.now(), ...(deps.accountLabel === undefined ? {} : { accountLabel: deps.accountLabel }),
+  });
   const supervisor = createSupervisor({
     deps: {
       store: deps.store, aggregator: deps.aggregator, openCredential: deps.openCredential, openSealed: deps.openSealed, sealForStorage: deps.sealForStorage,

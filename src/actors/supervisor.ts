@@ -5,6 +5,7 @@
 // This is the typed API the gRPC layer's adapter calls for everything an account actor owns
 // (sync, register, remove); listing is a query of the supervisor itself (storage plus what it
 // knows in memory). Reads of published aggregates do not come here (src/app/reads.ts).
+import type { DisclosureLevel } from '../domain/disclosure.js';
 import type { Logger } from 'pino';
 import { accountId, type AccountKey, type ConnectionStatus, type EpochMs } from '../domain/types.js';
 import {
@@ -68,6 +69,8 @@ export interface ConnectionListing {
   readonly status: ConnectionStatus;
   /** Why it is parked (a fixed class); null unless failed. */
   readonly parkedReason: ParkedReason | null;
+  /** What the account publishes (src/domain/disclosure.ts). */
+  readonly disclosureLevel: DisclosureLevel;
 }
 
 export interface Supervisor {
@@ -392,7 +395,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       const entry = entries.get(accountId(c.account));
       const parkedHere = entry?.failed === true ? entry.parkedReason ?? 'internal' : null;
       const status = parkedHere !== null ? 'failed' : c.status;
-      return { account: c.account, status, parkedReason: status === 'failed' ? parkedHere ?? c.parkedReason ?? 'internal' : null };
+      return { account: c.account, status, parkedReason: status === 'failed' ? parkedHere ?? c.parkedReason ?? 'internal' : null, disclosureLevel: c.disclosureLevel };
     }),
     passivate: async (account) => {
       const entry = entries.get(accountId(account));

@@ -13,6 +13,10 @@ import type { RegistrationChallenges } from '../crypto/registration-challenges.j
 import type { Attestation, Attester } from '../attestation/configfs-tsm.js';
 import type { EnclaveIdentity } from '../attestation/identity.js';
 import type { Reads } from './reads.js';
+import { AccountNotFoundError } from '../actors/errors.js';
+import { accountId } from '../domain/types.js';
+import { DEFAULT_DISCLOSURE_LEVEL, discloseCount, discloseLatestSnapshot, discloseProgress, type DisclosureLevel } from '../domain/disclosure.js';
+import type { DisclosureStore } from '../storage/disclosure-store.js';
 
 /** What the identity and attestation calls need (wired in service.ts). */
 export interface IdentityDeps {
@@ -21,19 +25,30 @@ export interface IdentityDeps {
   readonly attester: () => Attester;
   /** Issued here, consumed by the intake when a Register opens a blob bound to one (service.ts). */
   readonly challenges: RegistrationChallenges;
+  /** The statement-signing public key the attester binds (absent: none). */
+  readonly statementSigningKey?: Buffer;
 }
 
-/** Everything but the report, which reads storage directly (src/app/report.ts). */
-export function createEnclaveApi(supervisor: Supervisor, reads: Reads, { identity, attester, challenges }: IdentityDeps): Omit<EnclaveApi, 'getPerformanceReport'> {
+/** Everything but the report and statements, which read storage directly (src/app/report.ts, statements.ts). */
+export function createEnclaveApi(supervisor: Supervisor, reads: Reads, { identity, attester, challenges, statementSigningKey }: IdentityDeps, disclosure: DisclosureStore): Omit<EnclaveApi, 'getPerformanceReport' | 'trackRecordStatement' | 'whois'> {
+  const levelOf = async (account: AccountKey): Promise<DisclosureLevel> => {
+    const level = await disclosure.loadDisclosureLevel(account);
+    if (level === null) throw new AccountNotFoundError(`no connection for ${accountId(account)}`);
+    return level;
+  };
   return {
     async sync(account: AccountKey, mode: SyncMode, call: CallContext, onProgress?: (progress: SyncProgress) => void): Promise<SyncReport> {
-      const result = await supervisor.sync(account, mode, { signal: call.signal, ...(onProgress === undefined ? {} : { onProgress }) });
+      // Counts are exact only at `full` (a poller would otherwise learn each fill's timing).
+      const level = (await disclosure.loadDisclosureLevel(account)) ?? DEFAULT_DISCLOSURE_LEVEL;
+      const progress = onProgress === undefined ? {} : { onProgress: (p: SyncProgress) => onProgress(discloseProgress(p, level)) };
+      const result = await supervisor.sync(account, mode, { signal: call.signal, ...progress });
       return {
-        fillsSynced: result.fillsIngested,
-        cashFlowsSynced: result.cashFlowsIngested,
+        fillsSynced: discloseCount(result.fillsIngested, level),
+        cashFlowsSynced: discloseCount(result.cashFlowsIngested, level),
         hourlyReturnsGenerated: result.hourlyReturnsWritten,
-        latestSnapshot: result.snapshot,
+        latestSnapshot: discloseLatestSnapshot(result.snapshot, level),
         gapKinds: result.gapKinds,
+        disclosureLevel: level,
       };
     },
     getReturns(account: AccountKey, range: TimeRange, call: CallContext): Promise<readonly HourlyReturn[]> {
@@ -50,13 +65,15 @@ export function createEnclaveApi(supervisor: Supervisor, reads: Reads, { identit
       return { status: 'serving', activeAccounts: totals.alive, failedAccounts: totals.failed };
     },
     async identity(): Promise<EnclaveIdentityInfo> {
-      return { publicKey: identity.publicKey, serviceVersion: identity.serviceVersion, buildHash: identity.buildHash };
+      return { publicKey: identity.publicKey, serviceVersion: identity.serviceVersion, buildHash: identity.buildHash, ...(statementSigningKey === undefined ? {} : { statementSigningKey }) };
     },
     async registrationChallenge(account: AccountKey): Promise<RegistrationChallengeInfo> {
       return challenges.issue(account);
     },
     async registerConnection(account: AccountKey, sealed: Uint8Array, options: RegistrationOptions, call: CallContext): Promise<RegisteredConnection> {
       const registered = await supervisor.register(account, sealed, call.signal, { acceptTradingKeyRisk: options.acceptTradingKeyRisk });
+      // A new connection starts at the default level (the most private) until this lands.
+      if (options.disclosureLevel != null) await disclosure.setDisclosureLevel(account, options.disclosureLevel);
       return { status: registered.status, permissionsChecked: registered.permissionsChecked };
     },
     async removeConnection(account: AccountKey, keepAggregates: boolean, call: CallContext): Promise<boolean> {
@@ -71,6 +88,15 @@ export function createEnclaveApi(supervisor: Supervisor, reads: Reads, { identit
     async getAttestation(nonce: Uint8Array, call: CallContext): Promise<Attestation> {
       call.signal.throwIfAborted();
       return attester().getAttestation(nonce);
+    },
+    async disclosureLevel(account: AccountKey, call: CallContext): Promise<DisclosureLevel> {
+      call.signal.throwIfAborted();
+      return levelOf(account);
+    },
+    async setDisclosureLevel(account: AccountKey, level: DisclosureLevel, call: CallContext): Promise<DisclosureLevel> {
+      call.signal.throwIfAborted();
+      if (!(await disclosure.setDisclosureLevel(account, level))) throw new AccountNotFoundError(`no connection for ${accountId(account)}`);
+      return level;
     },
   };
 }

@@ -7,9 +7,11 @@ import type { AccountKey, BalanceSnapshot, ConnectionStatus, EpochMs, HourlyRetu
 import { accountId } from '../domain/types.js';
 import { AccountFailedError, AccountNotFoundError } from '../actors/errors.js';
 import { toActorError } from '../actors/account-actor.js';
-import type { AccountStore } from '../storage/account-store.js';
+import type { AccountStore, StoredPerformance } from '../storage/account-store.js';
 import type { FlagCounts } from '../storage/flag-counts.js';
 import { HOUR_FLAGS } from '../domain/hour-flags.js';
+import type { DisclosureStore } from '../storage/disclosure-store.js';
+import { DEFAULT_DISCLOSURE_LEVEL, discloseHour, disclosePerformance, discloseSnapshots, type DisclosureLevel } from '../domain/disclosure.js';
 
 /** What the read side needs of storage: statuses and published rows, never an envelope. */
 export type ReadStore = Pick<AccountStore, 'loadConnectionStatus' | 'loadHourlyReturns' | 'loadSnapshots' | 'loadPerformanceStats' | 'loadPublishedPerformance' | 'loadFlagCounts'>;
@@ -27,8 +29,8 @@ export interface Reads {
  * The account's performance as the worker stored it with the aggregates: one row. Before the
  * first sync has valued an hour there is none, and the stats of an empty record answer.
  */
-export async function loadPerformance(store: ReadStore, account: AccountKey): Promise<PerformanceStats> {
-  const [stored, counts] = await Promise.all([store.loadPerformanceStats(account), store.loadFlagCounts?.(account)]);
+export async function loadPerformance(store: ReadStore, account: AccountKey, preloaded?: StoredPerformance | null): Promise<PerformanceStats> {
+  const [stored, counts] = await Promise.all([preloaded !== undefined ? preloaded : store.loadPerformanceStats(account), store.loadFlagCounts?.(account)]);
   const stats = stored?.stats ?? computePerformanceStats([], { realizedPnl: 0, unrealizedPnl: 0, totalFees: 0 });
   return counts === undefined ? stats : { ...stats, ...flagSharesOf(counts) };
 }
@@ -46,7 +48,12 @@ export function flagSharesOf(counts: FlagCounts): Pick<PerformanceStats, 'flagge
  * `isParked` is the runtime's own knowledge (an account parked in this process answers
  * AccountFailedError before its row says failed); it is a map lookup, not an ask.
  */
-export function createReads(store: ReadStore, isParked: (account: AccountKey) => boolean): Reads {
+/**
+ * Every reply follows the account's disclosure level (src/domain/disclosure.ts): storage hands the
+ * exact figures to the enclave, and what leaves is cut here to the level.
+ */
+export function createReads(store: ReadStore, isParked: (account: AccountKey) => boolean, disclosure: Pick<DisclosureStore, 'loadDisclosureLevel'>): Reads {
+  const levelOf = async (account: AccountKey): Promise<DisclosureLevel> => (await disclosure.loadDisclosureLevel(account)) ?? DEFAULT_DISCLOSURE_LEVEL;
   const checkStatus = (account: AccountKey, status: ConnectionStatus | null): void => {
     if (status === null || status === 'disabled') throw new AccountNotFoundError(`no connection for ${accountId(account)}`);
     if (status === 'failed') throw new AccountFailedError(`${accountId(account)} is marked failed`);
@@ -67,19 +74,31 @@ export function createReads(store: ReadStore, isParked: (account: AccountKey) =>
     }
   };
   return {
-    returns: (account, from, to, signal) => read(account, signal, () => store.loadHourlyReturns(account, from, to)),
-    snapshots: (account, from, to, signal) => read(account, signal, () => store.loadSnapshots(account, from, to)),
+    returns: (account, from, to, signal) => read(account, signal, async () => {
+      const [hours, level] = await Promise.all([store.loadHourlyReturns(account, from, to), levelOf(account)]);
+      return level === 'full' ? hours : hours.map((h) => discloseHour(h, level));
+    }),
+    snapshots: (account, from, to, signal) => read(account, signal, async () => {
+      const [snapshots, level] = await Promise.all([store.loadSnapshots(account, from, to), levelOf(account)]);
+      return discloseSnapshots(snapshots, level);
+    }),
     performance: async (account, signal) => {
       const together = store.loadPublishedPerformance;
-      if (together === undefined) return read(account, signal, () => loadPerformance(store, account));
+      if (together === undefined) {
+        return read(account, signal, async () => {
+          const [stored, level] = await Promise.all([store.loadPerformanceStats(account), levelOf(account)]);
+          const stats = await loadPerformance(store, account, stored);
+          return disclosePerformance(stats, level, stored?.snapshot?.equity ?? null);
+        });
+      }
       // Status and metrics in one statement (issue 19), same answers.
       try {
         signal?.throwIfAborted();
         if (isParked(account)) throw new AccountFailedError(`${accountId(account)} is parked`);
-        const [{ status, performance }, counts] = await Promise.all([together.call(store, account), store.loadFlagCounts?.(account)]);
+        const [{ status, performance }, counts, level] = await Promise.all([together.call(store, account), store.loadFlagCounts?.(account), levelOf(account)]);
         checkStatus(account, status);
         const stats = performance?.stats ?? computePerformanceStats([], { realizedPnl: 0, unrealizedPnl: 0, totalFees: 0 });
-        return counts === undefined ? stats : { ...stats, ...flagSharesOf(counts) };
+        return disclosePerformance(counts === undefined ? stats : { ...stats, ...flagSharesOf(counts) }, level, performance?.snapshot?.equity ?? null);
       } catch (error) {
         if (signal?.aborted === true && error === signal.reason) throw error;
         throw toActorError(error, account);

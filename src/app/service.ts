@@ -1,7 +1,5 @@
 // The composition root: every part wired once, in dependency order, and torn down in reverse.
 // src/main.ts runs it as a process; tests and benchmarks may run it in-process.
-import { createServer, type Server } from 'node:http';
-import { once } from 'node:events';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -39,6 +37,9 @@ import { certificateFingerprint } from '../attestation/binding.js';
 import { createEnclaveIdentity, type EnclaveIdentity } from '../attestation/identity.js';
 import { createEnclaveApi } from './enclave-api.js';
 import { createReads, type Reads } from './reads.js';
+import { createStatementIssuer, statementApi, whoisApi } from './statements.js';
+import { accountPseudonym, createCheckpointSigner } from '../crypto/track-record.js';
+import { readMetricsToken, startMetricsServer } from './metrics-server.js';
 import { createReportReader } from './report.js';
 import { collectProcessMetrics } from './process-metrics.js';
 
@@ -104,22 +105,6 @@ function enclaveTls(config: Config): TlsFiles | undefined {
   return { inMemory: { ca: readFileSync(config.TLS_CA_FILE), ...createSelfSignedCertificate({ names }) } };
 }
 
-async function startMetricsServer(registry: Registry, host: string, port: number): Promise<Server> {
-  const server = createServer((request, response) => {
-    if (request.method !== 'GET' || request.url !== '/metrics') {
-      response.writeHead(404).end();
-      return;
-    }
-    registry.metrics().then(
-      (text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text),
-      () => response.writeHead(500).end(),
-    );
-  });
-  server.listen(port, host);
-  await once(server, 'listening');
-  return server;
-}
-
 /** In-process callers only (benchmarks): replaces what configuration cannot express. */
 export interface ServiceOverrides {
   /** Builds an account's connector from its opened credential (default: the venue registry). */
@@ -139,12 +124,15 @@ export async function startService(config: Config, logger: Logger, overrides: Se
   const baseUrls = venueBaseUrls(config);
   for (const name of baseUrls.keys()) if (!isExchange(name)) throw new Error(`VENUE_BASE_URLS: unknown exchange ${name}`);
 
+  // Every aggregate write that publishes hours also signs the account's chain checkpoint.
+  const signer = createCheckpointSigner(keys);
   // Scale-out (issue 18): a new instance id at every start; the lease book fences every write.
   const leases = createLeaseBook(randomUUID(), config.SHARD_COUNT);
   // Private rows are sealed under per-account data keys derived from the released secret.
   const storage = await openStorage(config, logger, {
     accountKeys: { currentId: keyring.current.id, accountDataKey: (account, id) => keys.accountDataKey(account, id) },
     fence: leases,
+    checkpoints: signer,
   });
   const schedules = createScheduleRepository(storage.pool);
   const pool: AggregationPool = createAggregationPool({ threads: config.POOL_THREADS });
@@ -175,6 +163,8 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     logger,
     owns: (account) => leases.owns(account),
     saveNextSyncAt: (account, at) => schedules.save(account, at),
+    // Metric labels name a keyed pseudonym, never the account (enclave whois maps it back).
+    accountLabel: (account) => accountPseudonym(keys.pseudonymKey, account),
   });
   // Stored accounts of the shards this instance claims keep syncing by themselves: their stored
   // schedule, else spread over one interval. Claimed at start (one instance: every shard) and later.
@@ -198,7 +188,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     logger,
   });
   await keeper.start();
-  const reads = createReads(storage.accountStore, (account) => runtime.supervisor.status(account) === 'failed');
+  const reads = createReads(storage.accountStore, (account) => runtime.supervisor.status(account) === 'failed', storage.disclosure);
 
   const tls = enclaveTls(config);
   const attester = () =>
@@ -206,6 +196,8 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       amdSevSnp: config.AMD_SEV_SNP,
       root: config.TSM_REPORT_ROOT,
       identity,
+      // Statements are signed with this key: the report vouches for it (binding.ts).
+      statementSigningKey: keys.statementSigning.publicKey,
       // Read per report: the certificate file may have been replaced since start.
       tlsCertificateFingerprint: tls === undefined ? null : certificateFingerprint('inMemory' in tls ? tls.inMemory.cert : readFileSync(tls.certFile)),
     });
@@ -213,15 +205,21 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     host: config.ENCLAVE_HOST,
     port: config.ENCLAVE_PORT,
     enclave: {
-      ...createEnclaveApi(withShardRouting(runtime.supervisor, { book: leases, placement, retryAfterMs: renewIntervalMs(config.LEASE_TTL_MS) }), reads, { identity, attester, challenges }),
+      ...createEnclaveApi(withShardRouting(runtime.supervisor, { book: leases, placement, retryAfterMs: renewIntervalMs(config.LEASE_TTL_MS) }), reads, { identity, attester, challenges, statementSigningKey: keys.statementSigning.publicKey }, storage.disclosure),
       ...createReportReader({ store: storage.accountStore, connections: storage.connections }),
+      ...whoisApi(() => storage.connections.listConnections(), (account) => accountPseudonym(keys.pseudonymKey, account)),
+      ...statementApi(createStatementIssuer({ checkpoints: storage.checkpoints, store: storage.accountStore, signer, codeMeasurement: identity.buildHash })),
     },
     logger,
     enclaveMode: config.ENCLAVE_MODE,
     ...(tls === undefined ? {} : { tls }),
     version: identity.serviceVersion,
   });
-  const metricsServer = await startMetricsServer(registry, config.ENCLAVE_HOST, config.METRICS_PORT);
+  const metricsServer = await startMetricsServer(registry, {
+    host: config.METRICS_HOST ?? config.ENCLAVE_HOST, port: config.METRICS_PORT,
+    token: config.METRICS_TOKEN_FILE === undefined ? null : readMetricsToken(config.METRICS_TOKEN_FILE),
+    anonymous: !config.ENCLAVE_MODE,
+  });
   const metricsAddress = metricsServer.address();
   const metricsPort = typeof metricsAddress === 'object' && metricsAddress !== null ? metricsAddress.port : config.METRICS_PORT;
   logger.info({ grpcPort: grpc.port, metricsPort, instanceId: leases.instanceId, shards: leases.size }, 'enclave worker started');

@@ -12,6 +12,11 @@
 // TLS, and bh = the build hash (`npm run build:hash`, GetEnclaveIdentity's build_hash) as 32 raw
 // bytes, or empty when the service runs unbuilt from sources. Nonces are 16 to 64 bytes. Length
 // prefixes keep the concatenation unambiguous.
+//
+// An enclave that signs track-record statements (issue 14) also binds its Ed25519
+// statement-signing public key: `‖ u16be(32) ‖ signing key (raw, 32 bytes)` is appended inside the
+// SHA-512. Without a signing key nothing is appended (the layout above, unchanged), so a verifier
+// must be told the key (GetEnclaveIdentity's statement_signing_key) to match such a report.
 import { createHash, X509Certificate } from 'node:crypto';
 import { InvalidAttestationRequestError } from './errors.js';
 import { X25519_PUBLIC_KEY_LENGTH } from '../crypto/sealed-intake.js';
@@ -29,7 +34,11 @@ export interface AttestationBinding {
   readonly tlsCertificateFingerprint: Uint8Array | null;
   /** The build hash (SHA-256 of the trusted base, raw), or null when the service runs unbuilt. */
   readonly buildHash: Uint8Array | null;
+  /** Raw Ed25519 statement-signing public key (32 bytes); absent or null: not bound. */
+  readonly statementSigningKey?: Uint8Array | null;
 }
+
+export const STATEMENT_SIGNING_KEY_LENGTH = 32;
 
 /** The bytes a reported build hash binds: 32 bytes for 64 hex digits, null for UNBUILT; anything else is refused. */
 export function buildHashBytes(buildHash: string): Buffer | null {
@@ -67,10 +76,15 @@ export function attestationReportData(binding: AttestationBinding): Buffer {
   if (buildHash.byteLength !== 0 && buildHash.byteLength !== BUILD_HASH_LENGTH) {
     throw new InvalidAttestationRequestError('the build hash must be 32 bytes (SHA-256) or absent (unbuilt)');
   }
-  return createHash('sha512')
+  const signingKey = binding.statementSigningKey ?? null;
+  if (signingKey !== null && signingKey.byteLength !== STATEMENT_SIGNING_KEY_LENGTH) {
+    throw new InvalidAttestationRequestError('the statement-signing key must be 32 bytes (raw Ed25519) or absent');
+  }
+  const hash = createHash('sha512')
     .update(prefixed(nonce))
     .update(prefixed(enclavePublicKey))
     .update(prefixed(fingerprint))
-    .update(prefixed(buildHash))
-    .digest();
+    .update(prefixed(buildHash));
+  if (signingKey !== null) hash.update(prefixed(signingKey));
+  return hash.digest();
 }

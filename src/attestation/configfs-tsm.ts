@@ -136,6 +136,8 @@ export interface AttesterOptions extends TsmReportOptions {
   readonly identity: Pick<EnclaveIdentity, 'publicKey' | 'buildHash'>;
   /** SHA-256 of the served TLS certificate's DER (see binding.ts), or null without TLS. */
   readonly tlsCertificateFingerprint: Uint8Array | null;
+  /** The statement-signing public key to bind (see binding.ts); absent: none. */
+  readonly statementSigningKey?: Uint8Array;
 }
 
 export interface Attestation {
@@ -162,6 +164,7 @@ export function createAttester(options: AttesterOptions): Attester {
         enclavePublicKey: options.identity.publicKey,
         tlsCertificateFingerprint: options.tlsCertificateFingerprint,
         buildHash: buildHashBytes(options.identity.buildHash),
+        statementSigningKey: options.statementSigningKey ?? null,
       });
       if (!(await isTsmReportRootPresent(root))) throw unavailable(`no SEV-SNP attestation device: ${root} does not exist`);
       let exchange: TsmReport;

@@ -12,7 +12,8 @@ import { credentials, Metadata, status, type CallOptions, type ChannelCredential
 import { SingleBar } from 'cli-progress';
 import { EXCHANGES, isExchange, type AccountKey, type SyncProgress } from '../domain/types.js';
 import type { VenueCredential } from '../domain/types.js';
-import { EnclaveServiceClient, ReportPeriod, type SyncJobProgress, type TcbVersion } from '../grpc/generated/enclave.js';
+import { DISCLOSURE_LEVELS, isDisclosureLevel, type DisclosureLevel } from '../domain/disclosure.js';
+import { DisclosureLevel as DisclosureLevelMessage, EnclaveServiceClient, ReportPeriod, type SyncJobProgress, type TcbVersion } from '../grpc/generated/enclave.js';
 import type { SyncReport } from '../grpc/enclave-api.js';
 import { WireFormatError } from '../grpc/errors.js';
 import {
@@ -22,24 +23,30 @@ import {
   hourlyReturnFromWire,
   performanceStatsFromWire,
   syncModeToWire,
+  disclosureLevelFromWire,
+  disclosureLevelToWire,
   watchedSyncFromWire,
   performanceReportFromWire,
 } from '../grpc/wire.js';
 import { reportText } from './report-render.js';
 import { connectionsTable, equityChart, equitySvg, performanceTable, returnsTable, syncProgressText } from './render.js';
 import { readCertificates, runVerifyAttestation } from './verify-attestation.js';
+import { runVerifyStatement } from './verify-statement.js';
 import { EnclaveNotTrustedError, pinnedRelease, ReleaseManifestError, sealCredentialForEnclave, type EnclaveTrust } from './seal-for-enclave.js';
 
 export const USAGE = `usage: enclave <command> [options]
   add <user> <exchange> [--key-file FILE] --manifest FILE --vcek FILE --cert-chain FILE [--crl FILE]
-      [--accept-trading-key-risk] [--insecure-dev]
+      [--accept-trading-key-risk] [--disclosure returns|equity|full] [--insecure-dev]
                                             register an API key (read from stdin or FILE, never argv):
                                             JSON {"apiKey","secret","passphrase"?} or lines: key, secret[, passphrase].
                                             Seals only after verifying the enclave's SEV-SNP report against the
                                             release manifest's measurements (AMD VCEK + ASK/ARK chain given);
                                             --insecure-dev skips that proof (simulated/dev service only);
                                             --accept-trading-key-risk: a venue with no read-only keys (Alpaca)
-  list                                      connected accounts, their status and why a parked one is parked
+                                            --disclosure: what the account publishes (default: returns)
+  list                                      connected accounts, their status, disclosure level and why a parked one is parked
+  disclosure <user> <exchange> <returns|equity|full>
+                                            set what the account publishes (its published rows are rewritten)
   revive <user> <exchange>                  let a parked (failed) account sync again
   remove <user> <exchange> [--keep-aggregates]
                                             delete the account's key, fills, cash flows, cursors (and aggregates)
@@ -53,6 +60,11 @@ export const USAGE = `usage: enclave <command> [options]
   identity                                  the enclave's public key, version and build hash
   attest [--nonce HEX] [--out FILE]         an SEV-SNP report bound to the nonce (random when omitted)
   verify-attestation ...                    check a report offline (see: enclave verify-attestation --help)
+  whois <label>                             the account behind a metrics label (acct_…)
+  statement <user> <exchange> [--from ISO --to ISO] [--out FILE]
+                                            a signed track-record statement (default: the whole record)
+  verify-statement FILE [--series FILE] [--public-key HEX] [--older FILE]
+                                            check a statement offline (see: enclave verify-statement --help)
 options: --target HOST:PORT (or ENCLAVE_TARGET; default 127.0.0.1:50051)
          --ca FILE --cert FILE --key FILE   mTLS client credentials (enclave mode)`;
 
@@ -67,6 +79,11 @@ export interface CliIo {
 }
 
 class UsageError extends Error {}
+
+function disclosureArg(value: string): DisclosureLevel {
+  if (!isDisclosureLevel(value)) throw new UsageError(`the disclosure level must be one of ${DISCLOSURE_LEVELS.join(', ')}`);
+  return value;
+}
 class CliError extends Error {}
 
 const DAY_MS = 24 * 3_600_000;
@@ -178,7 +195,11 @@ function syncSummary(report: SyncReport | undefined): string {
   if (report === undefined) return 'sync finished without a result';
   const state = report.gapKinds.length > 0 ? `completed with gaps (${report.gapKinds.join(', ')})` : 'completed';
   const snapshot = report.latestSnapshot === null ? '' : `; equity ${report.latestSnapshot.equity.toFixed(2)} at ${new Date(report.latestSnapshot.at).toISOString()}`;
-  return `sync ${state}: ${report.fillsSynced} new fills, ${report.cashFlowsSynced} new cash flows, ${report.hourlyReturnsGenerated} hours computed${snapshot}`;
+  // Below the `full` disclosure level the service says only whether anything arrived.
+  const counts = report.disclosureLevel === undefined || report.disclosureLevel === 'full'
+    ? `${report.fillsSynced} new fills, ${report.cashFlowsSynced} new cash flows`
+    : `${report.fillsSynced > 0 ? 'new fills' : 'no new fills'}, ${report.cashFlowsSynced > 0 ? 'new cash flows' : 'no new cash flows'} (counts withheld at disclosure level ${report.disclosureLevel})`;
+  return `sync ${state}: ${counts}, ${report.hourlyReturnsGenerated} hours computed${snapshot}`;
 }
 
 const tcb = (t: TcbVersion | undefined): string => (t === undefined ? '—' : `${t.bootLoader}.${t.tee}.${t.snp}.${t.microcode}${t.fmc === undefined ? '' : ` fmc ${t.fmc}`}`);
@@ -222,6 +243,9 @@ async function watchSync(client: EnclaveServiceClient, account: AccountKey, full
 /** Runs one command; resolves to the exit code (0 ok, 1 failed, 2 usage). */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === 'verify-statement') {
+    return runVerifyStatement(rest, { out: (line) => io.out(`${line}\n`), err: (line) => io.err(`${line}\n`) });
+  }
   if (command === 'verify-attestation') {
     return runVerifyAttestation(rest, { out: (line) => io.out(`${line}\n`), err: (line) => io.err(`${line}\n`) });
   }
@@ -261,6 +285,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         'trusted-ark-sha256': { type: 'string', multiple: true },
         'insecure-dev': { type: 'boolean' },
         'accept-trading-key-risk': { type: 'boolean' },
+        disclosure: { type: 'string' },
       },
     });
     const target = values.target ?? io.env['ENCLAVE_TARGET'] ?? '127.0.0.1:50051';
@@ -277,6 +302,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         // Pins are read before the key, and before anything is asked of the service.
         const trust = insecureDev ? 'insecure-dev' : enclaveTrust(values);
         const acceptTradingKeyRisk = values['accept-trading-key-risk'] === true;
+        const level = values.disclosure === undefined ? null : disclosureArg(values.disclosure);
         if (insecureDev) {
           io.err('enclave: WARNING --insecure-dev: the service is NOT verified; the key is sealed to whatever key it reports. Use only with a simulated/dev service.\n');
         }
@@ -294,7 +320,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         const { sealed, verified, measurement } = await sealCredentialForEnclave({
           client: c, account, credential, trust, servedCertificateFingerprint: () => served.fingerprint,
         });
-        const reply = await call(c.registerConnection.bind(c), { ...accountToWire(account), sealedCredential: sealed, acceptTradingKeyRisk });
+        const reply = await call(c.registerConnection.bind(c), { ...accountToWire(account), sealedCredential: sealed, acceptTradingKeyRisk,
+          disclosureLevel: level === null ? DisclosureLevelMessage.DISCLOSURE_LEVEL_UNSPECIFIED : disclosureLevelToWire(level) });
         // What the service says about the key is only worth something when the service was verified.
         const permissions = !verified
           ? ' (unverified service: its permission check is not evidence)'
@@ -312,6 +339,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         const c = open();
         const connections = (await call(c.listConnections.bind(c), {})).connections.map(connectionInfoFromWire);
         io.out(connections.length === 0 ? 'no accounts connected\n' : `${connectionsTable(connections)}\n`);
+        return 0;
+      }
+      case 'disclosure': {
+        const [userUid, exchange, wanted] = positionals;
+        if (wanted === undefined || positionals.length !== 3) throw new UsageError('expected <user> <exchange> <returns|equity|full>');
+        const account = accountArgs([userUid ?? '', exchange ?? '']);
+        const c = open();
+        const reply = await call(c.setDisclosureLevel.bind(c), { ...accountToWire(account), level: disclosureLevelToWire(disclosureArg(wanted)) });
+        io.out(`${account.userUid} on ${account.exchange} now publishes at level ${disclosureLevelFromWire(reply.level) ?? 'unknown'}\n`);
         return 0;
       }
       case 'revive': {
@@ -396,10 +432,29 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         io.out(reportText(performanceReportFromWire(reply)));
         return 0;
       }
+      case 'statement': {
+        const account = accountArgs(positionals);
+        const c = open();
+        const range = values.from === undefined && values.to === undefined ? { fromMs: 0, toMs: 0 }
+          : { fromMs: values.from === undefined ? 0 : parseTime(values.from, '--from'), toMs: values.to === undefined ? Date.now() + 3_600_000 : parseTime(values.to, '--to') };
+        const { statementJson } = await call(c.getTrackRecordStatement.bind(c), { ...accountToWire(account), ...range });
+        if (values.out !== undefined) writeFileSync(values.out, `${statementJson}\n`);
+        io.out(values.out === undefined ? `${statementJson}\n` : `statement written to ${values.out}\n`);
+        return 0;
+      }
+      case 'whois': {
+        const [label] = positionals;
+        if (label === undefined || positionals.length !== 1) throw new UsageError('expected <label> (acct_…, the account label of a metric)');
+        const c = open();
+        const found = await call(c.whois.bind(c), { label });
+        io.out(found.found ? `${label} is ${found.userUid} on ${found.exchange}\n` : `${label}: no connected account has this label\n`);
+        return found.found ? 0 : 1;
+      }
       case 'identity': {
         const c = open();
         const identity = await call(c.getEnclaveIdentity.bind(c), {});
-        io.out(`public key ${Buffer.from(identity.hpkePublicKey).toString('hex')}\nversion    ${identity.serviceVersion}\nbuild hash ${identity.buildHash}\n`);
+        const signing = Buffer.from(identity.statementSigningKey ?? new Uint8Array(0)).toString('hex');
+        io.out(`public key ${Buffer.from(identity.hpkePublicKey).toString('hex')}\nversion    ${identity.serviceVersion}\nbuild hash ${identity.buildHash}\nstatement signing key ${signing === '' ? '—' : signing}\n`);
         return 0;
       }
       case 'attest': {

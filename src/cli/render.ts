@@ -69,8 +69,8 @@ export function parkedReasonText(reason: ParkedReason | null): string {
 
 export function connectionsTable(connections: readonly ConnectionInfo[]): string {
   return table([
-    ['user', 'exchange', 'status', 'parked because'],
-    ...connections.map((c) => [c.account.userUid, c.account.exchange, c.status, parkedReasonText(c.parkedReason)]),
+    ['user', 'exchange', 'status', 'disclosure', 'parked because'],
+    ...connections.map((c) => [c.account.userUid, c.account.exchange, c.status, c.disclosureLevel, parkedReasonText(c.parkedReason)]),
   ]);
 }
 

@@ -145,7 +145,8 @@ export async function sealCredentialForEnclave(request: SealForEnclaveRequest): 
     }
     try {
       const verified = assertAttestationReport(report, {
-        expected: { binding: { nonce, enclavePublicKey: publicKey, tlsCertificateFingerprint: request.servedCertificateFingerprint(), buildHash } },
+        // The statement-signing key the service reports is bound too when it has one (binding.ts).
+        expected: { binding: { nonce, enclavePublicKey: publicKey, tlsCertificateFingerprint: request.servedCertificateFingerprint(), buildHash, statementSigningKey: signingKeyOf(identity.statementSigningKey) } },
         policy: trust.policy,
         endorsements: trust.endorsements,
       });
@@ -158,4 +159,11 @@ export async function sealCredentialForEnclave(request: SealForEnclaveRequest): 
   const { challenge } = await ask(client.getRegistrationChallenge.bind(client), accountToWire(account), deadlineMs);
   const sealed = await sealCredential(publicKey, account, request.credential, { challenge });
   return { sealed, verified: trust !== 'insecure-dev', measurement };
+}
+
+/** GetEnclaveIdentity's statement_signing_key: null when empty (a service that signs nothing); 32 bytes otherwise. */
+export function signingKeyOf(bytes: Uint8Array | undefined): Buffer | null {
+  if (bytes === undefined || bytes.byteLength === 0) return null;
+  if (bytes.byteLength !== 32) throw new EnclaveNotTrustedError('the service reported a statement-signing key that is not 32 bytes; refusing to seal');
+  return Buffer.from(bytes);
 }

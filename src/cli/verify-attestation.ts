@@ -14,7 +14,7 @@ import { verifyAttestationReport, type ExpectedReportData, type MinimumTcb } fro
 
 export const USAGE = `usage: verify-attestation --report FILE --measurement HEX [--measurement HEX ...]
        --vcek CERTFILE (--cert-chain PEMFILE | --ask CERTFILE --ark CERTFILE) [--crl FILE]
-       (--nonce HEX --public-key HEX|BASE64 (--tls-cert PEMFILE | --tls-fingerprint HEX | --no-tls) [--build-hash HEX] | --report-data HEX)
+       (--nonce HEX --public-key HEX|BASE64 (--tls-cert PEMFILE | --tls-fingerprint HEX | --no-tls) [--build-hash HEX] [--statement-key HEX] | --report-data HEX)
        [--host-data HEX] [--min-tcb bl.tee.snp.ucode] [--min-launch-tcb bl.tee.snp.ucode] [--vmpl N]
        [--require-smt-disabled] [--id-key-digest HEX ...] [--min-guest-svn N] [--product Milan|Genoa|Turin]
        [--trusted-ark-sha256 HEX ...] [--allow-debug] [--allow-migration-agent] [--json]
@@ -79,6 +79,7 @@ export function runVerifyAttestation(argv: readonly string[], io: CliIo): number
         'tls-fingerprint': { type: 'string' },
         'no-tls': { type: 'boolean' },
         'build-hash': { type: 'string' },
+        'statement-key': { type: 'string' },
         'report-data': { type: 'string' },
         vcek: { type: 'string' },
         'cert-chain': { type: 'string' },
@@ -125,7 +126,10 @@ export function runVerifyAttestation(argv: readonly string[], io: CliIo): number
       // No --build-hash: the empty build hash, which is what an unbuilt service (running from sources) binds.
       const buildHash = values['build-hash'] === undefined ? null : decodeBytes(values['build-hash'], '--build-hash');
       if (buildHash !== null && buildHash.byteLength !== BUILD_HASH_LENGTH) throw new UsageError('--build-hash must be 32 bytes (64 hex digits)');
-      expected = { binding: { nonce: decodeBytes(values.nonce, '--nonce'), enclavePublicKey: decodeBytes(values['public-key'], '--public-key'), tlsCertificateFingerprint, buildHash } };
+      // --statement-key: the statement-signing key the service reports (enclave identity); bound when given.
+      const statementSigningKey = values['statement-key'] === undefined ? null : decodeBytes(values['statement-key'], '--statement-key');
+      if (statementSigningKey !== null && statementSigningKey.byteLength !== 32) throw new UsageError('--statement-key must be 32 bytes (64 hex digits)');
+      expected = { binding: { nonce: decodeBytes(values.nonce, '--nonce'), enclavePublicKey: decodeBytes(values['public-key'], '--public-key'), tlsCertificateFingerprint, buildHash, statementSigningKey } };
     }
 
     let ask: X509Certificate | undefined;

@@ -29,6 +29,13 @@ const schema = z.object({
   ENCLAVE_HOST: z.string().min(1).default('127.0.0.1'),
   ENCLAVE_PORT: port(50051),
   METRICS_PORT: port(9464),
+  /** Interface /metrics listens on (default: ENCLAVE_HOST); keep it on the operators' network. */
+  METRICS_HOST: z.string().min(1).optional(),
+  /**
+   * File holding the bearer token a scrape must present (Authorization: Bearer …). Without it,
+   * /metrics answers 401 to everyone in enclave mode, and serves anonymously outside it (development).
+   */
+  METRICS_TOKEN_FILE: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** How often each account syncs by itself (ms); 0 disables the schedule. */
   SYNC_INTERVAL_MS: z.coerce.number().int().min(0).default(3_600_000),

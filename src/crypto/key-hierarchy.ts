@@ -6,6 +6,7 @@
 //   intake (HPKE X25519)   salt "track-record-enclave/intake-hpke/v1",          info "x25519 key <id>"
 //   statement signing      salt "track-record-enclave/statement-signing/v1",    info "ed25519 key <id>"
 //   per-account data keys  salt "track-record-enclave/account-data/v1",         info "<id>" ‖ u16be(len) user_uid ‖ u16be(len) exchange
+//   account pseudonyms     salt "track-record-enclave/account-pseudonym/v1",    info "hmac-sha256 key <id>" (metric labels, statements)
 // Root secrets are versioned by id like today's ENCRYPTION_KEY_ID: the current id seals and signs,
 // older ids still open (rotation re-seals envelopes, see rotate.ts). Every instance released the
 // same secrets derives the same keys, so the intake key is the same across restarts and instances.
@@ -26,6 +27,7 @@ const LABEL = {
   intake: 'track-record-enclave/intake-hpke/v1',
   signing: 'track-record-enclave/statement-signing/v1',
   accountData: 'track-record-enclave/account-data/v1',
+  pseudonym: 'track-record-enclave/account-pseudonym/v1',
 } as const;
 
 // PKCS#8 headers for a raw 32-byte private key (RFC 8410): X25519 (1.3.101.110) and Ed25519 (1.3.101.112).
@@ -121,6 +123,8 @@ export interface EnclaveKeys {
   readonly statementSigning: StatementSigningKey;
   /** The AES-256 data key of one account under root `id` (default: current). */
   accountDataKey(account: AccountKey, id?: number): KeyObject;
+  /** HMAC-SHA-256 key of account pseudonyms (stable per deployment: from the current root). */
+  readonly pseudonymKey: KeyObject;
 }
 
 function lengthPrefixed(text: string): Buffer {
@@ -160,8 +164,12 @@ export async function deriveEnclaveKeys(root: RootSecrets): Promise<EnclaveKeys>
     accountRoots.set(id, createSecretKey(material));
     material.fill(0);
   }
+  const pseudonymMaterial = derive(current, LABEL.pseudonym, `hmac-sha256 key ${root.currentId}`);
+  const pseudonymKey = createSecretKey(pseudonymMaterial);
+  pseudonymMaterial.fill(0);
   return {
     keyring,
+    pseudonymKey,
     intake: { ...currentIntake, previousKey: (keyId) => intakeById.get(Buffer.from(keyId).toString('hex'))?.recipientKey },
     statementSigning,
     accountDataKey(account, id = root.currentId) {

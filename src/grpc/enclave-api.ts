@@ -5,6 +5,7 @@ import type { DataGap, PerformanceStats } from '../domain/aggregation.js';
 import type { AccountKey, BalanceSnapshot, EpochMs, HourlyReturn } from '../domain/types.js';
 import type { Attestation } from '../attestation/configfs-tsm.js';
 import type { ConnectionStatus, Exchange, ParkedReason, SyncMode, SyncProgress } from '../domain/types.js';
+import type { DisclosureLevel } from '../domain/disclosure.js';
 import type { PeriodKind } from '../domain/report/periods.js';
 import type { BenchmarkName, ReportCurrency } from '../domain/report/currency.js';
 import type { PerformanceReport, ReportOptions } from '../domain/report/report.js';
@@ -34,6 +35,8 @@ export interface SyncReport {
   readonly latestSnapshot: BalanceSnapshot | null;
   /** Kinds of data gap the engine met; no assets, amounts or hours. */
   readonly gapKinds: readonly DataGap['kind'][];
+  /** The level the counts and snapshot above follow (absent: full, as before levels existed). */
+  readonly disclosureLevel?: DisclosureLevel;
 }
 
 
@@ -50,6 +53,8 @@ export interface EnclaveIdentityInfo {
   readonly publicKey: Buffer;
   readonly serviceVersion: string;
   readonly buildHash: string;
+  /** Raw Ed25519 statement-signing public key, bound in attestation reports; absent: none. */
+  readonly statementSigningKey?: Buffer;
 }
 
 export interface RegisteredConnection {
@@ -61,6 +66,8 @@ export interface RegisteredConnection {
 export interface RegistrationOptions {
   /** The account holder accepts a trading-capable key where the venue issues no read-only ones (Alpaca). */
   readonly acceptTradingKeyRisk: boolean;
+  /** What the account publishes; null keeps the stored level (the default for a new connection). */
+  readonly disclosureLevel?: DisclosureLevel | null;
 }
 
 export interface RegistrationChallengeInfo {
@@ -74,6 +81,8 @@ export interface ConnectionInfo {
   readonly status: ConnectionStatus;
   /** Why a failed account is parked (a fixed class, never an inner message); null unless failed. */
   readonly parkedReason: ParkedReason | null;
+  /** What the account publishes (src/domain/disclosure.ts). */
+  readonly disclosureLevel: DisclosureLevel;
 }
 
 /** What GetPerformanceReport asks for (validated). */
@@ -136,4 +145,18 @@ export interface EnclaveApi {
   reviveConnection(account: AccountKey, call: CallContext): Promise<boolean>;
   /** AttestationUnavailableError when this machine has no SEV-SNP device. */
   getAttestation(nonce: Uint8Array, call: CallContext): Promise<Attestation>;
+  /**
+   * The account's disclosure level: the replies of getReturns, getSnapshots, getPerformance and
+   * sync already follow it; the handlers name it in the reply. AccountNotFoundError when none is stored.
+   */
+  disclosureLevel(account: AccountKey, call: CallContext): Promise<DisclosureLevel>;
+  /**
+   * A signed track-record statement (docs/statements.md) over the range (null: the whole record), as
+   * JSON text. PublishedRecordError when the published hours no longer hash to the signed checkpoint.
+   */
+  trackRecordStatement(account: AccountKey, range: TimeRange | null, call: CallContext): Promise<string>;
+  /** The connected account whose metrics label (keyed pseudonym) is `label`; null when none is. */
+  whois(label: string, call: CallContext): Promise<AccountKey | null>;
+  /** Sets the level and rewrites the published rows to it. AccountNotFoundError when no connection is stored. */
+  setDisclosureLevel(account: AccountKey, level: DisclosureLevel, call: CallContext): Promise<DisclosureLevel>;
 }

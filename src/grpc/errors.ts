@@ -10,8 +10,7 @@ import {
   NotShardOwnerError,
   OverloadedError,
   ShuttingDownError,
-  VenueUnavailableError,
-} from '../actors/errors.js';
+  VenueUnavailableError, PublishedRecordError } from '../actors/errors.js';
 import { AttestationDeviceError, AttestationUnavailableError, InvalidAttestationRequestError } from '../attestation/errors.js';
 import { SealedCredentialError } from '../crypto/errors.js';
 import { WritableCredentialError } from '../domain/errors.js';
@@ -64,6 +63,7 @@ export const UNKNOWN_DETAILS = 'internal error';
 export function toGrpcStatus(error: unknown): GrpcStatus {
   if (error instanceof InvalidArgumentError) return { code: status.INVALID_ARGUMENT, details: error.message };
   if (error instanceof AccountNotFoundError) return { code: status.NOT_FOUND, details: 'no account is connected for this user and exchange' };
+  if (error instanceof PublishedRecordError) return { code: status.FAILED_PRECONDITION, details: error.message };
   if (error instanceof AccountFailedError) {
     return { code: status.FAILED_PRECONDITION, details: 'the account is parked after repeated failures; an operator can revive it (ReviveConnection, enclave revive)' };
   }

@@ -19,6 +19,9 @@ import {
   validateRangeRequest,
   validateRegistration,
   validateReportRequest,
+  validateSetDisclosureLevel,
+  validateStatementRequest,
+  validateWhois,
   validateSync,
   type ValidationLimits,
 } from './validate.js';
@@ -27,6 +30,7 @@ import {
   balanceSnapshotToWire,
   connectionInfoToWire,
   connectionStatusToWire,
+  disclosureLevelToWire,
   hourlyReturnToWire,
   performanceReportToWire,
   performanceStatsToWire,
@@ -93,18 +97,21 @@ export function createEnclaveService(options: EnclaveServiceOptions): EnclaveSer
     }),
     calculateHistoricalReturns: unaryCall(env, 'CalculateHistoricalReturns', maxQueryMs, async (request, call) => {
       const { account, range } = validateRangeRequest(request, limits);
-      return { returns: (await port.getReturns(account, range, call)).map(hourlyReturnToWire) };
+      const returns = (await port.getReturns(account, range, call)).map(hourlyReturnToWire);
+      return { returns, disclosureLevel: disclosureLevelToWire(await port.disclosureLevel(account, call)) };
     }),
     getAggregatedMetrics: unaryCall(env, 'GetAggregatedMetrics', maxQueryMs, async (request, call) => {
       const account = validateAccountRequest(request, limits);
-      return { metrics: performanceStatsToWire(await port.getPerformance(account, call), VENUE_BASE_CURRENCY[account.exchange]) };
+      const metrics = performanceStatsToWire(await port.getPerformance(account, call), VENUE_BASE_CURRENCY[account.exchange]);
+      return { metrics, disclosureLevel: disclosureLevelToWire(await port.disclosureLevel(account, call)) };
     }),
     getPerformanceReport: unaryCall(env, 'GetPerformanceReport', maxQueryMs, async (request, call) => {
       return performanceReportToWire(await port.getPerformanceReport(validateReportRequest(request, limits), call));
     }),
     getSnapshotTimeSeries: unaryCall(env, 'GetSnapshotTimeSeries', maxQueryMs, async (request, call) => {
       const { account, range } = validateRangeRequest(request, limits);
-      return { snapshots: (await port.getSnapshots(account, range, call)).map(balanceSnapshotToWire) };
+      const snapshots = (await port.getSnapshots(account, range, call)).map(balanceSnapshotToWire);
+      return { snapshots, disclosureLevel: disclosureLevelToWire(await port.disclosureLevel(account, call)) };
     }),
     healthCheck: unaryCall(env, 'HealthCheck', maxQueryMs, async (request, call) => {
       validateEmpty(request);
@@ -121,7 +128,7 @@ export function createEnclaveService(options: EnclaveServiceOptions): EnclaveSer
     getEnclaveIdentity: unaryCall(env, 'GetEnclaveIdentity', maxQueryMs, async (request, call) => {
       validateEmpty(request);
       const identity = await port.identity(call);
-      return { hpkePublicKey: identity.publicKey, serviceVersion: identity.serviceVersion, buildHash: identity.buildHash };
+      return { hpkePublicKey: identity.publicKey, serviceVersion: identity.serviceVersion, buildHash: identity.buildHash, statementSigningKey: identity.statementSigningKey ?? Buffer.alloc(0) };
     }),
     getRegistrationChallenge: unaryCall(env, 'GetRegistrationChallenge', maxQueryMs, async (request, call) => {
       const account = validateAccountRequest(request, limits);
@@ -148,6 +155,18 @@ export function createEnclaveService(options: EnclaveServiceOptions): EnclaveSer
     getAttestation: unaryCall(env, 'GetAttestation', maxQueryMs, async (request, call) => {
       const nonce = validateNonce(request, { min: NONCE_MIN_LENGTH, max: NONCE_MAX_LENGTH });
       return attestationToWire(await port.getAttestation(nonce, call));
+    }),
+    getTrackRecordStatement: unaryCall(env, 'GetTrackRecordStatement', maxQueryMs, async (request, call) => {
+      const { account, range } = validateStatementRequest(request, limits);
+      return { statementJson: await port.trackRecordStatement(account, range, call) };
+    }),
+    whois: unaryCall(env, 'Whois', maxQueryMs, async (request, call) => {
+      const found = await port.whois(validateWhois(request), call);
+      return found === null ? { found: false, userUid: '', exchange: '' } : { found: true, userUid: found.userUid, exchange: found.exchange };
+    }),
+    setDisclosureLevel: unaryCall(env, 'SetDisclosureLevel', maxQueryMs, async (request, call) => {
+      const { account, level } = validateSetDisclosureLevel(request, limits);
+      return { level: disclosureLevelToWire(await port.setDisclosureLevel(account, level, call)) };
     }),
   };
 }

@@ -1,6 +1,7 @@
 // Request validation at the gRPC edge. Every problem is reported (not just the first) with a
 // reason that names the field and what is expected, never the value received: a misplaced API
 // key pasted into user_uid must not come back in an error.
+import { DISCLOSURE_LEVELS, type DisclosureLevel } from '../domain/disclosure.js';
 import { EXCHANGES, type AccountKey, type Exchange } from '../domain/types.js';
 import { InvalidArgumentError } from './errors.js';
 import type { SyncType } from './generated/enclave.js';
@@ -115,11 +116,35 @@ export function validateRangeRequest(
   return { account, range };
 }
 
+/** A statement's period: both bounds 0 for the whole record, else a range of any span. */
+export function validateStatementRequest(
+  request: { readonly userUid: string; readonly exchange: string; readonly fromMs: number; readonly toMs: number },
+  limits: ValidationLimits,
+): { readonly account: AccountKey; readonly range: TimeRange | null } {
+  const c = new Checker();
+  checkDecodable(request, c);
+  const account = checkAccount(request, limits, c);
+  const whole = request.fromMs === 0 && request.toMs === 0;
+  if (!whole && !(Number.isSafeInteger(request.fromMs) && Number.isSafeInteger(request.toMs) && request.fromMs >= 0 && request.fromMs < request.toMs)) {
+    c.add('from_ms', 'with to_ms: both 0 (the whole record) or 0 <= from_ms < to_ms');
+  }
+  c.done();
+  return { account, range: whole ? null : { from: request.fromMs, to: request.toMs } };
+}
+
+export function validateWhois(request: { readonly label: string }): string {
+  const c = new Checker();
+  checkDecodable(request, c);
+  if (!/^acct_[0-9a-f]{32}$/u.test(request.label)) c.add('label', 'must be acct_ followed by 32 lowercase hex digits');
+  c.done();
+  return request.label;
+}
+
 /** Largest sealed credential accepted (a credential is well under 1 KiB). */
 export const SEALED_CREDENTIAL_MAX_BYTES = 16 * 1024;
 
 export function validateRegistration(
-  request: { readonly userUid: string; readonly exchange: string; readonly sealedCredential: Uint8Array; readonly acceptTradingKeyRisk: boolean },
+  request: { readonly userUid: string; readonly exchange: string; readonly sealedCredential: Uint8Array; readonly acceptTradingKeyRisk: boolean; readonly disclosureLevel?: number },
   limits: ValidationLimits,
 ): { readonly account: AccountKey; readonly sealed: Uint8Array; readonly options: RegistrationOptions } {
   const c = new Checker();
@@ -127,8 +152,28 @@ export function validateRegistration(
   const account = checkAccount(request, limits, c);
   const size = request.sealedCredential.byteLength;
   if (size === 0 || size > SEALED_CREDENTIAL_MAX_BYTES) c.add('sealed_credential', `must be 1 to ${SEALED_CREDENTIAL_MAX_BYTES} bytes of HPKE ciphertext`);
+  const level = request.disclosureLevel === undefined || request.disclosureLevel === 0 ? null : disclosureLevelOf(request.disclosureLevel);
+  if (level === undefined) c.add('disclosure_level', 'must be RETURNS, EQUITY or FULL (or unspecified)');
   c.done();
-  return { account, sealed: request.sealedCredential, options: { acceptTradingKeyRisk: request.acceptTradingKeyRisk } };
+  return { account, sealed: request.sealedCredential, options: { acceptTradingKeyRisk: request.acceptTradingKeyRisk, disclosureLevel: level ?? null } };
+}
+
+/** DisclosureLevel enum values 1..3 in the order of DISCLOSURE_LEVELS; undefined for anything else. */
+function disclosureLevelOf(value: number): DisclosureLevel | undefined {
+  return Number.isInteger(value) ? DISCLOSURE_LEVELS[value - 1] : undefined;
+}
+
+export function validateSetDisclosureLevel(
+  request: { readonly userUid: string; readonly exchange: string; readonly level: number },
+  limits: ValidationLimits,
+): { readonly account: AccountKey; readonly level: DisclosureLevel } {
+  const c = new Checker();
+  checkDecodable(request, c);
+  const account = checkAccount(request, limits, c);
+  const level = disclosureLevelOf(request.level);
+  if (level === undefined) c.add('level', 'must be RETURNS, EQUITY or FULL');
+  c.done();
+  return { account, level: level ?? 'returns' };
 }
 
 export function validateNonce(request: { readonly nonce: Uint8Array }, range: { readonly min: number; readonly max: number }): Uint8Array {

@@ -2,6 +2,7 @@
 // functions. The service maps replies with the *ToWire half; the CLI reads replies with the
 // *FromWire half, so the two sides cannot drift apart. A reply this client cannot represent (an
 // enum value from a newer schema, a missing required message) is a WireFormatError.
+import { DISCLOSURE_LEVELS, type DisclosureLevel } from '../domain/disclosure.js';
 import type { DataGap, PerformanceStats } from '../domain/aggregation.js';
 import {
   isExchange,
@@ -20,6 +21,7 @@ import type { Attestation } from '../attestation/configfs-tsm.js';
 import {
   ConnectionStatus as ConnectionStatusMessage,
   ParkedReason as ParkedReasonMessage,
+  DisclosureLevel as DisclosureLevelMessage,
   ServingStatus,
   SyncPhase,
   SyncStatus,
@@ -177,6 +179,7 @@ export function syncReportToWire(report: SyncReport): ProcessSyncJobResponse {
     latestSnapshot: report.latestSnapshot === null ? undefined : balanceSnapshotToWire(report.latestSnapshot),
     dataGapKinds: gapKinds,
     error: gapKinds.length === 0 ? '' : GAP_DESCRIPTION,
+    disclosureLevel: disclosureLevelToWire(report.disclosureLevel ?? 'full'),
   };
 }
 
@@ -191,6 +194,7 @@ export function syncReportFromWire(m: ProcessSyncJobResponse): SyncReport {
     hourlyReturnsGenerated: m.hourlyReturnsGenerated,
     latestSnapshot: m.latestSnapshot === undefined ? null : balanceSnapshotFromWire(m.latestSnapshot),
     gapKinds,
+    ...(disclosureLevelFromWire(m.disclosureLevel) === null ? {} : { disclosureLevel: disclosureLevelFromWire(m.disclosureLevel)! }),
   };
 }
 
@@ -204,6 +208,7 @@ export function syncProgressToWire(p: SyncProgress): SyncJobProgress {
     hoursDone: p.hoursDone,
     hoursTotal: p.hoursTotal,
     result: undefined,
+    disclosureLevel: DisclosureLevelMessage.DISCLOSURE_LEVEL_UNSPECIFIED,
   };
 }
 
@@ -285,11 +290,32 @@ export function parkedReasonFromWire(reason: ParkedReasonMessage): ParkedReason 
 }
 
 export function connectionInfoToWire(c: ConnectionInfo): ConnectionMessage {
-  return { ...accountToWire(c.account), status: connectionStatusToWire(c.status), parkedReason: parkedReasonToWire(c.parkedReason) };
+  return { ...accountToWire(c.account), status: connectionStatusToWire(c.status), parkedReason: parkedReasonToWire(c.parkedReason), disclosureLevel: disclosureLevelToWire(c.disclosureLevel) };
 }
 
 export function connectionInfoFromWire(m: ConnectionMessage): ConnectionInfo {
-  return { account: accountFromWire(m), status: connectionStatusFromWire(m.status), parkedReason: parkedReasonFromWire(m.parkedReason) };
+  return {
+    account: accountFromWire(m), status: connectionStatusFromWire(m.status), parkedReason: parkedReasonFromWire(m.parkedReason),
+    // A service from before disclosure levels published everything.
+    disclosureLevel: disclosureLevelFromWire(m.disclosureLevel) ?? 'full',
+  };
+}
+
+// ---- disclosure levels ----
+
+const DISCLOSURE_LEVEL_TO_WIRE = {
+  returns: DisclosureLevelMessage.DISCLOSURE_LEVEL_RETURNS,
+  equity: DisclosureLevelMessage.DISCLOSURE_LEVEL_EQUITY,
+  full: DisclosureLevelMessage.DISCLOSURE_LEVEL_FULL,
+} as const satisfies Record<DisclosureLevel, DisclosureLevelMessage>;
+
+export function disclosureLevelToWire(level: DisclosureLevel): DisclosureLevelMessage {
+  return DISCLOSURE_LEVEL_TO_WIRE[level];
+}
+
+/** UNSPECIFIED (or a value this build does not know) is null. */
+export function disclosureLevelFromWire(level: DisclosureLevelMessage): DisclosureLevel | null {
+  return DISCLOSURE_LEVELS.find((l) => DISCLOSURE_LEVEL_TO_WIRE[l] === level) ?? null;
 }
 
 // ---- health and attestation (replies only the service builds) ----

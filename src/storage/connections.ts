@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import type { DatabasePool } from 'slonik';
 import { accountId, EXCHANGES, PARKED_REASONS, type AccountKey, type ParkedReason } from '../domain/types.js';
+import { DISCLOSURE_LEVELS, type DisclosureLevel } from '../domain/disclosure.js';
 import { envelopeKeyId } from '../crypto/envelope.js';
 import type { EnvelopeStore, StoredEnvelope } from '../crypto/rotate.js';
 import type { ConnectionStatus } from '../domain/types.js';
@@ -19,8 +20,9 @@ const summaryRow = z.object({
   parkedReason: z.enum(PARKED_REASONS).nullable(),
   keyId: z.number().int(),
   updatedAt: z.number(),
+  disclosureLevel: z.enum(DISCLOSURE_LEVELS),
 });
-export type ConnectionSummary = Readonly<{ account: AccountKey; status: ConnectionStatus; parkedReason: ParkedReason | null; keyId: number; updatedAt: number }>;
+export type ConnectionSummary = Readonly<{ account: AccountKey; status: ConnectionStatus; parkedReason: ParkedReason | null; keyId: number; updatedAt: number; disclosureLevel: DisclosureLevel }>;
 
 const generationRow = z.object({ generation: z.number().int() });
 const envelopeRow = z.object({ userUid: z.string(), exchange: exchangeSchema, envelope: z.instanceof(Buffer) });
@@ -64,9 +66,10 @@ export function createConnectionRepository(pool: DatabasePool, pageSize = 500): 
     async listConnections() {
       try {
         const rows = await pool.any(sql.type(summaryRow)`
-          SELECT user_uid AS "userUid", exchange, status, parked_reason AS "parkedReason", key_id AS "keyId", updated_at AS "updatedAt"
+          SELECT user_uid AS "userUid", exchange, status, parked_reason AS "parkedReason", key_id AS "keyId", updated_at AS "updatedAt",
+                 disclosure_level AS "disclosureLevel"
           FROM exchange_connections ORDER BY user_uid, exchange`);
-        return rows.map((r) => ({ account: { userUid: r.userUid, exchange: r.exchange }, status: r.status, parkedReason: r.parkedReason, keyId: r.keyId, updatedAt: r.updatedAt }));
+        return rows.map((r) => ({ account: { userUid: r.userUid, exchange: r.exchange }, status: r.status, parkedReason: r.parkedReason, keyId: r.keyId, updatedAt: r.updatedAt, disclosureLevel: r.disclosureLevel }));
       } catch (error) {
         throw toStorageError(error, 'list connections');
       }
@@ -102,6 +105,10 @@ export function createConnectionRepository(pool: DatabasePool, pageSize = 500): 
             await tx.query(sql.type(noRows)`DELETE FROM performance_stats WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
             await tx.query(sql.type(noRows)`DELETE FROM derivative_hours WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
             await tx.query(sql.type(noRows)`DELETE FROM derivative_stats WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
+            // The exact figures behind the published rows (disclosure levels) go with them.
+            await tx.query(sql.type(noRows)`DELETE FROM hourly_amounts WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
+            await tx.query(sql.type(noRows)`DELETE FROM snapshot_amounts WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
+            await tx.query(sql.type(noRows)`DELETE FROM statement_checkpoints WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
           }
           return removed.rowCount > 0;
         });

@@ -20,6 +20,9 @@ import { loadPublishedPerformance } from './published-performance.js';
 import { performanceRow } from './performance-row.js';
 import { maskToFlags } from '../domain/hour-flags.js';
 import { loadDerivatives, saveDerivatives } from './derivatives-repository.js';
+import { disclosureLevelIn, writeHours, writeSnapshot } from './disclosure-store.js';
+import { recordCheckpoint } from './checkpoint-store.js';
+import type { CheckpointSigner } from '../crypto/track-record.js';
 
 const decimal = z.string().regex(/^-?\d+(\.\d+)?$/u);
 const epochMs = z.number().finite();
@@ -98,6 +101,8 @@ export interface AccountStoreOptions {
   readonly sealed?: SealedStore;
   /** Shard leases (issue 18): every write transaction also checks this instance's lease on the account's shard. */
   readonly fence?: ShardFence;
+  /** Signs a track-record checkpoint with every aggregate write that publishes hours (checkpoint-store.ts). */
+  readonly checkpoints?: CheckpointSigner;
 }
 
 // One unnest statement per slice keeps the parameter arrays moderate.
@@ -328,22 +333,33 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
         return row === null ? null : row.state;
       }),
 
-    // One statement each (fence and inserts as CTEs): fenced-writes.ts.
+    // Without published hours or a sealed state: one statement (fence and inserts as CTEs,
+    // fenced-writes.ts). Publishing hours reads the account's disclosure level and chains and
+    // signs its checkpoint, and a sealed state binds its tag into the account record: those run
+    // in a transaction whose first statement is the fence.
     saveAggregates: (key, write, generation) =>
       run('save aggregates', key, async () => {
-        if (sealed === undefined || write.engineState === undefined) {
+        const publishes = write.hourlyReturns.length > 0 || write.snapshot !== null;
+        const sealsState = sealed !== undefined && write.engineState !== undefined;
+        if (!publishes && !sealsState) {
           await saveAggregatesFenced(pool, key, write, generation, options.fence);
           return;
         }
-        const engineState = write.engineState;
-        // The sealed engine state binds its tag into the account record, so it needs a transaction
-        // around the fenced statement: a stale generation rolls both back.
-        const engineWrite = await pool.transaction(async (tx): Promise<SealedWrite> => {
-          const sealedWrite = await sealed.saveEngineState(tx, key, engineState);
-          await saveAggregatesFenced(tx, key, { ...write, engineState: undefined }, generation, options.fence);
+        const engineWrite = await pool.transaction(async (tx): Promise<SealedWrite | null> => {
+          await assertGeneration(tx, key, generation, options.fence);
+          const sealedWrite = sealed !== undefined && write.engineState !== undefined ? await sealed.saveEngineState(tx, key, write.engineState) : null;
+          if (publishes) {
+            // What the gateway may read follows the account's level (disclosure-store.ts).
+            const level = await disclosureLevelIn(tx, key);
+            if (write.hourlyReturns.length > 0) await writeHours(tx, key, write.hourlyReturns, level);
+            if (options.checkpoints !== undefined) await recordCheckpoint(tx, key, write.hourlyReturns, options.checkpoints);
+            if (write.snapshot !== null) await writeSnapshot(tx, key, write.snapshot, level);
+          }
+          // The plaintext state (no sealed store) and the metrics: one statement, fenced above.
+          await saveAggregatesFenced(tx, key, { hourlyReturns: [], snapshot: null, engineState: sealedWrite === null ? write.engineState : undefined, performance: write.performance }, undefined);
           return sealedWrite;
         });
-        sealed.committed(engineWrite);
+        if (engineWrite !== null) sealed?.committed(engineWrite);
       }),
 
     saveReconciliation: (key, write, generation) =>
@@ -368,11 +384,13 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
     loadHourlyReturns: (key, fromMs, toMs) =>
       run('load hourly returns', key, async () => {
         const rows = await pool.any(sql.type(hourlyReturnRow)`
-          SELECT hour_start AS "hourStart", return, cumulative_return AS "cumulativeReturn",
-                 equity_end AS "equityEnd", net_flow AS "netFlow", flags
-          FROM hourly_returns
-          WHERE ${account(key)} AND hour_start >= ${isoTime(fromMs)}::timestamptz AND hour_start < ${isoTime(toMs)}::timestamptz
-          ORDER BY hour_start`);
+          SELECT h.hour_start AS "hourStart", h.return, h.cumulative_return AS "cumulativeReturn",
+                 coalesce(a.equity_end, h.equity_end, 0) AS "equityEnd", coalesce(a.net_flow, h.net_flow, 0) AS "netFlow", h.flags
+          FROM hourly_returns h
+          LEFT JOIN hourly_amounts a ON a.user_uid = h.user_uid AND a.exchange = h.exchange AND a.hour_start = h.hour_start
+          WHERE h.user_uid = ${key.userUid} AND h.exchange = ${key.exchange}
+            AND h.hour_start >= ${isoTime(fromMs)}::timestamptz AND h.hour_start < ${isoTime(toMs)}::timestamptz
+          ORDER BY h.hour_start`);
         // A clean hour has no `flags` key, exactly as the engine returns it.
         return rows.map(({ flags, ...h }) => (flags === 0 ? h : { ...h, flags: maskToFlags(flags) }));
       }),
@@ -380,7 +398,7 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
     loadSnapshots: (key, fromMs, toMs) =>
       run('load snapshots', key, async () => {
         const rows = await pool.any(sql.type(snapshotRow)`
-          SELECT at, balance, equity FROM balance_snapshots
+          SELECT at, balance, equity FROM snapshot_amounts
           WHERE ${account(key)} AND at >= ${isoTime(fromMs)}::timestamptz AND at < ${isoTime(toMs)}::timestamptz
           ORDER BY at`);
         return [...rows];
@@ -388,7 +406,8 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
 
     loadPerformanceStats: (key) =>
       run('load performance stats', key, async () => {
-        // The snapshot at computed_until was written in the same transaction as the metrics.
+        // The snapshot at computed_until was written in the same transaction as the metrics (its exact
+        // figures are in the private snapshot_amounts; the published row follows the level).
         const row = await pool.maybeOne(sql.type(performanceRow)`
           SELECT p.computed_until AS "computedUntil", p.hours, p.cumulative_return AS "cumulativeReturn",
                  p.annualized_return AS "annualizedReturn", p.annualized_volatility AS "annualizedVolatility",
@@ -398,7 +417,7 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
                  p.total_fees AS "totalFees", p.realized_pnl AS "realizedPnl", p.unrealized_pnl AS "unrealizedPnl",
                  b.balance AS "snapshotBalance", b.equity AS "snapshotEquity"
           FROM performance_stats p
-          LEFT JOIN balance_snapshots b
+          LEFT JOIN snapshot_amounts b
             ON b.user_uid = p.user_uid AND b.exchange = p.exchange AND b.at = p.computed_until
           WHERE p.user_uid = ${key.userUid} AND p.exchange = ${key.exchange}`);
         if (row === null) return null;

@@ -6,6 +6,9 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
 import type { AccountStore } from './account-store.js';
 import { createConnectionRepository, type ConnectionRepository } from './connections.js';
+import { createCheckpointStore, type CheckpointStore } from './checkpoint-store.js';
+import type { CheckpointSigner } from '../crypto/track-record.js';
+import { createDisclosureStore, type DisclosureStore } from './disclosure-store.js';
 import { createCopyIngest, type CopyIngest } from './copy-ingest.js';
 import { createAccountStore } from './create-account-store.js';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded.js';
@@ -22,6 +25,10 @@ export interface Storage {
   readonly connections: ConnectionRepository;
   /** Public per-venue series and their covered ranges (market-data-store.ts). */
   readonly marketData: MarketDataStore;
+  /** Signed checkpoints of the published chains (statements). */
+  readonly checkpoints: CheckpointStore;
+  /** Disclosure levels and the rewrite of published rows at a level change. */
+  readonly disclosure: DisclosureStore;
   readonly embedded: boolean;
   close(): Promise<void>;
 }
@@ -30,10 +37,11 @@ export interface Storage {
  * `accountKeys`: the per-account data keys (EnclaveKeys): the account store then seals every
  * private row (sealed-store.ts). The service always passes them; maintenance CLIs that never touch
  * private rows need not. `fence`: this instance's shard leases (issue 18); every write checks them.
+ * `checkpoints`: signs the account's track-record checkpoint with every write that publishes hours.
  */
 export async function openStorage(
   config: Pick<Config, 'DATABASE_URL' | 'EMBEDDED_DB_DIR'>, logger: Logger,
-  options: { readonly accountKeys?: AccountKeySource; readonly fence?: ShardFence } = {},
+  options: { readonly accountKeys?: AccountKeySource; readonly fence?: ShardFence; readonly checkpoints?: CheckpointSigner } = {},
 ): Promise<Storage> {
   const { accountKeys } = options;
   let embedded: EmbeddedDatabase | null = null;
@@ -61,8 +69,11 @@ export async function openStorage(
       ...(copy === undefined ? {} : { copy }),
       ...(accountKeys === undefined ? {} : { sealed: createSealedStore(createAccountSealer(accountKeys)) }),
       ...(options.fence === undefined ? {} : { fence: options.fence }),
+      ...(options.checkpoints === undefined ? {} : { checkpoints: options.checkpoints }),
     }),
+    checkpoints: createCheckpointStore(openPool),
     connections: createConnectionRepository(openPool),
+    disclosure: createDisclosureStore(openPool),
     marketData: createMarketDataStore(openPool),
     embedded: embedded !== null,
     async close() {

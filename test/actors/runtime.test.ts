@@ -14,6 +14,7 @@ import { createConnectionRepository } from '../../src/storage/connections.js';
 import { createAccountStore } from '../../src/storage/create-account-store.js';
 import { TEST_KEYRING } from '../../testkit/support/actor-harness.js';
 import { useTestDatabase } from '../../testkit/support/database.js';
+import { FULL_DISCLOSURE } from '../../testkit/support/memory-account-store.js';
 
 const db = useTestDatabase(test);
 
@@ -33,7 +34,7 @@ test('the runtime wired from configuration syncs the simulated venue and shuts d
   });
   const result = await runtime.supervisor.sync(demo, 'incremental', { signal: deadlineSignal(30_000) });
   t.true(result.hourlyReturnsWritten > 0);
-  const metrics = await createReads(store, () => false).performance(demo);
+  const metrics = await createReads(store, () => false, FULL_DISCLOSURE).performance(demo);
   t.is(metrics.hours, result.hourlyReturnsWritten);
   t.regex(await registry.metrics(), /enclave_account_syncs_total\{account="simulated:demo",result="ok"\} 1/u);
   await runtime.shutdown();

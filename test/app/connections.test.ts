@@ -32,7 +32,7 @@ async function publicKey(h: ServiceHarness): Promise<Uint8Array> {
 }
 
 async function register(h: ServiceHarness, account: AccountKey, sealed: Uint8Array) {
-  return unary(h.client.registerConnection.bind(h.client), { userUid: account.userUid, exchange: account.exchange, sealedCredential: Buffer.from(sealed), acceptTradingKeyRisk: false });
+  return unary(h.client.registerConnection.bind(h.client), { userUid: account.userUid, exchange: account.exchange, sealedCredential: Buffer.from(sealed), acceptTradingKeyRisk: false, disclosureLevel: 0 });
 }
 
 async function refusal(t: { fail(message: string): void }, promise: Promise<unknown>): Promise<{ code: number; details: string }> {
@@ -185,11 +185,14 @@ test.serial('RemoveConnection with keep_aggregates keeps hourly returns and snap
   t.is(after['balance_snapshots'], before['balance_snapshots']);
 });
 
-test.serial('GetAttestation returns a report whose report data binds the nonce, the enclave key and the (unbuilt, empty) build hash, byte for byte', async (t) => {
+test.serial('GetAttestation returns a report whose report data binds the nonce, the enclave key, the (unbuilt, empty) build hash and the statement-signing key, byte for byte', async (t) => {
   const { h } = t.context;
   const nonce = Buffer.from('00112233445566778899aabbccddeeff0123456789abcdef', 'hex');
   const reply = await unary(h.client.getAttestation.bind(h.client), { nonce });
-  const expected = attestationReportData({ nonce, enclavePublicKey: h.service.identity.publicKey, tlsCertificateFingerprint: null, buildHash: null });
+  const { statementSigningKey } = await unary(h.client.getEnclaveIdentity.bind(h.client), {});
+  t.is(statementSigningKey.byteLength, 32);
+  const expected = attestationReportData({ nonce, enclavePublicKey: h.service.identity.publicKey, tlsCertificateFingerprint: null, buildHash: null, statementSigningKey });
+  t.notDeepEqual(attestationReportData({ nonce, enclavePublicKey: h.service.identity.publicKey, tlsCertificateFingerprint: null, buildHash: null }), expected, 'the key changes the binding');
   t.deepEqual(Buffer.from(reply.reportData), expected);
   t.deepEqual(Buffer.from(reply.report).subarray(0x50, 0x90), expected, 'REPORT_DATA inside the raw report');
   t.deepEqual(t.context.tsm.inblobs.at(-1), expected, 'what was written to inblob');

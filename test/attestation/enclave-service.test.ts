@@ -111,19 +111,24 @@ test.serial('two enclave-mode instances released by the same broker share the in
     t.deepEqual(Buffer.from(identity.hpkePublicKey), a.identity.publicKey, 'same intake key on both instances');
     const nonce = randomBytes(32);
     const attestation = await unary(client.getAttestation.bind(client), { nonce });
-    const verdict = verifyAttestationReport(attestation.report, {
+    t.is(identity.statementSigningKey.byteLength, 32, 'the statement-signing key is reported');
+    const verdictFor = (statementSigningKey: Uint8Array | null) => verifyAttestationReport(attestation.report, {
       expected: {
         binding: {
           nonce,
           enclavePublicKey: identity.hpkePublicKey,
           tlsCertificateFingerprint: Buffer.from(served.fingerprint256.replaceAll(':', ''), 'hex'),
           buildHash: buildHashBytes(identity.buildHash),
+          statementSigningKey,
         },
       },
       policy: { measurements: [TEST_MEASUREMENT], hostData: measuredConfiguration(config, Buffer.from(gatewayCa.cert)).hostData },
       endorsements: { ark: broker.chain.ark, ask: broker.chain.ask, vcek: broker.chain.vcek, trustedArks: broker.chain.trustedArks },
     });
-    t.deepEqual(verdict.checks.filter((c) => c.status === 'fail'), [], 'the report binds the certificate this connection was served');
+    const verdict = verdictFor(identity.statementSigningKey);
+    t.deepEqual(verdict.checks.filter((c) => c.status === 'fail'), [], 'the report binds the certificate this connection was served and the statement-signing key');
+    t.true(verdictFor(null).checks.some((c) => c.status === 'fail'), 'a report verified without the signing key fails: the key is bound');
+    t.true(verdictFor(randomBytes(32)).checks.some((c) => c.status === 'fail'), 'another signing key fails');
   }
   t.notDeepEqual((await servedCertificate(a.grpcPort)).raw, (await servedCertificate(b.grpcPort)).raw, 'each instance made its own TLS key');
   t.false(existsSync(join(s.scratch, 'dev-encryption.key')), 'no key file in enclave mode');

@@ -7,9 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
+import { z } from 'zod';
 import { runCli } from '../../src/cli/main.js';
+import { sql } from '../../src/storage/pool.js';
 import { accountRowCounts, startServiceHarness, type ServiceHarness } from '../app/service-harness.js';
 
+const seriesRow = z.object({ t: z.string(), return: z.number(), flags: z.number() });
 const test = anyTest as TestFn<{ h: ServiceHarness; dir: string }>;
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -59,7 +62,8 @@ function runChild(args: readonly string[], stdin: string): Promise<Run & { argv:
 
 test.serial('add reads the key and secret from stdin, and the secret appears in no output, argv or service log', async (t) => {
   const { h } = t.context;
-  const run = await runChild(['add', 'cli-user', 'simulated', '--insecure-dev', '--target', h.target], `${CANARY_KEY}\n${CANARY_SECRET}\n`);
+  // At `full`: the tests below read exact counts, equity and flows.
+  const run = await runChild(['add', 'cli-user', 'simulated', '--insecure-dev', '--disclosure', 'full', '--target', h.target], `${CANARY_KEY}\n${CANARY_SECRET}\n`);
   t.is(run.code, 0, run.err);
   t.regex(run.out, /added cli-user on simulated: active \(unverified service: its permission check is not evidence\)/u);
   for (const text of [run.out, run.err, run.argv.join(' '), h.lines.join('\n')]) {
@@ -108,6 +112,23 @@ test.serial('sync reports what the sync stored', async (t) => {
   t.true(Number(match?.[1]) > 0);
   t.is(Number(match?.[2]), 1, 'the simulated deposit');
   t.true(Number(match?.[3]) > 24);
+});
+
+test.serial('statement writes a signed statement of the synced account that verify-statement accepts, with the published series', async (t) => {
+  const { h, dir } = t.context;
+  const file = join(dir, 'statement.json');
+  const run = await cli(h, ['statement', 'cli-user', 'simulated', '--out', file]);
+  t.is(run.code, 0, run.err);
+  const statement = JSON.parse(readFileSync(file, 'utf8')) as { statement: { account: string; chain: { hours: number } } };
+  t.regex(statement.statement.account, /^acct_/u);
+  t.false(readFileSync(file, 'utf8').includes('cli-user'));
+  const { rows } = await h.db.pool.query(sql.type(seriesRow)`
+    SELECT (extract(epoch FROM hour_start) * 1000)::bigint::text AS t, return, flags FROM hourly_returns WHERE user_uid = 'cli-user' ORDER BY hour_start`);
+  const series = join(dir, 'series.json');
+  writeFileSync(series, JSON.stringify(rows.map((r) => ({ hourStartMs: Number(r.t), return: r.return, flags: r.flags }))));
+  const verified = await cli(h, ['verify-statement', file, '--series', series]);
+  t.is(verified.code, 0, verified.err);
+  t.regex(verified.out, new RegExp(`hashes to the chain head \\(${statement.statement.chain.hours} hours\\)`, 'u'));
 });
 
 test.serial('returns prints a table and a chart, and writes the curve as SVG on request', async (t) => {
@@ -179,12 +200,29 @@ test.serial('revive brings a parked account back: list names the reason class, t
     await db.end();
   }
   const parked = await cli(h, ['list']);
-  t.regex(parked.out, /cli-file-user\s+simulated\s+failed\s+(venue auth refused|venue unavailable|internal error|tamper detected)\n/u);
-  t.regex(parked.out, /cli-user\s+simulated\s+active\s+—\n/u);
+  t.regex(parked.out, /cli-file-user\s+simulated\s+failed\s+returns\s+(venue auth refused|venue unavailable|internal error|tamper detected)\n/u);
+  t.regex(parked.out, /cli-user\s+simulated\s+active\s+full\s+—\n/u);
   const revived = await cli(h, ['revive', 'cli-file-user', 'simulated']);
   t.is(revived.code, 0, revived.err);
   t.is(revived.out, 'revived cli-file-user on simulated: it syncs again\n');
-  t.regex((await cli(h, ['list'])).out, /cli-file-user\s+simulated\s+active\s+—\n/u);
+  t.regex((await cli(h, ['list'])).out, /cli-file-user\s+simulated\s+active\s+returns\s+—\n/u);
+});
+
+test.serial('at the default level a sync says only whether anything arrived; disclosure changes the level list shows', async (t) => {
+  const { h } = t.context;
+  const sync = await cli(h, ['sync', 'cli-file-user', 'simulated']);
+  t.is(sync.code, 0, sync.err);
+  t.regex(sync.out, /sync completed[^:]*: new fills, new cash flows \(counts withheld at disclosure level returns\), \d+ hours computed\n/u);
+  t.notRegex(sync.out, /equity/u, 'no snapshot below full');
+  const set = await cli(h, ['disclosure', 'cli-file-user', 'simulated', 'equity']);
+  t.is(set.code, 0, set.err);
+  t.is(set.out, 'cli-file-user on simulated now publishes at level equity\n');
+  t.regex((await cli(h, ['list'])).out, /cli-file-user\s+simulated\s+active\s+equity\s+—\n/u);
+  const wrong = await cli(h, ['disclosure', 'cli-file-user', 'simulated', 'everything']);
+  t.is(wrong.code, 2);
+  const missing = await cli(h, ['disclosure', 'nobody', 'simulated', 'full']);
+  t.is(missing.code, 1);
+  t.regex(missing.err, /NOT_FOUND/u);
 });
 
 test.serial('attest without an SEV-SNP device says so in one line; remove deletes the account', async (t) => {

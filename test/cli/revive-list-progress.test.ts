@@ -74,18 +74,18 @@ test.serial('revive says whether the account was parked, and exits 1 with one li
 
 test.serial('list shows why each parked account is parked, in words, and nothing for an active one', async (t) => {
   h.port.behaviour.listConnections = async () => [
-    { account: { userUid: 'ok-user', exchange: 'binance' }, status: 'active', parkedReason: null },
-    ...PARKED_REASONS.map((reason) => ({ account: { userUid: `parked-${reason}`, exchange: 'bybit' as const }, status: 'failed' as const, parkedReason: reason })),
+    { account: { userUid: 'ok-user', exchange: 'binance' }, status: 'active', parkedReason: null, disclosureLevel: 'equity' },
+    ...PARKED_REASONS.map((reason) => ({ account: { userUid: `parked-${reason}`, exchange: 'bybit' as const }, status: 'failed' as const, parkedReason: reason, disclosureLevel: 'returns' as const })),
   ];
   try {
     const run = await cli(['list']);
     t.is(run.code, 0, run.err);
-    t.regex(run.out, /user\s+exchange\s+status\s+parked because/u);
-    t.regex(run.out, /ok-user\s+binance\s+active\s+—\n/u);
-    t.regex(run.out, /parked-venue_auth\s+bybit\s+failed\s+venue auth refused\n/u);
-    t.regex(run.out, /parked-venue_unavailable\s+bybit\s+failed\s+venue unavailable\n/u);
-    t.regex(run.out, /parked-internal\s+bybit\s+failed\s+internal error\n/u);
-    t.regex(run.out, /parked-tamper\s+bybit\s+failed\s+tamper detected\n$/u);
+    t.regex(run.out, /user\s+exchange\s+status\s+disclosure\s+parked because/u);
+    t.regex(run.out, /ok-user\s+binance\s+active\s+equity\s+—\n/u);
+    t.regex(run.out, /parked-venue_auth\s+bybit\s+failed\s+returns\s+venue auth refused\n/u);
+    t.regex(run.out, /parked-venue_unavailable\s+bybit\s+failed\s+returns\s+venue unavailable\n/u);
+    t.regex(run.out, /parked-internal\s+bybit\s+failed\s+returns\s+internal error\n/u);
+    t.regex(run.out, /parked-tamper\s+bybit\s+failed\s+returns\s+tamper detected\n$/u);
   } finally {
     delete h.port.behaviour.listConnections;
   }

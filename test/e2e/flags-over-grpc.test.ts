@@ -6,7 +6,7 @@
 // and not estimated-mark.
 import test from 'ava';
 import { sealCredential } from '../../src/crypto/sealed-intake.js';
-import { ReportPeriod, SyncStatus, SyncType } from '../../src/grpc/generated/enclave.js';
+import { DisclosureLevel, ReportPeriod, SyncStatus, SyncType } from '../../src/grpc/generated/enclave.js';
 import { HOUR_FLAGS } from '../../src/domain/hour-flags.js';
 import { createBinanceLikeFake } from '../../testkit/fakes/binance-like-fake.js';
 import { DAY_MS, HOUR_MS, addTransfer, syntheticAccount } from '../../testkit/fakes/history.js';
@@ -35,7 +35,7 @@ test('every hour is published with its flags, unvalued ones included; metrics an
 
   const identity = await unary(h.client.getEnclaveIdentity.bind(h.client), {});
   const sealed = await sealCredential(identity.hpkePublicKey, ACCOUNT, { apiKey: 'flags-key', secret: 'flags-secret' });
-  await unary(h.client.registerConnection.bind(h.client), { ...ACCOUNT, sealedCredential: Buffer.from(sealed), acceptTradingKeyRisk: false });
+  await unary(h.client.registerConnection.bind(h.client), { ...ACCOUNT, sealedCredential: Buffer.from(sealed), acceptTradingKeyRisk: false, disclosureLevel: DisclosureLevel.DISCLOSURE_LEVEL_FULL });
   const sync = await unary(h.client.processSyncJob.bind(h.client), { ...ACCOUNT, type: SyncType.SYNC_TYPE_FULL }, { deadline: Date.now() + 180_000 });
   t.true(sync.status === SyncStatus.SYNC_STATUS_COMPLETED || sync.status === SyncStatus.SYNC_STATUS_COMPLETED_WITH_GAPS, `${sync.status} ${sync.error}`);
 

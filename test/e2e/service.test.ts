@@ -117,7 +117,8 @@ async function runScenario(t: ExecutionContext, scenario: Scenario): Promise<{ o
     if (service.child.exitCode === null) service.child.kill('SIGKILL');
   });
   const target = `127.0.0.1:${service.grpcPort}`;
-  const added = await addAccount(target, ACCOUNT, credential);
+  // At the `full` disclosure level: this test compares every published figure with the engine's.
+  const added = await addAccount(target, ACCOUNT, credential, ['--disclosure', 'full']);
   t.is(added.code, 0, `enclave add failed: ${added.stderr}`);
   const cliText = `${added.stdout}${added.stderr}${added.argv.join(' ')}`;
   t.false(cliText.includes(CANARY_KEY) || cliText.includes(CANARY_SECRET), 'the CLI prints and passes no credential');
@@ -152,9 +153,11 @@ async function runScenario(t: ExecutionContext, scenario: Scenario): Promise<{ o
   const scrape = await fetch(`http://127.0.0.1:${service.metricsPort}/metrics`);
   t.is(scrape.status, 200);
   const exposition = await scrape.text();
-  t.regex(exposition, /enclave_account_syncs_total\{account="binance:e2e-trader",result="ok"\} 1\b/u);
-  t.regex(exposition, new RegExp(`enclave_account_fills_ingested_total\\{account="binance:e2e-trader"\\} ${FILLS}\\b`, 'u'));
-  t.regex(exposition, /enclave_account_actor_state\{account="binance:e2e-trader",state="idle"\} 1/u);
+  // The account label is a keyed pseudonym: the user id never appears in a scrape (issue 14).
+  t.false(exposition.includes('e2e-trader'));
+  t.regex(exposition, /enclave_account_syncs_total\{account="acct_[0-9a-f]{32}",result="ok"\} 1\b/u);
+  t.regex(exposition, new RegExp(`enclave_account_fills_ingested_total\\{account="acct_[0-9a-f]{32}"\\} ${FILLS}\\b`, 'u'));
+  t.regex(exposition, /enclave_account_actor_state\{account="acct_[0-9a-f]{32}",state="idle"\} 1/u);
   t.regex(exposition, /enclave_sync_duration_seconds_count\{venue="binance"\} 1/u);
   t.regex(exposition, /process_cpu_user_seconds_total/u);
 

@@ -102,8 +102,8 @@ export interface CliRun {
  * and secret from standard input, seals them to the running enclave's public key, and registers
  * them over gRPC. Returns everything the CLI printed, for the leak checks.
  */
-export async function addAccount(grpcTarget: string, account: AccountKey, credential: { apiKey: string; secret: string }): Promise<CliRun> {
-  const child = spawn(NODE, [join(ROOT, 'dist/cli/main.js'), 'add', account.userUid, account.exchange, '--insecure-dev', '--target', grpcTarget], {
+export async function addAccount(grpcTarget: string, account: AccountKey, credential: { apiKey: string; secret: string }, extraArgs: readonly string[] = []): Promise<CliRun> {
+  const child = spawn(NODE, [join(ROOT, 'dist/cli/main.js'), 'add', account.userUid, account.exchange, '--insecure-dev', '--target', grpcTarget, ...extraArgs], {
     cwd: ROOT,
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { PATH: process.env.PATH ?? '' },

@@ -5,7 +5,7 @@
 import test from 'ava';
 import { Metadata, type ServiceError } from '@grpc/grpc-js';
 import { sealCredential } from '../../src/crypto/sealed-intake.js';
-import { SyncPhase, SyncType, type SyncJobProgress } from '../../src/grpc/generated/enclave.js';
+import { DisclosureLevel, SyncPhase, SyncType, type SyncJobProgress } from '../../src/grpc/generated/enclave.js';
 import { createBinanceLikeFake } from '../../testkit/fakes/binance-like-fake.js';
 import { DAY_MS, HOUR_MS, syntheticAccount } from '../../testkit/fakes/history.js';
 import { unary } from '../../testkit/support/grpc-client.js';
@@ -26,7 +26,7 @@ test('a full sync of a few thousand fills streams several non-decreasing progres
 
   const identity = await unary(h.client.getEnclaveIdentity.bind(h.client), {});
   const sealed = await sealCredential(identity.hpkePublicKey, ACCOUNT, { apiKey: 'progress-key', secret: 'progress-secret' });
-  await unary(h.client.registerConnection.bind(h.client), { ...ACCOUNT, sealedCredential: Buffer.from(sealed), acceptTradingKeyRisk: false });
+  await unary(h.client.registerConnection.bind(h.client), { ...ACCOUNT, sealedCredential: Buffer.from(sealed), acceptTradingKeyRisk: false, disclosureLevel: DisclosureLevel.DISCLOSURE_LEVEL_FULL });
 
   const messages = await new Promise<SyncJobProgress[]>((resolve, reject) => {
     const received: SyncJobProgress[] = [];

@@ -29,7 +29,7 @@ async function codeOf(promise: Promise<unknown>): Promise<{ code: number; detail
 
 test.serial('RegisterConnection validates the account and the ciphertext size before asking the port', async (t) => {
   const before = h.port.calls.length;
-  const bad = await codeOf(unary(h.client.registerConnection.bind(h.client), { userUid: 'bad uid;', exchange: 'nasdaq', sealedCredential: Buffer.alloc(0), acceptTradingKeyRisk: false }));
+  const bad = await codeOf(unary(h.client.registerConnection.bind(h.client), { userUid: 'bad uid;', exchange: 'nasdaq', sealedCredential: Buffer.alloc(0), acceptTradingKeyRisk: false, disclosureLevel: 0 }));
   t.is(bad.code, status.INVALID_ARGUMENT);
   t.regex(bad.details, /user_uid: .*exchange: .*sealed_credential: must be 1 to 16384 bytes/u);
   t.is(h.port.calls.length, before, 'the port was not asked');
@@ -37,10 +37,10 @@ test.serial('RegisterConnection validates the account and the ciphertext size be
 
 test.serial('RegisterConnection maps refused credentials to INVALID_ARGUMENT with their fixed reason', async (t) => {
   h.port.behaviour.registerConnection = () => Promise.reject(new SealedCredentialError('unopenable'));
-  const unopenable = await codeOf(unary(h.client.registerConnection.bind(h.client), { userUid: 'u1', exchange: 'binance', sealedCredential: Buffer.alloc(80, 1), acceptTradingKeyRisk: false }));
+  const unopenable = await codeOf(unary(h.client.registerConnection.bind(h.client), { userUid: 'u1', exchange: 'binance', sealedCredential: Buffer.alloc(80, 1), acceptTradingKeyRisk: false, disclosureLevel: 0 }));
   t.deepEqual(unopenable, { code: status.INVALID_ARGUMENT, details: 'the sealed credential cannot be opened for this account by this enclave' });
   h.port.behaviour.registerConnection = () => Promise.reject(new WritableCredentialError('the API key has trading rights (spot_trade)'));
-  const writable = await codeOf(unary(h.client.registerConnection.bind(h.client), { userUid: 'u1', exchange: 'binance', sealedCredential: Buffer.alloc(80, 1), acceptTradingKeyRisk: false }));
+  const writable = await codeOf(unary(h.client.registerConnection.bind(h.client), { userUid: 'u1', exchange: 'binance', sealedCredential: Buffer.alloc(80, 1), acceptTradingKeyRisk: false, disclosureLevel: 0 }));
   t.deepEqual(writable, { code: status.INVALID_ARGUMENT, details: 'the API key has trading rights (spot_trade)' });
   delete h.port.behaviour.registerConnection;
 });
@@ -52,7 +52,7 @@ test.serial('RegisterConnection passes accept_trading_key_risk through; GetRegis
     return { status: 'active', permissionsChecked: true };
   };
   for (const acceptTradingKeyRisk of [true, false]) {
-    await unary(h.client.registerConnection.bind(h.client), { userUid: 'u1', exchange: 'alpaca', sealedCredential: Buffer.alloc(80, 1), acceptTradingKeyRisk });
+    await unary(h.client.registerConnection.bind(h.client), { userUid: 'u1', exchange: 'alpaca', sealedCredential: Buffer.alloc(80, 1), acceptTradingKeyRisk, disclosureLevel: 0 });
   }
   t.deepEqual(seen, [true, false]);
   delete h.port.behaviour.registerConnection;
@@ -111,8 +111,8 @@ test.serial('ReviveConnection of an unknown account is NOT_FOUND, and it validat
 
 test.serial('ListConnections carries the reason class of each parked account, and none for the others', async (t) => {
   h.port.behaviour.listConnections = async () => [
-    { account: { userUid: 'ok', exchange: 'binance' }, status: 'active', parkedReason: null },
-    ...PARKED_REASONS.map((reason) => ({ account: { userUid: `parked-${reason}`, exchange: 'binance' as const }, status: 'failed' as const, parkedReason: reason })),
+    { account: { userUid: 'ok', exchange: 'binance' }, status: 'active', parkedReason: null, disclosureLevel: 'full' },
+    ...PARKED_REASONS.map((reason) => ({ account: { userUid: `parked-${reason}`, exchange: 'binance' as const }, status: 'failed' as const, parkedReason: reason, disclosureLevel: 'returns' as const })),
   ];
   try {
     const reply = await unary(h.client.listConnections.bind(h.client), {});

@@ -53,6 +53,8 @@ const REVIEWED_OPAQUE = new Map<string, string>([
   ['enclave.v1.RegisterConnectionRequest.sealed_credential', 'inbound ciphertext'],
   // The enclave's X25519 public key: public by design, clients seal to it.
   ['enclave.v1.GetEnclaveIdentityResponse.hpke_public_key', 'public key'],
+  // The enclave's Ed25519 statement-signing public key (issue 14): public by design, statements verify with it.
+  ['enclave.v1.GetEnclaveIdentityResponse.statement_signing_key', 'public key'],
   // The verifier's attestation challenge (not a venue signing nonce).
   ['enclave.v1.GetAttestationRequest.nonce', 'verifier challenge'],
   // The SEV-SNP report and parts of it: public evidence about the machine, no account data.
@@ -88,6 +90,17 @@ const ALLOWED_TEXT = new Set([
   'enclave.v1.Connection.exchange',
   'enclave.v1.ReviveConnectionRequest.user_uid',
   'enclave.v1.ReviveConnectionRequest.exchange',
+  'enclave.v1.SetDisclosureLevelRequest.user_uid',
+  'enclave.v1.SetDisclosureLevelRequest.exchange',
+  // Issue 14, reviewed: whois maps a pseudonymous metric label back to the account, for operators.
+  'enclave.v1.WhoisRequest.label',
+  'enclave.v1.WhoisResponse.user_uid',
+  'enclave.v1.WhoisResponse.exchange',
+  'enclave.v1.GetTrackRecordStatementRequest.user_uid',
+  'enclave.v1.GetTrackRecordStatementRequest.exchange',
+  // Issue 14, reviewed: the signed statement the enclave builds (pseudonym, venue, ratios, chain
+  // head, key, times; docs/statements.md), never an account id or an amount.
+  'enclave.v1.GetTrackRecordStatementResponse.statement_json',
   // Issue 17, reviewed: each is a fixed vocabulary the service writes (flag names, currency and
   // benchmark codes, calendar labels, exchange names, fixed note sentences) or a request selector.
   'enclave.v1.HourlyReturn.flags',

@@ -459,6 +459,6 @@ test.serial('server reflection describes EnclaveService so stock tools can call 
   const file = files.find((f) => f.package === 'enclave.v1');
   t.truthy(file);
   t.deepEqual(file!.service[0]?.method.map((m) => m.name), ['ProcessSyncJob', 'WatchSyncJob', 'CalculateHistoricalReturns', 'GetAggregatedMetrics', 'GetPerformanceReport', 'GetSnapshotTimeSeries', 'HealthCheck',
-    'GetEnclaveIdentity', 'GetRegistrationChallenge', 'RegisterConnection', 'RemoveConnection', 'ListConnections', 'ReviveConnection', 'GetAttestation',
+    'GetEnclaveIdentity', 'GetRegistrationChallenge', 'RegisterConnection', 'RemoveConnection', 'ListConnections', 'ReviveConnection', 'GetAttestation', 'SetDisclosureLevel', 'GetTrackRecordStatement', 'Whois',
   ]);
 });

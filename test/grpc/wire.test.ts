@@ -1,5 +1,6 @@
 // Pure round trips of wire.ts (no server): domain → message → bytes → message → domain is the
 // identity, so the service's mapping and the CLI's reading of it cannot drift apart.
+import { DISCLOSURE_LEVELS } from '../../src/domain/disclosure.js';
 import test from 'ava';
 import fc from 'fast-check';
 import type { PerformanceStats } from '../../src/domain/aggregation.js';
@@ -71,6 +72,7 @@ const report: fc.Arbitrary<SyncReport> = fc.record({
   hourlyReturnsGenerated: count,
   latestSnapshot: orNull(snapshot),
   gapKinds: fc.uniqueArray(gapKind).map((kinds) => [...kinds].sort()),
+  disclosureLevel: fc.constantFrom(...DISCLOSURE_LEVELS),
 });
 const progress: fc.Arbitrary<SyncProgress> = fc.record({
   phase: fc.constantFrom('fetching', 'aggregating' as const),
@@ -82,8 +84,8 @@ const progress: fc.Arbitrary<SyncProgress> = fc.record({
   hoursTotal: count,
 });
 const connection: fc.Arbitrary<ConnectionInfo> = fc.oneof(
-  fc.record({ account: fc.record({ userUid: fc.stringMatching(/^[A-Za-z0-9_.:@-]{1,128}$/u), exchange: fc.constantFrom(...EXCHANGES) }), status: fc.constantFrom('active', 'disabled' as const), parkedReason: fc.constant(null) }),
-  fc.record({ account: fc.record({ userUid: fc.stringMatching(/^[A-Za-z0-9_.:@-]{1,128}$/u), exchange: fc.constantFrom(...EXCHANGES) }), status: fc.constant('failed' as const), parkedReason: orNull(fc.constantFrom(...PARKED_REASONS)) }),
+  fc.record({ account: fc.record({ userUid: fc.stringMatching(/^[A-Za-z0-9_.:@-]{1,128}$/u), exchange: fc.constantFrom(...EXCHANGES) }), status: fc.constantFrom('active', 'disabled' as const), parkedReason: fc.constant(null), disclosureLevel: fc.constantFrom(...DISCLOSURE_LEVELS) }),
+  fc.record({ account: fc.record({ userUid: fc.stringMatching(/^[A-Za-z0-9_.:@-]{1,128}$/u), exchange: fc.constantFrom(...EXCHANGES) }), status: fc.constant('failed' as const), parkedReason: orNull(fc.constantFrom(...PARKED_REASONS)), disclosureLevel: fc.constantFrom(...DISCLOSURE_LEVELS) }),
 );
 
 /** Through the bytes too: proves every field has a place in the message. */
@@ -132,7 +134,7 @@ test('sync modes and exchange names map both ways', (t) => {
 });
 
 test('a reply from a newer schema is a WireFormatError, not a guess', (t) => {
-  const base = { userUid: 'u1', exchange: 'binance', status: ConnectionStatus.CONNECTION_STATUS_FAILED, parkedReason: ParkedReason.PARKED_REASON_TAMPER };
+  const base = { userUid: 'u1', exchange: 'binance', status: ConnectionStatus.CONNECTION_STATUS_FAILED, parkedReason: ParkedReason.PARKED_REASON_TAMPER, disclosureLevel: 0 };
   t.deepEqual(connectionInfoFromWire(base).parkedReason, 'tamper');
   t.throws(() => connectionInfoFromWire({ ...base, status: 42 as ConnectionStatus }), { instanceOf: WireFormatError });
   t.throws(() => connectionInfoFromWire({ ...base, parkedReason: 42 as ParkedReason }), { instanceOf: WireFormatError });

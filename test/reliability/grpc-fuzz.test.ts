@@ -22,7 +22,7 @@ test('1,000 malformed requests crash nothing, each gets the expected status, and
   const venue = await startCanaryVenue({ fills: 40, days: 3, firstId: 500_001 });
   t.teardown(() => venue.fake.stop());
   const literal = { userUid: METACHAR_UID, exchange: 'binance' } as const;
-  await connectAccount(db.pool, literal, { apiKey: CANARY_API_KEY, secret: CANARY_API_SECRET });
+  await connectAccount(db.pool, literal, { apiKey: CANARY_API_KEY, secret: CANARY_API_SECRET }, { disclosureLevel: 'full' });
   const svc = await startServiceProcess({ DATABASE_URL: db.url, VENUE_BASE_URLS: `binance=${venue.baseUrl}`, LOG_LEVEL: 'info' });
   t.teardown(async () => { await svc.stop('SIGKILL'); });
   const c = svc.client;

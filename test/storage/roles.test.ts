@@ -15,8 +15,9 @@ async function asGateway<T>(work: (client: pg.Client) => Promise<T>): Promise<T>
   }
 }
 
+// hourly_amounts and snapshot_amounts hold the exact figures the disclosure level withholds (sql/010).
 // performance_stats holds fees and realized/unrealized P&L besides return figures: not granted (sql/005).
-for (const table of ['trades', 'cash_flows', 'exchange_connections', 'engine_states', 'sync_cursors', 'price_candles', 'minute_marks', 'schema_migrations', 'performance_stats']) {
+for (const table of ['trades', 'cash_flows', 'exchange_connections', 'engine_states', 'sync_cursors', 'price_candles', 'minute_marks', 'schema_migrations', 'performance_stats', 'hourly_amounts', 'snapshot_amounts']) {
   test(`the gateway role is denied reading ${table}`, async (t) => {
     const error = await asGateway((c) => t.throwsAsync(c.query(`SELECT * FROM ${table} LIMIT 1`)));
     t.is((error as Error & { code?: string }).code, '42501'); // insufficient_privilege

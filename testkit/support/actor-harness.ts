@@ -17,6 +17,7 @@
 // `sealForTest`). `h.reads` is the read side (src/app/reads.ts) on the same store. Whatever the store, `h.store` wraps it to count calls and inject failures
 // (instrumented-store.ts), and `h.aggregator` wraps the engine the same way. Opened credential
 // Buffers are kept in `openedCredentials` so a test can check that they were zeroed.
+import { FULL_DISCLOSURE } from './memory-account-store.js';
 import { randomBytes } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { createLogger } from '../../src/config/logger.js';
@@ -205,7 +206,7 @@ export function createActorHarness(options: HarnessOptions = {}): ActorHarness {
     defaultTimeoutMs: options.defaultTimeoutMs ?? 60_000,
     ...(deps.logger === undefined ? {} : { logger: deps.logger }),
   });
-  const reads = createReads(store, (account) => supervisor.status(account) === 'failed');
+  const reads = createReads(store, (account) => supervisor.status(account) === 'failed', FULL_DISCLOSURE);
   return {
     supervisor, reads, store, aggregator: deps.aggregator, clock: deps.clock, registry, metrics, deps, openedCredentials, logLines,
     addAccount: (account, status) => putConnection(account, sealEnvelope(TEST_KEYRING, account, canaryCredential()), status),
@@ -244,7 +245,7 @@ export async function spawnAccount(account: AccountKey, options: HarnessOptions 
   };
   const ref = spawnAccountActor({ parent: system, name: 'account-under-test', account, deps, lifecycle, onCrash: (crash) => (crash === 'resume' ? 'resume' : 'reset') });
   return {
-    ref, reads: createReads(store, () => false), store, aggregator: deps.aggregator, deps, openedCredentials, passivations,
+    ref, reads: createReads(store, () => false, FULL_DISCLOSURE), store, aggregator: deps.aggregator, deps, openedCredentials, passivations,
     send: (make, timeoutMs = 60_000) => ask(ref, make, timeoutMs),
     close: async () => { await stop(ref as ActorRef<never>); stopSystem(system); },
   };

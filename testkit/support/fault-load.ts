@@ -9,6 +9,7 @@
 //     crash policy's limit they must be failed (refused with AccountFailedError), not restarting.
 // Query replies of healthy accounts are timed calm, then during the storm (p99 of both).
 // Used by test/reliability/fault-load.test.ts (100 accounts) and scripts/soak.ts (1,000).
+import { FULL_DISCLOSURE } from './memory-account-store.js';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/config/logger.js';
 import { DEFAULT_ACCOUNT_SETTINGS } from '../../src/actors/account-actor.js';
@@ -121,7 +122,7 @@ export async function runFaultLoad(options: { readonly accounts: number; readonl
     maxConcurrentFullSyncs: options.accounts,
     logger,
   });
-  const reads = createReads(store, (account) => supervisor.status(account) === 'failed');
+  const reads = createReads(store, (account) => supervisor.status(account) === 'failed', FULL_DISCLOSURE);
   const concurrency = options.concurrency ?? 25;
   try {
     await bounded(accounts, 20, (a) => connectAccount(db.pool, a, { apiKey: CANARY_API_KEY, secret: CANARY_API_SECRET }));

@@ -11,6 +11,7 @@ import type { AccountReport, CallContext, ConnectionInfo, EnclaveIdentityInfo, E
 import { buildPerformanceReport } from '../../src/domain/report/report.js';
 import { reportHoursOf } from '../../src/domain/report/series.js';
 import type { SyncMode, SyncProgress } from '../../src/domain/types.js';
+import type { DisclosureLevel } from '../../src/domain/disclosure.js';
 import type { Attestation } from '../../src/attestation/configfs-tsm.js';
 import { AttestationUnavailableError } from '../../src/attestation/errors.js';
 import { startGrpcServer, type GrpcServerOptions, type RunningGrpcServer } from '../../src/grpc/server.js';
@@ -139,6 +140,30 @@ export class TestPort implements EnclaveApi {
     this.calls.push({ method: 'getAttestation', ask });
     if (this.behaviour.getAttestation) return this.behaviour.getAttestation(nonce, ask);
     throw new AttestationUnavailableError('no SEV-SNP attestation device (test port)');
+  }
+
+  async disclosureLevel(account: AccountKey, ask: CallContext): Promise<DisclosureLevel> {
+    this.calls.push({ method: 'disclosureLevel', account, ask });
+    if (this.behaviour.disclosureLevel) return this.behaviour.disclosureLevel(account, ask);
+    return 'full';
+  }
+
+  async trackRecordStatement(account: AccountKey, range: TimeRange | null, ask: CallContext): Promise<string> {
+    this.calls.push({ method: 'trackRecordStatement', account, ...(range === null ? {} : { range }), ask });
+    if (this.behaviour.trackRecordStatement) return this.behaviour.trackRecordStatement(account, range, ask);
+    return '{}';
+  }
+
+  async whois(label: string, ask: CallContext): Promise<AccountKey | null> {
+    this.calls.push({ method: 'whois', ask });
+    if (this.behaviour.whois) return this.behaviour.whois(label, ask);
+    return null;
+  }
+
+  async setDisclosureLevel(account: AccountKey, level: DisclosureLevel, ask: CallContext): Promise<DisclosureLevel> {
+    this.calls.push({ method: 'setDisclosureLevel', account, ask });
+    if (this.behaviour.setDisclosureLevel) return this.behaviour.setDisclosureLevel(account, level, ask);
+    return level;
   }
 }
 

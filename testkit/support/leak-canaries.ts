@@ -52,7 +52,8 @@ export async function runLeakCanaries(options: { readonly fills: number }): Prom
   const rejected = { userUid: 'canary_rejected', exchange: 'binance' } as const;
   let svc: Awaited<ReturnType<typeof startServiceProcess>> | undefined;
   try {
-    await connectAccount(db.pool, account, { apiKey: CANARY_API_KEY, secret: CANARY_API_SECRET });
+    // At `full`, the level that publishes the most: the canaries must stay out even there.
+    await connectAccount(db.pool, account, { apiKey: CANARY_API_KEY, secret: CANARY_API_SECRET }, { disclosureLevel: 'full' });
     await connectAccount(db.pool, rejected, { apiKey: `${CANARY_API_KEY}x`, secret: CANARY_API_SECRET });
     svc = await startServiceProcess({ DATABASE_URL: db.url, VENUE_BASE_URLS: `binance=${venue.baseUrl}` });
     const emitted: string[] = [];
@@ -142,7 +143,8 @@ export async function runLeakCanaries(options: { readonly fills: number }): Prom
       repliesScanned: emitted.length,
       logLines: svc.lines.length,
       logsNameAccount: logText.includes('canary_user'),
-      metricsNameAccount: metricsText.includes('canary_user'),
+      // Under its keyed pseudonym (issue 14): the user id itself must not be there.
+      metricsNameAccount: /account="acct_[0-9a-f]{32}"/u.test(metricsText) && !metricsText.includes('canary_user'),
       exitCode: exit.code,
       hits: { logs: total(logText), metrics: total(metricsText), replies: total(emitted.join('\n')), gatewayTables: total(gatewayText), privateTables: total(privateText) },
     };

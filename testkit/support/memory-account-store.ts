@@ -22,6 +22,9 @@ interface AccountData {
 
 const EMPTY: AccountData = Object.freeze({ fills: new Map(), flows: new Map(), cursors: new Map(), returns: new Map(), snapshots: new Map(), engineState: null, performance: null });
 
+/** The memory store keeps no disclosure level: its readers see everything, as at `full`. */
+export const FULL_DISCLOSURE = { loadDisclosureLevel: async (): Promise<'full'> => 'full' };
+
 export class MemoryAccountStore implements AccountStore {
   private readonly connections = new Map<string, StoredConnection>();
   private readonly data = new Map<string, AccountData>();
@@ -61,7 +64,7 @@ export class MemoryAccountStore implements AccountStore {
 
   async listConnections(): Promise<ConnectionSummary[]> {
     return [...this.connections.values()]
-      .map((c) => ({ account: c.account, status: c.status, parkedReason: c.parkedReason, keyId: 0, updatedAt: 0 }))
+      .map((c) => ({ account: c.account, status: c.status, parkedReason: c.parkedReason, keyId: 0, updatedAt: 0, disclosureLevel: 'returns' as const }))
       .sort((a, b) => (a.account.userUid < b.account.userUid ? -1 : a.account.userUid > b.account.userUid ? 1 : a.account.exchange < b.account.exchange ? -1 : 1));
   }
 

@@ -5,6 +5,8 @@
 //   const svc = await startServiceProcess({ DATABASE_URL: db.url, ENCRYPTION_KEY: KEY_HEX, ... });
 //   ... svc.client ...
 //   const exit = await svc.stop('SIGTERM');
+import type { DisclosureLevel } from '../../src/domain/disclosure.js';
+import { createDisclosureStore } from '../../src/storage/disclosure-store.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { credentials } from '@grpc/grpc-js';
@@ -142,12 +144,13 @@ export async function startServiceProcess(env: Record<string, string>, options: 
 }
 
 /** Seals the credential with the test key and stores the connection, as the connect flow would. */
-export async function connectAccount(pool: DatabasePool, account: AccountKey, credential: VenueCredential): Promise<void> {
+export async function connectAccount(pool: DatabasePool, account: AccountKey, credential: VenueCredential, options: { readonly disclosureLevel?: DisclosureLevel } = {}): Promise<void> {
   const secret = Buffer.from(TEST_KEY_HEX, 'hex');
   const keyring = createKeyring([{ id: TEST_KEY_ID, secret }], TEST_KEY_ID);
   const plaintext = encodeCredential(credential);
   try {
     await createConnectionRepository(pool).saveConnection(account, sealEnvelope(keyring, account, plaintext));
+    if (options.disclosureLevel !== undefined) await createDisclosureStore(pool).setDisclosureLevel(account, options.disclosureLevel);
   } finally {
     plaintext.fill(0);
   }

@@ -37,6 +37,59 @@ export const protobufFileName = "enclave.proto";
  * enclave mode). Invalid input is answered with INVALID_ARGUMENT and the reason.
  */
 
+/** What an account publishes (README, "Disclosure levels"). Every reply about an account follows it. */
+export enum DisclosureLevel {
+  /** DISCLOSURE_LEVEL_UNSPECIFIED - In a request: keep the current level (the default, RETURNS, for a new connection). */
+  DISCLOSURE_LEVEL_UNSPECIFIED = 0,
+  /** DISCLOSURE_LEVEL_RETURNS - Hourly return, cumulative return and flags; no amounts. Sync counts are 0 or 1 (anything new). */
+  DISCLOSURE_LEVEL_RETURNS = 1,
+  /**
+   * DISCLOSURE_LEVEL_EQUITY - Adds the equity rounded to two significant figures once a day (the hour ending at 00:00 UTC);
+   * no flows, no balances.
+   */
+  DISCLOSURE_LEVEL_EQUITY = 2,
+  /** DISCLOSURE_LEVEL_FULL - Exact equity, flows, balances and counts. */
+  DISCLOSURE_LEVEL_FULL = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function disclosureLevelFromJSON(object: any): DisclosureLevel {
+  switch (object) {
+    case 0:
+    case "DISCLOSURE_LEVEL_UNSPECIFIED":
+      return DisclosureLevel.DISCLOSURE_LEVEL_UNSPECIFIED;
+    case 1:
+    case "DISCLOSURE_LEVEL_RETURNS":
+      return DisclosureLevel.DISCLOSURE_LEVEL_RETURNS;
+    case 2:
+    case "DISCLOSURE_LEVEL_EQUITY":
+      return DisclosureLevel.DISCLOSURE_LEVEL_EQUITY;
+    case 3:
+    case "DISCLOSURE_LEVEL_FULL":
+      return DisclosureLevel.DISCLOSURE_LEVEL_FULL;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return DisclosureLevel.UNRECOGNIZED;
+  }
+}
+
+export function disclosureLevelToJSON(object: DisclosureLevel): string {
+  switch (object) {
+    case DisclosureLevel.DISCLOSURE_LEVEL_UNSPECIFIED:
+      return "DISCLOSURE_LEVEL_UNSPECIFIED";
+    case DisclosureLevel.DISCLOSURE_LEVEL_RETURNS:
+      return "DISCLOSURE_LEVEL_RETURNS";
+    case DisclosureLevel.DISCLOSURE_LEVEL_EQUITY:
+      return "DISCLOSURE_LEVEL_EQUITY";
+    case DisclosureLevel.DISCLOSURE_LEVEL_FULL:
+      return "DISCLOSURE_LEVEL_FULL";
+    case DisclosureLevel.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export enum SyncType {
   SYNC_TYPE_UNSPECIFIED = 0,
   /** SYNC_TYPE_INCREMENTAL - From the stored cursors onwards. */
@@ -427,6 +480,11 @@ export interface ProcessSyncJobResponse {
   dataGapKinds: string[];
   /** Empty when status is COMPLETED; otherwise a fixed description of why not. */
   error: string;
+  /**
+   * Below FULL: fills_synced and cash_flows_synced are 0 or 1 (whether anything new arrived) and
+   * latest_snapshot is absent.
+   */
+  disclosureLevel: DisclosureLevel;
 }
 
 export interface SyncJobProgress {
@@ -444,6 +502,8 @@ export interface SyncJobProgress {
   /** Pages read from the venue so far, per stream. */
   fillPages: number;
   cashFlowPages: number;
+  /** Below FULL the counts above are 0 or 1 (whether anything arrived yet). */
+  disclosureLevel: DisclosureLevel;
 }
 
 export interface CalculateHistoricalReturnsRequest {
@@ -475,6 +535,11 @@ export interface HourlyReturn {
 
 export interface CalculateHistoricalReturnsResponse {
   returns: HourlyReturn[];
+  /**
+   * Amounts the level withholds are 0: equity_end below EQUITY (and at EQUITY outside the hour
+   * ending a UTC day, rounded to two significant figures at it), net_flow below FULL.
+   */
+  disclosureLevel: DisclosureLevel;
 }
 
 export interface GetAggregatedMetricsRequest {
@@ -513,7 +578,14 @@ export interface PerformanceMetrics {
 }
 
 export interface GetAggregatedMetricsResponse {
-  metrics: PerformanceMetrics | undefined;
+  metrics:
+    | PerformanceMetrics
+    | undefined;
+  /**
+   * Below FULL, total_fees, realized_pnl and unrealized_pnl are ratios to the equity at the end of
+   * the record (0 without positive equity), not amounts.
+   */
+  disclosureLevel: DisclosureLevel;
 }
 
 export interface GetSnapshotTimeSeriesRequest {
@@ -525,6 +597,11 @@ export interface GetSnapshotTimeSeriesRequest {
 
 export interface GetSnapshotTimeSeriesResponse {
   snapshots: BalanceSnapshot[];
+  /**
+   * RETURNS: no snapshots. EQUITY: one a day (at 00:00 UTC), equity rounded to two significant
+   * figures, balance 0. FULL: every snapshot, exact.
+   */
+  disclosureLevel: DisclosureLevel;
 }
 
 export interface HealthCheckRequest {
@@ -549,6 +626,11 @@ export interface GetEnclaveIdentityResponse {
   serviceVersion: string;
   /** Hex SHA-256 of the built files, or "unbuilt" when run from sources. */
   buildHash: string;
+  /**
+   * Raw Ed25519 public key that signs track-record statements (32 bytes; empty when none). Bound
+   * in GetAttestation's REPORT_DATA when present (docs/statements.md).
+   */
+  statementSigningKey: Buffer;
 }
 
 export interface RegisterConnectionRequest {
@@ -564,6 +646,8 @@ export interface RegisterConnectionRequest {
    * (Alpaca). Never accepts withdrawal or transfer rights. Stored with the connection.
    */
   acceptTradingKeyRisk: boolean;
+  /** What the account publishes; UNSPECIFIED keeps the stored level (RETURNS for a new connection). */
+  disclosureLevel: DisclosureLevel;
 }
 
 export interface GetRegistrationChallengeRequest {
@@ -604,6 +688,41 @@ export interface Connection {
   status: ConnectionStatus;
   /** Set when status is FAILED. */
   parkedReason: ParkedReason;
+  disclosureLevel: DisclosureLevel;
+}
+
+export interface SetDisclosureLevelRequest {
+  userUid: string;
+  exchange: string;
+  /** Required (not UNSPECIFIED). */
+  level: DisclosureLevel;
+}
+
+export interface SetDisclosureLevelResponse {
+  level: DisclosureLevel;
+}
+
+export interface GetTrackRecordStatementRequest {
+  userUid: string;
+  exchange: string;
+  fromMs: number;
+  toMs: number;
+}
+
+export interface WhoisRequest {
+  /** acct_ followed by 32 hex digits. */
+  label: string;
+}
+
+export interface WhoisResponse {
+  found: boolean;
+  userUid: string;
+  exchange: string;
+}
+
+export interface GetTrackRecordStatementResponse {
+  /** The signed statement: canonical JSON {"statement": {...}, "signature": base64}, version 1. */
+  statementJson: string;
 }
 
 export interface ListConnectionsResponse {
@@ -992,6 +1111,7 @@ function createBaseProcessSyncJobResponse(): ProcessSyncJobResponse {
     latestSnapshot: undefined,
     dataGapKinds: [],
     error: "",
+    disclosureLevel: 0,
   };
 }
 
@@ -1017,6 +1137,9 @@ export const ProcessSyncJobResponse: MessageFns<ProcessSyncJobResponse> = {
     }
     if (message.error !== "") {
       writer.uint32(58).string(message.error);
+    }
+    if (message.disclosureLevel !== 0) {
+      writer.uint32(64).int32(message.disclosureLevel);
     }
     return writer;
   },
@@ -1090,6 +1213,14 @@ export const ProcessSyncJobResponse: MessageFns<ProcessSyncJobResponse> = {
             message.error = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.disclosureLevel = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1131,6 +1262,11 @@ export const ProcessSyncJobResponse: MessageFns<ProcessSyncJobResponse> = {
         ? object.data_gap_kinds.map((e: any) => globalThis.String(e))
         : [],
       error: isSet(object.error) ? globalThis.String(object.error) : "",
+      disclosureLevel: isSet(object.disclosureLevel)
+        ? disclosureLevelFromJSON(object.disclosureLevel)
+        : isSet(object.disclosure_level)
+        ? disclosureLevelFromJSON(object.disclosure_level)
+        : 0,
     };
   },
 
@@ -1157,6 +1293,9 @@ export const ProcessSyncJobResponse: MessageFns<ProcessSyncJobResponse> = {
     if (message.error !== "") {
       obj.error = message.error;
     }
+    if (message.disclosureLevel !== 0) {
+      obj.disclosureLevel = disclosureLevelToJSON(message.disclosureLevel);
+    }
     return obj;
   },
 
@@ -1174,6 +1313,7 @@ export const ProcessSyncJobResponse: MessageFns<ProcessSyncJobResponse> = {
       : undefined;
     message.dataGapKinds = object.dataGapKinds?.map((e) => e) || [];
     message.error = object.error ?? "";
+    message.disclosureLevel = object.disclosureLevel ?? 0;
     return message;
   },
 };
@@ -1188,6 +1328,7 @@ function createBaseSyncJobProgress(): SyncJobProgress {
     result: undefined,
     fillPages: 0,
     cashFlowPages: 0,
+    disclosureLevel: 0,
   };
 }
 
@@ -1216,6 +1357,9 @@ export const SyncJobProgress: MessageFns<SyncJobProgress> = {
     }
     if (message.cashFlowPages !== 0) {
       writer.uint32(64).int64(message.cashFlowPages);
+    }
+    if (message.disclosureLevel !== 0) {
+      writer.uint32(72).int32(message.disclosureLevel);
     }
     return writer;
   },
@@ -1297,6 +1441,14 @@ export const SyncJobProgress: MessageFns<SyncJobProgress> = {
             message.cashFlowPages = longToNumber(reader.int64());
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.disclosureLevel = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1343,6 +1495,11 @@ export const SyncJobProgress: MessageFns<SyncJobProgress> = {
         : isSet(object.cash_flow_pages)
         ? globalThis.Number(object.cash_flow_pages)
         : 0,
+      disclosureLevel: isSet(object.disclosureLevel)
+        ? disclosureLevelFromJSON(object.disclosureLevel)
+        : isSet(object.disclosure_level)
+        ? disclosureLevelFromJSON(object.disclosure_level)
+        : 0,
     };
   },
 
@@ -1372,6 +1529,9 @@ export const SyncJobProgress: MessageFns<SyncJobProgress> = {
     if (message.cashFlowPages !== 0) {
       obj.cashFlowPages = Math.round(message.cashFlowPages);
     }
+    if (message.disclosureLevel !== 0) {
+      obj.disclosureLevel = disclosureLevelToJSON(message.disclosureLevel);
+    }
     return obj;
   },
 
@@ -1390,6 +1550,7 @@ export const SyncJobProgress: MessageFns<SyncJobProgress> = {
       : undefined;
     message.fillPages = object.fillPages ?? 0;
     message.cashFlowPages = object.cashFlowPages ?? 0;
+    message.disclosureLevel = object.disclosureLevel ?? 0;
     return message;
   },
 };
@@ -1699,13 +1860,16 @@ export const HourlyReturn: MessageFns<HourlyReturn> = {
 };
 
 function createBaseCalculateHistoricalReturnsResponse(): CalculateHistoricalReturnsResponse {
-  return { returns: [] };
+  return { returns: [], disclosureLevel: 0 };
 }
 
 export const CalculateHistoricalReturnsResponse: MessageFns<CalculateHistoricalReturnsResponse> = {
   encode(message: CalculateHistoricalReturnsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.returns) {
       HourlyReturn.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.disclosureLevel !== 0) {
+      writer.uint32(16).int32(message.disclosureLevel);
     }
     return writer;
   },
@@ -1731,6 +1895,14 @@ export const CalculateHistoricalReturnsResponse: MessageFns<CalculateHistoricalR
             message.returns.push(HourlyReturn.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.disclosureLevel = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1748,6 +1920,11 @@ export const CalculateHistoricalReturnsResponse: MessageFns<CalculateHistoricalR
       returns: globalThis.Array.isArray(object?.returns)
         ? object.returns.map((e: any) => HourlyReturn.fromJSON(e))
         : [],
+      disclosureLevel: isSet(object.disclosureLevel)
+        ? disclosureLevelFromJSON(object.disclosureLevel)
+        : isSet(object.disclosure_level)
+        ? disclosureLevelFromJSON(object.disclosure_level)
+        : 0,
     };
   },
 
@@ -1755,6 +1932,9 @@ export const CalculateHistoricalReturnsResponse: MessageFns<CalculateHistoricalR
     const obj: any = {};
     if (message.returns?.length) {
       obj.returns = message.returns.map((e) => HourlyReturn.toJSON(e));
+    }
+    if (message.disclosureLevel !== 0) {
+      obj.disclosureLevel = disclosureLevelToJSON(message.disclosureLevel);
     }
     return obj;
   },
@@ -1769,6 +1949,7 @@ export const CalculateHistoricalReturnsResponse: MessageFns<CalculateHistoricalR
   ): CalculateHistoricalReturnsResponse {
     const message = createBaseCalculateHistoricalReturnsResponse();
     message.returns = object.returns?.map((e) => HourlyReturn.fromPartial(e)) || [];
+    message.disclosureLevel = object.disclosureLevel ?? 0;
     return message;
   },
 };
@@ -2317,13 +2498,16 @@ export const PerformanceMetrics: MessageFns<PerformanceMetrics> = {
 };
 
 function createBaseGetAggregatedMetricsResponse(): GetAggregatedMetricsResponse {
-  return { metrics: undefined };
+  return { metrics: undefined, disclosureLevel: 0 };
 }
 
 export const GetAggregatedMetricsResponse: MessageFns<GetAggregatedMetricsResponse> = {
   encode(message: GetAggregatedMetricsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.metrics !== undefined) {
       PerformanceMetrics.encode(message.metrics, writer.uint32(10).fork()).join();
+    }
+    if (message.disclosureLevel !== 0) {
+      writer.uint32(16).int32(message.disclosureLevel);
     }
     return writer;
   },
@@ -2349,6 +2533,14 @@ export const GetAggregatedMetricsResponse: MessageFns<GetAggregatedMetricsRespon
             message.metrics = PerformanceMetrics.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.disclosureLevel = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2362,13 +2554,23 @@ export const GetAggregatedMetricsResponse: MessageFns<GetAggregatedMetricsRespon
   },
 
   fromJSON(object: any): GetAggregatedMetricsResponse {
-    return { metrics: isSet(object.metrics) ? PerformanceMetrics.fromJSON(object.metrics) : undefined };
+    return {
+      metrics: isSet(object.metrics) ? PerformanceMetrics.fromJSON(object.metrics) : undefined,
+      disclosureLevel: isSet(object.disclosureLevel)
+        ? disclosureLevelFromJSON(object.disclosureLevel)
+        : isSet(object.disclosure_level)
+        ? disclosureLevelFromJSON(object.disclosure_level)
+        : 0,
+    };
   },
 
   toJSON(message: GetAggregatedMetricsResponse): unknown {
     const obj: any = {};
     if (message.metrics !== undefined) {
       obj.metrics = PerformanceMetrics.toJSON(message.metrics);
+    }
+    if (message.disclosureLevel !== 0) {
+      obj.disclosureLevel = disclosureLevelToJSON(message.disclosureLevel);
     }
     return obj;
   },
@@ -2381,6 +2583,7 @@ export const GetAggregatedMetricsResponse: MessageFns<GetAggregatedMetricsRespon
     message.metrics = (object.metrics !== undefined && object.metrics !== null)
       ? PerformanceMetrics.fromPartial(object.metrics)
       : undefined;
+    message.disclosureLevel = object.disclosureLevel ?? 0;
     return message;
   },
 };
@@ -2515,13 +2718,16 @@ export const GetSnapshotTimeSeriesRequest: MessageFns<GetSnapshotTimeSeriesReque
 };
 
 function createBaseGetSnapshotTimeSeriesResponse(): GetSnapshotTimeSeriesResponse {
-  return { snapshots: [] };
+  return { snapshots: [], disclosureLevel: 0 };
 }
 
 export const GetSnapshotTimeSeriesResponse: MessageFns<GetSnapshotTimeSeriesResponse> = {
   encode(message: GetSnapshotTimeSeriesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.snapshots) {
       BalanceSnapshot.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.disclosureLevel !== 0) {
+      writer.uint32(16).int32(message.disclosureLevel);
     }
     return writer;
   },
@@ -2547,6 +2753,14 @@ export const GetSnapshotTimeSeriesResponse: MessageFns<GetSnapshotTimeSeriesResp
             message.snapshots.push(BalanceSnapshot.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.disclosureLevel = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2564,6 +2778,11 @@ export const GetSnapshotTimeSeriesResponse: MessageFns<GetSnapshotTimeSeriesResp
       snapshots: globalThis.Array.isArray(object?.snapshots)
         ? object.snapshots.map((e: any) => BalanceSnapshot.fromJSON(e))
         : [],
+      disclosureLevel: isSet(object.disclosureLevel)
+        ? disclosureLevelFromJSON(object.disclosureLevel)
+        : isSet(object.disclosure_level)
+        ? disclosureLevelFromJSON(object.disclosure_level)
+        : 0,
     };
   },
 
@@ -2571,6 +2790,9 @@ export const GetSnapshotTimeSeriesResponse: MessageFns<GetSnapshotTimeSeriesResp
     const obj: any = {};
     if (message.snapshots?.length) {
       obj.snapshots = message.snapshots.map((e) => BalanceSnapshot.toJSON(e));
+    }
+    if (message.disclosureLevel !== 0) {
+      obj.disclosureLevel = disclosureLevelToJSON(message.disclosureLevel);
     }
     return obj;
   },
@@ -2583,6 +2805,7 @@ export const GetSnapshotTimeSeriesResponse: MessageFns<GetSnapshotTimeSeriesResp
   ): GetSnapshotTimeSeriesResponse {
     const message = createBaseGetSnapshotTimeSeriesResponse();
     message.snapshots = object.snapshots?.map((e) => BalanceSnapshot.fromPartial(e)) || [];
+    message.disclosureLevel = object.disclosureLevel ?? 0;
     return message;
   },
 };
@@ -2857,7 +3080,7 @@ export const GetEnclaveIdentityRequest: MessageFns<GetEnclaveIdentityRequest> = 
 };
 
 function createBaseGetEnclaveIdentityResponse(): GetEnclaveIdentityResponse {
-  return { hpkePublicKey: Buffer.alloc(0), serviceVersion: "", buildHash: "" };
+  return { hpkePublicKey: Buffer.alloc(0), serviceVersion: "", buildHash: "", statementSigningKey: Buffer.alloc(0) };
 }
 
 export const GetEnclaveIdentityResponse: MessageFns<GetEnclaveIdentityResponse> = {
@@ -2870,6 +3093,9 @@ export const GetEnclaveIdentityResponse: MessageFns<GetEnclaveIdentityResponse> 
     }
     if (message.buildHash !== "") {
       writer.uint32(26).string(message.buildHash);
+    }
+    if (message.statementSigningKey.length !== 0) {
+      writer.uint32(34).bytes(message.statementSigningKey);
     }
     return writer;
   },
@@ -2911,6 +3137,14 @@ export const GetEnclaveIdentityResponse: MessageFns<GetEnclaveIdentityResponse> 
             message.buildHash = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.statementSigningKey = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2940,6 +3174,11 @@ export const GetEnclaveIdentityResponse: MessageFns<GetEnclaveIdentityResponse> 
         : isSet(object.build_hash)
         ? globalThis.String(object.build_hash)
         : "",
+      statementSigningKey: isSet(object.statementSigningKey)
+        ? Buffer.from(bytesFromBase64(object.statementSigningKey))
+        : isSet(object.statement_signing_key)
+        ? Buffer.from(bytesFromBase64(object.statement_signing_key))
+        : Buffer.alloc(0),
     };
   },
 
@@ -2954,6 +3193,9 @@ export const GetEnclaveIdentityResponse: MessageFns<GetEnclaveIdentityResponse> 
     if (message.buildHash !== "") {
       obj.buildHash = message.buildHash;
     }
+    if (message.statementSigningKey.length !== 0) {
+      obj.statementSigningKey = base64FromBytes(message.statementSigningKey);
+    }
     return obj;
   },
 
@@ -2965,12 +3207,19 @@ export const GetEnclaveIdentityResponse: MessageFns<GetEnclaveIdentityResponse> 
     message.hpkePublicKey = object.hpkePublicKey ?? Buffer.alloc(0);
     message.serviceVersion = object.serviceVersion ?? "";
     message.buildHash = object.buildHash ?? "";
+    message.statementSigningKey = object.statementSigningKey ?? Buffer.alloc(0);
     return message;
   },
 };
 
 function createBaseRegisterConnectionRequest(): RegisterConnectionRequest {
-  return { userUid: "", exchange: "", sealedCredential: Buffer.alloc(0), acceptTradingKeyRisk: false };
+  return {
+    userUid: "",
+    exchange: "",
+    sealedCredential: Buffer.alloc(0),
+    acceptTradingKeyRisk: false,
+    disclosureLevel: 0,
+  };
 }
 
 export const RegisterConnectionRequest: MessageFns<RegisterConnectionRequest> = {
@@ -2986,6 +3235,9 @@ export const RegisterConnectionRequest: MessageFns<RegisterConnectionRequest> = 
     }
     if (message.acceptTradingKeyRisk !== false) {
       writer.uint32(32).bool(message.acceptTradingKeyRisk);
+    }
+    if (message.disclosureLevel !== 0) {
+      writer.uint32(40).int32(message.disclosureLevel);
     }
     return writer;
   },
@@ -3035,6 +3287,14 @@ export const RegisterConnectionRequest: MessageFns<RegisterConnectionRequest> = 
             message.acceptTradingKeyRisk = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.disclosureLevel = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3065,6 +3325,11 @@ export const RegisterConnectionRequest: MessageFns<RegisterConnectionRequest> = 
         : isSet(object.accept_trading_key_risk)
         ? globalThis.Boolean(object.accept_trading_key_risk)
         : false,
+      disclosureLevel: isSet(object.disclosureLevel)
+        ? disclosureLevelFromJSON(object.disclosureLevel)
+        : isSet(object.disclosure_level)
+        ? disclosureLevelFromJSON(object.disclosure_level)
+        : 0,
     };
   },
 
@@ -3082,6 +3347,9 @@ export const RegisterConnectionRequest: MessageFns<RegisterConnectionRequest> = 
     if (message.acceptTradingKeyRisk !== false) {
       obj.acceptTradingKeyRisk = message.acceptTradingKeyRisk;
     }
+    if (message.disclosureLevel !== 0) {
+      obj.disclosureLevel = disclosureLevelToJSON(message.disclosureLevel);
+    }
     return obj;
   },
 
@@ -3094,6 +3362,7 @@ export const RegisterConnectionRequest: MessageFns<RegisterConnectionRequest> = 
     message.exchange = object.exchange ?? "";
     message.sealedCredential = object.sealedCredential ?? Buffer.alloc(0);
     message.acceptTradingKeyRisk = object.acceptTradingKeyRisk ?? false;
+    message.disclosureLevel = object.disclosureLevel ?? 0;
     return message;
   },
 };
@@ -3600,7 +3869,7 @@ export const ListConnectionsRequest: MessageFns<ListConnectionsRequest> = {
 };
 
 function createBaseConnection(): Connection {
-  return { userUid: "", exchange: "", status: 0, parkedReason: 0 };
+  return { userUid: "", exchange: "", status: 0, parkedReason: 0, disclosureLevel: 0 };
 }
 
 export const Connection: MessageFns<Connection> = {
@@ -3616,6 +3885,9 @@ export const Connection: MessageFns<Connection> = {
     }
     if (message.parkedReason !== 0) {
       writer.uint32(32).int32(message.parkedReason);
+    }
+    if (message.disclosureLevel !== 0) {
+      writer.uint32(40).int32(message.disclosureLevel);
     }
     return writer;
   },
@@ -3665,6 +3937,14 @@ export const Connection: MessageFns<Connection> = {
             message.parkedReason = reader.int32() as any;
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.disclosureLevel = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3691,6 +3971,11 @@ export const Connection: MessageFns<Connection> = {
         : isSet(object.parked_reason)
         ? parkedReasonFromJSON(object.parked_reason)
         : 0,
+      disclosureLevel: isSet(object.disclosureLevel)
+        ? disclosureLevelFromJSON(object.disclosureLevel)
+        : isSet(object.disclosure_level)
+        ? disclosureLevelFromJSON(object.disclosure_level)
+        : 0,
     };
   },
 
@@ -3708,6 +3993,9 @@ export const Connection: MessageFns<Connection> = {
     if (message.parkedReason !== 0) {
       obj.parkedReason = parkedReasonToJSON(message.parkedReason);
     }
+    if (message.disclosureLevel !== 0) {
+      obj.disclosureLevel = disclosureLevelToJSON(message.disclosureLevel);
+    }
     return obj;
   },
 
@@ -3720,6 +4008,557 @@ export const Connection: MessageFns<Connection> = {
     message.exchange = object.exchange ?? "";
     message.status = object.status ?? 0;
     message.parkedReason = object.parkedReason ?? 0;
+    message.disclosureLevel = object.disclosureLevel ?? 0;
+    return message;
+  },
+};
+
+function createBaseSetDisclosureLevelRequest(): SetDisclosureLevelRequest {
+  return { userUid: "", exchange: "", level: 0 };
+}
+
+export const SetDisclosureLevelRequest: MessageFns<SetDisclosureLevelRequest> = {
+  encode(message: SetDisclosureLevelRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userUid !== "") {
+      writer.uint32(10).string(message.userUid);
+    }
+    if (message.exchange !== "") {
+      writer.uint32(18).string(message.exchange);
+    }
+    if (message.level !== 0) {
+      writer.uint32(24).int32(message.level);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetDisclosureLevelRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetDisclosureLevelRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userUid = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.exchange = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.level = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetDisclosureLevelRequest {
+    return {
+      userUid: isSet(object.userUid)
+        ? globalThis.String(object.userUid)
+        : isSet(object.user_uid)
+        ? globalThis.String(object.user_uid)
+        : "",
+      exchange: isSet(object.exchange) ? globalThis.String(object.exchange) : "",
+      level: isSet(object.level) ? disclosureLevelFromJSON(object.level) : 0,
+    };
+  },
+
+  toJSON(message: SetDisclosureLevelRequest): unknown {
+    const obj: any = {};
+    if (message.userUid !== "") {
+      obj.userUid = message.userUid;
+    }
+    if (message.exchange !== "") {
+      obj.exchange = message.exchange;
+    }
+    if (message.level !== 0) {
+      obj.level = disclosureLevelToJSON(message.level);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetDisclosureLevelRequest>, I>>(base?: I): SetDisclosureLevelRequest {
+    return SetDisclosureLevelRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetDisclosureLevelRequest>, I>>(object: I): SetDisclosureLevelRequest {
+    const message = createBaseSetDisclosureLevelRequest();
+    message.userUid = object.userUid ?? "";
+    message.exchange = object.exchange ?? "";
+    message.level = object.level ?? 0;
+    return message;
+  },
+};
+
+function createBaseSetDisclosureLevelResponse(): SetDisclosureLevelResponse {
+  return { level: 0 };
+}
+
+export const SetDisclosureLevelResponse: MessageFns<SetDisclosureLevelResponse> = {
+  encode(message: SetDisclosureLevelResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.level !== 0) {
+      writer.uint32(8).int32(message.level);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetDisclosureLevelResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetDisclosureLevelResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.level = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetDisclosureLevelResponse {
+    return { level: isSet(object.level) ? disclosureLevelFromJSON(object.level) : 0 };
+  },
+
+  toJSON(message: SetDisclosureLevelResponse): unknown {
+    const obj: any = {};
+    if (message.level !== 0) {
+      obj.level = disclosureLevelToJSON(message.level);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetDisclosureLevelResponse>, I>>(base?: I): SetDisclosureLevelResponse {
+    return SetDisclosureLevelResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetDisclosureLevelResponse>, I>>(object: I): SetDisclosureLevelResponse {
+    const message = createBaseSetDisclosureLevelResponse();
+    message.level = object.level ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetTrackRecordStatementRequest(): GetTrackRecordStatementRequest {
+  return { userUid: "", exchange: "", fromMs: 0, toMs: 0 };
+}
+
+export const GetTrackRecordStatementRequest: MessageFns<GetTrackRecordStatementRequest> = {
+  encode(message: GetTrackRecordStatementRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userUid !== "") {
+      writer.uint32(10).string(message.userUid);
+    }
+    if (message.exchange !== "") {
+      writer.uint32(18).string(message.exchange);
+    }
+    if (message.fromMs !== 0) {
+      writer.uint32(24).int64(message.fromMs);
+    }
+    if (message.toMs !== 0) {
+      writer.uint32(32).int64(message.toMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTrackRecordStatementRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTrackRecordStatementRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userUid = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.exchange = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.fromMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.toMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTrackRecordStatementRequest {
+    return {
+      userUid: isSet(object.userUid)
+        ? globalThis.String(object.userUid)
+        : isSet(object.user_uid)
+        ? globalThis.String(object.user_uid)
+        : "",
+      exchange: isSet(object.exchange) ? globalThis.String(object.exchange) : "",
+      fromMs: isSet(object.fromMs)
+        ? globalThis.Number(object.fromMs)
+        : isSet(object.from_ms)
+        ? globalThis.Number(object.from_ms)
+        : 0,
+      toMs: isSet(object.toMs)
+        ? globalThis.Number(object.toMs)
+        : isSet(object.to_ms)
+        ? globalThis.Number(object.to_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: GetTrackRecordStatementRequest): unknown {
+    const obj: any = {};
+    if (message.userUid !== "") {
+      obj.userUid = message.userUid;
+    }
+    if (message.exchange !== "") {
+      obj.exchange = message.exchange;
+    }
+    if (message.fromMs !== 0) {
+      obj.fromMs = Math.round(message.fromMs);
+    }
+    if (message.toMs !== 0) {
+      obj.toMs = Math.round(message.toMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetTrackRecordStatementRequest>, I>>(base?: I): GetTrackRecordStatementRequest {
+    return GetTrackRecordStatementRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetTrackRecordStatementRequest>, I>>(
+    object: I,
+  ): GetTrackRecordStatementRequest {
+    const message = createBaseGetTrackRecordStatementRequest();
+    message.userUid = object.userUid ?? "";
+    message.exchange = object.exchange ?? "";
+    message.fromMs = object.fromMs ?? 0;
+    message.toMs = object.toMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseWhoisRequest(): WhoisRequest {
+  return { label: "" };
+}
+
+export const WhoisRequest: MessageFns<WhoisRequest> = {
+  encode(message: WhoisRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.label !== "") {
+      writer.uint32(10).string(message.label);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WhoisRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWhoisRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.label = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WhoisRequest {
+    return { label: isSet(object.label) ? globalThis.String(object.label) : "" };
+  },
+
+  toJSON(message: WhoisRequest): unknown {
+    const obj: any = {};
+    if (message.label !== "") {
+      obj.label = message.label;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WhoisRequest>, I>>(base?: I): WhoisRequest {
+    return WhoisRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WhoisRequest>, I>>(object: I): WhoisRequest {
+    const message = createBaseWhoisRequest();
+    message.label = object.label ?? "";
+    return message;
+  },
+};
+
+function createBaseWhoisResponse(): WhoisResponse {
+  return { found: false, userUid: "", exchange: "" };
+}
+
+export const WhoisResponse: MessageFns<WhoisResponse> = {
+  encode(message: WhoisResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.found !== false) {
+      writer.uint32(8).bool(message.found);
+    }
+    if (message.userUid !== "") {
+      writer.uint32(18).string(message.userUid);
+    }
+    if (message.exchange !== "") {
+      writer.uint32(26).string(message.exchange);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WhoisResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWhoisResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.found = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userUid = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.exchange = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WhoisResponse {
+    return {
+      found: isSet(object.found) ? globalThis.Boolean(object.found) : false,
+      userUid: isSet(object.userUid)
+        ? globalThis.String(object.userUid)
+        : isSet(object.user_uid)
+        ? globalThis.String(object.user_uid)
+        : "",
+      exchange: isSet(object.exchange) ? globalThis.String(object.exchange) : "",
+    };
+  },
+
+  toJSON(message: WhoisResponse): unknown {
+    const obj: any = {};
+    if (message.found !== false) {
+      obj.found = message.found;
+    }
+    if (message.userUid !== "") {
+      obj.userUid = message.userUid;
+    }
+    if (message.exchange !== "") {
+      obj.exchange = message.exchange;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WhoisResponse>, I>>(base?: I): WhoisResponse {
+    return WhoisResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WhoisResponse>, I>>(object: I): WhoisResponse {
+    const message = createBaseWhoisResponse();
+    message.found = object.found ?? false;
+    message.userUid = object.userUid ?? "";
+    message.exchange = object.exchange ?? "";
+    return message;
+  },
+};
+
+function createBaseGetTrackRecordStatementResponse(): GetTrackRecordStatementResponse {
+  return { statementJson: "" };
+}
+
+export const GetTrackRecordStatementResponse: MessageFns<GetTrackRecordStatementResponse> = {
+  encode(message: GetTrackRecordStatementResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.statementJson !== "") {
+      writer.uint32(10).string(message.statementJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTrackRecordStatementResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTrackRecordStatementResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.statementJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTrackRecordStatementResponse {
+    return {
+      statementJson: isSet(object.statementJson)
+        ? globalThis.String(object.statementJson)
+        : isSet(object.statement_json)
+        ? globalThis.String(object.statement_json)
+        : "",
+    };
+  },
+
+  toJSON(message: GetTrackRecordStatementResponse): unknown {
+    const obj: any = {};
+    if (message.statementJson !== "") {
+      obj.statementJson = message.statementJson;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetTrackRecordStatementResponse>, I>>(base?: I): GetTrackRecordStatementResponse {
+    return GetTrackRecordStatementResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetTrackRecordStatementResponse>, I>>(
+    object: I,
+  ): GetTrackRecordStatementResponse {
+    const message = createBaseGetTrackRecordStatementResponse();
+    message.statementJson = object.statementJson ?? "";
     return message;
   },
 };
@@ -6508,6 +7347,51 @@ export const EnclaveServiceService = {
       Buffer.from(GetAttestationResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetAttestationResponse => GetAttestationResponse.decode(value),
   },
+  /**
+   * Sets what the account publishes (the gateway calls it on the owner's request) and rewrites its
+   * published rows to the new level in one transaction. NOT_FOUND: no connection is stored.
+   */
+  setDisclosureLevel: {
+    path: "/enclave.v1.EnclaveService/SetDisclosureLevel" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetDisclosureLevelRequest): Buffer =>
+      Buffer.from(SetDisclosureLevelRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetDisclosureLevelRequest => SetDisclosureLevelRequest.decode(value),
+    responseSerialize: (value: SetDisclosureLevelResponse): Buffer =>
+      Buffer.from(SetDisclosureLevelResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetDisclosureLevelResponse => SetDisclosureLevelResponse.decode(value),
+  },
+  /**
+   * A signed track-record statement over [from_ms, to_ms) (both 0: the whole record), verifiable
+   * offline (docs/statements.md, enclave verify-statement). FAILED_PRECONDITION when the published
+   * hours no longer hash to the account's last signed checkpoint, or none was signed yet.
+   */
+  getTrackRecordStatement: {
+    path: "/enclave.v1.EnclaveService/GetTrackRecordStatement" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetTrackRecordStatementRequest): Buffer =>
+      Buffer.from(GetTrackRecordStatementRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetTrackRecordStatementRequest => GetTrackRecordStatementRequest.decode(value),
+    responseSerialize: (value: GetTrackRecordStatementResponse): Buffer =>
+      Buffer.from(GetTrackRecordStatementResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetTrackRecordStatementResponse =>
+      GetTrackRecordStatementResponse.decode(value),
+  },
+  /**
+   * Maps a metrics `account` label (a keyed pseudonym, acct_…) back to the account, for operators
+   * over the authenticated channel (enclave whois). found is false for an unknown label.
+   */
+  whois: {
+    path: "/enclave.v1.EnclaveService/Whois" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: WhoisRequest): Buffer => Buffer.from(WhoisRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WhoisRequest => WhoisRequest.decode(value),
+    responseSerialize: (value: WhoisResponse): Buffer => Buffer.from(WhoisResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WhoisResponse => WhoisResponse.decode(value),
+  },
 } as const;
 
 export interface EnclaveServiceServer extends UntypedServiceImplementation {
@@ -6571,6 +7455,22 @@ export interface EnclaveServiceServer extends UntypedServiceImplementation {
    * FAILED_PRECONDITION when this machine has no SEV-SNP attestation device.
    */
   getAttestation: handleUnaryCall<GetAttestationRequest, GetAttestationResponse>;
+  /**
+   * Sets what the account publishes (the gateway calls it on the owner's request) and rewrites its
+   * published rows to the new level in one transaction. NOT_FOUND: no connection is stored.
+   */
+  setDisclosureLevel: handleUnaryCall<SetDisclosureLevelRequest, SetDisclosureLevelResponse>;
+  /**
+   * A signed track-record statement over [from_ms, to_ms) (both 0: the whole record), verifiable
+   * offline (docs/statements.md, enclave verify-statement). FAILED_PRECONDITION when the published
+   * hours no longer hash to the account's last signed checkpoint, or none was signed yet.
+   */
+  getTrackRecordStatement: handleUnaryCall<GetTrackRecordStatementRequest, GetTrackRecordStatementResponse>;
+  /**
+   * Maps a metrics `account` label (a keyed pseudonym, acct_…) back to the account, for operators
+   * over the authenticated channel (enclave whois). found is false for an unknown label.
+   */
+  whois: handleUnaryCall<WhoisRequest, WhoisResponse>;
 }
 
 export interface EnclaveServiceClient extends Client {
@@ -6820,6 +7720,64 @@ export interface EnclaveServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetAttestationResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Sets what the account publishes (the gateway calls it on the owner's request) and rewrites its
+   * published rows to the new level in one transaction. NOT_FOUND: no connection is stored.
+   */
+  setDisclosureLevel(
+    request: SetDisclosureLevelRequest,
+    callback: (error: ServiceError | null, response: SetDisclosureLevelResponse) => void,
+  ): ClientUnaryCall;
+  setDisclosureLevel(
+    request: SetDisclosureLevelRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetDisclosureLevelResponse) => void,
+  ): ClientUnaryCall;
+  setDisclosureLevel(
+    request: SetDisclosureLevelRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetDisclosureLevelResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A signed track-record statement over [from_ms, to_ms) (both 0: the whole record), verifiable
+   * offline (docs/statements.md, enclave verify-statement). FAILED_PRECONDITION when the published
+   * hours no longer hash to the account's last signed checkpoint, or none was signed yet.
+   */
+  getTrackRecordStatement(
+    request: GetTrackRecordStatementRequest,
+    callback: (error: ServiceError | null, response: GetTrackRecordStatementResponse) => void,
+  ): ClientUnaryCall;
+  getTrackRecordStatement(
+    request: GetTrackRecordStatementRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetTrackRecordStatementResponse) => void,
+  ): ClientUnaryCall;
+  getTrackRecordStatement(
+    request: GetTrackRecordStatementRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetTrackRecordStatementResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Maps a metrics `account` label (a keyed pseudonym, acct_…) back to the account, for operators
+   * over the authenticated channel (enclave whois). found is false for an unknown label.
+   */
+  whois(
+    request: WhoisRequest,
+    callback: (error: ServiceError | null, response: WhoisResponse) => void,
+  ): ClientUnaryCall;
+  whois(
+    request: WhoisRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: WhoisResponse) => void,
+  ): ClientUnaryCall;
+  whois(
+    request: WhoisRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: WhoisResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,89 @@
+// GetTrackRecordStatement: a signed summary of an account's published record over a period
+// (src/crypto/statement.ts has the format). Signed only over hours that still hash to the
+// account's last signed checkpoint: the published table is outside the enclave, so it is checked,
+// never trusted. Reads storage directly (no actor): a statement changes nothing.
+import { AccountNotFoundError, PublishedRecordError } from '../actors/errors.js';
+import { computePerformanceStats } from '../domain/performance.js';
+import { maskToFlags } from '../domain/hour-flags.js';
+import { accountId, type AccountKey, type HourlyReturn } from '../domain/types.js';
+import { chainGenesis, extendChain, STATEMENT_VERSION, type CheckpointSigner } from '../crypto/track-record.js';
+import { statementText, type SignedStatement, type StatementBody } from '../crypto/statement.js';
+import { checkpointSignedBy, type CheckpointStore } from '../storage/checkpoint-store.js';
+import type { AccountStore } from '../storage/account-store.js';
+import type { CallContext, EnclaveApi, TimeRange } from '../grpc/enclave-api.js';
+
+const HOUR = 3_600_000;
+
+export interface StatementDeps {
+  readonly checkpoints: CheckpointStore;
+  readonly store: Pick<AccountStore, 'loadConnectionStatus'>;
+  readonly signer: CheckpointSigner;
+  /** The build hash bound in the attestation report (GetEnclaveIdentity's build_hash). */
+  readonly codeMeasurement: string;
+}
+
+const orNull = (x: number | null): number | null => (x === null || !Number.isFinite(x) ? null : x);
+const orZero = (x: number): number => (Number.isFinite(x) ? x : 0);
+
+export function createStatementIssuer(deps: StatementDeps): (account: AccountKey, range: TimeRange | null, signal?: AbortSignal) => Promise<SignedStatement> {
+  return async (account, range, signal) => {
+    const status = await deps.store.loadConnectionStatus(account);
+    if (status === null || status === 'disabled') throw new AccountNotFoundError(`no connection for ${accountId(account)}`);
+    const checkpoint = await deps.checkpoints.latestCheckpoint(account);
+    if (checkpoint === null) throw new PublishedRecordError('no signed checkpoint yet: the account has published no hour since statements began');
+    if (!checkpointSignedBy(checkpoint, deps.signer.publicKey)) throw new PublishedRecordError('the last checkpoint does not carry this enclave\'s signature');
+    const published = await deps.checkpoints.chainedHours(account);
+    signal?.throwIfAborted();
+    const covered = published.slice(0, checkpoint.hours);
+    const head = extendChain(chainGenesis(checkpoint.account), covered).toString('hex');
+    if (covered.length !== checkpoint.hours || head !== checkpoint.head || covered.at(-1)?.hourStart !== checkpoint.lastHourMs) {
+      throw new PublishedRecordError('the published hours no longer hash to the last signed checkpoint: they were changed outside the enclave');
+    }
+    const from = range?.from ?? covered[0]!.hourStart;
+    const to = range?.to ?? checkpoint.lastHourMs + HOUR;
+    const inPeriod = covered.filter((h) => h.hourStart >= from && h.hourStart < to);
+    const asReturns = inPeriod.map((h): HourlyReturn => ({ hourStart: h.hourStart, return: h.return, cumulativeReturn: 0, equityEnd: 0, netFlow: 0, ...(h.flags === 0 ? {} : { flags: maskToFlags(h.flags) }) }));
+    const stats = computePerformanceStats(asReturns, { realizedPnl: 0, unrealizedPnl: 0, totalFees: 0 });
+    const statement: StatementBody = {
+      v: STATEMENT_VERSION,
+      type: 'track-record-statement',
+      account: checkpoint.account,
+      venue: account.exchange,
+      period: { fromMs: from, toMs: to },
+      coverageStartMs: covered[0]!.hourStart,
+      hours: inPeriod.length,
+      timeWeightedReturn: orZero(stats.cumulativeReturn),
+      annualizedReturn: orNull(stats.annualizedReturn),
+      maxDrawdown: orZero(stats.maxDrawdown),
+      annualizedVolatility: orZero(stats.annualizedVolatility),
+      sharpe: orNull(stats.sharpe),
+      sortino: orNull(stats.sortino),
+      flaggedHourShare: inPeriod.length === 0 ? 0 : inPeriod.filter((h) => h.flags !== 0).length / inPeriod.length,
+      chain: { hours: checkpoint.hours, lastHourMs: checkpoint.lastHourMs, head: checkpoint.head },
+      codeMeasurement: deps.codeMeasurement,
+      signingKey: deps.signer.publicKey.toString('hex'),
+      issuedAtMs: deps.signer.now(),
+    };
+    const signature = await deps.signer.sign(statementText(statement));
+    return { statement, signature: signature.toString('base64') };
+  };
+}
+
+/** The port method GetTrackRecordStatement calls: the statement as its JSON text. */
+export function statementApi(issue: ReturnType<typeof createStatementIssuer>): Pick<EnclaveApi, 'trackRecordStatement'> {
+  return {
+    async trackRecordStatement(account: AccountKey, range: TimeRange | null, call: CallContext): Promise<string> {
+      return JSON.stringify(await issue(account, range, call.signal));
+    },
+  };
+}
+
+/** Whois: the connected account whose pseudonym is `label` (a scan of the connections: an operator's rare question). */
+export function whoisApi(listConnections: () => Promise<readonly { readonly account: AccountKey }[]>, pseudonym: (account: AccountKey) => string): Pick<EnclaveApi, 'whois'> {
+  return {
+    async whois(label: string, call: CallContext): Promise<AccountKey | null> {
+      call.signal.throwIfAborted();
+      return (await listConnections()).find((c) => pseudonym(c.account) === label)?.account ?? null;
+    },
+  };
+}

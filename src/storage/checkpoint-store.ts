@@ -1,0 +1,110 @@
+// The hash chain over an account's published hours and its signed checkpoints (issue 14, part 3;
+// layouts in src/crypto/track-record.ts and docs/statements.md). `recordCheckpoint` runs inside the
+// aggregate write's transaction: it extends the last checkpoint's head over the hours just
+// published (after checking that checkpoint's signature), or, when the write recomputed hours the
+// chain already covered, starts a new chain over every published hour (a fork a verifier sees).
+import { z } from 'zod';
+import type { DatabasePool, DatabaseTransactionConnection } from 'slonik';
+import { canonicalJson } from '../domain/canonical-json.js';
+import { flagsToMask } from '../domain/hour-flags.js';
+import { accountId, type AccountKey, type HourlyReturn } from '../domain/types.js';
+import { chainGenesis, checkpointDocument, extendChain, verifyText, type ChainedHour, type Checkpoint, type CheckpointSigner } from '../crypto/track-record.js';
+import { isoTime } from './copy-ingest.js';
+import { StorageRejectedError, toStorageError } from './errors.js';
+import { noRows, sql } from './pool.js';
+
+const checkpointRow = z.object({
+  seq: z.number().int(),
+  account: z.string(),
+  hours: z.number().int(),
+  lastHour: z.number(),
+  head: z.instanceof(Buffer),
+  signedAt: z.number(),
+  publicKey: z.instanceof(Buffer),
+  signature: z.instanceof(Buffer),
+});
+const chainedRow = z.object({ hourStart: z.number(), return: z.number(), flags: z.number().int() });
+
+export interface StoredCheckpoint extends Checkpoint {
+  readonly seq: number;
+  readonly publicKey: Buffer;
+  readonly signature: Buffer;
+}
+
+const toCheckpoint = (r: z.infer<typeof checkpointRow>): StoredCheckpoint => ({
+  seq: r.seq, account: r.account, hours: r.hours, lastHourMs: r.lastHour, head: r.head.toString('hex'), signedAtMs: r.signedAt, publicKey: r.publicKey, signature: r.signature,
+});
+
+/** True when the stored checkpoint carries a valid signature by `publicKey`. */
+export function checkpointSignedBy(c: StoredCheckpoint, publicKey: Uint8Array): boolean {
+  return Buffer.from(publicKey).equals(c.publicKey) && verifyText(publicKey, canonicalJson(checkpointDocument(c)), c.signature);
+}
+
+async function latest(db: DatabasePool | DatabaseTransactionConnection, account: AccountKey): Promise<StoredCheckpoint | null> {
+  const row = await db.maybeOne(sql.type(checkpointRow)`
+    SELECT seq, account, hours, last_hour AS "lastHour", head, signed_at AS "signedAt", public_key AS "publicKey", signature
+    FROM statement_checkpoints WHERE user_uid = ${account.userUid} AND exchange = ${account.exchange}
+    ORDER BY seq DESC LIMIT 1`);
+  return row === null ? null : toCheckpoint(row);
+}
+
+async function publishedHours(db: DatabasePool | DatabaseTransactionConnection, account: AccountKey): Promise<ChainedHour[]> {
+  const rows = await db.any(sql.type(chainedRow)`
+    SELECT hour_start AS "hourStart", return, flags FROM hourly_returns
+    WHERE user_uid = ${account.userUid} AND exchange = ${account.exchange} ORDER BY hour_start`);
+  return [...rows];
+}
+
+/** Inside the aggregate write: chains the hours just published and stores a signed checkpoint. */
+export async function recordCheckpoint(tx: DatabaseTransactionConnection, account: AccountKey, written: readonly HourlyReturn[], signer: CheckpointSigner): Promise<void> {
+  if (written.length === 0) return;
+  const hours = written.map((h): ChainedHour => ({ hourStart: h.hourStart, return: h.return, flags: flagsToMask(h.flags ?? []) })).sort((a, b) => a.hourStart - b.hourStart);
+  const previous = await latest(tx, account);
+  if (previous !== null && !checkpointSignedBy(previous, signer.publicKey)) {
+    throw new StorageRejectedError(`${accountId(account)}: the last track-record checkpoint does not carry this enclave's signature`);
+  }
+  const pseudonym = signer.pseudonym(account);
+  let head: Buffer;
+  let count: number;
+  if (previous !== null && hours[0]!.hourStart > previous.lastHourMs) {
+    head = extendChain(Buffer.from(previous.head, 'hex'), hours);
+    count = previous.hours + hours.length;
+  } else {
+    // Hours the chain covered were recomputed: a new chain over everything now published.
+    const all = await publishedHours(tx, account);
+    head = extendChain(chainGenesis(pseudonym), all);
+    count = all.length;
+  }
+  const checkpoint: Checkpoint = { account: pseudonym, hours: count, lastHourMs: hours.at(-1)!.hourStart, head: head.toString('hex'), signedAtMs: signer.now() };
+  const signature = await signer.sign(canonicalJson(checkpointDocument(checkpoint)));
+  await tx.query(sql.type(noRows)`
+    INSERT INTO statement_checkpoints (user_uid, exchange, seq, account, hours, last_hour, head, signed_at, public_key, signature)
+    VALUES (${account.userUid}, ${account.exchange}, ${(previous?.seq ?? 0) + 1}, ${pseudonym}, ${count}, ${isoTime(checkpoint.lastHourMs)}::timestamptz,
+            ${sql.binary(head)}, ${isoTime(checkpoint.signedAtMs)}::timestamptz, ${sql.binary(signer.publicKey)}, ${sql.binary(signature)})`);
+}
+
+export interface CheckpointStore {
+  /** The account's newest checkpoint (null before its first published hour). */
+  latestCheckpoint(account: AccountKey): Promise<StoredCheckpoint | null>;
+  /** Every published hour of the account as the chain covers it, oldest first. */
+  chainedHours(account: AccountKey): Promise<ChainedHour[]>;
+}
+
+export function createCheckpointStore(pool: DatabasePool): CheckpointStore {
+  return {
+    async latestCheckpoint(account) {
+      try {
+        return await latest(pool, account);
+      } catch (error) {
+        throw toStorageError(error, `load checkpoint for ${accountId(account)}`);
+      }
+    },
+    async chainedHours(account) {
+      try {
+        return await publishedHours(pool, account);
+      } catch (error) {
+        throw toStorageError(error, `load published hours for ${accountId(account)}`);
+      }
+    },
+  };
+}

@@ -1,0 +1,148 @@
+// Issue 14, part 3: signed track-record statements over the published chain, checked offline.
+import test from 'ava';
+import pg from 'pg';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runVerifyStatement } from '../../src/cli/verify-statement.js';
+import { createStatementIssuer } from '../../src/app/statements.js';
+import { PublishedRecordError } from '../../src/actors/errors.js';
+import { sealEnvelope } from '../../src/crypto/envelope.js';
+import { deriveEnclaveKeys } from '../../src/crypto/key-hierarchy.js';
+import { chainExtends, parseSeries, parseStatement, statementText, verifyStatement, type SignedStatement } from '../../src/crypto/statement.js';
+import { createCheckpointSigner, signText, StatementVerificationError } from '../../src/crypto/track-record.js';
+import type { AccountKey, HourlyReturn } from '../../src/domain/types.js';
+import { createAccountStore } from '../../src/storage/create-account-store.js';
+import { createCheckpointStore } from '../../src/storage/checkpoint-store.js';
+import { createConnectionRepository } from '../../src/storage/connections.js';
+import { noRows, sql } from '../../src/storage/pool.js';
+import { TEST_KEYRING } from '../../testkit/support/actor-harness.js';
+import { useTestDatabase } from '../../testkit/support/database.js';
+
+const db = useTestDatabase(test);
+const HOUR = 3_600_000;
+const T0 = Date.UTC(2026, 5, 1);
+
+const keysOf = async () => deriveEnclaveKeys({ currentId: 1, secrets: new Map([[1, randomBytes(32)]]) });
+
+function hours(from: number, count: number, bump: (i: number) => number = () => 0): HourlyReturn[] {
+  return Array.from({ length: count }, (_, k) => {
+    const i = from + k;
+    return { hourStart: T0 + i * HOUR, return: 0.001 * Math.sin(i) + bump(i), cumulativeReturn: 0, equityEnd: 10_000 + i, netFlow: 0, ...(i % 17 === 5 ? { flags: ['stale-mark' as const] } : {}) };
+  });
+}
+
+/** What anyone reads from the gateway's publication: hour, return and flags, as JSON text. */
+async function publishedSeries(account: AccountKey): Promise<string> {
+  const client = new pg.Client({ connectionString: db().urlAs('gateway_user') });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ t: string; return: number; flags: number }>(
+      `SELECT (extract(epoch FROM hour_start) * 1000)::bigint::text AS t, return, flags FROM hourly_returns WHERE user_uid = $1 AND exchange = $2 ORDER BY hour_start`,
+      [account.userUid, account.exchange]);
+    return JSON.stringify(rows.map((r) => ({ hourStartMs: Number(r.t), return: r.return, flags: r.flags })));
+  } finally {
+    await client.end();
+  }
+}
+
+async function setup(userUid: string) {
+  const keys = await keysOf();
+  const signer = createCheckpointSigner(keys);
+  const account: AccountKey = { userUid, exchange: 'binance' };
+  await createConnectionRepository(db().pool).saveConnection(account, sealEnvelope(TEST_KEYRING, account, Buffer.from('{"apiKey":"k","secret":"s"}')));
+  const store = createAccountStore(db().pool, { checkpoints: signer });
+  const issue = createStatementIssuer({ checkpoints: createCheckpointStore(db().pool), store, signer, codeMeasurement: 'unbuilt' });
+  const publish = (h: HourlyReturn[]) => store.saveAggregates(account, { hourlyReturns: h, snapshot: null, engineState: undefined, performance: null });
+  // Through the wire format: what a client stores in a file is JSON text.
+  const statement = async (): Promise<SignedStatement> => parseStatement(JSON.stringify(await issue(account, null)));
+  return { keys, signer, account, publish, statement, issue };
+}
+
+test('a statement verifies: signature, attested key and the published series hashing to its chain head', async (t) => {
+  const { signer, account, publish, statement } = await setup('stmt-valid');
+  await publish(hours(0, 48));
+  const s = await statement();
+  t.is(s.statement.hours, 48);
+  t.is(s.statement.chain.hours, 48);
+  t.regex(s.statement.account, /^acct_[0-9a-f]{32}$/u);
+  t.false(JSON.stringify(s).includes('stmt-valid'), 'the statement names the pseudonym, not the account');
+  t.is(s.statement.annualizedReturn, null, 'under a year: never annualized');
+  t.true(s.statement.flaggedHourShare > 0);
+  t.deepEqual(verifyStatement(s, { trustedPublicKey: signer.publicKey, series: parseSeries(await publishedSeries(account)) }), { signature: true, trustedKey: true, series: true });
+  // The next sync extends the chain: the newer statement's chain contains the older head.
+  await publish(hours(48, 24));
+  const later = await statement();
+  t.is(later.statement.chain.hours, 72);
+  t.true(chainExtends(s, later, parseSeries(await publishedSeries(account))));
+});
+
+test('editing one published hourly return in the database makes the verifier reject the series (and the enclave refuse to sign)', async (t) => {
+  const { account, publish, statement, issue } = await setup('stmt-edit');
+  await publish(hours(0, 48));
+  const s = await statement();
+  await db().pool.query(sql.type(noRows)`
+    UPDATE hourly_returns SET return = return + 0.0001 WHERE user_uid = ${account.userUid} AND hour_start = ${new Date(T0 + 20 * HOUR).toISOString()}::timestamptz`);
+  const series = parseSeries(await publishedSeries(account));
+  const error = t.throws(() => verifyStatement(s, { series }), { instanceOf: StatementVerificationError });
+  t.regex(error!.message, /does not hash to the signed chain head/u);
+  await t.throwsAsync(issue(account, null), { instanceOf: PublishedRecordError });
+});
+
+test('replaying a rewritten history under a newer statement shows a fork: the newer chain does not extend the old head', async (t) => {
+  const { account, publish, statement } = await setup('stmt-fork');
+  await publish(hours(0, 48));
+  const old = await statement();
+  // A recomputation that changes hour 30 (e.g. a fill inserted by hand, then a full sync) starts a new chain.
+  await publish(hours(0, 60, (i) => (i === 30 ? 0.05 : 0)));
+  const newer = await statement();
+  const series = parseSeries(await publishedSeries(account));
+  t.true(verifyStatement(newer, { series }).series === true, 'the newer statement is consistent with what is published now');
+  t.false(chainExtends(old, newer, series), 'but it does not extend what was stated before');
+  t.throws(() => verifyStatement(old, { series }), { instanceOf: StatementVerificationError });
+});
+
+test('enclave verify-statement checks a statement file, its series and an older statement offline', async (t) => {
+  const { signer, account, publish, statement } = await setup('stmt-cli');
+  await publish(hours(0, 30));
+  const dir = mkdtempSync(join(tmpdir(), 'statement-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const write = (name: string, text: string) => { const path = join(dir, name); writeFileSync(path, text); return path; };
+  const older = write('older.json', JSON.stringify(await statement()));
+  await publish(hours(30, 10));
+  const file = write('statement.json', JSON.stringify(await statement()));
+  const series = write('series.json', await publishedSeries(account));
+  const run = (args: string[]) => { const out: string[] = []; const err: string[] = []; const code = runVerifyStatement(args, { out: (l) => out.push(l), err: (l) => err.push(l) }); return { code, out: out.join('\n'), err: err.join('\n') }; };
+  const ok = run([file, '--series', series, '--public-key', signer.publicKey.toString('hex'), '--older', older]);
+  t.is(ok.code, 0, ok.err);
+  t.regex(ok.out, /series\s+hashes to the chain head \(40 hours\)/u);
+  t.regex(ok.out, /older\s+extended/u);
+  const edited = JSON.parse(await publishedSeries(account)) as { return: number }[];
+  edited[7]!.return += 1e-9;
+  t.is(run([file, '--series', write('edited.json', JSON.stringify(edited))]).code, 1);
+  t.is(run([file, '--public-key', randomBytes(32).toString('hex')]).code, 1);
+  await publish(hours(0, 45, (i) => (i === 3 ? 0.01 : 0)));
+  const rewritten = write('rewritten.json', JSON.stringify(await statement()));
+  const fork = run([rewritten, '--series', write('series2.json', await publishedSeries(account)), '--older', older]);
+  t.is(fork.code, 1);
+  t.regex(fork.err, /FORK/u);
+  t.is(run([]).code, 2);
+});
+
+test('a statement signed by another key fails, and so does an edited statement', async (t) => {
+  const { signer, publish, statement } = await setup('stmt-key');
+  await publish(hours(0, 24));
+  const s = await statement();
+  const stranger = await keysOf();
+  const forged: SignedStatement = {
+    statement: { ...s.statement, signingKey: stranger.statementSigning.publicKey.toString('hex') },
+    signature: '',
+  };
+  const signed = { ...forged, signature: (await signText(stranger.statementSigning.privateKey, statementText(forged.statement))).toString('base64') };
+  t.notThrows(() => verifyStatement(signed), 'self-consistent on its own');
+  t.throws(() => verifyStatement(signed, { trustedPublicKey: signer.publicKey }), { instanceOf: StatementVerificationError, message: /another key than the attested one/u });
+  const edited: SignedStatement = { ...s, statement: { ...s.statement, timeWeightedReturn: s.statement.timeWeightedReturn + 0.1 } };
+  t.throws(() => verifyStatement(edited, { trustedPublicKey: signer.publicKey }), { instanceOf: StatementVerificationError, message: /signature does not verify/u });
+  t.throws(() => parseStatement('{"statement":{}}'), { instanceOf: StatementVerificationError });
+});
