@@ -6,6 +6,7 @@ import { AccountFailedError, AccountNotFoundError } from '../../src/actors/error
 import { EnvelopeOpenError } from '../../src/crypto/errors.js';
 import type { AccountKey, SyncProgress } from '../../src/domain/types.js';
 import { VenueError } from '../../src/exchanges/errors.js';
+import type { VenueConnector } from '../../src/exchanges/connector.js';
 import { createSimulatedConnector } from '../../src/exchanges/simulated.js';
 import { createConnectionRepository } from '../../src/storage/connections.js';
 import { sql } from '../../src/storage/pool.js';
@@ -17,6 +18,19 @@ import { ManualClock } from '../../testkit/support/manual-clock.js';
 const T0 = Date.UTC(2026, 5, 1, 12, 30);
 const DAY = 86_400_000;
 const db = useTestDatabase(test);
+
+/** A venue that answers each fills page after `ms` (a real round trip), so pages outlast the progress throttle. */
+function withPageLatency(connector: VenueConnector, ms: number): VenueConnector {
+  const slow: VenueConnector = Object.create(connector) as VenueConnector;
+  return Object.assign(slow, {
+    async *fetchFills(...args: Parameters<VenueConnector['fetchFills']>) {
+      for await (const page of connector.fetchFills(...args)) {
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        yield page;
+      }
+    },
+  });
+}
 
 let seq = 0;
 const fresh = (name: string): AccountKey => { seq += 1; return { userUid: `${name}-${seq}`, exchange: 'simulated' }; };
@@ -33,10 +47,10 @@ async function rowsOf(account: AccountKey): Promise<Record<string, number>> {
 test('a full sync of a few thousand fills reports real, non-decreasing progress, ending with every hour valued', async (t) => {
   const alice = fresh('progress');
   // The system clock: progress is throttled to one report per 200 ms of real time.
-  const h = createActorHarness({ database: db(), settings: { syncIntervalMs: 0 }, connectorFactory: (account) => createSimulatedConnector(account, {
+  const h = createActorHarness({ database: db(), settings: { syncIntervalMs: 0 }, connectorFactory: (account) => withPageLatency(createSimulatedConnector(account, {
     // About 150 days of hours with a fill in nearly every one: a few thousand fills.
     seed: 11, clock: { now: () => Date.now() }, startMs: Math.floor(Date.now() / DAY) * DAY - 150 * DAY, fillsPerHour: 0.9, pageSize: 200,
-  }) });
+  }), 40) });
   await h.addAccount(alice);
   const reports: SyncProgress[] = [];
   const result = await h.supervisor.sync(alice, 'full', { onProgress: (p) => { reports.push(p); } });
