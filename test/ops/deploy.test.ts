@@ -25,7 +25,8 @@ test('the image holds the runtime, dist/, sql/, the production packages and the 
   const paths = new Set(imageFiles().map((file) => file.imagePath));
   for (const path of [NODE_PATH, `${APP_DIR}/dist/main.js`, `${APP_DIR}/dist/pool/aggregation.worker.js`, `${APP_DIR}/package.json`, `${APP_DIR}/package-lock.json`,
     'opt/enclave/bin/enclave-entrypoint', 'opt/enclave/enclave.env']) t.true(paths.has(path), path);
-  for (const migration of readdirSync(join(REPO_ROOT, 'sql'))) t.true(paths.has(`${APP_DIR}/sql/${migration}`), migration);
+  // Every SQL file, the optional ones (sql/optional/) included.
+  for (const migration of readdirSync(join(REPO_ROOT, 'sql'), { recursive: true }).map(String).filter((f) => f.endsWith('.sql'))) t.true(paths.has(`${APP_DIR}/sql/${migration}`), migration);
   for (const name of ['prom-client', 'slonik', 'nact', '@grpc/grpc-js', 'piscina', 'ccxt']) t.true(paths.has(`${APP_DIR}/node_modules/${name}/package.json`), name);
   const lock = JSON.parse(readFileSync(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockPackage> };
   const devPrefixes = Object.entries(lock.packages).filter(([, info]) => info.dev === true).map(([path]) => `${APP_DIR}/${path}/`);

@@ -10,7 +10,11 @@ import { createConnector } from '../../src/exchanges/registry.js';
 import type { AccountKey } from '../../src/domain/types.js';
 import { sql } from '../../src/storage/pool.js';
 import { createTestDatabase, TEST_SERVER, type TestDatabase } from './database.js';
-import { connectAccount, startServiceProcess, type ServiceProcess } from './service-process.js';
+import { connectAccount, startServiceProcess, TEST_KEY_HEX, TEST_KEY_ID, type ServiceProcess } from './service-process.js';
+import { deriveEnclaveKeys } from '../../src/crypto/key-hierarchy.js';
+import { createAccountSealer } from '../../src/crypto/sealed-rows.js';
+import { createAccountStore } from '../../src/storage/create-account-store.js';
+import { createSealedStore } from '../../src/storage/sealed-store.js';
 
 export type ScaleScenario = 'kill' | 'stop-cont' | 'freeze-db' | 'term' | 'join';
 
@@ -137,7 +141,6 @@ function syncEvents(instance: Instance): SyncEvent[] {
 
 const ownedRow = z.object({ owned: z.number().int() });
 const countsRow = z.object({ ownerId: z.string(), owned: z.number().int() });
-const tradeRow = z.object({ userUid: z.string(), id: z.string(), n: z.number().int() });
 const returnRow = z.object({ userUid: z.string(), hour: z.number(), r: z.number(), c: z.number() });
 
 export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutFigures> {
@@ -285,10 +288,19 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutFig
     const lastStarts = [...byAccount.values()].map((list) => list.filter((e) => e.ok).map((e) => e.start)).filter((starts) => starts.length > 0).map((starts) => Math.max(...starts));
     const neverSynced = accounts.length - lastStarts.length;
     const cutoff = lastStarts.length === 0 ? started : Math.min(...lastStarts);
-    const stored = await db.pool.any(sql.type(tradeRow)`
-      SELECT user_uid AS "userUid", exchange_trade_id AS id, count(*)::int AS n FROM trades
-      WHERE executed_at < ${new Date(cutoff).toISOString()}::timestamptz GROUP BY 1, 2`);
-    const storedIds = new Set(stored.map((r) => `${r.userUid}/${r.id}`));
+    // The service seals fills (sealed storage): read them as the enclave does, with its test key.
+    const keys = await deriveEnclaveKeys({ currentId: TEST_KEY_ID, secrets: new Map([[TEST_KEY_ID, Buffer.from(TEST_KEY_HEX, 'hex')]]) });
+    const reader = createAccountStore(db.pool, { sealed: createSealedStore(createAccountSealer({ currentId: TEST_KEY_ID, accountDataKey: (a, id) => keys.accountDataKey(a, id) })) });
+    const counted = new Map<string, number>();
+    for (const account of accounts) {
+      for (const fill of await reader.loadFills(account, 0)) {
+        if (fill.executedAt >= cutoff) continue;
+        const id = `${account.userUid}/${fill.exchangeTradeId}`;
+        counted.set(id, (counted.get(id) ?? 0) + 1);
+      }
+    }
+    const stored = [...counted].map(([id, n]) => ({ id, n }));
+    const storedIds = new Set(counted.keys());
     const duplicated = stored.filter((r) => r.n > 1).length;
     let expected = 0;
     let lost = 0;
