@@ -23,7 +23,8 @@ export async function loadPublishedPerformance(pool: DatabasePool, key: AccountK
            b.balance AS "snapshotBalance", b.equity AS "snapshotEquity"
     FROM exchange_connections c
     LEFT JOIN performance_stats p ON p.user_uid = c.user_uid AND p.exchange = c.exchange
-    LEFT JOIN balance_snapshots b ON b.user_uid = p.user_uid AND b.exchange = p.exchange AND b.at = p.computed_until
+    -- The exact snapshot (enclave-only; the published balance_snapshots row follows the disclosure level).
+    LEFT JOIN snapshot_amounts b ON b.user_uid = p.user_uid AND b.exchange = p.exchange AND b.at = p.computed_until
     WHERE c.user_uid = ${key.userUid} AND c.exchange = ${key.exchange}`);
   if (row === null) return { status: null, performance: null };
   const { status, ...joined } = row;
