@@ -45,17 +45,32 @@ const STATE_QUERY = `
     || '/' || (SELECT coalesce(string_agg(kind || encode(tag, 'hex'), ',' ORDER BY kind), '') FROM sealed_records WHERE user_uid = $1)
     || '/' || (SELECT count(*) FROM hourly_returns WHERE user_uid = $1)::text AS state`;
 
+// A SIGKILLed instance still holds every shard's lease until it expires (issue 18): the next
+// instance answers UNAVAILABLE until it owns the shard, so a sync is asked again until then.
+const LEASE_TTL_MS = '2000';
+const UNAVAILABLE = 14;
+
 async function syncAccount(svc: ServiceProcess, account: typeof REF | typeof CRASH): Promise<void> {
-  await unary(svc.client.processSyncJob.bind(svc.client), { ...account, type: SyncType.SYNC_TYPE_INCREMENTAL }, { deadline: Date.now() + 300_000 });
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    try {
+      await unary(svc.client.processSyncJob.bind(svc.client), { ...account, type: SyncType.SYNC_TYPE_INCREMENTAL }, { deadline });
+      return;
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== UNAVAILABLE || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
 }
 
 /** Runs one round: sync `crash`, SIGKILL at the point; true when the sync finished first. */
 async function killRound(db: TestDatabase, venue: CanaryVenue, point: KillPoint, watcher: pg.Client, before?: (svc: ServiceProcess) => Promise<void>): Promise<boolean> {
-  const svc = await startServiceProcess({ DATABASE_URL: db.url, VENUE_BASE_URLS: `binance=${venue.baseUrl}`, LOG_LEVEL: 'info' });
+  const svc = await startServiceProcess({ DATABASE_URL: db.url, VENUE_BASE_URLS: `binance=${venue.baseUrl}`, LOG_LEVEL: 'info', LEASE_TTL_MS });
   try {
     await before?.(svc);
     let finished = false;
-    const sync = syncAccount(svc, CRASH).then(() => { finished = true; }, () => undefined);
+    let settled = false;
+    const sync = syncAccount(svc, CRASH).then(() => { finished = true; }, () => undefined).finally(() => { settled = true; });
     if ('afterMs' in point) {
       await Promise.race([sync, new Promise((r) => setTimeout(r, point.afterMs))]);
     } else {
@@ -63,7 +78,7 @@ async function killRound(db: TestDatabase, venue: CanaryVenue, point: KillPoint,
       let commits = 0;
       const wanted = 'afterCommits' in point ? point.afterCommits : point.afterTradePages;
       const trades = (state: string): string => state.slice(0, state.indexOf('/'));
-      while (!finished && commits < wanted) {
+      while (!settled && commits < wanted) {
         const state = (await watcher.query<{ state: string }>(STATE_QUERY, [CRASH.userUid])).rows[0]!.state;
         if (state !== last) {
           if ('afterCommits' in point || trades(state) !== trades(last)) commits += 1;
@@ -147,7 +162,7 @@ export async function runCrashSync(options: { readonly fills: number; readonly p
       }
       options.onRound?.(round, completed);
     }
-    const svc = await startServiceProcess({ DATABASE_URL: db.url, VENUE_BASE_URLS: `binance=${venue.baseUrl}`, LOG_LEVEL: 'info' });
+    const svc = await startServiceProcess({ DATABASE_URL: db.url, VENUE_BASE_URLS: `binance=${venue.baseUrl}`, LOG_LEVEL: 'info', LEASE_TTL_MS });
     try {
       await syncAccount(svc, CRASH);
     } finally {
