@@ -65,12 +65,22 @@ export interface SelfSignedOptions {
   readonly validDays?: number;
 }
 
+/**
+ * A DER INTEGER serial from random bytes: positive (top bit clear) and minimal (first byte never
+ * 0x00). Clearing only the top bit gave a 0x00 lead about once in 128, which X.509 parsers refuse
+ * as illegal padding when the next byte is below 0x80: about one certificate in 256.
+ */
+export function certificateSerial(random: Buffer): Buffer {
+  const serial = Buffer.from(random);
+  serial[0] = (serial[0]! & 0x7f) | 0x40;
+  return serial;
+}
+
 /** Generates a key pair and a self-signed certificate for `names`. */
 export function createSelfSignedCertificate(options: SelfSignedOptions): InMemoryCertificate {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const ecdsaWithSha256 = sequence(oid('1.2.840.10045.4.3.2'));
-  const serial = randomBytes(16);
-  serial[0] = serial[0]! & 0x7f; // positive INTEGER
+  const serial = certificateSerial(randomBytes(16));
   const now = Date.now();
   const subject = name(options.commonName ?? 'track-record-enclave');
   const altNames = options.names.map((entry) =>
