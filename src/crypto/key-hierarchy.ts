@@ -14,6 +14,7 @@ import { createPrivateKey, createPublicKey, createSecretKey, hkdfSync, webcrypto
 import { z } from 'zod';
 import type { AccountKey } from '../domain/types.js';
 import { KeyNotFoundError, KeyringError } from './errors.js';
+import { lengthPrefixed } from './length-prefixed.js';
 import { createKeyring, type Keyring } from './keyring.js';
 import { intakeKeyId, type IntakeKey } from './sealed-intake.js';
 
@@ -127,13 +128,6 @@ export interface EnclaveKeys {
   readonly pseudonymKey: KeyObject;
 }
 
-function lengthPrefixed(text: string): Buffer {
-  const bytes = Buffer.from(text, 'utf8');
-  const out = Buffer.alloc(2 + bytes.length);
-  out.writeUInt16BE(bytes.length, 0);
-  bytes.copy(out, 2);
-  return out;
-}
 
 /** Derives every key from `root`. The caller may zero root's buffers afterwards. */
 export async function deriveEnclaveKeys(root: RootSecrets): Promise<EnclaveKeys> {

@@ -25,6 +25,7 @@ import type { AccountKey } from '../domain/types.js';
 import type { VenueCredential } from '../domain/types.js';
 import { decodeCredential, encodeCredential } from './credential.js';
 import { SealedCredentialError } from './errors.js';
+import { lengthPrefixed } from './length-prefixed.js';
 
 /** Length of a raw X25519 public key (RFC 7748). */
 export const X25519_PUBLIC_KEY_LENGTH = 32;
@@ -59,14 +60,6 @@ const TAG_LENGTH = 16;
 
 const suite = new CipherSuite({ kem: new DhkemX25519HkdfSha256(), kdf: new HkdfSha256(), aead: new Aes256Gcm() });
 
-function lengthPrefixed(text: string): Buffer {
-  const bytes = Buffer.from(text, 'utf8');
-  if (bytes.length > 0xffff) throw new RangeError('account field too long');
-  const out = Buffer.alloc(2 + bytes.length);
-  out.writeUInt16BE(bytes.length, 0);
-  bytes.copy(out, 2);
-  return out;
-}
 
 /** The HPKE associated data for an account (exported so other clients can reproduce it). */
 export function credentialAssociatedData(account: AccountKey): Buffer {

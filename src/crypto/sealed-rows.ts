@@ -8,6 +8,7 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 import type { AccountKey } from '../domain/types.js';
 import { SealedDataError } from './errors.js';
+import { lengthPrefixed } from './length-prefixed.js';
 
 export const SEALED_FORMAT_VERSION = 1;
 const SALT = Buffer.from('track-record-enclave/sealed-storage/v1', 'utf8');
@@ -49,13 +50,6 @@ export interface SealedAddress {
   readonly seq: number;
 }
 
-function lengthPrefixed(text: string): Buffer {
-  const bytes = Buffer.from(text, 'utf8');
-  const out = Buffer.alloc(2 + bytes.length);
-  out.writeUInt16BE(bytes.length, 0);
-  bytes.copy(out, 2);
-  return out;
-}
 
 /** AAD = "tre-sealed" ‖ u8 version ‖ u8 keyId ‖ lp(user_uid) ‖ lp(exchange) ‖ lp(table) ‖ u32be seq. */
 export function sealedAad(address: SealedAddress, keyId: number): Buffer {
