@@ -17,7 +17,7 @@ import type { SealedStore, SealedWrite } from './sealed-store.js';
 import { saveAggregatesFenced, saveReconciliationFenced } from './fenced-writes.js';
 import { loadSyncStart } from './sync-start.js';
 import { loadPublishedPerformance } from './published-performance.js';
-import { performanceRow } from './performance-row.js';
+import { PERFORMANCE_COLUMNS, performanceRow } from './performance-row.js';
 import { maskToFlags } from '../domain/hour-flags.js';
 import { loadDerivatives, saveDerivatives } from './derivatives-repository.js';
 import { disclosureLevelIn, writeHours, writeSnapshot } from './disclosure-store.js';
@@ -409,13 +409,7 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
         // The snapshot at computed_until was written in the same transaction as the metrics (its exact
         // figures are in the private snapshot_amounts; the published row follows the level).
         const row = await pool.maybeOne(sql.type(performanceRow)`
-          SELECT p.computed_until AS "computedUntil", p.hours, p.cumulative_return AS "cumulativeReturn",
-                 p.annualized_return AS "annualizedReturn", p.annualized_volatility AS "annualizedVolatility",
-                 p.max_drawdown AS "maxDrawdown", p.max_drawdown_peak_hour AS "maxDrawdownPeakHour",
-                 p.max_drawdown_trough_hour AS "maxDrawdownTroughHour", p.sharpe, p.sortino, p.calmar,
-                 p.positive_hour_share AS "positiveHourShare", p.best_hour AS "bestHour", p.worst_hour AS "worstHour",
-                 p.total_fees AS "totalFees", p.realized_pnl AS "realizedPnl", p.unrealized_pnl AS "unrealizedPnl",
-                 b.balance AS "snapshotBalance", b.equity AS "snapshotEquity"
+          SELECT ${PERFORMANCE_COLUMNS}
           FROM performance_stats p
           LEFT JOIN snapshot_amounts b
             ON b.user_uid = p.user_uid AND b.exchange = p.exchange AND b.at = p.computed_until

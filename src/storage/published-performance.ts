@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { DatabasePool } from 'slonik';
 import type { ConnectionStatus, AccountKey } from '../domain/types.js';
 import type { StoredPerformance } from './account-store.js';
-import { performanceRow } from './performance-row.js';
+import { PERFORMANCE_COLUMNS, performanceRow } from './performance-row.js';
 import { sql } from './pool.js';
 
 type PerformanceShape = typeof performanceRow.shape;
@@ -14,13 +14,7 @@ const publishedRow = z.object({ status: z.enum(['active', 'failed', 'disabled'])
 
 export async function loadPublishedPerformance(pool: DatabasePool, key: AccountKey): Promise<{ status: ConnectionStatus | null; performance: StoredPerformance | null }> {
   const row = await pool.maybeOne(sql.type(publishedRow)`
-    SELECT c.status, p.computed_until AS "computedUntil", p.hours, p.cumulative_return AS "cumulativeReturn",
-           p.annualized_return AS "annualizedReturn", p.annualized_volatility AS "annualizedVolatility",
-           p.max_drawdown AS "maxDrawdown", p.max_drawdown_peak_hour AS "maxDrawdownPeakHour",
-           p.max_drawdown_trough_hour AS "maxDrawdownTroughHour", p.sharpe, p.sortino, p.calmar,
-           p.positive_hour_share AS "positiveHourShare", p.best_hour AS "bestHour", p.worst_hour AS "worstHour",
-           p.total_fees AS "totalFees", p.realized_pnl AS "realizedPnl", p.unrealized_pnl AS "unrealizedPnl",
-           b.balance AS "snapshotBalance", b.equity AS "snapshotEquity"
+    SELECT c.status, ${PERFORMANCE_COLUMNS}
     FROM exchange_connections c
     LEFT JOIN performance_stats p ON p.user_uid = c.user_uid AND p.exchange = c.exchange
     -- The exact snapshot (enclave-only; the published balance_snapshots row follows the disclosure level).
