@@ -444,6 +444,9 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
           if (fee > 0) decrease(fa, fee, feeUnit, ft);
           else increase(fa, -fee, feeUnit);
         }
+        // Units a fill handed over at no price (its quote never priced) wait for a first price like
+        // deposited ones, as a later run would find them (the rule at the run's start above).
+        if (largeFlowShare !== null) for (const a of [base, quote]) if (a !== 0 && qty[a]! > 0 && cost[a] === 0 && mark[a] !== mark[a]) unpriced[a] = qty[a]!;
         fp++;
       }
     }

@@ -95,6 +95,22 @@ function twoBatches(history: EngineInput, cut: number): HourlyReturn[] {
   return [...first.hourlyReturns, ...second.hourlyReturns];
 }
 
+test('units a fill hands over at no price wait for their first price as a flow, in one pass as across runs', (t) => {
+  // fast-check's counterexample (seed 965868396): an ETH/BTC sale pays BTC, which has no mark until
+  // hour 3. One pass counted BTC's first price as performance; a run resumed after hour 0 as a flow.
+  const ethMarks = [-1, 0, 1, 2].map((k) => candle('ETH/USDT', T0 + k * H, '1000'));
+  const history = input({
+    ...GIPS, untilHour: T0 + 4 * H,
+    fills: [fill(T0, 'sell', 'ETH/BTC', '0.000001', '0.000001', '0', 'BTC')],
+    cashFlows: [deposit(T0 + 1, 'USDT', '0.01')],
+    candles: [...ethMarks, candle('BTC/USDT', T0 + 3 * H, '20000')],
+  });
+  const full = aggregate(history).hourlyReturns;
+  t.deepEqual(twoBatches(history, T0 + H), full);
+  t.true(Math.abs(full.at(-1)!.return) < 1e-12, 'a first price is not a gain');
+  t.true(full.at(-1)!.netFlow > 0, 'it enters as a flow');
+});
+
 test('with true time-weighting on, incremental runs still equal one full pass, and linked hours equal the cumulative return', (t) => {
   fc.assert(fc.property(historyArb({ maxHours: 24, maxFills: 40 }).chain((h) => fc.tuple(fc.constant(h), fc.integer({ min: 1, max: Math.max(1, h.hours - 1) }))), ([{ input: history }, k]) => {
     const run = { ...history, ...GIPS };
