@@ -6,9 +6,13 @@ import { DAY_MS, addFills, syntheticAccount, type SyntheticAccount } from '../fa
 
 export const CANARY_API_KEY = 'CANARYKEYq8Zt4Lm2Xv9Rw';
 export const CANARY_API_SECRET = 'CANARYSECRETn3Jp7Yc5Hk1Ds';
-/** Every fill id is 4242424242xxxxxx: a digit run that no figure the service publishes contains. */
-export const CANARY_TRADE_ID_BASE = 4_242_424_242_000_001;
-export const CANARY_TRADE_ID_MARK = '4242424242';
+/**
+ * Every fill id is 7193058264xxxxxx. The digits do not repeat: the earlier mark 4242424242 is also
+ * the expansion of repeating decimals (14/33 = 0.424242…), so an exact return published at the
+ * `full` level could contain it, which made the leak test fail about once in a few runs.
+ */
+export const CANARY_TRADE_ID_BASE = 7_193_058_264_000_001;
+export const CANARY_TRADE_ID_MARK = '7193058264';
 
 export interface CanaryVenue {
   readonly fake: FakeVenueServer;
