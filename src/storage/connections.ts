@@ -46,6 +46,17 @@ export interface ConnectionRepository extends EnvelopeStore {
   removeAccount(account: AccountKey, options: { readonly keepAggregates: boolean }): Promise<boolean>;
 }
 
+/** What a removal always deletes: the account's private rows, plaintext (legacy layout) and sealed (009). */
+const PRIVATE_TABLES = ['trades', 'cash_flows', 'sync_cursors', 'engine_states', 'sealed_pages', 'sealed_index', 'sealed_records'] as const;
+/**
+ * What it deletes unless the aggregates are kept: the published rows, the exact figures behind them
+ * (disclosure levels) and the statement chain.
+ */
+const PUBLISHED_TABLES = [
+  'hourly_returns', 'balance_snapshots', 'performance_stats', 'derivative_hours', 'derivative_stats',
+  'hourly_amounts', 'snapshot_amounts', 'statement_checkpoints',
+] as const;
+
 export function createConnectionRepository(pool: DatabasePool, pageSize = 500): ConnectionRepository {
   return {
     async saveConnection(account, envelope, status = 'active', acceptTradingKeyRisk = false) {
@@ -91,24 +102,9 @@ export function createConnectionRepository(pool: DatabasePool, pageSize = 500): 
         return await pool.transaction(async (tx) => {
           const removed = await tx.query(sql.type(noRows)`
             DELETE FROM exchange_connections WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
-          await tx.query(sql.type(noRows)`DELETE FROM trades WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
-          await tx.query(sql.type(noRows)`DELETE FROM cash_flows WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
-          await tx.query(sql.type(noRows)`DELETE FROM sync_cursors WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
-          await tx.query(sql.type(noRows)`DELETE FROM engine_states WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
-          // Sealed storage (009): pages, blind indexes, the account and engine records.
-          await tx.query(sql.type(noRows)`DELETE FROM sealed_pages WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
-          await tx.query(sql.type(noRows)`DELETE FROM sealed_index WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
-          await tx.query(sql.type(noRows)`DELETE FROM sealed_records WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
-          if (!keepAggregates) {
-            await tx.query(sql.type(noRows)`DELETE FROM hourly_returns WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
-            await tx.query(sql.type(noRows)`DELETE FROM balance_snapshots WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
-            await tx.query(sql.type(noRows)`DELETE FROM performance_stats WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
-            await tx.query(sql.type(noRows)`DELETE FROM derivative_hours WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
-            await tx.query(sql.type(noRows)`DELETE FROM derivative_stats WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
-            // The exact figures behind the published rows (disclosure levels) go with them.
-            await tx.query(sql.type(noRows)`DELETE FROM hourly_amounts WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
-            await tx.query(sql.type(noRows)`DELETE FROM snapshot_amounts WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
-            await tx.query(sql.type(noRows)`DELETE FROM statement_checkpoints WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
+          const tables = keepAggregates ? PRIVATE_TABLES : [...PRIVATE_TABLES, ...PUBLISHED_TABLES];
+          for (const table of tables) {
+            await tx.query(sql.type(noRows)`DELETE FROM ${sql.identifier([table])} WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
           }
           return removed.rowCount > 0;
         });

@@ -355,8 +355,11 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
             if (options.checkpoints !== undefined) await recordCheckpoint(tx, key, write.hourlyReturns, options.checkpoints);
             if (write.snapshot !== null) await writeSnapshot(tx, key, write.snapshot, level);
           }
-          // The plaintext state (no sealed store) and the metrics: one statement, fenced above.
-          await saveAggregatesFenced(tx, key, { hourlyReturns: [], snapshot: null, engineState: sealedWrite === null ? write.engineState : undefined, performance: write.performance }, undefined);
+          // The plaintext state (no sealed store) and the metrics: one statement, fenced above; none when neither is left.
+          const engineState = sealedWrite === null ? write.engineState : undefined;
+          if (engineState !== undefined || write.performance !== null) {
+            await saveAggregatesFenced(tx, key, { hourlyReturns: [], snapshot: null, engineState, performance: write.performance }, undefined);
+          }
           return sealedWrite;
         });
         if (engineWrite !== null) sealed?.committed(engineWrite);
