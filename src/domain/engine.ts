@@ -299,6 +299,8 @@ export function runEngine(c: ColumnarInput): ColumnarResult {
       qty[a] = held - q;
       cost[a] = cost[a]! - removed;
     }
+    // Units waiting for a first price are units still held: what left needs no price any more.
+    if (unpriced[a]! > qty[a]!) unpriced[a] = qty[a]!;
     realized += q * unit - removed;
   };
   /**

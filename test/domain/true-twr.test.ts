@@ -111,6 +111,20 @@ test('units a fill hands over at no price wait for their first price as a flow, 
   t.true(full.at(-1)!.netFlow > 0, 'it enters as a flow');
 });
 
+test('units withdrawn before their first price do not enter as a flow when it appears', (t) => {
+  // fast-check's counterexample: opening BTC, never priced, withdrawn in hour 0; BTC's first mark
+  // in hour 1 priced the units already gone as a deposit in one pass, not in a resumed run.
+  const history = input({
+    ...GIPS, untilHour: T0 + 2 * H,
+    openingBalances: [balance('USDT', '0'), balance('BTC', '0.000001')],
+    cashFlows: [deposit(T0, 'USDT', '0.01'), { exchangeFlowId: 'w1', kind: 'withdrawal', asset: 'BTC', amount: '0.000001', occurredAt: T0 + 1 }],
+    candles: [candle('ETH/USDT', T0 - H, '1000'), candle('ETH/USDT', T0, '1000'), candle('BTC/USDT', T0 + H, '20000')],
+  });
+  const full = aggregate(history).hourlyReturns;
+  t.deepEqual(twoBatches(history, T0 + H), full);
+  t.is(full.at(-1)!.netFlow, 0, 'nothing arrives when the price does');
+});
+
 test('with true time-weighting on, incremental runs still equal one full pass, and linked hours equal the cumulative return', (t) => {
   fc.assert(fc.property(historyArb({ maxHours: 24, maxFills: 40 }).chain((h) => fc.tuple(fc.constant(h), fc.integer({ min: 1, max: Math.max(1, h.hours - 1) }))), ([{ input: history }, k]) => {
     const run = { ...history, ...GIPS };
