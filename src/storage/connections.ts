@@ -54,7 +54,7 @@ const PRIVATE_TABLES = ['trades', 'cash_flows', 'sync_cursors', 'engine_states',
  */
 const PUBLISHED_TABLES = [
   'hourly_returns', 'balance_snapshots', 'performance_stats', 'derivative_hours', 'derivative_stats',
-  'hourly_amounts', 'snapshot_amounts', 'statement_checkpoints',
+  'hourly_amounts', 'snapshot_amounts', 'statement_checkpoints', 'account_reconciliations',
 ] as const;
 
 export function createConnectionRepository(pool: DatabasePool, pageSize = 500): ConnectionRepository {

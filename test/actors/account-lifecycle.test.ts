@@ -1,7 +1,6 @@
 // Issue 12 on the actor side: real sync progress, parked reasons and revive, and the removal race
 // (a sync caught between the actor stop and the delete transaction writes nothing afterwards).
 import test from 'ava';
-import { z } from 'zod';
 import { AccountFailedError, AccountNotFoundError } from '../../src/actors/errors.js';
 import { EnvelopeOpenError } from '../../src/crypto/errors.js';
 import type { AccountKey, SyncProgress } from '../../src/domain/types.js';
@@ -9,7 +8,7 @@ import { VenueError } from '../../src/exchanges/errors.js';
 import type { VenueConnector } from '../../src/exchanges/connector.js';
 import { createSimulatedConnector } from '../../src/exchanges/simulated.js';
 import { createConnectionRepository } from '../../src/storage/connections.js';
-import { sql } from '../../src/storage/pool.js';
+import { accountRowCounts, totalRows } from '../../testkit/support/account-rows.js';
 import { createActorHarness, historyStart } from '../../testkit/support/actor-harness.js';
 import { instrument, type Instrumented } from '../../testkit/support/connectors.js';
 import { useTestDatabase } from '../../testkit/support/database.js';
@@ -35,14 +34,7 @@ function withPageLatency(connector: VenueConnector, ms: number): VenueConnector 
 let seq = 0;
 const fresh = (name: string): AccountKey => { seq += 1; return { userUid: `${name}-${seq}`, exchange: 'simulated' }; };
 
-async function rowsOf(account: AccountKey): Promise<Record<string, number>> {
-  const counts: Record<string, number> = {};
-  for (const table of ['exchange_connections', 'trades', 'cash_flows', 'sync_cursors', 'engine_states', 'hourly_returns', 'balance_snapshots']) {
-    counts[table] = await db().pool.oneFirst(sql.type(z.object({ n: z.number() }))`
-      SELECT count(*)::int AS n FROM ${sql.identifier([table])} WHERE user_uid = ${account.userUid} AND exchange = ${account.exchange}`);
-  }
-  return counts;
-}
+const rowsOf = (account: AccountKey): Promise<Record<string, number>> => accountRowCounts(db().pool, account);
 
 test('a full sync of a few thousand fills reports real, non-decreasing progress, ending with every hour valued', async (t) => {
   const alice = fresh('progress');
@@ -85,7 +77,7 @@ test('a sync caught between the actor stop and the delete transaction writes not
   t.true(await createConnectionRepository(db().pool).removeAccount(alice, { keepAggregates: false }));
   gate.open();
   await t.throwsAsync(sync, { instanceOf: AccountNotFoundError });
-  t.deepEqual(Object.values(await rowsOf(alice)).reduce((a, b) => a + b, 0), 0, 'no row of the account remains');
+  t.deepEqual(totalRows(await rowsOf(alice)), 0, 'no row of the account remains');
   while (h.supervisor.status(alice) === 'alive') await new Promise((resolve) => { setImmediate(resolve); });
   t.not(h.supervisor.status(alice), 'failed', 'the actor stopped; it did not crash into failed');
   t.true(h.openedCredentials[0]?.every((byte) => byte === 0), 'credential zeroed');

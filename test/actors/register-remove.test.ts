@@ -2,7 +2,6 @@
 // credential, refusals leave it healthy and store nothing, a Register or a Remove during a sync
 // cancels it (the generation fence refuses anything late), and a removed account is not found.
 import test from 'ava';
-import { z } from 'zod';
 import type { SyncResult } from '../../src/actors/account-actor.js';
 import { AccountFailedError, AccountNotFoundError, ConnectionReplacedError } from '../../src/actors/errors.js';
 import { decodeCredential } from '../../src/crypto/credential.js';
@@ -10,7 +9,7 @@ import { SealedCredentialError } from '../../src/crypto/errors.js';
 import { WritableCredentialError } from '../../src/domain/errors.js';
 import type { AccountKey } from '../../src/domain/types.js';
 import { createSimulatedConnector } from '../../src/exchanges/simulated.js';
-import { sql } from '../../src/storage/pool.js';
+import { accountRowCounts, totalRows } from '../../testkit/support/account-rows.js';
 import { createActorHarness, historyStart, sealForTest } from '../../testkit/support/actor-harness.js';
 import { instrument, type Instrumented } from '../../testkit/support/connectors.js';
 import { useTestDatabase } from '../../testkit/support/database.js';
@@ -23,16 +22,7 @@ const NEW_SECRET = 'new-secret-5e1d0c';
 let seq = 0;
 const fresh = (name: string): AccountKey => { seq += 1; return { userUid: `${name}-${seq}`, exchange: 'simulated' }; };
 
-async function rowsOf(account: AccountKey): Promise<Record<string, number>> {
-  const counts: Record<string, number> = {};
-  for (const table of ['exchange_connections', 'trades', 'cash_flows', 'sync_cursors', 'engine_states', 'hourly_returns', 'balance_snapshots']) {
-    counts[table] = await db().pool.oneFirst(sql.type(z.object({ n: z.number() }))`
-      SELECT count(*)::int AS n FROM ${sql.identifier([table])} WHERE user_uid = ${account.userUid} AND exchange = ${account.exchange}`);
-  }
-  return counts;
-}
-
-const total = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
+const rowsOf = (account: AccountKey): Promise<Record<string, number>> => accountRowCounts(db().pool, account);
 
 /** The simulated venue; keys named trading-… report trading rights (as the demo registry does). */
 function venue(clock: { now(): number }) {
@@ -123,7 +113,7 @@ test('a Remove during a sync cancels it, deletes everything, stops the actor; af
   } });
   await h.addAccount(alice);
   await h.supervisor.sync(alice, 'incremental');
-  t.true(total(await rowsOf(alice)) > 1);
+  t.true(totalRows(await rowsOf(alice)) > 1);
   clock.advance(3_600_000);
   // A fresh actor for the gated second sync (the first actor's connector is not gated).
   await h.passivate(alice);
@@ -136,7 +126,7 @@ test('a Remove during a sync cancels it, deletes everything, stops the actor; af
   t.not(h.supervisor.status(alice), 'alive', 'the actor stopped');
   gates[1]?.open();
   await new Promise((resolve) => { setTimeout(resolve, 100); });
-  t.is(total(await rowsOf(alice)), 0, 'no row of the account remains');
+  t.deepEqual(Object.entries(await rowsOf(alice)).filter(([, n]) => n > 0), [], 'no row of the account remains');
   await t.throwsAsync(h.supervisor.sync(alice, 'incremental'), { instanceOf: AccountNotFoundError });
   await t.throwsAsync(h.reads.returns(alice, 0, T0), { instanceOf: AccountNotFoundError });
   t.deepEqual(await h.supervisor.remove(alice, false), { removed: false });
