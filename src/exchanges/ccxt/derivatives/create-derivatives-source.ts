@@ -1,7 +1,8 @@
 // Picks a venue's derivatives reader: Bybit v5, Binance USDⓈ-M, Bitget v2 mix, MEXC futures
 // (see docs/derivatives.md for what each reads).
-import type { Exchange as CcxtExchange, binance, bitget, bybit } from 'ccxt';
+import type { Exchange as CcxtExchange, binance, bitget, bybit, mexc } from 'ccxt';
 import { BitgetDerivatives } from './bitget-derivatives.js';
+import { MexcDerivatives } from './mexc-derivatives.js';
 import { BinanceUsdmDerivatives } from './binance-usdm-derivatives.js';
 import type { CcxtVenue } from '../ccxt-client.js';
 import { BybitDerivatives } from './bybit-derivatives.js';
@@ -12,6 +13,6 @@ export function createDerivativesSource(venue: CcxtVenue, client: CcxtExchange, 
     case 'bybit': return new BybitDerivatives(client as bybit, call, walk);
     case 'binance': return new BinanceUsdmDerivatives(client as binance, call, walk);
     case 'bitget': return new BitgetDerivatives(client as bitget, call, walk);
-    case 'mexc': return undefined;
+    case 'mexc': return new MexcDerivatives(client as mexc, call, walk);
   }
 }
