@@ -123,3 +123,46 @@ test('Bitget fill pages are walked back with idLessThan = endId until a short pa
   const pages = fake.requestsTo('/api/v2/mix/order/fill-history').filter((r) => r.params['productType'] === 'USDT-FUTURES');
   t.deepEqual(pages.map((r) => r.params['idLessThan'] ?? ''), ['', '5150', '5050']);
 });
+
+test('Bitget coin-M and one-way fills: named BTC/USD:BTC with coin sizes turned into USD, directions from tradeSide, bills in the coin, transfers skipped', async (t) => {
+  const now = Date.now();
+  const T0 = Math.floor(now / H) * H - 3 * H;
+  const account: SyntheticAccount = { markets: [{ base: 'BTC', quote: 'USDT' }], fills: [], transfers: [], balances: { USDT: '0' }, nextId: 1 };
+  const coin = (tradeId: number, tradeSide: string, at: number): BitgetFillRow => ({ tradeId, raw: 'BTCUSD', productType: 'COIN-FUTURES', tradeSide, price: '50000', baseVolume: '0.02', fee: '-0.000001', time: at });
+  const fake = createBitgetFake({
+    account, ...credential,
+    mix: {
+      contracts: [{ raw: 'BTCUSD', productType: 'COIN-FUTURES', base: 'BTC', quote: 'USD' }, { raw: 'ETHPERP', productType: 'USDC-FUTURES', base: 'ETH', quote: 'USDC' }],
+      fills: [
+        coin(11, 'sell_single', T0 + 10 * M), coin(12, 'burst_buy_single', T0 + 20 * M),
+        { tradeId: 13, raw: 'ETHPERP', productType: 'USDC-FUTURES', tradeSide: 'offset_close_long', price: '3000', baseVolume: '0.5', fee: '0', time: T0 + 30 * M },
+      ],
+      bills: [
+        { billId: 21, raw: 'BTCUSD', productType: 'COIN-FUTURES', businessType: 'sell', amount: '0', fee: '-0.000001', coin: 'BTC', time: T0 + 10 * M },
+        { billId: 22, raw: 'BTCUSD', productType: 'COIN-FUTURES', businessType: 'contract_settle_fee', amount: '0.0000004', fee: '0', coin: 'BTC', time: T0 + 15 * M },
+        { billId: 23, raw: 'BTCUSD', productType: 'COIN-FUTURES', businessType: 'trans_to_exchange', amount: '-0.01', fee: '0', coin: 'BTC', time: T0 + 16 * M },
+        { billId: 24, raw: 'BTCUSD', productType: 'COIN-FUTURES', businessType: 'burst_buy', amount: '-0.0004', fee: '-0.00002', coin: 'BTC', time: T0 + 20 * M },
+      ],
+      wallets: {}, markClose: () => '50000',
+    },
+  });
+  const baseUrl = await fake.start();
+  t.teardown(() => fake.stop());
+  const connector = createCcxtConnector('bitget', credential, { enclaveMode: false, baseUrl, rateLimitMs: 0, historyStartMs: T0 - H, settleLagMs: 1000, derivatives: true, now: () => T0 + 3 * H });
+  t.teardown(() => connector.close());
+  const fills = [];
+  for await (const page of connector.fetchFills(null)) fills.push(...page.items);
+  t.deepEqual(fills.map((f) => [f.exchangeTradeId, f.symbol, f.side, f.quantity]).sort(), [
+    ['drv:adl:USDC-FUTURES:13', 'ETH/USDC:USDC', 'sell', '0.5'],
+    ['drv:liquidation:COIN-FUTURES:12', 'BTC/USD:BTC', 'buy', '1000'],
+    ['drv:trade:COIN-FUTURES:11', 'BTC/USD:BTC', 'sell', '1000'],
+  ]);
+  const flows = [];
+  for await (const page of connector.fetchCashFlows(null)) flows.push(...page.items);
+  t.deepEqual(flows.map((c) => [c.exchangeFlowId, c.kind, c.asset, c.amount]).sort(), [
+    ['drv:fee:COIN-FUTURES:21:fee', 'expense', 'BTC', '0.000001'],
+    ['drv:funding:COIN-FUTURES:22', 'income', 'BTC', '0.0000004'],
+    ['drv:liquidation:COIN-FUTURES:24:fee', 'expense', 'BTC', '0.00002'],
+    ['drv:realized-pnl:COIN-FUTURES:24', 'expense', 'BTC', '0.0004'],
+  ]);
+});
