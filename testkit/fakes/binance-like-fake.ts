@@ -65,7 +65,7 @@ export interface BinanceLikeFakeOptions extends SyntheticVenueFakeOptions {
    */
   readonly futures?: BinanceFuturesHistory | 'not-opened';
   /** MEXC futures (contract API) history (MEXC only; mexc-contract-routes.ts). */
-  readonly contract?: MexcContractHistory;
+  readonly contract?: MexcContractHistory | 'denied';
   /** Convert, dust, Earn rewards, fiat and margin interest history (Binance only; empty when absent). */
   readonly extras?: BinanceExtrasData;
 }

@@ -14,8 +14,8 @@ import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticVenueFakeOptions, ty
 export interface BitgetFakeOptions extends SyntheticVenueFakeOptions {
   readonly passphrase: string;
   readonly authorities?: readonly string[];
-  /** Futures (v2 mix) history: contracts, fills, bills, marks, wallets (no mix routes when absent). */
-  readonly mix?: BitgetMixHistory;
+  /** Futures (v2 mix) history: contracts, fills, bills, marks, wallets (no mix routes when absent; 'denied': the key may not read them). */
+  readonly mix?: BitgetMixHistory | 'denied';
 }
 
 /**

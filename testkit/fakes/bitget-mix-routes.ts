@@ -60,8 +60,14 @@ export interface BitgetMixHistory {
 const KEPT_MS = 90 * DAY_MS;
 const PRODUCT_TYPES = new Set(['USDT-FUTURES', 'COIN-FUTURES', 'USDC-FUTURES']);
 
-export function bitgetMixRoutes(history: BitgetMixHistory, reply: { ok: (data: unknown) => FakeReply; fail: (status: number, code: string, msg: string) => FakeReply }, served: (name: string, by: number) => void): Route[] {
+/**
+ * 'denied': a key without futures read access: every signed mix route answers 40014 (Incorrect
+ * permissions), the public ones serve no contracts.
+ */
+export function bitgetMixRoutes(mix: BitgetMixHistory | 'denied', reply: { ok: (data: unknown) => FakeReply; fail: (status: number, code: string, msg: string) => FakeReply }, served: (name: string, by: number) => void): Route[] {
   const { ok, fail } = reply;
+  const history: BitgetMixHistory = mix === 'denied' ? { contracts: [], fills: [], bills: [], wallets: {}, markClose: () => '0' } : mix;
+  const denied = (handle: (request: FakeRequest) => FakeReply) => (request: FakeRequest): FakeReply => (mix === 'denied' ? fail(400, '40014', 'Incorrect permissions') : handle(request));
   const productTypeOf = (request: FakeRequest): string | FakeReply => {
     const productType = (request.query.get('productType') ?? '').toUpperCase();
     if (productType === '') return fail(400, '40019', 'Parameter productType cannot be empty');
@@ -168,9 +174,9 @@ export function bitgetMixRoutes(history: BitgetMixHistory, reply: { ok: (data: u
   return [
     { method: 'GET', path: '/api/v2/mix/market/contracts', signed: false, handle: contracts },
     { method: 'GET', path: '/api/v2/mix/market/history-mark-candles', signed: false, handle: markCandles },
-    { method: 'GET', path: '/api/v2/mix/order/fill-history', signed: true, handle: fills },
-    { method: 'GET', path: '/api/v2/mix/account/bill', signed: true, handle: bills },
-    { method: 'GET', path: '/api/v2/mix/account/accounts', signed: true, handle: accounts },
+    { method: 'GET', path: '/api/v2/mix/order/fill-history', signed: true, handle: denied(fills) },
+    { method: 'GET', path: '/api/v2/mix/account/bill', signed: true, handle: denied(bills) },
+    { method: 'GET', path: '/api/v2/mix/account/accounts', signed: true, handle: denied(accounts) },
   ];
 }
 

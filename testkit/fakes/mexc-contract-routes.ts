@@ -84,7 +84,10 @@ export function mexcContractAuthenticate(request: FakeRequest, apiKey: string, s
   return undefined;
 }
 
-export function mexcContractRoutes(history: MexcContractHistory, served: (name: string, by: number) => void): Route[] {
+/** 'denied': a key without futures read access: every private contract route answers 701. */
+export function mexcContractRoutes(contract: MexcContractHistory | 'denied', served: (name: string, by: number) => void): Route[] {
+  const history: MexcContractHistory = contract === 'denied' ? { contracts: [], deals: [], funding: [], transfers: [], wallet: {}, markClose: () => '0' } : contract;
+  const denied = (handle: (request: FakeRequest) => FakeReply) => (request: FakeRequest): FakeReply => (contract === 'denied' ? fail(701, 'Corresponding account read permissions required') : handle(request));
   /** start_time/end_time (default: the last 7 days; span ≤ 90 days) and page_num/page_size. */
   const paging = (request: FakeRequest): FakeReply | { lo: number; hi: number; page: number; size: number } => {
     const size = intParam(request, 'page_size') ?? 20;
@@ -180,11 +183,11 @@ export function mexcContractRoutes(history: MexcContractHistory, served: (name: 
   return [
     { method: 'GET', path: '/api/v1/contract/detail', signed: false, handle: detail },
     ...history.contracts.map((c) => ({ method: 'GET', path: `/api/v1/contract/kline/fair_price/${c.raw}`, signed: false, handle: fairKlines(c.raw) }) as const),
-    { method: 'GET', path: `${MEXC_CONTRACT_PRIVATE}order/list/history_orders`, signed: true, handle: orders },
-    { method: 'GET', path: `${MEXC_CONTRACT_PRIVATE}order/list/order_deals`, signed: true, handle: deals },
-    { method: 'GET', path: `${MEXC_CONTRACT_PRIVATE}position/funding_records`, signed: true, handle: funding },
-    { method: 'GET', path: `${MEXC_CONTRACT_PRIVATE}account/transfer_record`, signed: true, handle: transfers },
-    { method: 'GET', path: `${MEXC_CONTRACT_PRIVATE}account/assets`, signed: true, handle: assets },
+    { method: 'GET', path: `${MEXC_CONTRACT_PRIVATE}order/list/history_orders`, signed: true, handle: denied(orders) },
+    { method: 'GET', path: `${MEXC_CONTRACT_PRIVATE}order/list/order_deals`, signed: true, handle: denied(deals) },
+    { method: 'GET', path: `${MEXC_CONTRACT_PRIVATE}position/funding_records`, signed: true, handle: denied(funding) },
+    { method: 'GET', path: `${MEXC_CONTRACT_PRIVATE}account/transfer_record`, signed: true, handle: denied(transfers) },
+    { method: 'GET', path: `${MEXC_CONTRACT_PRIVATE}account/assets`, signed: true, handle: denied(assets) },
   ];
 }
 

@@ -166,3 +166,29 @@ test('Bitget coin-M and one-way fills: named BTC/USD:BTC with coin sizes turned 
     ['drv:realized-pnl:COIN-FUTURES:24', 'expense', 'BTC', '0.0004'],
   ]);
 });
+
+test('a Bitget key without futures read access (mix calls answer 40014) still syncs its spot history, with no derivatives', async (t) => {
+  const now = Date.now();
+  const T0 = Math.floor(now / H) * H - 3 * H;
+  const account: SyntheticAccount = { markets: [{ base: 'BTC', quote: 'USDT' }], fills: [], transfers: [], balances: { USDT: '250' }, nextId: 1 };
+  addTransfer(account, { kind: 'deposit', asset: 'USDT', amount: '250', fee: '0', time: T0 + 10 * M });
+  const fake = createBitgetFake({ account, ...credential, mix: 'denied' });
+  const baseUrl = await fake.start();
+  t.teardown(() => fake.stop());
+  const bob: AccountKey = { userUid: 'bitget-spot-only', exchange: 'bitget' };
+  const h = createActorHarness({
+    database: db(), clock: new ManualClock(T0 + 3 * H + 30 * M), settings: { syncIntervalMs: 0 },
+    connectorFactory: () => createCcxtConnector('bitget', credential, {
+      enclaveMode: false, baseUrl, rateLimitMs: 0, historyStartMs: T0 - 24 * H, settleLagMs: 1000, derivatives: true,
+      retry: { baseDelayMs: 5, maxDelayMs: 50, budgetMs: 5_000, maxAttempts: 3, attemptTimeoutMs: 5_000 },
+    }),
+  });
+  t.teardown(() => h.close());
+  await h.addAccount(bob);
+  await h.supervisor.sync(bob, 'full');
+  t.deepEqual((await h.store.loadHourlyReturns(bob, 0, T0 + 3 * H)).map((x) => x.netFlow), [250, 0, 0]);
+  t.is(await h.store.loadDerivatives!(bob), null);
+  t.is((await h.store.loadReconciliation(bob))?.status, 'reconciled');
+  t.true(fake.requestsTo('/api/v2/mix/account/accounts').length >= 1, 'the futures account was asked for');
+  t.is(fake.requestsTo('/api/v2/mix/order/fill-history').length + fake.requestsTo('/api/v2/mix/account/bill').length, 0, 'and nothing more once it refused');
+});

@@ -139,3 +139,23 @@ test('two syncs, the first with the close and the new short still pending, publi
   t.true(near(published!.fundingShare!, -0.5 / -16.71));
   t.is((await h.store.loadReconciliation(carol))?.status, 'reconciled');
 });
+
+test('a MEXC key without futures read access (contract calls answer 701) still syncs its spot history, with no derivatives', async (t) => {
+  const now = Date.now();
+  const T0 = Math.floor(now / H) * H - 3 * H;
+  const account: SyntheticAccount = { markets: [{ base: 'BTC', quote: 'USDT' }], fills: [], transfers: [], balances: { USDT: '250' }, nextId: 1 };
+  addTransfer(account, { kind: 'deposit', asset: 'USDT', amount: '250', fee: '0', time: T0 + 10 * M });
+  const fake = createBinanceLikeFake('mexc', { account, ...credential, contract: 'denied' });
+  const baseUrl = await fake.start();
+  t.teardown(() => fake.stop());
+  const bob: AccountKey = { userUid: 'mexc-spot-only', exchange: 'mexc' };
+  const h = createActorHarness({ database: db(), clock: new ManualClock(T0 + 3 * H + 30 * M), settings: { syncIntervalMs: 0 }, connectorFactory: connectTo(baseUrl, T0) });
+  t.teardown(() => h.close());
+  await h.addAccount(bob);
+  await h.supervisor.sync(bob, 'full');
+  t.deepEqual((await h.store.loadHourlyReturns(bob, 0, T0 + 3 * H)).map((x) => x.netFlow), [250, 0, 0]);
+  t.is(await h.store.loadDerivatives!(bob), null);
+  t.is((await h.store.loadReconciliation(bob))?.status, 'reconciled');
+  t.true(fake.requestsTo('/api/v1/private/account/assets').length >= 1, 'the futures account was asked for');
+  t.is(fake.requestsTo('/api/v1/private/order/').length + fake.requestsTo('/api/v1/private/position/').length, 0, 'and nothing more once it refused');
+});

@@ -29,7 +29,7 @@ import { executionId, ledgerFlow, type ExecutionKind, type LedgerKind } from '..
 import type { Balance, Candle, CashFlow, EpochMs, Fill } from '../../../domain/types.js';
 import { VenueError } from '../../errors.js';
 import type { WindowState } from '../ccxt-cursor.js';
-import type { DerivativesSource, VenueCall, WalkWindows, WindowPage } from './derivatives-source.js';
+import { accessProbe, type DerivativesSource, type VenueCall, type WalkWindows, type WindowPage } from './derivatives-source.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -95,8 +95,12 @@ export class BitgetDerivatives implements DerivativesSource {
   readonly executionStreams: readonly string[] = BITGET_PRODUCT_TYPES;
   readonly lookbackMs = BITGET_DERIVATIVES_LOOKBACK_MS;
   private contracts: Promise<Map<string, Contract>> | undefined;
+  /** Whether the key may read the mix accounts (accessProbe: a key without futures read access syncs spot only). */
+  private readonly readable: (signal: AbortSignal | undefined) => Promise<boolean>;
 
-  constructor(private readonly client: bitget, private readonly call: VenueCall, private readonly walk: WalkWindows) {}
+  constructor(private readonly client: bitget, private readonly call: VenueCall, private readonly walk: WalkWindows) {
+    this.readable = accessProbe(async (signal) => await this.call('probeFutures', async () => await this.client.privateMixGetV2MixAccountAccounts({ productType: 'USDT-FUTURES' }), signal));
+  }
 
   /** Contracts by `productType:raw` and by unified symbol (one request per product type). */
   private async loadContracts(signal: AbortSignal | undefined): Promise<Map<string, Contract>> {
@@ -146,6 +150,7 @@ export class BitgetDerivatives implements DerivativesSource {
   async *walkExecutions(stream: string, state: WindowState, signal: AbortSignal | undefined): AsyncIterable<WindowPage<Fill>> {
     const productType = BITGET_PRODUCT_TYPES.find((p) => p === stream);
     if (productType === undefined) throw new VenueError('bitget', 'rejected', { errorClass: 'CursorMismatch' });
+    if (!await this.readable(signal)) return;
     const contracts = await this.loadContracts(signal);
     const fetchWindow = async (from: number, to: number): Promise<Fill[]> => {
       const rows = await this.pages('FillHistory', 'fillList', productType, from, to, signal, async (p) => await this.client.privateMixGetV2MixOrderFillHistory(p));
@@ -174,6 +179,7 @@ export class BitgetDerivatives implements DerivativesSource {
   }
 
   async *walkLedger(state: WindowState, signal: AbortSignal | undefined): AsyncIterable<WindowPage<CashFlow>> {
+    if (!await this.readable(signal)) return;
     const fetchWindow = async (from: number, to: number): Promise<CashFlow[]> => {
       const out: CashFlow[] = [];
       for (const productType of BITGET_PRODUCT_TYPES) {
@@ -230,6 +236,7 @@ export class BitgetDerivatives implements DerivativesSource {
 
   /** The futures wallets: equity minus unrealized P&L per margin coin and product type. */
   async fetchWalletBalances(signal: AbortSignal | undefined): Promise<readonly Balance[]> {
+    if (!await this.readable(signal)) return [];
     const sums = new Map<string, string>();
     for (const productType of BITGET_PRODUCT_TYPES) {
       const list = dataOf(await this.call('fetchFuturesBalance', async () => await this.client.privateMixGetV2MixAccountAccounts({ productType }), signal), 'MissingBalances');

@@ -30,7 +30,7 @@ import { bookRealizedExecutionId, ledgerFlow, type ExecutionKind } from '../../.
 import type { Balance, Candle, CashFlow, EpochMs, Fill } from '../../../domain/types.js';
 import { VenueError } from '../../errors.js';
 import type { WindowState } from '../ccxt-cursor.js';
-import type { DerivativesSource, VenueCall, WalkWindows, WindowPage } from './derivatives-source.js';
+import { accessProbe, type DerivativesSource, type VenueCall, type WalkWindows, type WindowPage } from './derivatives-source.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -67,8 +67,12 @@ export class MexcDerivatives implements DerivativesSource {
   readonly executionStreams: readonly string[] = ['futures'];
   readonly lookbackMs = MEXC_DERIVATIVES_LOOKBACK_MS;
   private contracts: Promise<Map<string, Contract>> | undefined;
+  /** Whether the key may read the futures account (accessProbe: a key without futures read access syncs spot only). */
+  private readonly readable: (signal: AbortSignal | undefined) => Promise<boolean>;
 
-  constructor(private readonly client: mexc, private readonly call: VenueCall, private readonly walk: WalkWindows) {}
+  constructor(private readonly client: mexc, private readonly call: VenueCall, private readonly walk: WalkWindows) {
+    this.readable = accessProbe(async (signal) => await this.call('probeFutures', async () => await this.client.contractPrivateGetAccountAssets(), signal));
+  }
 
   private async loadContracts(signal: AbortSignal | undefined): Promise<Map<string, Contract>> {
     this.contracts ??= (async () => {
@@ -107,6 +111,7 @@ export class MexcDerivatives implements DerivativesSource {
 
   async *walkExecutions(stream: string, state: WindowState, signal: AbortSignal | undefined): AsyncIterable<WindowPage<Fill>> {
     if (stream !== 'futures') throw new VenueError('mexc', 'rejected', { errorClass: 'CursorMismatch' });
+    if (!await this.readable(signal)) return;
     const contracts = await this.loadContracts(signal);
     const fetchWindow = async (from: number, to: number): Promise<Fill[]> => {
       const window = { start_time: from, end_time: to };
@@ -143,6 +148,7 @@ export class MexcDerivatives implements DerivativesSource {
   }
 
   async *walkLedger(state: WindowState, signal: AbortSignal | undefined): AsyncIterable<WindowPage<CashFlow>> {
+    if (!await this.readable(signal)) return;
     const contracts = await this.loadContracts(signal);
     const fetchWindow = async (from: number, to: number): Promise<CashFlow[]> => {
       const rowsOf = (response: unknown): Row[] => {
@@ -197,6 +203,7 @@ export class MexcDerivatives implements DerivativesSource {
 
   /** The futures wallet: equity minus unrealized P&L per currency. */
   async fetchWalletBalances(signal: AbortSignal | undefined): Promise<readonly Balance[]> {
+    if (!await this.readable(signal)) return [];
     const out: Balance[] = [];
     for (const row of listOf(await this.call('fetchFuturesBalance', async () => await this.client.contractPrivateGetAccountAssets(), signal), 'MissingBalances')) {
       const asset = text(row, 'currency');
