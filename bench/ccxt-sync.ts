@@ -1,11 +1,14 @@
 // Full first sync of 10,000 fills per ccxt venue against its fake (real ccxt, real signing, loopback
 // HTTP): wall time, venue requests, fills per second. `npm run bench -- ccxt-sync`
 // Futures (issue 15): a first sync of a year of derivatives history per venue with a derivatives
-// reader (Bybit), with ccxt's own rate limiter on, i.e. the venue's request weights respected
+// reader, with ccxt's own rate limiter on, i.e. the venue's request weights respected
 // (Bybit: execution/list 10/s, transaction-log 30/s, mark-price-kline 10/s; Binance: weight per
-// minute, income 30, userTrades 5, forceOrders 50). FUTURES_FILLS sets the executions of the year
-// (default 5,000). Binance serves income (and so the traded symbols) 3 months back only: its first
-// sync of a year-old account gets those 3 months.
+// minute, income 30, userTrades 5, forceOrders 50; Bitget: 50 ms a unit, mix fill-history and bill
+// cost 2 (10/s per UID, Bitget's limit), contracts and mark candles 1; MEXC: 50 ms a unit, contract
+// calls cost 2, contract/detail 100). FUTURES_FILLS sets the executions of the year (default 5,000).
+// Binance serves income (and so the traded symbols) 3 months back only, Bitget fills and bills 90
+// days: their first sync of a year-old account gets those. MEXC documents no retention: a year is read.
+// FUTURES_ONLY=1 skips the spot part. FUTURES_VENUES=bitget,mexc picks venues.
 import { performance } from 'node:perf_hooks';
 import type { CcxtVenue } from '../src/exchanges/ccxt/ccxt-client.js';
 import { createCcxtConnector } from '../src/exchanges/ccxt/ccxt-connector.js';
@@ -16,6 +19,8 @@ import type { FakeVenueServer } from '../testkit/fakes/fake-server.js';
 import { DAY_MS, syntheticAccount, type SyntheticAccount } from '../testkit/fakes/history.js';
 import { syntheticPerpetuals } from '../testkit/fakes/derivatives-history.js';
 import { binanceFuturesFrom } from '../testkit/fakes/binance-futures-routes.js';
+import { bitgetMixFrom } from '../testkit/fakes/bitget-mix-routes.js';
+import { mexcContractFrom } from '../testkit/fakes/mexc-contract-routes.js';
 
 const FILLS = Number(process.argv[2] ?? 10_000);
 const credential = { apiKey: 'bench-key', secret: 'bench-secret', passphrase: 'bench-pass' };
@@ -31,7 +36,7 @@ function fake(venue: CcxtVenue, account: SyntheticAccount): FakeVenueServer {
 }
 
 const results: Record<string, { fills: number; requests: number; ms: number; fillsPerSecond: number; cashFlowMs: number }> = {};
-for (const venue of ['binance', 'bybit', 'bitget', 'mexc'] as const) {
+for (const venue of process.env['FUTURES_ONLY'] === '1' ? [] : ['binance', 'bybit', 'bitget', 'mexc'] as const) {
   const now = Date.now();
   const account = syntheticAccount({ fills: FILLS, fromMs: now - 20 * DAY_MS, toMs: now - DAY_MS });
   const server = fake(venue, account);
@@ -53,14 +58,17 @@ for (const venue of ['binance', 'bybit', 'bitget', 'mexc'] as const) {
 
 const FUTURES_FILLS = Number(process.env['FUTURES_FILLS'] ?? 5_000);
 const futures: Record<string, unknown> = {};
-for (const venue of ['bybit', 'binance'] as const) {
+const FUTURES_VENUES = (process.env['FUTURES_VENUES'] ?? 'bybit,binance,bitget,mexc').split(',').filter((v): v is CcxtVenue => ['bybit', 'binance', 'bitget', 'mexc'].includes(v));
+for (const venue of FUTURES_VENUES) {
   const now = Date.now();
   const yearAgo = now - 365 * DAY_MS;
   const account: SyntheticAccount = { markets: [{ base: 'BTC', quote: 'USDT' }], fills: [], transfers: [], balances: { USDT: '10000' }, nextId: 1 };
   const derivatives = syntheticPerpetuals({ fromMs: yearAgo + DAY_MS, toMs: now - DAY_MS, executions: FUTURES_FILLS });
-  const server = venue === 'bybit'
-    ? createBybitFake({ account, ...credential, derivatives })
-    : createBinanceLikeFake('binance', { account, ...credential, futures: binanceFuturesFrom(derivatives, { USDT: '10000' }) });
+  const wallet = { USDT: '10000' };
+  const server = venue === 'bybit' ? createBybitFake({ account, ...credential, derivatives })
+    : venue === 'binance' ? createBinanceLikeFake('binance', { account, ...credential, futures: binanceFuturesFrom(derivatives, wallet) })
+    : venue === 'bitget' ? createBitgetFake({ account, ...credential, mix: bitgetMixFrom(derivatives, wallet) })
+    : createBinanceLikeFake('mexc', { account, ...credential, contract: mexcContractFrom(derivatives, wallet) });
   const baseUrl = await server.start();
   // No rateLimitMs: ccxt spaces requests by each endpoint's cost (the venue's weights).
   const connector = createCcxtConnector(venue, credential, { enclaveMode: false, baseUrl, historyStartMs: yearAgo, derivatives: true });

@@ -84,7 +84,8 @@ export async function publishDerivatives(
   const valueOf = (asset: string): number => (asset === baseCurrency ? 1 : marks.get(asset) ?? 0);
   // Contract notionals are in their quote asset (USDT, USDC, USD): taken at par with the base currency.
   const leverage = hourlyLeverage(hours, (hourStart) => mtm.exposure[(hourStart - firstHour) / HOUR] ?? 0);
-  const ledger = (await store.loadCashFlows(account, 0)).filter((c) => ledgerKindOf(c.exchangeFlowId) !== null);
+  // The venue's ledger entries, plus what the book realized for venues without one (MEXC futures).
+  const ledger = [...(await store.loadCashFlows(account, 0)).filter((c) => ledgerKindOf(c.exchangeFlowId) !== null), ...mtm.bookLedger];
   let unrealizedInBase = 0;
   for (const [asset, u] of mtm.unrealizedAtEnd) unrealizedInBase += u * valueOf(asset);
   const liquidations = (previous?.liquidations ?? 0) + mtm.liquidations;

@@ -4,6 +4,7 @@
 // sold after it is not an oversold and its buy's cost is not counted twice. Runs once per account:
 // on the first valuation only, and never when an opening was booked already.
 import type { Logger } from 'pino';
+import { bookRealizedFlows } from '../domain/derivatives/book.js';
 import { isHistoryCutFlow, openingAtHistoryCut } from '../domain/history-cut.js';
 import { accountId, type AccountKey, type EpochMs, type SyncCursor } from '../domain/types.js';
 import type { VenueConnector } from '../exchanges/connector.js';
@@ -36,8 +37,10 @@ export async function bookHistoryCut(store: AccountStore, run: HistoryCutRun, lo
     logger?.warn({ account: accountId(account), kind: error.kind }, 'venue balances unavailable: no opening position at the history cut');
     return 0;
   }
-  // Contract executions move no wallet balance by themselves (the ledger books their P&L): spot fills only.
-  const opening = openingAtHistoryCut({ balances, fills: fills.filter(isSpotFill), flows, coverageStart: run.coverageStart });
+  // Contract executions move no wallet balance by themselves (the ledger books their P&L): spot fills
+  // only, plus the P&L and fees the book realizes where the venue has no ledger of them (MEXC futures).
+  const realized = bookRealizedFlows(fills.filter((f) => !isSpotFill(f)));
+  const opening = openingAtHistoryCut({ balances, fills: fills.filter(isSpotFill), flows: [...flows, ...realized], coverageStart: run.coverageStart });
   if (opening.length > 0) await store.commitCashFlowsPage(account, opening, run.cashFlowsCursor, run.generation);
   return opening.length;
 }

@@ -18,7 +18,8 @@ import { createMinuteMarks } from './minute-marks.js';
 import { fetchWantedMinuteMarks } from './minute-mark-fetch.js';
 import { ensureHourlyCandles, type MarketData } from './market-data.js';
 import { isSpotFill, loadContractFills, mergeFlows, prepareMarkToMarket, publishDerivatives, type DerivativesEnvelope } from './derivatives-valuation.js';
-import type { MarkToMarket } from '../domain/derivatives/book.js';
+import { bookRealizedFlows, type MarkToMarket } from '../domain/derivatives/book.js';
+import { isBookRealized } from '../domain/derivatives/records.js';
 import { withHistoryCut } from '../domain/history-cut.js';
 import { bookHistoryCut } from './history-cut-step.js';
 
@@ -270,8 +271,11 @@ async function reconcileAfterSync(deps: SyncActivityDeps, run: SyncRun, quaranti
   // The engine holds wallet + unrealized P&L of open contracts; the venue's balances are wallets.
   const unrealized = envelope.derivatives?.unrealized ?? {};
   const positions = state.positions.map((p) => ({ ...p, quantity: p.quantity - (unrealized[p.asset] ?? 0) }));
+  // Pending fills of a venue without a P&L ledger (MEXC futures) move the wallet by what the book realizes.
+  const realized = pendingFills.some((f) => isBookRealized(f.exchangeTradeId))
+    ? bookRealizedFlows(await loadContractFills(store, account, true), envelope.computedUntil) : [];
   const result = reconcile({
-    positions, pendingFills: pendingFills.filter(isSpotFill), pendingFlows, balances, baseCurrency: connector.baseCurrency, foundAt,
+    positions, pendingFills: pendingFills.filter(isSpotFill), pendingFlows: [...pendingFlows, ...realized], balances, baseCurrency: connector.baseCurrency, foundAt,
     marks: new Map(state.marks.map((m) => [m.asset, m.price])), previous: envelope.unreconciled ?? [],
   });
   if (result.adjustments.length > 0 && position.cashFlowsCursor !== null) {

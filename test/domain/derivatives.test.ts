@@ -1,8 +1,8 @@
 import test from 'ava';
 import { aggregate } from '../../src/domain/in-process-aggregator.js';
-import { applyContractFill, emptyBook, markToMarket, MarkSeries, unrealizedPnl } from '../../src/domain/derivatives/book.js';
+import { applyContractFill, bookRealizedFlows, emptyBook, markToMarket, MarkSeries, unrealizedPnl } from '../../src/domain/derivatives/book.js';
 import { parseContract } from '../../src/domain/derivatives/instrument.js';
-import { executionId, ledgerFlow, ledgerKindOf, executionKindOf, type LedgerKind } from '../../src/domain/derivatives/records.js';
+import { bookRealizedExecutionId, executionId, isBookRealized, ledgerFlow, ledgerKindOf, executionKindOf, type LedgerKind } from '../../src/domain/derivatives/records.js';
 import { derivativesStats, hourlyLeverage } from '../../src/domain/derivatives/aggregates.js';
 import { AggregationInputError } from '../../src/domain/errors.js';
 import { withHistoryCut } from '../../src/domain/history-cut.js';
@@ -152,4 +152,31 @@ test('hours before the latest coverage start of any stream are flagged venue-his
   const cut = withHistoryCut(hours, [T0 + 2 * H, null, T0 + H]);
   t.deepEqual(cut.map((h) => h.flags ?? []), [['venue-history-cut', 'unvalued'], ['venue-history-cut'], []]);
   t.is(withHistoryCut(hours, [null, null]), hours);
+});
+
+test('book-realized fills (a venue without a P&L ledger): the book books what a close realizes and the fill\'s fee, per run and in totals', (t) => {
+  const S = 'BTC/USDT:USDT';
+  const bfill = (at: number, side: Side, quantity: string, price: string, fee: string, kind: 'trade' | 'liquidation' = 'trade'): Fill =>
+    ({ ...cfill(at, side, S, quantity, price, kind), exchangeTradeId: bookRealizedExecutionId(kind, `m${++seq}`), fee, feeAsset: 'USDT' });
+  const fills = [
+    bfill(T0 + 10 * 60_000, 'buy', '1', '100', '0.06'),
+    bfill(T0 + 2 * H + 30 * 60_000, 'sell', '1', '115', '0.05'),
+    bfill(T0 + 2 * H + 31 * 60_000, 'sell', '2', '115', '0.1'),
+    bfill(T0 + 3 * H + 30 * 60_000, 'buy', '2', '130', '-0.2', 'liquidation'), // a maker rebate
+  ];
+  t.true(fills.every((f) => isBookRealized(f.exchangeTradeId)));
+  t.false(isBookRealized(executionId('trade', 'book')), 'only the marker right after the kind counts');
+  t.is(executionKindOf(fills[3]!.exchangeTradeId), 'liquidation');
+  const signed = (flows: readonly CashFlow[]): number[] => flows.map((c) => (c.kind === 'income' ? 1 : -1) * Number(c.amount));
+  // Open: fee only; close long 1 from 100 at 115: +15; open short: fee; close short 2 from 115 at 130: −30, rebate +0.2.
+  t.deepEqual(signed(bookRealizedFlows(fills)), [-0.06, 15, -0.05, -0.1, -30, 0.2]);
+  t.deepEqual(signed(bookRealizedFlows(fills, T0 + 3 * H)), [-30, 0.2], 'from a time: the book still starts at the first fill');
+  t.deepEqual(bookRealizedFlows(fills.map((f) => ({ ...f, exchangeTradeId: executionId('trade', f.exchangeTradeId) }))), [], 'ledger venues: nothing');
+
+  const marks = new MarkSeries([candle(S, T0, '110'), candle(S, T0 + H, '120'), candle(S, T0 + 2 * H, '112'), candle(S, T0 + 3 * H, '131')]);
+  const resumed = markToMarket({ fills, marks, startHour: T0 + 2 * H, untilHour: T0 + 4 * H });
+  const realizedIn = resumed.flows.filter((c) => !c.exchangeFlowId.startsWith('drv-mtm:release') && !c.exchangeFlowId.startsWith('drv-mtm:book'));
+  t.deepEqual(signed(realizedIn), [15, -0.05, -0.1, -30, 0.2], 'a run books only its own hours\' fills');
+  const totals = Object.fromEntries(resumed.bookLedger.map((c) => [ledgerKindOf(c.exchangeFlowId), signed([c])[0]]));
+  t.true(near(totals['realized-pnl']!, -15) && near(totals['fee']!, -0.01), 'totals cover every fill before the run\'s end');
 });

@@ -6,6 +6,7 @@ import { addDecimal } from '../../src/domain/decimal-string.js';
 import { binanceExtraRoutes, emptyBinanceExtras, type BinanceExtrasData } from './binance-extras-fake.js';
 import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticVenueFakeOptions, type SyntheticFill, type SyntheticTransfer } from './history.js';
 import { binanceFuturesRoutes, type BinanceFuturesHistory } from './binance-futures-routes.js';
+import { MEXC_CONTRACT_PRIVATE, mexcContractAuthenticate, mexcContractRoutes, type MexcContractHistory } from './mexc-contract-routes.js';
 
 const MINUTE_MS = 60_000;
 
@@ -63,6 +64,8 @@ export interface BinanceLikeFakeOptions extends SyntheticVenueFakeOptions {
    * 'not-opened': an account without a futures account (signed fapi calls answer -2015).
    */
   readonly futures?: BinanceFuturesHistory | 'not-opened';
+  /** MEXC futures (contract API) history (MEXC only; mexc-contract-routes.ts). */
+  readonly contract?: MexcContractHistory | 'denied';
   /** Convert, dust, Earn rewards, fiat and margin interest history (Binance only; empty when absent). */
   readonly extras?: BinanceExtrasData;
 }
@@ -99,6 +102,8 @@ export function createBinanceLikeFake(venue: BinanceLikeVenue, options: BinanceL
 
   const dialect: Dialect = {
     authenticate(request) {
+      // MEXC's contract API signs with its own headers.
+      if (venue === 'mexc' && request.path.startsWith(MEXC_CONTRACT_PRIVATE)) return mexcContractAuthenticate(request, options.apiKey, options.secret);
       const key = header(request, flavor.keyHeader);
       if (key === undefined || !safeEqual(key, options.apiKey)) return error(401, flavor.codes.badKey, 'Invalid API-key, IP, or permissions for action.');
       // A signed POST carries its parameters and signature form-encoded in the body (ccxt's Binance does).
@@ -270,6 +275,7 @@ export function createBinanceLikeFake(venue: BinanceLikeVenue, options: BinanceL
       ]
       : []),
     ...(venue === 'binance' && options.futures !== undefined ? binanceFuturesRoutes(options.futures, error) : []),
+    ...(venue === 'mexc' && options.contract !== undefined ? mexcContractRoutes(options.contract, (name, by) => server?.count(name, by)) : []),
   ];
   server = new FakeVenueServer(dialect, routes);
   return server;

@@ -1,8 +1,10 @@
 // Fake Bitget v2 (classic spot account): ACCESS-* headers with a base64 HMAC-SHA256 over
 // timestamp + method + path + query, the {code, msg, data} envelope, 90-day windows, pages of at
-// most 100 newest first, walked back with idLessThan.
+// most 100 newest first, walked back with idLessThan. With `mix`, the v2 mix (futures) routes of
+// bitget-mix-routes.ts as well.
 import { addDecimal } from '../../src/domain/decimal-string.js';
 import { FakeVenueServer, MALFORMED_BODY, hmacSha256, header, intParam, safeEqual, type Dialect, type FakeReply, type FakeRequest, type Route } from './fake-server.js';
+import { bitgetMixRoutes, type BitgetMixHistory } from './bitget-mix-routes.js';
 import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticVenueFakeOptions, type SyntheticTransfer } from './history.js';
 
 /**
@@ -12,6 +14,8 @@ import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticVenueFakeOptions, ty
 export interface BitgetFakeOptions extends SyntheticVenueFakeOptions {
   readonly passphrase: string;
   readonly authorities?: readonly string[];
+  /** Futures (v2 mix) history: contracts, fills, bills, marks, wallets (no mix routes when absent; 'denied': the key may not read them). */
+  readonly mix?: BitgetMixHistory | 'denied';
 }
 
 /**
@@ -139,6 +143,7 @@ export function createBitgetFake(options: BitgetFakeOptions): FakeVenueServer {
     { method: 'GET', path: '/api/v2/spot/wallet/deposit-records', signed: true, handle: wallet('deposit') },
     { method: 'GET', path: '/api/v2/spot/wallet/withdrawal-records', signed: true, handle: wallet('withdrawal') },
     { method: 'GET', path: '/api/v2/spot/account/info', signed: true, handle: () => ok(bitgetAccountInfo(options.authorities)) },
+    ...(options.mix === undefined ? [] : bitgetMixRoutes(options.mix, { ok, fail: (status, code, msg) => fail(status, code, msg) }, (name, by) => server?.count(name, by))),
   ];
   server = new FakeVenueServer(dialect, routes);
   return server;

@@ -15,7 +15,7 @@ import type { Candle, CashFlow, EpochMs, Fill } from '../types.js';
 import { AggregationInputError } from '../errors.js';
 import { decimalToNumber } from '../decimal.js';
 import { contractNotional, contractPnl, parseContract, type Contract } from './instrument.js';
-import { executionKindOf } from './records.js';
+import { executionKindOf, isBookRealized, ledgerId } from './records.js';
 
 const HOUR = 3_600_000;
 
@@ -148,6 +148,12 @@ export interface MarkToMarket {
   readonly unrealizedAtEnd: ReadonlyMap<string, number>;
   /** Liquidation and ADL fills in [startHour, untilHour). */
   readonly liquidations: number;
+  /**
+   * Realized P&L and fees the book booked for book-realized fills (records.ts) before untilHour,
+   * summed per asset as ledger entries (`drv:realized-pnl:book:<asset>`, `drv:fee:book:<asset>`), so
+   * the published aggregates see them like a venue ledger's; never stored.
+   */
+  readonly bookLedger: CashFlow[];
 }
 
 function mtmFlow(id: string, asset: string, amount: number, at: EpochMs): CashFlow | null {
@@ -156,6 +162,41 @@ function mtmFlow(id: string, asset: string, amount: number, at: EpochMs): CashFl
   const text = Math.abs(amount).toFixed(20).replace(/0+$/, '').replace(/\.$/, '');
   if (!/[1-9]/.test(text)) return null;
   return { exchangeFlowId: id, kind: amount > 0 ? 'income' : 'expense', asset, amount: text, occurredAt: at };
+}
+
+const REALIZED_PREFIX = 'drv-mtm:realized:';
+
+/**
+ * Applies a contract fill to the book; for a book-realized fill (records.ts: a venue without a P&L
+ * ledger) also returns the cash it moves, as performance events at the fill's time: the P&L it
+ * realizes in the settle asset and its fee in the fee asset (a negative fee is a rebate).
+ */
+function applyAndRealize(book: Book, f: Fill): CashFlow[] {
+  const realized = applyContractFill(book, f);
+  if (!isBookRealized(f.exchangeTradeId)) return [];
+  const out: CashFlow[] = [];
+  const r = mtmFlow(`${REALIZED_PREFIX}${f.exchangeTradeId}`, book.get(f.symbol)!.contract.settle, realized, f.executedAt);
+  if (r !== null) out.push(r);
+  const c = mtmFlow(`drv-mtm:fee:${f.exchangeTradeId}`, f.feeAsset, -decimalToNumber(f.fee), f.executedAt);
+  if (c !== null) out.push(c);
+  return out;
+}
+
+/**
+ * The realized P&L and fees of every book-realized fill among `fills` (all the account's contract
+ * fills, oldest first: the book needs each earlier one) executed at or after `fromMs`, as the
+ * performance events the engine run books (so reconciliation and the history cut can explain the
+ * wallet with them). Empty for venues whose ledger holds that cash.
+ */
+export function bookRealizedFlows(fills: readonly Fill[], fromMs: EpochMs = Number.NEGATIVE_INFINITY): CashFlow[] {
+  if (!fills.some((f) => isBookRealized(f.exchangeTradeId))) return [];
+  const book = emptyBook();
+  const out: CashFlow[] = [];
+  for (const f of fills) {
+    const flows = applyAndRealize(book, f);
+    if (f.executedAt >= fromMs) out.push(...flows);
+  }
+  return out;
 }
 
 /**
@@ -167,8 +208,17 @@ export function markToMarket(input: MarkToMarketInput): MarkToMarket {
   const { fills, marks, startHour, untilHour } = input;
   if (untilHour < startHour || (untilHour - startHour) % HOUR !== 0) throw new AggregationInputError('mark-to-market hours are not whole hours');
   const book = emptyBook();
+  // Fills of venues without a P&L ledger: realized P&L and fee per fill, and their totals.
+  const totals = { 'realized-pnl': new Map<string, number>(), fee: new Map<string, number>() };
+  const apply = (f: Fill, flows: CashFlow[] | null): void => {
+    for (const c of applyAndRealize(book, f)) {
+      const sums = c.exchangeFlowId.startsWith(REALIZED_PREFIX) ? totals['realized-pnl'] : totals.fee;
+      sums.set(c.asset, (sums.get(c.asset) ?? 0) + (c.kind === 'income' ? 1 : -1) * decimalToNumber(c.amount));
+      flows?.push(c);
+    }
+  };
   let i = 0;
-  while (i < fills.length && fills[i]!.executedAt < startHour) applyContractFill(book, fills[i++]!);
+  while (i < fills.length && fills[i]!.executedAt < startHour) apply(fills[i++]!, null);
   const hours = (untilHour - startHour) / HOUR;
   const flows: CashFlow[] = [];
   const exposure = new Float64Array(hours);
@@ -185,7 +235,7 @@ export function markToMarket(input: MarkToMarketInput): MarkToMarket {
       const f = fills[i++]!;
       const kind = executionKindOf(f.exchangeTradeId);
       if (kind === 'liquidation' || kind === 'adl') liquidations++;
-      applyContractFill(book, f);
+      apply(f, flows);
     }
     previous = unrealizedBySettle(book, marks, end);
     for (const [asset, u] of previous) {
@@ -195,5 +245,12 @@ export function markToMarket(input: MarkToMarketInput): MarkToMarket {
     exposure[k] = grossExposure(book, marks, end);
   }
   flows.sort((a, b) => a.occurredAt - b.occurredAt);
-  return { flows, exposure, unrealizedAtEnd: previous, liquidations };
+  const bookLedger: CashFlow[] = [];
+  for (const kind of ['realized-pnl', 'fee'] as const) {
+    for (const [asset, total] of totals[kind]) {
+      const f = mtmFlow(ledgerId(kind, `book:${asset}`), asset, total, untilHour - 1);
+      if (f !== null) bookLedger.push(f);
+    }
+  }
+  return { flows, exposure, unrealizedAtEnd: previous, liquidations, bookLedger };
 }

@@ -23,6 +23,23 @@ export function executionId(kind: ExecutionKind, venueId: string): string {
   return `${PREFIX}${kind}:${venueId}`;
 }
 
+/**
+ * Executions of a venue that keeps no ledger of realized P&L and fees (MEXC futures): the book
+ * realizes their P&L when they close a position (at the fill price, against the average entry) and
+ * books their fee (`Fill.fee` in `Fill.feeAsset`), instead of a ledger. Marked inside the venue id.
+ */
+const BOOK_REALIZED = 'book:';
+
+export function bookRealizedExecutionId(kind: ExecutionKind, venueId: string): string {
+  return executionId(kind, `${BOOK_REALIZED}${venueId}`);
+}
+
+/** Whether the book, not a ledger, realizes this contract fill's P&L and fee. */
+export function isBookRealized(exchangeTradeId: string): boolean {
+  const kind = kindOf(exchangeTradeId, EXECUTION_KINDS);
+  return kind !== null && exchangeTradeId.startsWith(BOOK_REALIZED, PREFIX.length + kind.length + 1);
+}
+
 export function ledgerId(kind: LedgerKind, venueId: string): string {
   return `${PREFIX}${kind}:${venueId}`;
 }

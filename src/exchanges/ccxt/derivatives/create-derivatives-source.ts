@@ -1,6 +1,8 @@
-// Picks a venue's derivatives reader. Bybit v5 and Binance USDⓈ-M are written; COIN-M, Bitget and
-// MEXC are not yet (spot only, see the README venue table).
-import type { Exchange as CcxtExchange, binance, bybit } from 'ccxt';
+// Picks a venue's derivatives reader: Bybit v5, Binance USDⓈ-M, Bitget v2 mix, MEXC futures
+// (see docs/derivatives.md for what each reads).
+import type { Exchange as CcxtExchange, binance, bitget, bybit, mexc } from 'ccxt';
+import { BitgetDerivatives } from './bitget-derivatives.js';
+import { MexcDerivatives } from './mexc-derivatives.js';
 import { BinanceUsdmDerivatives } from './binance-usdm-derivatives.js';
 import type { CcxtVenue } from '../ccxt-client.js';
 import { BybitDerivatives } from './bybit-derivatives.js';
@@ -10,6 +12,7 @@ export function createDerivativesSource(venue: CcxtVenue, client: CcxtExchange, 
   switch (venue) {
     case 'bybit': return new BybitDerivatives(client as bybit, call, walk);
     case 'binance': return new BinanceUsdmDerivatives(client as binance, call, walk);
-    case 'bitget': case 'mexc': return undefined;
+    case 'bitget': return new BitgetDerivatives(client as bitget, call, walk);
+    case 'mexc': return new MexcDerivatives(client as mexc, call, walk);
   }
 }

@@ -2,6 +2,7 @@
 // entries as windowed streams (resumable by their own window state inside the connector's cursors),
 // and mark-price candles. One implementation per venue in this folder; the connector only wires it.
 import type { Balance, Candle, CashFlow, EpochMs, Fill } from '../../../domain/types.js';
+import { VenueError } from '../../errors.js';
 import type { WindowState } from '../ccxt-cursor.js';
 
 export interface WindowPage<T> {
@@ -34,4 +35,23 @@ export interface DerivativesSource {
    * one wallet holds everything (Bybit's unified account).
    */
   fetchWalletBalances?(signal: AbortSignal | undefined): Promise<readonly Balance[]>;
+}
+
+/**
+ * Whether the key may read the venue's derivatives accounts, asked once per connector with `run`
+ * (a cheap signed derivatives call). The spot calls before it already proved the key, so an auth
+ * refusal here (Bitget 40014, MEXC 701: the key lacks futures read access) means "no derivatives":
+ * nothing to sync, the streams' states stay where they are, and a new connector asks again. Any
+ * other failure is thrown and asked again next time.
+ */
+export function accessProbe(run: (signal: AbortSignal | undefined) => Promise<unknown>): (signal: AbortSignal | undefined) => Promise<boolean> {
+  let answer: Promise<boolean> | undefined;
+  return async (signal) => {
+    answer ??= run(signal).then(() => true, (error: unknown) => {
+      if (error instanceof VenueError && error.kind === 'auth') return false;
+      answer = undefined;
+      throw error;
+    });
+    return await answer;
+  };
 }
