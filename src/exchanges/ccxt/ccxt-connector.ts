@@ -287,15 +287,12 @@ export class CcxtConnector implements VenueConnector {
       if (typeof amount !== 'number' || !Number.isFinite(amount)) throw new VenueError(this.exchange, 'bad-response', { errorClass: 'MissingBalances' });
       if (amount !== 0) result.push({ asset, total: numberToDecimal(amount) });
     }
-    // A derivatives wallet kept apart from spot (Binance USDⓈ-M) is part of the same venue account.
-    for (const extra of await this.derivatives?.fetchWalletBalances?.(signal) ?? []) {
-      const same = result.findIndex((b) => b.asset === extra.asset);
-      if (same < 0) result.push(extra);
-      else result[same] = { asset: extra.asset, total: addDecimal(result[same]!.total, extra.total) };
-    }
-    // The venue's other wallets (wallet-balances.ts): reconciliation sums every wallet per asset.
+    // A derivatives wallet kept apart from spot (Binance USDⓈ-M) is part of the same venue account:
+    // tagged, so reconciliation attributes a difference to it (reconcile.ts sums every wallet per asset).
+    const futures = (await this.derivatives?.fetchWalletBalances?.(signal) ?? []).map((b) => ({ ...b, wallet: b.wallet ?? 'futures' }));
+    // The venue's other wallets (wallet-balances.ts).
     const others = await otherWalletBalances(this.exchange, this.client, async (operation, run) => await this.call(operation, run, signal));
-    return [...result.sort((a, b) => (a.asset < b.asset ? -1 : 1)), ...others];
+    return [...result.sort((a, b) => (a.asset < b.asset ? -1 : 1)), ...futures, ...others];
   }
 
   /**

@@ -155,3 +155,44 @@ test('through the engine: the account reconciles with the venue, income and inte
   t.true(hourOf(s.at(8))!.netFlow < 0, 'the fiat withdrawal too');
   for (const time of [s.at(15), s.at(14), s.at(12), s.at(6) - 17 * 60_000]) t.is(hourOf(time)!.netFlow, 0);
 });
+
+test('per wallet: a reward accrued in a locked Earn position and not yet in the rewards record is attributed to the earn wallet, then booked as the earn wallet\'s adjustment', async (t) => {
+  const s = scenario();
+  s.account.balances['USDT'] = String(1000 - 20 - 2 * 0.00024995);
+  s.account.balances['BNB'] = String(0.06154036 + 0.0001176 + 0.00000098 + 0.00006408);
+  s.account.balances['ETH'] = String(0.0062 - 0.0009);
+  s.extras.flexiblePositions.push({ totalAmount: '0.00687654', asset: 'USDT', productId: 'USDT001', canRedeem: true, latestAnnualPercentageRate: '0.00046558' });
+  s.extras.lockedPositions.push({ positionId: 123123, projectId: 'BNB*120', asset: 'BNB', amount: '0.0213', purchaseTime: '1646182276000', duration: '60', status: 'HOLDING' });
+  s.extras.funding.push({ asset: 'EUR', free: String(999 - 100.5 - 0.5), locked: '0', freeze: '0', withdrawing: '0', btcValuation: '0' });
+  const { connector } = await open(t, s);
+  const store = createAccountStore(db().pool);
+  const account: AccountKey = { userUid: 'extras-wallets', exchange: 'binance' };
+  await db().pool.query(sql.unsafe`INSERT INTO exchange_connections (user_uid, exchange, envelope, key_id) VALUES (${account.userUid}, 'binance', '\\x00'::bytea, 1)`);
+  const generation = (await store.loadConnection(account))!.generation;
+  const position: SyncPosition = { fillsCursor: null, cashFlowsCursor: null, engine: null };
+  const clock = new ManualClock(s.now);
+  const sync = async (mode: 'full' | 'incremental') => await runSyncActivity({ store, aggregator: inProcessAggregator, clock, costMethod: 'average' },
+    { account, generation, connector, mode, position, signal: new AbortController().signal });
+  await sync('full');
+  t.like(await store.loadReconciliation(account), { status: 'reconciled', differingAssets: 0 });
+  t.true((position.engine?.walletBalances ?? []).some((w) => w.wallet === 'earn' && w.asset === 'BNB'), 'the per-wallet balances are kept for the next comparison');
+  // 0.01 BNB accrues in the locked position; the rewards record does not show it yet. Meanwhile 0.03 BNB moved spot → funding (no event).
+  s.extras.lockedPositions[0] = { ...s.extras.lockedPositions[0]!, amount: '0.0313' };
+  s.account.balances['BNB'] = String(0.06154036 + 0.0001176 + 0.00000098 + 0.00006408 - 0.03);
+  s.extras.funding.push({ asset: 'BNB', free: '0.03', locked: '0', freeze: '0', withdrawing: '0', btcValuation: '0' });
+  clock.advance(HOUR_MS);
+  await sync('incremental');
+  t.like(await store.loadReconciliation(account), { status: 'unreconciled', differingAssets: 1 });
+  const seen = position.engine?.unreconciled ?? [];
+  t.deepEqual(seen.map((d) => d.asset), ['BNB']);
+  t.deepEqual(seen[0]!.wallets?.map((w) => [w.wallet, Number(w.difference.toFixed(10)), w.booked]), [['earn', 0.01, 0]], 'all in earn: the spot → funding move nets out');
+  t.is((await store.loadCashFlows(account, 0)).filter((c) => c.exchangeFlowId.startsWith('reconcile:')).length, 0, 'seen once: reported and flagged, not booked');
+  clock.advance(HOUR_MS);
+  await sync('incremental');
+  const booked = (await store.loadCashFlows(account, 0)).filter((c) => c.exchangeFlowId.startsWith('reconcile:'));
+  t.deepEqual(booked.map((c) => [c.exchangeFlowId.replace(/:\d+$/u, ''), c.kind, Number(c.amount).toFixed(8)]), [['reconcile:BNB@earn', 'adjustment-in', '0.01000000']]);
+  clock.advance(HOUR_MS);
+  await sync('incremental');
+  t.like(await store.loadReconciliation(account), { status: 'reconciled', differingAssets: 0 });
+  t.is((await store.loadCashFlows(account, 0)).filter((c) => c.exchangeFlowId.startsWith('reconcile:')).length, 1, 'booked once');
+});
