@@ -32,6 +32,8 @@ export interface FlexFakeState {
   /** Transfer rows (ACATS, internal, FOP) and CorporateAction rows, as in an Activity Flex query. */
   transfers: FlexAttributes[];
   corporateActions: FlexAttributes[];
+  /** OptionEAE rows (exercises, assignments, expirations and their underlying deliveries). */
+  optionEAE: FlexAttributes[];
   /** A second account in the same statement (multi-account query) with this base currency. */
   secondAccountCurrency: string | undefined;
   /** BASE_SUMMARY endingCash; omitted from the statement when undefined. */
@@ -142,6 +144,7 @@ export async function startFlexFake(token: string, queryId: string, initial: Par
     openPositions: [],
     transfers: [],
     corporateActions: [],
+    optionEAE: [],
     secondAccountCurrency: undefined,
     endingCash: '50000.25',
     script: [],
@@ -163,6 +166,7 @@ ${section('CashTransactions', 'CashTransaction', state.cashTransactions)}
 ${section('OpenPositions', 'OpenPosition', state.openPositions)}
 ${section('Transfers', 'Transfer', state.transfers)}
 ${section('CorporateActions', 'CorporateAction', state.corporateActions)}
+${section('OptionEAE', 'OptionEAE', state.optionEAE)}
 ${cashReport}
 </FlexStatement>
 ${state.secondAccountCurrency === undefined ? '' : `<FlexStatement accountId="U7654321" fromDate="20240110" toDate="20250109" period="Last365CalendarDays" whenGenerated="${state.whenGenerated}">
