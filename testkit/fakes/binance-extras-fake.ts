@@ -59,10 +59,12 @@ export interface BinanceExtrasData {
   readonly fiatOrders: FiatOrderRow[];
   readonly fiatPayments: FiatPaymentRow[];
   readonly interest: InterestRow[];
+  /** Isolated margin pairs of the account (GET /sapi/v1/margin/isolated/account), e.g. BNBUSDT. */
+  readonly isolatedPairs: string[];
 }
 
 export function emptyBinanceExtras(): BinanceExtrasData {
-  return { funding: [], flexiblePositions: [], lockedPositions: [], convert: [], dust: [], flexibleRewards: [], lockedRewards: [], fiatOrders: [], fiatPayments: [], interest: [] };
+  return { funding: [], flexiblePositions: [], lockedPositions: [], convert: [], dust: [], flexibleRewards: [], lockedRewards: [], fiatOrders: [], fiatPayments: [], interest: [], isolatedPairs: [] };
 }
 
 type Fail = (msg: string) => FakeReply;
@@ -162,7 +164,25 @@ export function binanceExtraRoutes(data: BinanceExtrasData, fail: Fail): Route[]
     return { status: 200, body: { rows: page, total: rows.length } };
   };
 
+  /**
+   * https://developers.binance.com/docs/margin_trading/account/Query-Isolated-Margin-Account-Info:
+   * the response example's asset entry, one per pair, balances zero.
+   */
+  const isolatedAsset = (asset: string) => ({
+    asset, borrowEnabled: true, borrowed: '0.00000000', free: '0.00000000', interest: '0.00000000', locked: '0.00000000',
+    netAsset: '0.00000000', netAssetOfBtc: '0.00000000', repayEnabled: true, totalAsset: '0.00000000',
+  });
+  const isolatedAccount = (): FakeReply => ({ status: 200, body: {
+    assets: data.isolatedPairs.map((symbol) => ({
+      baseAsset: isolatedAsset(symbol.replace(/(USDT|BUSD|BTC)$/u, '')), quoteAsset: isolatedAsset(/(USDT|BUSD|BTC)$/u.exec(symbol)?.[1] ?? 'USDT'),
+      symbol, isolatedCreated: true, enabled: true, marginLevel: '0.00000000', marginLevelStatus: 'EXCESSIVE', marginRatio: '0.00000000',
+      indexPrice: '10000.00000000', liquidatePrice: '1000.00000000', liquidateRate: '1.00000000', tradeEnabled: true,
+    })),
+    totalAssetOfBtc: '0.00000000', totalLiabilityOfBtc: '0.00000000', totalNetAssetOfBtc: '0.00000000',
+  } });
+
   return [
+    { method: 'GET', path: '/sapi/v1/margin/isolated/account', signed: true, handle: isolatedAccount },
     { method: 'POST', path: '/sapi/v1/asset/get-funding-asset', signed: true, handle: () => ({ status: 200, body: data.funding }) },
     { method: 'GET', path: '/sapi/v1/simple-earn/flexible/position', signed: true, handle: positions(data.flexiblePositions) },
     { method: 'GET', path: '/sapi/v1/simple-earn/locked/position', signed: true, handle: positions(data.lockedPositions) },

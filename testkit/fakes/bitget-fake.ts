@@ -4,6 +4,7 @@
 import { addDecimal } from '../../src/domain/decimal-string.js';
 import { FakeVenueServer, MALFORMED_BODY, hmacSha256, header, intParam, safeEqual, type Dialect, type FakeReply, type FakeRequest, type Route } from './fake-server.js';
 import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticVenueFakeOptions, type SyntheticTransfer } from './history.js';
+import { bitgetMarginRoutes, type BitgetMarginData } from './bitget-margin-routes.js';
 
 /**
  * `repeatBorderFill`: an idLessThan page also holds the record with that id.
@@ -12,6 +13,8 @@ import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticVenueFakeOptions, ty
 export interface BitgetFakeOptions extends SyntheticVenueFakeOptions {
   readonly passphrase: string;
   readonly authorities?: readonly string[];
+  /** Margin interest records (bitget-margin-routes.ts); none by default. */
+  readonly margin?: BitgetMarginData;
 }
 
 /**
@@ -139,6 +142,7 @@ export function createBitgetFake(options: BitgetFakeOptions): FakeVenueServer {
     { method: 'GET', path: '/api/v2/spot/wallet/deposit-records', signed: true, handle: wallet('deposit') },
     { method: 'GET', path: '/api/v2/spot/wallet/withdrawal-records', signed: true, handle: wallet('withdrawal') },
     { method: 'GET', path: '/api/v2/spot/account/info', signed: true, handle: () => ok(bitgetAccountInfo(options.authorities)) },
+    ...bitgetMarginRoutes(options.margin ?? { crossed: [], isolated: [] }, ok, fail),
   ];
   server = new FakeVenueServer(dialect, routes);
   return server;

@@ -21,6 +21,7 @@ import { createDerivativesSource } from './derivatives/create-derivatives-source
 import type { DerivativesSource } from './derivatives/derivatives-source.js';
 import { BinanceExtras } from './binance-extras.js';
 import { BybitExtras } from './bybit-extras.js';
+import { BitgetExtras } from './bitget-extras.js';
 import { otherWalletBalances } from './wallet-balances.js';
 import { walkExtraStream, type ExtraPage, type ExtraStream, type ExtrasCall, type VenueExtras } from './extra-streams.js';
 
@@ -398,13 +399,14 @@ export class CcxtConnector implements VenueConnector {
     return since === null && Number.isFinite(earliest) ? Math.max(0, earliest) : this.historyStartMs;
   }
 
-  /** Extra streams of the venue (binance-extras.ts, bybit-extras.ts), each walked from its own window state. */
+  /** Extra streams of the venue (binance-extras.ts, bybit-extras.ts, bitget-extras.ts), each walked from its own window state. */
   private async *walkExtras<T>(
     pick: (extras: VenueExtras) => readonly ExtraStream<T>[], states: CashFlowsCursor['extras'], firstActivity: number | (() => number), signal: AbortSignal | undefined,
   ): AsyncIterable<ExtraPage<T>> {
     const call: ExtrasCall = async (operation, run) => await this.call(operation, run, signal);
     const extras = this.exchange === 'binance' ? new BinanceExtras(this.client as binance, call, this.baseCurrency)
-      : this.exchange === 'bybit' ? new BybitExtras(this.client as bybit, call) : undefined;
+      : this.exchange === 'bybit' ? new BybitExtras(this.client as bybit, call)
+        : this.exchange === 'bitget' ? new BitgetExtras(this.client as bitget, call) : undefined;
     if (extras === undefined) return;
     const now = this.now();
     for (const stream of pick(extras)) {

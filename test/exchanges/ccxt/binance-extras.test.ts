@@ -196,3 +196,24 @@ test('per wallet: a reward accrued in a locked Earn position and not yet in the 
   t.like(await store.loadReconciliation(account), { status: 'reconciled', differingAssets: 0 });
   t.is((await store.loadCashFlows(account, 0)).filter((c) => c.exchangeFlowId.startsWith('reconcile:')).length, 1, 'booked once');
 });
+
+test('isolated margin interest is read per isolated pair (the query without isolatedSymbol answers for cross margin only), an expense in the borrowed asset', async (t) => {
+  const s = scenario();
+  s.extras.interest.length = 0;
+  // The documented example row (isolatedSymbol BNBUSDT; no rawAsset for isolated margin in Binance's note, kept here as the fake's row type has it).
+  s.extras.interest.push({ txId: '1352286576452864729', interestAccuredTime: s.at(5), asset: 'USDT', rawAsset: 'USDT', principal: '45.3313', interest: '0.00024995', interestRate: '0.00013233', type: 'ON_BORROW', isolatedSymbol: 'BNBUSDT' });
+  s.extras.interest.push({ txId: '1352286576452864730', interestAccuredTime: s.at(4), asset: 'BNB', rawAsset: 'BNB', principal: '1.5', interest: '0.0001', interestRate: '0.00006667', type: 'PERIODIC', isolatedSymbol: 'BNBUSDT' });
+  s.extras.isolatedPairs.push('BNBUSDT', 'ETHUSDT');
+  const { connector, requests } = await open(t, s);
+  const flows = await collect(connector.fetchCashFlows(null));
+  const interest = flows.items.filter((c) => c.exchangeFlowId.startsWith('interest:'));
+  t.deepEqual(interest.map((c) => [c.exchangeFlowId, c.kind, c.asset, c.amount]).sort(), [
+    ['interest:1352286576452864729', 'expense', 'USDT', '0.00024995'],
+    ['interest:1352286576452864730', 'expense', 'BNB', '0.0001'],
+  ]);
+  t.is(requests().filter((p) => p === '/sapi/v1/margin/isolated/account').length, 1, 'the pairs are asked once per sync');
+  // About 30 days of history: one or two windows, each one cross query and one per pair.
+  const interestQueries = requests().filter((p) => p === '/sapi/v1/margin/interestHistory').length;
+  t.true(interestQueries >= 3 && interestQueries <= 6, String(interestQueries));
+  t.is((await collect(connector.fetchCashFlows(flows.cursor))).items.length, 0, 'read once');
+});
