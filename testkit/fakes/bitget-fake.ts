@@ -89,7 +89,8 @@ export function createBitgetFake(options: BitgetFakeOptions): FakeVenueServer {
     return ok(result.map((f) => ({
       userId: '8000000001', symbol: marketId(f), orderId: String(f.orderId), tradeId: String(f.id), orderType: 'limit', side: f.side,
       priceAvg: f.price, size: f.qty, amount: (Number(f.qty) * Number(f.price)).toFixed(8),
-      feeDetail: { deduction: 'no', feeCoin: f.feeAsset, totalDeductionFee: '', totalFee: `-${f.fee}` },
+      // A fee paid is negative in totalFee; a maker rebate (a negative fee here) is positive.
+      feeDetail: { deduction: 'no', feeCoin: f.feeAsset, totalDeductionFee: '', totalFee: f.fee.startsWith('-') ? f.fee.slice(1) : `-${f.fee}` },
       tradeScope: f.maker ? 'maker' : 'taker', cTime: String(f.time), uTime: String(f.time),
     })));
   };

@@ -1,6 +1,7 @@
-// Bitget margin borrow interest (cross and isolated) through the real ccxt connector against the
-// fake Bitget (testkit/fakes/bitget-margin-routes.ts: bodies of Bitget's documented examples), then
-// through the engine: interest is an expense in the borrowed coin, performance, never a flow.
+// Bitget maker rebates and margin borrow interest (cross and isolated) through the real ccxt
+// connector against the fake Bitget (testkit/fakes/bitget-fake.ts, bitget-margin-routes.ts: bodies of
+// Bitget's documented examples), then through the engine: a rebate is a negative fee (money received);
+// interest is an expense in the borrowed coin, performance, never a flow.
 import test from 'ava';
 import { aggregate } from '../../../src/domain/in-process-aggregator.js';
 import type { CashFlow, Fill } from '../../../src/domain/types.js';
@@ -58,4 +59,29 @@ test('bitget: cross and isolated margin interest become expenses in the borrowed
   t.is(r.hourlyReturns.reduce((s, h) => s + h.netFlow, 0), 1000, 'only the deposit is a flow');
   const isolatedHour = r.hourlyReturns.find((h) => h.hourStart === Math.floor(hour(3) / HOUR_MS) * HOUR_MS)!;
   t.true(isolatedHour.return < 0, 'interest is a loss of its hour');
+});
+
+test('bitget: a maker rebate (a positive totalFee) arrives as a negative fee and goes through the engine as money received', async (t) => {
+  const now = Date.now();
+  const at = Math.floor((now - 2 * DAY_MS) / HOUR_MS) * HOUR_MS + 10 * 60_000;
+  const account: SyntheticAccount = { markets: [{ base: 'BTC', quote: 'USDT' }], fills: [], transfers: [], balances: {}, nextId: 910_001 };
+  addTransfer(account, { kind: 'deposit', asset: 'USDT', amount: '10000', fee: '0', time: now - 5 * DAY_MS });
+  // Maker buy of 0.1 BTC at 50,000 with a rebate of 0.5 USDT (Bitget's fills example shape, feeDetail.totalFee positive).
+  account.fills.push({ id: 910_100, orderId: 910_100, base: 'BTC', quote: 'USDT', side: 'buy', qty: '0.1', price: '50000', fee: '-0.5', feeAsset: 'USDT', time: at, maker: true });
+  account.balances['USDT'] = '5000.5';
+  account.balances['BTC'] = '0.1';
+  const fake = createBitgetFake({ account, apiKey: KEY, secret: SECRET, passphrase: PASS });
+  const baseUrl = await fake.start();
+  const connector = createCcxtConnector('bitget', { apiKey: KEY, secret: SECRET, passphrase: PASS }, {
+    enclaveMode: false, baseUrl, rateLimitMs: 0, historyStartMs: now - 30 * DAY_MS, settleLagMs: 1000,
+    retry: { baseDelayMs: 5, maxDelayMs: 50, budgetMs: 10_000, maxAttempts: 3, attemptTimeoutMs: 10_000 },
+  });
+  t.teardown(async () => { await connector.close(); await fake.stop(); });
+  const fills = (await collect<Fill>(connector.fetchFills(null))).items;
+  t.deepEqual(fills.map((f) => [f.side, f.quantity, f.price, f.fee, f.feeAsset]), [['buy', '0.1', '50000', '-0.5', 'USDT']]);
+  const flows = (await collect<CashFlow>(connector.fetchCashFlows(null))).items;
+  const r = aggregate({ baseCurrency: 'USDT', costMethod: 'average', state: null, openingBalances: [], fills, cashFlows: flows, candles: [], untilHour: Math.floor(now / HOUR_MS) * HOUR_MS });
+  const usdt = r.state.positions.find((p) => p.asset === 'USDT')!;
+  t.true(Math.abs(usdt.quantity - 5000.5) < 1e-9, 'the rebate is paid in');
+  t.true(r.totalFees < 0, 'net fees are negative');
 });
