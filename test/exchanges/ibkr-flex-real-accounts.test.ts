@@ -148,6 +148,20 @@ test('a statement whose accounts have different base currencies is refused, not 
   t.is((error as VenueError).kind, 'rejected');
 });
 
+test('a statement that states no base currency is refused unless the connection names one; a stated base other than the configured one is refused', async (t) => {
+  const trades = [flexTrade({ tradeID: '61', dateTime: '20250102;100000' })];
+  const silent = await startFlexFake(TOKEN, QUERY, { baseCurrency: '', trades });
+  t.teardown(() => silent.close());
+  const error = await t.throwsAsync(collect<Fill>(createIbkrFlexConnector(credential, options(silent.url)).fetchFills(null)));
+  t.true(error instanceof VenueError);
+  t.is((error as VenueError).kind, 'rejected');
+  t.is((await collect<Fill>(createIbkrFlexConnector(credential, options(silent.url, { baseCurrency: 'USD' })).fetchFills(null))).items.length, 1, 'named by the connection: read in it');
+  const eur = await startFlexFake(TOKEN, QUERY, { baseCurrency: 'EUR', trades });
+  t.teardown(() => eur.close());
+  t.is((await t.throwsAsync(collect<Fill>(createIbkrFlexConnector(credential, options(eur.url)).fetchFills(null))) as VenueError).kind, 'rejected');
+  t.is((await collect<Fill>(createIbkrFlexConnector(credential, options(eur.url, { baseCurrency: 'EUR' })).fetchFills(null))).items[0]!.quoteAsset, 'EUR');
+});
+
 // OptionEAE rows of csingley/capgains' Flex reader test (tests/test_flex_reader.py,
 // OptionsExercisTestCase: VXX 05AUG11 20 C, 20 contracts, 2,000 shares delivered at the strike,
 // tradeIDs 590365479/590365480), moved to January 2025 and turned from the assignment of short

@@ -23,6 +23,7 @@ export type FlexAttributes = Readonly<Record<string, string>>;
 
 export interface FlexFakeState {
   accountId: string;
+  /** The AccountInformation currency; '' leaves AccountInformation out (a query without that section). */
   baseCurrency: string;
   /** When the statement says it was generated, e.g. "20250110;120000". */
   whenGenerated: string;
@@ -160,7 +161,7 @@ export async function startFlexFake(token: string, queryId: string, initial: Par
 <FlexQueryResponse queryName="track-record" type="AF">
 <FlexStatements count="1">
 <FlexStatement accountId="${state.accountId}" fromDate="20240110" toDate="20250109" period="Last365CalendarDays" whenGenerated="${state.whenGenerated}">
-${element('AccountInformation', { accountId: state.accountId, currency: state.baseCurrency, name: 'Test Account' })}
+${state.baseCurrency === '' ? '' : element('AccountInformation', { accountId: state.accountId, currency: state.baseCurrency, name: 'Test Account' })}
 ${section('Trades', 'Trade', state.trades)}
 ${section('CashTransactions', 'CashTransaction', state.cashTransactions)}
 ${section('OpenPositions', 'OpenPosition', state.openPositions)}
