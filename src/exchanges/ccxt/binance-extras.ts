@@ -28,6 +28,7 @@ import { decimalToNumber } from '../../domain/decimal.js';
 import type { CashFlow, EpochMs, Fill } from '../../domain/types.js';
 import { VenueError } from '../errors.js';
 import type { ExtraRecord, ExtraStream, ExtrasCall, VenueExtras } from './extra-streams.js';
+import { unlessNoMargin } from './wallet-balances.js';
 
 const DAY_MS = 86_400_000;
 
@@ -236,8 +237,8 @@ export class BinanceExtras implements VenueExtras {
 
   /** Isolated-margin borrow interest: the same rows, asked per isolated pair. */
   private async isolatedInterest(from: EpochMs, to: EpochMs): Promise<ExtraRecord<CashFlow>[]> {
-    this.isolatedPairs ??= this.call('isolatedMarginAccount', async () => await this.client.sapiGetMarginIsolatedAccount({}))
-      .then((body) => parse(isolatedAccountBody, body, 'IsolatedMarginAccount').assets.map((a) => a.symbol));
+    this.isolatedPairs ??= this.call('isolatedMarginAccount', async () => await unlessNoMargin(async () => await this.client.sapiGetMarginIsolatedAccount({})))
+      .then((body) => (body === null ? [] : parse(isolatedAccountBody, body, 'IsolatedMarginAccount').assets.map((a) => a.symbol)));
     const out: ExtraRecord<CashFlow>[] = [];
     for (const symbol of await this.isolatedPairs) out.push(...await this.marginInterest(from, to, symbol));
     return out;

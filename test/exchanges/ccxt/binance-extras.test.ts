@@ -217,3 +217,39 @@ test('isolated margin interest is read per isolated pair (the query without isol
   t.true(interestQueries >= 3 && interestQueries <= 6, String(interestQueries));
   t.is((await collect(connector.fetchCashFlows(flows.cursor))).items.length, 0, 'read once');
 });
+
+test('margin wallets: cross margin counts at its net asset (a borrow moves nothing, interest lowers it), so a transfer into margin reconciles; a margin trade the history does not read is attributed to the margin wallet', async (t) => {
+  const s = scenario();
+  s.account.balances['USDT'] = String(1000 - 20 - 500);
+  s.account.balances['BNB'] = String(0.06154036 + 0.0001176 + 0.00000098 + 0.00006408);
+  s.account.balances['ETH'] = String(0.0062 - 0.0009);
+  s.extras.flexiblePositions.push({ totalAmount: '0.00687654', asset: 'USDT', productId: 'USDT001', canRedeem: true, latestAnnualPercentageRate: '0.00046558' });
+  s.extras.lockedPositions.push({ positionId: 123123, projectId: 'BNB*120', asset: 'BNB', amount: '0.0213', purchaseTime: '1646182276000', duration: '60', status: 'HOLDING' });
+  s.extras.funding.push({ asset: 'EUR', free: String(999 - 100.5 - 0.5), locked: '0', freeze: '0', withdrawing: '0', btcValuation: '0' });
+  // 500 USDT moved spot → cross margin (no event), 100 USDT borrowed, the two interest rows of the scenario charged there.
+  const net = 500 - 2 * 0.00024995;
+  s.extras.margin = [{ asset: 'USDT', borrowed: '100', free: String(net + 100), interest: '0', locked: '0', netAsset: String(net) }];
+  const { connector } = await open(t, s);
+  const store = createAccountStore(db().pool);
+  const account: AccountKey = { userUid: 'extras-margin', exchange: 'binance' };
+  await db().pool.query(sql.unsafe`INSERT INTO exchange_connections (user_uid, exchange, envelope, key_id) VALUES (${account.userUid}, 'binance', '\\x00'::bytea, 1)`);
+  const generation = (await store.loadConnection(account))!.generation;
+  const position: SyncPosition = { fillsCursor: null, cashFlowsCursor: null, engine: null };
+  const clock = new ManualClock(s.now);
+  const sync = async (mode: 'full' | 'incremental') => await runSyncActivity({ store, aggregator: inProcessAggregator, clock, costMethod: 'average' },
+    { account, generation, connector, mode, position, signal: new AbortController().signal });
+  t.deepEqual((await connector.fetchBalances()).filter((b) => b.wallet === 'margin').map((b) => [b.asset, Number(b.total)]), [['USDT', net]]);
+  await sync('full');
+  t.like(await store.loadReconciliation(account), { status: 'reconciled', differingAssets: 0 });
+  // A cross-margin buy of 0.001 BTC for 50 USDT: /api/v3/myTrades (spot) does not serve it.
+  s.extras.margin = [
+    { asset: 'USDT', borrowed: '100', free: String(net + 50), interest: '0', locked: '0', netAsset: String(net - 50) },
+    { asset: 'BTC', borrowed: '0', free: '0.001', interest: '0', locked: '0', netAsset: '0.001' },
+  ];
+  clock.advance(HOUR_MS);
+  await sync('incremental');
+  t.like(await store.loadReconciliation(account), { status: 'unreconciled', differingAssets: 2 });
+  const seen = new Map((position.engine?.unreconciled ?? []).map((d) => [d.asset, d.wallets?.map((w) => [w.wallet, Number(w.difference.toFixed(8))])]));
+  t.deepEqual(seen.get('BTC'), [['margin', 0.001]]);
+  t.deepEqual(seen.get('USDT'), [['margin', -50]]);
+});
