@@ -13,9 +13,15 @@ export interface BitgetInterestRow {
   readonly interestAmount: string; readonly interstType: 'first' | 'scheduled'; readonly cTime: number; readonly symbol?: string;
 }
 
+/** One margin asset row (GET /api/v2/margin/{crossed,isolated}/account/assets, examples quoted in ccxt's bitget.js fetchBalance). */
+export interface BitgetMarginAssetRow { readonly coin: string; readonly totalAmount: string; readonly borrow: string; readonly interest: string; readonly net: string; readonly symbol?: string }
+
 export interface BitgetMarginData {
   readonly crossed: BitgetInterestRow[];
   readonly isolated: BitgetInterestRow[];
+  /** Margin account assets; none by default (an account that never used margin: an empty list). */
+  readonly crossedAssets?: BitgetMarginAssetRow[];
+  readonly isolatedAssets?: BitgetMarginAssetRow[];
 }
 
 export function bitgetMarginRoutes(data: BitgetMarginData, ok: (data: unknown) => FakeReply, fail: (status: number, code: string, msg: string) => FakeReply): Route[] {
@@ -35,7 +41,12 @@ export function bitgetMarginRoutes(data: BitgetMarginData, ok: (data: unknown) =
       maxId: rows[0]?.interestId ?? null, minId: rows.at(-1)?.interestId ?? null,
     });
   };
+  const assets = (rows: readonly BitgetMarginAssetRow[] | undefined) => (): FakeReply => ok((rows ?? []).map((r) => ({
+    ...r, available: r.totalAmount, frozen: '0', coupon: '0', cTime: '1759828511592', uTime: '1759828511592',
+  })));
   return [
+    { method: 'GET', path: '/api/v2/margin/crossed/account/assets', signed: true, handle: assets(data.crossedAssets) },
+    { method: 'GET', path: '/api/v2/margin/isolated/account/assets', signed: true, handle: assets(data.isolatedAssets) },
     { method: 'GET', path: '/api/v2/margin/crossed/interest-history', signed: true, handle: history('crossed') },
     { method: 'GET', path: '/api/v2/margin/isolated/interest-history', signed: true, handle: history('isolated') },
   ];

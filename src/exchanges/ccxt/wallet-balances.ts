@@ -9,10 +9,11 @@
 // count at their net asset (free + locked − borrowed − interest): a borrow moves nothing, interest
 // lowers it as the interest records do; an account that never opened margin answers -3003.
 import { z } from 'zod';
-import type { binance, bybit } from 'ccxt';
+import type { binance, bitget, bybit } from 'ccxt';
 import { addDecimal, isZeroDecimal, normalizeDecimal } from '../../domain/decimal-string.js';
 import type { Balance } from '../../domain/types.js';
 import { VenueError } from '../errors.js';
+import { classifyCcxtError } from './ccxt-errors.js';
 import { ExchangeError } from './ccxt-modules.js';
 import type { CcxtVenue } from './ccxt-client.js';
 import type { ExtrasCall } from './extra-streams.js';
@@ -31,6 +32,12 @@ const crossMarginBody = z.object({ userAssets: z.array(z.object({ asset: z.strin
 /** Docs: https://developers.binance.com/docs/margin_trading/account/Query-Isolated-Margin-Account-Info (assets[].baseAsset/quoteAsset). */
 const isolatedSide = z.object({ asset: z.string(), netAsset: decimal });
 const isolatedMarginBody = z.object({ assets: z.array(z.object({ baseAsset: isolatedSide, quoteAsset: isolatedSide })) });
+/**
+ * Docs: https://www.bitget.com/api-doc/margin/cross/account/Get-Cross-Assets and
+ * https://www.bitget.com/api-doc/margin/isolated/account/Get-Isolated-Assets (examples also quoted in
+ * ccxt's bitget.js fetchBalance); `net` = totalAmount − borrow − interest.
+ */
+const bitgetMarginBody = z.object({ data: z.array(z.object({ coin: z.string(), net: decimal })).nullable().transform((x) => x ?? []) });
 /** Docs: https://bybit-exchange.github.io/docs/v5/asset/balance/all-balance (accountType FUND). */
 const bybitFundBody = z.object({ result: z.object({ balance: z.array(z.object({ coin: z.string(), walletBalance: decimal })) }) });
 
@@ -59,6 +66,21 @@ export async function unlessNoMargin(run: () => Promise<unknown>): Promise<unkno
   }
 }
 
+/**
+ * A Bitget margin wallet the key cannot read or the account never opened: refused for good (not a
+ * transient failure) means no such wallet here, so reconciliation still runs; what sits there then
+ * shows as an unreconciled difference instead of failing every balance read.
+ */
+async function unlessRefused(run: () => Promise<unknown>): Promise<unknown> {
+  try {
+    return await run();
+  } catch (error) {
+    const kind = classifyCcxtError(error, undefined).kind;
+    if (kind === 'rejected' || kind === 'auth') return null;
+    throw error;
+  }
+}
+
 async function pagedRows<R>(fetchPage: (current: number) => Promise<{ rows: R[]; total: number }>): Promise<R[]> {
   const out: R[] = [];
   for (let current = 1; ; current += 1) {
@@ -68,7 +90,7 @@ async function pagedRows<R>(fetchPage: (current: number) => Promise<{ rows: R[];
   }
 }
 
-/** Balances of the venue's other wallets, each tagged with its wallet (none for MEXC and Bitget spot). */
+/** Balances of the venue's other wallets, each tagged with its wallet (none for MEXC). */
 export async function otherWalletBalances(venue: CcxtVenue, client: unknown, call: ExtrasCall): Promise<Balance[]> {
   switch (venue) {
     case 'binance': {
@@ -90,7 +112,15 @@ export async function otherWalletBalances(venue: CcxtVenue, client: unknown, cal
       const fund = parse(venue, bybitFundBody, await call('fundingWallet', async () => await b.privateGetV5AssetTransferQueryAccountCoinsBalance({ accountType: 'FUND' })));
       return tagged('funding', fund.result.balance.map((c) => [c.coin, c.walletBalance] as const));
     }
-    case 'bitget':
+    case 'bitget': {
+      const b = client as bitget;
+      const cross = await call('crossMarginAssets', async () => await unlessRefused(async () => await b.privateMarginGetV2MarginCrossedAccountAssets({})));
+      const isolated = await call('isolatedMarginAssets', async () => await unlessRefused(async () => await b.privateMarginGetV2MarginIsolatedAccountAssets({})));
+      return [
+        ...(cross === null ? [] : tagged('margin', parse(venue, bitgetMarginBody, cross).data.map((a) => [a.coin, a.net] as const))),
+        ...(isolated === null ? [] : tagged('isolated', parse(venue, bitgetMarginBody, isolated).data.map((a) => [a.coin, a.net] as const))),
+      ];
+    }
     case 'mexc':
       return [];
   }

@@ -4,6 +4,7 @@
 // interest is an expense in the borrowed coin, performance, never a flow.
 import test from 'ava';
 import { aggregate } from '../../../src/domain/in-process-aggregator.js';
+import { reconcile } from '../../../src/domain/reconcile.js';
 import type { CashFlow, Fill } from '../../../src/domain/types.js';
 import type { Page } from '../../../src/exchanges/connector.js';
 import { createCcxtConnector } from '../../../src/exchanges/ccxt/ccxt-connector.js';
@@ -35,8 +36,13 @@ test('bitget: cross and isolated margin interest become expenses in the borrowed
     crossed.push({ interestId: String(1112122013642272769n + BigInt(i)), interestCoin: 'USDT', dailyInterestRate: '0.00041', loanCoin: 'USDT', interestAmount: '0.00000285', interstType: 'scheduled', cTime: hour(10) + i * HOUR_MS });
   }
   const isolated: BitgetInterestRow[] = [{ interestId: '1112125304879067137', interestCoin: 'USDT', dailyInterestRate: '0.00041095', loanCoin: 'USDT', interestAmount: '0.0000685', interstType: 'first', symbol: 'BTCUSDT', cTime: hour(3) }];
-  account.balances['USDT'] = String(1000 - 0.00006834 - 150 * 0.00000285 - 0.0000685);
-  const fake = createBitgetFake({ account, apiKey: KEY, secret: SECRET, passphrase: PASS, margin: { crossed, isolated } });
+  // 400 USDT moved to cross margin and 100 to the BTCUSDT isolated pair (no events); the interest was charged there.
+  const left = 1000 - 0.00006834 - 150 * 0.00000285 - 0.0000685;
+  account.balances['USDT'] = '500';
+  const crossNet = String(400 - 0.00006834 - 150 * 0.00000285);
+  const crossedAssets = [{ coin: 'USDT', totalAmount: String(Number(crossNet) + 50), borrow: '50', interest: '0', net: crossNet }];
+  const isolatedAssets = [{ symbol: 'BTCUSDT', coin: 'USDT', totalAmount: String(100 - 0.0000685), borrow: '0', interest: '0', net: String(100 - 0.0000685) }];
+  const fake = createBitgetFake({ account, apiKey: KEY, secret: SECRET, passphrase: PASS, margin: { crossed, isolated, crossedAssets, isolatedAssets } });
   const baseUrl = await fake.start();
   const connector = createCcxtConnector('bitget', { apiKey: KEY, secret: SECRET, passphrase: PASS }, {
     enclaveMode: false, baseUrl, rateLimitMs: 0, historyStartMs: now - 30 * DAY_MS, settleLagMs: 1000,
@@ -55,7 +61,12 @@ test('bitget: cross and isolated margin interest become expenses in the borrowed
 
   const fills = (await collect<Fill>(connector.fetchFills(null))).items;
   const r = aggregate({ baseCurrency: 'USDT', costMethod: 'average', state: null, openingBalances: [], fills, cashFlows: flows.items, candles: [], untilHour: Math.floor(now / HOUR_MS) * HOUR_MS });
-  t.true(Math.abs(r.snapshot!.equity - Number(account.balances['USDT'])) < 1e-9, 'equity is what the venue holds');
+  t.true(Math.abs(r.snapshot!.equity - left) < 1e-9, 'equity is what the venue holds');
+  // The margin wallets count at their net asset (a borrow moves nothing): the account reconciles.
+  const balances = await connector.fetchBalances();
+  t.deepEqual(balances.filter((b) => b.wallet !== undefined).map((b) => [b.wallet, b.asset]), [['margin', 'USDT'], ['isolated', 'USDT']]);
+  const check = reconcile({ positions: r.state.positions, pendingFills: [], pendingFlows: [], balances, marks: new Map(), baseCurrency: 'USDT', foundAt: now, previous: [] });
+  t.deepEqual(check.differences, []);
   t.is(r.hourlyReturns.reduce((s, h) => s + h.netFlow, 0), 1000, 'only the deposit is a flow');
   const isolatedHour = r.hourlyReturns.find((h) => h.hourStart === Math.floor(hour(3) / HOUR_MS) * HOUR_MS)!;
   t.true(isolatedHour.return < 0, 'interest is a loss of its hour');
