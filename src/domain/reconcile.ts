@@ -118,16 +118,23 @@ export function reconcile(input: ReconcileInput): Reconciliation {
   const relativeTolerance = input.relativeTolerance ?? 1e-6;
   const rebuilt = applyRecords(new Map(input.positions.map((p) => [p.asset, p.quantity])), input.pendingFills, input.pendingFlows);
   const venue = new Map<string, number>();
-  const walletBalances = new Map<string, number>();
-  const walletKey = (asset: string, wallet: string): string => `${asset}\u0000${wallet}`;
+  /** Per asset, per wallet. */
+  const walletBalances = new Map<string, Map<string, number>>();
+  const add = (into: Map<string, Map<string, number>>, asset: string, wallet: string, q: number): void => {
+    const wallets = into.get(asset) ?? new Map<string, number>();
+    wallets.set(wallet, (wallets.get(wallet) ?? 0) + q);
+    into.set(asset, wallets);
+  };
   for (const b of input.balances) {
     const q = decimalToNumber(b.total);
     venue.set(b.asset, (venue.get(b.asset) ?? 0) + q);
-    const key = walletKey(b.asset, b.wallet ?? MAIN_WALLET);
-    walletBalances.set(key, (walletBalances.get(key) ?? 0) + q);
+    add(walletBalances, b.asset, b.wallet ?? MAIN_WALLET, q);
   }
   const byWallet = input.balances.some((b) => b.wallet !== undefined);
-  const previousBalances = new Map((input.previousWalletBalances ?? []).map((w) => [walletKey(w.asset, w.wallet), w.total]));
+  const previousBalances = new Map<string, Map<string, number>>();
+  for (const w of input.previousWalletBalances ?? []) add(previousBalances, w.asset, w.wallet, w.total);
+  const previousDifferences = new Map(input.previous.map((d) => [d.asset, d]));
+  const none = new Map<string, number>();
   const markOf = (asset: string): number | undefined => (asset === input.baseCurrency ? 1 : input.marks.get(asset));
   const assets = [...new Set([...rebuilt.keys(), ...venue.keys()])].sort();
   const differences: AssetDifference[] = [];
@@ -145,9 +152,9 @@ export function reconcile(input: ReconcileInput): Reconciliation {
     const value = mark === undefined ? null : Math.abs(difference) * mark;
     if (value !== null && value < valueTolerance) continue;
     if (value !== null) unexplained += value;
-    const before = input.previous.find((d) => d.asset === asset);
+    const before = previousDifferences.get(asset);
     const shares = byWallet
-      ? attribute(asset, difference, expected, before, walletBalances, previousBalances, input.previousWalletBalances !== undefined, walletKey)
+      ? attribute(difference, expected, before, walletBalances.get(asset) ?? none, previousBalances.get(asset) ?? none, input.previousWalletBalances !== undefined)
       : [{ wallet: MAIN_WALLET, difference }];
     // What the previous reconciliation left unbooked per wallet: only that can be confirmed now.
     const residual = new Map((before === undefined ? [] : previousShares(before)).map((w) => [w.wallet, w.difference - w.booked]));
@@ -176,10 +183,8 @@ export function reconcile(input: ReconcileInput): Reconciliation {
   const hourStart = Math.floor(input.foundAt / HOUR_MS) * HOUR_MS;
   const gaps: DataGap[] = differences.map((d) => ({ kind: 'unreconciled', asset: d.asset, hourStart, treatment: UNRECONCILED_TREATMENT }));
   const walletList = byWallet
-    ? [...walletBalances].filter(([, total]) => total !== 0).map(([key, total]) => {
-      const [asset = '', wallet = MAIN_WALLET] = key.split('\u0000');
-      return { asset, wallet, total };
-    }).sort((a, b) => (a.asset === b.asset ? (a.wallet < b.wallet ? -1 : 1) : a.asset < b.asset ? -1 : 1))
+    ? [...walletBalances].flatMap(([asset, wallets]) => [...wallets].filter(([, total]) => total !== 0).map(([wallet, total]) => ({ asset, wallet, total })))
+      .sort((a, b) => (a.asset === b.asset ? (a.wallet < b.wallet ? -1 : 1) : a.asset < b.asset ? -1 : 1))
     : [];
   return { at: input.foundAt, differences, adjustments, explainedShare, venueEquity, gaps, walletBalances: walletList };
 }
@@ -195,9 +200,8 @@ function previousShares(d: AssetDifference): readonly WalletDifference[] {
  * beyond the records, in proportion to that move (all to the main wallet when none did).
  */
 function attribute(
-  asset: string, difference: number, expected: number, before: AssetDifference | undefined,
+  difference: number, expected: number, before: AssetDifference | undefined,
   balances: ReadonlyMap<string, number>, previous: ReadonlyMap<string, number>, previousKnown: boolean,
-  walletKey: (asset: string, wallet: string) => string,
 ): { wallet: string; difference: number }[] {
   const carried = new Map<string, number>();
   let carriedTotal = 0;
@@ -210,16 +214,15 @@ function attribute(
     }
   }
   const wallets = new Set<string>([MAIN_WALLET, ...carried.keys()]);
-  const prefix = walletKey(asset, '');
-  for (const key of [...balances.keys(), ...previous.keys()]) if (key.startsWith(prefix)) wallets.add(key.slice(prefix.length));
+  for (const wallet of [...balances.keys(), ...previous.keys()]) wallets.add(wallet);
   // Records since the previous reconciliation, without the adjustments it booked: rebuilt now − rebuilt then.
   let previousTotal = 0;
-  for (const wallet of wallets) previousTotal += previous.get(walletKey(asset, wallet)) ?? 0;
+  for (const wallet of wallets) previousTotal += previous.get(wallet) ?? 0;
   const recordsSince = previousKnown ? expected - bookedBefore - (previousTotal - (before?.difference ?? 0)) : expected;
   const newPart = difference - carriedTotal;
   const raw = [...wallets].map((wallet) => {
-    const then = previousKnown ? previous.get(walletKey(asset, wallet)) ?? 0 : 0;
-    return { wallet, move: (balances.get(walletKey(asset, wallet)) ?? 0) - then - (wallet === MAIN_WALLET ? recordsSince : 0) };
+    const then = previousKnown ? previous.get(wallet) ?? 0 : 0;
+    return { wallet, move: (balances.get(wallet) ?? 0) - then - (wallet === MAIN_WALLET ? recordsSince : 0) };
   });
   // A move out of one wallet matched by an equal move into another is a transfer between them: out.
   for (const out of raw) {
