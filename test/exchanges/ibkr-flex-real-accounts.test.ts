@@ -223,3 +223,20 @@ test('an expiry known only from OptionEAE (no id) closes the contracts at 0 unde
   const r = aggregate({ baseCurrency: 'USD', costMethod: 'average', state: null, openingBalances: [], fills, cashFlows: flows, candles: [], untilHour: Date.UTC(2025, 0, 4) + ET });
   t.true(Math.abs(r.realizedPnl - (-150 - 1)) < 1e-9, 'the premium paid is lost, with the commission');
 });
+
+test('shares delivered at the strike by an exercise are not a market price: the hour\'s candle comes from the ordinary trade only', async (t) => {
+  const fake = await startFlexFake(TOKEN, QUERY, {
+    trades: [
+      flexTrade({ tradeID: '71', dateTime: '20250103;100500', symbol: 'VXX', conid: '80789235', quantity: '10', tradePrice: '34.5' }),
+      flexTrade({ tradeID: '72', dateTime: '20250103;102000', symbol: 'VXX', conid: '80789235', quantity: '2000', tradePrice: '20', buySell: 'BUY', notes: 'Ex', transactionType: 'BookTrade', ibCommission: '0' }),
+    ],
+  });
+  t.teardown(() => fake.close());
+  const connector = createIbkrFlexConnector(credential, options(fake.url));
+  const hour = Date.UTC(2025, 0, 3, 15); // 10:00 ET
+  const candles = await connector.fetchHourlyCandles('VXX/USD', hour, hour + H);
+  const first = candles.find((c) => c.openTime === hour);
+  t.truthy(first);
+  t.is(Number(first!.low), 34.5, 'the strike (20) is not in the candle');
+  t.is(Number(first!.close), 34.5);
+});
