@@ -11,7 +11,7 @@ import type { Page, VenueConnector } from '../exchanges/connector.js';
 import type { AccountStore } from '../storage/account-store.js';
 import type { Clock } from './clock.js';
 import { quarantineGaps, screenCashFlows, screenFills, type QuarantinedRecord, type Screened } from '../domain/quarantine.js';
-import { reconcile, type AssetDifference } from '../domain/reconcile.js';
+import { reconcile, type AssetDifference, type WalletBalance } from '../domain/reconcile.js';
 import { parseEngineState } from '../domain/engine-state.js';
 import { VenueError } from '../exchanges/errors.js';
 import { createMinuteMarks } from './minute-marks.js';
@@ -47,6 +47,8 @@ export interface EngineEnvelope {
   readonly snapshot: BalanceSnapshot | null;
   /** Differences the last reconciliation saw (an adjustment is booked when the next one sees it too). */
   readonly unreconciled?: readonly AssetDifference[];
+  /** The venue's per-wallet balances at the last reconciliation (venues reporting wallets apart only). */
+  readonly walletBalances?: readonly WalletBalance[];
   /** Per stream, from when the venue served history, fixed at the first reconciliation. */
   readonly coverage?: { readonly fills: EpochMs | null; readonly cashFlows: EpochMs | null };
   /** Derivatives carried between syncs (derivatives-valuation.ts); absent without contract fills. */
@@ -222,6 +224,7 @@ export async function runSyncActivity(deps: SyncActivityDeps, run: SyncRun): Pro
     v: ENGINE_ENVELOPE_VERSION, engine: result.state, computedUntil: untilHour, assets,
     totals: { realizedPnl: result.realizedPnl, unrealizedPnl: result.unrealizedPnl, totalFees: result.totalFees }, snapshot,
     ...(engine?.unreconciled === undefined ? {} : { unreconciled: engine.unreconciled }),
+    ...(engine?.walletBalances === undefined ? {} : { walletBalances: engine.walletBalances }),
     coverage,
   };
   // Hours that could not be valued are published too, with their flag (issue 17).
@@ -277,14 +280,16 @@ async function reconcileAfterSync(deps: SyncActivityDeps, run: SyncRun, quaranti
   const result = reconcile({
     positions, pendingFills: pendingFills.filter(isSpotFill), pendingFlows: [...pendingFlows, ...realized], balances, baseCurrency: connector.baseCurrency, foundAt,
     marks: new Map(state.marks.map((m) => [m.asset, m.price])), previous: envelope.unreconciled ?? [],
+    previousWalletBalances: envelope.walletBalances,
   });
   if (result.adjustments.length > 0 && position.cashFlowsCursor !== null) {
     await store.commitCashFlowsPage(account, result.adjustments, position.cashFlowsCursor, generation);
   }
   const coverage = envelope.coverage ?? { fills: connector.coverageStart?.('fills') ?? null, cashFlows: connector.coverageStart?.('cash_flows') ?? null };
-  const next: EngineEnvelope = { ...envelope, unreconciled: result.differences, coverage };
+  const next: EngineEnvelope = { ...envelope, unreconciled: result.differences, coverage, ...(result.walletBalances.length === 0 ? {} : { walletBalances: result.walletBalances }) };
   // Stored already when nothing the reconciliation keeps has changed (most hourly syncs): one statement fewer.
-  const unchanged = isDeepStrictEqual(envelope.unreconciled ?? null, next.unreconciled ?? null) && isDeepStrictEqual(envelope.coverage ?? null, coverage);
+  const unchanged = isDeepStrictEqual(envelope.unreconciled ?? null, next.unreconciled ?? null) && isDeepStrictEqual(envelope.coverage ?? null, coverage)
+    && isDeepStrictEqual(envelope.walletBalances ?? null, next.walletBalances ?? null);
   if (!unchanged) await store.saveAggregates(account, { hourlyReturns: [], snapshot: null, engineState: next, performance: null }, generation);
   position.engine = next;
   await store.saveReconciliation(account, {

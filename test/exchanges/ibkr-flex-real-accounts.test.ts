@@ -147,3 +147,96 @@ test('a statement whose accounts have different base currencies is refused, not 
   t.true(error instanceof VenueError);
   t.is((error as VenueError).kind, 'rejected');
 });
+
+test('a statement that states no base currency is refused unless the connection names one; a stated base other than the configured one is refused', async (t) => {
+  const trades = [flexTrade({ tradeID: '61', dateTime: '20250102;100000' })];
+  const silent = await startFlexFake(TOKEN, QUERY, { baseCurrency: '', trades });
+  t.teardown(() => silent.close());
+  const error = await t.throwsAsync(collect<Fill>(createIbkrFlexConnector(credential, options(silent.url)).fetchFills(null)));
+  t.true(error instanceof VenueError);
+  t.is((error as VenueError).kind, 'rejected');
+  t.is((await collect<Fill>(createIbkrFlexConnector(credential, options(silent.url, { baseCurrency: 'USD' })).fetchFills(null))).items.length, 1, 'named by the connection: read in it');
+  const eur = await startFlexFake(TOKEN, QUERY, { baseCurrency: 'EUR', trades });
+  t.teardown(() => eur.close());
+  t.is((await t.throwsAsync(collect<Fill>(createIbkrFlexConnector(credential, options(eur.url)).fetchFills(null))) as VenueError).kind, 'rejected');
+  t.is((await collect<Fill>(createIbkrFlexConnector(credential, options(eur.url, { baseCurrency: 'EUR' })).fetchFills(null))).items[0]!.quoteAsset, 'EUR');
+});
+
+// OptionEAE rows of csingley/capgains' Flex reader test (tests/test_flex_reader.py,
+// OptionsExercisTestCase: VXX 05AUG11 20 C, 20 contracts, 2,000 shares delivered at the strike,
+// tradeIDs 590365479/590365480), moved to January 2025 and turned from the assignment of short
+// calls into the exercise of long ones (quantities and Buy/Sell mirrored; the engine holds no
+// short positions). The Trades rows IBKR books for the same events (notes "Ex", the same tradeID,
+// the option at price 0, the shares at the strike) follow ibflex's Trade fields.
+const VXX_OPTION = 'VXX   250103C00020000';
+function eaeRows(): Record<string, string>[] {
+  const common = { accountId: 'U1234567', acctAlias: 'Test Alias', model: '', currency: 'USD', fxRateToBase: '1', securityID: '', securityIDType: '', cusip: '', isin: '', issuer: '', principalAdjustFactor: '', date: '2025-01-03' };
+  return [
+    { ...common, assetCategory: 'OPT', symbol: VXX_OPTION, description: 'VXX 03JAN25 20.0 C', conid: '91900358', underlyingConid: '80789235', underlyingSymbol: 'VXX', multiplier: '100', strike: '20', expiry: '2025-01-03', putCall: 'C', transactionType: 'Exercise', quantity: '-20', tradePrice: '0.0000', markPrice: '0.0000', proceeds: '0.00', commisionsAndTax: '0.00', costBasis: '-1,000.00', realizedPnl: '0.00', fxPnl: '0.00', mtmPnl: '20,620.00', tradeID: '590365479' },
+    { ...common, assetCategory: 'STK', symbol: 'VXX', description: 'IPATH S&P 500 VIX S/T FU ETN', conid: '80789235', underlyingConid: '', underlyingSymbol: '', multiplier: '1', strike: '', expiry: '', putCall: '', transactionType: 'Buy', quantity: '2000', tradePrice: '20.0000', markPrice: '34.7800', proceeds: '-40000.00', commisionsAndTax: '-0.77', costBasis: '40000.77', realizedPnl: '0.00', fxPnl: '0.00', mtmPnl: '29560.00', tradeID: '590365480' },
+  ];
+}
+
+test('an option exercise read from OptionEAE converts the calls into 2,000 shares bought at the strike; a statement that also books it in Trades counts it once', async (t) => {
+  const before = [flexTrade({ tradeID: '590365002', dateTime: '20250102;100500', assetCategory: 'OPT', symbol: VXX_OPTION, conid: '91900358', multiplier: '100', quantity: '20', tradePrice: '0.5', ibCommission: '-2' })];
+  const bookedInTrades = [
+    flexTrade({ tradeID: '590365479', dateTime: '20250103;162000', assetCategory: 'OPT', symbol: VXX_OPTION, conid: '91900358', multiplier: '100', quantity: '-20', tradePrice: '0', buySell: 'SELL', notes: 'Ex', transactionType: 'BookTrade', ibCommission: '0' }),
+    flexTrade({ tradeID: '590365480', dateTime: '20250103;162000', symbol: 'VXX', conid: '80789235', quantity: '2000', tradePrice: '20', buySell: 'BUY', notes: 'Ex', transactionType: 'BookTrade', ibCommission: '-0.77' }),
+  ];
+  const run = async (trades: Record<string, string>[], optionEAE: Record<string, string>[]) => {
+    const fake = await startFlexFake(TOKEN, QUERY, { cashTransactions: [flexCash({ transactionID: '1', dateTime: '20250102;080000', amount: '50000' })], trades, optionEAE });
+    t.teardown(() => fake.close());
+    const connector = createIbkrFlexConnector(credential, options(fake.url));
+    const fills = (await collect<Fill>(connector.fetchFills(null))).items;
+    const flows = (await collect<CashFlow>(connector.fetchCashFlows(null))).items;
+    return { fills, r: aggregate({ baseCurrency: 'USD', costMethod: 'average', state: null, openingBalances: [], fills, cashFlows: flows, candles: [], untilHour: Date.UTC(2025, 0, 4) + ET }) };
+  };
+  const both = await run([...before, ...bookedInTrades], eaeRows());
+  const eaeOnly = await run(before, eaeRows());
+  const withoutIds = await run([...before, ...bookedInTrades], eaeRows().map(({ tradeID: _drop, ...row }) => row));
+  for (const [name, { fills, r }] of [['Trades and OptionEAE', both], ['OptionEAE only', eaeOnly], ['OptionEAE without ids', withoutIds]] as const) {
+    t.deepEqual(fills.map((f) => [f.exchangeTradeId, f.baseAsset, f.side, f.quantity, f.price]),
+      [['590365002', VXX_OPTION, 'buy', '2000', '0.5'], ['590365479', VXX_OPTION, 'sell', '2000', '0'], ['590365480', 'VXX', 'buy', '2000', '20']], name);
+    // The calls are gone, the shares arrived at the strike, the cash paid it once.
+    const held = Object.fromEntries(r.state.positions.filter((p) => Math.abs(p.quantity) > 1e-9).map((p) => [p.asset, Number(p.quantity.toFixed(6))]));
+    t.deepEqual(held, { USD: 50000 - 1000 - 2 - 40000 - 0.77, VXX: 2000 }, name);
+    t.true(Math.abs(r.realizedPnl - (-1000 - 2 - 0.77)) < 1e-6, `${name}: the premium is realized as the option closes at 0, fees included (${r.realizedPnl})`);
+  }
+});
+
+test('an expiry known only from OptionEAE (no id) closes the contracts at 0 under a stable synthetic id', async (t) => {
+  const fake = await startFlexFake(TOKEN, QUERY, {
+    cashTransactions: [flexCash({ transactionID: '1', dateTime: '20250102;080000', amount: '10000' })],
+    trades: [flexTrade({ tradeID: '41', dateTime: '20250102;100000', assetCategory: 'OPT', symbol: 'SPY   250103P00622000', multiplier: '100', quantity: '1', tradePrice: '1.5' })],
+    // The Expiration row shape of an OptionEAE section (SPY put, quantity, tradePrice 0) as recorded in public Flex samples.
+    optionEAE: [{ accountId: 'U1234567', currency: 'USD', fxRateToBase: '1', assetCategory: 'OPT', symbol: 'SPY   250103P00622000', description: 'SPY 03JAN25 622 P', strike: '622', expiry: '20250103', putCall: 'P', multiplier: '100', date: '20250103', transactionType: 'Expiration', quantity: '-1', tradePrice: '0' }],
+  });
+  t.teardown(() => fake.close());
+  const connector = createIbkrFlexConnector(credential, options(fake.url));
+  const fills = (await collect<Fill>(connector.fetchFills(null))).items;
+  t.is(fills.length, 2);
+  t.like(fills[1], { side: 'sell', quantity: '100', price: '0' });
+  t.true(fills[1]!.exchangeTradeId.startsWith('syn:eae:'), 'no id in the row: a synthetic one from its content');
+  const again = (await collect<Fill>(connector.fetchFills(null))).items;
+  t.is(again[1]!.exchangeTradeId, fills[1]!.exchangeTradeId);
+  const flows = (await collect<CashFlow>(connector.fetchCashFlows(null))).items;
+  const r = aggregate({ baseCurrency: 'USD', costMethod: 'average', state: null, openingBalances: [], fills, cashFlows: flows, candles: [], untilHour: Date.UTC(2025, 0, 4) + ET });
+  t.true(Math.abs(r.realizedPnl - (-150 - 1)) < 1e-9, 'the premium paid is lost, with the commission');
+});
+
+test('shares delivered at the strike by an exercise are not a market price: the hour\'s candle comes from the ordinary trade only', async (t) => {
+  const fake = await startFlexFake(TOKEN, QUERY, {
+    trades: [
+      flexTrade({ tradeID: '71', dateTime: '20250103;100500', symbol: 'VXX', conid: '80789235', quantity: '10', tradePrice: '34.5' }),
+      flexTrade({ tradeID: '72', dateTime: '20250103;102000', symbol: 'VXX', conid: '80789235', quantity: '2000', tradePrice: '20', buySell: 'BUY', notes: 'Ex', transactionType: 'BookTrade', ibCommission: '0' }),
+    ],
+  });
+  t.teardown(() => fake.close());
+  const connector = createIbkrFlexConnector(credential, options(fake.url));
+  const hour = Date.UTC(2025, 0, 3, 15); // 10:00 ET
+  const candles = await connector.fetchHourlyCandles('VXX/USD', hour, hour + H);
+  const first = candles.find((c) => c.openTime === hour);
+  t.truthy(first);
+  t.is(Number(first!.low), 34.5, 'the strike (20) is not in the candle');
+  t.is(Number(first!.close), 34.5);
+});

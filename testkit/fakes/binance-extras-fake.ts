@@ -59,10 +59,19 @@ export interface BinanceExtrasData {
   readonly fiatOrders: FiatOrderRow[];
   readonly fiatPayments: FiatPaymentRow[];
   readonly interest: InterestRow[];
+  /** Isolated margin pairs of the account (GET /sapi/v1/margin/isolated/account), e.g. BNBUSDT. */
+  readonly isolatedPairs: string[];
+  /** Net assets per isolated pair, [base, quote] (zero when absent). */
+  readonly isolatedNet: Record<string, readonly [string, string]>;
+  /** Cross margin userAssets (GET /sapi/v1/margin/account); null: no margin account (-3003). */
+  margin: CrossMarginAssetRow[] | null;
 }
 
+/** https://developers.binance.com/docs/margin_trading/account/Query-Cross-Margin-Account-Details (one userAssets row). */
+export interface CrossMarginAssetRow { readonly asset: string; readonly borrowed: string; readonly free: string; readonly interest: string; readonly locked: string; readonly netAsset: string }
+
 export function emptyBinanceExtras(): BinanceExtrasData {
-  return { funding: [], flexiblePositions: [], lockedPositions: [], convert: [], dust: [], flexibleRewards: [], lockedRewards: [], fiatOrders: [], fiatPayments: [], interest: [] };
+  return { funding: [], flexiblePositions: [], lockedPositions: [], convert: [], dust: [], flexibleRewards: [], lockedRewards: [], fiatOrders: [], fiatPayments: [], interest: [], isolatedPairs: [], isolatedNet: {}, margin: null };
 }
 
 type Fail = (msg: string) => FakeReply;
@@ -162,7 +171,33 @@ export function binanceExtraRoutes(data: BinanceExtrasData, fail: Fail): Route[]
     return { status: 200, body: { rows: page, total: rows.length } };
   };
 
+  /**
+   * https://developers.binance.com/docs/margin_trading/account/Query-Isolated-Margin-Account-Info:
+   * the response example's asset entry, one per pair, balances zero.
+   */
+  const isolatedAsset = (asset: string, net = '0') => ({
+    asset, borrowEnabled: true, borrowed: '0.00000000', free: net, interest: '0.00000000', locked: '0.00000000',
+    netAsset: net, netAssetOfBtc: '0.00000000', repayEnabled: true, totalAsset: net,
+  });
+  // An account that never opened margin: {"code":-3003,"msg":"Margin account does not exist."} (the code ccxt's binance.js maps to BadRequest).
+  const noMargin: FakeReply = { status: 400, body: { code: -3003, msg: 'Margin account does not exist.' } };
+  const crossAccount = (): FakeReply => (data.margin === null ? noMargin : { status: 200, body: {
+    created: true, borrowEnabled: true, marginLevel: '11.64405625', collateralMarginLevel: '3.2', totalAssetOfBtc: '6.82728457', totalLiabilityOfBtc: '0.58633215',
+    totalNetAssetOfBtc: '6.24095242', TotalCollateralValueInUSDT: '5.82728457', totalOpenOrderLossInUSDT: '582.728457', tradeEnabled: true,
+    transferInEnabled: true, transferOutEnabled: true, accountType: 'MARGIN_1', userAssets: data.margin,
+  } });
+  const isolatedAccount = (): FakeReply => (data.margin === null && data.isolatedPairs.length === 0 ? noMargin : { status: 200, body: {
+    assets: data.isolatedPairs.map((symbol) => ({
+      baseAsset: isolatedAsset(symbol.replace(/(USDT|BUSD|BTC)$/u, ''), data.isolatedNet[symbol]?.[0]), quoteAsset: isolatedAsset(/(USDT|BUSD|BTC)$/u.exec(symbol)?.[1] ?? 'USDT', data.isolatedNet[symbol]?.[1]),
+      symbol, isolatedCreated: true, enabled: true, marginLevel: '0.00000000', marginLevelStatus: 'EXCESSIVE', marginRatio: '0.00000000',
+      indexPrice: '10000.00000000', liquidatePrice: '1000.00000000', liquidateRate: '1.00000000', tradeEnabled: true,
+    })),
+    totalAssetOfBtc: '0.00000000', totalLiabilityOfBtc: '0.00000000', totalNetAssetOfBtc: '0.00000000',
+  } });
+
   return [
+    { method: 'GET', path: '/sapi/v1/margin/isolated/account', signed: true, handle: isolatedAccount },
+    { method: 'GET', path: '/sapi/v1/margin/account', signed: true, handle: crossAccount },
     { method: 'POST', path: '/sapi/v1/asset/get-funding-asset', signed: true, handle: () => ({ status: 200, body: data.funding }) },
     { method: 'GET', path: '/sapi/v1/simple-earn/flexible/position', signed: true, handle: positions(data.flexiblePositions) },
     { method: 'GET', path: '/sapi/v1/simple-earn/locked/position', signed: true, handle: positions(data.lockedPositions) },

@@ -6,6 +6,7 @@ import { addDecimal } from '../../src/domain/decimal-string.js';
 import { FakeVenueServer, MALFORMED_BODY, hmacSha256, header, intParam, safeEqual, type Dialect, type FakeReply, type FakeRequest, type Route } from './fake-server.js';
 import { bitgetMixRoutes, type BitgetMixHistory } from './bitget-mix-routes.js';
 import { DAY_MS, HOUR_MS, candleAt, marketId, type SyntheticVenueFakeOptions, type SyntheticTransfer } from './history.js';
+import { bitgetMarginRoutes, type BitgetMarginData } from './bitget-margin-routes.js';
 
 /**
  * `repeatBorderFill`: an idLessThan page also holds the record with that id.
@@ -16,6 +17,8 @@ export interface BitgetFakeOptions extends SyntheticVenueFakeOptions {
   readonly authorities?: readonly string[];
   /** Futures (v2 mix) history: contracts, fills, bills, marks, wallets (no mix routes when absent; 'denied': the key may not read them). */
   readonly mix?: BitgetMixHistory | 'denied';
+  /** Margin interest records (bitget-margin-routes.ts); none by default. */
+  readonly margin?: BitgetMarginData;
 }
 
 /**
@@ -90,7 +93,8 @@ export function createBitgetFake(options: BitgetFakeOptions): FakeVenueServer {
     return ok(result.map((f) => ({
       userId: '8000000001', symbol: marketId(f), orderId: String(f.orderId), tradeId: String(f.id), orderType: 'limit', side: f.side,
       priceAvg: f.price, size: f.qty, amount: (Number(f.qty) * Number(f.price)).toFixed(8),
-      feeDetail: { deduction: 'no', feeCoin: f.feeAsset, totalDeductionFee: '', totalFee: `-${f.fee}` },
+      // A fee paid is negative in totalFee; a maker rebate (a negative fee here) is positive.
+      feeDetail: { deduction: 'no', feeCoin: f.feeAsset, totalDeductionFee: '', totalFee: f.fee.startsWith('-') ? f.fee.slice(1) : `-${f.fee}` },
       tradeScope: f.maker ? 'maker' : 'taker', cTime: String(f.time), uTime: String(f.time),
     })));
   };
@@ -144,6 +148,7 @@ export function createBitgetFake(options: BitgetFakeOptions): FakeVenueServer {
     { method: 'GET', path: '/api/v2/spot/wallet/withdrawal-records', signed: true, handle: wallet('withdrawal') },
     { method: 'GET', path: '/api/v2/spot/account/info', signed: true, handle: () => ok(bitgetAccountInfo(options.authorities)) },
     ...(options.mix === undefined ? [] : bitgetMixRoutes(options.mix, { ok, fail: (status, code, msg) => fail(status, code, msg) }, (name, by) => server?.count(name, by))),
+    ...bitgetMarginRoutes(options.margin ?? { crossed: [], isolated: [] }, ok, fail),
   ];
   server = new FakeVenueServer(dialect, routes);
   return server;

@@ -23,6 +23,7 @@ export type FlexAttributes = Readonly<Record<string, string>>;
 
 export interface FlexFakeState {
   accountId: string;
+  /** The AccountInformation currency; '' leaves AccountInformation out (a query without that section). */
   baseCurrency: string;
   /** When the statement says it was generated, e.g. "20250110;120000". */
   whenGenerated: string;
@@ -32,6 +33,8 @@ export interface FlexFakeState {
   /** Transfer rows (ACATS, internal, FOP) and CorporateAction rows, as in an Activity Flex query. */
   transfers: FlexAttributes[];
   corporateActions: FlexAttributes[];
+  /** OptionEAE rows (exercises, assignments, expirations and their underlying deliveries). */
+  optionEAE: FlexAttributes[];
   /** A second account in the same statement (multi-account query) with this base currency. */
   secondAccountCurrency: string | undefined;
   /** BASE_SUMMARY endingCash; omitted from the statement when undefined. */
@@ -142,6 +145,7 @@ export async function startFlexFake(token: string, queryId: string, initial: Par
     openPositions: [],
     transfers: [],
     corporateActions: [],
+    optionEAE: [],
     secondAccountCurrency: undefined,
     endingCash: '50000.25',
     script: [],
@@ -157,12 +161,13 @@ export async function startFlexFake(token: string, queryId: string, initial: Par
 <FlexQueryResponse queryName="track-record" type="AF">
 <FlexStatements count="1">
 <FlexStatement accountId="${state.accountId}" fromDate="20240110" toDate="20250109" period="Last365CalendarDays" whenGenerated="${state.whenGenerated}">
-${element('AccountInformation', { accountId: state.accountId, currency: state.baseCurrency, name: 'Test Account' })}
+${state.baseCurrency === '' ? '' : element('AccountInformation', { accountId: state.accountId, currency: state.baseCurrency, name: 'Test Account' })}
 ${section('Trades', 'Trade', state.trades)}
 ${section('CashTransactions', 'CashTransaction', state.cashTransactions)}
 ${section('OpenPositions', 'OpenPosition', state.openPositions)}
 ${section('Transfers', 'Transfer', state.transfers)}
 ${section('CorporateActions', 'CorporateAction', state.corporateActions)}
+${section('OptionEAE', 'OptionEAE', state.optionEAE)}
 ${cashReport}
 </FlexStatement>
 ${state.secondAccountCurrency === undefined ? '' : `<FlexStatement accountId="U7654321" fromDate="20240110" toDate="20250109" period="Last365CalendarDays" whenGenerated="${state.whenGenerated}">

@@ -11,6 +11,7 @@
 // | fiat-orders     | /sapi/v1/fiat/orders (request('fiat/orders'), see below), transactionType 0/1 | deposit / withdrawal (fiat) |
 // | fiat-payments   | /sapi/v1/fiat/payments (sapiGetFiatPayments), transactionType 0/1           | deposit / withdrawal (crypto)|
 // | margin-interest | /sapi/v1/margin/interestHistory (sapiGetMarginInterestHistory), cross margin | expense                      |
+// | isolated-margin-interest | the same with isolatedSymbol, one query per pair of /sapi/v1/margin/isolated/account | expense       |
 //
 // Why raw methods and not ccxt's unified ones: fetchConvertTradeHistory, fetchMyDustTrades,
 // fetchBorrowInterest and fetchDeposits({fiat}) exist, but they fix their own windows
@@ -27,6 +28,7 @@ import { decimalToNumber } from '../../domain/decimal.js';
 import type { CashFlow, EpochMs, Fill } from '../../domain/types.js';
 import { VenueError } from '../errors.js';
 import type { ExtraRecord, ExtraStream, ExtrasCall, VenueExtras } from './extra-streams.js';
+import { unlessNoMargin } from './wallet-balances.js';
 
 const DAY_MS = 86_400_000;
 
@@ -61,6 +63,8 @@ const fiatPaymentsBody = z.object({
   data: z.array(z.object({ orderNo: z.string(), sourceAmount: decimal, fiatCurrency: z.string(), obtainAmount: decimal, cryptoCurrency: z.string(), status: z.string(), createTime: time })).optional().default([]),
   total: count.optional(),
 });
+/** Docs: https://developers.binance.com/docs/margin_trading/account/Query-Isolated-Margin-Account-Info (only `symbol` of each asset pair is read). */
+const isolatedAccountBody = z.object({ assets: z.array(z.object({ symbol: z.string() })) });
 /** Docs: https://developers.binance.com/docs/margin_trading/borrow-and-repay/Get-Interest-History */
 const interestBody = z.object({
   rows: z.array(z.object({ txId: id.optional(), asset: z.string(), interest: decimal, interestAccuredTime: time, type: z.string(), isolatedSymbol: z.string().optional() })),
@@ -104,6 +108,8 @@ export class BinanceExtras implements VenueExtras {
       { key: 'earn-flexible', firstMs: Date.UTC(2023, 0, 1), windowMs: 90 * DAY_MS, afterFirstActivity: true, fetch: async (from, to) => await this.flexibleRewards(from, to) },
       { key: 'earn-locked', firstMs: Date.UTC(2023, 0, 1), windowMs: 90 * DAY_MS, afterFirstActivity: true, fetch: async (from, to) => await this.lockedRewards(from, to) },
       { key: 'margin-interest', firstMs: Date.UTC(2019, 6, 1), windowMs: 30 * DAY_MS, afterFirstActivity: true, fetch: async (from, to) => await this.marginInterest(from, to) },
+      // Isolated margin opened in 2020; one query per isolated pair per window.
+      { key: 'isolated-margin-interest', firstMs: Date.UTC(2020, 3, 1), windowMs: 30 * DAY_MS, afterFirstActivity: true, fetch: async (from, to) => await this.isolatedInterest(from, to) },
     ];
   }
 
@@ -216,13 +222,25 @@ export class BinanceExtras implements VenueExtras {
     return out;
   }
 
-  /** Cross-margin borrow interest: an expense in the borrowed asset (isolated margin needs a symbol per pair: not read). */
-  private async marginInterest(from: EpochMs, to: EpochMs): Promise<ExtraRecord<CashFlow>[]> {
+  /** Cross-margin borrow interest (the endpoint without isolatedSymbol answers for cross margin only): an expense in the borrowed asset. */
+  private async marginInterest(from: EpochMs, to: EpochMs, isolatedSymbol?: string): Promise<ExtraRecord<CashFlow>[]> {
     const rows = await this.paged(async (current) => parse(interestBody, await this.call('marginInterestHistory', async () =>
-      await this.client.sapiGetMarginInterestHistory({ startTime: from, endTime: to, current, size: 100 })), 'MarginInterest'), 100);
+      await this.client.sapiGetMarginInterestHistory({ startTime: from, endTime: to, current, size: 100, ...(isolatedSymbol === undefined ? {} : { isolatedSymbol }) })), 'MarginInterest'), 100);
     return rows.map((r) => {
       const id = r.txId === undefined ? `interest:${r.isolatedSymbol ?? 'cross'}:${r.asset}:${r.type}:${r.interestAccuredTime}` : `interest:${r.txId}`;
       return { id, time: r.interestAccuredTime, settled: true, value: isZeroDecimal(r.interest) ? null : { exchangeFlowId: id, kind: 'expense', asset: r.asset, amount: normalizeDecimal(r.interest), occurredAt: r.interestAccuredTime } };
     });
+  }
+
+  /** The account's isolated margin pairs, asked once per sync (a pair closed since is no longer listed: its interest is not read). */
+  private isolatedPairs: Promise<string[]> | undefined;
+
+  /** Isolated-margin borrow interest: the same rows, asked per isolated pair. */
+  private async isolatedInterest(from: EpochMs, to: EpochMs): Promise<ExtraRecord<CashFlow>[]> {
+    this.isolatedPairs ??= this.call('isolatedMarginAccount', async () => await unlessNoMargin(async () => await this.client.sapiGetMarginIsolatedAccount({})))
+      .then((body) => (body === null ? [] : parse(isolatedAccountBody, body, 'IsolatedMarginAccount').assets.map((a) => a.symbol)));
+    const out: ExtraRecord<CashFlow>[] = [];
+    for (const symbol of await this.isolatedPairs) out.push(...await this.marginInterest(from, to, symbol));
+    return out;
   }
 }

@@ -21,6 +21,7 @@ import { createDerivativesSource } from './derivatives/create-derivatives-source
 import type { DerivativesSource } from './derivatives/derivatives-source.js';
 import { BinanceExtras } from './binance-extras.js';
 import { BybitExtras } from './bybit-extras.js';
+import { BitgetExtras } from './bitget-extras.js';
 import { otherWalletBalances } from './wallet-balances.js';
 import { walkExtraStream, type ExtraPage, type ExtraStream, type ExtrasCall, type VenueExtras } from './extra-streams.js';
 
@@ -287,15 +288,12 @@ export class CcxtConnector implements VenueConnector {
       if (typeof amount !== 'number' || !Number.isFinite(amount)) throw new VenueError(this.exchange, 'bad-response', { errorClass: 'MissingBalances' });
       if (amount !== 0) result.push({ asset, total: numberToDecimal(amount) });
     }
-    // A derivatives wallet kept apart from spot (Binance USDⓈ-M) is part of the same venue account.
-    for (const extra of await this.derivatives?.fetchWalletBalances?.(signal) ?? []) {
-      const same = result.findIndex((b) => b.asset === extra.asset);
-      if (same < 0) result.push(extra);
-      else result[same] = { asset: extra.asset, total: addDecimal(result[same]!.total, extra.total) };
-    }
-    // The venue's other wallets (wallet-balances.ts): reconciliation sums every wallet per asset.
+    // A derivatives wallet kept apart from spot (Binance USDⓈ-M) is part of the same venue account:
+    // tagged, so reconciliation attributes a difference to it (reconcile.ts sums every wallet per asset).
+    const futures = (await this.derivatives?.fetchWalletBalances?.(signal) ?? []).map((b) => ({ ...b, wallet: b.wallet ?? 'futures' }));
+    // The venue's other wallets (wallet-balances.ts).
     const others = await otherWalletBalances(this.exchange, this.client, async (operation, run) => await this.call(operation, run, signal));
-    return [...result.sort((a, b) => (a.asset < b.asset ? -1 : 1)), ...others];
+    return [...result.sort((a, b) => (a.asset < b.asset ? -1 : 1)), ...futures, ...others];
   }
 
   /**
@@ -401,13 +399,14 @@ export class CcxtConnector implements VenueConnector {
     return since === null && Number.isFinite(earliest) ? Math.max(0, earliest) : this.historyStartMs;
   }
 
-  /** Extra streams of the venue (binance-extras.ts, bybit-extras.ts), each walked from its own window state. */
+  /** Extra streams of the venue (binance-extras.ts, bybit-extras.ts, bitget-extras.ts), each walked from its own window state. */
   private async *walkExtras<T>(
     pick: (extras: VenueExtras) => readonly ExtraStream<T>[], states: CashFlowsCursor['extras'], firstActivity: number | (() => number), signal: AbortSignal | undefined,
   ): AsyncIterable<ExtraPage<T>> {
     const call: ExtrasCall = async (operation, run) => await this.call(operation, run, signal);
     const extras = this.exchange === 'binance' ? new BinanceExtras(this.client as binance, call, this.baseCurrency)
-      : this.exchange === 'bybit' ? new BybitExtras(this.client as bybit, call) : undefined;
+      : this.exchange === 'bybit' ? new BybitExtras(this.client as bybit, call)
+        : this.exchange === 'bitget' ? new BitgetExtras(this.client as bitget, call) : undefined;
     if (extras === undefined) return;
     const now = this.now();
     for (const stream of pick(extras)) {

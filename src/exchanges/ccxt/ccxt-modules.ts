@@ -20,9 +20,9 @@ export const { default: bitget } = await ccxtModule<{ default: typeof Ccxt.bitge
 export const { default: mexc } = await ccxtModule<{ default: typeof Ccxt.mexc }>('mexc.js');
 
 type ErrorClasses = Pick<typeof Ccxt,
-  'AuthenticationError' | 'BadResponse' | 'DDoSProtection' | 'ExchangeNotAvailable' | 'InvalidNonce' | 'NetworkError' |
+  'AuthenticationError' | 'BadResponse' | 'ExchangeError' | 'DDoSProtection' | 'ExchangeNotAvailable' | 'InvalidNonce' | 'NetworkError' |
   'PermissionDenied' | 'RateLimitExceeded' | 'RequestTimeout'>;
 export const {
-  AuthenticationError, BadResponse, DDoSProtection, ExchangeNotAvailable, InvalidNonce, NetworkError, PermissionDenied, RateLimitExceeded, RequestTimeout,
+  AuthenticationError, BadResponse, DDoSProtection, ExchangeError, ExchangeNotAvailable, InvalidNonce, NetworkError, PermissionDenied, RateLimitExceeded, RequestTimeout,
 } = await ccxtModule<ErrorClasses>('base/errors.js');
 

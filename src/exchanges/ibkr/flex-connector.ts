@@ -167,6 +167,11 @@ export function createIbkrFlexConnector(credential: VenueCredential, options: Ib
           if (error instanceof FlexBaseCurrencyError) throw new VenueError('ibkr', 'rejected', { errorClass: 'ambiguous statement base currency' });
           throw new VenueError('ibkr', 'bad-response', { errorClass: 'MalformedVenueResponse' });
         }
+        // A statement that does not state its base (the query left out AccountInformation) cannot
+        // be checked against the assumed one: its fxRateToBase amounts are in an unknown currency.
+        if (statement.baseCurrency === undefined && options.baseCurrency === undefined) {
+          throw new VenueError('ibkr', 'rejected', { errorClass: 'statement states no base currency (add AccountInformation to the Flex query)' });
+        }
         if (statement.baseCurrency !== undefined && statement.baseCurrency !== baseCurrency) {
           throw new VenueError('ibkr', 'rejected', { errorClass: 'statement base currency differs from the configured one' });
         }

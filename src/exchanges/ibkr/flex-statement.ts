@@ -166,6 +166,23 @@ function rows(section: unknown, tag: string): Record<string, unknown>[] {
   return Array.isArray(list) ? list.filter(isRecord) : [];
 }
 
+/** A section whose child tag is its own name (OptionEAE): not in ARRAY_TAGS, so one row comes as an object. */
+function nestedRows(section: unknown, tag: string): Record<string, unknown>[] {
+  if (!isRecord(section)) return [];
+  const list = section[tag];
+  return Array.isArray(list) ? list.filter(isRecord) : isRecord(list) ? [list] : [];
+}
+
+/** Trades notes of an exercise (Ex), assignment (A) or expiration (Ep): booked at the strike or at 0, not a market price. */
+function isOptionEvent(row: Record<string, unknown>): boolean {
+  return hasNote(row, 'A') || hasNote(row, 'Ex') || hasNote(row, 'Ep');
+}
+
+/** Trade date (yyyymmdd) of a Trades or OptionEAE row, for matching the two sections. */
+function dayOf(row: Record<string, unknown>): string {
+  return (attr(row, 'dateTime') ?? attr(row, 'tradeDate') ?? attr(row, 'date') ?? '').replace(/-/gu, '').slice(0, 8);
+}
+
 function fxOf(row: Record<string, unknown>): string {
   return decimalOf(attr(row, 'fxRateToBase') ?? '1') ?? '1';
 }
@@ -261,8 +278,43 @@ export function parseFlexStatement(xml: unknown, options: FlexParseOptions): Fle
       if (isZeroDecimal(units)) continue; // nothing moved (a zero-quantity summary or adjustment row)
       fills.push({ exchangeTradeId: id, symbol: `${baseAsset}/${base}`, baseAsset, quoteAsset: base, side, quantity: units, price, fee, feeAsset, executedAt });
       report(id, executedAt, trade);
-      // An assignment or expiry at price 0 is not a market price.
-      if (!isZeroDecimal(price)) addPrice(baseAsset, { at: executedAt, price, quantity: units });
+      // An assignment or expiry at price 0, or the underlying delivered at the strike, is not a market price.
+      if (!isZeroDecimal(price) && !isOptionEvent(trade)) addPrice(baseAsset, { at: executedAt, price, quantity: units });
+    }
+
+    // OptionEAE: exercises, assignments and expirations. The option leg (Assignment, Exercise,
+    // Expiration) closes the contracts at tradePrice 0; the underlying leg (Buy, Sell) delivers the
+    // shares at the strike. Effect: an assignment or exercise converts the option into stock at the
+    // strike (the option's last value goes, the stock arrives at its mark: no return at consistent
+    // marks beyond the option's own), an expiry closes it at 0 (its last value is a realized loss
+    // or, short, the premium kept). IBKR books the same events in Trades (notes A, Ex, Ep) under
+    // the same tradeID: a row Trades carries (same id, or the same symbol, day and quantity) is
+    // skipped, else it becomes the fill the Trades row would have been, under that row's id, so a
+    // later statement's Trades row is the same record (trades are unique per id), never a second.
+    const tradeIds = new Set(trades.map((trade) => attr(trade, 'tradeID')).filter((id) => id !== undefined));
+    const carried = (row: Record<string, unknown>): boolean => {
+      const id = attr(row, 'tradeID');
+      if (id !== undefined && tradeIds.has(id)) return true;
+      const symbol = attr(row, 'symbol')?.replace(/\s+/gu, ' ');
+      const quantity = absDecimal(decimalOf(attr(row, 'quantity')) ?? '0');
+      return trades.some((trade) => attr(trade, 'symbol')?.replace(/\s+/gu, ' ') === symbol && dayOf(trade) === dayOf(row)
+        && absDecimal(decimalOf(attr(trade, 'quantity')) ?? '0') === quantity && (isOptionEvent(trade) || isZeroDecimal(decimalOf(attr(trade, 'tradePrice')) ?? '0')));
+    };
+    for (const row of nestedRows(statement.OptionEAE, 'OptionEAE')) {
+      if (carried(row)) continue;
+      const quantity = decimalAttr(row, 'quantity');
+      const units = multiplyDecimal(absDecimal(quantity), multiplierOf(row));
+      if (isZeroDecimal(units)) continue;
+      const id = attr(row, 'tradeID') ?? attr(row, 'transactionID') ?? syntheticId('eae', row, occurrences);
+      const executedAt = parseFlexDateTime(attr(row, 'dateTime') ?? attr(row, 'date'), options.timeZone, CLOSE);
+      if (executedAt === undefined) throw new MalformedVenueResponse('Flex OptionEAE date');
+      const baseAsset = baseAssetOf(row);
+      const fx = fxOf(row);
+      // IBKR spells the column commisionsAndTax; negative is paid.
+      const fee = multiplyDecimal(absDecimal(decimalOf(attr(row, 'commisionsAndTax') ?? attr(row, 'commissionsAndTax') ?? '0') ?? '0'), fx);
+      const price = multiplyDecimal(decimalOf(attr(row, 'tradePrice') ?? '0') ?? '0', fx);
+      fills.push({ exchangeTradeId: id, symbol: `${baseAsset}/${base}`, baseAsset, quoteAsset: base, side: isNegativeDecimal(quantity) ? 'sell' : 'buy', quantity: units, price, fee, feeAsset: base, executedAt });
+      report(id, executedAt, row);
     }
 
     // Deposits and withdrawals are external flows; dividends, withholding tax, interest, fees and
