@@ -63,6 +63,11 @@ export interface BinanceLikeFakeOptions extends SyntheticVenueFakeOptions {
    * 'not-opened': an account without a futures account (signed fapi calls answer -2015).
    */
   readonly futures?: BinanceFuturesHistory | 'not-opened';
+  /**
+   * COIN-M futures history served under /dapi (inverse contracts; same shape, quantities in contracts).
+   * Absent while `futures` is set: an account without COIN-M (dapi answers -2015).
+   */
+  readonly coinm?: BinanceFuturesHistory | 'not-opened';
   /** Convert, dust, Earn rewards, fiat and margin interest history (Binance only; empty when absent). */
   readonly extras?: BinanceExtrasData;
 }
@@ -270,6 +275,7 @@ export function createBinanceLikeFake(venue: BinanceLikeVenue, options: BinanceL
       ]
       : []),
     ...(venue === 'binance' && options.futures !== undefined ? binanceFuturesRoutes(options.futures, error) : []),
+    ...(venue === 'binance' && (options.coinm ?? options.futures) !== undefined ? binanceFuturesRoutes(options.coinm ?? 'not-opened', error, 'dapi') : []),
   ];
   server = new FakeVenueServer(dialect, routes);
   return server;

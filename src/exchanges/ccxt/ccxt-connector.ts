@@ -263,6 +263,12 @@ export class CcxtConnector implements VenueConnector {
         cursor = { ...cursor, ledger: window.state };
         if (window.items.length > 0) { lastYielded = serializeCursor(cursor); yield { items: window.items, cursor: lastYielded }; }
       }
+      for (const stream of this.derivatives.ledgerStreams ?? []) {
+        for await (const window of this.derivatives.walkLedger(cursor.ledgers?.[stream] ?? { sinceMs: this.derivativesStart(), seen: [] }, signal, stream)) {
+          cursor = { ...cursor, ledgers: { ...cursor.ledgers, [stream]: window.state } };
+          if (window.items.length > 0) { lastYielded = serializeCursor(cursor); yield { items: window.items, cursor: lastYielded }; }
+        }
+      }
     }
     // Inflow extras come first and lower `earliest`; it is fixed once a stream needing it starts.
     let flowExtrasFrom = cursor.extrasFrom;
@@ -287,7 +293,7 @@ export class CcxtConnector implements VenueConnector {
       if (typeof amount !== 'number' || !Number.isFinite(amount)) throw new VenueError(this.exchange, 'bad-response', { errorClass: 'MissingBalances' });
       if (amount !== 0) result.push({ asset, total: numberToDecimal(amount) });
     }
-    // A derivatives wallet kept apart from spot (Binance USDⓈ-M) is part of the same venue account.
+    // Derivatives wallets kept apart from spot (Binance USDⓈ-M, COIN-M) are part of the same venue account.
     for (const extra of await this.derivatives?.fetchWalletBalances?.(signal) ?? []) {
       const same = result.findIndex((b) => b.asset === extra.asset);
       if (same < 0) result.push(extra);

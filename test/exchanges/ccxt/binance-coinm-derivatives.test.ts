@@ -1,0 +1,110 @@
+// A COIN-M-only account on Binance end to end: the real ccxt client against the Binance fake's dapi
+// routes (userTrades by pair in 7-day windows, income history, forced orders, mark-price klines,
+// exchangeInfo contract sizes, the COIN-M wallet), the real connector, supervisor → actor → sync →
+// engine, and PostgreSQL. The account trades BTCUSD_PERP (100 USD a contract): inverse P&L is paid
+// in BTC, and BTC is valued at its spot mark (BTC/USDT candles) like any holding.
+import test from 'ava';
+import { createCcxtConnector } from '../../../src/exchanges/ccxt/ccxt-connector.js';
+import type { AccountKey } from '../../../src/domain/types.js';
+import { createBinanceLikeFake } from '../../../testkit/fakes/binance-like-fake.js';
+import type { BinanceFuturesHistory, BinanceIncomeRow } from '../../../testkit/fakes/binance-futures-routes.js';
+import { addTransfer, candleAt, type SyntheticAccount } from '../../../testkit/fakes/history.js';
+import { createActorHarness } from '../../../testkit/support/actor-harness.js';
+import { useTestDatabase } from '../../../testkit/support/database.js';
+import { ManualClock } from '../../../testkit/support/manual-clock.js';
+
+const db = useTestDatabase(test);
+const H = 3_600_000;
+const M = 60_000;
+const near = (a: number, b: number): boolean => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
+/** Binance books income with 8 decimals. */
+const coin = (x: number): string => x.toFixed(8);
+
+test('a Binance COIN-M history (a long, a short, funding paid and received, a liquidation, a spot→COIN-M transfer, a BTC deposit) publishes the hand-computed returns', async (t) => {
+  const now = Date.now();
+  const T0 = Math.floor(now / H) * H - 6 * H;
+  const btc = { base: 'BTC', quote: 'USDT' };
+  // The deposited BTC was moved to the COIN-M wallet: the spot wallet is empty.
+  const account: SyntheticAccount = { markets: [btc], fills: [], transfers: [], balances: { BTC: '0', USDT: '0' }, nextId: 1 };
+  addTransfer(account, { kind: 'deposit', asset: 'BTC', amount: '1', fee: '0', time: T0 });
+  const SIZE = 100; // USD per BTCUSD contract
+  const realized1 = coin(10 * SIZE * (1 / 60_000 - 1 / 62_000)); // the long of 10 contracts closed
+  const realized2 = coin(-20 * SIZE * (1 / 62_000 - 1 / 64_000)); // the short of 20 contracts liquidated
+  let tran = 7000;
+  const income = (incomeType: string, at: number, amount: string, symbol = 'BTCUSD_PERP'): BinanceIncomeRow => ({ symbol, incomeType, income: amount, asset: 'BTC', time: at, tranId: ++tran });
+  const ledger = [
+    income('TRANSFER', T0 + 5 * M, '1', ''), // spot → COIN-M: internal
+    income('COMMISSION', T0 + 10 * M, '-0.00000833'),
+    income('FUNDING_FEE', T0 + H + M, '-0.00000500'), // paid by the long
+    income('REALIZED_PNL', T0 + 2 * H + 30 * M, realized1),
+    income('COMMISSION', T0 + 2 * H + 30 * M, '-0.00000806'),
+    income('COMMISSION', T0 + 2 * H + 31 * M, '-0.00001613'),
+    income('FUNDING_FEE', T0 + 3 * H + M, '0.00000400'), // received by the short
+    income('REALIZED_PNL', T0 + 3 * H + 30 * M, realized2),
+    income('INSURANCE_CLEAR', T0 + 3 * H + 30 * M, '-0.00010000'),
+  ];
+  const marks: Record<number, number> = { [T0]: 61_000, [T0 + H]: 63_000, [T0 + 2 * H]: 62_500 };
+  const markAt = (openTime: number): number => marks[openTime] ?? 64_500;
+  // Wallet after each hour (the ledger), unrealized P&L at each hour end (the book at the contract's mark).
+  const sum = (until: number): number => ledger.filter((r) => r.incomeType !== 'TRANSFER' && r.time < until).reduce((s, r) => s + Number(r.income), 1);
+  const unrealized = [
+    1000 * (1 / 60_000 - 1 / markAt(T0)),
+    1000 * (1 / 60_000 - 1 / markAt(T0 + H)),
+    -2000 * (1 / 62_000 - 1 / markAt(T0 + 2 * H)),
+    0, 0, 0,
+  ];
+  const coinm: BinanceFuturesHistory = {
+    contracts: [{ raw: 'BTCUSD_PERP', category: 'inverse', base: 'BTC', quote: 'USD', settle: 'BTC', deliveryTime: 0 }],
+    trades: [
+      { id: '11', raw: 'BTCUSD_PERP', category: 'inverse', side: 'Buy', qty: '10', price: '60000', execType: 'Trade', fee: '0.00000833', time: T0 + 10 * M },
+      { id: '12', raw: 'BTCUSD_PERP', category: 'inverse', side: 'Sell', qty: '10', price: '62000', execType: 'Trade', fee: '0.00000806', time: T0 + 2 * H + 30 * M },
+      { id: '13', raw: 'BTCUSD_PERP', category: 'inverse', side: 'Sell', qty: '20', price: '62000', execType: 'Trade', fee: '0.00001613', time: T0 + 2 * H + 31 * M },
+      { id: '14', raw: 'BTCUSD_PERP', category: 'inverse', side: 'Buy', qty: '20', price: '64000', execType: 'BustTrade', fee: '0', time: T0 + 3 * H + 30 * M },
+    ],
+    income: ledger,
+    wallet: { BTC: coin(sum(Number.POSITIVE_INFINITY)) },
+    markClose: (_raw, openTime) => String(markAt(openTime)),
+  };
+  const fake = createBinanceLikeFake('binance', { account, apiKey: 'coinm-key', secret: 'coinm-secret', futures: 'not-opened', coinm });
+  const baseUrl = await fake.start();
+  t.teardown(() => fake.stop());
+
+  const alice: AccountKey = { userUid: 'coinm-trader', exchange: 'binance' };
+  const h = createActorHarness({
+    database: db(), clock: new ManualClock(T0 + 6 * H + 30 * M), settings: { syncIntervalMs: 0 },
+    connectorFactory: () => createCcxtConnector('binance', { apiKey: 'coinm-key', secret: 'coinm-secret' }, {
+      enclaveMode: false, baseUrl, rateLimitMs: 0, historyStartMs: T0 - 24 * H, settleLagMs: 1000, derivatives: true,
+      retry: { baseDelayMs: 5, maxDelayMs: 50, budgetMs: 5_000, maxAttempts: 3, attemptTimeoutMs: 5_000 },
+    }),
+  });
+  t.teardown(() => h.close());
+  await h.addAccount(alice);
+  const result = await h.supervisor.sync(alice, 'full');
+  t.is(result.fillsIngested, 4);
+
+  // Hand computation: equity at hour end k = (wallet + unrealized, in BTC) × BTC's spot mark (the
+  // close of the BTC/USDT candle ending there); the deposit enters at the hour's spot mark (no minute
+  // bar fetched in this sync: flagged estimated-mark).
+  const spotClose = (end: number): number => Number(candleAt(btc, end - H).close);
+  const deposit = spotClose(T0);
+  const equity = unrealized.map((u, k) => (sum(T0 + (k + 1) * H) + u) * spotClose(T0 + (k + 1) * H));
+  const expected = equity.map((e, k) => (k === 0 ? (e - deposit) / deposit : (e - equity[k - 1]!) / equity[k - 1]!));
+  const hours = await h.store.loadHourlyReturns(alice, 0, T0 + 6 * H);
+  t.deepEqual(hours.map((x) => x.hourStart), expected.map((_, k) => T0 + k * H));
+  hours.forEach((x, k) => t.true(near(x.return, expected[k]!), `hour ${k}: ${x.return} vs ${expected[k]}`));
+  hours.forEach((x, k) => t.true(near(x.equityEnd, equity[k]!), `equity ${k}: ${x.equityEnd} vs ${equity[k]}`));
+  t.true(hours[0]!.flags.includes('estimated-mark'));
+  t.true(near(hours[0]!.netFlow, deposit) && hours.slice(1).every((x) => x.netFlow === 0), 'only the deposit is a flow, not the spot→COIN-M transfer');
+
+  const published = await h.store.loadDerivatives!(alice);
+  t.is(published?.liquidations, 1, 'the forced order of the INSURANCE_CLEAR window marks its fill a liquidation');
+  // Leverage: USD notional (at par with USDT) over equity at each hour end.
+  t.true(near(published!.maxLeverage, Math.max(1000 / equity[0]!, 1000 / equity[1]!, 2000 / equity[2]!)));
+  // Funding share: every ledger amount is BTC valued at the same mark, so it cancels out.
+  const pnl = ledger.filter((r) => r.incomeType !== 'TRANSFER').reduce((s, r) => s + Number(r.income), 0);
+  t.true(near(published!.fundingShare!, (-0.000005 + 0.000004) / pnl));
+  t.is((await h.store.loadReconciliation(alice))?.status, 'reconciled', 'spot (empty) + the COIN-M wallet match the rebuilt holdings');
+  t.deepEqual([...new Set(fake.requestsTo('/dapi/v1/userTrades').map((r) => r.params['pair']))], ['BTCUSD'], 'COIN-M trades asked per pair');
+  t.is(fake.requestsTo('/dapi/v1/forceOrders').length, 1, 'forced orders asked only where the income shows a liquidation');
+  t.is(fake.requestsTo('/fapi/v1/income').length, 0, 'no USDⓈ-M account: nothing more asked of fapi');
+});
