@@ -11,10 +11,11 @@ import type { AccountStore, StoredPerformance } from '../storage/account-store.j
 import type { FlagCounts } from '../storage/flag-counts.js';
 import { HOUR_FLAGS } from '../domain/hour-flags.js';
 import type { DisclosureStore } from '../storage/disclosure-store.js';
-import { DEFAULT_DISCLOSURE_LEVEL, discloseHour, disclosePerformance, discloseSnapshots, type DisclosureLevel } from '../domain/disclosure.js';
+import { DEFAULT_DISCLOSURE_LEVEL, discloseDerivatives, discloseHour, disclosePerformance, discloseSnapshots, type DisclosureLevel } from '../domain/disclosure.js';
+import type { PublishedDerivatives } from '../domain/derivatives/aggregates.js';
 
 /** What the read side needs of storage: statuses and published rows, never an envelope. */
-export type ReadStore = Pick<AccountStore, 'loadConnectionStatus' | 'loadHourlyReturns' | 'loadSnapshots' | 'loadPerformanceStats' | 'loadPublishedPerformance' | 'loadFlagCounts'>;
+export type ReadStore = Pick<AccountStore, 'loadConnectionStatus' | 'loadHourlyReturns' | 'loadSnapshots' | 'loadPerformanceStats' | 'loadPublishedPerformance' | 'loadFlagCounts' | 'loadDerivatives'>;
 
 export interface Reads {
   /** Published hourly returns with hourStart in [from, to), oldest first. */
@@ -23,6 +24,8 @@ export interface Reads {
   snapshots(account: AccountKey, from: EpochMs, to: EpochMs, signal?: AbortSignal): Promise<readonly BalanceSnapshot[]>;
   /** Metrics over the account's whole published history. */
   performance(account: AccountKey, signal?: AbortSignal): Promise<PerformanceStats>;
+  /** Derivatives aggregates with the leverage of hours starting in [from, to) (none when null); null without derivatives. */
+  derivatives(account: AccountKey, hours: { readonly from: EpochMs; readonly to: EpochMs } | null, signal?: AbortSignal): Promise<PublishedDerivatives | null>;
 }
 
 /**
@@ -77,6 +80,11 @@ export function createReads(store: ReadStore, isParked: (account: AccountKey) =>
     returns: (account, from, to, signal) => read(account, signal, async () => {
       const [hours, level] = await Promise.all([store.loadHourlyReturns(account, from, to), levelOf(account)]);
       return level === 'full' ? hours : hours.map((h) => discloseHour(h, level));
+    }),
+    derivatives: (account, hours, signal) => read(account, signal, async () => {
+      if (store.loadDerivatives === undefined) return null;
+      const [stored, level] = await Promise.all([store.loadDerivatives(account, hours ?? { from: 0, to: 0 }), levelOf(account)]);
+      return stored === null ? null : discloseDerivatives(stored, level);
     }),
     snapshots: (account, from, to, signal) => read(account, signal, async () => {
       const [snapshots, level] = await Promise.all([store.loadSnapshots(account, from, to), levelOf(account)]);

@@ -128,5 +128,6 @@ export interface AccountStore {
   loadPerformanceStats(account: AccountKey): Promise<StoredPerformance | null>;
   /** Publishes the derivatives aggregates (leverage per hour, summary); optional: stores without them skip it. */
   saveDerivatives?(account: AccountKey, write: DerivativesWrite, generation?: Generation): Promise<void>;
-  loadDerivatives?(account: AccountKey): Promise<StoredDerivatives | null>;
+  /** The derivatives summary, with the hours starting in `hours` (every hour when absent). */
+  loadDerivatives?(account: AccountKey, hours?: { readonly from: EpochMs; readonly to: EpochMs }): Promise<StoredDerivatives | null>;
 }

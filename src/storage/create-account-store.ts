@@ -369,7 +369,7 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
       run('save reconciliation', key, () => saveReconciliationFenced(pool, key, write, generation, options.fence)),
 
     saveDerivatives: (key, write, generation) => saveDerivatives(pool, (tx, account, g) => assertGeneration(tx, account, g, options.fence), key, write, generation),
-    loadDerivatives: (key) => loadDerivatives(pool, key),
+    loadDerivatives: (key, hours) => loadDerivatives(pool, key, hours),
 
     loadReconciliation: (key) =>
       run('load reconciliation', key, async (): Promise<ReconciliationWrite | null> => {

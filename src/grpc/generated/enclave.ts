@@ -531,6 +531,12 @@ export interface HourlyReturn {
    * hourly_return is 0 and its cumulative_return carries over). Empty for a clean hour.
    */
   flags: string[];
+  /**
+   * Derivatives accounts (docs/derivatives.md): gross exposure / equity at the hour's end (0 when
+   * equity <= 0). A ratio, shown at every disclosure level. Absent for an hour without a
+   * derivatives valuation (a spot-only account, or hours before its first contract record).
+   */
+  leverage?: number | undefined;
 }
 
 export interface CalculateHistoricalReturnsResponse {
@@ -586,6 +592,35 @@ export interface GetAggregatedMetricsResponse {
    * the record (0 without positive equity), not amounts.
    */
   disclosureLevel: DisclosureLevel;
+  /** Absent for an account without derivatives records. */
+  derivatives: DerivativesMetrics | undefined;
+}
+
+/**
+ * The derivatives aggregates over the whole record (docs/derivatives.md): ratios and counts only,
+ * the same at every disclosure level.
+ */
+export interface DerivativesMetrics {
+  /** Highest hourly leverage (gross exposure / equity at an hour's end) of the record. */
+  maxLeverage: number;
+  /**
+   * Funding P&L / derivatives P&L (realized, funding, fees, settlements, liquidation charges and
+   * the unrealized P&L at the end); absent when that P&L is 0.
+   */
+  fundingShare?:
+    | number
+    | undefined;
+  /** Liquidation and auto-deleveraging fills. */
+  liquidations: number;
+  /**
+   * From when the venue served the derivatives history (executions and ledger); hours before it
+   * carry the venue-history-cut flag. Absent when unknown.
+   */
+  coverageStartMs?:
+    | number
+    | undefined;
+  /** The end of the last valued hour these figures include. */
+  computedUntilMs: number;
 }
 
 export interface GetSnapshotTimeSeriesRequest {
@@ -721,7 +756,10 @@ export interface WhoisResponse {
 }
 
 export interface GetTrackRecordStatementResponse {
-  /** The signed statement: canonical JSON {"statement": {...}, "signature": base64}, version 1. */
+  /**
+   * The signed statement: canonical JSON {"statement": {...}, "signature": base64}, version 2
+   * (docs/statements.md; version 1 statements still verify).
+   */
   statementJson: string;
 }
 
@@ -1689,7 +1727,15 @@ export const CalculateHistoricalReturnsRequest: MessageFns<CalculateHistoricalRe
 };
 
 function createBaseHourlyReturn(): HourlyReturn {
-  return { hourStartMs: 0, hourlyReturn: 0, cumulativeReturn: 0, equityEnd: 0, netFlow: 0, flags: [] };
+  return {
+    hourStartMs: 0,
+    hourlyReturn: 0,
+    cumulativeReturn: 0,
+    equityEnd: 0,
+    netFlow: 0,
+    flags: [],
+    leverage: undefined,
+  };
 }
 
 export const HourlyReturn: MessageFns<HourlyReturn> = {
@@ -1711,6 +1757,9 @@ export const HourlyReturn: MessageFns<HourlyReturn> = {
     }
     for (const v of message.flags) {
       writer.uint32(50).string(v!);
+    }
+    if (message.leverage !== undefined) {
+      writer.uint32(57).double(message.leverage);
     }
     return writer;
   },
@@ -1776,6 +1825,14 @@ export const HourlyReturn: MessageFns<HourlyReturn> = {
             message.flags.push(reader.string());
             continue;
           }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.leverage = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1818,6 +1875,7 @@ export const HourlyReturn: MessageFns<HourlyReturn> = {
       flags: globalThis.Array.isArray(object?.flags)
         ? object.flags.map((e: any) => globalThis.String(e))
         : [],
+      leverage: isSet(object.leverage) ? globalThis.Number(object.leverage) : undefined,
     };
   },
 
@@ -1841,6 +1899,9 @@ export const HourlyReturn: MessageFns<HourlyReturn> = {
     if (message.flags?.length) {
       obj.flags = message.flags;
     }
+    if (message.leverage !== undefined) {
+      obj.leverage = floatToJson(message.leverage);
+    }
     return obj;
   },
 
@@ -1855,6 +1916,7 @@ export const HourlyReturn: MessageFns<HourlyReturn> = {
     message.equityEnd = object.equityEnd ?? 0;
     message.netFlow = object.netFlow ?? 0;
     message.flags = object.flags?.map((e) => e) || [];
+    message.leverage = object.leverage ?? undefined;
     return message;
   },
 };
@@ -2498,7 +2560,7 @@ export const PerformanceMetrics: MessageFns<PerformanceMetrics> = {
 };
 
 function createBaseGetAggregatedMetricsResponse(): GetAggregatedMetricsResponse {
-  return { metrics: undefined, disclosureLevel: 0 };
+  return { metrics: undefined, disclosureLevel: 0, derivatives: undefined };
 }
 
 export const GetAggregatedMetricsResponse: MessageFns<GetAggregatedMetricsResponse> = {
@@ -2508,6 +2570,9 @@ export const GetAggregatedMetricsResponse: MessageFns<GetAggregatedMetricsRespon
     }
     if (message.disclosureLevel !== 0) {
       writer.uint32(16).int32(message.disclosureLevel);
+    }
+    if (message.derivatives !== undefined) {
+      DerivativesMetrics.encode(message.derivatives, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -2541,6 +2606,14 @@ export const GetAggregatedMetricsResponse: MessageFns<GetAggregatedMetricsRespon
             message.disclosureLevel = reader.int32() as any;
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.derivatives = DerivativesMetrics.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2561,6 +2634,7 @@ export const GetAggregatedMetricsResponse: MessageFns<GetAggregatedMetricsRespon
         : isSet(object.disclosure_level)
         ? disclosureLevelFromJSON(object.disclosure_level)
         : 0,
+      derivatives: isSet(object.derivatives) ? DerivativesMetrics.fromJSON(object.derivatives) : undefined,
     };
   },
 
@@ -2571,6 +2645,9 @@ export const GetAggregatedMetricsResponse: MessageFns<GetAggregatedMetricsRespon
     }
     if (message.disclosureLevel !== 0) {
       obj.disclosureLevel = disclosureLevelToJSON(message.disclosureLevel);
+    }
+    if (message.derivatives !== undefined) {
+      obj.derivatives = DerivativesMetrics.toJSON(message.derivatives);
     }
     return obj;
   },
@@ -2584,6 +2661,158 @@ export const GetAggregatedMetricsResponse: MessageFns<GetAggregatedMetricsRespon
       ? PerformanceMetrics.fromPartial(object.metrics)
       : undefined;
     message.disclosureLevel = object.disclosureLevel ?? 0;
+    message.derivatives = (object.derivatives !== undefined && object.derivatives !== null)
+      ? DerivativesMetrics.fromPartial(object.derivatives)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDerivativesMetrics(): DerivativesMetrics {
+  return { maxLeverage: 0, fundingShare: undefined, liquidations: 0, coverageStartMs: undefined, computedUntilMs: 0 };
+}
+
+export const DerivativesMetrics: MessageFns<DerivativesMetrics> = {
+  encode(message: DerivativesMetrics, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.maxLeverage !== 0) {
+      writer.uint32(9).double(message.maxLeverage);
+    }
+    if (message.fundingShare !== undefined) {
+      writer.uint32(17).double(message.fundingShare);
+    }
+    if (message.liquidations !== 0) {
+      writer.uint32(24).int64(message.liquidations);
+    }
+    if (message.coverageStartMs !== undefined) {
+      writer.uint32(32).int64(message.coverageStartMs);
+    }
+    if (message.computedUntilMs !== 0) {
+      writer.uint32(40).int64(message.computedUntilMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DerivativesMetrics {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDerivativesMetrics();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.maxLeverage = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.fundingShare = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.liquidations = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.coverageStartMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.computedUntilMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DerivativesMetrics {
+    return {
+      maxLeverage: isSet(object.maxLeverage)
+        ? globalThis.Number(object.maxLeverage)
+        : isSet(object.max_leverage)
+        ? globalThis.Number(object.max_leverage)
+        : 0,
+      fundingShare: isSet(object.fundingShare)
+        ? globalThis.Number(object.fundingShare)
+        : isSet(object.funding_share)
+        ? globalThis.Number(object.funding_share)
+        : undefined,
+      liquidations: isSet(object.liquidations) ? globalThis.Number(object.liquidations) : 0,
+      coverageStartMs: isSet(object.coverageStartMs)
+        ? globalThis.Number(object.coverageStartMs)
+        : isSet(object.coverage_start_ms)
+        ? globalThis.Number(object.coverage_start_ms)
+        : undefined,
+      computedUntilMs: isSet(object.computedUntilMs)
+        ? globalThis.Number(object.computedUntilMs)
+        : isSet(object.computed_until_ms)
+        ? globalThis.Number(object.computed_until_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: DerivativesMetrics): unknown {
+    const obj: any = {};
+    if (message.maxLeverage !== 0) {
+      obj.maxLeverage = floatToJson(message.maxLeverage);
+    }
+    if (message.fundingShare !== undefined) {
+      obj.fundingShare = floatToJson(message.fundingShare);
+    }
+    if (message.liquidations !== 0) {
+      obj.liquidations = Math.round(message.liquidations);
+    }
+    if (message.coverageStartMs !== undefined) {
+      obj.coverageStartMs = Math.round(message.coverageStartMs);
+    }
+    if (message.computedUntilMs !== 0) {
+      obj.computedUntilMs = Math.round(message.computedUntilMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DerivativesMetrics>, I>>(base?: I): DerivativesMetrics {
+    return DerivativesMetrics.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DerivativesMetrics>, I>>(object: I): DerivativesMetrics {
+    const message = createBaseDerivativesMetrics();
+    message.maxLeverage = object.maxLeverage ?? 0;
+    message.fundingShare = object.fundingShare ?? undefined;
+    message.liquidations = object.liquidations ?? 0;
+    message.coverageStartMs = object.coverageStartMs ?? undefined;
+    message.computedUntilMs = object.computedUntilMs ?? 0;
     return message;
   },
 };
