@@ -12,6 +12,7 @@ import type { AccountStore } from '../storage/account-store.js';
 import type { Clock } from './clock.js';
 import { quarantineGaps, screenCashFlows, screenFills, type QuarantinedRecord, type Screened } from '../domain/quarantine.js';
 import { reconcile, type AssetDifference } from '../domain/reconcile.js';
+import { bookPositions, comparePositions, positionGaps, type PositionDifference } from '../domain/derivatives/positions.js';
 import { parseEngineState } from '../domain/engine-state.js';
 import { VenueError } from '../exchanges/errors.js';
 import { createMinuteMarks } from './minute-marks.js';
@@ -274,6 +275,7 @@ async function reconcileAfterSync(deps: SyncActivityDeps, run: SyncRun, quaranti
     positions, pendingFills: pendingFills.filter(isSpotFill), pendingFlows, balances, baseCurrency: connector.baseCurrency, foundAt,
     marks: new Map(state.marks.map((m) => [m.asset, m.price])), previous: envelope.unreconciled ?? [],
   });
+  const positionDifferences = await checkVenuePositions(deps, run, envelope.derivatives !== undefined);
   if (result.adjustments.length > 0 && position.cashFlowsCursor !== null) {
     await store.commitCashFlowsPage(account, result.adjustments, position.cashFlowsCursor, generation);
   }
@@ -284,10 +286,34 @@ async function reconcileAfterSync(deps: SyncActivityDeps, run: SyncRun, quaranti
   if (!unchanged) await store.saveAggregates(account, { hourlyReturns: [], snapshot: null, engineState: next, performance: null }, generation);
   position.engine = next;
   await store.saveReconciliation(account, {
-    at: foundAt, status: result.differences.length === 0 ? 'reconciled' : 'unreconciled', explainedShare: result.explainedShare,
-    differingAssets: result.differences.length, quarantined, coverageStart: coverage,
+    at: foundAt, status: result.differences.length + positionDifferences.length === 0 ? 'reconciled' : 'unreconciled', explainedShare: result.explainedShare,
+    differingAssets: result.differences.length, differingPositions: positionDifferences.length, quarantined, coverageStart: coverage,
   }, generation);
-  return [...result.gaps];
+  return [...result.gaps, ...positionGaps(positionDifferences, foundAt)];
+}
+
+/**
+ * The venue's position snapshot against the book rebuilt from every stored contract fill
+ * (positions.ts): the contracts that differ. None when the connector reads no positions, or when the
+ * venue reports none and the account has no contract records (a spot account loads no fills for it).
+ * The venue not answering skips the check (logged), never fails the sync.
+ */
+async function checkVenuePositions(deps: SyncActivityDeps, run: SyncRun, hasDerivatives: boolean): Promise<PositionDifference[]> {
+  const { account, connector, signal } = run;
+  if (connector.fetchPositions === undefined) return [];
+  let venue;
+  try {
+    venue = await connector.fetchPositions(signal);
+  } catch (error) {
+    if (!(error instanceof VenueError)) throw error;
+    deps.logger?.warn({ account: accountId(account), kind: error.kind }, 'venue positions unavailable: the position check skipped this sync');
+    return [];
+  }
+  if (venue === null || (venue.length === 0 && !hasDerivatives)) return [];
+  const differences = comparePositions(bookPositions(await loadContractFills(deps.store, account, true)), venue);
+  // A count only: which contracts and how much stay in the enclave.
+  if (differences.length > 0) deps.logger?.warn({ account: accountId(account), contracts: differences.length }, 'venue positions differ from the book rebuilt from executions: reported unreconciled');
+  return differences;
 }
 
 /**

@@ -69,6 +69,8 @@ export interface ReconciliationWrite {
   readonly status: 'reconciled' | 'unreconciled';
   readonly explainedShare: number;
   readonly differingAssets: number;
+  /** Contracts whose venue-reported position differs from the book rebuilt from executions (absent: 0). */
+  readonly differingPositions?: number;
   readonly quarantined: number;
   /** Per stream, from when the venue served history (null: from the account's opening). */
   readonly coverageStart: { readonly fills: EpochMs | null; readonly cashFlows: EpochMs | null };

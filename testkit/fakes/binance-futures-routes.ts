@@ -35,6 +35,11 @@ export interface BinanceFuturesHistory {
   /** The futures wallet (walletBalance per asset). */
   readonly wallet: Readonly<Record<string, string>>;
   readonly markClose: (raw: string, openTime: number) => string;
+  /**
+   * Signed positionAmt per symbol (base units; COIN-M contracts) that positionRisk reports instead
+   * of what the trades add up to (a venue whose snapshot disagrees with its history).
+   */
+  readonly positions?: Readonly<Record<string, string>>;
 }
 
 const PERPETUAL_DELIVERY = 4_133_404_800_000;
@@ -49,10 +54,11 @@ export function coinmContractSize(base: string): number {
 export function binanceFuturesRoutes(opened: BinanceFuturesHistory | 'not-opened', error: (status: number, code: number, msg: string) => FakeReply, api: 'fapi' | 'dapi' = 'fapi'): Route[] {
   const coinm = api === 'dapi';
   const balancePath = coinm ? '/dapi/v1/balance' : '/fapi/v2/balance';
+  const positionPath = coinm ? '/dapi/v1/positionRisk' : '/fapi/v3/positionRisk';
   if (opened === 'not-opened') {
     // What Binance answers a key whose account never opened a futures account.
     const refuse = (): FakeReply => error(401, -2015, 'Invalid API-key, IP, or permissions for action, request ip: 127.0.0.1');
-    return [`/${api}/v1/userTrades`, `/${api}/v1/income`, `/${api}/v1/forceOrders`, balancePath].map((path) => ({ method: 'GET', path, signed: true, handle: refuse }));
+    return [`/${api}/v1/userTrades`, `/${api}/v1/income`, `/${api}/v1/forceOrders`, positionPath, balancePath].map((path) => ({ method: 'GET', path, signed: true, handle: refuse }));
   }
   const history = opened;
   const category = coinm ? 'inverse' : 'linear';
@@ -168,7 +174,33 @@ export function binanceFuturesRoutes(opened: BinanceFuturesHistory | 'not-opened
       })),
   });
 
+  // Position information: fields of the response examples of
+  // https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/Position-Information-V3
+  // (only symbols with a position) and …/coin-margined-futures/trade/rest-api/Position-Information
+  // (positionAmt in contracts); one-way mode (positionSide BOTH). The amount is what the trades add up
+  // to, unless `positions` says otherwise.
+  const positionRisk = (): FakeReply => {
+    const list = history.contracts.filter((c) => c.category === category).map((c) => {
+      const summed = history.trades.filter((t) => t.raw === c.raw).reduce((s, t) => s + (t.side === 'Buy' ? 1 : -1) * Number(t.qty), 0);
+      const amount = history.positions?.[c.raw] ?? String(summed);
+      return coinm
+        ? {
+          symbol: c.raw, positionAmt: amount, entryPrice: '0.0', breakEvenPrice: '0.0', markPrice: history.markClose(c.raw, Math.floor(Date.now() / HOUR_MS) * HOUR_MS), unRealizedProfit: '0.00000000',
+          liquidationPrice: '0', leverage: '20', maxQty: '50', marginType: 'cross', isolatedMargin: '0.00000000', isAutoAddMargin: 'false', positionSide: 'BOTH', notionalValue: '0',
+          isolatedWallet: '0', updateTime: Date.now(),
+        }
+        : {
+          symbol: c.raw, positionSide: 'BOTH', positionAmt: amount, entryPrice: '0', breakEvenPrice: '0', markPrice: history.markClose(c.raw, Math.floor(Date.now() / HOUR_MS) * HOUR_MS),
+          unRealizedProfit: '0', liquidationPrice: '0', isolatedMargin: '0', notional: '0', marginAsset: c.settle, isolatedWallet: '0', initialMargin: '0', maintMargin: '0',
+          positionInitialMargin: '0', openOrderInitialMargin: '0', adl: 2, bidNotional: '0', askNotional: '0', updateTime: Date.now(),
+        };
+    });
+    // USDⓈ-M v3 lists only symbols with a position; COIN-M lists every symbol it is asked about.
+    return { status: 200, body: coinm ? list : list.filter((p) => Number(p.positionAmt) !== 0) };
+  };
+
   return [
+    { method: 'GET', path: positionPath, signed: true, handle: positionRisk },
     { method: 'GET', path: `/${api}/v1/exchangeInfo`, signed: false, handle: exchangeInfo },
     { method: 'GET', path: `/${api}/v1/markPriceKlines`, signed: false, handle: markKlines },
     { method: 'GET', path: `/${api}/v1/userTrades`, signed: true, handle: userTrades },

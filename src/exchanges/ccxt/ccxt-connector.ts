@@ -19,6 +19,7 @@ import { binanceKeyRights, bitgetKeyRights, bybitKeyRights } from './ccxt-permis
 import { MINUTE_MS, minuteCandleFrom } from './minute-candle.js';
 import { createDerivativesSource } from './derivatives/create-derivatives-source.js';
 import type { DerivativesSource } from './derivatives/derivatives-source.js';
+import type { VenuePosition } from '../../domain/derivatives/positions.js';
 import { BinanceExtras } from './binance-extras.js';
 import { BybitExtras } from './bybit-extras.js';
 import { otherWalletBalances } from './wallet-balances.js';
@@ -378,6 +379,11 @@ export class CcxtConnector implements VenueConnector {
   /** Hourly mark-price candles of a contract (ccxt contract symbol); none when derivatives are off. */
   async fetchMarkCandles(symbol: string, fromMs: number, toMs: number, signal?: AbortSignal): Promise<readonly Candle[]> {
     return this.derivatives === undefined ? [] : await this.derivatives.fetchMarkCandles(symbol, fromMs, toMs, signal);
+  }
+
+  async fetchPositions(signal?: AbortSignal): Promise<readonly VenuePosition[] | null> {
+    if (this.derivatives?.fetchPositions === undefined) return null;
+    return await this.derivatives.fetchPositions(signal);
   }
 
   derivativesCoverageStart(): EpochMs | null {

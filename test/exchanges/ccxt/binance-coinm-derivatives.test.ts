@@ -64,8 +64,38 @@ test('a Binance COIN-M history (a long, a short, funding paid and received, a li
   // Funding share: every ledger amount is BTC valued at the same mark, so it cancels out.
   const pnl = ledger.filter((r) => r.incomeType !== 'TRANSFER').reduce((s, r) => s + Number(r.income), 0);
   t.true(near(published!.fundingShare!, (-0.000005 + 0.000004) / pnl));
-  t.is((await h.store.loadReconciliation(alice))?.status, 'reconciled', 'spot (empty) + the COIN-M wallet match the rebuilt holdings');
+  t.like(await h.store.loadReconciliation(alice), { status: 'reconciled', differingAssets: 0, differingPositions: 0 }, 'spot (empty) + the COIN-M wallet match the rebuilt holdings, the venue\'s positions the book');
+  t.true(fake.requestsTo('/dapi/v1/positionRisk').length >= 1, 'the COIN-M positions were asked for');
   t.deepEqual([...new Set(fake.requestsTo('/dapi/v1/userTrades').map((r) => r.params['pair']))], ['BTCUSD'], 'COIN-M trades asked per pair');
   t.is(fake.requestsTo('/dapi/v1/forceOrders').length, 1, 'forced orders asked only where the income shows a liquidation');
   t.is(fake.requestsTo('/fapi/v1/income').length, 0, 'no USDⓈ-M account: nothing more asked of fapi');
+});
+
+test('a COIN-M position the venue reports but the executions do not add up to is a flagged, published reconciliation result; nothing is booked', async (t) => {
+  const now = Date.now();
+  const T0 = Math.floor(now / H) * H - 6 * H;
+  const { account, coinm } = coinmTrader(T0);
+  // The venue says long 5 contracts (500 USD) where the fills close every position.
+  const fake = createBinanceLikeFake('binance', { account, apiKey: 'pos-key', secret: 'pos-secret', futures: 'not-opened', coinm: { ...coinm, positions: { BTCUSD_PERP: '5' } } });
+  const baseUrl = await fake.start();
+  t.teardown(() => fake.stop());
+  const dave: AccountKey = { userUid: 'coinm-positions', exchange: 'binance' };
+  const h = createActorHarness({
+    database: db(), clock: new ManualClock(T0 + 6 * H + 30 * M), settings: { syncIntervalMs: 0 },
+    connectorFactory: () => createCcxtConnector('binance', { apiKey: 'pos-key', secret: 'pos-secret' }, {
+      enclaveMode: false, baseUrl, rateLimitMs: 0, historyStartMs: T0 - 24 * H, settleLagMs: 1000, derivatives: true,
+      retry: { baseDelayMs: 5, maxDelayMs: 50, budgetMs: 5_000, maxAttempts: 3, attemptTimeoutMs: 5_000 },
+    }),
+  });
+  t.teardown(() => h.close());
+  await h.addAccount(dave);
+  const first = await h.supervisor.sync(dave, 'full');
+  t.true(first.gapKinds.includes('unreconciled'), 'the sync reports it');
+  t.like(await h.store.loadReconciliation(dave), { status: 'unreconciled', differingAssets: 0, differingPositions: 1 }, 'published: one contract differs (a count, no size)');
+  // A second sync still sees it, and still books nothing: positions are checked, never adjusted.
+  await h.supervisor.sync(dave, 'incremental');
+  t.like(await h.store.loadReconciliation(dave), { status: 'unreconciled', differingPositions: 1 });
+  const flows = await h.store.loadCashFlows(dave, 0);
+  t.false(flows.some((f) => f.kind === 'adjustment-in' || f.kind === 'adjustment-out'));
+  t.deepEqual((await h.store.loadHourlyReturns(dave, 0, T0 + 6 * H)).map((x) => x.netFlow !== 0), [true, false, false, false, false, false], 'the deposit stays the only flow');
 });

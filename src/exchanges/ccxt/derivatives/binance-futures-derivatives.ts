@@ -24,11 +24,15 @@
 //   contract type, delivery date, COIN-M contract size).
 // - Marks: `GET /fapi/v1/markPriceKlines` / `/dapi/v1/markPriceKlines` (interval 1h, limit 1500).
 //   Wallet: `GET /fapi/v2/balance` / `GET /dapi/v1/balance`.
+// - Positions: `GET /fapi/v3/positionRisk` / `GET /dapi/v1/positionRisk` (signed positionAmt; COIN-M
+//   in contracts), checked against the book at each sync. ccxt's `fetchPositions` needs the futures
+//   markets loaded; the raw rows are read (hedge-mode LONG/SHORT legs are summed).
 // Field meanings: https://developers.binance.com/docs/derivatives/usds-margined-futures/account/rest-api/Get-Income-History,
 // …/trade/rest-api/Account-Trade-List, …/trade/rest-api/Users-Force-Orders, …/market-data/rest-api/Mark-Price-Kline-Candlestick-Data,
 // and the same pages under https://developers.binance.com/docs/derivatives/coin-margined-futures/.
 import type { binance } from 'ccxt';
 import { parseContract } from '../../../domain/derivatives/instrument.js';
+import type { VenuePosition } from '../../../domain/derivatives/positions.js';
 import { executionId, ledgerFlow, type ExecutionKind, type LedgerKind } from '../../../domain/derivatives/records.js';
 import { multiplyDecimal } from '../../../domain/decimal-string.js';
 import type { Balance, Candle, CashFlow, EpochMs, Fill } from '../../../domain/types.js';
@@ -66,6 +70,7 @@ export interface BinanceFuturesApi {
   forceOrders(params: Params): Promise<unknown>;
   markKlines(params: Params): Promise<unknown>;
   balance(): Promise<unknown>;
+  positionRisk(): Promise<unknown>;
 }
 
 export const USDM_API = (client: binance): BinanceFuturesApi => ({
@@ -76,6 +81,7 @@ export const USDM_API = (client: binance): BinanceFuturesApi => ({
   forceOrders: async (p) => await client.fapiPrivateGetForceOrders(p),
   markKlines: async (p) => await client.fapiPublicGetMarkPriceKlines(p),
   balance: async () => await client.fapiPrivateV2GetBalance(),
+  positionRisk: async () => await client.fapiPrivateV3GetPositionRisk(),
 });
 
 export const COINM_API = (client: binance): BinanceFuturesApi => ({
@@ -86,6 +92,7 @@ export const COINM_API = (client: binance): BinanceFuturesApi => ({
   forceOrders: async (p) => await client.dapiPrivateGetForceOrders(p),
   markKlines: async (p) => await client.dapiPublicGetMarkPriceKlines(p),
   balance: async () => await client.dapiPrivateGetBalance(),
+  positionRisk: async () => await client.dapiPrivateGetPositionRisk(),
 });
 
 interface Contract { readonly symbol: string; readonly raw: string; readonly pair: string; readonly base: string; readonly quote: string; readonly settle: string; readonly size: string }
@@ -278,6 +285,23 @@ export class BinanceFuturesReader {
     return await this.probe(signal) ?? [];
   }
 
+  /** Open positions in book units (COIN-M contracts × contract size); none without this futures account. */
+  async fetchPositions(signal: AbortSignal | undefined): Promise<readonly VenuePosition[]> {
+    if (await this.probe(signal) === null) return [];
+    const contracts = await this.loadContracts(signal);
+    const out: VenuePosition[] = [];
+    for (const row of rows(await this.call('fetchPositions', async () => await this.api.positionRisk(), signal), 'MalformedPositions')) {
+      const raw = text(row, 'symbol');
+      const amount = Number(text(row, 'positionAmt'));
+      if (raw === '' || !Number.isFinite(amount)) throw new VenueError('binance', 'bad-response', { errorClass: 'MalformedPositions' });
+      if (amount === 0) continue;
+      // A contract no longer listed keeps its venue name (it then differs from the book: reported, not hidden).
+      const contract = contracts.get(raw);
+      out.push({ symbol: contract?.symbol ?? raw, quantity: amount * Number(contract?.size ?? '1') });
+    }
+    return out;
+  }
+
   private async walletBalances(signal: AbortSignal | undefined): Promise<readonly Balance[]> {
     const list = rows(await this.call('fetchFuturesBalance', async () => await this.api.balance(), signal), 'MissingBalances');
     const out: Balance[] = [];
@@ -329,5 +353,9 @@ export class BinanceDerivatives implements DerivativesSource {
 
   async fetchWalletBalances(signal: AbortSignal | undefined): Promise<readonly Balance[]> {
     return [...await this.usdm.fetchWalletBalances(signal), ...await this.coinm.fetchWalletBalances(signal)];
+  }
+
+  async fetchPositions(signal: AbortSignal | undefined): Promise<readonly VenuePosition[]> {
+    return [...await this.usdm.fetchPositions(signal), ...await this.coinm.fetchPositions(signal)];
   }
 }

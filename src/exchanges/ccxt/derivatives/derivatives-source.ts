@@ -2,6 +2,7 @@
 // entries as windowed streams (resumable by their own window state inside the connector's cursors),
 // and mark-price candles. One implementation per venue in this folder; the connector only wires it.
 import type { Balance, Candle, CashFlow, EpochMs, Fill } from '../../../domain/types.js';
+import type { VenuePosition } from '../../../domain/derivatives/positions.js';
 import type { WindowState } from '../ccxt-cursor.js';
 
 export interface WindowPage<T> {
@@ -39,4 +40,9 @@ export interface DerivativesSource {
    * one wallet holds everything (Bybit's unified account).
    */
   fetchWalletBalances?(signal: AbortSignal | undefined): Promise<readonly Balance[]>;
+  /**
+   * The venue's open positions (ccxt contract symbols; base units for linear, quote units for
+   * inverse; signed), checked against the book at each sync. Absent where no position reader exists.
+   */
+  fetchPositions?(signal: AbortSignal | undefined): Promise<readonly VenuePosition[]>;
 }
