@@ -19,7 +19,7 @@ import { createMinuteMarks } from './minute-marks.js';
 import { fetchWantedMinuteMarks } from './minute-mark-fetch.js';
 import { ensureHourlyCandles, type MarketData } from './market-data.js';
 import { isSpotFill, loadContractFills, mergeFlows, prepareMarkToMarket, publishDerivatives, type DerivativesEnvelope } from './derivatives-valuation.js';
-import type { MarkToMarket } from '../domain/derivatives/book.js';
+import { deliveredGaps, type MarkToMarket } from '../domain/derivatives/book.js';
 import { withHistoryCut } from '../domain/history-cut.js';
 import { bookHistoryCut } from './history-cut-step.js';
 
@@ -236,7 +236,7 @@ export async function runSyncActivity(deps: SyncActivityDeps, run: SyncRun): Pro
   const performance = { stats: result.metrics, computedUntil: untilHour };
   await store.saveAggregates(account, { hourlyReturns: published, snapshot: result.snapshot, engineState: next, performance }, generation);
   position.engine = next;
-  return await done(published.length, result.gaps, snapshot, pending);
+  return await done(published.length, mtm === null ? result.gaps : [...result.gaps, ...deliveredGaps(mtm.delivered)], snapshot, pending);
 }
 
 /** Records at or after the computed history's end (not valued yet), as loaded for the engine run. */
@@ -310,7 +310,7 @@ async function checkVenuePositions(deps: SyncActivityDeps, run: SyncRun, hasDeri
     return [];
   }
   if (venue === null || (venue.length === 0 && !hasDerivatives)) return [];
-  const differences = comparePositions(bookPositions(await loadContractFills(deps.store, account, true)), venue);
+  const differences = comparePositions(bookPositions(await loadContractFills(deps.store, account, true), deps.clock.now() + 1), venue);
   // A count only: which contracts and how much stay in the enclave.
   if (differences.length > 0) deps.logger?.warn({ account: accountId(account), contracts: differences.length }, 'venue positions differ from the book rebuilt from executions: reported unreconciled');
   return differences;

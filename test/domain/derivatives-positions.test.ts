@@ -14,7 +14,7 @@ test('the book adds fills up per contract, signed: a long, a cross to short, an 
   const book = bookPositions([
     cfill('buy', 'BTC/USDT:USDT', '1', '100'), cfill('sell', 'BTC/USDT:USDT', '3', '110'),
     cfill('sell', 'BTC/USD:BTC', '500', '60000'), cfill('buy', 'ETH/USDT:USDT', '2', '10'), cfill('sell', 'ETH/USDT:USDT', '2', '11'),
-  ]);
+  ], 1_000);
   t.deepEqual([...book.entries()].sort(), [['BTC/USD:BTC', -500], ['BTC/USDT:USDT', -2], ['ETH/USDT:USDT', 0]]);
 });
 

@@ -4,7 +4,7 @@
 // count), never corrected: the fills are the record, the snapshot only checks it. Pure.
 import type { DataGap } from '../aggregation.js';
 import type { EpochMs, Fill } from '../types.js';
-import { applyContractFill, emptyBook } from './book.js';
+import { bookAt } from './book.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -24,10 +24,9 @@ export interface PositionDifference {
 
 export const POSITION_MISMATCH_TREATMENT = 'the position the venue reports for a contract differs from the one its recorded executions add up to: reported as unreconciled, nothing is booked (missing or late executions, a delivery without a settlement record, or a contract kind not read)';
 
-/** Signed quantity per contract after every fill (oldest first). */
-export function bookPositions(fills: readonly Fill[]): Map<string, number> {
-  const book = emptyBook();
-  for (const f of fills) applyContractFill(book, f);
+/** Signed quantity per contract at `now` after every fill (oldest first); delivered futures are closed (book.ts). */
+export function bookPositions(fills: readonly Fill[], now: EpochMs): Map<string, number> {
+  const book = bookAt(fills, now);
   const out = new Map<string, number>();
   for (const [symbol, p] of book) out.set(symbol, p.quantity);
   return out;
