@@ -5,7 +5,8 @@
 // (Bybit: execution/list 10/s, transaction-log 30/s, mark-price-kline 10/s; Binance: weight per
 // minute, income 30, userTrades 5, forceOrders 50). FUTURES_FILLS sets the executions of the year
 // (default 5,000). Binance serves income (and so the traded symbols) 3 months back only: its first
-// sync of a year-old account gets those 3 months.
+// sync of a year-old account gets those 3 months. Binance COIN-M (dapi: income 20, userTrades 5 by
+// pair, forceOrders 50) runs the same trader on BTCUSD_PERP.
 import { performance } from 'node:perf_hooks';
 import type { CcxtVenue } from '../src/exchanges/ccxt/ccxt-client.js';
 import { createCcxtConnector } from '../src/exchanges/ccxt/ccxt-connector.js';
@@ -15,7 +16,7 @@ import { createBybitFake } from '../testkit/fakes/bybit-fake.js';
 import type { FakeVenueServer } from '../testkit/fakes/fake-server.js';
 import { DAY_MS, syntheticAccount, type SyntheticAccount } from '../testkit/fakes/history.js';
 import { syntheticPerpetuals } from '../testkit/fakes/derivatives-history.js';
-import { binanceFuturesFrom } from '../testkit/fakes/binance-futures-routes.js';
+import { binanceCoinmFrom, binanceFuturesFrom } from '../testkit/fakes/binance-futures-routes.js';
 
 const FILLS = Number(process.argv[2] ?? 10_000);
 const credential = { apiKey: 'bench-key', secret: 'bench-secret', passphrase: 'bench-pass' };
@@ -78,5 +79,29 @@ for (const venue of ['bybit', 'binance'] as const) {
   await server.stop();
   futures[venue] = { executions: fills, ledgerEntries, markCandles: marks, requests: server.requests.length, seconds: Math.round(seconds * 10) / 10, byPath };
   console.log(`${venue.padEnd(8)} futures: ${fills} executions, ${ledgerEntries} ledger entries, ${marks} mark candles, ${server.requests.length} requests, ${seconds.toFixed(1)} s (venue weights respected)`);
+}
+// Binance COIN-M: the same trader on BTCUSD_PERP (inverse, margin in BTC) and no USDⓈ-M account.
+{
+  const now = Date.now();
+  const yearAgo = now - 365 * DAY_MS;
+  const account: SyntheticAccount = { markets: [{ base: 'BTC', quote: 'USDT' }], fills: [], transfers: [], balances: { BTC: '0' }, nextId: 1 };
+  const derivatives = syntheticPerpetuals({ fromMs: yearAgo + DAY_MS, toMs: now - DAY_MS, executions: FUTURES_FILLS });
+  const server = createBinanceLikeFake('binance', { account, ...credential, futures: 'not-opened', coinm: binanceCoinmFrom(derivatives, { BTC: '1' }) });
+  const baseUrl = await server.start();
+  const connector = createCcxtConnector('binance', credential, { enclaveMode: false, baseUrl, historyStartMs: yearAgo, derivatives: true });
+  const started = performance.now();
+  let fills = 0;
+  let ledgerEntries = 0;
+  for await (const page of connector.fetchFills(null)) fills += page.items.length;
+  for await (const page of connector.fetchCashFlows(null)) ledgerEntries += page.items.length;
+  const marks = (await connector.fetchMarkCandles('BTC/USD:BTC', yearAgo, Math.floor(now / 3_600_000) * 3_600_000)).length;
+  const positions = (await connector.fetchPositions())?.length ?? 0;
+  const seconds = (performance.now() - started) / 1000;
+  const byPath: Record<string, number> = {};
+  for (const r of server.requests) byPath[r.path] = (byPath[r.path] ?? 0) + 1;
+  await connector.close();
+  await server.stop();
+  futures['binance-coinm'] = { executions: fills, ledgerEntries, markCandles: marks, positions, requests: server.requests.length, seconds: Math.round(seconds * 10) / 10, byPath };
+  console.log(`coinm    futures: ${fills} executions, ${ledgerEntries} ledger entries, ${marks} mark candles, ${server.requests.length} requests, ${seconds.toFixed(1)} s (venue weights respected)`);
 }
 console.log(JSON.stringify({ bench: 'ccxt-sync', fillsPerVenue: FILLS, results, futures: { historyDays: 365, executions: FUTURES_FILLS, results: futures } }));

@@ -107,6 +107,8 @@ export interface AccountReport {
   readonly exchanges: readonly Exchange[];
   /** Hours in which transfers between the user's own accounts netted out of the composite's flows. */
   readonly nettedTransferHours: number;
+  /** Derivatives aggregates (whole record, no hours) of the exchanges that have any; absent: none. */
+  readonly derivatives?: readonly { readonly exchange: Exchange; readonly metrics: PublishedDerivatives }[];
 }
 
 export interface EnclaveApi {

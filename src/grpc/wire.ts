@@ -408,7 +408,7 @@ function calendarFromWire(m: CalendarReturnMessage): CalendarReturn {
   return { label: m.label, from: m.fromMs, to: m.toMs, return: m.periodReturn, partial: m.partial, flaggedShare: m.flaggedShare };
 }
 
-export function performanceReportToWire({ report: r, baseCurrency, exchanges, nettedTransferHours }: AccountReport): GetPerformanceReportResponse {
+export function performanceReportToWire({ report: r, baseCurrency, exchanges, nettedTransferHours, derivatives }: AccountReport): GetPerformanceReportResponse {
   const b = r.benchmark;
   const p = r.tradeStatistics;
   return {
@@ -457,6 +457,7 @@ export function performanceReportToWire({ report: r, baseCurrency, exchanges, ne
     sortinoTarget: r.sortinoTarget,
     notes: [...r.notes],
     nettedTransferHours,
+    derivatives: (derivatives ?? []).map((d) => ({ exchange: d.exchange, metrics: derivativesToWire(d.metrics) })),
   };
 }
 
@@ -506,5 +507,9 @@ export function performanceReportFromWire(m: GetPerformanceReportResponse): Acco
     sortinoTarget: m.sortinoTarget,
     notes: [...m.notes],
   };
-  return { report, baseCurrency: m.baseCurrency, exchanges: m.exchanges.map(exchangeFromWire), nettedTransferHours: m.nettedTransferHours };
+  const derivatives = m.derivatives.flatMap((d) => {
+    const metrics = derivativesFromWire(d.metrics);
+    return metrics === null ? [] : [{ exchange: exchangeFromWire(d.exchange), metrics }];
+  });
+  return { report, baseCurrency: m.baseCurrency, exchanges: m.exchanges.map(exchangeFromWire), nettedTransferHours: m.nettedTransferHours, ...(derivatives.length === 0 ? {} : { derivatives }) };
 }

@@ -2,14 +2,14 @@
 // PostgreSQL, worker pool, the real ccxt client against the fake Binance's COIN-M routes) syncs a
 // COIN-M-only account at the default `returns` disclosure level. The hourly returns reply carries
 // each hour's leverage, the metrics reply the maximum leverage, funding share, liquidation count and
-// derivatives coverage start, and the signed statement (version 2) the same figures; no amount leaks
+// derivatives coverage start, the performance report and the signed statement (version 2) the same figures; no amount leaks
 // (equity and flows stay withheld at this level).
 import test from 'ava';
 import { sealCredential } from '../../src/crypto/sealed-intake.js';
 import { decodeCredential } from '../../src/crypto/credential.js';
 import { parseStatement, verifyStatement } from '../../src/crypto/statement.js';
 import { createCcxtConnector } from '../../src/exchanges/ccxt/ccxt-connector.js';
-import { DisclosureLevel, SyncStatus, SyncType } from '../../src/grpc/generated/enclave.js';
+import { DisclosureLevel, ReportPeriod, SyncStatus, SyncType } from '../../src/grpc/generated/enclave.js';
 import { coinmTrader } from '../../testkit/fakes/binance-coinm-trader.js';
 import { createBinanceLikeFake } from '../../testkit/fakes/binance-like-fake.js';
 import { HOUR_MS, candleAt } from '../../testkit/fakes/history.js';
@@ -60,6 +60,11 @@ test('leverage per hour, max leverage, funding share, liquidations and derivativ
   t.is(derivatives!.liquidations, 1);
   t.is(derivatives!.coverageStartMs, T0 - 24 * HOUR_MS, 'the first sync read from the history start (inside the venue lookback)');
   t.is(derivatives!.computedUntilMs, T0 + 6 * HOUR_MS);
+
+  // The performance report names the venue's derivatives aggregates beside its returns.
+  const report = await unary(h.client.getPerformanceReport.bind(h.client), { ...ACCOUNT, period: ReportPeriod.REPORT_PERIOD_SINCE_INCEPTION, fromMs: 0, toMs: 0, currency: '', benchmark: '' });
+  t.deepEqual(report.derivatives.map((d) => d.exchange), ['binance']);
+  t.deepEqual(report.derivatives[0]!.metrics, derivatives);
 
   const { statementJson } = await unary(h.client.getTrackRecordStatement.bind(h.client), { ...ACCOUNT, fromMs: 0, toMs: 0 });
   const statement = parseStatement(statementJson);

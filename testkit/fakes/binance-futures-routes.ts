@@ -210,6 +210,21 @@ export function binanceFuturesRoutes(opened: BinanceFuturesHistory | 'not-opened
   ];
 }
 
+/**
+ * The same trader on COIN-M: BTCUSD_PERP instead of BTCUSDT, one contract (100 USD) per execution,
+ * ledger amounts in BTC (the USDT amounts at 60,000 USD per BTC, 8 decimals), served under /dapi.
+ */
+export function binanceCoinmFrom(history: SyntheticDerivatives, wallet: Readonly<Record<string, string>>): BinanceFuturesHistory {
+  const raw = 'BTCUSD_PERP';
+  const inBtc = (amount: string): string => (amount === '' ? '' : (Number(amount) / 60_000).toFixed(8));
+  return binanceFuturesFrom({
+    contracts: [{ raw, category: 'inverse', base: 'BTC', quote: 'USD', settle: 'BTC', deliveryTime: 0 }],
+    executions: history.executions.map((e) => ({ ...e, raw, category: 'inverse', qty: '1' })),
+    ledger: history.ledger.map((r) => ({ ...r, raw, currency: 'BTC', cashFlow: inBtc(r.cashFlow), funding: inBtc(r.funding), fee: inBtc(r.fee) })),
+    markClose: (_raw, openTime) => history.markClose('BTCUSDT', openTime),
+  }, wallet);
+}
+
 /** The same perpetuals history as Binance would serve it (derivatives-history.ts syntheticPerpetuals). */
 export function binanceFuturesFrom(history: SyntheticDerivatives, wallet: Readonly<Record<string, string>>): BinanceFuturesHistory {
   const income: BinanceIncomeRow[] = [];

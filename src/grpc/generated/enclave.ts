@@ -928,6 +928,17 @@ export interface GetPerformanceReportResponse {
   notes: string[];
   /** Hours in which transfers between the user's own accounts netted out (composites). */
   nettedTransferHours: number;
+  /**
+   * Per exchange with derivatives records: its derivatives aggregates over its whole record (not the
+   * period), as GetAggregatedMetrics gives them. Ratios and counts only, at every disclosure level.
+   */
+  derivatives: VenueDerivatives[];
+}
+
+export interface VenueDerivatives {
+  /** One of `exchanges`. */
+  exchange: string;
+  metrics: DerivativesMetrics | undefined;
 }
 
 function createBaseProcessSyncJobRequest(): ProcessSyncJobRequest {
@@ -6707,6 +6718,7 @@ function createBaseGetPerformanceReportResponse(): GetPerformanceReportResponse 
     sortinoTarget: 0,
     notes: [],
     nettedTransferHours: 0,
+    derivatives: [],
   };
 }
 
@@ -6807,6 +6819,9 @@ export const GetPerformanceReportResponse: MessageFns<GetPerformanceReportRespon
     }
     if (message.nettedTransferHours !== 0) {
       writer.uint32(256).int64(message.nettedTransferHours);
+    }
+    for (const v of message.derivatives) {
+      VenueDerivatives.encode(v!, writer.uint32(266).fork()).join();
     }
     return writer;
   },
@@ -7080,6 +7095,14 @@ export const GetPerformanceReportResponse: MessageFns<GetPerformanceReportRespon
             message.nettedTransferHours = longToNumber(reader.int64());
             continue;
           }
+          case 33: {
+            if (tag !== 266) {
+              break;
+            }
+
+            message.derivatives.push(VenueDerivatives.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -7218,6 +7241,9 @@ export const GetPerformanceReportResponse: MessageFns<GetPerformanceReportRespon
         : isSet(object.netted_transfer_hours)
         ? globalThis.Number(object.netted_transfer_hours)
         : 0,
+      derivatives: globalThis.Array.isArray(object?.derivatives)
+        ? object.derivatives.map((e: any) => VenueDerivatives.fromJSON(e))
+        : [],
     };
   },
 
@@ -7319,6 +7345,9 @@ export const GetPerformanceReportResponse: MessageFns<GetPerformanceReportRespon
     if (message.nettedTransferHours !== 0) {
       obj.nettedTransferHours = Math.round(message.nettedTransferHours);
     }
+    if (message.derivatives?.length) {
+      obj.derivatives = message.derivatives.map((e) => VenueDerivatives.toJSON(e));
+    }
     return obj;
   },
 
@@ -7369,6 +7398,94 @@ export const GetPerformanceReportResponse: MessageFns<GetPerformanceReportRespon
     message.sortinoTarget = object.sortinoTarget ?? 0;
     message.notes = object.notes?.map((e) => e) || [];
     message.nettedTransferHours = object.nettedTransferHours ?? 0;
+    message.derivatives = object.derivatives?.map((e) => VenueDerivatives.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseVenueDerivatives(): VenueDerivatives {
+  return { exchange: "", metrics: undefined };
+}
+
+export const VenueDerivatives: MessageFns<VenueDerivatives> = {
+  encode(message: VenueDerivatives, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.exchange !== "") {
+      writer.uint32(10).string(message.exchange);
+    }
+    if (message.metrics !== undefined) {
+      DerivativesMetrics.encode(message.metrics, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VenueDerivatives {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVenueDerivatives();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.exchange = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.metrics = DerivativesMetrics.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VenueDerivatives {
+    return {
+      exchange: isSet(object.exchange) ? globalThis.String(object.exchange) : "",
+      metrics: isSet(object.metrics) ? DerivativesMetrics.fromJSON(object.metrics) : undefined,
+    };
+  },
+
+  toJSON(message: VenueDerivatives): unknown {
+    const obj: any = {};
+    if (message.exchange !== "") {
+      obj.exchange = message.exchange;
+    }
+    if (message.metrics !== undefined) {
+      obj.metrics = DerivativesMetrics.toJSON(message.metrics);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VenueDerivatives>, I>>(base?: I): VenueDerivatives {
+    return VenueDerivatives.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VenueDerivatives>, I>>(object: I): VenueDerivatives {
+    const message = createBaseVenueDerivatives();
+    message.exchange = object.exchange ?? "";
+    message.metrics = (object.metrics !== undefined && object.metrics !== null)
+      ? DerivativesMetrics.fromPartial(object.metrics)
+      : undefined;
     return message;
   },
 };
