@@ -106,11 +106,12 @@ export function disclosePerformance(stats: PerformanceStats, level: DisclosureLe
 }
 
 /**
- * Derivatives aggregates as replied at `level`: the same at every level. Leverage, funding share
- * and the coverage start are ratios or times, and the liquidation count says how often, not how
- * much (issue 15: counts, no amounts, at `returns`); nothing in them gives an amount back.
+ * Derivatives aggregates as replied at any level: the same at every level, so no level is needed
+ * (nor read). Leverage, funding share and the coverage start are ratios or times, and the
+ * liquidation count says how often, not how much (issue 15: counts, no amounts, at `returns`);
+ * nothing in them gives an amount back.
  */
-export function discloseDerivatives(derivatives: PublishedDerivatives, _level: DisclosureLevel): PublishedDerivatives {
+export function discloseDerivatives(derivatives: PublishedDerivatives): PublishedDerivatives {
   return derivatives;
 }
 

@@ -125,6 +125,7 @@ export interface EnclaveApi {
   /**
    * The account's derivatives aggregates (ratios and counts, every disclosure level), with the
    * leverage of the hours starting in `hours` (none when null); null without derivatives records.
+   * Asked beside getReturns / getPerformance, which check the account (this one does not).
    */
   getDerivatives(account: AccountKey, hours: TimeRange | null, call: CallContext): Promise<PublishedDerivatives | null>;
   /**
