@@ -8,6 +8,8 @@
 // calls cost 2, contract/detail 100). FUTURES_FILLS sets the executions of the year (default 5,000).
 // Binance serves income (and so the traded symbols) 3 months back only, Bitget fills and bills 90
 // days: their first sync of a year-old account gets those. MEXC documents no retention: a year is read.
+// Binance COIN-M (dapi: income 20, userTrades 5 by pair, forceOrders 50) runs the same trader on
+// BTCUSD_PERP (with FUTURES_VENUES including binance).
 // FUTURES_ONLY=1 skips the spot part. FUTURES_VENUES=bitget,mexc picks venues.
 import { performance } from 'node:perf_hooks';
 import type { CcxtVenue } from '../src/exchanges/ccxt/ccxt-client.js';
@@ -18,7 +20,7 @@ import { createBybitFake } from '../testkit/fakes/bybit-fake.js';
 import type { FakeVenueServer } from '../testkit/fakes/fake-server.js';
 import { DAY_MS, syntheticAccount, type SyntheticAccount } from '../testkit/fakes/history.js';
 import { syntheticPerpetuals } from '../testkit/fakes/derivatives-history.js';
-import { binanceFuturesFrom } from '../testkit/fakes/binance-futures-routes.js';
+import { binanceCoinmFrom, binanceFuturesFrom } from '../testkit/fakes/binance-futures-routes.js';
 import { bitgetMixFrom } from '../testkit/fakes/bitget-mix-routes.js';
 import { mexcContractFrom } from '../testkit/fakes/mexc-contract-routes.js';
 
@@ -86,5 +88,29 @@ for (const venue of FUTURES_VENUES) {
   await server.stop();
   futures[venue] = { executions: fills, ledgerEntries, markCandles: marks, requests: server.requests.length, seconds: Math.round(seconds * 10) / 10, byPath };
   console.log(`${venue.padEnd(8)} futures: ${fills} executions, ${ledgerEntries} ledger entries, ${marks} mark candles, ${server.requests.length} requests, ${seconds.toFixed(1)} s (venue weights respected)`);
+}
+// Binance COIN-M: the same trader on BTCUSD_PERP (inverse, margin in BTC) and no USDⓈ-M account.
+if (FUTURES_VENUES.includes('binance')) {
+  const now = Date.now();
+  const yearAgo = now - 365 * DAY_MS;
+  const account: SyntheticAccount = { markets: [{ base: 'BTC', quote: 'USDT' }], fills: [], transfers: [], balances: { BTC: '0' }, nextId: 1 };
+  const derivatives = syntheticPerpetuals({ fromMs: yearAgo + DAY_MS, toMs: now - DAY_MS, executions: FUTURES_FILLS });
+  const server = createBinanceLikeFake('binance', { account, ...credential, futures: 'not-opened', coinm: binanceCoinmFrom(derivatives, { BTC: '1' }) });
+  const baseUrl = await server.start();
+  const connector = createCcxtConnector('binance', credential, { enclaveMode: false, baseUrl, historyStartMs: yearAgo, derivatives: true });
+  const started = performance.now();
+  let fills = 0;
+  let ledgerEntries = 0;
+  for await (const page of connector.fetchFills(null)) fills += page.items.length;
+  for await (const page of connector.fetchCashFlows(null)) ledgerEntries += page.items.length;
+  const marks = (await connector.fetchMarkCandles('BTC/USD:BTC', yearAgo, Math.floor(now / 3_600_000) * 3_600_000)).length;
+  const positions = (await connector.fetchPositions())?.length ?? 0;
+  const seconds = (performance.now() - started) / 1000;
+  const byPath: Record<string, number> = {};
+  for (const r of server.requests) byPath[r.path] = (byPath[r.path] ?? 0) + 1;
+  await connector.close();
+  await server.stop();
+  futures['binance-coinm'] = { executions: fills, ledgerEntries, markCandles: marks, positions, requests: server.requests.length, seconds: Math.round(seconds * 10) / 10, byPath };
+  console.log(`coinm    futures: ${fills} executions, ${ledgerEntries} ledger entries, ${marks} mark candles, ${server.requests.length} requests, ${seconds.toFixed(1)} s (venue weights respected)`);
 }
 console.log(JSON.stringify({ bench: 'ccxt-sync', fillsPerVenue: FILLS, results, futures: { historyDays: 365, executions: FUTURES_FILLS, results: futures } }));

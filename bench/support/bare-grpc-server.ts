@@ -11,6 +11,7 @@ const reply: GetAggregatedMetricsResponse = {
     annualizationNote: '', currency: 'USDT', flaggedHourShare: 0, flagShares: [],
   },
   disclosureLevel: DisclosureLevel.DISCLOSURE_LEVEL_FULL,
+  derivatives: undefined,
 };
 const server = new Server({ 'grpc.enable_channelz': 0 });
 const notUsed = (_call: unknown, callback: sendUnaryData<never>): void => callback({ code: 12 });

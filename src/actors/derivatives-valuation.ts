@@ -20,6 +20,8 @@ export interface DerivativesEnvelope {
   /** Unrealized P&L per margin asset booked at computedUntil (part of the engine's holdings, not of the venue's wallet). */
   readonly unrealized: Readonly<Record<string, number>>;
   readonly maxLeverage: number;
+  /** Funding share of the whole record (aggregates.ts); absent in envelopes sealed before statements carried it. */
+  readonly fundingShare?: number | null;
   readonly liquidations: number;
   /** From when the venue served derivatives history, fixed at the first derivatives valuation. */
   readonly coverageStart?: EpochMs | null;
@@ -95,5 +97,5 @@ export async function publishDerivatives(
     computedUntil: input.untilHour, hours: leverage, replaceFrom: previous === null ? 0 : firstHour,
     maxLeverage, fundingShare: stats.fundingShare, liquidations, coverageStart: input.coverageStart,
   }, generation);
-  return { unrealized: Object.fromEntries(mtm.unrealizedAtEnd), maxLeverage, liquidations, coverageStart: input.coverageStart };
+  return { unrealized: Object.fromEntries(mtm.unrealizedAtEnd), maxLeverage, fundingShare: stats.fundingShare, liquidations, coverageStart: input.coverageStart };
 }

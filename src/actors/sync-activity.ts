@@ -12,13 +12,14 @@ import type { AccountStore } from '../storage/account-store.js';
 import type { Clock } from './clock.js';
 import { quarantineGaps, screenCashFlows, screenFills, type QuarantinedRecord, type Screened } from '../domain/quarantine.js';
 import { reconcile, type AssetDifference, type WalletBalance } from '../domain/reconcile.js';
+import { bookPositions, comparePositions, positionGaps, type PositionDifference } from '../domain/derivatives/positions.js';
 import { parseEngineState } from '../domain/engine-state.js';
 import { VenueError } from '../exchanges/errors.js';
 import { createMinuteMarks } from './minute-marks.js';
 import { fetchWantedMinuteMarks } from './minute-mark-fetch.js';
 import { ensureHourlyCandles, type MarketData } from './market-data.js';
 import { isSpotFill, loadContractFills, mergeFlows, prepareMarkToMarket, publishDerivatives, type DerivativesEnvelope } from './derivatives-valuation.js';
-import { bookRealizedFlows, type MarkToMarket } from '../domain/derivatives/book.js';
+import { bookRealizedFlows, deliveredGaps, type MarkToMarket } from '../domain/derivatives/book.js';
 import { isBookRealized } from '../domain/derivatives/records.js';
 import { withHistoryCut } from '../domain/history-cut.js';
 import { bookHistoryCut } from './history-cut-step.js';
@@ -239,7 +240,7 @@ export async function runSyncActivity(deps: SyncActivityDeps, run: SyncRun): Pro
   const performance = { stats: result.metrics, computedUntil: untilHour };
   await store.saveAggregates(account, { hourlyReturns: published, snapshot: result.snapshot, engineState: next, performance }, generation);
   position.engine = next;
-  return await done(published.length, result.gaps, snapshot, pending);
+  return await done(published.length, mtm === null ? result.gaps : [...result.gaps, ...deliveredGaps(mtm.delivered)], snapshot, pending);
 }
 
 /** Records at or after the computed history's end (not valued yet), as loaded for the engine run. */
@@ -282,6 +283,7 @@ async function reconcileAfterSync(deps: SyncActivityDeps, run: SyncRun, quaranti
     marks: new Map(state.marks.map((m) => [m.asset, m.price])), previous: envelope.unreconciled ?? [],
     previousWalletBalances: envelope.walletBalances,
   });
+  const positionDifferences = await checkVenuePositions(deps, run, envelope.derivatives !== undefined);
   if (result.adjustments.length > 0 && position.cashFlowsCursor !== null) {
     await store.commitCashFlowsPage(account, result.adjustments, position.cashFlowsCursor, generation);
   }
@@ -293,10 +295,34 @@ async function reconcileAfterSync(deps: SyncActivityDeps, run: SyncRun, quaranti
   if (!unchanged) await store.saveAggregates(account, { hourlyReturns: [], snapshot: null, engineState: next, performance: null }, generation);
   position.engine = next;
   await store.saveReconciliation(account, {
-    at: foundAt, status: result.differences.length === 0 ? 'reconciled' : 'unreconciled', explainedShare: result.explainedShare,
-    differingAssets: result.differences.length, quarantined, coverageStart: coverage,
+    at: foundAt, status: result.differences.length + positionDifferences.length === 0 ? 'reconciled' : 'unreconciled', explainedShare: result.explainedShare,
+    differingAssets: result.differences.length, differingPositions: positionDifferences.length, quarantined, coverageStart: coverage,
   }, generation);
-  return [...result.gaps];
+  return [...result.gaps, ...positionGaps(positionDifferences, foundAt)];
+}
+
+/**
+ * The venue's position snapshot against the book rebuilt from every stored contract fill
+ * (positions.ts): the contracts that differ. None when the connector reads no positions, or when the
+ * venue reports none and the account has no contract records (a spot account loads no fills for it).
+ * The venue not answering skips the check (logged), never fails the sync.
+ */
+async function checkVenuePositions(deps: SyncActivityDeps, run: SyncRun, hasDerivatives: boolean): Promise<PositionDifference[]> {
+  const { account, connector, signal } = run;
+  if (connector.fetchPositions === undefined) return [];
+  let venue;
+  try {
+    venue = await connector.fetchPositions(signal);
+  } catch (error) {
+    if (!(error instanceof VenueError)) throw error;
+    deps.logger?.warn({ account: accountId(account), kind: error.kind }, 'venue positions unavailable: the position check skipped this sync');
+    return [];
+  }
+  if (venue === null || (venue.length === 0 && !hasDerivatives)) return [];
+  const differences = comparePositions(bookPositions(await loadContractFills(deps.store, account, true), deps.clock.now() + 1), venue);
+  // A count only: which contracts and how much stay in the enclave.
+  if (differences.length > 0) deps.logger?.warn({ account: accountId(account), contracts: differences.length }, 'venue positions differ from the book rebuilt from executions: reported unreconciled');
+  return differences;
 }
 
 /**

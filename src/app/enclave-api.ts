@@ -4,6 +4,7 @@
 // to the read side (storage, no actor). The call's signal goes down as is (its one deadline);
 // errors pass through as the actor error family (refusals as their own classes).
 import type { PerformanceStats } from '../domain/aggregation.js';
+import type { PublishedDerivatives } from '../domain/derivatives/aggregates.js';
 import type { AccountKey, BalanceSnapshot, HourlyReturn, SyncMode, SyncProgress } from '../domain/types.js';
 import type { Supervisor } from '../actors/supervisor.js';
 import type {
@@ -56,6 +57,9 @@ export function createEnclaveApi(supervisor: Supervisor, reads: Reads, { identit
     },
     getPerformance(account: AccountKey, call: CallContext): Promise<PerformanceStats> {
       return reads.performance(account, call.signal);
+    },
+    getDerivatives(account: AccountKey, hours: TimeRange | null, call: CallContext): Promise<PublishedDerivatives | null> {
+      return reads.derivatives(account, hours, call.signal);
     },
     getSnapshots(account: AccountKey, range: TimeRange, call: CallContext): Promise<readonly BalanceSnapshot[]> {
       return reads.snapshots(account, range.from, range.to, call.signal);

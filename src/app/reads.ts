@@ -11,10 +11,11 @@ import type { AccountStore, StoredPerformance } from '../storage/account-store.j
 import type { FlagCounts } from '../storage/flag-counts.js';
 import { HOUR_FLAGS } from '../domain/hour-flags.js';
 import type { DisclosureStore } from '../storage/disclosure-store.js';
-import { DEFAULT_DISCLOSURE_LEVEL, discloseHour, disclosePerformance, discloseSnapshots, type DisclosureLevel } from '../domain/disclosure.js';
+import { DEFAULT_DISCLOSURE_LEVEL, discloseDerivatives, discloseHour, disclosePerformance, discloseSnapshots, type DisclosureLevel } from '../domain/disclosure.js';
+import type { PublishedDerivatives } from '../domain/derivatives/aggregates.js';
 
 /** What the read side needs of storage: statuses and published rows, never an envelope. */
-export type ReadStore = Pick<AccountStore, 'loadConnectionStatus' | 'loadHourlyReturns' | 'loadSnapshots' | 'loadPerformanceStats' | 'loadPublishedPerformance' | 'loadFlagCounts'>;
+export type ReadStore = Pick<AccountStore, 'loadConnectionStatus' | 'loadHourlyReturns' | 'loadSnapshots' | 'loadPerformanceStats' | 'loadPublishedPerformance' | 'loadFlagCounts' | 'loadDerivatives'>;
 
 export interface Reads {
   /** Published hourly returns with hourStart in [from, to), oldest first. */
@@ -23,6 +24,11 @@ export interface Reads {
   snapshots(account: AccountKey, from: EpochMs, to: EpochMs, signal?: AbortSignal): Promise<readonly BalanceSnapshot[]>;
   /** Metrics over the account's whole published history. */
   performance(account: AccountKey, signal?: AbortSignal): Promise<PerformanceStats>;
+  /**
+   * Derivatives aggregates with the leverage of hours starting in [from, to) (none when null); null
+   * without derivatives records. Checks no connection status: it rides beside a read that does.
+   */
+  derivatives(account: AccountKey, hours: { readonly from: EpochMs; readonly to: EpochMs } | null, signal?: AbortSignal): Promise<PublishedDerivatives | null>;
 }
 
 /**
@@ -78,6 +84,19 @@ export function createReads(store: ReadStore, isParked: (account: AccountKey) =>
       const [hours, level] = await Promise.all([store.loadHourlyReturns(account, from, to), levelOf(account)]);
       return level === 'full' ? hours : hours.map((h) => discloseHour(h, level));
     }),
+    // One query: the replies that carry these read the account's status with their own figures
+    // (returns, metrics), and the figures are the same at every disclosure level.
+    derivatives: async (account, hours, signal) => {
+      signal?.throwIfAborted();
+      if (store.loadDerivatives === undefined) return null;
+      try {
+        const stored = await store.loadDerivatives(account, hours ?? { from: 0, to: 0 });
+        return stored === null ? null : discloseDerivatives(stored);
+      } catch (error) {
+        if (signal?.aborted === true && error === signal.reason) throw error;
+        throw toActorError(error, account);
+      }
+    },
     snapshots: (account, from, to, signal) => read(account, signal, async () => {
       const [snapshots, level] = await Promise.all([store.loadSnapshots(account, from, to), levelOf(account)]);
       return discloseSnapshots(snapshots, level);

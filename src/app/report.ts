@@ -6,6 +6,7 @@ import type { ConnectionRepository } from '../storage/connections.js';
 import { AccountNotFoundError } from '../actors/errors.js';
 import type { AccountReport, CallContext, EnclaveApi, ReportRequest } from '../grpc/enclave-api.js';
 import type { AccountKey, Candle, Exchange, Fill } from '../domain/types.js';
+import type { PublishedDerivatives } from '../domain/derivatives/aggregates.js';
 import { decimalToNumber } from '../domain/decimal.js';
 import { benchmarkReturns } from '../domain/report/benchmark.js';
 import { benchmarkSymbols, conversionOf, NOTE_USD_PEG, USD_PEGGED, VENUE_BASE_CURRENCY } from '../domain/report/currency.js';
@@ -109,7 +110,14 @@ export function createReportReader(deps: ReportDeps): Pick<EnclaveApi, 'getPerfo
       fills.length = 0;
 
       const report = buildPerformanceReport({ currency, period, hours: inPeriod, options: request.options, benchmark, tradeStatistics: positions });
+      // Ratios and counts of the whole record (every disclosure level may see them): docs/derivatives.md.
+      const derivatives: { exchange: Exchange; metrics: PublishedDerivatives }[] = [];
+      for (const account of accounts) {
+        const metrics = await store.loadDerivatives?.(account, { from: 0, to: 0 }) ?? null;
+        if (metrics !== null) derivatives.push({ exchange: account.exchange, metrics });
+      }
       return {
+        ...(derivatives.length === 0 ? {} : { derivatives }),
         report: { ...report, notes: [...notes, ...report.notes] },
         baseCurrency,
         exchanges: accounts.map((a): Exchange => a.exchange),

@@ -6,8 +6,9 @@ import { AccountNotFoundError, PublishedRecordError } from '../actors/errors.js'
 import { computePerformanceStats } from '../domain/performance.js';
 import { maskToFlags } from '../domain/hour-flags.js';
 import { accountId, type AccountKey, type HourlyReturn } from '../domain/types.js';
-import { chainGenesis, extendChain, STATEMENT_VERSION, type CheckpointSigner } from '../crypto/track-record.js';
-import { statementText, type SignedStatement, type StatementBody } from '../crypto/statement.js';
+import { chainGenesis, extendChain, type CheckpointSigner } from '../crypto/track-record.js';
+import { STATEMENT_FORMAT_VERSION, statementText, type SignedStatement, type StatementBodyV2, type StatementDerivatives } from '../crypto/statement.js';
+import { parseEngineEnvelope } from '../actors/sync-activity.js';
 import { checkpointSignedBy, type CheckpointStore } from '../storage/checkpoint-store.js';
 import type { AccountStore } from '../storage/account-store.js';
 import type { CallContext, EnclaveApi, TimeRange } from '../grpc/enclave-api.js';
@@ -16,7 +17,8 @@ const HOUR = 3_600_000;
 
 export interface StatementDeps {
   readonly checkpoints: CheckpointStore;
-  readonly store: Pick<AccountStore, 'loadConnectionStatus'>;
+  /** The sealed engine state holds the derivatives figures a statement signs (never the published tables). */
+  readonly store: Pick<AccountStore, 'loadConnectionStatus' | 'loadEngineState'>;
   readonly signer: CheckpointSigner;
   /** The build hash bound in the attestation report (GetEnclaveIdentity's build_hash). */
   readonly codeMeasurement: string;
@@ -44,8 +46,8 @@ export function createStatementIssuer(deps: StatementDeps): (account: AccountKey
     const inPeriod = covered.filter((h) => h.hourStart >= from && h.hourStart < to);
     const asReturns = inPeriod.map((h): HourlyReturn => ({ hourStart: h.hourStart, return: h.return, cumulativeReturn: 0, equityEnd: 0, netFlow: 0, ...(h.flags === 0 ? {} : { flags: maskToFlags(h.flags) }) }));
     const stats = computePerformanceStats(asReturns, { realizedPnl: 0, unrealizedPnl: 0, totalFees: 0 });
-    const statement: StatementBody = {
-      v: STATEMENT_VERSION,
+    const statement: StatementBodyV2 = {
+      v: STATEMENT_FORMAT_VERSION,
       type: 'track-record-statement',
       account: checkpoint.account,
       venue: account.exchange,
@@ -63,9 +65,25 @@ export function createStatementIssuer(deps: StatementDeps): (account: AccountKey
       codeMeasurement: deps.codeMeasurement,
       signingKey: deps.signer.publicKey.toString('hex'),
       issuedAtMs: deps.signer.now(),
+      derivatives: await derivativesOf(deps.store, account),
     };
     const signature = await deps.signer.sign(statementText(statement));
     return { statement, signature: signature.toString('base64') };
+  };
+}
+
+/**
+ * The record's derivatives figures as the last sync sealed them (sync-activity.ts's envelope): the
+ * published derivative_* tables are outside the enclave and could be edited, the sealed state cannot
+ * be without failing to open. Null for an account without derivatives records.
+ */
+async function derivativesOf(store: Pick<AccountStore, 'loadEngineState'>, account: AccountKey): Promise<StatementDerivatives | null> {
+  const envelope = parseEngineEnvelope(await store.loadEngineState(account));
+  const d = envelope?.derivatives;
+  if (envelope === null || d === undefined) return null;
+  return {
+    maxLeverage: orZero(d.maxLeverage), fundingShare: orNull(d.fundingShare ?? null), liquidations: d.liquidations,
+    coverageStartMs: d.coverageStart ?? null, computedUntilMs: envelope.computedUntil,
   };
 }
 

@@ -3,11 +3,30 @@
 import { z } from 'zod';
 import { canonicalJson, type Canonical } from '../domain/canonical-json.js';
 import type { EpochMs } from '../domain/types.js';
-import { chainGenesis, extendChain, STATEMENT_VERSION, StatementVerificationError, verifyText, type ChainedHour } from './track-record.js';
+import { chainGenesis, extendChain, StatementVerificationError, verifyText, type ChainedHour } from './track-record.js';
 
-/** What a statement states (every number finite, or null where the figure is undefined). */
-export interface StatementBody {
-  readonly v: typeof STATEMENT_VERSION;
+/**
+ * The statement format issued now: 2 adds `derivatives`. Version 1 statements (issued before)
+ * still parse and verify; the checkpoint format keeps its own version (track-record.ts).
+ */
+export const STATEMENT_FORMAT_VERSION = 2;
+export const STATEMENT_FORMAT_VERSIONS = [1, STATEMENT_FORMAT_VERSION] as const;
+
+/**
+ * The derivatives aggregates of the whole record up to `computedUntilMs` (docs/derivatives.md):
+ * ratios and counts only, from the enclave's sealed engine state (not the gateway-readable tables).
+ */
+export interface StatementDerivatives {
+  readonly maxLeverage: number;
+  readonly fundingShare: number | null;
+  readonly liquidations: number;
+  readonly coverageStartMs: EpochMs | null;
+  readonly computedUntilMs: EpochMs;
+}
+
+/** What a version 1 statement states (every number finite, or null where the figure is undefined). */
+export interface StatementBodyV1 {
+  readonly v: 1;
   readonly type: 'track-record-statement';
   readonly account: string;
   readonly venue: string;
@@ -31,6 +50,14 @@ export interface StatementBody {
   readonly issuedAtMs: EpochMs;
 }
 
+/** What a statement states now: version 1's members plus `derivatives` (null for an account without). */
+export interface StatementBodyV2 extends Omit<StatementBodyV1, 'v'> {
+  readonly v: typeof STATEMENT_FORMAT_VERSION;
+  readonly derivatives: StatementDerivatives | null;
+}
+
+export type StatementBody = StatementBodyV1 | StatementBodyV2;
+
 export interface SignedStatement {
   readonly statement: StatementBody;
   /** Base64 Ed25519 signature over canonicalJson(statement). */
@@ -38,8 +65,8 @@ export interface SignedStatement {
 }
 
 const finite = z.number().finite();
-const bodySchema = z.object({
-  v: z.literal(STATEMENT_VERSION),
+const bodyV1Schema = z.object({
+  v: z.literal(1),
   type: z.literal('track-record-statement'),
   account: z.string().regex(/^acct_[0-9a-f]{32}$/u),
   venue: z.string().min(1),
@@ -58,7 +85,14 @@ const bodySchema = z.object({
   signingKey: z.string().regex(/^[0-9a-f]{64}$/u),
   issuedAtMs: z.number().int(),
 }).strict();
-const signedSchema = z.object({ statement: bodySchema, signature: z.string().regex(/^[A-Za-z0-9+/]{86}==$/u) }).strict();
+const bodyV2Schema = bodyV1Schema.extend({
+  v: z.literal(STATEMENT_FORMAT_VERSION),
+  derivatives: z.object({
+    maxLeverage: finite.nonnegative(), fundingShare: finite.nullable(), liquidations: z.number().int().nonnegative(),
+    coverageStartMs: z.number().int().nullable(), computedUntilMs: z.number().int(),
+  }).strict().nullable(),
+}).strict();
+const signedSchema = z.object({ statement: z.discriminatedUnion('v', [bodyV1Schema, bodyV2Schema]), signature: z.string().regex(/^[A-Za-z0-9+/]{86}==$/u) }).strict();
 const seriesSchema = z.array(z.object({ hourStartMs: z.number().int(), return: z.number(), flags: z.number().int().nonnegative() }).strict());
 
 export function statementText(body: StatementBody): string {
@@ -74,7 +108,7 @@ export function parseStatement(text: string): SignedStatement {
     throw new StatementVerificationError('the statement is not JSON');
   }
   const parsed = signedSchema.safeParse(json);
-  if (!parsed.success) throw new StatementVerificationError(`the statement is not a version ${STATEMENT_VERSION} track-record statement (${parsed.error.issues.map((i) => i.path.join('.')).join(', ')})`);
+  if (!parsed.success) throw new StatementVerificationError(`the statement is not a version ${STATEMENT_FORMAT_VERSIONS.join(' or ')} track-record statement (${parsed.error.issues.map((i) => i.path.join('.')).join(', ')})`);
   return parsed.data as SignedStatement;
 }
 

@@ -7,12 +7,13 @@
 //   leaf(h)    = "track-record-hour/v1" ‖ 0x00 ‖ u64be(hour_start_ms) ‖ f64be(return) ‖ u32be(flags mask)
 //   head_i     = SHA-256(head_{i-1} ‖ leaf(h_i)), head_0 = genesis
 //   checkpoint = Ed25519 over canonical JSON {"v":1,"type":"track-record-checkpoint","account":…,"hours":n,"lastHourMs":…,"head":hex,"signedAtMs":…}
-//   statement  = {"statement": {…, "v": 1}, "signature": base64(Ed25519(canonical JSON of "statement"))}
+//   statement  = {"statement": {…, "v": 2}, "signature": base64(Ed25519(canonical JSON of "statement"))} (statement.ts; v 1 still verifies)
 import { createHash, createHmac, createPublicKey, verify as verifySignature, webcrypto, type KeyObject } from 'node:crypto';
 import type { Canonical } from '../domain/canonical-json.js';
 import type { AccountKey, EpochMs } from '../domain/types.js';
 import { CryptoError } from './errors.js';
 
+/** The checkpoint document's version (checkpointDocument); statements have their own (statement.ts STATEMENT_FORMAT_VERSION). */
 export const STATEMENT_VERSION = 1;
 const GENESIS_LABEL = 'track-record-chain/v1';
 const LEAF_LABEL = 'track-record-hour/v1';

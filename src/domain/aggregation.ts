@@ -48,7 +48,8 @@ export interface AggregationInput {
 export interface DataGap {
   /**
    * quarantined: a record left out (quarantine.ts); unreconciled: holdings differed from the
-   * venue's balances and an adjustment was booked (reconcile.ts).
+   * venue's balances and an adjustment was booked (reconcile.ts), or a contract position differed
+   * from the venue's (derivatives/positions.ts: reported only, asset = the contract symbol).
    */
   readonly kind: 'oversold' | 'stale-mark' | 'missing-mark' | 'non-positive-equity' | 'quarantined' | 'unreconciled';
   readonly asset: string;

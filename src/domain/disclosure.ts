@@ -7,6 +7,7 @@
 //   ends a UTC day); no flows, no cash balance;
 // - full: exact equity, flows and balances.
 import type { PerformanceStats } from './aggregation.js';
+import type { PublishedDerivatives } from './derivatives/aggregates.js';
 import type { BalanceSnapshot, EpochMs, HourlyReturn, SyncProgress } from './types.js';
 
 export const DISCLOSURE_LEVELS = ['returns', 'equity', 'full'] as const;
@@ -102,6 +103,16 @@ export function disclosePerformance(stats: PerformanceStats, level: DisclosureLe
   if (level === 'full') return stats;
   const ratio = (amount: number): number => (equity !== null && equity > 0 && Number.isFinite(amount) ? amount / equity : 0);
   return { ...stats, totalFees: ratio(stats.totalFees), realizedPnl: ratio(stats.realizedPnl), unrealizedPnl: ratio(stats.unrealizedPnl) };
+}
+
+/**
+ * Derivatives aggregates as replied at any level: the same at every level, so no level is needed
+ * (nor read). Leverage, funding share and the coverage start are ratios or times, and the
+ * liquidation count says how often, not how much (issue 15: counts, no amounts, at `returns`);
+ * nothing in them gives an amount back.
+ */
+export function discloseDerivatives(derivatives: PublishedDerivatives): PublishedDerivatives {
+  return derivatives;
 }
 
 /** Sync progress as replied at `level`: below `full` page and record counts are 0 or 1. */

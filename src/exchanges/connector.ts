@@ -1,6 +1,7 @@
 // The one interface every venue connector implements. Actors depend on this, never on a venue SDK.
 import type { Balance, Candle, CashFlow, EpochMs, Exchange, Fill, SyncCursor, SyncStream } from '../domain/types.js';
 import type { VenuePermissions } from '../domain/types.js';
+import type { VenuePosition } from '../domain/derivatives/positions.js';
 import type { RetryPolicy } from './retry.js';
 
 /** One page of venue records and the cursor that resumes right after it. */
@@ -35,6 +36,12 @@ export interface VenueConnector {
   fetchMarkCandles?(symbol: string, fromMs: number, toMs: number, signal?: AbortSignal): Promise<readonly Candle[]>;
   /** From when the venue serves derivatives history (executions and ledger); null without derivatives. */
   derivativesCoverageStart?(): EpochMs | null;
+  /**
+   * The venue's open contract positions now (book units: base for linear, quote for inverse;
+   * signed), compared with the book rebuilt from executions at each sync; null where the connector
+   * reads no positions (derivatives off, or a venue without a position reader).
+   */
+  fetchPositions?(signal?: AbortSignal): Promise<readonly VenuePosition[] | null>;
   /**
    * What the key may do, where the venue reports it (intake refuses keys beyond reading).
    * Absent on connectors whose venue has no such endpoint: their keys are accepted unchecked.

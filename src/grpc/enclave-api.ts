@@ -8,6 +8,7 @@ import type { ConnectionStatus, Exchange, ParkedReason, SyncMode, SyncProgress }
 import type { DisclosureLevel } from '../domain/disclosure.js';
 import type { PeriodKind } from '../domain/report/periods.js';
 import type { BenchmarkName, ReportCurrency } from '../domain/report/currency.js';
+import type { PublishedDerivatives } from '../domain/derivatives/aggregates.js';
 import type { PerformanceReport, ReportOptions } from '../domain/report/report.js';
 
 /**
@@ -106,6 +107,8 @@ export interface AccountReport {
   readonly exchanges: readonly Exchange[];
   /** Hours in which transfers between the user's own accounts netted out of the composite's flows. */
   readonly nettedTransferHours: number;
+  /** Derivatives aggregates (whole record, no hours) of the exchanges that have any; absent: none. */
+  readonly derivatives?: readonly { readonly exchange: Exchange; readonly metrics: PublishedDerivatives }[];
 }
 
 export interface EnclaveApi {
@@ -119,6 +122,12 @@ export interface EnclaveApi {
   getReturns(account: AccountKey, range: TimeRange, call: CallContext): Promise<readonly HourlyReturn[]>;
   /** Metrics over the account's whole published history. */
   getPerformance(account: AccountKey, call: CallContext): Promise<PerformanceStats>;
+  /**
+   * The account's derivatives aggregates (ratios and counts, every disclosure level), with the
+   * leverage of the hours starting in `hours` (none when null); null without derivatives records.
+   * Asked beside getReturns / getPerformance, which check the account (this one does not).
+   */
+  getDerivatives(account: AccountKey, hours: TimeRange | null, call: CallContext): Promise<PublishedDerivatives | null>;
   /**
    * A performance report (src/domain/report) over the period, from published hours and stored
    * public candles; closed-position ratios from fills, computed here and published as ratios only.

@@ -31,7 +31,8 @@ import {
   connectionInfoToWire,
   connectionStatusToWire,
   disclosureLevelToWire,
-  hourlyReturnToWire,
+  hourlyReturnsToWire,
+  derivativesToWire,
   performanceReportToWire,
   performanceStatsToWire,
   servingStatusToWire,
@@ -97,13 +98,14 @@ export function createEnclaveService(options: EnclaveServiceOptions): EnclaveSer
     }),
     calculateHistoricalReturns: unaryCall(env, 'CalculateHistoricalReturns', maxQueryMs, async (request, call) => {
       const { account, range } = validateRangeRequest(request, limits);
-      const returns = (await port.getReturns(account, range, call)).map(hourlyReturnToWire);
-      return { returns, disclosureLevel: disclosureLevelToWire(await port.disclosureLevel(account, call)) };
+      const [hours, derivatives] = await Promise.all([port.getReturns(account, range, call), port.getDerivatives(account, range, call)]);
+      return { returns: hourlyReturnsToWire(hours, derivatives), disclosureLevel: disclosureLevelToWire(await port.disclosureLevel(account, call)) };
     }),
     getAggregatedMetrics: unaryCall(env, 'GetAggregatedMetrics', maxQueryMs, async (request, call) => {
       const account = validateAccountRequest(request, limits);
-      const metrics = performanceStatsToWire(await port.getPerformance(account, call), VENUE_BASE_CURRENCY[account.exchange]);
-      return { metrics, disclosureLevel: disclosureLevelToWire(await port.disclosureLevel(account, call)) };
+      const [performance, derivatives] = await Promise.all([port.getPerformance(account, call), port.getDerivatives(account, null, call)]);
+      const metrics = performanceStatsToWire(performance, VENUE_BASE_CURRENCY[account.exchange]);
+      return { metrics, disclosureLevel: disclosureLevelToWire(await port.disclosureLevel(account, call)), derivatives: derivativesToWire(derivatives) };
     }),
     getPerformanceReport: unaryCall(env, 'GetPerformanceReport', maxQueryMs, async (request, call) => {
       return performanceReportToWire(await port.getPerformanceReport(validateReportRequest(request, limits), call));

@@ -4,6 +4,7 @@
 // enum value from a newer schema, a missing required message) is a WireFormatError.
 import { DISCLOSURE_LEVELS, type DisclosureLevel } from '../domain/disclosure.js';
 import type { DataGap, PerformanceStats } from '../domain/aggregation.js';
+import type { PublishedDerivatives } from '../domain/derivatives/aggregates.js';
 import {
   isExchange,
   PARKED_REASONS,
@@ -33,6 +34,7 @@ import {
   type Connection as ConnectionMessage,
   type GetAttestationResponse,
   type HourlyReturn as HourlyReturnMessage,
+  type DerivativesMetrics as DerivativesMetricsMessage,
   type PerformanceMetrics as PerformanceStatsMessage,
   type ProcessSyncJobResponse,
   type SyncJobProgress,
@@ -85,8 +87,29 @@ export function syncModeFromWire(type: SyncType): SyncMode | null {
 
 // ---- returns, snapshots, performance ----
 
-export function hourlyReturnToWire(r: HourlyReturn): HourlyReturnMessage {
-  return { hourStartMs: r.hourStart, hourlyReturn: r.return, cumulativeReturn: r.cumulativeReturn, equityEnd: r.equityEnd, netFlow: r.netFlow, flags: [...(r.flags ?? [])] };
+const optionalToWire = (value: number | null): number | undefined => (value === null ? undefined : value);
+const optionalFromWire = (value: number | undefined): number | null => value ?? null;
+
+/** `leverage`: the hour's derivatives leverage, when it has one (absent on the wire otherwise). */
+export function hourlyReturnToWire(r: HourlyReturn, leverage?: number): HourlyReturnMessage {
+  return { hourStartMs: r.hourStart, hourlyReturn: r.return, cumulativeReturn: r.cumulativeReturn, equityEnd: r.equityEnd, netFlow: r.netFlow, flags: [...(r.flags ?? [])], leverage };
+}
+
+/** The hourly returns reply: each hour with its leverage from the derivatives aggregates (if any). */
+export function hourlyReturnsToWire(returns: readonly HourlyReturn[], derivatives: PublishedDerivatives | null): HourlyReturnMessage[] {
+  const leverage = new Map((derivatives?.hours ?? []).map((h) => [h.hourStart, h.leverage]));
+  return returns.map((r) => hourlyReturnToWire(r, leverage.get(r.hourStart)));
+}
+
+export function derivativesToWire(d: PublishedDerivatives | null): DerivativesMetricsMessage | undefined {
+  if (d === null) return undefined;
+  return { maxLeverage: d.maxLeverage, fundingShare: optionalToWire(d.fundingShare), liquidations: d.liquidations, coverageStartMs: optionalToWire(d.coverageStart), computedUntilMs: d.computedUntil };
+}
+
+/** The summary without hours (the metrics reply carries none); null when the reply had none. */
+export function derivativesFromWire(m: DerivativesMetricsMessage | undefined): PublishedDerivatives | null {
+  if (m === undefined) return null;
+  return { maxLeverage: m.maxLeverage, fundingShare: optionalFromWire(m.fundingShare), liquidations: m.liquidations, coverageStart: optionalFromWire(m.coverageStartMs), computedUntil: m.computedUntilMs, hours: [] };
 }
 
 /** Flags this client does not know (a newer service) are dropped; a clean hour has no `flags` key. */
@@ -104,8 +127,6 @@ export function balanceSnapshotFromWire(m: BalanceSnapshotMessage): BalanceSnaps
   return { at: m.timeMs, balance: m.balance, equity: m.equity };
 }
 
-const optionalToWire = (value: number | null): number | undefined => (value === null ? undefined : value);
-const optionalFromWire = (value: number | undefined): number | null => value ?? null;
 
 export const ANNUALIZATION_NOTE = 'not annualized: the history is shorter than one year (8,760 hours)';
 
@@ -387,7 +408,7 @@ function calendarFromWire(m: CalendarReturnMessage): CalendarReturn {
   return { label: m.label, from: m.fromMs, to: m.toMs, return: m.periodReturn, partial: m.partial, flaggedShare: m.flaggedShare };
 }
 
-export function performanceReportToWire({ report: r, baseCurrency, exchanges, nettedTransferHours }: AccountReport): GetPerformanceReportResponse {
+export function performanceReportToWire({ report: r, baseCurrency, exchanges, nettedTransferHours, derivatives }: AccountReport): GetPerformanceReportResponse {
   const b = r.benchmark;
   const p = r.tradeStatistics;
   return {
@@ -436,6 +457,7 @@ export function performanceReportToWire({ report: r, baseCurrency, exchanges, ne
     sortinoTarget: r.sortinoTarget,
     notes: [...r.notes],
     nettedTransferHours,
+    derivatives: (derivatives ?? []).map((d) => ({ exchange: d.exchange, metrics: derivativesToWire(d.metrics) })),
   };
 }
 
@@ -485,5 +507,9 @@ export function performanceReportFromWire(m: GetPerformanceReportResponse): Acco
     sortinoTarget: m.sortinoTarget,
     notes: [...m.notes],
   };
-  return { report, baseCurrency: m.baseCurrency, exchanges: m.exchanges.map(exchangeFromWire), nettedTransferHours: m.nettedTransferHours };
+  const derivatives = m.derivatives.flatMap((d) => {
+    const metrics = derivativesFromWire(d.metrics);
+    return metrics === null ? [] : [{ exchange: exchangeFromWire(d.exchange), metrics }];
+  });
+  return { report, baseCurrency: m.baseCurrency, exchanges: m.exchanges.map(exchangeFromWire), nettedTransferHours: m.nettedTransferHours, ...(derivatives.length === 0 ? {} : { derivatives }) };
 }

@@ -69,6 +69,8 @@ export interface ReconciliationWrite {
   readonly status: 'reconciled' | 'unreconciled';
   readonly explainedShare: number;
   readonly differingAssets: number;
+  /** Contracts whose venue-reported position differs from the book rebuilt from executions (absent: 0). */
+  readonly differingPositions?: number;
   readonly quarantined: number;
   /** Per stream, from when the venue served history (null: from the account's opening). */
   readonly coverageStart: { readonly fills: EpochMs | null; readonly cashFlows: EpochMs | null };
@@ -128,5 +130,6 @@ export interface AccountStore {
   loadPerformanceStats(account: AccountKey): Promise<StoredPerformance | null>;
   /** Publishes the derivatives aggregates (leverage per hour, summary); optional: stores without them skip it. */
   saveDerivatives?(account: AccountKey, write: DerivativesWrite, generation?: Generation): Promise<void>;
-  loadDerivatives?(account: AccountKey): Promise<StoredDerivatives | null>;
+  /** The derivatives summary, with the hours starting in `hours` (every hour when absent). */
+  loadDerivatives?(account: AccountKey, hours?: { readonly from: EpochMs; readonly to: EpochMs }): Promise<StoredDerivatives | null>;
 }

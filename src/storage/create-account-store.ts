@@ -72,6 +72,7 @@ const reconciliationRow = z.object({
   status: z.enum(['reconciled', 'unreconciled']),
   explainedShare: z.number(),
   differingAssets: z.number().int(),
+  differingPositions: z.number().int(),
   quarantined: z.number().int(),
   fillsCoverageStart: epochMs.nullable(),
   cashFlowsCoverageStart: epochMs.nullable(),
@@ -369,17 +370,17 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
       run('save reconciliation', key, () => saveReconciliationFenced(pool, key, write, generation, options.fence)),
 
     saveDerivatives: (key, write, generation) => saveDerivatives(pool, (tx, account, g) => assertGeneration(tx, account, g, options.fence), key, write, generation),
-    loadDerivatives: (key) => loadDerivatives(pool, key),
+    loadDerivatives: (key, hours) => loadDerivatives(pool, key, hours),
 
     loadReconciliation: (key) =>
       run('load reconciliation', key, async (): Promise<ReconciliationWrite | null> => {
         const row = await pool.maybeOne(sql.type(reconciliationRow)`
-          SELECT at, status, explained_share AS "explainedShare", differing_assets AS "differingAssets", quarantined,
+          SELECT at, status, explained_share AS "explainedShare", differing_assets AS "differingAssets", differing_positions AS "differingPositions", quarantined,
                  fills_coverage_start AS "fillsCoverageStart", cash_flows_coverage_start AS "cashFlowsCoverageStart"
           FROM account_reconciliations WHERE ${account(key)}`);
         if (row === null) return null;
         return {
-          at: row.at, status: row.status, explainedShare: row.explainedShare, differingAssets: row.differingAssets, quarantined: row.quarantined,
+          at: row.at, status: row.status, explainedShare: row.explainedShare, differingAssets: row.differingAssets, differingPositions: row.differingPositions, quarantined: row.quarantined,
           coverageStart: { fills: row.fillsCoverageStart, cashFlows: row.cashFlowsCoverageStart },
         };
       }),

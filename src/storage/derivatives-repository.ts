@@ -2,6 +2,7 @@
 // derivatives summary. Written in one transaction fenced by the connection's generation.
 import { z } from 'zod';
 import type { DatabasePool, DatabaseTransactionConnection } from 'slonik';
+import type { PublishedDerivatives } from '../domain/derivatives/aggregates.js';
 import { accountId, type AccountKey, type EpochMs } from '../domain/types.js';
 import type { Generation } from './account-store.js';
 import { isoTime } from './copy-ingest.js';
@@ -20,14 +21,7 @@ export interface DerivativesWrite {
   readonly coverageStart: EpochMs | null;
 }
 
-export interface StoredDerivatives {
-  readonly computedUntil: EpochMs;
-  readonly maxLeverage: number;
-  readonly fundingShare: number | null;
-  readonly liquidations: number;
-  readonly coverageStart: EpochMs | null;
-  readonly hours: readonly { readonly hourStart: EpochMs; readonly leverage: number }[];
-}
+export type StoredDerivatives = PublishedDerivatives;
 
 const statsRow = z.object({
   computedUntil: z.number(), maxLeverage: z.number(), fundingShare: z.number().nullable(), liquidations: z.number().int(), coverageStart: z.number().nullable(),
@@ -61,16 +55,18 @@ export async function saveDerivatives(pool: DatabasePool, assertGeneration: Asse
   }
 }
 
-export async function loadDerivatives(pool: DatabasePool, key: AccountKey): Promise<StoredDerivatives | null> {
+/** The account's summary and its hours starting in `hours` (every hour when absent). */
+export async function loadDerivatives(pool: DatabasePool, key: AccountKey, hours?: { readonly from: EpochMs; readonly to: EpochMs }): Promise<StoredDerivatives | null> {
   try {
     const row = await pool.maybeOne(sql.type(statsRow)`
       SELECT computed_until AS "computedUntil", max_leverage AS "maxLeverage", funding_share AS "fundingShare", liquidations, coverage_start AS "coverageStart"
       FROM derivative_stats WHERE user_uid = ${key.userUid} AND exchange = ${key.exchange}`);
     if (row === null) return null;
-    const hours = await pool.any(sql.type(hourRow)`
+    const range = hours === undefined ? sql.fragment`` : sql.fragment`AND hour_start >= ${isoTime(hours.from)}::timestamptz AND hour_start < ${isoTime(hours.to)}::timestamptz`;
+    const list = hours !== undefined && hours.to <= hours.from ? [] : await pool.any(sql.type(hourRow)`
       SELECT hour_start AS "hourStart", leverage FROM derivative_hours
-      WHERE user_uid = ${key.userUid} AND exchange = ${key.exchange} ORDER BY hour_start`);
-    return { ...row, hours: [...hours] };
+      WHERE user_uid = ${key.userUid} AND exchange = ${key.exchange} ${range} ORDER BY hour_start`);
+    return { ...row, hours: [...list] };
   } catch (error) {
     throw toStorageError(error, `load derivatives for ${accountId(key)}`);
   }

@@ -105,11 +105,12 @@ export async function saveAggregatesFenced(pool: CommonQueryMethods, key: Accoun
 /** The account's published reconciliation: one statement. */
 export async function saveReconciliationFenced(pool: CommonQueryMethods, key: AccountKey, write: ReconciliationWrite, generation: Generation, fence?: ShardFence): Promise<void> {
   await fenced(pool, key, generation, fence, [sql.fragment`
-    INSERT INTO account_reconciliations (user_uid, exchange, at, status, explained_share, differing_assets, quarantined, fills_coverage_start, cash_flows_coverage_start)
+    INSERT INTO account_reconciliations (user_uid, exchange, at, status, explained_share, differing_assets, quarantined, fills_coverage_start, cash_flows_coverage_start, differing_positions)
     SELECT ${key.userUid}, ${key.exchange}, ${isoTime(write.at)}::timestamptz, ${write.status}, ${write.explainedShare}, ${write.differingAssets}, ${write.quarantined},
-           ${isoOrNull(write.coverageStart.fills)}::timestamptz, ${isoOrNull(write.coverageStart.cashFlows)}::timestamptz
+           ${isoOrNull(write.coverageStart.fills)}::timestamptz, ${isoOrNull(write.coverageStart.cashFlows)}::timestamptz, ${write.differingPositions ?? 0}
     FROM fence
     ON CONFLICT (user_uid, exchange) DO UPDATE SET at = excluded.at, status = excluded.status, explained_share = excluded.explained_share,
       differing_assets = excluded.differing_assets, quarantined = excluded.quarantined,
-      fills_coverage_start = excluded.fills_coverage_start, cash_flows_coverage_start = excluded.cash_flows_coverage_start`]);
+      fills_coverage_start = excluded.fills_coverage_start, cash_flows_coverage_start = excluded.cash_flows_coverage_start,
+      differing_positions = excluded.differing_positions`]);
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { loadConfig } from '../../src/config/config.js';
-import { startService, type RunningService } from '../../src/app/service.js';
+import { startService, type RunningService, type ServiceOverrides } from '../../src/app/service.js';
 import { EnclaveServiceClient } from '../../src/grpc/generated/enclave.js';
 import { createTestDatabase, type TestDatabase } from '../../testkit/support/database.js';
 import { captureLogger } from '../../testkit/support/grpc-client.js';
@@ -21,7 +21,7 @@ export interface ServiceHarness {
   close(): Promise<void>;
 }
 
-export async function startServiceHarness(env: Record<string, string> = {}): Promise<ServiceHarness> {
+export async function startServiceHarness(env: Record<string, string> = {}, overrides: ServiceOverrides = {}): Promise<ServiceHarness> {
   const db = await createTestDatabase();
   const scratch = mkdtempSync(join(tmpdir(), 'service-'));
   const config = loadConfig({
@@ -36,7 +36,7 @@ export async function startServiceHarness(env: Record<string, string> = {}): Pro
   const { logger, lines } = captureLogger();
   let service: RunningService;
   try {
-    service = await startService(config, logger);
+    service = await startService(config, logger, overrides);
   } catch (error) {
     await db.drop();
     throw error;

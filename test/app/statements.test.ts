@@ -10,7 +10,7 @@ import { createStatementIssuer } from '../../src/app/statements.js';
 import { PublishedRecordError } from '../../src/actors/errors.js';
 import { sealEnvelope } from '../../src/crypto/envelope.js';
 import { deriveEnclaveKeys } from '../../src/crypto/key-hierarchy.js';
-import { chainExtends, parseSeries, parseStatement, statementText, verifyStatement, type SignedStatement } from '../../src/crypto/statement.js';
+import { chainExtends, parseSeries, parseStatement, statementText, verifyStatement, type SignedStatement, type StatementBodyV2 } from '../../src/crypto/statement.js';
 import { createCheckpointSigner, signText, StatementVerificationError } from '../../src/crypto/track-record.js';
 import type { AccountKey, HourlyReturn } from '../../src/domain/types.js';
 import { createAccountStore } from '../../src/storage/create-account-store.js';
@@ -145,4 +145,18 @@ test('a statement signed by another key fails, and so does an edited statement',
   const edited: SignedStatement = { ...s, statement: { ...s.statement, timeWeightedReturn: s.statement.timeWeightedReturn + 0.1 } };
   t.throws(() => verifyStatement(edited, { trustedPublicKey: signer.publicKey }), { instanceOf: StatementVerificationError, message: /signature does not verify/u });
   t.throws(() => parseStatement('{"statement":{}}'), { instanceOf: StatementVerificationError });
+});
+
+test('statements are format version 2 (derivatives: null for a spot account); a version 1 statement issued before still parses and verifies', async (t) => {
+  const { signer, account, publish, statement } = await setup('stmt-v1');
+  await publish(hours(0, 24));
+  const current = await statement();
+  t.is(current.statement.v, 2);
+  t.is((current.statement as StatementBodyV2).derivatives, null);
+  const { derivatives: _omitted, ...members } = current.statement as StatementBodyV2;
+  const v1 = { ...members, v: 1 as const };
+  const old = JSON.stringify({ statement: v1, signature: (await signer.sign(statementText(v1))).toString('base64') });
+  t.deepEqual(verifyStatement(parseStatement(old), { trustedPublicKey: signer.publicKey, series: parseSeries(await publishedSeries(account)) }), { signature: true, trustedKey: true, series: true });
+  // Each version has exactly its members: a version 1 document with a derivatives member is refused.
+  t.throws(() => parseStatement(JSON.stringify({ ...JSON.parse(old), statement: { ...v1, derivatives: null } })), { instanceOf: StatementVerificationError });
 });

@@ -116,6 +116,8 @@ const ALLOWED_TEXT = new Set([
   'enclave.v1.GetPerformanceReportResponse.currency',
   'enclave.v1.GetPerformanceReportResponse.base_currency',
   'enclave.v1.GetPerformanceReportResponse.exchanges',
+  // One of the report's exchanges (a venue name), naming whose derivatives aggregates follow.
+  'enclave.v1.VenueDerivatives.exchange',
   'enclave.v1.GetPerformanceReportResponse.notes',
 ]);
 

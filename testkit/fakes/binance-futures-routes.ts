@@ -4,6 +4,14 @@
 // https://developers.binance.com/docs/derivatives/usds-margined-futures (Exchange-Information,
 // Account-Trade-List, Get-Income-History, Users-Force-Orders, Mark-Price-Kline-Candlestick-Data,
 // Futures-Account-Balance-V2); values made up. Mounted by binance-like-fake.ts (Binance only).
+// The same routes under /dapi serve COIN-M (inverse contracts, margin in the coin): userTrades takes
+// a symbol or a pair (every contract of the pair), quantities are contracts of `contractSize` USD
+// (100 for BTCUSD, 10 for the others), balances come from /dapi/v1/balance. Bodies follow the
+// response examples of https://developers.binance.com/docs/derivatives/coin-margined-futures
+// (Exchange-Information, Account-Trade-List, Get-Income-History, Users-Force-Orders,
+// Mark-Price-Kline-Candlestick-Data, Futures-Account-Balance); the Account-Trade-List example
+// (`BTCUSD_200626`, pair, marginAsset, baseQty) is also reproduced at
+// https://developers.binance.com/docs/derivatives/portfolio-margin/trade/CM-Account-Trade-List.
 import type { FakeReply, FakeRequest, Route } from './fake-server.js';
 import { intParam } from './fake-server.js';
 import type { SyntheticContract, SyntheticDerivatives, SyntheticExecution } from './derivatives-history.js';
@@ -27,18 +35,34 @@ export interface BinanceFuturesHistory {
   /** The futures wallet (walletBalance per asset). */
   readonly wallet: Readonly<Record<string, string>>;
   readonly markClose: (raw: string, openTime: number) => string;
+  /**
+   * Signed positionAmt per symbol (base units; COIN-M contracts) that positionRisk reports instead
+   * of what the trades add up to (a venue whose snapshot disagrees with its history).
+   */
+  readonly positions?: Readonly<Record<string, string>>;
 }
 
 const PERPETUAL_DELIVERY = 4_133_404_800_000;
 const INCOME_KEPT_MS = 90 * DAY_MS;
 
-export function binanceFuturesRoutes(opened: BinanceFuturesHistory | 'not-opened', error: (status: number, code: number, msg: string) => FakeReply): Route[] {
+/** COIN-M contract size in USD: 100 for BTCUSD contracts, 10 for every other (Binance's contract specifications). */
+export function coinmContractSize(base: string): number {
+  return base === 'BTC' ? 100 : 10;
+}
+
+/** `api`: 'fapi' (USDⓈ-M, linear contracts) or 'dapi' (COIN-M, inverse contracts). */
+export function binanceFuturesRoutes(opened: BinanceFuturesHistory | 'not-opened', error: (status: number, code: number, msg: string) => FakeReply, api: 'fapi' | 'dapi' = 'fapi'): Route[] {
+  const coinm = api === 'dapi';
+  const balancePath = coinm ? '/dapi/v1/balance' : '/fapi/v2/balance';
+  const positionPath = coinm ? '/dapi/v1/positionRisk' : '/fapi/v3/positionRisk';
   if (opened === 'not-opened') {
     // What Binance answers a key whose account never opened a futures account.
     const refuse = (): FakeReply => error(401, -2015, 'Invalid API-key, IP, or permissions for action, request ip: 127.0.0.1');
-    return ['/fapi/v1/userTrades', '/fapi/v1/income', '/fapi/v1/forceOrders', '/fapi/v2/balance'].map((path) => ({ method: 'GET', path, signed: true, handle: refuse }));
+    return [`/${api}/v1/userTrades`, `/${api}/v1/income`, `/${api}/v1/forceOrders`, positionPath, balancePath].map((path) => ({ method: 'GET', path, signed: true, handle: refuse }));
   }
   const history = opened;
+  const category = coinm ? 'inverse' : 'linear';
+  const pairOf = (raw: string): string => raw.split('_')[0]!;
   const orderIdOf = (t: SyntheticExecution): number => 8_000_000 + Number(t.id.replace(/\D/gu, ''));
   const window7 = (request: FakeRequest): { lo: number; hi: number } | FakeReply => {
     const end = intParam(request, 'endTime');
@@ -52,11 +76,11 @@ export function binanceFuturesRoutes(opened: BinanceFuturesHistory | 'not-opened
   const exchangeInfo = (): FakeReply => ({
     status: 200,
     body: {
-      timezone: 'UTC', serverTime: Date.now(), futuresType: 'U_MARGINED', rateLimits: [], exchangeFilters: [], assets: [],
-      symbols: history.contracts.filter((c) => c.category === 'linear').map((c) => ({
-        symbol: c.raw, pair: c.raw, contractType: c.deliveryTime > 0 ? 'CURRENT_QUARTER' : 'PERPETUAL', deliveryDate: c.deliveryTime > 0 ? c.deliveryTime : PERPETUAL_DELIVERY,
-        onboardDate: 1569398400000, status: 'TRADING', maintMarginPercent: '2.5000', requiredMarginPercent: '5.0000', baseAsset: c.base, quoteAsset: c.quote,
-        marginAsset: c.settle, pricePrecision: 2, quantityPrecision: 3, baseAssetPrecision: 8, quotePrecision: 8, underlyingType: 'COIN', underlyingSubType: [],
+      timezone: 'UTC', serverTime: Date.now(), ...(coinm ? {} : { futuresType: 'U_MARGINED', assets: [] }), rateLimits: [], exchangeFilters: [],
+      symbols: history.contracts.filter((c) => c.category === category).map((c) => ({
+        symbol: c.raw, pair: coinm ? pairOf(c.raw) : c.raw, contractType: c.deliveryTime > 0 ? 'CURRENT_QUARTER' : 'PERPETUAL', deliveryDate: c.deliveryTime > 0 ? c.deliveryTime : PERPETUAL_DELIVERY,
+        onboardDate: 1569398400000, ...(coinm ? { contractStatus: 'TRADING', contractSize: coinmContractSize(c.base) } : { status: 'TRADING' }), maintMarginPercent: '2.5000', requiredMarginPercent: '5.0000', baseAsset: c.base, quoteAsset: c.quote,
+        marginAsset: c.settle, pricePrecision: 2, quantityPrecision: coinm ? 0 : 3, baseAssetPrecision: 8, quotePrecision: 8, ...(coinm ? { equalQtyPrecision: 4 } : {}), underlyingType: 'COIN', underlyingSubType: [],
         triggerProtect: '0.0500', liquidationFee: '0.012500', marketTakeBound: '0.05', filters: [], orderTypes: ['LIMIT', 'MARKET'], timeInForce: ['GTC'],
       })),
     },
@@ -64,13 +88,30 @@ export function binanceFuturesRoutes(opened: BinanceFuturesHistory | 'not-opened
 
   const userTrades = (request: FakeRequest): FakeReply => {
     const symbol = request.query.get('symbol');
-    if (symbol === null || symbol === '') return error(400, -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.");
-    if (!history.contracts.some((c) => c.raw === symbol)) return error(400, -1121, 'Invalid symbol.');
+    // COIN-M: symbol or pair (not both); a pair returns every contract of it.
+    const pair = coinm ? request.query.get('pair') : null;
+    if (symbol !== null && pair !== null) return error(400, -1128, 'Combination of optional parameters invalid.');
+    if ((symbol === null || symbol === '') && (pair === null || pair === '')) return error(400, -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.");
+    const matches = (raw: string): boolean => (pair !== null ? pairOf(raw) === pair : raw === symbol);
+    if (!history.contracts.some((c) => matches(c.raw))) return error(400, -1121, 'Invalid symbol.');
     const limit = intParam(request, 'limit') ?? 500;
     if (Number.isNaN(limit) || limit < 1 || limit > 1000) return error(400, -1130, "Data sent for parameter 'limit' is not valid.");
     const range = window7(request);
     if ('status' in range) return range;
-    const list = history.trades.filter((t) => t.raw === symbol && t.time >= range.lo && t.time <= range.hi).sort((a, b) => a.time - b.time).slice(0, limit);
+    const list = history.trades.filter((t) => matches(t.raw) && t.time >= range.lo && t.time <= range.hi).sort((a, b) => a.time - b.time).slice(0, limit);
+    if (coinm) {
+      return {
+        status: 200,
+        body: list.map((t) => {
+          const base = history.contracts.find((c) => c.raw === t.raw)?.base ?? 'BTC';
+          return {
+            symbol: t.raw, id: Number(t.id.replace(/\D/gu, '')), orderId: orderIdOf(t), pair: pairOf(t.raw), side: t.side === 'Buy' ? 'BUY' : 'SELL', price: t.price, qty: t.qty,
+            realizedPnl: '0', marginAsset: base, baseQty: (Number(t.qty) * coinmContractSize(base) / Number(t.price)).toFixed(8), commission: t.fee, commissionAsset: base,
+            time: t.time, positionSide: 'BOTH', buyer: t.side === 'Buy', maker: false,
+          };
+        }),
+      };
+    }
     return {
       status: 200,
       body: list.map((t) => ({
@@ -101,7 +142,7 @@ export function binanceFuturesRoutes(opened: BinanceFuturesHistory | 'not-opened
       status: 200,
       body: list.map((t) => ({
         orderId: orderIdOf(t), symbol: t.raw, status: 'FILLED', clientOrderId: t.execType === 'AdlTrade' ? `adl_autoclose-${t.id}` : `autoclose-${t.id}`, price: t.price, avgPrice: t.price,
-        origQty: t.qty, executedQty: t.qty, cumQuote: String(Number(t.qty) * Number(t.price)), timeInForce: 'IOC', type: 'LIMIT', reduceOnly: false, closePosition: false,
+        ...(coinm ? { pair: pairOf(t.raw) } : {}), origQty: t.qty, executedQty: t.qty, ...(coinm ? { cumBase: '0' } : { cumQuote: String(Number(t.qty) * Number(t.price)) }), timeInForce: 'IOC', type: 'LIMIT', reduceOnly: false, closePosition: false,
         side: t.side === 'Buy' ? 'BUY' : 'SELL', positionSide: 'BOTH', stopPrice: '0', workingType: 'CONTRACT_PRICE', origType: 'LIMIT', time: t.time, updateTime: t.time,
       })),
     };
@@ -125,20 +166,63 @@ export function binanceFuturesRoutes(opened: BinanceFuturesHistory | 'not-opened
 
   const balance = (): FakeReply => ({
     status: 200,
-    body: Object.entries(history.wallet).map(([asset, amount]) => ({
-      accountAlias: 'SgsR', asset, balance: amount, crossWalletBalance: amount, crossUnPnl: '0.00000000', availableBalance: amount, maxWithdrawAmount: amount,
-      marginAvailable: true, updateTime: Date.now(),
-    })),
+    body: Object.entries(history.wallet).map(([asset, amount]) => (coinm
+      ? { accountAlias: 'SgsR', asset, balance: amount, withdrawAvailable: amount, crossWalletBalance: amount, crossUnPnl: '0.00000000', availableBalance: amount, updateTime: Date.now() }
+      : {
+        accountAlias: 'SgsR', asset, balance: amount, crossWalletBalance: amount, crossUnPnl: '0.00000000', availableBalance: amount, maxWithdrawAmount: amount,
+        marginAvailable: true, updateTime: Date.now(),
+      })),
   });
 
+  // Position information: fields of the response examples of
+  // https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/Position-Information-V3
+  // (only symbols with a position) and …/coin-margined-futures/trade/rest-api/Position-Information
+  // (positionAmt in contracts); one-way mode (positionSide BOTH). The amount is what the trades add up
+  // to, unless `positions` says otherwise.
+  const positionRisk = (): FakeReply => {
+    const list = history.contracts.filter((c) => c.category === category).map((c) => {
+      const summed = history.trades.filter((t) => t.raw === c.raw).reduce((s, t) => s + (t.side === 'Buy' ? 1 : -1) * Number(t.qty), 0);
+      const amount = history.positions?.[c.raw] ?? String(summed);
+      return coinm
+        ? {
+          symbol: c.raw, positionAmt: amount, entryPrice: '0.0', breakEvenPrice: '0.0', markPrice: history.markClose(c.raw, Math.floor(Date.now() / HOUR_MS) * HOUR_MS), unRealizedProfit: '0.00000000',
+          liquidationPrice: '0', leverage: '20', maxQty: '50', marginType: 'cross', isolatedMargin: '0.00000000', isAutoAddMargin: 'false', positionSide: 'BOTH', notionalValue: '0',
+          isolatedWallet: '0', updateTime: Date.now(),
+        }
+        : {
+          symbol: c.raw, positionSide: 'BOTH', positionAmt: amount, entryPrice: '0', breakEvenPrice: '0', markPrice: history.markClose(c.raw, Math.floor(Date.now() / HOUR_MS) * HOUR_MS),
+          unRealizedProfit: '0', liquidationPrice: '0', isolatedMargin: '0', notional: '0', marginAsset: c.settle, isolatedWallet: '0', initialMargin: '0', maintMargin: '0',
+          positionInitialMargin: '0', openOrderInitialMargin: '0', adl: 2, bidNotional: '0', askNotional: '0', updateTime: Date.now(),
+        };
+    });
+    // USDⓈ-M v3 lists only symbols with a position; COIN-M lists every symbol it is asked about.
+    return { status: 200, body: coinm ? list : list.filter((p) => Number(p.positionAmt) !== 0) };
+  };
+
   return [
-    { method: 'GET', path: '/fapi/v1/exchangeInfo', signed: false, handle: exchangeInfo },
-    { method: 'GET', path: '/fapi/v1/markPriceKlines', signed: false, handle: markKlines },
-    { method: 'GET', path: '/fapi/v1/userTrades', signed: true, handle: userTrades },
-    { method: 'GET', path: '/fapi/v1/income', signed: true, handle: income },
-    { method: 'GET', path: '/fapi/v1/forceOrders', signed: true, handle: forceOrders },
-    { method: 'GET', path: '/fapi/v2/balance', signed: true, handle: balance },
+    { method: 'GET', path: positionPath, signed: true, handle: positionRisk },
+    { method: 'GET', path: `/${api}/v1/exchangeInfo`, signed: false, handle: exchangeInfo },
+    { method: 'GET', path: `/${api}/v1/markPriceKlines`, signed: false, handle: markKlines },
+    { method: 'GET', path: `/${api}/v1/userTrades`, signed: true, handle: userTrades },
+    { method: 'GET', path: `/${api}/v1/income`, signed: true, handle: income },
+    { method: 'GET', path: `/${api}/v1/forceOrders`, signed: true, handle: forceOrders },
+    { method: 'GET', path: balancePath, signed: true, handle: balance },
   ];
+}
+
+/**
+ * The same trader on COIN-M: BTCUSD_PERP instead of BTCUSDT, one contract (100 USD) per execution,
+ * ledger amounts in BTC (the USDT amounts at 60,000 USD per BTC, 8 decimals), served under /dapi.
+ */
+export function binanceCoinmFrom(history: SyntheticDerivatives, wallet: Readonly<Record<string, string>>): BinanceFuturesHistory {
+  const raw = 'BTCUSD_PERP';
+  const inBtc = (amount: string): string => (amount === '' ? '' : (Number(amount) / 60_000).toFixed(8));
+  return binanceFuturesFrom({
+    contracts: [{ raw, category: 'inverse', base: 'BTC', quote: 'USD', settle: 'BTC', deliveryTime: 0 }],
+    executions: history.executions.map((e) => ({ ...e, raw, category: 'inverse', qty: '1' })),
+    ledger: history.ledger.map((r) => ({ ...r, raw, currency: 'BTC', cashFlow: inBtc(r.cashFlow), funding: inBtc(r.funding), fee: inBtc(r.fee) })),
+    markClose: (_raw, openTime) => history.markClose('BTCUSDT', openTime),
+  }, wallet);
 }
 
 /** The same perpetuals history as Binance would serve it (derivatives-history.ts syntheticPerpetuals). */

@@ -66,6 +66,11 @@ export interface BinanceLikeFakeOptions extends SyntheticVenueFakeOptions {
   readonly futures?: BinanceFuturesHistory | 'not-opened';
   /** MEXC futures (contract API) history (MEXC only; mexc-contract-routes.ts). */
   readonly contract?: MexcContractHistory | 'denied';
+  /**
+   * COIN-M futures history served under /dapi (inverse contracts; same shape, quantities in contracts).
+   * Absent while `futures` is set: an account without COIN-M (dapi answers -2015).
+   */
+  readonly coinm?: BinanceFuturesHistory | 'not-opened';
   /** Convert, dust, Earn rewards, fiat and margin interest history (Binance only; empty when absent). */
   readonly extras?: BinanceExtrasData;
 }
@@ -276,6 +281,7 @@ export function createBinanceLikeFake(venue: BinanceLikeVenue, options: BinanceL
       : []),
     ...(venue === 'binance' && options.futures !== undefined ? binanceFuturesRoutes(options.futures, error) : []),
     ...(venue === 'mexc' && options.contract !== undefined ? mexcContractRoutes(options.contract, (name, by) => server?.count(name, by)) : []),
+    ...(venue === 'binance' && (options.coinm ?? options.futures) !== undefined ? binanceFuturesRoutes(options.coinm ?? 'not-opened', error, 'dapi') : []),
   ];
   server = new FakeVenueServer(dialect, routes);
   return server;

@@ -18,6 +18,11 @@ export interface BybitFakeOptions extends SyntheticVenueFakeOptions {
   readonly transactionLog?: BybitTransactionLogRow[];
   /** The funding wallet (accountType FUND) per coin, for GET /v5/asset/transfer/query-account-coins-balance. */
   readonly fundBalances?: Record<string, string>;
+  /**
+   * Signed position sizes per raw symbol that GET /v5/position/list reports instead of what the
+   * executions add up to (a venue whose snapshot disagrees with its history).
+   */
+  readonly positions?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -186,6 +191,31 @@ export function createBybitFake(options: BybitFakeOptions): FakeVenueServer {
     };
   };
 
+  // Open positions: fields of the response example of https://bybit-exchange.github.io/docs/v5/position
+  // (one-way mode: positionIdx 0, side Buy/Sell, size ≥ 0; inverse size in USD). The size is what the
+  // executions add up to (Funding rows move nothing), unless `positions` says otherwise.
+  const positionList = (request: FakeRequest): FakeReply => {
+    const category = request.query.get('category');
+    if (category !== 'linear' && category !== 'inverse') return fail(10001, 'category only support linear or inverse');
+    const settleCoin = request.query.get('settleCoin');
+    const symbol = request.query.get('symbol');
+    if (category === 'linear' && settleCoin === null && symbol === null) return fail(10001, 'Either symbol or settleCoin is required');
+    const contracts = (options.derivatives?.contracts ?? []).filter((c) => c.category === category && (symbol === null || c.raw === symbol) && (settleCoin === null || c.settle === settleCoin));
+    const list = contracts.map((c) => {
+      const summed = (options.derivatives?.executions ?? []).filter((e) => e.raw === c.raw && e.category === category && e.execType !== 'Funding')
+        .reduce((s, e) => s + (e.side === 'Buy' ? 1 : -1) * Number(e.qty), 0);
+      const signed = options.positions?.[c.raw] !== undefined ? Number(options.positions[c.raw]) : summed;
+      return {
+        positionIdx: 0, riskId: 1, riskLimitValue: '150', symbol: c.raw, side: signed > 0 ? 'Buy' : signed < 0 ? 'Sell' : '', size: String(Math.abs(signed)),
+        avgPrice: '0', positionValue: '0', tradeMode: 0, positionStatus: 'Normal', autoAddMargin: 0, adlRankIndicator: 2, leverage: '10', positionBalance: '0',
+        markPrice: '0', liqPrice: '', bustPrice: '', positionMM: '0', positionIM: '0', tpslMode: 'Full', takeProfit: '0', stopLoss: '0', trailingStop: '0',
+        unrealisedPnl: '0', curRealisedPnl: '0', cumRealisedPnl: '0', seq: 5723621632, isReduceOnly: false, mmrSysUpdatedTime: '', leverageSysUpdatedTime: '',
+        createdTime: '1676538056258', updatedTime: String(Date.now()),
+      };
+    }).filter((p) => symbol !== null || p.size !== '0'); // without a symbol: only open positions
+    return { status: 200, body: envelope({ category, nextPageCursor: '', list }) };
+  };
+
   // Transaction log: fields and signs of https://bybit-exchange.github.io/docs/v5/account/transaction-log
   // (funding > 0 received; fee > 0 paid; change = cashFlow + funding − fee); 7-day windows, limit ≤ 50.
   // One log per unified account: the derivatives ledger rows and the other rows (e.g. INTEREST) together.
@@ -310,6 +340,7 @@ export function createBybitFake(options: BybitFakeOptions): FakeVenueServer {
     { method: 'GET', path: '/v5/account/transaction-log', signed: true, handle: transactionLog },
     { method: 'GET', path: '/v5/account/wallet-balance', signed: true, handle: walletBalance },
     { method: 'GET', path: '/v5/execution/list', signed: true, handle: executions },
+    { method: 'GET', path: '/v5/position/list', signed: true, handle: positionList },
     { method: 'GET', path: '/v5/asset/deposit/query-record', signed: true, handle: wallet('deposit') },
     { method: 'GET', path: '/v5/asset/withdraw/query-record', signed: true, handle: wallet('withdrawal') },
     { method: 'GET', path: '/v5/asset/deposit/query-internal-record', signed: true, handle: internalDeposits },

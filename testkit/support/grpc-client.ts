@@ -7,6 +7,7 @@ import type { AccountKey, BalanceSnapshot, HourlyReturn } from '../../src/domain
 import { createLogger, type Logger } from '../../src/config/logger.js';
 import { EnclaveServiceClient } from '../../src/grpc/generated/enclave.js';
 import { HealthClient } from '../../src/grpc/generated/health/v1/health.js';
+import type { PublishedDerivatives } from '../../src/domain/derivatives/aggregates.js';
 import type { AccountReport, CallContext, ConnectionInfo, EnclaveIdentityInfo, EnclaveApi, ApiHealth, RegisteredConnection, RegistrationChallengeInfo, RegistrationOptions, ReportRequest, SyncReport, TimeRange } from '../../src/grpc/enclave-api.js';
 import { buildPerformanceReport } from '../../src/domain/report/report.js';
 import { reportHoursOf } from '../../src/domain/report/series.js';
@@ -78,6 +79,12 @@ export class TestPort implements EnclaveApi {
     this.calls.push({ method: 'getPerformance', account, ask });
     if (this.behaviour.getPerformance) return this.behaviour.getPerformance(account, ask);
     return samplePerformance;
+  }
+
+  async getDerivatives(account: AccountKey, hours: TimeRange | null, ask: CallContext): Promise<PublishedDerivatives | null> {
+    this.calls.push({ method: 'getDerivatives', account, ...(hours === null ? {} : { range: hours }), ask });
+    if (this.behaviour.getDerivatives) return this.behaviour.getDerivatives(account, hours, ask);
+    return null;
   }
 
   async getPerformanceReport(request: ReportRequest, ask: CallContext): Promise<AccountReport> {

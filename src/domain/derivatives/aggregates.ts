@@ -1,6 +1,6 @@
 // Published derivatives aggregates (counts and ratios only: no amounts, so they fit the `returns`
 // disclosure level). Pure.
-import type { CashFlow, HourlyReturn } from '../types.js';
+import type { CashFlow, EpochMs, HourlyReturn } from '../types.js';
 import { ledgerKindOf } from './records.js';
 
 export interface DerivativesStats {
@@ -16,6 +16,22 @@ export interface DerivativesStats {
   readonly fundingShare: number | null;
   /** Liquidation and ADL fills in the period. */
   readonly liquidations: number;
+}
+
+/**
+ * What an account publishes of its derivatives (derivative_stats, derivative_hours; the API and
+ * statements): ratios and counts only.
+ */
+export interface PublishedDerivatives {
+  /** The end of the last valued hour these figures include. */
+  readonly computedUntil: EpochMs;
+  readonly maxLeverage: number;
+  readonly fundingShare: number | null;
+  readonly liquidations: number;
+  /** From when the venue served derivatives history; null when unknown. */
+  readonly coverageStart: EpochMs | null;
+  /** Leverage per hour (only the hours asked for). */
+  readonly hours: readonly { readonly hourStart: EpochMs; readonly leverage: number }[];
 }
 
 /** Leverage per hour: exposure (in the base currency) at the hour's end over the hour's closing equity (0 when equity ≤ 0). */

@@ -11,10 +11,11 @@
 // wallet + U(T) (equity at mark), inside the hour it is the bare wallet (a realized loss booked by
 // the ledger never drives it below zero), and neither is an external flow: Modified Dietz is
 // untouched.
+import type { DataGap } from '../aggregation.js';
 import type { Candle, CashFlow, EpochMs, Fill } from '../types.js';
 import { AggregationInputError } from '../errors.js';
 import { decimalToNumber } from '../decimal.js';
-import { contractNotional, contractPnl, parseContract, type Contract } from './instrument.js';
+import { contractNotional, contractPnl, deliveryTime, parseContract, type Contract } from './instrument.js';
 import { executionKindOf, isBookRealized, ledgerId } from './records.js';
 
 const HOUR = 3_600_000;
@@ -139,6 +140,66 @@ export interface MarkToMarketInput {
   readonly untilHour: EpochMs;
 }
 
+/** The first hour boundary after a dated future's delivery; null for a perpetual. */
+function closeBoundary(contract: Contract): EpochMs | null {
+  const delivery = deliveryTime(contract);
+  return delivery === null ? null : Math.floor(delivery / HOUR) * HOUR + HOUR;
+}
+
+/**
+ * A dated future still open past its delivery with no settlement execution (Binance serves none:
+ * delivery is only an income row): the book closes it at the first hour boundary after delivery,
+ * valued until then at its last mark (the mark candles stop at delivery). The cash of the delivery
+ * comes from the ledger (DELIVERED_SETTELMENT, Bybit DELIVERY); without the close the position would
+ * count twice (its unrealized P&L at the carried mark beside the settled cash). Returns the symbols closed.
+ */
+function closeDelivered(book: Book, boundary: EpochMs): string[] {
+  const closed: string[] = [];
+  for (const [symbol, p] of book) {
+    if (p.quantity === 0) continue;
+    const close = closeBoundary(p.contract);
+    if (close === null || close > boundary) continue;
+    p.quantity = 0;
+    p.entry = NaN;
+    closed.push(symbol);
+  }
+  return closed;
+}
+
+/** Applies the fills before `t` from index `i`, closing delivered futures at each boundary passed; returns the next index. */
+function advance(
+  book: Book, fills: readonly Fill[], i: number, t: EpochMs, closed: { readonly symbol: string; readonly at: EpochMs }[],
+  onFill?: (f: Fill) => void, applyFill: (f: Fill) => void = (f) => { applyContractFill(book, f); },
+): number {
+  while (i < fills.length && fills[i]!.executedAt < t) {
+    const f = fills[i++]!;
+    // A close happens at its boundary: before any fill at or after it.
+    const boundary = Math.floor(f.executedAt / HOUR) * HOUR;
+    for (const symbol of closeDelivered(book, boundary)) closed.push({ symbol, at: boundary });
+    onFill?.(f);
+    // A row of a delivered contract after its close (a late settlement record) moves nothing: it is closed.
+    const close = closeBoundary(book.get(f.symbol)?.contract ?? parseContract(f.symbol));
+    if (close !== null && f.executedAt >= close) continue;
+    applyFill(f);
+  }
+  for (const symbol of closeDelivered(book, t)) closed.push({ symbol, at: t });
+  return i;
+}
+
+export const DELIVERED_TREATMENT = 'a dated future was still open after its delivery with no settlement execution: closed at the first hour boundary after delivery, valued at its last mark until then (the ledger books the delivery cash)';
+
+/** One stale-mark gap per delivered future the book closed, against the hour that ends at the close. */
+export function deliveredGaps(delivered: MarkToMarket['delivered']): DataGap[] {
+  return delivered.map((d) => ({ kind: 'stale-mark', asset: d.symbol, hourStart: d.at - HOUR, treatment: DELIVERED_TREATMENT }));
+}
+
+/** The book after the fills before `t` (oldest first), dated futures delivered by then closed. */
+export function bookAt(fills: readonly Fill[], t: EpochMs): Book {
+  const book = emptyBook();
+  advance(book, fills, 0, t, []);
+  return book;
+}
+
 export interface MarkToMarket {
   /** Performance events to hand the engine with the run's other cash flows (never stored). */
   readonly flows: CashFlow[];
@@ -154,6 +215,8 @@ export interface MarkToMarket {
    * the published aggregates see them like a venue ledger's; never stored.
    */
   readonly bookLedger: CashFlow[];
+  /** Dated futures the book closed in [startHour, untilHour] for want of a settlement execution (closeDelivered). */
+  readonly delivered: readonly { readonly symbol: string; readonly at: EpochMs }[];
 }
 
 function mtmFlow(id: string, asset: string, amount: number, at: EpochMs): CashFlow | null {
@@ -217,8 +280,9 @@ export function markToMarket(input: MarkToMarketInput): MarkToMarket {
       flows?.push(c);
     }
   };
-  let i = 0;
-  while (i < fills.length && fills[i]!.executedAt < startHour) apply(fills[i++]!, null);
+  // Closes before the first hour were reported by the run that valued their hour.
+  let i = advance(book, fills, 0, startHour, [], undefined, (f) => { apply(f, null); });
+  const delivered: { symbol: string; at: EpochMs }[] = [];
   const hours = (untilHour - startHour) / HOUR;
   const flows: CashFlow[] = [];
   const exposure = new Float64Array(hours);
@@ -231,12 +295,10 @@ export function markToMarket(input: MarkToMarketInput): MarkToMarket {
       const f = mtmFlow(`drv-mtm:release:${asset}:${hour}`, asset, -u, hour);
       if (f !== null) flows.push(f);
     }
-    while (i < fills.length && fills[i]!.executedAt < end) {
-      const f = fills[i++]!;
+    i = advance(book, fills, i, end, delivered, (f) => {
       const kind = executionKindOf(f.exchangeTradeId);
       if (kind === 'liquidation' || kind === 'adl') liquidations++;
-      apply(f, flows);
-    }
+    }, (f) => { apply(f, flows); });
     previous = unrealizedBySettle(book, marks, end);
     for (const [asset, u] of previous) {
       const f = mtmFlow(`drv-mtm:book:${asset}:${end}`, asset, u, end - 1);
@@ -252,5 +314,5 @@ export function markToMarket(input: MarkToMarketInput): MarkToMarket {
       if (f !== null) bookLedger.push(f);
     }
   }
-  return { flows, exposure, unrealizedAtEnd: previous, liquidations, bookLedger };
+  return { flows, exposure, unrealizedAtEnd: previous, liquidations, bookLedger, delivered };
 }

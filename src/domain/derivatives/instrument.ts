@@ -5,6 +5,7 @@
 // contracts). Quantities reach the book already multiplied by the contract size (the connector knows
 // the venue's contract size; the book never sees contract counts). Pure.
 import { AggregationInputError } from '../errors.js';
+import type { EpochMs } from '../types.js';
 
 export type ContractKind = 'linear' | 'inverse';
 
@@ -34,6 +35,16 @@ export function parseContract(symbol: string): Contract {
   else if (settle === base) kind = 'inverse';
   else throw new AggregationInputError('contract settles in neither its base nor its quote asset');
   return { symbol, base, quote, settle, kind, expiry: expiry ?? null };
+}
+
+/**
+ * When a dated future delivers: 08:00 UTC of its expiry date (Binance, Bybit, Bitget and MEXC all
+ * deliver quarterlies then); null for a perpetual.
+ */
+export function deliveryTime(contract: Pick<Contract, 'expiry'>): EpochMs | null {
+  if (contract.expiry === null) return null;
+  const [yy, mm, dd] = [contract.expiry.slice(0, 2), contract.expiry.slice(2, 4), contract.expiry.slice(4, 6)].map(Number) as [number, number, number];
+  return Date.UTC(2000 + yy, mm - 1, dd, 8);
 }
 
 /**

@@ -19,6 +19,7 @@ import { binanceKeyRights, bitgetKeyRights, bybitKeyRights } from './ccxt-permis
 import { MINUTE_MS, minuteCandleFrom } from './minute-candle.js';
 import { createDerivativesSource } from './derivatives/create-derivatives-source.js';
 import type { DerivativesSource } from './derivatives/derivatives-source.js';
+import type { VenuePosition } from '../../domain/derivatives/positions.js';
 import { BinanceExtras } from './binance-extras.js';
 import { BybitExtras } from './bybit-extras.js';
 import { BitgetExtras } from './bitget-extras.js';
@@ -264,6 +265,12 @@ export class CcxtConnector implements VenueConnector {
         cursor = { ...cursor, ledger: window.state };
         if (window.items.length > 0) { lastYielded = serializeCursor(cursor); yield { items: window.items, cursor: lastYielded }; }
       }
+      for (const stream of this.derivatives.ledgerStreams ?? []) {
+        for await (const window of this.derivatives.walkLedger(cursor.ledgers?.[stream] ?? { sinceMs: this.derivativesStart(), seen: [] }, signal, stream)) {
+          cursor = { ...cursor, ledgers: { ...cursor.ledgers, [stream]: window.state } };
+          if (window.items.length > 0) { lastYielded = serializeCursor(cursor); yield { items: window.items, cursor: lastYielded }; }
+        }
+      }
     }
     // Inflow extras come first and lower `earliest`; it is fixed once a stream needing it starts.
     let flowExtrasFrom = cursor.extrasFrom;
@@ -370,6 +377,11 @@ export class CcxtConnector implements VenueConnector {
   /** Hourly mark-price candles of a contract (ccxt contract symbol); none when derivatives are off. */
   async fetchMarkCandles(symbol: string, fromMs: number, toMs: number, signal?: AbortSignal): Promise<readonly Candle[]> {
     return this.derivatives === undefined ? [] : await this.derivatives.fetchMarkCandles(symbol, fromMs, toMs, signal);
+  }
+
+  async fetchPositions(signal?: AbortSignal): Promise<readonly VenuePosition[] | null> {
+    if (this.derivatives?.fetchPositions === undefined) return null;
+    return await this.derivatives.fetchPositions(signal);
   }
 
   derivativesCoverageStart(): EpochMs | null {

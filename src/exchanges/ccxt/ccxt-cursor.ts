@@ -44,6 +44,8 @@ const cashFlowsCursor = z.object({
   v: z.literal(1), venue: z.string(), stream: z.literal('cash_flows'), window: windowState,
   /** The derivatives ledger (funding, fees, realized P&L, settlements); absent before the first derivatives sync. */
   ledger: windowState.optional(),
+  /** Further derivatives ledger streams (Binance COIN-M), each its own window; absent before their first sync. */
+  ledgers: z.record(z.string(), windowState).optional(),
   /** Venue-specific extra streams (binance-extras.ts: Earn rewards, fiat, margin interest; Bybit internal deposits). */
   extras: z.record(z.string(), windowState).optional(),
   /** Where extra streams without a window start: the account's first known activity (extra-streams.ts). */

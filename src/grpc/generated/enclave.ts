@@ -531,6 +531,12 @@ export interface HourlyReturn {
    * hourly_return is 0 and its cumulative_return carries over). Empty for a clean hour.
    */
   flags: string[];
+  /**
+   * Derivatives accounts (docs/derivatives.md): gross exposure / equity at the hour's end (0 when
+   * equity <= 0). A ratio, shown at every disclosure level. Absent for an hour without a
+   * derivatives valuation (a spot-only account, or hours before its first contract record).
+   */
+  leverage?: number | undefined;
 }
 
 export interface CalculateHistoricalReturnsResponse {
@@ -586,6 +592,35 @@ export interface GetAggregatedMetricsResponse {
    * the record (0 without positive equity), not amounts.
    */
   disclosureLevel: DisclosureLevel;
+  /** Absent for an account without derivatives records. */
+  derivatives: DerivativesMetrics | undefined;
+}
+
+/**
+ * The derivatives aggregates over the whole record (docs/derivatives.md): ratios and counts only,
+ * the same at every disclosure level.
+ */
+export interface DerivativesMetrics {
+  /** Highest hourly leverage (gross exposure / equity at an hour's end) of the record. */
+  maxLeverage: number;
+  /**
+   * Funding P&L / derivatives P&L (realized, funding, fees, settlements, liquidation charges and
+   * the unrealized P&L at the end); absent when that P&L is 0.
+   */
+  fundingShare?:
+    | number
+    | undefined;
+  /** Liquidation and auto-deleveraging fills. */
+  liquidations: number;
+  /**
+   * From when the venue served the derivatives history (executions and ledger); hours before it
+   * carry the venue-history-cut flag. Absent when unknown.
+   */
+  coverageStartMs?:
+    | number
+    | undefined;
+  /** The end of the last valued hour these figures include. */
+  computedUntilMs: number;
 }
 
 export interface GetSnapshotTimeSeriesRequest {
@@ -721,7 +756,10 @@ export interface WhoisResponse {
 }
 
 export interface GetTrackRecordStatementResponse {
-  /** The signed statement: canonical JSON {"statement": {...}, "signature": base64}, version 1. */
+  /**
+   * The signed statement: canonical JSON {"statement": {...}, "signature": base64}, version 2
+   * (docs/statements.md; version 1 statements still verify).
+   */
   statementJson: string;
 }
 
@@ -890,6 +928,17 @@ export interface GetPerformanceReportResponse {
   notes: string[];
   /** Hours in which transfers between the user's own accounts netted out (composites). */
   nettedTransferHours: number;
+  /**
+   * Per exchange with derivatives records: its derivatives aggregates over its whole record (not the
+   * period), as GetAggregatedMetrics gives them. Ratios and counts only, at every disclosure level.
+   */
+  derivatives: VenueDerivatives[];
+}
+
+export interface VenueDerivatives {
+  /** One of `exchanges`. */
+  exchange: string;
+  metrics: DerivativesMetrics | undefined;
 }
 
 function createBaseProcessSyncJobRequest(): ProcessSyncJobRequest {
@@ -1689,7 +1738,15 @@ export const CalculateHistoricalReturnsRequest: MessageFns<CalculateHistoricalRe
 };
 
 function createBaseHourlyReturn(): HourlyReturn {
-  return { hourStartMs: 0, hourlyReturn: 0, cumulativeReturn: 0, equityEnd: 0, netFlow: 0, flags: [] };
+  return {
+    hourStartMs: 0,
+    hourlyReturn: 0,
+    cumulativeReturn: 0,
+    equityEnd: 0,
+    netFlow: 0,
+    flags: [],
+    leverage: undefined,
+  };
 }
 
 export const HourlyReturn: MessageFns<HourlyReturn> = {
@@ -1711,6 +1768,9 @@ export const HourlyReturn: MessageFns<HourlyReturn> = {
     }
     for (const v of message.flags) {
       writer.uint32(50).string(v!);
+    }
+    if (message.leverage !== undefined) {
+      writer.uint32(57).double(message.leverage);
     }
     return writer;
   },
@@ -1776,6 +1836,14 @@ export const HourlyReturn: MessageFns<HourlyReturn> = {
             message.flags.push(reader.string());
             continue;
           }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.leverage = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1818,6 +1886,7 @@ export const HourlyReturn: MessageFns<HourlyReturn> = {
       flags: globalThis.Array.isArray(object?.flags)
         ? object.flags.map((e: any) => globalThis.String(e))
         : [],
+      leverage: isSet(object.leverage) ? globalThis.Number(object.leverage) : undefined,
     };
   },
 
@@ -1841,6 +1910,9 @@ export const HourlyReturn: MessageFns<HourlyReturn> = {
     if (message.flags?.length) {
       obj.flags = message.flags;
     }
+    if (message.leverage !== undefined) {
+      obj.leverage = floatToJson(message.leverage);
+    }
     return obj;
   },
 
@@ -1855,6 +1927,7 @@ export const HourlyReturn: MessageFns<HourlyReturn> = {
     message.equityEnd = object.equityEnd ?? 0;
     message.netFlow = object.netFlow ?? 0;
     message.flags = object.flags?.map((e) => e) || [];
+    message.leverage = object.leverage ?? undefined;
     return message;
   },
 };
@@ -2498,7 +2571,7 @@ export const PerformanceMetrics: MessageFns<PerformanceMetrics> = {
 };
 
 function createBaseGetAggregatedMetricsResponse(): GetAggregatedMetricsResponse {
-  return { metrics: undefined, disclosureLevel: 0 };
+  return { metrics: undefined, disclosureLevel: 0, derivatives: undefined };
 }
 
 export const GetAggregatedMetricsResponse: MessageFns<GetAggregatedMetricsResponse> = {
@@ -2508,6 +2581,9 @@ export const GetAggregatedMetricsResponse: MessageFns<GetAggregatedMetricsRespon
     }
     if (message.disclosureLevel !== 0) {
       writer.uint32(16).int32(message.disclosureLevel);
+    }
+    if (message.derivatives !== undefined) {
+      DerivativesMetrics.encode(message.derivatives, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -2541,6 +2617,14 @@ export const GetAggregatedMetricsResponse: MessageFns<GetAggregatedMetricsRespon
             message.disclosureLevel = reader.int32() as any;
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.derivatives = DerivativesMetrics.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2561,6 +2645,7 @@ export const GetAggregatedMetricsResponse: MessageFns<GetAggregatedMetricsRespon
         : isSet(object.disclosure_level)
         ? disclosureLevelFromJSON(object.disclosure_level)
         : 0,
+      derivatives: isSet(object.derivatives) ? DerivativesMetrics.fromJSON(object.derivatives) : undefined,
     };
   },
 
@@ -2571,6 +2656,9 @@ export const GetAggregatedMetricsResponse: MessageFns<GetAggregatedMetricsRespon
     }
     if (message.disclosureLevel !== 0) {
       obj.disclosureLevel = disclosureLevelToJSON(message.disclosureLevel);
+    }
+    if (message.derivatives !== undefined) {
+      obj.derivatives = DerivativesMetrics.toJSON(message.derivatives);
     }
     return obj;
   },
@@ -2584,6 +2672,158 @@ export const GetAggregatedMetricsResponse: MessageFns<GetAggregatedMetricsRespon
       ? PerformanceMetrics.fromPartial(object.metrics)
       : undefined;
     message.disclosureLevel = object.disclosureLevel ?? 0;
+    message.derivatives = (object.derivatives !== undefined && object.derivatives !== null)
+      ? DerivativesMetrics.fromPartial(object.derivatives)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDerivativesMetrics(): DerivativesMetrics {
+  return { maxLeverage: 0, fundingShare: undefined, liquidations: 0, coverageStartMs: undefined, computedUntilMs: 0 };
+}
+
+export const DerivativesMetrics: MessageFns<DerivativesMetrics> = {
+  encode(message: DerivativesMetrics, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.maxLeverage !== 0) {
+      writer.uint32(9).double(message.maxLeverage);
+    }
+    if (message.fundingShare !== undefined) {
+      writer.uint32(17).double(message.fundingShare);
+    }
+    if (message.liquidations !== 0) {
+      writer.uint32(24).int64(message.liquidations);
+    }
+    if (message.coverageStartMs !== undefined) {
+      writer.uint32(32).int64(message.coverageStartMs);
+    }
+    if (message.computedUntilMs !== 0) {
+      writer.uint32(40).int64(message.computedUntilMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DerivativesMetrics {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDerivativesMetrics();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.maxLeverage = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.fundingShare = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.liquidations = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.coverageStartMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.computedUntilMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DerivativesMetrics {
+    return {
+      maxLeverage: isSet(object.maxLeverage)
+        ? globalThis.Number(object.maxLeverage)
+        : isSet(object.max_leverage)
+        ? globalThis.Number(object.max_leverage)
+        : 0,
+      fundingShare: isSet(object.fundingShare)
+        ? globalThis.Number(object.fundingShare)
+        : isSet(object.funding_share)
+        ? globalThis.Number(object.funding_share)
+        : undefined,
+      liquidations: isSet(object.liquidations) ? globalThis.Number(object.liquidations) : 0,
+      coverageStartMs: isSet(object.coverageStartMs)
+        ? globalThis.Number(object.coverageStartMs)
+        : isSet(object.coverage_start_ms)
+        ? globalThis.Number(object.coverage_start_ms)
+        : undefined,
+      computedUntilMs: isSet(object.computedUntilMs)
+        ? globalThis.Number(object.computedUntilMs)
+        : isSet(object.computed_until_ms)
+        ? globalThis.Number(object.computed_until_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: DerivativesMetrics): unknown {
+    const obj: any = {};
+    if (message.maxLeverage !== 0) {
+      obj.maxLeverage = floatToJson(message.maxLeverage);
+    }
+    if (message.fundingShare !== undefined) {
+      obj.fundingShare = floatToJson(message.fundingShare);
+    }
+    if (message.liquidations !== 0) {
+      obj.liquidations = Math.round(message.liquidations);
+    }
+    if (message.coverageStartMs !== undefined) {
+      obj.coverageStartMs = Math.round(message.coverageStartMs);
+    }
+    if (message.computedUntilMs !== 0) {
+      obj.computedUntilMs = Math.round(message.computedUntilMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DerivativesMetrics>, I>>(base?: I): DerivativesMetrics {
+    return DerivativesMetrics.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DerivativesMetrics>, I>>(object: I): DerivativesMetrics {
+    const message = createBaseDerivativesMetrics();
+    message.maxLeverage = object.maxLeverage ?? 0;
+    message.fundingShare = object.fundingShare ?? undefined;
+    message.liquidations = object.liquidations ?? 0;
+    message.coverageStartMs = object.coverageStartMs ?? undefined;
+    message.computedUntilMs = object.computedUntilMs ?? 0;
     return message;
   },
 };
@@ -6478,6 +6718,7 @@ function createBaseGetPerformanceReportResponse(): GetPerformanceReportResponse 
     sortinoTarget: 0,
     notes: [],
     nettedTransferHours: 0,
+    derivatives: [],
   };
 }
 
@@ -6578,6 +6819,9 @@ export const GetPerformanceReportResponse: MessageFns<GetPerformanceReportRespon
     }
     if (message.nettedTransferHours !== 0) {
       writer.uint32(256).int64(message.nettedTransferHours);
+    }
+    for (const v of message.derivatives) {
+      VenueDerivatives.encode(v!, writer.uint32(266).fork()).join();
     }
     return writer;
   },
@@ -6851,6 +7095,14 @@ export const GetPerformanceReportResponse: MessageFns<GetPerformanceReportRespon
             message.nettedTransferHours = longToNumber(reader.int64());
             continue;
           }
+          case 33: {
+            if (tag !== 266) {
+              break;
+            }
+
+            message.derivatives.push(VenueDerivatives.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6989,6 +7241,9 @@ export const GetPerformanceReportResponse: MessageFns<GetPerformanceReportRespon
         : isSet(object.netted_transfer_hours)
         ? globalThis.Number(object.netted_transfer_hours)
         : 0,
+      derivatives: globalThis.Array.isArray(object?.derivatives)
+        ? object.derivatives.map((e: any) => VenueDerivatives.fromJSON(e))
+        : [],
     };
   },
 
@@ -7090,6 +7345,9 @@ export const GetPerformanceReportResponse: MessageFns<GetPerformanceReportRespon
     if (message.nettedTransferHours !== 0) {
       obj.nettedTransferHours = Math.round(message.nettedTransferHours);
     }
+    if (message.derivatives?.length) {
+      obj.derivatives = message.derivatives.map((e) => VenueDerivatives.toJSON(e));
+    }
     return obj;
   },
 
@@ -7140,6 +7398,94 @@ export const GetPerformanceReportResponse: MessageFns<GetPerformanceReportRespon
     message.sortinoTarget = object.sortinoTarget ?? 0;
     message.notes = object.notes?.map((e) => e) || [];
     message.nettedTransferHours = object.nettedTransferHours ?? 0;
+    message.derivatives = object.derivatives?.map((e) => VenueDerivatives.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseVenueDerivatives(): VenueDerivatives {
+  return { exchange: "", metrics: undefined };
+}
+
+export const VenueDerivatives: MessageFns<VenueDerivatives> = {
+  encode(message: VenueDerivatives, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.exchange !== "") {
+      writer.uint32(10).string(message.exchange);
+    }
+    if (message.metrics !== undefined) {
+      DerivativesMetrics.encode(message.metrics, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VenueDerivatives {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVenueDerivatives();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.exchange = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.metrics = DerivativesMetrics.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VenueDerivatives {
+    return {
+      exchange: isSet(object.exchange) ? globalThis.String(object.exchange) : "",
+      metrics: isSet(object.metrics) ? DerivativesMetrics.fromJSON(object.metrics) : undefined,
+    };
+  },
+
+  toJSON(message: VenueDerivatives): unknown {
+    const obj: any = {};
+    if (message.exchange !== "") {
+      obj.exchange = message.exchange;
+    }
+    if (message.metrics !== undefined) {
+      obj.metrics = DerivativesMetrics.toJSON(message.metrics);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VenueDerivatives>, I>>(base?: I): VenueDerivatives {
+    return VenueDerivatives.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VenueDerivatives>, I>>(object: I): VenueDerivatives {
+    const message = createBaseVenueDerivatives();
+    message.exchange = object.exchange ?? "";
+    message.metrics = (object.metrics !== undefined && object.metrics !== null)
+      ? DerivativesMetrics.fromPartial(object.metrics)
+      : undefined;
     return message;
   },
 };

@@ -81,7 +81,8 @@ test('a Binance USDⓈ-M history (a long, a short, funding paid and received, a 
   t.true(near(published!.maxLeverage, 224 / 1019.79));
   t.true(near(published!.fundingShare!, -0.5 / -16.71));
   // Spot (empty) + futures wallet reconcile with the rebuilt holdings.
-  t.is((await h.store.loadReconciliation(alice))?.status, 'reconciled');
+  t.like(await h.store.loadReconciliation(alice), { status: 'reconciled', differingPositions: 0 });
+  t.true(fake.requestsTo('/fapi/v3/positionRisk').length >= 1, 'the USDⓈ-M positions were checked');
   t.true(fake.requestsTo('/fapi/v1/userTrades').every((r) => r.params['symbol'] === 'BTCUSDT'));
   t.is(fake.requestsTo('/fapi/v1/forceOrders').length, 1, 'forced orders asked only where the income shows a liquidation');
 });

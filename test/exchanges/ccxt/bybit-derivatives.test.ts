@@ -108,6 +108,8 @@ test('a Bybit perpetuals history (a long, a short, funding paid and received, a 
   t.is(published!.coverageStart, T0 - 24 * H);
   const reconciliation = await h.store.loadReconciliation(alice);
   t.is(reconciliation?.status, 'reconciled');
+  t.is(reconciliation?.differingPositions, 0, 'the venue\'s positions match the book');
+  t.deepEqual(fake.requestsTo('/v5/position/list').map((r) => `${r.params['category']}:${r.params['settleCoin'] ?? ''}`).sort(), ['inverse:', 'linear:USDC', 'linear:USDT']);
 
   // Requests: the ledger and both execution categories paged in 7-day windows, marks for the traded contract only.
   t.true(fake.requestsTo('/v5/account/transaction-log').length >= 1);
@@ -138,4 +140,22 @@ test('two syncs, the first while the long is open, publish the same hours as one
   t.is(published?.hours.length, 6);
   t.true(near(published!.maxLeverage, 224 / 1019.79));
   t.is(published?.liquidations, 1);
+});
+
+test('a Bybit position list that disagrees with the executions (a short the history does not explain) is reported unreconciled, not booked', async (t) => {
+  const now = Date.now();
+  const T0 = Math.floor(now / H) * H - 6 * H;
+  const { account, derivatives } = perpetualsHistory(T0);
+  const fake = createBybitFake({ account, apiKey: 'deriv-key', secret: 'deriv-secret', derivatives, positions: { BTCUSDT: '-0.5' } });
+  const baseUrl = await fake.start();
+  t.teardown(() => fake.stop());
+  const erin: AccountKey = { userUid: 'perp-positions', exchange: 'bybit' };
+  const h = createActorHarness({ database: db(), clock: new ManualClock(T0 + 6 * H + 30 * M), settings: { syncIntervalMs: 0 }, connectorFactory: connectTo(baseUrl, T0) });
+  t.teardown(() => h.close());
+  await h.addAccount(erin);
+  const result = await h.supervisor.sync(erin, 'full');
+  t.true(result.gapKinds.includes('unreconciled'));
+  t.like(await h.store.loadReconciliation(erin), { status: 'unreconciled', differingAssets: 0, differingPositions: 1 });
+  const hours = await h.store.loadHourlyReturns(erin, 0, T0 + 6 * H);
+  hours.forEach((x, k) => t.true(near(x.return, EXPECTED[k]!), `hour ${k}: the returns are those of the executions`));
 });

@@ -14,11 +14,16 @@
 //   contract type, delivery time) to name contracts as ccxt's unified symbols.
 // - Marks: `GET /v5/market/mark-price-kline` (interval 60, limit 1000): ccxt's `fetchMarkOHLCV`
 //   would need the contract markets loaded as well.
+// - Positions: `GET /v5/position/list` (category linear per settle coin USDT and USDC, inverse
+//   without one; limit 200, cursor) through `privateGetV5PositionList`, checked against the book at
+//   each sync (https://bybit-exchange.github.io/docs/v5/position: size ≥ 0, side Buy/Sell). ccxt's
+//   `fetchPositions` would load the contract markets first.
 // Field meanings (signs!): https://bybit-exchange.github.io/docs/v5/account/transaction-log
 // (funding > 0 received, fee > 0 paid / < 0 rebate, cashFlow: realized P&L or settlement, without
 // fees or funding) and https://bybit-exchange.github.io/docs/v5/order/execution.
 import type { bybit } from 'ccxt';
 import { executionId, ledgerFlow, type ExecutionKind, type LedgerKind } from '../../../domain/derivatives/records.js';
+import type { VenuePosition } from '../../../domain/derivatives/positions.js';
 import type { Candle, CashFlow, EpochMs, Fill } from '../../../domain/types.js';
 import { VenueError } from '../../errors.js';
 import type { WindowState } from '../ccxt-cursor.js';
@@ -205,5 +210,28 @@ export class BybitDerivatives implements DerivativesSource {
       from = last + HOUR_MS;
     }
     return candles;
+  }
+
+  /** Open linear and inverse positions (inverse sizes are USD contracts of 1 USD: quote units). */
+  async fetchPositions(signal: AbortSignal | undefined): Promise<readonly VenuePosition[]> {
+    const instruments = await this.loadInstruments(signal);
+    const out: VenuePosition[] = [];
+    for (const [category, settleCoin] of [['linear', 'USDT'], ['linear', 'USDC'], ['inverse', '']] as const) {
+      let cursor = '';
+      do {
+        const params = { category, limit: 200, ...(settleCoin === '' ? {} : { settleCoin }), ...(cursor === '' ? {} : { cursor }) };
+        const { list, next } = listOf(await this.call('fetchPositions', async () => await this.client.privateGetV5PositionList(params), signal));
+        for (const row of list) {
+          const size = Number(text(row, 'size'));
+          const side = text(row, 'side');
+          if (!Number.isFinite(size)) throw new VenueError('bybit', 'bad-response', { errorClass: 'MalformedPositions' });
+          if (size === 0 || (side !== 'Buy' && side !== 'Sell')) continue;
+          const raw = text(row, 'symbol');
+          out.push({ symbol: instruments.get(`${category}:${raw}`)?.symbol ?? raw, quantity: side === 'Buy' ? size : -size });
+        }
+        cursor = next;
+      } while (cursor !== '');
+    }
+    return out;
   }
 }

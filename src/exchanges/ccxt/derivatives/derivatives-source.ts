@@ -3,6 +3,7 @@
 // and mark-price candles. One implementation per venue in this folder; the connector only wires it.
 import type { Balance, Candle, CashFlow, EpochMs, Fill } from '../../../domain/types.js';
 import { VenueError } from '../../errors.js';
+import type { VenuePosition } from '../../../domain/derivatives/positions.js';
 import type { WindowState } from '../ccxt-cursor.js';
 
 export interface WindowPage<T> {
@@ -26,15 +27,25 @@ export interface DerivativesSource {
   /** From when the venue serves derivatives history (its lookback from now). */
   readonly lookbackMs: number;
   walkExecutions(stream: string, state: WindowState, signal: AbortSignal | undefined): AsyncIterable<WindowPage<Fill>>;
-  walkLedger(state: WindowState, signal: AbortSignal | undefined): AsyncIterable<WindowPage<CashFlow>>;
+  /**
+   * Ledger streams besides the main one (Binance: COIN-M's income beside USDⓈ-M's), each with its own
+   * window state in the cursor; `walkLedger` without a stream walks the main one.
+   */
+  readonly ledgerStreams?: readonly string[];
+  walkLedger(state: WindowState, signal: AbortSignal | undefined, stream?: string): AsyncIterable<WindowPage<CashFlow>>;
   /** Hourly mark-price candles of a contract (ccxt contract symbol) with openTime in [fromMs, toMs). */
   fetchMarkCandles(symbol: string, fromMs: EpochMs, toMs: EpochMs, signal: AbortSignal | undefined): Promise<readonly Candle[]>;
   /**
    * Wallet balances of derivatives wallets kept apart from the spot wallet (Binance USDⓈ-M); the
-   * connector adds them to the spot balances, so the whole venue account is reconciled. Absent where
+   * connector adds them to the spot balances, so the whole venue account is reconciled. (COIN-M too.) Absent where
    * one wallet holds everything (Bybit's unified account).
    */
   fetchWalletBalances?(signal: AbortSignal | undefined): Promise<readonly Balance[]>;
+  /**
+   * The venue's open positions (ccxt contract symbols; base units for linear, quote units for
+   * inverse; signed), checked against the book at each sync. Absent where no position reader exists.
+   */
+  fetchPositions?(signal: AbortSignal | undefined): Promise<readonly VenuePosition[]>;
 }
 
 /**
