@@ -95,8 +95,14 @@ export function createReads(store: ReadStore, isParked: (account: AccountKey) =>
       try {
         signal?.throwIfAborted();
         if (isParked(account)) throw new AccountFailedError(`${accountId(account)} is parked`);
-        const [{ status, performance }, counts, level] = await Promise.all([together.call(store, account), store.loadFlagCounts?.(account), levelOf(account)]);
+        const published = await together.call(store, account);
+        const { status, performance } = published;
         checkStatus(account, status);
+        // One statement where the store answers the flag counts and the level with it (published-performance.ts).
+        const [counts, level] = await Promise.all([
+          published.flagCounts ?? store.loadFlagCounts?.(account),
+          published.level ?? levelOf(account),
+        ]);
         const stats = performance?.stats ?? computePerformanceStats([], { realizedPnl: 0, unrealizedPnl: 0, totalFees: 0 });
         return disclosePerformance(counts === undefined ? stats : { ...stats, ...flagSharesOf(counts) }, level, performance?.snapshot?.equity ?? null);
       } catch (error) {

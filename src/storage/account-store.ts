@@ -5,6 +5,7 @@ import type { ConnectionStatus, ParkedReason } from '../domain/types.js';
 import type { ConnectionSummary } from './connections.js';
 import type { MinuteMarkStore } from './minute-mark-store.js';
 import type { FlagCounts } from './flag-counts.js';
+import type { DisclosureLevel } from '../domain/disclosure.js';
 import type { SyncStart } from './sync-start.js';
 import type { DerivativesWrite, StoredDerivatives } from './derivatives-repository.js';
 import type {
@@ -122,8 +123,12 @@ export interface AccountStore {
   /**
    * Optional: the connection's status (null when none is stored) and the stored metrics in one read
    * (published-performance.ts); the read side otherwise asks loadConnectionStatus, then loadPerformanceStats.
+   * `flagCounts` and `level`, when given, come from the same read (the read side asks for them apart otherwise).
    */
-  loadPublishedPerformance?(account: AccountKey): Promise<{ readonly status: ConnectionStatus | null; readonly performance: StoredPerformance | null }>;
+  loadPublishedPerformance?(account: AccountKey): Promise<{
+    readonly status: ConnectionStatus | null; readonly performance: StoredPerformance | null;
+    readonly flagCounts?: FlagCounts; readonly level?: DisclosureLevel;
+  }>;
   /** The metrics saved by the last aggregation, in one row read (null before the first one). */
   loadPerformanceStats(account: AccountKey): Promise<StoredPerformance | null>;
   /** Publishes the derivatives aggregates (leverage per hour, summary); optional: stores without them skip it. */
