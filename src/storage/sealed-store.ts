@@ -61,6 +61,7 @@ type AccountRecord = z.infer<typeof accountRecordSchema>;
 type StreamState = z.infer<typeof streamState>;
 
 const boxRow = z.object({ keyId: z.number().int(), iv: z.instanceof(Buffer), tag: z.instanceof(Buffer), ciphertext: z.instanceof(Buffer) });
+const recordRow = boxRow.extend({ kind: z.string() });
 /** One statement's rows of a stream load (part 0: the account record, 1: a page, 2: the blind indexes, count in `seq`). */
 const streamPartRow = boxRow.extend({ part: z.number().int(), seq: z.number().int() });
 /** One statement's rows of an actor start (part 0/1: account/engine record; 2: a stream's pages; 3: a stream's index count). */
@@ -206,14 +207,26 @@ export function createSealedStore(sealer: AccountSealer): SealedStore {
     return acceptRecord(account, row);
   }
 
-  async function writeRecord(tx: CommonQueryMethods, account: AccountKey, record: AccountRecord): Promise<number> {
-    const next: AccountRecord = { ...record, writes: record.writes + 1 };
-    const box = sealer.seal({ account, table: 'account', seq: 0 }, Buffer.from(JSON.stringify(next), 'utf8'));
+  /** Upserts sealed records (the account record, the engine record) in one statement. */
+  async function upsertRecords(tx: CommonQueryMethods, account: AccountKey, boxes: readonly { kind: 'account' | 'engine'; box: SealedBox }[]): Promise<void> {
+    const rows = boxes.map(({ kind, box }) =>
+      sql.fragment`(${account.userUid}, ${account.exchange}, ${kind}, ${box.keyId}, ${sql.binary(box.iv)}, ${sql.binary(box.tag)}, ${sql.binary(box.ciphertext)})`);
     await tx.query(sql.type(noRows)`
       INSERT INTO sealed_records (user_uid, exchange, kind, key_id, iv, tag, ciphertext)
-      VALUES (${account.userUid}, ${account.exchange}, 'account', ${box.keyId}, ${sql.binary(box.iv)}, ${sql.binary(box.tag)}, ${sql.binary(box.ciphertext)})
+      VALUES ${sql.join(rows, sql.fragment`, `)}
       ON CONFLICT (user_uid, exchange, kind) DO UPDATE SET key_id = excluded.key_id, iv = excluded.iv, tag = excluded.tag, ciphertext = excluded.ciphertext`);
-    return next.writes;
+  }
+
+  /** The record's next version sealed (its write counter moved on). */
+  function sealRecord(account: AccountKey, record: AccountRecord): { box: SealedBox; writes: number } {
+    const next: AccountRecord = { ...record, writes: record.writes + 1 };
+    return { box: sealer.seal({ account, table: 'account', seq: 0 }, Buffer.from(JSON.stringify(next), 'utf8')), writes: next.writes };
+  }
+
+  async function writeRecord(tx: CommonQueryMethods, account: AccountKey, record: AccountRecord): Promise<number> {
+    const { box, writes } = sealRecord(account, record);
+    await upsertRecords(tx, account, [{ kind: 'account', box }]);
+    return writes;
   }
 
   /** Pages' tags in seq order → count, order and chain against the record. */
@@ -452,13 +465,11 @@ export function createSealedStore(sealer: AccountSealer): SealedStore {
     return { rows, tail };
   }
 
-  async function saveEngine(tx: CommonQueryMethods, account: AccountKey, record: AccountRecord, state: unknown): Promise<void> {
+  /** Seals the engine state and names its tag in the record (stored by the caller with the record). */
+  function sealEngine(account: AccountKey, record: AccountRecord, state: unknown): SealedBox {
     const box = sealer.seal({ account, table: 'engine', seq: 0 }, Buffer.from(JSON.stringify(state as SerializableValue), 'utf8'));
-    await tx.query(sql.type(noRows)`
-      INSERT INTO sealed_records (user_uid, exchange, kind, key_id, iv, tag, ciphertext)
-      VALUES (${account.userUid}, ${account.exchange}, 'engine', ${box.keyId}, ${sql.binary(box.iv)}, ${sql.binary(box.tag)}, ${sql.binary(box.ciphertext)})
-      ON CONFLICT (user_uid, exchange, kind) DO UPDATE SET key_id = excluded.key_id, iv = excluded.iv, tag = excluded.tag, ciphertext = excluded.ciphertext`);
     record.engineTag = box.tag.toString('hex');
+    return box;
   }
 
   async function migrate(db: DatabasePool, account: AccountKey): Promise<void> {
@@ -485,7 +496,7 @@ export function createSealedStore(sealer: AccountSealer): SealedStore {
         record[row.stream] = { ...record[row.stream], cursor: row.cursor };
       }
       const engine = await tx.maybeOne(sql.type(legacyEngineRow)`SELECT state FROM engine_states WHERE ${where(account)}`);
-      if (engine !== null) await saveEngine(tx, account, record, engine.state);
+      if (engine !== null) await upsertRecords(tx, account, [{ kind: 'engine', box: sealEngine(account, record, engine.state) }]);
       await tx.query(sql.type(noRows)`DELETE FROM trades WHERE ${where(account)}`);
       await tx.query(sql.type(noRows)`DELETE FROM cash_flows WHERE ${where(account)}`);
       await tx.query(sql.type(noRows)`DELETE FROM sync_cursors WHERE ${where(account)}`);
@@ -517,11 +528,17 @@ export function createSealedStore(sealer: AccountSealer): SealedStore {
       return plaintext === null ? null : (JSON.parse(plaintext.toString('utf8')) as unknown);
     },
     async saveEngineState(tx, account, state) {
-      const record = (await readRecord(tx, account, true)) ?? freshRecord();
+      // Both records in one locked read and one write (two statements, not four).
+      const rows = await tx.any(sql.type(recordRow)`
+        SELECT kind, key_id AS "keyId", iv, tag, ciphertext FROM sealed_records WHERE ${where(account)} AND kind IN ('account', 'engine') FOR UPDATE`);
+      const box = (kind: string): SealedBox | null => rows.find((r) => r.kind === kind) ?? null;
+      const record = acceptRecord(account, box('account')) ?? freshRecord();
       // The stored state must be the one the record names: never written over silently.
-      checkEngine(account, record, await loadEngineBox(tx, account));
-      await saveEngine(tx, account, record, state);
-      return { account, inserted: 0, writes: await writeRecord(tx, account, record) };
+      checkEngine(account, record, box('engine'));
+      const engine = sealEngine(account, record, state);
+      const { box: accountBox, writes } = sealRecord(account, record);
+      await upsertRecords(tx, account, [{ kind: 'account', box: accountBox }, { kind: 'engine', box: engine }]);
+      return { account, inserted: 0, writes };
     },
     committed: (write) => { remember(write.account, write.writes); },
     async migrateLegacy(db, account) {
