@@ -23,6 +23,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON hour_flag_counts TO enclave_user;
 -- One function per event: a trigger sees only its own transition tables.
 CREATE FUNCTION hour_flag_counts_inserted() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
+  IF NOT EXISTS (SELECT 1 FROM new_rows) THEN RETURN NULL; END IF;
   -- s = +1 for a row arriving, -1 for a row leaving.
   WITH delta AS (
     SELECT user_uid, exchange, flags, 1 AS s FROM new_rows
@@ -60,6 +61,8 @@ $fn$;
 
 CREATE FUNCTION hour_flag_counts_updated() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
+  -- An INSERT … ON CONFLICT that only inserted fires this with no rows: nothing to move.
+  IF NOT EXISTS (SELECT 1 FROM new_rows) THEN RETURN NULL; END IF;
   -- s = +1 for a row arriving, -1 for a row leaving.
   WITH delta AS (
     SELECT user_uid, exchange, flags, 1 AS s FROM new_rows
@@ -98,6 +101,7 @@ $fn$;
 
 CREATE FUNCTION hour_flag_counts_deleted() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
+  IF NOT EXISTS (SELECT 1 FROM old_rows) THEN RETURN NULL; END IF;
   -- s = +1 for a row arriving, -1 for a row leaving.
   WITH delta AS (
     SELECT user_uid, exchange, flags, -1 AS s FROM old_rows
