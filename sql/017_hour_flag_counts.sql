@@ -27,6 +27,9 @@ BEGIN
   -- s = +1 for a row arriving, -1 for a row leaving.
   WITH delta AS (
     SELECT user_uid, exchange, flags, 1 AS s FROM new_rows
+  ), per_mask AS (
+    -- Grouped by mask first: the sixteen bit tests then run over a few groups, not every hour.
+    SELECT user_uid, exchange, flags, sum(s) AS s FROM delta GROUP BY user_uid, exchange, flags
   ), sums AS (
     SELECT user_uid, exchange, sum(s)::int AS hours, coalesce(sum(s) FILTER (WHERE flags <> 0), 0)::int AS flagged, ARRAY[
       coalesce(sum(s) FILTER (WHERE flags & 1 <> 0), 0)::int,
@@ -46,7 +49,7 @@ BEGIN
       coalesce(sum(s) FILTER (WHERE flags & 16384 <> 0), 0)::int,
       coalesce(sum(s) FILTER (WHERE flags & 32768 <> 0), 0)::int
     ] AS per_bit
-    FROM delta GROUP BY user_uid, exchange
+    FROM per_mask GROUP BY user_uid, exchange
   )
   INSERT INTO hour_flag_counts AS c (user_uid, exchange, hours, flagged, per_bit)
   SELECT user_uid, exchange, hours, flagged, per_bit FROM sums
@@ -67,6 +70,9 @@ BEGIN
   WITH delta AS (
     SELECT user_uid, exchange, flags, 1 AS s FROM new_rows
     UNION ALL SELECT user_uid, exchange, flags, -1 FROM old_rows
+  ), per_mask AS (
+    -- Grouped by mask first: the sixteen bit tests then run over a few groups, not every hour.
+    SELECT user_uid, exchange, flags, sum(s) AS s FROM delta GROUP BY user_uid, exchange, flags
   ), sums AS (
     SELECT user_uid, exchange, sum(s)::int AS hours, coalesce(sum(s) FILTER (WHERE flags <> 0), 0)::int AS flagged, ARRAY[
       coalesce(sum(s) FILTER (WHERE flags & 1 <> 0), 0)::int,
@@ -86,7 +92,7 @@ BEGIN
       coalesce(sum(s) FILTER (WHERE flags & 16384 <> 0), 0)::int,
       coalesce(sum(s) FILTER (WHERE flags & 32768 <> 0), 0)::int
     ] AS per_bit
-    FROM delta GROUP BY user_uid, exchange
+    FROM per_mask GROUP BY user_uid, exchange
   )
   INSERT INTO hour_flag_counts AS c (user_uid, exchange, hours, flagged, per_bit)
   SELECT user_uid, exchange, hours, flagged, per_bit FROM sums
@@ -105,6 +111,9 @@ BEGIN
   -- s = +1 for a row arriving, -1 for a row leaving.
   WITH delta AS (
     SELECT user_uid, exchange, flags, -1 AS s FROM old_rows
+  ), per_mask AS (
+    -- Grouped by mask first: the sixteen bit tests then run over a few groups, not every hour.
+    SELECT user_uid, exchange, flags, sum(s) AS s FROM delta GROUP BY user_uid, exchange, flags
   ), sums AS (
     SELECT user_uid, exchange, sum(s)::int AS hours, coalesce(sum(s) FILTER (WHERE flags <> 0), 0)::int AS flagged, ARRAY[
       coalesce(sum(s) FILTER (WHERE flags & 1 <> 0), 0)::int,
@@ -124,7 +133,7 @@ BEGIN
       coalesce(sum(s) FILTER (WHERE flags & 16384 <> 0), 0)::int,
       coalesce(sum(s) FILTER (WHERE flags & 32768 <> 0), 0)::int
     ] AS per_bit
-    FROM delta GROUP BY user_uid, exchange
+    FROM per_mask GROUP BY user_uid, exchange
   )
   INSERT INTO hour_flag_counts AS c (user_uid, exchange, hours, flagged, per_bit)
   SELECT user_uid, exchange, hours, flagged, per_bit FROM sums
