@@ -104,6 +104,8 @@ export interface AccountStore {
   /** Fills with executedAt >= fromMs, oldest first (ties by trade id). */
   loadFills(account: AccountKey, fromMs: EpochMs): Promise<Fill[]>;
   loadCashFlows(account: AccountKey, fromMs: EpochMs): Promise<CashFlow[]>;
+  /** Optional: loadFills and loadCashFlows from the same time in one read (sealed storage: one statement instead of two). */
+  loadRecords?(account: AccountKey, fromMs: EpochMs): Promise<{ readonly fills: Fill[]; readonly cashFlows: CashFlow[] }>;
   /** Inserts the candles not stored yet; a stored candle is kept as it is (never rewritten). */
   upsertCandles(exchange: Exchange, candles: readonly Candle[]): Promise<void>;
   /** Stored hourly candles for these symbols with openTime in [fromMs, toMs). */

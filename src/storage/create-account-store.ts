@@ -282,6 +282,14 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
         return [...rows];
       }),
 
+    // Sealed: both streams in one statement, the account record opened once (sealed-store.ts).
+    ...(sealed === undefined ? {} : {
+      loadRecords: (key: AccountKey, fromMs: number) => run('load records', key, async () => {
+        await sealed.migrateLegacy(pool, key);
+        return sealed.loadRecords(pool, key, fromMs);
+      }),
+    }),
+
     loadCashFlows: (key, fromMs) =>
       run('load cash flows', key, async () => {
         if (sealed !== undefined) {

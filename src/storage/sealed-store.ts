@@ -62,8 +62,9 @@ type StreamState = z.infer<typeof streamState>;
 
 const boxRow = z.object({ keyId: z.number().int(), iv: z.instanceof(Buffer), tag: z.instanceof(Buffer), ciphertext: z.instanceof(Buffer) });
 const recordRow = boxRow.extend({ kind: z.string() });
-/** One statement's rows of a stream load (part 0: the account record, 1: a page, 2: the blind indexes, count in `seq`). */
-const streamPartRow = boxRow.extend({ part: z.number().int(), seq: z.number().int() });
+/** One statement's rows of a stream load (part 0: the account record, 1: a page, 2: a stream's blind indexes, count in `seq`). */
+const streamPartRow = boxRow.extend({ part: z.number().int(), stream: z.string(), seq: z.number().int() });
+type StreamPart = z.infer<typeof streamPartRow>;
 /** One statement's rows of an actor start (part 0/1: account/engine record; 2: a stream's pages; 3: a stream's index count). */
 const startPartRow = z.object({
   part: z.number().int(), stream: z.string(), keyId: z.number().int(), n: z.number().int(), lo: z.number().int(), hi: z.number().int(),
@@ -153,6 +154,8 @@ export interface SealedStore {
    */
   loadFills(db: DatabasePool, account: AccountKey, fromMs: EpochMs): Promise<Fill[]>;
   loadCashFlows(db: DatabasePool, account: AccountKey, fromMs: EpochMs): Promise<CashFlow[]>;
+  /** Both streams from `fromMs`, checked as loadFills and loadCashFlows check them, in one statement. */
+  loadRecords(db: DatabasePool, account: AccountKey, fromMs: EpochMs): Promise<{ fills: Fill[]; cashFlows: CashFlow[] }>;
   loadEngineState(db: DatabasePool, account: AccountKey): Promise<unknown>;
   /** Inside the caller's transaction: seals the engine state and binds its tag into the account record. */
   saveEngineState(tx: DatabaseTransactionConnection, account: AccountKey, state: unknown): Promise<SealedWrite>;
@@ -402,19 +405,38 @@ export function createSealedStore(sealer: AccountSealer): SealedStore {
    * index set must sum to the record's index sum (records without a tail: be exactly the HMACs of
    * all rows, which are then all parsed). `known`: the record already read under a lock.
    */
+  /**
+   * One statement: the account record, every page of the stream (both streams when `stream` is
+   * null) and, per stream, its blind indexes (count in `seq` and concatenation).
+   */
+  async function fetchParts(db: CommonQueryMethods, account: AccountKey, stream: SyncStream | null): Promise<readonly StreamPart[]> {
+    const only = stream === null ? sql.fragment`` : sql.fragment`AND stream = ${stream}`;
+    return db.any(sql.type(streamPartRow)`
+      SELECT 0 AS part, '' AS stream, 0 AS seq, key_id::int AS "keyId", iv, tag, ciphertext FROM sealed_records WHERE ${where(account)} AND kind = 'account'
+      UNION ALL SELECT 1, stream, seq, key_id::int, iv, tag, ciphertext FROM sealed_pages WHERE ${where(account)} ${only}
+      UNION ALL SELECT 2, stream, count(*)::int, 0, ''::bytea, ''::bytea, string_agg(blind_index, ''::bytea)
+        FROM sealed_index WHERE ${where(account)} ${only} GROUP BY stream
+      ORDER BY 1, 2, 3`);
+  }
+
   async function readRows<T>(db: CommonQueryMethods, account: AccountKey, codec: Codec<T>, fromMs: EpochMs, known?: AccountRecord):
   Promise<{ rows: T[]; tail: StreamTail }> {
-    const parts = await db.any(sql.type(streamPartRow)`
-      SELECT 0 AS part, 0 AS seq, key_id::int AS "keyId", iv, tag, ciphertext FROM sealed_records WHERE ${where(account)} AND kind = 'account'
-      UNION ALL SELECT 1, seq, key_id::int, iv, tag, ciphertext FROM sealed_pages WHERE ${where(account)} AND stream = ${codec.stream}
-      UNION ALL SELECT 2, count(*)::int, 0, ''::bytea, ''::bytea, COALESCE(string_agg(blind_index, ''::bytea), ''::bytea)
-        FROM sealed_index WHERE ${where(account)} AND stream = ${codec.stream}
-      ORDER BY 1, 2`);
+    const parts = await fetchParts(db, account, codec.stream);
     const record = known ?? acceptRecord(account, parts.find((p) => p.part === 0) ?? null);
+    return checkRows(account, codec, fromMs, parts, record);
+  }
+
+  /**
+   * Every page of the stream is opened (an edited or moved page fails at every load) and the chain
+   * checked; only the pages that can hold rows at or after `fromMs` are parsed. The stored index
+   * set must sum to the record's index sum (records without a tail: be exactly the HMACs of all
+   * rows, which are then all parsed).
+   */
+  function checkRows<T>(account: AccountKey, codec: Codec<T>, fromMs: EpochMs, parts: readonly StreamPart[], record: AccountRecord | null): { rows: T[]; tail: StreamTail } {
     const state = record?.[codec.stream] ?? freshRecord()[codec.stream];
-    const pages = parts.filter((p) => p.part === 1);
+    const pages = parts.filter((p) => p.part === 1 && p.stream === codec.stream);
     checkChain(account, codec.stream, state, pages);
-    const index = parts.find((p) => p.part === 2);
+    const index = parts.find((p) => p.part === 2 && p.stream === codec.stream);
     const indexes = index?.ciphertext ?? Buffer.alloc(0);
     if ((index?.seq ?? 0) !== state.rows || indexes.length !== state.rows * BLIND_INDEX_BYTES) {
       throw tamper(account, `${codec.stream}: the blind indexes do not match the rows`);
@@ -522,6 +544,11 @@ export function createSealedStore(sealer: AccountSealer): SealedStore {
     commitCashFlowsPage: (tx, account, flows, cursor) => commitPage(tx, account, flowCodec, flows, cursor),
     loadFills: async (db, account, fromMs) => (await readRows(db, account, fillCodec, fromMs)).rows,
     loadCashFlows: async (db, account, fromMs) => (await readRows(db, account, flowCodec, fromMs)).rows,
+    async loadRecords(db, account, fromMs) {
+      const parts = await fetchParts(db, account, null);
+      const record = acceptRecord(account, parts.find((p) => p.part === 0) ?? null);
+      return { fills: checkRows(account, fillCodec, fromMs, parts, record).rows, cashFlows: checkRows(account, flowCodec, fromMs, parts, record).rows };
+    },
     async loadEngineState(db, account) {
       const record = await readRecord(db, account, false);
       const plaintext = checkEngine(account, record, await loadEngineBox(db, account));

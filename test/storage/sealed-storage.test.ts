@@ -178,6 +178,11 @@ test('a load from a time answers what a full load filtered by time answers, past
   for (const from of [T0, T0 + 3 * HOUR, T0 + 3 * HOUR + 6, T0 + 5 * HOUR, T0 + 40 * HOUR, T0 + 41 * HOUR, T0 + 69 * HOUR + 1_000, T0 + 69 * HOUR + 1_001, T0 + 100 * HOUR]) {
     t.deepEqual(await store.loadFills(carol, from), all.filter((f) => f.executedAt >= from), `from hour ${(from - T0) / HOUR}`);
   }
+  // Both streams in one statement answer what the two loads answer.
+  await store.commitCashFlowsPage(carol, [flow('dep-1', T0 + 10 * HOUR), flow('dep-2', T0 + 50 * HOUR)], 'f-1');
+  for (const from of [0, T0 + 20 * HOUR, T0 + 60 * HOUR]) {
+    t.deepEqual(await store.loadRecords!(carol, from), { fills: await store.loadFills(carol, from), cashFlows: await store.loadCashFlows(carol, from) });
+  }
   const { tail } = (await openRecord(s, carol)).fills;
   t.is(tail?.recent.length, 64);
   t.is(tail?.olderMax, T0 + 5 * HOUR + 1_000, 'the six pages no longer listed one by one: their latest row');
