@@ -48,4 +48,20 @@ FROM unnest(ARRAY[
 ]) AS t
 WHERE to_regclass('public.' || t) IS NOT NULL;
 
+-- Triggers do not come along with LIKE … INCLUDING ALL: the flag-count triggers of sql/017 go on
+-- the partitioned hourly_returns (statement-level, with transition tables: allowed on the parent).
+DO $tr$
+BEGIN
+  IF to_regprocedure('public.hour_flag_counts_inserted()') IS NOT NULL
+     AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'public.hourly_returns'::regclass AND tgname = 'hour_flag_counts_insert') THEN
+    CREATE TRIGGER hour_flag_counts_insert AFTER INSERT ON public.hourly_returns
+      REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.hour_flag_counts_inserted();
+    CREATE TRIGGER hour_flag_counts_update AFTER UPDATE ON public.hourly_returns
+      REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.hour_flag_counts_updated();
+    CREATE TRIGGER hour_flag_counts_delete AFTER DELETE ON public.hourly_returns
+      REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.hour_flag_counts_deleted();
+  END IF;
+END
+$tr$;
+
 COMMIT;

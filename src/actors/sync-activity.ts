@@ -269,8 +269,7 @@ async function reconcileAfterSync(deps: SyncActivityDeps, run: SyncRun, quaranti
   }
   const state = parseEngineState(envelope.engine);
   // The engine run just loaded them (two statements fewer per sync); else they are read here.
-  const [pendingFills, pendingFlows] = pending !== undefined ? [pending.fills, pending.flows]
-    : await Promise.all([store.loadFills(account, envelope.computedUntil), store.loadCashFlows(account, envelope.computedUntil)]);
+  const [pendingFills, pendingFlows] = pending !== undefined ? [pending.fills, pending.flows] : await loadRecords(store, account, envelope.computedUntil);
   const foundAt = clock.now();
   // The engine holds wallet + unrealized P&L of open contracts; the venue's balances are wallets.
   const unrealized = envelope.derivatives?.unrealized ?? {};
@@ -338,7 +337,7 @@ async function valueHistory(
 ): Promise<Valued> {
   const { store } = deps;
   const fromMs = engine?.computedUntil ?? 0;
-  const [storedFills, storedFlows] = await Promise.all([store.loadFills(account, fromMs), store.loadCashFlows(account, fromMs)]);
+  const [storedFills, storedFlows] = await loadRecords(store, account, fromMs);
   // Contract fills never reach the engine as trades: the derivatives book values them (derivatives-valuation.ts).
   const fills = storedFills.filter((f) => f.executedAt < untilHour && isSpotFill(f));
   const contractFills = (await loadContractFills(store, account, engine?.derivatives !== undefined || storedFills.some((f) => !isSpotFill(f)))).filter((f) => f.executedAt < untilHour);
@@ -419,6 +418,15 @@ interface Valued {
   readonly firstHour: EpochMs;
   /** Records at or after the valued history's end, as loaded (reconciliation reuses them). */
   readonly pending: PendingRecords;
+}
+
+/** Fills and cash flows from `fromMs`: in one read where the store offers it (sealed storage), else two. */
+async function loadRecords(store: AccountStore, account: AccountKey, fromMs: EpochMs): Promise<[Fill[], CashFlow[]]> {
+  if (store.loadRecords !== undefined) {
+    const { fills, cashFlows } = await store.loadRecords(account, fromMs);
+    return [fills, cashFlows];
+  }
+  return Promise.all([store.loadFills(account, fromMs), store.loadCashFlows(account, fromMs)]);
 }
 
 /** First index ≥ `from` whose time is ≥ `limit` (the slice [from, index) is before `limit`). */

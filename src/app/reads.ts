@@ -58,7 +58,15 @@ export function flagSharesOf(counts: FlagCounts): Pick<PerformanceStats, 'flagge
  * Every reply follows the account's disclosure level (src/domain/disclosure.ts): storage hands the
  * exact figures to the enclave, and what leaves is cut here to the level.
  */
-export function createReads(store: ReadStore, isParked: (account: AccountKey) => boolean, disclosure: Pick<DisclosureStore, 'loadDisclosureLevel'>): Reads {
+export interface ReadsOptions {
+  /**
+   * The disclosure store reads the same database as `store`: the metrics read may then take the
+   * level from its one statement (published-performance.ts) instead of asking `disclosure`.
+   */
+  readonly levelWithMetrics?: boolean;
+}
+
+export function createReads(store: ReadStore, isParked: (account: AccountKey) => boolean, disclosure: Pick<DisclosureStore, 'loadDisclosureLevel'>, options: ReadsOptions = {}): Reads {
   const levelOf = async (account: AccountKey): Promise<DisclosureLevel> => (await disclosure.loadDisclosureLevel(account)) ?? DEFAULT_DISCLOSURE_LEVEL;
   const checkStatus = (account: AccountKey, status: ConnectionStatus | null): void => {
     if (status === null || status === 'disabled') throw new AccountNotFoundError(`no connection for ${accountId(account)}`);
@@ -114,8 +122,14 @@ export function createReads(store: ReadStore, isParked: (account: AccountKey) =>
       try {
         signal?.throwIfAborted();
         if (isParked(account)) throw new AccountFailedError(`${accountId(account)} is parked`);
-        const [{ status, performance }, counts, level] = await Promise.all([together.call(store, account), store.loadFlagCounts?.(account), levelOf(account)]);
+        const published = await together.call(store, account);
+        const { status, performance } = published;
         checkStatus(account, status);
+        // One statement where the store answers the flag counts (and, on one database, the level) with it (published-performance.ts).
+        const [counts, level] = await Promise.all([
+          published.flagCounts ?? store.loadFlagCounts?.(account),
+          (options.levelWithMetrics === true ? published.level : undefined) ?? levelOf(account),
+        ]);
         const stats = performance?.stats ?? computePerformanceStats([], { realizedPnl: 0, unrealizedPnl: 0, totalFees: 0 });
         return disclosePerformance(counts === undefined ? stats : { ...stats, ...flagSharesOf(counts) }, level, performance?.snapshot?.equity ?? null);
       } catch (error) {

@@ -188,7 +188,8 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     logger,
   });
   await keeper.start();
-  const reads = createReads(storage.accountStore, (account) => runtime.supervisor.status(account) === 'failed', storage.disclosure);
+  // The disclosure store and the account store share one database: the metrics read takes the level from its own statement.
+  const reads = createReads(storage.accountStore, (account) => runtime.supervisor.status(account) === 'failed', storage.disclosure, { levelWithMetrics: true });
 
   const tls = enclaveTls(config);
   const attester = () =>

@@ -4,6 +4,7 @@
 // the other:
 //   sealing key      salt "track-record-enclave/sealed-storage/v1", info "aes-256-gcm"
 //   blind-index key  salt "track-record-enclave/sealed-storage/v1", info "blind-index hmac-sha256"
+//   index-sum key    salt "track-record-enclave/sealed-storage/v1", info "blind-index sum aes-256-ecb"
 // Everything is node:crypto directly: one AES-256-GCM per page or record, one HMAC per row.
 import { createCipheriv, createDecipheriv, createHash, createHmac, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 import type { AccountKey } from '../domain/types.js';
@@ -76,11 +77,35 @@ export interface AccountSealer {
    * stream in the MAC input, truncated to BLIND_INDEX_BYTES: the results concatenated in order.
    */
   blindIndexes(account: AccountKey, indexKeyId: number, stream: string, ids: readonly string[]): Buffer;
+  /**
+   * Keyed multiset sum of blind indexes (concatenated, BLIND_INDEX_BYTES each): Σ AES-256_k(bᵢ)
+   * mod 2^128 under the account's index-sum key (root `indexKeyId`), 16 bytes. A load compares the
+   * stored index set with the sum kept in the sealed account record without an HMAC per row; the
+   * key is secret, so no set other than the recorded one sums to it (MSet-Add-Hash, Clarke et al. 2003).
+   */
+  indexSum(account: AccountKey, indexKeyId: number, blindIndexes: Buffer): Buffer;
 }
+
+/** (a + b) mod 2^128 of two 16-byte big-endian numbers. */
+export function addIndexSums(a: Buffer, b: Buffer): Buffer {
+  const out = Buffer.alloc(INDEX_SUM_BYTES);
+  let carry = 0;
+  for (let i = INDEX_SUM_BYTES - 4; i >= 0; i -= 4) {
+    const v = a.readUInt32BE(i) + b.readUInt32BE(i) + carry;
+    out.writeUInt32BE(v >>> 0, i);
+    carry = v > 0xffff_ffff ? 1 : 0;
+  }
+  return out;
+}
+
+export const INDEX_SUM_BYTES = 16;
+/** The index sum of an empty set. */
+export const EMPTY_INDEX_SUM = Buffer.alloc(INDEX_SUM_BYTES);
 
 interface AccountKeys {
   readonly seal: KeyObject;
   readonly index: KeyObject;
+  readonly indexSum: KeyObject;
 }
 
 /** Derived keys cached per (root id, account); bounded, the oldest goes first. */
@@ -95,9 +120,11 @@ export function createAccountSealer(source: AccountKeySource): AccountSealer {
     const dataKey = source.accountDataKey(account, id);
     const sealBytes = Buffer.from(hkdfSync('sha256', dataKey, SALT, Buffer.from('aes-256-gcm', 'utf8'), 32));
     const indexBytes = Buffer.from(hkdfSync('sha256', dataKey, SALT, Buffer.from('blind-index hmac-sha256', 'utf8'), 32));
-    const keys = { seal: createSecretKey(sealBytes), index: createSecretKey(indexBytes) };
+    const sumBytes = Buffer.from(hkdfSync('sha256', dataKey, SALT, Buffer.from('blind-index sum aes-256-ecb', 'utf8'), 32));
+    const keys = { seal: createSecretKey(sealBytes), index: createSecretKey(indexBytes), indexSum: createSecretKey(sumBytes) };
     sealBytes.fill(0);
     indexBytes.fill(0);
+    sumBytes.fill(0);
     if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value!);
     cache.set(name, keys);
     return keys;
@@ -138,5 +165,32 @@ export function createAccountSealer(source: AccountKeySource): AccountSealer {
       }
       return out;
     },
+    indexSum(account, indexKeyId, blindIndexes) {
+      if (blindIndexes.length % BLIND_INDEX_BYTES !== 0) throw new SealedDataError(account, 'blind index');
+      // AES of each 16-byte index as one block (ECB is the block cipher applied per block: a PRP, no chaining wanted).
+      const cipher = createCipheriv('aes-256-ecb', keysOf(account, indexKeyId).indexSum, null);
+      cipher.setAutoPadding(false);
+      const blocks = Buffer.concat([cipher.update(blindIndexes), cipher.final()]);
+      // Sum mod 2^128 in four 32-bit limbs, carried every 1,024 blocks (a limb stays below 2^43: exact in a double).
+      const limbs = [0, 0, 0, 0];
+      for (let at = 0, n = 1; at < blocks.length; at += BLIND_INDEX_BYTES, n++) {
+        for (let l = 0; l < 4; l++) limbs[l]! += blocks.readUInt32BE(at + 4 * l);
+        if (n % 1024 === 0) normalize(limbs);
+      }
+      normalize(limbs);
+      const out = Buffer.alloc(INDEX_SUM_BYTES);
+      for (let l = 0; l < 4; l++) out.writeUInt32BE(limbs[l]!, 4 * l);
+      return out;
+    },
   };
+}
+
+/** Carries limbs (big-endian order, each < 2^53) so each is < 2^32; the top carry falls off (mod 2^128). */
+function normalize(limbs: number[]): void {
+  let carry = 0;
+  for (let l = 3; l >= 0; l--) {
+    const v = limbs[l]! + carry;
+    limbs[l] = v % 0x1_0000_0000;
+    carry = Math.floor(v / 0x1_0000_0000);
+  }
 }

@@ -5,6 +5,7 @@ import type { ConnectionStatus, ParkedReason } from '../domain/types.js';
 import type { ConnectionSummary } from './connections.js';
 import type { MinuteMarkStore } from './minute-mark-store.js';
 import type { FlagCounts } from './flag-counts.js';
+import type { DisclosureLevel } from '../domain/disclosure.js';
 import type { SyncStart } from './sync-start.js';
 import type { DerivativesWrite, StoredDerivatives } from './derivatives-repository.js';
 import type {
@@ -105,6 +106,8 @@ export interface AccountStore {
   /** Fills with executedAt >= fromMs, oldest first (ties by trade id). */
   loadFills(account: AccountKey, fromMs: EpochMs): Promise<Fill[]>;
   loadCashFlows(account: AccountKey, fromMs: EpochMs): Promise<CashFlow[]>;
+  /** Optional: loadFills and loadCashFlows from the same time in one read (sealed storage: one statement instead of two). */
+  loadRecords?(account: AccountKey, fromMs: EpochMs): Promise<{ readonly fills: Fill[]; readonly cashFlows: CashFlow[] }>;
   /** Inserts the candles not stored yet; a stored candle is kept as it is (never rewritten). */
   upsertCandles(exchange: Exchange, candles: readonly Candle[]): Promise<void>;
   /** Stored hourly candles for these symbols with openTime in [fromMs, toMs). */
@@ -124,8 +127,12 @@ export interface AccountStore {
   /**
    * Optional: the connection's status (null when none is stored) and the stored metrics in one read
    * (published-performance.ts); the read side otherwise asks loadConnectionStatus, then loadPerformanceStats.
+   * `flagCounts` and `level`, when given, come from the same read (the read side asks for them apart otherwise).
    */
-  loadPublishedPerformance?(account: AccountKey): Promise<{ readonly status: ConnectionStatus | null; readonly performance: StoredPerformance | null }>;
+  loadPublishedPerformance?(account: AccountKey): Promise<{
+    readonly status: ConnectionStatus | null; readonly performance: StoredPerformance | null;
+    readonly flagCounts?: FlagCounts; readonly level?: DisclosureLevel;
+  }>;
   /** The metrics saved by the last aggregation, in one row read (null before the first one). */
   loadPerformanceStats(account: AccountKey): Promise<StoredPerformance | null>;
   /** Publishes the derivatives aggregates (leverage per hour, summary); optional: stores without them skip it. */

@@ -53,7 +53,8 @@ const PRIVATE_TABLES = ['trades', 'cash_flows', 'sync_cursors', 'engine_states',
  * (disclosure levels) and the statement chain.
  */
 const PUBLISHED_TABLES = [
-  'hourly_returns', 'balance_snapshots', 'performance_stats', 'derivative_hours', 'derivative_stats',
+  // hour_flag_counts after hourly_returns: deleting the hours moves the counts (sql/017), then they go.
+  'hourly_returns', 'hour_flag_counts', 'balance_snapshots', 'performance_stats', 'derivative_hours', 'derivative_stats',
   'hourly_amounts', 'snapshot_amounts', 'statement_checkpoints', 'account_reconciliations',
 ] as const;
 

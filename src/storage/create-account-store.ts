@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import type { DatabasePool, DatabaseTransactionConnection } from 'slonik';
 import { accountId, PARKED_REASONS, type AccountKey, type CashFlow, type Fill, type SyncCursor, type SyncStream } from '../domain/types.js';
-import type { AccountStore, Generation, ReconciliationWrite } from './account-store.js';
+import type { AccountStore, Generation, ReconciliationWrite, StoredConnection } from './account-store.js';
 import { CASH_FLOW_KINDS } from '../domain/events.js';
 import type { CopyIngest } from './copy-ingest.js';
 import { createConnectionRepository } from './connections.js';
@@ -172,6 +172,14 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
   const account = (a: AccountKey) => sql.fragment`user_uid = ${a.userUid} AND exchange = ${a.exchange}`;
   // Registering, removing and listing are the connection repository's statements (one place for that SQL).
   const connections = createConnectionRepository(pool);
+  const loadConnection = async (key: AccountKey): Promise<StoredConnection | null> => {
+    const row = await pool.maybeOne(sql.type(connectionRow)`
+      SELECT envelope, status, generation, parked_reason AS "parkedReason", accept_trading_key_risk AS "acceptTradingKeyRisk"
+      FROM exchange_connections WHERE ${account(key)}`);
+    return row === null
+      ? null
+      : { account: key, envelope: row.envelope, status: row.status, generation: row.generation, parkedReason: row.parkedReason, acceptTradingKeyRisk: row.acceptTradingKeyRisk };
+  };
 
   return {
     loadConnectionStatus: (key) =>
@@ -188,19 +196,17 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
     },
     listConnections: () => connections.listConnections(),
 
-    loadConnection: (key) =>
-      run('load connection', key, async () => {
-        const row = await pool.maybeOne(sql.type(connectionRow)`
-          SELECT envelope, status, generation, parked_reason AS "parkedReason", accept_trading_key_risk AS "acceptTradingKeyRisk"
-          FROM exchange_connections WHERE ${account(key)}`);
-        return row === null
-          ? null
-          : { account: key, envelope: row.envelope, status: row.status, generation: row.generation, parkedReason: row.parkedReason, acceptTradingKeyRisk: row.acceptTradingKeyRisk };
-      }),
+    loadConnection: (key) => run('load connection', key, () => loadConnection(key)),
 
-    // The one-statement start reads the plaintext layout; sealed cursors and state are opened
-    // (and checked) by the sealed store, so the actor reads them apart there.
-    ...(sealed === undefined ? { loadSyncStart: (key: AccountKey) => run('load sync start', key, () => loadSyncStart(pool, key)) } : {}),
+    // Plaintext layout: one statement. Sealed: the connection, then (when it is active) the sealed
+    // store's one-statement start, which opens and checks the cursors and engine state.
+    loadSyncStart: (key: AccountKey) => run('load sync start', key, async () => {
+      if (sealed === undefined) return loadSyncStart(pool, key);
+      const connection = await loadConnection(key);
+      if (connection === null || connection.status !== 'active') return { connection, fillsCursor: null, cashFlowsCursor: null, engineState: null };
+      await sealed.migrateLegacy(pool, key);
+      return { connection, ...await sealed.loadStart(pool, key) };
+    }),
 
     loadPublishedPerformance: (key) => run('load published performance', key, () => loadPublishedPerformance(pool, key)),
 
@@ -276,6 +282,14 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
           ORDER BY executed_at, exchange_trade_id`);
         return [...rows];
       }),
+
+    // Sealed: both streams in one statement, the account record opened once (sealed-store.ts).
+    ...(sealed === undefined ? {} : {
+      loadRecords: (key: AccountKey, fromMs: number) => run('load records', key, async () => {
+        await sealed.migrateLegacy(pool, key);
+        return sealed.loadRecords(pool, key, fromMs);
+      }),
+    }),
 
     loadCashFlows: (key, fromMs) =>
       run('load cash flows', key, async () => {

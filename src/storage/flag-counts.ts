@@ -1,6 +1,7 @@
-// How many of an account's published hours carry each data-quality flag: one aggregate over
-// hourly_returns.flags (sql/006 bit mask, HOUR_FLAGS order), so metrics can state the share of
-// flagged hours they rest on without reading the hours themselves.
+// How many of an account's published hours carry each data-quality flag, so metrics can state the
+// share of flagged hours they rest on without reading the hours themselves. Kept per account in
+// hour_flag_counts by triggers on hourly_returns (sql/017): a read is one row, not an aggregate
+// over every published hour.
 import { z } from 'zod';
 import type { DatabasePool } from 'slonik';
 import { FLAG_BIT, HOUR_FLAGS, type HourFlag } from '../domain/hour-flags.js';
@@ -18,25 +19,21 @@ export interface FlagCounts {
   readonly perFlag: Readonly<Record<HourFlag, number>>;
 }
 
-const totals = z.object({ hours: z.number().int(), flagged: z.number().int() });
-const perFlagRow = z.object({ k: z.number().int(), n: z.number().int() });
+/** hour_flag_counts columns as read (per_bit: hours per bit of the flags mask, bit 0 first). */
+export const flagCountsRow = z.object({ hours: z.number().int(), flagged: z.number().int(), perBit: z.array(z.number().int()).length(16) });
+
+/** FlagCounts of a stored hour_flag_counts row (null: the account published no hour yet). */
+export function flagCountsOf(row: z.infer<typeof flagCountsRow> | null): FlagCounts {
+  const perFlag = Object.fromEntries(HOUR_FLAGS.map((f) => [f, row === null ? 0 : row.perBit[Math.log2(FLAG_BIT[f])] ?? 0])) as Record<HourFlag, number>;
+  return { hours: row?.hours ?? 0, flagged: row?.flagged ?? 0, perFlag };
+}
 
 export function createFlagCounter(pool: DatabasePool): (account: AccountKey) => Promise<FlagCounts> {
-  const bits = HOUR_FLAGS.map((f) => FLAG_BIT[f]);
   return async (account) => {
     try {
-      const mine = sql.fragment`h.user_uid = ${account.userUid} AND h.exchange = ${account.exchange}`;
-      const t = await pool.one(sql.type(totals)`
-        SELECT count(*)::int AS hours, count(*) FILTER (WHERE h.flags <> 0)::int AS flagged
-        FROM hourly_returns h WHERE ${mine}`);
-      const per = await pool.any(sql.type(perFlagRow)`
-        SELECT u.k::int AS k, count(*)::int AS n
-        FROM hourly_returns h CROSS JOIN unnest(${sql.array(bits, 'int4')}) WITH ORDINALITY AS u(b, k)
-        WHERE ${mine} AND h.flags <> 0 AND (h.flags & u.b) <> 0
-        GROUP BY u.k`);
-      const perFlag = Object.fromEntries(HOUR_FLAGS.map((f) => [f, 0])) as Record<HourFlag, number>;
-      for (const p of per) { const f = HOUR_FLAGS[p.k - 1]; if (f !== undefined) perFlag[f] = p.n; }
-      return { hours: t.hours, flagged: t.flagged, perFlag };
+      const row = await pool.maybeOne(sql.type(flagCountsRow)`
+        SELECT hours, flagged, per_bit AS "perBit" FROM hour_flag_counts WHERE user_uid = ${account.userUid} AND exchange = ${account.exchange}`);
+      return flagCountsOf(row);
     } catch (error) {
       throw toStorageError(error, `count flagged hours for ${accountId(account)}`);
     }

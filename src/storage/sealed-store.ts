@@ -14,7 +14,7 @@ import type { CommonQueryMethods, DatabasePool, DatabaseTransactionConnection, S
 import { CASH_FLOW_KINDS } from '../domain/events.js';
 import { accountId, type AccountKey, type CashFlow, type EpochMs, type Fill, type SyncCursor, type SyncStream } from '../domain/types.js';
 import { SealedDataError } from '../crypto/errors.js';
-import { BLIND_INDEX_BYTES, EMPTY_CHAIN_HEAD, nextChainHead, type AccountSealer, type SealedAddress, type SealedBox } from '../crypto/sealed-rows.js';
+import { addIndexSums, BLIND_INDEX_BYTES, EMPTY_CHAIN_HEAD, EMPTY_INDEX_SUM, nextChainHead, TAG_BYTES, type AccountSealer, type SealedAddress, type SealedBox } from '../crypto/sealed-rows.js';
 import { StorageSchemaError, TamperDetectedError } from './errors.js';
 import { noRows, sql } from './pool.js';
 
@@ -24,8 +24,28 @@ const LEGACY_PAGE_ROWS = 5_000;
 const INDEX_CHUNK_ROWS = 4_096;
 /** Accounts whose write counter this process remembers (rollback seen while running); oldest first out. */
 const HIGH_WATER_LIMIT = 100_000;
+/** Pages whose latest row time the account record keeps one by one (older ones: one maximum). */
+const TAIL_PAGES = 64;
 
-const streamState = z.object({ cursor: z.string().nullable(), pages: z.number().int().nonnegative(), rows: z.number().int().nonnegative(), head: z.string().regex(/^[0-9a-f]{64}$/u) }).strict();
+/**
+ * Where a stream's rows lie in time, kept in the sealed account record so a load from a time
+ * parses only the pages that can hold rows at or after it (an incremental sync: the last ones),
+ * and the keyed sum of its blind indexes so a load checks the stored index set without an HMAC
+ * per row. Absent in records written before it: the next page commit computes it once.
+ */
+const streamTail = z.object({
+  /** Latest row time of the pages before `recent` (null: none). */
+  olderMax: z.number().int().nullable(),
+  /** Latest row time of each of the last ≤ TAIL_PAGES pages, oldest first, the last one is page `pages - 1`. */
+  recent: z.array(z.number().int()).max(TAIL_PAGES),
+  /** AccountSealer.indexSum of the stream's blind indexes (hex). */
+  indexSum: z.string().regex(/^[0-9a-f]{32}$/u),
+}).strict();
+type StreamTail = z.infer<typeof streamTail>;
+const streamState = z.object({
+  cursor: z.string().nullable(), pages: z.number().int().nonnegative(), rows: z.number().int().nonnegative(), head: z.string().regex(/^[0-9a-f]{64}$/u),
+  tail: streamTail.optional(),
+}).strict();
 const accountRecordSchema = z.object({
   v: z.literal(1),
   /** Root id of the blind-index key: fixed at the account's first write (rotation must not break dedup). */
@@ -41,10 +61,15 @@ type AccountRecord = z.infer<typeof accountRecordSchema>;
 type StreamState = z.infer<typeof streamState>;
 
 const boxRow = z.object({ keyId: z.number().int(), iv: z.instanceof(Buffer), tag: z.instanceof(Buffer), ciphertext: z.instanceof(Buffer) });
-const tagRow = z.object({ seq: z.number().int(), tag: z.instanceof(Buffer) });
-const pageRow = boxRow.extend({ seq: z.number().int() });
-const countRow = z.object({ count: z.number().int() });
-const indexRow = z.object({ blindIndex: z.instanceof(Buffer) });
+const recordRow = boxRow.extend({ kind: z.string() });
+/** One statement's rows of a stream load (part 0: the account record, 1: a page, 2: a stream's blind indexes, count in `seq`). */
+const streamPartRow = boxRow.extend({ part: z.number().int(), stream: z.string(), seq: z.number().int() });
+type StreamPart = z.infer<typeof streamPartRow>;
+/** One statement's rows of an actor start (part 0/1: account/engine record; 2: a stream's pages; 3: a stream's index count). */
+const startPartRow = z.object({
+  part: z.number().int(), stream: z.string(), keyId: z.number().int(), n: z.number().int(), lo: z.number().int(), hi: z.number().int(),
+  iv: z.instanceof(Buffer), tag: z.instanceof(Buffer), ciphertext: z.instanceof(Buffer),
+});
 const dupsRow = z.object({ dups: z.array(z.number().int()) });
 const legacyRow = z.object({ legacy: z.boolean() });
 const decimal = z.string().regex(/^-?\d+(\.\d+)?$/u);
@@ -115,14 +140,22 @@ export interface SealedWrite {
 }
 
 export interface SealedStore {
-  /** The stream's cursor, after checking the account record and the stream's pages and index count. */
+  /** The stream's cursor, after checking the account record, both streams' pages and index counts and the engine record. */
   loadCursor(db: DatabasePool, account: AccountKey, stream: SyncStream): Promise<SyncCursor | null>;
+  /** Both cursors and the engine state an actor starts from, checked as loadCursor checks, in one statement. */
+  loadStart(db: DatabasePool, account: AccountKey): Promise<{ fillsCursor: SyncCursor | null; cashFlowsCursor: SyncCursor | null; engineState: unknown }>;
   /** Inside the caller's (fenced) transaction: dedups on blind indexes, seals the new rows as one page, advances the cursor. */
   commitFillsPage(tx: DatabaseTransactionConnection, account: AccountKey, fills: readonly Fill[], cursor: SyncCursor): Promise<SealedWrite>;
   commitCashFlowsPage(tx: DatabaseTransactionConnection, account: AccountKey, flows: readonly CashFlow[], cursor: SyncCursor): Promise<SealedWrite>;
-  /** Opens every page of the stream (checking chain, counts and the exact blind-index set); rows with time ≥ fromMs, oldest first (ties by id). */
+  /**
+   * Rows with time ≥ fromMs, oldest first (ties by id). Opens every page of the stream (checking
+   * chain, counts and the blind-index set against the record's sum) and parses only those the
+   * record's tail says can hold such rows.
+   */
   loadFills(db: DatabasePool, account: AccountKey, fromMs: EpochMs): Promise<Fill[]>;
   loadCashFlows(db: DatabasePool, account: AccountKey, fromMs: EpochMs): Promise<CashFlow[]>;
+  /** Both streams from `fromMs`, checked as loadFills and loadCashFlows check them, in one statement. */
+  loadRecords(db: DatabasePool, account: AccountKey, fromMs: EpochMs): Promise<{ fills: Fill[]; cashFlows: CashFlow[] }>;
   loadEngineState(db: DatabasePool, account: AccountKey): Promise<unknown>;
   /** Inside the caller's transaction: seals the engine state and binds its tag into the account record. */
   saveEngineState(tx: DatabaseTransactionConnection, account: AccountKey, state: unknown): Promise<SealedWrite>;
@@ -163,8 +196,10 @@ export function createSealedStore(sealer: AccountSealer): SealedStore {
   }
 
   function freshRecord(): AccountRecord {
-    const empty: StreamState = { cursor: null, pages: 0, rows: 0, head: EMPTY_CHAIN_HEAD.toString('hex') };
-    return { v: 1, indexKeyId: sealer.currentId, writes: 0, fills: { ...empty }, cash_flows: { ...empty }, engineTag: null };
+    const empty = (): StreamState => ({
+      cursor: null, pages: 0, rows: 0, head: EMPTY_CHAIN_HEAD.toString('hex'), tail: { olderMax: null, recent: [], indexSum: EMPTY_INDEX_SUM.toString('hex') },
+    });
+    return { v: 1, indexKeyId: sealer.currentId, writes: 0, fills: empty(), cash_flows: empty(), engineTag: null };
   }
 
   /** The account record (null when none is stored), opened and checked against this process's high-water mark. */
@@ -172,6 +207,56 @@ export function createSealedStore(sealer: AccountSealer): SealedStore {
     const row = await db.maybeOne(sql.type(boxRow)`
       SELECT key_id AS "keyId", iv, tag, ciphertext FROM sealed_records WHERE ${where(account)} AND kind = 'account'
       ${lock ? sql.fragment`FOR UPDATE` : sql.fragment``}`);
+    return acceptRecord(account, row);
+  }
+
+  /** Upserts sealed records (the account record, the engine record) in one statement. */
+  async function upsertRecords(tx: CommonQueryMethods, account: AccountKey, boxes: readonly { kind: 'account' | 'engine'; box: SealedBox }[]): Promise<void> {
+    const rows = boxes.map(({ kind, box }) =>
+      sql.fragment`(${account.userUid}, ${account.exchange}, ${kind}, ${box.keyId}, ${sql.binary(box.iv)}, ${sql.binary(box.tag)}, ${sql.binary(box.ciphertext)})`);
+    await tx.query(sql.type(noRows)`
+      INSERT INTO sealed_records (user_uid, exchange, kind, key_id, iv, tag, ciphertext)
+      VALUES ${sql.join(rows, sql.fragment`, `)}
+      ON CONFLICT (user_uid, exchange, kind) DO UPDATE SET key_id = excluded.key_id, iv = excluded.iv, tag = excluded.tag, ciphertext = excluded.ciphertext`);
+  }
+
+  /** The record's next version sealed (its write counter moved on). */
+  function sealRecord(account: AccountKey, record: AccountRecord): { box: SealedBox; writes: number } {
+    const next: AccountRecord = { ...record, writes: record.writes + 1 };
+    return { box: sealer.seal({ account, table: 'account', seq: 0 }, Buffer.from(JSON.stringify(next), 'utf8')), writes: next.writes };
+  }
+
+  async function writeRecord(tx: CommonQueryMethods, account: AccountKey, record: AccountRecord): Promise<number> {
+    const { box, writes } = sealRecord(account, record);
+    await upsertRecords(tx, account, [{ kind: 'account', box }]);
+    return writes;
+  }
+
+  /** Pages' tags in seq order → count, order and chain against the record. */
+  function checkChain(account: AccountKey, stream: SyncStream, state: StreamState, tags: readonly { seq: number; tag: Buffer }[]): void {
+    if (tags.length !== state.pages) throw tamper(account, `${stream}: ${tags.length > state.pages ? 'a page was inserted' : 'a page is missing'}`);
+    let head: Buffer = EMPTY_CHAIN_HEAD;
+    for (let i = 0; i < tags.length; i++) {
+      if (tags[i]!.seq !== i) throw tamper(account, `${stream}: pages out of sequence`);
+      head = nextChainHead(head, i, tags[i]!.tag);
+    }
+    if (head.toString('hex') !== state.head) throw tamper(account, `${stream}: the page chain does not match`);
+  }
+
+  function checkEngine(account: AccountKey, record: AccountRecord | null, row: SealedBox | null): Buffer | null {
+    const expected = record?.engineTag ?? null;
+    if (row === null && expected === null) return null;
+    if (row === null || expected === null || row.tag.toString('hex') !== expected) throw tamper(account, 'the engine record does not belong to the account record');
+    return open({ account, table: 'engine', seq: 0 }, row);
+  }
+
+  async function loadEngineBox(db: CommonQueryMethods, account: AccountKey): Promise<SealedBox | null> {
+    return db.maybeOne(sql.type(boxRow)`
+      SELECT key_id AS "keyId", iv, tag, ciphertext FROM sealed_records WHERE ${where(account)} AND kind = 'engine'`);
+  }
+
+  /** Opens and checks the account record of a stored box (null: none stored). */
+  function acceptRecord(account: AccountKey, row: SealedBox | null): AccountRecord | null {
     if (row === null) {
       if ((highWater.get(accountId(account)) ?? 0) > 0) throw tamper(account, 'the account record is gone');
       return null;
@@ -186,46 +271,54 @@ export function createSealedStore(sealer: AccountSealer): SealedStore {
     return parsed.data;
   }
 
-  async function writeRecord(tx: CommonQueryMethods, account: AccountKey, record: AccountRecord): Promise<number> {
-    const next: AccountRecord = { ...record, writes: record.writes + 1 };
-    const box = sealer.seal({ account, table: 'account', seq: 0 }, Buffer.from(JSON.stringify(next), 'utf8'));
-    await tx.query(sql.type(noRows)`
-      INSERT INTO sealed_records (user_uid, exchange, kind, key_id, iv, tag, ciphertext)
-      VALUES (${account.userUid}, ${account.exchange}, 'account', ${box.keyId}, ${sql.binary(box.iv)}, ${sql.binary(box.tag)}, ${sql.binary(box.ciphertext)})
-      ON CONFLICT (user_uid, exchange, kind) DO UPDATE SET key_id = excluded.key_id, iv = excluded.iv, tag = excluded.tag, ciphertext = excluded.ciphertext`);
-    return next.writes;
-  }
-
-  /** Pages' tags in order → count, order and chain against the record; the index count against its rows. */
-  function checkChain(account: AccountKey, stream: SyncStream, state: StreamState, tags: readonly { seq: number; tag: Buffer }[]): void {
-    if (tags.length !== state.pages) throw tamper(account, `${stream}: ${tags.length > state.pages ? 'a page was inserted' : 'a page is missing'}`);
-    let head: Buffer = EMPTY_CHAIN_HEAD;
-    for (let i = 0; i < tags.length; i++) {
-      if (tags[i]!.seq !== i) throw tamper(account, `${stream}: pages out of sequence`);
-      head = nextChainHead(head, i, tags[i]!.tag);
+  /**
+   * An actor start in one statement: the account record, the engine record, each stream's page
+   * count, first and last seq and tags in seq order, and each stream's blind-index count. Checks
+   * the chain and counts of both streams and the engine record against the account record.
+   */
+  async function loadStart(db: CommonQueryMethods, account: AccountKey): Promise<{ record: AccountRecord | null; engine: Buffer | null }> {
+    const parts = await db.any(sql.type(startPartRow)`
+      SELECT 0 AS part, '' AS stream, key_id::int AS "keyId", 0 AS n, 0 AS lo, 0 AS hi, iv, tag, ciphertext
+        FROM sealed_records WHERE ${where(account)} AND kind = 'account'
+      UNION ALL SELECT 1, '', key_id::int, 0, 0, 0, iv, tag, ciphertext FROM sealed_records WHERE ${where(account)} AND kind = 'engine'
+      -- The primary key makes seq unique: n pages from 0 to n - 1 are exactly 0 … n - 1.
+      UNION ALL SELECT 2, stream, 0, count(*)::int, min(seq), max(seq), ''::bytea, string_agg(tag, ''::bytea ORDER BY seq), ''::bytea
+        FROM sealed_pages WHERE ${where(account)} GROUP BY stream
+      UNION ALL SELECT 3, stream, 0, count(*)::int, 0, 0, ''::bytea, ''::bytea, ''::bytea FROM sealed_index WHERE ${where(account)} GROUP BY stream`);
+    const box = (part: number): SealedBox | null => parts.find((p) => p.part === part) ?? null;
+    const record = acceptRecord(account, box(0));
+    for (const stream of ['fills', 'cash_flows'] as const) {
+      const state = record?.[stream] ?? freshRecord()[stream];
+      const pages = parts.find((p) => p.part === 2 && p.stream === stream);
+      const n = pages?.n ?? 0;
+      if (n !== state.pages) throw tamper(account, `${stream}: ${n > state.pages ? 'a page was inserted' : 'a page is missing'}`);
+      if (pages !== undefined && (pages.lo !== 0 || pages.hi !== n - 1 || pages.tag.length !== n * TAG_BYTES)) throw tamper(account, `${stream}: pages out of sequence`);
+      const tags = Array.from({ length: n }, (_, seq) => ({ seq, tag: pages!.tag.subarray(seq * TAG_BYTES, (seq + 1) * TAG_BYTES) }));
+      checkChain(account, stream, state, tags);
+      const indexed = parts.find((p) => p.part === 3 && p.stream === stream)?.n ?? 0;
+      if (indexed !== state.rows) throw tamper(account, `${stream}: the blind indexes do not match the rows`);
     }
-    if (head.toString('hex') !== state.head) throw tamper(account, `${stream}: the page chain does not match`);
+    return { record, engine: checkEngine(account, record, box(1)) };
   }
 
-  async function indexCount(db: CommonQueryMethods, account: AccountKey, stream: SyncStream): Promise<number> {
-    return db.oneFirst(sql.type(countRow)`SELECT count(*)::int AS count FROM sealed_index WHERE ${where(account)} AND stream = ${stream}`);
+  /** First page that can hold a row at or after `fromMs` (pages before it hold only older rows). */
+  function firstPageFrom(tail: StreamTail, pages: number, fromMs: EpochMs): number {
+    if (tail.olderMax !== null && tail.olderMax >= fromMs) return 0;
+    const base = pages - tail.recent.length;
+    for (let j = 0; j < tail.recent.length; j++) if (tail.recent[j]! >= fromMs) return base + j;
+    return pages;
   }
 
-  async function checkStream(db: CommonQueryMethods, account: AccountKey, stream: SyncStream, record: AccountRecord | null): Promise<void> {
-    const state = record?.[stream] ?? freshRecord()[stream];
-    const tags = await db.any(sql.type(tagRow)`SELECT seq, tag FROM sealed_pages WHERE ${where(account)} AND stream = ${stream} ORDER BY seq`);
-    checkChain(account, stream, state, tags);
-    const indexed = await indexCount(db, account, stream);
-    if (indexed !== state.rows) throw tamper(account, `${stream}: the blind indexes do not match the rows`);
-  }
-
-  async function checkEngine(db: CommonQueryMethods, account: AccountKey, record: AccountRecord | null): Promise<Buffer | null> {
-    const row = await db.maybeOne(sql.type(boxRow)`
-      SELECT key_id AS "keyId", iv, tag, ciphertext FROM sealed_records WHERE ${where(account)} AND kind = 'engine'`);
-    const expected = record?.engineTag ?? null;
-    if (row === null && expected === null) return null;
-    if (row === null || expected === null || row.tag.toString('hex') !== expected) throw tamper(account, 'the engine record does not belong to the account record');
-    return open({ account, table: 'engine', seq: 0 }, row);
+  /** The tail after a page of rows with latest time `pageMax` and blind indexes `indexes` was appended. */
+  function appendTail(account: AccountKey, indexKeyId: number, tail: StreamTail, pageMax: EpochMs, indexes: Buffer): StreamTail {
+    const recent = [...tail.recent, pageMax];
+    let olderMax = tail.olderMax;
+    while (recent.length > TAIL_PAGES) {
+      const dropped = recent.shift()!;
+      olderMax = olderMax === null ? dropped : Math.max(olderMax, dropped);
+    }
+    const indexSum = addIndexSums(Buffer.from(tail.indexSum, 'hex'), sealer.indexSum(account, indexKeyId, indexes)).toString('hex');
+    return { olderMax, recent, indexSum };
   }
 
   /** Dedups `items` on their blind indexes and seals the new ones as the stream's next page. */
@@ -242,9 +335,11 @@ export function createSealedStore(sealer: AccountSealer): SealedStore {
     // process computes the next chunk's HMACs (queries on one connection run in order). Each
     // statement returns only the positions that were already stored (duplicates: usually none).
     const pending: Promise<readonly number[]>[] = [];
+    const blobs: Buffer[] = [];
     for (let start = 0; start < unique.length; start += INDEX_CHUNK_ROWS) {
       const chunk = unique.slice(start, start + INDEX_CHUNK_ROWS);
       const blob = sealer.blindIndexes(account, record.indexKeyId, codec.stream, chunk.map((item) => codec.idOf(item)));
+      blobs.push(blob);
       // One bytea parameter split server-side: no per-row parameter encoding, one row back.
       const statement = tx.oneFirst(sql.type(dupsRow)`
         WITH input AS (
@@ -278,56 +373,125 @@ export function createSealedStore(sealer: AccountSealer): SealedStore {
     await tx.query(sql.type(noRows)`
       INSERT INTO sealed_pages (user_uid, exchange, stream, seq, key_id, iv, tag, ciphertext)
       VALUES (${account.userUid}, ${account.exchange}, ${codec.stream}, ${seq}, ${box.keyId}, ${sql.binary(box.iv)}, ${sql.binary(box.tag)}, ${sql.binary(box.ciphertext)})`);
-    record[codec.stream] = { ...state, pages: seq + 1, rows: state.rows + rows.length, head: nextChainHead(Buffer.from(state.head, 'hex'), seq, box.tag).toString('hex') };
+    let tail = state.tail;
+    if (tail !== undefined) {
+      const allIndexes = Buffer.concat(blobs);
+      const inserted = dups.size === 0 ? allIndexes
+        : Buffer.concat(unique.flatMap((_, i) => (dups.has(i) ? [] : [allIndexes.subarray(i * BLIND_INDEX_BYTES, (i + 1) * BLIND_INDEX_BYTES)])));
+      let pageMax = Number.NEGATIVE_INFINITY;
+      for (const item of rows) pageMax = Math.max(pageMax, codec.timeOf(item));
+      tail = appendTail(account, record.indexKeyId, tail, pageMax, inserted);
+    }
+    record[codec.stream] = {
+      ...state, pages: seq + 1, rows: state.rows + rows.length, head: nextChainHead(Buffer.from(state.head, 'hex'), seq, box.tag).toString('hex'),
+      ...(tail === undefined ? {} : { tail }),
+    };
     return rows.length;
   }
 
   async function commitPage<T>(tx: DatabaseTransactionConnection, account: AccountKey, codec: Codec<T>, items: readonly T[], cursor: SyncCursor): Promise<SealedWrite> {
     const record = (await readRecord(tx, account, true)) ?? freshRecord();
+    // A record from before the tail existed: computed once, from a full checked load, under the lock.
+    if (record[codec.stream].tail === undefined) record[codec.stream] = { ...record[codec.stream], tail: (await readRows(tx, account, codec, 0, record)).tail };
     const inserted = await appendRows(tx, account, record, codec, items);
     record[codec.stream] = { ...record[codec.stream], cursor };
     return { account, inserted, writes: await writeRecord(tx, account, record) };
   }
 
-  async function loadRows<T>(db: DatabasePool, account: AccountKey, codec: Codec<T>, fromMs: EpochMs): Promise<T[]> {
-    const record = await readRecord(db, account, false);
+  /**
+   * One statement: the account record, every page of the stream and its blind indexes (count and
+   * concatenation). Every page is opened (an edited or moved page fails at every load) and the
+   * chain checked; only the pages that can hold rows at or after `fromMs` are parsed. The stored
+   * index set must sum to the record's index sum (records without a tail: be exactly the HMACs of
+   * all rows, which are then all parsed). `known`: the record already read under a lock.
+   */
+  /**
+   * One statement: the account record, every page of the stream (both streams when `stream` is
+   * null) and, per stream, its blind indexes (count in `seq` and concatenation).
+   */
+  async function fetchParts(db: CommonQueryMethods, account: AccountKey, stream: SyncStream | null): Promise<readonly StreamPart[]> {
+    const only = stream === null ? sql.fragment`` : sql.fragment`AND stream = ${stream}`;
+    return db.any(sql.type(streamPartRow)`
+      SELECT 0 AS part, '' AS stream, 0 AS seq, key_id::int AS "keyId", iv, tag, ciphertext FROM sealed_records WHERE ${where(account)} AND kind = 'account'
+      UNION ALL SELECT 1, stream, seq, key_id::int, iv, tag, ciphertext FROM sealed_pages WHERE ${where(account)} ${only}
+      UNION ALL SELECT 2, stream, count(*)::int, 0, ''::bytea, ''::bytea, string_agg(blind_index, ''::bytea)
+        FROM sealed_index WHERE ${where(account)} ${only} GROUP BY stream
+      ORDER BY 1, 2, 3`);
+  }
+
+  async function readRows<T>(db: CommonQueryMethods, account: AccountKey, codec: Codec<T>, fromMs: EpochMs, known?: AccountRecord):
+  Promise<{ rows: T[]; tail: StreamTail }> {
+    const parts = await fetchParts(db, account, codec.stream);
+    const record = known ?? acceptRecord(account, parts.find((p) => p.part === 0) ?? null);
+    return checkRows(account, codec, fromMs, parts, record);
+  }
+
+  /**
+   * Every page of the stream is opened (an edited or moved page fails at every load) and the chain
+   * checked; only the pages that can hold rows at or after `fromMs` are parsed. The stored index
+   * set must sum to the record's index sum (records without a tail: be exactly the HMACs of all
+   * rows, which are then all parsed).
+   */
+  function checkRows<T>(account: AccountKey, codec: Codec<T>, fromMs: EpochMs, parts: readonly StreamPart[], record: AccountRecord | null): { rows: T[]; tail: StreamTail } {
     const state = record?.[codec.stream] ?? freshRecord()[codec.stream];
-    const pages = await db.any(sql.type(pageRow)`
-      SELECT seq, key_id AS "keyId", iv, tag, ciphertext FROM sealed_pages WHERE ${where(account)} AND stream = ${codec.stream} ORDER BY seq`);
+    const pages = parts.filter((p) => p.part === 1 && p.stream === codec.stream);
     checkChain(account, codec.stream, state, pages);
+    const index = parts.find((p) => p.part === 2 && p.stream === codec.stream);
+    const indexes = index?.ciphertext ?? Buffer.alloc(0);
+    if ((index?.seq ?? 0) !== state.rows || indexes.length !== state.rows * BLIND_INDEX_BYTES) {
+      throw tamper(account, `${codec.stream}: the blind indexes do not match the rows`);
+    }
+    const first = state.tail === undefined ? 0 : firstPageFrom(state.tail, state.pages, fromMs);
     const all: T[] = [];
+    const pageMax: number[] = [];
     for (const page of pages) {
+      // Opened whether parsed or not: AES-GCM checks it (the cost is the parsing, not the cipher).
       const plaintext = open({ account, table: codec.stream, seq: page.seq }, page);
+      if (page.seq < first) continue;
       const tuples: unknown = JSON.parse(plaintext.toString('utf8'));
       if (!Array.isArray(tuples)) throw new StorageSchemaError([`sealed ${codec.stream} page`]);
-      for (const tuple of tuples) all.push(codec.decode(tuple));
-    }
-    if (all.length !== state.rows) throw tamper(account, `${codec.stream}: the row count does not match`);
-    // The stored blind indexes must be exactly those of the rows: a deleted or substituted index
-    // would let a re-delivered record in twice.
-    const stored = await db.anyFirst(sql.type(indexRow)`SELECT blind_index AS "blindIndex" FROM sealed_index WHERE ${where(account)} AND stream = ${codec.stream}`);
-    if (stored.length !== all.length) throw tamper(account, `${codec.stream}: the blind indexes do not match the rows`);
-    if (record !== null && all.length > 0) {
-      const expected = sealer.blindIndexes(account, record.indexKeyId, codec.stream, all.map((item) => codec.idOf(item)));
-      const storedSet = new Set(stored.map((b) => b.toString('latin1')));
-      for (let i = 0; i < all.length; i++) {
-        if (!storedSet.has(expected.subarray(i * BLIND_INDEX_BYTES, (i + 1) * BLIND_INDEX_BYTES).toString('latin1'))) {
-          throw tamper(account, `${codec.stream}: the blind indexes do not match the rows`);
-        }
+      let max = Number.NEGATIVE_INFINITY;
+      for (const tuple of tuples) {
+        const item = codec.decode(tuple);
+        max = Math.max(max, codec.timeOf(item));
+        all.push(item);
       }
+      pageMax.push(max);
+    }
+    if (first === 0 && all.length !== state.rows) throw tamper(account, `${codec.stream}: the row count does not match`);
+    let tail: StreamTail;
+    if (state.tail !== undefined) {
+      if (record === null || sealer.indexSum(account, record.indexKeyId, indexes).toString('hex') !== state.tail.indexSum) {
+        throw tamper(account, `${codec.stream}: the blind indexes do not match the rows`);
+      }
+      tail = state.tail;
+    } else {
+      // Before the tail: the stored blind indexes must be exactly those of the rows (a deleted or
+      // substituted index would let a re-delivered record in twice).
+      const expected = record === null || all.length === 0 ? Buffer.alloc(0) : sealer.blindIndexes(account, record.indexKeyId, codec.stream, all.map((item) => codec.idOf(item)));
+      const storedSet = new Set<string>();
+      for (let i = 0; i < indexes.length; i += BLIND_INDEX_BYTES) storedSet.add(indexes.subarray(i, i + BLIND_INDEX_BYTES).toString('latin1'));
+      if (storedSet.size !== all.length) throw tamper(account, `${codec.stream}: the blind indexes do not match the rows`);
+      for (let i = 0; i < expected.length; i += BLIND_INDEX_BYTES) {
+        if (!storedSet.has(expected.subarray(i, i + BLIND_INDEX_BYTES).toString('latin1'))) throw tamper(account, `${codec.stream}: the blind indexes do not match the rows`);
+      }
+      const split = Math.max(0, pageMax.length - TAIL_PAGES);
+      const older = pageMax.slice(0, split);
+      tail = {
+        olderMax: older.length === 0 ? null : Math.max(...older), recent: pageMax.slice(split),
+        indexSum: (record === null ? EMPTY_INDEX_SUM : sealer.indexSum(account, record.indexKeyId, indexes)).toString('hex'),
+      };
     }
     const rows = all.filter((item) => codec.timeOf(item) >= fromMs);
     rows.sort((a, b) => codec.timeOf(a) - codec.timeOf(b) || (codec.idOf(a) < codec.idOf(b) ? -1 : codec.idOf(a) > codec.idOf(b) ? 1 : 0));
-    return rows;
+    return { rows, tail };
   }
 
-  async function saveEngine(tx: CommonQueryMethods, account: AccountKey, record: AccountRecord, state: unknown): Promise<void> {
+  /** Seals the engine state and names its tag in the record (stored by the caller with the record). */
+  function sealEngine(account: AccountKey, record: AccountRecord, state: unknown): SealedBox {
     const box = sealer.seal({ account, table: 'engine', seq: 0 }, Buffer.from(JSON.stringify(state as SerializableValue), 'utf8'));
-    await tx.query(sql.type(noRows)`
-      INSERT INTO sealed_records (user_uid, exchange, kind, key_id, iv, tag, ciphertext)
-      VALUES (${account.userUid}, ${account.exchange}, 'engine', ${box.keyId}, ${sql.binary(box.iv)}, ${sql.binary(box.tag)}, ${sql.binary(box.ciphertext)})
-      ON CONFLICT (user_uid, exchange, kind) DO UPDATE SET key_id = excluded.key_id, iv = excluded.iv, tag = excluded.tag, ciphertext = excluded.ciphertext`);
     record.engineTag = box.tag.toString('hex');
+    return box;
   }
 
   async function migrate(db: DatabasePool, account: AccountKey): Promise<void> {
@@ -354,7 +518,7 @@ export function createSealedStore(sealer: AccountSealer): SealedStore {
         record[row.stream] = { ...record[row.stream], cursor: row.cursor };
       }
       const engine = await tx.maybeOne(sql.type(legacyEngineRow)`SELECT state FROM engine_states WHERE ${where(account)}`);
-      if (engine !== null) await saveEngine(tx, account, record, engine.state);
+      if (engine !== null) await upsertRecords(tx, account, [{ kind: 'engine', box: sealEngine(account, record, engine.state) }]);
       await tx.query(sql.type(noRows)`DELETE FROM trades WHERE ${where(account)}`);
       await tx.query(sql.type(noRows)`DELETE FROM cash_flows WHERE ${where(account)}`);
       await tx.query(sql.type(noRows)`DELETE FROM sync_cursors WHERE ${where(account)}`);
@@ -366,25 +530,42 @@ export function createSealedStore(sealer: AccountSealer): SealedStore {
 
   return {
     async loadCursor(db, account, stream) {
-      const record = await readRecord(db, account, false);
-      await checkStream(db, account, stream, record);
+      const { record } = await loadStart(db, account);
       return record?.[stream].cursor ?? null;
+    },
+    async loadStart(db, account) {
+      const { record, engine } = await loadStart(db, account);
+      return {
+        fillsCursor: record?.fills.cursor ?? null, cashFlowsCursor: record?.cash_flows.cursor ?? null,
+        engineState: engine === null ? null : (JSON.parse(engine.toString('utf8')) as unknown),
+      };
     },
     commitFillsPage: (tx, account, fills, cursor) => commitPage(tx, account, fillCodec, fills, cursor),
     commitCashFlowsPage: (tx, account, flows, cursor) => commitPage(tx, account, flowCodec, flows, cursor),
-    loadFills: (db, account, fromMs) => loadRows(db, account, fillCodec, fromMs),
-    loadCashFlows: (db, account, fromMs) => loadRows(db, account, flowCodec, fromMs),
+    loadFills: async (db, account, fromMs) => (await readRows(db, account, fillCodec, fromMs)).rows,
+    loadCashFlows: async (db, account, fromMs) => (await readRows(db, account, flowCodec, fromMs)).rows,
+    async loadRecords(db, account, fromMs) {
+      const parts = await fetchParts(db, account, null);
+      const record = acceptRecord(account, parts.find((p) => p.part === 0) ?? null);
+      return { fills: checkRows(account, fillCodec, fromMs, parts, record).rows, cashFlows: checkRows(account, flowCodec, fromMs, parts, record).rows };
+    },
     async loadEngineState(db, account) {
       const record = await readRecord(db, account, false);
-      const plaintext = await checkEngine(db, account, record);
+      const plaintext = checkEngine(account, record, await loadEngineBox(db, account));
       return plaintext === null ? null : (JSON.parse(plaintext.toString('utf8')) as unknown);
     },
     async saveEngineState(tx, account, state) {
-      const record = (await readRecord(tx, account, true)) ?? freshRecord();
+      // Both records in one locked read and one write (two statements, not four).
+      const rows = await tx.any(sql.type(recordRow)`
+        SELECT kind, key_id AS "keyId", iv, tag, ciphertext FROM sealed_records WHERE ${where(account)} AND kind IN ('account', 'engine') FOR UPDATE`);
+      const box = (kind: string): SealedBox | null => rows.find((r) => r.kind === kind) ?? null;
+      const record = acceptRecord(account, box('account')) ?? freshRecord();
       // The stored state must be the one the record names: never written over silently.
-      await checkEngine(tx, account, record);
-      await saveEngine(tx, account, record, state);
-      return { account, inserted: 0, writes: await writeRecord(tx, account, record) };
+      checkEngine(account, record, box('engine'));
+      const engine = sealEngine(account, record, state);
+      const { box: accountBox, writes } = sealRecord(account, record);
+      await upsertRecords(tx, account, [{ kind: 'account', box: accountBox }, { kind: 'engine', box: engine }]);
+      return { account, inserted: 0, writes };
     },
     committed: (write) => { remember(write.account, write.writes); },
     async migrateLegacy(db, account) {

@@ -5,6 +5,8 @@ import test from 'ava';
 import { DEFAULT_LARGE_FLOW_SHARE } from '../../src/domain/aggregation.js';
 import { inProcessAggregator } from '../../src/domain/in-process-aggregator.js';
 import { computePerformanceStats } from '../../src/domain/performance.js';
+import { HOUR_FLAGS } from '../../src/domain/hour-flags.js';
+import { flagSharesOf } from '../../src/app/reads.js';
 import type { AccountKey } from '../../src/domain/types.js';
 import { SIMULATED_BASE } from '../../src/exchanges/simulated.js';
 import { createAggregationPool } from '../../src/pool/aggregation-pool.js';
@@ -47,7 +49,13 @@ test('published hourly returns equal the engine run directly over the fills stor
   const snapshots = await h.reads.snapshots(carol, 0, untilHour + 1);
   t.deepEqual(snapshots.at(-1), direct.snapshot ?? undefined);
   const metrics = await h.reads.performance(carol);
-  t.deepEqual(metrics, computePerformanceStats(direct.hourlyReturns, direct));
+  // The flagged shares the read states come from the counts storage keeps (sql/017): those of the engine's own hours.
+  const flagsOf = (h: (typeof direct.hourlyReturns)[number]) => h.flags ?? [];
+  const counts = {
+    hours: direct.hourlyReturns.length, flagged: direct.hourlyReturns.filter((h) => flagsOf(h).length > 0).length,
+    perFlag: Object.fromEntries(HOUR_FLAGS.map((f) => [f, direct.hourlyReturns.filter((h) => flagsOf(h).includes(f)).length])) as Record<(typeof HOUR_FLAGS)[number], number>,
+  };
+  t.deepEqual(metrics, { ...computePerformanceStats(direct.hourlyReturns, direct), ...flagSharesOf(counts) });
   t.is(metrics.hours, published.length, 'over the whole computed history');
   // What the worker stored with the aggregates (after a resumed second run) is the same, read in one row.
   const stored = await store.loadPerformanceStats(carol);

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import test from 'ava';
 import { SealedDataError } from '../../src/crypto/errors.js';
 import { deriveEnclaveKeys } from '../../src/crypto/key-hierarchy.js';
-import { BLIND_INDEX_BYTES, createAccountSealer, EMPTY_CHAIN_HEAD, nextChainHead, type AccountSealer } from '../../src/crypto/sealed-rows.js';
+import { addIndexSums, BLIND_INDEX_BYTES, createAccountSealer, EMPTY_CHAIN_HEAD, EMPTY_INDEX_SUM, INDEX_SUM_BYTES, nextChainHead, type AccountSealer } from '../../src/crypto/sealed-rows.js';
 import type { AccountKey } from '../../src/domain/types.js';
 
 const alice: AccountKey = { userUid: 'alice', exchange: 'binance' };
@@ -58,4 +58,30 @@ test('the page chain depends on every tag and its position', (t) => {
   t.notDeepEqual(head, nextChainHead(nextChainHead(EMPTY_CHAIN_HEAD, 0, tags[1]!), 1, tags[0]!), 'order matters');
   t.notDeepEqual(head, nextChainHead(EMPTY_CHAIN_HEAD, 0, tags[0]!), 'a dropped page changes the head');
   t.is(head.length, 32);
+});
+
+test('the blind-index sum is order-free, adds up over parts, and moves when one index is substituted', async (t) => {
+  const sealer = await sealerFor(randomBytes(32));
+  const ids = Array.from({ length: 3_000 }, (_, i) => `trade-${i}`);
+  const all = sealer.blindIndexes(alice, 1, 'fills', ids);
+  const sum = sealer.indexSum(alice, 1, all);
+  t.is(sum.length, INDEX_SUM_BYTES);
+  t.deepEqual(sealer.indexSum(alice, 1, Buffer.alloc(0)), EMPTY_INDEX_SUM);
+  // Another order of the same set.
+  const reversed = Buffer.concat(Array.from({ length: ids.length }, (_, i) => all.subarray((ids.length - 1 - i) * BLIND_INDEX_BYTES, (ids.length - i) * BLIND_INDEX_BYTES)));
+  t.deepEqual(sealer.indexSum(alice, 1, reversed), sum);
+  // Incremental: the sum of the first part plus the sum of the rest (what each page commit adds).
+  const cut = 1_234 * BLIND_INDEX_BYTES;
+  t.deepEqual(addIndexSums(sealer.indexSum(alice, 1, all.subarray(0, cut)), sealer.indexSum(alice, 1, all.subarray(cut))), sum);
+  // One index substituted, one deleted, one duplicated: another sum.
+  const substituted = Buffer.from(all);
+  randomBytes(BLIND_INDEX_BYTES).copy(substituted, 17 * BLIND_INDEX_BYTES);
+  t.notDeepEqual(sealer.indexSum(alice, 1, substituted), sum);
+  t.notDeepEqual(sealer.indexSum(alice, 1, all.subarray(BLIND_INDEX_BYTES)), sum);
+  t.notDeepEqual(sealer.indexSum(alice, 1, Buffer.concat([all, all.subarray(0, BLIND_INDEX_BYTES)])), sum);
+  // Keyed per account (and root): the same indexes sum differently elsewhere.
+  t.notDeepEqual(sealer.indexSum(bob, 1, all), sum);
+  t.notDeepEqual((await sealerFor(randomBytes(32))).indexSum(alice, 1, all), sum);
+  // The carry crosses limbs: 2^128 - 1 + 1 wraps to 0.
+  t.deepEqual(addIndexSums(Buffer.alloc(INDEX_SUM_BYTES, 0xff), Buffer.from([...Array(15).fill(0), 1])), EMPTY_INDEX_SUM);
 });

@@ -151,3 +151,71 @@ test('a plaintext fill written by hand next to a sealed account is refused, not 
   const n = await db().pool.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM trades WHERE user_uid = 'hand-written'`);
   t.is(n, 1, 'the evidence stays where it was');
 });
+
+const boxRow = z.object({ keyId: z.number(), iv: z.instanceof(Buffer), tag: z.instanceof(Buffer), ciphertext: z.instanceof(Buffer) });
+interface Tail { olderMax: number | null; recent: number[]; indexSum: string }
+type OpenedRecord = Record<string, unknown> & { fills: { tail?: Tail }; cash_flows: { tail?: Tail } };
+/** The account record as the enclave sees it (opened with the test's keys). */
+async function openRecord(s: AccountSealer, account: AccountKey): Promise<OpenedRecord> {
+  const row = await db().pool.one(sql.type(boxRow)`
+    SELECT key_id::int AS "keyId", iv, tag, ciphertext FROM sealed_records WHERE user_uid = ${account.userUid} AND exchange = ${account.exchange} AND kind = 'account'`);
+  return JSON.parse(s.open({ account, table: 'account', seq: 0 }, row).toString('utf8')) as OpenedRecord;
+}
+
+test('a load from a time answers what a full load filtered by time answers, past the pages the record lists one by one', async (t) => {
+  const s = await sealer();
+  const store = createAccountStore(db().pool, { sealed: createSealedStore(s) });
+  const carol: AccountKey = { userUid: 'tail', exchange: 'binance' };
+  // 70 pages (more than the 64 the record lists one by one), one per hour, two fills each; page 40
+  // also brings a late fill from hour 3, so a later page holds an older row than earlier pages.
+  for (let p = 0; p < 70; p++) {
+    const page = [fill(`f-${p}-a`, T0 + p * HOUR), fill(`f-${p}-b`, T0 + p * HOUR + 1_000)];
+    if (p === 40) page.push(fill('late', T0 + 3 * HOUR + 5));
+    await store.commitFillsPage(carol, page, `c-${p}`);
+  }
+  const all = await store.loadFills(carol, 0);
+  t.is(all.length, 141);
+  for (const from of [T0, T0 + 3 * HOUR, T0 + 3 * HOUR + 6, T0 + 5 * HOUR, T0 + 40 * HOUR, T0 + 41 * HOUR, T0 + 69 * HOUR + 1_000, T0 + 69 * HOUR + 1_001, T0 + 100 * HOUR]) {
+    t.deepEqual(await store.loadFills(carol, from), all.filter((f) => f.executedAt >= from), `from hour ${(from - T0) / HOUR}`);
+  }
+  // Both streams in one statement answer what the two loads answer.
+  await store.commitCashFlowsPage(carol, [flow('dep-1', T0 + 10 * HOUR), flow('dep-2', T0 + 50 * HOUR)], 'f-1');
+  for (const from of [0, T0 + 20 * HOUR, T0 + 60 * HOUR]) {
+    t.deepEqual(await store.loadRecords!(carol, from), { fills: await store.loadFills(carol, from), cashFlows: await store.loadCashFlows(carol, from) });
+  }
+  const { tail } = (await openRecord(s, carol)).fills;
+  t.is(tail?.recent.length, 64);
+  t.is(tail?.olderMax, T0 + 5 * HOUR + 1_000, 'the six pages no longer listed one by one: their latest row');
+  t.is(tail?.recent[40 - 6], T0 + 40 * HOUR + 1_000);
+  t.is(tail?.recent.at(-1), T0 + 69 * HOUR + 1_000);
+});
+
+test('an account record written before the tail loads the same, gets its tail at the next page commit, and a substituted index is still found', async (t) => {
+  const s = await sealer();
+  const store = createAccountStore(db().pool, { sealed: createSealedStore(s) });
+  const dave: AccountKey = { userUid: 'pre-tail', exchange: 'binance' };
+  await store.commitFillsPage(dave, [fill('a', T0), fill('b', T0 + HOUR)], 'c1');
+  await store.commitFillsPage(dave, [fill('c', T0 + 2 * HOUR)], 'c2');
+  await store.commitCashFlowsPage(dave, [flow('d', T0)], 'f1');
+  // The record as the code before the tail wrote it: the same record without `tail`, sealed again.
+  const record = await openRecord(s, dave);
+  for (const stream of ['fills', 'cash_flows'] as const) delete record[stream].tail;
+  const box = s.seal({ account: dave, table: 'account', seq: 0 }, Buffer.from(JSON.stringify(record), 'utf8'));
+  await db().pool.query(sql.unsafe`UPDATE sealed_records SET iv = ${sql.binary(box.iv)}, tag = ${sql.binary(box.tag)}, ciphertext = ${sql.binary(box.ciphertext)}
+    WHERE user_uid = 'pre-tail' AND kind = 'account'`);
+  const fresh = createAccountStore(db().pool, { sealed: createSealedStore(s) });
+  t.deepEqual((await fresh.loadFills(dave, T0 + HOUR)).map((f) => f.exchangeTradeId), ['b', 'c']);
+  t.deepEqual(await fresh.commitFillsPage(dave, [fill('e', T0 + 3 * HOUR), fill('a', T0)], 'c3'), { inserted: 1 });
+  const { tail } = (await openRecord(s, dave)).fills;
+  t.deepEqual(tail?.recent, [T0 + HOUR, T0 + 2 * HOUR, T0 + 3 * HOUR]);
+  t.is(tail?.olderMax, null);
+  t.is((await openRecord(s, dave)).cash_flows.tail, undefined, 'the other stream gets its tail at its own next commit');
+  t.deepEqual((await fresh.loadFills(dave, T0 + 2 * HOUR)).map((f) => f.exchangeTradeId), ['c', 'e']);
+  t.deepEqual((await fresh.loadCashFlows(dave, 0)).map((c) => c.exchangeFlowId), ['d']);
+  // A substituted blind index (same count; of either stream) fails a load: summed (fills, with its
+  // tail now) or checked row by row (cash flows, still without).
+  await db().pool.query(sql.unsafe`
+    UPDATE sealed_index SET blind_index = substring(sha256(random()::text::bytea) FROM 1 FOR 16)
+    WHERE user_uid = 'pre-tail' AND blind_index = (SELECT blind_index FROM sealed_index WHERE user_uid = 'pre-tail' ORDER BY blind_index LIMIT 1)`);
+  await t.throwsAsync(fresh.loadFills(dave, T0 + 3 * HOUR).then(() => fresh.loadCashFlows(dave, T0)), { instanceOf: TamperDetectedError });
+});

@@ -49,6 +49,7 @@ import { createSimulatedConnector } from '../../src/exchanges/simulated.js';
 import type { AccountStore } from '../../src/storage/account-store.js';
 import { createConnectionRepository } from '../../src/storage/connections.js';
 import { createAccountStore } from '../../src/storage/create-account-store.js';
+import type { SealedStore } from '../../src/storage/sealed-store.js';
 import type { TestDatabase } from './database.js';
 import { instrumentStore, type InstrumentedStore } from './instrumented-store.js';
 
@@ -58,6 +59,8 @@ export const CANARY_SECRET = 'canary-secret-7f3a9c';
 export interface HarnessOptions {
   /** The throw-away database the real store runs on (testkit/support/database.ts). */
   readonly database?: TestDatabase;
+  /** With `database`: the store's sealed storage, as the service runs it (default: the plaintext layout). */
+  readonly sealed?: SealedStore;
   /** Instead of `database`: any store, with the function that stores a connection row. */
   readonly store?: AccountStore;
   readonly putConnection?: (account: AccountKey, envelope: Buffer) => Promise<void>;
@@ -155,7 +158,7 @@ type PutConnection = (account: AccountKey, envelope: Buffer, status?: 'active' |
 function storeOf(options: HarnessOptions): { raw: AccountStore; putConnection: PutConnection } {
   if (options.database !== undefined) {
     const connections = createConnectionRepository(options.database.pool);
-    return { raw: createAccountStore(options.database.pool), putConnection: (account, envelope, status) => connections.saveConnection(account, envelope, status) };
+    return { raw: createAccountStore(options.database.pool, options.sealed === undefined ? {} : { sealed: options.sealed }), putConnection: (account, envelope, status) => connections.saveConnection(account, envelope, status) };
   }
   if (options.store !== undefined && options.putConnection !== undefined) {
     const put = options.putConnection;

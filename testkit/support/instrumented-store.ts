@@ -26,7 +26,7 @@ const METHODS: readonly Method[] = [
   'loadConnection', 'loadConnectionStatus', 'saveConnection', 'removeAccount', 'listConnections', 'setConnectionStatus', 'loadCursor', 'commitFillsPage', 'commitCashFlowsPage', 'loadFills', 'loadCashFlows',
   'upsertCandles', 'loadCandles', 'loadEngineState', 'saveAggregates', 'saveReconciliation', 'loadReconciliation', 'loadHourlyReturns', 'loadSnapshots', 'loadPerformanceStats',
   // Optional: wrapped only when the inner store has it (the actor then reads its start in one statement).
-  'loadSyncStart', 'loadPublishedPerformance',
+  'loadSyncStart', 'loadPublishedPerformance', 'loadRecords',
   'saveDerivatives', 'loadDerivatives',
 ];
 
