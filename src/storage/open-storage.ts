@@ -18,6 +18,7 @@ import type { ShardFence } from './shard-fence.js';
 import { createDatabasePool } from './pool.js';
 import { createAccountSealer, type AccountKeySource } from '../crypto/sealed-rows.js';
 import { createSealedStore } from './sealed-store.js';
+import { createSealedAmounts } from './sealed-amounts.js';
 
 export interface Storage {
   readonly pool: DatabasePool;
@@ -63,17 +64,21 @@ export async function openStorage(
     throw error;
   }
   const openPool = pool;
+  // One sealer for the private rows and the exact amounts; the disclosure store shares the amounts'
+  // instance (its in-process high-water marks) with the account store.
+  const sealed = accountKeys === undefined ? undefined : createSealedStore(createAccountSealer(accountKeys));
+  const amounts = sealed === undefined ? undefined : createSealedAmounts(sealed.sealer);
   return {
     pool: openPool,
     accountStore: createAccountStore(openPool, {
       ...(copy === undefined ? {} : { copy }),
-      ...(accountKeys === undefined ? {} : { sealed: createSealedStore(createAccountSealer(accountKeys)) }),
+      ...(sealed === undefined || amounts === undefined ? {} : { sealed, amounts }),
       ...(options.fence === undefined ? {} : { fence: options.fence }),
       ...(options.checkpoints === undefined ? {} : { checkpoints: options.checkpoints }),
     }),
     checkpoints: createCheckpointStore(openPool),
     connections: createConnectionRepository(openPool),
-    disclosure: createDisclosureStore(openPool),
+    disclosure: createDisclosureStore(openPool, amounts),
     marketData: createMarketDataStore(openPool),
     embedded: embedded !== null,
     async close() {

@@ -4,7 +4,8 @@ import { z } from 'zod';
 import type { DatabasePool } from 'slonik';
 import type { ConnectionStatus, AccountKey } from '../domain/types.js';
 import type { StoredPerformance } from './account-store.js';
-import { PERFORMANCE_COLUMNS, performanceRow } from './performance-row.js';
+import { PERFORMANCE_COLUMNS, performanceRow, splitPerformanceRow } from './performance-row.js';
+import type { SealedAmounts } from './sealed-amounts.js';
 import { sql } from './pool.js';
 
 type PerformanceShape = typeof performanceRow.shape;
@@ -12,7 +13,7 @@ const nullableShape = Object.fromEntries(Object.entries(performanceRow.shape).ma
   { [K in keyof PerformanceShape]: z.ZodNullable<PerformanceShape[K]> };
 const publishedRow = z.object({ status: z.enum(['active', 'failed', 'disabled']), ...nullableShape });
 
-export async function loadPublishedPerformance(pool: DatabasePool, key: AccountKey): Promise<{ status: ConnectionStatus | null; performance: StoredPerformance | null }> {
+export async function loadPublishedPerformance(pool: DatabasePool, key: AccountKey, amounts?: SealedAmounts): Promise<{ status: ConnectionStatus | null; performance: StoredPerformance | null }> {
   const row = await pool.maybeOne(sql.type(publishedRow)`
     SELECT c.status, ${PERFORMANCE_COLUMNS}
     FROM exchange_connections c
@@ -25,7 +26,6 @@ export async function loadPublishedPerformance(pool: DatabasePool, key: AccountK
   if (joined.computedUntil === null) return { status, performance: null };
   // A joined metrics row exists (computed_until is NOT NULL): its NOT NULL columns are all present,
   // and each was validated by its own schema (made nullable only for the outer join).
-  const { computedUntil, snapshotBalance, snapshotEquity, ...stats } = joined as z.infer<typeof performanceRow>;
-  const snapshot = snapshotBalance === null || snapshotEquity === null ? null : { at: computedUntil, balance: snapshotBalance, equity: snapshotEquity };
+  const { computedUntil, stats, snapshot } = splitPerformanceRow(joined as z.infer<typeof performanceRow>, key, amounts);
   return { status, performance: { stats, computedUntil, snapshot } };
 }

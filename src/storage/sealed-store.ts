@@ -115,6 +115,8 @@ export interface SealedWrite {
 }
 
 export interface SealedStore {
+  /** The account sealer this store seals with (the sealed amounts share it: sealed-amounts.ts). */
+  readonly sealer: AccountSealer;
   /** The stream's cursor, after checking the account record and the stream's pages and index count. */
   loadCursor(db: DatabasePool, account: AccountKey, stream: SyncStream): Promise<SyncCursor | null>;
   /** Inside the caller's (fenced) transaction: dedups on blind indexes, seals the new rows as one page, advances the cursor. */
@@ -365,6 +367,7 @@ export function createSealedStore(sealer: AccountSealer): SealedStore {
   }
 
   return {
+    sealer,
     async loadCursor(db, account, stream) {
       const record = await readRecord(db, account, false);
       await checkStream(db, account, stream, record);
