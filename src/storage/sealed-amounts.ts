@@ -17,6 +17,7 @@ import { BLIND_INDEX_BYTES, type AccountSealer, type SealedBox } from '../crypto
 import { isoTime } from './copy-ingest.js';
 import { StorageSchemaError, TamperDetectedError } from './errors.js';
 import { noRows, sql } from './pool.js';
+import type { RollbackAnchors } from './rollback-anchors.js';
 
 export const AMOUNT_TABLES = ['hourly_amounts', 'snapshot_amounts'] as const;
 export type AmountTable = (typeof AMOUNT_TABLES)[number];
@@ -100,7 +101,9 @@ function encodePair(a: number, b: number): Buffer {
 const tableOf = (table: AmountTable) => (table === 'hourly_amounts' ? sql.identifier(['hourly_amounts']) : sql.identifier(['snapshot_amounts']));
 const timeOf = (table: AmountTable) => (table === 'hourly_amounts' ? sql.identifier(['hour_start']) : sql.identifier(['at']));
 
-export function createSealedAmounts(sealer: AccountSealer): SealedAmounts {
+/** `anchors`: the amounts records' write counters kept outside the database (as for sealed-store.ts). */
+export function createSealedAmounts(sealer: AccountSealer, options: { readonly anchors?: RollbackAnchors } = {}): SealedAmounts {
+  const { anchors } = options;
   const highWater = new Map<string, number>();
   const prepared = new Set<string>();
   const preparing = new Map<string, Promise<void>>();
@@ -114,6 +117,7 @@ export function createSealedAmounts(sealer: AccountSealer): SealedAmounts {
     highWater.delete(id);
     if (highWater.size >= HIGH_WATER_LIMIT) highWater.delete(highWater.keys().next().value!);
     highWater.set(id, writes);
+    anchors?.note(account, 'amounts', writes);
   }
 
   const freshRecord = (): AmountsRecord => ({
@@ -125,7 +129,7 @@ export function createSealedAmounts(sealer: AccountSealer): SealedAmounts {
     const row = await db.maybeOne(sql.type(boxRow)`
       SELECT key_id AS "keyId", iv, tag, ciphertext FROM sealed_records WHERE ${where(account)} AND kind = 'amounts'
       ${lock ? sql.fragment`FOR UPDATE` : sql.fragment``}`);
-    const mark = highWater.get(accountId(account)) ?? 0;
+    const mark = Math.max(highWater.get(accountId(account)) ?? 0, anchors?.floor(account, 'amounts') ?? 0);
     if (row === null) {
       if (mark > 0) throw tamper(account, 'the amounts record is gone');
       return null;
