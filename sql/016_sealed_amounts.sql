@@ -29,3 +29,8 @@ ALTER TABLE snapshot_amounts
 -- The per-account record of the sealed amounts.
 ALTER TABLE sealed_records DROP CONSTRAINT sealed_records_kind_check;
 ALTER TABLE sealed_records ADD CONSTRAINT sealed_records_kind_check CHECK (kind IN ('account', 'engine', 'amounts'));
+
+-- Key hand-over of the track-record chain (docs/statements.md "Key rotation"): after a rotation of
+-- the statement-signing key, the previous key signs a hand-over row naming the next key; the chain
+-- then continues under it. Null on ordinary checkpoints.
+ALTER TABLE statement_checkpoints ADD COLUMN next_public_key bytea CHECK (length(next_public_key) = 32);

@@ -7,7 +7,7 @@ import { computePerformanceStats } from '../domain/performance.js';
 import { maskToFlags } from '../domain/hour-flags.js';
 import { accountId, type AccountKey, type HourlyReturn } from '../domain/types.js';
 import { chainGenesis, extendChain, STATEMENT_VERSION, type CheckpointSigner } from '../crypto/track-record.js';
-import { statementText, type SignedStatement, type StatementBody } from '../crypto/statement.js';
+import { statementText, type SignedHandover, type SignedStatement, type StatementBody } from '../crypto/statement.js';
 import { checkpointSignedBy, type CheckpointStore } from '../storage/checkpoint-store.js';
 import type { AccountStore } from '../storage/account-store.js';
 import type { CallContext, EnclaveApi, TimeRange } from '../grpc/enclave-api.js';
@@ -65,7 +65,18 @@ export function createStatementIssuer(deps: StatementDeps): (account: AccountKey
       issuedAtMs: deps.signer.now(),
     };
     const signature = await deps.signer.sign(statementText(statement));
-    return { statement, signature: signature.toString('base64') };
+    // Rotations of the signing key on this chain: the hand-overs lead a verifier who trusts an
+    // earlier key (from an earlier attestation) to this one (docs/statements.md "Key rotation").
+    const handovers = (await deps.checkpoints.handovers(account))
+      .filter((h) => h.account === checkpoint.account && h.hours <= checkpoint.hours && h.nextPublicKey !== null)
+      .map((h): SignedHandover => ({
+        handover: {
+          v: STATEMENT_VERSION, type: 'track-record-key-handover', account: h.account, hours: h.hours, lastHourMs: h.lastHourMs, head: h.head,
+          signedAtMs: h.signedAtMs, nextSigningKey: h.nextPublicKey!.toString('hex'),
+        },
+        signature: h.signature.toString('base64'),
+      }));
+    return { statement, signature: signature.toString('base64'), ...(handovers.length === 0 ? {} : { handovers }) };
   };
 }
 

@@ -36,7 +36,7 @@ export function runVerifyStatement(argv: readonly string[], io: { out(line: stri
     const check = verifyStatement(signed, { ...(key === undefined ? {} : { trustedPublicKey: Buffer.from(key, 'hex') }), ...(series === undefined ? {} : { series }) });
     const s = signed.statement;
     io.out(`signature    ok (key ${s.signingKey})`);
-    io.out(`signing key  ${check.trustedKey === true ? 'the trusted one' : 'NOT CHECKED (give --public-key from a verified attestation)'}`);
+    io.out(`signing key  ${check.trustedKey === true ? (check.handovers === 0 ? 'the trusted one' : `handed over from the trusted one (${check.handovers} rotation${check.handovers === 1 ? '' : 's'})`) : 'NOT CHECKED (give --public-key from a verified attestation)'}`);
     io.out(`series       ${check.series === true ? `hashes to the chain head (${s.chain.hours} hours)` : 'NOT CHECKED (give --series)'}`);
     if (values.older !== undefined && series !== undefined) {
       const older = parseStatement(readFileSync(values.older, 'utf8'));

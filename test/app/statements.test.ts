@@ -15,6 +15,7 @@ import { createCheckpointSigner, signText, StatementVerificationError } from '..
 import type { AccountKey, HourlyReturn } from '../../src/domain/types.js';
 import { createAccountStore } from '../../src/storage/create-account-store.js';
 import { createCheckpointStore } from '../../src/storage/checkpoint-store.js';
+import { StorageRejectedError } from '../../src/storage/errors.js';
 import { createConnectionRepository } from '../../src/storage/connections.js';
 import { noRows, sql } from '../../src/storage/pool.js';
 import { TEST_KEYRING } from '../../testkit/support/actor-harness.js';
@@ -70,7 +71,7 @@ test('a statement verifies: signature, attested key and the published series has
   t.false(JSON.stringify(s).includes('stmt-valid'), 'the statement names the pseudonym, not the account');
   t.is(s.statement.annualizedReturn, null, 'under a year: never annualized');
   t.true(s.statement.flaggedHourShare > 0);
-  t.deepEqual(verifyStatement(s, { trustedPublicKey: signer.publicKey, series: parseSeries(await publishedSeries(account)) }), { signature: true, trustedKey: true, series: true });
+  t.deepEqual(verifyStatement(s, { trustedPublicKey: signer.publicKey, series: parseSeries(await publishedSeries(account)) }), { signature: true, trustedKey: true, handovers: 0, series: true });
   // The next sync extends the chain: the newer statement's chain contains the older head.
   await publish(hours(48, 24));
   const later = await statement();
@@ -145,4 +146,65 @@ test('a statement signed by another key fails, and so does an edited statement',
   const edited: SignedStatement = { ...s, statement: { ...s.statement, timeWeightedReturn: s.statement.timeWeightedReturn + 0.1 } };
   t.throws(() => verifyStatement(edited, { trustedPublicKey: signer.publicKey }), { instanceOf: StatementVerificationError, message: /signature does not verify/u });
   t.throws(() => parseStatement('{"statement":{}}'), { instanceOf: StatementVerificationError });
+});
+
+test('after a rotation of the signing key the chain is handed over: rotate → sync → the statement verifies across the change', async (t) => {
+  const rootOne = randomBytes(32);
+  const before = await deriveEnclaveKeys({ currentId: 1, secrets: new Map([[1, rootOne]]) });
+  // The rotated deployment: root 2 current, root 1 still released (as ENCRYPTION_KEYS / the broker's resource keeps it).
+  const after = await deriveEnclaveKeys({ currentId: 2, secrets: new Map([[1, Buffer.from(rootOne)], [2, randomBytes(32)]]) });
+  t.false(before.statementSigning.publicKey.equals(after.statementSigning.publicKey), 'the rotation changed the signing key');
+  const account: AccountKey = { userUid: 'stmt-rotation', exchange: 'binance' };
+  await createConnectionRepository(db().pool).saveConnection(account, sealEnvelope(TEST_KEYRING, account, Buffer.from('{"apiKey":"k","secret":"s"}')));
+  const enclave = (keys: typeof before) => {
+    const signer = createCheckpointSigner(keys);
+    const store = createAccountStore(db().pool, { checkpoints: signer });
+    const issue = createStatementIssuer({ checkpoints: createCheckpointStore(db().pool), store, signer, codeMeasurement: 'unbuilt' });
+    return {
+      signer,
+      publish: (h: HourlyReturn[]) => store.saveAggregates(account, { hourlyReturns: h, snapshot: null, engineState: undefined, performance: null }),
+      statement: async () => parseStatement(JSON.stringify(await issue(account, null))),
+    };
+  };
+  const old = enclave(before);
+  await old.publish(hours(0, 24));
+  const first = await old.statement();
+  const rotated = enclave(after);
+  await rotated.publish(hours(24, 12));
+  const second = await rotated.statement();
+  t.is(second.statement.signingKey, after.statementSigning.publicKey.toString('hex'));
+  t.is(second.statement.account, first.statement.account, 'the chain keeps its pseudonym across the rotation');
+  t.is(second.statement.chain.hours, 36);
+  t.is(second.handovers?.length, 1);
+  t.is(second.handovers?.[0]?.handover.nextSigningKey, after.statementSigning.publicKey.toString('hex'));
+  const series = parseSeries(await publishedSeries(account));
+  // A verifier who attested the old enclave follows the hand-over to the new key; one who attested the new enclave trusts it directly.
+  t.deepEqual(verifyStatement(second, { trustedPublicKey: before.statementSigning.publicKey, series }), { signature: true, trustedKey: true, handovers: 1, series: true });
+  t.is(verifyStatement(second, { trustedPublicKey: after.statementSigning.publicKey, series }).handovers, 0);
+  t.true(chainExtends(first, second, series), 'the newer chain extends the one signed by the old key');
+  // A hand-over not signed by the trusted key, or a statement by a key nobody handed over to, is refused.
+  const stranger = await keysOf();
+  t.throws(() => verifyStatement(second, { trustedPublicKey: stranger.statementSigning.publicKey }), { instanceOf: StatementVerificationError });
+  const forged = { ...second, handovers: [{ ...second.handovers![0]!, handover: { ...second.handovers![0]!.handover, nextSigningKey: stranger.statementSigning.publicKey.toString('hex') } }] };
+  t.throws(() => verifyStatement(forged, { trustedPublicKey: before.statementSigning.publicKey }), { instanceOf: StatementVerificationError });
+  // The CLI follows the hand-over too.
+  const dir = mkdtempSync(join(tmpdir(), 'stmt-rotation-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 's.json'), JSON.stringify(second));
+  writeFileSync(join(dir, 'series.json'), await publishedSeries(account));
+  const out: string[] = [];
+  const code = runVerifyStatement([join(dir, 's.json'), '--series', join(dir, 'series.json'), '--public-key', before.statementSigning.publicKey.toString('hex')], { out: (l) => out.push(l), err: (l) => out.push(l) });
+  t.is(code, 0, out.join('\n'));
+  t.true(out.some((l) => l.includes('handed over from the trusted one (1 rotation)')));
+  // A later sync under the new key extends without another hand-over.
+  await rotated.publish(hours(36, 6));
+  t.is((await rotated.statement()).handovers?.length, 1);
+});
+
+test('a checkpoint signed by a key this deployment never held is still refused', async (t) => {
+  const { publish } = await setup('stmt-foreign');
+  await publish(hours(0, 6));
+  const foreign = await keysOf();
+  const store = createAccountStore(db().pool, { checkpoints: createCheckpointSigner(foreign) });
+  await t.throwsAsync(store.saveAggregates({ userUid: 'stmt-foreign', exchange: 'binance' }, { hourlyReturns: hours(6, 2), snapshot: null, engineState: undefined, performance: null }), { instanceOf: StorageRejectedError });
 });
