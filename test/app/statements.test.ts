@@ -6,6 +6,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runVerifyStatement } from '../../src/cli/verify-statement.js';
+import { verifyAttestedStatement } from '../../src/attestation/attested-statement.js';
+import { attestationReportData } from '../../src/attestation/binding.js';
+import { TEST_MEASUREMENT } from '../../testkit/attestation/synthetic-report.js';
+import { testAmdChain } from '../../testkit/attestation/test-amd-chain.js';
 import { createStatementIssuer } from '../../src/app/statements.js';
 import { PublishedRecordError } from '../../src/actors/errors.js';
 import { sealEnvelope } from '../../src/crypto/envelope.js';
@@ -208,3 +212,60 @@ test('a checkpoint signed by a key this deployment never held is still refused',
   const store = createAccountStore(db().pool, { checkpoints: createCheckpointSigner(foreign) });
   await t.throwsAsync(store.saveAggregates({ userUid: 'stmt-foreign', exchange: 'binance' }, { hourlyReturns: hours(6, 2), snapshot: null, engineState: undefined, performance: null }), { instanceOf: StorageRejectedError });
 });
+
+test('verify-statement checks the attestation itself: the report, its binding of the signing key and build, the release measurements, then signature and series', async (t) => {
+  const { keys, signer, account, publish, statement } = await setup('stmt-attested');
+  await publish(hours(0, 30));
+  const s = await statement();
+  const series = parseSeries(await publishedSeries(account));
+  const chain = await testAmdChain();
+  const nonce = randomBytes(32);
+  // What `enclave attest` returns for this enclave: REPORT_DATA binds the nonce, the intake key, no TLS, the (unbuilt) build and the signing key.
+  const reportFor = (signingKey: Buffer, fields: Partial<Parameters<typeof chain.report>[0]> = {}) => chain.report({
+    reportData: attestationReportData({ nonce, enclavePublicKey: keys.intake.publicKey, tlsCertificateFingerprint: null, buildHash: null, statementSigningKey: signingKey }), ...fields,
+  });
+  const evidence = (report: Buffer, pinnedBuildHash: string | null = null) => ({
+    report, nonce, enclavePublicKey: keys.intake.publicKey, tlsCertificateFingerprint: null,
+    policy: { measurements: [TEST_MEASUREMENT], hostData: Buffer.alloc(32, 0x33) },
+    endorsements: { ask: chain.ask, ark: chain.ark, vcek: chain.vcek, trustedArks: { Milan: [chain.ark.fingerprint256], Genoa: [chain.ark.fingerprint256], Turin: [chain.ark.fingerprint256] } },
+    pinnedBuildHash,
+  });
+  const good = verifyAttestedStatement(s, evidence(reportFor(signer.publicKey)), { series });
+  t.true(good.attestation.ok && good.trustedKey === true && good.series === true);
+  // Each failure is caught: a report binding another signing key, another launch measurement, a manifest pinning another build, an edited series.
+  const other = (await keysOf()).statementSigning.publicKey;
+  t.throws(() => verifyAttestedStatement(s, evidence(reportFor(other))), { instanceOf: StatementVerificationError, message: /report-data/u });
+  t.throws(() => verifyAttestedStatement(s, evidence(reportFor(signer.publicKey, { measurement: Buffer.alloc(48, 0x6b) }))), { instanceOf: StatementVerificationError, message: /measurement/u });
+  t.throws(() => verifyAttestedStatement(s, evidence(reportFor(signer.publicKey), 'ab'.repeat(32))), { instanceOf: StatementVerificationError, message: /another build/u });
+  const edited = series.map((h, i) => (i === 3 ? { ...h, return: h.return + 1e-9 } : h));
+  t.throws(() => verifyAttestedStatement(s, evidence(reportFor(signer.publicKey)), { series: edited }), { instanceOf: StatementVerificationError, message: /series/u });
+
+  // The CLI with the same evidence as files.
+  const dir = mkdtempSync(join(tmpdir(), 'stmt-attested-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, content: string | Buffer) => { writeFileSync(join(dir, name), content); return join(dir, name); };
+  const args = (report: Buffer, n: Buffer = nonce) => [
+    file('s.json', JSON.stringify(s)), '--series', file('series.json', seriesText(series)),
+    '--report', file('report.hex', report.toString('hex')), '--nonce', n.toString('hex'), '--intake-key', keys.intake.publicKey.toString('hex'), '--no-tls',
+    '--manifest', file('manifest.json', JSON.stringify({ schema: 'track-record-enclave/release-manifest/v1', version: 'test', measurements: [TEST_MEASUREMENT.toString('hex')], hostData: '33'.repeat(32), buildHash: null })),
+    '--vcek', file('vcek.pem', chain.vcek.toString()), '--cert-chain', file('chain.pem', `${chain.ask.toString()}${chain.ark.toString()}`),
+    '--trusted-ark-sha256', chain.ark.fingerprint256,
+  ];
+  const run = (argv: string[]) => {
+    const out: string[] = [];
+    return { code: runVerifyStatement(argv, { out: (l) => out.push(l), err: (l) => out.push(l) }), out };
+  };
+  const ok = run(args(reportFor(signer.publicKey)));
+  t.is(ok.code, 0, ok.out.join('\n'));
+  t.true(ok.out.some((l) => l.startsWith('attestation  ok')));
+  const stale = run(args(reportFor(signer.publicKey), randomBytes(32)));
+  t.is(stale.code, 1, 'a report for another nonce is refused');
+  t.true(stale.out.some((l) => l.includes('FAILED') && l.includes('report-data')));
+  const missing = run(args(reportFor(signer.publicKey)).filter((a) => a !== '--no-tls'));
+  t.is(missing.code, 2);
+});
+
+/** The series as the gateway serves it (JSON text of hour, return, flags). */
+function seriesText(series: readonly { hourStart: number; return: number; flags: number }[]): string {
+  return JSON.stringify(series.map((h) => ({ hourStartMs: h.hourStart, return: h.return, flags: h.flags })));
+}
