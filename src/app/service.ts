@@ -119,6 +119,19 @@ function enclaveTls(config: Config): TlsFiles | undefined {
   return { inMemory: { ca: readFileSync(config.TLS_CA_FILE), ...createSelfSignedCertificate({ names }) } };
 }
 
+/**
+ * The server certificate of the mTLS /metrics: the gRPC one (in enclave mode the in-memory
+ * certificate whose fingerprint the attestation report binds, so a scraper can pin it), else a
+ * fresh in-memory one.
+ */
+function metricsCertificate(tls: TlsFiles | undefined, config: Config): { readonly cert: Buffer; readonly key: Buffer } {
+  if (tls !== undefined && 'inMemory' in tls) return { cert: tls.inMemory.cert, key: tls.inMemory.key };
+  if (tls !== undefined) return { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) };
+  const names = [...new Set([config.METRICS_HOST ?? config.ENCLAVE_HOST, 'localhost'])];
+  const created = createSelfSignedCertificate({ names });
+  return { cert: Buffer.from(created.cert), key: Buffer.from(created.key) };
+}
+
 /** In-process callers only (benchmarks): replaces what configuration cannot express. */
 export interface ServiceOverrides {
   /** Builds an account's connector from its opened credential (default: the venue registry). */
@@ -255,6 +268,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     host: config.METRICS_HOST ?? config.ENCLAVE_HOST, port: config.METRICS_PORT,
     token: config.METRICS_TOKEN_FILE === undefined ? null : readMetricsToken(config.METRICS_TOKEN_FILE),
     anonymous: !config.ENCLAVE_MODE,
+    ...(config.METRICS_CLIENT_CA === undefined ? {} : { mtls: { clientCa: readFileSync(config.METRICS_CLIENT_CA), certificate: metricsCertificate(tls, config) } }),
   });
   const metricsAddress = metricsServer.address();
   const metricsPort = typeof metricsAddress === 'object' && metricsAddress !== null ? metricsAddress.port : config.METRICS_PORT;
