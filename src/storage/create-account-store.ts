@@ -429,13 +429,12 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
           });
         }
         // A clean hour has no `flags` key, exactly as the engine returns it.
-        return rows.map(({ flags, keyId, iv, tag, ciphertext, ...h }) => {
-          let hour: Omit<typeof h, never> = h;
-          if (ciphertext !== null && amounts !== undefined) {
-            const [equityEnd, netFlow] = amounts.open(key, 'hourly_amounts', h.hourStart, { keyId, iv, tag, ciphertext });
-            hour = { ...h, equityEnd, netFlow };
-          }
-          return flags === 0 ? hour : { ...hour, flags: maskToFlags(flags) };
+        return rows.map(({ flags, keyId, iv, tag, ciphertext, ...published }) => {
+          const withFlags = <H extends object>(hour: H) => (flags === 0 ? hour : { ...hour, flags: maskToFlags(flags) });
+          if (ciphertext === null || amounts === undefined) return withFlags(published);
+          // The exact amounts from their sealed box (the whole set was verified above).
+          const [equityEnd, netFlow] = amounts.open(key, 'hourly_amounts', published.hourStart, { keyId, iv, tag, ciphertext });
+          return withFlags({ ...published, equityEnd, netFlow });
         });
       }),
 
