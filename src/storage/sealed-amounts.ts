@@ -86,8 +86,6 @@ export interface SealedAmounts {
   loadHours(db: CommonQueryMethods, account: AccountKey): Promise<ExactHour[]>;
   /** Every exact snapshot of the account with `at` in [from, to), checked, oldest first. */
   loadSnapshots(db: CommonQueryMethods, account: AccountKey, fromMs?: EpochMs, toMs?: EpochMs): Promise<BalanceSnapshot[]>;
-  /** The record's write counter this process last saw committed (0: none). */
-  highWater(account: AccountKey): number;
   forget(account: AccountKey): void;
 }
 
@@ -313,7 +311,6 @@ export function createSealedAmounts(sealer: AccountSealer, options: { readonly a
         return { at: r.at, balance, equity };
       });
     },
-    highWater: (account) => highWater.get(accountId(account)) ?? 0,
     forget(account) {
       highWater.delete(accountId(account));
       prepared.delete(accountId(account));
