@@ -2,6 +2,9 @@
 // gauges (a per-account histogram makes a 10k-account scrape take ~0.5 s); the sync-duration
 // histogram is labelled by venue only. The account label is a keyed pseudonym in the service
 // (`exchange:user_uid` by default, for tests): never an amount, id or key. A cap bounds the number of labelled accounts; the rest count in the totals only.
+// No per-account fill count either (it would tell an account's trading activity, which the
+// `returns` and `equity` disclosure levels withhold): per account only whether a successful sync
+// found new data; the number of fills stored is one total over all accounts.
 //
 // The per-account families are registered as collectors over one map of plain numbers, with each
 // account's label set escaped once when it is tracked: 10,000 accounts × 5 series render in a
@@ -56,7 +59,8 @@ interface AccountSeries {
   state: ActorStateName;
   mailbox: () => number;
   readonly syncs: Record<SyncResultLabel, number>;
-  fills: number;
+  /** Successful syncs that stored something new, and ones that found nothing. */
+  readonly news: { yes: number; no: number };
   restarts: number;
   lastSuccess: number | null;
   lastDuration: number | null;
@@ -77,6 +81,7 @@ const SLOT_LAST_SUCCESS = 6;
 const SLOT_LAST_DURATION = 7;
 const SLOT_MAILBOX = 8;
 const SLOT_STATE = 9; // + state index (5)
+const SLOT_NO_NEWS = 14;
 
 /** A series name, built on first use: strings rebuilt per scrape cost more than their text. */
 function seriesName(s: AccountSeries, slot: number, build: () => string): string {
@@ -98,6 +103,7 @@ export class ActorMetrics {
   private totalsProbe: () => RuntimeTotals = () => ({ alive: 0, passivated: 0, failed: 0, parked: NO_PARKED });
   private readonly syncDuration: Histogram<'venue'>;
   private readonly venueSyncs: Counter<'venue' | 'result'>;
+  private readonly fillsIngested: Counter;
   private readonly venueFailures: Counter<'venue' | 'kind'>;
   private readonly tamper: Counter;
   private gateProbe: () => FullSyncGateUsage = () => ({ inUse: 0, capacity: 0 });
@@ -153,9 +159,11 @@ export class ActorMetrics {
         if (value > 0) out.push({ metricName: seriesName(s, SLOT_SYNCS + i, () => `${name}{${s.label},result="${result}"}`), labels: NO_LABELS, sharedLabels: NO_LABELS, value });
       });
     });
-    this.family(registry, 'enclave_account_fills_ingested_total', 'New fills stored, by account.', 'counter', (s, out, name) => {
-      if (s.syncs.ok > 0) out.push({ metricName: seriesName(s, SLOT_FILLS, () => `${name}{${s.label}}`), labels: NO_LABELS, sharedLabels: NO_LABELS, value: s.fills });
+    this.family(registry, 'enclave_account_syncs_new_data_total', 'Successful syncs by account, by whether they stored anything new (never how much).', 'counter', (s, out, name) => {
+      if (s.news.yes > 0) out.push({ metricName: seriesName(s, SLOT_FILLS, () => `${name}{${s.label},new_data="yes"}`), labels: NO_LABELS, sharedLabels: NO_LABELS, value: s.news.yes });
+      if (s.news.no > 0) out.push({ metricName: seriesName(s, SLOT_NO_NEWS, () => `${name}{${s.label},new_data="no"}`), labels: NO_LABELS, sharedLabels: NO_LABELS, value: s.news.no });
     });
+    this.fillsIngested = new Counter({ name: 'enclave_fills_ingested_total', help: 'New fills stored, over all accounts (no per-account count).', registers });
     this.family(registry, 'enclave_account_restarts_total', 'Account actor restarts after a crash.', 'counter', (s, out, name) => {
       if (s.restarts > 0) out.push({ metricName: seriesName(s, SLOT_RESTARTS, () => `${name}{${s.label}}`), labels: NO_LABELS, sharedLabels: NO_LABELS, value: s.restarts });
     });
@@ -240,7 +248,7 @@ export class ActorMetrics {
     }
     this.series.set(id, {
       label: `account="${escapeLabel(this.accountLabel(account))}"`, names: [], state: 'starting', mailbox,
-      syncs: { ok: 0, venue_error: 0, overloaded: 0, error: 0 }, fills: 0, restarts: 0, lastSuccess: null, lastDuration: null,
+      syncs: { ok: 0, venue_error: 0, overloaded: 0, error: 0 }, news: { yes: 0, no: 0 }, restarts: 0, lastSuccess: null, lastDuration: null,
     });
   }
 
@@ -269,13 +277,15 @@ export class ActorMetrics {
     // Label values use underscores like every other label here ('rate-limited' → 'rate_limited').
     if (venueFailure !== undefined) this.venueFailures.inc({ venue: account.exchange, kind: venueFailure.replace(/-/gu, '_') });
     if (result === 'ok') this.syncedSince.set(accountId(account), { venue: account.exchange, at: finishedAt });
+    if (result === 'ok' && fillsIngested > 0) this.fillsIngested.inc(fillsIngested);
     const s = this.series.get(accountId(account));
     if (s === undefined) return;
     s.syncs[result] += 1;
     s.lastDuration = durationMs / 1000;
     if (result === 'ok') {
       s.lastSuccess = finishedAt / 1000;
-      s.fills += fillsIngested;
+      if (fillsIngested > 0) s.news.yes += 1;
+      else s.news.no += 1;
     }
   }
 }

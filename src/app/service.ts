@@ -23,7 +23,9 @@ import { rootSecretsFromConfig, type Keyring } from '../crypto/keyring.js';
 import { deriveEnclaveKeys, parseReleasedSecrets, type EnclaveKeys, type RootSecrets } from '../crypto/key-hierarchy.js';
 import { createSelfSignedCertificate } from '../crypto/self-signed-certificate.js';
 import { measuredConfiguration } from '../config/measured-config.js';
-import { releaseKeys } from '../attestation/key-release.js';
+import { releaseKeys, type KeyReleaseOptions } from '../attestation/key-release.js';
+import { createRollbackAnchorClient } from '../attestation/rollback-anchor-client.js';
+import { createRollbackAnchors, type RollbackAnchors } from '../storage/rollback-anchors.js';
 import { openEnvelope, sealEnvelope } from '../crypto/envelope.js';
 import { createRegistrationChallenges } from '../crypto/registration-challenges.js';
 import { createSealedIntake } from './sealed-intake.js';
@@ -78,18 +80,30 @@ function developmentRootSecrets(config: Config, logger: Logger): RootSecrets {
  * The root secrets: released by the key broker to this guest's verified report when
  * KEY_BROKER_URL is set (always in enclave mode), else ENCRYPTION_KEY or the development file.
  */
-async function obtainRootSecrets(config: Config, logger: Logger): Promise<RootSecrets> {
-  if (config.KEY_BROKER_URL === undefined) {
-    return config.ENCRYPTION_KEY === undefined ? developmentRootSecrets(config, logger) : rootSecretsFromConfig(config);
-  }
+/** The broker channel's options (key release and rollback anchors); null without a broker. */
+function brokerChannel(config: Config): Omit<KeyReleaseOptions, 'resourcePath'> | null {
+  if (config.KEY_BROKER_URL === undefined) return null;
   const gatewayCa = config.TLS_CA_FILE === undefined ? null : readFileSync(config.TLS_CA_FILE);
-  const release = await releaseKeys({
+  return {
     brokerUrl: config.KEY_BROKER_URL,
     ...(config.KEY_BROKER_CERT_SHA256 === undefined ? {} : { brokerCertSha256: config.KEY_BROKER_CERT_SHA256 }),
-    resourcePath: config.KEY_BROKER_RESOURCE,
     tsm: { root: config.TSM_REPORT_ROOT },
     expectedHostData: measuredConfiguration(config, gatewayCa).hostData,
-  });
+  };
+}
+
+/**
+ * How often the rollback anchors that moved are pushed to the broker (one request for all
+ * accounts). A rollback to a state inside the last interval before a crash is not caught.
+ */
+const ANCHOR_FLUSH_MS = 30_000;
+
+async function obtainRootSecrets(config: Config, logger: Logger): Promise<RootSecrets> {
+  const channel = brokerChannel(config);
+  if (channel === null) {
+    return config.ENCRYPTION_KEY === undefined ? developmentRootSecrets(config, logger) : rootSecretsFromConfig(config);
+  }
+  const release = await releaseKeys({ ...channel, resourcePath: config.KEY_BROKER_RESOURCE });
   try {
     logger.info({ measurement: release.report.measurement.toString('hex') }, 'root secrets released by the key broker');
     return parseReleasedSecrets(release.resource);
@@ -103,6 +117,19 @@ function enclaveTls(config: Config): TlsFiles | undefined {
   if (!config.ENCLAVE_MODE || config.TLS_CA_FILE === undefined) return tlsFilesFromConfig(config);
   const names = [...new Set([config.ENCLAVE_HOST, 'localhost'])];
   return { inMemory: { ca: readFileSync(config.TLS_CA_FILE), ...createSelfSignedCertificate({ names }) } };
+}
+
+/**
+ * The server certificate of the mTLS /metrics: the gRPC one (in enclave mode the in-memory
+ * certificate whose fingerprint the attestation report binds, so a scraper can pin it), else a
+ * fresh in-memory one.
+ */
+function metricsCertificate(tls: TlsFiles | undefined, config: Config): { readonly cert: Buffer; readonly key: Buffer } {
+  if (tls !== undefined && 'inMemory' in tls) return { cert: tls.inMemory.cert, key: tls.inMemory.key };
+  if (tls !== undefined) return { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) };
+  const names = [...new Set([config.METRICS_HOST ?? config.ENCLAVE_HOST, 'localhost'])];
+  const created = createSelfSignedCertificate({ names });
+  return { cert: Buffer.from(created.cert), key: Buffer.from(created.key) };
 }
 
 /** In-process callers only (benchmarks): replaces what configuration cannot express. */
@@ -128,11 +155,33 @@ export async function startService(config: Config, logger: Logger, overrides: Se
   const signer = createCheckpointSigner(keys);
   // Scale-out (issue 18): a new instance id at every start; the lease book fences every write.
   const leases = createLeaseBook(randomUUID(), config.SHARD_COUNT);
+  // Whole-account rollback (docs/sealed-storage.md): with a key broker, the sealed records' write
+  // counters are anchored there, fetched now (before any account loads) and pushed in batches.
+  const anchorChannel = brokerChannel(config);
+  const anchorClient = anchorChannel === null ? null : createRollbackAnchorClient(anchorChannel);
+  let anchors: RollbackAnchors | undefined;
+  if (anchorClient !== null) {
+    anchors = createRollbackAnchors(keys.pseudonymKey);
+    anchors.load(await anchorClient.fetch());
+  }
+  const flushAnchors = async (): Promise<void> => {
+    if (anchorClient === null || anchors === undefined) return;
+    const change = anchors.take();
+    try {
+      await anchorClient.push(change);
+    } catch (error) {
+      anchors.restore(change);
+      logger.warn({ err: error instanceof Error ? error.name : 'error' }, 'rollback anchors not pushed; retried at the next flush');
+    }
+  };
+  const anchorTimer = anchorClient === null ? undefined : setInterval(() => { void flushAnchors(); }, ANCHOR_FLUSH_MS);
+  anchorTimer?.unref();
   // Private rows are sealed under per-account data keys derived from the released secret.
   const storage = await openStorage(config, logger, {
     accountKeys: { currentId: keyring.current.id, accountDataKey: (account, id) => keys.accountDataKey(account, id) },
     fence: leases,
     checkpoints: signer,
+    ...(anchors === undefined ? {} : { anchors }),
   });
   const schedules = createScheduleRepository(storage.pool);
   const pool: AggregationPool = createAggregationPool({ threads: config.POOL_THREADS });
@@ -220,6 +269,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     host: config.METRICS_HOST ?? config.ENCLAVE_HOST, port: config.METRICS_PORT,
     token: config.METRICS_TOKEN_FILE === undefined ? null : readMetricsToken(config.METRICS_TOKEN_FILE),
     anonymous: !config.ENCLAVE_MODE,
+    ...(config.METRICS_CLIENT_CA === undefined ? {} : { mtls: { clientCa: readFileSync(config.METRICS_CLIENT_CA), certificate: metricsCertificate(tls, config) } }),
   });
   const metricsAddress = metricsServer.address();
   const metricsPort = typeof metricsAddress === 'object' && metricsAddress !== null ? metricsAddress.port : config.METRICS_PORT;
@@ -241,6 +291,9 @@ export async function startService(config: Config, logger: Logger, overrides: Se
         await Promise.all([grpc.close(config.SHUTDOWN_GRACE_MS), runtime.shutdown()]);
         // Drained: hand the shards back at once instead of letting them expire.
         await keeper.stop();
+        // The last counters written before the stop: anchored before the process goes.
+        clearInterval(anchorTimer);
+        await flushAnchors();
         metricsServer.closeAllConnections();
         metricsServer.close();
         await pool.close();

@@ -6,8 +6,8 @@ import { AccountNotFoundError, PublishedRecordError } from '../actors/errors.js'
 import { computePerformanceStats } from '../domain/performance.js';
 import { maskToFlags } from '../domain/hour-flags.js';
 import { accountId, type AccountKey, type HourlyReturn } from '../domain/types.js';
-import { chainGenesis, extendChain, type CheckpointSigner } from '../crypto/track-record.js';
-import { STATEMENT_FORMAT_VERSION, statementText, type SignedStatement, type StatementBodyV2, type StatementDerivatives } from '../crypto/statement.js';
+import { chainGenesis, extendChain, STATEMENT_VERSION, type CheckpointSigner } from '../crypto/track-record.js';
+import { STATEMENT_FORMAT_VERSION, statementText, type SignedHandover, type SignedStatement, type StatementBodyV2, type StatementDerivatives } from '../crypto/statement.js';
 import { parseEngineEnvelope } from '../actors/sync-activity.js';
 import { checkpointSignedBy, type CheckpointStore } from '../storage/checkpoint-store.js';
 import type { AccountStore } from '../storage/account-store.js';
@@ -68,7 +68,18 @@ export function createStatementIssuer(deps: StatementDeps): (account: AccountKey
       derivatives: await derivativesOf(deps.store, account),
     };
     const signature = await deps.signer.sign(statementText(statement));
-    return { statement, signature: signature.toString('base64') };
+    // Rotations of the signing key on this chain: the hand-overs lead a verifier who trusts an
+    // earlier key (from an earlier attestation) to this one (docs/statements.md "Key rotation").
+    const handovers = (await deps.checkpoints.handovers(account))
+      .filter((h) => h.account === checkpoint.account && h.hours <= checkpoint.hours && h.nextPublicKey !== null)
+      .map((h): SignedHandover => ({
+        handover: {
+          v: STATEMENT_VERSION, type: 'track-record-key-handover', account: h.account, hours: h.hours, lastHourMs: h.lastHourMs, head: h.head,
+          signedAtMs: h.signedAtMs, nextSigningKey: h.nextPublicKey!.toString('hex'),
+        },
+        signature: h.signature.toString('base64'),
+      }));
+    return { statement, signature: signature.toString('base64'), ...(handovers.length === 0 ? {} : { handovers }) };
   };
 }
 

@@ -61,7 +61,8 @@ interface HttpReply {
 
 const normalize = (fingerprint: string): string => fingerprint.replaceAll(':', '').toLowerCase();
 
-function send(url: URL, method: 'GET' | 'POST', body: unknown, cookie: string | null, options: KeyReleaseOptions): Promise<HttpReply> {
+/** One request to the broker over the pinned channel (also the rollback-anchor client's). */
+export function send(url: URL, method: 'GET' | 'POST', body: unknown, cookie: string | null, options: Pick<KeyReleaseOptions, 'brokerCertSha256' | 'timeoutMs'>, maxBytes = 1024 * 1024): Promise<HttpReply> {
   const https = url.protocol === 'https:';
   if (https && options.brokerCertSha256 === undefined) return Promise.reject(new KeyReleaseError('an https broker needs a pinned certificate fingerprint'));
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
@@ -82,7 +83,7 @@ function send(url: URL, method: 'GET' | 'POST', body: unknown, cookie: string | 
       let size = 0;
       response.on('data', (chunk: Buffer) => {
         size += chunk.length;
-        if (size > 1024 * 1024) response.destroy(new KeyReleaseError('the broker reply is too large'));
+        if (size > maxBytes) response.destroy(new KeyReleaseError('the broker reply is too large'));
         else chunks.push(chunk);
       });
       response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }));
@@ -97,7 +98,7 @@ function send(url: URL, method: 'GET' | 'POST', body: unknown, cookie: string | 
   });
 }
 
-function parseJson(reply: HttpReply, step: string): unknown {
+export function parseJson(reply: HttpReply, step: string): unknown {
   if (reply.status !== 200) throw new KeyReleaseError(`the broker refused ${step} (HTTP ${reply.status})`);
   try {
     return JSON.parse(reply.body.toString('utf8'));
@@ -114,8 +115,16 @@ function sessionCookie(reply: HttpReply): string {
   throw new KeyReleaseError(`the broker set no ${KBS_SESSION_COOKIE} cookie`);
 }
 
-/** Runs the whole exchange. Throws KeyReleaseError (or the attestation device's error). */
-export async function releaseKeys(options: KeyReleaseOptions): Promise<KeyRelease> {
+/** A broker session that passed attestation: its cookie, and the ephemeral key resources are sealed to. */
+export interface AttestedSession {
+  readonly base: URL;
+  readonly cookie: string;
+  readonly privateKey: KeyObject;
+  readonly report: SnpReport;
+}
+
+/** Steps 1–4 and the attestation: a session the broker trusts. Throws KeyReleaseError (or the device's error). */
+export async function attestSession(options: Omit<KeyReleaseOptions, 'resourcePath'>): Promise<AttestedSession> {
   const base = new URL(options.brokerUrl.endsWith('/') ? options.brokerUrl : `${options.brokerUrl}/`);
   const { publicKey, privateKey } = (await promisify(generateKeyPair)('rsa', { modulusLength: 3072 })) as { publicKey: KeyObject; privateKey: KeyObject };
   const teePubkey = teePublicKeyOf(publicKey);
@@ -154,7 +163,12 @@ export async function releaseKeys(options: KeyReleaseOptions): Promise<KeyReleas
     'tee-evidence': { primary_evidence: { attestation_report: trusteeSnpReport(report.raw), cert_chain: null }, additional_evidence: '' },
   };
   parseJson(await send(new URL('kbs/v0/attest', base), 'POST', attestation, cookie, options), 'the attestation');
+  return { base, cookie, privateKey, report };
+}
 
+/** Runs the whole exchange. Throws KeyReleaseError (or the attestation device's error). */
+export async function releaseKeys(options: KeyReleaseOptions): Promise<KeyRelease> {
+  const { base, cookie, privateKey, report } = await attestSession(options);
   const resourceReply = await send(new URL(`kbs/v0/resource/${options.resourcePath}`, base), 'GET', undefined, cookie, options);
   const jwe = jweSchema.safeParse(parseJson(resourceReply, 'the resource request'));
   if (!jwe.success) throw new KeyReleaseError('the resource response is not a JWE');

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // enclave-broker: the development key broker and its helpers.
-//   serve --policy FILE [--host H] [--port P] [--tls-cert PEM --tls-key PEM | --self-signed]
-//       runs the broker (Trustee KBS endpoints); prints its URL and certificate fingerprint
+//   serve --policy FILE [--host H] [--port P] [--tls-cert PEM --tls-key PEM | --self-signed] [--anchors FILE]
+//       runs the broker (Trustee KBS endpoints); prints its URL and certificate fingerprint;
+//       --anchors keeps the rollback anchors in FILE (docs/sealed-storage.md)
 //   host-data
 //       the HOST_DATA (hex) of the configuration in this environment (same variables as the
 //       service): launch the VM with it and put it in the broker policy
@@ -23,7 +24,7 @@ import { BrokerError } from './errors.js';
 import { loadBrokerPolicy } from './policy.js';
 import { startKeyBroker } from './server.js';
 
-export const USAGE = `usage: enclave-broker serve --policy FILE [--host H] [--port P] [--tls-cert PEM --tls-key PEM | --self-signed]
+export const USAGE = `usage: enclave-broker serve --policy FILE [--host H] [--port P] [--tls-cert PEM --tls-key PEM | --self-signed] [--anchors FILE]
        enclave-broker host-data        (reads the service's environment variables)
        enclave-broker new-secret --out FILE`;
 
@@ -86,6 +87,7 @@ async function serve(argv: readonly string[], io: BrokerCliIo): Promise<void> {
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'self-signed': { type: 'boolean' },
+      anchors: { type: 'string' },
     },
   });
   if (values.policy === undefined) throw new UsageError('--policy is required');
@@ -101,6 +103,7 @@ async function serve(argv: readonly string[], io: BrokerCliIo): Promise<void> {
     port: Number(values.port),
     logger: createLogger(io.env.LOG_LEVEL ?? 'info'),
     ...(tls === undefined ? {} : { tls }),
+    ...(values.anchors === undefined ? {} : { anchorFile: values.anchors }),
   });
   io.out(`enclave-broker listening on ${broker.url}${broker.certSha256 === null ? ' (plain HTTP: development only)' : `\nKEY_BROKER_CERT_SHA256=${broker.certSha256}`}`);
   const stop = (): void => void broker.close().then(() => process.exit(0));

@@ -7,8 +7,15 @@
 // /attest consumes the nonce whatever the outcome (one report per challenge); a session that
 // passed may fetch resources until it expires. Replies to refused requests say only which step
 // failed; the failed checks go to the broker's own log.
+//
+// Rollback anchors (docs/sealed-storage.md "Whole-account rollback"): an attested session may also
+// read and raise monotonic counters (GET / POST /kbs/v0/anchors), one per opaque label (the enclave
+// sends HMAC pseudonyms). A raise never lowers a counter; only an attested enclave may reset one
+// (an account it removed). With `anchorFile` they survive a broker restart (written atomically).
 import { createPublicKey, createSign, generateKeyPairSync, randomBytes, randomUUID, X509Certificate, type KeyObject } from 'node:crypto';
 import { once } from 'node:events';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { z } from 'zod';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -35,6 +42,8 @@ export interface KeyBrokerOptions {
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
   readonly logger?: Logger;
   readonly sessionTtlMs?: number;
+  /** Where the rollback anchors are kept (JSON, label → counter); in memory only without it. */
+  readonly anchorFile?: string;
 }
 
 export interface RunningKeyBroker {
@@ -54,14 +63,25 @@ interface Session {
 }
 
 const MAX_BODY = 64 * 1024;
+/** An anchor push carries every account whose record moved since the last one (~80 bytes each). */
+const MAX_ANCHOR_BODY = 16 * 1024 * 1024;
+const anchorLabel = z.string().regex(/^[0-9a-f]{64}$/u);
+const anchorValue = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const anchorPushSchema = z.object({ reset: z.array(anchorLabel), raise: z.record(anchorLabel, anchorValue) }).strict();
+const anchorFileSchema = z.record(anchorLabel, anchorValue);
 
-function readBody(request: IncomingMessage): Promise<Buffer | null> {
+function loadAnchors(file: string | undefined): Map<string, number> {
+  if (file === undefined || !existsSync(file)) return new Map();
+  return new Map(Object.entries(anchorFileSchema.parse(JSON.parse(readFileSync(file, 'utf8')))));
+}
+
+function readBody(request: IncomingMessage, limit = MAX_BODY): Promise<Buffer | null> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     request.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY) {
+      if (size > limit) {
         resolve(null);
         request.destroy();
       } else chunks.push(chunk);
@@ -102,6 +122,13 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<Running
   // Signs the attestation token (ES256), as Trustee signs its EAR/JWT token; nothing relies on it here.
   const tokenKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
   let released = 0;
+  const anchors = loadAnchors(options.anchorFile);
+  const saveAnchors = (): void => {
+    if (options.anchorFile === undefined) return;
+    const temporary = `${options.anchorFile}.tmp`;
+    writeFileSync(temporary, JSON.stringify(Object.fromEntries(anchors)));
+    renameSync(temporary, options.anchorFile);
+  };
 
   const liveSession = (request: IncomingMessage): Session | null => {
     const id = cookieOf(request);
@@ -161,6 +188,19 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<Running
         logger?.warn({ failed: error.failed.map((check) => check.name) }, 'broker: attestation refused');
         return refuse(response, 401, 'AttestationFailed', `the evidence does not satisfy the policy (${error.failed.map((check) => check.name).join(', ')})`);
       }
+    }
+
+    if (url.pathname === '/kbs/v0/anchors' && (request.method === 'GET' || request.method === 'POST')) {
+      const session = liveSession(request);
+      if (session === null || session.teeKey === null) return refuse(response, 401, 'UnAuthenticatedCookie', 'attest first');
+      if (request.method === 'GET') return reply(response, 200, { anchors: Object.fromEntries(anchors) });
+      const parsed = anchorPushSchema.safeParse(parseJsonBody(await readBody(request, MAX_ANCHOR_BODY)));
+      if (!parsed.success) return refuse(response, 400, 'InvalidRequest', 'the body is not an anchor push');
+      for (const label of parsed.data.reset) anchors.delete(label);
+      // Monotonic: a raise below the kept counter changes nothing.
+      for (const [label, value] of Object.entries(parsed.data.raise)) if ((anchors.get(label) ?? 0) < value) anchors.set(label, value);
+      saveAnchors();
+      return reply(response, 200, { anchors: anchors.size });
     }
 
     const resource = /^\/kbs\/v0\/resource\/([^/]+\/[^/]+\/[^/]+)$/u.exec(url.pathname);

@@ -63,7 +63,7 @@ export const USAGE = `usage: enclave <command> [options]
   whois <label>                             the account behind a metrics label (acct_…)
   statement <user> <exchange> [--from ISO --to ISO] [--out FILE]
                                             a signed track-record statement (default: the whole record)
-  verify-statement FILE [--series FILE] [--public-key HEX] [--older FILE]
+  verify-statement FILE [--series FILE] [--public-key HEX] [--older FILE] [--report FILE --nonce HEX --intake-key K --manifest FILE --vcek FILE --cert-chain FILE …]
                                             check a statement offline (see: enclave verify-statement --help)
 options: --target HOST:PORT (or ENCLAVE_TARGET; default 127.0.0.1:50051)
          --ca FILE --cert FILE --key FILE   mTLS client credentials (enclave mode)`;

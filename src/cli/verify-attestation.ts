@@ -29,16 +29,16 @@ export interface CliIo {
   readonly err: (line: string) => void;
 }
 
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
-function decodeBytes(text: string, what: string): Buffer {
+export function decodeBytes(text: string, what: string): Buffer {
   const trimmed = text.trim();
   if (/^(0x)?[0-9a-fA-F]+$/u.test(trimmed) && trimmed.replace(/^0x/u, '').length % 2 === 0) return Buffer.from(trimmed.replace(/^0x/u, ''), 'hex');
   if (/^[A-Za-z0-9+/_-]+={0,2}$/u.test(trimmed)) return Buffer.from(trimmed, trimmed.includes('-') || trimmed.includes('_') ? 'base64url' : 'base64');
   throw new UsageError(`${what} is neither hex nor base64`);
 }
 
-function readReport(file: string): Buffer {
+export function readReport(file: string): Buffer {
   const bytes = readFileSync(file);
   if (bytes.length === SNP_REPORT_SIZE) return bytes;
   return decodeBytes(bytes.toString('utf8'), '--report file');

@@ -36,6 +36,11 @@ const schema = z.object({
    * /metrics answers 401 to everyone in enclave mode, and serves anonymously outside it (development).
    */
   METRICS_TOKEN_FILE: z.string().min(1).optional(),
+  /**
+   * The ops CA (PEM file): /metrics then speaks HTTPS and also accepts a scrape presenting a client
+   * certificate this CA issued (mTLS), beside the bearer token when METRICS_TOKEN_FILE is set.
+   */
+  METRICS_CLIENT_CA: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** How often each account syncs by itself (ms); 0 disables the schedule. */
   SYNC_INTERVAL_MS: z.coerce.number().int().min(0).default(3_600_000),

@@ -122,6 +122,11 @@ export interface EnclaveKeys {
   /** The current intake key and, by key id, the older ones (IntakeKey for openSealedCredential). */
   readonly intake: IntakeKeyPair & Required<Pick<IntakeKey, 'previousKey'>>;
   readonly statementSigning: StatementSigningKey;
+  /**
+   * The statement-signing keys of the older roots still released (by hex public key): they sign the
+   * hand-over of an account's chain to the current key after a rotation (docs/statements.md).
+   */
+  readonly previousStatementSigning: ReadonlyMap<string, StatementSigningKey>;
   /** The AES-256 data key of one account under root `id` (default: current). */
   accountDataKey(account: AccountKey, id?: number): KeyObject;
   /** HMAC-SHA-256 key of account pseudonyms (stable per deployment: from the current root). */
@@ -150,6 +155,14 @@ export async function deriveEnclaveKeys(root: RootSecrets): Promise<EnclaveKeys>
   const signingSeed = derive(current, LABEL.signing, `ed25519 key ${root.currentId}`);
   const statementSigning = await ed25519FromSeed(signingSeed);
   signingSeed.fill(0);
+  const previousStatementSigning = new Map<string, StatementSigningKey>();
+  for (const [id, secret] of root.secrets) {
+    if (id === root.currentId) continue;
+    const seed = derive(secret, LABEL.signing, `ed25519 key ${id}`);
+    const key = await ed25519FromSeed(seed);
+    seed.fill(0);
+    previousStatementSigning.set(key.publicKey.toString('hex'), key);
+  }
 
   // Kept as KeyObjects (not readable Buffers) to derive account keys on demand.
   const accountRoots = new Map<number, KeyObject>();
@@ -166,6 +179,7 @@ export async function deriveEnclaveKeys(root: RootSecrets): Promise<EnclaveKeys>
     pseudonymKey,
     intake: { ...currentIntake, previousKey: (keyId) => intakeById.get(Buffer.from(keyId).toString('hex'))?.recipientKey },
     statementSigning,
+    previousStatementSigning,
     accountDataKey(account, id = root.currentId) {
       const accountRoot = accountRoots.get(id);
       if (accountRoot === undefined) throw new KeyNotFoundError(id);

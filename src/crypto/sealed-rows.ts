@@ -49,15 +49,22 @@ export interface SealedAddress {
   readonly account: AccountKey;
   readonly table: string;
   readonly seq: number;
+  /**
+   * The row's own key where a table has one box per row (the sealed amounts: the hour or the
+   * snapshot time, as decimal epoch ms). Appended to the AAD as lp(row); absent for pages and records.
+   */
+  readonly row?: string;
 }
 
 
-/** AAD = "tre-sealed" ‖ u8 version ‖ u8 keyId ‖ lp(user_uid) ‖ lp(exchange) ‖ lp(table) ‖ u32be seq. */
+/** AAD = "tre-sealed" ‖ u8 version ‖ u8 keyId ‖ lp(user_uid) ‖ lp(exchange) ‖ lp(table) ‖ u32be seq [‖ lp(row)]. */
 export function sealedAad(address: SealedAddress, keyId: number): Buffer {
   const head = Buffer.from([SEALED_FORMAT_VERSION, keyId]);
   const seq = Buffer.alloc(4);
   seq.writeUInt32BE(address.seq, 0);
-  return Buffer.concat([AAD_MAGIC, head, lengthPrefixed(address.account.userUid), lengthPrefixed(address.account.exchange), lengthPrefixed(address.table), seq]);
+  const parts = [AAD_MAGIC, head, lengthPrefixed(address.account.userUid), lengthPrefixed(address.account.exchange), lengthPrefixed(address.table), seq];
+  if (address.row !== undefined) parts.push(lengthPrefixed(address.row));
+  return Buffer.concat(parts);
 }
 
 /** chain' = SHA-256(label ‖ chain ‖ u32be seq ‖ tag): binds every page's tag, in order. */

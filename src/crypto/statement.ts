@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { canonicalJson, type Canonical } from '../domain/canonical-json.js';
 import type { EpochMs } from '../domain/types.js';
-import { chainGenesis, extendChain, StatementVerificationError, verifyText, type ChainedHour } from './track-record.js';
+import { chainGenesis, extendChain, handoverDocument, STATEMENT_VERSION, StatementVerificationError, verifyText, type ChainedHour, type KeyHandover } from './track-record.js';
 
 /**
  * The statement format issued now: 2 adds `derivatives`. Version 1 statements (issued before)
@@ -62,6 +62,19 @@ export interface SignedStatement {
   readonly statement: StatementBody;
   /** Base64 Ed25519 signature over canonicalJson(statement). */
   readonly signature: string;
+  /**
+   * Present when the account's chain was handed over from earlier signing keys (rotations), oldest
+   * first: each signed by the key before it, naming the next. Not covered by `signature`: each
+   * hand-over carries its own.
+   */
+  readonly handovers?: readonly SignedHandover[];
+}
+
+/** A key hand-over as published: the document (track-record.ts handoverDocument) and the previous key's signature. */
+export interface SignedHandover {
+  readonly handover: KeyHandover & { readonly v: typeof STATEMENT_VERSION; readonly type: 'track-record-key-handover' };
+  /** Base64 Ed25519 signature by the previous key over canonicalJson(handover). */
+  readonly signature: string;
 }
 
 const finite = z.number().finite();
@@ -92,7 +105,21 @@ const bodyV2Schema = bodyV1Schema.extend({
     coverageStartMs: z.number().int().nullable(), computedUntilMs: z.number().int(),
   }).strict().nullable(),
 }).strict();
-const signedSchema = z.object({ statement: z.discriminatedUnion('v', [bodyV1Schema, bodyV2Schema]), signature: z.string().regex(/^[A-Za-z0-9+/]{86}==$/u) }).strict();
+const signatureText = z.string().regex(/^[A-Za-z0-9+/]{86}==$/u);
+const handoverSchema = z.object({
+  handover: z.object({
+    v: z.literal(STATEMENT_VERSION),
+    type: z.literal('track-record-key-handover'),
+    account: z.string().regex(/^acct_[0-9a-f]{32}$/u),
+    hours: z.number().int().positive(),
+    lastHourMs: z.number().int(),
+    head: z.string().regex(/^[0-9a-f]{64}$/u),
+    signedAtMs: z.number().int(),
+    nextSigningKey: z.string().regex(/^[0-9a-f]{64}$/u),
+  }).strict(),
+  signature: signatureText,
+}).strict();
+const signedSchema = z.object({ statement: z.discriminatedUnion('v', [bodyV1Schema, bodyV2Schema]), signature: signatureText, handovers: z.array(handoverSchema).optional() }).strict();
 const seriesSchema = z.array(z.object({ hourStartMs: z.number().int(), return: z.number(), flags: z.number().int().nonnegative() }).strict());
 
 export function statementText(body: StatementBody): string {
@@ -128,8 +155,10 @@ export function parseSeries(text: string): ChainedHour[] {
 export interface StatementCheck {
   /** The statement's signature verifies under its signing key. */
   readonly signature: true;
-  /** The signing key is the one the caller trusts (from an attested identity or a pin); null when none was given. */
+  /** The signing key is the one the caller trusts (from an attested identity or a pin), directly or through the hand-overs; null when none was given. */
   readonly trustedKey: boolean | null;
+  /** Hand-overs followed from the trusted key to the signing key (0: signed by the trusted key itself). */
+  readonly handovers: number;
   /** The published series hashes to the chain head; null when no series was given. */
   readonly series: boolean | null;
 }
@@ -145,8 +174,21 @@ export function verifyStatement(signed: SignedStatement, options: { readonly tru
   const key = Buffer.from(statement.signingKey, 'hex');
   if (!verifyText(key, statementText(statement), Buffer.from(signed.signature, 'base64'))) throw new StatementVerificationError('the signature does not verify under the statement\'s signing key');
   let trustedKey: boolean | null = null;
+  let followed = 0;
   if (options.trustedPublicKey !== undefined) {
-    if (!Buffer.from(options.trustedPublicKey).equals(key)) throw new StatementVerificationError('the statement was signed by another key than the attested one');
+    // The trusted key signed the statement, or handed the chain over (possibly in steps) to the key that did.
+    let current = Buffer.from(options.trustedPublicKey);
+    for (const h of signed.handovers ?? []) {
+      if (current.equals(key)) break;
+      if (h.handover.account !== statement.account) throw new StatementVerificationError('a key hand-over names another account');
+      if (!verifyText(current, canonicalJson(handoverDocument(h.handover)), Buffer.from(h.signature, 'base64'))) {
+        throw new StatementVerificationError('a key hand-over is not signed by the key it hands over from');
+      }
+      if (h.handover.hours > statement.chain.hours) throw new StatementVerificationError('a key hand-over lies beyond the statement\'s chain');
+      current = Buffer.from(h.handover.nextSigningKey, 'hex');
+      followed += 1;
+    }
+    if (!current.equals(key)) throw new StatementVerificationError('the statement was signed by another key than the attested one');
     trustedKey = true;
   }
   let series: boolean | null = null;
@@ -157,9 +199,16 @@ export function verifyStatement(signed: SignedStatement, options: { readonly tru
     if (head !== statement.chain.head || covered.at(-1)?.hourStart !== statement.chain.lastHourMs) {
       throw new StatementVerificationError('the published series does not hash to the signed chain head: it was changed after the statement was signed');
     }
+    // Each hand-over's head is the chain's head at that point: the chain did not restart at the rotation.
+    for (const h of signed.handovers ?? []) {
+      const prefix = covered.slice(0, h.handover.hours);
+      if (extendChain(chainGenesis(statement.account), prefix).toString('hex') !== h.handover.head || prefix.at(-1)?.hourStart !== h.handover.lastHourMs) {
+        throw new StatementVerificationError('a key hand-over\'s head is not on the published chain: the record was rewritten at the rotation');
+      }
+    }
     series = true;
   }
-  return { signature: true, trustedKey, series };
+  return { signature: true, trustedKey, handovers: followed, series };
 }
 
 /**

@@ -7,6 +7,7 @@
 //   leaf(h)    = "track-record-hour/v1" ‖ 0x00 ‖ u64be(hour_start_ms) ‖ f64be(return) ‖ u32be(flags mask)
 //   head_i     = SHA-256(head_{i-1} ‖ leaf(h_i)), head_0 = genesis
 //   checkpoint = Ed25519 over canonical JSON {"v":1,"type":"track-record-checkpoint","account":…,"hours":n,"lastHourMs":…,"head":hex,"signedAtMs":…}
+//   hand-over  = Ed25519 by the previous key over {"v":1,"type":"track-record-key-handover", the checkpoint's members…, "nextSigningKey":hex}
 //   statement  = {"statement": {…, "v": 2}, "signature": base64(Ed25519(canonical JSON of "statement"))} (statement.ts; v 1 still verifies)
 import { createHash, createHmac, createPublicKey, verify as verifySignature, webcrypto, type KeyObject } from 'node:crypto';
 import type { Canonical } from '../domain/canonical-json.js';
@@ -75,6 +76,19 @@ export function checkpointDocument(c: Checkpoint): Canonical {
   return { v: STATEMENT_VERSION, type: 'track-record-checkpoint', account: c.account, hours: c.hours, lastHourMs: c.lastHourMs, head: c.head, signedAtMs: c.signedAtMs };
 }
 
+/**
+ * A key hand-over: after a rotation of the statement-signing key, the previous key signs that the
+ * chain at `head` (after `hours` hours) continues under `nextSigningKey` (hex raw Ed25519). A
+ * verifier who trusts the previous key (attested before) thereby trusts the next one for this chain.
+ */
+export interface KeyHandover extends Checkpoint {
+  readonly nextSigningKey: string;
+}
+
+export function handoverDocument(h: KeyHandover): Canonical {
+  return { v: STATEMENT_VERSION, type: 'track-record-key-handover', account: h.account, hours: h.hours, lastHourMs: h.lastHourMs, head: h.head, signedAtMs: h.signedAtMs, nextSigningKey: h.nextSigningKey };
+}
+
 /** Signs text with the enclave's (non-extractable) Ed25519 key. */
 export async function signText(privateKey: webcrypto.CryptoKey, text: string): Promise<Buffer> {
   return Buffer.from(await webcrypto.subtle.sign({ name: 'Ed25519' }, privateKey, Buffer.from(text, 'utf8')));
@@ -99,14 +113,22 @@ export interface CheckpointSigner {
   readonly publicKey: Buffer;
   pseudonym(account: AccountKey): string;
   sign(text: string): Promise<Buffer>;
+  /** Signs with an earlier statement-signing key of this deployment (hex public key); null when it is not one. */
+  signWithPrevious(publicKeyHex: string, text: string): Promise<Buffer> | null;
   now(): EpochMs;
 }
 
-export function createCheckpointSigner(keys: { readonly statementSigning: { readonly publicKey: Buffer; readonly privateKey: webcrypto.CryptoKey }; readonly pseudonymKey: KeyObject }, now: () => EpochMs = Date.now): CheckpointSigner {
+type SigningPair = { readonly publicKey: Buffer; readonly privateKey: webcrypto.CryptoKey };
+
+export function createCheckpointSigner(keys: { readonly statementSigning: SigningPair; readonly previousStatementSigning?: ReadonlyMap<string, SigningPair>; readonly pseudonymKey: KeyObject }, now: () => EpochMs = Date.now): CheckpointSigner {
   return {
     publicKey: keys.statementSigning.publicKey,
     pseudonym: (account) => accountPseudonym(keys.pseudonymKey, account),
     sign: (text) => signText(keys.statementSigning.privateKey, text),
+    signWithPrevious(publicKeyHex, text) {
+      const previous = keys.previousStatementSigning?.get(publicKeyHex);
+      return previous === undefined ? null : signText(previous.privateKey, text);
+    },
     now,
   };
 }

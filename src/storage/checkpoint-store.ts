@@ -3,12 +3,15 @@
 // aggregate write's transaction: it extends the last checkpoint's head over the hours just
 // published (after checking that checkpoint's signature), or, when the write recomputed hours the
 // chain already covered, starts a new chain over every published hour (a fork a verifier sees).
+// After a rotation of the statement-signing key, the last checkpoint (signed by the previous key)
+// is first handed over: the previous key signs a hand-over row naming the current key, and the
+// chain continues under the current key with the same pseudonym.
 import { z } from 'zod';
 import type { DatabasePool, DatabaseTransactionConnection } from 'slonik';
 import { canonicalJson } from '../domain/canonical-json.js';
 import { flagsToMask } from '../domain/hour-flags.js';
 import { accountId, type AccountKey, type HourlyReturn } from '../domain/types.js';
-import { chainGenesis, checkpointDocument, extendChain, verifyText, type ChainedHour, type Checkpoint, type CheckpointSigner } from '../crypto/track-record.js';
+import { chainGenesis, checkpointDocument, extendChain, handoverDocument, verifyText, type ChainedHour, type Checkpoint, type CheckpointSigner, type KeyHandover } from '../crypto/track-record.js';
 import { isoTime } from './copy-ingest.js';
 import { StorageRejectedError, toStorageError } from './errors.js';
 import { noRows, sql } from './pool.js';
@@ -22,6 +25,7 @@ const checkpointRow = z.object({
   signedAt: z.number(),
   publicKey: z.instanceof(Buffer),
   signature: z.instanceof(Buffer),
+  nextPublicKey: z.instanceof(Buffer).nullable(),
 });
 const chainedRow = z.object({ hourStart: z.number(), return: z.number(), flags: z.number().int() });
 
@@ -29,20 +33,23 @@ export interface StoredCheckpoint extends Checkpoint {
   readonly seq: number;
   readonly publicKey: Buffer;
   readonly signature: Buffer;
+  /** Set on a key hand-over row: the key the chain continues under (signed by `publicKey`). */
+  readonly nextPublicKey: Buffer | null;
 }
 
 const toCheckpoint = (r: z.infer<typeof checkpointRow>): StoredCheckpoint => ({
-  seq: r.seq, account: r.account, hours: r.hours, lastHourMs: r.lastHour, head: r.head.toString('hex'), signedAtMs: r.signedAt, publicKey: r.publicKey, signature: r.signature,
+  seq: r.seq, account: r.account, hours: r.hours, lastHourMs: r.lastHour, head: r.head.toString('hex'), signedAtMs: r.signedAt, publicKey: r.publicKey, signature: r.signature, nextPublicKey: r.nextPublicKey,
 });
+
 
 /** True when the stored checkpoint carries a valid signature by `publicKey`. */
 export function checkpointSignedBy(c: StoredCheckpoint, publicKey: Uint8Array): boolean {
-  return Buffer.from(publicKey).equals(c.publicKey) && verifyText(publicKey, canonicalJson(checkpointDocument(c)), c.signature);
+  return c.nextPublicKey === null && Buffer.from(publicKey).equals(c.publicKey) && verifyText(publicKey, canonicalJson(checkpointDocument(c)), c.signature);
 }
 
 async function latest(db: DatabasePool | DatabaseTransactionConnection, account: AccountKey): Promise<StoredCheckpoint | null> {
   const row = await db.maybeOne(sql.type(checkpointRow)`
-    SELECT seq, account, hours, last_hour AS "lastHour", head, signed_at AS "signedAt", public_key AS "publicKey", signature
+    SELECT seq, account, hours, last_hour AS "lastHour", head, signed_at AS "signedAt", public_key AS "publicKey", signature, next_public_key AS "nextPublicKey"
     FROM statement_checkpoints WHERE user_uid = ${account.userUid} AND exchange = ${account.exchange}
     ORDER BY seq DESC LIMIT 1`);
   return row === null ? null : toCheckpoint(row);
@@ -60,10 +67,22 @@ export async function recordCheckpoint(tx: DatabaseTransactionConnection, accoun
   if (written.length === 0) return;
   const hours = written.map((h): ChainedHour => ({ hourStart: h.hourStart, return: h.return, flags: flagsToMask(h.flags ?? []) })).sort((a, b) => a.hourStart - b.hourStart);
   const previous = await latest(tx, account);
+  let seq = previous?.seq ?? 0;
   if (previous !== null && !checkpointSignedBy(previous, signer.publicKey)) {
-    throw new StorageRejectedError(`${accountId(account)}: the last track-record checkpoint does not carry this enclave's signature`);
+    // Signed by an earlier key of this deployment (a rotation), and valid under it: hand over.
+    const oldKey = previous.publicKey.toString('hex');
+    const handover: KeyHandover = {
+      account: previous.account, hours: previous.hours, lastHourMs: previous.lastHourMs, head: previous.head,
+      signedAtMs: signer.now(), nextSigningKey: signer.publicKey.toString('hex'),
+    };
+    const valid = previous.nextPublicKey === null && checkpointSignedBy(previous, previous.publicKey);
+    const signing = valid ? signer.signWithPrevious(oldKey, canonicalJson(handoverDocument(handover))) : null;
+    if (signing === null) throw new StorageRejectedError(`${accountId(account)}: the last track-record checkpoint does not carry this enclave's signature`);
+    seq += 1;
+    await insertRow(tx, account, seq, handover, previous.publicKey, await signing, signer.publicKey);
   }
-  const pseudonym = signer.pseudonym(account);
+  // The chain keeps the pseudonym it started with (a rotation changes the pseudonym key).
+  const pseudonym = previous?.account ?? signer.pseudonym(account);
   let head: Buffer;
   let count: number;
   if (previous !== null && hours[0]!.hourStart > previous.lastHourMs) {
@@ -77,15 +96,22 @@ export async function recordCheckpoint(tx: DatabaseTransactionConnection, accoun
   }
   const checkpoint: Checkpoint = { account: pseudonym, hours: count, lastHourMs: hours.at(-1)!.hourStart, head: head.toString('hex'), signedAtMs: signer.now() };
   const signature = await signer.sign(canonicalJson(checkpointDocument(checkpoint)));
+  await insertRow(tx, account, seq + 1, checkpoint, signer.publicKey, signature, null);
+}
+
+async function insertRow(tx: DatabaseTransactionConnection, account: AccountKey, seq: number, c: Checkpoint, publicKey: Buffer, signature: Buffer, nextPublicKey: Buffer | null): Promise<void> {
   await tx.query(sql.type(noRows)`
-    INSERT INTO statement_checkpoints (user_uid, exchange, seq, account, hours, last_hour, head, signed_at, public_key, signature)
-    VALUES (${account.userUid}, ${account.exchange}, ${(previous?.seq ?? 0) + 1}, ${pseudonym}, ${count}, ${isoTime(checkpoint.lastHourMs)}::timestamptz,
-            ${sql.binary(head)}, ${isoTime(checkpoint.signedAtMs)}::timestamptz, ${sql.binary(signer.publicKey)}, ${sql.binary(signature)})`);
+    INSERT INTO statement_checkpoints (user_uid, exchange, seq, account, hours, last_hour, head, signed_at, public_key, signature, next_public_key)
+    VALUES (${account.userUid}, ${account.exchange}, ${seq}, ${c.account}, ${c.hours}, ${isoTime(c.lastHourMs)}::timestamptz,
+            ${sql.binary(Buffer.from(c.head, 'hex'))}, ${isoTime(c.signedAtMs)}::timestamptz, ${sql.binary(publicKey)}, ${sql.binary(signature)},
+            ${nextPublicKey === null ? null : sql.binary(nextPublicKey)})`);
 }
 
 export interface CheckpointStore {
   /** The account's newest checkpoint (null before its first published hour). */
   latestCheckpoint(account: AccountKey): Promise<StoredCheckpoint | null>;
+  /** The account's key hand-over rows, oldest first (what a verifier needs to follow a rotation). */
+  handovers(account: AccountKey): Promise<StoredCheckpoint[]>;
   /** Every published hour of the account as the chain covers it, oldest first. */
   chainedHours(account: AccountKey): Promise<ChainedHour[]>;
 }
@@ -97,6 +123,17 @@ export function createCheckpointStore(pool: DatabasePool): CheckpointStore {
         return await latest(pool, account);
       } catch (error) {
         throw toStorageError(error, `load checkpoint for ${accountId(account)}`);
+      }
+    },
+    async handovers(account) {
+      try {
+        const rows = await pool.any(sql.type(checkpointRow)`
+          SELECT seq, account, hours, last_hour AS "lastHour", head, signed_at AS "signedAt", public_key AS "publicKey", signature, next_public_key AS "nextPublicKey"
+          FROM statement_checkpoints WHERE user_uid = ${account.userUid} AND exchange = ${account.exchange} AND next_public_key IS NOT NULL
+          ORDER BY seq`);
+        return rows.map(toCheckpoint);
+      } catch (error) {
+        throw toStorageError(error, `load key hand-overs for ${accountId(account)}`);
       }
     },
     async chainedHours(account) {

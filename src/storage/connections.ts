@@ -105,7 +105,9 @@ export function createConnectionRepository(pool: DatabasePool, pageSize = 500): 
             DELETE FROM exchange_connections WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
           const tables = keepAggregates ? PRIVATE_TABLES : [...PRIVATE_TABLES, ...PUBLISHED_TABLES];
           for (const table of tables) {
-            await tx.query(sql.type(noRows)`DELETE FROM ${sql.identifier([table])} WHERE user_uid = ${userUid} AND exchange = ${exchange}`);
+            // The sealed amounts record (sql/016) goes with the exact amounts it commits to: kept with the aggregates.
+            const keep = keepAggregates && table === 'sealed_records' ? sql.fragment`AND kind <> 'amounts'` : sql.fragment``;
+            await tx.query(sql.type(noRows)`DELETE FROM ${sql.identifier([table])} WHERE user_uid = ${userUid} AND exchange = ${exchange} ${keep}`);
           }
           return removed.rowCount > 0;
         });

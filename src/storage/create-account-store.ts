@@ -1,7 +1,7 @@
 // AccountStore on slonik. Every method is one parameterized statement or one transaction;
 // rows come back through zod schemas (validated by the pool's result-parser interceptor).
 import { z } from 'zod';
-import type { DatabasePool, DatabaseTransactionConnection } from 'slonik';
+import type { CommonQueryMethods, DatabasePool, DatabaseTransactionConnection } from 'slonik';
 import { accountId, PARKED_REASONS, type AccountKey, type CashFlow, type Fill, type SyncCursor, type SyncStream } from '../domain/types.js';
 import type { AccountStore, Generation, ReconciliationWrite, StoredConnection } from './account-store.js';
 import { CASH_FLOW_KINDS } from '../domain/events.js';
@@ -17,7 +17,8 @@ import type { SealedStore, SealedWrite } from './sealed-store.js';
 import { saveAggregatesFenced, saveReconciliationFenced } from './fenced-writes.js';
 import { loadSyncStart } from './sync-start.js';
 import { loadPublishedPerformance } from './published-performance.js';
-import { PERFORMANCE_COLUMNS, performanceRow } from './performance-row.js';
+import { PERFORMANCE_COLUMNS, performanceRow, splitPerformanceRow } from './performance-row.js';
+import { createSealedAmounts, type SealedAmounts } from './sealed-amounts.js';
 import { maskToFlags } from '../domain/hour-flags.js';
 import { loadDerivatives, saveDerivatives } from './derivatives-repository.js';
 import { disclosureLevelIn, writeHours, writeSnapshot } from './disclosure-store.js';
@@ -65,6 +66,11 @@ const hourlyReturnRow = z.object({
   equityEnd: z.number(),
   netFlow: z.number(),
   flags: z.number().int(),
+  // The exact amounts' sealed box (sql/016; null in the plaintext layout or for an hour without one).
+  keyId: z.number().int().nullable(),
+  iv: z.instanceof(Buffer).nullable(),
+  tag: z.instanceof(Buffer).nullable(),
+  ciphertext: z.instanceof(Buffer).nullable(),
 });
 
 const reconciliationRow = z.object({
@@ -100,6 +106,11 @@ export interface AccountStoreOptions {
    * (tests and tools of the plaintext layout) the legacy plaintext tables are used.
    */
   readonly sealed?: SealedStore;
+  /**
+   * The exact amounts (hourly_amounts, snapshot_amounts) sealed at rest (sealed-amounts.ts).
+   * Defaults to one over `sealed`'s sealer; pass the instance the disclosure store shares.
+   */
+  readonly amounts?: SealedAmounts;
   /** Shard leases (issue 18): every write transaction also checks this instance's lease on the account's shard. */
   readonly fence?: ShardFence;
   /** Signs a track-record checkpoint with every aggregate write that publishes hours (checkpoint-store.ts). */
@@ -160,6 +171,7 @@ async function insertCashFlows(tx: DatabaseTransactionConnection, account: Accou
 export function createAccountStore(pool: DatabasePool, options: AccountStoreOptions = {}): AccountStore {
   const copyThreshold = options.copyThreshold ?? 2_000;
   const sealed = options.sealed;
+  const amounts = options.amounts ?? (sealed === undefined ? undefined : createSealedAmounts(sealed.sealer));
 
   async function run<T>(operation: string, account: AccountKey | null, work: () => Promise<T>): Promise<T> {
     try {
@@ -192,6 +204,7 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
     removeAccount: async (key, options) => {
       const removed = await connections.removeAccount(key, options);
       sealed?.forget(key);
+      amounts?.forget(key);
       return removed;
     },
     listConnections: () => connections.listConnections(),
@@ -208,7 +221,10 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
       return { connection, ...await sealed.loadStart(pool, key) };
     }),
 
-    loadPublishedPerformance: (key) => run('load published performance', key, () => loadPublishedPerformance(pool, key)),
+    loadPublishedPerformance: (key) => run('load published performance', key, async () => {
+      await amounts?.prepare(pool, key);
+      return loadPublishedPerformance(pool, key, amounts);
+    }),
 
     setConnectionStatus: (key, status, parkedReason = null) =>
       run('set connection status', key, async () => {
@@ -360,15 +376,20 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
           await saveAggregatesFenced(pool, key, write, generation, options.fence);
           return;
         }
+        // The exact amounts: legacy plaintext sealed and every row checked once per process first.
+        if (publishes) await amounts?.prepare(pool, key);
+        let amountsWrites: number | null = null;
         const engineWrite = await pool.transaction(async (tx): Promise<SealedWrite | null> => {
           await assertGeneration(tx, key, generation, options.fence);
           const sealedWrite = sealed !== undefined && write.engineState !== undefined ? await sealed.saveEngineState(tx, key, write.engineState) : null;
           if (publishes) {
             // What the gateway may read follows the account's level (disclosure-store.ts).
             const level = await disclosureLevelIn(tx, key);
-            if (write.hourlyReturns.length > 0) await writeHours(tx, key, write.hourlyReturns, level);
+            const exact = amounts === undefined ? undefined : await amounts.begin(tx, key);
+            if (write.hourlyReturns.length > 0) await writeHours(tx, key, write.hourlyReturns, level, exact);
             if (options.checkpoints !== undefined) await recordCheckpoint(tx, key, write.hourlyReturns, options.checkpoints);
-            if (write.snapshot !== null) await writeSnapshot(tx, key, write.snapshot, level);
+            if (write.snapshot !== null) await writeSnapshot(tx, key, write.snapshot, level, exact);
+            if (exact !== undefined) amountsWrites = await exact.finish();
           }
           // The plaintext state (no sealed store) and the metrics: one statement, fenced above; none when neither is left.
           const engineState = sealedWrite === null ? write.engineState : undefined;
@@ -378,6 +399,7 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
           return sealedWrite;
         });
         if (engineWrite !== null) sealed?.committed(engineWrite);
+        if (amountsWrites !== null) amounts?.committed(key, amountsWrites);
       }),
 
     saveReconciliation: (key, write, generation) =>
@@ -401,20 +423,45 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
 
     loadHourlyReturns: (key, fromMs, toMs) =>
       run('load hourly returns', key, async () => {
-        const rows = await pool.any(sql.type(hourlyReturnRow)`
+        const select = (db: CommonQueryMethods) => db.any(sql.type(hourlyReturnRow)`
           SELECT h.hour_start AS "hourStart", h.return, h.cumulative_return AS "cumulativeReturn",
-                 coalesce(a.equity_end, h.equity_end, 0) AS "equityEnd", coalesce(a.net_flow, h.net_flow, 0) AS "netFlow", h.flags
+                 coalesce(a.equity_end, h.equity_end, 0) AS "equityEnd", coalesce(a.net_flow, h.net_flow, 0) AS "netFlow", h.flags,
+                 a.key_id AS "keyId", a.iv, a.tag, a.ciphertext
           FROM hourly_returns h
           LEFT JOIN hourly_amounts a ON a.user_uid = h.user_uid AND a.exchange = h.exchange AND a.hour_start = h.hour_start
           WHERE h.user_uid = ${key.userUid} AND h.exchange = ${key.exchange}
             AND h.hour_start >= ${isoTime(fromMs)}::timestamptz AND h.hour_start < ${isoTime(toMs)}::timestamptz
           ORDER BY h.hour_start`);
+        let rows: readonly z.infer<typeof hourlyReturnRow>[];
+        if (amounts === undefined) rows = await select(pool);
+        else {
+          await amounts.prepare(pool, key);
+          // One snapshot: every amounts row checked against the record, then the range opened.
+          rows = await pool.transaction(async (tx) => {
+            await tx.query(sql.type(noRows)`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ`);
+            await amounts.verify(tx, key);
+            return select(tx);
+          });
+        }
         // A clean hour has no `flags` key, exactly as the engine returns it.
-        return rows.map(({ flags, ...h }) => (flags === 0 ? h : { ...h, flags: maskToFlags(flags) }));
+        return rows.map(({ flags, keyId, iv, tag, ciphertext, ...published }) => {
+          const withFlags = <H extends object>(hour: H) => (flags === 0 ? hour : { ...hour, flags: maskToFlags(flags) });
+          if (ciphertext === null || amounts === undefined) return withFlags(published);
+          // The exact amounts from their sealed box (the whole set was verified above).
+          const [equityEnd, netFlow] = amounts.open(key, 'hourly_amounts', published.hourStart, { keyId, iv, tag, ciphertext });
+          return withFlags({ ...published, equityEnd, netFlow });
+        });
       }),
 
     loadSnapshots: (key, fromMs, toMs) =>
       run('load snapshots', key, async () => {
+        if (amounts !== undefined) {
+          await amounts.prepare(pool, key);
+          return pool.transaction(async (tx) => {
+            await tx.query(sql.type(noRows)`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ`);
+            return amounts.loadSnapshots(tx, key, fromMs, toMs);
+          });
+        }
         const rows = await pool.any(sql.type(snapshotRow)`
           SELECT at, balance, equity FROM snapshot_amounts
           WHERE ${account(key)} AND at >= ${isoTime(fromMs)}::timestamptz AND at < ${isoTime(toMs)}::timestamptz
@@ -426,6 +473,7 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
       run('load performance stats', key, async () => {
         // The snapshot at computed_until was written in the same transaction as the metrics (its exact
         // figures are in the private snapshot_amounts; the published row follows the level).
+        await amounts?.prepare(pool, key);
         const row = await pool.maybeOne(sql.type(performanceRow)`
           SELECT ${PERFORMANCE_COLUMNS}
           FROM performance_stats p
@@ -433,8 +481,7 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
             ON b.user_uid = p.user_uid AND b.exchange = p.exchange AND b.at = p.computed_until
           WHERE p.user_uid = ${key.userUid} AND p.exchange = ${key.exchange}`);
         if (row === null) return null;
-        const { computedUntil, snapshotBalance, snapshotEquity, ...stats } = row;
-        const snapshot = snapshotBalance === null || snapshotEquity === null ? null : { at: computedUntil, balance: snapshotBalance, equity: snapshotEquity };
+        const { computedUntil, stats, snapshot } = splitPerformanceRow(row, key, amounts);
         return { stats, computedUntil, snapshot };
       }),
   };

@@ -1,8 +1,8 @@
 // Publication by disclosure level (issue 14, part 2). The tables the gateway reads
 // (hourly_returns, balance_snapshots) receive amounts only as the account's level allows (null or
 // rounded, decided by src/domain/disclosure.ts at write time); the exact figures go to the
-// enclave-only hourly_amounts and snapshot_amounts, from which a level change rewrites the
-// published rows in one transaction.
+// enclave-only hourly_amounts and snapshot_amounts, sealed (sealed-amounts.ts) whenever the store
+// has the account keys, from which a level change rewrites the published rows in one transaction.
 import { z } from 'zod';
 import type { DatabasePool, DatabaseTransactionConnection } from 'slonik';
 import { DEFAULT_DISCLOSURE_LEVEL, DISCLOSURE_LEVELS, publishedAmounts, publishedSnapshot, type DisclosureLevel } from '../domain/disclosure.js';
@@ -11,6 +11,7 @@ import { accountId, type AccountKey, type BalanceSnapshot, type HourlyReturn } f
 import { isoTime } from './copy-ingest.js';
 import { toStorageError } from './errors.js';
 import { noRows, sql } from './pool.js';
+import type { AmountsWriter, SealedAmounts } from './sealed-amounts.js';
 
 const levelRow = z.object({ level: z.enum(DISCLOSURE_LEVELS) });
 const amountsRow = z.object({ hourStart: z.number(), equityEnd: z.number(), netFlow: z.number() });
@@ -26,12 +27,16 @@ export async function disclosureLevelIn(tx: DatabaseTransactionConnection, accou
   return row?.level ?? DEFAULT_DISCLOSURE_LEVEL;
 }
 
-/** Upserts hours: exact amounts privately, published amounts as `level` allows. */
-export async function writeHours(tx: DatabaseTransactionConnection, account: AccountKey, hours: readonly HourlyReturn[], level: DisclosureLevel): Promise<void> {
+/**
+ * Upserts hours: exact amounts privately (sealed through `sealed` when given, else the plaintext
+ * layout of tests and tools), published amounts as `level` allows.
+ */
+export async function writeHours(tx: DatabaseTransactionConnection, account: AccountKey, hours: readonly HourlyReturn[], level: DisclosureLevel, sealed?: AmountsWriter): Promise<void> {
+  if (sealed !== undefined) await sealed.writeHours(hours);
   for (let start = 0; start < hours.length; start += SLICE) {
     const slice = hours.slice(start, start + SLICE);
     const exact = slice.map((h) => [isoTime(h.hourStart), h.equityEnd, h.netFlow]);
-    await tx.query(sql.type(noRows)`
+    if (sealed === undefined) await tx.query(sql.type(noRows)`
       INSERT INTO hourly_amounts (user_uid, exchange, hour_start, equity_end, net_flow)
       SELECT ${account.userUid}, ${account.exchange}, t.*
       FROM ${sql.unnest(exact, ['timestamptz', 'float8', 'float8'])} AS t(hour_start, equity_end, net_flow)
@@ -52,10 +57,11 @@ export async function writeHours(tx: DatabaseTransactionConnection, account: Acc
   }
 }
 
-/** Upserts a snapshot: exact privately, published as `level` allows. */
-export async function writeSnapshot(tx: DatabaseTransactionConnection, account: AccountKey, s: BalanceSnapshot, level: DisclosureLevel): Promise<void> {
+/** Upserts a snapshot: exact privately (sealed when `sealed` is given), published as `level` allows. */
+export async function writeSnapshot(tx: DatabaseTransactionConnection, account: AccountKey, s: BalanceSnapshot, level: DisclosureLevel, sealed?: AmountsWriter): Promise<void> {
   const shown = publishedSnapshot(s, level);
-  await tx.query(sql.type(noRows)`
+  if (sealed !== undefined) await sealed.writeSnapshot(s);
+  else await tx.query(sql.type(noRows)`
     INSERT INTO snapshot_amounts (user_uid, exchange, at, balance, equity)
     VALUES (${account.userUid}, ${account.exchange}, ${isoTime(s.at)}::timestamptz, ${s.balance}, ${s.equity})
     ON CONFLICT (user_uid, exchange, at) DO UPDATE SET balance = excluded.balance, equity = excluded.equity`);
@@ -66,8 +72,11 @@ export async function writeSnapshot(tx: DatabaseTransactionConnection, account: 
 }
 
 /** Rewrites every published amount of the account from the private exact figures, as `level` allows. */
-async function republish(tx: DatabaseTransactionConnection, account: AccountKey, level: DisclosureLevel): Promise<void> {
-  const hours = await tx.any(sql.type(amountsRow)`
+async function republish(tx: DatabaseTransactionConnection, account: AccountKey, level: DisclosureLevel, sealed: SealedAmounts | undefined): Promise<void> {
+  // Sealed: the exact figures are opened and checked against the account's amounts record (the
+  // writer's lock keeps a sync's aggregate write out meanwhile); a tampered copy fails the change.
+  if (sealed !== undefined) await sealed.begin(tx, account);
+  const hours = sealed !== undefined ? await sealed.loadHours(tx, account) : await tx.any(sql.type(amountsRow)`
     SELECT hour_start AS "hourStart", equity_end AS "equityEnd", net_flow AS "netFlow" FROM hourly_amounts
     WHERE user_uid = ${account.userUid} AND exchange = ${account.exchange}`);
   for (let start = 0; start < hours.length; start += SLICE) {
@@ -80,7 +89,7 @@ async function republish(tx: DatabaseTransactionConnection, account: AccountKey,
       FROM ${sql.unnest(tuples, ['timestamptz', 'float8', 'float8'])} AS t(hour_start, equity_end, net_flow)
       WHERE h.user_uid = ${account.userUid} AND h.exchange = ${account.exchange} AND h.hour_start = t.hour_start`);
   }
-  const snapshots = await tx.any(sql.type(snapshotAmountsRow)`
+  const snapshots = sealed !== undefined ? await sealed.loadSnapshots(tx, account) : await tx.any(sql.type(snapshotAmountsRow)`
     SELECT at, balance, equity FROM snapshot_amounts WHERE user_uid = ${account.userUid} AND exchange = ${account.exchange}`);
   for (let start = 0; start < snapshots.length; start += SLICE) {
     const tuples = snapshots.slice(start, start + SLICE).map((s) => {
@@ -104,7 +113,8 @@ export interface DisclosureStore {
   setDisclosureLevel(account: AccountKey, level: DisclosureLevel): Promise<boolean>;
 }
 
-export function createDisclosureStore(pool: DatabasePool): DisclosureStore {
+/** `sealed`: the exact amounts are sealed (the service always passes it; see open-storage.ts). */
+export function createDisclosureStore(pool: DatabasePool, sealed?: SealedAmounts): DisclosureStore {
   return {
     async loadDisclosureLevel(account) {
       try {
@@ -118,12 +128,13 @@ export function createDisclosureStore(pool: DatabasePool): DisclosureStore {
     },
     async setDisclosureLevel(account, level) {
       try {
+        await sealed?.prepare(pool, account);
         return await pool.transaction(async (tx) => {
           const updated = await tx.query(sql.type(noRows)`
             UPDATE exchange_connections SET disclosure_level = ${level}, updated_at = now()
             WHERE user_uid = ${account.userUid} AND exchange = ${account.exchange}`);
           if (updated.rowCount === 0) return false;
-          await republish(tx, account, level);
+          await republish(tx, account, level, sealed);
           return true;
         });
       } catch (error) {

@@ -18,6 +18,8 @@ import type { ShardFence } from './shard-fence.js';
 import { createDatabasePool } from './pool.js';
 import { createAccountSealer, type AccountKeySource } from '../crypto/sealed-rows.js';
 import { createSealedStore } from './sealed-store.js';
+import { createSealedAmounts } from './sealed-amounts.js';
+import type { RollbackAnchors } from './rollback-anchors.js';
 
 export interface Storage {
   readonly pool: DatabasePool;
@@ -41,7 +43,7 @@ export interface Storage {
  */
 export async function openStorage(
   config: Pick<Config, 'DATABASE_URL' | 'EMBEDDED_DB_DIR'>, logger: Logger,
-  options: { readonly accountKeys?: AccountKeySource; readonly fence?: ShardFence; readonly checkpoints?: CheckpointSigner } = {},
+  options: { readonly accountKeys?: AccountKeySource; readonly fence?: ShardFence; readonly checkpoints?: CheckpointSigner; readonly anchors?: RollbackAnchors } = {},
 ): Promise<Storage> {
   const { accountKeys } = options;
   let embedded: EmbeddedDatabase | null = null;
@@ -63,17 +65,23 @@ export async function openStorage(
     throw error;
   }
   const openPool = pool;
+  // One sealer for the private rows and the exact amounts; the disclosure store shares the amounts'
+  // instance (its in-process high-water marks) with the account store.
+  // `anchors`: the sealed records' write counters kept at the key broker (rollback-anchors.ts).
+  const anchored = options.anchors === undefined ? {} : { anchors: options.anchors };
+  const sealed = accountKeys === undefined ? undefined : createSealedStore(createAccountSealer(accountKeys), anchored);
+  const amounts = sealed === undefined ? undefined : createSealedAmounts(sealed.sealer, anchored);
   return {
     pool: openPool,
     accountStore: createAccountStore(openPool, {
       ...(copy === undefined ? {} : { copy }),
-      ...(accountKeys === undefined ? {} : { sealed: createSealedStore(createAccountSealer(accountKeys)) }),
+      ...(sealed === undefined || amounts === undefined ? {} : { sealed, amounts }),
       ...(options.fence === undefined ? {} : { fence: options.fence }),
       ...(options.checkpoints === undefined ? {} : { checkpoints: options.checkpoints }),
     }),
     checkpoints: createCheckpointStore(openPool),
     connections: createConnectionRepository(openPool),
-    disclosure: createDisclosureStore(openPool),
+    disclosure: createDisclosureStore(openPool, amounts),
     marketData: createMarketDataStore(openPool),
     embedded: embedded !== null,
     async close() {

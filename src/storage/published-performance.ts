@@ -5,7 +5,8 @@ import { z } from 'zod';
 import type { DatabasePool } from 'slonik';
 import type { ConnectionStatus, AccountKey } from '../domain/types.js';
 import type { StoredPerformance } from './account-store.js';
-import { PERFORMANCE_COLUMNS, performanceRow } from './performance-row.js';
+import { PERFORMANCE_COLUMNS, performanceRow, splitPerformanceRow } from './performance-row.js';
+import type { SealedAmounts } from './sealed-amounts.js';
 import { DISCLOSURE_LEVELS, type DisclosureLevel } from '../domain/disclosure.js';
 import { flagCountsOf, type FlagCounts } from './flag-counts.js';
 import { sql } from './pool.js';
@@ -27,7 +28,7 @@ export interface PublishedPerformance {
   readonly level?: DisclosureLevel;
 }
 
-export async function loadPublishedPerformance(pool: DatabasePool, key: AccountKey): Promise<PublishedPerformance> {
+export async function loadPublishedPerformance(pool: DatabasePool, key: AccountKey, amounts?: SealedAmounts): Promise<PublishedPerformance> {
   const row = await pool.maybeOne(sql.type(publishedRow)`
     SELECT c.status, c.disclosure_level AS level, f.hours AS "flagHours", f.flagged, f.per_bit AS "perBit", ${PERFORMANCE_COLUMNS}
     FROM exchange_connections c
@@ -42,7 +43,6 @@ export async function loadPublishedPerformance(pool: DatabasePool, key: AccountK
   if (joined.computedUntil === null) return { status, performance: null, flagCounts, level };
   // A joined metrics row exists (computed_until is NOT NULL): its NOT NULL columns are all present,
   // and each was validated by its own schema (made nullable only for the outer join).
-  const { computedUntil, snapshotBalance, snapshotEquity, ...stats } = joined as z.infer<typeof performanceRow>;
-  const snapshot = snapshotBalance === null || snapshotEquity === null ? null : { at: computedUntil, balance: snapshotBalance, equity: snapshotEquity };
+  const { computedUntil, stats, snapshot } = splitPerformanceRow(joined as z.infer<typeof performanceRow>, key, amounts);
   return { status, performance: { stats, computedUntil, snapshot }, flagCounts, level };
 }

@@ -17,6 +17,7 @@ import { SealedDataError } from '../crypto/errors.js';
 import { addIndexSums, BLIND_INDEX_BYTES, EMPTY_CHAIN_HEAD, EMPTY_INDEX_SUM, nextChainHead, TAG_BYTES, type AccountSealer, type SealedAddress, type SealedBox } from '../crypto/sealed-rows.js';
 import { StorageSchemaError, TamperDetectedError } from './errors.js';
 import { noRows, sql } from './pool.js';
+import type { RollbackAnchors } from './rollback-anchors.js';
 
 /** Largest page sealed as one box (legacy migration splits into these). */
 const LEGACY_PAGE_ROWS = 5_000;
@@ -140,6 +141,8 @@ export interface SealedWrite {
 }
 
 export interface SealedStore {
+  /** The account sealer this store seals with (the sealed amounts share it: sealed-amounts.ts). */
+  readonly sealer: AccountSealer;
   /** The stream's cursor, after checking the account record, both streams' pages and index counts and the engine record. */
   loadCursor(db: DatabasePool, account: AccountKey, stream: SyncStream): Promise<SyncCursor | null>;
   /** Both cursors and the engine state an actor starts from, checked as loadCursor checks, in one statement. */
@@ -170,7 +173,12 @@ export interface SealedStore {
   forget(account: AccountKey): void;
 }
 
-export function createSealedStore(sealer: AccountSealer): SealedStore {
+/**
+ * `anchors`: the account records' write counters kept outside the database (rollback-anchors.ts):
+ * a stored record older than its anchor is a rollback, detected across restarts and instances.
+ */
+export function createSealedStore(sealer: AccountSealer, options: { readonly anchors?: RollbackAnchors } = {}): SealedStore {
+  const { anchors } = options;
   const highWater = new Map<string, number>();
   const migrated = new Set<string>();
   const migrating = new Map<string, Promise<void>>();
@@ -193,7 +201,9 @@ export function createSealedStore(sealer: AccountSealer): SealedStore {
     highWater.delete(id);
     if (highWater.size >= HIGH_WATER_LIMIT) highWater.delete(highWater.keys().next().value!);
     highWater.set(id, writes);
+    anchors?.note(account, 'account', writes);
   }
+  const markOf = (account: AccountKey): number => Math.max(highWater.get(accountId(account)) ?? 0, anchors?.floor(account, 'account') ?? 0);
 
   function freshRecord(): AccountRecord {
     const empty = (): StreamState => ({
@@ -258,13 +268,13 @@ export function createSealedStore(sealer: AccountSealer): SealedStore {
   /** Opens and checks the account record of a stored box (null: none stored). */
   function acceptRecord(account: AccountKey, row: SealedBox | null): AccountRecord | null {
     if (row === null) {
-      if ((highWater.get(accountId(account)) ?? 0) > 0) throw tamper(account, 'the account record is gone');
+      if (markOf(account) > 0) throw tamper(account, 'the account record is gone');
       return null;
     }
     const plaintext = open({ account, table: 'account', seq: 0 }, row);
     const parsed = accountRecordSchema.safeParse(JSON.parse(plaintext.toString('utf8')));
     if (!parsed.success) throw new StorageSchemaError(['sealed account record']);
-    const mark = highWater.get(accountId(account)) ?? 0;
+    const mark = markOf(account);
     if (parsed.data.writes < mark) throw tamper(account, 'the account record was rolled back');
     // What was read is committed: never accept an older record from now on.
     if (parsed.data.writes > mark) remember(account, parsed.data.writes);
@@ -529,6 +539,7 @@ export function createSealedStore(sealer: AccountSealer): SealedStore {
   }
 
   return {
+    sealer,
     async loadCursor(db, account, stream) {
       const { record } = await loadStart(db, account);
       return record?.[stream].cursor ?? null;
@@ -585,6 +596,7 @@ export function createSealedStore(sealer: AccountSealer): SealedStore {
     },
     forget(account) {
       highWater.delete(accountId(account));
+      anchors?.reset(account);
       migrated.delete(accountId(account));
     },
   };

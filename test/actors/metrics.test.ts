@@ -20,7 +20,11 @@ test('per-account series carry only exchange:user_uid, escaped, and vanish when 
   let text = await registry.metrics();
   t.regex(text, /enclave_account_syncs_total\{account="binance:alice",result="ok"\} 1\n/u);
   t.regex(text, /enclave_account_syncs_total\{account="binance:alice",result="venue_error"\} 1\n/u);
-  t.regex(text, /enclave_account_fills_ingested_total\{account="binance:alice"\} 12\n/u);
+  // Whether a sync found news, never how many fills (a trading-activity count the levels withhold).
+  t.regex(text, /enclave_account_syncs_new_data_total\{account="binance:alice",new_data="yes"\} 1\n/u);
+  t.notRegex(text, /enclave_account_syncs_new_data_total\{account="binance:alice",new_data="no"\}/u);
+  t.notRegex(text, /\{account="binance:alice"[^}]*\} 12\n/u, 'no per-account series carries the fill count');
+  t.regex(text, /enclave_fills_ingested_total 12\n/u);
   t.regex(text, /enclave_account_last_successful_sync_seconds\{account="binance:alice"\} 1700000000\n/u);
   t.regex(text, /enclave_account_last_sync_duration_seconds\{account="binance:alice"\} 0.3\n/u);
   t.regex(text, /enclave_account_restarts_total\{account="binance:alice"\} 1\n/u);

@@ -1,5 +1,7 @@
 // RegisterConnection, RemoveConnection, ListConnections, GetEnclaveIdentity and GetAttestation
 // against the real service (PostgreSQL, actors, gRPC) with the `simulated` venue.
+import { z } from 'zod';
+import { sql } from 'slonik';
 import anyTest, { type TestFn } from 'ava';
 import { status } from '@grpc/grpc-js';
 import { createEnclaveIdentity } from '../../src/attestation/identity.js';
@@ -180,7 +182,12 @@ test.serial('RemoveConnection with keep_aggregates keeps hourly returns and snap
   const reply = await unary(h.client.removeConnection.bind(h.client), { userUid: account.userUid, exchange: account.exchange, keepAggregates: true });
   t.true(reply.removed);
   const after = await accountRowCounts(h.db, account.userUid, account.exchange);
-  for (const table of PRIVATE) t.is(after[table], 0, `${table} is empty`);
+  // The kept aggregates keep their sealed exact amounts (sql/016) and the one sealed record that
+  // commits to them (kind 'amounts'): nothing else of sealed_records.
+  for (const table of PRIVATE) t.is(after[table], table === 'sealed_records' ? 1 : 0, `${table} is empty`);
+  const kinds = await h.db.pool.anyFirst(sql.type(z.object({ kind: z.string() }))`
+    SELECT kind FROM sealed_records WHERE user_uid = ${account.userUid} AND exchange = ${account.exchange}`);
+  t.deepEqual(kinds, ['amounts']);
   t.is(after['hourly_returns'], before['hourly_returns']);
   t.is(after['balance_snapshots'], before['balance_snapshots']);
 });

@@ -22,4 +22,6 @@ test('no canary key, secret or trade id appears in logs, metrics, replies, error
   t.true(f.logsNameAccount && f.metricsNameAccount, 'logs and metrics cover the account');
   t.is(f.exitCode, 0);
   t.deepEqual(f.hits, { logs: 0, metrics: 0, replies: 0, gatewayTables: 0, privateTables: 0 });
+  t.true(f.exactAmountsChecked > 0, 'exact figures were looked for');
+  t.is(f.exactAmountsInClear, 0, 'exact amounts are sealed at rest');
 });

@@ -43,7 +43,7 @@ async function freePort(): Promise<number> {
  * broker's own address and certificate (they are part of the measured configuration): pass a
  * function of them.
  */
-export async function startTestBroker(hostData: Buffer | ((address: BrokerAddress) => Buffer), policy: Partial<PolicyFile> = {}): Promise<TestBroker> {
+export async function startTestBroker(hostData: Buffer | ((address: BrokerAddress) => Buffer), policy: Partial<PolicyFile> = {}, options: { readonly anchorFile?: string } = {}): Promise<TestBroker> {
   const tls = createSelfSignedCertificate({ names: ['127.0.0.1'] });
   const port = await freePort();
   const address = { url: `https://127.0.0.1:${port}`, certSha256: new X509Certificate(tls.cert).fingerprint256.replaceAll(':', '').toLowerCase() };
@@ -71,7 +71,7 @@ export async function startTestBroker(hostData: Buffer | ((address: BrokerAddres
       return content;
     },
   );
-  const broker = await startKeyBroker({ policy: parsed, tls, port });
+  const broker = await startKeyBroker({ policy: parsed, tls, port, ...(options.anchorFile === undefined ? {} : { anchorFile: options.anchorFile }) });
   return { broker, chain, rootSecret, close: () => broker.close() };
 }
 

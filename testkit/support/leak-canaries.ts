@@ -38,6 +38,9 @@ export interface LeakFigures {
   readonly logsNameAccount: boolean;
   readonly metricsNameAccount: boolean;
   readonly exitCode: number | null;
+  /** Exact equity and flow figures of the account (read through the sealed store) that were checked, and how many appear in clear in the private amounts tables (must be 0). */
+  readonly exactAmountsChecked: number;
+  readonly exactAmountsInClear: number;
   /** Canary occurrences per surface (all must be 0). */
   readonly hits: { readonly logs: number; readonly metrics: number; readonly replies: number; readonly gatewayTables: number; readonly privateTables: number };
 }
@@ -101,10 +104,17 @@ export async function runLeakCanaries(options: { readonly fills: number }): Prom
     // The stored fills, opened as the service opens them (same root secret, same derivation).
     const keys = await deriveEnclaveKeys({ currentId: TEST_KEY_ID, secrets: new Map([[TEST_KEY_ID, Buffer.from(TEST_KEY_HEX, 'hex')]]) });
     const sealed = createSealedStore(createAccountSealer({ currentId: TEST_KEY_ID, accountDataKey: (a, id) => keys.accountDataKey(a, id) }));
-    const tradeIds = (await createAccountStore(db.pool, { sealed }).loadFills(account, 0)).map((f) => f.exchangeTradeId);
+    const reader = createAccountStore(db.pool, { sealed });
+    const tradeIds = (await reader.loadFills(account, 0)).map((f) => f.exchangeTradeId);
+    // The exact amounts are sealed at rest (sql/016): none of the figures may be in those rows' text.
+    const exactFigures = (await reader.loadHourlyReturns(account, 0, Date.now() + DAY))
+      .flatMap((h) => [h.equityEnd, h.netFlow]).filter((v) => v !== 0).map(String).filter((v) => v.length >= 6);
+    const amountsText = (await db.pool.anyFirst(sql.type(z.object({ row: z.string() }))`
+      SELECT t::text AS row FROM hourly_amounts t UNION ALL SELECT t::text FROM snapshot_amounts t`)).join('\n');
+    const exactAmountsInClear = exactFigures.filter((v) => amountsText.includes(v)).length;
     // Every private table as the database administrator sees it: each row as text.
     let privateText = '';
-    for (const table of ['trades', 'cash_flows', 'sync_cursors', 'engine_states', 'sealed_pages', 'sealed_index', 'sealed_records', 'exchange_connections']) {
+    for (const table of ['trades', 'cash_flows', 'sync_cursors', 'engine_states', 'sealed_pages', 'sealed_index', 'sealed_records', 'exchange_connections', 'hourly_amounts', 'snapshot_amounts']) {
       const rows = await db.pool.anyFirst(sql.type(z.object({ row: z.string() }))`SELECT t::text AS row FROM ${sql.identifier([table])} AS t`);
       privateText += rows.join('\n');
     }
@@ -146,6 +156,8 @@ export async function runLeakCanaries(options: { readonly fills: number }): Prom
       // Under its keyed pseudonym (issue 14): the user id itself must not be there.
       metricsNameAccount: /account="acct_[0-9a-f]{32}"/u.test(metricsText) && !metricsText.includes('canary_user'),
       exitCode: exit.code,
+      exactAmountsChecked: exactFigures.length,
+      exactAmountsInClear,
       hits: { logs: total(logText), metrics: total(metricsText), replies: total(emitted.join('\n')), gatewayTables: total(gatewayText), privateTables: total(privateText) },
     };
   } finally {

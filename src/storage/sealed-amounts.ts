@@ -1,0 +1,319 @@
+// Exact amounts sealed at rest (issue 14; docs/sealed-storage.md "Exact amounts"). The enclave keeps
+// each account's exact equity, flows and balances for its own replies and for republishing at a
+// level change; the database sees them only as ciphertext:
+//   hourly_amounts / snapshot_amounts  one AES-256-GCM box per row, AAD = (account, table, seq 0,
+//                                      row = the hour or snapshot time in epoch ms); plaintext
+//                                      f64be ‖ f64be (equity_end, net_flow | balance, equity)
+//   sealed_records kind 'amounts'      per table the row count and a keyed sum (mod 2^128) over
+//                                      HMAC(row ‖ tag) of every row, and a write counter
+// A box moved to another account, table or time does not open; a row deleted, inserted or replaced
+// by an older box of the same time changes the count or the sum. Rows still in plaintext (written
+// before migration 016) are sealed at the account's first load by this process.
+import { z } from 'zod';
+import type { CommonQueryMethods, DatabasePool, DatabaseTransactionConnection } from 'slonik';
+import { accountId, type AccountKey, type BalanceSnapshot, type EpochMs } from '../domain/types.js';
+import { SealedDataError } from '../crypto/errors.js';
+import { BLIND_INDEX_BYTES, type AccountSealer, type SealedBox } from '../crypto/sealed-rows.js';
+import { isoTime } from './copy-ingest.js';
+import { StorageSchemaError, TamperDetectedError } from './errors.js';
+import { noRows, sql } from './pool.js';
+import type { RollbackAnchors } from './rollback-anchors.js';
+
+export const AMOUNT_TABLES = ['hourly_amounts', 'snapshot_amounts'] as const;
+export type AmountTable = (typeof AMOUNT_TABLES)[number];
+
+/** The exact figures of one hour (what `hourly_amounts` seals). */
+export interface ExactHour {
+  readonly hourStart: EpochMs;
+  readonly equityEnd: number;
+  readonly netFlow: number;
+}
+
+/** A stored row's box columns as read (all null for a plaintext row). */
+export interface AmountBoxColumns {
+  readonly keyId: number | null;
+  readonly iv: Buffer | null;
+  readonly tag: Buffer | null;
+  readonly ciphertext: Buffer | null;
+}
+
+const SUM_MODULUS = 1n << 128n;
+const HIGH_WATER_LIMIT = 100_000;
+const SLICE = 5_000;
+
+const tableState = z.object({ rows: z.number().int().nonnegative(), sum: z.string().regex(/^[0-9a-f]{32}$/u) }).strict();
+const amountsRecordSchema = z.object({
+  v: z.literal(1),
+  /** Root id of the digest key (the account's blind-index key): fixed at the first write. */
+  indexKeyId: z.number().int().min(0).max(255),
+  /** Moves on at every write of this record (the value an external anchor pins, docs/sealed-storage.md). */
+  writes: z.number().int().nonnegative(),
+  hourly_amounts: tableState,
+  snapshot_amounts: tableState,
+}).strict();
+export type AmountsRecord = z.infer<typeof amountsRecordSchema>;
+
+const boxRow = z.object({ keyId: z.number().int(), iv: z.instanceof(Buffer), tag: z.instanceof(Buffer), ciphertext: z.instanceof(Buffer) });
+const tagRow = z.object({ at: z.number(), tag: z.instanceof(Buffer).nullable() });
+const legacyRow = z.object({ at: z.number(), a: z.number(), b: z.number() });
+const sealedRow = z.object({ at: z.number(), keyId: z.number().int(), iv: z.instanceof(Buffer), tag: z.instanceof(Buffer), ciphertext: z.instanceof(Buffer) });
+const existsRow = z.object({ legacy: z.boolean() });
+
+/** Opens and writes one account's amounts inside a caller's transaction; `finish` seals the record. */
+export interface AmountsWriter {
+  writeHours(hours: readonly ExactHour[]): Promise<void>;
+  writeSnapshot(snapshot: BalanceSnapshot): Promise<void>;
+  /** Seals the updated record; returns its write counter (pass to `committed` after the commit). */
+  finish(): Promise<number>;
+}
+
+export interface SealedAmounts {
+  /** Seals the account's plaintext rows (if any) and checks every row against the record: once per process per account. */
+  prepare(db: DatabasePool, account: AccountKey): Promise<void>;
+  /** Inside the caller's transaction: locks the account's amounts record for a write. */
+  begin(tx: DatabaseTransactionConnection, account: AccountKey): Promise<AmountsWriter>;
+  /** After the write's transaction committed: this process refuses an older record from now on. */
+  committed(account: AccountKey, writes: number): void;
+  /**
+   * Checks every row of both tables against the record (count, keyed sum; no plaintext row).
+   * Run it in the same snapshot as the reads it vouches for (a REPEATABLE READ transaction).
+   * Returns the record's write counter (0: none).
+   */
+  verify(db: CommonQueryMethods, account: AccountKey): Promise<number>;
+  /** Opens one row's box (AEAD and row binding only). TamperDetectedError when it does not open or is plaintext. */
+  open(account: AccountKey, table: AmountTable, at: EpochMs, box: AmountBoxColumns): readonly [number, number];
+  /** Every exact hour of the account, checked (for a republish). */
+  loadHours(db: CommonQueryMethods, account: AccountKey): Promise<ExactHour[]>;
+  /** Every exact snapshot of the account with `at` in [from, to), checked, oldest first. */
+  loadSnapshots(db: CommonQueryMethods, account: AccountKey, fromMs?: EpochMs, toMs?: EpochMs): Promise<BalanceSnapshot[]>;
+  forget(account: AccountKey): void;
+}
+
+function encodePair(a: number, b: number): Buffer {
+  const out = Buffer.alloc(16);
+  out.writeDoubleBE(a, 0);
+  out.writeDoubleBE(b, 8);
+  return out;
+}
+
+const tableOf = (table: AmountTable) => (table === 'hourly_amounts' ? sql.identifier(['hourly_amounts']) : sql.identifier(['snapshot_amounts']));
+const timeOf = (table: AmountTable) => (table === 'hourly_amounts' ? sql.identifier(['hour_start']) : sql.identifier(['at']));
+
+/** `anchors`: the amounts records' write counters kept outside the database (as for sealed-store.ts). */
+export function createSealedAmounts(sealer: AccountSealer, options: { readonly anchors?: RollbackAnchors } = {}): SealedAmounts {
+  const { anchors } = options;
+  const highWater = new Map<string, number>();
+  const prepared = new Set<string>();
+  const preparing = new Map<string, Promise<void>>();
+  const where = (a: AccountKey) => sql.fragment`user_uid = ${a.userUid} AND exchange = ${a.exchange}`;
+  const tamper = (account: AccountKey, what: string): TamperDetectedError =>
+    new TamperDetectedError(`sealed amounts of ${accountId(account)}: ${what}`);
+
+  function remember(account: AccountKey, writes: number): void {
+    const id = accountId(account);
+    if ((highWater.get(id) ?? 0) >= writes) return;
+    highWater.delete(id);
+    if (highWater.size >= HIGH_WATER_LIMIT) highWater.delete(highWater.keys().next().value!);
+    highWater.set(id, writes);
+    anchors?.note(account, 'amounts', writes);
+  }
+
+  const freshRecord = (): AmountsRecord => ({
+    v: 1, indexKeyId: sealer.currentId, writes: 0,
+    hourly_amounts: { rows: 0, sum: '0'.repeat(32) }, snapshot_amounts: { rows: 0, sum: '0'.repeat(32) },
+  });
+
+  async function readRecord(db: CommonQueryMethods, account: AccountKey, lock: boolean): Promise<AmountsRecord | null> {
+    const row = await db.maybeOne(sql.type(boxRow)`
+      SELECT key_id AS "keyId", iv, tag, ciphertext FROM sealed_records WHERE ${where(account)} AND kind = 'amounts'
+      ${lock ? sql.fragment`FOR UPDATE` : sql.fragment``}`);
+    const mark = Math.max(highWater.get(accountId(account)) ?? 0, anchors?.floor(account, 'amounts') ?? 0);
+    if (row === null) {
+      if (mark > 0) throw tamper(account, 'the amounts record is gone');
+      return null;
+    }
+    let plaintext: Buffer;
+    try {
+      plaintext = sealer.open({ account, table: 'amounts', seq: 0 }, row);
+    } catch (error) {
+      if (error instanceof SealedDataError) throw tamper(account, 'the amounts record does not open');
+      throw error;
+    }
+    const parsed = amountsRecordSchema.safeParse(JSON.parse(plaintext.toString('utf8')));
+    if (!parsed.success) throw new StorageSchemaError(['sealed amounts record']);
+    if (parsed.data.writes < mark) throw tamper(account, 'the amounts record was rolled back');
+    remember(account, parsed.data.writes);
+    return parsed.data;
+  }
+
+  /** Each row's keyed digest value: HMAC under the account's blind-index key of "time:tag". */
+  function elements(account: AccountKey, record: AmountsRecord, table: AmountTable, rows: readonly { at: number; tag: Buffer }[]): bigint[] {
+    if (rows.length === 0) return [];
+    const macs = sealer.blindIndexes(account, record.indexKeyId, `amounts-digest:${table}`, rows.map((r) => `${r.at}:${r.tag.toString('hex')}`));
+    const out: bigint[] = [];
+    for (let i = 0; i < rows.length; i++) out.push(BigInt(`0x${macs.subarray(i * BLIND_INDEX_BYTES, (i + 1) * BLIND_INDEX_BYTES).toString('hex')}`));
+    return out;
+  }
+  const sumOf = (values: readonly bigint[], start = 0n): bigint => values.reduce((acc, v) => (acc + v) % SUM_MODULUS, start);
+  const hex = (n: bigint): string => n.toString(16).padStart(32, '0');
+
+  function openBox(account: AccountKey, table: AmountTable, at: EpochMs, box: SealedBox): readonly [number, number] {
+    let plaintext: Buffer;
+    try {
+      plaintext = sealer.open({ account, table, seq: 0, row: String(at) }, box);
+    } catch (error) {
+      if (error instanceof SealedDataError) throw tamper(account, `a ${table} row does not open`);
+      throw error;
+    }
+    if (plaintext.length !== 16) throw new StorageSchemaError([`sealed ${table} row`]);
+    return [plaintext.readDoubleBE(0), plaintext.readDoubleBE(8)];
+  }
+
+  async function writeRecord(tx: CommonQueryMethods, account: AccountKey, record: AmountsRecord): Promise<number> {
+    const next: AmountsRecord = { ...record, writes: record.writes + 1 };
+    const box = sealer.seal({ account, table: 'amounts', seq: 0 }, Buffer.from(JSON.stringify(next), 'utf8'));
+    await tx.query(sql.type(noRows)`
+      INSERT INTO sealed_records (user_uid, exchange, kind, key_id, iv, tag, ciphertext)
+      VALUES (${account.userUid}, ${account.exchange}, 'amounts', ${box.keyId}, ${sql.binary(box.iv)}, ${sql.binary(box.tag)}, ${sql.binary(box.ciphertext)})
+      ON CONFLICT (user_uid, exchange, kind) DO UPDATE SET key_id = excluded.key_id, iv = excluded.iv, tag = excluded.tag, ciphertext = excluded.ciphertext`);
+    return next.writes;
+  }
+
+  /** Seals `rows` (time → pair) into `table`, replacing what is stored at those times; updates the record. */
+  async function upsert(tx: CommonQueryMethods, account: AccountKey, record: AmountsRecord, table: AmountTable, rows: readonly { at: number; a: number; b: number }[]): Promise<void> {
+    for (let start = 0; start < rows.length; start += SLICE) {
+      const slice = rows.slice(start, start + SLICE);
+      const times = slice.map((r) => isoTime(r.at));
+      // What these rows replace leaves the sum; a plaintext row (legacy) was never in it.
+      const old = await tx.any(sql.type(tagRow)`
+        SELECT ${timeOf(table)} AS at, tag FROM ${tableOf(table)}
+        WHERE ${where(account)} AND ${timeOf(table)} = ANY(${sql.array(times, 'timestamptz')}) FOR UPDATE`);
+      const replaced = old.filter((r): r is { at: number; tag: Buffer } => r.tag !== null);
+      const boxes = slice.map((r) => sealer.seal({ account, table, seq: 0, row: String(r.at) }, encodePair(r.a, r.b)));
+      let sum = BigInt(`0x${record[table].sum}`);
+      for (const v of elements(account, record, table, replaced)) sum = (sum - v + SUM_MODULUS) % SUM_MODULUS;
+      sum = sumOf(elements(account, record, table, slice.map((r, i) => ({ at: r.at, tag: boxes[i]!.tag }))), sum);
+      record[table] = { rows: record[table].rows + slice.length - replaced.length, sum: hex(sum) };
+      const tuples = slice.map((_, i) => [times[i]!, boxes[i]!.keyId, boxes[i]!.iv.toString('base64'), boxes[i]!.tag.toString('base64'), boxes[i]!.ciphertext.toString('base64')]);
+      const [a, b] = table === 'hourly_amounts' ? ['equity_end', 'net_flow'] as const : ['balance', 'equity'] as const;
+      await tx.query(sql.type(noRows)`
+        INSERT INTO ${tableOf(table)} (user_uid, exchange, ${timeOf(table)}, key_id, iv, tag, ciphertext)
+        SELECT ${account.userUid}, ${account.exchange}, t.at, t.key_id, decode(t.iv, 'base64'), decode(t.tag, 'base64'), decode(t.ct, 'base64')
+        FROM ${sql.unnest(tuples, ['timestamptz', 'int2', 'text', 'text', 'text'])} AS t(at, key_id, iv, tag, ct)
+        ON CONFLICT (user_uid, exchange, ${timeOf(table)}) DO UPDATE
+          SET key_id = excluded.key_id, iv = excluded.iv, tag = excluded.tag, ciphertext = excluded.ciphertext,
+              ${sql.identifier([a])} = NULL, ${sql.identifier([b])} = NULL`);
+    }
+  }
+
+  async function lockAccount(tx: CommonQueryMethods, account: AccountKey): Promise<void> {
+    // Serializes the first write and the legacy conversion of an account across processes (the
+    // record row does not exist yet to lock); 'amounts' keeps the key apart from other users. A
+    // hash collision only serializes two accounts' writes.
+    await tx.query(sql.type(noRows)`SELECT pg_advisory_xact_lock(hashtextextended(${`amounts:${accountId(account)}`}, 0))`);
+  }
+
+  async function convertLegacy(db: DatabasePool, account: AccountKey): Promise<void> {
+    const legacy = await db.oneFirst(sql.type(existsRow)`
+      SELECT EXISTS (SELECT 1 FROM hourly_amounts WHERE ${where(account)} AND ciphertext IS NULL)
+          OR EXISTS (SELECT 1 FROM snapshot_amounts WHERE ${where(account)} AND ciphertext IS NULL) AS legacy`);
+    if (!legacy) return;
+    const writes = await db.transaction(async (tx) => {
+      await lockAccount(tx, account);
+      const before = await readRecord(tx, account, true);
+      const hours = await tx.any(sql.type(legacyRow)`
+        SELECT hour_start AS at, equity_end AS a, net_flow AS b FROM hourly_amounts WHERE ${where(account)} AND ciphertext IS NULL FOR UPDATE`);
+      const snapshots = await tx.any(sql.type(legacyRow)`
+        SELECT at, balance AS a, equity AS b FROM snapshot_amounts WHERE ${where(account)} AND ciphertext IS NULL FOR UPDATE`);
+      if (hours.length === 0 && snapshots.length === 0) return null;
+      // The service never writes plaintext next to a sealed record: such a row was put there by hand.
+      if (before !== null) throw tamper(account, 'plaintext rows appeared after the amounts were sealed');
+      const record = freshRecord();
+      await upsert(tx, account, record, 'hourly_amounts', hours);
+      await upsert(tx, account, record, 'snapshot_amounts', snapshots);
+      return writeRecord(tx, account, record);
+    });
+    if (writes !== null) remember(account, writes);
+  }
+
+  async function verifyTable(db: CommonQueryMethods, account: AccountKey, record: AmountsRecord | null, table: AmountTable): Promise<void> {
+    const rows = await db.any(sql.type(tagRow)`SELECT ${timeOf(table)} AS at, tag FROM ${tableOf(table)} WHERE ${where(account)}`);
+    const state = record?.[table] ?? freshRecord()[table];
+    if (rows.length !== state.rows) throw tamper(account, `${table}: ${rows.length > state.rows ? 'a row was inserted' : 'a row is missing'}`);
+    if (rows.length === 0) return;
+    if (record === null) throw tamper(account, `${table}: rows without a record`);
+    const sealed = rows.filter((r): r is { at: number; tag: Buffer } => r.tag !== null);
+    if (sealed.length !== rows.length) throw tamper(account, `${table}: a plaintext row next to sealed ones`);
+    if (hex(sumOf(elements(account, record, table, sealed))) !== state.sum) throw tamper(account, `${table}: the rows do not match the record`);
+  }
+
+  async function verify(db: CommonQueryMethods, account: AccountKey): Promise<number> {
+    const record = await readRecord(db, account, false);
+    for (const table of AMOUNT_TABLES) await verifyTable(db, account, record, table);
+    return record?.writes ?? 0;
+  }
+
+  async function prepare(db: DatabasePool, account: AccountKey): Promise<void> {
+    await convertLegacy(db, account);
+    await db.transaction(async (tx) => {
+      await tx.query(sql.type(noRows)`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ`);
+      await verify(tx, account);
+    });
+  }
+
+  return {
+    async prepare(db, account) {
+      const id = accountId(account);
+      if (prepared.has(id)) return;
+      let running = preparing.get(id);
+      if (running === undefined) {
+        running = prepare(db, account).then(() => {
+          if (prepared.size >= HIGH_WATER_LIMIT) prepared.clear();
+          prepared.add(id);
+        }).finally(() => preparing.delete(id));
+        preparing.set(id, running);
+      }
+      await running;
+    },
+    async begin(tx, account) {
+      await lockAccount(tx, account);
+      const record = (await readRecord(tx, account, true)) ?? freshRecord();
+      return {
+        writeHours: (hours) => upsert(tx, account, record, 'hourly_amounts', hours.map((h) => ({ at: h.hourStart, a: h.equityEnd, b: h.netFlow }))),
+        writeSnapshot: (s) => upsert(tx, account, record, 'snapshot_amounts', [{ at: s.at, a: s.balance, b: s.equity }]),
+        finish: () => writeRecord(tx, account, record),
+      };
+    },
+    committed: remember,
+    verify,
+    open(account, table, at, box) {
+      if (box.keyId === null || box.iv === null || box.tag === null || box.ciphertext === null) throw tamper(account, `a ${table} row is not sealed`);
+      return openBox(account, table, at, { keyId: box.keyId, iv: box.iv, tag: box.tag, ciphertext: box.ciphertext });
+    },
+    async loadHours(db, account) {
+      await verify(db, account);
+      const rows = await db.any(sql.type(sealedRow)`
+        SELECT hour_start AS at, key_id AS "keyId", iv, tag, ciphertext FROM hourly_amounts WHERE ${where(account)} ORDER BY hour_start`);
+      return rows.map((r) => {
+        const [equityEnd, netFlow] = openBox(account, 'hourly_amounts', r.at, r);
+        return { hourStart: r.at, equityEnd, netFlow };
+      });
+    },
+    async loadSnapshots(db, account, fromMs, toMs) {
+      await verify(db, account);
+      const rows = await db.any(sql.type(sealedRow)`
+        SELECT at, key_id AS "keyId", iv, tag, ciphertext FROM snapshot_amounts WHERE ${where(account)}
+          ${fromMs === undefined ? sql.fragment`` : sql.fragment`AND at >= ${isoTime(fromMs)}::timestamptz`}
+          ${toMs === undefined ? sql.fragment`` : sql.fragment`AND at < ${isoTime(toMs)}::timestamptz`}
+        ORDER BY at`);
+      return rows.map((r) => {
+        const [balance, equity] = openBox(account, 'snapshot_amounts', r.at, r);
+        return { at: r.at, balance, equity };
+      });
+    },
+    forget(account) {
+      highWater.delete(accountId(account));
+      prepared.delete(accountId(account));
+    },
+  };
+}
