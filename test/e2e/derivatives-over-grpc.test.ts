@@ -68,7 +68,7 @@ test('leverage per hour, max leverage, funding share, liquidations and derivativ
 
   const { statementJson } = await unary(h.client.getTrackRecordStatement.bind(h.client), { ...ACCOUNT, fromMs: 0, toMs: 0 });
   const statement = parseStatement(statementJson);
-  t.deepEqual(verifyStatement(statement, { trustedPublicKey: identity.statementSigningKey }), { signature: true, trustedKey: true, series: null });
+  t.deepEqual(verifyStatement(statement, { trustedPublicKey: identity.statementSigningKey }), { signature: true, trustedKey: true, handovers: 0, series: null });
   t.is(statement.statement.v, 2);
   const signed = statement.statement.v === 2 ? statement.statement.derivatives : null;
   t.truthy(signed);
