@@ -22,6 +22,8 @@ import { renewIntervalMs } from '../domain/shards.js';
 import { rootSecretsFromConfig, type Keyring } from '../crypto/keyring.js';
 import { deriveEnclaveKeys, parseReleasedSecrets, type EnclaveKeys, type RootSecrets } from '../crypto/key-hierarchy.js';
 import { createSelfSignedCertificate } from '../crypto/self-signed-certificate.js';
+import type { PeerTls } from '../crypto/peer-tls.js';
+import { createPeerForwarder, peerChannel } from '../grpc/peer-forwarding.js';
 import { measuredConfiguration } from '../config/measured-config.js';
 import { releaseKeys } from '../attestation/key-release.js';
 import { openEnvelope, sealEnvelope } from '../crypto/envelope.js';
@@ -99,10 +101,11 @@ async function obtainRootSecrets(config: Config, logger: Logger): Promise<RootSe
 }
 
 /** Enclave mode: the gateway CA read once (it is measured) and a key pair made in memory. */
-function enclaveTls(config: Config): TlsFiles | undefined {
+function enclaveTls(config: Config, peer: PeerTls): TlsFiles | undefined {
   if (!config.ENCLAVE_MODE || config.TLS_CA_FILE === undefined) return tlsFilesFromConfig(config);
   const names = [...new Set([config.ENCLAVE_HOST, 'localhost'])];
-  return { inMemory: { ca: readFileSync(config.TLS_CA_FILE), ...createSelfSignedCertificate({ names }) } };
+  // The peer tag: the other instances recognise this server by it (src/crypto/peer-tls.ts).
+  return { inMemory: { ca: readFileSync(config.TLS_CA_FILE), ...createSelfSignedCertificate({ names, namesOfKey: (spki) => peer.tagNames(spki) }) } };
 }
 
 /** In-process callers only (benchmarks): replaces what configuration cannot express. */
@@ -190,7 +193,15 @@ export async function startService(config: Config, logger: Logger, overrides: Se
   await keeper.start();
   const reads = createReads(storage.accountStore, (account) => runtime.supervisor.status(account) === 'failed', storage.disclosure);
 
-  const tls = enclaveTls(config);
+  const tls = enclaveTls(config, keys.peerTls);
+  // Commands for another instance's shard are forwarded to it (one hop, peer mTLS).
+  const forwarder = createPeerForwarder({ ...peerChannel(tls, keys.peerTls), registry, logger });
+  const retryAfterMs = renewIntervalMs(config.LEASE_TTL_MS);
+  const ownerElsewhere = async (account: AccountKey): Promise<string | null> => {
+    if (leases.owns(account)) return null;
+    const owner = await placement.ownerOf(leases.shardOf(account));
+    return owner === null || owner.instanceId === leases.instanceId ? null : owner.addr;
+  };
   const attester = () =>
     createAttester({
       amdSevSnp: config.AMD_SEV_SNP,
@@ -205,14 +216,15 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     host: config.ENCLAVE_HOST,
     port: config.ENCLAVE_PORT,
     enclave: {
-      ...createEnclaveApi(withShardRouting(runtime.supervisor, { book: leases, placement, retryAfterMs: renewIntervalMs(config.LEASE_TTL_MS) }), reads, { identity, attester, challenges, statementSigningKey: keys.statementSigning.publicKey }, storage.disclosure),
+      ...createEnclaveApi(withShardRouting(runtime.supervisor, { book: leases, placement, retryAfterMs }), reads, { identity, attester, challenges, statementSigningKey: keys.statementSigning.publicKey }, storage.disclosure),
       ...createReportReader({ store: storage.accountStore, connections: storage.connections }),
       ...whoisApi(() => storage.connections.listConnections(), (account) => accountPseudonym(keys.pseudonymKey, account)),
       ...statementApi(createStatementIssuer({ checkpoints: storage.checkpoints, store: storage.accountStore, signer, codeMeasurement: identity.buildHash })),
     },
     logger,
     enclaveMode: config.ENCLAVE_MODE,
-    ...(tls === undefined ? {} : { tls }),
+    ...(tls === undefined ? {} : { tls, peerCa: keys.peerTls.ca }),
+    service: { peers: { forwarder, ownerElsewhere, retryAfterMs } },
     version: identity.serviceVersion,
   });
   const metricsServer = await startMetricsServer(registry, {
@@ -238,6 +250,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       stopping ??= (async () => {
         // Refuse new calls first, then let the runtime drain syncs and zero every credential.
         await Promise.all([grpc.close(config.SHUTDOWN_GRACE_MS), runtime.shutdown()]);
+        forwarder.close();
         // Drained: hand the shards back at once instead of letting them expire.
         await keeper.stop();
         metricsServer.closeAllConnections();
