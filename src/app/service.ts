@@ -182,8 +182,9 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       return runtime.supervisor.stopWhere((account) => leaving.has(leases.shardOf(account)), config.SHUTDOWN_GRACE_MS);
     },
     shardsGained: async (shards) => {
+      // Only the claimed shards' rows (indexed by shard, sql/018); the hash in the process double-checks.
       const gained = new Set(shards);
-      const stored = (await schedules.list()).filter((s) => gained.has(leases.shardOf(s.account)));
+      const stored = (await schedules.listShards(shards)).filter((s) => gained.has(leases.shardOf(s.account)));
       const restored = restoreSchedules(runtime.supervisor, stored, { now: Date.now(), syncIntervalMs: config.SYNC_INTERVAL_MS, random: Math.random });
       logger.info({ ...restored, shards: shards.length }, 'account schedules restored');
     },

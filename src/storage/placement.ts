@@ -63,6 +63,8 @@ export function createPlacementRepository(pool: DatabasePool): PlacementReposito
         if (row.shards !== shardCount || row.top !== shardCount - 1) {
           throw new ShardCountMismatchError(`the database is set up for ${row.shards} shards, SHARD_COUNT is ${shardCount}; every instance must use the same count`);
         }
+        // Connections stored before the shard rows existed have no shard yet (sql/018's trigger sets it from then on).
+        await pool.query(sql.type(noRows)`UPDATE exchange_connections SET shard = shard_of(user_uid, ${shardCount}) WHERE shard IS NULL`);
       }),
 
     heartbeat: (instanceId, addr, ttlMs) =>
