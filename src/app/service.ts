@@ -165,6 +165,8 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     registry,
     logger,
     owns: (account) => leases.owns(account),
+    // Each actor's writes are fenced with the epoch its shard had when it started.
+    actorLifecycle: { started: (account) => leases.pin(account), stopped: (account) => leases.unpin(account) },
     saveNextSyncAt: (account, at) => schedules.save(account, at),
     // Metric labels name a keyed pseudonym, never the account (enclave whois maps it back).
     accountLabel: (account) => accountPseudonym(keys.pseudonymKey, account),
@@ -173,7 +175,8 @@ export async function startService(config: Config, logger: Logger, overrides: Se
   // schedule, else spread over one interval. Claimed at start (one instance: every shard) and later.
   const placement = createPlacementRepository(storage.pool);
   const keeper = createShardLeaseKeeper({
-    placement,
+    // Its own connection: renewals never queue behind sync work for one of the pool's.
+    placement: createPlacementRepository(storage.leasePool),
     book: leases,
     addr: instanceAddress(config),
     ttlMs: config.LEASE_TTL_MS,

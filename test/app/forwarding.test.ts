@@ -61,8 +61,9 @@ test.before(async (t) => {
   t.context = { db, a, b, scratch };
   // The first instance took every shard; it hands half back within a lease round or two.
   for (let i = 0; i < 100; i += 1) {
-    const owners = await ownersByShard(db);
-    if ([...owners.values()].includes(b.addr) && [...owners.values()].includes(a.addr)) return;
+    const owners = [...(await ownersByShard(db)).values()];
+    // Settled: each holds its fair share.
+    if (owners.filter((x) => x === a.addr).length === SHARDS / 2 && owners.filter((x) => x === b.addr).length === SHARDS / 2) return;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error('the second instance never got a shard');
@@ -131,4 +132,18 @@ test.serial('a forwarded command is never forwarded again: the receiver that doe
   t.true(Number(error.metadata.get(RETRY_AFTER_MS_KEY)[0]) > 0);
   t.is(await forwardedCount(b.service, 'ProcessSyncJob', 'ok'), 0);
   t.is(await forwardedCount(b.service, 'ProcessSyncJob', 'refused'), 0);
+});
+
+test.serial('each instance\'s metrics show its own shards, its lease renewals and the time it may still act', async (t) => {
+  const { a, b, db } = t.context;
+  const owners = [...(await ownersByShard(db)).values()];
+  for (const instance of [a, b]) {
+    const text = await (await fetch(`http://127.0.0.1:${instance.service.metricsPort}/metrics`)).text();
+    const value = (name: string): number => Number(text.split('\n').find((l) => l.startsWith(`${name} `))?.split(' ').at(-1));
+    t.is(value('enclave_shard_leases_held'), owners.filter((addr) => addr === instance.addr).length);
+    t.true(value('enclave_lease_renew_seconds_count') > 0);
+    const left = value('enclave_lease_acting_seconds_left');
+    // TTL 3 s, acting margin TTL/5: never more than 2.4 s ahead.
+    t.true(left > 0 && left <= 2.4, `acting time left ${left}`);
+  }
 });
