@@ -119,6 +119,17 @@ test.serial('register, sync and remove sent to the non-owner are served by the o
   t.is(await forwardedCount(a.service, 'RemoveConnection', 'ok'), 1);
 });
 
+test.serial('a registration challenge asked of the non-owner is issued by the owner (where a forwarded Register goes too)', async (t) => {
+  const { a, b, db } = t.context;
+  const userUid = await userOwnedBy(db, b.addr, 'challenged');
+  const issued = await unary(a.client.getRegistrationChallenge.bind(a.client), { userUid, exchange: 'simulated' });
+  t.is(issued.challenge.length, 32);
+  t.is(await forwardedCount(a.service, 'GetRegistrationChallenge', 'ok'), 1);
+  // Asked of the owner itself: served there, nothing forwarded.
+  await unary(b.client.getRegistrationChallenge.bind(b.client), { userUid, exchange: 'simulated' });
+  t.is(await forwardedCount(b.service, 'GetRegistrationChallenge', 'ok'), 0);
+});
+
 test.serial('a forwarded command is never forwarded again: the receiver that does not own the shard answers UNAVAILABLE with a retry hint', async (t) => {
   const { a, b, db } = t.context;
   const userUid = await userOwnedBy(db, a.addr, 'hop');
