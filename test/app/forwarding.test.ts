@@ -2,7 +2,6 @@
 // account's shard is forwarded (one hop) to the one that does, which serves it.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'slonik';
@@ -18,6 +17,7 @@ import { RETRY_AFTER_MS_KEY } from '../../src/grpc/errors.js';
 import { FORWARDED_KEY } from '../../src/grpc/peer-forwarding.js';
 import { createTestDatabase, type TestDatabase } from '../../testkit/support/database.js';
 import { captureLogger, isServiceError, unary } from '../../testkit/support/grpc-client.js';
+import { freePort } from '../../testkit/support/free-port.js';
 
 const SHARDS = 4;
 
@@ -29,15 +29,6 @@ interface Instance {
 }
 
 const test = anyTest as TestFn<{ db: TestDatabase; a: Instance; b: Instance; scratch: string }>;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 async function startInstance(db: TestDatabase, scratch: string, key: string): Promise<Instance> {
   const port = await freePort();
