@@ -70,9 +70,10 @@ const sections: Record<string, () => Promise<Record<string, unknown>>> = {
       syncIntervalMs: size('SOAK_SCALE_INTERVAL_MS', 60_000),
       scenarios: ['kill', 'kill', 'kill', 'stop-cont', 'freeze-db', 'term', 'join'],
       reference: true,
+      forwardCheck: true,
       log: (line) => process.stderr.write(`scale: ${line}\n`),
     });
-    const ok = f.accountsNeverSynced === 0 && f.overlappingSyncs === 0 && f.staleOwnerCommits === 0 && f.fillsLost === 0 && f.fillsDuplicated === 0
+    const ok = f.accountsNeverSynced === 0 && f.forwardedSyncServed === true && f.overlappingSyncs === 0 && f.staleOwnerCommits === 0 && f.fillsLost === 0 && f.fillsDuplicated === 0
       && f.fillsUnexpected === 0 && f.returnsIdenticalToReference === true && f.takeoverSeconds.every((s) => s <= f.takeoverBoundSeconds + 1)
       && f.longestGapSeconds <= f.gapBoundSeconds;
     return { ...f, ok };

@@ -63,5 +63,10 @@ BEGIN
   END IF;
 END
 $tr$;
+-- LIKE does not copy triggers: the one that sets each connection's shard (sql/018) goes on the
+-- partitioned table again (row-level BEFORE triggers on partitioned tables: PostgreSQL 13+).
+DROP TRIGGER IF EXISTS exchange_connections_shard ON exchange_connections;
+CREATE TRIGGER exchange_connections_shard BEFORE INSERT OR UPDATE OF user_uid ON exchange_connections
+  FOR EACH ROW EXECUTE FUNCTION exchange_connections_set_shard();
 
 COMMIT;

@@ -6,7 +6,7 @@ import type { AccountKey, EpochMs } from '../domain/types.js';
 import { DEFAULT_ACCOUNT_SETTINGS, type AccountActorDeps, type AccountActorSettings } from './account-actor.js';
 import { systemClock, type Clock } from './clock.js';
 import { ActorMetrics } from './metrics.js';
-import { createSupervisor, type CrashPolicy, type Supervisor } from './supervisor.js';
+import { createSupervisor, type ActorLifecycle, type CrashPolicy, type Supervisor } from './supervisor.js';
 
 /** The account actors' own dependencies (store, engine, credential openers and sealer, connectors), plus the runtime's. */
 export interface ActorRuntimeDeps extends Pick<AccountActorDeps, 'store' | 'aggregator' | 'openCredential' | 'openSealed' | 'sealForStorage' | 'connectorFactory' | 'marketData'> {
@@ -19,6 +19,8 @@ export interface ActorRuntimeDeps extends Pick<AccountActorDeps, 'store' | 'aggr
   readonly settings?: Partial<AccountActorSettings>;
   /** Scale-out (issue 18): whether this instance holds the account's shard (default: always). */
   readonly owns?: (account: AccountKey) => boolean;
+  /** Scale-out: told when an account's actor starts and stops (the lease book pins the actor's epoch). */
+  readonly actorLifecycle?: ActorLifecycle;
   /** Stores each account's next scheduled sync for the shard's next owner. */
   readonly saveNextSyncAt?: (account: AccountKey, at: EpochMs | null) => Promise<void>;
   /** The metrics' account label (default `exchange:user_uid`; the service passes a keyed pseudonym). */
@@ -50,6 +52,7 @@ export function createActorRuntime(config: Config, deps: ActorRuntimeDeps): Acto
     ...(deps.crashPolicy === undefined ? {} : { crashPolicy: deps.crashPolicy }),
     ...(deps.maxConcurrentFullSyncs === undefined ? {} : { maxConcurrentFullSyncs: deps.maxConcurrentFullSyncs }),
     ...(deps.owns === undefined ? {} : { owns: deps.owns }),
+    ...(deps.actorLifecycle === undefined ? {} : { actorLifecycle: deps.actorLifecycle }),
     ...(deps.saveNextSyncAt === undefined ? {} : { saveNextSyncAt: deps.saveNextSyncAt }),
   });
   return { supervisor, metrics, shutdown: () => supervisor.shutdown(config.SHUTDOWN_GRACE_MS) };

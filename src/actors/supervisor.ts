@@ -50,6 +50,11 @@ export interface SupervisorOptions {
    * Default: every account is ours (one instance).
    */
   readonly owns?: (account: AccountKey) => boolean;
+  /**
+   * Scale-out: an account's actor started (after `owns` said yes) or stopped. The lease book pins
+   * the shard's epoch at the start, and the actor's writes are fenced with that epoch (issue 18).
+   */
+  readonly actorLifecycle?: ActorLifecycle;
   /** Keeps each account's next scheduled sync in storage, so a shard's next owner keeps the schedule. */
   readonly saveNextSyncAt?: (account: AccountKey, at: EpochMs | null) => Promise<void>;
 }
@@ -162,6 +167,11 @@ class Entry implements AccountLifecycle {
 
 type Request<R> = (replyTo: ReplyTo<R>) => AccountMessage;
 
+export interface ActorLifecycle {
+  started(account: AccountKey): void;
+  stopped(account: AccountKey): void;
+}
+
 export function createSupervisor(options: SupervisorOptions): Supervisor {
   const { deps, metrics, logger } = options;
   const owns = options.owns ?? (() => true);
@@ -241,6 +251,8 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     },
     onStopped: (entry, self, undelivered) => {
       if (entry.ref === null && byName.get(self.name) === entry) byName.delete(self.name);
+      // Only when no newer actor of the account runs (it pinned its own epoch when it started).
+      if (entry.ref === null) options.actorLifecycle?.stopped(entry.account);
       if (!entry.failed) metrics?.untrack(entry.account);
       for (const message of undelivered) redeliver(entry, message);
     },
@@ -289,6 +301,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     if (entry.name !== null) byName.delete(entry.name);
     entry.name = name;
     byName.set(name, entry);
+    options.actorLifecycle?.started(entry.account);
     const ref = spawnAccountActor({ parent, name, account: entry.account, deps: actorDeps, onCrash: entry.onCrash, lifecycle: entry });
     entry.ref = ref;
     metrics?.track(entry.account, entry.mailbox);

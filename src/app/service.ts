@@ -22,6 +22,8 @@ import { renewIntervalMs } from '../domain/shards.js';
 import { rootSecretsFromConfig, type Keyring } from '../crypto/keyring.js';
 import { deriveEnclaveKeys, parseReleasedSecrets, type EnclaveKeys, type RootSecrets } from '../crypto/key-hierarchy.js';
 import { createSelfSignedCertificate } from '../crypto/self-signed-certificate.js';
+import type { PeerTls } from '../crypto/peer-tls.js';
+import { createPeerForwarder, peerChannel } from '../grpc/peer-forwarding.js';
 import { measuredConfiguration } from '../config/measured-config.js';
 import { releaseKeys, type KeyReleaseOptions } from '../attestation/key-release.js';
 import { createRollbackAnchorClient } from '../attestation/rollback-anchor-client.js';
@@ -113,10 +115,11 @@ async function obtainRootSecrets(config: Config, logger: Logger): Promise<RootSe
 }
 
 /** Enclave mode: the gateway CA read once (it is measured) and a key pair made in memory. */
-function enclaveTls(config: Config): TlsFiles | undefined {
+function enclaveTls(config: Config, peer: PeerTls): TlsFiles | undefined {
   if (!config.ENCLAVE_MODE || config.TLS_CA_FILE === undefined) return tlsFilesFromConfig(config);
   const names = [...new Set([config.ENCLAVE_HOST, 'localhost'])];
-  return { inMemory: { ca: readFileSync(config.TLS_CA_FILE), ...createSelfSignedCertificate({ names }) } };
+  // The peer tag: the other instances recognise this server by it (src/crypto/peer-tls.ts).
+  return { inMemory: { ca: readFileSync(config.TLS_CA_FILE), ...createSelfSignedCertificate({ names, namesOfKey: (spki) => peer.tagNames(spki) }) } };
 }
 
 /**
@@ -211,6 +214,8 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     registry,
     logger,
     owns: (account) => leases.owns(account),
+    // Each actor's writes are fenced with the epoch its shard had when it started.
+    actorLifecycle: { started: (account) => leases.pin(account), stopped: (account) => leases.unpin(account) },
     saveNextSyncAt: (account, at) => schedules.save(account, at),
     // Metric labels name a keyed pseudonym, never the account (enclave whois maps it back).
     accountLabel: (account) => accountPseudonym(keys.pseudonymKey, account),
@@ -219,7 +224,8 @@ export async function startService(config: Config, logger: Logger, overrides: Se
   // schedule, else spread over one interval. Claimed at start (one instance: every shard) and later.
   const placement = createPlacementRepository(storage.pool);
   const keeper = createShardLeaseKeeper({
-    placement,
+    // Its own connection: renewals never queue behind sync work for one of the pool's.
+    placement: createPlacementRepository(storage.leasePool),
     book: leases,
     addr: instanceAddress(config),
     ttlMs: config.LEASE_TTL_MS,
@@ -228,8 +234,9 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       return runtime.supervisor.stopWhere((account) => leaving.has(leases.shardOf(account)), config.SHUTDOWN_GRACE_MS);
     },
     shardsGained: async (shards) => {
+      // Only the claimed shards' rows (indexed by shard, sql/018); the hash in the process double-checks.
       const gained = new Set(shards);
-      const stored = (await schedules.list()).filter((s) => gained.has(leases.shardOf(s.account)));
+      const stored = (await schedules.listShards(shards)).filter((s) => gained.has(leases.shardOf(s.account)));
       const restored = restoreSchedules(runtime.supervisor, stored, { now: Date.now(), syncIntervalMs: config.SYNC_INTERVAL_MS, random: Math.random });
       logger.info({ ...restored, shards: shards.length }, 'account schedules restored');
     },
@@ -240,7 +247,15 @@ export async function startService(config: Config, logger: Logger, overrides: Se
   // The disclosure store and the account store share one database: the metrics read takes the level from its own statement.
   const reads = createReads(storage.accountStore, (account) => runtime.supervisor.status(account) === 'failed', storage.disclosure, { levelWithMetrics: true });
 
-  const tls = enclaveTls(config);
+  const tls = enclaveTls(config, keys.peerTls);
+  // Commands for another instance's shard are forwarded to it (one hop, peer mTLS).
+  const forwarder = createPeerForwarder({ ...peerChannel(tls, keys.peerTls), registry, logger });
+  const retryAfterMs = renewIntervalMs(config.LEASE_TTL_MS);
+  const ownerElsewhere = async (account: AccountKey): Promise<string | null> => {
+    if (leases.owns(account)) return null;
+    const owner = await placement.ownerOf(leases.shardOf(account));
+    return owner === null || owner.instanceId === leases.instanceId ? null : owner.addr;
+  };
   const attester = () =>
     createAttester({
       amdSevSnp: config.AMD_SEV_SNP,
@@ -255,14 +270,15 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     host: config.ENCLAVE_HOST,
     port: config.ENCLAVE_PORT,
     enclave: {
-      ...createEnclaveApi(withShardRouting(runtime.supervisor, { book: leases, placement, retryAfterMs: renewIntervalMs(config.LEASE_TTL_MS) }), reads, { identity, attester, challenges, statementSigningKey: keys.statementSigning.publicKey }, storage.disclosure),
+      ...createEnclaveApi(withShardRouting(runtime.supervisor, { book: leases, placement, retryAfterMs }), reads, { identity, attester, challenges, statementSigningKey: keys.statementSigning.publicKey }, storage.disclosure),
       ...createReportReader({ store: storage.accountStore, connections: storage.connections }),
       ...whoisApi(() => storage.connections.listConnections(), (account) => accountPseudonym(keys.pseudonymKey, account)),
       ...statementApi(createStatementIssuer({ checkpoints: storage.checkpoints, store: storage.accountStore, signer, codeMeasurement: identity.buildHash })),
     },
     logger,
     enclaveMode: config.ENCLAVE_MODE,
-    ...(tls === undefined ? {} : { tls }),
+    ...(tls === undefined ? {} : { tls, peerCa: keys.peerTls.ca }),
+    service: { peers: { forwarder, ownerElsewhere, retryAfterMs } },
     version: identity.serviceVersion,
   });
   const metricsServer = await startMetricsServer(registry, {
@@ -289,6 +305,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       stopping ??= (async () => {
         // Refuse new calls first, then let the runtime drain syncs and zero every credential.
         await Promise.all([grpc.close(config.SHUTDOWN_GRACE_MS), runtime.shutdown()]);
+        forwarder.close();
         // Drained: hand the shards back at once instead of letting them expire.
         await keeper.stop();
         // The last counters written before the stop: anchored before the process goes.

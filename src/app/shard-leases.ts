@@ -55,6 +55,14 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [options.registry],
   });
   const renewFailures = options.registry === undefined ? undefined : new Gauge({ name: 'enclave_lease_renew_failures', help: 'Consecutive failed lease renewals', registers: [options.registry] });
+  // The acting deadline of the last successful renewal (local monotonic ms).
+  let actingUntil = Number.NEGATIVE_INFINITY;
+  if (options.registry !== undefined) {
+    new Gauge({
+      name: 'enclave_lease_acting_seconds_left', help: 'Seconds this instance may still act on its leases without another renewal (0: past the acting deadline)', registers: [options.registry],
+      collect() { this.set(Math.max(0, (actingUntil - now()) / 1000)); },
+    });
+  }
   let timer: NodeJS.Timeout | null = null;
   let watchdog: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
@@ -98,8 +106,9 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
     const sent = now();
     let renewed;
     try {
-      await placement.heartbeat(book.instanceId, addr, ttlMs);
-      renewed = await placement.renew(book.instanceId, ttlMs);
+      // First thing in the round and one statement (heartbeat and renewal together): nothing of
+      // this instance's own queues in front of it (the keeper has its own connection, see service.ts).
+      renewed = await placement.renew(book.instanceId, ttlMs, addr);
       renewLatency?.observe((now() - sent) / 1000);
       failures = 0;
       renewFailures?.set(0);
@@ -118,6 +127,7 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
     const regained = renewed.filter((l) => book.epochOf(l.shard) === undefined).map((l) => l.shard);
     for (const lease of renewed) book.set(lease.shard, lease.epoch);
     if (now() < deadline) {
+      actingUntil = deadline;
       book.setUsableUntil(deadline);
       armWatchdog(deadline);
     }
@@ -176,6 +186,7 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
   return {
     async start() {
       await placement.ensureShards(book.shardCount);
+      await placement.heartbeat(book.instanceId, addr, ttlMs);
       await round();
       timer = setInterval(() => { void round(); }, renewIntervalMs(ttlMs));
       timer.unref();

@@ -6,6 +6,7 @@
 //   intake (HPKE X25519)   salt "track-record-enclave/intake-hpke/v1",          info "x25519 key <id>"
 //   statement signing      salt "track-record-enclave/statement-signing/v1",    info "ed25519 key <id>"
 //   per-account data keys  salt "track-record-enclave/account-data/v1",         info "<id>" ‖ u16be(len) user_uid ‖ u16be(len) exchange
+//   peer TLS (issue 18)    salt "track-record-enclave/peer-tls/v1",           info "p-256 ca key <id>" / "hmac-sha256 tag key <id>" (peer-tls.ts)
 //   account pseudonyms     salt "track-record-enclave/account-pseudonym/v1",    info "hmac-sha256 key <id>" (metric labels, statements)
 // Root secrets are versioned by id like today's ENCRYPTION_KEY_ID: the current id seals and signs,
 // older ids still open (rotation re-seals envelopes, see rotate.ts). Every instance released the
@@ -17,6 +18,7 @@ import { KeyNotFoundError, KeyringError } from './errors.js';
 import { lengthPrefixed } from './length-prefixed.js';
 import { createKeyring, type Keyring } from './keyring.js';
 import { intakeKeyId, type IntakeKey } from './sealed-intake.js';
+import { createPeerTls, type PeerTls } from './peer-tls.js';
 
 /** Root secrets by id (32 bytes each) and the id that is current. */
 export interface RootSecrets {
@@ -131,6 +133,8 @@ export interface EnclaveKeys {
   accountDataKey(account: AccountKey, id?: number): KeyObject;
   /** HMAC-SHA-256 key of account pseudonyms (stable per deployment: from the current root). */
   readonly pseudonymKey: KeyObject;
+  /** How instances of this deployment authenticate each other (forwarded commands). */
+  readonly peerTls: PeerTls;
 }
 
 
@@ -177,6 +181,7 @@ export async function deriveEnclaveKeys(root: RootSecrets): Promise<EnclaveKeys>
   return {
     keyring,
     pseudonymKey,
+    peerTls: createPeerTls(current, root.currentId),
     intake: { ...currentIntake, previousKey: (keyId) => intakeById.get(Buffer.from(keyId).toString('hex'))?.recipientKey },
     statementSigning,
     previousStatementSigning,

@@ -4,7 +4,7 @@
 // certificate's SHA-256 fingerprint in REPORT_DATA, and then pin that certificate.
 // Just enough DER (ITU-T X.690) to write RFC 5280's TBSCertificate; no library, since the runtime
 // dependencies hold no X.509 writer.
-import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { isIP as isIpAddress } from 'node:net';
 
 function length(n: number): Buffer {
@@ -63,6 +63,22 @@ export interface SelfSignedOptions {
   readonly names: readonly string[];
   readonly commonName?: string;
   readonly validDays?: number;
+  /** More DNS names computed from the certificate's own public key (SPKI DER): the peer tag (peer-tls.ts). */
+  readonly namesOfKey?: (spki: Buffer) => readonly string[];
+}
+
+/** A certificate signed by another key: the peer CA's own certificate and the certificates it issues. */
+export interface IssuedCertificateOptions {
+  readonly commonName: string;
+  /** Signs the certificate (ECDSA P-256); the subject's key when self-signed. */
+  readonly issuer: { readonly commonName: string; readonly privateKey: KeyObject };
+  /** The subject's key pair; a fresh P-256 one when absent. */
+  readonly privateKey?: KeyObject;
+  /** A CA (keyCertSign) or an end entity for TLS clients and servers. */
+  readonly ca: boolean;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly serial: Buffer;
 }
 
 /**
@@ -79,33 +95,70 @@ export function certificateSerial(random: Buffer): Buffer {
 /** Generates a key pair and a self-signed certificate for `names`. */
 export function createSelfSignedCertificate(options: SelfSignedOptions): InMemoryCertificate {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const ecdsaWithSha256 = sequence(oid('1.2.840.10045.4.3.2'));
-  const serial = certificateSerial(randomBytes(16));
-  const now = Date.now();
-  const subject = name(options.commonName ?? 'track-record-enclave');
-  const altNames = options.names.map((entry) =>
+  const spki = publicKey.export({ type: 'spki', format: 'der' });
+  const names = [...options.names, ...(options.namesOfKey?.(spki) ?? [])];
+  const altNames = names.map((entry) =>
     isIpAddress(entry) === 0 ? tlv(0x82, Buffer.from(entry, 'ascii')) : tlv(0x87, ipBytes(entry)),
   );
-  const extensions = tlv(
-    0xa3,
-    sequence(
+  const now = Date.now();
+  const commonName = options.commonName ?? 'track-record-enclave';
+  return certificate({
+    serial: certificateSerial(randomBytes(16)), subject: commonName, issuer: commonName, spki, signer: privateKey,
+    notBefore: new Date(now - 60_000), notAfter: new Date(now + (options.validDays ?? 365) * 86_400_000),
+    extensions: [
       sequence(oid('2.5.29.17'), tlv(0x04, sequence(...altNames))),
       // basicConstraints: not a CA; extKeyUsage: TLS server.
       sequence(oid('2.5.29.19'), tlv(0x01, Buffer.of(0xff)), tlv(0x04, sequence())),
       sequence(oid('2.5.29.37'), tlv(0x04, sequence(oid('1.3.6.1.5.5.7.3.1')))),
-    ),
-  );
+    ],
+  }, privateKey);
+}
+
+/** A CA certificate or one it issues (no subjectAltName: peers are not checked by host name). */
+export function createIssuedCertificate(options: IssuedCertificateOptions): InMemoryCertificate {
+  const privateKey = options.privateKey ?? generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+  const spki = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
+  const extensions = options.ca
+    ? [
+        // basicConstraints: critical, CA; keyUsage: critical, keyCertSign.
+        sequence(oid('2.5.29.19'), tlv(0x01, Buffer.of(0xff)), tlv(0x04, sequence(tlv(0x01, Buffer.of(0xff))))),
+        sequence(oid('2.5.29.15'), tlv(0x01, Buffer.of(0xff)), tlv(0x04, tlv(0x03, Buffer.of(0x02, 0x04)))),
+      ]
+    : [
+        sequence(oid('2.5.29.19'), tlv(0x01, Buffer.of(0xff)), tlv(0x04, sequence())),
+        // extKeyUsage: TLS server and TLS client.
+        sequence(oid('2.5.29.37'), tlv(0x04, sequence(oid('1.3.6.1.5.5.7.3.1'), oid('1.3.6.1.5.5.7.3.2')))),
+      ];
+  return certificate({
+    serial: options.serial, subject: options.commonName, issuer: options.issuer.commonName, spki, signer: options.issuer.privateKey,
+    notBefore: options.notBefore, notAfter: options.notAfter, extensions,
+  }, privateKey);
+}
+
+interface CertificateFields {
+  readonly serial: Buffer;
+  readonly subject: string;
+  readonly issuer: string;
+  readonly spki: Buffer;
+  readonly signer: KeyObject;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly extensions: readonly Buffer[];
+}
+
+function certificate(fields: CertificateFields, privateKey: KeyObject): InMemoryCertificate {
+  const ecdsaWithSha256 = sequence(oid('1.2.840.10045.4.3.2'));
   const tbs = sequence(
     tlv(0xa0, tlv(0x02, Buffer.of(2))),
-    tlv(0x02, serial),
+    tlv(0x02, fields.serial),
     ecdsaWithSha256,
-    subject,
-    sequence(time(new Date(now - 60_000)), time(new Date(now + (options.validDays ?? 365) * 86_400_000))),
-    subject,
-    publicKey.export({ type: 'spki', format: 'der' }),
-    extensions,
+    name(fields.issuer),
+    sequence(time(fields.notBefore), time(fields.notAfter)),
+    name(fields.subject),
+    fields.spki,
+    tlv(0xa3, sequence(...fields.extensions)),
   );
-  const signature = sign('sha256', tbs, privateKey);
+  const signature = sign('sha256', tbs, fields.signer);
   const der = sequence(tbs, ecdsaWithSha256, tlv(0x03, Buffer.of(0), signature));
   const pem = `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/(.{64})/gu, '$1\n').trimEnd()}\n-----END CERTIFICATE-----\n`;
   return { cert: Buffer.from(pem, 'ascii'), key: Buffer.from(privateKey.export({ type: 'pkcs8', format: 'pem' })) };

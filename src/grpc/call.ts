@@ -16,6 +16,7 @@ import type { Logger } from '../config/logger.js';
 import type { CallContext } from './enclave-api.js';
 import { CallCancelledError, toGrpcStatus, type GrpcStatus } from './errors.js';
 import { UNDECODABLE } from './validate.js';
+import { FORWARDED_KEY } from './peer-forwarding.js';
 
 /** What every call needs from its server: a clock and a logger. */
 export interface CallEnvironment {
@@ -24,7 +25,7 @@ export interface CallEnvironment {
 }
 
 /** What opening a call needs of grpc-js (every server call type has it). */
-type ServerCall = Pick<ServerUnaryCall<unknown, unknown>, 'getDeadline' | 'once' | 'removeListener'>;
+type ServerCall = Pick<ServerUnaryCall<unknown, unknown>, 'getDeadline' | 'once' | 'removeListener' | 'metadata'>;
 
 interface OpenCall {
   readonly context: CallContext;
@@ -52,7 +53,7 @@ function openCall(call: ServerCall, method: string, maxMs: number, now: () => nu
   // The race below may settle on the answer first: nobody else waits on this promise.
   aborted.catch(() => undefined);
   return {
-    context: { signal: controller.signal },
+    context: { signal: controller.signal, forwarded: call.metadata.get(FORWARDED_KEY).length > 0 },
     aborted,
     close() {
       clearTimeout(timer);

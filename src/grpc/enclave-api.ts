@@ -18,6 +18,8 @@ import type { PerformanceReport, ReportOptions } from '../domain/report/report.j
  */
 export interface CallContext {
   readonly signal: AbortSignal;
+  /** Another instance forwarded this call to its shard's owner (issue 18): it is never forwarded again. */
+  readonly forwarded?: boolean;
 }
 
 /** Half-open interval [from, to), epoch ms; validated (from < to, bounded span) before the ask. */

@@ -46,6 +46,18 @@ export class WireFormatError extends Error {
   override readonly name = 'WireFormatError';
 }
 
+/**
+ * The status the owner of the account's shard answered a forwarded command with (issue 18). Its
+ * details are the owner's own fixed sentences (this same toGrpcStatus made them); of its trailers
+ * only the retry hint and the owner's address go back.
+ */
+export class PeerStatusError extends Error {
+  override readonly name = 'PeerStatusError';
+  constructor(readonly code: status, readonly details: string, readonly trailers: Metadata) {
+    super('the shard owner refused the forwarded command');
+  }
+}
+
 export interface GrpcStatus {
   readonly code: status;
   readonly details: string;
@@ -76,6 +88,11 @@ export function toGrpcStatus(error: unknown): GrpcStatus {
     metadata.set(RETRY_AFTER_MS_KEY, String(error.retryAfterMs));
     if (error.ownerAddr !== null) metadata.set(SHARD_OWNER_KEY, error.ownerAddr);
     return { code: status.UNAVAILABLE, details: 'the account\'s shard is moving between instances; retry shortly', metadata };
+  }
+  if (error instanceof PeerStatusError) {
+    const metadata = new Metadata();
+    for (const key of [RETRY_AFTER_MS_KEY, SHARD_OWNER_KEY]) for (const value of error.trailers.get(key)) metadata.set(key, value);
+    return { code: error.code, details: error.details, metadata };
   }
   if (error instanceof ShuttingDownError) return { code: status.UNAVAILABLE, details: 'the service is shutting down; retry on another instance' };
   // The attestation family's messages are fixed sentences with no secret (src/attestation/errors.ts).

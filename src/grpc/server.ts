@@ -25,13 +25,15 @@ export interface GrpcServerOptions {
   readonly enclaveMode: boolean;
   /** mTLS files; required in enclave mode, optional otherwise. */
   readonly tls?: TlsFiles;
+  /** Client CA accepted beside the TLS files' one: the peer CA of the other instances (issue 18). */
+  readonly peerCa?: Buffer;
   readonly version?: string;
   /** Largest request accepted, bytes (default 64 KiB: requests are a few ids and numbers). */
   readonly maxRequestBytes?: number;
   /** Largest reply sent, bytes (default 16 MiB; the range limit keeps replies far below it). */
   readonly maxReplyBytes?: number;
   /** Validation and timeout settings passed to the service. */
-  readonly service?: Partial<Pick<EnclaveServiceOptions, 'exchanges' | 'maxRangeMs' | 'maxSyncMs' | 'maxQueryMs' | 'progressIntervalMs'>>;
+  readonly service?: Partial<Pick<EnclaveServiceOptions, 'exchanges' | 'maxRangeMs' | 'maxSyncMs' | 'maxQueryMs' | 'progressIntervalMs' | 'peers'>>;
 }
 
 export interface RunningGrpcServer {
@@ -87,7 +89,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     logger.warn({ host: options.host }, 'gRPC is serving plaintext without client authentication (allowed only outside ENCLAVE_MODE)');
     credentials = ServerCredentials.createInsecure();
   } else {
-    const tls = createMutualTlsCredentials(options.tls, logger);
+    const tls = createMutualTlsCredentials(options.tls, logger, options.peerCa ?? null);
     credentials = tls.credentials;
     closeTls = () => tls.provider.close();
   }

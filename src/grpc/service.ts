@@ -3,12 +3,15 @@
 // plumbing (deadline, signal, status, logging) is call.ts; a handler never touches the database
 // or a venue.
 import type { ServiceDefinition } from '@grpc/grpc-js';
+import { NotShardOwnerError } from '../actors/errors.js';
+import type { AccountKey } from '../domain/types.js';
 import { EXCHANGES, type Exchange } from '../domain/types.js';
 import type { Logger } from '../config/logger.js';
 import { VENUE_BASE_CURRENCY } from '../domain/report/currency.js';
 import { NONCE_MAX_LENGTH, NONCE_MIN_LENGTH } from '../attestation/binding.js';
 import { EnclaveServiceService, type EnclaveServiceServer, type SyncJobProgress } from './generated/enclave.js';
-import type { EnclaveApi } from './enclave-api.js';
+import type { CallContext, EnclaveApi } from './enclave-api.js';
+import { PeerUnreachableError, type PeerForwarder } from './peer-forwarding.js';
 import { serverStreamCall, unaryCall, withTolerantDecoding, type CallEnvironment } from './call.js';
 import { createProgressFeed, DEFAULT_PROGRESS_INTERVAL_MS } from './progress.js';
 import {
@@ -59,6 +62,16 @@ export interface EnclaveServiceOptions {
   /** Least time between two WatchSyncJob progress messages, ms (default 200). */
   readonly progressIntervalMs?: number;
   readonly now?: () => number;
+  /** Several instances (issue 18): commands for another instance's shard go to it, one hop. */
+  readonly peers?: PeerRouting;
+}
+
+export interface PeerRouting {
+  readonly forwarder: PeerForwarder;
+  /** The owner's address when another instance holds the account's shard; null: this one does, or nobody. */
+  ownerElsewhere(account: AccountKey): Promise<string | null>;
+  /** The retry hint when the owner cannot be reached (one lease poll). */
+  readonly retryAfterMs: number;
 }
 
 export const DEFAULT_MAX_SYNC_MS = 15 * 60_000;
@@ -80,21 +93,42 @@ export function createEnclaveService(options: EnclaveServiceOptions): EnclaveSer
   const maxQueryMs = options.maxQueryMs ?? DEFAULT_MAX_QUERY_MS;
   const progressIntervalMs = options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS;
   const env: CallEnvironment = { now, logger: options.logger };
+  const peers = options.peers;
+
+  /**
+   * Runs the command here; when the supervisor refuses it because another instance owns the
+   * account's shard, forwards the request to that owner once. An owner that cannot be reached
+   * leaves the refusal (UNAVAILABLE with the retry hint) as the answer.
+   */
+  const viaOwner = async <T>(call: CallContext, local: () => Promise<T>, forward: (forwarder: PeerForwarder, addr: string) => Promise<T>): Promise<T> => {
+    try {
+      return await local();
+    } catch (error) {
+      if (!(error instanceof NotShardOwnerError) || error.ownerAddr === null || call.forwarded === true || peers === undefined) throw error;
+      try {
+        return await forward(peers.forwarder, error.ownerAddr);
+      } catch (failure) {
+        throw failure instanceof PeerUnreachableError ? error : failure;
+      }
+    }
+  };
 
   return {
     processSyncJob: unaryCall(env, 'ProcessSyncJob', maxSyncMs, async (request, call) => {
       const { account, mode } = validateSync(request, limits);
-      return syncReportToWire(await port.sync(account, mode, call));
+      return viaOwner(call, async () => syncReportToWire(await port.sync(account, mode, call)), (peer, addr) => peer.processSyncJob(addr, request, call.signal));
     }),
     watchSyncJob: serverStreamCall(env, 'WatchSyncJob', maxSyncMs, async (request, call, send: (message: SyncJobProgress) => void) => {
       const { account, mode } = validateSync(request, limits);
-      const feed = createProgressFeed({ intervalMs: progressIntervalMs, now, signal: call.signal, send: (p) => send(syncProgressToWire(p)) });
-      try {
-        const report = await port.sync(account, mode, call, feed.report);
-        return syncDoneToWire(feed.finish(report), report);
-      } finally {
-        feed.close();
-      }
+      return viaOwner(call, async () => {
+        const feed = createProgressFeed({ intervalMs: progressIntervalMs, now, signal: call.signal, send: (p) => send(syncProgressToWire(p)) });
+        try {
+          const report = await port.sync(account, mode, call, feed.report);
+          return syncDoneToWire(feed.finish(report), report);
+        } finally {
+          feed.close();
+        }
+      }, (peer, addr) => peer.watchSyncJob(addr, request, call.signal, send));
     }),
     calculateHistoricalReturns: unaryCall(env, 'CalculateHistoricalReturns', maxQueryMs, async (request, call) => {
       const { account, range } = validateRangeRequest(request, limits);
@@ -134,17 +168,29 @@ export function createEnclaveService(options: EnclaveServiceOptions): EnclaveSer
     }),
     getRegistrationChallenge: unaryCall(env, 'GetRegistrationChallenge', maxQueryMs, async (request, call) => {
       const account = validateAccountRequest(request, limits);
+      // The owner issues the challenge: the Register it is for is forwarded to it too and consumes it there.
+      const owner = peers === undefined || call.forwarded === true ? null : await peers.ownerElsewhere(account);
+      if (owner !== null && peers !== undefined) {
+        try {
+          return await peers.forwarder.getRegistrationChallenge(owner, request, call.signal);
+        } catch (failure) {
+          if (failure instanceof PeerUnreachableError) throw new NotShardOwnerError('the shard owner could not be reached', peers.retryAfterMs, owner);
+          throw failure;
+        }
+      }
       const issued = await port.registrationChallenge(account, call);
       return { challenge: issued.challenge, expiresAtMs: issued.expiresAt };
     }),
     registerConnection: unaryCall(env, 'RegisterConnection', maxQueryMs, async (request, call) => {
       const { account, sealed, options } = validateRegistration(request, limits);
-      const registered = await port.registerConnection(account, sealed, options, call);
-      return { status: connectionStatusToWire(registered.status), permissionsChecked: registered.permissionsChecked };
+      return viaOwner(call, async () => {
+        const registered = await port.registerConnection(account, sealed, options, call);
+        return { status: connectionStatusToWire(registered.status), permissionsChecked: registered.permissionsChecked };
+      }, (peer, addr) => peer.registerConnection(addr, request, call.signal));
     }),
     removeConnection: unaryCall(env, 'RemoveConnection', maxQueryMs, async (request, call) => {
       const account = validateAccountRequest(request, limits);
-      return { removed: await port.removeConnection(account, request.keepAggregates, call) };
+      return viaOwner(call, async () => ({ removed: await port.removeConnection(account, request.keepAggregates, call) }), (peer, addr) => peer.removeConnection(addr, request, call.signal));
     }),
     listConnections: unaryCall(env, 'ListConnections', maxQueryMs, async (request, call) => {
       validateEmpty(request);

@@ -72,6 +72,8 @@ export class ReloadingCertificateProvider implements experimental.CertificatePro
   constructor(
     private readonly files: TlsFiles,
     private readonly logger: Logger,
+    /** More client CAs accepted beside the file's (the peer CA of the other instances, issue 18). */
+    private readonly extraCa: Buffer | null = null,
   ) {
     this.intervalMs = 'inMemory' in files ? 0 : (files.refreshIntervalMs ?? 60_000);
     if ('inMemory' in files) {
@@ -121,7 +123,7 @@ export class ReloadingCertificateProvider implements experimental.CertificatePro
     this.started();
     // After the caller's own bookkeeping: grpc-js registers its watcher after this returns.
     queueMicrotask(() => {
-      if (this.caListeners.has(listener)) listener({ caCertificate: this.material.ca });
+      if (this.caListeners.has(listener)) listener({ caCertificate: this.caBundle() });
     });
   }
 
@@ -149,9 +151,13 @@ export class ReloadingCertificateProvider implements experimental.CertificatePro
   }
 
   private publish(): void {
-    const { ca, cert, key } = this.material;
+    const { cert, key } = this.material;
     for (const listener of this.identityListeners) listener({ certificate: cert, privateKey: key });
-    for (const listener of this.caListeners) listener({ caCertificate: ca });
+    for (const listener of this.caListeners) listener({ caCertificate: this.caBundle() });
+  }
+
+  private caBundle(): Buffer {
+    return this.extraCa === null ? this.material.ca : Buffer.concat([this.material.ca, Buffer.from('\n'), this.extraCa]);
   }
 
   private started(): void {
@@ -166,8 +172,8 @@ export class ReloadingCertificateProvider implements experimental.CertificatePro
 }
 
 /** Server credentials requiring a client certificate from the CA in `files.caFile`. */
-export function createMutualTlsCredentials(files: TlsFiles, logger: Logger): { readonly credentials: ServerCredentials; readonly provider: ReloadingCertificateProvider } {
-  const provider = new ReloadingCertificateProvider(files, logger);
+export function createMutualTlsCredentials(files: TlsFiles, logger: Logger, extraCa: Buffer | null = null): { readonly credentials: ServerCredentials; readonly provider: ReloadingCertificateProvider } {
+  const provider = new ReloadingCertificateProvider(files, logger, extraCa);
   // grpc-js 1.14 names this function's parameters (ca, identity) but uses them as (identity, ca).
   const credentials = experimental.createCertificateProviderServerCredentials(provider, provider, true);
   return { credentials, provider };

@@ -23,6 +23,11 @@ import type { RollbackAnchors } from './rollback-anchors.js';
 
 export interface Storage {
   readonly pool: DatabasePool;
+  /**
+   * The shard lease keeper's own connection (issue 18): renewals never wait for a connection behind
+   * sync work on `pool`. The embedded database serves one session: there it is `pool`.
+   */
+  readonly leasePool: DatabasePool;
   readonly accountStore: AccountStore;
   readonly connections: ConnectionRepository;
   /** Public per-venue series and their covered ranges (market-data-store.ts). */
@@ -53,13 +58,17 @@ export async function openStorage(
   }
   const url = config.DATABASE_URL ?? embedded!.url;
   let pool: DatabasePool | undefined;
+  let leasePool: DatabasePool | undefined;
   let copy: CopyIngest | undefined;
   try {
     await migrate(url, logger);
     pool = await createDatabasePool(url, embedded === null ? {} : { maxPoolSize: embedded.maxPoolSize });
+    // A renewal later than the lease margin is worthless: a short statement timeout frees the connection.
+    leasePool = embedded === null ? await createDatabasePool(url, { maxPoolSize: 1, statementTimeoutMs: 10_000 }) : pool;
     // COPY through pglite-socket is untested and PGlite serves one session: small-page path only.
     copy = embedded === null ? createCopyIngest(url, 2, options.fence) : undefined;
   } catch (error) {
+    if (leasePool !== pool) await leasePool?.end();
     await pool?.end();
     await embedded?.stop();
     throw error;
@@ -71,8 +80,10 @@ export async function openStorage(
   const anchored = options.anchors === undefined ? {} : { anchors: options.anchors };
   const sealed = accountKeys === undefined ? undefined : createSealedStore(createAccountSealer(accountKeys), anchored);
   const amounts = sealed === undefined ? undefined : createSealedAmounts(sealed.sealer, anchored);
+  const openLeasePool = leasePool;
   return {
     pool: openPool,
+    leasePool: openLeasePool,
     accountStore: createAccountStore(openPool, {
       ...(copy === undefined ? {} : { copy }),
       ...(sealed === undefined || amounts === undefined ? {} : { sealed, amounts }),
@@ -86,6 +97,7 @@ export async function openStorage(
     embedded: embedded !== null,
     async close() {
       await copy?.end();
+      if (openLeasePool !== openPool) await openLeasePool.end();
       await openPool.end();
       await embedded?.stop();
     },

@@ -25,8 +25,11 @@ export interface PlacementRepository {
   heartbeat(instanceId: string, addr: string, ttlMs: number): Promise<void>;
   /** Instances whose heartbeat has not expired (this one included once it has beaten). */
   liveInstances(): Promise<number>;
-  /** Extends every unexpired lease this instance holds; returns those it still holds. */
-  renew(instanceId: string, ttlMs: number): Promise<ShardLease[]>;
+  /**
+   * Extends every unexpired lease this instance holds; returns those it still holds. With `addr`,
+   * the same statement also beats this instance's heartbeat (one round trip per lease round).
+   */
+  renew(instanceId: string, ttlMs: number, addr?: string): Promise<ShardLease[]>;
   /** Claims up to `max` free or expired shards (SKIP LOCKED: shards mid-write or mid-claim elsewhere are passed over), each with a new epoch. */
   claim(instanceId: string, addr: string, ttlMs: number, max: number): Promise<ShardLease[]>;
   /** Hands shards back (a new epoch, expired): another instance may claim them at once. */
@@ -63,6 +66,8 @@ export function createPlacementRepository(pool: DatabasePool): PlacementReposito
         if (row.shards !== shardCount || row.top !== shardCount - 1) {
           throw new ShardCountMismatchError(`the database is set up for ${row.shards} shards, SHARD_COUNT is ${shardCount}; every instance must use the same count`);
         }
+        // Connections stored before the shard rows existed have no shard yet (sql/018's trigger sets it from then on).
+        await pool.query(sql.type(noRows)`UPDATE exchange_connections SET shard = shard_of(user_uid, ${shardCount}) WHERE shard IS NULL`);
       }),
 
     heartbeat: (instanceId, addr, ttlMs) =>
@@ -76,8 +81,12 @@ export function createPlacementRepository(pool: DatabasePool): PlacementReposito
     liveInstances: () =>
       run('count live instances', async () => (await pool.one(sql.type(liveRow)`SELECT count(*)::int AS live FROM instances WHERE expires_at > now()`)).live),
 
-    renew: (instanceId, ttlMs) =>
+    renew: (instanceId, ttlMs, addr) =>
       run('renew shard leases', async () => [...await pool.any(sql.type(leaseRow)`
+        ${addr === undefined ? sql.fragment`` : sql.fragment`WITH beat AS (
+          INSERT INTO instances (instance_id, addr, expires_at) VALUES (${instanceId}, ${addr}, ${ttl(ttlMs)})
+          ON CONFLICT (instance_id) DO UPDATE SET addr = excluded.addr, expires_at = excluded.expires_at
+        )`}
         UPDATE placement SET expires_at = ${ttl(ttlMs)}
         WHERE owner_id = ${instanceId} AND expires_at > now()
         RETURNING shard, epoch`)]),

@@ -25,6 +25,8 @@ export interface ScheduleRepository {
   save(account: AccountKey, at: EpochMs | null): Promise<void>;
   /** Every connection's status and stored schedule (no envelope), ordered by user then exchange. */
   list(): Promise<StoredSchedule[]>;
+  /** The same for the connections of these shards only (exchange_connections.shard, indexed: sql/018). */
+  listShards(shards: readonly number[]): Promise<StoredSchedule[]>;
 }
 
 export function createScheduleRepository(pool: DatabasePool): ScheduleRepository {
@@ -46,6 +48,16 @@ export function createScheduleRepository(pool: DatabasePool): ScheduleRepository
         return rows.map((r) => ({ account: { userUid: r.userUid, exchange: r.exchange }, status: r.status, nextSyncAt: r.nextSyncAt }));
       } catch (error) {
         throw toStorageError(error, 'list schedules');
+      }
+    },
+    async listShards(shards) {
+      try {
+        const rows = await pool.any(sql.type(scheduleRow)`
+          SELECT user_uid AS "userUid", exchange, status, next_sync_at AS "nextSyncAt"
+          FROM exchange_connections WHERE shard = ANY(${sql.array([...shards], 'int4')}) ORDER BY user_uid, exchange`);
+        return rows.map((r) => ({ account: { userUid: r.userUid, exchange: r.exchange }, status: r.status, nextSyncAt: r.nextSyncAt }));
+      } catch (error) {
+        throw toStorageError(error, 'list schedules of shards');
       }
     },
   };

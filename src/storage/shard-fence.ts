@@ -46,17 +46,29 @@ export interface LeaseBook extends ShardFence {
   clear(): void;
   /** Leases may be acted on until this local monotonic instant (ms). */
   setUsableUntil(monotonicMs: number): void;
+  /**
+   * An actor of the account starts: its writes are fenced with the shard's epoch of now, until
+   * `unpin`. Should the shard be lost and claimed again meanwhile (a new epoch), its writes are
+   * refused: the actor stops, and the next one starts from what was committed.
+   */
+  pin(account: AccountKey): void;
+  unpin(account: AccountKey): void;
 }
 
 export function createLeaseBook(instanceId: string, shardCount: number, now: () => number = () => performance.now()): LeaseBook {
   const epochs = new Map<number, number>();
+  // Per account with a running actor: the epoch its shard had when the actor started.
+  const pinned = new Map<string, number>();
   let usableUntil = Number.NEGATIVE_INFINITY;
   const shardOfAccount = (account: AccountKey): number => shardOf(account.userUid, shardCount);
   const leaseOf = (account: AccountKey): ShardLease | null => {
     if (now() >= usableUntil) return null;
     const shard = shardOfAccount(account);
     const epoch = epochs.get(shard);
-    return epoch === undefined ? null : { shard, epoch };
+    if (epoch === undefined) return null;
+    const started = pinned.get(accountId(account));
+    // The actor started under another lease of this shard: refused here, before the database.
+    return started === undefined || started === epoch ? { shard, epoch } : null;
   };
   return {
     instanceId,
@@ -80,6 +92,14 @@ export function createLeaseBook(instanceId: string, shardCount: number, now: () 
     },
     setUsableUntil: (monotonicMs) => {
       usableUntil = monotonicMs;
+    },
+    pin: (account) => {
+      const epoch = epochs.get(shardOfAccount(account));
+      if (epoch === undefined) pinned.delete(accountId(account));
+      else pinned.set(accountId(account), epoch);
+    },
+    unpin: (account) => {
+      pinned.delete(accountId(account));
     },
   };
 }

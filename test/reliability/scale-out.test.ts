@@ -3,11 +3,12 @@
 import test from 'ava';
 import { runScaleOut } from '../../testkit/support/scale-out.js';
 
-test('two instances: one live sync per account, takeover within TTL + one poll, no fill lost after a SIGKILL', async (t) => {
+test('two instances: one live sync per account, commands forwarded to the owner, takeover within TTL + one poll, no fill lost after a SIGKILL', async (t) => {
   t.timeout(240_000);
-  const f = await runScaleOut({ instances: 2, accounts: 16, shardCount: 32, ttlMs: 5_000, syncIntervalMs: 8_000, scenarios: ['kill'], reference: false });
+  const f = await runScaleOut({ instances: 2, accounts: 16, shardCount: 32, ttlMs: 5_000, syncIntervalMs: 8_000, scenarios: ['kill'], reference: false, forwardCheck: true });
   t.log(JSON.stringify(f));
   t.is(f.accountsNeverSynced, 0);
+  t.true(f.forwardedSyncServed, 'a sync sent to the instance that does not own the account is served by the owner');
   t.true(f.syncs >= 2 * f.accounts, 'every account synced more than once');
   t.is(f.overlappingSyncs, 0);
   t.is(f.staleOwnerCommits, 0);

@@ -153,3 +153,21 @@ test.serial('live instances are counted from unexpired heartbeats', async (t) =>
   await placement.leave('hb-1');
   t.is(await placement.liveInstances(), 0);
 });
+
+test('an actor\'s writes carry the epoch its shard had when it started: a shard lost and claimed again under a new epoch refuses them', (t) => {
+  const leases = createLeaseBook('pinning', SHARDS);
+  const account = newAccount();
+  const shard = leases.shardOf(account);
+  book(leases, [{ shard, epoch: 5 }]);
+  leases.pin(account);
+  t.deepEqual(leases.leaseOf(account), { shard, epoch: 5 });
+  // Lost, then claimed again with a new epoch while the actor still ran.
+  leases.delete(shard);
+  book(leases, [{ shard, epoch: 9 }]);
+  t.is(leases.leaseOf(account), null, 'the old actor may not write under the new lease');
+  t.false(leases.owns(account));
+  leases.unpin(account);
+  t.deepEqual(leases.leaseOf(account), { shard, epoch: 9 }, 'a new actor writes under the new one');
+  leases.pin(account);
+  t.deepEqual(leases.leaseOf(account), { shard, epoch: 9 });
+});

@@ -15,6 +15,9 @@ import { deriveEnclaveKeys } from '../../src/crypto/key-hierarchy.js';
 import { createAccountSealer } from '../../src/crypto/sealed-rows.js';
 import { createAccountStore } from '../../src/storage/create-account-store.js';
 import { createSealedStore } from '../../src/storage/sealed-store.js';
+import { credentials, Metadata } from '@grpc/grpc-js';
+import { EnclaveServiceClient, SyncType } from '../../src/grpc/generated/enclave.js';
+import { freePort } from './free-port.js';
 
 export type ScaleScenario = 'kill' | 'stop-cont' | 'freeze-db' | 'term' | 'join';
 
@@ -28,6 +31,8 @@ export interface ScaleOutOptions {
   readonly scenarios: readonly ScaleScenario[];
   /** Also sync the accounts with one instance on a second database and compare published returns. */
   readonly reference: boolean;
+  /** After the first syncs, send one ProcessSyncJob to an instance that does not own the account (forwarding). */
+  readonly forwardCheck?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -40,6 +45,8 @@ export interface ScaleOutFigures {
   readonly scenarios: readonly ScaleScenario[];
   readonly syncs: number;
   readonly accountsNeverSynced: number;
+  /** The ProcessSyncJob sent to a non-owner was served (forwarded to the owner); null: not checked. */
+  readonly forwardedSyncServed: boolean | null;
   readonly overlappingSyncs: number;
   readonly staleOwnerCommits: number;
   readonly staleWritesRefused: number;
@@ -153,13 +160,16 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutFig
   const accounts: AccountKey[] = Array.from({ length: options.accounts }, (_, i) => ({ userUid: `scale-${String(i).padStart(5, '0')}`, exchange: 'simulated' }));
   const serverPort = Number(new URL(TEST_SERVER).port || 5432);
   let counter = 0;
-  const env = (proxyPort: number, dbName: string): Record<string, string> => ({
+  const env = (proxyPort: number, dbName: string, grpcPort: number): Record<string, string> => ({
     DATABASE_URL: `postgresql://postgres@127.0.0.1:${proxyPort}/${dbName}`,
     SHARD_COUNT: String(options.shardCount),
     LEASE_TTL_MS: String(options.ttlMs),
     SYNC_INTERVAL_MS: String(options.syncIntervalMs),
     ACTOR_IDLE_MS: String(Math.max(1_000, Math.floor(options.syncIntervalMs / 2))),
-    INSTANCE_ADDR: `127.0.0.1:${60_000 + counter}`,
+    // Where the other instances forward commands for this one's shards: its real gRPC address.
+    ENCLAVE_HOST: '127.0.0.1',
+    ENCLAVE_PORT: String(grpcPort),
+    INSTANCE_ADDR: `127.0.0.1:${grpcPort}`,
     LOG_LEVEL: 'info',
     SHUTDOWN_GRACE_MS: '5000',
     POOL_THREADS: '1',
@@ -168,7 +178,7 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutFig
     counter += 1;
     const label = `i${counter}`;
     const proxy = await startProxy(serverPort);
-    const svc = await startServiceProcess(env(proxy.port, db.name), { startTimeoutMs: 120_000 });
+    const svc = await startServiceProcess(env(proxy.port, db.name, await freePort()), { startTimeoutMs: 120_000 });
     const startLine = svc.lines.map(parse).find((e) => e?.msg === 'enclave worker started');
     const instance = { label, svc, instanceId: startLine?.instanceId ?? label, proxy };
     instances.push(instance);
@@ -203,6 +213,22 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutFig
     const syncedOnce = () => new Set([...instances, ...retired].flatMap(syncEvents).filter((e) => e.ok).map((e) => e.account)).size;
     while (syncedOnce() < accounts.length && Date.now() < firstSyncsBy) await sleep(500);
     say(`first syncs: ${syncedOnce()}/${accounts.length}`);
+    let forwardedSyncServed: boolean | null = null;
+    if (options.forwardCheck === true) {
+      const account = accounts[0]!;
+      const owner = await db.pool.maybeOneFirst(sql.type(z.object({ ownerId: z.string() }))`
+        SELECT p.owner_id AS "ownerId" FROM placement p JOIN exchange_connections c ON c.shard = p.shard
+        WHERE c.user_uid = ${account.userUid} AND c.exchange = ${account.exchange} AND p.expires_at > now()`);
+      const other = instances.find((i) => i.instanceId !== owner);
+      if (owner !== null && other !== undefined) {
+        const client = new EnclaveServiceClient(`127.0.0.1:${other.svc.grpcPort}`, credentials.createInsecure());
+        forwardedSyncServed = await new Promise<boolean>((resolve) => {
+          client.processSyncJob({ userUid: account.userUid, exchange: account.exchange, type: SyncType.SYNC_TYPE_INCREMENTAL }, new Metadata(), { deadline: Date.now() + 60_000 }, (error) => resolve(error === null));
+        });
+        client.close();
+      }
+      say(`forwarded sync served: ${String(forwardedSyncServed)}`);
+    }
     const settle = () => sleep(options.syncIntervalMs);
 
     for (const scenario of options.scenarios) {
@@ -325,7 +351,7 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutFig
       reference = await createTestDatabase();
       for (const account of accounts) await connectAccount(reference.pool, account, { apiKey: `key-${account.userUid}`, secret: 'simulated' });
       const proxy = await startProxy(serverPort);
-      const svc = await startServiceProcess(env(proxy.port, reference.name), { startTimeoutMs: 120_000 });
+      const svc = await startServiceProcess(env(proxy.port, reference.name, await freePort()), { startTimeoutMs: 120_000 });
       const refInstance: Instance = { label: 'reference', svc, instanceId: 'reference', proxy };
       const by = Date.now() + 10 * options.syncIntervalMs;
       while (new Set(syncEvents(refInstance).filter((e) => e.ok).map((e) => e.account)).size < accounts.length && Date.now() < by) await sleep(500);
@@ -349,6 +375,7 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutFig
       scenarios: options.scenarios,
       syncs: events.filter((e) => e.ok).length,
       accountsNeverSynced: neverSynced,
+      forwardedSyncServed,
       overlappingSyncs: overlapping,
       staleOwnerCommits: staleCommits,
       staleWritesRefused: staleRefused,
