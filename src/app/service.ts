@@ -63,6 +63,9 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
+/** Shard leases on the embedded database (one process only): a day, renewed every 8 hours. */
+const EMBEDDED_LEASE_TTL_MS = 86_400_000;
+
 /**
  * Outside enclave mode a missing ENCRYPTION_KEY gets a development key kept beside the embedded
  * database (mode 0600), so the demo survives restarts. Enclave mode never reaches this: its
@@ -223,12 +226,17 @@ export async function startService(config: Config, logger: Logger, overrides: Se
   // Stored accounts of the shards this instance claims keep syncing by themselves: their stored
   // schedule, else spread over one interval. Claimed at start (one instance: every shard) and later.
   const placement = createPlacementRepository(storage.pool);
+  // The embedded database belongs to this process alone (PGlite in-process): no other instance can
+  // take a shard over, so leases there must not lapse when one session is busy with a long sync
+  // (renewals queue behind it): a day-long TTL, and what an earlier run left is void.
+  const leaseTtlMs = storage.embedded ? EMBEDDED_LEASE_TTL_MS : config.LEASE_TTL_MS;
+  if (storage.embedded) await placement.resetForSoleInstance();
   const keeper = createShardLeaseKeeper({
     // Its own connection: renewals never queue behind sync work for one of the pool's.
     placement: createPlacementRepository(storage.leasePool),
     book: leases,
     addr: instanceAddress(config),
-    ttlMs: config.LEASE_TTL_MS,
+    ttlMs: leaseTtlMs,
     stopShards: (shards) => {
       const leaving = new Set(shards);
       return runtime.supervisor.stopWhere((account) => leaving.has(leases.shardOf(account)), config.SHUTDOWN_GRACE_MS);

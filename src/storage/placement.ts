@@ -35,6 +35,11 @@ export interface PlacementRepository {
   /** Hands shards back (a new epoch, expired): another instance may claim them at once. */
   release(instanceId: string, shards: readonly number[]): Promise<number>;
   /** Removes the heartbeat row (after releasing every shard at shutdown). */
+  /**
+   * The embedded database is opened by one process only: every lease and instance row a previous
+   * run left is void. Frees every shard and forgets every instance (the caller claims them next).
+   */
+  resetForSoleInstance(): Promise<void>;
   leave(instanceId: string): Promise<void>;
   ownerOf(shard: number): Promise<ShardOwner | null>;
   /** Unexpired leases per instance. */
@@ -113,6 +118,14 @@ export function createPlacementRepository(pool: DatabasePool): PlacementReposito
           SET owner_id = NULL, owner_addr = NULL, epoch = nextval('placement_epoch_seq'), expires_at = '-infinity'
           WHERE owner_id = ${instanceId} AND shard = ANY(${sql.array([...shards], 'int4')})`);
         return result.rowCount;
+      }),
+
+    resetForSoleInstance: () =>
+      run('reset placement for the sole instance', async () => {
+        await pool.query(sql.type(noRows)`DELETE FROM instances`);
+        await pool.query(sql.type(noRows)`
+          UPDATE placement SET owner_id = NULL, owner_addr = NULL, epoch = nextval('placement_epoch_seq'), expires_at = '-infinity'
+          WHERE owner_id IS NOT NULL`);
       }),
 
     leave: (instanceId) =>
