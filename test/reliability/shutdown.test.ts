@@ -5,7 +5,7 @@ import { runShutdown } from '../../testkit/support/shutdown.js';
 
 test('SIGTERM during concurrent syncs exits within the bound with every page transaction whole or absent', async (t) => {
   t.timeout(300_000);
-  const f = await runShutdown({ accounts: 12 });
+  const f = await runShutdown({ accounts: 8 });
   t.log(JSON.stringify(f));
   t.true(f.syncsInFlightAtSigterm > 0, 'syncs were running at SIGTERM');
   t.true(f.tradesAtSigterm > 0);
@@ -13,5 +13,5 @@ test('SIGTERM during concurrent syncs exits within the bound with every page tra
   t.true(f.exitedWithinBound, `exit took ${f.exitMs} ms`);
   t.is(f.partialPages, 0);
   t.is(f.inconsistentCursors, 0);
-  t.deepEqual(f.afterResync, { trades: 12 * 6_000, expected: 12 * 6_000 });
+  t.deepEqual(f.afterResync, { trades: 8 * 6_000, expected: 8 * 6_000 });
 });
