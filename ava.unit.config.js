@@ -12,6 +12,7 @@ export default {
     'test/attestation/verify-cli.test.ts',
     'test/exchanges/broker-common.test.ts',
     'test/exchanges/ccxt/ccxt-errors.test.ts',
+    'test/exchanges/ccxt/derivatives-source.test.ts',
     'test/exchanges/simulated.test.ts',
     'test/grpc/wire.test.ts',
   ],

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { aggregate } from '../../src/domain/in-process-aggregator.js';
 import { applyContractFill, bookRealizedFlows, emptyBook, markToMarket, MarkSeries, unrealizedPnl } from '../../src/domain/derivatives/book.js';
-import { parseContract } from '../../src/domain/derivatives/instrument.js';
+import { contractSymbol, parseContract } from '../../src/domain/derivatives/instrument.js';
 import { bookRealizedExecutionId, executionId, isBookRealized, ledgerFlow, ledgerKindOf, executionKindOf, type LedgerKind } from '../../src/domain/derivatives/records.js';
 import { derivativesStats, hourlyLeverage } from '../../src/domain/derivatives/aggregates.js';
 import { AggregationInputError } from '../../src/domain/errors.js';
@@ -179,4 +179,13 @@ test('book-realized fills (a venue without a P&L ledger): the book books what a 
   t.deepEqual(signed(realizedIn), [15, -0.05, -0.1, -30, 0.2], 'a run books only its own hours\' fills');
   const totals = Object.fromEntries(resumed.bookLedger.map((c) => [ledgerKindOf(c.exchangeFlowId), signed([c])[0]]));
   t.true(near(totals['realized-pnl']!, -15) && near(totals['fee']!, -0.01), 'totals cover every fill before the run\'s end');
+});
+
+test('contractSymbol names a venue contract as parseContract reads it: perpetuals without, dated futures with their UTC delivery day', (t) => {
+  t.is(contractSymbol('BTC', 'USDT', 'USDT', null), 'BTC/USDT:USDT');
+  // 2025-03-28 08:00 UTC, and a delivery at 23:30 UTC that is still the 28th in UTC.
+  t.is(contractSymbol('BTC', 'USD', 'BTC', Date.UTC(2025, 2, 28, 8)), 'BTC/USD:BTC-250328');
+  t.is(contractSymbol('ETH', 'USD', 'ETH', Date.UTC(2025, 2, 28, 23, 30)), 'ETH/USD:ETH-250328');
+  const parsed = parseContract(contractSymbol('BTC', 'USD', 'BTC', Date.UTC(2026, 11, 25, 8)));
+  t.deepEqual([parsed.kind, parsed.expiry], ['inverse', '261225']);
 });

@@ -25,6 +25,14 @@ export function isContractSymbol(symbol: string): boolean {
   return symbol.includes(':');
 }
 
+/** The ccxt contract symbol of a venue's contract: `BASE/QUOTE:SETTLE`, dated ones `-YYMMDD` of their delivery (UTC). */
+export function contractSymbol(base: string, quote: string, settle: string, deliveryMs: EpochMs | null): string {
+  if (deliveryMs === null) return `${base}/${quote}:${settle}`;
+  const d = new Date(deliveryMs);
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return `${base}/${quote}:${settle}-${two(d.getUTCFullYear() % 100)}${two(d.getUTCMonth() + 1)}${two(d.getUTCDate())}`;
+}
+
 /** Parses a ccxt contract symbol; refuses anything else (naming the field, never the text). */
 export function parseContract(symbol: string): Contract {
   const m = /^([A-Z0-9]+)\/([A-Z0-9]+):([A-Z0-9]+)(?:-(\d{6}))?$/.exec(symbol);

@@ -31,14 +31,14 @@
 // …/trade/rest-api/Account-Trade-List, …/trade/rest-api/Users-Force-Orders, …/market-data/rest-api/Mark-Price-Kline-Candlestick-Data,
 // and the same pages under https://developers.binance.com/docs/derivatives/coin-margined-futures/.
 import type { binance } from 'ccxt';
-import { parseContract } from '../../../domain/derivatives/instrument.js';
+import { contractSymbol, parseContract } from '../../../domain/derivatives/instrument.js';
 import type { VenuePosition } from '../../../domain/derivatives/positions.js';
 import { executionId, ledgerFlow, type ExecutionKind, type LedgerKind } from '../../../domain/derivatives/records.js';
 import { multiplyDecimal } from '../../../domain/decimal-string.js';
 import type { Balance, Candle, CashFlow, EpochMs, Fill } from '../../../domain/types.js';
 import { VenueError } from '../../errors.js';
 import type { WindowState } from '../ccxt-cursor.js';
-import type { DerivativesSource, VenueCall, WalkWindows, WindowPage } from './derivatives-source.js';
+import { sharedUntilFailure, type DerivativesSource, type VenueCall, type WalkWindows, type WindowPage } from './derivatives-source.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -104,48 +104,36 @@ function rows(response: unknown, errorClass: string): Row[] {
   if (!Array.isArray(response)) throw new VenueError('binance', 'bad-response', { errorClass });
   return response as Row[];
 }
-function yymmdd(ms: number): string {
-  const d = new Date(ms);
-  return `${String(d.getUTCFullYear() % 100).padStart(2, '0')}${String(d.getUTCMonth() + 1).padStart(2, '0')}${String(d.getUTCDate()).padStart(2, '0')}`;
-}
 
 /** One Binance futures wallet (USDⓈ-M or COIN-M): its executions, ledger, marks and balances. */
 export class BinanceFuturesReader {
-  private contracts: Promise<Map<string, Contract>> | undefined;
   /** Set once the key turned out to read no such futures account (see `probe`); kept for the connector's life. */
   private noFutures = false;
 
   constructor(private readonly client: binance, private readonly api: BinanceFuturesApi, private readonly call: VenueCall, private readonly walk: WalkWindows) {}
 
-  private async loadContracts(signal: AbortSignal | undefined): Promise<Map<string, Contract>> {
-    this.contracts ??= (async () => {
-      const info = await this.call('fetchFuturesContracts', async () => await this.api.exchangeInfo(), signal);
-      const list = (info as { symbols?: unknown }).symbols;
-      if (!Array.isArray(list)) throw new VenueError('binance', 'bad-response', { errorClass: 'MalformedExchangeInfo' });
-      const map = new Map<string, Contract>();
-      for (const row of list as Row[]) {
-        const raw = text(row, 'symbol');
-        const base = text(row, 'baseAsset');
-        const quote = text(row, 'quoteAsset');
-        const settle = text(row, 'marginAsset');
-        const size = this.api.contractSize(row);
-        const delivery = Number(text(row, 'deliveryDate'));
-        if (raw === '' || base === '' || quote === '' || settle === '') continue;
-        if (!/^\d+(\.\d+)?$/u.test(size) || !/[1-9]/u.test(size)) throw new VenueError('binance', 'bad-response', { errorClass: 'MalformedExchangeInfo' });
-        const dated = text(row, 'contractType') !== 'PERPETUAL' && delivery > 0 && delivery < 4_000_000_000_000;
-        const contract = { symbol: `${base}/${quote}:${settle}${dated ? `-${yymmdd(delivery)}` : ''}`, raw, pair: text(row, 'pair') || raw, base, quote, settle, size };
-        map.set(raw, contract);
-        map.set(contract.symbol, contract);
-      }
-      return map;
-    })();
-    try {
-      return await this.contracts;
-    } catch (error) {
-      this.contracts = undefined;
-      throw error;
+  /** The venue's contracts by raw and unified name: loaded once, and again after a failure. */
+  private readonly loadContracts = sharedUntilFailure(async (signal: AbortSignal | undefined): Promise<Map<string, Contract>> => {
+    const info = await this.call('fetchFuturesContracts', async () => await this.api.exchangeInfo(), signal);
+    const list = (info as { symbols?: unknown }).symbols;
+    if (!Array.isArray(list)) throw new VenueError('binance', 'bad-response', { errorClass: 'MalformedExchangeInfo' });
+    const map = new Map<string, Contract>();
+    for (const row of list as Row[]) {
+      const raw = text(row, 'symbol');
+      const base = text(row, 'baseAsset');
+      const quote = text(row, 'quoteAsset');
+      const settle = text(row, 'marginAsset');
+      const size = this.api.contractSize(row);
+      const delivery = Number(text(row, 'deliveryDate'));
+      if (raw === '' || base === '' || quote === '' || settle === '') continue;
+      if (!/^\d+(\.\d+)?$/u.test(size) || !/[1-9]/u.test(size)) throw new VenueError('binance', 'bad-response', { errorClass: 'MalformedExchangeInfo' });
+      const dated = text(row, 'contractType') !== 'PERPETUAL' && delivery > 0 && delivery < 4_000_000_000_000;
+      const contract = { symbol: contractSymbol(base, quote, settle, dated ? delivery : null), raw, pair: text(row, 'pair') || raw, base, quote, settle, size };
+      map.set(raw, contract);
+      map.set(contract.symbol, contract);
     }
-  }
+    return map;
+  });
 
   /** Every income row with a time in [from, to] (a full page halves the window). */
   private async incomeWindow(from: number, to: number, signal: AbortSignal | undefined): Promise<Row[]> {

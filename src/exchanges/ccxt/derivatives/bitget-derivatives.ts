@@ -26,10 +26,11 @@
 import type { bitget } from 'ccxt';
 import { addDecimal, multiplyDecimal, negateDecimal } from '../../../domain/decimal-string.js';
 import { executionId, ledgerFlow, type ExecutionKind, type LedgerKind } from '../../../domain/derivatives/records.js';
+import { contractSymbol } from '../../../domain/derivatives/instrument.js';
 import type { Balance, Candle, CashFlow, EpochMs, Fill } from '../../../domain/types.js';
 import { VenueError } from '../../errors.js';
 import type { WindowState } from '../ccxt-cursor.js';
-import { accessProbe, type DerivativesSource, type VenueCall, type WalkWindows, type WindowPage } from './derivatives-source.js';
+import { accessProbe, sharedUntilFailure, type DerivativesSource, type VenueCall, type WalkWindows, type WindowPage } from './derivatives-source.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -72,10 +73,6 @@ function pageOf(response: unknown, listKey: string, errorClass: string): { list:
   if (data === null || (list !== null && list !== undefined && !Array.isArray(list))) throw new VenueError('bitget', 'bad-response', { errorClass });
   return { list: Array.isArray(list) ? (list as Row[]) : [], endId: typeof data['endId'] === 'string' ? data['endId'] : '' };
 }
-function yymmdd(ms: number): string {
-  const d = new Date(ms);
-  return `${String(d.getUTCFullYear() % 100).padStart(2, '0')}${String(d.getUTCMonth() + 1).padStart(2, '0')}${String(d.getUTCDate()).padStart(2, '0')}`;
-}
 
 /**
  * The fill's direction and kind from `tradeSide`: open_long / close_short buy, close_long /
@@ -94,7 +91,6 @@ export function bitgetTradeSide(tradeSide: string): { side: 'buy' | 'sell'; kind
 export class BitgetDerivatives implements DerivativesSource {
   readonly executionStreams: readonly string[] = BITGET_PRODUCT_TYPES;
   readonly lookbackMs = BITGET_DERIVATIVES_LOOKBACK_MS;
-  private contracts: Promise<Map<string, Contract>> | undefined;
   /** Whether the key may read the mix accounts (accessProbe: a key without futures read access syncs spot only). */
   private readonly readable: (signal: AbortSignal | undefined) => Promise<boolean>;
 
@@ -103,35 +99,28 @@ export class BitgetDerivatives implements DerivativesSource {
   }
 
   /** Contracts by `productType:raw` and by unified symbol (one request per product type). */
-  private async loadContracts(signal: AbortSignal | undefined): Promise<Map<string, Contract>> {
-    this.contracts ??= (async () => {
-      const map = new Map<string, Contract>();
-      for (const productType of BITGET_PRODUCT_TYPES) {
-        const list = dataOf(await this.call('fetchFuturesContracts', async () => await this.client.publicMixGetV2MixMarketContracts({ productType }), signal), 'MalformedContracts');
-        if (!Array.isArray(list)) throw new VenueError('bitget', 'bad-response', { errorClass: 'MalformedContracts' });
-        for (const row of list as Row[]) {
-          const raw = text(row, 'symbol');
-          const base = text(row, 'baseCoin');
-          const quote = text(row, 'quoteCoin');
-          if (raw === '' || base === '' || quote === '') continue;
-          const inverse = productType === 'COIN-FUTURES';
-          const settle = inverse ? base : quote;
-          const delivery = Number(text(row, 'deliveryTime'));
-          const dated = text(row, 'symbolType') === 'delivery' && delivery > 0;
-          const contract = { symbol: `${base}/${quote}:${settle}${dated ? `-${yymmdd(delivery)}` : ''}`, raw, productType, base, quote, settle, inverse };
-          map.set(`${productType}:${raw}`, contract);
-          map.set(contract.symbol, contract);
-        }
+  /** The venue's contracts by raw and unified name: loaded once, and again after a failure. */
+  private readonly loadContracts = sharedUntilFailure(async (signal: AbortSignal | undefined): Promise<Map<string, Contract>> => {
+    const map = new Map<string, Contract>();
+    for (const productType of BITGET_PRODUCT_TYPES) {
+      const list = dataOf(await this.call('fetchFuturesContracts', async () => await this.client.publicMixGetV2MixMarketContracts({ productType }), signal), 'MalformedContracts');
+      if (!Array.isArray(list)) throw new VenueError('bitget', 'bad-response', { errorClass: 'MalformedContracts' });
+      for (const row of list as Row[]) {
+        const raw = text(row, 'symbol');
+        const base = text(row, 'baseCoin');
+        const quote = text(row, 'quoteCoin');
+        if (raw === '' || base === '' || quote === '') continue;
+        const inverse = productType === 'COIN-FUTURES';
+        const settle = inverse ? base : quote;
+        const delivery = Number(text(row, 'deliveryTime'));
+        const dated = text(row, 'symbolType') === 'delivery' && delivery > 0;
+        const contract = { symbol: contractSymbol(base, quote, settle, dated ? delivery : null), raw, productType, base, quote, settle, inverse };
+        map.set(`${productType}:${raw}`, contract);
+        map.set(contract.symbol, contract);
       }
-      return map;
-    })();
-    try {
-      return await this.contracts;
-    } catch (error) {
-      this.contracts = undefined;
-      throw error;
     }
-  }
+    return map;
+  });
 
   /** Every row of one product type in [from, to], walked back page by page with idLessThan. */
   private async pages(operation: string, listKey: string, productType: ProductType, from: number, to: number, signal: AbortSignal | undefined,

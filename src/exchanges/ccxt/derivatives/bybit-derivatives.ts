@@ -23,11 +23,12 @@
 // fees or funding) and https://bybit-exchange.github.io/docs/v5/order/execution.
 import type { bybit } from 'ccxt';
 import { executionId, ledgerFlow, type ExecutionKind, type LedgerKind } from '../../../domain/derivatives/records.js';
+import { contractSymbol } from '../../../domain/derivatives/instrument.js';
 import type { VenuePosition } from '../../../domain/derivatives/positions.js';
 import type { Candle, CashFlow, EpochMs, Fill } from '../../../domain/types.js';
 import { VenueError } from '../../errors.js';
 import type { WindowState } from '../ccxt-cursor.js';
-import type { DerivativesSource, VenueCall, WalkWindows, WindowPage } from './derivatives-source.js';
+import { sharedUntilFailure, type DerivativesSource, type VenueCall, type WalkWindows, type WindowPage } from './derivatives-source.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -58,10 +59,6 @@ function listOf(response: unknown): { list: Row[]; next: string } {
   return { list: result.list as Row[], next: typeof result.nextPageCursor === 'string' ? result.nextPageCursor : '' };
 }
 
-function yymmdd(ms: number): string {
-  const d = new Date(ms);
-  return `${String(d.getUTCFullYear() % 100).padStart(2, '0')}${String(d.getUTCMonth() + 1).padStart(2, '0')}${String(d.getUTCDate()).padStart(2, '0')}`;
-}
 
 /** A signed decimal string (Bybit's own text), negated; '' stays ''. */
 function negate(value: string): string {
@@ -72,42 +69,33 @@ function negate(value: string): string {
 export class BybitDerivatives implements DerivativesSource {
   readonly executionStreams: readonly string[] = CATEGORIES;
   readonly lookbackMs = BYBIT_DERIVATIVES_LOOKBACK_MS;
-  private instruments: Promise<Map<string, Instrument>> | undefined;
 
   constructor(private readonly client: bybit, private readonly call: VenueCall, private readonly walk: WalkWindows) {}
 
-  /** Contracts by raw venue symbol and by unified symbol (one request per category and page). */
-  private async loadInstruments(signal: AbortSignal | undefined): Promise<Map<string, Instrument>> {
-    this.instruments ??= (async () => {
-      const map = new Map<string, Instrument>();
-      for (const category of CATEGORIES) {
-        let cursor = '';
-        do {
-          const params = { category, limit: 1000, ...(cursor === '' ? {} : { cursor }) };
-          const { list, next } = listOf(await this.call('fetchInstruments', async () => await this.client.publicGetV5MarketInstrumentsInfo(params), signal));
-          for (const row of list) {
-            const base = text(row, 'baseCoin');
-            const quote = text(row, 'quoteCoin');
-            const settle = text(row, 'settleCoin');
-            const delivery = Number(text(row, 'deliveryTime'));
-            if (base === '' || quote === '' || settle === '') continue;
-            const symbol = `${base}/${quote}:${settle}${delivery > 0 ? `-${yymmdd(delivery)}` : ''}`;
-            const instrument = { symbol, raw: text(row, 'symbol'), category };
-            map.set(`${category}:${instrument.raw}`, instrument);
-            map.set(symbol, instrument);
-          }
-          cursor = next;
-        } while (cursor !== '');
-      }
-      return map;
-    })();
-    try {
-      return await this.instruments;
-    } catch (error) {
-      this.instruments = undefined;
-      throw error;
+  /** Contracts by raw venue symbol and by unified symbol (one request per category and page): loaded once, and again after a failure. */
+  private readonly loadInstruments = sharedUntilFailure(async (signal: AbortSignal | undefined): Promise<Map<string, Instrument>> => {
+    const map = new Map<string, Instrument>();
+    for (const category of CATEGORIES) {
+      let cursor = '';
+      do {
+        const params = { category, limit: 1000, ...(cursor === '' ? {} : { cursor }) };
+        const { list, next } = listOf(await this.call('fetchInstruments', async () => await this.client.publicGetV5MarketInstrumentsInfo(params), signal));
+        for (const row of list) {
+          const base = text(row, 'baseCoin');
+          const quote = text(row, 'quoteCoin');
+          const settle = text(row, 'settleCoin');
+          const delivery = Number(text(row, 'deliveryTime'));
+          if (base === '' || quote === '' || settle === '') continue;
+          const symbol = contractSymbol(base, quote, settle, delivery > 0 ? delivery : null);
+          const instrument = { symbol, raw: text(row, 'symbol'), category };
+          map.set(`${category}:${instrument.raw}`, instrument);
+          map.set(symbol, instrument);
+        }
+        cursor = next;
+      } while (cursor !== '');
     }
-  }
+    return map;
+  });
 
   async *walkExecutions(stream: string, state: WindowState, signal: AbortSignal | undefined): AsyncIterable<WindowPage<Fill>> {
     const category = CATEGORIES.find((c) => c === stream);

@@ -56,13 +56,25 @@ export interface DerivativesSource {
  * other failure is thrown and asked again next time.
  */
 export function accessProbe(run: (signal: AbortSignal | undefined) => Promise<unknown>): (signal: AbortSignal | undefined) => Promise<boolean> {
-  let answer: Promise<boolean> | undefined;
-  return async (signal) => {
-    answer ??= run(signal).then(() => true, (error: unknown) => {
-      if (error instanceof VenueError && error.kind === 'auth') return false;
-      answer = undefined;
+  return sharedUntilFailure(async (signal: AbortSignal | undefined) => await run(signal).then(() => true, (error: unknown) => {
+    if (error instanceof VenueError && error.kind === 'auth') return false;
+    throw error;
+  }));
+}
+
+/**
+ * `load` run once and its answer shared by every caller; a failed load is forgotten, so the next
+ * call asks again (a venue outage must not stick for the connector's life).
+ */
+export function sharedUntilFailure<A extends unknown[], T>(load: (...args: A) => Promise<T>): (...args: A) => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return async (...args) => {
+    const current = (pending ??= load(...args));
+    try {
+      return await current;
+    } catch (error) {
+      if (pending === current) pending = undefined;
       throw error;
-    });
-    return await answer;
+    }
   };
 }

@@ -30,7 +30,7 @@ import { bookRealizedExecutionId, ledgerFlow, type ExecutionKind } from '../../.
 import type { Balance, Candle, CashFlow, EpochMs, Fill } from '../../../domain/types.js';
 import { VenueError } from '../../errors.js';
 import type { WindowState } from '../ccxt-cursor.js';
-import { accessProbe, type DerivativesSource, type VenueCall, type WalkWindows, type WindowPage } from './derivatives-source.js';
+import { accessProbe, sharedUntilFailure, type DerivativesSource, type VenueCall, type WalkWindows, type WindowPage } from './derivatives-source.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -66,7 +66,6 @@ const KINDS: Readonly<Record<string, ExecutionKind>> = { 2: 'liquidation', 4: 'a
 export class MexcDerivatives implements DerivativesSource {
   readonly executionStreams: readonly string[] = ['futures'];
   readonly lookbackMs = MEXC_DERIVATIVES_LOOKBACK_MS;
-  private contracts: Promise<Map<string, Contract>> | undefined;
   /** Whether the key may read the futures account (accessProbe: a key without futures read access syncs spot only). */
   private readonly readable: (signal: AbortSignal | undefined) => Promise<boolean>;
 
@@ -74,29 +73,22 @@ export class MexcDerivatives implements DerivativesSource {
     this.readable = accessProbe(async (signal) => await this.call('probeFutures', async () => await this.client.contractPrivateGetAccountAssets(), signal));
   }
 
-  private async loadContracts(signal: AbortSignal | undefined): Promise<Map<string, Contract>> {
-    this.contracts ??= (async () => {
-      const map = new Map<string, Contract>();
-      for (const row of listOf(await this.call('fetchFuturesContracts', async () => await this.client.contractPublicGetDetail(), signal), 'MalformedContracts')) {
-        const raw = text(row, 'symbol');
-        const base = text(row, 'baseCoin');
-        const quote = text(row, 'quoteCoin');
-        const settle = text(row, 'settleCoin');
-        const size = text(row, 'contractSize');
-        if (raw === '' || base === '' || quote === '' || settle === '' || !/[1-9]/u.test(size)) continue;
-        const contract = { symbol: `${base}/${quote}:${settle}`, raw, base, quote, settle, size };
-        map.set(raw, contract);
-        map.set(contract.symbol, contract);
-      }
-      return map;
-    })();
-    try {
-      return await this.contracts;
-    } catch (error) {
-      this.contracts = undefined;
-      throw error;
+  /** The venue's contracts by raw and unified name: loaded once, and again after a failure. */
+  private readonly loadContracts = sharedUntilFailure(async (signal: AbortSignal | undefined): Promise<Map<string, Contract>> => {
+    const map = new Map<string, Contract>();
+    for (const row of listOf(await this.call('fetchFuturesContracts', async () => await this.client.contractPublicGetDetail(), signal), 'MalformedContracts')) {
+      const raw = text(row, 'symbol');
+      const base = text(row, 'baseCoin');
+      const quote = text(row, 'quoteCoin');
+      const settle = text(row, 'settleCoin');
+      const size = text(row, 'contractSize');
+      if (raw === '' || base === '' || quote === '' || settle === '' || !/[1-9]/u.test(size)) continue;
+      const contract = { symbol: `${base}/${quote}:${settle}`, raw, base, quote, settle, size };
+      map.set(raw, contract);
+      map.set(contract.symbol, contract);
     }
-  }
+    return map;
+  });
 
   /** Every row of a page_num-paged list in [from, to] (pages until a short one). */
   private async pages(operation: string, params: Record<string, unknown>, signal: AbortSignal | undefined, fetch: (p: Record<string, unknown>) => Promise<unknown>,
