@@ -153,7 +153,10 @@ const returnRow = z.object({ userUid: z.string(), hour: z.number(), r: z.number(
 export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutFigures> {
   const started = Date.now();
   const say = options.log ?? (() => undefined);
-  const db = await createTestDatabase();
+  // The checks at the end read every account's rows at once (1,000 accounts: longer than the pool's
+  // default 60 s statement timeout, which ended the first 1,000-account soak before its figures).
+  const harnessPool = { pool: { statementTimeoutMs: 900_000 } };
+  const db = await createTestDatabase(undefined, harnessPool);
   let reference: TestDatabase | null = null;
   const instances: Instance[] = [];
   const retired: Instance[] = [];
@@ -348,7 +351,7 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutFig
     // One instance on its own database, the same accounts: published returns must be identical.
     let identical: boolean | null = null;
     if (options.reference) {
-      reference = await createTestDatabase();
+      reference = await createTestDatabase(undefined, harnessPool);
       for (const account of accounts) await connectAccount(reference.pool, account, { apiKey: `key-${account.userUid}`, secret: 'simulated' });
       const proxy = await startProxy(serverPort);
       const svc = await startServiceProcess(env(proxy.port, reference.name, await freePort()), { startTimeoutMs: 120_000 });
