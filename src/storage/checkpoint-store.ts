@@ -62,10 +62,86 @@ async function publishedHours(db: DatabasePool | DatabaseTransactionConnection, 
   return [...rows];
 }
 
-/** Inside the aggregate write: chains the hours just published and stores a signed checkpoint. */
-export async function recordCheckpoint(tx: DatabaseTransactionConnection, account: AccountKey, written: readonly HourlyReturn[], signer: CheckpointSigner): Promise<void> {
-  if (written.length === 0) return;
-  const hours = written.map((h): ChainedHour => ({ hourStart: h.hourStart, return: h.return, flags: flagsToMask(h.flags ?? []) })).sort((a, b) => a.hourStart - b.hourStart);
+/** An account's newest checkpoint as this process wrote it: the next one chains on it without reading it back. */
+export interface CheckpointHead {
+  readonly seq: number;
+  readonly checkpoint: Checkpoint;
+  readonly publicKey: Buffer;
+  readonly signature: Buffer;
+}
+
+/** Per process: each account's newest checkpoint as written here (bounded; the oldest entries go first). */
+export interface CheckpointHeads {
+  get(account: AccountKey): CheckpointHead | undefined;
+  set(account: AccountKey, head: CheckpointHead): void;
+  forget(account: AccountKey): void;
+}
+
+export function createCheckpointHeads(limit = 50_000): CheckpointHeads {
+  const heads = new Map<string, CheckpointHead>();
+  return {
+    get: (account) => heads.get(accountId(account)),
+    set(account, head) {
+      const id = accountId(account);
+      heads.delete(id);
+      if (heads.size >= limit) heads.delete(heads.keys().next().value!);
+      heads.set(id, head);
+    },
+    forget(account) {
+      heads.delete(accountId(account));
+    },
+  };
+}
+
+const chained = (written: readonly HourlyReturn[]): ChainedHour[] =>
+  written.map((h): ChainedHour => ({ hourStart: h.hourStart, return: h.return, flags: flagsToMask(h.flags ?? []) })).sort((a, b) => a.hourStart - b.hourStart);
+
+/**
+ * The checkpoint after `head` over `written`, signed, without reading storage (issue 19): only when
+ * the hours extend the chain and `head` is signed by the current key. Null otherwise (a recompute
+ * or a key hand-over reads the chain: recordCheckpoint). The caller's statement stores it only
+ * while `head` is still the newest stored checkpoint, byte for byte (latestCheckpointIs).
+ */
+export async function nextCheckpoint(written: readonly HourlyReturn[], signer: CheckpointSigner, head: CheckpointHead): Promise<CheckpointHead | null> {
+  if (written.length === 0 || !head.publicKey.equals(signer.publicKey)) return null;
+  const hours = chained(written);
+  if (hours[0]!.hourStart <= head.checkpoint.lastHourMs) return null;
+  const checkpoint: Checkpoint = {
+    account: head.checkpoint.account, hours: head.checkpoint.hours + hours.length, lastHourMs: hours.at(-1)!.hourStart,
+    head: extendChain(Buffer.from(head.checkpoint.head, 'hex'), hours).toString('hex'), signedAtMs: signer.now(),
+  };
+  const signature = await signer.sign(canonicalJson(checkpointDocument(checkpoint)));
+  return { seq: head.seq + 1, checkpoint, publicKey: signer.publicKey, signature };
+}
+
+type Fragment = ReturnType<typeof sql.fragment>;
+
+/** SQL condition: the account's newest stored checkpoint is `head` as it was written (seq, chain head, key, signature). */
+export function latestCheckpointIs(account: AccountKey, head: CheckpointHead): Fragment {
+  return sql.fragment`EXISTS (SELECT 1 FROM (
+      SELECT seq, head, public_key, signature, next_public_key FROM statement_checkpoints
+      WHERE user_uid = ${account.userUid} AND exchange = ${account.exchange} ORDER BY seq DESC LIMIT 1) c
+    WHERE c.seq = ${head.seq} AND c.head = ${sql.binary(Buffer.from(head.checkpoint.head, 'hex'))} AND c.public_key = ${sql.binary(head.publicKey)}
+      AND c.signature = ${sql.binary(head.signature)} AND c.next_public_key IS NULL)`;
+}
+
+/** SQL: inserts `next` for each row of the CTE `fence` (a data-modifying CTE of the caller's statement). */
+export function checkpointInsert(account: AccountKey, next: CheckpointHead): Fragment {
+  const c = next.checkpoint;
+  return sql.fragment`
+    INSERT INTO statement_checkpoints (user_uid, exchange, seq, account, hours, last_hour, head, signed_at, public_key, signature, next_public_key)
+    SELECT ${account.userUid}, ${account.exchange}, ${next.seq}, ${c.account}, ${c.hours}, ${isoTime(c.lastHourMs)}::timestamptz,
+           ${sql.binary(Buffer.from(c.head, 'hex'))}, ${isoTime(c.signedAtMs)}::timestamptz, ${sql.binary(next.publicKey)}, ${sql.binary(next.signature)}, NULL
+    FROM fence`;
+}
+
+/**
+ * Inside the aggregate write: chains the hours just published and stores a signed checkpoint.
+ * Returns the checkpoint stored (null when no hour was written), for CheckpointHeads once committed.
+ */
+export async function recordCheckpoint(tx: DatabaseTransactionConnection, account: AccountKey, written: readonly HourlyReturn[], signer: CheckpointSigner): Promise<CheckpointHead | null> {
+  if (written.length === 0) return null;
+  const hours = chained(written);
   const previous = await latest(tx, account);
   let seq = previous?.seq ?? 0;
   if (previous !== null && !checkpointSignedBy(previous, signer.publicKey)) {
@@ -97,6 +173,7 @@ export async function recordCheckpoint(tx: DatabaseTransactionConnection, accoun
   const checkpoint: Checkpoint = { account: pseudonym, hours: count, lastHourMs: hours.at(-1)!.hourStart, head: head.toString('hex'), signedAtMs: signer.now() };
   const signature = await signer.sign(canonicalJson(checkpointDocument(checkpoint)));
   await insertRow(tx, account, seq + 1, checkpoint, signer.publicKey, signature, null);
+  return { seq: seq + 1, checkpoint, publicKey: signer.publicKey, signature };
 }
 
 async function insertRow(tx: DatabaseTransactionConnection, account: AccountKey, seq: number, c: Checkpoint, publicKey: Buffer, signature: Buffer, nextPublicKey: Buffer | null): Promise<void> {

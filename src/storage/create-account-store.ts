@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import type { CommonQueryMethods, DatabasePool, DatabaseTransactionConnection } from 'slonik';
 import { accountId, PARKED_REASONS, type AccountKey, type CashFlow, type Fill, type SyncCursor, type SyncStream } from '../domain/types.js';
-import type { AccountStore, Generation, ReconciliationWrite, StoredConnection } from './account-store.js';
+import type { AccountStore, AggregateWrite, Generation, ReconciliationWrite, StoredConnection } from './account-store.js';
 import { CASH_FLOW_KINDS } from '../domain/events.js';
 import type { CopyIngest } from './copy-ingest.js';
 import { createConnectionRepository } from './connections.js';
@@ -22,7 +22,8 @@ import { createSealedAmounts, type SealedAmounts } from './sealed-amounts.js';
 import { maskToFlags } from '../domain/hour-flags.js';
 import { loadDerivatives, saveDerivatives } from './derivatives-repository.js';
 import { disclosureLevelIn, writeHours, writeSnapshot } from './disclosure-store.js';
-import { recordCheckpoint } from './checkpoint-store.js';
+import { createCheckpointHeads, nextCheckpoint, recordCheckpoint, type CheckpointHead } from './checkpoint-store.js';
+import { saveAggregatesInOneStatement } from './aggregate-statement.js';
 import type { CheckpointSigner } from '../crypto/track-record.js';
 
 const decimal = z.string().regex(/^-?\d+(\.\d+)?$/u);
@@ -172,6 +173,33 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
   const copyThreshold = options.copyThreshold ?? 2_000;
   const sealed = options.sealed;
   const amounts = options.amounts ?? (sealed === undefined ? undefined : createSealedAmounts(sealed.sealer));
+  // Each account's newest checkpoint as this process wrote it (the next one chains on it unread).
+  const checkpointHeads = createCheckpointHeads();
+
+  /**
+   * The aggregate write as one statement (aggregate-statement.ts), each sealed record a
+   * compare-and-set on what this process last read or wrote. False when that is not known here, or
+   * the statement found a precondition broken (and wrote nothing): the caller takes the transaction path.
+   */
+  async function saveInOneStatement(key: AccountKey, write: AggregateWrite, generation: Generation): Promise<boolean> {
+    const state = sealed === undefined || write.engineState === undefined ? null : sealed.prepareEngineState(key, write.engineState);
+    if (sealed !== undefined && write.engineState !== undefined && state === null) return false;
+    const publishes = write.hourlyReturns.length > 0 || write.snapshot !== null;
+    const exact = amounts === undefined || !publishes ? null : amounts.prepareWrite(key, write.hourlyReturns, write.snapshot);
+    if (amounts !== undefined && publishes && exact === null) return false;
+    let checkpoint: { head: CheckpointHead; next: CheckpointHead } | null = null;
+    if (options.checkpoints !== undefined && write.hourlyReturns.length > 0) {
+      const head = checkpointHeads.get(key);
+      const next = head === undefined ? null : await nextCheckpoint(write.hourlyReturns, options.checkpoints, head);
+      if (head === undefined || next === null) return false;
+      checkpoint = { head, next };
+    }
+    if (!await saveAggregatesInOneStatement(pool, key, write, generation, options.fence, { state, amounts: exact, checkpoint })) return false;
+    if (state !== null) sealed?.committed(state.write);
+    exact?.committed();
+    if (checkpoint !== null) checkpointHeads.set(key, checkpoint.next);
+    return true;
+  }
 
   async function run<T>(operation: string, account: AccountKey | null, work: () => Promise<T>): Promise<T> {
     try {
@@ -205,6 +233,7 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
       const removed = await connections.removeAccount(key, options);
       sealed?.forget(key);
       amounts?.forget(key);
+      checkpointHeads.forget(key);
       return removed;
     },
     listConnections: () => connections.listConnections(),
@@ -366,8 +395,9 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
 
     // Without published hours or a sealed state: one statement (fence and inserts as CTEs,
     // fenced-writes.ts). Publishing hours reads the account's disclosure level and chains and
-    // signs its checkpoint, and a sealed state binds its tag into the account record: those run
-    // in a transaction whose first statement is the fence.
+    // signs its checkpoint, and a sealed state binds its tag into the account record: one statement
+    // too when this process knows the records and checkpoint it extends (aggregate-statement.ts),
+    // else a transaction whose first statement is the fence, reading and checking each under a lock.
     saveAggregates: (key, write, generation) =>
       run('save aggregates', key, async () => {
         const publishes = write.hourlyReturns.length > 0 || write.snapshot !== null;
@@ -378,7 +408,9 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
         }
         // The exact amounts: legacy plaintext sealed and every row checked once per process first.
         if (publishes) await amounts?.prepare(pool, key);
+        if (await saveInOneStatement(key, write, generation)) return;
         let amountsWrites: number | null = null;
+        let checkpoint: CheckpointHead | null = null;
         const engineWrite = await pool.transaction(async (tx): Promise<SealedWrite | null> => {
           await assertGeneration(tx, key, generation, options.fence);
           const sealedWrite = sealed !== undefined && write.engineState !== undefined ? await sealed.saveEngineState(tx, key, write.engineState) : null;
@@ -387,7 +419,7 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
             const level = await disclosureLevelIn(tx, key);
             const exact = amounts === undefined ? undefined : await amounts.begin(tx, key);
             if (write.hourlyReturns.length > 0) await writeHours(tx, key, write.hourlyReturns, level, exact);
-            if (options.checkpoints !== undefined) await recordCheckpoint(tx, key, write.hourlyReturns, options.checkpoints);
+            if (options.checkpoints !== undefined) checkpoint = await recordCheckpoint(tx, key, write.hourlyReturns, options.checkpoints);
             if (write.snapshot !== null) await writeSnapshot(tx, key, write.snapshot, level, exact);
             if (exact !== undefined) amountsWrites = await exact.finish();
           }
@@ -400,6 +432,7 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
         });
         if (engineWrite !== null) sealed?.committed(engineWrite);
         if (amountsWrites !== null) amounts?.committed(key, amountsWrites);
+        if (checkpoint !== null) checkpointHeads.set(key, checkpoint);
       }),
 
     saveReconciliation: (key, write, generation) =>

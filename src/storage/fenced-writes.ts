@@ -48,7 +48,8 @@ async function fenced(pool: CommonQueryMethods, key: AccountKey, generation: Gen
 
 const isoOrNull = (ms: number | null): string | null => (ms === null ? null : isoTime(ms));
 
-function performanceInsert(key: AccountKey, write: PerformanceWrite): Fragment {
+/** The metrics upsert, selecting FROM the statement's `fence` CTE. */
+export function performanceInsert(key: AccountKey, write: PerformanceWrite): Fragment {
   const s = write.stats;
   return sql.fragment`
     INSERT INTO performance_stats (user_uid, exchange, computed_until, hours, cumulative_return, annualized_return, annualized_volatility,
@@ -68,6 +69,14 @@ function performanceInsert(key: AccountKey, write: PerformanceWrite): Fragment {
       calmar = excluded.calmar, positive_hour_share = excluded.positive_hour_share, best_hour = excluded.best_hour,
       worst_hour = excluded.worst_hour, total_fees = excluded.total_fees, realized_pnl = excluded.realized_pnl,
       unrealized_pnl = excluded.unrealized_pnl, updated_at = now()`;
+}
+
+/** The plaintext layout's engine state upsert, selecting FROM the statement's `fence` CTE. */
+export function engineStateUpsert(key: AccountKey, state: unknown): Fragment {
+  return sql.fragment`
+    INSERT INTO engine_states (user_uid, exchange, state)
+    SELECT ${key.userUid}, ${key.exchange}, ${sql.jsonb(state as SerializableValue)} FROM fence
+    ON CONFLICT (user_uid, exchange) DO UPDATE SET state = excluded.state, updated_at = now()`;
 }
 
 /** Hourly returns, snapshot, engine state and metrics of one aggregation: one statement. */
@@ -92,12 +101,7 @@ export async function saveAggregatesFenced(pool: CommonQueryMethods, key: Accoun
       SELECT ${key.userUid}, ${key.exchange}, ${isoTime(s.at)}::timestamptz, ${s.balance}, ${s.equity} FROM fence
       ON CONFLICT (user_uid, exchange, at) DO UPDATE SET balance = excluded.balance, equity = excluded.equity`);
   }
-  if (write.engineState !== undefined) {
-    writes.push(sql.fragment`
-      INSERT INTO engine_states (user_uid, exchange, state)
-      SELECT ${key.userUid}, ${key.exchange}, ${sql.jsonb(write.engineState as SerializableValue)} FROM fence
-      ON CONFLICT (user_uid, exchange) DO UPDATE SET state = excluded.state, updated_at = now()`);
-  }
+  if (write.engineState !== undefined) writes.push(engineStateUpsert(key, write.engineState));
   if (write.performance !== null) writes.push(performanceInsert(key, write.performance));
   await fenced(pool, key, generation, fence, writes);
 }

@@ -39,6 +39,8 @@ export interface AmountBoxColumns {
 
 const SUM_MODULUS = 1n << 128n;
 const HIGH_WATER_LIMIT = 100_000;
+/** Accounts whose current amounts record (plaintext and tag) this process keeps for a compare-and-set write. */
+const KNOWN_LIMIT = 50_000;
 const SLICE = 5_000;
 
 const tableState = z.object({ rows: z.number().int().nonnegative(), sum: z.string().regex(/^[0-9a-f]{32}$/u) }).strict();
@@ -67,6 +69,26 @@ export interface AmountsWriter {
   finish(): Promise<number>;
 }
 
+/** One new row's sealed box (time in epoch ms). */
+export interface SealedAmountRow {
+  readonly at: EpochMs;
+  readonly box: SealedBox;
+}
+
+/**
+ * An amounts write as a compare-and-set (issue 19): new rows only (the caller's statement writes
+ * nothing when one of these times is already stored) and the record sealed over them, to replace
+ * the stored record only while it still carries `expected`.
+ */
+export interface AmountsSwap {
+  readonly hours: readonly SealedAmountRow[];
+  readonly snapshot: SealedAmountRow | null;
+  readonly expected: Buffer;
+  readonly record: SealedBox;
+  /** After the statement committed: the record is this process's from now on. */
+  committed(): void;
+}
+
 export interface SealedAmounts {
   /** Seals the account's plaintext rows (if any) and checks every row against the record: once per process per account. */
   prepare(db: DatabasePool, account: AccountKey): Promise<void>;
@@ -74,6 +96,11 @@ export interface SealedAmounts {
   begin(tx: DatabaseTransactionConnection, account: AccountKey): Promise<AmountsWriter>;
   /** After the write's transaction committed: this process refuses an older record from now on. */
   committed(account: AccountKey, writes: number): void;
+  /**
+   * The write of new rows without the advisory lock and locked read: sealed from the record this
+   * process last read or wrote (null when it knows none, or the account was not prepared here).
+   */
+  prepareWrite(account: AccountKey, hours: readonly ExactHour[], snapshot: BalanceSnapshot | null): AmountsSwap | null;
   /**
    * Checks every row of both tables against the record (count, keyed sum; no plaintext row).
    * Run it in the same snapshot as the reads it vouches for (a REPEATABLE READ transaction).
@@ -105,6 +132,18 @@ export function createSealedAmounts(sealer: AccountSealer, options: { readonly a
   const highWater = new Map<string, number>();
   const prepared = new Set<string>();
   const preparing = new Map<string, Promise<void>>();
+  // Per account: the newest record read or committed here (plaintext, tag), the base of a compare-and-set.
+  const known = new Map<string, { readonly text: string; readonly tag: Buffer; readonly writes: number }>();
+  // A transaction's record write, taken into `known` when `committed` confirms it.
+  const unconfirmed = new Map<string, { readonly text: string; readonly tag: Buffer; readonly writes: number }>();
+  function know(account: AccountKey, entry: { readonly text: string; readonly tag: Buffer; readonly writes: number }): void {
+    const id = accountId(account);
+    const current = known.get(id);
+    if (current !== undefined && current.writes > entry.writes) return;
+    known.delete(id);
+    if (known.size >= KNOWN_LIMIT) known.delete(known.keys().next().value!);
+    known.set(id, entry);
+  }
   const where = (a: AccountKey) => sql.fragment`user_uid = ${a.userUid} AND exchange = ${a.exchange}`;
   const tamper = (account: AccountKey, what: string): TamperDetectedError =>
     new TamperDetectedError(`sealed amounts of ${accountId(account)}: ${what}`);
@@ -139,10 +178,12 @@ export function createSealedAmounts(sealer: AccountSealer, options: { readonly a
       if (error instanceof SealedDataError) throw tamper(account, 'the amounts record does not open');
       throw error;
     }
-    const parsed = amountsRecordSchema.safeParse(JSON.parse(plaintext.toString('utf8')));
+    const text = plaintext.toString('utf8');
+    const parsed = amountsRecordSchema.safeParse(JSON.parse(text));
     if (!parsed.success) throw new StorageSchemaError(['sealed amounts record']);
     if (parsed.data.writes < mark) throw tamper(account, 'the amounts record was rolled back');
     remember(account, parsed.data.writes);
+    know(account, { text, tag: Buffer.from(row.tag), writes: parsed.data.writes });
     return parsed.data;
   }
 
@@ -169,14 +210,20 @@ export function createSealedAmounts(sealer: AccountSealer, options: { readonly a
     return [plaintext.readDoubleBE(0), plaintext.readDoubleBE(8)];
   }
 
-  async function writeRecord(tx: CommonQueryMethods, account: AccountKey, record: AmountsRecord): Promise<number> {
+  function sealRecord(account: AccountKey, record: AmountsRecord): { box: SealedBox; text: string; writes: number } {
     const next: AmountsRecord = { ...record, writes: record.writes + 1 };
-    const box = sealer.seal({ account, table: 'amounts', seq: 0 }, Buffer.from(JSON.stringify(next), 'utf8'));
+    const text = JSON.stringify(next);
+    return { box: sealer.seal({ account, table: 'amounts', seq: 0 }, Buffer.from(text, 'utf8')), text, writes: next.writes };
+  }
+
+  async function writeRecord(tx: CommonQueryMethods, account: AccountKey, record: AmountsRecord): Promise<number> {
+    const { box, text, writes } = sealRecord(account, record);
+    unconfirmed.set(accountId(account), { text, tag: box.tag, writes });
     await tx.query(sql.type(noRows)`
       INSERT INTO sealed_records (user_uid, exchange, kind, key_id, iv, tag, ciphertext)
       VALUES (${account.userUid}, ${account.exchange}, 'amounts', ${box.keyId}, ${sql.binary(box.iv)}, ${sql.binary(box.tag)}, ${sql.binary(box.ciphertext)})
       ON CONFLICT (user_uid, exchange, kind) DO UPDATE SET key_id = excluded.key_id, iv = excluded.iv, tag = excluded.tag, ciphertext = excluded.ciphertext`);
-    return next.writes;
+    return writes;
   }
 
   /** Seals `rows` (time → pair) into `table`, replacing what is stored at those times; updates the record. */
@@ -284,7 +331,37 @@ export function createSealedAmounts(sealer: AccountSealer, options: { readonly a
         finish: () => writeRecord(tx, account, record),
       };
     },
-    committed: remember,
+    committed(account, writes) {
+      remember(account, writes);
+      const id = accountId(account);
+      const written = unconfirmed.get(id);
+      if (written?.writes !== writes) return;
+      unconfirmed.delete(id);
+      know(account, written);
+    },
+    prepareWrite(account, hours, snapshot) {
+      const id = accountId(account);
+      const base = known.get(id);
+      if (base === undefined || !prepared.has(id) || base.writes < Math.max(highWater.get(id) ?? 0, anchors?.floor(account, 'amounts') ?? 0)) return null;
+      const record = JSON.parse(base.text) as AmountsRecord;
+      const add = (table: AmountTable, rows: readonly { at: number; a: number; b: number }[]): SealedAmountRow[] => {
+        if (rows.length === 0) return [];
+        const sealed = rows.map((r) => ({ at: r.at, box: sealer.seal({ account, table, seq: 0, row: String(r.at) }, encodePair(r.a, r.b)) }));
+        const sum = sumOf(elements(account, record, table, sealed.map((r) => ({ at: r.at, tag: r.box.tag }))), BigInt(`0x${record[table].sum}`));
+        record[table] = { rows: record[table].rows + rows.length, sum: hex(sum) };
+        return sealed;
+      };
+      const sealedHours = add('hourly_amounts', hours.map((h) => ({ at: h.hourStart, a: h.equityEnd, b: h.netFlow })));
+      const sealedSnapshot = snapshot === null ? [] : add('snapshot_amounts', [{ at: snapshot.at, a: snapshot.balance, b: snapshot.equity }]);
+      const next = sealRecord(account, record);
+      return {
+        hours: sealedHours, snapshot: sealedSnapshot[0] ?? null, expected: base.tag, record: next.box,
+        committed: () => {
+          remember(account, next.writes);
+          know(account, { text: next.text, tag: next.box.tag, writes: next.writes });
+        },
+      };
+    },
     verify,
     open(account, table, at, box) {
       if (box.keyId === null || box.iv === null || box.tag === null || box.ciphertext === null) throw tamper(account, `a ${table} row is not sealed`);
@@ -314,6 +391,8 @@ export function createSealedAmounts(sealer: AccountSealer, options: { readonly a
     forget(account) {
       highWater.delete(accountId(account));
       prepared.delete(accountId(account));
+      known.delete(accountId(account));
+      unconfirmed.delete(accountId(account));
     },
   };
 }

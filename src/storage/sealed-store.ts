@@ -27,6 +27,8 @@ const INDEX_CHUNK_ROWS = 4_096;
 const HIGH_WATER_LIMIT = 100_000;
 /** Pages whose latest row time the account record keeps one by one (older ones: one maximum). */
 const TAIL_PAGES = 64;
+/** Accounts whose current record (plaintext and tag) this process keeps for a compare-and-set write; oldest first out. */
+const KNOWN_LIMIT = 50_000;
 
 /**
  * Where a stream's rows lie in time, kept in the sealed account record so a load from a time
@@ -140,6 +142,20 @@ export interface SealedWrite {
   readonly writes: number;
 }
 
+/** A stored sealed record replaced only if it still carries `expected` (its GCM tag). */
+export interface RecordSwap {
+  readonly expected: Buffer;
+  readonly box: SealedBox;
+}
+
+/** The engine-state write as a compare-and-set: both records, each with the tag it replaces. */
+export interface EngineStateSwap {
+  readonly account: RecordSwap;
+  readonly engine: RecordSwap;
+  /** Pass to `committed` once the statement writing both records committed. */
+  readonly write: SealedWrite;
+}
+
 export interface SealedStore {
   /** The account sealer this store seals with (the sealed amounts share it: sealed-amounts.ts). */
   readonly sealer: AccountSealer;
@@ -163,6 +179,14 @@ export interface SealedStore {
   /** Inside the caller's transaction: seals the engine state and binds its tag into the account record. */
   saveEngineState(tx: DatabaseTransactionConnection, account: AccountKey, state: unknown): Promise<SealedWrite>;
   /**
+   * saveEngineState without a locked read (issue 19): both records sealed from the account record
+   * this process last opened or wrote, each to replace the stored row only while it still carries
+   * the tag this process knows (the caller's statement checks it under a row lock; a mismatch means
+   * another writer or an edit, and the caller takes the locked path, which checks everything).
+   * Null when this process knows no record with an engine state for the account.
+   */
+  prepareEngineState(account: AccountKey, state: unknown): EngineStateSwap | null;
+  /**
    * After the transaction of a SealedWrite committed: this process now refuses an older account
    * record (a rollback). Not before: a rolled-back write must not make the stored record look old.
    */
@@ -182,6 +206,11 @@ export function createSealedStore(sealer: AccountSealer, options: { readonly anc
   const highWater = new Map<string, number>();
   const migrated = new Set<string>();
   const migrating = new Map<string, Promise<void>>();
+  // Per account: the newest record this process opened or committed (plaintext, tag), the base of a
+  // compare-and-set write. Kept as text: a record object is changed in place by a write in progress.
+  const known = new Map<string, { readonly text: string; readonly tag: Buffer; readonly writes: number }>();
+  // A write's record, remembered in `known` only once its transaction committed.
+  const unconfirmed = new WeakMap<SealedWrite, { readonly text: string; readonly tag: Buffer }>();
 
   const where = (a: AccountKey) => sql.fragment`user_uid = ${a.userUid} AND exchange = ${a.exchange}`;
   const tamper = (account: AccountKey, what: string): TamperDetectedError =>
@@ -202,6 +231,14 @@ export function createSealedStore(sealer: AccountSealer, options: { readonly anc
     if (highWater.size >= HIGH_WATER_LIMIT) highWater.delete(highWater.keys().next().value!);
     highWater.set(id, writes);
     anchors?.note(account, 'account', writes);
+  }
+  function know(account: AccountKey, text: string, tag: Buffer, writes: number): void {
+    const id = accountId(account);
+    const current = known.get(id);
+    if (current !== undefined && current.writes > writes) return;
+    known.delete(id);
+    if (known.size >= KNOWN_LIMIT) known.delete(known.keys().next().value!);
+    known.set(id, { text, tag: Buffer.from(tag), writes });
   }
   const markOf = (account: AccountKey): number => Math.max(highWater.get(accountId(account)) ?? 0, anchors?.floor(account, 'account') ?? 0);
 
@@ -231,15 +268,23 @@ export function createSealedStore(sealer: AccountSealer, options: { readonly anc
   }
 
   /** The record's next version sealed (its write counter moved on). */
-  function sealRecord(account: AccountKey, record: AccountRecord): { box: SealedBox; writes: number } {
+  function sealRecord(account: AccountKey, record: AccountRecord): { box: SealedBox; writes: number; text: string } {
     const next: AccountRecord = { ...record, writes: record.writes + 1 };
-    return { box: sealer.seal({ account, table: 'account', seq: 0 }, Buffer.from(JSON.stringify(next), 'utf8')), writes: next.writes };
+    const text = JSON.stringify(next);
+    return { box: sealer.seal({ account, table: 'account', seq: 0 }, Buffer.from(text, 'utf8')), writes: next.writes, text };
   }
 
-  async function writeRecord(tx: CommonQueryMethods, account: AccountKey, record: AccountRecord): Promise<number> {
-    const { box, writes } = sealRecord(account, record);
+  async function writeRecord(tx: CommonQueryMethods, account: AccountKey, record: AccountRecord): Promise<{ writes: number; text: string; tag: Buffer }> {
+    const { box, writes, text } = sealRecord(account, record);
     await upsertRecords(tx, account, [{ kind: 'account', box }]);
-    return writes;
+    return { writes, text, tag: box.tag };
+  }
+
+  /** A SealedWrite whose record `known` takes once it is committed. */
+  function sealedWrite(account: AccountKey, inserted: number, sealedRecord: { writes: number; text: string; tag: Buffer }): SealedWrite {
+    const write: SealedWrite = { account, inserted, writes: sealedRecord.writes };
+    unconfirmed.set(write, { text: sealedRecord.text, tag: sealedRecord.tag });
+    return write;
   }
 
   /** Pages' tags in seq order → count, order and chain against the record. */
@@ -272,12 +317,14 @@ export function createSealedStore(sealer: AccountSealer, options: { readonly anc
       return null;
     }
     const plaintext = open({ account, table: 'account', seq: 0 }, row);
-    const parsed = accountRecordSchema.safeParse(JSON.parse(plaintext.toString('utf8')));
+    const text = plaintext.toString('utf8');
+    const parsed = accountRecordSchema.safeParse(JSON.parse(text));
     if (!parsed.success) throw new StorageSchemaError(['sealed account record']);
     const mark = markOf(account);
     if (parsed.data.writes < mark) throw tamper(account, 'the account record was rolled back');
     // What was read is committed: never accept an older record from now on.
     if (parsed.data.writes > mark) remember(account, parsed.data.writes);
+    know(account, text, row.tag, parsed.data.writes);
     return parsed.data;
   }
 
@@ -405,7 +452,7 @@ export function createSealedStore(sealer: AccountSealer, options: { readonly anc
     if (record[codec.stream].tail === undefined) record[codec.stream] = { ...record[codec.stream], tail: (await readRows(tx, account, codec, 0, record)).tail };
     const inserted = await appendRows(tx, account, record, codec, items);
     record[codec.stream] = { ...record[codec.stream], cursor };
-    return { account, inserted, writes: await writeRecord(tx, account, record) };
+    return sealedWrite(account, inserted, await writeRecord(tx, account, record));
   }
 
   /**
@@ -509,7 +556,7 @@ export function createSealedStore(sealer: AccountSealer, options: { readonly anc
       SELECT EXISTS (SELECT 1 FROM trades WHERE ${where(account)}) OR EXISTS (SELECT 1 FROM cash_flows WHERE ${where(account)})
           OR EXISTS (SELECT 1 FROM sync_cursors WHERE ${where(account)}) OR EXISTS (SELECT 1 FROM engine_states WHERE ${where(account)}) AS legacy`);
     if (!legacy) return;
-    const writes = await db.transaction(async (tx) => {
+    const written = await db.transaction(async (tx) => {
       const sealedBefore = await readRecord(tx, account, true);
       // Legacy rows exist only from before the account was first sealed: plaintext rows next to a
       // sealed record were written by hand (the "buy 1 BTC @ $1" attack), never by the service.
@@ -535,7 +582,8 @@ export function createSealedStore(sealer: AccountSealer, options: { readonly anc
       await tx.query(sql.type(noRows)`DELETE FROM engine_states WHERE ${where(account)}`);
       return writeRecord(tx, account, record);
     });
-    remember(account, writes);
+    remember(account, written.writes);
+    know(account, written.text, written.tag, written.writes);
   }
 
   return {
@@ -574,11 +622,30 @@ export function createSealedStore(sealer: AccountSealer, options: { readonly anc
       // The stored state must be the one the record names: never written over silently.
       checkEngine(account, record, box('engine'));
       const engine = sealEngine(account, record, state);
-      const { box: accountBox, writes } = sealRecord(account, record);
-      await upsertRecords(tx, account, [{ kind: 'account', box: accountBox }, { kind: 'engine', box: engine }]);
-      return { account, inserted: 0, writes };
+      const sealedRecord = sealRecord(account, record);
+      await upsertRecords(tx, account, [{ kind: 'account', box: sealedRecord.box }, { kind: 'engine', box: engine }]);
+      return sealedWrite(account, 0, { ...sealedRecord, tag: sealedRecord.box.tag });
     },
-    committed: (write) => { remember(write.account, write.writes); },
+    prepareEngineState(account, state) {
+      const base = known.get(accountId(account));
+      // Unknown here, or older than a floor learnt since (the locked path then says why).
+      if (base === undefined || base.writes < markOf(account)) return null;
+      const record = JSON.parse(base.text) as AccountRecord;
+      if (record.engineTag === null) return null;
+      const engineTag = Buffer.from(record.engineTag, 'hex');
+      const engine = sealEngine(account, record, state);
+      const sealedRecord = sealRecord(account, record);
+      return {
+        account: { expected: base.tag, box: sealedRecord.box },
+        engine: { expected: engineTag, box: engine },
+        write: sealedWrite(account, 0, { ...sealedRecord, tag: sealedRecord.box.tag }),
+      };
+    },
+    committed: (write) => {
+      remember(write.account, write.writes);
+      const record = unconfirmed.get(write);
+      if (record !== undefined) know(write.account, record.text, record.tag, write.writes);
+    },
     async migrateLegacy(db, account) {
       const id = accountId(account);
       if (migrated.has(id)) return;
@@ -596,6 +663,7 @@ export function createSealedStore(sealer: AccountSealer, options: { readonly anc
     },
     forget(account) {
       highWater.delete(accountId(account));
+      known.delete(accountId(account));
       anchors?.reset(account);
       migrated.delete(accountId(account));
     },

@@ -126,10 +126,11 @@ test.serial('a period the venue has not served yet is asked for again; a served 
 
 // Plaintext layout and sealed storage (what the service runs: sealed-store.ts). Sealed, the start
 // is two statements (connection; account record, engine record, page tags and index counts of both
-// streams), both stream loads one, the state write two inside the aggregate transaction (one locked
-// read of both records, one write of both), and a state write outside it (the reconciliation's,
-// when its differences changed, as here) a transaction of five: 16 + 5. Was 35 in the service bench.
-for (const [layout, idleBound, hourBound] of [['plaintext', 4, 14], ['sealed', 4, 26]] as const) {
+// streams) and both stream loads one. With a new hour: candles and minute marks read, the aggregate
+// write ONE statement (aggregate-statement.ts: fences, sealed records and exact amounts as a
+// compare-and-set, hours, snapshot, checkpoint, metrics; was a transaction of ~18), and the
+// reconciliation's one. Was 35 in the service bench, 21–26 before the one-statement write.
+for (const [layout, idleBound, hourBound] of [['plaintext', 4, 6], ['sealed', 4, 7]] as const) {
   test.serial(`${layout}: a cold incremental sync with nothing new sends at most ${idleBound} statements, one with a new hour at most ${hourBound}`, async (t) => {
     const clock = new ManualClock(T0 + 5 * HOUR);
     const venue = countingVenue(clock);
@@ -162,11 +163,8 @@ for (const [layout, idleBound, hourBound] of [['plaintext', 4, 14], ['sealed', 4
     await h.addAccount(other);
     await h.supervisor.sync(other, 'full');
     const hourLater = await countSync();
-    // A new hour publishes: in one fenced transaction (BEGIN, fence, the account's disclosure level,
-    // published and exact hour rows, the chain checkpoint read and signed insert, published and exact
-    // snapshot, state and metrics, COMMIT), issue 14's disclosure levels and statements. Was 6 before them.
-    // Sealed: the exact amounts are sealed too (advisory lock, amounts record read, old tags, upsert,
-    // record write: 5 more than the 21 measured before sealed-amounts.ts).
+    // A new hour publishes in one statement: fence and the level read inside it, exact and published
+    // hours and snapshot, checkpoint, state and metrics (a transaction of 12 to 18 before issue 19).
     t.true(hourLater > idle && hourLater <= hourBound, `a new hour: ${hourLater} statements`);
     t.log(`${layout} statements: ${idle} with nothing new, ${hourLater} with a new hour`);
   });
