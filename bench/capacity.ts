@@ -57,16 +57,23 @@ const gc = runInNewContext('gc') as () => void;
 
 /** Every statement any pg client of this process sends (slonik's pool and the COPY path use pg). */
 let statements = 0;
-/** With CAPACITY_TRACE=1 the text of every statement of the incremental phase is printed (first 100 characters). */
+/** With CAPACITY_TRACE=1 every statement of one incremental sync is printed (round trip in ms, first 100 characters). */
 let trace: string[] | null = null;
 const originalQuery = pg.Client.prototype.query;
 pg.Client.prototype.query = function countingQuery(this: pg.Client, ...args: unknown[]) {
   statements += 1;
+  const result = (originalQuery as (...a: unknown[]) => unknown).apply(this, args);
   if (trace !== null) {
     const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string } | undefined)?.text ?? '?';
-    trace.push(text.replace(/\s+/gu, ' ').slice(0, 100));
+    const line = trace.push(text.replace(/\s+/gu, ' ').slice(0, 100)) - 1;
+    // The round trip (the traced sync runs alone, so it is mostly the server's time).
+    const started = performance.now();
+    if (result instanceof Promise) {
+      const lines = trace;
+      result.then(() => { lines[line] = `${(performance.now() - started).toFixed(2).padStart(7)} ms  ${lines[line]}`; }, () => undefined);
+    }
   }
-  return (originalQuery as (...a: unknown[]) => unknown).apply(this, args);
+  return result;
 } as typeof pg.Client.prototype.query;
 
 const TICKS = 100; // USER_HZ on Linux

@@ -240,10 +240,16 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
 
     loadConnection: (key) => run('load connection', key, () => loadConnection(key)),
 
-    // Plaintext layout: one statement. Sealed: the connection, then (when it is active) the sealed
-    // store's one-statement start, which opens and checks the cursors and engine state.
+    // Plaintext layout: one statement. Sealed: one statement too once this process ran the
+    // account's legacy check (the connection row beside the sealed start, which opens and checks
+    // the cursors and engine state); before, the connection, the check, then the sealed start.
     loadSyncStart: (key: AccountKey) => run('load sync start', key, async () => {
       if (sealed === undefined) return loadSyncStart(pool, key);
+      const both = await sealed.loadConnectionAndStart(pool, key);
+      if (both !== null) {
+        const connection = both.connection === null ? null : { account: key, ...both.connection };
+        return { connection, ...(both.start ?? { fillsCursor: null, cashFlowsCursor: null, engineState: null }) };
+      }
       const connection = await loadConnection(key);
       if (connection === null || connection.status !== 'active') return { connection, fillsCursor: null, cashFlowsCursor: null, engineState: null };
       await sealed.migrateLegacy(pool, key);

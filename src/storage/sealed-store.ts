@@ -12,7 +12,7 @@
 import { z } from 'zod';
 import type { CommonQueryMethods, DatabasePool, DatabaseTransactionConnection, SerializableValue } from 'slonik';
 import { CASH_FLOW_KINDS } from '../domain/events.js';
-import { accountId, type AccountKey, type CashFlow, type EpochMs, type Fill, type SyncCursor, type SyncStream } from '../domain/types.js';
+import { accountId, PARKED_REASONS, type AccountKey, type CashFlow, type ConnectionStatus, type EpochMs, type Fill, type ParkedReason, type SyncCursor, type SyncStream } from '../domain/types.js';
 import { SealedDataError } from '../crypto/errors.js';
 import { addIndexSums, BLIND_INDEX_BYTES, EMPTY_CHAIN_HEAD, EMPTY_INDEX_SUM, nextChainHead, TAG_BYTES, type AccountSealer, type SealedAddress, type SealedBox } from '../crypto/sealed-rows.js';
 import { StorageSchemaError, TamperDetectedError } from './errors.js';
@@ -74,6 +74,24 @@ const startPartRow = z.object({
   iv: z.instanceof(Buffer), tag: z.instanceof(Buffer), ciphertext: z.instanceof(Buffer),
 });
 const dupsRow = z.object({ dups: z.array(z.number().int()) });
+const connectionStatus = z.enum(['active', 'failed', 'disabled']);
+const parkedReason = z.enum(PARKED_REASONS);
+
+/** The connection row as `loadConnectionAndStart` reads it beside the sealed start. */
+export interface StartConnection {
+  readonly envelope: Buffer;
+  readonly status: ConnectionStatus;
+  readonly generation: number;
+  readonly parkedReason: ParkedReason | null;
+  readonly acceptTradingKeyRisk: boolean;
+}
+
+/** Both cursors and the engine state an actor starts from. */
+export interface SealedStart {
+  readonly fillsCursor: SyncCursor | null;
+  readonly cashFlowsCursor: SyncCursor | null;
+  readonly engineState: unknown;
+}
 const legacyRow = z.object({ legacy: z.boolean() });
 const decimal = z.string().regex(/^-?\d+(\.\d+)?$/u);
 const legacyFillRow = z.object({
@@ -162,7 +180,13 @@ export interface SealedStore {
   /** The stream's cursor, after checking the account record, both streams' pages and index counts and the engine record. */
   loadCursor(db: DatabasePool, account: AccountKey, stream: SyncStream): Promise<SyncCursor | null>;
   /** Both cursors and the engine state an actor starts from, checked as loadCursor checks, in one statement. */
-  loadStart(db: DatabasePool, account: AccountKey): Promise<{ fillsCursor: SyncCursor | null; cashFlowsCursor: SyncCursor | null; engineState: unknown }>;
+  loadStart(db: DatabasePool, account: AccountKey): Promise<SealedStart>;
+  /**
+   * The connection row and, when it is active, loadStart's result, in one statement (issue 19: a
+   * cold actor's first read). Null when the account's legacy check has not run in this process yet
+   * (migrateLegacy, then the two reads apart). A connection that is not active: no sealed check.
+   */
+  loadConnectionAndStart(db: DatabasePool, account: AccountKey): Promise<{ connection: StartConnection | null; start: SealedStart | null } | null>;
   /** Inside the caller's (fenced) transaction: dedups on blind indexes, seals the new rows as one page, advances the cursor. */
   commitFillsPage(tx: DatabaseTransactionConnection, account: AccountKey, fills: readonly Fill[], cursor: SyncCursor): Promise<SealedWrite>;
   commitCashFlowsPage(tx: DatabaseTransactionConnection, account: AccountKey, flows: readonly CashFlow[], cursor: SyncCursor): Promise<SealedWrite>;
@@ -333,15 +357,32 @@ export function createSealedStore(sealer: AccountSealer, options: { readonly anc
    * count, first and last seq and tags in seq order, and each stream's blind-index count. Checks
    * the chain and counts of both streams and the engine record against the account record.
    */
-  async function loadStart(db: CommonQueryMethods, account: AccountKey): Promise<{ record: AccountRecord | null; engine: Buffer | null }> {
+  async function loadStart(db: CommonQueryMethods, account: AccountKey, withConnection = false):
+  Promise<{ record: AccountRecord | null; engine: Buffer | null; connection?: StartConnection | null }> {
     const parts = await db.any(sql.type(startPartRow)`
-      SELECT 0 AS part, '' AS stream, key_id::int AS "keyId", 0 AS n, 0 AS lo, 0 AS hi, iv, tag, ciphertext
+      ${withConnection ? sql.fragment`
+      -- Part -1, the connection: status in stream, generation in n, the trading-key opt-in in lo,
+      -- the parked reason (UTF-8) in iv, the envelope in ciphertext.
+      SELECT -1 AS part, status AS stream, 0 AS "keyId", generation AS n, accept_trading_key_risk::int AS lo, 0 AS hi,
+          convert_to(coalesce(parked_reason, ''), 'UTF8') AS iv, ''::bytea AS tag, envelope AS ciphertext
+        FROM exchange_connections WHERE ${where(account)}
+      UNION ALL ` : sql.fragment``}SELECT 0 AS part, '' AS stream, key_id::int AS "keyId", 0 AS n, 0 AS lo, 0 AS hi, iv, tag, ciphertext
         FROM sealed_records WHERE ${where(account)} AND kind = 'account'
       UNION ALL SELECT 1, '', key_id::int, 0, 0, 0, iv, tag, ciphertext FROM sealed_records WHERE ${where(account)} AND kind = 'engine'
       -- The primary key makes seq unique: n pages from 0 to n - 1 are exactly 0 … n - 1.
       UNION ALL SELECT 2, stream, 0, count(*)::int, min(seq), max(seq), ''::bytea, string_agg(tag, ''::bytea ORDER BY seq), ''::bytea
         FROM sealed_pages WHERE ${where(account)} GROUP BY stream
       UNION ALL SELECT 3, stream, 0, count(*)::int, 0, 0, ''::bytea, ''::bytea, ''::bytea FROM sealed_index WHERE ${where(account)} GROUP BY stream`);
+    let connection: StartConnection | null | undefined;
+    if (withConnection) {
+      const row = parts.find((p) => p.part === -1);
+      connection = row === undefined ? null : {
+        envelope: row.ciphertext, status: connectionStatus.parse(row.stream), generation: row.n,
+        parkedReason: row.iv.length === 0 ? null : parkedReason.parse(row.iv.toString('utf8')), acceptTradingKeyRisk: row.lo === 1,
+      };
+      // Read apart, the sealed start was not read at all for such a connection: nothing to check.
+      if (connection === null || connection.status !== 'active') return { record: null, engine: null, connection };
+    }
     const box = (part: number): SealedBox | null => parts.find((p) => p.part === part) ?? null;
     const record = acceptRecord(account, box(0));
     for (const stream of ['fills', 'cash_flows'] as const) {
@@ -355,8 +396,13 @@ export function createSealedStore(sealer: AccountSealer, options: { readonly anc
       const indexed = parts.find((p) => p.part === 3 && p.stream === stream)?.n ?? 0;
       if (indexed !== state.rows) throw tamper(account, `${stream}: the blind indexes do not match the rows`);
     }
-    return { record, engine: checkEngine(account, record, box(1)) };
+    return { record, engine: checkEngine(account, record, box(1)), ...(connection === undefined ? {} : { connection }) };
   }
+
+  const startOf = (record: AccountRecord | null, engine: Buffer | null): SealedStart => ({
+    fillsCursor: record?.fills.cursor ?? null, cashFlowsCursor: record?.cash_flows.cursor ?? null,
+    engineState: engine === null ? null : (JSON.parse(engine.toString('utf8')) as unknown),
+  });
 
   /** First page that can hold a row at or after `fromMs` (pages before it hold only older rows). */
   function firstPageFrom(tail: StreamTail, pages: number, fromMs: EpochMs): number {
@@ -594,10 +640,12 @@ export function createSealedStore(sealer: AccountSealer, options: { readonly anc
     },
     async loadStart(db, account) {
       const { record, engine } = await loadStart(db, account);
-      return {
-        fillsCursor: record?.fills.cursor ?? null, cashFlowsCursor: record?.cash_flows.cursor ?? null,
-        engineState: engine === null ? null : (JSON.parse(engine.toString('utf8')) as unknown),
-      };
+      return startOf(record, engine);
+    },
+    async loadConnectionAndStart(db, account) {
+      if (!migrated.has(accountId(account))) return null;
+      const { record, engine, connection = null } = await loadStart(db, account, true);
+      return { connection, start: connection?.status === 'active' ? startOf(record, engine) : null };
     },
     commitFillsPage: (tx, account, fills, cursor) => commitPage(tx, account, fillCodec, fills, cursor),
     commitCashFlowsPage: (tx, account, flows, cursor) => commitPage(tx, account, flowCodec, flows, cursor),

@@ -1,7 +1,14 @@
 // The actor's start read in one statement (issue 19) answers exactly what the four reads apart do.
+import { randomBytes } from 'node:crypto';
 import test from 'ava';
+import pg from 'pg';
+import { sql } from 'slonik';
+import { deriveEnclaveKeys } from '../../src/crypto/key-hierarchy.js';
+import { createAccountSealer } from '../../src/crypto/sealed-rows.js';
 import type { AccountKey } from '../../src/domain/types.js';
 import { createAccountStore } from '../../src/storage/create-account-store.js';
+import { TamperDetectedError } from '../../src/storage/errors.js';
+import { createSealedStore } from '../../src/storage/sealed-store.js';
 import { sealEnvelope } from '../../src/crypto/envelope.js';
 import { TEST_KEYRING } from '../../testkit/support/actor-harness.js';
 import { useTestDatabase } from '../../testkit/support/database.js';
@@ -52,4 +59,36 @@ test('the published metrics read equals the status and the stored metrics read a
   const both = await together();
   t.deepEqual(both, await apart());
   t.deepEqual(both.performance, { stats, computedUntil: hour, snapshot: { at: hour, balance: 100, equity: 102 } });
+});
+
+// Serial: the statement counter sees every query of the process.
+test.serial('sealed: once the account was checked here, connection and sealed start are one statement with the same answer and the same checks', async (t) => {
+  const keys = await deriveEnclaveKeys({ currentId: 1, secrets: new Map([[1, randomBytes(32)]]) });
+  const sealer = createAccountSealer({ currentId: 1, accountDataKey: (account, id) => keys.accountDataKey(account, id) });
+  const store = createAccountStore(db().pool, { sealed: createSealedStore(sealer) });
+  const account: AccountKey = { userUid: 'sealed-starter', exchange: 'bybit' };
+  const generation = await store.saveConnection(account, sealEnvelope(TEST_KEYRING, account, Buffer.from('{}')));
+  await store.commitFillsPage(account, [], 'fills-cursor-1', generation);
+  await store.saveAggregates(account, { hourlyReturns: [], snapshot: null, engineState: { v: 1 }, performance: null }, generation);
+  // What a fresh process reads apart (connection; legacy check; sealed start).
+  const apart = await createAccountStore(db().pool, { sealed: createSealedStore(sealer) }).loadSyncStart!(account);
+  t.is(apart.fillsCursor, 'fills-cursor-1');
+  t.deepEqual(apart.engineState, { v: 1 });
+  let statements = 0;
+  const original = pg.Client.prototype.query;
+  pg.Client.prototype.query = function counting(this: pg.Client, ...args: unknown[]) {
+    statements += 1;
+    return (original as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof pg.Client.prototype.query;
+  t.teardown(() => { pg.Client.prototype.query = original; });
+  t.deepEqual(await store.loadSyncStart!(account), apart);
+  t.is(statements, 1);
+  // Parked: the connection as stored, nothing of the sealed start.
+  await store.setConnectionStatus(account, 'failed', 'venue_auth');
+  const parked = await store.loadSyncStart!(account);
+  t.deepEqual(parked, { connection: { ...apart.connection!, status: 'failed', parkedReason: 'venue_auth' }, fillsCursor: null, cashFlowsCursor: null, engineState: null });
+  await store.setConnectionStatus(account, 'active');
+  // The same checks as the sealed start read apart: an edited record is tamper.
+  await db().pool.query(sql.unsafe`UPDATE sealed_records SET ciphertext = set_byte(ciphertext, 0, get_byte(ciphertext, 0) # 1) WHERE user_uid = ${account.userUid} AND kind = 'account'`);
+  await t.throwsAsync(store.loadSyncStart!(account), { instanceOf: TamperDetectedError });
 });
