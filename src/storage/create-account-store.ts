@@ -475,11 +475,13 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
         if (amounts === undefined) rows = await select(pool);
         else {
           await amounts.prepare(pool, key);
-          // One snapshot: every amounts row checked against the record, then the range opened.
+          // One snapshot: the range read, then its rows checked against the amounts record (the whole
+          // set, or the set verified here before when the record has not changed since).
           rows = await pool.transaction(async (tx) => {
             await tx.query(sql.type(noRows)`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ`);
-            await amounts.verify(tx, key);
-            return select(tx);
+            const range = await select(tx);
+            await amounts.vouch(tx, key, 'hourly_amounts', range.map((r) => ({ at: r.hourStart, tag: r.tag })));
+            return range;
           });
         }
         // A clean hour has no `flags` key, exactly as the engine returns it.

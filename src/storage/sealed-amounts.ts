@@ -13,7 +13,7 @@ import { z } from 'zod';
 import type { CommonQueryMethods, DatabasePool, DatabaseTransactionConnection } from 'slonik';
 import { accountId, type AccountKey, type BalanceSnapshot, type EpochMs } from '../domain/types.js';
 import { SealedDataError } from '../crypto/errors.js';
-import { BLIND_INDEX_BYTES, type AccountSealer, type SealedBox } from '../crypto/sealed-rows.js';
+import { BLIND_INDEX_BYTES, TAG_BYTES, type AccountSealer, type SealedBox } from '../crypto/sealed-rows.js';
 import { isoTime } from './copy-ingest.js';
 import { StorageSchemaError, TamperDetectedError } from './errors.js';
 import { noRows, sql } from './pool.js';
@@ -41,6 +41,19 @@ const SUM_MODULUS = 1n << 128n;
 const HIGH_WATER_LIMIT = 100_000;
 /** Accounts whose current amounts record (plaintext and tag) this process keeps for a compare-and-set write. */
 const KNOWN_LIMIT = 50_000;
+/** Accounts whose verified row set this process keeps for range reads (a year of hours is ~210 kB). */
+const VERIFIED_LIMIT = 64;
+
+/** The rows of one table that summed to a record: times ascending, their tags concatenated in that order. */
+interface VerifiedRows {
+  readonly times: Float64Array;
+  readonly tags: Buffer;
+}
+/** Both tables' rows as verified against the record that carried `recordTag`. */
+interface VerifiedSet {
+  readonly recordTag: Buffer;
+  readonly tables: Record<AmountTable, VerifiedRows>;
+}
 const SLICE = 5_000;
 
 const tableState = z.object({ rows: z.number().int().nonnegative(), sum: z.string().regex(/^[0-9a-f]{32}$/u) }).strict();
@@ -107,6 +120,12 @@ export interface SealedAmounts {
    * Returns the record's write counter (0: none).
    */
   verify(db: CommonQueryMethods, account: AccountKey): Promise<number>;
+  /**
+   * Checks rows a range read returned (time, tag; null tag: no sealed box) against the set last
+   * verified in this process, if the record still carries the tag it had then; otherwise (or a row
+   * not in that set) verifies the whole set again, as `verify`. Same snapshot as the rows.
+   */
+  vouch(db: CommonQueryMethods, account: AccountKey, table: AmountTable, rows: readonly { readonly at: number; readonly tag: Buffer | null }[]): Promise<void>;
   /** Opens one row's box (AEAD and row binding only). TamperDetectedError when it does not open or is plaintext. */
   open(account: AccountKey, table: AmountTable, at: EpochMs, box: AmountBoxColumns): readonly [number, number];
   /** Every exact hour of the account, checked (for a republish). */
@@ -163,6 +182,11 @@ export function createSealedAmounts(sealer: AccountSealer, options: { readonly a
   });
 
   async function readRecord(db: CommonQueryMethods, account: AccountKey, lock: boolean): Promise<AmountsRecord | null> {
+    return (await readRecordBox(db, account, lock))?.record ?? null;
+  }
+
+  /** The record and the tag of its box (null when none is stored), checked as readRecord checks it. */
+  async function readRecordBox(db: CommonQueryMethods, account: AccountKey, lock: boolean): Promise<{ record: AmountsRecord; tag: Buffer } | null> {
     const row = await db.maybeOne(sql.type(boxRow)`
       SELECT key_id AS "keyId", iv, tag, ciphertext FROM sealed_records WHERE ${where(account)} AND kind = 'amounts'
       ${lock ? sql.fragment`FOR UPDATE` : sql.fragment``}`);
@@ -184,7 +208,7 @@ export function createSealedAmounts(sealer: AccountSealer, options: { readonly a
     if (parsed.data.writes < mark) throw tamper(account, 'the amounts record was rolled back');
     remember(account, parsed.data.writes);
     know(account, { text, tag: Buffer.from(row.tag), writes: parsed.data.writes });
-    return parsed.data;
+    return { record: parsed.data, tag: Buffer.from(row.tag) };
   }
 
   /** Each row's keyed digest value: HMAC under the account's blind-index key of "time:tag". */
@@ -283,21 +307,90 @@ export function createSealedAmounts(sealer: AccountSealer, options: { readonly a
     if (writes !== null) remember(account, writes);
   }
 
-  async function verifyTable(db: CommonQueryMethods, account: AccountKey, record: AmountsRecord | null, table: AmountTable): Promise<void> {
-    const rows = await db.any(sql.type(tagRow)`SELECT ${timeOf(table)} AS at, tag FROM ${tableOf(table)} WHERE ${where(account)}`);
+  /** The table's rows against the record (count, keyed sum, none in plaintext); returns them as verified. */
+  async function verifyTable(db: CommonQueryMethods, account: AccountKey, record: AmountsRecord | null, table: AmountTable): Promise<VerifiedRows> {
+    const rows = await db.any(sql.type(tagRow)`SELECT ${timeOf(table)} AS at, tag FROM ${tableOf(table)} WHERE ${where(account)} ORDER BY 1`);
     const state = record?.[table] ?? freshRecord()[table];
     if (rows.length !== state.rows) throw tamper(account, `${table}: ${rows.length > state.rows ? 'a row was inserted' : 'a row is missing'}`);
-    if (rows.length === 0) return;
+    if (rows.length === 0) return { times: new Float64Array(0), tags: Buffer.alloc(0) };
     if (record === null) throw tamper(account, `${table}: rows without a record`);
     const sealed = rows.filter((r): r is { at: number; tag: Buffer } => r.tag !== null);
     if (sealed.length !== rows.length) throw tamper(account, `${table}: a plaintext row next to sealed ones`);
     if (hex(sumOf(elements(account, record, table, sealed))) !== state.sum) throw tamper(account, `${table}: the rows do not match the record`);
+    return { times: Float64Array.from(sealed, (r) => r.at), tags: Buffer.concat(sealed.map((r) => r.tag)) };
+  }
+
+  // Per account: the row set last verified here and the record tag it was verified under (bounded, oldest out).
+  const verifiedSets = new Map<string, VerifiedSet>();
+  function keepVerified(account: AccountKey, set: VerifiedSet): void {
+    const id = accountId(account);
+    verifiedSets.delete(id);
+    if (verifiedSets.size >= VERIFIED_LIMIT) verifiedSets.delete(verifiedSets.keys().next().value!);
+    verifiedSets.set(id, set);
   }
 
   async function verify(db: CommonQueryMethods, account: AccountKey): Promise<number> {
-    const record = await readRecord(db, account, false);
-    for (const table of AMOUNT_TABLES) await verifyTable(db, account, record, table);
+    const stored = await readRecordBox(db, account, false);
+    const record = stored?.record ?? null;
+    const hourly = await verifyTable(db, account, record, 'hourly_amounts');
+    const snapshots = await verifyTable(db, account, record, 'snapshot_amounts');
+    if (stored !== null) keepVerified(account, { recordTag: stored.tag, tables: { hourly_amounts: hourly, snapshot_amounts: snapshots } });
     return record?.writes ?? 0;
+  }
+
+  /** True when the row (time, tag) is in the verified rows. */
+  function contains(rows: VerifiedRows, at: number, tag: Buffer): boolean {
+    let lo = 0;
+    let hi = rows.times.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const t = rows.times[mid]!;
+      if (t === at) return rows.tags.subarray(mid * TAG_BYTES, (mid + 1) * TAG_BYTES).equals(tag);
+      if (t < at) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return false;
+  }
+
+  /** After this process's own write of new rows (times after every verified one): the set follows it, unverified writes drop it. */
+  function extendVerified(account: AccountKey, fromTag: Buffer, toTag: Buffer, added: Record<AmountTable, readonly SealedAmountRow[]>): void {
+    const id = accountId(account);
+    const set = verifiedSets.get(id);
+    if (set === undefined) return;
+    verifiedSets.delete(id);
+    if (!set.recordTag.equals(fromTag)) return;
+    const tables = { ...set.tables };
+    for (const table of AMOUNT_TABLES) {
+      const rows = added[table];
+      if (rows.length === 0) continue;
+      const { times, tags } = set.tables[table];
+      let last = times.length === 0 ? Number.NEGATIVE_INFINITY : times[times.length - 1]!;
+      for (const r of rows) {
+        // Not in time order after the set: rebuilt by the next range read's full check instead.
+        if (r.at <= last) return;
+        last = r.at;
+      }
+      const nextTimes = new Float64Array(times.length + rows.length);
+      nextTimes.set(times);
+      nextTimes.set(rows.map((r) => r.at), times.length);
+      tables[table] = { times: nextTimes, tags: Buffer.concat([tags, ...rows.map((r) => r.box.tag)]) };
+    }
+    keepVerified(account, { recordTag: Buffer.from(toTag), tables });
+  }
+
+  async function vouch(db: CommonQueryMethods, account: AccountKey, table: AmountTable, rows: readonly { readonly at: number; readonly tag: Buffer | null }[]): Promise<void> {
+    if (rows.length === 0) return;
+    const stored = await readRecordBox(db, account, false);
+    const set = verifiedSets.get(accountId(account));
+    const inSet = (s: VerifiedSet | undefined) => s !== undefined && stored !== null && s.recordTag.equals(stored.tag)
+      && rows.every((r) => r.tag !== null && contains(s.tables[table], r.at, r.tag));
+    if (inSet(set)) return;
+    await verify(db, account);
+    // Verified in this snapshot: every sealed row returned is in the set (an hour without a sealed row passes, as before).
+    const fresh = verifiedSets.get(accountId(account));
+    if (stored !== null && fresh !== undefined && rows.some((r) => r.tag !== null && !contains(fresh.tables[table], r.at, r.tag))) {
+      throw tamper(account, `${table}: a row does not match the record`);
+    }
   }
 
   async function prepare(db: DatabasePool, account: AccountKey): Promise<void> {
@@ -359,10 +452,12 @@ export function createSealedAmounts(sealer: AccountSealer, options: { readonly a
         committed: () => {
           remember(account, next.writes);
           know(account, { text: next.text, tag: next.box.tag, writes: next.writes });
+          extendVerified(account, base.tag, next.box.tag, { hourly_amounts: sealedHours, snapshot_amounts: sealedSnapshot });
         },
       };
     },
     verify,
+    vouch,
     open(account, table, at, box) {
       if (box.keyId === null || box.iv === null || box.tag === null || box.ciphertext === null) throw tamper(account, `a ${table} row is not sealed`);
       return openBox(account, table, at, { keyId: box.keyId, iv: box.iv, tag: box.tag, ciphertext: box.ciphertext });
@@ -377,12 +472,13 @@ export function createSealedAmounts(sealer: AccountSealer, options: { readonly a
       });
     },
     async loadSnapshots(db, account, fromMs, toMs) {
-      await verify(db, account);
       const rows = await db.any(sql.type(sealedRow)`
         SELECT at, key_id AS "keyId", iv, tag, ciphertext FROM snapshot_amounts WHERE ${where(account)}
           ${fromMs === undefined ? sql.fragment`` : sql.fragment`AND at >= ${isoTime(fromMs)}::timestamptz`}
           ${toMs === undefined ? sql.fragment`` : sql.fragment`AND at < ${isoTime(toMs)}::timestamptz`}
         ORDER BY at`);
+      // Checked against the whole set verified here (again only when the record changed meanwhile).
+      await vouch(db, account, 'snapshot_amounts', rows);
       return rows.map((r) => {
         const [balance, equity] = openBox(account, 'snapshot_amounts', r.at, r);
         return { at: r.at, balance, equity };
@@ -393,6 +489,7 @@ export function createSealedAmounts(sealer: AccountSealer, options: { readonly a
       prepared.delete(accountId(account));
       known.delete(accountId(account));
       unconfirmed.delete(accountId(account));
+      verifiedSets.delete(accountId(account));
     },
   };
 }

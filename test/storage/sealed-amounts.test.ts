@@ -5,6 +5,7 @@
 // row is TamperDetectedError.
 import { randomBytes } from 'node:crypto';
 import test from 'ava';
+import pg from 'pg';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { deriveEnclaveKeys } from '../../src/crypto/key-hierarchy.js';
@@ -143,4 +144,56 @@ test('tamper: an older box of a recomputed hour replayed over the newer one is d
   // A level change refuses to republish from a tampered copy.
   const { amounts } = await processStores();
   await t.throwsAsync(createDisclosureStore(db().pool, amounts).setDisclosureLevel(account, 'full'), { instanceOf: TamperDetectedError });
+});
+
+// Serial: the statement counter sees every query of the process.
+test.serial('a range read checks the whole set again only when the record changed; a row replayed or deleted behind an unchanged record is still found', async (t) => {
+  const { store } = await processStores();
+  const account = await seeded('amounts-verified-set', store);
+  const statements = async (work: () => Promise<unknown>): Promise<number> => {
+    let n = 0;
+    const original = pg.Client.prototype.query;
+    pg.Client.prototype.query = function counting(this: pg.Client, ...args: unknown[]) {
+      n += 1;
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof pg.Client.prototype.query;
+    try {
+      await work();
+    } finally {
+      pg.Client.prototype.query = original;
+    }
+    return n;
+  };
+  const read = () => store.loadHourlyReturns(account, h(0), h(10));
+  const full = await statements(read);
+  // Unchanged record: the range and the record only (no scan of every row's tag).
+  t.true(await statements(read) < full);
+  t.deepEqual(await read(), [hour(0), hour(1), hour(2)]);
+  // A recomputed hour: the record changed, the set is checked again (and kept for the next read).
+  const old = await db().pool.one(sql.type(z.object({ iv: z.instanceof(Buffer), tag: z.instanceof(Buffer), ciphertext: z.instanceof(Buffer) }))`
+    SELECT iv, tag, ciphertext FROM hourly_amounts WHERE user_uid = ${account.userUid} AND hour_start = ${new Date(h(1)).toISOString()}::timestamptz`);
+  await store.saveAggregates(account, { hourlyReturns: [{ ...hour(1), equityEnd: 99.5 }], snapshot: null, engineState: { v: 2 }, performance: null });
+  t.is(await statements(read), full);
+  t.is((await read())[1]?.equityEnd, 99.5);
+  // A new hour written by this process (one statement) extends the kept set: still no full check.
+  const next: HourlyReturn = { hourStart: h(3), return: 0.04, cumulativeReturn: 0.04, equityEnd: 10_555.25, netFlow: 0 };
+  await store.saveAggregates(account, { hourlyReturns: [next], snapshot: { ...SNAPSHOT, at: h(4) }, engineState: { v: 3 }, performance: null });
+  t.true(await statements(read) < full);
+  t.deepEqual((await read()).map((r) => r.equityEnd), [EQUITY[0], 99.5, EQUITY[2], 10_555.25]);
+  t.deepEqual((await store.loadSnapshots(account, 0, h(10))).map((s) => s.at), [h(3), h(4)]);
+  // The older box of the recomputed hour replayed: the same process (record unchanged) finds it.
+  await exec(sql.unsafe`UPDATE hourly_amounts SET iv = ${sql.binary(old.iv)}, tag = ${sql.binary(old.tag)}, ciphertext = ${sql.binary(old.ciphertext)}
+    WHERE user_uid = ${account.userUid} AND hour_start = ${new Date(h(1)).toISOString()}`);
+  await t.throwsAsync(read(), { instanceOf: TamperDetectedError });
+  await t.throwsAsync(store.loadHourlyReturns(account, h(1), h(2)), { instanceOf: TamperDetectedError });
+  // A row deleted (its published hour stays): found too, and a snapshot deleted by the snapshot read.
+  const other = await seeded('amounts-verified-set-delete', store);
+  await store.loadHourlyReturns(other, h(0), h(10));
+  await store.loadSnapshots(other, 0, h(10));
+  await exec(sql.unsafe`DELETE FROM hourly_amounts WHERE user_uid = ${other.userUid} AND hour_start = ${new Date(h(2)).toISOString()}`);
+  await t.throwsAsync(store.loadHourlyReturns(other, h(2), h(3)), { instanceOf: TamperDetectedError });
+  const third = await seeded('amounts-verified-set-snapshot', store);
+  await store.loadSnapshots(third, 0, h(10));
+  await exec(sql.unsafe`UPDATE snapshot_amounts SET tag = set_byte(tag, 0, get_byte(tag, 0) # 1) WHERE user_uid = ${third.userUid}`);
+  await t.throwsAsync(store.loadSnapshots(third, 0, h(10)), { instanceOf: TamperDetectedError });
 });
