@@ -1,10 +1,15 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
+import pg from 'pg';
 import { z } from 'zod';
 import { createLogger } from '../../src/config/logger.js';
-import type { AccountKey, Fill } from '../../src/domain/types.js';
+import { deriveEnclaveKeys } from '../../src/crypto/key-hierarchy.js';
+import { createCheckpointSigner } from '../../src/crypto/track-record.js';
+import type { AccountKey, Fill, HourlyReturn } from '../../src/domain/types.js';
+import type { AggregateWrite } from '../../src/storage/account-store.js';
 import { createAccountStore } from '../../src/storage/create-account-store.js';
 import { startEmbeddedDatabase } from '../../src/storage/embedded.js';
 import { migrate } from '../../src/storage/migrate.js';
@@ -50,5 +55,41 @@ test('the embedded database applies every migration and round-trips a trade thro
     }
   } finally {
     await second.stop();
+  }
+});
+
+// Serial: the statement counter sees every query of the process.
+test.serial('on the embedded database the sealed aggregate write of a new hour is the one statement too, and reads back checked', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pglite-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const keys = await deriveEnclaveKeys({ currentId: 1, secrets: new Map([[1, randomBytes(32)]]) });
+  const accountKeys = { currentId: 1, accountDataKey: (a: AccountKey, id: number) => keys.accountDataKey(a, id) };
+  const storage = await openStorage({ DATABASE_URL: undefined, EMBEDDED_DB_DIR: dir }, createLogger('silent'), { accountKeys, checkpoints: createCheckpointSigner(keys) });
+  try {
+    const account: AccountKey = { userUid: 'embedded-sealed', exchange: 'binance' };
+    const generation = await storage.accountStore.saveConnection(account, Buffer.alloc(64, 1));
+    const h = (n: number) => Date.UTC(2026, 3, 1, n);
+    const hour = (n: number): HourlyReturn => ({ hourStart: h(n), return: 0.01, cumulativeReturn: 0.01 * n, equityEnd: 1_000 + n, netFlow: 0 });
+    const write = (n: number): AggregateWrite => ({ hourlyReturns: [hour(n)], snapshot: { at: h(n + 1), balance: 1, equity: 1_000 + n }, engineState: { n }, performance: null });
+    await storage.accountStore.saveAggregates(account, write(0), generation);
+    // The one statement: the state, both amounts rows and the checkpoint written together.
+    let statements = 0;
+    const original = pg.Client.prototype.query;
+    pg.Client.prototype.query = function counting(this: pg.Client, ...args: unknown[]) {
+      statements += 1;
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof pg.Client.prototype.query;
+    try {
+      await storage.accountStore.saveAggregates(account, write(1), generation);
+    } finally {
+      pg.Client.prototype.query = original;
+    }
+    t.is(statements, 1);
+    const rows = await storage.accountStore.loadHourlyReturns(account, h(0), h(5));
+    t.deepEqual(rows.map((r) => [r.hourStart, r.equityEnd]), [[h(0), 1_000], [h(1), 1_001]]);
+    t.deepEqual((await storage.accountStore.loadSyncStart!(account)).engineState, { n: 1 });
+    t.is((await storage.checkpoints.latestCheckpoint(account))?.hours, 2);
+  } finally {
+    await storage.close();
   }
 });
