@@ -6,7 +6,7 @@
 //
 // What replaces the locked reads is a compare-and-set, decided before anything is written:
 //   f0, pass   the generation fence (connection row FOR SHARE, which also yields the disclosure
-//              level of the row's newest version) and the shard lease (FOR KEY SHARE), as fenced-writes.ts
+//              level of the row's newest version) and the shard lease (FOR KEY SHARE): fenced-writes.ts's fenceCtes
 //   held       the account's sealed records FOR UPDATE, taken only once `pass` has a row (a one-time
 //              filter): the newest committed tags, held until commit
 //   fence      one row only when every precondition holds: each record still carries the tag this
@@ -17,7 +17,7 @@
 // as before (a concurrent writer, an edited record, a recomputed hour, a key hand-over).
 import { z } from 'zod';
 import type { CommonQueryMethods } from 'slonik';
-import { DEFAULT_DISCLOSURE_LEVEL, DISCLOSURE_LEVELS, publishedAmounts, publishedSnapshot, type DisclosureLevel } from '../domain/disclosure.js';
+import { DISCLOSURE_LEVELS, publishedAmounts, publishedSnapshot, type DisclosureLevel } from '../domain/disclosure.js';
 import { flagsToMask } from '../domain/hour-flags.js';
 import { accountId, type AccountKey } from '../domain/types.js';
 import type { SealedBox } from '../crypto/sealed-rows.js';
@@ -25,11 +25,11 @@ import type { AggregateWrite, Generation } from './account-store.js';
 import { checkpointInsert, latestCheckpointIs, type CheckpointHead } from './checkpoint-store.js';
 import { isoTime } from './copy-ingest.js';
 import { StaleGenerationError } from './errors.js';
-import { engineStateUpsert, performanceInsert } from './fenced-writes.js';
+import { engineStateUpsert, fenceCtes, performanceInsert } from './fenced-writes.js';
 import { sql } from './pool.js';
 import type { AmountsSwap, SealedAmountRow } from './sealed-amounts.js';
 import type { EngineStateSwap } from './sealed-store.js';
-import { checkFence, fenceParameters, type ShardFence } from './shard-fence.js';
+import { checkFence, type ShardFence } from './shard-fence.js';
 
 type Fragment = ReturnType<typeof sql.fragment>;
 
@@ -77,7 +77,6 @@ export async function saveAggregatesInOneStatement(
   const lease = fence?.leaseOf(key) ?? null;
   // Past the acting deadline (or a shard not held) nothing reaches the database.
   if (fence !== undefined && lease === null) checkFence(undefined, key, undefined, fence, null);
-  const [user, exchange, shard, owner, epoch] = fenceParameters(key, lease, fence?.instanceId ?? null);
   const account = sql.fragment`user_uid = ${key.userUid} AND exchange = ${key.exchange}`;
   const { state, amounts, checkpoint } = parts;
 
@@ -164,21 +163,15 @@ export async function saveAggregatesInOneStatement(
   if (checkpoint !== null) writes.push(checkpointInsert(key, checkpoint.next));
   if (write.performance !== null) writes.push(performanceInsert(key, write.performance));
 
-  const generationOk = generation === undefined ? sql.fragment`true` : sql.fragment`f0.generation = ${generation}`;
-  const leaseOk = fence === undefined ? sql.fragment`true` : sql.fragment`f0.epoch IS NOT NULL`;
   const heldCte = held.length === 0 ? sql.fragment`` : sql.fragment`
     -- After the fence's locks (a one-time filter on pass), as every other writer of these rows takes them.
     held AS MATERIALIZED (SELECT kind, tag FROM sealed_records
       WHERE ${account} AND kind = ANY(${sql.array(held, 'text')}) AND EXISTS (SELECT 1 FROM pass) FOR UPDATE),`;
   const ctes = writes.map((w, i) => sql.fragment`${sql.identifier([`w${i}`])} AS (${w})`);
   const row = await pool.one(sql.type(outcomeRow)`
-    WITH f0 AS (SELECT
-        (SELECT generation FROM exchange_connections WHERE user_uid = ${user} AND exchange = ${exchange} FOR SHARE) AS generation,
-        -- Locked like the generation: the newest version of the row, so a level change that committed
-        -- meanwhile is the level published here (a change waiting for this statement republishes after it).
-        (SELECT disclosure_level FROM exchange_connections WHERE user_uid = ${user} AND exchange = ${exchange} FOR SHARE) AS level,
-        (SELECT epoch FROM placement WHERE shard = ${shard} AND owner_id = ${owner} AND epoch = ${epoch} AND expires_at > now() FOR KEY SHARE) AS epoch),
-      pass AS (SELECT coalesce(f0.level::text, ${DEFAULT_DISCLOSURE_LEVEL}) AS level FROM f0 WHERE ${generationOk} AND ${leaseOk}),${heldCte}
+    -- The level is read locked like the generation: the newest version of the row, so a level change
+    -- that committed meanwhile is the level published here (one waiting for this statement republishes after it).
+    WITH ${fenceCtes(key, generation, fence, lease, 'pass', true)},${heldCte}
       fence AS (SELECT pass.level FROM pass WHERE ${conditions.length === 0 ? sql.fragment`true` : sql.join(conditions, sql.fragment` AND `)})
       ${ctes.length === 0 ? sql.fragment`` : sql.fragment`, ${sql.join(ctes, sql.fragment`, `)}`}
     SELECT (SELECT count(*) FROM pass)::int AS fenced, (SELECT count(*) FROM fence)::int AS wrote,

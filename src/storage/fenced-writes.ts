@@ -6,6 +6,7 @@
 // statement answers 0 (StaleGenerationError or ShardLeaseLostError, as on the transaction path).
 import { z } from 'zod';
 import type { CommonQueryMethods, SerializableValue } from 'slonik';
+import { DEFAULT_DISCLOSURE_LEVEL } from '../domain/disclosure.js';
 import { accountId, type AccountKey } from '../domain/types.js';
 import { flagsToMask } from '../domain/hour-flags.js';
 import type { AggregateWrite, Generation, PerformanceWrite, ReconciliationWrite } from './account-store.js';
@@ -20,16 +21,23 @@ type Fragment = ReturnType<typeof sql.fragment>;
 /**
  * The fence as CTEs: `f0` reads the connection's generation (FOR SHARE) and this instance's lease
  * on the account's shard with its epoch (FOR KEY SHARE), exactly the statement of assertFence
- * (shard-fence.ts); `fence` has one row when both checks pass, and every write selects FROM it.
+ * (shard-fence.ts); `fence` (or the name given) has one row when both checks pass, and every write
+ * selects FROM it. `withLevel`: the row also carries the account's disclosure level, read from the
+ * same locked connection row (its newest version; the default level when no connection is stored).
  */
-function fenceCtes(key: AccountKey, generation: Generation, fence: ShardFence | undefined, lease: ShardLease | null): Fragment {
+export function fenceCtes(key: AccountKey, generation: Generation, fence: ShardFence | undefined, lease: ShardLease | null, as: 'fence' | 'pass' = 'fence', withLevel = false): Fragment {
   const [user, exchange, shard, owner, epoch] = fenceParameters(key, lease, fence?.instanceId ?? null);
   const generationOk = generation === undefined ? sql.fragment`true` : sql.fragment`f0.generation = ${generation}`;
   const leaseOk = fence === undefined ? sql.fragment`true` : sql.fragment`f0.epoch IS NOT NULL`;
+  const level = withLevel
+    ? sql.fragment`,
+      (SELECT disclosure_level FROM exchange_connections WHERE user_uid = ${user} AND exchange = ${exchange} FOR SHARE) AS level`
+    : sql.fragment``;
   return sql.fragment`f0 AS (SELECT
-      (SELECT generation FROM exchange_connections WHERE user_uid = ${user} AND exchange = ${exchange} FOR SHARE) AS generation,
+      (SELECT generation FROM exchange_connections WHERE user_uid = ${user} AND exchange = ${exchange} FOR SHARE) AS generation${level},
       (SELECT epoch FROM placement WHERE shard = ${shard} AND owner_id = ${owner} AND epoch = ${epoch} AND expires_at > now() FOR KEY SHARE) AS epoch),
-    fence AS (SELECT 1 AS ok FROM f0 WHERE ${generationOk} AND ${leaseOk})`;
+    ${sql.identifier([as])} AS (SELECT 1 AS ok${withLevel ? sql.fragment`, coalesce(f0.level::text, ${DEFAULT_DISCLOSURE_LEVEL}) AS level` : sql.fragment``}
+      FROM f0 WHERE ${generationOk} AND ${leaseOk})`;
 }
 
 async function fenced(pool: CommonQueryMethods, key: AccountKey, generation: Generation, fence: ShardFence | undefined, writes: readonly Fragment[]): Promise<void> {
