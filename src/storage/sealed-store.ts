@@ -14,7 +14,7 @@ import type { CommonQueryMethods, DatabasePool, DatabaseTransactionConnection, S
 import { CASH_FLOW_KINDS } from '../domain/events.js';
 import { accountId, type AccountKey, type CashFlow, type EpochMs, type Fill, type SyncCursor, type SyncStream } from '../domain/types.js';
 import { SealedDataError } from '../crypto/errors.js';
-import { addIndexSums, BLIND_INDEX_BYTES, EMPTY_CHAIN_HEAD, EMPTY_INDEX_SUM, nextChainHead, TAG_BYTES, type AccountSealer, type SealedAddress, type SealedBox } from '../crypto/sealed-rows.js';
+import { addIndexSums, BLIND_INDEX_BYTES, CURRENT_BLIND_INDEX_VERSION, EMPTY_CHAIN_HEAD, EMPTY_INDEX_SUM, nextChainHead, TAG_BYTES, type AccountSealer, type SealedAddress, type SealedBox } from '../crypto/sealed-rows.js';
 import { StorageSchemaError, TamperDetectedError } from './errors.js';
 import { noRows, sql } from './pool.js';
 import type { RollbackAnchors } from './rollback-anchors.js';
@@ -51,6 +51,12 @@ const accountRecordSchema = z.object({
   v: z.literal(1),
   /** Root id of the blind-index key: fixed at the account's first write (rotation must not break dedup). */
   indexKeyId: z.number().int().min(0).max(255),
+  /**
+   * The account's blind-index function (sealed-rows.ts BlindIndexVersion), fixed at its first write
+   * like indexKeyId: its stored indexes are the dedup keys. Absent in records written before
+   * version 2 existed: HMAC (1).
+   */
+  indexVersion: z.literal(2).optional(),
   /** Moves on at every write of this record. */
   writes: z.number().int().nonnegative(),
   fills: streamState,
@@ -209,7 +215,7 @@ export function createSealedStore(sealer: AccountSealer, options: { readonly anc
     const empty = (): StreamState => ({
       cursor: null, pages: 0, rows: 0, head: EMPTY_CHAIN_HEAD.toString('hex'), tail: { olderMax: null, recent: [], indexSum: EMPTY_INDEX_SUM.toString('hex') },
     });
-    return { v: 1, indexKeyId: sealer.currentId, writes: 0, fills: empty(), cash_flows: empty(), engineTag: null };
+    return { v: 1, indexKeyId: sealer.currentId, indexVersion: CURRENT_BLIND_INDEX_VERSION, writes: 0, fills: empty(), cash_flows: empty(), engineTag: null };
   }
 
   /** The account record (null when none is stored), opened and checked against this process's high-water mark. */
@@ -348,7 +354,7 @@ export function createSealedStore(sealer: AccountSealer, options: { readonly anc
     const blobs: Buffer[] = [];
     for (let start = 0; start < unique.length; start += INDEX_CHUNK_ROWS) {
       const chunk = unique.slice(start, start + INDEX_CHUNK_ROWS);
-      const blob = sealer.blindIndexes(account, record.indexKeyId, codec.stream, chunk.map((item) => codec.idOf(item)));
+      const blob = sealer.blindIndexes(account, record.indexKeyId, codec.stream, chunk.map((item) => codec.idOf(item)), record.indexVersion);
       blobs.push(blob);
       // One bytea parameter split server-side: no per-row parameter encoding, one row back.
       const statement = tx.oneFirst(sql.type(dupsRow)`
@@ -478,7 +484,7 @@ export function createSealedStore(sealer: AccountSealer, options: { readonly anc
     } else {
       // Before the tail: the stored blind indexes must be exactly those of the rows (a deleted or
       // substituted index would let a re-delivered record in twice).
-      const expected = record === null || all.length === 0 ? Buffer.alloc(0) : sealer.blindIndexes(account, record.indexKeyId, codec.stream, all.map((item) => codec.idOf(item)));
+      const expected = record === null || all.length === 0 ? Buffer.alloc(0) : sealer.blindIndexes(account, record.indexKeyId, codec.stream, all.map((item) => codec.idOf(item)), record.indexVersion);
       const storedSet = new Set<string>();
       for (let i = 0; i < indexes.length; i += BLIND_INDEX_BYTES) storedSet.add(indexes.subarray(i, i + BLIND_INDEX_BYTES).toString('latin1'));
       if (storedSet.size !== all.length) throw tamper(account, `${codec.stream}: the blind indexes do not match the rows`);
