@@ -18,9 +18,10 @@ const SALT = Buffer.from('track-record-enclave/sealed-storage/v1', 'utf8');
 const AAD_MAGIC = Buffer.from('tre-sealed', 'utf8');
 const CHAIN_LABEL = Buffer.from('track-record-enclave/sealed-chain/v1', 'utf8');
 /**
- * HMAC-SHA-256 truncated to 128 bits (RFC 2104 §5, NIST SP 800-107 allow it): collisions within an
- * account are negligible (birthday bound 2^64), and the unique btree it feeds is a third smaller,
- * which is most of the ingest cost (docs/sealed-storage.md, Performance).
+ * 128-bit blind indexes: HMAC-SHA-256 truncated (version 1; RFC 2104 §5, NIST SP 800-107 allow it)
+ * or one AES block (version 2). Collisions within an account are negligible (birthday bound 2^64),
+ * and the unique btree they feed is a third smaller than with 32 bytes, which is most of the ingest
+ * cost (docs/sealed-storage.md, Performance).
  */
 export const BLIND_INDEX_BYTES = 16;
 /**

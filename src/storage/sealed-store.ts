@@ -2,7 +2,7 @@
 // The database holds only ciphertext and blind indexes:
 //   sealed_pages    one AES-256-GCM box per committed page of fills or cash flows, AAD = (version,
 //                   key id, account, stream, seq); seq = 0, 1, 2 … per account and stream
-//   sealed_index    HMAC-SHA-256 of each venue id (per-account key): carries the dedup constraint
+//   sealed_index    blind index (keyed PRF: HMAC or CBC-MAC, per account) of each venue id: the dedup constraint
 //   sealed_records  'account': cursors, page and row counts, the chain head over the pages' tags,
 //                   the engine record's tag, a write counter; 'engine': the engine state
 // Every load checks the account record against the pages (count, order, chain) and the blind
