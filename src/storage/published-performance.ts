@@ -30,8 +30,8 @@ export interface PublishedPerformance {
 
 /**
  * `named`: send the statement as the named prepared statement `published_performance`, so each
- * connection plans it once (PostgreSQL's plan cache: five custom plans, then the generic one) instead
- * of at every read (planning was ~90 % of its database CPU). Only where a connection is its own
+ * connection plans it for its first reads only (PostgreSQL's plan cache: five custom plans, then the
+ * generic one kept) instead of at every read (planning was ~90 % of its database CPU). Only where a connection is its own
  * session: on the embedded database (one PGlite session behind every socket) a reconnecting
  * client would prepare the name again and fail with "already exists".
  */
