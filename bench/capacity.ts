@@ -6,7 +6,8 @@
 //   2. runs their first syncs (concurrency --concurrency, default 8),
 //   3. passivates every actor, advances the service's clock one hour, and runs one incremental sync
 //      per account with its actor cold (as in production between hourly syncs),
-//   4. reads each account's metrics once (the read side gRPC GetAggregatedMetrics answers from).
+//   4. reads each account's metrics (the read side gRPC GetAggregatedMetrics answers from), then
+//      once more (the connections' plans cached: metricsReadAgain).
 // Figures come from CPU counters, not wall time (the machine is shared): this process's
 // process.cpuUsage() (all threads: main, worker pool) and the PostgreSQL backends of the bench
 // database (utime + stime from /proc/<pid>/stat, sampled every 100 ms so that backends closed by
@@ -243,6 +244,11 @@ try {
   const metricsRead = await measured(meter, () => forEachAccount(accounts, CONCURRENCY, async (account) => {
     await service.reads.performance(account);
   }));
+  // The same reads again: the pool's connections now hold the read's plan (a named prepared statement
+  // is planned on each connection's first reads only), as under steady read traffic.
+  const metricsReadAgain = await measured(meter, () => forEachAccount(accounts, CONCURRENCY, async (account) => {
+    await service.reads.performance(account);
+  }));
   await meter.stop();
 
   const { rows: tables } = await admin.query<{ relname: string; live: string; dead: string; updated: string }>(
@@ -258,7 +264,7 @@ try {
   const loadAverage = loadavg()[0]!;
   const result = {
     bench: 'capacity', accounts: N, concurrency: CONCURRENCY, historyDays: HISTORY_DAYS, fillsPerAccount: Math.round(fills / N),
-    firstSync: per(first), incrementalSync: inc, idleSync: per(idle), metricsRead: per(metricsRead), register: per(register),
+    firstSync: per(first), incrementalSync: inc, idleSync: per(idle), metricsRead: per(metricsRead), metricsReadAgain: per(metricsReadAgain), register: per(register),
     statementsPerIncrementalSync: inc.statements,
     residentMbPerActor: round(perActorMb),
     accountsPerCoreHour: Math.round(3_600_000 / inc.totalMs),
@@ -267,7 +273,7 @@ try {
     goals: { firstSyncMs: 300, incrementalSyncMs: 3.6, metricsReadMs: 1, residentMbPerActor: 0.2 },
     loadAverage: round(loadAverage), cores: availableParallelism(),
   };
-  console.log(`goals: first sync ≤ 300 ms CPU: ${result.firstSync.totalMs}; incremental ≤ 3.6 ms: ${inc.totalMs}; metrics read ≤ 1 ms: ${result.metricsRead.totalMs}; ≤ 0.2 MB per actor: ${result.residentMbPerActor}`);
+  console.log(`goals: first sync ≤ 300 ms CPU: ${result.firstSync.totalMs}; incremental ≤ 3.6 ms: ${inc.totalMs}; metrics read ≤ 1 ms: ${result.metricsRead.totalMs} (again: ${result.metricsReadAgain.totalMs}); ≤ 0.2 MB per actor: ${result.residentMbPerActor}`);
   console.log(JSON.stringify(result));
 } finally {
   await meter.stop();

@@ -116,6 +116,11 @@ export interface AccountStoreOptions {
   readonly fence?: ShardFence;
   /** Signs a track-record checkpoint with every aggregate write that publishes hours (checkpoint-store.ts). */
   readonly checkpoints?: CheckpointSigner;
+  /**
+   * Each pooled connection is its own database session (a PostgreSQL server, not the embedded
+   * PGlite): the metrics read may then be a named prepared statement (published-performance.ts).
+   */
+  readonly namedStatements?: boolean;
 }
 
 // One unnest statement per slice keeps the parameter arrays moderate.
@@ -258,7 +263,7 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
 
     loadPublishedPerformance: (key) => run('load published performance', key, async () => {
       await amounts?.prepare(pool, key);
-      return loadPublishedPerformance(pool, key, amounts);
+      return loadPublishedPerformance(pool, key, amounts, options.namedStatements === true);
     }),
 
     setConnectionStatus: (key, status, parkedReason = null) =>

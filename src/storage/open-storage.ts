@@ -89,6 +89,7 @@ export async function openStorage(
       ...(sealed === undefined || amounts === undefined ? {} : { sealed, amounts }),
       ...(options.fence === undefined ? {} : { fence: options.fence }),
       ...(options.checkpoints === undefined ? {} : { checkpoints: options.checkpoints }),
+      namedStatements: embedded === null,
     }),
     checkpoints: createCheckpointStore(openPool),
     connections: createConnectionRepository(openPool),

@@ -73,10 +73,12 @@ export async function createDatabasePool(url: string, options: PoolOptions = {})
       // slonik's default sends DISCARD ALL after every pooled use: a round trip per query or
       // transaction (issue 19: ~11 of ~27 statements of an incremental sync). Nothing here leaves
       // session state on a slonik connection: statement_timeout and idle_in_transaction_session_timeout
-      // are startup parameters (not SET), no statement is prepared by name, no SET or set_config
-      // outside a transaction (SET LOCAL ends with it), and the COPY path's temporary staging tables
-      // live on its own pg pool (copy-ingest.ts), not here. A helper that adds session state must
-      // reset it itself.
+      // are startup parameters (not SET), no SET or set_config outside a transaction (SET LOCAL
+      // ends with it), and the COPY path's temporary staging tables live on its own pg pool
+      // (copy-ingest.ts), not here. A helper that adds session state must reset it itself. The one
+      // named prepared statement (the metrics read, published-performance.ts) is session state
+      // kept on purpose: its plan is what it saves, and a reset would make pg, which remembers
+      // what it prepared per client, execute a statement the server dropped.
       resetConnection: noReset,
     });
   } catch (error) {

@@ -28,8 +28,16 @@ export interface PublishedPerformance {
   readonly level?: DisclosureLevel;
 }
 
-export async function loadPublishedPerformance(pool: DatabasePool, key: AccountKey, amounts?: SealedAmounts): Promise<PublishedPerformance> {
-  const row = await pool.maybeOne(sql.type(publishedRow)`
+/**
+ * `named`: send the statement as the named prepared statement `published_performance`, so each
+ * connection plans it for its first reads only (PostgreSQL's plan cache: five custom plans, then the
+ * generic one kept) instead of at every read (planning was ~90 % of its database CPU). Only where a connection is its own
+ * session: on the embedded database (one PGlite session behind every socket) a reconnecting
+ * client would prepare the name again and fail with "already exists".
+ */
+export async function loadPublishedPerformance(pool: DatabasePool, key: AccountKey, amounts?: SealedAmounts, named = false): Promise<PublishedPerformance> {
+  const tag = named ? sql.prepared('published_performance', publishedRow) : sql.type(publishedRow);
+  const row = await pool.maybeOne(tag`
     SELECT c.status, c.disclosure_level AS level, f.hours AS "flagHours", f.flagged, f.per_bit AS "perBit", ${PERFORMANCE_COLUMNS}
     FROM exchange_connections c
     LEFT JOIN hour_flag_counts f ON f.user_uid = c.user_uid AND f.exchange = c.exchange

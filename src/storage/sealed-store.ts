@@ -2,7 +2,7 @@
 // The database holds only ciphertext and blind indexes:
 //   sealed_pages    one AES-256-GCM box per committed page of fills or cash flows, AAD = (version,
 //                   key id, account, stream, seq); seq = 0, 1, 2 … per account and stream
-//   sealed_index    HMAC-SHA-256 of each venue id (per-account key): carries the dedup constraint
+//   sealed_index    blind index (keyed PRF: HMAC or CBC-MAC, per account) of each venue id: the dedup constraint
 //   sealed_records  'account': cursors, page and row counts, the chain head over the pages' tags,
 //                   the engine record's tag, a write counter; 'engine': the engine state
 // Every load checks the account record against the pages (count, order, chain) and the blind
@@ -14,7 +14,7 @@ import type { CommonQueryMethods, DatabasePool, DatabaseTransactionConnection, S
 import { CASH_FLOW_KINDS } from '../domain/events.js';
 import { accountId, PARKED_REASONS, type AccountKey, type CashFlow, type ConnectionStatus, type EpochMs, type Fill, type ParkedReason, type SyncCursor, type SyncStream } from '../domain/types.js';
 import { SealedDataError } from '../crypto/errors.js';
-import { addIndexSums, BLIND_INDEX_BYTES, EMPTY_CHAIN_HEAD, EMPTY_INDEX_SUM, nextChainHead, TAG_BYTES, type AccountSealer, type SealedAddress, type SealedBox } from '../crypto/sealed-rows.js';
+import { addIndexSums, BLIND_INDEX_BYTES, CURRENT_BLIND_INDEX_VERSION, EMPTY_CHAIN_HEAD, EMPTY_INDEX_SUM, nextChainHead, TAG_BYTES, type AccountSealer, type SealedAddress, type SealedBox } from '../crypto/sealed-rows.js';
 import { StorageSchemaError, TamperDetectedError } from './errors.js';
 import { noRows, sql } from './pool.js';
 import type { RollbackAnchors } from './rollback-anchors.js';
@@ -53,6 +53,12 @@ const accountRecordSchema = z.object({
   v: z.literal(1),
   /** Root id of the blind-index key: fixed at the account's first write (rotation must not break dedup). */
   indexKeyId: z.number().int().min(0).max(255),
+  /**
+   * The account's blind-index function (sealed-rows.ts BlindIndexVersion), fixed at its first write
+   * like indexKeyId: its stored indexes are the dedup keys. Absent in records written before
+   * version 2 existed: HMAC (1).
+   */
+  indexVersion: z.literal(2).optional(),
   /** Moves on at every write of this record. */
   writes: z.number().int().nonnegative(),
   fills: streamState,
@@ -270,7 +276,7 @@ export function createSealedStore(sealer: AccountSealer, options: { readonly anc
     const empty = (): StreamState => ({
       cursor: null, pages: 0, rows: 0, head: EMPTY_CHAIN_HEAD.toString('hex'), tail: { olderMax: null, recent: [], indexSum: EMPTY_INDEX_SUM.toString('hex') },
     });
-    return { v: 1, indexKeyId: sealer.currentId, writes: 0, fills: empty(), cash_flows: empty(), engineTag: null };
+    return { v: 1, indexKeyId: sealer.currentId, indexVersion: CURRENT_BLIND_INDEX_VERSION, writes: 0, fills: empty(), cash_flows: empty(), engineTag: null };
   }
 
   /** The account record (null when none is stored), opened and checked against this process's high-water mark. */
@@ -441,7 +447,7 @@ export function createSealedStore(sealer: AccountSealer, options: { readonly anc
     const blobs: Buffer[] = [];
     for (let start = 0; start < unique.length; start += INDEX_CHUNK_ROWS) {
       const chunk = unique.slice(start, start + INDEX_CHUNK_ROWS);
-      const blob = sealer.blindIndexes(account, record.indexKeyId, codec.stream, chunk.map((item) => codec.idOf(item)));
+      const blob = sealer.blindIndexes(account, record.indexKeyId, codec.stream, chunk.map((item) => codec.idOf(item)), record.indexVersion);
       blobs.push(blob);
       // One bytea parameter split server-side: no per-row parameter encoding, one row back.
       const statement = tx.oneFirst(sql.type(dupsRow)`
@@ -571,7 +577,7 @@ export function createSealedStore(sealer: AccountSealer, options: { readonly anc
     } else {
       // Before the tail: the stored blind indexes must be exactly those of the rows (a deleted or
       // substituted index would let a re-delivered record in twice).
-      const expected = record === null || all.length === 0 ? Buffer.alloc(0) : sealer.blindIndexes(account, record.indexKeyId, codec.stream, all.map((item) => codec.idOf(item)));
+      const expected = record === null || all.length === 0 ? Buffer.alloc(0) : sealer.blindIndexes(account, record.indexKeyId, codec.stream, all.map((item) => codec.idOf(item)), record.indexVersion);
       const storedSet = new Set<string>();
       for (let i = 0; i < indexes.length; i += BLIND_INDEX_BYTES) storedSet.add(indexes.subarray(i, i + BLIND_INDEX_BYTES).toString('latin1'));
       if (storedSet.size !== all.length) throw tamper(account, `${codec.stream}: the blind indexes do not match the rows`);

@@ -1,9 +1,10 @@
 // The sealing primitives of sealed storage (src/crypto/sealed-rows.ts), without a database.
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import test from 'ava';
+import fc from 'fast-check';
 import { SealedDataError } from '../../src/crypto/errors.js';
 import { deriveEnclaveKeys } from '../../src/crypto/key-hierarchy.js';
-import { addIndexSums, BLIND_INDEX_BYTES, createAccountSealer, EMPTY_CHAIN_HEAD, EMPTY_INDEX_SUM, INDEX_SUM_BYTES, nextChainHead, type AccountSealer } from '../../src/crypto/sealed-rows.js';
+import { addIndexSums, BLIND_INDEX_BYTES, blindIndexCbcMac, createAccountSealer, EMPTY_CHAIN_HEAD, EMPTY_INDEX_SUM, INDEX_SUM_BYTES, nextChainHead, type AccountSealer } from '../../src/crypto/sealed-rows.js';
 import type { AccountKey } from '../../src/domain/types.js';
 
 const alice: AccountKey = { userUid: 'alice', exchange: 'binance' };
@@ -84,4 +85,76 @@ test('the blind-index sum is order-free, adds up over parts, and moves when one 
   t.notDeepEqual((await sealerFor(randomBytes(32))).indexSum(alice, 1, all), sum);
   // The carry crosses limbs: 2^128 - 1 + 1 wraps to 0.
   t.deepEqual(addIndexSums(Buffer.alloc(INDEX_SUM_BYTES, 0xff), Buffer.from([...Array(15).fill(0), 1])), EMPTY_INDEX_SUM);
+});
+
+// ---- Blind index version 2: AES-256 CBC-MAC of u32be(len) ‖ lp(stream) ‖ id, batched ----------
+
+/** The construction written out once per id: one CBC encryption (zero IV) of the encoded input, its last block. */
+function referenceCbcMac(key: KeyObject, stream: string, id: string): Buffer {
+  const streamBytes = Buffer.from(stream, 'utf8');
+  const lp = Buffer.concat([Buffer.from([streamBytes.length >> 8, streamBytes.length & 0xff]), streamBytes]);
+  const payload = Buffer.concat([lp, Buffer.from(id, 'utf8')]);
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(payload.length);
+  const unpadded = Buffer.concat([length, payload]);
+  const message = Buffer.concat([unpadded, Buffer.alloc((16 - (unpadded.length % 16)) % 16)]);
+  const cipher = createCipheriv('aes-256-cbc', key, Buffer.alloc(16));
+  cipher.setAutoPadding(false);
+  const encrypted = Buffer.concat([cipher.update(message), cipher.final()]);
+  return encrypted.subarray(encrypted.length - 16);
+}
+
+const idArbitrary = fc.oneof(
+  fc.string({ maxLength: 12 }),
+  fc.string({ unit: 'binary', maxLength: 40 }), // any code point, lone surrogates included
+  fc.string({ unit: 'grapheme', minLength: 20, maxLength: 400 }),
+  fc.integer({ min: 0, max: 2 ** 53 }).map(String),
+);
+
+test('the batched CBC-MAC answers what one CBC encryption per id answers, for ids of every length and script', (t) => {
+  fc.assert(fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.array(idArbitrary, { maxLength: 60 }), fc.constantFrom('fills', 'cash_flows', ''), (keyBytes, ids, stream) => {
+    const key = createSecretKey(Buffer.from(keyBytes));
+    const batched = blindIndexCbcMac(key, stream, ids);
+    if (batched.length !== ids.length * BLIND_INDEX_BYTES) return false;
+    return ids.every((id, i) => batched.subarray(i * BLIND_INDEX_BYTES, (i + 1) * BLIND_INDEX_BYTES).equals(referenceCbcMac(key, stream, id)));
+  }), { numRuns: 200 });
+  // Inputs ending exactly at a block boundary and one byte past it (4 + 7 + 5 = 16, 4 + 7 + 21 = 32), a
+  // long id among short ones, an empty id, non-ASCII ids and a batch of one.
+  const key = createSecretKey(randomBytes(32));
+  const ids = ['12345', '1234567890abcdefghijk', '123456', '', 'é', '取引-42', '🚀'.repeat(300), 'x'.repeat(5_000), '123456'];
+  const batched = blindIndexCbcMac(key, 'fills', ids);
+  ids.forEach((id, i) => t.deepEqual(batched.subarray(i * BLIND_INDEX_BYTES, (i + 1) * BLIND_INDEX_BYTES), referenceCbcMac(key, 'fills', id), `id ${i}`));
+  t.deepEqual(blindIndexCbcMac(key, 'fills', [ids[7]!]), referenceCbcMac(key, 'fills', ids[7]!));
+  t.is(blindIndexCbcMac(key, 'fills', []).length, 0);
+});
+
+test('version 2 blind indexes are distinct per id, stream, account and root, and differ from version 1', async (t) => {
+  const root = randomBytes(32);
+  const sealer = await sealerFor(root);
+  const ids = Array.from({ length: 20_000 }, (_, i) => (i % 3 === 0 ? `${100_000_000 + i}` : i % 3 === 1 ? `flow-${i}-取引` : `${'z'.repeat(i % 70)}${i}`));
+  const v2 = sealer.blindIndexes(alice, 1, 'fills', ids, 2);
+  const distinct = new Set<string>();
+  for (let i = 0; i < ids.length; i++) distinct.add(v2.subarray(i * BLIND_INDEX_BYTES, (i + 1) * BLIND_INDEX_BYTES).toString('hex'));
+  t.is(distinct.size, ids.length, 'no two ids share an index');
+  t.deepEqual(v2, (await sealerFor(root)).blindIndexes(alice, 1, 'fills', ids, 2), 'another process with the same secret finds the same indexes');
+  t.deepEqual(sealer.blindIndexes(alice, 1, 'fills', [ids[5]!, ids[5]!], 2), Buffer.concat([v2.subarray(5 * 16, 6 * 16), v2.subarray(5 * 16, 6 * 16)]), 'the same id, the same index, at any position of a batch');
+  const sample = ids.slice(0, 50);
+  const a = sealer.blindIndexes(alice, 1, 'fills', sample, 2);
+  t.notDeepEqual(a, sealer.blindIndexes(alice, 1, 'cash_flows', sample, 2));
+  t.notDeepEqual(a, sealer.blindIndexes(bob, 1, 'fills', sample, 2));
+  t.notDeepEqual(a, (await sealerFor(randomBytes(32))).blindIndexes(alice, 1, 'fills', sample, 2));
+  t.notDeepEqual(a, sealer.blindIndexes(alice, 1, 'fills', sample), 'version 1 (the default) is HMAC-SHA-256');
+  t.notDeepEqual(a, sealer.blindIndexes(alice, 1, 'fills', sample, 1));
+});
+
+test('the CBC-MAC key is not the index-sum key: a one-block input is not enciphered alike under both', async (t) => {
+  const sealer = await sealerFor(randomBytes(32));
+  // lp("fills") ‖ "abc": 10 bytes, so the encoded input is one block, u32be(10) ‖ lp ‖ id ‖ zeros. With
+  // one key for both, this id's index would be the index sum of that block (AES of one block).
+  const block = Buffer.alloc(16);
+  block.writeUInt32BE(10, 0);
+  Buffer.from([0, 5, ...Buffer.from('fillsabc')]).copy(block, 4);
+  const index = sealer.blindIndexes(alice, 1, 'fills', ['abc'], 2);
+  t.is(index.length, 16);
+  t.notDeepEqual(index, sealer.indexSum(alice, 1, block));
 });

@@ -219,3 +219,43 @@ test('an account record written before the tail loads the same, gets its tail at
     WHERE user_uid = 'pre-tail' AND blind_index = (SELECT blind_index FROM sealed_index WHERE user_uid = 'pre-tail' ORDER BY blind_index LIMIT 1)`);
   await t.throwsAsync(fresh.loadFills(dave, T0 + 3 * HOUR).then(() => fresh.loadCashFlows(dave, T0)), { instanceOf: TamperDetectedError });
 });
+
+test('an account whose blind indexes are HMACs (written before version 2) keeps them: a re-sent page is still deduped, new rows get HMACs too', async (t) => {
+  const s = await sealer();
+  // The store as the code before issue 19 wrote: HMAC indexes whatever version is asked for, and a
+  // record without `indexVersion`.
+  const hmacOnly: AccountSealer = { ...s, blindIndexes: (account, keyId, stream, ids) => s.blindIndexes(account, keyId, stream, ids, 1) };
+  const old = createAccountStore(db().pool, { sealed: createSealedStore(hmacOnly) });
+  const erin: AccountKey = { userUid: 'hmac-indexed', exchange: 'binance' };
+  const page = [fill('h-1', T0), fill('h-2', T0 + 1_000), fill('h-3', T0 + 2_000)];
+  t.deepEqual(await old.commitFillsPage(erin, page, 'c1'), { inserted: 3 });
+  t.deepEqual(await old.commitCashFlowsPage(erin, [flow('w-1', T0)], 'f1'), { inserted: 1 });
+  const record = await openRecord(s, erin);
+  delete record.indexVersion;
+  // Cash flows as a record from before the tail too: their load then checks the exact HMAC set.
+  delete record.cash_flows.tail;
+  const box = s.seal({ account: erin, table: 'account', seq: 0 }, Buffer.from(JSON.stringify(record), 'utf8'));
+  await db().pool.query(sql.unsafe`UPDATE sealed_records SET iv = ${sql.binary(box.iv)}, tag = ${sql.binary(box.tag)}, ciphertext = ${sql.binary(box.ciphertext)}
+    WHERE user_uid = 'hmac-indexed' AND kind = 'account'`);
+
+  const current = createAccountStore(db().pool, { sealed: createSealedStore(s) });
+  t.deepEqual(await current.commitFillsPage(erin, page, 'c2'), { inserted: 0 }, 'the re-sent page is recognised');
+  t.deepEqual(await current.commitFillsPage(erin, [fill('h-2', T0 + 1_000), fill('h-4', T0 + 3_000)], 'c3'), { inserted: 1 });
+  t.deepEqual(await current.commitCashFlowsPage(erin, [flow('w-1', T0), flow('w-2', T0 + 1)], 'f2'), { inserted: 1 });
+  t.deepEqual((await current.loadFills(erin, 0)).map((f) => f.exchangeTradeId), ['h-1', 'h-2', 'h-3', 'h-4']);
+  t.deepEqual((await current.loadCashFlows(erin, 0)).map((c) => c.exchangeFlowId), ['w-1', 'w-2']);
+  const stored = await db().pool.anyFirst(sql.type(z.object({ b: z.instanceof(Buffer) }))`
+    SELECT blind_index AS b FROM sealed_index WHERE user_uid = 'hmac-indexed' AND stream = 'fills'`);
+  const hmacs = s.blindIndexes(erin, 1, 'fills', ['h-1', 'h-2', 'h-3', 'h-4'], 1);
+  t.deepEqual(stored.map((b) => b.toString('hex')).sort(), [0, 1, 2, 3].map((i) => hmacs.subarray(i * 16, (i + 1) * 16).toString('hex')).sort());
+  t.is((await openRecord(s, erin)).indexVersion, undefined, 'the record still says HMAC');
+
+  // A new account's indexes are version 2, and its record says so.
+  const frank: AccountKey = { userUid: 'cbc-mac-indexed', exchange: 'binance' };
+  t.deepEqual(await current.commitFillsPage(frank, [fill('h-1', T0)], 'c1'), { inserted: 1 });
+  t.is((await openRecord(s, frank)).indexVersion, 2);
+  const own = await db().pool.oneFirst(sql.type(z.object({ b: z.instanceof(Buffer) }))`
+    SELECT blind_index AS b FROM sealed_index WHERE user_uid = 'cbc-mac-indexed'`);
+  t.deepEqual(own, s.blindIndexes(frank, 1, 'fills', ['h-1'], 2));
+  t.deepEqual(await current.commitFillsPage(frank, [fill('h-1', T0)], 'c2'), { inserted: 0 });
+});
