@@ -200,6 +200,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       enclaveMode: config.ENCLAVE_MODE,
       logger,
       ...(baseUrl === undefined ? {} : { baseUrl }),
+      ...(config.VENUE_RATE_LIMIT_MS === undefined ? {} : { rateLimitMs: config.VENUE_RATE_LIMIT_MS }),
     });
   });
   const challenges = createRegistrationChallenges();

@@ -66,6 +66,12 @@ const schema = z.object({
     .string()
     .regex(/^[a-z]+=[^,=\s]+(,[a-z]+=[^,=\s]+)*$/u, 'expected exchange=url pairs separated by commas')
     .optional(),
+  /**
+   * Client-side pacing of venue requests (ccxt's `rateLimit`, ms per unit of request cost) instead of
+   * each venue's published limit; 0 turns it off. For tests against local fakes, where the real
+   * pacing is 90 % of a sync's time; refused in enclave mode.
+   */
+  VENUE_RATE_LIMIT_MS: z.coerce.number().int().min(0).optional(),
   /** Add and sync the `simulated` demo account at start (default: on the embedded database outside enclave mode). */
   DEMO: z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1').optional(),
   /** Root of the configfs-tsm report interface (SEV-SNP attestation). */
@@ -146,6 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, execArgv: reado
       problems.push('DATABASE_URL: required when ENCLAVE_MODE=true, with sslmode=verify-full');
     }
     if (config.VENUE_BASE_URLS !== undefined) problems.push('VENUE_BASE_URLS: not allowed when ENCLAVE_MODE=true (venues are reached at their own HTTPS endpoints)');
+    if (config.VENUE_RATE_LIMIT_MS !== undefined) problems.push('VENUE_RATE_LIMIT_MS: not allowed when ENCLAVE_MODE=true (real venues are paced by their published limits)');
     if (config.DEMO === true) problems.push('DEMO: not allowed when ENCLAVE_MODE=true (the simulated venue is for demos only)');
   }
   if (problems.length > 0) throw new ConfigError(problems);

@@ -63,6 +63,13 @@ test('enclave mode refuses to start with NODE_OPTIONS, NODE_PATH, NODE_EXTRA_CA_
   t.notThrows(() => loadConfig({ NODE_OPTIONS: '--import=./x.mjs' }, ['--import=tsx']));
 });
 
+test('VENUE_RATE_LIMIT_MS (test pacing of venue requests) is refused in enclave mode and read as a number outside it', (t) => {
+  const error = t.throws(() => loadConfig({ ...enclaveEnv, VENUE_RATE_LIMIT_MS: '0' }, []), { instanceOf: ConfigError });
+  t.regex(error!.message, /VENUE_RATE_LIMIT_MS: not allowed when ENCLAVE_MODE=true/u);
+  t.is(loadConfig({ VENUE_RATE_LIMIT_MS: '0' }, []).VENUE_RATE_LIMIT_MS, 0);
+  t.is(loadConfig({}, []).VENUE_RATE_LIMIT_MS, undefined);
+});
+
 test('AMD_SEV_SNP=true implies enclave mode, and enclave mode needs AMD_SEV_SNP', (t) => {
   const error = t.throws(() => loadConfig({ AMD_SEV_SNP: 'true' }, []), { instanceOf: ConfigError });
   t.regex(error!.message, /AMD_SEV_SNP: true requires ENCLAVE_MODE=true/u);

@@ -30,7 +30,7 @@ test('every hour is published with its flags, unvalued ones included; metrics an
   const fake = createBinanceLikeFake('binance', { account: history, apiKey: 'flags-key', secret: 'flags-secret' });
   const venueUrl = await fake.start();
   t.teardown(() => fake.stop());
-  const h = await startServiceHarness({ VENUE_BASE_URLS: `binance=${venueUrl}`, SYNC_INTERVAL_MS: '0' });
+  const h = await startServiceHarness({ VENUE_BASE_URLS: `binance=${venueUrl}`, VENUE_RATE_LIMIT_MS: '0', SYNC_INTERVAL_MS: '0' });
   t.teardown(() => h.close());
 
   const identity = await unary(h.client.getEnclaveIdentity.bind(h.client), {});

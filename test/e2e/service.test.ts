@@ -106,6 +106,8 @@ async function runScenario(t: ExecutionContext, scenario: Scenario): Promise<{ o
     ...scenario.env,
     ENCRYPTION_KEY: encryptionKey,
     VENUE_BASE_URLS: `binance=${venueUrl}`,
+    // No client-side pacing against the local fake (most of a sync's time); what is compared is the same.
+    VENUE_RATE_LIMIT_MS: '0',
     SHUTDOWN_GRACE_MS: String(SHUTDOWN_GRACE_MS),
     POOL_THREADS: '1',
     LOG_LEVEL: 'info',

@@ -14,8 +14,8 @@ import type { AccountStore } from '../../src/storage/account-store.js';
 import { createAccountStore } from '../../src/storage/create-account-store.js';
 import { createSealedStore } from '../../src/storage/sealed-store.js';
 import { SyncType } from '../../src/grpc/generated/enclave.js';
-import { createTestDatabase, type TestDatabase } from './database.js';
-import { CANARY_API_KEY, CANARY_API_SECRET, startCanaryVenue, type CanaryVenue } from './canary-venue.js';
+import { createTestDatabase } from './database.js';
+import { CANARY_API_KEY, CANARY_API_SECRET, startCanaryVenue } from './canary-venue.js';
 import { connectAccount, startServiceProcess, TEST_KEY_HEX, TEST_KEY_ID, type ServiceProcess } from './service-process.js';
 import { unary } from './grpc-client.js';
 
@@ -57,6 +57,10 @@ async function syncAccount(svc: ServiceProcess, account: typeof REF | typeof CRA
       await unary(svc.client.processSyncJob.bind(svc.client), { ...account, type: SyncType.SYNC_TYPE_INCREMENTAL }, { deadline });
       return;
     } catch (error) {
+      // A process that exited answers UNAVAILABLE forever: say so now, not after the deadline.
+      if (svc.child.exitCode !== null || svc.child.signalCode !== null) {
+        throw new Error(`the service process exited (${svc.child.exitCode ?? svc.child.signalCode ?? '?'}):\n${svc.lines.slice(-20).join('\n')}`, { cause: error });
+      }
       if ((error as { code?: unknown }).code !== UNAVAILABLE || Date.now() > deadline) throw error;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
@@ -64,8 +68,8 @@ async function syncAccount(svc: ServiceProcess, account: typeof REF | typeof CRA
 }
 
 /** Runs one round: sync `crash`, SIGKILL at the point; true when the sync finished first. */
-async function killRound(db: TestDatabase, venue: CanaryVenue, point: KillPoint, watcher: pg.Client, before?: (svc: ServiceProcess) => Promise<void>): Promise<boolean> {
-  const svc = await startServiceProcess({ DATABASE_URL: db.url, VENUE_BASE_URLS: `binance=${venue.baseUrl}`, LOG_LEVEL: 'info', LEASE_TTL_MS });
+async function killRound(env: Record<string, string>, point: KillPoint, watcher: pg.Client, before?: (svc: ServiceProcess) => Promise<void>): Promise<boolean> {
+  const svc = await startServiceProcess(env);
   try {
     await before?.(svc);
     let finished = false;
@@ -120,9 +124,18 @@ function diff(a: readonly string[], b: readonly string[]): { lost: number; extra
   return { lost, extra, mismatched: Math.max(lost, extra) };
 }
 
-export async function runCrashSync(options: { readonly fills: number; readonly points: readonly KillPoint[]; readonly days?: number; readonly onRound?: (round: number, completed: boolean) => void }): Promise<CrashFigures> {
+/**
+ * `venueRateLimitMs`: ccxt's pacing of venue requests in the service (VENUE_RATE_LIMIT_MS; default:
+ * Binance's own, 50). A sync is mostly that pacing, so a lower value makes every round shorter and
+ * `afterMs` points proportionally later in the sync.
+ */
+export async function runCrashSync(options: { readonly fills: number; readonly points: readonly KillPoint[]; readonly days?: number; readonly venueRateLimitMs?: number; readonly onRound?: (round: number, completed: boolean) => void }): Promise<CrashFigures> {
   const db = await createTestDatabase(undefined, {});
   const venue = await startCanaryVenue({ fills: options.fills, days: options.days ?? 10, firstId: 1_000_001 });
+  const env = {
+    DATABASE_URL: db.url, VENUE_BASE_URLS: `binance=${venue.baseUrl}`, LOG_LEVEL: 'info', LEASE_TTL_MS,
+    ...(options.venueRateLimitMs === undefined ? {} : { VENUE_RATE_LIMIT_MS: String(options.venueRateLimitMs) }),
+  };
   const watcher = new pg.Client({ connectionString: db.url });
   await watcher.connect();
   const keys = await deriveEnclaveKeys({ currentId: TEST_KEY_ID, secrets: new Map([[TEST_KEY_ID, Buffer.from(TEST_KEY_HEX, 'hex')]]) });
@@ -148,21 +161,24 @@ export async function runCrashSync(options: { readonly fills: number; readonly p
       sum.hourlyReturns += hours.mismatched;
       sum.comparisons += 1;
       if (!reset) return;
-      for (const table of ['sealed_pages', 'sealed_index', 'sealed_records', 'hourly_returns', 'balance_snapshots']) {
-        await watcher.query(`DELETE FROM ${table} WHERE user_uid = $1`, [CRASH.userUid]);
-      }
+      // Every row of the account but its connection: a partial wipe (sealed rows without their
+      // sealed amounts, say) is what the service rightly reports as tampering.
+      const tables = await watcher.query<{ t: string }>(`SELECT c.table_name AS t FROM information_schema.columns c
+        JOIN information_schema.tables USING (table_schema, table_name)
+        WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND column_name = 'user_uid' AND c.table_name <> 'exchange_connections'`);
+      for (const { t } of tables.rows) await watcher.query(`DELETE FROM ${pg.escapeIdentifier(t)} WHERE user_uid = $1`, [CRASH.userUid]);
     };
     let completedBeforeKill = 0;
     for (const [round, point] of options.points.entries()) {
       // The first round's process syncs the reference first, saving a start.
-      const completed = await killRound(db, venue, point, watcher, round === 0 ? (svc) => syncAccount(svc, REF) : undefined);
+      const completed = await killRound(env, point, watcher, round === 0 ? (svc) => syncAccount(svc, REF) : undefined);
       if (completed) {
         completedBeforeKill += 1;
         await compareAndReset(true);
       }
       options.onRound?.(round, completed);
     }
-    const svc = await startServiceProcess({ DATABASE_URL: db.url, VENUE_BASE_URLS: `binance=${venue.baseUrl}`, LOG_LEVEL: 'info', LEASE_TTL_MS });
+    const svc = await startServiceProcess(env);
     try {
       await syncAccount(svc, CRASH);
     } finally {
