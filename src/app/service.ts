@@ -278,7 +278,10 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     host: config.ENCLAVE_HOST,
     port: config.ENCLAVE_PORT,
     enclave: {
-      ...createEnclaveApi(withShardRouting(runtime.supervisor, { book: leases, placement, retryAfterMs }), reads, { identity, attester, challenges, statementSigningKey: keys.statementSigning.publicKey }, storage.disclosure),
+      ...createEnclaveApi(
+        withShardRouting(runtime.supervisor, { book: leases, placement, retryAfterMs }), reads,
+        { identity, attester, challenges, statementSigningKey: keys.statementSigning.publicKey }, storage.disclosure, () => keeper.health(),
+      ),
       ...createReportReader({ store: storage.accountStore, connections: storage.connections }),
       ...whoisApi(() => storage.connections.listConnections(), (account) => accountPseudonym(keys.pseudonymKey, account)),
       ...statementApi(createStatementIssuer({ checkpoints: storage.checkpoints, store: storage.accountStore, signer, codeMeasurement: identity.buildHash })),

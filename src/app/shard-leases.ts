@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { actingDeadline, claimBudget, excessShards, fairShare, leaseMarginMs, renewIntervalMs } from '../domain/shards.js';
+import type { ShardHealth } from '../grpc/enclave-api.js';
 import type { PlacementRepository } from '../storage/placement.js';
 import type { LeaseBook } from '../storage/shard-fence.js';
 
@@ -38,6 +39,8 @@ export interface ShardLeaseKeeper {
   settled(): Promise<void>;
   /** Stops renewing, releases every held shard (after the caller drained their actors) and leaves. */
   stop(): Promise<void>;
+  /** What HealthCheck reports: the shards usable now (none past the acting deadline), the last renewal's round trip. */
+  health(): ShardHealth;
 }
 
 export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardLeaseKeeper {
@@ -68,6 +71,7 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
   let running: Promise<void> | null = null;
   let stopped = false;
   let failures = 0;
+  let lastRenewMs: number | null = null;
 
   const report = () => owned?.set(book.size);
 
@@ -109,7 +113,8 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
       // First thing in the round and one statement (heartbeat and renewal together): nothing of
       // this instance's own queues in front of it (the keeper has its own connection, see service.ts).
       renewed = await placement.renew(book.instanceId, ttlMs, addr);
-      renewLatency?.observe((now() - sent) / 1000);
+      lastRenewMs = now() - sent;
+      renewLatency?.observe(lastRenewMs / 1000);
       failures = 0;
       renewFailures?.set(0);
     } catch (error) {
@@ -193,6 +198,12 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
     },
     round,
     settled: () => actorWork,
+    health: () => ({
+      instanceId: book.instanceId,
+      shardCount: book.shardCount,
+      owned: now() < actingUntil ? book.shards() : [],
+      lastRenewMs,
+    }),
     async stop() {
       if (stopped) return;
       stopped = true;
