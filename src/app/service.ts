@@ -217,6 +217,9 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     registry,
     logger,
     owns: (account) => leases.owns(account),
+    // In the book, usable or only late: schedules survive a renewal that comes in late.
+    holds: (account) => leases.epochOf(leases.shardOf(account)) !== undefined,
+    leaseRetryMs: renewIntervalMs(config.LEASE_TTL_MS),
     // Each actor's writes are fenced with the epoch its shard had when it started.
     actorLifecycle: { started: (account) => leases.pin(account), stopped: (account) => leases.unpin(account) },
     saveNextSyncAt: (account, at) => schedules.save(account, at),

@@ -85,6 +85,8 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
     return actorWork;
   };
   let handingBack = false;
+  // Shards of the hand-back under way: dropped from the book, their release not yet committed.
+  const releasing = new Set<number>();
 
   /** Forgets shards (book first, so no write passes the fence any more), then stops their actors. */
   const lose = (shards: readonly number[], why: string): void => {
@@ -127,17 +129,23 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
     const deadline = actingDeadline(sent, ttlMs, margin);
     const held = new Set(renewed.map((l) => l.shard));
     const lostShards = book.shards().filter((s) => !held.has(s));
+    const inTime = now() < deadline;
     // A renewal that came back after the watchdog fired re-books what the database still grants
     // (same epochs); their actors were stopped, so their schedules are restored like a claim's.
-    const regained = renewed.filter((l) => book.epochOf(l.shard) === undefined).map((l) => l.shard);
-    for (const lease of renewed) book.set(lease.shard, lease.epoch);
-    if (now() < deadline) {
+    // Only in time: booked without that restore, a later renewal would find them booked and never
+    // restore them (every account of those shards left without a schedule). Shards being handed
+    // back are not regained: the renewal merely ran before their release.
+    const regained = inTime ? renewed.filter((l) => book.epochOf(l.shard) === undefined && !releasing.has(l.shard)).map((l) => l.shard) : [];
+    for (const lease of renewed) {
+      if (book.epochOf(lease.shard) !== undefined || regained.includes(lease.shard)) book.set(lease.shard, lease.epoch);
+    }
+    if (inTime) {
       actingUntil = deadline;
       book.setUsableUntil(deadline);
       armWatchdog(deadline);
     }
     lose(lostShards, 'not renewed');
-    if (regained.length > 0 && now() < deadline) {
+    if (regained.length > 0) {
       logger?.info({ shards: regained.length }, 'shard leases renewed after the acting deadline: resuming them');
       void enqueue(() => options.shardsGained(regained));
     }
@@ -155,11 +163,15 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
       void enqueue(async () => {
         try {
           await options.stopShards(handBack);
-          for (const shard of handBack) book.delete(shard);
+          for (const shard of handBack) {
+            book.delete(shard);
+            releasing.add(shard);
+          }
           report();
           await placement.release(book.instanceId, handBack);
           logger?.info({ shards: handBack.length, share }, 'shards handed back to make room for another instance');
         } finally {
+          releasing.clear();
           handingBack = false;
         }
       });

@@ -142,3 +142,36 @@ test.serial('on the embedded database the one process frees what an earlier run 
   t.is(await placement.liveInstances(), 1, 'the earlier instance is forgotten, so the fair share is every shard');
   await next.keeper.stop();
 });
+
+test.serial('a renewal that comes back after the acting deadline leaves no shard booked without its schedules restored', async (t) => {
+  const real = createPlacementRepository(db().pool);
+  await real.ensureShards(SHARDS);
+  // TTL 3 s: the acting deadline is 2.4 s after a renewal is sent; the database keeps the lease 3 s.
+  const ttlMs = 3_000;
+  let delayMs = 0;
+  const late: PlacementRepository = {
+    ...real,
+    renew: async (...args) => {
+      if (delayMs > 0) await sleep(delayMs);
+      return real.renew(...args);
+    },
+  };
+  const a = instance('late-a', late, ttlMs);
+  await a.keeper.round();
+  await a.keeper.settled();
+  t.is(a.book.size, SHARDS);
+  // The next renewal is answered 2.6 s after it was sent: the watchdog stopped every actor at the
+  // deadline, while the database (3 s) still grants every lease when the statement runs.
+  delayMs = 2_600;
+  await a.keeper.round();
+  await a.keeper.settled();
+  t.deepEqual([...a.stoppedShards].sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7], 'stopped at the acting deadline');
+  // A renewal in time: the shards are resumed, their schedules restored.
+  delayMs = 0;
+  await a.keeper.round();
+  await a.keeper.settled();
+  t.is(a.book.size, SHARDS);
+  t.is(a.gainedShards.length, 2 * SHARDS, 'claimed once, then restored again after the late renewal');
+  t.deepEqual([...a.gainedShards.slice(SHARDS)].sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7]);
+  await a.keeper.stop();
+});
