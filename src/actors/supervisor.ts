@@ -348,6 +348,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       if (!owns(entry.account)) {
         // Held, but past the acting deadline until a late renewal is in: try again, do not drop it
         // (a dropped wake was the account's only schedule: it never synced again here).
+        logger?.info({ account: accountId(entry.account) }, 'scheduled sync deferred: the lease renewal is late');
         scheduleWakeOf(entry, clock.now() + leaseRetryMs);
         return;
       }
