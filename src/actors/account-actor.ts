@@ -16,11 +16,11 @@ import { SealedCredentialError } from '../crypto/errors.js';
 import type { VenueConnector } from '../exchanges/connector.js';
 import { VenueError } from '../exchanges/errors.js';
 import type { AccountStore } from '../storage/account-store.js';
-import { StaleGenerationError, StorageError } from '../storage/errors.js';
+import { ShardLeaseLostError, StaleGenerationError, StorageError } from '../storage/errors.js';
 import type { MarketData } from './market-data.js';
 import { parseEngineEnvelope, runSyncActivity, type SyncOutcome, type SyncPosition } from './sync-activity.js';
 import type { Clock, TimerHandle } from './clock.js';
-import { AccountFailedError, AccountNotFoundError, ActorError, ConnectionReplacedError, OverloadedError, ShuttingDownError, VenueUnavailableError } from './errors.js';
+import { AccountFailedError, AccountNotFoundError, ActorError, ConnectionReplacedError, NotShardOwnerError, OverloadedError, ShuttingDownError, VenueUnavailableError } from './errors.js';
 import type { ActorMetrics, ActorStateName, SyncResultLabel } from './metrics.js';
 import { reply, replyError, spawn, tell, type ActorRef, type CrashDecision, type Parent, type ReplyTo } from './nact.js';
 
@@ -297,7 +297,10 @@ async function receive(env: Env, state: AccountState, msg: AnyMessage): Promise<
       setMetricState(env, 'restarting');
       await release(state, () => new ActorError(`${env.id}: restarting`));
       const timer = env.deps.clock.setTimer(env.deps.settings.idleMs, env.onTimer);
-      tell(env.self, { type: 'Restarted', timer, keepsSchedule: state.phase === 'ready' || (state.phase === 'cold' && state.keepsSchedule) });
+      // A cold actor crashed on its first message (a Sync whose start failed, as a scheduled wake's
+      // does under storage trouble): that message was its schedule (the supervisor's wake is spent),
+      // so it keeps one too, else an account that never synced would never be woken again.
+      tell(env.self, { type: 'Restarted', timer, keepsSchedule: state.phase === 'ready' || state.phase === 'cold' });
     }
     throw error;
   }
@@ -578,6 +581,16 @@ async function settle(env: Env, state: ReadyState, msg: SyncSettled): Promise<Ac
     const label: SyncResultLabel = failure instanceof VenueError ? 'venue_error' : 'error';
     deps.metrics?.syncFinished(account, label, durationMs, 0, now, failure instanceof VenueError ? failure.kind : undefined);
     deps.logger?.warn({ account: id, error: errorClassName(failure) }, 'sync failed');
+    if (failure instanceof ShardLeaseLostError) {
+      // The shard fence refused a write: the lease was lost, or only past its acting deadline for a
+      // moment (a late renewal; the shard is still held). Stop either way (the credential is
+      // zeroed), but hand the schedule back, soon: the supervisor keeps it only while this instance
+      // still holds the shard (a new owner restores its own). Dropping it left an account that
+      // never synced without any schedule on the instance that kept its shard (issue 18).
+      const lost = new NotShardOwnerError(`${id}: this instance lost the account's shard during the sync`);
+      for (const waiter of [...run.waiters, ...(state.queuedFull ?? [])]) replyError(waiter, lost);
+      return passivate(env, { ...next, queuedFull: null, nextSyncAt: fenceRetryAt(env, now) });
+    }
     if (failure instanceof StaleGenerationError) {
       // Removed or registered again by someone else while this sync ran: its writes were rolled
       // back. Stop (the credential is zeroed); the next request starts from what storage holds now.
@@ -659,6 +672,12 @@ function rearm(env: Env, state: ReadyState): ReadyState {
   const idleAt = state.lastActivity + settings.idleMs;
   const at = state.nextSyncAt === null ? idleAt : Math.min(idleAt, state.nextSyncAt);
   return { ...state, timer: clock.setTimer(Math.max(0, at - clock.now()), env.onTimer) };
+}
+
+/** After a write the shard fence refused: in a tenth of the interval (at most a minute), when a late renewal is in. */
+function fenceRetryAt(env: Env, from: EpochMs): EpochMs | null {
+  const { syncIntervalMs } = env.deps.settings;
+  return syncIntervalMs <= 0 ? null : from + Math.max(1, Math.min(60_000, Math.round(syncIntervalMs / 10)));
 }
 
 function nextSchedule(env: Env, from: EpochMs): EpochMs | null {

@@ -19,6 +19,10 @@ export interface ActorRuntimeDeps extends Pick<AccountActorDeps, 'store' | 'aggr
   readonly settings?: Partial<AccountActorSettings>;
   /** Scale-out (issue 18): whether this instance holds the account's shard (default: always). */
   readonly owns?: (account: AccountKey) => boolean;
+  /** Scale-out: whether the account's shard is in the lease book, usable now or not (schedules are kept while it is). */
+  readonly holds?: (account: AccountKey) => boolean;
+  /** Scale-out: when a wake finds the lease momentarily unusable, it tries again after this long. */
+  readonly leaseRetryMs?: number;
   /** Scale-out: told when an account's actor starts and stops (the lease book pins the actor's epoch). */
   readonly actorLifecycle?: ActorLifecycle;
   /** Stores each account's next scheduled sync for the shard's next owner. */
@@ -52,6 +56,8 @@ export function createActorRuntime(config: Config, deps: ActorRuntimeDeps): Acto
     ...(deps.crashPolicy === undefined ? {} : { crashPolicy: deps.crashPolicy }),
     ...(deps.maxConcurrentFullSyncs === undefined ? {} : { maxConcurrentFullSyncs: deps.maxConcurrentFullSyncs }),
     ...(deps.owns === undefined ? {} : { owns: deps.owns }),
+    ...(deps.holds === undefined ? {} : { holds: deps.holds }),
+    ...(deps.leaseRetryMs === undefined ? {} : { leaseRetryMs: deps.leaseRetryMs }),
     ...(deps.actorLifecycle === undefined ? {} : { actorLifecycle: deps.actorLifecycle }),
     ...(deps.saveNextSyncAt === undefined ? {} : { saveNextSyncAt: deps.saveNextSyncAt }),
   });

@@ -51,6 +51,15 @@ export interface SupervisorOptions {
    */
   readonly owns?: (account: AccountKey) => boolean;
   /**
+   * Scale-out: whether the account's shard is in this instance's lease book at all, usable now or
+   * only past its acting deadline for a moment (a late renewal). Schedules are kept while it is:
+   * a wake that finds the lease unusable comes back after `leaseRetryMs` instead of being dropped
+   * (the shard's loss stops and forgets its accounts through stopWhere). Default: `owns`.
+   */
+  readonly holds?: (account: AccountKey) => boolean;
+  /** When a wake finds the account's lease momentarily unusable, it tries again after this long (default 1 s; the service: one lease poll). */
+  readonly leaseRetryMs?: number;
+  /**
    * Scale-out: an account's actor started (after `owns` said yes) or stopped. The lease book pins
    * the shard's epoch at the start, and the actor's writes are fenced with that epoch (issue 18).
    */
@@ -175,6 +184,8 @@ export interface ActorLifecycle {
 export function createSupervisor(options: SupervisorOptions): Supervisor {
   const { deps, metrics, logger } = options;
   const owns = options.owns ?? (() => true);
+  const holds = options.holds ?? owns;
+  const leaseRetryMs = options.leaseRetryMs ?? 1_000;
   const persistNext = (account: AccountKey, at: EpochMs | null): void => {
     options.saveNextSyncAt?.(account, at).catch(() => {
       logger?.warn({ account: accountId(account) }, 'could not store the next sync time');
@@ -244,7 +255,8 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
 
   const hooks: SupervisorHooks = {
     onPassivated: (entry, nextSyncAt) => {
-      if (nextSyncAt !== null && !shuttingDown && owns(entry.account)) {
+      // `holds`, not `owns`: a passivation while the lease is only late must not drop the schedule.
+      if (nextSyncAt !== null && !shuttingDown && holds(entry.account)) {
         scheduleWakeOf(entry, nextSyncAt);
         persistNext(entry.account, nextSyncAt);
       }
@@ -332,7 +344,14 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     entry.wake?.cancel();
     entry.wake = clock.setTimer(Math.max(0, at - clock.now()), () => {
       entry.wake = null;
-      if (shuttingDown || entry.failed || entry.ref !== null || !owns(entry.account)) return;
+      if (shuttingDown || entry.failed || entry.ref !== null || !holds(entry.account)) return;
+      if (!owns(entry.account)) {
+        // Held, but past the acting deadline until a late renewal is in: try again, do not drop it
+        // (a dropped wake was the account's only schedule: it never synced again here).
+        logger?.info({ account: accountId(entry.account) }, 'scheduled sync deferred: the lease renewal is late');
+        scheduleWakeOf(entry, clock.now() + leaseRetryMs);
+        return;
+      }
       route(entry.account, (replyTo) => ({ type: 'Sync', mode: 'incremental', replyTo }), undefined).catch((error: unknown) => {
         logger?.warn({ account: accountId(entry.account), error: error instanceof Error ? error.name : typeof error }, 'scheduled sync failed');
       });

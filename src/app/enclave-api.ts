@@ -8,7 +8,7 @@ import type { PublishedDerivatives } from '../domain/derivatives/aggregates.js';
 import type { AccountKey, BalanceSnapshot, HourlyReturn, SyncMode, SyncProgress } from '../domain/types.js';
 import type { Supervisor } from '../actors/supervisor.js';
 import type {
-  ApiHealth, CallContext, ConnectionInfo, EnclaveApi, EnclaveIdentityInfo, RegisteredConnection, RegistrationChallengeInfo, RegistrationOptions, SyncReport, TimeRange,
+  ApiHealth, CallContext, ConnectionInfo, EnclaveApi, EnclaveIdentityInfo, RegisteredConnection, RegistrationChallengeInfo, RegistrationOptions, ShardHealth, SyncReport, TimeRange,
 } from '../grpc/enclave-api.js';
 import type { RegistrationChallenges } from '../crypto/registration-challenges.js';
 import type { Attestation, Attester } from '../attestation/configfs-tsm.js';
@@ -31,7 +31,10 @@ export interface IdentityDeps {
 }
 
 /** Everything but the report and statements, which read storage directly (src/app/report.ts, statements.ts). */
-export function createEnclaveApi(supervisor: Supervisor, reads: Reads, { identity, attester, challenges, statementSigningKey }: IdentityDeps, disclosure: DisclosureStore): Omit<EnclaveApi, 'getPerformanceReport' | 'trackRecordStatement' | 'whois'> {
+/** `shards`: this instance's leases as HealthCheck reports them (the lease keeper's `health`; absent: not reported). */
+export function createEnclaveApi(
+  supervisor: Supervisor, reads: Reads, { identity, attester, challenges, statementSigningKey }: IdentityDeps, disclosure: DisclosureStore, shards?: () => ShardHealth,
+): Omit<EnclaveApi, 'getPerformanceReport' | 'trackRecordStatement' | 'whois'> {
   const levelOf = async (account: AccountKey): Promise<DisclosureLevel> => {
     const level = await disclosure.loadDisclosureLevel(account);
     if (level === null) throw new AccountNotFoundError(`no connection for ${accountId(account)}`);
@@ -66,7 +69,7 @@ export function createEnclaveApi(supervisor: Supervisor, reads: Reads, { identit
     },
     async health(): Promise<ApiHealth> {
       const totals = supervisor.totals();
-      return { status: 'serving', activeAccounts: totals.alive, failedAccounts: totals.failed };
+      return { status: 'serving', activeAccounts: totals.alive, failedAccounts: totals.failed, ...(shards === undefined ? {} : { shards: shards() }) };
     },
     async identity(): Promise<EnclaveIdentityInfo> {
       return { publicKey: identity.publicKey, serviceVersion: identity.serviceVersion, buildHash: identity.buildHash, ...(statementSigningKey === undefined ? {} : { statementSigningKey }) };

@@ -218,6 +218,9 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     registry,
     logger,
     owns: (account) => leases.owns(account),
+    // In the book, usable or only late: schedules survive a renewal that comes in late.
+    holds: (account) => leases.epochOf(leases.shardOf(account)) !== undefined,
+    leaseRetryMs: renewIntervalMs(config.LEASE_TTL_MS),
     // Each actor's writes are fenced with the epoch its shard had when it started.
     actorLifecycle: { started: (account) => leases.pin(account), stopped: (account) => leases.unpin(account) },
     saveNextSyncAt: (account, at) => schedules.save(account, at),
@@ -279,7 +282,10 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     host: config.ENCLAVE_HOST,
     port: config.ENCLAVE_PORT,
     enclave: {
-      ...createEnclaveApi(withShardRouting(runtime.supervisor, { book: leases, placement, retryAfterMs }), reads, { identity, attester, challenges, statementSigningKey: keys.statementSigning.publicKey }, storage.disclosure),
+      ...createEnclaveApi(
+        withShardRouting(runtime.supervisor, { book: leases, placement, retryAfterMs }), reads,
+        { identity, attester, challenges, statementSigningKey: keys.statementSigning.publicKey }, storage.disclosure, () => keeper.health(),
+      ),
       ...createReportReader({ store: storage.accountStore, connections: storage.connections }),
       ...whoisApi(() => storage.connections.listConnections(), (account) => accountPseudonym(keys.pseudonymKey, account)),
       ...statementApi(createStatementIssuer({ checkpoints: storage.checkpoints, store: storage.accountStore, signer, codeMeasurement: identity.buildHash })),

@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { actingDeadline, claimBudget, excessShards, fairShare, leaseMarginMs, renewIntervalMs } from '../domain/shards.js';
+import type { ShardHealth } from '../grpc/enclave-api.js';
 import type { PlacementRepository } from '../storage/placement.js';
 import type { LeaseBook } from '../storage/shard-fence.js';
 
@@ -38,6 +39,8 @@ export interface ShardLeaseKeeper {
   settled(): Promise<void>;
   /** Stops renewing, releases every held shard (after the caller drained their actors) and leaves. */
   stop(): Promise<void>;
+  /** What HealthCheck reports: the shards usable now (none past the acting deadline), the last renewal's round trip. */
+  health(): ShardHealth;
 }
 
 export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardLeaseKeeper {
@@ -68,6 +71,7 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
   let running: Promise<void> | null = null;
   let stopped = false;
   let failures = 0;
+  let lastRenewMs: number | null = null;
 
   const report = () => owned?.set(book.size);
 
@@ -81,6 +85,8 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
     return actorWork;
   };
   let handingBack = false;
+  // Shards of the hand-back under way: dropped from the book, their release not yet committed.
+  const releasing = new Set<number>();
 
   /** Forgets shards (book first, so no write passes the fence any more), then stops their actors. */
   const lose = (shards: readonly number[], why: string): void => {
@@ -109,7 +115,8 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
       // First thing in the round and one statement (heartbeat and renewal together): nothing of
       // this instance's own queues in front of it (the keeper has its own connection, see service.ts).
       renewed = await placement.renew(book.instanceId, ttlMs, addr);
-      renewLatency?.observe((now() - sent) / 1000);
+      lastRenewMs = now() - sent;
+      renewLatency?.observe(lastRenewMs / 1000);
       failures = 0;
       renewFailures?.set(0);
     } catch (error) {
@@ -122,17 +129,23 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
     const deadline = actingDeadline(sent, ttlMs, margin);
     const held = new Set(renewed.map((l) => l.shard));
     const lostShards = book.shards().filter((s) => !held.has(s));
+    const inTime = now() < deadline;
     // A renewal that came back after the watchdog fired re-books what the database still grants
     // (same epochs); their actors were stopped, so their schedules are restored like a claim's.
-    const regained = renewed.filter((l) => book.epochOf(l.shard) === undefined).map((l) => l.shard);
-    for (const lease of renewed) book.set(lease.shard, lease.epoch);
-    if (now() < deadline) {
+    // Only in time: booked without that restore, a later renewal would find them booked and never
+    // restore them (every account of those shards left without a schedule). Shards being handed
+    // back are not regained: the renewal merely ran before their release.
+    const regained = inTime ? renewed.filter((l) => book.epochOf(l.shard) === undefined && !releasing.has(l.shard)).map((l) => l.shard) : [];
+    for (const lease of renewed) {
+      if (book.epochOf(lease.shard) !== undefined || regained.includes(lease.shard)) book.set(lease.shard, lease.epoch);
+    }
+    if (inTime) {
       actingUntil = deadline;
       book.setUsableUntil(deadline);
       armWatchdog(deadline);
     }
     lose(lostShards, 'not renewed');
-    if (regained.length > 0 && now() < deadline) {
+    if (regained.length > 0) {
       logger?.info({ shards: regained.length }, 'shard leases renewed after the acting deadline: resuming them');
       void enqueue(() => options.shardsGained(regained));
     }
@@ -150,11 +163,15 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
       void enqueue(async () => {
         try {
           await options.stopShards(handBack);
-          for (const shard of handBack) book.delete(shard);
+          for (const shard of handBack) {
+            book.delete(shard);
+            releasing.add(shard);
+          }
           report();
           await placement.release(book.instanceId, handBack);
           logger?.info({ shards: handBack.length, share }, 'shards handed back to make room for another instance');
         } finally {
+          releasing.clear();
           handingBack = false;
         }
       });
@@ -193,6 +210,12 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
     },
     round,
     settled: () => actorWork,
+    health: () => ({
+      instanceId: book.instanceId,
+      shardCount: book.shardCount,
+      owned: now() < actingUntil ? book.shards() : [],
+      lastRenewMs,
+    }),
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -49,6 +49,19 @@ export interface ApiHealth {
   readonly activeAccounts: number;
   /** Accounts parked in the failed state. */
   readonly failedAccounts: number;
+  /** Scale-out (issue 18): this instance's shard leases (absent: not wired, e.g. a test port). */
+  readonly shards?: ShardHealth;
+}
+
+/** What HealthCheck tells about this instance's shard leases. */
+export interface ShardHealth {
+  readonly instanceId: string;
+  /** SHARD_COUNT of the deployment. */
+  readonly shardCount: number;
+  /** Shards held with a usable lease now (none past the acting deadline), ascending. */
+  readonly owned: readonly number[];
+  /** Round trip of the last successful renewal, ms; null before the first one. */
+  readonly lastRenewMs: number | null;
 }
 
 export interface EnclaveIdentityInfo {

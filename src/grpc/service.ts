@@ -159,6 +159,10 @@ export function createEnclaveService(options: EnclaveServiceOptions): EnclaveSer
         uptimeMs: Math.max(0, now() - startedAt),
         activeAccounts: health.activeAccounts,
         failedAccounts: health.failedAccounts,
+        ownedShards: [...(health.shards?.owned ?? [])],
+        shardCount: health.shards?.shardCount ?? 0,
+        lastLeaseRenewMs: health.shards?.lastRenewMs ?? 0,
+        instanceId: health.shards?.instanceId ?? '',
       };
     }),
     getEnclaveIdentity: unaryCall(env, 'GetEnclaveIdentity', maxQueryMs, async (request, call) => {

@@ -149,3 +149,20 @@ test.serial('each instance\'s metrics show its own shards, its lease renewals an
     t.true(left > 0 && left <= 2.4, `acting time left ${left}`);
   }
 });
+
+test.serial('each instance\'s HealthCheck names the shards it holds, the shard count and its last lease renewal', async (t) => {
+  const { a, b, db } = t.context;
+  const rows = await db.pool.any(sql.type(z.object({ shard: z.number(), owner_id: z.string(), owner_addr: z.string() }))`
+    SELECT shard, owner_id, owner_addr FROM placement WHERE owner_id IS NOT NULL AND expires_at > now() ORDER BY shard`);
+  const seen: number[] = [];
+  for (const instance of [a, b]) {
+    const health = await unary(instance.client.healthCheck.bind(instance.client), {});
+    const mine = rows.filter((r) => r.owner_addr === instance.addr);
+    t.deepEqual(health.ownedShards, mine.map((r) => r.shard), 'the shards the database says it holds');
+    t.is(health.shardCount, SHARDS);
+    t.is(health.instanceId, mine[0]?.owner_id ?? 'no shard held');
+    t.true(health.lastLeaseRenewMs > 0 && health.lastLeaseRenewMs < 3_000, `last renewal ${health.lastLeaseRenewMs} ms`);
+    seen.push(...health.ownedShards);
+  }
+  t.deepEqual(seen.sort((x, y) => x - y), [0, 1, 2, 3], 'between them every shard, none twice');
+});

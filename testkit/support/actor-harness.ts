@@ -79,6 +79,10 @@ export interface HarnessOptions {
   readonly openCredential?: (account: AccountKey, envelope: Buffer) => Buffer | Promise<Buffer>;
   /** Default: `openSealedCredential` with TEST_IDENTITY (what `sealForTest` seals to). */
   readonly openSealed?: (account: AccountKey, sealed: Uint8Array) => Promise<Buffer>;
+  /** Scale-out: the supervisor's shard checks (default: every account is ours). */
+  readonly owns?: (account: AccountKey) => boolean;
+  readonly holds?: (account: AccountKey) => boolean;
+  readonly leaseRetryMs?: number;
 }
 
 /** An instrumented engine: records every input and can be told to fail its next run. */
@@ -205,6 +209,9 @@ export function createActorHarness(options: HarnessOptions = {}): ActorHarness {
     deps, metrics,
     crashPolicy: { backoffBaseMs: 2, backoffMaxMs: 20, ...options.crashPolicy },
     ...(options.maxConcurrentFullSyncs === undefined ? {} : { maxConcurrentFullSyncs: options.maxConcurrentFullSyncs }),
+    ...(options.owns === undefined ? {} : { owns: options.owns }),
+    ...(options.holds === undefined ? {} : { holds: options.holds }),
+    ...(options.leaseRetryMs === undefined ? {} : { leaseRetryMs: options.leaseRetryMs }),
     // Generous: on a loaded shared machine a real-database sync can take seconds; a hang still fails.
     defaultTimeoutMs: options.defaultTimeoutMs ?? 60_000,
     ...(deps.logger === undefined ? {} : { logger: deps.logger }),

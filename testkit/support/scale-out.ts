@@ -31,6 +31,8 @@ export interface ScaleOutOptions {
   readonly scenarios: readonly ScaleScenario[];
   /** Also sync the accounts with one instance on a second database and compare published returns. */
   readonly reference: boolean;
+  /** How long every account gets for its first sync before the scenarios (default 10 intervals). */
+  readonly firstSyncsWithinMs?: number;
   /** After the first syncs, send one ProcessSyncJob to an instance that does not own the account (forwarding). */
   readonly forwardCheck?: boolean;
   readonly log?: (line: string) => void;
@@ -212,7 +214,7 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutFig
     for (let i = 0; i < options.instances; i++) await launch();
     await waitOwned([], Date.now(), 10 * options.ttlMs);
     // Every account has synced once before the first scenario.
-    const firstSyncsBy = Date.now() + 10 * options.syncIntervalMs;
+    const firstSyncsBy = Date.now() + (options.firstSyncsWithinMs ?? 10 * options.syncIntervalMs);
     const syncedOnce = () => new Set([...instances, ...retired].flatMap(syncEvents).filter((e) => e.ok).map((e) => e.account)).size;
     while (syncedOnce() < accounts.length && Date.now() < firstSyncsBy) await sleep(500);
     say(`first syncs: ${syncedOnce()}/${accounts.length}`);
@@ -306,6 +308,19 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutFig
       if (last !== undefined) longestGap = Math.max(longestGap, endedAt - options.syncIntervalMs - last.end);
     }
     if (process.env.SCALE_DEBUG === '1') {
+      // What each instance went through (lease trouble and its consequences), from its own log.
+      const watched = ['shard leases lost: stopping their actors', 'lease renewal failed', 'shard leases renewed after the acting deadline: resuming them',
+        'scheduled sync deferred: the lease renewal is late', 'scheduled sync failed', 'account actor crashed'];
+      for (const instance of retired) {
+        const counts = new Map<string, number>();
+        for (const line of instance.svc.lines) {
+          const entry = parse(line);
+          if (entry === null) continue;
+          const key = entry.msg === 'sync failed' ? `sync failed: ${entry.error ?? '?'}` : watched.includes(entry.msg) ? entry.msg : null;
+          if (key !== null) counts.set(key, (counts.get(key) ?? 0) + 1);
+        }
+        process.stderr.write(`${instance.label} ${instance.instanceId.slice(0, 4)}: ${JSON.stringify(Object.fromEntries(counts))}\n`);
+      }
       for (const [account, list] of byAccount) {
         process.stderr.write(`${account}: ${list.sort((a, b) => a.start - b.start).map((e) => `${e.instance.slice(0, 4)} ${((e.start - started) / 1000).toFixed(1)}-${((e.end - started) / 1000).toFixed(1)}${e.ok ? '' : ` ${e.error ?? 'failed'}`}`).join(' | ')}\n`);
       }

@@ -650,6 +650,16 @@ export interface HealthCheckResponse {
   /** Accounts with a live actor, and accounts parked in the failed state. */
   activeAccounts: number;
   failedAccounts: number;
+  /**
+   * Scale-out (issue 18): the virtual shards this instance holds a usable lease on (ascending), the
+   * shard count of the deployment, the round trip of its last successful lease renewal in ms
+   * (0 before the first one), and its instance id (new at every start; shard-owner trailers and
+   * the placement table name instances by address and id).
+   */
+  ownedShards: number[];
+  shardCount: number;
+  lastLeaseRenewMs: number;
+  instanceId: string;
 }
 
 export interface GetEnclaveIdentityRequest {
@@ -3103,7 +3113,18 @@ export const HealthCheckRequest: MessageFns<HealthCheckRequest> = {
 };
 
 function createBaseHealthCheckResponse(): HealthCheckResponse {
-  return { status: 0, enclaveMode: false, version: "", uptimeMs: 0, activeAccounts: 0, failedAccounts: 0 };
+  return {
+    status: 0,
+    enclaveMode: false,
+    version: "",
+    uptimeMs: 0,
+    activeAccounts: 0,
+    failedAccounts: 0,
+    ownedShards: [],
+    shardCount: 0,
+    lastLeaseRenewMs: 0,
+    instanceId: "",
+  };
 }
 
 export const HealthCheckResponse: MessageFns<HealthCheckResponse> = {
@@ -3125,6 +3146,22 @@ export const HealthCheckResponse: MessageFns<HealthCheckResponse> = {
     }
     if (message.failedAccounts !== 0) {
       writer.uint32(48).int64(message.failedAccounts);
+    }
+    if (message.ownedShards.length !== 0) {
+      writer.uint32(58).fork();
+      for (const v of message.ownedShards) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.shardCount !== 0) {
+      writer.uint32(64).int32(message.shardCount);
+    }
+    if (message.lastLeaseRenewMs !== 0) {
+      writer.uint32(73).double(message.lastLeaseRenewMs);
+    }
+    if (message.instanceId !== "") {
+      writer.uint32(82).string(message.instanceId);
     }
     return writer;
   },
@@ -3190,6 +3227,48 @@ export const HealthCheckResponse: MessageFns<HealthCheckResponse> = {
             message.failedAccounts = longToNumber(reader.int64());
             continue;
           }
+          case 7: {
+            if (tag === 56) {
+              message.ownedShards.push(reader.int32());
+
+              continue;
+            }
+
+            if (tag === 58) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.ownedShards.push(reader.int32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.shardCount = reader.int32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.lastLeaseRenewMs = reader.double();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.instanceId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3226,6 +3305,26 @@ export const HealthCheckResponse: MessageFns<HealthCheckResponse> = {
         : isSet(object.failed_accounts)
         ? globalThis.Number(object.failed_accounts)
         : 0,
+      ownedShards: globalThis.Array.isArray(object?.ownedShards)
+        ? object.ownedShards.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.owned_shards)
+        ? object.owned_shards.map((e: any) => globalThis.Number(e))
+        : [],
+      shardCount: isSet(object.shardCount)
+        ? globalThis.Number(object.shardCount)
+        : isSet(object.shard_count)
+        ? globalThis.Number(object.shard_count)
+        : 0,
+      lastLeaseRenewMs: isSet(object.lastLeaseRenewMs)
+        ? globalThis.Number(object.lastLeaseRenewMs)
+        : isSet(object.last_lease_renew_ms)
+        ? globalThis.Number(object.last_lease_renew_ms)
+        : 0,
+      instanceId: isSet(object.instanceId)
+        ? globalThis.String(object.instanceId)
+        : isSet(object.instance_id)
+        ? globalThis.String(object.instance_id)
+        : "",
     };
   },
 
@@ -3249,6 +3348,18 @@ export const HealthCheckResponse: MessageFns<HealthCheckResponse> = {
     if (message.failedAccounts !== 0) {
       obj.failedAccounts = Math.round(message.failedAccounts);
     }
+    if (message.ownedShards?.length) {
+      obj.ownedShards = message.ownedShards.map((e) => Math.round(e));
+    }
+    if (message.shardCount !== 0) {
+      obj.shardCount = Math.round(message.shardCount);
+    }
+    if (message.lastLeaseRenewMs !== 0) {
+      obj.lastLeaseRenewMs = floatToJson(message.lastLeaseRenewMs);
+    }
+    if (message.instanceId !== "") {
+      obj.instanceId = message.instanceId;
+    }
     return obj;
   },
 
@@ -3263,6 +3374,10 @@ export const HealthCheckResponse: MessageFns<HealthCheckResponse> = {
     message.uptimeMs = object.uptimeMs ?? 0;
     message.activeAccounts = object.activeAccounts ?? 0;
     message.failedAccounts = object.failedAccounts ?? 0;
+    message.ownedShards = object.ownedShards?.map((e) => e) || [];
+    message.shardCount = object.shardCount ?? 0;
+    message.lastLeaseRenewMs = object.lastLeaseRenewMs ?? 0;
+    message.instanceId = object.instanceId ?? "";
     return message;
   },
 };
