@@ -72,6 +72,8 @@ interface RefRecord {
   stopWaiters: (() => void)[] | null;
   /** Children by name, so a parent's policy gets the branded ref of the child that escalated. */
   children: Map<string, ActorRef<never>> | null;
+  /** Runs this actor's child policy for a child that stopped before its escalation arrived. */
+  hearStoppedChild(child: ActorRef<never>, error: unknown): Promise<void>;
 }
 
 // The record rides on the ref under a private symbol (a WeakMap per ref costs more at 10k actors).
@@ -186,8 +188,25 @@ class Cell<S, M> implements RefRecord {
     } catch {
       decision = 'stop';
     }
+    // Stopped while the failing message ran (a passivation, a shard handed back, a shutdown): nact's
+    // stop deleted the parent, so its escalate would throw in an unawaited promise and end the
+    // process, and a second stop would run afterStop twice. Resume is a no-op on a stopped actor;
+    // the parent's policy still hears an escalated error (a tamper must still park the account).
+    if (!isAlive(this.ref as ActorRef<never>)) {
+      if (decision === 'escalate') await this.parentRecord?.hearStoppedChild(this.ref as ActorRef<never>, error);
+      return sctx.resume as symbol;
+    }
     if (decision === 'reset') this.queued = sctx.mailbox.length;
     return sctx[decision] as symbol;
+  }
+
+  /** A child that stopped before its escalated error reached this parent: the policy runs for its effects only. */
+  async hearStoppedChild(child: ActorRef<never>, error: unknown): Promise<void> {
+    try {
+      await this.options.onChildCrash?.(child, error);
+    } catch {
+      // The child is gone either way; the policy reports its own failures.
+    }
   }
 
   async afterStop(state: S, sctx: nact.ActorContextWithMailbox<M, nact.Ref<unknown>>): Promise<void> {

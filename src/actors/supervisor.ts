@@ -216,6 +216,12 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   const decideChild = async (child: ActorRef<never>, error: unknown): Promise<ChildCrashDecision> => {
     const entry = byName.get(child.name);
     if (entry === undefined) return 'stopChild';
+    // The actor stopped before its error arrived (nact.ts): a tamper still parks the account; any
+    // other error is not counted against the account's next actor.
+    if (entry.ref !== child) {
+      if (error instanceof TamperDetectedError && !shuttingDown) markFailed(entry, 'tamper');
+      return 'stopChild';
+    }
     const now = clock.now();
     entry.crashes = [...entry.crashes.filter((t) => now - t < policy.windowMs), now];
     // The error's class only: its message may carry what a venue or driver said.

@@ -63,3 +63,40 @@ test('refs are typed: sending another protocol does not compile', (t) => {
   t.is(typeof attempt, 'function');
   done();
 });
+
+test('a child stopped while its failing message runs does not take the process down, and its parent still hears of the error', async (t) => {
+  // nact's escalate reads the child's parent, which `stop` deleted: without the facade's guard that is
+  // a TypeError in an unawaited promise (an unhandled rejection: ava fails the file, the service dies).
+  const system = startSystem();
+  const heard: unknown[] = [];
+  const parent = spawn<null, never>(system, 'parent', (state) => state, {
+    initialState: null,
+    onCrash: () => 'resume',
+    onChildCrash: (_child, error) => { heard.push(error); return 'stopChild'; },
+  });
+  let started!: () => void;
+  const running = new Promise<void>((resolve) => { started = resolve; });
+  let fail!: () => void;
+  const released = new Promise<void>((resolve) => { fail = resolve; });
+  const child = spawn<null, { readonly type: 'Work' }>(parent, 'child', async () => {
+    started();
+    await released;
+    throw new RangeError('failed after its stop');
+  }, { initialState: null, onCrash: () => 'escalate' });
+  tell(child, { type: 'Work' });
+  await running;
+  await stop(child as ActorRef<never>);
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => { unhandled.push(reason); };
+  process.on('unhandledRejection', onUnhandled);
+  fail();
+  try {
+    for (let i = 0; i < 50 && heard.length === 0 && unhandled.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+  t.deepEqual(unhandled, []);
+  t.is(heard.length, 1);
+  t.true(heard[0] instanceof RangeError);
+  stopSystem(system);
+});
