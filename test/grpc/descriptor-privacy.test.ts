@@ -78,6 +78,8 @@ const ALLOWED_TEXT = new Set([
   'enclave.v1.GetSnapshotTimeSeriesRequest.user_uid',
   'enclave.v1.GetSnapshotTimeSeriesRequest.exchange',
   'enclave.v1.HealthCheckResponse.version',
+  // Issue 18, reviewed: the instance's id, a random UUID drawn at each start (placement.owner_id), no account data.
+  'enclave.v1.HealthCheckResponse.instance_id',
   'enclave.v1.GetEnclaveIdentityResponse.service_version',
   'enclave.v1.GetEnclaveIdentityResponse.build_hash',
   'enclave.v1.GetRegistrationChallengeRequest.user_uid',
