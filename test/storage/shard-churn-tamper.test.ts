@@ -224,3 +224,20 @@ test('under the same churn, a real rollback or edit is still detected by the pro
   const p3 = await processOn(db().pool);
   await t.throwsAsync(p3.store.loadRecords!(account, 0), { instanceOf: TamperDetectedError });
 });
+
+test('the engine state read while another process writes both records is one consistent pair', async (t) => {
+  const held1 = holdingPool(db().pool);
+  const p1 = await processOn(held1.pool);
+  const p2 = await processOn(db().pool);
+  const account: AccountKey = { userUid: 'churn-engine', exchange: 'binance' };
+  await createConnectionRepository(db().pool).saveConnection(account, Buffer.alloc(64, 1), 'active', false);
+  await p1.store.saveAggregates(account, { hourlyReturns: [], snapshot: null, engineState: { v: 1 }, performance: null });
+  // Held after the statement that reads the account record (it was followed by a second one for the engine record).
+  const read = held1.hold(/kind (IN \('account', 'engine'\)|= 'account')/u);
+  const loading = p1.store.loadEngineState(account);
+  await read.held;
+  await p2.store.saveAggregates(account, { hourlyReturns: [], snapshot: null, engineState: { v: 2 }, performance: null });
+  read.release();
+  t.deepEqual(await loading, { v: 1 });
+  t.deepEqual(await p1.store.loadEngineState(account), { v: 2 });
+});
