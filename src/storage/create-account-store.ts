@@ -481,11 +481,14 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
         else {
           await amounts.prepare(pool, key);
           // One snapshot: the range read, then its rows checked against the amounts record (the whole
-          // set, or the set verified here before when the record has not changed since).
+          // set, or the set verified here before when the record has not changed since). The record
+          // is held to what this process saw committed before the snapshot, not to a write of the
+          // account it registers meanwhile (sealed-amounts.ts floorOf).
+          const floor = amounts.floorOf(key);
           rows = await pool.transaction(async (tx) => {
             await tx.query(sql.type(noRows)`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ`);
             const range = await select(tx);
-            await amounts.vouch(tx, key, 'hourly_amounts', range.map((r) => ({ at: r.hourStart, tag: r.tag })));
+            await amounts.vouch(tx, key, 'hourly_amounts', range.map((r) => ({ at: r.hourStart, tag: r.tag })), floor);
             return range;
           });
         }
@@ -503,9 +506,10 @@ export function createAccountStore(pool: DatabasePool, options: AccountStoreOpti
       run('load snapshots', key, async () => {
         if (amounts !== undefined) {
           await amounts.prepare(pool, key);
+          const floor = amounts.floorOf(key);
           return pool.transaction(async (tx) => {
             await tx.query(sql.type(noRows)`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ`);
-            return amounts.loadSnapshots(tx, key, fromMs, toMs);
+            return amounts.loadSnapshots(tx, key, fromMs, toMs, floor);
           });
         }
         const rows = await pool.any(sql.type(snapshotRow)`

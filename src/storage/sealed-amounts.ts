@@ -115,23 +115,32 @@ export interface SealedAmounts {
    */
   prepareWrite(account: AccountKey, hours: readonly ExactHour[], snapshot: BalanceSnapshot | null): AmountsSwap | null;
   /**
+   * The write counter below which a record read in a snapshot taken from now on is a rollback
+   * (what this process saw committed, or the anchor). Take it before a REPEATABLE READ
+   * transaction's first statement and pass it as `floor` to the reads in it: a commit this process
+   * registers after the snapshot was taken may be newer than the snapshot, without any rollback.
+   */
+  floorOf(account: AccountKey): number;
+  /**
    * Checks every row of both tables against the record (count, keyed sum; no plaintext row).
    * Run it in the same snapshot as the reads it vouches for (a REPEATABLE READ transaction).
-   * Returns the record's write counter (0: none).
+   * Returns the record's write counter (0: none). `floor`: floorOf before the snapshot was taken
+   * (default: floorOf now, before its own first statement).
    */
-  verify(db: CommonQueryMethods, account: AccountKey): Promise<number>;
+  verify(db: CommonQueryMethods, account: AccountKey, floor?: number): Promise<number>;
   /**
    * Checks rows a range read returned (time, tag; null tag: no sealed box) against the set last
    * verified in this process, if the record still carries the tag it had then; otherwise (or a row
-   * not in that set) verifies the whole set again, as `verify`. Same snapshot as the rows.
+   * not in that set) verifies the whole set again, as `verify`. Same snapshot as the rows, and
+   * `floor` taken before that snapshot (as for verify).
    */
-  vouch(db: CommonQueryMethods, account: AccountKey, table: AmountTable, rows: readonly { readonly at: number; readonly tag: Buffer | null }[]): Promise<void>;
+  vouch(db: CommonQueryMethods, account: AccountKey, table: AmountTable, rows: readonly { readonly at: number; readonly tag: Buffer | null }[], floor?: number): Promise<void>;
   /** Opens one row's box (AEAD and row binding only). TamperDetectedError when it does not open or is plaintext. */
   open(account: AccountKey, table: AmountTable, at: EpochMs, box: AmountBoxColumns): readonly [number, number];
   /** Every exact hour of the account, checked (for a republish). */
   loadHours(db: CommonQueryMethods, account: AccountKey): Promise<ExactHour[]>;
-  /** Every exact snapshot of the account with `at` in [from, to), checked, oldest first. */
-  loadSnapshots(db: CommonQueryMethods, account: AccountKey, fromMs?: EpochMs, toMs?: EpochMs): Promise<BalanceSnapshot[]>;
+  /** Every exact snapshot of the account with `at` in [from, to), checked, oldest first (`floor` as for vouch). */
+  loadSnapshots(db: CommonQueryMethods, account: AccountKey, fromMs?: EpochMs, toMs?: EpochMs, floor?: number): Promise<BalanceSnapshot[]>;
   forget(account: AccountKey): void;
 }
 
@@ -185,12 +194,18 @@ export function createSealedAmounts(sealer: AccountSealer, options: { readonly a
     return (await readRecordBox(db, account, lock))?.record ?? null;
   }
 
-  /** The record and the tag of its box (null when none is stored), checked as readRecord checks it. */
-  async function readRecordBox(db: CommonQueryMethods, account: AccountKey, lock: boolean): Promise<{ record: AmountsRecord; tag: Buffer } | null> {
+  const floorOf = (account: AccountKey): number => Math.max(highWater.get(accountId(account)) ?? 0, anchors?.floor(account, 'amounts') ?? 0);
+
+  /**
+   * The record and the tag of its box (null when none is stored), checked as readRecord checks it.
+   * Not below `floor` (floorOf before the read's snapshot was taken: by default before this
+   * statement); a locked read returns the newest committed record, so not below floorOf at all.
+   */
+  async function readRecordBox(db: CommonQueryMethods, account: AccountKey, lock: boolean, floor = floorOf(account)): Promise<{ record: AmountsRecord; tag: Buffer } | null> {
     const row = await db.maybeOne(sql.type(boxRow)`
       SELECT key_id AS "keyId", iv, tag, ciphertext FROM sealed_records WHERE ${where(account)} AND kind = 'amounts'
       ${lock ? sql.fragment`FOR UPDATE` : sql.fragment``}`);
-    const mark = Math.max(highWater.get(accountId(account)) ?? 0, anchors?.floor(account, 'amounts') ?? 0);
+    const mark = lock ? Math.max(floor, floorOf(account)) : floor;
     if (row === null) {
       if (mark > 0) throw tamper(account, 'the amounts record is gone');
       return null;
@@ -329,8 +344,8 @@ export function createSealedAmounts(sealer: AccountSealer, options: { readonly a
     verifiedSets.set(id, set);
   }
 
-  async function verify(db: CommonQueryMethods, account: AccountKey): Promise<number> {
-    const stored = await readRecordBox(db, account, false);
+  async function verify(db: CommonQueryMethods, account: AccountKey, floor = floorOf(account)): Promise<number> {
+    const stored = await readRecordBox(db, account, false, floor);
     const record = stored?.record ?? null;
     const hourly = await verifyTable(db, account, record, 'hourly_amounts');
     const snapshots = await verifyTable(db, account, record, 'snapshot_amounts');
@@ -378,14 +393,14 @@ export function createSealedAmounts(sealer: AccountSealer, options: { readonly a
     keepVerified(account, { recordTag: Buffer.from(toTag), tables });
   }
 
-  async function vouch(db: CommonQueryMethods, account: AccountKey, table: AmountTable, rows: readonly { readonly at: number; readonly tag: Buffer | null }[]): Promise<void> {
+  async function vouch(db: CommonQueryMethods, account: AccountKey, table: AmountTable, rows: readonly { readonly at: number; readonly tag: Buffer | null }[], floor = floorOf(account)): Promise<void> {
     if (rows.length === 0) return;
-    const stored = await readRecordBox(db, account, false);
+    const stored = await readRecordBox(db, account, false, floor);
     const set = verifiedSets.get(accountId(account));
     const inSet = (s: VerifiedSet | undefined) => s !== undefined && stored !== null && s.recordTag.equals(stored.tag)
       && rows.every((r) => r.tag !== null && contains(s.tables[table], r.at, r.tag));
     if (inSet(set)) return;
-    await verify(db, account);
+    await verify(db, account, floor);
     // Verified in this snapshot: every sealed row returned is in the set (an hour without a sealed row passes, as before).
     const fresh = verifiedSets.get(accountId(account));
     if (stored !== null && fresh !== undefined && rows.some((r) => r.tag !== null && !contains(fresh.tables[table], r.at, r.tag))) {
@@ -395,9 +410,10 @@ export function createSealedAmounts(sealer: AccountSealer, options: { readonly a
 
   async function prepare(db: DatabasePool, account: AccountKey): Promise<void> {
     await convertLegacy(db, account);
+    const floor = floorOf(account);
     await db.transaction(async (tx) => {
       await tx.query(sql.type(noRows)`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ`);
-      await verify(tx, account);
+      await verify(tx, account, floor);
     });
   }
 
@@ -456,6 +472,7 @@ export function createSealedAmounts(sealer: AccountSealer, options: { readonly a
         },
       };
     },
+    floorOf,
     verify,
     vouch,
     open(account, table, at, box) {
@@ -471,14 +488,14 @@ export function createSealedAmounts(sealer: AccountSealer, options: { readonly a
         return { hourStart: r.at, equityEnd, netFlow };
       });
     },
-    async loadSnapshots(db, account, fromMs, toMs) {
+    async loadSnapshots(db, account, fromMs, toMs, floor = floorOf(account)) {
       const rows = await db.any(sql.type(sealedRow)`
         SELECT at, key_id AS "keyId", iv, tag, ciphertext FROM snapshot_amounts WHERE ${where(account)}
           ${fromMs === undefined ? sql.fragment`` : sql.fragment`AND at >= ${isoTime(fromMs)}::timestamptz`}
           ${toMs === undefined ? sql.fragment`` : sql.fragment`AND at < ${isoTime(toMs)}::timestamptz`}
         ORDER BY at`);
       // Checked against the whole set verified here (again only when the record changed meanwhile).
-      await vouch(db, account, 'snapshot_amounts', rows);
+      await vouch(db, account, 'snapshot_amounts', rows, floor);
       return rows.map((r) => {
         const [balance, equity] = openBox(account, 'snapshot_amounts', r.at, r);
         return { at: r.at, balance, equity };

@@ -257,6 +257,8 @@ export function createSealedStore(sealer: AccountSealer, options: { readonly anc
 
   function remember(account: AccountKey, writes: number): void {
     const id = accountId(account);
+    // Never lowered: a read of an older snapshot (below) must not take back what was seen committed.
+    if ((highWater.get(id) ?? 0) > writes) return;
     highWater.delete(id);
     if (highWater.size >= HIGH_WATER_LIMIT) highWater.delete(highWater.keys().next().value!);
     highWater.set(id, writes);
@@ -281,10 +283,13 @@ export function createSealedStore(sealer: AccountSealer, options: { readonly anc
 
   /** The account record (null when none is stored), opened and checked against this process's high-water mark. */
   async function readRecord(db: CommonQueryMethods, account: AccountKey, lock: boolean): Promise<AccountRecord | null> {
+    const floor = markOf(account);
     const row = await db.maybeOne(sql.type(boxRow)`
       SELECT key_id AS "keyId", iv, tag, ciphertext FROM sealed_records WHERE ${where(account)} AND kind = 'account'
       ${lock ? sql.fragment`FOR UPDATE` : sql.fragment``}`);
-    return acceptRecord(account, row);
+    // A locked read returns the newest committed record (no write can commit while it holds the lock):
+    // checked against everything seen so far. An unlocked one, against what was seen before it was sent.
+    return acceptRecord(account, row, lock ? markOf(account) : floor);
   }
 
   /** Upserts sealed records (the account record, the engine record) in one statement. */
@@ -335,25 +340,26 @@ export function createSealedStore(sealer: AccountSealer, options: { readonly anc
     return open({ account, table: 'engine', seq: 0 }, row);
   }
 
-  async function loadEngineBox(db: CommonQueryMethods, account: AccountKey): Promise<SealedBox | null> {
-    return db.maybeOne(sql.type(boxRow)`
-      SELECT key_id AS "keyId", iv, tag, ciphertext FROM sealed_records WHERE ${where(account)} AND kind = 'engine'`);
-  }
-
-  /** Opens and checks the account record of a stored box (null: none stored). */
-  function acceptRecord(account: AccountKey, row: SealedBox | null): AccountRecord | null {
+  /**
+   * Opens and checks the account record of a stored box (null: none stored). `floor`: this
+   * process's mark (markOf) taken before the statement that read the box was sent. A statement
+   * sees every commit that completed before it started, so a record below that mark is a rollback;
+   * a commit this process registered after sending it (its reply handled first: another sync of
+   * the account still in flight, a read beside the actor's write) may be newer than the statement's
+   * snapshot, and must not be taken for one (the false `tamper` park under shard churn).
+   */
+  function acceptRecord(account: AccountKey, row: SealedBox | null, floor: number): AccountRecord | null {
     if (row === null) {
-      if (markOf(account) > 0) throw tamper(account, 'the account record is gone');
+      if (floor > 0) throw tamper(account, 'the account record is gone');
       return null;
     }
     const plaintext = open({ account, table: 'account', seq: 0 }, row);
     const text = plaintext.toString('utf8');
     const parsed = accountRecordSchema.safeParse(JSON.parse(text));
     if (!parsed.success) throw new StorageSchemaError(['sealed account record']);
-    const mark = markOf(account);
-    if (parsed.data.writes < mark) throw tamper(account, 'the account record was rolled back');
+    if (parsed.data.writes < floor) throw tamper(account, 'the account record was rolled back');
     // What was read is committed: never accept an older record from now on.
-    if (parsed.data.writes > mark) remember(account, parsed.data.writes);
+    if (parsed.data.writes > markOf(account)) remember(account, parsed.data.writes);
     know(account, text, row.tag, parsed.data.writes);
     return parsed.data;
   }
@@ -365,6 +371,7 @@ export function createSealedStore(sealer: AccountSealer, options: { readonly anc
    */
   async function loadStart(db: CommonQueryMethods, account: AccountKey, withConnection = false):
   Promise<{ record: AccountRecord | null; engine: Buffer | null; connection?: StartConnection | null }> {
+    const floor = markOf(account);
     const parts = await db.any(sql.type(startPartRow)`
       ${withConnection ? sql.fragment`
       -- Part -1, the connection: status in stream, generation in n, the trading-key opt-in in lo,
@@ -390,7 +397,7 @@ export function createSealedStore(sealer: AccountSealer, options: { readonly anc
       if (connection === null || connection.status !== 'active') return { record: null, engine: null, connection };
     }
     const box = (part: number): SealedBox | null => parts.find((p) => p.part === part) ?? null;
-    const record = acceptRecord(account, box(0));
+    const record = acceptRecord(account, box(0), floor);
     for (const stream of ['fills', 'cash_flows'] as const) {
       const state = record?.[stream] ?? freshRecord()[stream];
       const pages = parts.find((p) => p.part === 2 && p.stream === stream);
@@ -530,8 +537,9 @@ export function createSealedStore(sealer: AccountSealer, options: { readonly anc
 
   async function readRows<T>(db: CommonQueryMethods, account: AccountKey, codec: Codec<T>, fromMs: EpochMs, known?: AccountRecord):
   Promise<{ rows: T[]; tail: StreamTail }> {
+    const floor = markOf(account);
     const parts = await fetchParts(db, account, codec.stream);
-    const record = known ?? acceptRecord(account, parts.find((p) => p.part === 0) ?? null);
+    const record = known ?? acceptRecord(account, parts.find((p) => p.part === 0) ?? null, floor);
     return checkRows(account, codec, fromMs, parts, record);
   }
 
@@ -658,13 +666,20 @@ export function createSealedStore(sealer: AccountSealer, options: { readonly anc
     loadFills: async (db, account, fromMs) => (await readRows(db, account, fillCodec, fromMs)).rows,
     loadCashFlows: async (db, account, fromMs) => (await readRows(db, account, flowCodec, fromMs)).rows,
     async loadRecords(db, account, fromMs) {
+      const floor = markOf(account);
       const parts = await fetchParts(db, account, null);
-      const record = acceptRecord(account, parts.find((p) => p.part === 0) ?? null);
+      const record = acceptRecord(account, parts.find((p) => p.part === 0) ?? null, floor);
       return { fills: checkRows(account, fillCodec, fromMs, parts, record).rows, cashFlows: checkRows(account, flowCodec, fromMs, parts, record).rows };
     },
     async loadEngineState(db, account) {
-      const record = await readRecord(db, account, false);
-      const plaintext = checkEngine(account, record, await loadEngineBox(db, account));
+      // Both records in one statement (one snapshot): read apart, another writer's commit between
+      // the two reads paired an account record with the next engine record (a false tamper).
+      const floor = markOf(account);
+      const rows = await db.any(sql.type(recordRow)`
+        SELECT kind, key_id AS "keyId", iv, tag, ciphertext FROM sealed_records WHERE ${where(account)} AND kind IN ('account', 'engine')`);
+      const box = (kind: string): SealedBox | null => rows.find((r) => r.kind === kind) ?? null;
+      const record = acceptRecord(account, box('account'), floor);
+      const plaintext = checkEngine(account, record, box('engine'));
       return plaintext === null ? null : (JSON.parse(plaintext.toString('utf8')) as unknown);
     },
     async saveEngineState(tx, account, state) {
@@ -672,7 +687,8 @@ export function createSealedStore(sealer: AccountSealer, options: { readonly anc
       const rows = await tx.any(sql.type(recordRow)`
         SELECT kind, key_id AS "keyId", iv, tag, ciphertext FROM sealed_records WHERE ${where(account)} AND kind IN ('account', 'engine') FOR UPDATE`);
       const box = (kind: string): SealedBox | null => rows.find((r) => r.kind === kind) ?? null;
-      const record = acceptRecord(account, box('account')) ?? freshRecord();
+      // Locked: the newest committed records, checked against everything seen so far.
+      const record = acceptRecord(account, box('account'), markOf(account)) ?? freshRecord();
       // The stored state must be the one the record names: never written over silently.
       checkEngine(account, record, box('engine'));
       const engine = sealEngine(account, record, state);
