@@ -15,6 +15,7 @@ import { createAggregationPool, type AggregationPool } from '../pool/aggregation
 import { openStorage, type Storage } from '../storage/open-storage.js';
 import { createLeaseBook } from '../storage/shard-fence.js';
 import { createPlacementRepository } from '../storage/placement.js';
+import { startLeaseRenewer, type RenewalHandlers } from '../storage/lease-renewer.js';
 import { createScheduleRepository } from '../storage/schedules.js';
 import { createShardLeaseKeeper } from './shard-leases.js';
 import { withShardRouting } from './shard-routing.js';
@@ -235,6 +236,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
   // (renewals queue behind it): a day-long TTL, and what an earlier run left is void.
   const leaseTtlMs = storage.embedded ? EMBEDDED_LEASE_TTL_MS : config.LEASE_TTL_MS;
   if (storage.embedded) await placement.resetForSoleInstance();
+  const renewalUrl = storage.leaseRenewalUrl;
   const keeper = createShardLeaseKeeper({
     // Its own connection: renewals never queue behind sync work for one of the pool's.
     placement: createPlacementRepository(storage.leasePool),
@@ -254,6 +256,11 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     },
     registry,
     logger,
+    // Renewed from a worker thread on its own connection: a busy event loop cannot make it late.
+    ...(renewalUrl === null ? {} : {
+      offLoop: (deadline: BigInt64Array, handlers: RenewalHandlers) => startLeaseRenewer(
+        { url: renewalUrl, instanceId: leases.instanceId, addr: instanceAddress(config), ttlMs: leaseTtlMs, deadline }, handlers),
+    }),
   });
   await keeper.start();
   // The disclosure store and the account store share one database: the metrics read takes the level from its own statement.

@@ -10,7 +10,8 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { actingDeadline, claimBudget, excessShards, fairShare, leaseMarginMs, renewIntervalMs } from '../domain/shards.js';
 import type { ShardHealth } from '../grpc/enclave-api.js';
 import type { PlacementRepository } from '../storage/placement.js';
-import type { LeaseBook } from '../storage/shard-fence.js';
+import type { LeaseRenewer, RenewalHandlers } from '../storage/lease-renewer.js';
+import type { LeaseBook, ShardLease } from '../storage/shard-fence.js';
 
 export interface ShardLeaseKeeperOptions {
   readonly placement: PlacementRepository;
@@ -28,6 +29,12 @@ export interface ShardLeaseKeeperOptions {
   readonly logger?: Logger;
   /** Local monotonic milliseconds (default performance.now). */
   readonly now?: () => number;
+  /**
+   * Renewal off the event loop (lease-renewer.ts): started after the first round with the book's
+   * shared deadline cell; it renews on its own timer and hands each result over. Without it (the
+   * embedded database: one session) the keeper renews in this loop every TTL/3.
+   */
+  readonly offLoop?: (deadline: BigInt64Array, handlers: RenewalHandlers) => LeaseRenewer;
 }
 
 export interface ShardLeaseKeeper {
@@ -58,17 +65,24 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [options.registry],
   });
   const renewFailures = options.registry === undefined ? undefined : new Gauge({ name: 'enclave_lease_renew_failures', help: 'Consecutive failed lease renewals', registers: [options.registry] });
-  // The acting deadline of the last successful renewal (local monotonic ms).
-  let actingUntil = Number.NEGATIVE_INFINITY;
   if (options.registry !== undefined) {
     new Gauge({
       name: 'enclave_lease_acting_seconds_left', help: 'Seconds this instance may still act on its leases without another renewal (0: past the acting deadline)', registers: [options.registry],
-      collect() { this.set(Math.max(0, (actingUntil - now()) / 1000)); },
+      collect() { this.set(Math.max(0, (book.usableUntil() - now()) / 1000)); },
     });
   }
   let timer: NodeJS.Timeout | null = null;
   let watchdog: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
+  let renewer: LeaseRenewer | null = null;
+  // Renewal results are booked one at a time, in order (the in-loop round or the worker's messages).
+  let booking: Promise<void> = Promise.resolve();
+  const serialize = (work: () => Promise<void>): Promise<void> => {
+    booking = booking.then(work).catch((error: unknown) => {
+      logger?.warn({ error: error instanceof Error ? error.name : typeof error }, 'lease round failed');
+    });
+    return booking;
+  };
   let stopped = false;
   let failures = 0;
   let lastRenewMs: number | null = null;
@@ -87,6 +101,15 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
   let handingBack = false;
   // Shards of the hand-back under way: dropped from the book, their release not yet committed.
   const releasing = new Set<number>();
+  // When (local ms) a claim or a release of a shard was answered: a renewal sent before then may
+  // not have seen it (the worker renews on its own connection), so it neither loses a shard claimed
+  // since nor regains one released since.
+  const claimedAt = new Map<number, number>();
+  const releasedAt = new Map<number, number>();
+  const after = (at: Map<number, number>, shard: number, sent: number): boolean => (at.get(shard) ?? Number.NEGATIVE_INFINITY) > sent;
+  const forgetUpTo = (at: Map<number, number>, sent: number): void => {
+    for (const [shard, when] of at) if (when <= sent) at.delete(shard);
+  };
 
   /** Forgets shards (book first, so no write passes the fence any more), then stops their actors. */
   const lose = (shards: readonly number[], why: string): void => {
@@ -103,9 +126,27 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
     watchdog = setTimeout(() => {
       watchdog = null;
       if (stopped) return;
+      // The worker may have renewed while this loop was busy: the shared deadline is the one that counts.
+      const until = book.usableUntil();
+      if (now() < until) {
+        armWatchdog(until);
+        return;
+      }
       lose(book.shards(), 'acting deadline passed without a renewal');
     }, Math.max(0, deadline - now()));
     watchdog.unref();
+  };
+
+  const renewalAnswered = (roundTripMs: number): void => {
+    lastRenewMs = roundTripMs;
+    renewLatency?.observe(roundTripMs / 1000);
+    failures = 0;
+    renewFailures?.set(0);
+  };
+  const renewalFailed = (count: number, error: string): void => {
+    failures = count;
+    renewFailures?.set(failures);
+    logger?.warn({ error, failures }, 'lease renewal failed');
   };
 
   const renewAndClaim = async (): Promise<void> => {
@@ -115,34 +156,39 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
       // First thing in the round and one statement (heartbeat and renewal together): nothing of
       // this instance's own queues in front of it (the keeper has its own connection, see service.ts).
       renewed = await placement.renew(book.instanceId, ttlMs, addr);
-      lastRenewMs = now() - sent;
-      renewLatency?.observe(lastRenewMs / 1000);
-      failures = 0;
-      renewFailures?.set(0);
+      renewalAnswered(now() - sent);
     } catch (error) {
-      failures += 1;
-      renewFailures?.set(failures);
-      logger?.warn({ error: error instanceof Error ? error.name : typeof error, failures }, 'lease renewal failed');
+      renewalFailed(failures + 1, error instanceof Error ? error.name : typeof error);
       return;
     }
+    await booked(sent, renewed);
+  };
+
+  /** Books a renewal sent at `sent` (in this loop, or by the worker), then hands back or claims. */
+  const booked = async (sent: number, renewed: readonly ShardLease[]): Promise<void> => {
     if (stopped) return;
     const deadline = actingDeadline(sent, ttlMs, margin);
     const held = new Set(renewed.map((l) => l.shard));
-    const lostShards = book.shards().filter((s) => !held.has(s));
+    const lostShards = book.shards().filter((s) => !held.has(s) && !after(claimedAt, s, sent));
     const inTime = now() < deadline;
     // A renewal that came back after the watchdog fired re-books what the database still grants
     // (same epochs); their actors were stopped, so their schedules are restored like a claim's.
     // Only in time: booked without that restore, a later renewal would find them booked and never
     // restore them (every account of those shards left without a schedule). Shards being handed
     // back are not regained: the renewal merely ran before their release.
-    const regained = inTime ? renewed.filter((l) => book.epochOf(l.shard) === undefined && !releasing.has(l.shard)).map((l) => l.shard) : [];
+    const regained = inTime
+      ? renewed.filter((l) => book.epochOf(l.shard) === undefined && !releasing.has(l.shard) && !after(releasedAt, l.shard, sent)).map((l) => l.shard)
+      : [];
     for (const lease of renewed) {
+      if (after(claimedAt, lease.shard, sent)) continue;
       if (book.epochOf(lease.shard) !== undefined || regained.includes(lease.shard)) book.set(lease.shard, lease.epoch);
     }
+    forgetUpTo(claimedAt, sent);
+    forgetUpTo(releasedAt, sent);
     if (inTime) {
-      actingUntil = deadline;
-      book.setUsableUntil(deadline);
-      armWatchdog(deadline);
+      // Off the loop the worker has stored the deadline already (and maybe a later one since).
+      if (renewer === null) book.setUsableUntil(deadline);
+      armWatchdog(book.usableUntil());
     }
     lose(lostShards, 'not renewed');
     if (regained.length > 0) {
@@ -169,6 +215,7 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
           }
           report();
           await placement.release(book.instanceId, handBack);
+          for (const shard of handBack) releasedAt.set(shard, now());
           logger?.info({ shards: handBack.length, share }, 'shards handed back to make room for another instance');
         } finally {
           releasing.clear();
@@ -181,7 +228,10 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
     if (budget > 0 && now() < deadline) {
       const claimed = await placement.claim(book.instanceId, addr, ttlMs, budget);
       if (claimed.length > 0) {
-        for (const lease of claimed) book.set(lease.shard, lease.epoch);
+        for (const lease of claimed) {
+          book.set(lease.shard, lease.epoch);
+          claimedAt.set(lease.shard, now());
+        }
         logger?.info({ shards: claimed.length, share, held: book.size }, 'shards claimed');
         const gained = claimed.map((l) => l.shard);
         void enqueue(() => options.shardsGained(gained));
@@ -192,12 +242,13 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
 
   const round = (): Promise<void> => {
     if (running !== null) return running;
-    running = renewAndClaim()
-      .catch((error: unknown) => {
-        logger?.warn({ error: error instanceof Error ? error.name : typeof error }, 'lease round failed');
-      })
-      .finally(() => { running = null; });
+    running = serialize(renewAndClaim).finally(() => { running = null; });
     return running;
+  };
+
+  const renewInLoop = (): void => {
+    timer = setInterval(() => { void round(); }, renewIntervalMs(ttlMs));
+    timer.unref();
   };
 
   return {
@@ -205,15 +256,31 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
       await placement.ensureShards(book.shardCount);
       await placement.heartbeat(book.instanceId, addr, ttlMs);
       await round();
-      timer = setInterval(() => { void round(); }, renewIntervalMs(ttlMs));
-      timer.unref();
+      if (options.offLoop === undefined) {
+        renewInLoop();
+        return;
+      }
+      renewer = options.offLoop(book.deadlineCell, {
+        renewed: (result) => {
+          renewalAnswered(result.roundTripMs);
+          void serialize(() => booked(result.sentMs, result.leases));
+        },
+        failed: renewalFailed,
+        exited: (error) => {
+          if (stopped) return;
+          logger?.error({ error }, 'the lease renewal worker ended: renewing in the event loop from now on');
+          renewer = null;
+          renewInLoop();
+        },
+      });
+      await renewer.ready;
     },
     round,
     settled: () => actorWork,
     health: () => ({
       instanceId: book.instanceId,
       shardCount: book.shardCount,
-      owned: now() < actingUntil ? book.shards() : [],
+      owned: now() < book.usableUntil() ? book.shards() : [],
       lastRenewMs,
     }),
     async stop() {
@@ -221,7 +288,9 @@ export function createShardLeaseKeeper(options: ShardLeaseKeeperOptions): ShardL
       stopped = true;
       if (timer !== null) clearInterval(timer);
       if (watchdog !== null) clearTimeout(watchdog);
+      await renewer?.close();
       await running;
+      await booking;
       await actorWork;
       const shards = book.shards();
       book.clear();

@@ -28,6 +28,11 @@ export interface Storage {
    * sync work on `pool`. The embedded database serves one session: there it is `pool`.
    */
   readonly leasePool: DatabasePool;
+  /**
+   * Where the lease renewal worker opens its own connection (lease-renewer.ts); null on the
+   * embedded database, whose one session is this process's: the keeper renews in the event loop there.
+   */
+  readonly leaseRenewalUrl: string | null;
   readonly accountStore: AccountStore;
   readonly connections: ConnectionRepository;
   /** Public per-venue series and their covered ranges (market-data-store.ts). */
@@ -84,6 +89,7 @@ export async function openStorage(
   return {
     pool: openPool,
     leasePool: openLeasePool,
+    leaseRenewalUrl: embedded === null ? url : null,
     accountStore: createAccountStore(openPool, {
       ...(copy === undefined ? {} : { copy }),
       ...(sealed === undefined || amounts === undefined ? {} : { sealed, amounts }),

@@ -46,6 +46,14 @@ export interface LeaseBook extends ShardFence {
   clear(): void;
   /** Leases may be acted on until this local monotonic instant (ms). */
   setUsableUntil(monotonicMs: number): void;
+  /** The acting deadline now (local monotonic ms; -Infinity before the first renewal). */
+  usableUntil(): number;
+  /**
+   * The acting deadline in shared memory (microseconds on this thread's performance.now()
+   * timeline): the off-loop renewal worker (lease-renewer.ts) advances it with Atomics.store, and
+   * every `leaseOf` reads it with Atomics.load, so a renewal counts even while this loop is busy.
+   */
+  readonly deadlineCell: BigInt64Array;
   /**
    * An actor of the account starts: its writes are fenced with the shard's epoch of now, until
    * `unpin`. Should the shard be lost and claimed again meanwhile (a new epoch), its writes are
@@ -55,14 +63,28 @@ export interface LeaseBook extends ShardFence {
   unpin(account: AccountKey): void;
 }
 
+const NO_DEADLINE = -(2n ** 63n);
+
+/** Milliseconds (performance.now() timeline) to the shared cell's microseconds. */
+export function toDeadlineCell(monotonicMs: number): bigint {
+  if (monotonicMs === Number.POSITIVE_INFINITY) return 2n ** 63n - 1n;
+  return Number.isFinite(monotonicMs) ? BigInt(Math.floor(monotonicMs * 1000)) : NO_DEADLINE;
+}
+
+function fromDeadlineCell(micros: bigint): number {
+  return micros === NO_DEADLINE ? Number.NEGATIVE_INFINITY : Number(micros) / 1000;
+}
+
 export function createLeaseBook(instanceId: string, shardCount: number, now: () => number = () => performance.now()): LeaseBook {
   const epochs = new Map<number, number>();
   // Per account with a running actor: the epoch its shard had when the actor started.
   const pinned = new Map<string, number>();
-  let usableUntil = Number.NEGATIVE_INFINITY;
+  const deadlineCell = new BigInt64Array(new SharedArrayBuffer(BigInt64Array.BYTES_PER_ELEMENT));
+  Atomics.store(deadlineCell, 0, NO_DEADLINE);
+  const usableUntil = (): number => fromDeadlineCell(Atomics.load(deadlineCell, 0));
   const shardOfAccount = (account: AccountKey): number => shardOf(account.userUid, shardCount);
   const leaseOf = (account: AccountKey): ShardLease | null => {
-    if (now() >= usableUntil) return null;
+    if (now() >= usableUntil()) return null;
     const shard = shardOfAccount(account);
     const epoch = epochs.get(shard);
     if (epoch === undefined) return null;
@@ -91,8 +113,10 @@ export function createLeaseBook(instanceId: string, shardCount: number, now: () 
       epochs.clear();
     },
     setUsableUntil: (monotonicMs) => {
-      usableUntil = monotonicMs;
+      Atomics.store(deadlineCell, 0, toDeadlineCell(monotonicMs));
     },
+    usableUntil,
+    deadlineCell,
     pin: (account) => {
       const epoch = epochs.get(shardOfAccount(account));
       if (epoch === undefined) pinned.delete(accountId(account));

@@ -5,8 +5,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { createShardLeaseKeeper, type ShardLeaseKeeper } from '../../src/app/shard-leases.js';
 import { createPlacementRepository, type PlacementRepository } from '../../src/storage/placement.js';
-import { createLeaseBook, type LeaseBook } from '../../src/storage/shard-fence.js';
+import { startLeaseRenewer } from '../../src/storage/lease-renewer.js';
+import { assertFence, createLeaseBook, type LeaseBook } from '../../src/storage/shard-fence.js';
 import { useTestDatabase } from '../../testkit/support/database.js';
+import { startProxy } from '../../testkit/support/scale-out.js';
 
 const db = useTestDatabase(test);
 const SHARDS = 8;
@@ -22,7 +24,8 @@ interface Instance {
   readonly registry: Registry;
 }
 
-function instance(id: string, placement: PlacementRepository = createPlacementRepository(db().pool), ttlMs = TTL_MS): Instance {
+/** `renewalUrl`: renew off the event loop, from the worker thread, on a connection to this URL. */
+function instance(id: string, placement: PlacementRepository = createPlacementRepository(db().pool), ttlMs = TTL_MS, renewalUrl?: string): Instance {
   const book = createLeaseBook(id, SHARDS);
   const stoppedShards: number[] = [];
   const gainedShards: number[] = [];
@@ -32,6 +35,9 @@ function instance(id: string, placement: PlacementRepository = createPlacementRe
     placement, book, addr: `${id}:50051`, ttlMs, registry,
     stopShards: async (shards) => { stoppedAt.push(performance.now()); stoppedShards.push(...shards); },
     shardsGained: async (shards) => { gainedShards.push(...shards); },
+    ...(renewalUrl === undefined ? {} : {
+      offLoop: (deadline, handlers) => startLeaseRenewer({ url: renewalUrl, instanceId: id, addr: `${id}:50051`, ttlMs, deadline }, handlers),
+    }),
   });
   return { book, keeper, stoppedShards, gainedShards, stoppedAt, registry };
 }
@@ -179,4 +185,99 @@ test.serial('a renewal that comes back after the acting deadline leaves no shard
   t.is(a.gainedShards.length, 2 * SHARDS, 'claimed once, then restored again after the late renewal');
   t.deepEqual([...a.gainedShards.slice(SHARDS)].sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7]);
   await a.keeper.stop();
+});
+
+/** Keeps this thread's event loop busy (no timer, no message runs meanwhile), as a long synchronous sync step would. */
+function blockLoop(ms: number): void {
+  const until = performance.now() + ms;
+  let spins = 0;
+  while (performance.now() < until) spins += 1;
+  if (spins < 0) throw new Error('unreachable');
+}
+
+/** Waits until the book's acting deadline moves past `from` (a renewal after it was booked). */
+async function deadlineAdvancedPast(book: LeaseBook, from: number, withinMs: number): Promise<boolean> {
+  const end = performance.now() + withinMs;
+  while (performance.now() < end) {
+    if (book.usableUntil() > from) return true;
+    await sleep(20);
+  }
+  return false;
+}
+
+const ANY_ACCOUNT = { userUid: 'blocked-loop-user', exchange: 'binance' } as const;
+const BLOCK_TTL_MS = 2_000;
+
+test.serial('with renewal in the event loop, a loop blocked for 0.8 TTL loses its leases (the case the worker is for)', async (t) => {
+  const placement = createPlacementRepository(db().pool);
+  await placement.ensureShards(SHARDS);
+  const a = instance('inloop-blocked', placement, BLOCK_TTL_MS);
+  await a.keeper.start();
+  t.is(a.book.size, SHARDS);
+  // The last renewal was sent before the block began: its acting deadline (0.8 TTL) passes during it.
+  blockLoop(0.8 * BLOCK_TTL_MS);
+  t.false(a.book.owns(ANY_ACCOUNT), 'past the acting deadline right after the block');
+  await t.throwsAsync(db().pool.transaction((tx) => assertFence(tx, ANY_ACCOUNT, undefined, a.book)));
+  await sleep(50);
+  await a.keeper.settled();
+  t.deepEqual([...a.stoppedShards].sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7], 'the watchdog stopped every actor');
+  await a.keeper.stop();
+  // The book forgot them, so the stop released nothing: freed here so the next test can claim every shard.
+  await placement.release('inloop-blocked', [0, 1, 2, 3, 4, 5, 6, 7]);
+});
+
+test.serial('with renewal off the event loop, a loop blocked for 0.8 TTL keeps its leases and its writes pass the fence', async (t) => {
+  const placement = createPlacementRepository(db().pool);
+  await placement.ensureShards(SHARDS);
+  const a = instance('offloop-blocked', placement, BLOCK_TTL_MS, db().url);
+  try {
+    await a.keeper.start();
+    t.is(a.book.size, SHARDS);
+    // Block only after the worker's first renewal is in (its thread's start-up is not what is tested).
+    t.true(await deadlineAdvancedPast(a.book, a.book.usableUntil(), BLOCK_TTL_MS), 'the worker renews');
+    blockLoop(0.8 * BLOCK_TTL_MS);
+    // Nothing of this thread ran during the block: the worker advanced the shared deadline itself.
+    t.true(a.book.owns(ANY_ACCOUNT), 'still usable right after the block');
+    await t.notThrowsAsync(db().pool.transaction((tx) => assertFence(tx, ANY_ACCOUNT, undefined, a.book)));
+    await sleep(50);
+    await a.keeper.settled();
+    t.deepEqual(a.stoppedShards, [], 'no actor stopped');
+    t.is(a.book.size, SHARDS);
+    t.regex(await a.registry.metrics(), /enclave_shard_lease_losses_total 0/u);
+  } finally {
+    await a.keeper.stop();
+  }
+  t.deepEqual(await placement.ownedCounts(), new Map(), 'released at stop');
+});
+
+test.serial("a frozen renewal worker's connection lets the acting deadline pass: the main thread stops every actor", async (t) => {
+  const placement = createPlacementRepository(db().pool);
+  await placement.ensureShards(SHARDS);
+  const url = new URL(db().url);
+  const proxy = await startProxy(Number(url.port === '' ? 5432 : url.port));
+  url.host = `127.0.0.1:${proxy.port}`;
+  const ttlMs = 1_500;
+  const a = instance('offloop-frozen', placement, ttlMs, url.href);
+  try {
+    await a.keeper.start();
+    t.is(a.book.size, SHARDS);
+    t.true(await deadlineAdvancedPast(a.book, a.book.usableUntil(), ttlMs), 'the worker renews');
+    proxy.freeze();
+    const frozenAt = performance.now();
+    // A renewal sent before the freeze may still be in: wait past any deadline it could set.
+    const end = frozenAt + 2 * ttlMs;
+    while (a.stoppedShards.length < SHARDS && performance.now() < end) await sleep(50);
+    const deadline = a.book.usableUntil();
+    t.true(deadline <= frozenAt + ttlMs, 'the shared deadline was not advanced past the freeze');
+    t.is(a.book.size, 0);
+    t.false(a.book.owns(ANY_ACCOUNT));
+    t.deepEqual([...a.stoppedShards].sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7]);
+    t.true((a.stoppedAt[0] ?? 0) >= deadline, 'stopped at the deadline, not before');
+    t.regex(await a.registry.metrics(), /enclave_lease_acting_seconds_left 0\n/u);
+  } finally {
+    // The worker's renewal hangs on the frozen connection: stop terminates it.
+    await a.keeper.stop();
+    await proxy.close();
+  }
+  t.deepEqual(await placement.ownedCounts(), new Map());
 });

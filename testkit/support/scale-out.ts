@@ -82,14 +82,14 @@ interface SyncEvent {
 }
 
 /** A TCP proxy to PostgreSQL whose traffic can be frozen (bytes held, connections kept open). */
-interface FreezableProxy {
+export interface FreezableProxy {
   readonly port: number;
   freeze(): void;
   thaw(): void;
   close(): Promise<void>;
 }
 
-async function startProxy(targetPort: number): Promise<FreezableProxy> {
+export async function startProxy(targetPort: number): Promise<FreezableProxy> {
   const pairs = new Set<[net.Socket, net.Socket]>();
   let frozen = false;
   const server = net.createServer((client) => {
