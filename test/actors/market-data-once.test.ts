@@ -3,6 +3,7 @@
 // a real throw-away PostgreSQL database through the real supervisor, store and engine.
 import test from 'ava';
 import pg from 'pg';
+import { countStatements } from '../../testkit/support/statement-count.js';
 import { createMarketData } from '../../src/actors/market-data.js';
 import type { AccountKey, Candle, EpochMs } from '../../src/domain/types.js';
 import type { VenueConnector } from '../../src/exchanges/connector.js';
@@ -141,19 +142,10 @@ for (const [layout, idleBound, hourBound] of [['plaintext', 4, 6], ['sealed', 3,
     const account: AccountKey = { userUid: `round-trips-${layout}`, exchange: 'simulated' };
     await h.addAccount(account);
     await h.supervisor.sync(account, 'full');
-    // Every statement the pg driver sends (slonik's pool and the COPY path), transaction control included.
-    let statements = 0;
-    const original = pg.Client.prototype.query;
-    pg.Client.prototype.query = function counting(this: pg.Client, ...args: unknown[]) {
-      statements += 1;
-      return (original as (...a: unknown[]) => unknown).apply(this, args);
-    } as typeof pg.Client.prototype.query;
-    t.teardown(() => { pg.Client.prototype.query = original; });
     const countSync = async (): Promise<number> => {
       await h.passivate(account);
-      statements = 0;
-      await h.supervisor.sync(account, 'incremental');
-      return statements;
+      // Every statement the pg driver sends (slonik's pool and the COPY path), transaction control included.
+      return countStatements(() => h.supervisor.sync(account, 'incremental'));
     };
     const idle = await countSync();
     t.true(idle > 0 && idle <= idleBound, `nothing new: ${idle} statements`);

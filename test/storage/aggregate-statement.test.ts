@@ -7,7 +7,7 @@
 // the connection row when it runs. Serial: the statement counter sees every query of the process.
 import { randomBytes } from 'node:crypto';
 import test from 'ava';
-import pg from 'pg';
+import { countStatements } from '../../testkit/support/statement-count.js';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { deriveEnclaveKeys } from '../../src/crypto/key-hierarchy.js';
@@ -51,22 +51,6 @@ async function registered(userUid: string): Promise<{ account: AccountKey; gener
   return { account, generation };
 }
 
-/** Statements the pg driver sends while `work` runs (transaction control included). */
-async function counted(work: () => Promise<unknown>): Promise<number> {
-  let statements = 0;
-  const original = pg.Client.prototype.query;
-  pg.Client.prototype.query = function counting(this: pg.Client, ...args: unknown[]) {
-    statements += 1;
-    return (original as (...a: unknown[]) => unknown).apply(this, args);
-  } as typeof pg.Client.prototype.query;
-  try {
-    await work();
-  } finally {
-    pg.Client.prototype.query = original;
-  }
-  return statements;
-}
-
 const publishedRow = z.object({ at: z.number(), equity: z.number().nullable(), flow: z.number().nullable() });
 const published = (account: AccountKey) => db().pool.any(sql.type(publishedRow)`
   SELECT hour_start AS at, equity_end AS equity, net_flow AS flow FROM hourly_returns WHERE user_uid = ${account.userUid} ORDER BY hour_start`);
@@ -92,9 +76,9 @@ test.serial('once the process knows the account, a write of new hours is one sta
   const { store } = await processStores();
   const { account, generation } = await registered('one-statement');
   // The first write of a process for the account reads and locks (nothing is known here yet).
-  t.true(await counted(() => store.saveAggregates(account, write([0, 1, 2], 1), generation)) > 1);
-  t.is(await counted(() => store.saveAggregates(account, write([3], 2), generation)), 1);
-  t.is(await counted(() => store.saveAggregates(account, write([4, 5], 3), generation)), 1);
+  t.true(await countStatements(() => store.saveAggregates(account, write([0, 1, 2], 1), generation)) > 1);
+  t.is(await countStatements(() => store.saveAggregates(account, write([3], 2), generation)), 1);
+  t.is(await countStatements(() => store.saveAggregates(account, write([4, 5], 3), generation)), 1);
   const back = await readBack(account);
   t.deepEqual(back.hours.map((x) => [x.hourStart, x.equityEnd, x.netFlow]), [0, 1, 2, 3, 4, 5].map((n) => [h(n), hour(n).equityEnd, hour(n).netFlow]));
   t.deepEqual(back.snapshots.map((s) => s.at), [h(3), h(4), h(6)]);
@@ -116,7 +100,7 @@ test.serial('a level changed by another process is the level the next one-statem
   // Each hour as published right after its write (a later level change republishes every hour).
   const writtenAt = async (level: 'full' | 'equity' | 'returns', n: number) => {
     t.true(await elsewhere.disclosure.setDisclosureLevel(account, level));
-    t.is(await counted(() => store.saveAggregates(account, write([n], n), generation)), 1);
+    t.is(await countStatements(() => store.saveAggregates(account, write([n], n), generation)), 1);
     const row = (await published(account)).find((r) => r.at === h(n));
     return { hour: [row?.equity, row?.flow], snapshot: await snapshotAt(n + 1) };
   };
@@ -133,15 +117,15 @@ test.serial('another process writing in between: the statement writes nothing an
   await a.store.saveAggregates(account, write([0, 1], 1), generation);
   const b = await processStores();
   // B has to read and lock (it knows nothing); A's knowledge is now stale.
-  t.true(await counted(() => b.store.saveAggregates(account, write([2], 2), generation)) > 1);
-  t.true(await counted(() => a.store.saveAggregates(account, write([3], 3), generation)) > 1);
+  t.true(await countStatements(() => b.store.saveAggregates(account, write([2], 2), generation)) > 1);
+  t.true(await countStatements(() => a.store.saveAggregates(account, write([3], 3), generation)) > 1);
   const back = await readBack(account);
   t.deepEqual(back.hours.map((x) => x.hourStart), [0, 1, 2, 3].map(h));
   t.deepEqual(back.state, { state: 3 });
   t.is(back.checkpointCovers, 4);
   t.true(back.chainMatches && back.checkpointSigned);
   // And A knows the account again: its next write is one statement.
-  t.is(await counted(() => a.store.saveAggregates(account, write([4], 4), generation)), 1);
+  t.is(await countStatements(() => a.store.saveAggregates(account, write([4], 4), generation)), 1);
 });
 
 const edits: Record<string, (userUid: string) => ReturnType<typeof sql.unsafe>> = {
@@ -177,7 +161,7 @@ test.serial('a stale generation writes nothing (StaleGenerationError), and the n
   await store.saveAggregates(account, write([0], 1), generation);
   await t.throwsAsync(store.saveAggregates(account, write([1], 2), generation + 1), { instanceOf: StaleGenerationError });
   t.deepEqual((await published(account)).map((r) => r.at), [h(0)]);
-  t.is(await counted(() => store.saveAggregates(account, write([1], 2), generation)), 1);
+  t.is(await countStatements(() => store.saveAggregates(account, write([1], 2), generation)), 1);
   t.deepEqual((await readBack(account)).state, { state: 2 });
 });
 
@@ -185,7 +169,7 @@ test.serial('a recomputed hour (its exact row already stored) takes the locked p
   const { store } = await processStores();
   const { account, generation } = await registered('one-statement-recompute');
   await store.saveAggregates(account, write([0, 1], 1), generation);
-  t.true(await counted(() => store.saveAggregates(account, { ...write([1], 2), hourlyReturns: [{ ...hour(1), equityEnd: 11_111.5 }] }, generation)) > 1);
+  t.true(await countStatements(() => store.saveAggregates(account, { ...write([1], 2), hourlyReturns: [{ ...hour(1), equityEnd: 11_111.5 }] }, generation)) > 1);
   const back = await readBack(account);
   t.deepEqual(back.hours.map((x) => x.equityEnd), [hour(0).equityEnd, 11_111.5]);
   t.true(back.chainMatches && back.checkpointSigned);

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import pg from 'pg';
+import { countStatements } from '../../testkit/support/statement-count.js';
 import { z } from 'zod';
 import { createLogger } from '../../src/config/logger.js';
 import { deriveEnclaveKeys } from '../../src/crypto/key-hierarchy.js';
@@ -73,18 +73,7 @@ test.serial('on the embedded database the sealed aggregate write of a new hour i
     const write = (n: number): AggregateWrite => ({ hourlyReturns: [hour(n)], snapshot: { at: h(n + 1), balance: 1, equity: 1_000 + n }, engineState: { n }, performance: null });
     await storage.accountStore.saveAggregates(account, write(0), generation);
     // The one statement: the state, both amounts rows and the checkpoint written together.
-    let statements = 0;
-    const original = pg.Client.prototype.query;
-    pg.Client.prototype.query = function counting(this: pg.Client, ...args: unknown[]) {
-      statements += 1;
-      return (original as (...a: unknown[]) => unknown).apply(this, args);
-    } as typeof pg.Client.prototype.query;
-    try {
-      await storage.accountStore.saveAggregates(account, write(1), generation);
-    } finally {
-      pg.Client.prototype.query = original;
-    }
-    t.is(statements, 1);
+    t.is(await countStatements(() => storage.accountStore.saveAggregates(account, write(1), generation)), 1);
     const rows = await storage.accountStore.loadHourlyReturns(account, h(0), h(5));
     t.deepEqual(rows.map((r) => [r.hourStart, r.equityEnd]), [[h(0), 1_000], [h(1), 1_001]]);
     t.deepEqual((await storage.accountStore.loadSyncStart!(account)).engineState, { n: 1 });

@@ -5,7 +5,7 @@
 // row is TamperDetectedError.
 import { randomBytes } from 'node:crypto';
 import test from 'ava';
-import pg from 'pg';
+import { countStatements } from '../../testkit/support/statement-count.js';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { deriveEnclaveKeys } from '../../src/crypto/key-hierarchy.js';
@@ -150,20 +150,7 @@ test('tamper: an older box of a recomputed hour replayed over the newer one is d
 test.serial('a range read checks the whole set again only when the record changed; a row replayed or deleted behind an unchanged record is still found', async (t) => {
   const { store } = await processStores();
   const account = await seeded('amounts-verified-set', store);
-  const statements = async (work: () => Promise<unknown>): Promise<number> => {
-    let n = 0;
-    const original = pg.Client.prototype.query;
-    pg.Client.prototype.query = function counting(this: pg.Client, ...args: unknown[]) {
-      n += 1;
-      return (original as (...a: unknown[]) => unknown).apply(this, args);
-    } as typeof pg.Client.prototype.query;
-    try {
-      await work();
-    } finally {
-      pg.Client.prototype.query = original;
-    }
-    return n;
-  };
+  const statements = countStatements;
   const read = () => store.loadHourlyReturns(account, h(0), h(10));
   const full = await statements(read);
   // Unchanged record: the range and the record only (no scan of every row's tag).

@@ -1,7 +1,7 @@
 // The actor's start read in one statement (issue 19) answers exactly what the four reads apart do.
 import { randomBytes } from 'node:crypto';
 import test from 'ava';
-import pg from 'pg';
+import { countStatements } from '../../testkit/support/statement-count.js';
 import { sql } from 'slonik';
 import { deriveEnclaveKeys } from '../../src/crypto/key-hierarchy.js';
 import { createAccountSealer } from '../../src/crypto/sealed-rows.js';
@@ -74,15 +74,9 @@ test.serial('sealed: once the account was checked here, connection and sealed st
   const apart = await createAccountStore(db().pool, { sealed: createSealedStore(sealer) }).loadSyncStart!(account);
   t.is(apart.fillsCursor, 'fills-cursor-1');
   t.deepEqual(apart.engineState, { v: 1 });
-  let statements = 0;
-  const original = pg.Client.prototype.query;
-  pg.Client.prototype.query = function counting(this: pg.Client, ...args: unknown[]) {
-    statements += 1;
-    return (original as (...a: unknown[]) => unknown).apply(this, args);
-  } as typeof pg.Client.prototype.query;
-  t.teardown(() => { pg.Client.prototype.query = original; });
-  t.deepEqual(await store.loadSyncStart!(account), apart);
-  t.is(statements, 1);
+  let again: unknown;
+  t.is(await countStatements(async () => { again = await store.loadSyncStart!(account); }), 1);
+  t.deepEqual(again, apart);
   // Parked: the connection as stored, nothing of the sealed start.
   await store.setConnectionStatus(account, 'failed', 'venue_auth');
   const parked = await store.loadSyncStart!(account);
