@@ -1,5 +1,6 @@
 // The fast tier (`npm run test:unit`): pure tests only — domain, crypto, parsers, wire mapping, the
 // layering rules. No database, server, worker pool or child process; under 30 s on 2 cores.
+// Worker threads, not processes: no test here needs its own process, and each process start costs.
 // `npm test` (ava's default config in package.json) runs these and everything else.
 export default {
   files: [
@@ -18,7 +19,7 @@ export default {
   ],
   extensions: { ts: 'module' },
   nodeArguments: ['--import=tsx'],
-  workerThreads: false,
+  workerThreads: true,
   timeout: '1m',
   concurrency: 2,
 };
