@@ -32,6 +32,8 @@ export interface Sync {
   readonly replyTo: ReplyTo<SyncResult>;
   /** Counts as the sync advances (local actors only: a function in a message). Joined callers get it too. */
   readonly onProgress?: (progress: SyncProgress) => void;
+  /** Sent by the supervisor's wake-up: the account's own schedule, not a caller's request. */
+  readonly scheduled?: boolean;
 }
 /**
  * Stores a connection from a credential sealed to the enclave identity (HPKE). Refusals
@@ -106,7 +108,7 @@ export interface GateLease {
   release(): void;
 }
 
-/** Limits full syncs across all accounts (a full recompute is heavy). */
+/** Limits whole-history syncs across all accounts (full syncs, and scheduled first syncs): they are heavy. */
 export interface FullSyncGate {
   /** A lease, or null when every slot is taken. */
   tryAcquire(): GateLease | null;
@@ -392,7 +394,7 @@ async function handleReady(env: Env, state: ReadyState, msg: AnyMessage): Promis
     case 'Sync': {
       const listeners = msg.onProgress === undefined ? [] : [msg.onProgress];
       const running = ready.running;
-      if (running === null) return beginSync(env, ready, msg.mode, 'request', [msg.replyTo], listeners);
+      if (running === null) return beginSync(env, ready, msg.mode, msg.scheduled === true ? 'schedule' : 'request', [msg.replyTo], listeners);
       if (msg.mode === 'full' && running.mode === 'incremental') {
         return { ...ready, queuedFull: [...(ready.queuedFull ?? []), msg.replyTo], queuedProgress: [...ready.queuedProgress, ...listeners] };
       }
@@ -535,16 +537,29 @@ async function beginSync(
   env: Env, state: ReadyState, mode: SyncMode, trigger: 'request' | 'schedule', waiters: readonly ReplyTo<SyncResult>[], listeners: ((progress: SyncProgress) => void)[],
 ): Promise<ReadyState> {
   const { deps, account } = env;
-  const held = await withConnector(env, state);
+  // A whole history is heavy: full syncs, and the first syncs the service starts on its own (a
+  // shard's onboarding starts hundreds at once), share the gate's few slots. A scheduled first
+  // sync finding none waits a little and tries again, with no credential opened; at 1,000 accounts
+  // ungated first syncs starved the onboarded accounts' own syncs for minutes (docs/scale-out.md).
   let lease: GateLease | null = null;
-  if (mode === 'full' && deps.fullSyncGate !== undefined) {
+  const wholeHistory = mode === 'full' || (trigger === 'schedule' && startsFromNothing(state.session.position));
+  if (wholeHistory && deps.fullSyncGate !== undefined) {
     lease = deps.fullSyncGate.tryAcquire();
     if (lease === null) {
-      const error = new OverloadedError('too many full syncs in progress; retry later');
+      const scheduledFirst = mode !== 'full';
+      const error = new OverloadedError(scheduledFirst ? 'every whole-history slot is taken; the schedule tries again shortly' : 'too many full syncs in progress; retry later');
       for (const waiter of waiters) replyError(waiter, error);
+      if (scheduledFirst) return { ...state, nextSyncAt: gateRetryAt(env, deps.clock.now()) };
       deps.metrics?.syncFinished(account, 'overloaded', 0, 0, deps.clock.now());
-      return held;
+      return state;
     }
+  }
+  let held: ReadyState & { readonly connector: VenueConnector };
+  try {
+    held = await withConnector(env, state);
+  } catch (error) {
+    lease?.release();
+    throw error;
   }
   const startedAt = deps.clock.now();
   const run: RunningSync = { id: { run: true }, mode, trigger, waiters, listeners, abort: new AbortController(), lease, startedAt };
@@ -678,6 +693,17 @@ function rearm(env: Env, state: ReadyState): ReadyState {
 function fenceRetryAt(env: Env, from: EpochMs): EpochMs | null {
   const { syncIntervalMs } = env.deps.settings;
   return syncIntervalMs <= 0 ? null : from + Math.max(1, Math.min(60_000, Math.round(syncIntervalMs / 10)));
+}
+
+/** When a scheduled first sync that found no slot tries again: soon, spread so the waiters do not wake together. */
+function gateRetryAt(env: Env, from: EpochMs): EpochMs {
+  const step = Math.max(100, Math.min(5_000, Math.round(env.deps.settings.syncIntervalMs / 20)));
+  return from + Math.round(step * (0.5 + env.deps.random()));
+}
+
+/** Nothing synced yet: the sync reads the account's whole history. */
+function startsFromNothing(position: SyncPosition): boolean {
+  return position.fillsCursor === null && position.cashFlowsCursor === null && position.engine === null;
 }
 
 function nextSchedule(env: Env, from: EpochMs): EpochMs | null {

@@ -16,7 +16,7 @@ import { EnvelopeOpenError } from '../crypto/errors.js';
 import { TamperDetectedError } from '../storage/errors.js';
 import { VenueError } from '../exchanges/errors.js';
 import { backoffDelay, sleepOn, type TimerHandle } from './clock.js';
-import { AccountFailedError, ActorError, NotShardOwnerError, ShuttingDownError } from './errors.js';
+import { AccountFailedError, ActorError, NotShardOwnerError, OverloadedError, ShuttingDownError } from './errors.js';
 import { NO_PARKED, type ActorMetrics, type RuntimeTotals } from './metrics.js';
 import {
   ActorStoppedError, ask, isAlive, mailboxDepth, replyError, spawn, startSystem, stop, stopped, stopSystem, tell,
@@ -358,7 +358,9 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
         scheduleWakeOf(entry, clock.now() + leaseRetryMs);
         return;
       }
-      route(entry.account, (replyTo) => ({ type: 'Sync', mode: 'incremental', replyTo }), undefined).catch((error: unknown) => {
+      route(entry.account, (replyTo) => ({ type: 'Sync', mode: 'incremental', replyTo, scheduled: true }), undefined).catch((error: unknown) => {
+        // A first sync waiting for a whole-history slot: the live actor keeps its retry.
+        if (error instanceof OverloadedError) return;
         logger?.warn({ account: accountId(entry.account), error: error instanceof Error ? error.name : typeof error }, 'scheduled sync failed');
       });
     });

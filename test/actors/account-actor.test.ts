@@ -420,10 +420,49 @@ test('full syncs beyond the concurrency limit are refused with OverloadedError',
   while (gates.length === 0) await new Promise((resolve) => { setImmediate(resolve); });
   await gates[0]?.reachedGate;
   await t.throwsAsync(h.supervisor.sync(bob, 'full'), { instanceOf: OverloadedError });
+  t.is(h.openedCredentials.length, 1, 'the refused sync opened no credential');
   gates[0]?.open();
   t.is((await first).mode, 'full');
+  const second = h.supervisor.sync(bob, 'full');
+  while (gates.length < 2) await new Promise((resolve) => { setImmediate(resolve); });
   gates[1]?.open();
-  t.is((await h.supervisor.sync(bob, 'full')).mode, 'full', 'accepted once the slot is free');
+  t.is((await second).mode, 'full', 'accepted once the slot is free');
+  await h.close();
+});
+
+test('scheduled first syncs beyond the whole-history slots wait for one, opening no credential meanwhile, and all complete', async (t) => {
+  const { alice, bob } = accounts();
+  const carol: AccountKey = { userUid: `carol-${alice.userUid}`, exchange: 'simulated' };
+  const clock = new ManualClock(T0);
+  const gates: { account: AccountKey; connector: Instrumented }[] = [];
+  const h = createActorHarness({
+    database: db(), clock, random: () => 0.5, maxConcurrentFullSyncs: 1, settings: { syncIntervalMs: 2 * HOUR, syncJitter: 0, idleMs: 10 * HOUR },
+    connectorFactory: (account) => { const i = instrument(simulated(account, clock), { gated: true }); gates.push({ account, connector: i }); return i.connector; },
+  });
+  const all = [alice, bob, carol];
+  for (const account of all) await h.addAccount(account);
+  const stored = (await createConnectionRepository(db().pool).listConnections()).filter((c) => all.some((a) => a.userUid === c.account.userUid));
+  // The three wake at the same moment (random 0.5, no jitter), all three with nothing synced yet.
+  restoreSchedules(h.supervisor, stored, { now: clock.now(), syncIntervalMs: 2 * HOUR, random: () => 0.5 });
+  clock.advance(HOUR);
+  for (let round = 1; round <= all.length; round += 1) {
+    while (gates.length < round) await new Promise((resolve) => { setImmediate(resolve); });
+    const current = gates[round - 1]!;
+    await current.connector.reachedGate;
+    // Every wake has been heard (each actor is up): the others found the one slot taken.
+    await eventually(async () => all.every((a) => h.supervisor.status(a) === 'alive'));
+    t.is(gates.length, round, 'one whole-history sync at a time');
+    t.is(h.openedCredentials.length, round, 'the waiting accounts opened no credential');
+    current.connector.open();
+    await eventually(async () => (await rows('hourly_returns', current.account)) > 0);
+    // The waiting ones try again every few seconds (a twentieth of the interval, at most 5 s, spread):
+    // one of them gets the slot once this sync has settled.
+    for (let tries = 0; round < all.length && gates.length === round && tries < 200; tries += 1) {
+      clock.advance(5_000);
+      await new Promise((resolve) => { setTimeout(resolve, 10); });
+    }
+  }
+  t.deepEqual(gates.map((g) => g.account.userUid).sort(), all.map((a) => a.userUid).sort(), 'every account had its first sync, once');
   await h.close();
 });
 
