@@ -145,11 +145,11 @@ export class ActorMetrics {
     });
     const gate = (): FullSyncGateUsage => this.gateProbe();
     new Gauge({
-      name: 'enclave_full_sync_gate_in_use', help: 'Full syncs running now (each holds one gate slot).', registers,
+      name: 'enclave_full_sync_gate_in_use', help: 'Whole-history syncs running now (full syncs, and first syncs the schedule started; each holds one gate slot).', registers,
       collect() { this.set(gate().inUse); },
     });
     new Gauge({
-      name: 'enclave_full_sync_gate_capacity', help: 'Full syncs allowed at once; more are refused with RESOURCE_EXHAUSTED.', registers,
+      name: 'enclave_full_sync_gate_capacity', help: 'Whole-history syncs allowed at once; more full syncs are refused with RESOURCE_EXHAUSTED, more scheduled first syncs wait.', registers,
       collect() { this.set(gate().capacity); },
     });
     this.syncDuration = new Histogram({ name: 'enclave_sync_duration_seconds', help: 'Sync duration by venue.', labelNames: ['venue'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300], registers });
