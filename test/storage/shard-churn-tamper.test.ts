@@ -108,12 +108,18 @@ async function everyLoad(t: ExecutionContext, store: AccountStore, account: Acco
   await t.notThrowsAsync(store.loadPerformanceStats(account), `${who}: performance`);
 }
 
-test('an account written in turn by two processes, with rolled-back, refused, concurrent and overtaken writes, never reads as tampered', async (t) => {
+/** Two processes on the file's database (the first one's statements can be held), one stored account. */
+async function twoProcesses(userUid: string): Promise<{ held1: ReturnType<typeof holdingPool>; p1: Process; p2: Process; account: AccountKey }> {
   const held1 = holdingPool(db().pool);
   const p1 = await processOn(held1.pool);
   const p2 = await processOn(db().pool);
-  const account: AccountKey = { userUid: 'churn', exchange: 'binance' };
+  const account: AccountKey = { userUid, exchange: 'binance' };
   await createConnectionRepository(db().pool).saveConnection(account, Buffer.alloc(64, 1), 'active', false);
+  return { held1, p1, p2, account };
+}
+
+test('an account written in turn by two processes, with rolled-back, refused, concurrent and overtaken writes, never reads as tampered', async (t) => {
+  const { held1, p1, p2, account } = await twoProcesses('churn');
   const ids = async (store: AccountStore) => (await store.loadFills(account, 0)).map((f) => f.exchangeTradeId).sort();
 
   // The shard on instance 1: a sync.
@@ -191,11 +197,7 @@ test('an account written in turn by two processes, with rolled-back, refused, co
 });
 
 test('under the same churn, a real rollback or edit is still detected by the process that saw the newer state', async (t) => {
-  const held1 = holdingPool(db().pool);
-  const p1 = await processOn(held1.pool);
-  const p2 = await processOn(db().pool);
-  const account: AccountKey = { userUid: 'churn-edited', exchange: 'binance' };
-  await createConnectionRepository(db().pool).saveConnection(account, Buffer.alloc(64, 1), 'active', false);
+  const { held1, p1, p2, account } = await twoProcesses('churn-edited');
   await p1.store.commitFillsPage(account, [fill('a1', T0)], 'c1');
   await p1.store.saveAggregates(account, { hourlyReturns: [hour(0)], snapshot: snapshot(0), engineState: { v: 1 }, performance: null });
   const old = await recordsOf(account);
@@ -226,11 +228,7 @@ test('under the same churn, a real rollback or edit is still detected by the pro
 });
 
 test('the engine state read while another process writes both records is one consistent pair', async (t) => {
-  const held1 = holdingPool(db().pool);
-  const p1 = await processOn(held1.pool);
-  const p2 = await processOn(db().pool);
-  const account: AccountKey = { userUid: 'churn-engine', exchange: 'binance' };
-  await createConnectionRepository(db().pool).saveConnection(account, Buffer.alloc(64, 1), 'active', false);
+  const { held1, p1, p2, account } = await twoProcesses('churn-engine');
   await p1.store.saveAggregates(account, { hourlyReturns: [], snapshot: null, engineState: { v: 1 }, performance: null });
   // Held after the statement that reads the account record (it was followed by a second one for the engine record).
   const read = held1.hold(/kind (IN \('account', 'engine'\)|= 'account')/u);
