@@ -8,6 +8,7 @@ export default {
     'test/crypto/**/*.test.ts',
     'test/config/**/*.test.ts',
     'test/lint/**/*.test.ts',
+    'test/actors/restore-schedules.test.ts',
     'test/attestation/snp-report.test.ts',
     'test/attestation/verify.test.ts',
     'test/attestation/verify-cli.test.ts',
