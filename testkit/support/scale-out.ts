@@ -55,6 +55,13 @@ export interface ScaleOutFigures {
   readonly takeoverSeconds: readonly number[];
   readonly takeoverBoundSeconds: number;
   readonly longestGapSeconds: number;
+  /** The longest gap that began after every account's first sync had ended (the steady state, takeovers included). */
+  readonly longestGapAfterFirstSyncsSeconds: number;
+  /** When the last account's first sync ended, from the run's start. */
+  readonly firstSyncsDoneSeconds: number;
+  /** Gaps between successive successful syncs of one account, and how many were over `gapBoundSeconds`. */
+  readonly gaps: number;
+  readonly gapsOverBound: number;
   readonly gapBoundSeconds: number;
   readonly fillsExpected: number;
   readonly fillsLost: number;
@@ -299,11 +306,22 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutFig
     for (const e of events) byAccount.set(e.account, [...(byAccount.get(e.account) ?? []), e]);
     let overlapping = 0;
     let longestGap = 0;
+    // Onboarding (every account's first sync, a year of history each) apart from the steady state.
+    const firstEnds = [...byAccount.values()].map((list) => Math.min(...list.filter((e) => e.ok).map((e) => e.end))).filter(Number.isFinite);
+    const firstSyncsDone = firstEnds.length === 0 ? started : Math.max(...firstEnds);
+    let longestGapAfterFirstSyncs = 0;
+    let gaps = 0;
+    let gapsOverBound = 0;
+    const gapBoundMs = 1.1 * options.syncIntervalMs + options.ttlMs + options.ttlMs / 3;
     for (const list of byAccount.values()) {
       const ok = list.filter((e) => e.ok).sort((a, b) => a.start - b.start);
       for (let i = 1; i < ok.length; i++) {
         if (ok[i]!.instance !== ok[i - 1]!.instance && ok[i]!.start < ok[i - 1]!.end) overlapping += 1;
-        longestGap = Math.max(longestGap, ok[i]!.end - ok[i - 1]!.end);
+        const gap = ok[i]!.end - ok[i - 1]!.end;
+        longestGap = Math.max(longestGap, gap);
+        if (ok[i - 1]!.end >= firstSyncsDone) longestGapAfterFirstSyncs = Math.max(longestGapAfterFirstSyncs, gap);
+        gaps += 1;
+        if (gap > gapBoundMs) gapsOverBound += 1;
       }
       const last = ok.at(-1);
       if (last !== undefined) longestGap = Math.max(longestGap, endedAt - options.syncIntervalMs - last.end);
@@ -435,8 +453,12 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutFig
       takeoverSeconds: takeovers.map((s) => Math.round(s * 10) / 10),
       takeoverBoundSeconds: (options.ttlMs + options.ttlMs / 3) / 1000,
       longestGapSeconds: Math.round(longestGap / 100) / 10,
+      longestGapAfterFirstSyncsSeconds: Math.round(longestGapAfterFirstSyncs / 100) / 10,
+      firstSyncsDoneSeconds: Math.round((firstSyncsDone - started) / 1000),
+      gaps,
+      gapsOverBound,
       // The actor's jitter is ±10% of the interval, plus one takeover.
-      gapBoundSeconds: Math.round((1.1 * options.syncIntervalMs + options.ttlMs + options.ttlMs / 3) / 100) / 10,
+      gapBoundSeconds: Math.round(gapBoundMs / 100) / 10,
       fillsExpected: expected,
       fillsLost: lost,
       fillsDuplicated: duplicated,
