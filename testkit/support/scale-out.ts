@@ -389,7 +389,7 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutFig
       await venue.close();
     }
     const unexpected = [...storedIds].filter((id) => !expectedIds.has(id)).length;
-    say(`before the reference run: never synced ${neverSynced}, overlapping ${overlapping}, stale commits ${staleCommits}, refused ${staleRefused}, takeovers ${takeovers.map((x) => x.toFixed(1)).join("/")} s, longest gap ${(longestGap / 1000).toFixed(1)} s (end to end ${(longestGapEndToEnd / 1000).toFixed(1)} s), fills expected ${expected} lost ${lost} duplicated ${duplicated} unexpected ${unexpected}`);
+    say(`before the reference run: never synced ${neverSynced}, overlapping ${overlapping}, stale commits ${staleCommits}, refused ${staleRefused}, takeovers ${takeovers.map((x) => x.toFixed(1)).join('/')} s, longest gap ${(longestGap / 1000).toFixed(1)} s (end to end ${(longestGapEndToEnd / 1000).toFixed(1)} s), fills expected ${expected} lost ${lost} duplicated ${duplicated} unexpected ${unexpected}`);
 
     // One instance on its own database, the same accounts: published returns must be identical.
     let identical: boolean | null = null;
@@ -427,9 +427,10 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutFig
       identical = referenceSynced === accounts.length && ours.length > 0 && ours.length === theirs.length && ours.every((row, i) => row === theirs[i]);
       // A reference that could not sync every account within its time differs for that reason alone:
       // the differences are counted among the accounts it did publish, and the rest said apart.
-      const theirByAccount = new Map(theirs.map((row) => [row.slice(0, row.indexOf('|')), row]));
-      const compared = ours.filter((row) => theirByAccount.has(row.slice(0, row.indexOf('|'))));
-      const differing = compared.filter((row) => theirByAccount.get(row.slice(0, row.indexOf('|'))) !== row);
+      const accountOf = (row: string): string => row.slice(0, row.indexOf('|'));
+      const theirByAccount = new Map(theirs.map((row) => [accountOf(row), row]));
+      const compared = ours.filter((row) => theirByAccount.has(accountOf(row)));
+      const differing = compared.filter((row) => theirByAccount.get(accountOf(row)) !== row);
       say(`reference run: ${referenceSynced}/${accounts.length} accounts synced in ${Math.round((Date.now() - refStarted) / 1000)} s; of ${compared.length} accounts both published, ${differing.length} differ; ${ours.length - compared.length} published here only, ${theirs.length - compared.length} there only`);
       if (process.env.SCALE_DEBUG === '1') {
         // Where the first few differing accounts part: the first hour whose row is not the same.
@@ -437,7 +438,7 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutFig
           SELECT extract(epoch FROM hour_start)::text || '|' || return::text || '|' || cumulative_return::text || '|' || flags::text AS line
           FROM hourly_returns WHERE user_uid = ${userUid} AND hour_start < ${hourCut}::timestamptz ORDER BY hour_start`)).map((r) => r.line);
         for (const row of differing.slice(0, 5)) {
-          const userUid = row.slice(0, row.indexOf('|'));
+          const userUid = accountOf(row);
           const [a, b] = await Promise.all([hours(db.pool, userUid), hours(reference.pool, userUid)]);
           const at = a.findIndex((line, i) => line !== b[i]);
           say(`differs: ${userUid} (${a.length} hours here, ${b.length} there) first at #${at}: here ${a[at] ?? '-'} there ${b[at] ?? '-'}`);
