@@ -211,6 +211,19 @@ async function leaseLosses(registry: Registry): Promise<number> {
   return Number(found[1]);
 }
 
+/**
+ * Waits until the instance holds every shard again and its actor work has settled, then forgets
+ * the stops so far: on a loaded machine the renewal worker's first renewal can come after the
+ * start's deadline, the shards lost and regained, and only what follows is under test.
+ */
+async function everyShardHeldAfresh(a: Instance, withinMs: number): Promise<boolean> {
+  const held = await waitFor(() => a.book.size === SHARDS, withinMs);
+  await a.keeper.settled();
+  a.stoppedShards.length = 0;
+  a.stoppedAt.length = 0;
+  return held;
+}
+
 /** Waits until the book's acting deadline moves past `from` (a renewal after it was booked). */
 function deadlineAdvancedPast(book: LeaseBook, from: number, withinMs: number): Promise<boolean> {
   return waitFor(() => book.usableUntil() > from, withinMs);
@@ -247,9 +260,7 @@ test.serial('with renewal off the event loop, a loop blocked for 0.8 TTL keeps i
     // Block only after the worker's first renewal is in (its thread's start-up is not what is
     // tested; on a loaded machine it can be late, the shards lost and regained before the block).
     t.true(await deadlineAdvancedPast(a.book, a.book.usableUntil(), BLOCK_TTL_MS), 'the worker renews');
-    t.true(await waitFor(() => a.book.size === SHARDS, 10 * BLOCK_TTL_MS), 'every shard held before the block');
-    await a.keeper.settled();
-    a.stoppedShards.length = 0;
+    t.true(await everyShardHeldAfresh(a, 10 * BLOCK_TTL_MS), 'every shard held before the block');
     const lossesBefore = await leaseLosses(a.registry);
     blockLoop(0.8 * BLOCK_TTL_MS);
     // Nothing of this thread ran during the block: the worker advanced the shared deadline itself.
@@ -279,10 +290,7 @@ test.serial("a frozen renewal worker's connection lets the acting deadline pass:
     t.true(await deadlineAdvancedPast(a.book, a.book.usableUntil(), ttlMs), 'the worker renews');
     // On a loaded machine the worker's first renewal can come after the start's deadline: the
     // shards are then lost and regained before the freeze. Only what follows the freeze is tested.
-    t.true(await waitFor(() => a.book.size === SHARDS, 10 * ttlMs), 'every shard held before the freeze');
-    await a.keeper.settled();
-    a.stoppedShards.length = 0;
-    a.stoppedAt.length = 0;
+    t.true(await everyShardHeldAfresh(a, 10 * ttlMs), 'every shard held before the freeze');
     proxy.freeze();
     const frozenAt = performance.now();
     // A renewal sent before the freeze may still be in: wait past any deadline it could set, and

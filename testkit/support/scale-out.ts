@@ -158,6 +158,11 @@ function syncEvents(instance: Instance): SyncEvent[] {
   return events;
 }
 
+/** How many accounts these instances have synced successfully at least once (from their logs). */
+function accountsSynced(of: readonly Instance[]): number {
+  return new Set(of.flatMap(syncEvents).filter((e) => e.ok).map((e) => e.account)).size;
+}
+
 const ownedRow = z.object({ owned: z.number().int() });
 const countsRow = z.object({ ownerId: z.string(), owned: z.number().int() });
 const hourRow = z.object({ line: z.string() });
@@ -226,7 +231,7 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutFig
     await waitOwned([], Date.now(), 10 * options.ttlMs);
     // Every account has synced once before the first scenario.
     const firstSyncsBy = Date.now() + (options.firstSyncsWithinMs ?? 10 * options.syncIntervalMs);
-    const syncedOnce = () => new Set([...instances, ...retired].flatMap(syncEvents).filter((e) => e.ok).map((e) => e.account)).size;
+    const syncedOnce = (): number => accountsSynced([...instances, ...retired]);
     while (syncedOnce() < accounts.length && Date.now() < firstSyncsBy) await sleep(500);
     say(`first syncs: ${syncedOnce()}/${accounts.length}`);
     let forwardedSyncServed: boolean | null = null;
@@ -401,7 +406,7 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutFig
       const refInstance: Instance = { label: 'reference', svc, instanceId: 'reference', proxy };
       // Until every account has synced once: one process runs all the first syncs (a year each) on
       // its own, which at 1,000 accounts outlasted the 10 intervals once allowed here.
-      const refSynced = (): number => new Set(syncEvents(refInstance).filter((e) => e.ok).map((e) => e.account)).size;
+      const refSynced = (): number => accountsSynced([refInstance]);
       const refStarted = Date.now();
       const by = refStarted + Math.max(10 * options.syncIntervalMs, 2_000 * accounts.length);
       let reported = refStarted;
